@@ -1,0 +1,1 @@
+//! Selecting artifact files and packaging them as zip archives.

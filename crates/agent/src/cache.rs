@@ -1,0 +1,1 @@
+//! The build cache: restoring and saving `cache.paths` under a key, and `codebuild-hash-files`.
