@@ -10,3 +10,11 @@
 
 pub mod artifacts;
 pub mod cache;
+mod clock;
+pub mod executor;
+mod process;
+pub mod secrets;
+mod workspace;
+
+pub use executor::{BuildContext, BuildResult, PackagedArtifact, run_build};
+pub use secrets::{MapSecrets, SecretSource};

@@ -38,10 +38,31 @@ pub struct Build {
     pub phases: Vec<BuildPhase>,
     /// The `exported-variables` and their values at the end of the build.
     pub exported_environment_variables: Vec<ExportedVariable>,
+    /// The primary artifact, when the build packaged one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<BuildArtifacts>,
+    /// The secondary artifacts the build packaged.
+    pub secondary_artifacts: Vec<BuildArtifacts>,
     /// The test and coverage reports the build produced.
     pub reports: Vec<Report>,
     /// The build's timeout.
     pub timeout_in_minutes: u64,
+}
+
+/// Where a build's artifact went (`BuildArtifacts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildArtifacts {
+    /// Where the artifact is: a file path for a local build, an S3 URL on a server.
+    pub location: String,
+    /// The SHA-256 of the zip, in hex.
+    pub sha256sum: String,
+    /// The secondary artifact's identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_identifier: Option<String>,
+    /// The artifact's `name` from the buildspec, evaluated at the end of the build.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub override_artifact_name: Option<String>,
 }
 
 /// One phase of a build (`BuildPhase`).

@@ -13,8 +13,8 @@ mod build;
 mod plan;
 
 pub use build::{
-    Build, BuildEvent, BuildPhase, ExportedVariable, PhaseContext, Report, StatusCounts,
-    TestCase, TestCaseStatus, TestSummary,
+    Build, BuildArtifacts, BuildEvent, BuildPhase, ExportedVariable, PhaseContext, Report,
+    StatusCounts, TestCase, TestCaseStatus, TestSummary,
 };
 pub use plan::{
     ArtifactSpec, BuildPlan, CacheAction, CacheSpec, EnvVariable, OnFailure, PhasePlan, PhaseType,

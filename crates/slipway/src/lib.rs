@@ -1,1 +1,76 @@
-//! placeholder
+//! The one Slipway binary: `slipway build` now; `server` and `agent` with the next issues.
+//!
+//! `main.rs` only calls [`run`]; everything here can be driven in-process by tests.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod build;
+mod config;
+mod render;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status when the build failed, timed out or was stopped.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status when the arguments or the buildspec are invalid and nothing ran.
+pub const EXIT_INVALID: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "slipway",
+    version,
+    about = "Self-hosted CI/CD with the AWS developer tools' files and APIs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a buildspec.yml locally, exactly as CodeBuild would.
+    Build(build::BuildArgs),
+    /// Print the SHA-256 of the files matching the globs (`codebuild-hash-files` in builds).
+    #[command(name = "hash-files", hide = true)]
+    HashFiles {
+        /// Globs relative to the current directory.
+        #[arg(required = true)]
+        patterns: Vec<String>,
+    },
+}
+
+/// Runs the command line `args` (the program name first) and returns the exit status.
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS };
+        }
+    };
+    match cli.command {
+        Command::Build(args) => build::run(args),
+        Command::HashFiles { patterns } => {
+            let cwd = match std::env::current_dir() {
+                Ok(cwd) => cwd,
+                Err(err) => {
+                    eprintln!("codebuild-hash-files: {err}");
+                    return ExitCode::from(EXIT_FAILED);
+                }
+            };
+            match agent::cache::hash_files(&cwd, &patterns) {
+                Ok(hash) => {
+                    println!("{hash}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("codebuild-hash-files: {err}");
+                    ExitCode::from(EXIT_FAILED)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! One build's shell session: a long-lived bash that runs each command in a subshell and
+//! carries variables and the working directory from command to command (see `driver.sh`).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use protocol::Shell;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin};
+use tokio::sync::mpsc;
+
+const DRIVER: &str = include_str!("driver.sh");
+
+/// What the reader task found in the shell's output.
+enum Chunk {
+    Text(Vec<u8>),
+    Status(i32),
+}
+
+/// A running build shell.
+pub(crate) struct ShellSession {
+    child: Child,
+    stdin: ChildStdin,
+    chunks: mpsc::UnboundedReceiver<Chunk>,
+    /// The process group of the shell and everything it started.
+    pgid: Option<u32>,
+    state_dir: PathBuf,
+    posix: bool,
+    next_file: u64,
+}
+
+/// The session ended while a command ran: the shell died or was killed.
+#[derive(Debug)]
+pub(crate) struct SessionLost;
+
+impl ShellSession {
+    /// Starts the shell in `cwd` with exactly the environment `env`.
+    pub(crate) fn start(
+        shell: Shell,
+        env: &[(String, String)],
+        cwd: &Path,
+        state_dir: &Path,
+    ) -> std::io::Result<ShellSession> {
+        std::fs::create_dir_all(state_dir)?;
+        let driver = state_dir.join("driver.sh");
+        std::fs::write(&driver, DRIVER)?;
+        let nonce = nonce();
+        let mut command = crate::process::command("bash");
+        command
+            .arg("--noprofile")
+            .arg("--norc")
+            .arg(&driver)
+            .arg(state_dir)
+            .arg(&nonce)
+            .current_dir(cwd)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            // Its own process group, so that a stop or a timeout can kill everything the build
+            // started, background processes included, and Ctrl-C reaches only us.
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = command.spawn()?;
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (sender, chunks) = mpsc::unbounded_channel();
+        tokio::spawn(read_output(stdout, format!("\x1e{nonce} ").into_bytes(), sender));
+        let pgid = child.id();
+        Ok(ShellSession {
+            child,
+            stdin,
+            chunks,
+            pgid,
+            state_dir: state_dir.to_owned(),
+            posix: shell == Shell::Sh,
+            next_file: 0,
+        })
+    }
+
+    /// Runs one command; `output` receives everything it prints, as it prints it.
+    pub(crate) async fn run(
+        &mut self,
+        script: &str,
+        succeeding: bool,
+        mut output: impl FnMut(&[u8]),
+    ) -> Result<i32, SessionLost> {
+        self.next_file += 1;
+        let file = self.state_dir.join(format!("command-{}.sh", self.next_file));
+        std::fs::write(&file, script).map_err(|_| SessionLost)?;
+        let request =
+            format!("{} {} {}\n", u8::from(succeeding), u8::from(self.posix), file.display());
+        self.stdin.write_all(request.as_bytes()).await.map_err(|_| SessionLost)?;
+        self.stdin.flush().await.map_err(|_| SessionLost)?;
+        let result = loop {
+            match self.chunks.recv().await {
+                Some(Chunk::Text(bytes)) => output(&bytes),
+                Some(Chunk::Status(status)) => break Ok(status),
+                None => break Err(SessionLost),
+            }
+        };
+        let _ = std::fs::remove_file(&file);
+        result
+    }
+
+    /// Expands each text as the inside of a double-quoted string would be, with the session's
+    /// variables: `$VAR`, `${VAR:-x}`, `$(command)`. Used for artifact, cache and report fields.
+    pub(crate) async fn expand(
+        &mut self,
+        texts: &[String],
+        succeeding: bool,
+    ) -> Result<Vec<String>, SessionLost> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self.state_dir.join("expanded");
+        let delimiter = format!("SLIPWAY_FIELD_{}", nonce());
+        let mut script = String::from("{\n");
+        for text in texts {
+            // An unquoted here-document expands like a double-quoted string, and no quote in
+            // the text can end it early.
+            script.push_str(&format!("IFS= read -r -d '' __slipway_v <<{delimiter}\n{text}\n{delimiter}\nprintf '%s\\0' \"${{__slipway_v%$'\\n'}}\"\n"));
+        }
+        script.push_str(&format!("}} > '{}'\n", out.display()));
+        let mut messages = Vec::new();
+        self.run(&script, succeeding, |bytes| messages.extend_from_slice(bytes)).await?;
+        let bytes = std::fs::read(&out).map_err(|_| SessionLost)?;
+        let mut values: Vec<String> =
+            bytes.split(|b| *b == 0).map(|it| String::from_utf8_lossy(it).into_owned()).collect();
+        values.pop();
+        if values.len() != texts.len() {
+            return Err(SessionLost);
+        }
+        Ok(values)
+    }
+
+    /// Kills the shell and every process of its group.
+    pub(crate) async fn kill(&mut self) {
+        if let Some(pgid) = self.pgid {
+            crate::process::kill_group(pgid);
+        }
+        let _ = self.child.kill().await;
+        let _ = self.child.wait().await;
+    }
+}
+
+/// Splits the shell's output into text and status markers. A marker can be cut across reads
+/// and can follow text that does not end in a newline, so bytes that might be the start of
+/// a marker are held back until the next read decides.
+async fn read_output(
+    mut stdout: tokio::process::ChildStdout,
+    marker: Vec<u8>,
+    sender: mpsc::UnboundedSender<Chunk>,
+) {
+    let mut buffer: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut read = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stdout.read(&mut read).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buffer.extend_from_slice(&read[..n]);
+        loop {
+            match find(&buffer, &marker) {
+                Some(start) => {
+                    let rest = &buffer[start + marker.len()..];
+                    let Some(end) = rest.iter().position(|b| *b == 0x1e) else { break };
+                    let status = std::str::from_utf8(&rest[..end])
+                        .ok()
+                        .and_then(|it| it.parse().ok())
+                        .unwrap_or(-1);
+                    // Skip the closing separator and its newline.
+                    let consumed = start + marker.len() + end + 2;
+                    if start > 0 {
+                        let _ = sender.send(Chunk::Text(buffer[..start].to_vec()));
+                    }
+                    let _ = sender.send(Chunk::Status(status));
+                    buffer.drain(..consumed.min(buffer.len()));
+                }
+                None => {
+                    let keep = partial_suffix(&buffer, &marker);
+                    let flush = buffer.len() - keep;
+                    if flush > 0 {
+                        let _ = sender.send(Chunk::Text(buffer[..flush].to_vec()));
+                        buffer.drain(..flush);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    if !buffer.is_empty() {
+        let _ = sender.send(Chunk::Text(buffer));
+    }
+}
+
+/// Where `needle` first occurs. Markers start with a byte that text almost never holds, so
+/// looking for that byte first keeps this linear on the hundreds of megabytes a build may print.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(offset) = haystack[from..].iter().position(|b| *b == needle[0]) {
+        let at = from + offset;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// The length of the longest suffix of `buffer` that is a proper prefix of `marker`.
+fn partial_suffix(buffer: &[u8], marker: &[u8]) -> usize {
+    (1..marker.len().min(buffer.len() + 1))
+        .rev()
+        .find(|n| buffer.ends_with(&marker[..*n]))
+        .unwrap_or(0)
+}
+
+/// A random token, so that no build output can forge a marker or end a here-document.
+fn nonce() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::new();
+    for _ in 0..2 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(std::process::id() as u64);
+        out.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    out
+}

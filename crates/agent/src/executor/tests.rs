@@ -1,0 +1,1 @@
+//! Executor tests: real bash, real files.
