@@ -72,6 +72,14 @@ pub(crate) fn string_list(
                     sink.warning(item.pos, format!("empty item in `{what}` is ignored"));
                     continue;
                 }
+                if let NodeKind::Map(_) = item.kind {
+                    // `- echo a: b` is a mapping to YAML; the classic buildspec mistake.
+                    sink.error(
+                        item.pos,
+                        format!("an item of `{what}` is a mapping, not a string: quote it if it holds `: ` (a colon and a space)"),
+                    );
+                    continue;
+                }
                 if let Some(text) = string(item, &format!("{what}[]"), sink) {
                     out.push(text);
                 }

@@ -1,1 +1,748 @@
-//! Executor tests: real bash, real files.
+//! Executor tests: real bash, real files, one build per test.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use protocol::{BuildEvent, BuildStatus, EnvVariable, PhaseType};
+use tokio::sync::{mpsc, watch};
+
+use super::{BuildContext, BuildResult, run_build};
+use crate::MapSecrets;
+
+/// A finished test build: its result, everything it printed, and its directories.
+struct Finished {
+    result: BuildResult,
+    output: String,
+    artifacts: PathBuf,
+    _temp: tempfile::TempDir,
+}
+
+impl Finished {
+    fn status(&self) -> BuildStatus {
+        self.result.build.build_status
+    }
+
+    /// Each phase with its status, e.g. `BUILD FAILED`, in order (without SUBMITTED/QUEUED).
+    fn phases(&self) -> Vec<String> {
+        self.result
+            .build
+            .phases
+            .iter()
+            .filter(|it| {
+                !matches!(
+                    it.phase_type,
+                    PhaseType::Submitted | PhaseType::Queued | PhaseType::Completed
+                )
+            })
+            .map(|it| {
+                format!(
+                    "{} {}",
+                    it.phase_type.as_str(),
+                    it.phase_status.map(|s| s.as_str()).unwrap_or("-")
+                )
+            })
+            .collect()
+    }
+
+    fn context(&self, phase: PhaseType) -> String {
+        let phase = self.result.build.phases.iter().find(|it| it.phase_type == phase).unwrap();
+        let context = &phase.contexts.as_ref().unwrap()[0];
+        format!("{}: {}", context.status_code, context.message)
+    }
+}
+
+struct Setup {
+    buildspec: &'static str,
+    files: Vec<(&'static str, &'static str)>,
+    secrets: BTreeMap<String, String>,
+    overrides: Vec<EnvVariable>,
+    timeout: Duration,
+    cache_dir: Option<PathBuf>,
+    git: bool,
+    stop_after: Option<Duration>,
+}
+
+impl Setup {
+    fn new(buildspec: &'static str) -> Setup {
+        Setup {
+            buildspec,
+            files: Vec::new(),
+            secrets: BTreeMap::new(),
+            overrides: Vec::new(),
+            timeout: Duration::from_secs(60),
+            cache_dir: None,
+            git: false,
+            stop_after: None,
+        }
+    }
+
+    async fn run(self) -> Finished {
+        let temp = tempfile::tempdir().unwrap();
+        let source = temp.path().join("source");
+        std::fs::create_dir_all(&source).unwrap();
+        for (path, content) in &self.files {
+            let path = source.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        if self.git {
+            git(&source, &["init", "-q"]);
+            git(&source, &["add", "-A"]);
+            git(
+                &source,
+                &[
+                    "-c",
+                    "user.name=t",
+                    "-c",
+                    "user.email=t@e",
+                    "commit",
+                    "-q",
+                    "--allow-empty",
+                    "-m",
+                    "x",
+                ],
+            );
+        }
+        let parsed = spec::buildspec::parse("buildspec.yml", self.buildspec);
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let plan = parsed.value.unwrap().plan;
+        let artifacts = temp.path().join("artifacts");
+        let work_dir = temp.path().join("work");
+        let context = BuildContext {
+            build_id: "test:0000".to_owned(),
+            build_arn: "arn:aws:codebuild:us-east-1:000000000000:build/test:0000".to_owned(),
+            build_number: 7,
+            project_name: "test".to_owned(),
+            region: "us-east-1".to_owned(),
+            initiator: "tests".to_owned(),
+            source_dir: source,
+            work_dir,
+            artifacts_dir: artifacts.clone(),
+            cache_dir: self.cache_dir.clone(),
+            timeout: self.timeout,
+            base_env: vec![("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned())],
+            env_overrides: self.overrides.clone(),
+            helper_program: None,
+        };
+        let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        if let Some(after) = self.stop_after {
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                let _ = stop_tx.send(true);
+            });
+        } else {
+            // Keep the sender alive for the whole build.
+            std::mem::forget(stop_tx);
+        }
+        let secrets = MapSecrets::new(self.secrets.clone());
+        let result = run_build(&plan, &context, &secrets, events_tx, stop_rx).await;
+        let mut output = String::new();
+        while let Ok(event) = events_rx.try_recv() {
+            match event {
+                BuildEvent::Output { text } => output.push_str(&text),
+                BuildEvent::Message { text } => {
+                    output.push_str(&format!("[message] {}\n", text.replace('\n', "\\n")))
+                }
+                BuildEvent::CommandStarted { command, .. } => {
+                    output.push_str(&format!("[command] {}\n", command.replace('\n', "\\n")))
+                }
+                BuildEvent::PhaseFinished { phase, status, .. } => {
+                    output.push_str(&format!("[phase] {} {}\n", phase.as_str(), status.as_str()))
+                }
+                BuildEvent::PhaseStarted { .. } => {}
+            }
+        }
+        Finished { result, output, artifacts, _temp: temp }
+    }
+}
+
+#[allow(clippy::disallowed_methods)]
+fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git").args(args).current_dir(dir).status().unwrap();
+    assert!(status.success());
+}
+
+fn lines(output: &str) -> Vec<&str> {
+    output.lines().filter(|it| !it.starts_with('[')).collect()
+}
+
+#[tokio::test]
+async fn shell_state_carries_across_commands_and_phases() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+phases:
+  install:
+    commands:
+      - PLAIN=one; export EXPORTED=two
+      - mkdir -p sub/dir && cd sub
+      - greet() { echo hi; }
+  build:
+    commands:
+      - echo "plain=$PLAIN exported=$EXPORTED dir=${PWD#$CODEBUILD_SRC_DIR}"
+      - sh -c 'echo "child sees exported=$EXPORTED plain=${PLAIN:-unset}"'
+      - cd dir; unset PLAIN
+      - echo "plain=${PLAIN:-unset} dir=${PWD#$CODEBUILD_SRC_DIR}"
+      - type greet >/dev/null 2>&1 || echo "functions do not carry over"
+      - set -e; false; echo "not reached"
+      - echo "set -e did not carry over"; false
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(
+        lines(&build.output),
+        [
+            "plain=one exported=two dir=/sub",
+            "child sees exported=two plain=unset",
+            "plain=unset dir=/sub/dir",
+            "functions do not carry over",
+        ]
+    );
+    assert_eq!(build.status(), BuildStatus::Failed);
+    assert_eq!(
+        build.context(PhaseType::Build),
+        "COMMAND_EXECUTION_ERROR: Error while executing command: set -e; false; echo \"not reached\". Reason: exit status 1"
+    );
+}
+
+#[tokio::test]
+async fn a_multi_line_command_fails_only_by_its_last_status() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - |
+        false
+        echo "kept going"
+      - |
+        true
+        exit 3
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(lines(&build.output), ["kept going"]);
+    assert!(build.context(PhaseType::Build).ends_with("Reason: exit status 3"));
+}
+
+#[tokio::test]
+async fn background_processes_keep_running_for_later_commands() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+phases:
+  pre_build:
+    commands:
+      - (sleep 0.2; echo started > marker) &
+  build:
+    commands:
+      - for i in $(seq 50); do [ -f marker ] && break; sleep 0.1; done; cat marker
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(lines(&build.output), ["started"]);
+    assert_eq!(build.status(), BuildStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_failed_build_phase_still_runs_post_build_and_uploads() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "succeeding=$CODEBUILD_BUILD_SUCCEEDING"
+      - exit 2
+      - echo not reached
+    finally:
+      - echo "finally succeeding=$CODEBUILD_BUILD_SUCCEEDING"
+  post_build:
+    commands:
+      - echo "post_build succeeding=$CODEBUILD_BUILD_SUCCEEDING"
+      - echo out > out.txt
+artifacts:
+  files: [out.txt]
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(
+        lines(&build.output),
+        ["succeeding=1", "finally succeeding=0", "post_build succeeding=0"]
+    );
+    assert_eq!(
+        build.phases(),
+        [
+            "PROVISIONING SUCCEEDED",
+            "DOWNLOAD_SOURCE SUCCEEDED",
+            "INSTALL SUCCEEDED",
+            "PRE_BUILD SUCCEEDED",
+            "BUILD FAILED",
+            "POST_BUILD SUCCEEDED",
+            "UPLOAD_ARTIFACTS SUCCEEDED",
+            "FINALIZING SUCCEEDED",
+        ]
+    );
+    assert!(build.artifacts.join("artifacts.zip").is_file());
+    assert_eq!(build.status(), BuildStatus::Failed);
+}
+
+#[tokio::test]
+async fn a_failed_install_or_pre_build_skips_to_finalizing() {
+    for phase in ["install", "pre_build"] {
+        let buildspec = format!(
+            "version: 0.2\nphases:\n  {phase}:\n    commands: [\"false\"]\n  build:\n    commands: [echo build]\n  post_build:\n    commands: [echo post]\nartifacts:\n  files: ['**/*']\n"
+        );
+        let build = Setup::new(Box::leak(buildspec.into_boxed_str())).run().await;
+        let failed = if phase == "install" { "INSTALL FAILED" } else { "PRE_BUILD FAILED" };
+        let mut expected = vec!["PROVISIONING SUCCEEDED", "DOWNLOAD_SOURCE SUCCEEDED"];
+        if phase == "pre_build" {
+            expected.push("INSTALL SUCCEEDED");
+        }
+        expected.extend([failed, "FINALIZING SUCCEEDED"]);
+        assert_eq!(build.phases(), expected, "{phase}");
+        assert!(lines(&build.output).is_empty(), "{phase}: {}", build.output);
+    }
+}
+
+#[tokio::test]
+async fn on_failure_abort_and_continue() {
+    let abort = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    on-failure: ABORT
+    commands: ["false"]
+  post_build:
+    commands: [echo post]
+artifacts:
+  files: ['**/*']
+"#,
+    )
+    .run()
+    .await;
+    assert!(
+        abort.phases().ends_with(&["BUILD FAILED".to_owned(), "FINALIZING SUCCEEDED".to_owned()])
+    );
+    assert!(lines(&abort.output).is_empty());
+
+    let continued = Setup::new(
+        r#"
+version: 0.2
+phases:
+  install:
+    on-failure: CONTINUE
+    commands: ["false"]
+  pre_build:
+    commands:
+      - echo "pre_build ran, succeeding=$CODEBUILD_BUILD_SUCCEEDING"
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(lines(&continued.output), ["pre_build ran, succeeding=0"]);
+    assert_eq!(continued.status(), BuildStatus::Failed);
+}
+
+#[tokio::test]
+async fn retry_runs_the_phase_again_when_the_failure_matches() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    on-failure: RETRY-2
+    commands:
+      - echo attempt >> attempts; n=$(wc -l < attempts); echo "attempt $n"; [ "$n" -ge 3 ]
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(lines(&build.output), ["attempt 1", "attempt 2", "attempt 3"]);
+    assert_eq!(build.status(), BuildStatus::Succeeded);
+
+    let unmatched = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    on-failure: RETRY-5-connection timed out
+    commands:
+      - echo "disk full"; exit 1
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(lines(&unmatched.output), ["disk full"]);
+    assert_eq!(unmatched.status(), BuildStatus::Failed);
+
+    let matched = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    on-failure: RETRY-1-connection timed out
+    commands:
+      - echo "connection timed out"; exit 1
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(lines(&matched.output), ["connection timed out", "connection timed out"]);
+    assert_eq!(matched.status(), BuildStatus::Failed);
+}
+
+#[tokio::test]
+async fn finally_failure_fails_the_phase() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands: [echo ok]
+    finally: [exit 4, echo skipped]
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(lines(&build.output), ["ok"]);
+    assert_eq!(build.status(), BuildStatus::Failed);
+    assert!(build.context(PhaseType::Build).contains("exit 4. Reason: exit status 4"));
+}
+
+#[tokio::test]
+async fn codebuild_variables_and_precedence() {
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+env:
+  variables:
+    LITERAL: "$HOME/x"
+    OVERRIDDEN: from-buildspec
+phases:
+  build:
+    commands:
+      - echo "id=$CODEBUILD_BUILD_ID number=$CODEBUILD_BUILD_NUMBER arn=$CODEBUILD_BUILD_ARN"
+      - echo "region=$AWS_REGION initiator=$CODEBUILD_INITIATOR"
+      - '[ "$PWD" = "$CODEBUILD_SRC_DIR" ] && echo "starts in the source"'
+      - '[ "$CODEBUILD_START_TIME" -gt 1700000000000 ] && echo "start time in ms"'
+      - echo "revision=$CODEBUILD_RESOLVED_SOURCE_VERSION" | sed -E 's/[0-9a-f]{40}/<sha>/'
+      - echo "literal=$LITERAL overridden=$OVERRIDDEN"
+"#,
+    );
+    setup.overrides =
+        vec![EnvVariable { name: "OVERRIDDEN".to_owned(), value: "from-command-line".to_owned() }];
+    setup.git = true;
+    let build = setup.run().await;
+    assert_eq!(
+        lines(&build.output),
+        [
+            "id=test:0000 number=7 arn=arn:aws:codebuild:us-east-1:000000000000:build/test:0000",
+            "region=us-east-1 initiator=tests",
+            "starts in the source",
+            "start time in ms",
+            "revision=<sha>",
+            "literal=$HOME/x overridden=from-command-line",
+        ]
+    );
+    assert_eq!(build.result.build.resolved_source_version.as_ref().map(String::len), Some(40));
+}
+
+#[tokio::test]
+async fn exported_variables_are_captured_at_the_end() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+env:
+  exported-variables: [VERSION, NEVER_SET, CODEBUILD_BUILD_ID]
+phases:
+  build:
+    commands: [VERSION=1.0]
+  post_build:
+    commands: [VERSION=1.1]
+"#,
+    )
+    .run()
+    .await;
+    let exported: Vec<(String, String)> = build
+        .result
+        .build
+        .exported_environment_variables
+        .iter()
+        .map(|it| (it.name.clone(), it.value.clone()))
+        .collect();
+    assert_eq!(
+        exported,
+        [
+            ("VERSION".to_owned(), "1.1".to_owned()),
+            ("NEVER_SET".to_owned(), String::new()),
+            ("CODEBUILD_BUILD_ID".to_owned(), "test:0000".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn secrets_are_resolved_and_masked_everywhere() {
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+env:
+  parameter-store:
+    DB_PASSWORD: /prod/db/password
+  secrets-manager:
+    TOKEN: ci/tokens:github
+    WHOLE: ci/tokens
+  exported-variables: [LEAK]
+phases:
+  build:
+    commands:
+      - echo "password is $DB_PASSWORD."
+      - echo "token=${TOKEN}, again:${TOKEN}"
+      - printf '%s' "${TOKEN:0:4}"; sleep 0.1; printf '%s\n' "${TOKEN:4}"
+      - echo "$WHOLE"
+      - LEAK="x${DB_PASSWORD}y"
+      - exit 9
+"#,
+    );
+    setup.secrets.insert("/prod/db/password".to_owned(), "hunter22".to_owned());
+    setup.secrets.insert("ci/tokens".to_owned(), r#"{"github": "ghp_abcdef123"}"#.to_owned());
+    let build = setup.run().await;
+    assert_eq!(lines(&build.output), ["password is ***.", "token=***, again:***", "***", "***"]);
+    assert!(!build.output.contains("hunter22") && !build.output.contains("ghp_abcdef123"));
+    assert_eq!(build.result.build.exported_environment_variables[0].value, "x***y");
+}
+
+#[tokio::test]
+async fn a_missing_secret_fails_provisioning_before_anything_runs() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+env:
+  secrets-manager:
+    TOKEN: missing:key
+phases:
+  build:
+    commands: [echo ran]
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(build.phases(), ["PROVISIONING FAILED", "FINALIZING SUCCEEDED"]);
+    assert_eq!(
+        build.context(PhaseType::Provisioning),
+        "CLIENT_ERROR: Secrets Manager error: secret `missing` not found (for variable TOKEN)"
+    );
+    assert!(lines(&build.output).is_empty());
+}
+
+#[tokio::test]
+async fn artifacts_expand_variables_set_by_commands() {
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir -p out/sub docs && echo a > out/a.txt && echo b > out/sub/b.txt && echo d > docs/d.md
+      - OUT=out; NAME=release-$CODEBUILD_BUILD_NUMBER
+artifacts:
+  files: ['**/*']
+  base-directory: $OUT
+  name: $NAME
+  secondary-artifacts:
+    docs:
+      files: ['docs/*.md']
+      discard-paths: yes
+"#,
+    );
+    setup.files.push(("README", "hello"));
+    let build = setup.run().await;
+    assert_eq!(build.status(), BuildStatus::Succeeded, "{}", build.output);
+    let primary = &build.result.artifacts[0];
+    assert_eq!(
+        (primary.identifier.as_deref(), primary.name.as_deref(), primary.files),
+        (None, Some("release-7"), 2)
+    );
+    let docs = &build.result.artifacts[1];
+    assert_eq!((docs.identifier.as_deref(), docs.files), (Some("docs"), 1));
+    assert!(build.artifacts.join("docs.zip").is_file());
+    assert_eq!(
+        build.result.build.artifacts.as_ref().unwrap().override_artifact_name.as_deref(),
+        Some("release-7")
+    );
+}
+
+#[tokio::test]
+async fn no_matching_artifact_fails_upload_artifacts() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands: [echo]
+artifacts:
+  files: [missing/*.jar]
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(build.status(), BuildStatus::Failed);
+    assert_eq!(
+        build.context(PhaseType::UploadArtifacts),
+        "CLIENT_ERROR: no matching artifact paths found"
+    );
+}
+
+#[tokio::test]
+async fn the_cache_is_restored_before_install_and_saved_at_the_end() {
+    let cache = tempfile::tempdir().unwrap();
+    let buildspec = r#"
+version: 0.2
+phases:
+  install:
+    commands:
+      - 'if [ -f deps/lib.txt ]; then echo "cached: $(cat deps/lib.txt)"; else echo "cold"; fi'
+  build:
+    commands:
+      - mkdir -p deps && echo v1 > deps/lib.txt
+cache:
+  key: deps-$(cat lock.txt)
+  paths: ['deps/**/*']
+"#;
+    for expected in ["cold", "cached: v1"] {
+        let mut setup = Setup::new(buildspec);
+        setup.files.push(("lock.txt", "abc"));
+        setup.cache_dir = Some(cache.path().to_owned());
+        let build = setup.run().await;
+        assert_eq!(lines(&build.output), [expected], "{}", build.output);
+        assert_eq!(build.status(), BuildStatus::Succeeded);
+    }
+}
+
+#[tokio::test]
+async fn junit_reports_become_test_cases() {
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands: [echo]
+reports:
+  unit:
+    files: ['reports/*.xml']
+"#,
+    );
+    setup.files.push((
+        "reports/junit.xml",
+        r#"<testsuite name="s"><testcase classname="c" name="ok" time="0.5"/><testcase classname="c" name="bad" time="0.25"><failure message="boom"/></testcase></testsuite>"#,
+    ));
+    let build = setup.run().await;
+    let report = &build.result.build.reports[0];
+    assert_eq!((report.name.as_str(), report.status.as_str()), ("test-unit", "FAILED"));
+    assert_eq!(report.test_summary.total, 2);
+    assert_eq!(report.test_summary.status_counts.failed, 1);
+    assert_eq!(report.test_summary.duration_in_nano_seconds, 750_000_000);
+    // A failing test fails its report, not the build, as in CodeBuild.
+    assert_eq!(build.status(), BuildStatus::Succeeded);
+}
+
+/// Whether a process with this pid is still alive.
+fn alive(pid: &str) -> bool {
+    Path::new(&format!("/proc/{}", pid.trim())).exists()
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_whole_process_group() {
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+phases:
+  pre_build:
+    commands:
+      - sleep 300 & echo $! > "$PIDS/background"
+  build:
+    commands:
+      - echo $$ > "$PIDS/shell"; sleep 300
+  post_build:
+    commands: [echo not reached]
+"#,
+    );
+    let pids = tempfile::tempdir().unwrap();
+    setup.overrides =
+        vec![EnvVariable { name: "PIDS".to_owned(), value: pids.path().display().to_string() }];
+    setup.timeout = Duration::from_millis(1500);
+    let started = std::time::Instant::now();
+    let build = setup.run().await;
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(build.status(), BuildStatus::TimedOut);
+    assert_eq!(
+        build.phases()[4..],
+        ["BUILD TIMED_OUT".to_owned(), "FINALIZING SUCCEEDED".to_owned()]
+    );
+    assert!(build.context(PhaseType::Build).starts_with("TIMED_OUT: Build timed out"));
+    let background = std::fs::read_to_string(pids.path().join("background")).unwrap();
+    // The kill is asynchronous; give the kernel a moment to reap.
+    for _ in 0..50 {
+        if !alive(&background) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!alive(&background), "the background sleep survived the timeout");
+}
+
+#[tokio::test]
+async fn a_stop_request_ends_the_build_stopped() {
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands: [sleep 300]
+"#,
+    );
+    setup.stop_after = Some(Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    let build = setup.run().await;
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(build.status(), BuildStatus::Stopped);
+    assert!(build.phases().contains(&"BUILD STOPPED".to_owned()));
+}
+
+#[tokio::test]
+async fn posix_mode_by_default_and_bash_on_request() {
+    let sh = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - shopt -oq posix && echo posix
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(lines(&sh.output), ["posix"]);
+    let bash = Setup::new(
+        r#"
+version: 0.2
+env:
+  shell: bash
+phases:
+  build:
+    commands:
+      - shopt -oq posix || echo bash
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(lines(&bash.output), ["bash"]);
+}

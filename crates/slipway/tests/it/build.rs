@@ -1,0 +1,276 @@
+//! `slipway build`: the contract of the issue, through the real binary.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{Run, Sandbox, repository};
+
+fn report(sandbox: &Sandbox) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(sandbox.path("report.json")).unwrap()).unwrap()
+}
+
+fn phase_statuses(report: &Value) -> Vec<String> {
+    report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| {
+            format!(
+                "{} {}",
+                it["phaseType"].as_str().unwrap(),
+                it["phaseStatus"].as_str().unwrap_or("-")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_example_builds_and_reports_like_codebuild() {
+    let sandbox = Sandbox::new();
+    let example = repository().join("examples/hello");
+    let run = Run::from(
+        sandbox
+            .slipway(&[
+                "build",
+                "--source",
+                example.to_str().unwrap(),
+                "--artifacts",
+                "out",
+                "--report",
+                "report.json",
+            ])
+            .output()
+            .unwrap(),
+    );
+    run.expect_code(0);
+    assert!(run.stdout.contains("hello from "), "{}", run.stdout);
+    assert!(!run.stdout.contains('\x1b'), "no colour in a pipe");
+    assert!(run.stdout.contains("Build SUCCEEDED"));
+
+    let report = report(&sandbox);
+    assert_eq!(report["buildStatus"], "SUCCEEDED");
+    assert_eq!(
+        phase_statuses(&report),
+        [
+            "SUBMITTED SUCCEEDED",
+            "QUEUED SUCCEEDED",
+            "PROVISIONING SUCCEEDED",
+            "DOWNLOAD_SOURCE SUCCEEDED",
+            "INSTALL SUCCEEDED",
+            "PRE_BUILD SUCCEEDED",
+            "BUILD SUCCEEDED",
+            "POST_BUILD SUCCEEDED",
+            "UPLOAD_ARTIFACTS SUCCEEDED",
+            "FINALIZING SUCCEEDED",
+            "COMPLETED -",
+        ]
+    );
+    let build_phase = &report["phases"][6];
+    for key in ["startTime", "endTime", "durationInSeconds", "contexts"] {
+        assert!(build_phase.get(key).is_some(), "phase without {key}: {build_phase}");
+    }
+    assert_eq!(
+        report["exportedEnvironmentVariables"][0],
+        serde_json::json!({"name": "VERSION", "value": "1.0.1"})
+    );
+    let summary = &report["reports"][0]["testSummary"];
+    assert_eq!(report["reports"][0]["name"], "hello-unit-tests");
+    assert_eq!(summary["total"], 2);
+    assert_eq!(summary["statusCounts"]["SUCCEEDED"], 2);
+    assert_eq!(summary["durationInNanoSeconds"], 3_000_000);
+
+    // The artifact keeps the base directory's contents, with the executable bit.
+    let zip = std::fs::File::open(sandbox.path("out/artifacts.zip")).unwrap();
+    let mut zip = zip::ZipArchive::new(zip).unwrap();
+    let mut entry = zip.by_name("app.sh").unwrap();
+    assert_eq!(entry.unix_mode().unwrap() & 0o111, 0o111);
+    let mut content = String::new();
+    entry.read_to_string(&mut content).unwrap();
+    assert!(content.contains("app version 1.0.1"));
+}
+
+#[test]
+fn the_source_directory_is_never_changed() {
+    let sandbox = Sandbox::new();
+    sandbox.write("source/data.txt", "original\n").write(
+        "source/buildspec.yml",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo changed > data.txt\n      - rm buildspec.yml\n      - touch new-file\n",
+    );
+    sandbox.build(&[]).expect_code(0);
+    assert_eq!(std::fs::read_to_string(sandbox.path("source/data.txt")).unwrap(), "original\n");
+    assert!(sandbox.path("source/buildspec.yml").exists());
+    assert!(!sandbox.path("source/new-file").exists());
+}
+
+#[test]
+fn an_invalid_buildspec_runs_nothing_and_exits_2() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "source/buildspec.yml",
+        "version: 0.2\nphases:\n  bulid:\n    commands: [touch ../../ran]\n  build:\n    on-failure: EXPLODE\n    commands:\n      - touch ../../ran\n",
+    );
+    let run = sandbox.build(&[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("buildspec.yml:3:3: warning: unknown key `bulid` in `phases` (ignored); expected one of install, pre_build, build, post_build; did you mean `build`?"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("buildspec.yml:6:17: error: invalid `on-failure` value `EXPLODE`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(!sandbox.path("ran").exists());
+}
+
+#[test]
+fn wrong_arguments_exit_2() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .write("source/buildspec.yml", "version: 0.2\nphases:\n  build:\n    commands: [echo]\n");
+    sandbox.build(&["--env", "NOEQUALS"]).expect_code(2);
+    sandbox.build(&["--env", "CODEBUILD_BUILD_ID=x"]).expect_code(2);
+    sandbox.build(&["--timeout", "0"]).expect_code(2);
+    sandbox.build(&["--secrets", "missing.json"]).expect_code(2);
+    sandbox.build(&["--buildspec", "nope.yml"]).expect_code(2);
+    sandbox.build(&["--no-such-flag"]).expect_code(2);
+}
+
+#[test]
+fn a_failed_build_exits_1_and_still_reports() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "source/buildspec.yaml",
+        "version: 0.2\nphases:\n  build:\n    commands: [exit 5]\n",
+    );
+    let run = sandbox.build(&["--report", "report.json"]);
+    run.expect_code(1);
+    assert!(run.stdout.contains("Phase context status code: COMMAND_EXECUTION_ERROR Message: Error while executing command: exit 5. Reason: exit status 5"));
+    let report = report(&sandbox);
+    assert_eq!(report["buildStatus"], "FAILED");
+    assert_eq!(report["phases"][6]["contexts"][0]["statusCode"], "COMMAND_EXECUTION_ERROR");
+}
+
+#[test]
+fn env_overrides_and_secrets_from_a_file() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .write(
+            "source/buildspec.yml",
+            r#"version: 0.2
+env:
+  variables:
+    STAGE: dev
+  parameter-store:
+    DB_PASSWORD: /app/db-password
+  secrets-manager:
+    API_KEY: app/keys:api
+phases:
+  build:
+    commands:
+      - echo "stage=$STAGE password=$DB_PASSWORD key=$API_KEY"
+"#,
+        )
+        .write(
+            "secrets.yml",
+            "/app/db-password: s3cr3t-pw\napp/keys: '{\"api\": \"key-12345\"}'\n",
+        );
+    let run = sandbox.build(&["--env", "STAGE=prod", "--secrets", "secrets.yml"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("stage=prod password=*** key=***"), "{}", run.stdout);
+    assert!(!run.stdout.contains("s3cr3t-pw") && !run.stdout.contains("key-12345"));
+
+    sandbox.write(
+        "secrets.json",
+        r#"{"/app/db-password": "from-json", "app/keys": {"api": "json-key"}}"#,
+    );
+    let run = sandbox.build(&["--secrets", "secrets.json"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("stage=dev password=*** key=***"), "{}", run.stdout);
+}
+
+#[test]
+fn the_cache_survives_between_builds_with_hash_files_keys() {
+    let sandbox = Sandbox::new();
+    sandbox.write("source/package-lock.json", "{\"lockfileVersion\": 3}\n").write(
+        "source/buildspec.yml",
+        r#"version: 0.2
+phases:
+  install:
+    commands:
+      - '[ -d node_modules ] && echo "restored: $(cat node_modules/dep)" || echo "no cache"'
+      - mkdir -p node_modules && echo "dep-1" > node_modules/dep
+cache:
+  key: npm-$(codebuild-hash-files package-lock.json)
+  paths:
+    - node_modules/**/*
+"#,
+    );
+    let first = sandbox.build(&["--cache", "cache"]);
+    first.expect_code(0);
+    assert!(first.stdout.contains("no cache"), "{}", first.stdout);
+    let second = sandbox.build(&["--cache", "cache"]);
+    second.expect_code(0);
+    assert!(second.stdout.contains("restored: dep-1"), "{}", second.stdout);
+    assert!(second.stdout.contains("from cache key npm-"), "{}", second.stdout);
+}
+
+#[test]
+fn a_timeout_ends_timed_out() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "source/buildspec.yml",
+        "version: 0.2\nphases:\n  build:\n    commands: [sleep 300]\n",
+    );
+    let started = Instant::now();
+    let run = sandbox.build(&["--timeout", "0.02", "--report", "report.json"]);
+    run.expect_code(1);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(report(&sandbox)["buildStatus"], "TIMED_OUT");
+}
+
+#[test]
+fn ctrl_c_stops_the_build_and_everything_it_started() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "source/buildspec.yml",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 300 & echo $! > \"$MARKS/background.pid\"\n      - echo ready > \"$MARKS/ready\"; sleep 300\n",
+    );
+    let mut child = sandbox
+        .slipway(&[
+            "build",
+            "--source",
+            "source",
+            "--report",
+            "report.json",
+            "--env",
+            &format!("MARKS={}", sandbox.dir.path().display()),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sandbox.path("ready").exists() {
+        assert!(Instant::now() < deadline, "the build never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(report(&sandbox)["buildStatus"], "STOPPED");
+    let pid = std::fs::read_to_string(sandbox.path("background.pid")).unwrap();
+    let proc = format!("/proc/{}", pid.trim());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&proc).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!std::path::Path::new(&proc).exists(), "the background process outlived the build");
+}
