@@ -1,6 +1,7 @@
 //! One build's shell session: a long-lived bash that runs each command in a subshell and
 //! carries variables and the working directory from command to command (see `driver.sh`).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -27,6 +28,12 @@ pub(crate) struct ShellSession {
     state_dir: PathBuf,
     posix: bool,
     next_file: u64,
+    /// The shell's variables after the last command: name to its `declare -p` line.
+    variables: HashMap<String, String>,
+    /// The working directory after the last command.
+    directory: Option<String>,
+    /// Whether `load` holds changes the shell must source before the next command.
+    load_pending: bool,
 }
 
 /// The session ended while a command ran: the shell died or was killed.
@@ -76,6 +83,9 @@ impl ShellSession {
             state_dir: state_dir.to_owned(),
             posix: shell == Shell::Sh,
             next_file: 0,
+            variables: HashMap::new(),
+            directory: None,
+            load_pending: false,
         })
     }
 
@@ -89,8 +99,13 @@ impl ShellSession {
         self.next_file += 1;
         let file = self.state_dir.join(format!("command-{}.sh", self.next_file));
         std::fs::write(&file, script).map_err(|_| SessionLost)?;
-        let request =
-            format!("{} {} {}\n", u8::from(succeeding), u8::from(self.posix), file.display());
+        let request = format!(
+            "{} {} {} {}\n",
+            u8::from(succeeding),
+            u8::from(self.posix),
+            u8::from(std::mem::take(&mut self.load_pending)),
+            file.display()
+        );
         self.stdin.write_all(request.as_bytes()).await.map_err(|_| SessionLost)?;
         self.stdin.flush().await.map_err(|_| SessionLost)?;
         let result = loop {
@@ -101,7 +116,54 @@ impl ShellSession {
             }
         };
         let _ = std::fs::remove_file(&file);
+        if result.is_ok() {
+            self.absorb_state().map_err(|_| SessionLost)?;
+        }
         result
+    }
+
+    /// Reads what the command left (its variables and directory) and writes the difference
+    /// from before into `load`, for the shell to source before the next command. Diffing here
+    /// rather than in bash keeps the per-command cost to one fork and one `declare -p`.
+    fn absorb_state(&mut self) -> std::io::Result<()> {
+        let dump = std::fs::read_to_string(self.state_dir.join("variables"))?;
+        // An empty dump means the command replaced the subshell (`exec`) or was killed before
+        // it could save: keep the previous state rather than lose every variable.
+        if dump.is_empty() {
+            return Ok(());
+        }
+        let directory =
+            std::fs::read_to_string(self.state_dir.join("pwd"))?.trim_end_matches('\n').to_owned();
+        let now = carried_variables(&dump);
+        let mut load = String::new();
+        for (name, line) in &now {
+            match self.variables.get(name) {
+                Some(before) if before == line => {}
+                // A changed attribute (`export -n`, `declare -i`) only goes away with the variable.
+                Some(before) if flags(before) != flags(line) => {
+                    load.push_str(&format!("unset {name}\n{line}\n"));
+                }
+                _ => {
+                    load.push_str(line);
+                    load.push('\n');
+                }
+            }
+        }
+        for name in self.variables.keys() {
+            if !now.contains_key(name) {
+                load.push_str(&format!("unset {name}\n"));
+            }
+        }
+        if self.directory.as_deref() != Some(directory.as_str()) {
+            load.push_str(&format!("cd -- '{}' 2>/dev/null\n", directory.replace('\'', r"'\''")));
+            self.directory = Some(directory);
+        }
+        self.variables = now;
+        if !load.is_empty() {
+            std::fs::write(self.state_dir.join("load"), load)?;
+            self.load_pending = true;
+        }
+        Ok(())
     }
 
     /// Expands each text as the inside of a double-quoted string would be, with the session's
@@ -143,6 +205,83 @@ impl ShellSession {
         let _ = self.child.kill().await;
         let _ = self.child.wait().await;
     }
+}
+
+/// The shell's own variables, which are never carried from one command to the next.
+const INTERNAL_VARIABLES: &[&str] = &[
+    "BASHOPTS",
+    "BASHPID",
+    "BASH_ALIASES",
+    "BASH_ARGC",
+    "BASH_ARGV",
+    "BASH_ARGV0",
+    "BASH_CMDS",
+    "BASH_COMMAND",
+    "BASH_LINENO",
+    "BASH_REMATCH",
+    "BASH_SOURCE",
+    "BASH_SUBSHELL",
+    "BASH_VERSINFO",
+    "BASH_VERSION",
+    "COLUMNS",
+    "COMP_WORDBREAKS",
+    "DIRSTACK",
+    "EPOCHREALTIME",
+    "EPOCHSECONDS",
+    "EUID",
+    "FUNCNAME",
+    "GROUPS",
+    "HISTCMD",
+    "HISTFILE",
+    "HISTFILESIZE",
+    "HISTSIZE",
+    "IFS",
+    "LINENO",
+    "LINES",
+    "OLDPWD",
+    "OPTARG",
+    "OPTERR",
+    "OPTIND",
+    "PIPESTATUS",
+    "PPID",
+    "PS1",
+    "PS2",
+    "PS4",
+    "PWD",
+    "RANDOM",
+    "SECONDS",
+    "SHELLOPTS",
+    "SHLVL",
+    "SRANDOM",
+    "UID",
+    "_",
+    "CODEBUILD_BUILD_SUCCEEDING",
+];
+
+/// The variables of a `declare -p` dump that carry over: every line by name, without the
+/// shell's own variables, the driver's, arrays (which CodeBuild does not carry) and
+/// read-only ones (which cannot be set again).
+fn carried_variables(dump: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    // bash 5 writes one declaration per line, quoting newlines as `$'\n'`.
+    for line in dump.lines() {
+        let Some(rest) = line.strip_prefix("declare -") else { continue };
+        let Some((flags, rest)) = rest.split_once(' ') else { continue };
+        let name = rest.split_once('=').map_or(rest, |(name, _)| name);
+        if flags.contains(['a', 'A', 'r'])
+            || name.starts_with("__slipway")
+            || INTERNAL_VARIABLES.contains(&name)
+        {
+            continue;
+        }
+        out.insert(name.to_owned(), line.to_owned());
+    }
+    out
+}
+
+/// The attribute letters of a `declare -p` line (`-x` of `declare -x A="1"`).
+fn flags(line: &str) -> &str {
+    line.strip_prefix("declare -").and_then(|it| it.split(' ').next()).unwrap_or("")
 }
 
 /// Splits the shell's output into text and status markers. A marker can be cut across reads
