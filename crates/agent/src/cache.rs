@@ -22,7 +22,7 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use protocol::{CacheAction, CacheSpec};
 use sha2::{Digest, Sha256};
@@ -192,7 +192,8 @@ pub fn save(cache_dir: &Path, spec: &CacheSpec, src_dir: &Path) -> Result<SaveOu
             written += 1;
         }
     }
-    let metadata = EntryMetadata { key: spec.key.clone(), saved_at_nanos: now_nanos() };
+    let metadata =
+        EntryMetadata { key: spec.key.clone(), saved_at_nanos: crate::clock::now_nanos() };
     zip.set_comment(metadata.to_json()).map_err(|source| zip_error(&temp_path, source))?;
     let file = zip.finish().map_err(|source| zip_error(&temp_path, source))?;
     // The rename only makes the entry visible; the data must be on disk before it is.
@@ -504,12 +505,6 @@ fn exists(path: &Path) -> Result<bool, CacheError> {
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(err) => Err(io_error(path, err)),
     }
-}
-
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn io_error(path: &Path, source: io::Error) -> CacheError {

@@ -14,3 +14,11 @@ pub(crate) fn now() -> f64 {
 pub(crate) fn instant() -> Instant {
     Instant::now()
 }
+
+/// Nanoseconds since the Unix epoch, for ordering cache entries by when they were saved.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
+}

@@ -1,1 +1,4 @@
-//! placeholder
+//! The HTTP surfaces (next issue): the AWS JSON API, git smart HTTP, the agent API and the
+//! web console.
+//!
+//! Nothing is here yet; see `ARCHITECTURE.md`.

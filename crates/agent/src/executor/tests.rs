@@ -1,5 +1,7 @@
 //! Executor tests: real bash, real files, one build per test.
 
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -158,7 +160,6 @@ impl Setup {
     }
 }
 
-#[allow(clippy::disallowed_methods)]
 fn git(dir: &Path, args: &[&str]) {
     let status = std::process::Command::new("git").args(args).current_dir(dir).status().unwrap();
     assert!(status.success());

@@ -3,6 +3,9 @@
 //! This is the workspace's one integration test binary; the server's end-to-end tests join
 //! it when `slipway server` exists.
 
+// Tests measure time and start processes directly.
+#![allow(clippy::disallowed_methods)]
+
 mod build;
 
 use std::path::{Path, PathBuf};
