@@ -119,6 +119,7 @@ pub async fn run_build(
         reports: Vec::new(),
         resolved_source_version: None,
         start_ms: (start * 1000.0) as u64,
+        workspace_owner: None,
     };
     for phase in [PhaseType::Submitted, PhaseType::Queued] {
         run.record(phase, start, start, BuildStatus::Succeeded, None);
@@ -204,6 +205,8 @@ struct Run<'a> {
     reports: Vec<Report>,
     resolved_source_version: Option<String>,
     start_ms: u64,
+    /// The `run-as` user the workspace was last given to.
+    workspace_owner: Option<String>,
 }
 
 impl Run<'_> {
@@ -425,9 +428,13 @@ impl Run<'_> {
                     .to_owned(),
             );
         }
-        if let Some(user) = plan.run_as.as_ref().or(self.plan.run_as.as_ref()) {
-            self.message(format!("Warning: run-as {user} is not supported by this agent yet; commands run as the agent's user"));
-        }
+        let user = match plan.run_as.as_ref().or(self.plan.run_as.as_ref()) {
+            Some(user) => match self.switch_user(user).await {
+                Ok(user) => user,
+                Err(context) => return PhaseEnd::Failed(context),
+            },
+            None => None,
+        };
         let mut retries_left = match &plan.on_failure {
             Some(OnFailure::Retry { count, .. }) => *count,
             _ => 0,
@@ -437,7 +444,16 @@ impl Run<'_> {
             let mut failure: Option<PhaseContext> = None;
             let mut output_tail = String::new();
             for command in &plan.commands {
-                match self.command(plan.phase, command, failure.is_none(), &mut output_tail).await {
+                match self
+                    .command(
+                        plan.phase,
+                        command,
+                        user.as_deref(),
+                        failure.is_none(),
+                        &mut output_tail,
+                    )
+                    .await
+                {
                     Step::Exit(0) => {}
                     Step::Exit(status) => {
                         failure = Some(command_error(command, status));
@@ -452,7 +468,16 @@ impl Run<'_> {
             }
             // `finally` runs whether `commands` succeeded or not; its own failure fails the phase.
             for command in &plan.finally {
-                match self.command(plan.phase, command, failure.is_none(), &mut output_tail).await {
+                match self
+                    .command(
+                        plan.phase,
+                        command,
+                        user.as_deref(),
+                        failure.is_none(),
+                        &mut output_tail,
+                    )
+                    .await
+                {
                     Step::Exit(0) => {}
                     Step::Exit(status) => {
                         failure.get_or_insert(command_error(command, status));
@@ -494,12 +519,13 @@ impl Run<'_> {
         &mut self,
         phase: PhaseType,
         command: &str,
+        user: Option<&str>,
         phase_ok: bool,
         tail: &mut String,
     ) -> Step {
         let _ = self.events.send(BuildEvent::CommandStarted { phase, command: command.to_owned() });
         let succeeding = phase_ok && !self.failed;
-        let step = self.run_script(command, succeeding, Some(tail)).await;
+        let step = self.run_script(command, succeeding, user, Some(tail)).await;
         if let Step::Exit(status) = step
             && status != 0
         {
@@ -515,6 +541,7 @@ impl Run<'_> {
         &mut self,
         script: &str,
         succeeding: bool,
+        user: Option<&str>,
         mut tail: Option<&mut String>,
     ) -> Step {
         let Some(session) = self.session.as_mut() else { return Step::Lost };
@@ -529,7 +556,7 @@ impl Run<'_> {
             }
         };
         let outcome = tokio::select! {
-            result = session.run(script, succeeding, &mut forward) => Some(result),
+            result = session.run(script, succeeding, user, &mut forward) => Some(result),
             () = tokio::time::sleep_until(self.deadline) => None,
             _ = wait_for_stop(&mut self.stop) => None,
         };
@@ -552,6 +579,28 @@ impl Run<'_> {
                 Step::Interrupted
             }
         }
+    }
+
+    /// Prepares to run commands as `user` (`run-as`): `None` when that is the agent's own user.
+    /// Another user needs the agent to run as root, and gets the workspace (the source and the
+    /// shell's state) as its own, as CodeBuild gives the run-as user the source.
+    async fn switch_user(&mut self, user: &str) -> Result<Option<String>, PhaseContext> {
+        let current = crate::process::current_user().await;
+        if current.as_ref().is_some_and(|(name, _)| name == user) {
+            return Ok(None);
+        }
+        if current.as_ref().is_none_or(|(_, uid)| *uid != 0) {
+            return Err(client_error(format!(
+                "run-as {user}: the agent must run as root to run commands as another user"
+            )));
+        }
+        if self.workspace_owner.as_deref() != Some(user) {
+            crate::process::give_tree(&self.context.work_dir, user)
+                .await
+                .map_err(|err| client_error(format!("run-as {user}: {err}")))?;
+            self.workspace_owner = Some(user.to_owned());
+        }
+        Ok(Some(user.to_owned()))
     }
 
     /// Expands fields in the session, with the build's timeout and stop request.

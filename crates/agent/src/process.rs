@@ -18,3 +18,30 @@ pub(crate) fn kill_group(pgid: u32) {
         .stderr(std::process::Stdio::null())
         .status();
 }
+
+/// The name and id of the user the agent runs as.
+pub(crate) async fn current_user() -> Option<(String, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's effective user.
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let output = command("id").arg("-un").stdin(std::process::Stdio::null()).output().await.ok()?;
+    let name = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    Some((name, uid))
+}
+
+/// Makes `user` the owner of everything under `dir`.
+pub(crate) async fn give_tree(dir: &std::path::Path, user: &str) -> Result<(), String> {
+    let output = command("chown")
+        .arg("-R")
+        .arg(format!("{user}:"))
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|err| format!("cannot run chown: {err}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+    }
+}

@@ -1,6 +1,8 @@
 # The build shell: one bash process per build that runs every command of every phase.
 #
-# Each request on standard input is one line, `<succeeding> <posix> <load> <command-file>`.
+# Each request on standard input is one line,
+# `<succeeding> <posix> <load> <user> <command-file>`, where `<user>` is `-` or the user the
+# command runs as (`run-as`).
 # The command file is sourced in a subshell, so `exit`, `set -e` and traps end only that
 # command, and functions, arrays and shell options do not outlive it, as in CodeBuild. When
 # the subshell ends it dumps its variables (`declare -p`) and working directory into the state
@@ -10,27 +12,37 @@
 # fork per command. Background processes started with `&` keep running. After each command a
 # marker with its exit status goes to standard output, behind everything the command printed.
 #
-# Arguments: $1 the state directory, $2 the marker's nonce.
+# A command with a `run-as` user runs in a fresh bash started by `runuser`, which loads the
+# variables and directory from `run-as-env` (written by the executor) and saves them the same
+# way when it ends (`run-as.sh`).
+#
+# Arguments: $1 the state directory, $2 the marker's nonce, $3 the path of `runuser`.
 exec 2>&1
 __slipway_state=$1
 __slipway_mark=$2
-shift 2
+__slipway_runuser=$3
+shift 3
 
 __slipway_save() {
     pwd > "$__slipway_state/pwd"
     declare -p > "$__slipway_state/variables"
 }
 
-while IFS=' ' read -r __slipway_ok __slipway_posix __slipway_load __slipway_file; do
+while IFS=' ' read -r __slipway_ok __slipway_posix __slipway_load __slipway_user __slipway_file; do
     if [ "$__slipway_load" = 1 ]; then
         . "$__slipway_state/load"
     fi
     export CODEBUILD_BUILD_SUCCEEDING=$__slipway_ok
     : > "$__slipway_state/variables"
-    (
-        trap __slipway_save EXIT
-        if [ "$__slipway_posix" = 1 ]; then set -o posix; fi
-        . "$__slipway_file"
-    ) < /dev/null
+    if [ "$__slipway_user" = - ]; then
+        (
+            trap __slipway_save EXIT
+            if [ "$__slipway_posix" = 1 ]; then set -o posix; fi
+            . "$__slipway_file"
+        ) < /dev/null
+    else
+        "$__slipway_runuser" -u "$__slipway_user" -- "$BASH" --noprofile --norc "$__slipway_state/run-as.sh" \
+            "$__slipway_state" "$__slipway_posix" "$__slipway_file" < /dev/null
+    fi
     printf '\036%s %d\036\n' "$__slipway_mark" "$?"
 done

@@ -11,6 +11,12 @@ use tokio::process::{Child, ChildStdin};
 use tokio::sync::mpsc;
 
 const DRIVER: &str = include_str!("driver.sh");
+const RUN_AS: &str = include_str!("run-as.sh");
+
+/// Where `runuser` (util-linux) lives; it is found by path because a build's `PATH` is the
+/// user's to set.
+const RUNUSER: &[&str] =
+    &["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser", "/bin/runuser"];
 
 /// What the reader task found in the shell's output.
 enum Chunk {
@@ -51,6 +57,7 @@ impl ShellSession {
         std::fs::create_dir_all(state_dir)?;
         let driver = state_dir.join("driver.sh");
         std::fs::write(&driver, DRIVER)?;
+        std::fs::write(state_dir.join("run-as.sh"), RUN_AS)?;
         let nonce = nonce();
         let mut command = crate::process::command("bash");
         command
@@ -59,6 +66,7 @@ impl ShellSession {
             .arg(&driver)
             .arg(state_dir)
             .arg(&nonce)
+            .arg(RUNUSER.iter().find(|it| Path::new(it).is_file()).unwrap_or(&"runuser"))
             .current_dir(cwd)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -89,21 +97,35 @@ impl ShellSession {
         })
     }
 
-    /// Runs one command; `output` receives everything it prints, as it prints it.
+    /// Runs one command, as `run_as` when given; `output` receives everything it prints, as it
+    /// prints it.
     pub(crate) async fn run(
         &mut self,
         script: &str,
         succeeding: bool,
+        run_as: Option<&str>,
         mut output: impl FnMut(&[u8]),
     ) -> Result<i32, SessionLost> {
         self.next_file += 1;
         let file = self.state_dir.join(format!("command-{}.sh", self.next_file));
         std::fs::write(&file, script).map_err(|_| SessionLost)?;
+        if run_as.is_some() {
+            // The other user's fresh bash starts from every carried variable, not a difference.
+            let mut env: String = self.variables.values().map(|line| format!("{line}\n")).collect();
+            if let Some(directory) = &self.directory {
+                env.push_str(&format!(
+                    "cd -- '{}' 2>/dev/null\n",
+                    directory.replace('\'', r"'\''")
+                ));
+            }
+            std::fs::write(self.state_dir.join("run-as-env"), env).map_err(|_| SessionLost)?;
+        }
         let request = format!(
-            "{} {} {} {}\n",
+            "{} {} {} {} {}\n",
             u8::from(succeeding),
             u8::from(self.posix),
             u8::from(std::mem::take(&mut self.load_pending)),
+            run_as.unwrap_or("-"),
             file.display()
         );
         self.stdin.write_all(request.as_bytes()).await.map_err(|_| SessionLost)?;
@@ -186,7 +208,7 @@ impl ShellSession {
         }
         script.push_str(&format!("}} > '{}'\n", out.display()));
         let mut messages = Vec::new();
-        self.run(&script, succeeding, |bytes| messages.extend_from_slice(bytes)).await?;
+        self.run(&script, succeeding, None, |bytes| messages.extend_from_slice(bytes)).await?;
         let bytes = std::fs::read(&out).map_err(|_| SessionLost)?;
         let mut values: Vec<String> =
             bytes.split(|b| *b == 0).map(|it| String::from_utf8_lossy(it).into_owned()).collect();

@@ -747,3 +747,69 @@ phases:
     .await;
     assert_eq!(lines(&bash.output), ["bash"]);
 }
+
+#[tokio::test]
+async fn run_as_runs_commands_as_another_user_and_keeps_the_session_state() {
+    use std::os::unix::fs::MetadataExt;
+    let build = Setup::new(
+        r#"
+version: 0.2
+run-as: nobody
+phases:
+  install:
+    run-as: root
+    commands:
+      - ROOT_VAR=set-by-root; mkdir sub; cd sub
+      - echo "install as $(id -un)"
+  build:
+    commands:
+      - echo "build as $(id -un), var=$ROOT_VAR, dir=${PWD#$CODEBUILD_SRC_DIR}"
+      - NOBODY_VAR=from-nobody; touch made-by-nobody
+  post_build:
+    run-as: root
+    commands:
+      - echo "post_build as $(id -un), var=$NOBODY_VAR, owner=$(stat -c %U made-by-nobody)"
+"#,
+    )
+    .run()
+    .await;
+    if std::fs::metadata("/proc/self").unwrap().uid() == 0 {
+        assert_eq!(
+            lines(&build.output),
+            [
+                "install as root",
+                "build as nobody, var=set-by-root, dir=/sub",
+                "post_build as root, var=from-nobody, owner=nobody",
+            ]
+        );
+        assert_eq!(build.status(), BuildStatus::Succeeded);
+    } else {
+        // Without root, another user cannot be switched to: the phase says why.
+        assert!(build.context(PhaseType::Install).contains("the agent must run as root"));
+    }
+}
+
+#[tokio::test]
+async fn attribute_changes_and_odd_values_carry_over() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+env:
+  shell: bash
+phases:
+  build:
+    commands:
+      - export LATER_PRIVATE=1; NEWLINES=$'a\nb'; QUOTES="it's \"quoted\" \$HOME"
+      - export -n LATER_PRIVATE; declare -i NUMBER=2
+      - sh -c 'echo "child- ${LATER_PRIVATE:-not exported}"'
+      - NUMBER+=3; echo "number=$NUMBER"
+      - printf '%s|' "$NEWLINES" "$QUOTES"; echo
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(
+        lines(&build.output),
+        ["child- not exported", "number=5", "a", "b|it's \"quoted\" $HOME|"]
+    );
+}

@@ -274,3 +274,55 @@ fn ctrl_c_stops_the_build_and_everything_it_started() {
     }
     assert!(!std::path::Path::new(&proc).exists(), "the background process outlived the build");
 }
+
+#[test]
+fn output_streams_live() {
+    use std::io::BufRead;
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "source/buildspec.yml",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo first\n      - 'while [ ! -f \"$MARKS/go\" ]; do sleep 0.05; done; echo second'\n",
+    );
+    let marks = format!("MARKS={}", sandbox.dir.path().display());
+    let mut child = sandbox
+        .slipway(&["build", "--source", "source", "--timeout", "1", "--env", &marks])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // The first command's output arrives while the second command still waits.
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line == "first" {
+            break;
+        }
+    }
+    assert_eq!(seen.last().map(String::as_str), Some("first"), "{seen:?}");
+    assert!(!seen.iter().any(|it| it == "second"));
+    sandbox.write("go", "");
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(rest.iter().any(|it| it == "second"), "{rest:?}");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn colour_on_a_terminal() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "source/buildspec.yml",
+        "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n",
+    );
+    // `script` gives the build a pseudo-terminal, as a person's shell would.
+    let command = format!("{} build --source source", env!("CARGO_BIN_EXE_slipway"));
+    let output = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(sandbox.dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("\x1b[32mBuild SUCCEEDED"), "{stdout}");
+}
