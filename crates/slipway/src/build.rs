@@ -58,14 +58,13 @@ pub(crate) fn run(args: BuildArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let runtime =
-        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-            Ok(runtime) => runtime,
-            Err(err) => {
-                eprintln!("slipway build: cannot start: {err}");
-                return ExitCode::from(EXIT_FAILED);
-            }
-        };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("slipway build: cannot start: {err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
     runtime.block_on(execute(args, prepared))
 }
 
