@@ -354,9 +354,12 @@ impl Run<'_> {
         src_dir: &Path,
     ) -> PhaseEnd {
         let (from, to) = (self.context.source_dir.clone(), src_dir.to_owned());
-        match tokio::task::spawn_blocking(move || crate::workspace::copy_tree(&from, &to)).await {
+        let listed = crate::workspace::git_files(&from).await;
+        let what = if listed.is_some() { "source files known to git" } else { "source files" };
+        let copy = move || crate::workspace::copy_source(&from, &to, listed.as_deref());
+        match tokio::task::spawn_blocking(copy).await {
             Ok(Ok(files)) => {
-                self.message(format!("Copied {files} source files into {}", src_dir.display()))
+                self.message(format!("Copied {files} {what} into {}", src_dir.display()))
             }
             Ok(Err(err)) => {
                 return PhaseEnd::Failed(client_error(format!(

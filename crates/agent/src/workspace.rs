@@ -1,11 +1,76 @@
 //! Preparing a build's workspace: copying the source in, and finding its git revision.
 
 use std::io;
-use std::path::Path;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
-/// Copies the tree at `from` into `to` (which must not exist), keeping permissions and
-/// symbolic links, so the build can change its source without touching the user's.
-pub(crate) fn copy_tree(from: &Path, to: &Path) -> io::Result<u64> {
+/// Copies the source at `from` into `to`, so the build can change it without touching the
+/// user's. When `listed` is given (the files git knows, see [`git_files`]) only those and the
+/// `.git` directory are copied: a build then sees what a clone would, plus uncommitted work,
+/// and not the ignored build outputs (a `target/` of gigabytes) lying in the work tree.
+pub(crate) fn copy_source(from: &Path, to: &Path, listed: Option<&[PathBuf]>) -> io::Result<u64> {
+    let Some(listed) = listed else { return copy_tree(from, to) };
+    std::fs::create_dir_all(to)?;
+    let mut files = 0;
+    let git = from.join(".git");
+    if git.is_dir() {
+        files += copy_tree(&git, &to.join(".git"))?;
+    } else if git.exists() {
+        std::fs::copy(&git, to.join(".git"))?;
+    }
+    for relative in listed {
+        let source = from.join(relative);
+        let Ok(metadata) = std::fs::symlink_metadata(&source) else {
+            // Tracked but deleted in the work tree: the build sees it deleted too.
+            continue;
+        };
+        let target = to.join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if metadata.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&source)?, &target)?;
+            files += 1;
+        } else if metadata.is_dir() {
+            // A submodule: git lists its directory, which holds a repository of its own.
+            files += copy_tree(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target)?;
+            files += 1;
+        }
+    }
+    Ok(files)
+}
+
+/// The files of the git work tree at `dir`, tracked and untracked but not ignored, when `dir`
+/// is the top of one.
+pub(crate) async fn git_files(dir: &Path) -> Option<Vec<PathBuf>> {
+    if !dir.join(".git").exists() {
+        return None;
+    }
+    let output = crate::process::command("git")
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .await
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let mut files: Vec<PathBuf> = output
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|it| !it.is_empty())
+        .map(|it| PathBuf::from(std::ffi::OsStr::from_bytes(it)))
+        .collect();
+    files.dedup();
+    Some(files)
+}
+
+/// Copies the tree at `from` into `to`, keeping permissions and symbolic links.
+fn copy_tree(from: &Path, to: &Path) -> io::Result<u64> {
     let mut files = 0;
     std::fs::create_dir_all(to)?;
     for entry in walkdir::WalkDir::new(from).min_depth(1) {

@@ -80,6 +80,11 @@ impl Setup {
     }
 
     async fn run(self) -> Finished {
+        self.run_with(|_| {}).await
+    }
+
+    /// Runs the build after `change` has changed the source (after the git commit, if any).
+    async fn run_with(self, change: impl FnOnce(&Path)) -> Finished {
         let temp = tempfile::tempdir().unwrap();
         let source = temp.path().join("source");
         std::fs::create_dir_all(&source).unwrap();
@@ -106,6 +111,7 @@ impl Setup {
                 ],
             );
         }
+        change(&source);
         let parsed = spec::buildspec::parse("buildspec.yml", self.buildspec);
         assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
         let plan = parsed.value.unwrap().plan;
@@ -811,5 +817,34 @@ phases:
     assert_eq!(
         lines(&build.output),
         ["child- not exported", "number=5", "a", "b|it's \"quoted\" $HOME|"]
+    );
+}
+
+#[tokio::test]
+async fn a_git_source_is_copied_without_its_ignored_files() {
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - ls -A | sort | tr '\n' ' '; echo
+      - git status --porcelain | sort | tr '\n' ' '; echo
+"#,
+    );
+    setup.files.extend([
+        (".gitignore", "target/\n"),
+        ("tracked.txt", "t"),
+        ("target/huge.bin", "x"),
+    ]);
+    setup.git = true;
+    let build = setup.run_with(|source| {
+        std::fs::write(source.join("untracked.txt"), "u").unwrap();
+        std::fs::write(source.join("tracked.txt"), "changed").unwrap();
+    });
+    let build = build.await;
+    assert_eq!(
+        lines(&build.output),
+        [".git .gitignore tracked.txt untracked.txt ", " M tracked.txt ?? untracked.txt "]
     );
 }
