@@ -446,52 +446,18 @@ impl Run<'_> {
         loop {
             let mut failure: Option<PhaseContext> = None;
             let mut output_tail = String::new();
-            for command in &plan.commands {
-                match self
-                    .command(
-                        plan.phase,
-                        command,
-                        user.as_deref(),
-                        failure.is_none(),
-                        &mut output_tail,
-                    )
-                    .await
-                {
-                    Step::Exit(0) => {}
-                    Step::Exit(status) => {
-                        failure = Some(command_error(command, status));
-                        break;
-                    }
-                    Step::Lost => {
-                        failure = Some(command_error(command, -1));
-                        break;
-                    }
-                    Step::Interrupted => return PhaseEnd::Interrupted,
-                }
+            if self
+                .run_list(plan, &plan.commands, user.as_deref(), &mut failure, &mut output_tail)
+                .await
+            {
+                return PhaseEnd::Interrupted;
             }
             // `finally` runs whether `commands` succeeded or not; its own failure fails the phase.
-            for command in &plan.finally {
-                match self
-                    .command(
-                        plan.phase,
-                        command,
-                        user.as_deref(),
-                        failure.is_none(),
-                        &mut output_tail,
-                    )
-                    .await
-                {
-                    Step::Exit(0) => {}
-                    Step::Exit(status) => {
-                        failure.get_or_insert(command_error(command, status));
-                        break;
-                    }
-                    Step::Lost => {
-                        failure.get_or_insert(command_error(command, -1));
-                        break;
-                    }
-                    Step::Interrupted => return PhaseEnd::Interrupted,
-                }
+            if self
+                .run_list(plan, &plan.finally, user.as_deref(), &mut failure, &mut output_tail)
+                .await
+            {
+                return PhaseEnd::Interrupted;
             }
             let Some(context) = failure else { return PhaseEnd::Succeeded };
             let pattern = match &plan.on_failure {
@@ -515,6 +481,30 @@ impl Run<'_> {
                 context.message
             ));
         }
+    }
+
+    /// Runs `commands` in order up to the first that fails, whose error goes into `failure`
+    /// unless an earlier one is there. Returns whether the build was interrupted.
+    async fn run_list(
+        &mut self,
+        plan: &PhasePlan,
+        commands: &[String],
+        user: Option<&str>,
+        failure: &mut Option<PhaseContext>,
+        tail: &mut String,
+    ) -> bool {
+        for command in commands {
+            let status =
+                match self.command(plan.phase, command, user, failure.is_none(), tail).await {
+                    Step::Exit(0) => continue,
+                    Step::Exit(status) => status,
+                    Step::Lost => -1,
+                    Step::Interrupted => return true,
+                };
+            failure.get_or_insert(command_error(command, status));
+            break;
+        }
+        false
     }
 
     /// Runs one command of a phase, with the build's timeout and stop request.
@@ -558,11 +548,12 @@ impl Run<'_> {
                 let _ = events.send(BuildEvent::Output { text });
             }
         };
-        let outcome = tokio::select! {
-            result = session.run(script, succeeding, user, &mut forward) => Some(result),
-            () = tokio::time::sleep_until(self.deadline) => None,
-            _ = wait_for_stop(&mut self.stop) => None,
-        };
+        let outcome = race(
+            session.run(script, succeeding, user, &mut forward),
+            self.deadline,
+            &mut self.stop,
+        )
+        .await;
         if let Some(text) = self.masker.flush() {
             let _ = self.events.send(BuildEvent::Output { text });
         }
@@ -573,14 +564,18 @@ impl Run<'_> {
                 Step::Lost
             }
             None => {
-                let status =
-                    if *self.stop.borrow() { BuildStatus::Stopped } else { BuildStatus::TimedOut };
-                self.interrupted = Some(status);
-                if let Some(mut session) = self.session.take() {
-                    session.kill().await;
-                }
+                self.interrupt().await;
                 Step::Interrupted
             }
+        }
+    }
+
+    /// Ends the build on its deadline or a stop request: everything it runs is killed.
+    async fn interrupt(&mut self) {
+        let status = if *self.stop.borrow() { BuildStatus::Stopped } else { BuildStatus::TimedOut };
+        self.interrupted = Some(status);
+        if let Some(mut session) = self.session.take() {
+            session.kill().await;
         }
     }
 
@@ -612,23 +607,14 @@ impl Run<'_> {
         let Some(session) = self.session.as_mut() else {
             return Err(PhaseEnd::Failed(fault("the build shell is gone".to_owned())));
         };
-        let outcome = tokio::select! {
-            result = session.expand(&texts, succeeding) => Some(result),
-            () = tokio::time::sleep_until(self.deadline) => None,
-            _ = wait_for_stop(&mut self.stop) => None,
-        };
+        let outcome = race(session.expand(&texts, succeeding), self.deadline, &mut self.stop).await;
         match outcome {
             Some(Ok(values)) => Ok(values),
             Some(Err(_)) => {
                 Err(PhaseEnd::Failed(fault("the build shell ended unexpectedly".to_owned())))
             }
             None => {
-                let status =
-                    if *self.stop.borrow() { BuildStatus::Stopped } else { BuildStatus::TimedOut };
-                self.interrupted = Some(status);
-                if let Some(mut session) = self.session.take() {
-                    session.kill().await;
-                }
+                self.interrupt().await;
                 Err(PhaseEnd::Interrupted)
             }
         }
@@ -931,6 +917,19 @@ impl Run<'_> {
     fn message(&mut self, text: String) {
         let text = self.masker.mask(&text);
         let _ = self.events.send(BuildEvent::Message { text });
+    }
+}
+
+/// `work`'s result, or `None` when the deadline passes or a stop is requested first.
+async fn race<T>(
+    work: impl std::future::Future<Output = T>,
+    deadline: tokio::time::Instant,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<T> {
+    tokio::select! {
+        result = work => Some(result),
+        () = tokio::time::sleep_until(deadline) => None,
+        () = wait_for_stop(stop) => None,
     }
 }
 

@@ -48,19 +48,9 @@ pub(crate) async fn git_files(dir: &Path) -> Option<Vec<PathBuf>> {
     if !dir.join(".git").exists() {
         return None;
     }
-    let output = crate::process::command("git")
-        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .await
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let mut files: Vec<PathBuf> = output
-        .stdout
+    let stdout =
+        git(dir, &["ls-files", "-z", "--cached", "--others", "--exclude-standard"]).await?;
+    let mut files: Vec<PathBuf> = stdout
         .split(|b| *b == 0)
         .filter(|it| !it.is_empty())
         .map(|it| PathBuf::from(std::ffi::OsStr::from_bytes(it)))
@@ -101,15 +91,20 @@ pub(crate) async fn git_revision(dir: &Path) -> Option<String> {
     if !dir.join(".git").exists() {
         return None;
     }
+    let stdout = git(dir, &["rev-parse", "HEAD"]).await?;
+    let revision = String::from_utf8(stdout).ok()?.trim().to_owned();
+    (revision.len() >= 40).then_some(revision)
+}
+
+/// What `git ARGS` prints in `dir`, when it succeeds.
+async fn git(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
     let output = crate::process::command("git")
-        .arg("rev-parse")
-        .arg("HEAD")
+        .args(args)
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()
         .await
         .ok()?;
-    let revision = String::from_utf8(output.stdout).ok()?.trim().to_owned();
-    (output.status.success() && revision.len() >= 40).then_some(revision)
+    output.status.success().then_some(output.stdout)
 }
