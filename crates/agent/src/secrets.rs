@@ -89,3 +89,6 @@ impl<'a> SecretParts<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

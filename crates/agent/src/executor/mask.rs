@@ -75,3 +75,6 @@ impl Masker {
         Some(self.mask(&String::from_utf8_lossy(&rest)))
     }
 }
+
+#[cfg(test)]
+mod tests;
