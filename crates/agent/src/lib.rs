@@ -14,7 +14,9 @@ mod clock;
 pub mod executor;
 mod process;
 pub mod secrets;
+pub mod worker;
 mod workspace;
 
 pub use executor::{BuildContext, BuildResult, PackagedArtifact, run_build};
 pub use secrets::{MapSecrets, SecretSource};
+pub use worker::{AgentConfig, run_agent};

@@ -1,4 +1,15 @@
-//! The state of the world (next issue): pure state machines for builds, pipeline executions
-//! and deployments, the scheduler, the store (SQLite and PostgreSQL) and the blob store.
+//! The state of the world: where everything Slipway knows is kept.
 //!
-//! Nothing is here yet; see `ARCHITECTURE.md`.
+//! - [`store`]: documents, counters, the job queue with leases, and log chunks, in SQLite or
+//!   PostgreSQL, with one conformance suite for both.
+//! - [`blob`]: artifacts, caches and other large objects, in a local directory or an
+//!   S3-compatible object store, with one conformance suite for both.
+//! - [`build`]: a build record's transitions from SUBMITTED to COMPLETED (pure).
+//!
+//! State machines for pipeline executions and deployments, and the scheduler, will join them
+//! here. **Boundary:** the engine knows nothing about HTTP or agents.
+
+pub mod blob;
+pub mod build;
+pub mod clock;
+pub mod store;

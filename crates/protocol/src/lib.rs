@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod agent;
 mod build;
 mod plan;
 

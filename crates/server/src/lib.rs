@@ -1,4 +1,235 @@
-//! The HTTP surfaces (next issue): the AWS JSON API, git smart HTTP, the agent API and the
-//! web console.
+//! The Slipway server: the HTTP surfaces over the engine's state.
 //!
-//! Nothing is here yet; see `ARCHITECTURE.md`.
+//! Today: `/healthz`; the AWS JSON 1.1 API (SigV4-signed `POST /`) with CodeBuild projects,
+//! builds and reports, and the SSM and Secrets Manager calls that hold build secrets; the
+//! agent API (`/agent/v1/…`) agents pull builds from; and build logs (`/v1/builds/<id>/log`).
+//! Git hosting and the console come with their issues.
+//!
+//! [`Server::open`] prepares everything a server needs from its configuration (the store and
+//! its migrations, the blob store, the installation's key, the first user); [`Server::serve`]
+//! answers requests on a listener until the shutdown future completes. [`app`] is the router,
+//! for tests that want no socket.
+//!
+//! **Invariant:** the server never runs user code; agents do.
+
+mod agent_api;
+mod aws;
+mod builds;
+mod codebuild;
+mod crypto;
+mod error;
+mod identity;
+mod logs;
+mod reports;
+mod secrets_store;
+mod sigv4;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use engine::blob::BlobStore;
+use engine::store::Store;
+
+pub use identity::{Credentials, IdentityError};
+
+use crate::crypto::SecretBox;
+use crate::identity::Identity;
+use crate::secrets_store::SecretsStore;
+
+/// The account id in every ARN: one installation is one account.
+pub const ACCOUNT_ID: &str = "000000000000";
+
+/// What a server is started with (`slipway server`'s options).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// State and blobs live here unless `database_url` and `blob_url` say otherwise.
+    pub data_dir: PathBuf,
+    /// `sqlite:…` or `postgres://…`; default: SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// `s3://bucket/prefix?endpoint=…` or a directory; default: `blobs/` in the data directory.
+    pub blob_url: Option<String>,
+    /// The region in ARNs and the one clients should sign for.
+    pub region: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("database: {0}")]
+    Store(#[from] engine::store::StoreError),
+    #[error("blob store: {0}")]
+    Blob(#[from] engine::blob::BlobError),
+    #[error("{0}")]
+    Crypto(String),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("serving HTTP: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Everything the request handlers share.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: Store,
+    pub(crate) blobs: BlobStore,
+    pub(crate) identity: Identity,
+    pub(crate) secrets_store: SecretsStore,
+    pub(crate) region: String,
+    pub(crate) account: String,
+    pub(crate) data_dir: PathBuf,
+    /// Woken when a job is enqueued, so that waiting lease requests look at once.
+    pub(crate) jobs: Arc<tokio::sync::Notify>,
+    /// Woken when a build's log or state changes, for live tails.
+    pub(crate) logs: Arc<tokio::sync::Notify>,
+}
+
+/// A server ready to serve.
+pub struct Server {
+    state: AppState,
+    /// The admin's credentials when this start created them (the first start).
+    pub created_admin: Option<Credentials>,
+    /// Where the admin's credentials file is.
+    pub admin_credentials_file: PathBuf,
+}
+
+impl Server {
+    /// Opens (or creates) the server's state as `config` says.
+    pub async fn open(config: &ServerConfig) -> Result<Server, ServerError> {
+        let data_dir = &config.data_dir;
+        std::fs::create_dir_all(data_dir).map_err(|source| ServerError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        let database_url = match &config.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite:{}", data_dir.join("slipway.db").display()),
+        };
+        let store = Store::connect(&database_url).await?;
+        let blobs = match &config.blob_url {
+            Some(url) => BlobStore::from_url(url)?,
+            None => BlobStore::local(&data_dir.join("blobs"))?,
+        };
+        let secrets = SecretBox::load_or_create(&data_dir.join("master.key"))
+            .map_err(|it| ServerError::Crypto(it.to_string()))?;
+        let identity = Identity::new(store.clone(), secrets.clone(), ACCOUNT_ID);
+        let secrets_store = SecretsStore::new(store.clone(), secrets);
+        let created_admin = identity.bootstrap(engine::clock::now_ms()).await?;
+        let admin_credentials_file = data_dir.join("admin-credentials");
+        if let Some(credentials) = &created_admin {
+            write_private(&admin_credentials_file, &identity::credentials_file(credentials))
+                .map_err(|source| ServerError::DataDir {
+                    path: admin_credentials_file.display().to_string(),
+                    source,
+                })?;
+        }
+        let state = AppState {
+            store,
+            blobs,
+            identity,
+            secrets_store,
+            region: config.region.clone(),
+            account: ACCOUNT_ID.to_owned(),
+            data_dir: data_dir.clone(),
+            jobs: Arc::new(tokio::sync::Notify::new()),
+            logs: Arc::new(tokio::sync::Notify::new()),
+        };
+        Ok(Server { state, created_admin, admin_credentials_file })
+    }
+
+    /// Serves requests on `listener` until `shutdown` completes, then finishes the requests
+    /// in flight.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        // The background components: one, for now, that ends builds whose agent is gone.
+        let state = self.state.clone();
+        let expiry = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(2));
+            loop {
+                interval.tick().await;
+                if let Err(err) = agent_api::expire_leases(&state).await {
+                    tracing::error!(%err, "expiring leases");
+                }
+            }
+        });
+        let served = axum::serve(listener, app(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(ServerError::Serve);
+        expiry.abort();
+        served
+    }
+
+    /// Creates an agent token (`slipway agent-token create`, and the embedded agent's).
+    pub async fn create_agent_token(&self, name: &str) -> Result<String, ServerError> {
+        Ok(agent_api::create_token(&self.state, name).await?)
+    }
+
+    /// Sets a parameter for `env.parameter-store` (`slipway parameter put`).
+    pub async fn put_parameter(&self, name: &str, value: &str) -> Result<(), ServerError> {
+        self.state.secrets_store.put_parameter(name, value, true).await?;
+        Ok(())
+    }
+
+    /// Sets a secret for `env.secrets-manager` (`slipway secret put`).
+    pub async fn put_secret(&self, name: &str, value: &str) -> Result<(), ServerError> {
+        self.state.secrets_store.put_secret(name, value, true).await?;
+        Ok(())
+    }
+
+    /// Creates a user (`slipway user create`).
+    pub async fn create_user(&self, name: &str) -> Result<(), IdentityError> {
+        self.state.identity.create_user(name, engine::clock::now_ms()).await
+    }
+
+    /// Creates an access key for a user (`slipway access-key create`).
+    pub async fn create_access_key(&self, user: &str) -> Result<Credentials, IdentityError> {
+        self.state.identity.create_access_key(user, engine::clock::now_ms()).await
+    }
+
+    /// Deactivates an access key for good (`slipway access-key revoke`).
+    pub async fn revoke_access_key(&self, access_key_id: &str) -> Result<(), IdentityError> {
+        self.state.identity.revoke_access_key(access_key_id).await
+    }
+}
+
+/// The router: `/healthz` without credentials; the AWS API signed with SigV4; the agent API
+/// with agent tokens; logs with an access key as HTTP Basic credentials.
+fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/", post(aws::handle))
+        .route("/agent/v1/register", post(agent_api::register))
+        .route("/agent/v1/lease", post(agent_api::lease))
+        .route("/agent/v1/jobs/{job}/events", post(agent_api::events))
+        .route("/agent/v1/jobs/{job}/heartbeat", post(agent_api::heartbeat))
+        .route("/agent/v1/jobs/{job}/artifacts/{file}", put(agent_api::upload_artifact))
+        .route("/agent/v1/jobs/{job}/finish", post(agent_api::finish))
+        .route("/v1/builds/{id}/log", get(logs::download))
+        .route("/v1/builds/{id}/log/live", get(logs::live))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Writes a file only its owner can read, replacing any previous one.
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let temp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&temp);
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp)?;
+    file.write_all(content.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temp, path)
+}

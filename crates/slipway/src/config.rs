@@ -7,3 +7,20 @@ pub(crate) fn host_environment() -> Vec<(String, String)> {
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect()
 }
+
+/// Logs to standard error, filtered by `RUST_LOG` (default: info).
+pub(crate) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// This machine's name, for agents that are not given one.
+pub(crate) fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|it| it.trim().to_owned())
+        .ok()
+        .filter(|it| !it.is_empty())
+        .unwrap_or_else(|| "agent".to_owned())
+}

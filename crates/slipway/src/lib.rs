@@ -1,4 +1,4 @@
-//! The one Slipway binary: `slipway build` now; `server` and `agent` with the next issues.
+//! The one Slipway binary: `slipway build`, `slipway server` and its administration commands.
 //!
 //! `main.rs` only calls [`run`]; everything here can be driven in-process by tests.
 
@@ -7,6 +7,7 @@
 mod build;
 mod config;
 mod render;
+mod serve;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -33,6 +34,25 @@ struct Cli {
 enum Command {
     /// Run a buildspec.yml locally, exactly as CodeBuild would.
     Build(build::BuildArgs),
+    /// Run the server: the AWS API, agents' work queue and an embedded agent, on SQLite by default.
+    Server(serve::ServerArgs),
+    /// Run an agent that takes builds from a server.
+    Agent(serve::AgentArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(serve::UserCommand),
+    /// Manage access keys.
+    #[command(subcommand, name = "access-key")]
+    AccessKey(serve::AccessKeyCommand),
+    /// Manage agent tokens.
+    #[command(subcommand, name = "agent-token")]
+    AgentToken(serve::AgentTokenCommand),
+    /// Set parameters for `env.parameter-store` (as `aws ssm put-parameter` does).
+    #[command(subcommand)]
+    Parameter(serve::PutCommand),
+    /// Set secrets for `env.secrets-manager` (as `aws secretsmanager create-secret` does).
+    #[command(subcommand)]
+    Secret(serve::PutCommand),
     /// Print the SHA-256 of the files matching the globs (`codebuild-hash-files` in builds).
     #[command(name = "hash-files", hide = true)]
     HashFiles {
@@ -53,6 +73,13 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     };
     match cli.command {
         Command::Build(args) => build::run(args),
+        Command::Server(args) => serve::server(args),
+        Command::Agent(args) => serve::agent(args),
+        Command::User(command) => serve::user(command),
+        Command::AccessKey(command) => serve::access_key(command),
+        Command::AgentToken(command) => serve::agent_token(command),
+        Command::Parameter(command) => serve::put_value(serve::SecretKind::Parameter, command),
+        Command::Secret(command) => serve::put_value(serve::SecretKind::Secret, command),
         Command::HashFiles { patterns } => {
             let cwd = match std::env::current_dir() {
                 Ok(cwd) => cwd,

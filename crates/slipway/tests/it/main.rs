@@ -7,6 +7,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod build;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,896 @@
+//! The agent's worker: takes jobs from a Slipway server and runs them with the executor,
+//! speaking the agent protocol of [`protocol::agent`] over HTTP.
+//!
+//! **Lifecycle.** [`run_agent`] registers (`POST register`), then leases jobs (`POST lease`,
+//! a 20-second long poll) while fewer than `concurrency` jobs run. Each job runs in its own
+//! task: a fresh directory under `work_root`, [`run_build`] on the job's plan, its events
+//! streamed in batches (`POST jobs/<job>/events`), heartbeats when there is nothing to report
+//! (`POST jobs/<job>/heartbeat`), then each packaged artifact uploaded (`PUT
+//! jobs/<job>/artifacts/<file>`), the last events flushed, and the build record sent (`POST
+//! jobs/<job>/finish`). The job's directory is removed afterwards, whatever happened.
+//!
+//! **Shutdown.** When `shutdown` becomes `true` the agent stops leasing (an open long poll is
+//! dropped: a job the server hands out in that instant comes back to it when its lease
+//! expires), lets the running jobs run to their end and report, and returns. It never kills a
+//! running build on shutdown.
+//!
+//! **Stop requests.** Every events and heartbeat answer carries [`JobControl`]; `stop: true`
+//! sets the executor's stop flag. While a build runs the worker talks to the server at least
+//! every 500 ms (a heartbeat when no events went out), so a StopBuild reaches the build within
+//! about a second whatever heartbeat interval the server asks for.
+//!
+//! **Event order.** A job's events go out in the order the executor produced them, one batch
+//! at a time; `seq` is the index of a batch's first event over the job. A batch that fails is
+//! sent again, byte for byte, with the same `seq` (the server ignores a batch it already has)
+//! while new events keep queueing behind it. When more than 10,000 events or 64 MiB wait, runs
+//! of consecutive `Output` events are merged: output is never dropped, so the output itself
+//! stays in memory until the server takes it, but the number of events stays bounded.
+//!
+//! **Errors.** Nothing the server does makes the worker panic or return, except refusing the
+//! token (401 on register or lease: [`AgentError::Unauthorized`], after the running jobs
+//! ended). Connection failures, timeouts, 5xx, 408 and 429 are retried with exponential
+//! backoff from 100 ms to 5 s. `UnknownAgent` on lease registers again. A job the server no
+//! longer leases to this agent (`JobNotLeased`, 404, 409) or that it refuses otherwise (another
+//! 4xx) is given up at once: the build is stopped and nothing more about it is sent. The final
+//! `finish` and each upload are retried for about ten minutes, then given up with an error in
+//! the log; an artifact that could not be uploaded turns the build into FAULT. Diagnostics
+//! (registration, job starts and ends, retries, errors) go to [`AgentConfig::on_log`].
+
+mod client;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use protocol::agent::{
+    BuildJob, EventBatch, FinishRequest, JobControl, JobOffer, LeaseRequest, LeaseResponse,
+    PROTOCOL_VERSION, RegisterRequest,
+};
+use protocol::{Build, BuildEvent, BuildPhase, BuildStatus, PhaseContext, PhaseType};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+use crate::secrets::SecretSource;
+use crate::{BuildContext, PackagedArtifact, clock, run_build};
+use client::{CallError, Client};
+
+/// How long the server may hold a lease request open.
+const LEASE_WAIT_MS: u64 = 20_000;
+/// A lease answered without a job faster than this did not wait as asked: back off rather
+/// than asking again at once.
+const MIN_EMPTY_LEASE: Duration = Duration::from_secs(1);
+/// Retry delays: doubling from the first to the last.
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// A batch goes out when it holds this many events…
+const BATCH_EVENTS: usize = 200;
+/// …or when its first event has waited this long…
+const BATCH_DELAY: Duration = Duration::from_millis(100);
+/// …and holds at most about this many bytes of text (at least one event).
+const BATCH_BYTES: usize = 1 << 20;
+/// Above these, waiting `Output` events are merged.
+const PENDING_EVENTS: usize = 10_000;
+const PENDING_BYTES: usize = 64 << 20;
+/// Merged output events stay below this size, so a batch stays a reasonable request.
+const MERGED_OUTPUT_BYTES: usize = 1 << 20;
+/// What an event costs besides its text (the enum, the allocation, its JSON tag), for the
+/// memory estimate.
+const EVENT_OVERHEAD: usize = 64;
+/// While a build runs, the server is asked at least this often whether to stop it.
+const STOP_POLL: Duration = Duration::from_millis(500);
+/// The shortest heartbeat interval honoured, whatever the server says.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
+/// How long `finish` and each upload are retried before they are given up.
+const REPORT_PATIENCE: Duration = Duration::from_secs(600);
+
+/// How an agent connects and what it offers.
+#[derive(Clone)]
+pub struct AgentConfig {
+    /// The server's base URL, e.g. `http://127.0.0.1:8080`.
+    pub server: String,
+    /// The agent's token, sent as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// A name for people (the host name, usually).
+    pub name: String,
+    /// What the agent offers (`os=linux`, `arch=x86_64`, …).
+    pub labels: BTreeMap<String, String>,
+    /// How many jobs run at once (at least 1).
+    pub concurrency: u32,
+    /// Each job gets a fresh directory under it, removed when the job ends.
+    pub work_root: PathBuf,
+    /// Where build caches are kept; `None` disables caching.
+    pub cache_dir: Option<PathBuf>,
+    /// The program that serves `codebuild-hash-files` (see [`BuildContext::helper_program`]).
+    pub helper_program: Option<PathBuf>,
+    /// The environment builds start from.
+    pub base_env: Vec<(String, String)>,
+    /// Where diagnostic lines go (registration, job starts and ends, retries, errors); the
+    /// binary prints them. `None` drops them.
+    pub on_log: Option<Arc<dyn Fn(String) + Send + Sync>>,
+}
+
+impl fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The token is a credential: it never reaches a log line.
+        f.debug_struct("AgentConfig")
+            .field("server", &self.server)
+            .field("token", &"<redacted>")
+            .field("name", &self.name)
+            .field("labels", &self.labels)
+            .field("concurrency", &self.concurrency)
+            .field("work_root", &self.work_root)
+            .field("cache_dir", &self.cache_dir)
+            .field("helper_program", &self.helper_program)
+            .field("base_env", &format_args!("<{} variables>", self.base_env.len()))
+            .field("on_log", &self.on_log.is_some())
+            .finish()
+    }
+}
+
+/// Why [`run_agent`] gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The server refused the token: retrying cannot help.
+    #[error(
+        "the server at {server} refused the agent's token (401 Unauthorized: {message}); check the token the agent was given"
+    )]
+    Unauthorized {
+        /// The server's URL.
+        server: String,
+        /// What the server said.
+        message: String,
+    },
+    /// The configuration cannot work (no server URL, zero concurrency, …).
+    #[error("invalid agent configuration: {0}")]
+    Config(String),
+    /// The work root cannot be created.
+    #[error("cannot create the work directory {path}: {source}")]
+    WorkRoot {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Registers with the server, then leases and runs jobs until `shutdown` becomes `true`;
+/// then lets the running jobs finish and report, and returns. Server errors are retried with
+/// backoff (100 ms to 5 s); only a refused token ends the agent with an error.
+pub async fn run_agent(
+    mut config: AgentConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), AgentError> {
+    if config.concurrency == 0 {
+        return Err(AgentError::Config("concurrency must be at least 1".to_owned()));
+    }
+    // Builds see their directories in CODEBUILD_SRC_DIR and the like: make them absolute.
+    config.work_root = std::path::absolute(&config.work_root)
+        .map_err(|source| AgentError::WorkRoot { path: config.work_root.clone(), source })?;
+    tokio::fs::create_dir_all(&config.work_root)
+        .await
+        .map_err(|source| AgentError::WorkRoot { path: config.work_root.clone(), source })?;
+    let client = Client::new(&config.server, &config.token).map_err(AgentError::Config)?;
+    let shared = Arc::new(Shared { client, config });
+
+    let Some(mut registration) = register(&shared, &mut shutdown).await? else { return Ok(()) };
+    let slots = Arc::new(Semaphore::new(shared.config.concurrency as usize));
+    let mut jobs = JoinSet::new();
+    let mut backoff = Backoff::default();
+    let outcome = loop {
+        while let Some(joined) = jobs.try_join_next() {
+            shared.job_joined(joined);
+        }
+        let permit = tokio::select! {
+            biased;
+            () = wait_for_shutdown(&mut shutdown) => break Ok(()),
+            permit = slots.clone().acquire_owned() => permit,
+        };
+        // The semaphore is never closed; should it be, there is nothing left to lease for.
+        let Ok(permit) = permit else { break Ok(()) };
+        let request =
+            LeaseRequest { agent_id: registration.agent_id.clone(), wait_ms: LEASE_WAIT_MS };
+        let asked = clock::instant();
+        let leased = tokio::select! {
+            biased;
+            () = wait_for_shutdown(&mut shutdown) => break Ok(()),
+            leased = shared.client.lease(&request) => leased,
+        };
+        match leased {
+            Ok(LeaseResponse { job: Some(offer) }) => {
+                backoff.reset();
+                jobs.spawn(run_job(Arc::clone(&shared), registration.clone(), offer, permit));
+            }
+            Ok(LeaseResponse { job: None })
+                if clock::instant().duration_since(asked) >= MIN_EMPTY_LEASE =>
+            {
+                backoff.reset();
+            }
+            Ok(LeaseResponse { job: None }) => {
+                if sleep_or_shutdown(backoff.next(), &mut shutdown).await {
+                    break Ok(());
+                }
+            }
+            Err(err) if err.unauthorized() => {
+                break Err(AgentError::Unauthorized {
+                    server: shared.client.server().to_owned(),
+                    message: err.message().to_owned(),
+                });
+            }
+            Err(err) if err.unknown_agent() => {
+                shared.log(format!(
+                    "the server no longer knows this agent ({err}); registering again"
+                ));
+                match register(&shared, &mut shutdown).await {
+                    Ok(Some(again)) => registration = again,
+                    Ok(None) => break Ok(()),
+                    Err(err) => break Err(err),
+                }
+            }
+            Err(err) => {
+                let delay = backoff.next();
+                shared.log(format!("leasing a job failed ({err}); retrying in {delay:?}"));
+                if sleep_or_shutdown(delay, &mut shutdown).await {
+                    break Ok(());
+                }
+            }
+        }
+    };
+    if !jobs.is_empty() {
+        shared.log(format!("no longer leasing; waiting for {} running job(s) to end", jobs.len()));
+    }
+    while let Some(joined) = jobs.join_next().await {
+        shared.job_joined(joined);
+    }
+    outcome
+}
+
+/// What every job task shares.
+struct Shared {
+    client: Client,
+    config: AgentConfig,
+}
+
+impl Shared {
+    fn log(&self, line: String) {
+        if let Some(on_log) = &self.config.on_log {
+            on_log(line);
+        }
+    }
+
+    fn job_joined(&self, joined: Result<(), tokio::task::JoinError>) {
+        if let Err(err) = joined {
+            self.log(format!("a job task crashed: {err}"));
+        }
+    }
+}
+
+/// What the server said to a registration.
+#[derive(Debug, Clone)]
+struct Registration {
+    agent_id: String,
+    heartbeat: Duration,
+}
+
+/// Registers, retrying every failure but a refused token. `None` when shutdown came first.
+async fn register(
+    shared: &Shared,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Option<Registration>, AgentError> {
+    let config = &shared.config;
+    let request = RegisterRequest {
+        name: config.name.clone(),
+        labels: config.labels.clone(),
+        concurrency: config.concurrency,
+        protocol: PROTOCOL_VERSION,
+    };
+    let mut backoff = Backoff::default();
+    loop {
+        let answer = tokio::select! {
+            biased;
+            () = wait_for_shutdown(shutdown) => return Ok(None),
+            answer = shared.client.register(&request) => answer,
+        };
+        match answer {
+            Ok(answer) => {
+                shared.log(format!(
+                    "registered with {} as agent {} (heartbeat every {} ms, leases last {} ms)",
+                    shared.client.server(),
+                    answer.agent_id,
+                    answer.heartbeat_interval_ms,
+                    answer.lease_duration_ms
+                ));
+                let heartbeat = Duration::from_millis(answer.heartbeat_interval_ms);
+                shared.client.set_agent_id(&answer.agent_id);
+                return Ok(Some(Registration {
+                    agent_id: answer.agent_id,
+                    heartbeat: heartbeat.max(MIN_HEARTBEAT),
+                }));
+            }
+            Err(err) if err.unauthorized() => {
+                return Err(AgentError::Unauthorized {
+                    server: shared.client.server().to_owned(),
+                    message: err.message().to_owned(),
+                });
+            }
+            Err(err) => {
+                let delay = backoff.next();
+                shared.log(format!(
+                    "registering with {} failed ({err}); retrying in {delay:?}",
+                    shared.client.server()
+                ));
+                if sleep_or_shutdown(delay, shutdown).await {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
+
+/// Returns when `shutdown` is `true`; never when its sender is gone without saying so.
+async fn wait_for_shutdown(shutdown: &mut watch::Receiver<bool>) {
+    if shutdown.wait_for(|it| *it).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Sleeps for `delay`; `true` when shutdown came first.
+async fn sleep_or_shutdown(delay: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        biased;
+        () = wait_for_shutdown(shutdown) => true,
+        () = tokio::time::sleep(delay) => false,
+    }
+}
+
+/// Exponential retry delays, from [`BACKOFF_FIRST`] doubling up to [`BACKOFF_MAX`].
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff { next: BACKOFF_FIRST }
+    }
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (delay * 2).min(BACKOFF_MAX);
+        delay
+    }
+
+    fn reset(&mut self) {
+        self.next = BACKOFF_FIRST;
+    }
+}
+
+/// Secrets the server resolved for the job: reference → value. Lookups are exact: for a
+/// secrets-manager reference with a JSON key, version stage or id, the server resolved the
+/// whole reference string, so that string is the key.
+struct JobSecrets(BTreeMap<String, String>);
+
+impl SecretSource for JobSecrets {
+    fn parameter(&self, name: &str) -> Result<String, String> {
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("parameter `{name}` was not resolved by the server"))
+    }
+
+    fn secret(&self, reference: &str) -> Result<String, String> {
+        self.0
+            .get(reference)
+            .cloned()
+            .ok_or_else(|| format!("secret `{reference}` was not resolved by the server"))
+    }
+}
+
+/// The directories of one job, under a fresh directory of the work root that is removed
+/// with everything in it when the job ends.
+struct JobDirs {
+    root: tempfile::TempDir,
+    source: PathBuf,
+    work: PathBuf,
+    artifacts: PathBuf,
+}
+
+impl JobDirs {
+    fn create(work_root: &Path) -> std::io::Result<JobDirs> {
+        let root = tempfile::Builder::new().prefix("job-").tempdir_in(work_root)?;
+        let (source, work, artifacts) =
+            (root.path().join("source"), root.path().join("work"), root.path().join("artifacts"));
+        for dir in [&source, &work, &artifacts] {
+            std::fs::create_dir(dir)?;
+        }
+        Ok(JobDirs { root, source, work, artifacts })
+    }
+
+    async fn remove(self) -> std::io::Result<()> {
+        let root = self.root;
+        tokio::task::spawn_blocking(move || root.close()).await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Runs one leased job to its end, reporting as it goes. Holds `_slot` so the lease loop
+/// does not take more jobs than the agent runs at once.
+async fn run_job(
+    shared: Arc<Shared>,
+    registration: Registration,
+    offer: JobOffer,
+    _slot: OwnedSemaphorePermit,
+) {
+    let JobOffer { job_id, build: job } = offer;
+    let job_label = format!("job {job_id} (build {})", job.build_id);
+    shared.log(format!("{job_label}: started"));
+    if job.sandbox {
+        shared.log(format!(
+            "{job_label}: the server asked for a sandbox, which this agent does not provide yet; \
+             the build runs unsandboxed in its own workspace"
+        ));
+    }
+    let work_root = shared.config.work_root.clone();
+    let created = tokio::task::spawn_blocking(move || JobDirs::create(&work_root))
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(std::convert::identity);
+    let dirs = match created {
+        Ok(dirs) => dirs,
+        Err(err) => {
+            let message = format!(
+                "the agent cannot create a workspace under {}: {err}",
+                shared.config.work_root.display()
+            );
+            shared.log(format!("{job_label}: {message}"));
+            let build = fault_build(&job, message);
+            finish(&shared, &job_label, &job_id, &registration.agent_id, build).await;
+            return;
+        }
+    };
+    let context = BuildContext {
+        build_id: job.build_id.clone(),
+        build_arn: job.build_arn.clone(),
+        build_number: job.build_number,
+        project_name: job.project_name.clone(),
+        region: job.region.clone(),
+        initiator: job.initiator.clone(),
+        // Builds have no source yet (NO_SOURCE): downloading the source artifact comes with
+        // git hosting, and the executor copies whatever this directory holds.
+        source_dir: dirs.source.clone(),
+        work_dir: dirs.work.clone(),
+        artifacts_dir: dirs.artifacts.clone(),
+        cache_dir: shared.config.cache_dir.clone(),
+        timeout: Duration::from_secs(job.timeout_in_minutes.saturating_mul(60)),
+        base_env: shared.config.base_env.clone(),
+        env_overrides: job.variables.clone(),
+        helper_program: shared.config.helper_program.clone(),
+    };
+    let secrets = JobSecrets(job.secrets.clone());
+
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (uploaded_tx, uploaded_rx) = oneshot::channel();
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let reporter = Reporter {
+        shared: Arc::clone(&shared),
+        job_id: job_id.clone(),
+        job_label: job_label.clone(),
+        agent_id: registration.agent_id.clone(),
+        heartbeat: registration.heartbeat,
+        stop: stop_tx,
+        abandoned: Arc::clone(&abandoned),
+        pending: Pending::default(),
+        next_seq: 0,
+    };
+    // The reporter is a task of its own so that events flow and the lease is renewed while
+    // the build runs and while artifacts upload.
+    let reporting = tokio::spawn(reporter.run(events_rx, uploaded_rx));
+    let result = run_build(&job.plan, &context, &secrets, events_tx, stop_rx).await;
+
+    let mut build = result.build;
+    for artifact in &result.artifacts {
+        if abandoned.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Err(err) = upload(&shared, &job_label, &job_id, artifact, &abandoned).await {
+            shared.log(format!("{job_label}: {err}; the build ends FAULT"));
+            build.build_status = BuildStatus::Fault;
+        }
+    }
+    let _ = uploaded_tx.send(());
+    let reported = match reporting.await {
+        Ok(reported) => reported,
+        Err(err) => {
+            shared.log(format!("{job_label}: reporting crashed: {err}"));
+            Reported::Abandoned
+        }
+    };
+    if reported == Reported::Flushed && !abandoned.load(Ordering::SeqCst) {
+        let status = build.build_status;
+        if finish(&shared, &job_label, &job_id, &registration.agent_id, build).await {
+            shared.log(format!("{job_label}: ended {}", status.as_str()));
+        }
+    } else {
+        shared.log(format!("{job_label}: given up; nothing more is reported"));
+    }
+    if let Err(err) = dirs.remove().await {
+        shared.log(format!("{job_label}: cannot remove its directory: {err}"));
+    }
+}
+
+/// Uploads one packaged artifact, retrying for [`REPORT_PATIENCE`]. Returns `Ok` when it was
+/// uploaded or when the job was given up (then there is nobody to upload to).
+async fn upload(
+    shared: &Shared,
+    job_label: &str,
+    job_id: &str,
+    artifact: &PackagedArtifact,
+    abandoned: &AtomicBool,
+) -> Result<(), String> {
+    let Some(name) = artifact.path.file_name().and_then(|it| it.to_str()) else {
+        return Err(format!("the artifact {} has no usable file name", artifact.path.display()));
+    };
+    let deadline = clock::instant() + REPORT_PATIENCE;
+    let mut backoff = Backoff::default();
+    loop {
+        if abandoned.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        match shared.client.upload(job_id, name, &artifact.path).await {
+            Ok(()) => return Ok(()),
+            Err(err) if err.not_leased() => {
+                shared.log(format!("{job_label}: the server no longer leases it ({err})"));
+                abandoned.store(true, Ordering::SeqCst);
+                return Ok(());
+            }
+            Err(err) => {
+                let delay = backoff.next();
+                if !err.retryable() || clock::instant() + delay > deadline {
+                    return Err(format!("uploading the artifact {name} failed: {err}"));
+                }
+                shared.log(format!(
+                    "{job_label}: uploading {name} failed ({err}); retrying in {delay:?}"
+                ));
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+/// Sends the build record, retrying for [`REPORT_PATIENCE`]. Returns whether it arrived.
+async fn finish(
+    shared: &Shared,
+    job_label: &str,
+    job_id: &str,
+    agent_id: &str,
+    build: Build,
+) -> bool {
+    let request = FinishRequest { agent_id: agent_id.to_owned(), build };
+    let body = match serde_json::to_vec(&request) {
+        Ok(body) => body,
+        Err(err) => {
+            shared.log(format!("{job_label}: cannot encode the build record: {err}"));
+            return false;
+        }
+    };
+    let deadline = clock::instant() + REPORT_PATIENCE;
+    let mut backoff = Backoff::default();
+    loop {
+        match shared.client.finish(job_id, body.clone()).await {
+            Ok(()) => return true,
+            Err(err) => {
+                let delay = backoff.next();
+                if !err.retryable() || clock::instant() + delay > deadline {
+                    shared.log(format!(
+                        "{job_label}: reporting the end of the build failed ({err}); given up"
+                    ));
+                    return false;
+                }
+                shared.log(format!(
+                    "{job_label}: reporting the end of the build failed ({err}); retrying in {delay:?}"
+                ));
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+/// The record of a build that could not even start on this agent: FAULT in PROVISIONING.
+fn fault_build(job: &BuildJob, message: String) -> Build {
+    let now = clock::now();
+    let phase = |phase_type, status, contexts| BuildPhase {
+        phase_type,
+        phase_status: status,
+        start_time: now,
+        end_time: status.map(|_| now),
+        duration_in_seconds: status.map(|_| 0),
+        contexts,
+    };
+    Build {
+        id: job.build_id.clone(),
+        arn: job.build_arn.clone(),
+        build_number: job.build_number,
+        project_name: job.project_name.clone(),
+        start_time: now,
+        end_time: Some(now),
+        current_phase: PhaseType::Completed,
+        build_status: BuildStatus::Fault,
+        resolved_source_version: None,
+        build_complete: true,
+        phases: vec![
+            phase(
+                PhaseType::Provisioning,
+                Some(BuildStatus::Fault),
+                Some(vec![PhaseContext { status_code: "FAULT".to_owned(), message }]),
+            ),
+            phase(PhaseType::Completed, None, None),
+        ],
+        exported_environment_variables: Vec::new(),
+        artifacts: None,
+        secondary_artifacts: Vec::new(),
+        reports: Vec::new(),
+        timeout_in_minutes: job.timeout_in_minutes,
+    }
+}
+
+/// How a job's reporting ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reported {
+    /// Every event reached the server.
+    Flushed,
+    /// The job was given up: nothing more about it may be sent.
+    Abandoned,
+}
+
+/// A batch sent and not yet acknowledged.
+struct Batch {
+    seq: u64,
+    events: u64,
+    /// The serialized [`EventBatch`], sent again as it is on a retry.
+    body: Vec<u8>,
+}
+
+/// A call to the server in flight, with what it was.
+type Call = Pin<Box<dyn Future<Output = Result<JobControl, CallError>> + Send>>;
+
+/// Streams one job's events to the server, renews its lease and passes stop requests on.
+struct Reporter {
+    shared: Arc<Shared>,
+    job_id: String,
+    job_label: String,
+    agent_id: String,
+    heartbeat: Duration,
+    stop: watch::Sender<bool>,
+    abandoned: Arc<AtomicBool>,
+    pending: Pending,
+    /// The `seq` of the next batch: how many events the server has acknowledged.
+    next_seq: u64,
+}
+
+impl Reporter {
+    /// Runs until the executor's events are all acknowledged and `uploaded` fired (or its
+    /// sender is gone), or until the job is given up.
+    async fn run(
+        mut self,
+        mut events: mpsc::UnboundedReceiver<BuildEvent>,
+        mut uploaded: oneshot::Receiver<()>,
+    ) -> Reported {
+        // Whether the executor may still send events, i.e. the build still runs.
+        let mut running = true;
+        let mut uploads_done = false;
+        let mut batch: Option<Batch> = None;
+        let mut call: Option<Call> = None;
+        let mut first_pending: Option<Instant> = None;
+        let mut last_contact = clock::instant();
+        let mut retry_at: Option<Instant> = None;
+        let mut backoff = Backoff::default();
+        loop {
+            let now = clock::instant();
+            // While the build runs, stop requests must be seen quickly; afterwards only the
+            // lease needs renewing, at the server's pace.
+            let interval = if running { self.heartbeat.min(STOP_POLL) } else { self.heartbeat };
+            if call.is_none() && retry_at.is_none_or(|at| now >= at) {
+                retry_at = None;
+                if batch.is_none() && self.pending.due(running, first_pending, now) {
+                    match self.pending.take_batch(self.next_seq, &self.agent_id) {
+                        Ok(taken) => batch = Some(taken),
+                        Err(err) => {
+                            self.shared.log(format!("{}: {err}", self.job_label));
+                            return self.abandon(events).await;
+                        }
+                    }
+                    first_pending = if self.pending.is_empty() { None } else { first_pending };
+                }
+                if let Some(batch) = &batch {
+                    let (shared, job, body) =
+                        (Arc::clone(&self.shared), self.job_id.clone(), batch.body.clone());
+                    call = Some(Box::pin(async move { shared.client.events(&job, body).await }));
+                } else if !running && self.pending.is_empty() && uploads_done {
+                    return Reported::Flushed;
+                } else if now.duration_since(last_contact) >= interval {
+                    let (shared, job) = (Arc::clone(&self.shared), self.job_id.clone());
+                    call = Some(Box::pin(async move { shared.client.heartbeat(&job).await }));
+                }
+            }
+            let wake = match (&call, retry_at) {
+                (_, Some(at)) => at,
+                (Some(_), None) => now + interval,
+                (None, None) => {
+                    let flush = first_pending.map(|at| at + BATCH_DELAY);
+                    let beat = last_contact + interval;
+                    flush.map_or(beat, |flush| flush.min(beat))
+                }
+            };
+            tokio::select! {
+                event = events.recv(), if running => match event {
+                    Some(event) => {
+                        self.pending.push(event);
+                        first_pending.get_or_insert_with(clock::instant);
+                    }
+                    None => running = false,
+                },
+                answer = in_flight(&mut call), if call.is_some() => {
+                    call = None;
+                    match answer {
+                        Ok(control) => {
+                            backoff.reset();
+                            last_contact = clock::instant();
+                            if let Some(sent) = batch.take() {
+                                self.next_seq = sent.seq + sent.events;
+                            }
+                            if control.stop && !*self.stop.borrow() {
+                                self.shared.log(format!("{}: stop requested", self.job_label));
+                                self.stop.send_replace(true);
+                            }
+                        }
+                        Err(err) if err.retryable() => {
+                            let delay = backoff.next();
+                            let what = if batch.is_some() { "sending events" } else { "heartbeat" };
+                            self.shared.log(format!(
+                                "{}: {what} failed ({err}); retrying in {delay:?}",
+                                self.job_label
+                            ));
+                            retry_at = Some(clock::instant() + delay);
+                        }
+                        Err(err) => {
+                            let why = if err.not_leased() {
+                                format!("the server no longer leases it to this agent ({err})")
+                            } else {
+                                format!("the server refused a report ({err})")
+                            };
+                            self.shared.log(format!("{}: {why}; stopping the build", self.job_label));
+                            return self.abandon(events).await;
+                        }
+                    }
+                },
+                _ = &mut uploaded, if !uploads_done => uploads_done = true,
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
+            }
+        }
+    }
+
+    /// Gives the job up: stops the build and swallows its remaining events.
+    async fn abandon(self, mut events: mpsc::UnboundedReceiver<BuildEvent>) -> Reported {
+        self.abandoned.store(true, Ordering::SeqCst);
+        self.stop.send_replace(true);
+        // The executor must not block or pile up events in the channel while it stops.
+        while events.recv().await.is_some() {}
+        Reported::Abandoned
+    }
+}
+
+/// The call in flight; never completes when there is none (its `select!` branch is disabled
+/// then anyway).
+async fn in_flight(call: &mut Option<Call>) -> Result<JobControl, CallError> {
+    match call {
+        Some(call) => call.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Events waiting to be sent, with an estimate of the memory they hold.
+#[derive(Debug)]
+struct Pending {
+    events: VecDeque<BuildEvent>,
+    bytes: usize,
+    /// Merging runs again above these, which double after each merge so that a queue that
+    /// merging cannot shrink (no consecutive output) is not walked on every push.
+    merge_at_events: usize,
+    merge_at_bytes: usize,
+}
+
+impl Default for Pending {
+    fn default() -> Pending {
+        Pending {
+            events: VecDeque::new(),
+            bytes: 0,
+            merge_at_events: PENDING_EVENTS,
+            merge_at_bytes: PENDING_BYTES,
+        }
+    }
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    fn push(&mut self, event: BuildEvent) {
+        self.bytes += size(&event);
+        self.events.push_back(event);
+        if self.events.len() > self.merge_at_events || self.bytes > self.merge_at_bytes {
+            self.merge_output();
+            self.merge_at_events = PENDING_EVENTS.max(self.events.len() * 2);
+            self.merge_at_bytes = PENDING_BYTES.max(self.bytes * 2);
+        }
+    }
+
+    /// Merges runs of consecutive `Output` events (each stays below [`MERGED_OUTPUT_BYTES`]).
+    /// Output events hold whole lines, so their concatenation does too.
+    fn merge_output(&mut self) {
+        let mut merged: VecDeque<BuildEvent> = VecDeque::with_capacity(self.events.len());
+        for event in self.events.drain(..) {
+            if let (Some(BuildEvent::Output { text: previous }), BuildEvent::Output { text }) =
+                (merged.back_mut(), &event)
+                && previous.len() + text.len() <= MERGED_OUTPUT_BYTES
+            {
+                previous.push_str(text);
+                continue;
+            }
+            merged.push_back(event);
+        }
+        self.bytes = merged.iter().map(size).sum();
+        self.events = merged;
+    }
+
+    /// Whether a batch should go out now.
+    fn due(&self, running: bool, first_pending: Option<Instant>, now: Instant) -> bool {
+        !self.events.is_empty()
+            && (!running
+                || self.events.len() >= BATCH_EVENTS
+                || self.bytes >= BATCH_BYTES
+                || first_pending.is_some_and(|at| now.duration_since(at) >= BATCH_DELAY))
+    }
+
+    /// Takes the next batch (at least one event), numbered from `seq`.
+    fn take_batch(&mut self, seq: u64, agent_id: &str) -> Result<Batch, String> {
+        let mut events = Vec::new();
+        let mut bytes = 0;
+        while let Some(event) = self.events.front() {
+            let cost = size(event);
+            if !events.is_empty() && (events.len() >= BATCH_EVENTS || bytes + cost > BATCH_BYTES) {
+                break;
+            }
+            bytes += cost;
+            if let Some(event) = self.events.pop_front() {
+                events.push(event);
+            }
+        }
+        self.bytes -= bytes;
+        let count = events.len() as u64;
+        let batch = EventBatch { agent_id: agent_id.to_owned(), seq, events };
+        let body = serde_json::to_vec(&batch)
+            .map_err(|err| format!("cannot encode the build's events: {err}"))?;
+        Ok(Batch { seq, events: count, body })
+    }
+}
+
+/// An event's share of the memory estimate.
+fn size(event: &BuildEvent) -> usize {
+    EVENT_OVERHEAD
+        + match event {
+            BuildEvent::Output { text } | BuildEvent::Message { text } => text.len(),
+            BuildEvent::CommandStarted { command, .. } => command.len(),
+            BuildEvent::PhaseFinished { context: Some(context), .. } => context.message.len(),
+            BuildEvent::PhaseStarted { .. } | BuildEvent::PhaseFinished { .. } => 0,
+        }
+}
+
+#[cfg(test)]
+mod tests;

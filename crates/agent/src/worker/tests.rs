@@ -1,0 +1,639 @@
+//! Worker tests: a small in-process server speaks the agent protocol over loopback with an
+//! in-memory job queue and records everything it receives; the agent under test runs real
+//! builds with bash. Every wait is bounded.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{self, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use protocol::agent::{
+    AgentApiError, BuildJob, EventBatch, FinishRequest, JobControl, JobOffer, LeaseRequest,
+    LeaseResponse, PROTOCOL_VERSION, RegisterRequest, RegisterResponse,
+};
+use protocol::{BuildEvent, BuildStatus, PhaseType};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Notify, watch};
+
+use super::{AgentConfig, AgentError, Pending, run_agent};
+
+const TOKEN: &str = "the-agent-token";
+
+/// What the fake server knows about one leased job.
+#[derive(Debug, Default)]
+struct JobRecord {
+    /// The events applied, in order.
+    events: Vec<BuildEvent>,
+    /// The `seq` of every events call, failed ones included.
+    seqs: Vec<u64>,
+    /// Batches that skipped events (a `seq` beyond what the server had).
+    gaps: Vec<u64>,
+    heartbeats: usize,
+    artifacts: BTreeMap<String, Vec<u8>>,
+    finish: Option<FinishRequest>,
+    /// How many events the server had when `finish` came.
+    events_at_finish: usize,
+    /// Whether StopBuild was called.
+    stop: bool,
+    /// Whether the server took the job back: every call about it answers 404 JobNotLeased.
+    revoked: bool,
+}
+
+#[derive(Debug, Default)]
+struct FakeState {
+    registrations: Vec<RegisterRequest>,
+    queue: VecDeque<JobOffer>,
+    leases: usize,
+    jobs: BTreeMap<String, JobRecord>,
+    /// Answer the next events call with a 500, without applying it.
+    fail_next_events: bool,
+}
+
+/// The server at the process edge.
+#[derive(Debug, Default)]
+struct Fake {
+    state: Mutex<FakeState>,
+    queued: Notify,
+}
+
+impl Fake {
+    fn new() -> Arc<Fake> {
+        Arc::new(Fake::default())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut FakeState) -> T) -> T {
+        f(&mut self.state.lock().unwrap())
+    }
+
+    fn enqueue(&self, job: JobOffer) {
+        self.with(|state| state.queue.push_back(job));
+        self.queued.notify_waiters();
+    }
+
+    fn job<T>(&self, id: &str, f: impl FnOnce(&mut JobRecord) -> T) -> Option<T> {
+        self.with(|state| state.jobs.get_mut(id).map(f))
+    }
+
+    fn finished(&self, id: &str) -> Option<FinishRequest> {
+        self.job(id, |job| job.finish.clone()).flatten()
+    }
+
+    /// Whether the job's events show `command` started.
+    fn started(&self, id: &str, command: &str) -> bool {
+        self.job(id, |job| {
+            job.events.iter().any(
+                |it| matches!(it, BuildEvent::CommandStarted { command: c, .. } if c == command),
+            )
+        })
+        .unwrap_or(false)
+    }
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = AgentApiError { code: code.to_owned(), message: message.to_owned() };
+    (status, Json(body)).into_response()
+}
+
+/// The 401 answer when the request does not carry the agent token.
+fn refused(headers: &HeaderMap) -> Option<Response> {
+    let expected = format!("Bearer {TOKEN}");
+    match headers.get("authorization").and_then(|it| it.to_str().ok()) {
+        Some(it) if it == expected => None,
+        _ => Some(error(StatusCode::UNAUTHORIZED, "Unauthorized", "unknown agent token")),
+    }
+}
+
+fn not_leased() -> Response {
+    error(StatusCode::NOT_FOUND, "JobNotLeased", "the job is not leased to this agent")
+}
+
+async fn register(
+    State(fake): State<Arc<Fake>>,
+    headers: HeaderMap,
+    Json(request): Json<RegisterRequest>,
+) -> Response {
+    if let Some(refused) = refused(&headers) {
+        return refused;
+    }
+    fake.with(|state| state.registrations.push(request));
+    // A long heartbeat interval: stop requests must still arrive within a second.
+    Json(RegisterResponse {
+        agent_id: "agent-1".to_owned(),
+        heartbeat_interval_ms: 10_000,
+        lease_duration_ms: 60_000,
+    })
+    .into_response()
+}
+
+async fn lease(
+    State(fake): State<Arc<Fake>>,
+    headers: HeaderMap,
+    Json(request): Json<LeaseRequest>,
+) -> Response {
+    if let Some(refused) = refused(&headers) {
+        return refused;
+    }
+    assert_eq!(request.agent_id, "agent-1");
+    fake.with(|state| state.leases += 1);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(request.wait_ms);
+    loop {
+        // Created before looking at the queue, so an enqueue in between still wakes it.
+        let queued = fake.queued.notified();
+        let job = fake.with(|state| {
+            let job = state.queue.pop_front()?;
+            state.jobs.insert(job.job_id.clone(), JobRecord::default());
+            Some(job)
+        });
+        if job.is_some() || tokio::time::timeout_at(deadline, queued).await.is_err() {
+            return Json(LeaseResponse { job }).into_response();
+        }
+    }
+}
+
+async fn events(
+    State(fake): State<Arc<Fake>>,
+    extract::Path(id): extract::Path<String>,
+    headers: HeaderMap,
+    Json(batch): Json<EventBatch>,
+) -> Response {
+    if let Some(refused) = refused(&headers) {
+        return refused;
+    }
+    fake.with(|state| {
+        let fail = std::mem::take(&mut state.fail_next_events);
+        let Some(job) = state.jobs.get_mut(&id).filter(|it| !it.revoked) else {
+            return not_leased();
+        };
+        job.seqs.push(batch.seq);
+        if fail {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal", "injected failure");
+        }
+        let have = job.events.len() as u64;
+        if batch.seq > have {
+            job.gaps.push(batch.seq);
+            return error(StatusCode::BAD_REQUEST, "BadRequest", "events are missing");
+        }
+        // A batch the server already has (partly) is acknowledged, not applied twice.
+        let known = (have - batch.seq) as usize;
+        job.events.extend(batch.events.into_iter().skip(known));
+        Json(JobControl { stop: job.stop }).into_response()
+    })
+}
+
+async fn heartbeat(
+    State(fake): State<Arc<Fake>>,
+    extract::Path(id): extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = refused(&headers) {
+        return refused;
+    }
+    fake.with(|state| match state.jobs.get_mut(&id).filter(|it| !it.revoked) {
+        Some(job) => {
+            job.heartbeats += 1;
+            Json(JobControl { stop: job.stop }).into_response()
+        }
+        None => not_leased(),
+    })
+}
+
+async fn artifact(
+    State(fake): State<Arc<Fake>>,
+    extract::Path((id, name)): extract::Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = refused(&headers) {
+        return refused;
+    }
+    fake.with(|state| match state.jobs.get_mut(&id).filter(|it| !it.revoked) {
+        Some(job) => {
+            job.artifacts.insert(name, body.to_vec());
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => not_leased(),
+    })
+}
+
+async fn finish(
+    State(fake): State<Arc<Fake>>,
+    extract::Path(id): extract::Path<String>,
+    headers: HeaderMap,
+    Json(request): Json<FinishRequest>,
+) -> Response {
+    if let Some(refused) = refused(&headers) {
+        return refused;
+    }
+    fake.with(|state| {
+        match state.jobs.get_mut(&id).filter(|it| !it.revoked && it.finish.is_none()) {
+            Some(job) => {
+                job.events_at_finish = job.events.len();
+                job.finish = Some(request);
+                Json(serde_json::json!({})).into_response()
+            }
+            None => not_leased(),
+        }
+    })
+}
+
+/// Serves `fake` on a loopback port; returns its base URL.
+async fn serve(fake: Arc<Fake>) -> String {
+    let app = Router::new()
+        .route("/agent/v1/register", post(register))
+        .route("/agent/v1/lease", post(lease))
+        .route("/agent/v1/jobs/{job}/events", post(events))
+        .route("/agent/v1/jobs/{job}/heartbeat", post(heartbeat))
+        .route("/agent/v1/jobs/{job}/artifacts/{name}", put(artifact))
+        .route("/agent/v1/jobs/{job}/finish", post(finish))
+        .with_state(fake);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+/// An agent running against a fake server.
+struct Agent {
+    fake: Arc<Fake>,
+    shutdown: watch::Sender<bool>,
+    run: tokio::task::JoinHandle<Result<(), AgentError>>,
+    log: Arc<Mutex<Vec<String>>>,
+    work: tempfile::TempDir,
+}
+
+impl Agent {
+    async fn start(fake: &Arc<Fake>, concurrency: u32) -> Agent {
+        Agent::start_with(fake, concurrency, TOKEN).await
+    }
+
+    async fn start_with(fake: &Arc<Fake>, concurrency: u32, token: &str) -> Agent {
+        let server = serve(Arc::clone(fake)).await;
+        let work = tempfile::tempdir().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        let config = AgentConfig {
+            server,
+            token: token.to_owned(),
+            name: "test-agent".to_owned(),
+            labels: BTreeMap::from([("os".to_owned(), "linux".to_owned())]),
+            concurrency,
+            work_root: work.path().to_owned(),
+            cache_dir: None,
+            helper_program: None,
+            base_env: vec![("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned())],
+            on_log: Some(Arc::new(move |line| sink.lock().unwrap().push(line))),
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let run = tokio::spawn(run_agent(config, shutdown_rx));
+        Agent { fake: Arc::clone(fake), shutdown, run, log, work }
+    }
+
+    /// Asks the agent to shut down and waits (boundedly) for it to return.
+    async fn stop(self, within: Duration) -> Result<(), AgentError> {
+        self.shutdown.send_replace(true);
+        tokio::time::timeout(within, self.run)
+            .await
+            .unwrap_or_else(|_| panic!("the agent did not shut down; log: {:?}", self.log))
+            .unwrap()
+    }
+
+    async fn wait_finished(&self, id: &str) -> FinishRequest {
+        let what = format!("job {id} to finish; log: {:?}", self.log);
+        wait_for(&what, Duration::from_secs(20), || self.fake.finished(id)).await
+    }
+
+    /// Whether every job directory is gone from the work root.
+    fn work_root_is_empty(&self) -> bool {
+        std::fs::read_dir(self.work.path()).unwrap().next().is_none()
+    }
+}
+
+async fn wait_for<T>(what: &str, within: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn job(id: &str, buildspec: &str) -> JobOffer {
+    let parsed = spec::buildspec::parse("buildspec.yml", buildspec);
+    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+    JobOffer {
+        job_id: id.to_owned(),
+        build: BuildJob {
+            build_id: format!("test:{id}"),
+            build_arn: format!("arn:aws:codebuild:us-east-1:000000000000:build/test:{id}"),
+            build_number: 1,
+            project_name: "test".to_owned(),
+            region: "us-east-1".to_owned(),
+            initiator: "tests".to_owned(),
+            timeout_in_minutes: 5,
+            plan: parsed.value.unwrap().plan,
+            variables: Vec::new(),
+            secrets: BTreeMap::new(),
+            sandbox: false,
+        },
+    }
+}
+
+/// The build's output, as the server received it.
+fn output(events: &[BuildEvent]) -> String {
+    events
+        .iter()
+        .filter_map(|it| match it {
+            BuildEvent::Output { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_reports_its_events_in_order_across_a_retried_batch_then_finishes() {
+    let fake = Fake::new();
+    fake.with(|state| state.fail_next_events = true);
+    fake.enqueue(job(
+        "j1",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hello from the job\n",
+    ));
+    let agent = Agent::start(&fake, 1).await;
+    let finish = agent.wait_finished("j1").await;
+    assert_eq!(finish.agent_id, "agent-1");
+    assert_eq!(finish.build.build_status, BuildStatus::Succeeded);
+    assert_eq!(finish.build.id, "test:j1");
+
+    let (events, seqs, gaps, at_finish) = fake
+        .job("j1", |job| {
+            (job.events.clone(), job.seqs.clone(), job.gaps.clone(), job.events_at_finish)
+        })
+        .unwrap();
+    // The failed first batch was sent again with the same seq, and no batch skipped events.
+    assert!(seqs.len() >= 2, "{seqs:?}");
+    assert_eq!(seqs[..2], [0, 0]);
+    assert!(gaps.is_empty(), "{gaps:?}");
+    // Every event arrived before the build record.
+    assert_eq!(at_finish, events.len());
+    assert!(matches!(
+        events.first(),
+        Some(BuildEvent::PhaseStarted { phase: PhaseType::Provisioning, .. })
+    ));
+    assert!(matches!(
+        events.last(),
+        Some(BuildEvent::PhaseFinished { phase: PhaseType::Finalizing, .. })
+    ));
+    assert_eq!(output(&events), "hello from the job\n");
+    let command = events
+        .iter()
+        .position(|it| matches!(it, BuildEvent::CommandStarted { command, .. } if command == "echo hello from the job"))
+        .unwrap();
+    let printed = events.iter().position(|it| matches!(it, BuildEvent::Output { .. })).unwrap();
+    assert!(command < printed);
+    let finished_phases =
+        events.iter().filter(|it| matches!(it, BuildEvent::PhaseFinished { .. })).count();
+    let started_phases =
+        events.iter().filter(|it| matches!(it, BuildEvent::PhaseStarted { .. })).count();
+    assert_eq!(finished_phases, started_phases);
+
+    let registrations = fake.with(|state| state.registrations.clone());
+    assert_eq!(
+        registrations,
+        [RegisterRequest {
+            name: "test-agent".to_owned(),
+            labels: BTreeMap::from([("os".to_owned(), "linux".to_owned())]),
+            concurrency: 1,
+            protocol: PROTOCOL_VERSION,
+        }]
+    );
+    wait_for("the job's directory to go", Duration::from_secs(5), || {
+        agent.work_root_is_empty().then_some(())
+    })
+    .await;
+    let log = agent.log.lock().unwrap().join("\n");
+    assert!(log.contains("retrying"), "{log}");
+    agent.stop(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_resolved_by_the_server_are_used_and_masked() {
+    let fake = Fake::new();
+    let mut offer = job(
+        "j1",
+        r#"
+version: 0.2
+env:
+  parameter-store:
+    TOKEN: /app/token
+  secrets-manager:
+    DB: db/creds:password
+phases:
+  build:
+    commands:
+      - echo "token=$TOKEN db=$DB"
+"#,
+    );
+    offer.build.secrets = BTreeMap::from([
+        ("/app/token".to_owned(), "tok-5ecret-1".to_owned()),
+        ("db/creds:password".to_owned(), "pa55-db-word".to_owned()),
+    ]);
+    fake.enqueue(offer);
+    let agent = Agent::start(&fake, 1).await;
+    let finish = agent.wait_finished("j1").await;
+    assert_eq!(finish.build.build_status, BuildStatus::Succeeded);
+    let events = fake.job("j1", |job| job.events.clone()).unwrap();
+    assert_eq!(output(&events), "token=*** db=***\n");
+    let everything = format!(
+        "{}{}",
+        serde_json::to_string(&events).unwrap(),
+        serde_json::to_string(&finish).unwrap()
+    );
+    assert!(!everything.contains("tok-5ecret-1") && !everything.contains("pa55-db-word"));
+    agent.stop(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_request_ends_the_build_stopped_within_two_seconds() {
+    let fake = Fake::new();
+    fake.enqueue(job(
+        "j1",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo started\n      - sleep 30\n",
+    ));
+    let agent = Agent::start(&fake, 1).await;
+    wait_for("the build to sleep", Duration::from_secs(10), || {
+        fake.started("j1", "sleep 30").then_some(())
+    })
+    .await;
+    // Only heartbeats report on a sleeping build; the server's interval is 10 s.
+    let asked = Instant::now();
+    fake.job("j1", |job| job.stop = true).unwrap();
+    let finish = agent.wait_finished("j1").await;
+    let took = asked.elapsed();
+    assert_eq!(finish.build.build_status, BuildStatus::Stopped);
+    assert!(took < Duration::from_secs(2), "the stop took {took:?}");
+    assert!(fake.job("j1", |job| job.heartbeats).unwrap() >= 1);
+    agent.stop(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifacts_are_uploaded_byte_for_byte_before_the_build_finishes() {
+    let fake = Fake::new();
+    fake.enqueue(job(
+        "j1",
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir -p out && printf 'artifact data\n' > out/data.txt
+artifacts:
+  files:
+    - out/data.txt
+"#,
+    ));
+    let agent = Agent::start(&fake, 1).await;
+    let finish = agent.wait_finished("j1").await;
+    assert_eq!(finish.build.build_status, BuildStatus::Succeeded);
+    let uploaded = fake.job("j1", |job| job.artifacts.clone()).unwrap();
+    assert_eq!(uploaded.keys().collect::<Vec<_>>(), ["artifacts.zip"]);
+    let bytes = &uploaded["artifacts.zip"];
+    let record = finish.build.artifacts.unwrap();
+    let digest: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(record.sha256sum, digest);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
+    let mut text = String::new();
+    zip.by_name("out/data.txt").unwrap().read_to_string(&mut text).unwrap();
+    assert_eq!(text, "artifact data\n");
+    wait_for("the job's directory to go", Duration::from_secs(5), || {
+        agent.work_root_is_empty().then_some(())
+    })
+    .await;
+    agent.stop(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_jobs_run_in_parallel_with_concurrency_two() {
+    let fake = Fake::new();
+    let agent = Agent::start(&fake, 2).await;
+    wait_for("the agent to lease", Duration::from_secs(5), || {
+        (fake.with(|state| state.leases) >= 1).then_some(())
+    })
+    .await;
+    let sleeper = "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 1\n";
+    let started = Instant::now();
+    fake.enqueue(job("a", sleeper));
+    fake.enqueue(job("b", sleeper));
+    for id in ["a", "b"] {
+        assert_eq!(agent.wait_finished(id).await.build.build_status, BuildStatus::Succeeded);
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1800), "two 1-second jobs took {took:?}");
+    agent.stop(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_is_fatal() {
+    let fake = Fake::new();
+    let agent = Agent::start_with(&fake, 1, "not-the-token").await;
+    let outcome = tokio::time::timeout(Duration::from_secs(5), agent.run).await.unwrap().unwrap();
+    let err = outcome.unwrap_err();
+    assert!(matches!(err, AgentError::Unauthorized { .. }), "{err:?}");
+    assert!(err.to_string().contains("refused the agent's token"), "{err}");
+    assert!(fake.with(|state| state.registrations.is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_leasing() {
+    let fake = Fake::new();
+    let agent = Agent::start(&fake, 1).await;
+    wait_for("the agent to lease", Duration::from_secs(5), || {
+        (fake.with(|state| state.leases) >= 1).then_some(())
+    })
+    .await;
+    // The agent is in a long poll: shutting down must not wait for it to end.
+    let fake = Arc::clone(&agent.fake);
+    agent.stop(Duration::from_secs(2)).await.unwrap();
+    let leases = fake.with(|state| state.leases);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.with(|state| state.leases), leases);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_running_job_finish_and_report() {
+    let fake = Fake::new();
+    fake.enqueue(job(
+        "j1",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 1\n      - echo done\n",
+    ));
+    let agent = Agent::start(&fake, 1).await;
+    wait_for("the build to sleep", Duration::from_secs(10), || {
+        fake.started("j1", "sleep 1").then_some(())
+    })
+    .await;
+    agent.stop(Duration::from_secs(10)).await.unwrap();
+    let finish = fake.finished("j1").expect("the job reported before the agent returned");
+    assert_eq!(finish.build.build_status, BuildStatus::Succeeded);
+    assert_eq!(output(&fake.job("j1", |job| job.events.clone()).unwrap()), "done\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_the_server_took_back_is_stopped_and_not_reported() {
+    let fake = Fake::new();
+    fake.enqueue(job("j1", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 30\n"));
+    let agent = Agent::start(&fake, 1).await;
+    wait_for("the build to sleep", Duration::from_secs(10), || {
+        fake.started("j1", "sleep 30").then_some(())
+    })
+    .await;
+    fake.job("j1", |job| job.revoked = true).unwrap();
+    // The build is killed and its directory removed well before `sleep 30` would end.
+    wait_for("the job's directory to go", Duration::from_secs(5), || {
+        agent.work_root_is_empty().then_some(())
+    })
+    .await;
+    assert!(fake.finished("j1").is_none());
+    let log = agent.log.lock().unwrap().join("\n");
+    assert!(log.contains("no longer leases"), "{log}");
+    agent.stop(Duration::from_secs(5)).await.unwrap();
+}
+
+#[test]
+fn waiting_output_is_merged_not_dropped_when_too_much_waits() {
+    let mut pending = Pending::default();
+    pending.push(BuildEvent::Message { text: "first".to_owned() });
+    for i in 0..10_500 {
+        pending.push(BuildEvent::Output { text: format!("line {i}\n") });
+    }
+    assert!(pending.events.len() < 1_000, "{}", pending.events.len());
+    let expected: String = (0..10_500).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(pending.events[0], BuildEvent::Message { text: "first".to_owned() });
+    let all: Vec<BuildEvent> = pending.events.iter().cloned().collect();
+    assert_eq!(output(&all), expected);
+    // Batches number their events from the given seq and stay within the limits.
+    let batch = pending.take_batch(7, "agent-1").unwrap();
+    let decoded: EventBatch = serde_json::from_slice(&batch.body).unwrap();
+    assert_eq!((decoded.seq, decoded.events.len() as u64), (7, batch.events));
+    assert!(decoded.events.len() <= 200);
+}
+
+#[test]
+fn job_secrets_are_looked_up_by_the_exact_reference() {
+    use crate::secrets::SecretSource;
+    let secrets = super::JobSecrets(BTreeMap::from([
+        ("/p".to_owned(), "1".to_owned()),
+        ("s:key".to_owned(), "2".to_owned()),
+    ]));
+    assert_eq!(secrets.parameter("/p"), Ok("1".to_owned()));
+    assert_eq!(secrets.secret("s:key"), Ok("2".to_owned()));
+    assert!(secrets.secret("s").is_err());
+}

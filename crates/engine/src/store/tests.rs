@@ -1,0 +1,857 @@
+//! The store's conformance suite, run against every backend: SQLite in a file, SQLite in
+//! memory, and PostgreSQL when `SLIPWAY_TEST_DATABASE_URL` names a server (`cargo xtask test`
+//! starts one). Under `CI` a missing PostgreSQL is a failure, so CI never skips it silently.
+//!
+//! Each part of the suite uses its own document kinds, job kinds, counters and log streams,
+//! so the parts share one store without seeing each other.
+
+// The tests read the environment (which database) and the clock (unique database names).
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use futures::FutureExt;
+use serde_json::json;
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------
+// The backends.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory that does not exist yet: connect creates it.
+    let url = format!("sqlite:{}", dir.path().join("data/slipway.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    store_suite(&store).await;
+    reopening_keeps_data_and_migrations_are_a_no_op(store, &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_memory_store_conforms() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    store_suite(&store).await;
+    // Each in-memory store is its own database.
+    let other = Store::connect("sqlite::memory:").await.unwrap();
+    assert!(store.get("doc", "a").await.unwrap().is_some());
+    assert_eq!(other.get("doc", "a").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_conforms() {
+    let Some(server_url) = postgres_url() else { return };
+    let database = TestDatabase::create(&server_url).await;
+    let store = Store::connect(&database.url).await.unwrap();
+    assert_eq!(store.backend(), Backend::Postgres);
+    // The database is dropped whether the suite passes or not.
+    let outcome = AssertUnwindSafe(async {
+        store_suite(&store).await;
+        // Connecting again runs the migrations again: a no-op.
+        let again = Store::connect(&database.url).await.unwrap();
+        assert_eq!(migration_count(&again).await, POSTGRES_MIGRATIONS.len());
+        again.close().await;
+    })
+    .catch_unwind()
+    .await;
+    store.close().await;
+    database.remove().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Two stores on one file do not share the writer lock, so this is SQLite's own locking at
+/// work: `BEGIN IMMEDIATE` and the busy timeout must turn contention into waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sqlite_stores_on_one_file_never_fail_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("shared.db").display());
+    let first = Store::connect(&url).await.unwrap();
+    let second = Store::connect(&url).await.unwrap();
+    let mut tasks = Vec::new();
+    for task in 0..8 {
+        let store = if task % 2 == 0 { first.clone() } else { second.clone() };
+        tasks.push(tokio::spawn(async move { hammer(&store, "busy", task).await }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let page = first.list(&list_query("busy-doc", None, false, None, 1000)).await.unwrap();
+    assert_eq!(page.documents.len(), 8 * 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_urls_are_refused() {
+    for url in ["mysql://localhost/db", "", "file.db"] {
+        let err = Store::connect(url).await.unwrap_err();
+        assert!(matches!(err, StoreError::BadUrl(_)), "{url}: {err}");
+    }
+    let err = Store::connect("postgres://user:secret@[bad").await.unwrap_err();
+    assert!(matches!(&err, StoreError::BadUrl(message) if !message.contains("secret")), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The suite.
+
+async fn store_suite(store: &Store) {
+    documents(store).await;
+    batches_are_all_or_nothing(store).await;
+    listing(store).await;
+    counters(store).await;
+    queue_matching(store).await;
+    queue_leases(store).await;
+    queue_concurrency(store).await;
+    concurrent_writers(store).await;
+    logs(store).await;
+}
+
+async fn documents(store: &Store) {
+    let a = document("doc", "a", Some("p"), 5, json!({"name": "a", "n": [1, 2.5, null]}));
+    let b = document("doc", "b", None, -3, json!({"name": "b"}));
+    // Text SQLite accepts must survive PostgreSQL too (jsonb would refuse the NUL).
+    let c = document("doc", "c", None, 0, json!({"text": "nul \u{0} é 🚢", "big": i64::MAX}));
+    // A version on an insert is ignored: the store sets 1.
+    let mut a_with_version = a.clone();
+    a_with_version.version = 42;
+    store
+        .apply(vec![
+            Write::Insert(a_with_version),
+            Write::Insert(b.clone()),
+            Write::Insert(c.clone()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.get("doc", "a").await.unwrap(), Some(versioned(&a, 1)));
+    assert_eq!(store.get("doc", "c").await.unwrap(), Some(versioned(&c, 1)));
+    assert_eq!(store.get("doc", "missing").await.unwrap(), None);
+    assert_eq!(store.get("other-kind", "a").await.unwrap(), None);
+
+    let keys = ["c", "missing", "a", "b", "a"].map(str::to_owned);
+    let many = store.get_many("doc", &keys).await.unwrap();
+    assert_eq!(keys_of(&many), ["c", "a", "b", "a"]);
+    assert!(store.get_many("doc", &[]).await.unwrap().is_empty());
+
+    let err = store.apply(vec![Write::Insert(a.clone())]).await.unwrap_err();
+    assert!(is_error(&err, "AlreadyExists", "doc", "a"), "{err}");
+
+    // Update: the expected version must match; every field but the key may change.
+    let a2 = document("doc", "a", Some("q"), 6, json!({"name": "a2"}));
+    store.apply(vec![Write::Update { document: a2.clone(), expected_version: 1 }]).await.unwrap();
+    assert_eq!(store.get("doc", "a").await.unwrap(), Some(versioned(&a2, 2)));
+    let err = store.apply(vec![Write::Update { document: a.clone(), expected_version: 1 }]).await;
+    assert!(is_error(&err.unwrap_err(), "Conflict", "doc", "a"));
+    assert_eq!(store.get("doc", "a").await.unwrap(), Some(versioned(&a2, 2)));
+    let ghost = document("doc", "ghost", None, 0, json!({}));
+    let err = store.apply(vec![Write::Update { document: ghost, expected_version: 1 }]).await;
+    assert!(is_error(&err.unwrap_err(), "NotFound", "doc", "ghost"));
+
+    // Put inserts or replaces, bumping the version.
+    let d = document("doc", "d", None, 1, json!("just a string"));
+    store.apply(vec![Write::Put(d.clone())]).await.unwrap();
+    assert_eq!(store.get("doc", "d").await.unwrap(), Some(versioned(&d, 1)));
+    let d2 = document("doc", "d", Some("p"), 2, json!({"replaced": true}));
+    store.apply(vec![Write::Put(d2.clone())]).await.unwrap();
+    assert_eq!(store.get("doc", "d").await.unwrap(), Some(versioned(&d2, 2)));
+    store.apply(vec![Write::Put(a.clone())]).await.unwrap();
+    assert_eq!(store.get("doc", "a").await.unwrap(), Some(versioned(&a, 3)));
+
+    // Delete, also of what is not there.
+    store.apply(vec![Write::Delete { kind: "doc".to_owned(), key: "a".to_owned() }]).await.unwrap();
+    assert_eq!(store.get("doc", "a").await.unwrap(), None);
+    store.apply(vec![Write::Delete { kind: "doc".to_owned(), key: "a".to_owned() }]).await.unwrap();
+    // A deleted document can be inserted again, from version 1.
+    store.apply(vec![Write::Insert(a.clone())]).await.unwrap();
+    assert_eq!(store.get("doc", "a").await.unwrap(), Some(versioned(&a, 1)));
+    // An empty batch is fine.
+    store.apply(Vec::new()).await.unwrap();
+}
+
+async fn batches_are_all_or_nothing(store: &Store) {
+    let existing = document("atomic", "existing", None, 0, json!({"v": 1}));
+    let keep = document("atomic", "keep", None, 0, json!({"keep": true}));
+    store.apply(vec![Write::Insert(existing.clone()), Write::Insert(keep.clone())]).await.unwrap();
+
+    // The failing write comes last: the ones before it must be undone.
+    let err = store
+        .apply(vec![
+            Write::Insert(document("atomic", "x1", None, 0, json!({}))),
+            Write::Put(document("atomic", "x2", None, 0, json!({}))),
+            Write::Update {
+                document: document("atomic", "existing", None, 9, json!({"v": 2})),
+                expected_version: 1,
+            },
+            Write::Delete { kind: "atomic".to_owned(), key: "keep".to_owned() },
+            Write::Enqueue(job("atomic-job", "atomic", &[], 1)),
+            Write::Insert(document("atomic", "existing", None, 0, json!({}))),
+        ])
+        .await
+        .unwrap_err();
+    assert!(is_error(&err, "AlreadyExists", "atomic", "existing"), "{err}");
+    assert_eq!(store.get("atomic", "x1").await.unwrap(), None);
+    assert_eq!(store.get("atomic", "x2").await.unwrap(), None);
+    assert_eq!(store.get("atomic", "existing").await.unwrap(), Some(versioned(&existing, 1)));
+    assert_eq!(store.get("atomic", "keep").await.unwrap(), Some(versioned(&keep, 1)));
+    assert!(!queued_ids(store, "atomic").await.contains(&"atomic-job".to_owned()));
+
+    // A conflict in the middle undoes a completed job and an earlier insert.
+    store.apply(vec![Write::Enqueue(job("atomic-job", "atomic", &[], 1))]).await.unwrap();
+    let err = store
+        .apply(vec![
+            Write::CompleteJob { job_id: "atomic-job".to_owned() },
+            Write::Insert(document("atomic", "x3", None, 0, json!({}))),
+            Write::Update { document: existing.clone(), expected_version: 7 },
+            Write::Insert(document("atomic", "x4", None, 0, json!({}))),
+        ])
+        .await
+        .unwrap_err();
+    assert!(is_error(&err, "Conflict", "atomic", "existing"), "{err}");
+    assert_eq!(store.get("atomic", "x3").await.unwrap(), None);
+    assert_eq!(queued_ids(store, "atomic").await, ["atomic-job"]);
+
+    // A duplicate job fails the batch like a duplicate document.
+    let err = store
+        .apply(vec![
+            Write::Insert(document("atomic", "x5", None, 0, json!({}))),
+            Write::Enqueue(job("atomic-job", "atomic", &[], 2)),
+        ])
+        .await
+        .unwrap_err();
+    assert!(is_error(&err, "AlreadyExists", "job", "atomic-job"), "{err}");
+    assert_eq!(store.get("atomic", "x5").await.unwrap(), None);
+
+    // And the same writes without the failing one all land.
+    store
+        .apply(vec![
+            Write::Insert(document("atomic", "x1", None, 0, json!({}))),
+            Write::CompleteJob { job_id: "atomic-job".to_owned() },
+            Write::CompleteJob { job_id: "no-such-job".to_owned() },
+            Write::ReleaseJob { job_id: "no-such-job".to_owned() },
+        ])
+        .await
+        .unwrap();
+    assert!(store.get("atomic", "x1").await.unwrap().is_some());
+    assert!(queued_ids(store, "atomic").await.is_empty());
+}
+
+async fn listing(store: &Store) {
+    // Ties on sort are broken by key; keys compare bytewise ("B" < "a" < "b" < "é").
+    let specs: &[(&str, Option<&str>, i64)] = &[
+        ("k01", Some("p1"), 10),
+        ("k02", Some("p2"), 10),
+        ("a", Some("p1"), 10),
+        ("B", Some("p1"), 10),
+        ("é", Some("p2"), 10),
+        ("k03", None, -7),
+        ("k04", Some("p1"), 3),
+        ("k05", Some("p2"), 99),
+        ("k06", Some("p1"), 99),
+        ("k07", None, 0),
+        ("k:08", Some("p1"), 3),
+    ];
+    let writes = specs
+        .iter()
+        .map(|(key, parent, sort)| {
+            Write::Insert(document("listed", key, *parent, *sort, json!({"key": key})))
+        })
+        .collect();
+    store.apply(writes).await.unwrap();
+    // Another kind with the same parents must not show up.
+    store
+        .apply(vec![Write::Insert(document("unlisted", "x", Some("p1"), 0, json!({})))])
+        .await
+        .unwrap();
+
+    let mut expected: Vec<(i64, &str)> = specs.iter().map(|(key, _, sort)| (*sort, *key)).collect();
+    expected.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.as_bytes().cmp(y.1.as_bytes())));
+    let expected: Vec<&str> = expected.into_iter().map(|(_, key)| key).collect();
+    let mut reversed = expected.clone();
+    reversed.reverse();
+    let p1: Vec<&str> = expected
+        .iter()
+        .copied()
+        .filter(|key| specs.iter().any(|(k, parent, _)| k == key && *parent == Some("p1")))
+        .collect();
+
+    for limit in [1, 3, 4, 11, 50] {
+        assert_eq!(list_all(store, "listed", None, false, limit).await, expected, "limit {limit}");
+        assert_eq!(list_all(store, "listed", None, true, limit).await, reversed, "limit {limit}");
+        assert_eq!(list_all(store, "listed", Some("p1"), false, limit).await, p1, "limit {limit}");
+    }
+    let mut p1_reversed = p1.clone();
+    p1_reversed.reverse();
+    assert_eq!(list_all(store, "listed", Some("p1"), true, 2).await, p1_reversed);
+
+    // Pages are full until the last, which has no cursor: 11 documents by 4 are 4, 4, 3.
+    let first = store.list(&list_query("listed", None, false, None, 4)).await.unwrap();
+    assert_eq!(first.documents.len(), 4);
+    let second =
+        store.list(&list_query("listed", None, false, first.next.clone(), 4)).await.unwrap();
+    let third =
+        store.list(&list_query("listed", None, false, second.next.clone(), 4)).await.unwrap();
+    assert_eq!((second.documents.len(), third.documents.len()), (4, 3));
+    assert_eq!(third.next, None);
+    // Documents come back whole.
+    assert_eq!(first.documents[0].body, json!({"key": expected[0]}));
+    assert_eq!(first.documents[0].version, 1);
+    // An exact fit has no cursor either.
+    let exact = store.list(&list_query("listed", None, false, None, 11)).await.unwrap();
+    assert_eq!((exact.documents.len(), exact.next), (11, None));
+    // Limits out of range are clamped.
+    let clamped = store.list(&list_query("listed", None, false, None, 0)).await.unwrap();
+    assert_eq!(clamped.documents.len(), 1);
+
+    let empty = store.list(&list_query("nothing-here", None, false, None, 10)).await.unwrap();
+    assert_eq!(empty, Page { documents: Vec::new(), next: None });
+    let none = store.list(&list_query("listed", Some("p9"), true, None, 10)).await.unwrap();
+    assert!(none.documents.is_empty());
+
+    for bad in ["zz", "abc", "3a", "", "ffff"] {
+        let err = store.list(&list_query("listed", None, false, Some(bad.to_owned()), 3)).await;
+        assert!(matches!(err, Err(StoreError::BadCursor)), "cursor {bad:?}");
+    }
+}
+
+async fn counters(store: &Store) {
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { store.next_counter("build-numbers").await.unwrap() }));
+    }
+    let mut numbers = Vec::new();
+    for task in tasks {
+        numbers.push(task.await.unwrap());
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=20).collect::<Vec<i64>>());
+    assert_eq!(store.next_counter("build-numbers").await.unwrap(), 21);
+    assert_eq!(store.next_counter("another-counter").await.unwrap(), 1);
+    assert_eq!(store.next_counter("another-counter").await.unwrap(), 2);
+}
+
+async fn queue_matching(store: &Store) {
+    // Enqueued newest first, to show that the order is enqueued_at's, not insertion's.
+    store
+        .apply(vec![
+            Write::Enqueue(job("m-gpu", "match", &[("os", "linux"), ("gpu", "yes")], 50)),
+            Write::Enqueue(job("m-any", "match", &[], 40)),
+            Write::Enqueue(job("m-windows", "match", &[("os", "windows")], 30)),
+            Write::Enqueue(job("m-linux", "match", &[("os", "linux")], 20)),
+            Write::Enqueue(job("m-other-kind", "match-other", &[], 10)),
+        ])
+        .await
+        .unwrap();
+    let queued = store.queued_jobs().await.unwrap();
+    let linux = queued.iter().find(|queued| queued.id == "m-linux").unwrap();
+    assert_eq!(linux, &job("m-linux", "match", &[("os", "linux")], 20));
+    assert_eq!(
+        queued_ids(store, "match").await,
+        ["m-linux", "m-windows", "m-any", "m-gpu"],
+        "oldest first"
+    );
+
+    let agent = |labels: &[(&str, &str)], kinds: &[&str]| LeaseRequest {
+        agent_id: "agent-m".to_owned(),
+        labels: labels_of(labels),
+        kinds: kinds.iter().map(|kind| (*kind).to_owned()).collect(),
+        now: 1_000,
+        lease_until: 100_000,
+    };
+    let linux_agent = agent(&[("os", "linux"), ("arch", "x86_64")], &["match"]);
+    // The oldest job the agent matches, then the next; never the ones needing other labels.
+    assert_eq!(leased_id(store, &linux_agent).await.as_deref(), Some("m-linux"));
+    assert_eq!(leased_id(store, &linux_agent).await.as_deref(), Some("m-any"));
+    assert_eq!(leased_id(store, &linux_agent).await, None);
+    // A label with another value is no match; no kinds, no jobs.
+    assert_eq!(leased_id(store, &agent(&[("os", "Windows")], &["match"])).await, None);
+    assert_eq!(leased_id(store, &agent(&[("os", "windows")], &[])).await, None);
+    assert_eq!(leased_id(store, &agent(&[], &["unknown-kind"])).await, None);
+    assert_eq!(
+        leased_id(store, &agent(&[("gpu", "yes"), ("os", "linux"), ("x", "y")], &["match"]))
+            .await
+            .as_deref(),
+        Some("m-gpu")
+    );
+    assert_eq!(
+        leased_id(store, &agent(&[("os", "windows")], &["nope", "match"])).await.as_deref(),
+        Some("m-windows")
+    );
+    // Several kinds: the oldest of any of them.
+    store.apply(vec![Write::Enqueue(job("m-late", "match", &[], 5))]).await.unwrap();
+    assert_eq!(
+        leased_id(store, &agent(&[], &["match", "match-other"])).await.as_deref(),
+        Some("m-late")
+    );
+    assert_eq!(
+        leased_id(store, &agent(&[], &["match", "match-other"])).await.as_deref(),
+        Some("m-other-kind")
+    );
+    assert!(queued_ids(store, "match").await.is_empty());
+    assert!(queued_ids(store, "match-other").await.is_empty());
+    complete_all(store, &["m-gpu", "m-any", "m-windows", "m-linux", "m-other-kind", "m-late"])
+        .await;
+
+    assert!(labels_match(&labels_of(&[]), &labels_of(&[("a", "1")])));
+    assert!(labels_match(&labels_of(&[("a", "1")]), &labels_of(&[("a", "1"), ("b", "2")])));
+    assert!(!labels_match(&labels_of(&[("a", "1")]), &labels_of(&[("a", "2")])));
+    assert!(!labels_match(&labels_of(&[("a", "1")]), &labels_of(&[])));
+}
+
+async fn queue_leases(store: &Store) {
+    store.apply(vec![Write::Enqueue(job("l-1", "lease", &[], 1_000))]).await.unwrap();
+    let request = |agent: &str, now: i64, lease_until: i64| LeaseRequest {
+        agent_id: agent.to_owned(),
+        labels: BTreeMap::new(),
+        kinds: vec!["lease".to_owned()],
+        now,
+        lease_until,
+    };
+    let leased = store.lease(&request("agent-a", 2_000, 3_000)).await.unwrap().unwrap();
+    assert_eq!(leased.job, job("l-1", "lease", &[], 1_000));
+    assert_eq!(
+        (leased.agent_id.as_str(), leased.lease_until, leased.attempts),
+        ("agent-a", 3_000, 1)
+    );
+    assert!(queued_ids(store, "lease").await.is_empty(), "a leased job is not queued");
+
+    // Held until it ends: at lease_until itself it is still held.
+    assert!(store.lease(&request("agent-b", 2_500, 9_000)).await.unwrap().is_none());
+    assert!(store.lease(&request("agent-b", 3_000, 9_000)).await.unwrap().is_none());
+    assert!(expired_ids(store, 3_000, "lease").await.is_empty());
+    let expired = store.expired_leases(3_001).await.unwrap();
+    let expired: Vec<&LeasedJob> = expired.iter().filter(|it| it.job.kind == "lease").collect();
+    assert_eq!(expired, [&leased]);
+    // Looking at expired leases changes nothing.
+    assert_eq!(expired_ids(store, 3_001, "lease").await, ["l-1"]);
+
+    // Only the holder renews.
+    assert!(!store.renew("l-1", "agent-b", 10_000).await.unwrap());
+    assert!(store.renew("l-1", "agent-a", 4_000).await.unwrap());
+    assert!(expired_ids(store, 3_001, "lease").await.is_empty());
+    assert!(!store.renew("no-such-job", "agent-a", 4_000).await.unwrap());
+
+    // Expired: another agent takes it, and the old holder has lost it.
+    assert!(store.lease(&request("agent-b", 4_000, 9_000)).await.unwrap().is_none());
+    let again = store.lease(&request("agent-b", 4_001, 9_000)).await.unwrap().unwrap();
+    assert_eq!((again.agent_id.as_str(), again.lease_until, again.attempts), ("agent-b", 9_000, 2));
+    assert!(!store.renew("l-1", "agent-a", 20_000).await.unwrap());
+    assert!(store.renew("l-1", "agent-b", 20_000).await.unwrap());
+
+    // Released: queued again, at once, keeping its attempts.
+    store.apply(vec![Write::ReleaseJob { job_id: "l-1".to_owned() }]).await.unwrap();
+    assert_eq!(queued_ids(store, "lease").await, ["l-1"]);
+    assert!(!store.renew("l-1", "agent-b", 30_000).await.unwrap(), "a released lease is gone");
+    let third = store.lease(&request("agent-c", 5_000, 6_000)).await.unwrap().unwrap();
+    assert_eq!((third.agent_id.as_str(), third.attempts), ("agent-c", 3));
+
+    // Completed: gone for good.
+    store.apply(vec![Write::CompleteJob { job_id: "l-1".to_owned() }]).await.unwrap();
+    assert!(!store.renew("l-1", "agent-c", 7_000).await.unwrap());
+    assert!(expired_ids(store, i64::MAX, "lease").await.is_empty());
+    assert!(store.lease(&request("agent-c", i64::MAX, i64::MAX)).await.unwrap().is_none());
+    assert!(queued_ids(store, "lease").await.is_empty());
+}
+
+async fn queue_concurrency(store: &Store) {
+    let jobs = (0..50).map(|n| Write::Enqueue(job(&format!("c-{n:02}"), "many", &[], n))).collect();
+    store.apply(jobs).await.unwrap();
+    let mut tasks = Vec::new();
+    for agent in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let request = LeaseRequest {
+                agent_id: format!("agent-{agent}"),
+                labels: BTreeMap::new(),
+                kinds: vec!["many".to_owned()],
+                now: 1_000,
+                lease_until: 1_000_000,
+            };
+            let mut leased = Vec::new();
+            // Bounded: 50 jobs cannot take more than 50 successful leases.
+            for _ in 0..=50 {
+                match store.lease(&request).await.unwrap() {
+                    Some(job) => {
+                        assert_eq!(job.attempts, 1);
+                        leased.push(job.job.id);
+                        tokio::task::yield_now().await;
+                    }
+                    None => break,
+                }
+            }
+            leased
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    let distinct: BTreeSet<&String> = all.iter().collect();
+    assert_eq!((all.len(), distinct.len()), (50, 50), "each job leased exactly once");
+    let ids: Vec<String> = all.clone();
+    assert_eq!(expired_ids(store, 1_000_001, "many").await.len(), 50);
+    complete_all(store, &ids.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(expired_ids(store, i64::MAX, "many").await.is_empty());
+}
+
+/// Many tasks writing at once (batches, counters, leases, logs) all succeed: on SQLite none
+/// of them may see `SQLITE_BUSY`.
+async fn concurrent_writers(store: &Store) {
+    let mut tasks = Vec::new();
+    for task in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { hammer(&store, "crowd", task).await }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let page = store.list(&list_query("crowd-doc", None, false, None, 1000)).await.unwrap();
+    assert_eq!(page.documents.len(), 16 * 10);
+    assert_eq!(store.next_counter("crowd-counter").await.unwrap(), 16 * 10 + 1);
+}
+
+/// Ten rounds of every kind of write, under names made from `prefix` and `task`.
+async fn hammer(store: &Store, prefix: &str, task: usize) {
+    let kind = format!("{prefix}-job");
+    for round in 0..10 {
+        let key = format!("{task}-{round}");
+        let id = format!("{prefix}-{key}");
+        store
+            .apply(vec![
+                Write::Insert(document(&format!("{prefix}-doc"), &key, None, 0, json!({}))),
+                Write::Enqueue(job(&id, &kind, &[], 0)),
+            ])
+            .await
+            .unwrap();
+        store.next_counter(&format!("{prefix}-counter")).await.unwrap();
+        let request = LeaseRequest {
+            agent_id: id.clone(),
+            labels: BTreeMap::new(),
+            kinds: vec![kind.clone()],
+            now: 0,
+            lease_until: 10,
+        };
+        if let Some(leased) = store.lease(&request).await.unwrap() {
+            assert!(store.renew(&leased.job.id, &id, 20).await.unwrap());
+            store.apply(vec![Write::CompleteJob { job_id: leased.job.id }]).await.unwrap();
+        }
+        store.append_log(&id, 0, b"line\n").await.unwrap();
+        store.read_log(&id, 0, 10).await.unwrap();
+        store.delete_log(&id).await.unwrap();
+    }
+}
+
+async fn logs(store: &Store) {
+    // Out of order, as retried uploads may arrive; binary data survives byte for byte.
+    for seq in [2, 0, 1, 4, 3] {
+        store.append_log("build-1", seq, format!("chunk {seq}\n").as_bytes()).await.unwrap();
+    }
+    store.append_log("build-1", 5, &[0, 255, 10, 0]).await.unwrap();
+    store.append_log("build-1", 6, &[]).await.unwrap();
+    store.append_log("build-2", 0, b"other stream").await.unwrap();
+
+    let all = store.read_log("build-1", 0, 100).await.unwrap();
+    assert_eq!(all.iter().map(|chunk| chunk.seq).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5, 6]);
+    assert_eq!(all[3], LogChunk { seq: 3, data: b"chunk 3\n".to_vec() });
+    assert_eq!(all[5].data, [0, 255, 10, 0]);
+    assert!(all[6].data.is_empty());
+    let middle = store.read_log("build-1", 2, 2).await.unwrap();
+    assert_eq!(middle.iter().map(|chunk| chunk.seq).collect::<Vec<_>>(), [2, 3]);
+    assert!(store.read_log("build-1", 7, 10).await.unwrap().is_empty());
+    assert!(store.read_log("build-1", 0, 0).await.unwrap().is_empty());
+    assert!(store.read_log("no-such-stream", 0, 10).await.unwrap().is_empty());
+
+    // A chunk sent twice is detected, and the first copy kept.
+    let err = store.append_log("build-1", 3, b"again").await.unwrap_err();
+    assert!(is_error(&err, "AlreadyExists", "log chunk", "build-1/3"), "{err}");
+    assert_eq!(store.read_log("build-1", 3, 1).await.unwrap()[0].data, b"chunk 3\n");
+
+    store.delete_log("build-1").await.unwrap();
+    assert!(store.read_log("build-1", 0, 100).await.unwrap().is_empty());
+    store.delete_log("build-1").await.unwrap();
+    assert_eq!(store.read_log("build-2", 0, 100).await.unwrap().len(), 1);
+    // A deleted stream can be written again from the start.
+    store.append_log("build-1", 0, b"new").await.unwrap();
+}
+
+/// Closing and reopening a SQLite file keeps everything, and migrating again changes nothing.
+async fn reopening_keeps_data_and_migrations_are_a_no_op(store: Store, url: &str) {
+    let before = store.get("doc", "c").await.unwrap().unwrap();
+    let counter = store.next_counter("build-numbers").await.unwrap();
+    store.close().await;
+
+    let reopened = Store::connect(url).await.unwrap();
+    assert_eq!(reopened.get("doc", "c").await.unwrap(), Some(before));
+    assert_eq!(reopened.next_counter("build-numbers").await.unwrap(), counter + 1);
+    assert_eq!(reopened.read_log("build-1", 0, 10).await.unwrap().len(), 1);
+    assert_eq!(migration_count(&reopened).await, SQLITE_MIGRATIONS.len());
+    let Inner::Sqlite(sqlite) = &reopened.inner else { unreachable!("a sqlite URL") };
+    let mode: String =
+        sqlx::query_scalar("PRAGMA journal_mode").fetch_one(sqlite.pool()).await.unwrap();
+    assert_eq!(mode, "wal");
+    reopened.close().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared pieces that are not about a backend.
+
+#[test]
+fn cursors_round_trip_and_reject_garbage() {
+    for (sort, key) in [(0, "a"), (-5, "k:with:colons"), (i64::MAX, "é🚢"), (i64::MIN, "")] {
+        let cursor = encode_cursor(sort, key);
+        assert!(cursor.bytes().all(|byte| byte.is_ascii_hexdigit()), "{cursor}");
+        assert_eq!(decode_cursor(&cursor).unwrap(), Cursor { sort, key: key.to_owned() });
+    }
+    for bad in ["", "0", "zz", "6162", "ff3a61", "3a61"] {
+        assert!(matches!(decode_cursor(bad), Err(StoreError::BadCursor)), "{bad}");
+    }
+}
+
+#[test]
+fn list_statements_number_their_parameters_in_order() {
+    assert_eq!(
+        list_sql(true, true, true),
+        "SELECT kind, key, parent, sort, version, CAST(body AS TEXT) FROM documents \
+         WHERE kind = $1 AND parent = $2 AND (sort, key) < ($3, $4) \
+         ORDER BY sort DESC, key DESC LIMIT $5"
+    );
+    assert!(list_sql(false, false, false).ends_with("ORDER BY sort ASC, key ASC LIMIT $2"));
+}
+
+/// `sqlx::migrate!` would read the folders; the embedded lists must say the same.
+#[test]
+fn every_migration_file_is_embedded() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for (backend, embedded) in [("sqlite", SQLITE_MIGRATIONS), ("postgres", POSTGRES_MIGRATIONS)] {
+        let mut files: Vec<String> = std::fs::read_dir(root.join(backend))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        let listed: Vec<String> = embedded
+            .iter()
+            .map(|(version, description, _)| {
+                format!("{version:04}_{}.sql", description.replace(' ', "_"))
+            })
+            .collect();
+        assert_eq!(files, listed, "migrations/{backend} and the list in store.rs differ");
+        for (file, (_, _, sql)) in files.iter().zip(embedded.iter()) {
+            let on_disk = std::fs::read_to_string(root.join(backend).join(file)).unwrap();
+            assert_eq!(&on_disk, sql, "{backend}/{file}");
+        }
+    }
+}
+
+#[test]
+fn passwords_are_left_out_of_messages() {
+    assert_eq!(redact("postgres://me:secret@host/db"), "postgres://me:***@host/db");
+    assert_eq!(redact("postgres://me@host/db"), "postgres://me@host/db");
+    assert_eq!(redact("sqlite:x.db"), "sqlite:x.db");
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers.
+
+fn document(
+    kind: &str,
+    key: &str,
+    parent: Option<&str>,
+    sort: i64,
+    body: serde_json::Value,
+) -> Document {
+    Document {
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        parent: parent.map(str::to_owned),
+        sort,
+        version: 0,
+        body,
+    }
+}
+
+fn versioned(document: &Document, version: i64) -> Document {
+    Document { version, ..document.clone() }
+}
+
+fn job(id: &str, kind: &str, labels: &[(&str, &str)], enqueued_at: i64) -> QueuedJob {
+    QueuedJob {
+        id: id.to_owned(),
+        kind: kind.to_owned(),
+        labels: labels_of(labels),
+        payload: json!({"job": id, "steps": ["make", "make test"]}),
+        enqueued_at,
+    }
+}
+
+fn labels_of(labels: &[(&str, &str)]) -> BTreeMap<String, String> {
+    labels.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect()
+}
+
+fn keys_of(documents: &[Document]) -> Vec<&str> {
+    documents.iter().map(|document| document.key.as_str()).collect()
+}
+
+fn list_query(
+    kind: &str,
+    parent: Option<&str>,
+    descending: bool,
+    after: Option<String>,
+    limit: i64,
+) -> ListQuery {
+    ListQuery { kind: kind.to_owned(), parent: parent.map(str::to_owned), descending, after, limit }
+}
+
+/// Every key of a listing, page by page (at most 100 pages).
+async fn list_all(
+    store: &Store,
+    kind: &str,
+    parent: Option<&str>,
+    descending: bool,
+    limit: i64,
+) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut after = None;
+    for _ in 0..100 {
+        let page = store.list(&list_query(kind, parent, descending, after, limit)).await.unwrap();
+        assert!(page.documents.len() <= usize::try_from(limit).unwrap());
+        keys.extend(page.documents.into_iter().map(|document| document.key));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return keys,
+        }
+    }
+    panic!("more than 100 pages of {kind}");
+}
+
+fn is_error(err: &StoreError, variant: &str, expected_kind: &str, expected_key: &str) -> bool {
+    let (actual, kind, key) = match err {
+        StoreError::AlreadyExists { kind, key } => ("AlreadyExists", kind, key),
+        StoreError::NotFound { kind, key } => ("NotFound", kind, key),
+        StoreError::Conflict { kind, key } => ("Conflict", kind, key),
+        _ => return false,
+    };
+    actual == variant && kind == expected_kind && key == expected_key
+}
+
+async fn queued_ids(store: &Store, kind: &str) -> Vec<String> {
+    let jobs = store.queued_jobs().await.unwrap();
+    jobs.into_iter().filter(|job| job.kind == kind).map(|job| job.id).collect()
+}
+
+async fn expired_ids(store: &Store, now: i64, kind: &str) -> Vec<String> {
+    let leases = store.expired_leases(now).await.unwrap();
+    leases.into_iter().filter(|lease| lease.job.kind == kind).map(|lease| lease.job.id).collect()
+}
+
+async fn leased_id(store: &Store, request: &LeaseRequest) -> Option<String> {
+    store.lease(request).await.unwrap().map(|leased| leased.job.id)
+}
+
+async fn complete_all(store: &Store, ids: &[&str]) {
+    let writes = ids.iter().map(|id| Write::CompleteJob { job_id: (*id).to_owned() }).collect();
+    store.apply(writes).await.unwrap();
+}
+
+async fn migration_count(store: &Store) -> usize {
+    let sql = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
+    let count: i64 = match &store.inner {
+        Inner::Sqlite(sqlite) => sqlx::query_scalar(sql).fetch_one(sqlite.pool()).await.unwrap(),
+        Inner::Postgres(postgres) => {
+            sqlx::query_scalar(sql).fetch_one(postgres.pool()).await.unwrap()
+        }
+    };
+    usize::try_from(count).unwrap()
+}
+
+/// The PostgreSQL server to test against, if any: see the module documentation.
+fn postgres_url() -> Option<String> {
+    if let Ok(url) = std::env::var("SLIPWAY_TEST_DATABASE_URL")
+        && !url.is_empty()
+    {
+        return Some(url);
+    }
+    let in_ci = std::env::var_os("CI").is_some_and(|value| !value.is_empty());
+    assert!(
+        !in_ci,
+        "CI is set but SLIPWAY_TEST_DATABASE_URL is not: the PostgreSQL store tests cannot be \
+         skipped in CI (`cargo xtask test` starts a server and sets it)"
+    );
+    eprintln!(
+        "skipped: the PostgreSQL store tests \
+         (set SLIPWAY_TEST_DATABASE_URL, or run `cargo xtask test`)"
+    );
+    None
+}
+
+/// A database of its own for one test run, so that reruns and parallel runs never meet.
+struct TestDatabase {
+    server_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    async fn create(server_url: &str) -> TestDatabase {
+        static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "slipway_test_{}_{nanos}_{}",
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = sqlx::PgPool::connect(server_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        TestDatabase {
+            server_url: server_url.to_owned(),
+            url: with_database(server_url, &name),
+            name,
+        }
+    }
+
+    async fn remove(self) {
+        let admin = sqlx::PgPool::connect(&self.server_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&admin)
+        .await
+        .unwrap();
+        admin.close().await;
+    }
+}
+
+/// `url` with its database (the path) replaced by `database`, keeping any parameters.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |index| index + 3);
+    let authority_end =
+        base[authority_start..].find('/').map_or(base.len(), |index| authority_start + index);
+    format!("{}/{database}{query}", &base[..authority_end])
+}
+
+#[test]
+fn test_databases_replace_the_path() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+        "postgres://postgres@127.0.0.1:5432/t1"
+    );
+    assert_eq!(with_database("postgres://h", "t1"), "postgres://h/t1");
+    assert_eq!(
+        with_database("postgresql://u:p@h/db?sslmode=disable", "t1"),
+        "postgresql://u:p@h/t1?sslmode=disable"
+    );
+}

@@ -1,0 +1,154 @@
+//! The agent protocol: how agents pull work from the server and report on it.
+//!
+//! Agents pull (they work behind NAT and firewalls, like the CodeDeploy agent): every call
+//! is an HTTP request from the agent to the server under `/agent/v1/`, with the agent's
+//! token as `Authorization: Bearer <token>` and, after registration, its id as
+//! `X-Slipway-Agent: <agent id>`. The calls, in the order of a job's life:
+//!
+//! 1. `POST register` with a [`RegisterRequest`] → [`RegisterResponse`]: the agent's id.
+//! 2. `POST lease` with a [`LeaseRequest`] → [`LeaseResponse`]: waits up to `wait_ms` for a
+//!    job the agent's labels match, and hands each job to exactly one agent.
+//! 3. `POST jobs/<job>/events` with an [`EventBatch`] → [`JobControl`]: the build's events in
+//!    order (`seq` makes a retried batch harmless); every call also renews the job's lease, and
+//!    the answer says whether the build must stop. An agent with nothing to report calls
+//!    `POST jobs/<job>/heartbeat` (body `{}`) → [`JobControl`] instead, at least every
+//!    `heartbeat_interval_ms`.
+//! 4. `PUT jobs/<job>/artifacts/<file>`: a packaged artifact, the zip as the body.
+//! 5. `POST jobs/<job>/finish` with a [`FinishRequest`]: the final build record.
+//!
+//! A lease that is not renewed within `lease_duration_ms` expires: the server then ends the
+//! build (FAULT) or offers the job again. Errors are `{"code": …, "message": …}` with a 4xx
+//! or 5xx status; an agent retries 5xx and connection failures with backoff.
+//!
+//! Versioning: `RegisterRequest::protocol` is [`PROTOCOL_VERSION`]; new fields are optional.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Build, BuildEvent, BuildPlan, EnvVariable};
+
+/// The version of this protocol an agent speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// An agent introduces itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    /// A name for people (the host name by default).
+    pub name: String,
+    /// What the agent offers (`os=linux`, `arch=x86_64`, …); jobs may require labels.
+    pub labels: BTreeMap<String, String>,
+    /// How many jobs it runs at once.
+    pub concurrency: u32,
+    /// [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+}
+
+/// The server's answer to a registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterResponse {
+    /// The agent's id for every later call.
+    pub agent_id: String,
+    /// How often to report on a running job, at least.
+    pub heartbeat_interval_ms: u64,
+    /// How long a lease lasts without a report.
+    pub lease_duration_ms: u64,
+}
+
+/// An agent asks for work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseRequest {
+    /// From [`RegisterResponse`].
+    pub agent_id: String,
+    /// How long the server may hold the request open waiting for a job.
+    pub wait_ms: u64,
+}
+
+/// A job, or none when the wait ended without one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseResponse {
+    /// The job leased to this agent.
+    pub job: Option<JobOffer>,
+}
+
+/// A job leased to an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobOffer {
+    /// The job's id in every later call.
+    pub job_id: String,
+    /// The build to run.
+    pub build: BuildJob,
+}
+
+/// Everything an agent needs to run a build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildJob {
+    /// `<project>:<uuid>`.
+    pub build_id: String,
+    /// The build's ARN.
+    pub build_arn: String,
+    /// The project's build counter.
+    pub build_number: u64,
+    /// The project.
+    pub project_name: String,
+    /// The region in ARNs and `AWS_REGION`.
+    pub region: String,
+    /// Who started the build (`CODEBUILD_INITIATOR`).
+    pub initiator: String,
+    /// The build's timeout.
+    pub timeout_in_minutes: u64,
+    /// The compiled buildspec.
+    pub plan: BuildPlan,
+    /// Variables from the project and the StartBuild overrides, highest precedence last.
+    pub variables: Vec<EnvVariable>,
+    /// Parameter and secret values the plan refers to, resolved by the server: reference → value.
+    pub secrets: BTreeMap<String, String>,
+    /// Run the build's commands inside bubblewrap (read-only host, writable workspace).
+    pub sandbox: bool,
+}
+
+/// Events of a running build, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBatch {
+    /// From [`RegisterResponse`].
+    pub agent_id: String,
+    /// The number of the first event in the batch, counted from 0 over the job: a batch
+    /// whose events the server already has is acknowledged and not applied twice.
+    pub seq: u64,
+    /// The events.
+    pub events: Vec<BuildEvent>,
+}
+
+/// What the server wants done with a running job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobControl {
+    /// Stop the build (StopBuild): kill everything it runs and finish it STOPPED.
+    pub stop: bool,
+}
+
+/// The end of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FinishRequest {
+    /// From [`RegisterResponse`].
+    pub agent_id: String,
+    /// The complete build record, as the executor produced it.
+    pub build: Build,
+}
+
+/// An error answered by the agent API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentApiError {
+    /// A stable code: `Unauthorized`, `UnknownAgent`, `JobNotLeased`, `BadRequest`, `Internal`.
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+}

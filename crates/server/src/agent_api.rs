@@ -1,0 +1,527 @@
+//! The agent API (`/agent/v1/…`): the server's side of `protocol::agent`.
+//!
+//! Agents authenticate with a bearer token (stored only as its SHA-256). A lease hands a
+//! queued job to exactly one agent (the store guarantees it); every report renews the lease;
+//! a lease that is not renewed expires and the build ends FAULT ([`expire_leases`]). Every
+//! change to a build is one store transaction, so a crash loses nothing that was answered.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use engine::store::{Document, LeaseRequest as StoreLease, ListQuery, StoreError, Write};
+use futures::StreamExt;
+use protocol::agent::{
+    AgentApiError, BuildJob, EventBatch, FinishRequest, JobControl, JobOffer, LeaseRequest,
+    LeaseResponse, PROTOCOL_VERSION, RegisterRequest, RegisterResponse,
+};
+use protocol::{BuildStatus, PhaseContext};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::builds::{BUILD, INTERNAL, JOB_KIND, core, store_core};
+
+const AGENT: &str = "agent";
+const AGENT_TOKEN: &str = "agent-token";
+/// How often a running job must be reported on.
+pub(crate) const HEARTBEAT_MS: i64 = 2_000;
+/// How long a lease lasts without a report: several missed heartbeats.
+pub(crate) const LEASE_MS: i64 = 15_000;
+/// The longest a lease request is held open.
+const MAX_WAIT_MS: u64 = 30_000;
+
+/// An agent API error with its status.
+pub(crate) struct AgentError(StatusCode, &'static str, String);
+
+impl IntoResponse for AgentError {
+    fn into_response(self) -> Response {
+        (self.0, Json(AgentApiError { code: self.1.to_owned(), message: self.2 })).into_response()
+    }
+}
+
+impl From<StoreError> for AgentError {
+    fn from(err: StoreError) -> AgentError {
+        tracing::error!(%err, "agent API: store error");
+        AgentError(StatusCode::INTERNAL_SERVER_ERROR, "Internal", "internal error".to_owned())
+    }
+}
+
+fn bad(message: impl Into<String>) -> AgentError {
+    AgentError(StatusCode::BAD_REQUEST, "BadRequest", message.into())
+}
+
+fn not_leased(job: &str) -> AgentError {
+    AgentError(
+        StatusCode::CONFLICT,
+        "JobNotLeased",
+        format!("job {job} is not leased to this agent"),
+    )
+}
+
+fn token_hash(token: &str) -> String {
+    crate::sigv4::hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Creates an agent token: the secret is returned once, only its hash is kept.
+pub(crate) async fn create_token(state: &AppState, name: &str) -> Result<String, StoreError> {
+    let token = format!(
+        "slw_{}",
+        crate::crypto::random_string(40, b"abcdefghijklmnopqrstuvwxyz0123456789")
+    );
+    let now = engine::clock::now_ms();
+    let document = Document {
+        kind: AGENT_TOKEN.to_owned(),
+        key: token_hash(&token),
+        parent: None,
+        sort: now,
+        version: 0,
+        body: json!({ "name": name, "createdMs": now }),
+    };
+    state.store.apply(vec![Write::Put(document)]).await?;
+    Ok(token)
+}
+
+async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AgentError> {
+    let token = headers
+        .get("authorization")
+        .and_then(|it| it.to_str().ok())
+        .and_then(|it| it.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            AgentError(StatusCode::UNAUTHORIZED, "Unauthorized", "missing agent token".to_owned())
+        })?;
+    match state.store.get(AGENT_TOKEN, &token_hash(token)).await? {
+        Some(_) => Ok(()),
+        None => Err(AgentError(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "unknown agent token".to_owned(),
+        )),
+    }
+}
+
+/// The agent id of `X-Slipway-Agent`.
+fn agent_header(headers: &HeaderMap) -> String {
+    headers.get("x-slipway-agent").and_then(|it| it.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+async fn agent(state: &AppState, agent_id: &str) -> Result<Document, AgentError> {
+    state.store.get(AGENT, agent_id).await?.ok_or_else(|| {
+        AgentError(
+            StatusCode::NOT_FOUND,
+            "UnknownAgent",
+            format!("no agent {agent_id}; register again"),
+        )
+    })
+}
+
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(request): Json<RegisterRequest>,
+) -> Result<Json<RegisterResponse>, AgentError> {
+    authorize(&state, &headers).await?;
+    if request.protocol != PROTOCOL_VERSION {
+        return Err(bad(format!(
+            "this server speaks agent protocol {PROTOCOL_VERSION}, not {}",
+            request.protocol
+        )));
+    }
+    let agent_id = format!("agent-{}", crate::aws::uuid());
+    let now = engine::clock::now_ms();
+    let body = json!({
+        "agentId": agent_id,
+        "name": request.name,
+        "labels": request.labels,
+        "concurrency": request.concurrency.max(1),
+        "registeredMs": now,
+        "lastSeenMs": now,
+    });
+    let document = Document {
+        kind: AGENT.to_owned(),
+        key: agent_id.clone(),
+        parent: None,
+        sort: now,
+        version: 0,
+        body,
+    };
+    state.store.apply(vec![Write::Insert(document)]).await?;
+    tracing::info!(%agent_id, name = %request.name, "agent registered");
+    Ok(Json(RegisterResponse {
+        agent_id,
+        heartbeat_interval_ms: HEARTBEAT_MS as u64,
+        lease_duration_ms: LEASE_MS as u64,
+    }))
+}
+
+pub(crate) async fn lease(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(request): Json<LeaseRequest>,
+) -> Result<Json<LeaseResponse>, AgentError> {
+    authorize(&state, &headers).await?;
+    let mut agent = agent(&state, &request.agent_id).await?;
+    let labels: BTreeMap<String, String> =
+        serde_json::from_value(agent.body["labels"].clone()).unwrap_or_default();
+    agent.body["lastSeenMs"] = json!(engine::clock::now_ms());
+    let version = agent.version;
+    let _ =
+        state.store.apply(vec![Write::Update { document: agent, expected_version: version }]).await;
+
+    let wait = Duration::from_millis(request.wait_ms.min(MAX_WAIT_MS));
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        // Register interest before looking, so that a job enqueued in between wakes us.
+        let notified = state.jobs.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if let Some(offer) = try_lease(&state, &request.agent_id, &labels).await? {
+            return Ok(Json(LeaseResponse { job: Some(offer) }));
+        }
+        // Other replicas enqueue too: look again at least every second.
+        let tick = (tokio::time::Instant::now() + Duration::from_secs(1)).min(deadline);
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep_until(tick) => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(Json(LeaseResponse { job: None }));
+        }
+    }
+}
+
+async fn try_lease(
+    state: &AppState,
+    agent_id: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<Option<JobOffer>, AgentError> {
+    // Bounded: each pass either returns or completes a job that no longer has a build.
+    for _ in 0..100 {
+        let now = engine::clock::now_ms();
+        let request = StoreLease {
+            agent_id: agent_id.to_owned(),
+            labels: labels.clone(),
+            kinds: vec![JOB_KIND.to_owned()],
+            now,
+            lease_until: now + LEASE_MS,
+        };
+        let Some(leased) = state.store.lease(&request).await? else { return Ok(None) };
+        let job_id = leased.job.id.clone();
+        let Some(mut document) = state.store.get(BUILD, &job_id).await? else {
+            state.store.apply(vec![Write::CompleteJob { job_id }]).await?;
+            continue;
+        };
+        let mut build = core(&document).map_err(|_| bad("a stored build is damaged"))?;
+        if build.build_complete {
+            state.store.apply(vec![Write::CompleteJob { job_id }]).await?;
+            continue;
+        }
+        let mut job: BuildJob = serde_json::from_value(leased.job.payload.clone())
+            .map_err(|_| bad("a queued job is damaged"))?;
+        // Secrets are resolved now, not when the build was queued, so that they never sit in
+        // the queue in plain text.
+        job.secrets = resolve_secrets(state, &job).await?;
+        if leased.attempts == 1 {
+            engine::build::leased(&mut build, engine::clock::aws_timestamp(now));
+        }
+        store_core(&mut document, &build);
+        document.body[INTERNAL]["agentId"] = json!(agent_id);
+        let version = document.version;
+        state.store.apply(vec![Write::Update { document, expected_version: version }]).await?;
+        tracing::info!(build = %job_id, %agent_id, "build leased");
+        return Ok(Some(JobOffer { job_id, build: job }));
+    }
+    Ok(None)
+}
+
+/// Every parameter and secret the plan refers to, from the server's secret store. Missing
+/// ones are left out: the executor then fails the build in PROVISIONING, naming them.
+async fn resolve_secrets(
+    state: &AppState,
+    job: &BuildJob,
+) -> Result<BTreeMap<String, String>, AgentError> {
+    let mut out = BTreeMap::new();
+    for reference in &job.plan.parameter_store {
+        if let Some(value) = state.secrets_store.get_parameter(&reference.reference).await? {
+            out.insert(reference.reference.clone(), value);
+        }
+    }
+    for reference in &job.plan.secrets_manager {
+        if let Some(value) = state.secrets_store.resolve_secret(&reference.reference).await? {
+            out.insert(reference.reference.clone(), value);
+        }
+    }
+    Ok(out)
+}
+
+/// Loads the build of a job leased to `agent_id`, or says it is not theirs any more.
+async fn leased_build(
+    state: &AppState,
+    job_id: &str,
+    agent_id: &str,
+) -> Result<Document, AgentError> {
+    let document = state.store.get(BUILD, job_id).await?.ok_or_else(|| not_leased(job_id))?;
+    if document.body[INTERNAL]["agentId"] != agent_id || document.body["buildComplete"] == true {
+        return Err(not_leased(job_id));
+    }
+    Ok(document)
+}
+
+async fn renew(state: &AppState, job_id: &str, agent_id: &str) -> Result<(), AgentError> {
+    let until = engine::clock::now_ms() + LEASE_MS;
+    if state.store.renew(job_id, agent_id, until).await? { Ok(()) } else { Err(not_leased(job_id)) }
+}
+
+pub(crate) async fn heartbeat(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(job_id): Path<String>,
+) -> Result<Json<JobControl>, AgentError> {
+    authorize(&state, &headers).await?;
+    let agent_id = agent_header(&headers);
+    let document = leased_build(&state, &job_id, &agent_id).await?;
+    renew(&state, &job_id, &agent_id).await?;
+    Ok(Json(JobControl { stop: document.body[INTERNAL]["stopRequested"] == true }))
+}
+
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(job_id): Path<String>,
+    Json(batch): Json<EventBatch>,
+) -> Result<Json<JobControl>, AgentError> {
+    authorize(&state, &headers).await?;
+    renew(&state, &job_id, &batch.agent_id).await?;
+    // Retried on a concurrent change (StopBuild), bounded.
+    for _ in 0..5 {
+        let mut document = leased_build(&state, &job_id, &batch.agent_id).await?;
+        let applied = document.body[INTERNAL]["eventSeq"].as_u64().unwrap_or(0);
+        let stop = document.body[INTERNAL]["stopRequested"] == true;
+        if batch.seq + batch.events.len() as u64 <= applied {
+            // A retried batch we already have.
+            return Ok(Json(JobControl { stop }));
+        }
+        if batch.seq > applied {
+            return Err(bad(format!(
+                "events from {} were expected, not from {}",
+                applied, batch.seq
+            )));
+        }
+        let fresh = &batch.events[(applied - batch.seq) as usize..];
+        let mut build = core(&document).map_err(|_| bad("a stored build is damaged"))?;
+        let now = engine::clock::aws_timestamp(engine::clock::now_ms());
+        let mut text = String::new();
+        for event in fresh {
+            engine::build::apply_event(&mut build, event);
+            if let Some(line) = engine::build::log_text(event, now) {
+                text.push_str(&line);
+            }
+        }
+        store_core(&mut document, &build);
+        let log_seq = document.body[INTERNAL]["logSeq"].as_i64().unwrap_or(0);
+        if !text.is_empty() {
+            // The chunk is written before the build record says it exists; a crash between
+            // the two leaves a chunk the retried batch finds already there.
+            match state.store.append_log(&job_id, log_seq, text.as_bytes()).await {
+                Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+            document.body[INTERNAL]["logSeq"] = json!(log_seq + 1);
+        }
+        document.body[INTERNAL]["eventSeq"] = json!(batch.seq + batch.events.len() as u64);
+        let version = document.version;
+        match state.store.apply(vec![Write::Update { document, expected_version: version }]).await {
+            Ok(()) => {
+                state.logs.notify_waiters();
+                return Ok(Json(JobControl { stop }));
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(AgentError(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Busy",
+        "the build kept changing; retry".to_owned(),
+    ))
+}
+
+pub(crate) async fn upload_artifact(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((job_id, file)): Path<(String, String)>,
+    body: Body,
+) -> Result<StatusCode, AgentError> {
+    authorize(&state, &headers).await?;
+    let agent_id = agent_header(&headers);
+    leased_build(&state, &job_id, &agent_id).await?;
+    if file.is_empty() || file.contains('/') || file.starts_with('.') {
+        return Err(bad(format!("invalid artifact file name {file}")));
+    }
+    // Streamed to a temporary file, then into the blob store: never whole in memory.
+    let temp = state.data_dir.join("tmp");
+    std::fs::create_dir_all(&temp).map_err(|err| bad(err.to_string()))?;
+    let path = temp.join(format!("upload-{}", crate::aws::uuid()));
+    let result = async {
+        let mut out = tokio::fs::File::create(&path).await?;
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            tokio::io::AsyncWriteExt::write_all(&mut out, &chunk).await?;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut out).await?;
+        Ok::<_, std::io::Error>(())
+    }
+    .await;
+    if let Err(err) = result {
+        let _ = std::fs::remove_file(&path);
+        return Err(bad(format!("artifact upload broke off: {err}")));
+    }
+    let key = format!("builds/{}/{file}", job_id.replace(':', "/"));
+    let stored = state.blobs.put_file(&key, &path).await;
+    let _ = std::fs::remove_file(&path);
+    stored.map_err(|err| {
+        tracing::error!(%err, "storing an artifact");
+        AgentError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal",
+            "cannot store the artifact".to_owned(),
+        )
+    })?;
+    renew(&state, &job_id, &agent_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn finish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(job_id): Path<String>,
+    Json(request): Json<FinishRequest>,
+) -> Result<StatusCode, AgentError> {
+    authorize(&state, &headers).await?;
+    for _ in 0..5 {
+        let document = match leased_build(&state, &job_id, &request.agent_id).await {
+            Ok(document) => document,
+            // A retried finish of a build that is already complete.
+            Err(_)
+                if state
+                    .store
+                    .get(BUILD, &job_id)
+                    .await?
+                    .is_some_and(|it| it.body["buildComplete"] == true) =>
+            {
+                return Ok(StatusCode::NO_CONTENT);
+            }
+            Err(err) => return Err(err),
+        };
+        let mut document = document;
+        let mut build = core(&document).map_err(|_| bad("a stored build is damaged"))?;
+        let mut reported = request.build.clone();
+        // Artifacts live in the blob store now, not on the agent's disk.
+        for artifact in reported.artifacts.iter_mut().chain(reported.secondary_artifacts.iter_mut())
+        {
+            let file = std::path::Path::new(&artifact.location)
+                .file_name()
+                .map(|it| it.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            artifact.location = format!("builds/{}/{file}", job_id.replace(':', "/"));
+        }
+        engine::build::finished(&mut build, &reported);
+        store_core(&mut document, &build);
+        let mut writes = crate::reports::report_writes(&state, &mut document, &build).await?;
+        let version = document.version;
+        writes.insert(0, Write::Update { document, expected_version: version });
+        writes.push(Write::CompleteJob { job_id: job_id.clone() });
+        match state.store.apply(writes).await {
+            Ok(()) => {
+                tracing::info!(build = %job_id, status = build.build_status.as_str(), "build finished");
+                state.logs.notify_waiters();
+                return Ok(StatusCode::NO_CONTENT);
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(AgentError(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Busy",
+        "the build kept changing; retry".to_owned(),
+    ))
+}
+
+/// Ends the builds whose agents stopped reporting. Runs every few seconds.
+pub(crate) async fn expire_leases(state: &AppState) -> Result<usize, StoreError> {
+    let now = engine::clock::now_ms();
+    let expired = state.store.expired_leases(now).await?;
+    let mut ended = 0;
+    for leased in expired {
+        let job_id = leased.job.id.clone();
+        let Some(mut document) = state.store.get(BUILD, &job_id).await? else {
+            state.store.apply(vec![Write::CompleteJob { job_id }]).await?;
+            continue;
+        };
+        let Ok(mut build) = core(&document) else { continue };
+        let context = PhaseContext {
+            status_code: "AGENT_LOST".to_owned(),
+            message: format!(
+                "The agent running the build ({}) stopped reporting and its lease expired",
+                leased.agent_id
+            ),
+        };
+        engine::build::ended(
+            &mut build,
+            engine::clock::aws_timestamp(now),
+            BuildStatus::Fault,
+            context,
+        );
+        store_core(&mut document, &build);
+        let version = document.version;
+        let writes = vec![
+            Write::Update { document, expected_version: version },
+            Write::CompleteJob { job_id: job_id.clone() },
+        ];
+        match state.store.apply(writes).await {
+            Ok(()) => {
+                tracing::warn!(build = %job_id, agent = %leased.agent_id, "agent lost: build ended FAULT");
+                ended += 1;
+            }
+            // Its agent reported after all: the lease is fine again.
+            Err(StoreError::Conflict { .. }) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(ended)
+}
+
+/// Why queued builds are waiting, in one sentence, from the agents seen recently.
+pub(crate) async fn queue_report(state: &AppState) -> Result<String, StoreError> {
+    let now = engine::clock::now_ms();
+    let agents = state
+        .store
+        .list(&ListQuery {
+            kind: AGENT.to_owned(),
+            parent: None,
+            descending: true,
+            after: None,
+            limit: 1000,
+        })
+        .await?
+        .documents;
+    let alive: Vec<&Document> = agents
+        .iter()
+        .filter(|it| now - it.body["lastSeenMs"].as_i64().unwrap_or(0) < 2 * LEASE_MS)
+        .collect();
+    if alive.is_empty() {
+        return Ok("No agent is connected: start one with `slipway agent` (or run the server without --no-local-agent)".to_owned());
+    }
+    let capacity: i64 = alive.iter().map(|it| it.body["concurrency"].as_i64().unwrap_or(1)).sum();
+    let queued = state.store.queued_jobs().await?.len();
+    Ok(format!(
+        "Waiting for an agent: {} connected with {capacity} slots in all, {queued} job(s) queued",
+        alive.len()
+    ))
+}

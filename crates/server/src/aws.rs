@@ -1,0 +1,175 @@
+//! The AWS JSON 1.1 protocol: `POST /` with `X-Amz-Target`, signed with SigV4.
+//!
+//! One entry point for every service: it finds the service and operation from the target,
+//! verifies the signature for that service, parses the body and calls the service's handler.
+//! Nothing happens unless the signature is valid (`shared/reference/aws-formats.md` §7).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::sigv4::{self, SignedRequest};
+use crate::{AppState, codebuild, secrets_store};
+
+/// The services this server speaks, by their `X-Amz-Target` prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    CodeBuild,
+    Ssm,
+    SecretsManager,
+}
+
+impl Service {
+    fn from_target_prefix(prefix: &str) -> Option<Service> {
+        match prefix {
+            "CodeBuild_20161006" => Some(Service::CodeBuild),
+            "AmazonSSM" => Some(Service::Ssm),
+            "secretsmanager" => Some(Service::SecretsManager),
+            _ => None,
+        }
+    }
+
+    /// The SigV4 signing name.
+    fn signing_name(self) -> &'static str {
+        match self {
+            Service::CodeBuild => "codebuild",
+            Service::Ssm => "ssm",
+            Service::SecretsManager => "secretsmanager",
+        }
+    }
+}
+
+/// Who made a request.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) user: String,
+    #[allow(dead_code)]
+    pub(crate) access_key_id: String,
+}
+
+pub(crate) async fn handle(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = uuid();
+    let result = dispatch(&state, &method, &uri, &headers, &body).await;
+    let mut response = match result {
+        Ok(output) => {
+            let mut response = (StatusCode::OK, output.to_string()).into_response();
+            response
+                .headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
+            response
+        }
+        Err(err) => err.into_response(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
+}
+
+async fn dispatch(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let target = headers.get("x-amz-target").and_then(|it| it.to_str().ok()).unwrap_or_default();
+    let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
+    let Some(service) = Service::from_target_prefix(prefix).filter(|_| !operation.is_empty())
+    else {
+        return Err(ApiError::client(
+            "UnknownOperationException",
+            format!("Unknown operation: {target}"),
+        ));
+    };
+    let caller = authenticate(state, service, method, uri, headers, body).await?;
+    let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(body).map_err(|err| {
+            ApiError::client(
+                "SerializationException",
+                format!("The request body is not valid JSON: {err}"),
+            )
+        })?
+    };
+    if !input.is_object() {
+        return Err(ApiError::client(
+            "SerializationException",
+            "The request body must be a JSON object",
+        ));
+    }
+    tracing::debug!(user = %caller.user, %target, "API call");
+    match service {
+        Service::CodeBuild => codebuild::call(state, &caller, operation, input).await,
+        Service::Ssm => secrets_store::ssm(state, operation, input).await,
+        Service::SecretsManager => secrets_store::secrets_manager(state, operation, input).await,
+    }
+}
+
+async fn authenticate(
+    state: &AppState,
+    service: Service,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Caller, ApiError> {
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect();
+    let request = SignedRequest {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or_default(),
+        headers: &pairs,
+        body,
+    };
+    // The secret is looked up first (asynchronously); the verifier itself is pure.
+    let key_id = access_key_id(&pairs);
+    let found = match key_id {
+        Some(id) => state.identity.secret(id).await.map_err(ApiError::internal)?,
+        None => None,
+    };
+    let now = engine::clock::now_ms() / 1000;
+    let user = found.as_ref().map(|(user, _)| user.clone()).unwrap_or_default();
+    let signer =
+        sigv4::verify(&request, service.signing_name(), now, |_| found.map(|(_, secret)| secret))
+            .map_err(|err| {
+            let status = match err {
+                sigv4::SignatureError::Missing => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            ApiError::new(status, err.code(), err.to_string())
+        })?;
+    Ok(Caller { user, access_key_id: signer.access_key_id })
+}
+
+/// The access key id named in the `Authorization` header, if any.
+fn access_key_id(headers: &[(String, String)]) -> Option<&str> {
+    let value = headers.iter().find(|(k, _)| k == "authorization")?.1.as_str();
+    let start = value.find("Credential=")? + "Credential=".len();
+    value[start..].split('/').next()
+}
+
+/// A fresh random id in the UUID format AWS uses (request ids, build ids).
+pub(crate) fn uuid() -> String {
+    let mut b = crate::crypto::random_bytes(16);
+    // Version 4, variant 1: a proper random UUID.
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex = crate::sigv4::hex(&b);
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}

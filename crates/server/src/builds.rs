@@ -1,0 +1,480 @@
+//! Builds: StartBuild and the operations on build records, and the stored build document.
+//!
+//! A build is one document (`kind = "build"`, key = its id, parent = its project, sorted by
+//! start time) holding the JSON the API returns, plus the server's own bookkeeping under
+//! [`INTERNAL`] (never shown to clients). Starting a build inserts the document and enqueues
+//! its job in one transaction; agents then lease the job (`agent_api`).
+
+use std::collections::BTreeMap;
+
+use engine::store::{Document, ListQuery, QueuedJob, StoreError, Write};
+use protocol::agent::BuildJob;
+use protocol::{Build, BuildStatus, EnvVariable, PhaseContext, PhaseType};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::aws::Caller;
+use crate::error::ApiError;
+
+pub(crate) const BUILD: &str = "build";
+pub(crate) const JOB_KIND: &str = "build";
+const PROJECT: &str = "project";
+/// The key of the server's bookkeeping inside a build document.
+pub(crate) const INTERNAL: &str = "_slipway";
+/// How many build ids a list call returns per page, as AWS does.
+const PAGE_SIZE: i64 = 100;
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::client("InvalidInputException", message)
+}
+
+fn not_found(message: impl Into<String>) -> ApiError {
+    ApiError::client("ResourceNotFoundException", message)
+}
+
+/// A build document's core, as the state transitions need it.
+pub(crate) fn core(document: &Document) -> Result<Build, ApiError> {
+    serde_json::from_value(document.body.clone()).map_err(ApiError::internal)
+}
+
+/// Writes a changed core back into a build document, keeping every other field.
+pub(crate) fn store_core(document: &mut Document, build: &Build) {
+    let core = serde_json::to_value(build).expect("a build serializes");
+    if let (Some(body), Value::Object(core)) = (document.body.as_object_mut(), core) {
+        for (key, value) in core {
+            body.insert(key, value);
+        }
+        // Optional fields that became absent must go too.
+        for key in ["endTime", "resolvedSourceVersion", "artifacts"] {
+            if build_field_absent(build, key) {
+                body.remove(key);
+            }
+        }
+    }
+}
+
+fn build_field_absent(build: &Build, key: &str) -> bool {
+    match key {
+        "endTime" => build.end_time.is_none(),
+        "resolvedSourceVersion" => build.resolved_source_version.is_none(),
+        "artifacts" => build.artifacts.is_none(),
+        _ => false,
+    }
+}
+
+/// The build as the API shows it: without the server's bookkeeping.
+pub(crate) fn public(document: &Document) -> Value {
+    let mut body = document.body.clone();
+    if let Some(object) = body.as_object_mut() {
+        object.remove(INTERNAL);
+    }
+    body
+}
+
+pub(crate) async fn start_build(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let project_name = input
+        .get("projectName")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("projectName is required"))?;
+    let Some(project) = state.store.get(PROJECT, project_name).await? else {
+        return Err(not_found(format!(
+            "Project cannot be found: arn:aws:codebuild:{}:{}:project/{project_name}",
+            state.region, state.account
+        )));
+    };
+    let project = project.body;
+    if let Some(token) = input.get("idempotencyToken").and_then(Value::as_str)
+        && let Some(existing) = idempotent_build(state, project_name, token, &input).await?
+    {
+        return Ok(json!({ "build": existing }));
+    }
+
+    let source_type = input
+        .get("sourceTypeOverride")
+        .and_then(Value::as_str)
+        .or_else(|| project["source"]["type"].as_str())
+        .unwrap_or("NO_SOURCE");
+    if source_type != "NO_SOURCE" {
+        return Err(invalid(format!(
+            "Source type {source_type} is not supported by this Slipway server yet; use NO_SOURCE with an inline buildspec"
+        )));
+    }
+    let buildspec = input
+        .get("buildspecOverride")
+        .and_then(Value::as_str)
+        .filter(|it| !it.is_empty())
+        .or_else(|| project["source"]["buildspec"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    if buildspec.trim().is_empty() {
+        return Err(invalid(
+            "A NO_SOURCE build needs a buildspec (source.buildspec or buildspecOverride)",
+        ));
+    }
+    let timeout = match input.get("timeoutInMinutesOverride") {
+        Some(value) => match value.as_i64() {
+            Some(n) if (5..=2160).contains(&n) => n,
+            _ => return Err(invalid("timeoutInMinutesOverride must be between 5 and 2160")),
+        },
+        None => project["timeoutInMinutes"].as_i64().unwrap_or(60),
+    };
+    let variables = merged_variables(&project, &input)?;
+
+    let number = state.store.next_counter(&format!("build-number/{project_name}")).await?;
+    let uuid = crate::aws::uuid();
+    let id = format!("{project_name}:{uuid}");
+    let arn = format!("arn:aws:codebuild:{}:{}:build/{id}", state.region, state.account);
+    let now_ms = engine::clock::now_ms();
+    let now = engine::clock::aws_timestamp(now_ms);
+    let core = engine::build::submitted(
+        Build {
+            id: id.clone(),
+            arn: arn.clone(),
+            build_number: u64::try_from(number).unwrap_or_default(),
+            project_name: project_name.to_owned(),
+            start_time: now,
+            end_time: None,
+            current_phase: PhaseType::Submitted,
+            build_status: BuildStatus::InProgress,
+            resolved_source_version: None,
+            build_complete: false,
+            phases: Vec::new(),
+            exported_environment_variables: Vec::new(),
+            artifacts: None,
+            secondary_artifacts: Vec::new(),
+            reports: Vec::new(),
+            timeout_in_minutes: u64::try_from(timeout).unwrap_or(60),
+        },
+        now,
+    );
+    let mut environment = project["environment"].clone();
+    environment["environmentVariables"] = json!(variables);
+    let mut source = project["source"].clone();
+    source["buildspec"] = json!(buildspec);
+    let mut body = serde_json::to_value(&core).expect("a build serializes");
+    let extra = json!({
+        "initiator": caller.user,
+        "sourceVersion": input.get("sourceVersion").cloned().unwrap_or(Value::Null),
+        "source": source,
+        "environment": environment,
+        "serviceRole": project["serviceRole"],
+        "queuedTimeoutInMinutes": input.get("queuedTimeoutInMinutesOverride").cloned().unwrap_or_else(|| project["queuedTimeoutInMinutes"].clone()),
+        "logs": { "groupName": format!("/aws/codebuild/{project_name}"), "streamName": uuid, "deepLink": format!("/v1/builds/{id}/log") },
+        "reportArns": [],
+        INTERNAL: { "request": input, "eventSeq": 0, "logSeq": 0, "stopRequested": false },
+    });
+    for (key, value) in extra.as_object().expect("an object") {
+        if !value.is_null() {
+            body[key] = value.clone();
+        }
+    }
+    let mut document = Document {
+        kind: BUILD.to_owned(),
+        key: id.clone(),
+        parent: Some(project_name.to_owned()),
+        sort: now_ms,
+        version: 0,
+        body,
+    };
+
+    let parsed = spec::buildspec::parse("buildspec", &buildspec);
+    let mut writes = Vec::new();
+    match parsed.ok() {
+        Some(spec) if !spec.plan.phases.is_empty() => {
+            let plan_variables: Vec<EnvVariable> = variables
+                .iter()
+                .filter(|it| it["type"].as_str().unwrap_or("PLAINTEXT") == "PLAINTEXT")
+                .map(|it| EnvVariable {
+                    name: it["name"].as_str().unwrap_or_default().to_owned(),
+                    value: it["value"].as_str().unwrap_or_default().to_owned(),
+                })
+                .collect();
+            let mut plan = spec.plan.clone();
+            // Project variables of the secret kinds join the buildspec's references.
+            for variable in &variables {
+                let reference = protocol::SecretReference {
+                    name: variable["name"].as_str().unwrap_or_default().to_owned(),
+                    reference: variable["value"].as_str().unwrap_or_default().to_owned(),
+                };
+                match variable["type"].as_str() {
+                    Some("PARAMETER_STORE") => plan.parameter_store.push(reference),
+                    Some("SECRETS_MANAGER") => plan.secrets_manager.push(reference),
+                    _ => {}
+                }
+            }
+            let job = BuildJob {
+                build_id: id.clone(),
+                build_arn: arn,
+                build_number: u64::try_from(number).unwrap_or_default(),
+                project_name: project_name.to_owned(),
+                region: state.region.clone(),
+                initiator: caller.user.clone(),
+                timeout_in_minutes: u64::try_from(timeout).unwrap_or(60),
+                plan,
+                variables: plan_variables,
+                secrets: BTreeMap::new(),
+                sandbox: false,
+            };
+            writes.push(Write::Insert(document.clone()));
+            writes.push(Write::Enqueue(QueuedJob {
+                id: id.clone(),
+                kind: JOB_KIND.to_owned(),
+                labels: BTreeMap::new(),
+                payload: serde_json::to_value(&job).expect("a job serializes"),
+                enqueued_at: now_ms,
+            }));
+        }
+        _ => {
+            // CodeBuild reads the buildspec in DOWNLOAD_SOURCE and fails the build there.
+            let mut message: Vec<String> = parsed
+                .diagnostics
+                .iter()
+                .filter(|it| it.severity == spec::Severity::Error)
+                .map(ToString::to_string)
+                .collect();
+            if message.is_empty() {
+                message.push(
+                    "the buildspec defines only a batch build; StartBuild needs phases".to_owned(),
+                );
+            }
+            let mut core = core;
+            engine::build::leased(&mut core, now);
+            core.current_phase = PhaseType::DownloadSource;
+            let context = PhaseContext {
+                status_code: "YAML_FILE_ERROR".to_owned(),
+                message: message.join("; "),
+            };
+            engine::build::ended(&mut core, now, BuildStatus::Failed, context);
+            store_core(&mut document, &core);
+            writes.push(Write::Insert(document.clone()));
+        }
+    }
+    if let Some(token) = input.get("idempotencyToken").and_then(Value::as_str) {
+        writes.push(Write::Put(Document {
+            kind: "idempotency".to_owned(),
+            key: format!("{project_name}/{token}"),
+            parent: None,
+            sort: now_ms,
+            version: 0,
+            body: json!({ "buildId": id, "request": input, "createdMs": now_ms }),
+        }));
+    }
+    state.store.apply(writes).await?;
+    state.jobs.notify_waiters();
+    Ok(json!({ "build": public(&document) }))
+}
+
+/// The build a repeated StartBuild with the same idempotency token already started (within
+/// 5 minutes); a different request with the same token is an error, as in CodeBuild.
+async fn idempotent_build(
+    state: &AppState,
+    project: &str,
+    token: &str,
+    input: &Value,
+) -> Result<Option<Value>, ApiError> {
+    let Some(record) = state.store.get("idempotency", &format!("{project}/{token}")).await? else {
+        return Ok(None);
+    };
+    let created = record.body["createdMs"].as_i64().unwrap_or_default();
+    if engine::clock::now_ms() - created > 5 * 60 * 1000 {
+        return Ok(None);
+    }
+    if &record.body["request"] != input {
+        return Err(invalid("Idempotency token was used with different parameters"));
+    }
+    let id = record.body["buildId"].as_str().unwrap_or_default();
+    Ok(state.store.get(BUILD, id).await?.map(|it| public(&it)))
+}
+
+/// The project's variables with the build's overrides on top, by name.
+fn merged_variables(project: &Value, input: &Value) -> Result<Vec<Value>, ApiError> {
+    let mut variables: Vec<Value> =
+        project["environment"]["environmentVariables"].as_array().cloned().unwrap_or_default();
+    for variable in
+        input.get("environmentVariablesOverride").and_then(Value::as_array).into_iter().flatten()
+    {
+        let name = variable.get("name").and_then(Value::as_str).unwrap_or_default();
+        if name.is_empty() || variable.get("value").and_then(Value::as_str).is_none() {
+            return Err(invalid("Every environment variable needs a name and a value"));
+        }
+        if name.starts_with("CODEBUILD_") {
+            return Err(invalid(format!(
+                "Invalid environment variable name {name}: names starting with CODEBUILD_ are reserved"
+            )));
+        }
+        variables.retain(|it| it["name"].as_str() != Some(name));
+        variables.push(variable.clone());
+    }
+    for variable in &mut variables {
+        if variable.get("type").is_none() {
+            variable["type"] = json!("PLAINTEXT");
+        }
+    }
+    Ok(variables)
+}
+
+pub(crate) async fn batch_get_builds(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let ids = ids(&input)?;
+    let found = state.store.get_many(BUILD, &ids).await?;
+    let queue = crate::agent_api::queue_report(state).await?;
+    let builds: Vec<Value> = found
+        .iter()
+        .map(|document| {
+            let mut build = public(document);
+            // A queued build says why it is still waiting, in its QUEUED phase's context.
+            if build["currentPhase"] == "QUEUED"
+                && let Some(phase) = build["phases"].as_array_mut().and_then(|it| it.last_mut())
+            {
+                phase["contexts"] = json!([{ "statusCode": "WAITING", "message": queue }]);
+            }
+            build
+        })
+        .collect();
+    let not_found: Vec<&String> =
+        ids.iter().filter(|id| !found.iter().any(|it| &&it.key == id)).collect();
+    Ok(json!({ "builds": builds, "buildsNotFound": not_found }))
+}
+
+fn ids(input: &Value) -> Result<Vec<String>, ApiError> {
+    let ids: Vec<String> = input
+        .get("ids")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("ids is required"))?
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|it| it.rsplit_once(":build/").map_or(it, |(_, id)| id).to_owned())
+        .collect();
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(invalid("ids must hold 1 to 100 build ids"));
+    }
+    Ok(ids)
+}
+
+pub(crate) async fn list_builds(
+    state: &AppState,
+    input: Value,
+    project: Option<&str>,
+) -> Result<Value, ApiError> {
+    if let Some(project) = project
+        && state.store.get(PROJECT, project).await?.is_none()
+    {
+        return Err(not_found(format!(
+            "Project cannot be found: arn:aws:codebuild:{}:{}:project/{project}",
+            state.region, state.account
+        )));
+    }
+    let descending = match input.get("sortOrder").and_then(Value::as_str).unwrap_or("DESCENDING") {
+        "ASCENDING" => false,
+        "DESCENDING" => true,
+        other => return Err(invalid(format!("Invalid sortOrder: {other}"))),
+    };
+    let query = ListQuery {
+        kind: BUILD.to_owned(),
+        parent: project.map(str::to_owned),
+        descending,
+        after: input.get("nextToken").and_then(Value::as_str).map(str::to_owned),
+        limit: PAGE_SIZE,
+    };
+    let page = match state.store.list(&query).await {
+        Err(StoreError::BadCursor) => return Err(invalid("Invalid nextToken")),
+        other => other?,
+    };
+    let ids: Vec<&str> = page.documents.iter().map(|it| it.key.as_str()).collect();
+    let mut output = json!({ "ids": ids });
+    if let Some(next) = page.next {
+        output["nextToken"] = json!(next);
+    }
+    Ok(output)
+}
+
+pub(crate) async fn stop_build(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let id = input.get("id").and_then(Value::as_str).ok_or_else(|| invalid("id is required"))?;
+    let id = id.rsplit_once(":build/").map_or(id, |(_, id)| id).to_owned();
+    for _ in 0..5 {
+        let Some(mut document) = state.store.get(BUILD, &id).await? else {
+            return Err(not_found(format!("Build {id} does not exist")));
+        };
+        let mut build = core(&document)?;
+        if build.build_complete {
+            return Ok(json!({ "build": public(&document) }));
+        }
+        let version = document.version;
+        let mut writes = Vec::new();
+        if build.current_phase == PhaseType::Queued {
+            // Not on an agent yet: the build ends here.
+            let context = PhaseContext {
+                status_code: "BUILD_STOPPED".to_owned(),
+                message: "Build was stopped while queued".to_owned(),
+            };
+            engine::build::ended(
+                &mut build,
+                engine::clock::aws_timestamp(engine::clock::now_ms()),
+                BuildStatus::Stopped,
+                context,
+            );
+            store_core(&mut document, &build);
+            writes.push(Write::CompleteJob { job_id: id.clone() });
+        } else {
+            // The agent sees this on its next report (within a second) and stops the build.
+            document.body[INTERNAL]["stopRequested"] = json!(true);
+        }
+        let shown = public(&document);
+        writes.insert(0, Write::Update { document, expected_version: version });
+        match state.store.apply(writes).await {
+            Ok(()) => return Ok(json!({ "build": shown })),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::internal(format!("build {id} kept changing while being stopped")))
+}
+
+pub(crate) async fn retry_build(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let id = input.get("id").and_then(Value::as_str).ok_or_else(|| invalid("id is required"))?;
+    let id = id.rsplit_once(":build/").map_or(id, |(_, id)| id);
+    let Some(document) = state.store.get(BUILD, id).await? else {
+        return Err(not_found(format!("Build {id} does not exist")));
+    };
+    let mut request = document.body[INTERNAL]["request"].clone();
+    match input.get("idempotencyToken") {
+        Some(token) => request["idempotencyToken"] = token.clone(),
+        None => {
+            if let Some(object) = request.as_object_mut() {
+                object.remove("idempotencyToken");
+            }
+        }
+    }
+    start_build(state, caller, request).await
+}
+
+pub(crate) async fn batch_delete_builds(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let ids = ids(&input)?;
+    let found = state.store.get_many(BUILD, &ids).await?;
+    let mut deleted = Vec::new();
+    let mut not_deleted = Vec::new();
+    for id in &ids {
+        match found.iter().find(|it| &it.key == id) {
+            None => not_deleted.push(json!({ "id": id, "statusCode": "BUILD_NOT_FOUND" })),
+            Some(document) if !document.body["buildComplete"].as_bool().unwrap_or(false) => {
+                not_deleted.push(json!({ "id": id, "statusCode": "BUILD_IN_PROGRESS" }))
+            }
+            Some(_) => {
+                state
+                    .store
+                    .apply(vec![Write::Delete { kind: BUILD.to_owned(), key: id.clone() }])
+                    .await?;
+                state.store.delete_log(id).await?;
+                deleted.push(id.clone());
+            }
+        }
+    }
+    Ok(json!({ "buildsDeleted": deleted, "buildsNotDeleted": not_deleted }))
+}

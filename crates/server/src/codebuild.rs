@@ -1,0 +1,397 @@
+//! The CodeBuild API (`CodeBuild_20161006.*`): projects here; builds in `builds`, reports in
+//! `reports`.
+//!
+//! Shapes, defaults and errors follow the botocore model (`codebuild/2016-10-06`). Projects are
+//! stored as the JSON the API returns, so `BatchGetProjects` gives back exactly what was
+//! created, with the server's defaults filled in.
+
+use engine::store::{Document, ListQuery, StoreError, Write};
+use serde_json::{Value, json};
+
+use crate::aws::Caller;
+use crate::error::ApiError;
+use crate::{AppState, builds, reports};
+
+const PROJECT: &str = "project";
+
+/// How many names `ListProjects` returns per page, as AWS does.
+const PAGE_SIZE: usize = 100;
+
+pub(crate) async fn call(
+    state: &AppState,
+    caller: &Caller,
+    operation: &str,
+    input: Value,
+) -> Result<Value, ApiError> {
+    match operation {
+        "StartBuild" => builds::start_build(state, caller, input).await,
+        "StopBuild" => builds::stop_build(state, input).await,
+        "RetryBuild" => builds::retry_build(state, caller, input).await,
+        "BatchGetBuilds" => builds::batch_get_builds(state, input).await,
+        "ListBuilds" => builds::list_builds(state, input, None).await,
+        "ListBuildsForProject" => {
+            let project = input
+                .get("projectName")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid("projectName is required"))?
+                .to_owned();
+            builds::list_builds(state, input, Some(&project)).await
+        }
+        "BatchDeleteBuilds" => builds::batch_delete_builds(state, input).await,
+        "CreateReportGroup" => reports::create_report_group(state, input).await,
+        "BatchGetReportGroups" => reports::batch_get_report_groups(state, input).await,
+        "ListReportGroups" => reports::list_report_groups(state, input).await,
+        "ListReportsForReportGroup" => reports::list_reports_for_report_group(state, input).await,
+        "BatchGetReports" => reports::batch_get_reports(state, input).await,
+        "DescribeTestCases" => reports::describe_test_cases(state, input).await,
+        "CreateProject" => create_project(state, input).await,
+        "UpdateProject" => update_project(state, input).await,
+        "DeleteProject" => delete_project(state, input).await,
+        "BatchGetProjects" => batch_get_projects(state, input).await,
+        "ListProjects" => list_projects(state, input).await,
+        _ => Err(ApiError::client(
+            "UnknownOperationException",
+            format!("Slipway does not implement the CodeBuild operation {operation} yet"),
+        )),
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::client("InvalidInputException", message)
+}
+
+fn required_str<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
+    input.get(field).and_then(Value::as_str).ok_or_else(|| invalid(format!("{field} is required")))
+}
+
+fn project_arn(state: &AppState, name: &str) -> String {
+    format!("arn:aws:codebuild:{}:{}:project/{name}", state.region, state.account)
+}
+
+/// A project name, or the name inside a project ARN.
+fn project_name(name_or_arn: &str) -> &str {
+    match name_or_arn.strip_prefix("arn:") {
+        Some(_) => name_or_arn.rsplit_once("project/").map_or(name_or_arn, |(_, name)| name),
+        None => name_or_arn,
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let mut chars = name.chars();
+    let valid = (2..=150).contains(&name.len())
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "Invalid project name: {name}. A name is 2 to 150 letters, digits, - and _, starting with a letter or digit"
+        )))
+    }
+}
+
+fn check_enum(value: &Value, field: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    match value.get(field).and_then(Value::as_str) {
+        Some(it) if allowed.contains(&it) => Ok(()),
+        Some(it) => {
+            Err(invalid(format!("Invalid {field}: {it}; expected one of {}", allowed.join(", "))))
+        }
+        None => Err(invalid(format!("{field} is required"))),
+    }
+}
+
+fn check_range(
+    input: &Value,
+    field: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<(), ApiError> {
+    match input.get(field) {
+        None | Some(Value::Null) => Ok(()),
+        Some(value) => match value.as_i64() {
+            Some(n) if range.contains(&n) => Ok(()),
+            _ => Err(invalid(format!(
+                "{field} must be between {} and {}, found {value}",
+                range.start(),
+                range.end()
+            ))),
+        },
+    }
+}
+
+const SOURCE_TYPES: &[&str] = &[
+    "CODECOMMIT",
+    "CODEPIPELINE",
+    "GITHUB",
+    "GITHUB_ENTERPRISE",
+    "GITLAB",
+    "GITLAB_SELF_MANAGED",
+    "BITBUCKET",
+    "S3",
+    "NO_SOURCE",
+];
+const ARTIFACT_TYPES: &[&str] = &["CODEPIPELINE", "S3", "NO_ARTIFACTS"];
+const ENVIRONMENT_TYPES: &[&str] = &[
+    "LINUX_CONTAINER",
+    "LINUX_GPU_CONTAINER",
+    "ARM_CONTAINER",
+    "WINDOWS_CONTAINER",
+    "WINDOWS_SERVER_2019_CONTAINER",
+    "WINDOWS_SERVER_2022_CONTAINER",
+    "LINUX_LAMBDA_CONTAINER",
+    "ARM_LAMBDA_CONTAINER",
+    "LINUX_EC2",
+    "ARM_EC2",
+    "WINDOWS_EC2",
+    "MAC_ARM",
+];
+const VARIABLE_TYPES: &[&str] = &["PLAINTEXT", "PARAMETER_STORE", "SECRETS_MANAGER"];
+
+/// Checks a whole project (after an update is merged in), as CreateProject would.
+fn check_project(project: &Value) -> Result<(), ApiError> {
+    check_name(required_str(project, "name")?)?;
+    let source = project.get("source").ok_or_else(|| invalid("source is required"))?;
+    check_enum(source, "type", SOURCE_TYPES)?;
+    let source_type = source["type"].as_str().unwrap_or_default();
+    if source_type == "NO_SOURCE"
+        && source.get("buildspec").and_then(Value::as_str).is_none_or(str::is_empty)
+    {
+        return Err(invalid("Project with NO_SOURCE source type must have buildspec defined"));
+    }
+    let artifacts = project.get("artifacts").ok_or_else(|| invalid("artifacts is required"))?;
+    check_enum(artifacts, "type", ARTIFACT_TYPES)?;
+    if let Some(secondary) = project.get("secondaryArtifacts").and_then(Value::as_array) {
+        for artifact in secondary {
+            check_enum(artifact, "type", &ARTIFACT_TYPES[1..])?;
+        }
+    }
+    let environment =
+        project.get("environment").ok_or_else(|| invalid("environment is required"))?;
+    check_enum(environment, "type", ENVIRONMENT_TYPES)?;
+    required_str(environment, "image").map_err(|_| invalid("environment.image is required"))?;
+    required_str(environment, "computeType")
+        .map_err(|_| invalid("environment.computeType is required"))?;
+    for variable in
+        environment.get("environmentVariables").and_then(Value::as_array).into_iter().flatten()
+    {
+        let name = variable.get("name").and_then(Value::as_str).unwrap_or_default();
+        if name.is_empty() || variable.get("value").and_then(Value::as_str).is_none() {
+            return Err(invalid("Every environment variable needs a name and a value"));
+        }
+        if name.starts_with("CODEBUILD_") {
+            return Err(invalid(format!(
+                "Invalid environment variable name {name}: names starting with CODEBUILD_ are reserved"
+            )));
+        }
+        if variable.get("type").is_some() {
+            check_enum(variable, "type", VARIABLE_TYPES)?;
+        }
+    }
+    required_str(project, "serviceRole")?;
+    check_range(project, "timeoutInMinutes", 5..=2160)?;
+    check_range(project, "queuedTimeoutInMinutes", 5..=480)?;
+    if project.get("description").and_then(Value::as_str).is_some_and(|it| it.len() > 255) {
+        return Err(invalid("description is longer than 255 characters"));
+    }
+    Ok(())
+}
+
+/// The output-only fields and defaults of a stored project.
+fn with_defaults(state: &AppState, mut project: Value, created: f64, modified: f64) -> Value {
+    let name = project["name"].as_str().unwrap_or_default().to_owned();
+    let object = project.as_object_mut().expect("checked to be an object");
+    object.insert("arn".to_owned(), json!(project_arn(state, &name)));
+    object.insert("created".to_owned(), json!(created));
+    object.insert("lastModified".to_owned(), json!(modified));
+    object.entry("timeoutInMinutes").or_insert(json!(60));
+    object.entry("queuedTimeoutInMinutes").or_insert(json!(480));
+    object.entry("badge").or_insert(json!({ "badgeEnabled": false }));
+    object.entry("projectVisibility").or_insert(json!("PRIVATE"));
+    object.entry("secondarySources").or_insert(json!([]));
+    object.entry("secondarySourceVersions").or_insert(json!([]));
+    object.entry("secondaryArtifacts").or_insert(json!([]));
+    object.entry("cache").or_insert(json!({ "type": "NO_CACHE" }));
+    object.entry("tags").or_insert(json!([]));
+    if let Some(environment) = object.get_mut("environment").and_then(Value::as_object_mut) {
+        environment.entry("environmentVariables").or_insert(json!([]));
+        environment.entry("privilegedMode").or_insert(json!(false));
+        environment.entry("imagePullCredentialsType").or_insert(json!("CODEBUILD"));
+    }
+    project
+}
+
+/// The fields a client may set (everything else in the input is ignored, as AWS does).
+const SETTABLE: &[&str] = &[
+    "name",
+    "description",
+    "source",
+    "secondarySources",
+    "sourceVersion",
+    "secondarySourceVersions",
+    "artifacts",
+    "secondaryArtifacts",
+    "cache",
+    "environment",
+    "serviceRole",
+    "timeoutInMinutes",
+    "queuedTimeoutInMinutes",
+    "encryptionKey",
+    "tags",
+    "vpcConfig",
+    "badgeEnabled",
+    "logsConfig",
+    "fileSystemLocations",
+    "buildBatchConfig",
+    "concurrentBuildLimit",
+    "autoRetryLimit",
+];
+
+fn settable(input: &Value) -> serde_json::Map<String, Value> {
+    input
+        .as_object()
+        .map(|object| {
+            object
+                .iter()
+                .filter(|(k, v)| SETTABLE.contains(&k.as_str()) && !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn create_project(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let fields = Value::Object(settable(&input));
+    check_project(&fields)?;
+    let name = fields["name"].as_str().unwrap_or_default().to_owned();
+    let now_ms = engine::clock::now_ms();
+    let now = engine::clock::aws_timestamp(now_ms);
+    let project = with_defaults(state, fields, now, now);
+    let document = Document {
+        kind: PROJECT.to_owned(),
+        key: name.clone(),
+        parent: None,
+        sort: now_ms,
+        version: 0,
+        body: project.clone(),
+    };
+    match state.store.apply(vec![Write::Insert(document)]).await {
+        Ok(()) => Ok(json!({ "project": project })),
+        Err(StoreError::AlreadyExists { .. }) => Err(ApiError::client(
+            "ResourceAlreadyExistsException",
+            format!("Project already exists: {}", project_arn(state, &name)),
+        )),
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn update_project(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let name = project_name(required_str(&input, "name")?).to_owned();
+    // Retried on a concurrent update, so that two updates of different fields both land.
+    for _ in 0..5 {
+        let Some(mut document) = state.store.get(PROJECT, &name).await? else {
+            return Err(ApiError::client(
+                "ResourceNotFoundException",
+                format!("Project cannot be found: {}", project_arn(state, &name)),
+            ));
+        };
+        let mut fields = settable(&document.body);
+        fields.extend(settable(&input));
+        fields.insert("name".to_owned(), json!(name));
+        let fields = Value::Object(fields);
+        check_project(&fields)?;
+        let created = document.body["created"].as_f64().unwrap_or_default();
+        let now = engine::clock::aws_timestamp(engine::clock::now_ms());
+        let project = with_defaults(state, fields, created, now);
+        let version = document.version;
+        document.body = project.clone();
+        match state.store.apply(vec![Write::Update { document, expected_version: version }]).await {
+            Ok(()) => return Ok(json!({ "project": project })),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::internal(format!("project {name} kept changing during an update")))
+}
+
+async fn delete_project(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let name = project_name(required_str(&input, "name")?).to_owned();
+    state.store.apply(vec![Write::Delete { kind: PROJECT.to_owned(), key: name }]).await?;
+    Ok(json!({}))
+}
+
+async fn batch_get_projects(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let names: Vec<String> = input
+        .get("names")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("names is required"))?
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    if names.is_empty() || names.len() > 100 {
+        return Err(invalid("names must hold 1 to 100 project names"));
+    }
+    let keys: Vec<String> = names.iter().map(|it| project_name(it).to_owned()).collect();
+    let found = state.store.get_many(PROJECT, &keys).await?;
+    let not_found: Vec<&String> = names
+        .iter()
+        .zip(&keys)
+        .filter(|(_, key)| !found.iter().any(|it| &it.key == *key))
+        .map(|(name, _)| name)
+        .collect();
+    let projects: Vec<&Value> = found.iter().map(|it| &it.body).collect();
+    Ok(json!({ "projects": projects, "projectsNotFound": not_found }))
+}
+
+async fn list_projects(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let sort_by = input.get("sortBy").and_then(Value::as_str).unwrap_or("NAME");
+    let descending = match input.get("sortOrder").and_then(Value::as_str).unwrap_or("ASCENDING") {
+        "ASCENDING" => false,
+        "DESCENDING" => true,
+        other => return Err(invalid(format!("Invalid sortOrder: {other}"))),
+    };
+    let mut projects = Vec::new();
+    let mut after = None;
+    // Every page of the store, bounded by the number of projects there are.
+    loop {
+        let query = ListQuery {
+            kind: PROJECT.to_owned(),
+            parent: None,
+            descending: false,
+            after,
+            limit: 1000,
+        };
+        let page = state.store.list(&query).await?;
+        projects.extend(page.documents);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let key = |document: &Document| -> (String, i64) {
+        let time =
+            |field: &str| (document.body[field].as_f64().unwrap_or_default() * 1000.0) as i64;
+        match sort_by {
+            "CREATED_TIME" => (String::new(), time("created")),
+            "LAST_MODIFIED_TIME" => (String::new(), time("lastModified")),
+            _ => (document.key.clone(), 0),
+        }
+    };
+    if !["NAME", "CREATED_TIME", "LAST_MODIFIED_TIME"].contains(&sort_by) {
+        return Err(invalid(format!("Invalid sortBy: {sort_by}")));
+    }
+    projects.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.key.cmp(&b.key)));
+    if descending {
+        projects.reverse();
+    }
+    let start = match input.get("nextToken").and_then(Value::as_str) {
+        Some(token) => token.parse::<usize>().map_err(|_| invalid("Invalid nextToken"))?,
+        None => 0,
+    };
+    let names: Vec<&str> =
+        projects.iter().skip(start).take(PAGE_SIZE).map(|it| it.key.as_str()).collect();
+    let mut output = json!({ "projects": names });
+    if start + PAGE_SIZE < projects.len() {
+        output["nextToken"] = json!((start + PAGE_SIZE).to_string());
+    }
+    Ok(output)
+}

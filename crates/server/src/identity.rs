@@ -1,0 +1,171 @@
+//! Users and their access keys.
+//!
+//! An access key is an id (`AKIA…`, public) and a secret (40 characters) that signs API
+//! requests (SigV4). Secrets are stored sealed under the installation's key and opened only
+//! to verify a signature. On first start the server creates the user `admin` and one key.
+
+use engine::store::{Document, ListQuery, Store, StoreError, Write};
+use serde_json::json;
+
+use crate::crypto::{SecretBox, random_string};
+
+const USER: &str = "user";
+const ACCESS_KEY: &str = "access-key";
+
+/// A new access key, the only time its secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user the key belongs to.
+    pub user: String,
+    /// `AKIA…`.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("user `{0}` already exists")]
+    UserExists(String),
+    #[error("no user `{0}`")]
+    NoSuchUser(String),
+    #[error("no access key `{0}`")]
+    NoSuchKey(String),
+    #[error("invalid user name `{0}`: use 1 to 64 letters, digits and + = , . @ _ -")]
+    InvalidName(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Users and access keys in the store.
+#[derive(Clone)]
+pub(crate) struct Identity {
+    store: Store,
+    secrets: SecretBox,
+    account: String,
+}
+
+impl Identity {
+    pub(crate) fn new(store: Store, secrets: SecretBox, account: &str) -> Identity {
+        Identity { store, secrets, account: account.to_owned() }
+    }
+
+    /// Creates `admin` and a key for it when there is no user at all.
+    pub(crate) async fn bootstrap(
+        &self,
+        now_ms: i64,
+    ) -> Result<Option<Credentials>, IdentityError> {
+        let query = ListQuery {
+            kind: USER.to_owned(),
+            parent: None,
+            descending: false,
+            after: None,
+            limit: 1,
+        };
+        if !self.store.list(&query).await?.documents.is_empty() {
+            return Ok(None);
+        }
+        self.create_user("admin", now_ms).await?;
+        Ok(Some(self.create_access_key("admin", now_ms).await?))
+    }
+
+    pub(crate) async fn create_user(&self, name: &str, now_ms: i64) -> Result<(), IdentityError> {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+        if !valid {
+            return Err(IdentityError::InvalidName(name.to_owned()));
+        }
+        let body = json!({
+            "userName": name,
+            "arn": format!("arn:aws:iam::{}:user/{name}", self.account),
+            "createDate": now_ms,
+        });
+        let document = Document {
+            kind: USER.to_owned(),
+            key: name.to_owned(),
+            parent: None,
+            sort: now_ms,
+            version: 0,
+            body,
+        };
+        match self.store.apply(vec![Write::Insert(document)]).await {
+            Err(StoreError::AlreadyExists { .. }) => {
+                Err(IdentityError::UserExists(name.to_owned()))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    pub(crate) async fn create_access_key(
+        &self,
+        user: &str,
+        now_ms: i64,
+    ) -> Result<Credentials, IdentityError> {
+        if self.store.get(USER, user).await?.is_none() {
+            return Err(IdentityError::NoSuchUser(user.to_owned()));
+        }
+        let access_key_id =
+            format!("AKIA{}", random_string(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"));
+        let secret_access_key =
+            random_string(40, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+        let body = json!({
+            "userName": user,
+            "accessKeyId": access_key_id,
+            "status": "Active",
+            "createDate": now_ms,
+            "sealedSecret": self.secrets.seal(&secret_access_key),
+        });
+        let document = Document {
+            kind: ACCESS_KEY.to_owned(),
+            key: access_key_id.clone(),
+            parent: Some(user.to_owned()),
+            sort: now_ms,
+            version: 0,
+            body,
+        };
+        self.store.apply(vec![Write::Insert(document)]).await?;
+        Ok(Credentials { user: user.to_owned(), access_key_id, secret_access_key })
+    }
+
+    /// Deactivates a key for good: requests signed with it are refused from now on.
+    pub(crate) async fn revoke_access_key(&self, access_key_id: &str) -> Result<(), IdentityError> {
+        let Some(mut document) = self.store.get(ACCESS_KEY, access_key_id).await? else {
+            return Err(IdentityError::NoSuchKey(access_key_id.to_owned()));
+        };
+        let version = document.version;
+        document.body["status"] = json!("Inactive");
+        self.store.apply(vec![Write::Update { document, expected_version: version }]).await?;
+        Ok(())
+    }
+
+    /// The user and secret of an active key.
+    pub(crate) async fn secret(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<(String, String)>, IdentityError> {
+        let Some(document) = self.store.get(ACCESS_KEY, access_key_id).await? else {
+            return Ok(None);
+        };
+        if document.body["status"] != "Active" {
+            return Ok(None);
+        }
+        let user = document.body["userName"].as_str().unwrap_or_default().to_owned();
+        let sealed = document.body["sealedSecret"].as_str().unwrap_or_default();
+        match self.secrets.open(sealed) {
+            Ok(secret) => Ok(Some((user, secret))),
+            Err(err) => {
+                tracing::error!(%access_key_id, %err, "cannot open an access key's secret");
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The AWS shared-credentials file for a key (`~/.aws/credentials` format).
+pub(crate) fn credentials_file(credentials: &Credentials) -> String {
+    format!(
+        "# Slipway access key of user {}\n[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        credentials.user, credentials.access_key_id, credentials.secret_access_key
+    )
+}

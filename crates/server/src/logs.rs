@@ -1,0 +1,201 @@
+//! Build logs over HTTP: the whole log (`GET /v1/builds/<id>/log`) and a live tail as
+//! server-sent events (`GET /v1/builds/<id>/log/live`).
+//!
+//! Both stream the log's chunks from the store page by page, so a log of hundreds of
+//! megabytes never sits in the server's memory. They take an access key as HTTP Basic
+//! credentials (`curl -u AKIA…:SECRET`).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+
+use crate::AppState;
+use crate::builds::BUILD;
+
+/// Chunks read from the store at a time.
+const PAGE: i64 = 64;
+
+fn unauthorized() -> Response {
+    let mut response =
+        (StatusCode::UNAUTHORIZED, "an access key is needed as HTTP Basic credentials\n")
+            .into_response();
+    response
+        .headers_mut()
+        .insert("www-authenticate", HeaderValue::from_static("Basic realm=\"slipway\""));
+    response
+}
+
+/// Checks `Authorization: Basic base64(access-key-id:secret)`.
+async fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(encoded) = headers
+        .get("authorization")
+        .and_then(|it| it.to_str().ok())
+        .and_then(|it| it.strip_prefix("Basic "))
+    else {
+        return false;
+    };
+    let Some(decoded) = base64_decode(encoded.trim()) else { return false };
+    let Some((key, secret)) = decoded.split_once(':') else { return false };
+    match state.identity.secret(key).await {
+        Ok(Some((_, expected))) => {
+            expected.len() == secret.len()
+                && expected.bytes().zip(secret.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
+        }
+        _ => false,
+    }
+}
+
+fn base64_decode(text: &str) -> Option<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for byte in text.bytes().filter(|b| *b != b'=') {
+        let value = ALPHABET.iter().position(|it| *it == byte)? as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The chunks of a log from `from` on, one page per item, until there are no more.
+fn chunks(
+    state: AppState,
+    id: String,
+    from: i64,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+    futures::stream::unfold(Some(from), move |next| {
+        let (state, id) = (state.clone(), id.clone());
+        async move {
+            let from = next?;
+            match state.store.read_log(&id, from, PAGE).await {
+                Ok(page) if page.is_empty() => None,
+                Ok(page) => {
+                    let last = page.last().map_or(from, |it| it.seq + 1);
+                    let more = page.len() as i64 == PAGE;
+                    let bytes: Vec<u8> = page.into_iter().flat_map(|it| it.data).collect();
+                    Some((Ok(Bytes::from(bytes)), more.then_some(last)))
+                }
+                Err(err) => Some((Err(std::io::Error::other(err.to_string())), None)),
+            }
+        }
+    })
+}
+
+pub(crate) async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorized(&state, &headers).await {
+        return unauthorized();
+    }
+    match state.store.get(BUILD, &id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return (StatusCode::NOT_FOUND, format!("no build {id}\n")).into_response(),
+        Err(err) => return crate::error::ApiError::internal(err).into_response(),
+    }
+    let mut response = Body::from_stream(chunks(state, id, 0)).into_response();
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+/// What the live tail has sent so far.
+struct Tail {
+    state: AppState,
+    id: String,
+    next_seq: i64,
+    /// Text of the last chunk after its last newline, held until the line is complete.
+    partial: String,
+    done: bool,
+}
+
+pub(crate) async fn live(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorized(&state, &headers).await {
+        return unauthorized();
+    }
+    match state.store.get(BUILD, &id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return (StatusCode::NOT_FOUND, format!("no build {id}\n")).into_response(),
+        Err(err) => return crate::error::ApiError::internal(err).into_response(),
+    }
+    let tail = Tail { state, id, next_seq: 0, partial: String::new(), done: false };
+    let stream = futures::stream::unfold(tail, |mut tail| async move {
+        if tail.done {
+            return None;
+        }
+        // Bounded: every pass either sends something or waits; the build's end ends it.
+        loop {
+            // Register for a wake-up before reading, so that no append is missed.
+            let logs = tail.state.logs.clone();
+            let notified = logs.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let page =
+                tail.state.store.read_log(&tail.id, tail.next_seq, PAGE).await.unwrap_or_default();
+            if let Some(last) = page.last() {
+                tail.next_seq = last.seq + 1;
+                let text: Vec<u8> = page.into_iter().flat_map(|it| it.data).collect();
+                tail.partial.push_str(&String::from_utf8_lossy(&text));
+                let complete = tail.partial.rfind('\n').map_or(0, |i| i + 1);
+                let lines: String = tail.partial.drain(..complete).collect();
+                if lines.is_empty() {
+                    continue;
+                }
+                let event = Event::default().event("log").data(lines.trim_end_matches('\n'));
+                return Some((Ok::<_, Infallible>(event), tail));
+            }
+            let complete = matches!(tail.state.store.get(BUILD, &tail.id).await, Ok(Some(doc)) if doc.body["buildComplete"] == true);
+            if complete {
+                // One more look: the last chunk may have landed with the completion.
+                if tail
+                    .state
+                    .store
+                    .read_log(&tail.id, tail.next_seq, 1)
+                    .await
+                    .map(|it| it.is_empty())
+                    .unwrap_or(true)
+                {
+                    tail.done = true;
+                    let status = tail
+                        .state
+                        .store
+                        .get(BUILD, &tail.id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|it| it.body["buildStatus"].to_string())
+                        .unwrap_or_default();
+                    return Some((
+                        Ok(Event::default().event("end").data(status.trim_matches('"'))),
+                        tail,
+                    ));
+                }
+                continue;
+            }
+            tokio::select! {
+                () = &mut notified => {}
+                // Other replicas append too: look again regularly.
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}

@@ -1,0 +1,375 @@
+//! Verifying AWS Signature Version 4 on incoming API requests.
+//!
+//! Every request to the AWS JSON API is signed by the client (the `aws` CLI, boto3, the SDKs)
+//! with an access key's secret. We recompute the signature from the request and compare, as
+//! AWS does (`shared/reference/aws-formats.md` §7.4). The function is pure: the caller passes
+//! the current time and a way to look up a key's secret.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
+/// How far a request's timestamp may be from the server's clock.
+const MAX_SKEW_SECONDS: i64 = 15 * 60;
+
+/// A request as the verifier needs it.
+pub(crate) struct SignedRequest<'a> {
+    pub(crate) method: &'a str,
+    /// The path as received, still percent-encoded.
+    pub(crate) path: &'a str,
+    /// The query string as received, without `?`.
+    pub(crate) query: &'a str,
+    /// Every header, names lower-cased, in the order received.
+    pub(crate) headers: &'a [(String, String)],
+    pub(crate) body: &'a [u8],
+}
+
+/// Who signed a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Signer {
+    pub(crate) access_key_id: String,
+    pub(crate) region: String,
+}
+
+/// Why a request was refused, with the AWS error code each maps to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum SignatureError {
+    #[error("Missing Authentication Token")]
+    Missing,
+    #[error("{0}")]
+    Incomplete(String),
+    #[error("The security token included in the request is invalid.")]
+    UnknownKey,
+    #[error("Signature expired: {request} is now earlier than {earliest} ({now} - 15 min.)")]
+    Expired { request: String, earliest: String, now: String },
+    #[error("Signature not yet current: {request} is still later than {latest} ({now} + 15 min.)")]
+    NotYetCurrent { request: String, latest: String, now: String },
+    #[error("Credential should be scoped to correct service: '{0}'. ")]
+    WrongService(String),
+    #[error(
+        "The request signature we calculated does not match the signature you provided. \
+         Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+    )]
+    Mismatch,
+}
+
+impl SignatureError {
+    /// The `__type` AWS answers with.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            SignatureError::Missing => "MissingAuthenticationTokenException",
+            SignatureError::Incomplete(_) => "IncompleteSignatureException",
+            SignatureError::UnknownKey => "UnrecognizedClientException",
+            SignatureError::Expired { .. }
+            | SignatureError::NotYetCurrent { .. }
+            | SignatureError::WrongService(_)
+            | SignatureError::Mismatch => "InvalidSignatureException",
+        }
+    }
+}
+
+/// Checks `request`'s signature for `service` (its signing name, e.g. `codebuild`) at
+/// `now` (seconds since the epoch). `secret` returns the secret of an active access key.
+pub(crate) fn verify(
+    request: &SignedRequest<'_>,
+    service: &str,
+    now: i64,
+    secret: impl FnOnce(&str) -> Option<String>,
+) -> Result<Signer, SignatureError> {
+    let header = |name: &str| -> Vec<&str> {
+        request.headers.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    };
+    let authorization = *header("authorization").first().ok_or(SignatureError::Missing)?;
+    let auth = parse_authorization(authorization)?;
+    let amz_date = header("x-amz-date").first().copied().ok_or_else(|| {
+        SignatureError::Incomplete(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+                .to_owned(),
+        )
+    })?;
+    let request_time = parse_amz_date(amz_date)
+        .ok_or_else(|| SignatureError::Incomplete(format!("Invalid X-Amz-Date '{amz_date}'")))?;
+    if now - request_time > MAX_SKEW_SECONDS {
+        return Err(SignatureError::Expired {
+            request: amz_date.to_owned(),
+            earliest: format_amz_date(now - MAX_SKEW_SECONDS),
+            now: format_amz_date(now),
+        });
+    }
+    if request_time - now > MAX_SKEW_SECONDS {
+        return Err(SignatureError::NotYetCurrent {
+            request: amz_date.to_owned(),
+            latest: format_amz_date(now + MAX_SKEW_SECONDS),
+            now: format_amz_date(now),
+        });
+    }
+    if !amz_date.starts_with(auth.date) {
+        return Err(SignatureError::Incomplete(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
+            auth.date,
+            &amz_date[..8.min(amz_date.len())]
+        )));
+    }
+    if auth.service != service {
+        return Err(SignatureError::WrongService(service.to_owned()));
+    }
+    if !auth.signed_headers.contains(&"host") {
+        return Err(SignatureError::Incomplete(
+            "'Host' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
+        ));
+    }
+    let secret = secret(auth.access_key).ok_or(SignatureError::UnknownKey)?;
+
+    let mut canonical_headers = String::new();
+    for name in &auth.signed_headers {
+        let values: Vec<String> = header(name)
+            .iter()
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        if values.is_empty() {
+            return Err(SignatureError::Mismatch);
+        }
+        canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
+    }
+    let mut query: Vec<(String, String)> = request
+        .query
+        .split('&')
+        .filter(|it| !it.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (uri_encode(&percent_decode(k), false), uri_encode(&percent_decode(v), false))
+        })
+        .collect();
+    query.sort();
+    let canonical_query =
+        query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let payload_hash = match header("x-amz-content-sha256").first() {
+        Some(hash) => (*hash).to_owned(),
+        None => hex(&Sha256::digest(request.body)),
+    };
+    // Services other than S3 encode the (already encoded) path once more.
+    let canonical_path = uri_encode(request.path, true);
+    let canonical = format!(
+        "{}\n{canonical_path}\n{canonical_query}\n{canonical_headers}\n{}\n{payload_hash}",
+        request.method,
+        auth.signed_headers.join(";")
+    );
+    let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex(&Sha256::digest(canonical.as_bytes()))
+    );
+    let key = signing_key(&secret, auth.date, auth.region, auth.service);
+    let expected = hex(&hmac(&key, string_to_sign.as_bytes()));
+    if !constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
+        return Err(SignatureError::Mismatch);
+    }
+    Ok(Signer { access_key_id: auth.access_key.to_owned(), region: auth.region.to_owned() })
+}
+
+/// Signs a request the way the AWS SDKs do; the tests use it to make requests to verify.
+#[cfg(test)]
+pub(crate) fn sign(
+    request: &SignedRequest<'_>,
+    access_key: &str,
+    secret: &str,
+    region: &str,
+    service: &str,
+    amz_date: &str,
+) -> String {
+    let names: Vec<&str> = {
+        let mut names: Vec<&str> = request.headers.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let canonical_headers: String = names
+        .iter()
+        .map(|name| {
+            let values: Vec<&str> =
+                request.headers.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim()).collect();
+            format!("{name}:{}\n", values.join(","))
+        })
+        .collect();
+    let canonical = format!(
+        "{}\n{}\n{}\n{canonical_headers}\n{}\n{}",
+        request.method,
+        uri_encode(request.path, true),
+        request.query,
+        names.join(";"),
+        hex(&Sha256::digest(request.body))
+    );
+    let date = &amz_date[..8];
+    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex(&Sha256::digest(canonical.as_bytes()))
+    );
+    let signature =
+        hex(&hmac(&signing_key(secret, date, region, service), string_to_sign.as_bytes()));
+    format!(
+        "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={}, Signature={signature}",
+        names.join(";")
+    )
+}
+
+struct Authorization<'a> {
+    access_key: &'a str,
+    date: &'a str,
+    region: &'a str,
+    service: &'a str,
+    signed_headers: Vec<&'a str>,
+    signature: &'a str,
+}
+
+fn parse_authorization(header: &str) -> Result<Authorization<'_>, SignatureError> {
+    let incomplete = |what: &str| {
+        SignatureError::Incomplete(format!(
+            "Authorization header requires '{what}' parameter. Authorization={header}"
+        ))
+    };
+    let rest = header.strip_prefix("AWS4-HMAC-SHA256 ").ok_or_else(|| {
+        SignatureError::Incomplete(format!("Unsupported Authorization Type: {header}"))
+    })?;
+    let (mut credential, mut signed, mut signature) = (None, None, None);
+    for part in rest.split(',') {
+        let Some((key, value)) = part.trim().split_once('=') else { continue };
+        match key {
+            "Credential" => credential = Some(value),
+            "SignedHeaders" => signed = Some(value),
+            "Signature" => signature = Some(value),
+            _ => {}
+        }
+    }
+    let credential = credential.ok_or_else(|| incomplete("Credential"))?;
+    let signed = signed.ok_or_else(|| incomplete("SignedHeaders"))?;
+    let signature = signature.ok_or_else(|| incomplete("Signature"))?;
+    let parts: Vec<&str> = credential.split('/').collect();
+    if parts.len() != 5 || parts[4] != "aws4_request" || parts.iter().any(|it| it.is_empty()) {
+        return Err(SignatureError::Incomplete(format!(
+            "Credential should be scoped to a valid region, not '{}'. ",
+            parts.get(2).unwrap_or(&"")
+        )));
+    }
+    Ok(Authorization {
+        access_key: parts[0],
+        date: parts[1],
+        region: parts[2],
+        service: parts[3],
+        signed_headers: signed.split(';').collect(),
+        signature,
+    })
+}
+
+fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
+    let key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let key = hmac(&key, region.as_bytes());
+    let key = hmac(&key, service.as_bytes());
+    hmac(&key, b"aws4_request")
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any size");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn uri_encode(text: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b'/' if keep_slash => out.push('/'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(value) =
+                text.get(i + 1..i + 3).and_then(|it| u8::from_str_radix(it, 16).ok())
+        {
+            out.push(value);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `20261122T162140Z` as seconds since the epoch.
+pub(crate) fn parse_amz_date(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 16 || bytes[8] != b'T' || bytes[15] != b'Z' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (number(0..4)?, number(4..6)?, number(6..8)?);
+    let (hour, minute, second) = (number(9..11)?, number(11..13)?, number(13..15)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// Seconds since the epoch as `20261122T162140Z`.
+pub(crate) fn format_amz_date(seconds: i64) -> String {
+    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests;

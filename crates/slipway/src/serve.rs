@@ -1,0 +1,404 @@
+//! `slipway server` and the administration commands that work on its data directory
+//! (`slipway user create`, `slipway access-key create|revoke`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use server::{Server, ServerConfig};
+
+use crate::{EXIT_FAILED, EXIT_INVALID};
+
+/// Where the server keeps its state; shared by every command that opens it.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StateArgs {
+    /// The data directory: the SQLite database, blobs, the installation's key.
+    #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = "slipway-data", value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Keep state in this database instead: `postgres://user@host/db` or `sqlite:PATH`.
+    #[arg(long, env = "SLIPWAY_DATABASE_URL", value_name = "URL")]
+    database_url: Option<String>,
+    /// Keep blobs here instead: `s3://bucket/prefix?endpoint=URL&region=R` (credentials from
+    /// the AWS_* environment variables) or a directory.
+    #[arg(long, env = "SLIPWAY_BLOB_URL", value_name = "URL")]
+    blob_url: Option<String>,
+    /// The region in ARNs, and the one clients sign for.
+    #[arg(long, env = "SLIPWAY_REGION", default_value = "us-east-1")]
+    region: String,
+}
+
+impl StateArgs {
+    fn config(&self) -> ServerConfig {
+        ServerConfig {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            blob_url: self.blob_url.clone(),
+            region: self.region.clone(),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServerArgs {
+    /// The address to listen on (port 0 picks a free port).
+    #[arg(
+        long,
+        env = "SLIPWAY_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR:PORT"
+    )]
+    listen: SocketAddr,
+    /// Do not run the embedded agent: builds then wait for a `slipway agent`.
+    #[arg(long, env = "SLIPWAY_NO_LOCAL_AGENT")]
+    no_local_agent: bool,
+    /// How many builds the embedded agent runs at once.
+    #[arg(long, env = "SLIPWAY_LOCAL_AGENT_CONCURRENCY", default_value_t = 2)]
+    local_agent_concurrency: u32,
+    #[command(flatten)]
+    state: StateArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct AgentArgs {
+    /// The server's URL, e.g. http://ci.example.com:8080.
+    #[arg(long, env = "SLIPWAY_SERVER")]
+    server: String,
+    /// An agent token (`slipway agent-token create`).
+    #[arg(long, env = "SLIPWAY_AGENT_TOKEN")]
+    token: String,
+    /// Labels builds can require, as k=v,k=v (os, arch and host are added).
+    #[arg(long, value_delimiter = ',')]
+    labels: Vec<String>,
+    /// How many builds to run at once.
+    #[arg(long, default_value_t = 1)]
+    concurrency: u32,
+    /// Where builds get their workspaces.
+    #[arg(long, default_value = "slipway-agent", value_name = "DIR")]
+    work_dir: PathBuf,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create a user.
+    Create {
+        /// The user's name.
+        name: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum AgentTokenCommand {
+    /// Create a token that lets an agent (`slipway agent --token`) take builds.
+    Create {
+        /// A name for the token, for people.
+        name: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+/// Which secret store a value goes to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SecretKind {
+    Parameter,
+    Secret,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum PutCommand {
+    /// Set the value; it is read from standard input unless --value is given.
+    Put {
+        /// The parameter name (`/prod/db/password`) or secret id (`ci/tokens`).
+        name: String,
+        /// The value (visible to other users of this machine in the process list: prefer
+        /// standard input).
+        #[arg(long)]
+        value: Option<String>,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum AccessKeyCommand {
+    /// Create an access key for a user and print it in the AWS credentials-file format.
+    Create {
+        /// The user.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Revoke an access key: requests signed with it are refused from then on.
+    Revoke {
+        /// The access key id (`AKIA…`).
+        access_key_id: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
+}
+
+pub(crate) fn server(args: ServerArgs) -> ExitCode {
+    crate::config::init_logging();
+    runtime().block_on(async move {
+        let config = args.state.config();
+        let server = match Server::open(&config).await {
+            Ok(server) => server,
+            Err(err) => {
+                eprintln!("slipway server: {err}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        };
+        let listener = match tokio::net::TcpListener::bind(args.listen).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                eprintln!("slipway server: cannot listen on {}: {err}", args.listen);
+                return ExitCode::from(EXIT_FAILED);
+            }
+        };
+        let address = listener.local_addr().map_or_else(|_| args.listen.to_string(), |it| it.to_string());
+        let endpoint = format!("http://{address}");
+        println!("Slipway is listening on {endpoint}");
+        println!("State: {}", config.database_url.as_deref().unwrap_or("SQLite in the data directory"));
+        println!("Data directory: {}", config.data_dir.display());
+        if let Some(credentials) = &server.created_admin {
+            println!("Created the user admin with access key {}.", credentials.access_key_id);
+        }
+        println!("The admin's credentials are in {} (mode 0600). Try:", server.admin_credentials_file.display());
+        println!(
+            "  AWS_SHARED_CREDENTIALS_FILE={} aws codebuild list-projects --endpoint-url {endpoint} --region {}",
+            server.admin_credentials_file.display(),
+            config.region
+        );
+        let (stop_agent, agent_shutdown) = tokio::sync::watch::channel(false);
+        let mut embedded = None;
+        if !args.no_local_agent {
+            let token = match server.create_agent_token("embedded agent").await {
+                Ok(token) => token,
+                Err(err) => return fail(err),
+            };
+            let config = agent_config(&endpoint, &token, "embedded", &[], args.local_agent_concurrency, &config.data_dir.join("agent"));
+            let config = match config {
+                Ok(config) => config,
+                Err(err) => return invalid(err),
+            };
+            embedded = Some(tokio::spawn(agent::run_agent(config, agent_shutdown)));
+            println!("The embedded agent runs up to {} builds at once.", args.local_agent_concurrency);
+        }
+        let served = server.serve(listener, shutdown_signal()).await;
+        let _ = stop_agent.send(true);
+        if let Some(embedded) = embedded {
+            embedded.abort();
+        }
+        match served {
+            Ok(()) => {
+                println!("Slipway stopped");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("slipway server: {err}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        }
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+pub(crate) fn user(command: UserCommand) -> ExitCode {
+    let UserCommand::Create { name, state } = command;
+    runtime().block_on(async move {
+        let server = match Server::open(&state.config()).await {
+            Ok(server) => server,
+            Err(err) => return fail(err),
+        };
+        match server.create_user(&name).await {
+            Ok(()) => {
+                println!("Created user {name}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => invalid(err),
+        }
+    })
+}
+
+pub(crate) fn access_key(command: AccessKeyCommand) -> ExitCode {
+    runtime().block_on(async move {
+        match command {
+            AccessKeyCommand::Create { user, state } => {
+                let server = match Server::open(&state.config()).await {
+                    Ok(server) => server,
+                    Err(err) => return fail(err),
+                };
+                match server.create_access_key(&user).await {
+                    Ok(key) => {
+                        println!(
+                            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}",
+                            key.access_key_id, key.secret_access_key
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(err) => invalid(err),
+                }
+            }
+            AccessKeyCommand::Revoke { access_key_id, state } => {
+                let server = match Server::open(&state.config()).await {
+                    Ok(server) => server,
+                    Err(err) => return fail(err),
+                };
+                match server.revoke_access_key(&access_key_id).await {
+                    Ok(()) => {
+                        println!("Revoked access key {access_key_id}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(err) => invalid(err),
+                }
+            }
+        }
+    })
+}
+
+fn fail(err: impl std::fmt::Display) -> ExitCode {
+    eprintln!("slipway: {err}");
+    ExitCode::from(EXIT_FAILED)
+}
+
+fn invalid(err: impl std::fmt::Display) -> ExitCode {
+    eprintln!("slipway: {err}");
+    ExitCode::from(EXIT_INVALID)
+}
+
+pub(crate) fn agent_token(command: AgentTokenCommand) -> ExitCode {
+    let AgentTokenCommand::Create { name, state } = command;
+    runtime().block_on(async move {
+        let server = match Server::open(&state.config()).await {
+            Ok(server) => server,
+            Err(err) => return fail(err),
+        };
+        match server.create_agent_token(&name).await {
+            Ok(token) => {
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => fail(err),
+        }
+    })
+}
+
+pub(crate) fn put_value(kind: SecretKind, command: PutCommand) -> ExitCode {
+    let PutCommand::Put { name, value, state } = command;
+    let value = match value {
+        Some(value) => value,
+        None => {
+            let mut text = String::new();
+            if let Err(err) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+                return fail(err);
+            }
+            // A value piped from `echo` ends in a newline that is not part of it.
+            text.strip_suffix('\n').map(str::to_owned).unwrap_or(text)
+        }
+    };
+    runtime().block_on(async move {
+        let server = match Server::open(&state.config()).await {
+            Ok(server) => server,
+            Err(err) => return fail(err),
+        };
+        let result = match kind {
+            SecretKind::Parameter => server.put_parameter(&name, &value).await,
+            SecretKind::Secret => server.put_secret(&name, &value).await,
+        };
+        match result {
+            Ok(()) => {
+                println!("Stored {name} (sealed)");
+                ExitCode::SUCCESS
+            }
+            Err(err) => fail(err),
+        }
+    })
+}
+
+/// An agent's configuration: labels from the command line plus the host's own.
+fn agent_config(
+    server: &str,
+    token: &str,
+    name: &str,
+    labels: &[String],
+    concurrency: u32,
+    work_dir: &std::path::Path,
+) -> Result<agent::AgentConfig, String> {
+    let mut all = std::collections::BTreeMap::new();
+    all.insert("os".to_owned(), std::env::consts::OS.to_owned());
+    all.insert("arch".to_owned(), std::env::consts::ARCH.to_owned());
+    for label in labels.iter().filter(|it| !it.is_empty()) {
+        let (key, value) =
+            label.split_once('=').ok_or_else(|| format!("--labels {label}: expected key=value"))?;
+        all.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    let log: std::sync::Arc<dyn Fn(String) + Send + Sync> =
+        std::sync::Arc::new(|line: String| tracing::info!(target: "agent", "{line}"));
+    Ok(agent::AgentConfig {
+        server: server.to_owned(),
+        token: token.to_owned(),
+        name: name.to_owned(),
+        labels: all,
+        concurrency: concurrency.max(1),
+        work_root: std::path::absolute(work_dir.join("work"))
+            .unwrap_or_else(|_| work_dir.join("work")),
+        cache_dir: Some(
+            std::path::absolute(work_dir.join("cache")).unwrap_or_else(|_| work_dir.join("cache")),
+        ),
+        helper_program: std::env::current_exe().ok(),
+        base_env: crate::config::host_environment(),
+        on_log: Some(log),
+    })
+}
+
+/// `slipway agent`: runs builds for a server until Ctrl-C or SIGTERM.
+pub(crate) fn agent(args: AgentArgs) -> ExitCode {
+    crate::config::init_logging();
+    let config = match agent_config(
+        &args.server,
+        &args.token,
+        &crate::config::host_name(),
+        &args.labels,
+        args.concurrency,
+        &args.work_dir,
+    ) {
+        Ok(config) => config,
+        Err(err) => return invalid(err),
+    };
+    runtime().block_on(async move {
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        match agent::run_agent(config, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => fail(err),
+        }
+    })
+}

@@ -1,0 +1,538 @@
+//! `slipway server` driven by the real `aws` CLI: credentials, signatures, CodeBuild projects.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{Run, Sandbox};
+
+/// A running `slipway server` on a free loopback port.
+struct RunningServer {
+    child: Child,
+    endpoint: String,
+    data_dir: PathBuf,
+}
+
+impl RunningServer {
+    fn start(data_dir: &Path) -> RunningServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env_remove("SLIPWAY_DATABASE_URL")
+            .env_remove("SLIPWAY_BLOB_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("the server prints where it listens").unwrap();
+        let endpoint = first.strip_prefix("Slipway is listening on ").expect(&first).to_owned();
+        // Keep reading its output so that it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        RunningServer { child, endpoint, data_dir: data_dir.to_owned() }
+    }
+
+    fn credentials(&self) -> PathBuf {
+        self.data_dir.join("admin-credentials")
+    }
+
+    /// `aws <args> --endpoint-url … --region us-east-1` with the admin's credentials file.
+    fn aws(&self, args: &[&str]) -> Run {
+        self.aws_with(&self.credentials(), args)
+    }
+
+    fn aws_with(&self, credentials: &Path, args: &[&str]) -> Run {
+        let output = Command::new("aws")
+            .args(args)
+            .args(["--endpoint-url", &self.endpoint, "--region", "us-east-1", "--output", "json"])
+            .env("AWS_SHARED_CREDENTIALS_FILE", credentials)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_PAGER", "")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("the aws CLI is installed (cargo xtask test installs it)");
+        Run::from(output)
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let run = self.aws(args);
+        run.expect_code(0);
+        serde_json::from_str(&run.stdout).unwrap_or_else(|err| panic!("{err}: {}", run.stdout))
+    }
+
+    fn stop(mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "the server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get(endpoint: &str, path: &str) -> String {
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+const BUILDSPEC: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hello\n";
+
+fn create_project(server: &RunningServer, name: &str) -> Run {
+    let source = json!({ "type": "NO_SOURCE", "buildspec": BUILDSPEC }).to_string();
+    server.aws(&[
+        "codebuild",
+        "create-project",
+        "--name",
+        name,
+        "--source",
+        &source,
+        "--artifacts",
+        "type=NO_ARTIFACTS",
+        "--environment",
+        "type=LINUX_CONTAINER,image=aws/codebuild/standard:7.0,computeType=BUILD_GENERAL1_SMALL",
+        "--service-role",
+        "arn:aws:iam::000000000000:role/build",
+    ])
+}
+
+#[test]
+fn the_aws_cli_manages_codebuild_projects() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    assert!(http_get(&server.endpoint, "/healthz").starts_with("HTTP/1.1 200"));
+
+    // The credentials file works as it is, and is private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(server.credentials()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(server.json(&["codebuild", "list-projects"]), json!({ "projects": [] }));
+
+    let created: Value =
+        serde_json::from_str(&create_project(&server, "web").expect_code(0).stdout).unwrap();
+    let project = &created["project"];
+    assert_eq!(project["name"], "web");
+    assert_eq!(project["arn"], "arn:aws:codebuild:us-east-1:000000000000:project/web");
+    assert_eq!(project["timeoutInMinutes"], 60);
+    assert_eq!(project["source"]["buildspec"], BUILDSPEC);
+    create_project(&server, "api").expect_code(0);
+
+    let duplicate = create_project(&server, "web");
+    duplicate.expect_code(255);
+    assert!(
+        duplicate.stderr.contains("An error occurred (ResourceAlreadyExistsException) when calling the CreateProject operation: Project already exists: arn:aws:codebuild:us-east-1:000000000000:project/web"),
+        "{}",
+        duplicate.stderr
+    );
+    let bad_name = create_project(&server, "bad.name");
+    assert!(bad_name.stderr.contains("(InvalidInputException)"), "{}", bad_name.stderr);
+
+    assert_eq!(server.json(&["codebuild", "list-projects"]), json!({ "projects": ["api", "web"] }));
+    assert_eq!(
+        server.json(&[
+            "codebuild",
+            "list-projects",
+            "--sort-by",
+            "CREATED_TIME",
+            "--sort-order",
+            "DESCENDING"
+        ]),
+        json!({ "projects": ["api", "web"] })
+    );
+    let got = server.json(&["codebuild", "batch-get-projects", "--names", "web", "missing"]);
+    assert_eq!(got["projects"][0]["name"], "web");
+    assert_eq!(got["projectsNotFound"], json!(["missing"]));
+
+    let updated = server.json(&[
+        "codebuild",
+        "update-project",
+        "--name",
+        "web",
+        "--timeout-in-minutes",
+        "30",
+        "--description",
+        "the site",
+    ]);
+    assert_eq!(updated["project"]["timeoutInMinutes"], 30);
+    assert_eq!(updated["project"]["description"], "the site");
+    assert_eq!(updated["project"]["source"]["type"], "NO_SOURCE");
+    let missing =
+        server.aws(&["codebuild", "update-project", "--name", "nope", "--description", "x"]);
+    assert!(missing.stderr.contains("(ResourceNotFoundException)"), "{}", missing.stderr);
+
+    server.aws(&["codebuild", "delete-project", "--name", "api"]).expect_code(0);
+    assert_eq!(server.json(&["codebuild", "list-projects"]), json!({ "projects": ["web"] }));
+
+    // A restart keeps everything, and creates no second admin.
+    let credentials = std::fs::read_to_string(server.credentials()).unwrap();
+    assert_eq!(server.stop(), Some(0));
+    let server = RunningServer::start(&sandbox.path("data"));
+    assert_eq!(std::fs::read_to_string(server.credentials()).unwrap(), credentials);
+    assert_eq!(server.json(&["codebuild", "list-projects"]), json!({ "projects": ["web"] }));
+}
+
+#[test]
+fn bad_signatures_unknown_keys_and_revoked_keys_are_refused() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    let data = server.data_dir.to_str().unwrap().to_owned();
+
+    let wrong_secret = sandbox.path("wrong");
+    let good = std::fs::read_to_string(server.credentials()).unwrap();
+    let key_line = good.lines().find(|it| it.starts_with("aws_access_key_id")).unwrap();
+    std::fs::write(&wrong_secret, format!("[default]\n{key_line}\naws_secret_access_key = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n")).unwrap();
+    let run = server.aws_with(&wrong_secret, &["codebuild", "list-projects"]);
+    run.expect_code(255);
+    assert!(run.stderr.contains("(InvalidSignatureException)"), "{}", run.stderr);
+    // Nothing happened: a refused CreateProject creates nothing.
+    let source = json!({ "type": "NO_SOURCE", "buildspec": BUILDSPEC }).to_string();
+    server
+        .aws_with(
+            &wrong_secret,
+            &[
+                "codebuild",
+                "create-project",
+                "--name",
+                "sneaky",
+                "--source",
+                &source,
+                "--artifacts",
+                "type=NO_ARTIFACTS",
+                "--environment",
+                "type=LINUX_CONTAINER,image=i,computeType=BUILD_GENERAL1_SMALL",
+                "--service-role",
+                "r",
+            ],
+        )
+        .expect_code(255);
+    assert_eq!(server.json(&["codebuild", "list-projects"]), json!({ "projects": [] }));
+
+    let unknown = sandbox.path("unknown");
+    std::fs::write(
+        &unknown,
+        "[default]\naws_access_key_id = AKIAUNKNOWNUNKNOWN00\naws_secret_access_key = x\n",
+    )
+    .unwrap();
+    let run = server.aws_with(&unknown, &["codebuild", "list-projects"]);
+    assert!(run.stderr.contains("(UnrecognizedClientException)"), "{}", run.stderr);
+
+    let unsigned = server.aws(&["codebuild", "list-projects", "--no-sign-request"]);
+    assert!(
+        unsigned.stderr.contains("(MissingAuthenticationTokenException)"),
+        "{}",
+        unsigned.stderr
+    );
+
+    // A second user's key works until it is revoked; the commands work beside a running server.
+    Run::from(sandbox.slipway(&["user", "create", "ci", "--data-dir", &data]).output().unwrap())
+        .expect_code(0);
+    let created = Run::from(
+        sandbox
+            .slipway(&["access-key", "create", "--user", "ci", "--data-dir", &data])
+            .output()
+            .unwrap(),
+    );
+    created.expect_code(0);
+    let ci = sandbox.path("ci-credentials");
+    std::fs::write(&ci, &created.stdout).unwrap();
+    server.aws_with(&ci, &["codebuild", "list-projects"]).expect_code(0);
+    let key_id = created
+        .stdout
+        .lines()
+        .find_map(|it| it.strip_prefix("aws_access_key_id = "))
+        .unwrap()
+        .to_owned();
+    Run::from(
+        sandbox.slipway(&["access-key", "revoke", &key_id, "--data-dir", &data]).output().unwrap(),
+    )
+    .expect_code(0);
+    let revoked = server.aws_with(&ci, &["codebuild", "list-projects"]);
+    assert!(revoked.stderr.contains("(UnrecognizedClientException)"), "{}", revoked.stderr);
+    let no_user = Run::from(
+        sandbox
+            .slipway(&["access-key", "create", "--user", "nobody", "--data-dir", &data])
+            .output()
+            .unwrap(),
+    );
+    no_user.expect_code(2);
+}
+
+/// Polls BatchGetBuilds until the build completes (bounded).
+fn wait_for_build(server: &RunningServer, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let builds = server.json(&["codebuild", "batch-get-builds", "--ids", id]);
+        let build = builds["builds"][0].clone();
+        if build["buildComplete"] == true {
+            return build;
+        }
+        assert!(Instant::now() < deadline, "the build did not finish: {build}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start(server: &RunningServer, project: &str, extra: &[&str]) -> String {
+    let mut args = vec!["codebuild", "start-build", "--project-name", project];
+    args.extend_from_slice(extra);
+    let started = server.json(&args);
+    assert_eq!(started["build"]["buildStatus"], "IN_PROGRESS", "{started}");
+    started["build"]["id"].as_str().unwrap().to_owned()
+}
+
+/// The build's whole log, with the admin's key as HTTP Basic credentials.
+fn log(server: &RunningServer, id: &str) -> String {
+    let credentials = std::fs::read_to_string(server.credentials()).unwrap();
+    let field = |name: &str| {
+        credentials
+            .lines()
+            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
+            .unwrap()
+            .to_owned()
+    };
+    let basic =
+        base64(&format!("{}:{}", field("aws_access_key_id"), field("aws_secret_access_key")));
+    let address = server.endpoint.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(stream, "GET /v1/builds/{id}/log HTTP/1.1\r\nHost: {address}\r\nAuthorization: Basic {basic}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn builds_run_on_the_embedded_agent() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    let buildspec = r#"version: 0.2
+env:
+  parameter-store:
+    DB_PASSWORD: /app/db-password
+  exported-variables: [VERSION]
+phases:
+  build:
+    commands:
+      - echo "building $GREETING with $DB_PASSWORD"
+      - VERSION=2.$CODEBUILD_BUILD_NUMBER
+      - mkdir -p reports && printf '<testsuite name="s"><testcase classname="c" name="ok" time="0.1"/><testcase classname="c" name="bad"><failure message="boom"/></testcase></testsuite>' > reports/junit.xml
+reports:
+  unit:
+    files: [reports/junit.xml]
+"#;
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server
+        .aws(&["codebuild", "create-project", "--name", "app", "--source", &source, "--artifacts", "type=NO_ARTIFACTS",
+            "--environment", "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL,environmentVariables=[{name=GREETING,value=hello}]",
+            "--service-role", "r"])
+        .expect_code(0);
+    server
+        .aws(&[
+            "ssm",
+            "put-parameter",
+            "--name",
+            "/app/db-password",
+            "--value",
+            "hunter22",
+            "--type",
+            "SecureString",
+        ])
+        .expect_code(0);
+
+    let id = start(&server, "app", &[]);
+    assert!(id.starts_with("app:"));
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    assert_eq!(build["buildNumber"], 1);
+    let phases: Vec<&str> = build["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| it["phaseType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "SUBMITTED",
+            "QUEUED",
+            "PROVISIONING",
+            "DOWNLOAD_SOURCE",
+            "INSTALL",
+            "PRE_BUILD",
+            "BUILD",
+            "POST_BUILD",
+            "UPLOAD_ARTIFACTS",
+            "FINALIZING",
+            "COMPLETED"
+        ]
+    );
+    assert_eq!(
+        build["exportedEnvironmentVariables"],
+        json!([{ "name": "VERSION", "value": "2.1" }])
+    );
+    assert_eq!(build["initiator"], "admin");
+
+    let text = log(&server, &id);
+    assert!(
+        text.contains("Running command echo \"building $GREETING with $DB_PASSWORD\""),
+        "{text}"
+    );
+    assert!(text.contains("building hello with ***"), "{text}");
+    assert!(!text.contains("hunter22"));
+
+    // The test report and its cases.
+    let report_arn = build["reportArns"][0].as_str().unwrap().to_owned();
+    let reports = server.json(&["codebuild", "batch-get-reports", "--report-arns", &report_arn]);
+    assert_eq!(reports["reports"][0]["status"], "FAILED");
+    assert_eq!(reports["reports"][0]["testSummary"]["total"], 2);
+    let failed = server.json(&[
+        "codebuild",
+        "describe-test-cases",
+        "--report-arn",
+        &report_arn,
+        "--filter",
+        "status=FAILED",
+    ]);
+    assert_eq!(failed["testCases"][0]["name"], "bad");
+    assert_eq!(failed["testCases"][0]["message"], "boom");
+    let groups = server.json(&["codebuild", "list-report-groups"]);
+    assert_eq!(
+        groups["reportGroups"],
+        json!(["arn:aws:codebuild:us-east-1:000000000000:report-group/app-unit"])
+    );
+
+    // Overrides, numbering and listing.
+    let second = start(
+        &server,
+        "app",
+        &["--environment-variables-override", "name=GREETING,value=override,type=PLAINTEXT"],
+    );
+    let build = wait_for_build(&server, &second);
+    assert_eq!(build["buildNumber"], 2);
+    assert!(log(&server, &second).contains("building override with ***"));
+    assert_eq!(
+        server.json(&["codebuild", "list-builds-for-project", "--project-name", "app"])["ids"],
+        json!([second, id])
+    );
+    assert_eq!(
+        server.json(&["codebuild", "list-builds", "--sort-order", "ASCENDING"])["ids"],
+        json!([id, second])
+    );
+}
+
+#[test]
+fn stopping_failing_and_bad_buildspecs() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    let source = json!({ "type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 300\n" }).to_string();
+    server
+        .aws(&[
+            "codebuild",
+            "create-project",
+            "--name",
+            "slow",
+            "--source",
+            &source,
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+        ])
+        .expect_code(0);
+    let id = start(&server, "slow", &[]);
+    // Wait until it runs, then stop it: the agent hears of it within a second.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.json(&["codebuild", "batch-get-builds", "--ids", &id])["builds"][0]["currentPhase"]
+        != "BUILD"
+    {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stopped_at = Instant::now();
+    server.aws(&["codebuild", "stop-build", "--id", &id]).expect_code(0);
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "STOPPED");
+    assert!(stopped_at.elapsed() < Duration::from_secs(5));
+
+    let bad = server.json(&[
+        "codebuild",
+        "start-build",
+        "--project-name",
+        "slow",
+        "--buildspec-override",
+        "version: 0.2\nphases:\n  build:\n    on-failure: EXPLODE\n    commands: [x]\n",
+    ]);
+    let build = &bad["build"];
+    assert_eq!(build["buildStatus"], "FAILED");
+    let download = build["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|it| it["phaseType"] == "DOWNLOAD_SOURCE")
+        .unwrap();
+    assert_eq!(download["contexts"][0]["statusCode"], "YAML_FILE_ERROR");
+    assert!(
+        download["contexts"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid `on-failure` value `EXPLODE`")
+    );
+
+    let failing = start(
+        &server,
+        "slow",
+        &["--buildspec-override", "version: 0.2\nphases:\n  build:\n    commands: [exit 3]\n"],
+    );
+    let build = wait_for_build(&server, &failing);
+    assert_eq!(build["buildStatus"], "FAILED");
+    let missing = server.aws(&["codebuild", "start-build", "--project-name", "nope"]);
+    assert!(missing.stderr.contains("(ResourceNotFoundException)"), "{}", missing.stderr);
+    let deleted =
+        server.json(&["codebuild", "batch-delete-builds", "--ids", &failing, "missing:1"]);
+    assert_eq!(deleted["buildsDeleted"], json!([failing]));
+    assert_eq!(deleted["buildsNotDeleted"][0]["statusCode"], "BUILD_NOT_FOUND");
+}
