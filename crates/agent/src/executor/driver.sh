@@ -23,6 +23,12 @@ __slipway_mark=$2
 __slipway_runuser=$3
 shift 3
 
+# If the agent dies (even by SIGKILL, which leaves it no chance to clean up), the build must
+# not run on unwatched: a watchdog kills this shell's whole process group once the agent is
+# gone. It checks every second; it is a member of the group, so it ends with the build.
+__slipway_agent=$PPID
+( trap - EXIT; while kill -0 "$__slipway_agent" 2>/dev/null; do sleep 1; done; kill -KILL -- -$$ ) </dev/null >/dev/null 2>&1 &
+
 __slipway_save() {
     pwd > "$__slipway_state/pwd"
     declare -p > "$__slipway_state/variables"

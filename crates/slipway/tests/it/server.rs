@@ -19,8 +19,14 @@ struct RunningServer {
 
 impl RunningServer {
     fn start(data_dir: &Path) -> RunningServer {
+        RunningServer::start_with(data_dir, "127.0.0.1:0", &[])
+    }
+
+    fn start_with(data_dir: &Path, listen: &str, args: &[&str]) -> RunningServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
-            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["server", "--listen", listen])
+            .args(args)
+            .arg("--data-dir")
             .arg(data_dir)
             .env_remove("SLIPWAY_DATABASE_URL")
             .env_remove("SLIPWAY_BLOB_URL")
@@ -535,4 +541,111 @@ fn stopping_failing_and_bad_buildspecs() {
         server.json(&["codebuild", "batch-delete-builds", "--ids", &failing, "missing:1"]);
     assert_eq!(deleted["buildsDeleted"], json!([failing]));
     assert_eq!(deleted["buildsNotDeleted"][0]["statusCode"], "BUILD_NOT_FOUND");
+}
+
+/// Waits (bounded) until `path` exists.
+fn wait_for_file(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn remote_agents_survive_a_server_crash_and_lost_agents_fault_their_builds() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    let server = RunningServer::start_with(&data, "127.0.0.1:0", &["--no-local-agent"]);
+    let marks = sandbox.path("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let buildspec = format!(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo $$ > {0}/shell-$CODEBUILD_BUILD_NUMBER; touch {0}/started-$CODEBUILD_BUILD_NUMBER\n      - while [ ! -f {0}/go-$CODEBUILD_BUILD_NUMBER ]; do sleep 0.1; done; echo finished\n",
+        marks.display()
+    );
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server
+        .aws(&[
+            "codebuild",
+            "create-project",
+            "--name",
+            "remote",
+            "--source",
+            &source,
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+        ])
+        .expect_code(0);
+
+    // Without an agent the build waits, and says why.
+    let first = start(&server, "remote", &[]);
+    let queued = server.json(&["codebuild", "batch-get-builds", "--ids", &first]);
+    let build = &queued["builds"][0];
+    assert_eq!(build["currentPhase"], "QUEUED");
+    let why = build["phases"].as_array().unwrap().last().unwrap()["contexts"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(why.starts_with("No agent is connected"), "{why}");
+
+    let token = Run::from(
+        sandbox
+            .slipway(&["agent-token", "create", "remote", "--data-dir", data.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    token.expect_code(0);
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["agent", "--server", &server.endpoint, "--token", token.stdout.trim(), "--work-dir"])
+        .arg(sandbox.path("agent"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_file(&marks.join("started-1"));
+
+    // The server dies (SIGKILL) while the build runs; it comes back on the same port, and the
+    // agent, which kept the build running, reports it to the end.
+    let endpoint = server.endpoint.clone();
+    let listen = endpoint.trim_start_matches("http://").to_owned();
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+    let server = RunningServer::start_with(&data, &listen, &["--no-local-agent"]);
+    std::fs::write(marks.join("go-1"), "").unwrap();
+    let build = wait_for_build(&server, &first);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    assert!(log(&server, &first).contains("\nfinished\n"));
+
+    // The agent dies (SIGKILL) while a build runs: its lease expires and the build ends FAULT.
+    let second = start(&server, "remote", &[]);
+    wait_for_file(&marks.join("started-2"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.json(&["codebuild", "batch-get-builds", "--ids", &second])["builds"][0]["currentPhase"]
+        != "BUILD"
+    {
+        assert!(Instant::now() < deadline, "the agent never reported the BUILD phase");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+    // The build's shell does not outlive its agent: its watchdog kills the process group.
+    let shell = std::fs::read_to_string(marks.join("shell-2")).unwrap();
+    let proc = std::path::PathBuf::from(format!("/proc/{}", shell.trim()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proc.exists() {
+        assert!(Instant::now() < deadline, "the build outlived its agent");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let build = wait_for_build(&server, &second);
+    assert_eq!(build["buildStatus"], "FAULT", "{build}");
+    let build_phase =
+        build["phases"].as_array().unwrap().iter().find(|it| it["phaseType"] == "BUILD").unwrap();
+    assert_eq!(build_phase["contexts"][0]["statusCode"], "AGENT_LOST");
 }
