@@ -80,6 +80,17 @@ pub fn finished(build: &mut Build, reported: &Build) {
     build.reports = reported.reports.clone();
 }
 
+/// The build's agent was lost and the build goes back to the queue for another attempt
+/// (the project's `autoRetryLimit`): everything after SUBMITTED starts over.
+pub fn requeued(build: &mut Build, now: f64) {
+    build.phases.retain(|it| it.phase_type == PhaseType::Submitted);
+    build.phases.push(open_phase(PhaseType::Queued, now));
+    build.current_phase = PhaseType::Queued;
+    build.build_status = BuildStatus::InProgress;
+    build.build_complete = false;
+    build.end_time = None;
+}
+
 /// The build ended without its agent: `status` (FAULT when the agent was lost, STOPPED when it
 /// was stopped while queued, TIMED_OUT when it queued too long, FAILED for a bad buildspec).
 pub fn ended(build: &mut Build, now: f64, status: BuildStatus, context: PhaseContext) {

@@ -220,12 +220,34 @@ async fn try_lease(
             state.store.apply(vec![Write::CompleteJob { job_id }]).await?;
             continue;
         }
+        if build.current_phase != protocol::PhaseType::Queued {
+            // The job's previous agent lost its lease and this one took it over before the
+            // expiry loop looked: the same rule applies here as there.
+            let limit = retry_limit(state, &document).await?;
+            let when = engine::clock::aws_timestamp(now);
+            if leased.attempts - 1 > limit {
+                end_lost(&mut document, &mut build, when, &leased.agent_id);
+                let version = document.version;
+                state
+                    .store
+                    .apply(vec![
+                        Write::Update { document, expected_version: version },
+                        Write::CompleteJob { job_id },
+                    ])
+                    .await?;
+                continue;
+            }
+            engine::build::requeued(&mut build, when);
+            document.body[INTERNAL]["eventSeq"] = json!(0);
+            document.body["autoRetryConfig"] =
+                json!({ "autoRetryLimit": limit, "autoRetryNumber": leased.attempts - 1 });
+        }
         let mut job: BuildJob = serde_json::from_value(leased.job.payload.clone())
             .map_err(|_| bad("a queued job is damaged"))?;
         // Secrets are resolved now, not when the build was queued, so that they never sit in
         // the queue in plain text.
         job.secrets = resolve_secrets(state, &job).await?;
-        if leased.attempts == 1 {
+        if build.current_phase == protocol::PhaseType::Queued {
             engine::build::leased(&mut build, engine::clock::aws_timestamp(now));
         }
         store_core(&mut document, &build);
@@ -465,19 +487,33 @@ pub(crate) async fn expire_leases(state: &AppState) -> Result<usize, StoreError>
             continue;
         };
         let Ok(mut build) = core(&document) else { continue };
-        let context = PhaseContext {
-            status_code: "AGENT_LOST".to_owned(),
-            message: format!(
-                "The agent running the build ({}) stopped reporting and its lease expired",
-                leased.agent_id
-            ),
-        };
-        engine::build::ended(
-            &mut build,
-            engine::clock::aws_timestamp(now),
-            BuildStatus::Fault,
-            context,
-        );
+        // The project may allow automatic retries (`autoRetryLimit`): the job goes back to
+        // the queue for another agent instead of ending the build.
+        let limit = retry_limit(state, &document).await?;
+        let when = engine::clock::aws_timestamp(now);
+        if leased.attempts <= limit {
+            engine::build::requeued(&mut build, when);
+            store_core(&mut document, &build);
+            document.body[INTERNAL]["eventSeq"] = json!(0);
+            document.body[INTERNAL]["agentId"] = json!(null);
+            document.body["autoRetryConfig"] =
+                json!({ "autoRetryLimit": limit, "autoRetryNumber": leased.attempts });
+            let version = document.version;
+            let writes = vec![
+                Write::Update { document, expected_version: version },
+                Write::ReleaseJob { job_id: job_id.clone() },
+            ];
+            match state.store.apply(writes).await {
+                Ok(()) => {
+                    tracing::warn!(build = %job_id, agent = %leased.agent_id, attempt = leased.attempts, "agent lost: build queued again");
+                    state.jobs.notify_waiters();
+                }
+                Err(StoreError::Conflict { .. }) => {}
+                Err(err) => return Err(err),
+            }
+            continue;
+        }
+        end_lost(&mut document, &mut build, when, &leased.agent_id);
         store_core(&mut document, &build);
         let version = document.version;
         let writes = vec![
@@ -495,6 +531,27 @@ pub(crate) async fn expire_leases(state: &AppState) -> Result<usize, StoreError>
         }
     }
     Ok(ended)
+}
+
+/// How many times the build's project lets a build go back to the queue when its agent is lost.
+async fn retry_limit(state: &AppState, build: &Document) -> Result<i64, StoreError> {
+    let project = match &build.parent {
+        Some(name) => state.store.get("project", name).await?,
+        None => None,
+    };
+    Ok(project.and_then(|it| it.body["autoRetryLimit"].as_i64()).unwrap_or(0))
+}
+
+/// Ends a build whose agent was lost: FAULT, in the phase it was in.
+fn end_lost(document: &mut Document, build: &mut protocol::Build, when: f64, agent_id: &str) {
+    let context = PhaseContext {
+        status_code: "AGENT_LOST".to_owned(),
+        message: format!(
+            "The agent running the build ({agent_id}) stopped reporting and its lease expired"
+        ),
+    };
+    engine::build::ended(build, when, BuildStatus::Fault, context);
+    store_core(document, build);
 }
 
 /// Why queued builds are waiting, in one sentence, from the agents seen recently.

@@ -2,7 +2,7 @@
 
 use protocol::{Build, BuildEvent, BuildStatus, PhaseContext, PhaseType};
 
-use super::{apply_event, ended, finished, leased, log_text, submitted};
+use super::{apply_event, ended, finished, leased, log_text, requeued, submitted};
 
 fn empty() -> Build {
     Build {
@@ -141,5 +141,18 @@ fn log_lines_look_like_codebuild() {
         log_text(&failed, time).unwrap(),
         "[Container] 2026/11/22 16:21:40.250 Phase complete: BUILD State: FAILED\n\
          [Container] 2026/11/22 16:21:40.250 Phase context status code: COMMAND_EXECUTION_ERROR Message: m\n"
+    );
+}
+
+#[test]
+fn a_requeued_build_starts_over_after_submitted() {
+    let mut build = submitted(empty(), 100.0);
+    leased(&mut build, 101.0);
+    apply_event(&mut build, &BuildEvent::PhaseStarted { phase: PhaseType::Build, time: 102.0 });
+    requeued(&mut build, 150.0);
+    assert_eq!(phases(&build), ["SUBMITTED SUCCEEDED 100-100", "QUEUED - 150-"]);
+    assert_eq!(
+        (build.current_phase, build.build_status),
+        (PhaseType::Queued, BuildStatus::InProgress)
     );
 }

@@ -599,14 +599,17 @@ fn remote_agents_survive_a_server_crash_and_lost_agents_fault_their_builds() {
             .unwrap(),
     );
     token.expect_code(0);
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["agent", "--server", &server.endpoint, "--token", token.stdout.trim(), "--work-dir"])
-        .arg(sandbox.path("agent"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let start_agent = |endpoint: &str, n: u32| {
+        Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(["agent", "--server", endpoint, "--token", token.stdout.trim(), "--work-dir"])
+            .arg(sandbox.path(&format!("agent-{n}")))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut agent = start_agent(&server.endpoint, 1);
     wait_for_file(&marks.join("started-1"));
 
     // The server dies (SIGKILL) while the build runs; it comes back on the same port, and the
@@ -648,4 +651,29 @@ fn remote_agents_survive_a_server_crash_and_lost_agents_fault_their_builds() {
     let build_phase =
         build["phases"].as_array().unwrap().iter().find(|it| it["phaseType"] == "BUILD").unwrap();
     assert_eq!(build_phase["contexts"][0]["statusCode"], "AGENT_LOST");
+
+    // With `autoRetryLimit`, a lost agent's build goes back to the queue and another agent
+    // runs it to the end.
+    server
+        .aws(&["codebuild", "update-project", "--name", "remote", "--auto-retry-limit", "1"])
+        .expect_code(0);
+    let mut agent = start_agent(&server.endpoint, 2);
+    let third = start(&server, "remote", &[]);
+    wait_for_file(&marks.join("started-3"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.json(&["codebuild", "batch-get-builds", "--ids", &third])["builds"][0]["currentPhase"]
+        != "BUILD"
+    {
+        assert!(Instant::now() < deadline, "the agent never reported the BUILD phase");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+    std::fs::write(marks.join("go-3"), "").unwrap();
+    let mut agent = start_agent(&server.endpoint, 3);
+    let build = wait_for_build(&server, &third);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    assert_eq!(build["autoRetryConfig"]["autoRetryNumber"], 1, "{build}");
+    agent.kill().unwrap();
+    agent.wait().unwrap();
 }
