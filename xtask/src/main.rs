@@ -34,7 +34,8 @@ fn main() -> ExitCode {
 }
 
 /// The programs the tests run, with the Debian package that provides each.
-const TOOLS: &[(&str, &str)] = &[("bash", "bash"), ("git", "git")];
+const TOOLS: &[(&str, &str)] =
+    &[("bash", "bash"), ("git", "git"), ("bwrap", "bubblewrap"), ("script", "bsdutils")];
 
 fn test() -> ExitCode {
     if let Err(message) = install_missing_tools() {

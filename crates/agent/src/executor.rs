@@ -65,6 +65,9 @@ pub struct BuildContext {
     pub env_overrides: Vec<EnvVariable>,
     /// The program that serves `codebuild-hash-files` (`slipway hash-files`), if any.
     pub helper_program: Option<PathBuf>,
+    /// Run the commands inside bubblewrap: the host read-only, the workspace writable, `HOME`
+    /// in the workspace.
+    pub sandbox: bool,
 }
 
 /// What a build produced.
@@ -392,11 +395,23 @@ impl Run<'_> {
                 }
             }
         }
-        match ShellSession::start(self.plan.shell, &env, src_dir, &state_dir) {
+        let sandbox = self.context.sandbox.then_some(self.context.work_dir.as_path());
+        if sandbox.is_some() {
+            // The host's home is read-only in the sandbox; tools that write to ~/.cache get
+            // one in the workspace instead.
+            let home = self.context.work_dir.join("home");
+            if let Err(err) = std::fs::create_dir_all(&home) {
+                return PhaseEnd::Failed(fault(format!("cannot create the sandbox's home: {err}")));
+            }
+            env.retain(|(k, _)| k != "HOME");
+            env.push(("HOME".to_owned(), home.display().to_string()));
+        }
+        match ShellSession::start(self.plan.shell, &env, src_dir, &state_dir, sandbox) {
             Ok(session) => self.session = Some(session),
             Err(err) => {
+                let program = if sandbox.is_some() { "bwrap (bubblewrap)" } else { "bash" };
                 return PhaseEnd::Failed(fault(format!(
-                    "cannot start the build shell (bash): {err}"
+                    "cannot start the build shell ({program}): {err}"
                 )));
             }
         }

@@ -431,8 +431,7 @@ async fn run_job(
     shared.log(format!("{job_label}: started"));
     if job.sandbox {
         shared.log(format!(
-            "{job_label}: the server asked for a sandbox, which this agent does not provide yet; \
-             the build runs unsandboxed in its own workspace"
+            "{job_label}: runs inside bubblewrap (the host read-only, the workspace writable)"
         ));
     }
     let work_root = shared.config.work_root.clone();
@@ -470,6 +469,7 @@ async fn run_job(
         base_env: shared.config.base_env.clone(),
         env_overrides: job.variables.clone(),
         helper_program: shared.config.helper_program.clone(),
+        sandbox: job.sandbox,
     };
     let secrets = JobSecrets(job.secrets.clone());
 

@@ -217,7 +217,7 @@ pub(crate) async fn start_build(
                 plan,
                 variables: plan_variables,
                 secrets: BTreeMap::new(),
-                sandbox: false,
+                sandbox: sandboxed(&project),
             };
             writes.push(Write::Insert(document.clone()));
             writes.push(Write::Enqueue(QueuedJob {
@@ -288,6 +288,17 @@ async fn idempotent_build(
     }
     let id = record.body["buildId"].as_str().unwrap_or_default();
     Ok(state.store.get(BUILD, id).await?.map(|it| public(&it)))
+}
+
+/// Whether the project asks for its builds to run inside bubblewrap: the tag
+/// `slipway:sandbox` = `bubblewrap` (a tag, because the AWS clients send only the fields of
+/// CodeBuild's model).
+fn sandboxed(project: &Value) -> bool {
+    project["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|tag| tag["key"] == "slipway:sandbox" && tag["value"] == "bubblewrap")
 }
 
 /// The project's variables with the build's overrides on top, by name.

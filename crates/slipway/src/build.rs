@@ -48,6 +48,9 @@ pub(crate) struct BuildArgs {
     /// Stop the build after this many minutes (fractions allowed).
     #[arg(long, default_value_t = 60.0, value_name = "MINUTES")]
     timeout: f64,
+    /// Run the commands inside bubblewrap: the host read-only, the workspace writable.
+    #[arg(long)]
+    sandbox: bool,
 }
 
 pub(crate) fn run(args: BuildArgs) -> ExitCode {
@@ -152,6 +155,7 @@ async fn execute(args: BuildArgs, prepared: Prepared) -> ExitCode {
         base_env: config::host_environment(),
         env_overrides: prepared.overrides,
         helper_program: std::env::current_exe().ok(),
+        sandbox: args.sandbox,
     };
 
     let colour = std::io::stdout().is_terminal();

@@ -53,13 +53,39 @@ impl ShellSession {
         env: &[(String, String)],
         cwd: &Path,
         state_dir: &Path,
+        sandbox: Option<&Path>,
     ) -> std::io::Result<ShellSession> {
         std::fs::create_dir_all(state_dir)?;
         let driver = state_dir.join("driver.sh");
         std::fs::write(&driver, DRIVER)?;
         std::fs::write(state_dir.join("run-as.sh"), RUN_AS)?;
         let nonce = nonce();
-        let mut command = crate::process::command("bash");
+        let mut command = match sandbox {
+            None => crate::process::command("bash"),
+            Some(writable) => {
+                // bubblewrap: the host read-only, the workspace writable, a private /tmp, and
+                // a PID namespace, so that when bwrap is killed every process of the build
+                // goes with it.
+                let mut command = crate::process::command("bwrap");
+                command
+                    .args([
+                        "--ro-bind",
+                        "/",
+                        "/",
+                        "--dev",
+                        "/dev",
+                        "--proc",
+                        "/proc",
+                        "--tmpfs",
+                        "/tmp",
+                    ])
+                    .arg("--bind")
+                    .arg(writable)
+                    .arg(writable)
+                    .args(["--unshare-pid", "--die-with-parent", "--", "bash"]);
+                command
+            }
+        };
         command
             .arg("--noprofile")
             .arg("--norc")

@@ -63,6 +63,7 @@ struct Setup {
     cache_dir: Option<PathBuf>,
     git: bool,
     stop_after: Option<Duration>,
+    sandbox: bool,
 }
 
 impl Setup {
@@ -76,6 +77,7 @@ impl Setup {
             cache_dir: None,
             git: false,
             stop_after: None,
+            sandbox: false,
         }
     }
 
@@ -132,6 +134,7 @@ impl Setup {
             base_env: vec![("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned())],
             env_overrides: self.overrides.clone(),
             helper_program: None,
+            sandbox: self.sandbox,
         };
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -847,4 +850,30 @@ phases:
         lines(&build.output),
         [".git .gitignore tracked.txt untracked.txt ", " M tracked.txt ?? untracked.txt "]
     );
+}
+
+#[tokio::test]
+async fn a_sandboxed_build_writes_only_its_workspace() {
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo data > in-workspace && cat in-workspace
+      - touch /usr/slipway-sandbox-test 2>/dev/null && echo "host writable" || echo "host read-only"
+      - echo tmp > /tmp/x && cat /tmp/x
+      - '[ "$HOME" = "${CODEBUILD_SRC_DIR%/src}/home" ] && echo "home in the workspace"'
+"#,
+    );
+    setup.sandbox = true;
+    let build = setup.run().await;
+    assert_eq!(
+        lines(&build.output),
+        ["data", "host read-only", "tmp", "home in the workspace"],
+        "{}",
+        build.output
+    );
+    assert_eq!(build.status(), BuildStatus::Succeeded);
+    assert!(!Path::new("/usr/slipway-sandbox-test").exists());
 }

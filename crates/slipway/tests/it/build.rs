@@ -326,3 +326,16 @@ fn colour_on_a_terminal() {
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("\x1b[32mBuild SUCCEEDED"), "{stdout}");
 }
+
+#[test]
+fn sandboxed_local_builds_cannot_write_the_host() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "source/buildspec.yml",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - touch /usr/slipway-local-e2e 2>/dev/null && echo host-writable || echo host-read-only\n      - echo ok > out.txt\nartifacts:\n  files: [out.txt]\n",
+    );
+    let run = sandbox.build(&["--sandbox"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("\nhost-read-only\n"), "{}", run.stdout);
+    assert!(sandbox.path("slipway-artifacts/artifacts.zip").is_file());
+}

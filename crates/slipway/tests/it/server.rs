@@ -677,3 +677,20 @@ fn remote_agents_survive_a_server_crash_and_lost_agents_fault_their_builds() {
     agent.kill().unwrap();
     agent.wait().unwrap();
 }
+
+#[test]
+fn a_project_tagged_for_the_sandbox_builds_inside_bubblewrap() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - touch /usr/slipway-e2e 2>/dev/null && echo host-writable || echo host-read-only\n";
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server
+        .aws(&["codebuild", "create-project", "--name", "boxed", "--source", &source, "--artifacts", "type=NO_ARTIFACTS",
+            "--environment", "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL", "--service-role", "r",
+            "--tags", "key=slipway:sandbox,value=bubblewrap"])
+        .expect_code(0);
+    let id = start(&server, "boxed", &[]);
+    assert_eq!(wait_for_build(&server, &id)["buildStatus"], "SUCCEEDED");
+    let text = log(&server, &id);
+    assert!(text.contains("\nhost-read-only\n"), "{text}");
+}
