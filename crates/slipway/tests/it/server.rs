@@ -685,12 +685,91 @@ fn a_project_tagged_for_the_sandbox_builds_inside_bubblewrap() {
     let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - touch /usr/slipway-e2e 2>/dev/null && echo host-writable || echo host-read-only\n";
     let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
     server
-        .aws(&["codebuild", "create-project", "--name", "boxed", "--source", &source, "--artifacts", "type=NO_ARTIFACTS",
-            "--environment", "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL", "--service-role", "r",
-            "--tags", "key=slipway:sandbox,value=bubblewrap"])
+        .aws(&[
+            "codebuild",
+            "create-project",
+            "--name",
+            "boxed",
+            "--source",
+            &source,
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+            "--tags",
+            "key=slipway:sandbox,value=bubblewrap",
+        ])
         .expect_code(0);
     let id = start(&server, "boxed", &[]);
     assert_eq!(wait_for_build(&server, &id)["buildStatus"], "SUCCEEDED");
     let text = log(&server, &id);
     assert!(text.contains("\nhost-read-only\n"), "{text}");
+}
+
+#[test]
+fn the_live_log_streams_as_the_build_prints() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    let marks = sandbox.path("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let buildspec = format!(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo first-line\n      - 'while [ ! -f {0}/go ]; do sleep 0.05; done; echo second-line'\n",
+        marks.display()
+    );
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server
+        .aws(&[
+            "codebuild",
+            "create-project",
+            "--name",
+            "live",
+            "--source",
+            &source,
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+        ])
+        .expect_code(0);
+    let id = start(&server, "live", &[]);
+
+    let credentials = std::fs::read_to_string(server.credentials()).unwrap();
+    let field = |name: &str| {
+        credentials
+            .lines()
+            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
+            .unwrap()
+            .to_owned()
+    };
+    let basic =
+        base64(&format!("{}:{}", field("aws_access_key_id"), field("aws_secret_access_key")));
+    let address = server.endpoint.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(stream, "GET /v1/builds/{id}/log/live HTTP/1.1\r\nHost: {address}\r\nAuthorization: Basic {basic}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut seen = String::new();
+    // The first line arrives while the build still waits for the second.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen.contains("data: first-line") {
+        assert!(Instant::now() < deadline, "{seen}");
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the stream ended early: {seen}");
+        seen.push_str(&line);
+    }
+    assert!(!seen.contains("second-line"));
+    std::fs::write(marks.join("go"), "").unwrap();
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("data: second-line"), "{rest}");
+    assert!(rest.contains("event: end\ndata: SUCCEEDED"), "{rest}");
+
+    // Without credentials, nothing.
+    assert!(
+        http_get(&server.endpoint, &format!("/v1/builds/{id}/log")).starts_with("HTTP/1.1 401")
+    );
 }
