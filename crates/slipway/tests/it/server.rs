@@ -773,3 +773,52 @@ fn the_live_log_streams_as_the_build_prints() {
         http_get(&server.endpoint, &format!("/v1/builds/{id}/log")).starts_with("HTTP/1.1 401")
     );
 }
+
+#[test]
+fn a_server_crash_with_the_embedded_agent_ends_its_builds_fault() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    let server = RunningServer::start(&data);
+    let marks = sandbox.path("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let buildspec = format!(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - touch {0}/started; sleep 300\n",
+        marks.display()
+    );
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server
+        .aws(&[
+            "codebuild",
+            "create-project",
+            "--name",
+            "crash",
+            "--source",
+            &source,
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+        ])
+        .expect_code(0);
+    let id = start(&server, "crash", &[]);
+    wait_for_file(&marks.join("started"));
+    let listen = server.endpoint.trim_start_matches("http://").to_owned();
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+    // Back up: the build whose agent died with the server ends FAULT, with the reason.
+    let server = RunningServer::start_with(&data, &listen, &[]);
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "FAULT", "{build}");
+    let last = build["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|it| it["phaseStatus"] == "FAULT")
+        .unwrap();
+    assert_eq!(last["contexts"][0]["statusCode"], "AGENT_LOST");
+}
