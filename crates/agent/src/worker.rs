@@ -70,7 +70,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// A batch goes out when it holds this many events…
 const BATCH_EVENTS: usize = 200;
 /// …or when its first event has waited this long…
-const BATCH_DELAY: Duration = Duration::from_millis(100);
+const BATCH_DELAY: Duration = Duration::from_millis(40);
 /// …and holds at most about this many bytes of text (at least one event).
 const BATCH_BYTES: usize = 1 << 20;
 /// Above these, waiting `Output` events are merged.

@@ -48,6 +48,8 @@ pub(crate) struct Caller {
     pub(crate) user: String,
     #[allow(dead_code)]
     pub(crate) access_key_id: String,
+    /// The `Host` the request was sent to, for links back to this server.
+    pub(crate) host: String,
 }
 
 pub(crate) async fn handle(
@@ -154,7 +156,9 @@ async fn authenticate(
             };
             ApiError::new(status, err.code(), err.to_string())
         })?;
-    Ok(Caller { user, access_key_id: signer.access_key_id })
+    let host =
+        headers.get("host").and_then(|it| it.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
+    Ok(Caller { user, access_key_id: signer.access_key_id, host })
 }
 
 /// The access key id named in the `Authorization` header, if any.

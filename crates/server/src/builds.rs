@@ -163,7 +163,7 @@ pub(crate) async fn start_build(
         "environment": environment,
         "serviceRole": project["serviceRole"],
         "queuedTimeoutInMinutes": input.get("queuedTimeoutInMinutesOverride").cloned().unwrap_or_else(|| project["queuedTimeoutInMinutes"].clone()),
-        "logs": { "groupName": format!("/aws/codebuild/{project_name}"), "streamName": uuid, "deepLink": format!("/v1/builds/{id}/log") },
+        "logs": { "groupName": format!("/aws/codebuild/{project_name}"), "streamName": uuid, "deepLink": format!("http://{}/v1/builds/{id}/log", caller.host) },
         "reportArns": [],
         INTERNAL: { "request": input, "eventSeq": 0, "logSeq": 0, "stopRequested": false },
     });

@@ -419,6 +419,7 @@ reports:
         json!([{ "name": "VERSION", "value": "2.1" }])
     );
     assert_eq!(build["initiator"], "admin");
+    assert_eq!(build["logs"]["deepLink"], format!("{}/v1/builds/{id}/log", server.endpoint));
 
     let text = log(&server, &id);
     assert!(
