@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 # How long a process gets to stop after SIGTERM before it is killed.
-STOP_TIMEOUT=${STOP_TIMEOUT:-20}
+STOP_TIMEOUT=${STOP_TIMEOUT:-30}
 
 die() {
     echo "$BENCH: $*" >&2
@@ -43,13 +43,20 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/slipway-$BENCH.XXXXXX")
 chmod 755 "$work"
 on_exit "rm -rf '$work'"
 
-# The binary: rebuilt when missing or older than any source it is built from (as in P2).
+# The binary: rebuilt when missing or older than any source it is built from (as in P2), unless
+# NO_BUILD=1 (then the one there is used as it is). It is copied into $work, so that a build
+# running beside the benchmark cannot replace it halfway.
 bin="${CARGO_TARGET_DIR:-target}/release/slipway"
-if [[ ! -x $bin ]] || [[ -n $(find crates Cargo.toml Cargo.lock -type f -newer "$bin" -print -quit) ]]; then
+BIN_NOTE=""
+if [[ ${NO_BUILD:-0} == 1 ]]; then
+    [[ -x $bin ]] || die "NO_BUILD=1, but there is no $bin"
+    BIN_NOTE=" (NO_BUILD=1: binary built $(date -u -r "$bin" +%Y-%m-%dT%H:%M:%SZ))"
+elif [[ ! -x $bin ]] || [[ -n $(find crates Cargo.toml Cargo.lock -type f -newer "$bin" -print -quit) ]]; then
     echo "$BENCH: building $bin (cargo build --release -p slipway)" >&2
     cargo build --release -p slipway >&2
 fi
-bin=$(cd "$(dirname "$bin")" && pwd)/slipway
+cp "$bin" "$work/slipway"
+bin=$work/slipway
 
 # alive PID: the process exists and is not a zombie (a child that has exited but was not
 # waited for still answers `kill -0`).
@@ -125,5 +132,32 @@ header() {
     local commit
     commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
     if [[ -n $(git status --porcelain 2>/dev/null) ]]; then commit+=" (with uncommitted changes)"; fi
-    echo "# $1: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $commit, $(nproc 2>/dev/null || echo '?') cores"
+    echo "# $1: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $commit, $(nproc 2>/dev/null || echo '?') cores$BIN_NOTE"
+}
+
+# free_port: prints a TCP port that is free on 127.0.0.1 now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_postgres: a throwaway PostgreSQL on a free loopback port, as in
+# shared/reference/feasibility.md §1 (run as root: the server runs as the user postgres). Sets
+# DATABASE_URL; stops it and removes its directory on exit.
+start_postgres() {
+    local pgbin pgtmp port
+    pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [[ -n $pgbin && -x $pgbin/initdb ]] || die "PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb)"
+    ((EUID == 0)) || die "starting PostgreSQL this way needs root (runuser -u postgres)"
+    id postgres >/dev/null 2>&1 || die "there is no user postgres"
+    pgtmp=$(mktemp -d /tmp/slipway-$BENCH-pg.XXXXXX)
+    chown postgres:postgres "$pgtmp"
+    on_exit "rm -rf '$pgtmp'"
+    runuser -u postgres -- "$pgbin/initdb" -D "$pgtmp/data" -U postgres --auth=trust -E UTF8 \
+        --locale=C.UTF-8 --no-sync >"$pgtmp/initdb.log" || die "initdb failed: $(tail -n 5 "$pgtmp/initdb.log")"
+    port=$(free_port)
+    runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgtmp/data" -l "$pgtmp/server.log" -w -t 30 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $pgtmp -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        start >/dev/null || die "PostgreSQL did not start: $(tail -n 5 "$pgtmp/server.log")"
+    on_exit "runuser -u postgres -- '$pgbin/pg_ctl' -D '$pgtmp/data' -m immediate -w stop >/dev/null"
+    DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }

@@ -12,12 +12,13 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::sigv4::{self, SignedRequest};
-use crate::{AppState, codebuild, secrets_store};
+use crate::{AppState, codebuild, codecommit, secrets_store};
 
 /// The services this server speaks, by their `X-Amz-Target` prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Service {
     CodeBuild,
+    CodeCommit,
     Ssm,
     SecretsManager,
 }
@@ -26,6 +27,7 @@ impl Service {
     fn from_target_prefix(prefix: &str) -> Option<Service> {
         match prefix {
             "CodeBuild_20161006" => Some(Service::CodeBuild),
+            "CodeCommit_20150413" => Some(Service::CodeCommit),
             "AmazonSSM" => Some(Service::Ssm),
             "secretsmanager" => Some(Service::SecretsManager),
             _ => None,
@@ -36,6 +38,7 @@ impl Service {
     fn signing_name(self) -> &'static str {
         match self {
             Service::CodeBuild => "codebuild",
+            Service::CodeCommit => "codecommit",
             Service::Ssm => "ssm",
             Service::SecretsManager => "secretsmanager",
         }
@@ -113,6 +116,7 @@ async fn dispatch(
     tracing::debug!(user = %caller.user, %target, "API call");
     match service {
         Service::CodeBuild => codebuild::call(state, &caller, operation, input).await,
+        Service::CodeCommit => codecommit::call(state, &caller, operation, input).await,
         Service::Ssm => secrets_store::ssm(state, operation, input).await,
         Service::SecretsManager => secrets_store::secrets_manager(state, operation, input).await,
     }

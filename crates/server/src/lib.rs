@@ -16,10 +16,13 @@ mod agent_api;
 mod aws;
 mod builds;
 mod codebuild;
+mod codecommit;
 mod crypto;
 mod error;
+mod git;
 mod identity;
 mod logs;
+mod process;
 mod reports;
 mod secrets_store;
 mod sigv4;
@@ -86,6 +89,8 @@ pub(crate) struct AppState {
     pub(crate) jobs: Arc<tokio::sync::Notify>,
     /// Woken when a build's log or state changes, for live tails.
     pub(crate) logs: Arc<tokio::sync::Notify>,
+    /// Woken when a push records reference events, for whatever reacts to pushes.
+    pub(crate) ref_events: Arc<tokio::sync::Notify>,
 }
 
 /// A server ready to serve.
@@ -137,6 +142,7 @@ impl Server {
             data_dir: data_dir.clone(),
             jobs: Arc::new(tokio::sync::Notify::new()),
             logs: Arc::new(tokio::sync::Notify::new()),
+            ref_events: Arc::new(tokio::sync::Notify::new()),
         };
         Ok(Server { state, created_admin, admin_credentials_file })
     }
@@ -170,6 +176,25 @@ impl Server {
     /// Creates an agent token (`slipway agent-token create`, and the embedded agent's).
     pub async fn create_agent_token(&self, name: &str) -> Result<String, ServerError> {
         Ok(agent_api::create_token(&self.state, name).await?)
+    }
+
+    /// Creates HTTPS git credentials for a user (`slipway git-credentials create`): the git user
+    /// name and password, shown this once.
+    pub async fn create_git_credentials(
+        &self,
+        user: &str,
+    ) -> Result<(String, String), ServerError> {
+        match git::create_git_credentials(&self.state, user).await {
+            Err(engine::store::StoreError::NotFound { .. }) => {
+                Err(ServerError::Identity(IdentityError::NoSuchUser(user.to_owned())))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Revokes HTTPS git credentials by their git user name (`slipway git-credentials revoke`).
+    pub async fn revoke_git_credentials(&self, git_user: &str) -> Result<(), ServerError> {
+        Ok(git::revoke_git_credentials(&self.state, git_user).await?)
     }
 
     /// Sets a parameter for `env.parameter-store` (`slipway parameter put`).
@@ -214,6 +239,7 @@ fn app(state: AppState) -> Router {
         .route("/agent/v1/jobs/{job}/finish", post(agent_api::finish))
         .route("/v1/builds/{id}/log", get(logs::download))
         .route("/v1/builds/{id}/log/live", get(logs::live))
+        .merge(git::routes())
         .with_state(state)
 }
 

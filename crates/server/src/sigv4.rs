@@ -260,14 +260,16 @@ fn parse_authorization(header: &str) -> Result<Authorization<'_>, SignatureError
     })
 }
 
-fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
+/// SigV4's derived key for one day, region and service (§7.4 step 5); the CodeCommit git
+/// password (`git::auth`) is signed with it too.
+pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
     let key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
     let key = hmac(&key, region.as_bytes());
     let key = hmac(&key, service.as_bytes());
     hmac(&key, b"aws4_request")
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+pub(crate) fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac =
         <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any size");
     mac.update(data);
@@ -278,7 +280,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares secrets without revealing, through timing, where they first differ.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -44,6 +44,9 @@ enum Command {
     /// Manage access keys.
     #[command(subcommand, name = "access-key")]
     AccessKey(serve::AccessKeyCommand),
+    /// Manage HTTPS git credentials.
+    #[command(subcommand, name = "git-credentials")]
+    GitCredentials(serve::GitCredentialsCommand),
     /// Manage agent tokens.
     #[command(subcommand, name = "agent-token")]
     AgentToken(serve::AgentTokenCommand),
@@ -78,6 +81,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Command::User(command) => serve::user(command),
         Command::AccessKey(command) => serve::access_key(command),
         Command::AgentToken(command) => serve::agent_token(command),
+        Command::GitCredentials(command) => serve::git_credentials(command),
         Command::Parameter(command) => serve::put_value(serve::SecretKind::Parameter, command),
         Command::Secret(command) => serve::put_value(serve::SecretKind::Secret, command),
         Command::HashFiles { patterns } => {

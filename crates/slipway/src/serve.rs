@@ -89,6 +89,26 @@ pub(crate) enum UserCommand {
 }
 
 #[derive(Debug, clap::Subcommand)]
+pub(crate) enum GitCredentialsCommand {
+    /// Create HTTPS git credentials for a user (like CodeCommit's): prints the git user name
+    /// and the password, which is not shown again.
+    Create {
+        /// The user.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Revoke HTTPS git credentials by their git user name.
+    Revoke {
+        /// The git user name (`NAME-at-123456`).
+        git_user: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
 pub(crate) enum AgentTokenCommand {
     /// Create a token that lets an agent (`slipway agent --token`) take builds.
     Create {
@@ -399,6 +419,39 @@ pub(crate) fn agent(args: AgentArgs) -> ExitCode {
         match agent::run_agent(config, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => fail(err),
+        }
+    })
+}
+
+pub(crate) fn git_credentials(command: GitCredentialsCommand) -> ExitCode {
+    runtime().block_on(async move {
+        match command {
+            GitCredentialsCommand::Create { user, state } => {
+                let server = match Server::open(&state.config()).await {
+                    Ok(server) => server,
+                    Err(err) => return fail(err),
+                };
+                match server.create_git_credentials(&user).await {
+                    Ok((name, password)) => {
+                        println!("username = {name}\npassword = {password}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(err) => invalid(err),
+                }
+            }
+            GitCredentialsCommand::Revoke { git_user, state } => {
+                let server = match Server::open(&state.config()).await {
+                    Ok(server) => server,
+                    Err(err) => return fail(err),
+                };
+                match server.revoke_git_credentials(&git_user).await {
+                    Ok(()) => {
+                        println!("Revoked git credentials {git_user}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(err) => invalid(err),
+                }
+            }
         }
     })
 }

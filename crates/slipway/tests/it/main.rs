@@ -7,6 +7,8 @@
 #![allow(clippy::disallowed_methods)]
 
 mod build;
+mod codecommit;
+mod git;
 mod server;
 
 use std::path::{Path, PathBuf};

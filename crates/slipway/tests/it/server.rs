@@ -11,18 +11,18 @@ use serde_json::{Value, json};
 use crate::{Run, Sandbox};
 
 /// A running `slipway server` on a free loopback port.
-struct RunningServer {
-    child: Child,
-    endpoint: String,
-    data_dir: PathBuf,
+pub(crate) struct RunningServer {
+    pub(crate) child: Child,
+    pub(crate) endpoint: String,
+    pub(crate) data_dir: PathBuf,
 }
 
 impl RunningServer {
-    fn start(data_dir: &Path) -> RunningServer {
+    pub(crate) fn start(data_dir: &Path) -> RunningServer {
         RunningServer::start_with(data_dir, "127.0.0.1:0", &[])
     }
 
-    fn start_with(data_dir: &Path, listen: &str, args: &[&str]) -> RunningServer {
+    pub(crate) fn start_with(data_dir: &Path, listen: &str, args: &[&str]) -> RunningServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
             .args(["server", "--listen", listen])
             .args(args)
@@ -43,16 +43,16 @@ impl RunningServer {
         RunningServer { child, endpoint, data_dir: data_dir.to_owned() }
     }
 
-    fn credentials(&self) -> PathBuf {
+    pub(crate) fn credentials(&self) -> PathBuf {
         self.data_dir.join("admin-credentials")
     }
 
     /// `aws <args> --endpoint-url … --region us-east-1` with the admin's credentials file.
-    fn aws(&self, args: &[&str]) -> Run {
+    pub(crate) fn aws(&self, args: &[&str]) -> Run {
         self.aws_with(&self.credentials(), args)
     }
 
-    fn aws_with(&self, credentials: &Path, args: &[&str]) -> Run {
+    pub(crate) fn aws_with(&self, credentials: &Path, args: &[&str]) -> Run {
         let output = Command::new("aws")
             .args(args)
             .args(["--endpoint-url", &self.endpoint, "--region", "us-east-1", "--output", "json"])
@@ -69,13 +69,13 @@ impl RunningServer {
         Run::from(output)
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let run = self.aws(args);
         run.expect_code(0);
         serde_json::from_str(&run.stdout).unwrap_or_else(|err| panic!("{err}: {}", run.stdout))
     }
 
-    fn stop(mut self) -> Option<i32> {
+    pub(crate) fn stop(mut self) -> Option<i32> {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);

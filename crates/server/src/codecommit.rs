@@ -1,0 +1,651 @@
+//! The CodeCommit API (`CodeCommit_20150413.*`): repositories, branches, commits and files.
+//!
+//! A repository is a document (`kind = "repository"`, key = its name) with CodeCommit's
+//! `RepositoryMetadata`, and a bare git repository at `git::repo_path`. Branches, commits and
+//! files are read from git itself, so what the API says always matches what a clone gets.
+
+use engine::store::{Document, ListQuery, StoreError, Write};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::aws::Caller;
+use crate::error::ApiError;
+
+const REPOSITORY: &str = "repository";
+/// A CodeCommit list page.
+const PAGE_SIZE: usize = 1000;
+
+fn error(code: &str, message: impl Into<String>) -> ApiError {
+    ApiError::client(code, message)
+}
+
+pub(crate) async fn call(
+    state: &AppState,
+    caller: &Caller,
+    operation: &str,
+    input: Value,
+) -> Result<Value, ApiError> {
+    match operation {
+        "CreateRepository" => create_repository(state, caller, input).await,
+        "GetRepository" => {
+            let repository = existing(state, &input, "repositoryName").await?;
+            let mut output = metadata(&repository, caller);
+            // The default branch is git's HEAD, once that branch exists (after the first push).
+            if let Some(branch) = default_branch(state, &repository.key).await?
+                && branch_commit(state, &repository.key, &branch).await?.is_some()
+            {
+                output["defaultBranch"] = json!(branch);
+            }
+            Ok(json!({ "repositoryMetadata": output }))
+        }
+        "BatchGetRepositories" => batch_get_repositories(state, caller, input).await,
+        "ListRepositories" => list_repositories(state, input).await,
+        "DeleteRepository" => delete_repository(state, input).await,
+        "UpdateRepositoryDescription" => update_description(state, input).await,
+        "UpdateRepositoryName" => update_name(state, input).await,
+        "UpdateDefaultBranch" => update_default_branch(state, input).await,
+        "CreateBranch" => create_branch(state, input).await,
+        "GetBranch" => get_branch(state, input).await,
+        "ListBranches" => list_branches(state, input).await,
+        "DeleteBranch" => delete_branch(state, input).await,
+        "GetCommit" => get_commit(state, input).await,
+        "GetFile" => get_file(state, input).await,
+        _ => Err(error(
+            "UnknownOperationException",
+            format!("Slipway does not implement the CodeCommit operation {operation} yet"),
+        )),
+    }
+}
+
+fn name_field<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
+    let name =
+        input.get(field).and_then(Value::as_str).filter(|it| !it.is_empty()).ok_or_else(|| {
+            error(
+                "RepositoryNameRequiredException",
+                "A repository name is required, but was not specified.",
+            )
+        })?;
+    check_name(name)?;
+    Ok(name)
+}
+
+/// `[\w.-]{1,100}`, and not `.git`-suffixed, as CodeCommit requires.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let valid = (1..=100).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+        && !name.ends_with(".git")
+        && name != "."
+        && name != "..";
+    if valid {
+        Ok(())
+    } else {
+        Err(error(
+            "InvalidRepositoryNameException",
+            format!(
+                "The repository name {name} is not valid. Repository names can be any valid combination of letters, numbers, periods, underscores, and dashes between 1 and 100 characters in length. Names are case sensitive. For more information, see Limits in the AWS CodeCommit User Guide."
+            ),
+        ))
+    }
+}
+
+async fn existing(state: &AppState, input: &Value, field: &str) -> Result<Document, ApiError> {
+    let name = name_field(input, field)?;
+    state
+        .store
+        .get(REPOSITORY, name)
+        .await?
+        .ok_or_else(|| error("RepositoryDoesNotExistException", format!("{name} does not exist")))
+}
+
+/// The metadata as the API returns it, with clone URLs for the host the client used.
+fn metadata(repository: &Document, caller: &Caller) -> Value {
+    let mut body = repository.body.clone();
+    let name = repository.key.as_str();
+    body["cloneUrlHttp"] = json!(format!("http://{}/v1/repos/{name}", caller.host));
+    body
+}
+
+async fn create_repository(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let name = name_field(&input, "repositoryName")?.to_owned();
+    let description =
+        input.get("repositoryDescription").and_then(Value::as_str).unwrap_or_default();
+    if description.len() > 1000 {
+        return Err(error(
+            "InvalidRepositoryDescriptionException",
+            "The description is longer than 1000 characters",
+        ));
+    }
+    if state.store.get(REPOSITORY, &name).await?.is_some() {
+        return Err(error(
+            "RepositoryNameExistsException",
+            format!("Repository named {name} already exists"),
+        ));
+    }
+    let now_ms = engine::clock::now_ms();
+    let now = engine::clock::aws_timestamp(now_ms);
+    let body = json!({
+        "accountId": state.account,
+        "repositoryId": crate::aws::uuid(),
+        "repositoryName": name,
+        "repositoryDescription": description,
+        "lastModifiedDate": now,
+        "creationDate": now,
+        "Arn": format!("arn:aws:codecommit:{}:{}:{name}", state.region, state.account),
+    });
+    // The git directory first: a repository document never points at nothing. A crash in
+    // between leaves an unused directory, which a later CreateRepository reuses.
+    let path = crate::git::repo_path(state, &name);
+    crate::git::init_bare(&path, "main").await.map_err(ApiError::internal)?;
+    let document = Document {
+        kind: REPOSITORY.to_owned(),
+        key: name.clone(),
+        parent: None,
+        sort: now_ms,
+        version: 0,
+        body,
+    };
+    match state.store.apply(vec![Write::Insert(document.clone())]).await {
+        Ok(()) => Ok(json!({ "repositoryMetadata": metadata(&document, caller) })),
+        Err(StoreError::AlreadyExists { .. }) => Err(error(
+            "RepositoryNameExistsException",
+            format!("Repository named {name} already exists"),
+        )),
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn batch_get_repositories(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let names: Vec<String> = input
+        .get("repositoryNames")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            error("RepositoryNamesRequiredException", "At least one repository name is required")
+        })?
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    if names.len() > 25 {
+        return Err(error(
+            "MaximumRepositoryNamesExceededException",
+            "At most 25 repository names may be given",
+        ));
+    }
+    for name in &names {
+        check_name(name)?;
+    }
+    let found = state.store.get_many(REPOSITORY, &names).await?;
+    let missing: Vec<&String> =
+        names.iter().filter(|name| !found.iter().any(|it| &&it.key == name)).collect();
+    let repositories: Vec<Value> = found.iter().map(|it| metadata(it, caller)).collect();
+    Ok(json!({ "repositories": repositories, "repositoriesNotFound": missing, "errors": [] }))
+}
+
+async fn all_repositories(state: &AppState) -> Result<Vec<Document>, ApiError> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let query = ListQuery {
+            kind: REPOSITORY.to_owned(),
+            parent: None,
+            descending: false,
+            after,
+            limit: 1000,
+        };
+        let page = state.store.list(&query).await?;
+        all.extend(page.documents);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(all),
+        }
+    }
+}
+
+async fn list_repositories(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let sort_by = input.get("sortBy").and_then(Value::as_str).unwrap_or("repositoryName");
+    let order = input.get("order").and_then(Value::as_str).unwrap_or("ascending");
+    if !["repositoryName", "lastModifiedDate"].contains(&sort_by) {
+        return Err(error("InvalidSortByException", format!("Invalid sortBy {sort_by}")));
+    }
+    if !["ascending", "descending"].contains(&order) {
+        return Err(error("InvalidOrderException", format!("Invalid order {order}")));
+    }
+    let mut repositories = all_repositories(state).await?;
+    if sort_by == "lastModifiedDate" {
+        repositories.sort_by(|a, b| {
+            let time = |it: &Document| it.body["lastModifiedDate"].as_f64().unwrap_or_default();
+            time(a).total_cmp(&time(b)).then_with(|| a.key.cmp(&b.key))
+        });
+    }
+    if order == "descending" {
+        repositories.reverse();
+    }
+    let start = match input.get("nextToken").and_then(Value::as_str) {
+        Some(token) => token
+            .parse::<usize>()
+            .map_err(|_| error("InvalidContinuationTokenException", "Invalid nextToken"))?,
+        None => 0,
+    };
+    let page: Vec<Value> = repositories
+        .iter()
+        .skip(start)
+        .take(PAGE_SIZE)
+        .map(|it| json!({ "repositoryName": it.key, "repositoryId": it.body["repositoryId"] }))
+        .collect();
+    let mut output = json!({ "repositories": page });
+    if start + PAGE_SIZE < repositories.len() {
+        output["nextToken"] = json!((start + PAGE_SIZE).to_string());
+    }
+    Ok(output)
+}
+
+async fn delete_repository(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let name = name_field(&input, "repositoryName")?.to_owned();
+    // Deleting a repository that does not exist succeeds with no id, as in CodeCommit.
+    let Some(document) = state.store.get(REPOSITORY, &name).await? else { return Ok(json!({})) };
+    state
+        .store
+        .apply(vec![Write::Delete { kind: REPOSITORY.to_owned(), key: name.clone() }])
+        .await?;
+    let path = crate::git::repo_path(state, &name);
+    let _ = tokio::fs::remove_dir_all(&path).await;
+    Ok(json!({ "repositoryId": document.body["repositoryId"] }))
+}
+
+/// Changes a repository's document, retrying on a concurrent change.
+async fn modify(
+    state: &AppState,
+    name: &str,
+    change: impl Fn(&mut Value) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    for _ in 0..5 {
+        let Some(mut document) = state.store.get(REPOSITORY, name).await? else {
+            return Err(error("RepositoryDoesNotExistException", format!("{name} does not exist")));
+        };
+        change(&mut document.body)?;
+        document.body["lastModifiedDate"] =
+            json!(engine::clock::aws_timestamp(engine::clock::now_ms()));
+        let version = document.version;
+        match state.store.apply(vec![Write::Update { document, expected_version: version }]).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::internal(format!("repository {name} kept changing")))
+}
+
+async fn update_description(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let name = name_field(&input, "repositoryName")?.to_owned();
+    let description =
+        input.get("repositoryDescription").and_then(Value::as_str).unwrap_or_default().to_owned();
+    if description.len() > 1000 {
+        return Err(error(
+            "InvalidRepositoryDescriptionException",
+            "The description is longer than 1000 characters",
+        ));
+    }
+    modify(state, &name, |body| {
+        body["repositoryDescription"] = json!(description);
+        Ok(())
+    })
+    .await?;
+    Ok(json!({}))
+}
+
+async fn update_name(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let old = name_field(&input, "oldName")?.to_owned();
+    let new = name_field(&input, "newName")?.to_owned();
+    let Some(mut document) = state.store.get(REPOSITORY, &old).await? else {
+        return Err(error("RepositoryDoesNotExistException", format!("{old} does not exist")));
+    };
+    if state.store.get(REPOSITORY, &new).await?.is_some() {
+        return Err(error(
+            "RepositoryNameExistsException",
+            format!("Repository named {new} already exists"),
+        ));
+    }
+    let (from, to) = (crate::git::repo_path(state, &old), crate::git::repo_path(state, &new));
+    tokio::fs::rename(&from, &to).await.map_err(ApiError::internal)?;
+    document.key.clone_from(&new);
+    document.body["repositoryName"] = json!(new);
+    document.body["Arn"] =
+        json!(format!("arn:aws:codecommit:{}:{}:{new}", state.region, state.account));
+    let writes = vec![
+        Write::Delete { kind: REPOSITORY.to_owned(), key: old.clone() },
+        Write::Insert(document),
+    ];
+    if let Err(err) = state.store.apply(writes).await {
+        // Put the directory back, so that the old name keeps working.
+        let _ = tokio::fs::rename(&to, &from).await;
+        return Err(match err {
+            StoreError::AlreadyExists { .. } => error(
+                "RepositoryNameExistsException",
+                format!("Repository named {new} already exists"),
+            ),
+            other => other.into(),
+        });
+    }
+    Ok(json!({}))
+}
+
+/// Runs git in a repository; its standard output on success, `None` when git fails.
+async fn git(
+    state: &AppState,
+    repository: &str,
+    args: &[&str],
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let output = crate::process::git()
+        .arg("--git-dir")
+        .arg(crate::git::repo_path(state, repository))
+        .args(args)
+        .output()
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(output.status.success().then_some(output.stdout))
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8_lossy(&bytes).trim_end_matches('\n').to_owned()
+}
+
+fn branch_field(input: &Value) -> Result<&str, ApiError> {
+    let branch =
+        input.get("branchName").and_then(Value::as_str).filter(|it| !it.is_empty()).ok_or_else(
+            || {
+                error(
+                    "BranchNameRequiredException",
+                    "A branch name is required, but was not specified.",
+                )
+            },
+        )?;
+    let valid = branch.len() <= 256
+        && !branch.starts_with('-')
+        && !branch.contains("..")
+        && !branch.ends_with('/')
+        && !branch.ends_with(".lock")
+        && !branch.chars().any(|c| c.is_ascii_control() || " ~^:?*[\\".contains(c));
+    if valid {
+        Ok(branch)
+    } else {
+        Err(error("InvalidBranchNameException", format!("The branch name {branch} is not valid")))
+    }
+}
+
+/// The commit a branch points at.
+async fn branch_commit(
+    state: &AppState,
+    repository: &str,
+    branch: &str,
+) -> Result<Option<String>, ApiError> {
+    let reference = format!("refs/heads/{branch}");
+    Ok(git(state, repository, &["rev-parse", "--verify", "-q", &format!("{reference}^{{commit}}")])
+        .await?
+        .map(text))
+}
+
+async fn default_branch(state: &AppState, repository: &str) -> Result<Option<String>, ApiError> {
+    let head = git(state, repository, &["symbolic-ref", "-q", "HEAD"]).await?.map(text);
+    Ok(head.and_then(|it| it.strip_prefix("refs/heads/").map(str::to_owned)))
+}
+
+async fn update_default_branch(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(state, &input, "repositoryName").await?;
+    let branch = input
+        .get("defaultBranchName")
+        .and_then(Value::as_str)
+        .filter(|it| !it.is_empty())
+        .ok_or_else(|| {
+            error(
+                "BranchNameRequiredException",
+                "A branch name is required, but was not specified.",
+            )
+        })?;
+    if branch_commit(state, &repository.key, branch).await?.is_none() {
+        return Err(error(
+            "BranchDoesNotExistException",
+            format!("Branch {branch} does not exist"),
+        ));
+    }
+    git(state, &repository.key, &["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")]).await?;
+    let branch = branch.to_owned();
+    modify(state, &repository.key, move |body| {
+        body["defaultBranch"] = json!(branch);
+        Ok(())
+    })
+    .await?;
+    Ok(json!({}))
+}
+
+async fn create_branch(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(state, &input, "repositoryName").await?;
+    let branch = branch_field(&input)?;
+    let commit = input
+        .get("commitId")
+        .and_then(Value::as_str)
+        .filter(|it| !it.is_empty())
+        .ok_or_else(|| {
+            error("CommitIdRequiredException", "A commit ID is required, but was not specified.")
+        })?;
+    if commit.len() != 40 || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(error(
+            "InvalidCommitIdException",
+            format!("The commit ID {commit} is not valid"),
+        ));
+    }
+    if git(state, &repository.key, &["cat-file", "-e", &format!("{commit}^{{commit}}")])
+        .await?
+        .is_none()
+    {
+        return Err(error(
+            "CommitDoesNotExistException",
+            format!("Commit {commit} does not exist"),
+        ));
+    }
+    // `update-ref` with an all-zero old value creates the branch only if it does not exist.
+    let reference = format!("refs/heads/{branch}");
+    let zero = "0".repeat(40);
+    if git(state, &repository.key, &["update-ref", &reference, commit, &zero]).await?.is_none() {
+        return Err(error("BranchNameExistsException", format!("Branch {branch} already exists")));
+    }
+    Ok(json!({}))
+}
+
+async fn get_branch(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(state, &input, "repositoryName").await?;
+    let branch = branch_field(&input)?;
+    match branch_commit(state, &repository.key, branch).await? {
+        Some(commit) => Ok(json!({ "branch": { "branchName": branch, "commitId": commit } })),
+        None => {
+            Err(error("BranchDoesNotExistException", format!("Branch {branch} does not exist")))
+        }
+    }
+}
+
+async fn list_branches(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(state, &input, "repositoryName").await?;
+    let listed = git(
+        state,
+        &repository.key,
+        &["for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads"],
+    )
+    .await?;
+    let branches: Vec<String> =
+        listed.map(text).unwrap_or_default().lines().map(str::to_owned).collect();
+    let start = match input.get("nextToken").and_then(Value::as_str) {
+        Some(token) => token
+            .parse::<usize>()
+            .map_err(|_| error("InvalidContinuationTokenException", "Invalid nextToken"))?,
+        None => 0,
+    };
+    let page: Vec<&String> = branches.iter().skip(start).take(PAGE_SIZE).collect();
+    let mut output = json!({ "branches": page });
+    if start + PAGE_SIZE < branches.len() {
+        output["nextToken"] = json!((start + PAGE_SIZE).to_string());
+    }
+    Ok(output)
+}
+
+async fn delete_branch(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(state, &input, "repositoryName").await?;
+    let branch = branch_field(&input)?;
+    if default_branch(state, &repository.key).await?.as_deref() == Some(branch) {
+        return Err(error(
+            "DefaultBranchCannotBeDeletedException",
+            format!("Branch {branch} is the default branch"),
+        ));
+    }
+    let Some(commit) = branch_commit(state, &repository.key, branch).await? else {
+        // Deleting a branch that does not exist returns nothing, as in CodeCommit.
+        return Ok(json!({}));
+    };
+    git(state, &repository.key, &["update-ref", "-d", &format!("refs/heads/{branch}"), &commit])
+        .await?;
+    Ok(json!({ "deletedBranch": { "branchName": branch, "commitId": commit } }))
+}
+
+/// The name, email and date of a `git log` person line (`Name <email> 1700000000 +0000`).
+fn person(line: &str) -> Value {
+    let (name, rest) = line.split_once(" <").unwrap_or((line, ""));
+    let (email, date) = rest.split_once("> ").unwrap_or((rest, ""));
+    json!({ "name": name, "email": email, "date": date })
+}
+
+async fn get_commit(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(state, &input, "repositoryName").await?;
+    let commit = input
+        .get("commitId")
+        .and_then(Value::as_str)
+        .filter(|it| !it.is_empty())
+        .ok_or_else(|| {
+            error("CommitIdRequiredException", "A commit ID is required, but was not specified.")
+        })?;
+    if commit.len() != 40 || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(error(
+            "InvalidCommitIdException",
+            format!("The commit ID {commit} is not valid"),
+        ));
+    }
+    let Some(raw) = git(state, &repository.key, &["cat-file", "commit", commit]).await? else {
+        return Err(error(
+            "CommitIdDoesNotExistException",
+            format!("Commit {commit} does not exist"),
+        ));
+    };
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (headers, message) = raw.split_once("\n\n").unwrap_or((&raw, ""));
+    let mut tree = String::new();
+    let mut parents = Vec::new();
+    let mut author = json!({});
+    let mut committer = json!({});
+    for line in headers.lines() {
+        match line.split_once(' ') {
+            Some(("tree", value)) => tree = value.to_owned(),
+            Some(("parent", value)) => parents.push(value.to_owned()),
+            Some(("author", value)) => author = person(value),
+            Some(("committer", value)) => committer = person(value),
+            _ => {}
+        }
+    }
+    Ok(json!({ "commit": {
+        "commitId": commit,
+        "treeId": tree,
+        "parents": parents,
+        "message": message,
+        "author": author,
+        "committer": committer,
+        "additionalData": "",
+    } }))
+}
+
+async fn get_file(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(state, &input, "repositoryName").await?;
+    let path = input
+        .get("filePath")
+        .and_then(Value::as_str)
+        .filter(|it| !it.is_empty())
+        .ok_or_else(|| {
+            error("PathRequiredException", "The folderPath for the location cannot be null.")
+        })?
+        .trim_start_matches('/')
+        .to_owned();
+    let specifier = match input.get("commitSpecifier").and_then(Value::as_str) {
+        Some(it) => it.to_owned(),
+        None => default_branch(state, &repository.key).await?.unwrap_or_else(|| "HEAD".to_owned()),
+    };
+    let Some(commit) = git(
+        state,
+        &repository.key,
+        &["rev-parse", "--verify", "-q", &format!("{specifier}^{{commit}}")],
+    )
+    .await?
+    .map(text) else {
+        return Err(error(
+            "CommitDoesNotExistException",
+            format!("Commit {specifier} does not exist"),
+        ));
+    };
+    let listed = git(state, &repository.key, &["ls-tree", "-l", &commit, "--", &path])
+        .await?
+        .map(text)
+        .unwrap_or_default();
+    // `<mode> <type> <blob> <size>\t<path>`
+    let Some((meta, _)) = listed.lines().next().and_then(|it| it.split_once('\t')) else {
+        return Err(error(
+            "FileDoesNotExistException",
+            format!("The file {path} does not exist in commit {commit}"),
+        ));
+    };
+    let fields: Vec<&str> = meta.split_whitespace().collect();
+    if fields.get(1) != Some(&"blob") {
+        return Err(error("FileDoesNotExistException", format!("{path} is a folder, not a file")));
+    }
+    let size: u64 = fields.get(3).and_then(|it| it.parse().ok()).unwrap_or_default();
+    if size > 6 * 1024 * 1024 {
+        return Err(error("FileTooLargeException", format!("The file {path} is larger than 6 MB")));
+    }
+    let blob = fields[2];
+    let content =
+        git(state, &repository.key, &["cat-file", "blob", blob]).await?.unwrap_or_default();
+    let mode = match fields[0] {
+        "100755" => "EXECUTABLE",
+        "120000" => "SYMLINK",
+        _ => "NORMAL",
+    };
+    Ok(json!({
+        "commitId": commit,
+        "blobId": blob,
+        "filePath": path,
+        "fileMode": mode,
+        "fileSize": size,
+        "fileContent": base64(&content),
+    }))
+}
+
+/// Standard base64 with padding, as the JSON protocol encodes blobs.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

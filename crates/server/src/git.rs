@@ -1,0 +1,561 @@
+//! Git over smart HTTP: clone, fetch and push the hosted repositories at `/v1/repos/<name>`.
+//!
+//! The clone URL is `http://HOST:PORT/v1/repos/<name>`, as CodeCommit's is
+//! `https://git-codecommit.<region>.amazonaws.com/v1/repos/<name>`. Each request runs
+//! `git upload-pack` or `git receive-pack --stateless-rpc` on the repository's bare directory
+//! (`<data-dir>/repos/<name>.git`): the request body streams into git's stdin from a task of
+//! its own while git's stdout streams back as the response, so neither a clone nor a push is
+//! ever held whole in memory, and protocol v2 (fetch) as well as v0/v1 work, shallow clones
+//! included.
+//!
+//! Every request needs HTTP Basic credentials (`auth`): HTTPS git credentials or the password
+//! `aws codecommit credential-helper` derives from an access key. Git sends credentials only
+//! after a `401` with `WWW-Authenticate: Basic`, so that is what a request without them gets.
+//!
+//! A push records what it changed: receive-pack's commands are read from the start of the
+//! request as it streams past (`pkt`), and once git has finished, every command git reports as
+//! done becomes a `ref-event` document, all in one store transaction, before the response
+//! ends; then `AppState::ref_events` wakes whoever reacts to pushes.
+
+mod auth;
+mod pkt;
+
+use std::convert::Infallible;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use engine::store::{Document, Write};
+use futures::StreamExt;
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::{ChildStdin, ChildStdout};
+use tokio::sync::mpsc;
+
+pub(crate) use auth::{create_git_credentials, revoke_git_credentials};
+use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand, RefStatus};
+
+use crate::AppState;
+use crate::process::git;
+
+/// The kind of the documents CodeCommit keeps repositories in; the key is the name.
+const REPOSITORY: &str = "repository";
+
+/// The kind of the documents a push records, one per ref it changed.
+pub(crate) const REF_EVENT: &str = "ref-event";
+
+/// The git routes, mounted beside the API.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/repos/{name}/info/refs", get(info_refs))
+        .route("/v1/repos/{name}/git-upload-pack", post(upload_pack))
+        .route("/v1/repos/{name}/git-receive-pack", post(receive_pack))
+        // Pushes are as large as the repositories; they stream, so no limit is needed.
+        .layer(DefaultBodyLimit::disable())
+}
+
+/// The bare git directory of the repository `name`.
+pub(crate) fn repo_path(state: &AppState, name: &str) -> PathBuf {
+    state.data_dir.join("repos").join(format!("{name}.git"))
+}
+
+/// Creates an empty bare repository at `path` (and its parent directories) whose `HEAD` names
+/// `default_branch`, ready to be pushed to over HTTP.
+pub(crate) async fn init_bare(path: &Path, default_branch: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    let mut init = git();
+    init.args(["init", "--bare", "--quiet"])
+        .arg(format!("--initial-branch={default_branch}"))
+        .arg(path);
+    run(init).await?;
+    for (key, value) in [
+        // CodeCommit allows force pushes (branch restrictions are IAM's business).
+        ("receive.denyNonFastForwards", "false"),
+        // receive-pack refuses to serve HTTP without an authenticated user otherwise; ours
+        // checks credentials before git runs.
+        ("http.receivepack", "true"),
+        // Partial clones (`--filter=blob:none`) cost nothing to allow.
+        ("uploadpack.allowFilter", "true"),
+    ] {
+        let mut config = git();
+        config.arg("--git-dir").arg(path).args(["config", key, value]);
+        run(config).await?;
+    }
+    Ok(())
+}
+
+/// Runs a short git command and fails with its stderr when it fails.
+async fn run(mut command: tokio::process::Command) -> std::io::Result<std::process::Output> {
+    let output = command.stdout(Stdio::piped()).stderr(Stdio::piped()).output().await?;
+    if !output.status.success() {
+        return Err(std::io::Error::other(format!(
+            "git failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(output)
+}
+
+/// The two git services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    UploadPack,
+    ReceivePack,
+}
+
+impl Service {
+    fn from_query(name: &str) -> Option<Service> {
+        match name {
+            "git-upload-pack" => Some(Service::UploadPack),
+            "git-receive-pack" => Some(Service::ReceivePack),
+            _ => None,
+        }
+    }
+
+    /// The git subcommand.
+    fn command(self) -> &'static str {
+        match self {
+            Service::UploadPack => "upload-pack",
+            Service::ReceivePack => "receive-pack",
+        }
+    }
+}
+
+fn unauthorized() -> Response {
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        "git credentials are needed: HTTPS git credentials (`slipway git-credentials create`) \
+         or `aws codecommit credential-helper`\n",
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"slipway\""));
+    response
+}
+
+fn internal(what: &str, err: impl std::fmt::Display) -> Response {
+    tracing::error!(%err, "git: {what}");
+    (StatusCode::INTERNAL_SERVER_ERROR, format!("{what} failed\n")).into_response()
+}
+
+/// The authenticated user and the repository's directory, or the response refusing the
+/// request.
+async fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: &str,
+) -> Result<(String, PathBuf), Response> {
+    // Credentials first, so that nobody learns which repositories exist without them.
+    let Some(user) = auth::authenticate(state, headers, name).await else {
+        return Err(unauthorized());
+    };
+    let not_found =
+        || (StatusCode::NOT_FOUND, format!("repository {name} does not exist\n")).into_response();
+    // Repository names are `[A-Za-z0-9_.-]{1,100}` (CodeCommit's rule, checked again so that
+    // nothing else ever reaches the disk).
+    let valid = (1..=100).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && name != "."
+        && name != "..";
+    if !valid {
+        return Err(not_found());
+    }
+    match state.store.get(REPOSITORY, name).await {
+        Ok(Some(_)) => Ok((user, repo_path(state, name))),
+        Ok(None) => Err(not_found()),
+        Err(err) => Err(internal("looking up the repository", err)),
+    }
+}
+
+/// The `Git-Protocol` header's value when every character is one git uses there
+/// (`version=2`, `version=2:object-format=sha1`, …): it becomes an environment variable.
+fn allowed_git_protocol(value: &str) -> Option<&str> {
+    let allowed = !value.is_empty()
+        && value.len() <= 256
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"=:._-".contains(&b));
+    allowed.then_some(value)
+}
+
+fn git_protocol(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("git-protocol")?.to_str().ok()?;
+    allowed_git_protocol(value).map(str::to_owned)
+}
+
+fn is_v2(protocol: Option<&str>) -> bool {
+    protocol.is_some_and(|it| it.split(':').any(|part| part == "version=2"))
+}
+
+/// The pkt-line `data`.
+fn pkt_line(data: &str) -> String {
+    format!("{:04x}{data}", data.len() + 4)
+}
+
+async fn info_refs(
+    State(state): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let (_, dir) = match admit(&state, &headers, &name).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let service_name = query.iter().find(|(k, _)| k == "service").map(|(_, v)| v.as_str());
+    let Some(service) = service_name.and_then(Service::from_query) else {
+        // Without `service` a client speaks the dumb protocol, which is not served.
+        return (StatusCode::FORBIDDEN, "only git's smart HTTP protocol is served\n")
+            .into_response();
+    };
+    let protocol = git_protocol(&headers);
+    let mut command = git();
+    command.arg(service.command()).args(["--stateless-rpc", "--advertise-refs"]).arg(&dir);
+    if let Some(protocol) = &protocol {
+        command.env("GIT_PROTOCOL", protocol);
+    }
+    let advertisement = match run(command).await {
+        Ok(output) => output.stdout,
+        Err(err) => return internal("advertising the refs", err),
+    };
+    let mut body = Vec::with_capacity(advertisement.len() + 64);
+    // Protocol v2 starts with its capabilities; v0/v1 (and every push) with this preamble.
+    if service == Service::ReceivePack || !is_v2(protocol.as_deref()) {
+        let service_name = format!("git-{}", service.command());
+        body.extend_from_slice(pkt_line(&format!("# service={service_name}\n")).as_bytes());
+        body.extend_from_slice(b"0000");
+    }
+    body.extend_from_slice(&advertisement);
+    with_git_headers(Response::new(Body::from(body)), service, "advertisement")
+}
+
+fn with_git_headers(mut response: Response, service: Service, what: &str) -> Response {
+    let content_type = format!("application/x-git-{}-{what}", service.command());
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn upload_pack(
+    State(state): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    rpc(state, name, Service::UploadPack, headers, body).await
+}
+
+async fn receive_pack(
+    State(state): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    rpc(state, name, Service::ReceivePack, headers, body).await
+}
+
+/// Runs one stateless-RPC exchange: the request into git's stdin, git's stdout as the
+/// response.
+async fn rpc(
+    state: AppState,
+    name: String,
+    service: Service,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (user, dir) = match admit(&state, &headers, &name).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let expected = format!("application/x-git-{}-request", service.command());
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|it| it.to_str().ok());
+    if content_type != Some(expected.as_str()) {
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("expected {expected}\n"))
+            .into_response();
+    }
+    let gzip = match headers.get(header::CONTENT_ENCODING).map(HeaderValue::as_bytes) {
+        None | Some(b"identity") => false,
+        Some(b"gzip" | b"x-gzip") => true,
+        Some(_) => {
+            return (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported content encoding\n")
+                .into_response();
+        }
+    };
+    let mut command = git();
+    command
+        .arg(service.command())
+        .arg("--stateless-rpc")
+        .arg(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(protocol) = git_protocol(&headers) {
+        command.env("GIT_PROTOCOL", protocol);
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => return internal(&format!("starting git {}", service.command()), err),
+    };
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return internal("starting git", "its pipes are missing");
+    };
+    let parser = (service == Service::ReceivePack).then(CommandParser::new);
+    // Feeding stdin concurrently with reading stdout: git may write before it has read
+    // everything, and a full pipe either way must not stall the other.
+    let feeder = tokio::spawn(feed(body, stdin, gzip, parser));
+    let errors = tokio::spawn(read_capped(stderr, 64 << 10));
+    let (sender, receiver) = mpsc::channel::<Bytes>(8);
+    // The exchange is finished by a task of its own, not by the response body: a push whose
+    // client hangs up after git has updated the refs still records its events.
+    tokio::spawn(async move {
+        let keep = service == Service::ReceivePack;
+        let (sender, output) = pump(stdout, sender, keep).await;
+        let status = child.wait().await;
+        let fed = feeder.await;
+        let stderr = errors.await.unwrap_or_default();
+        let succeeded = matches!(&status, Ok(status) if status.success());
+        if !succeeded {
+            tracing::warn!(
+                repository = %name,
+                status = ?status,
+                stderr = %String::from_utf8_lossy(&stderr).trim(),
+                "git {} failed",
+                service.command()
+            );
+        }
+        if let (Ok(Some(parser)), true) = (fed, succeeded) {
+            record_push(&state, &name, &dir, &user, parser, output).await;
+        }
+        // Only now does the response end, so that a client whose push returned can see its
+        // events.
+        drop(sender);
+    });
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (Ok::<Bytes, Infallible>(chunk), receiver))
+    });
+    with_git_headers(Response::new(Body::from_stream(stream)), service, "result")
+}
+
+/// Copies the request body into git's stdin, gunzipping it when it is gzipped (git gzips
+/// large fetch negotiations), and shows it to `parser` on the way. Returns the parser.
+async fn feed(
+    body: Body,
+    mut stdin: ChildStdin,
+    gzip: bool,
+    mut parser: Option<CommandParser>,
+) -> Option<CommandParser> {
+    let mut decoder = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
+    let mut chunks = body.into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(err) => {
+                // The client went away: git sees the request end early and fails.
+                tracing::debug!(%err, "reading a git request");
+                return parser;
+            }
+        };
+        let data = match &mut decoder {
+            None => chunk,
+            Some(decoder) => {
+                if let Err(err) = decoder.write_all(&chunk) {
+                    tracing::debug!(%err, "gunzipping a git request");
+                    return parser;
+                }
+                Bytes::from(std::mem::take(decoder.get_mut()))
+            }
+        };
+        if let Some(parser) = parser.as_mut().filter(|it| !it.is_done()) {
+            parser.feed(&data);
+        }
+        if stdin.write_all(&data).await.is_err() {
+            // git stopped reading: it has what it wanted, or it failed and says so.
+            return parser;
+        }
+    }
+    if let Some(decoder) = decoder {
+        match decoder.finish() {
+            Ok(rest) => {
+                let _ = stdin.write_all(&rest).await;
+            }
+            Err(err) => tracing::debug!(%err, "gunzipping a git request"),
+        }
+    }
+    parser
+}
+
+/// Sends git's stdout to the response. With `keep` (a push), it also keeps a copy to read
+/// git's report from, and goes on reading after the client has gone so that git can finish.
+async fn pump(
+    mut stdout: ChildStdout,
+    sender: mpsc::Sender<Bytes>,
+    keep: bool,
+) -> (Option<mpsc::Sender<Bytes>>, Option<Vec<u8>>) {
+    let mut sender = Some(sender);
+    let mut kept = keep.then(Vec::new);
+    let mut buffer = vec![0u8; 64 << 10];
+    loop {
+        let read = match stdout.read(&mut buffer).await {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(err) => {
+                tracing::debug!(%err, "reading git's output");
+                break;
+            }
+        };
+        let chunk = Bytes::copy_from_slice(&buffer[..read]);
+        if let Some(copy) = &mut kept {
+            if copy.len() + chunk.len() <= MAX_REPORT_BYTES {
+                copy.extend_from_slice(&chunk);
+            } else {
+                kept = None;
+            }
+        }
+        if let Some(open) = &sender
+            && open.send(chunk).await.is_err()
+        {
+            sender = None;
+            if !keep {
+                break;
+            }
+        }
+    }
+    (sender, kept.filter(|_| keep))
+}
+
+/// Up to `limit` bytes of `reader`, reading (and dropping) the rest so the writer never
+/// blocks.
+async fn read_capped(mut reader: impl AsyncRead + Unpin, limit: usize) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buffer = vec![0u8; 8 << 10];
+    loop {
+        match reader.read(&mut buffer).await {
+            Ok(0) | Err(_) => return kept,
+            Ok(read) => {
+                let room = limit.saturating_sub(kept.len());
+                kept.extend_from_slice(&buffer[..read.min(room)]);
+            }
+        }
+    }
+}
+
+/// Records the ref events of a push git has finished.
+async fn record_push(
+    state: &AppState,
+    repo: &str,
+    dir: &Path,
+    user: &str,
+    parser: CommandParser,
+    output: Option<Vec<u8>>,
+) {
+    let Some((commands, capabilities)) = parser.finish() else {
+        tracing::warn!(repository = %repo, "a push's commands could not be read: no ref events");
+        return;
+    };
+    if commands.is_empty() {
+        return;
+    }
+    let has = |name: &str| capabilities.iter().any(|it| it == name);
+    let sideband = has("side-band-64k") || has("side-band");
+    let reported = (has("report-status") || has("report-status-v2"))
+        .then(|| output.and_then(|it| pkt::parse_report(&it, sideband)))
+        .flatten();
+    let applied = match reported {
+        // git's own word: exact even when another push has moved the ref since.
+        Some(statuses) => applied_by_report(&commands, &statuses),
+        None => match applied_by_refs(dir, &commands).await {
+            Ok(applied) => applied,
+            Err(err) => {
+                tracing::error!(repository = %repo, %err, "reading refs after a push");
+                return;
+            }
+        },
+    };
+    if applied.is_empty() {
+        return;
+    }
+    if let Err(err) = record_events(state, repo, user, &applied).await {
+        tracing::error!(repository = %repo, %err, "recording ref events");
+        return;
+    }
+    state.ref_events.notify_waiters();
+}
+
+/// The commands receive-pack reported `ok`, in the order they were sent (the order git
+/// applies them in).
+fn applied_by_report(commands: &[RefCommand], statuses: &[RefStatus]) -> Vec<RefCommand> {
+    commands
+        .iter()
+        .filter(|command| statuses.iter().any(|it| it.ok && it.name == command.name))
+        .cloned()
+        .collect()
+}
+
+/// Without a report: the commands whose ref now has the new value (or is gone, for a delete).
+async fn applied_by_refs(dir: &Path, commands: &[RefCommand]) -> std::io::Result<Vec<RefCommand>> {
+    let mut listing = git();
+    listing.arg("--git-dir").arg(dir).args(["for-each-ref", "--format=%(objectname) %(refname)"]);
+    let output = run(listing).await?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let refs: Vec<(&str, &str)> = text.lines().filter_map(|line| line.split_once(' ')).collect();
+    Ok(commands
+        .iter()
+        .filter(|command| {
+            let now = refs.iter().find(|(_, name)| *name == command.name).map(|(oid, _)| *oid);
+            if command.is_delete() { now.is_none() } else { now == Some(command.new.as_str()) }
+        })
+        .cloned()
+        .collect())
+}
+
+/// One `ref-event` document per applied command, numbered per repository, in one transaction.
+async fn record_events(
+    state: &AppState,
+    repo: &str,
+    user: &str,
+    applied: &[RefCommand],
+) -> Result<(), engine::store::StoreError> {
+    let now = engine::clock::now_ms();
+    let mut writes = Vec::with_capacity(applied.len());
+    for command in applied {
+        let seq = state.store.next_counter(&format!("ref-events/{repo}")).await?;
+        writes.push(Write::Insert(Document {
+            kind: REF_EVENT.to_owned(),
+            key: ref_event_key(repo, seq),
+            parent: Some(repo.to_owned()),
+            sort: seq,
+            version: 0,
+            body: json!({
+                "repositoryName": repo,
+                "ref": command.name,
+                "oldCommit": command.old,
+                "newCommit": command.new,
+                "event": command.event(),
+                "user": user,
+                "timeMs": now,
+            }),
+        }));
+    }
+    state.store.apply(writes).await
+}
+
+/// `<repo>/<seq>`, the number zero-padded so that keys sort as the events happened.
+fn ref_event_key(repo: &str, seq: i64) -> String {
+    format!("{repo}/{seq:012}")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,260 @@
+//! Who is talking to git: HTTP Basic credentials, checked on every git request.
+//!
+//! Two kinds of credentials are accepted, as CodeCommit does:
+//! - HTTPS git credentials: a generated user name (`<user>-at-<6 digits>`) and a 40-character
+//!   password, stored only as a salted SHA-256 hash (kind `git-credential`);
+//! - the password `aws codecommit credential-helper` derives from an access key: user name =
+//!   the access key id, password = `<YYYYMMDDTHHMMSS>Z<hex SigV4 signature>` over a fixed
+//!   canonical request naming the repository's path and the host (aws-formats.md §6.1). We
+//!   recompute it for the time it claims, like any SigV4 signature.
+
+use axum::http::HeaderMap;
+use engine::store::{Document, StoreError, Write};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::crypto::{random_bytes, random_string};
+use crate::sigv4::{constant_time_eq, hex, hmac, parse_amz_date, signing_key};
+
+/// The kind of the documents that hold HTTPS git credentials.
+pub(crate) const GIT_CREDENTIAL: &str = "git-credential";
+
+/// How far the time in a credential-helper password may be from the server's clock, as for
+/// any SigV4 signature.
+const MAX_SKEW_SECONDS: i64 = 15 * 60;
+
+/// The region the helper signs for when the server's is not the one configured on the client:
+/// the helper takes the region from a CodeCommit host name, and for any other host (ours)
+/// from the client's configuration, which is most often this one.
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// Creates HTTPS git credentials for `user`: the git user name and the password, which is
+/// shown this once and never stored.
+pub(crate) async fn create_git_credentials(
+    state: &AppState,
+    user: &str,
+) -> Result<(String, String), StoreError> {
+    if state.store.get("user", user).await?.is_none() {
+        return Err(StoreError::NotFound { kind: "user".to_owned(), key: user.to_owned() });
+    }
+    let password =
+        random_string(40, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+    let salt = random_bytes(16);
+    let now = engine::clock::now_ms();
+    // A million names per user: a clash is unlikely, and a few tries make it vanishingly so.
+    let mut last_error = None;
+    for _ in 0..8 {
+        let name = format!("{user}-at-{}", random_string(6, b"0123456789"));
+        let document = Document {
+            kind: GIT_CREDENTIAL.to_owned(),
+            key: name.clone(),
+            parent: Some(user.to_owned()),
+            sort: now,
+            version: 0,
+            body: json!({
+                "userName": user,
+                "passwordHash": password_hash(&salt, &password),
+                "salt": hex(&salt),
+                "status": "Active",
+                "createdMs": now,
+            }),
+        };
+        match state.store.apply(vec![Write::Insert(document)]).await {
+            Ok(()) => return Ok((name, password)),
+            Err(err @ StoreError::AlreadyExists { .. }) => last_error = Some(err),
+            Err(err) => return Err(err),
+        }
+    }
+    Err(last_error.unwrap_or(StoreError::AlreadyExists {
+        kind: GIT_CREDENTIAL.to_owned(),
+        key: format!("{user}-at-…"),
+    }))
+}
+
+/// Deactivates HTTPS git credentials for good.
+pub(crate) async fn revoke_git_credentials(
+    state: &AppState,
+    git_user_name: &str,
+) -> Result<(), StoreError> {
+    let Some(mut document) = state.store.get(GIT_CREDENTIAL, git_user_name).await? else {
+        return Err(StoreError::NotFound {
+            kind: GIT_CREDENTIAL.to_owned(),
+            key: git_user_name.to_owned(),
+        });
+    };
+    let version = document.version;
+    document.body["status"] = json!("Inactive");
+    state.store.apply(vec![Write::Update { document, expected_version: version }]).await
+}
+
+fn password_hash(salt: &[u8], password: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(salt);
+    hasher.update(password.as_bytes());
+    hex(&hasher.finalize())
+}
+
+/// The user behind a git request to the repository `repo`, if its credentials are valid.
+pub(super) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    repo: &str,
+) -> Option<String> {
+    let (user_name, password) = basic_credentials(headers)?;
+    if let Some(claimed) = split_codecommit_password(&password) {
+        let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
+        let access_key_id = access_key_id(&user_name)?;
+        let now = engine::clock::now_ms().div_euclid(1000);
+        if (now - claimed.seconds).abs() > MAX_SKEW_SECONDS {
+            return None;
+        }
+        let (user, secret) = match state.identity.secret(&access_key_id).await {
+            Ok(found) => found?,
+            Err(err) => {
+                tracing::error!(%err, "looking up an access key for git");
+                return None;
+            }
+        };
+        let path = format!("/v1/repos/{repo}");
+        let mut regions = vec![state.region.as_str()];
+        if state.region != FALLBACK_REGION {
+            regions.push(FALLBACK_REGION);
+        }
+        let valid = regions.into_iter().any(|region| {
+            let expected =
+                codecommit_signature(&secret, region, claimed.timestamp, host_name(host), &path);
+            constant_time_eq(expected.as_bytes(), claimed.signature.as_bytes())
+        });
+        return valid.then_some(user);
+    }
+    let document = match state.store.get(GIT_CREDENTIAL, &user_name).await {
+        Ok(found) => found?,
+        Err(err) => {
+            tracing::error!(%err, "looking up git credentials");
+            return None;
+        }
+    };
+    let body = &document.body;
+    if body["status"] != "Active" {
+        return None;
+    }
+    let salt = unhex(body["salt"].as_str()?)?;
+    let expected = body["passwordHash"].as_str()?;
+    let actual = password_hash(&salt, &password);
+    constant_time_eq(expected.as_bytes(), actual.as_bytes())
+        .then(|| body["userName"].as_str().map(str::to_owned))
+        .flatten()
+}
+
+/// The host without its port, as the helper signs it (`netloc.split(':')[0]`).
+pub(super) fn host_name(host: &str) -> &str {
+    host.split(':').next().unwrap_or(host)
+}
+
+/// The access key id a helper's user name stands for. The helper appends `%<session token>`
+/// for temporary credentials, which this server does not issue: those are refused.
+pub(super) fn access_key_id(user_name: &str) -> Option<String> {
+    let decoded = percent_decode(user_name)?;
+    let valid = !decoded.is_empty()
+        && decoded.len() <= 128
+        && decoded.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    valid.then_some(decoded)
+}
+
+/// The parts of a credential-helper password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct HelperPassword<'a> {
+    /// `YYYYMMDDTHHMMSS`, as signed (without the `Z`).
+    pub(super) timestamp: &'a str,
+    pub(super) seconds: i64,
+    pub(super) signature: &'a str,
+}
+
+/// Splits `<YYYYMMDDTHHMMSS>Z<64 hex digits>`; `None` for anything else (a generated git
+/// password, say: those are 40 characters).
+pub(super) fn split_codecommit_password(password: &str) -> Option<HelperPassword<'_>> {
+    if password.len() != 80 || !password.is_ascii() {
+        return None;
+    }
+    let (stamp, signature) = password.split_at(16);
+    let seconds = parse_amz_date(stamp)?;
+    if !signature.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    Some(HelperPassword { timestamp: &stamp[..15], seconds, signature })
+}
+
+/// The hex signature `aws codecommit credential-helper` computes (awscli's
+/// `customizations/codecommit.py`, `sign_request`): SigV4 for service `codecommit` over the
+/// canonical request `GIT\n<path>\n\nhost:<host name>\n\nhost\n`, whose string to sign has
+/// the timestamp without its `Z`.
+pub(super) fn codecommit_signature(
+    secret: &str,
+    region: &str,
+    timestamp: &str,
+    host_name: &str,
+    path: &str,
+) -> String {
+    let canonical = format!("GIT\n{path}\n\nhost:{host_name}\n\nhost\n");
+    let date = timestamp.get(..8).unwrap_or(timestamp);
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{timestamp}\n{date}/{region}/codecommit/aws4_request\n{}",
+        hex(&Sha256::digest(canonical.as_bytes()))
+    );
+    hex(&hmac(&signing_key(secret, date, region, "codecommit"), string_to_sign.as_bytes()))
+}
+
+/// The user name and password of `Authorization: Basic …`.
+pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(base64_decode(encoded.trim())?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+pub(super) fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    for byte in text.trim_end_matches('=').bytes() {
+        let value = ALPHABET.iter().position(|it| *it == byte)? as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    Some(out)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let value = text.get(i + 1..i + 3).and_then(|it| u8::from_str_radix(it, 16).ok())?;
+            out.push(value);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}

@@ -1,0 +1,544 @@
+//! Unit tests of git hosting: the pkt-line readers, the credential-helper password, the
+//! protocol header, and the routes driven by the real `git` (and `aws` credential helper)
+//! against a server on loopback.
+
+// The tests start git and aws themselves.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::Path;
+use std::process::Command;
+
+use axum::http::{HeaderMap, HeaderValue};
+use engine::store::{Document, ListQuery, Write};
+use serde_json::json;
+
+use super::auth::{
+    GIT_CREDENTIAL, access_key_id, base64_decode, basic_credentials, codecommit_signature,
+    host_name, split_codecommit_password,
+};
+use super::pkt::{CommandParser, Pkt, RefCommand, RefStatus, next_pkt, parse_report};
+use super::*;
+
+const ZERO: &str = "0000000000000000000000000000000000000000";
+const A: &str = "1111111111111111111111111111111111111111";
+const B: &str = "2222222222222222222222222222222222222222";
+const C: &str = "3333333333333333333333333333333333333333";
+
+fn pkt(data: &[u8]) -> Vec<u8> {
+    let mut out = format!("{:04x}", data.len() + 4).into_bytes();
+    out.extend_from_slice(data);
+    out
+}
+
+fn command(old: &str, new: &str, name: &str) -> RefCommand {
+    RefCommand { old: old.to_owned(), new: new.to_owned(), name: name.to_owned() }
+}
+
+/// A receive-pack request: commands (the first with capabilities), flush, then "pack" bytes.
+fn push_request() -> Vec<u8> {
+    let mut request = Vec::new();
+    request.extend(pkt(format!("shallow {C}").as_bytes()));
+    request.extend(pkt(
+        format!("{ZERO} {A} refs/heads/main\0 report-status side-band-64k quiet object-format=sha1 agent=git/2.47.3\n")
+            .as_bytes(),
+    ));
+    request.extend(pkt(format!("{A} {B} refs/heads/feature/x\n").as_bytes()));
+    request.extend(pkt(format!("{C} {ZERO} refs/tags/v1").as_bytes()));
+    request.extend(b"0000");
+    request.extend(b"PACK\0\0\0\x02 and the rest of a pack, which is not pkt-lines at all 0000");
+    request
+}
+
+#[test]
+fn receive_pack_commands_are_read_with_capabilities_deletes_and_several_refs() {
+    let mut parser = CommandParser::new();
+    parser.feed(&push_request());
+    assert!(parser.is_done());
+    let (commands, capabilities) = parser.finish().unwrap();
+    assert_eq!(
+        commands,
+        vec![
+            command(ZERO, A, "refs/heads/main"),
+            command(A, B, "refs/heads/feature/x"),
+            command(C, ZERO, "refs/tags/v1"),
+        ]
+    );
+    assert_eq!(
+        capabilities,
+        ["report-status", "side-band-64k", "quiet", "object-format=sha1", "agent=git/2.47.3"]
+    );
+    assert_eq!(
+        commands.iter().map(RefCommand::event).collect::<Vec<_>>(),
+        ["created", "updated", "deleted"]
+    );
+}
+
+#[test]
+fn receive_pack_commands_are_read_whatever_the_chunks() {
+    let request = push_request();
+    let mut whole = CommandParser::new();
+    whole.feed(&request);
+    let expected = whole.finish().unwrap();
+    for size in [1, 2, 3, 5, 7, 64, 100] {
+        let mut parser = CommandParser::new();
+        for chunk in request.chunks(size) {
+            parser.feed(chunk);
+        }
+        assert_eq!(parser.finish().unwrap(), expected, "chunks of {size} bytes");
+    }
+}
+
+#[test]
+fn an_unfinished_or_malformed_command_list_gives_no_commands() {
+    let request = push_request();
+    let mut cut = CommandParser::new();
+    cut.feed(&request[..60]);
+    assert!(!cut.is_done());
+    assert!(cut.finish().is_none());
+
+    for bad in [
+        pkt(b"not a command\n"),
+        pkt(format!("{A} {B}\n").as_bytes()),
+        pkt(format!("{A} xyz refs/heads/main\n").as_bytes()),
+        b"zzzz".to_vec(),
+        b"0003".to_vec(),
+    ] {
+        let mut parser = CommandParser::new();
+        parser.feed(&bad);
+        parser.feed(b"0000");
+        assert!(parser.finish().is_none(), "{:?}", String::from_utf8_lossy(&bad));
+    }
+    let mut empty = CommandParser::new();
+    empty.feed(b"0000");
+    assert_eq!(empty.finish(), Some((vec![], vec![])));
+}
+
+#[test]
+fn pkt_lines_are_split() {
+    assert_eq!(next_pkt(b"00"), Ok(None));
+    assert_eq!(next_pkt(b"0000rest"), Ok(Some((Pkt::Flush, 4))));
+    assert_eq!(next_pkt(b"0001"), Ok(Some((Pkt::Special, 4))));
+    assert_eq!(next_pkt(b"0009hello!"), Ok(Some((Pkt::Data(b"hello"), 9))));
+    assert_eq!(next_pkt(b"0009hel"), Ok(None));
+    assert_eq!(next_pkt(b"ffff"), Err(()));
+    assert_eq!(next_pkt(b"00g0"), Err(()));
+}
+
+#[test]
+fn receive_pack_reports_are_read_with_and_without_side_band() {
+    let mut report = Vec::new();
+    report.extend(pkt(b"unpack ok\n"));
+    report.extend(pkt(b"ok refs/heads/main\n"));
+    report.extend(pkt(b"ng refs/heads/x non-fast-forward\n"));
+    report.extend(pkt(b"option refname refs/heads/main\n"));
+    report.extend(b"0000");
+    let expected = vec![
+        RefStatus { name: "refs/heads/main".to_owned(), ok: true },
+        RefStatus { name: "refs/heads/x".to_owned(), ok: false },
+    ];
+    assert_eq!(parse_report(&report, false), Some(expected.clone()));
+
+    // Side band: band 1 carries the report, in pieces; band 2 is progress.
+    let mut muxed = Vec::new();
+    muxed.extend(pkt(b"\x02Resolving deltas: 100%\n"));
+    for piece in report.chunks(7) {
+        let mut band = vec![1u8];
+        band.extend_from_slice(piece);
+        muxed.extend(pkt(&band));
+    }
+    muxed.extend(b"0000");
+    assert_eq!(parse_report(&muxed, true), Some(expected));
+
+    assert_eq!(parse_report(&report[..20], false), None);
+    assert_eq!(parse_report(b"0000", false), None);
+}
+
+#[test]
+fn the_credential_helper_password_is_the_one_awscli_computes() {
+    // Computed once with awscli 1.45.11's own `CodeCommitGetCommand.sign_request`, given
+    // `protocol=http host=127.0.0.1:8123 path=v1/repos/demo`, the AWS documentation's example
+    // key and `get_current_datetime` patched to 2026-03-14 15:09:26.
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let host = host_name("127.0.0.1:8123");
+    assert_eq!(host, "127.0.0.1");
+    assert_eq!(
+        codecommit_signature(secret, "us-east-1", "20260314T150926", host, "/v1/repos/demo"),
+        "a02742df7f94ad875a3ba4eba7f88377899e4e51e498d093650a26f901045640"
+    );
+    assert_eq!(
+        codecommit_signature(secret, "eu-west-3", "20260314T150926", host, "/v1/repos/demo"),
+        "c7cb879114adb662251377d1dfb2404ab4a5a387a2ddc82d4ea69dd42c0c4acc"
+    );
+
+    let password =
+        "20260314T150926Za02742df7f94ad875a3ba4eba7f88377899e4e51e498d093650a26f901045640";
+    let split = split_codecommit_password(password).unwrap();
+    assert_eq!(split.timestamp, "20260314T150926");
+    assert_eq!(split.seconds, crate::sigv4::parse_amz_date("20260314T150926Z").unwrap());
+    assert_eq!(split.signature, &password[16..]);
+    // Generated git passwords and near misses are not helper passwords.
+    assert!(split_codecommit_password("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN").is_none());
+    assert!(split_codecommit_password(&password.replace('Z', "X")).is_none());
+    assert!(split_codecommit_password(&password.replace('a', "A")).is_none());
+    assert!(split_codecommit_password(&password[..79]).is_none());
+
+    assert_eq!(access_key_id("AKIAIOSFODNN7EXAMPLE").as_deref(), Some("AKIAIOSFODNN7EXAMPLE"));
+    assert_eq!(access_key_id("AKIA%49OSFODNN7EXAMPLE").as_deref(), Some("AKIAIOSFODNN7EXAMPLE"));
+    // Temporary credentials (`%<session token>`) are not supported.
+    assert_eq!(access_key_id("ASIAIOSFODNN7EXAMPLE%FQoGZXIvYXdzEJr"), None);
+    assert_eq!(access_key_id("admin-at-123456"), None);
+}
+
+#[test]
+fn basic_credentials_are_decoded() {
+    let mut headers = HeaderMap::new();
+    // base64("admin-at-123456:pass:word")
+    headers.insert(
+        "authorization",
+        HeaderValue::from_static("Basic YWRtaW4tYXQtMTIzNDU2OnBhc3M6d29yZA=="),
+    );
+    assert_eq!(
+        basic_credentials(&headers),
+        Some(("admin-at-123456".to_owned(), "pass:word".to_owned()))
+    );
+    headers.insert("authorization", HeaderValue::from_static("Bearer YWRtaW4="));
+    assert_eq!(basic_credentials(&headers), None);
+    assert_eq!(base64_decode("aGk"), Some(b"hi".to_vec()));
+    assert_eq!(base64_decode("a*b"), None);
+}
+
+#[test]
+fn only_plain_git_protocol_values_reach_git() {
+    assert_eq!(allowed_git_protocol("version=2"), Some("version=2"));
+    assert_eq!(
+        allowed_git_protocol("version=2:object-format=sha256"),
+        Some("version=2:object-format=sha256")
+    );
+    assert_eq!(allowed_git_protocol("version=1"), Some("version=1"));
+    for bad in ["", "version=2 ", "version=2;rm -rf", "a\nb", "version=2\0", "$(id)", "x/y"] {
+        assert_eq!(allowed_git_protocol(bad), None, "{bad:?}");
+    }
+    assert!(is_v2(Some("version=2")));
+    assert!(is_v2(Some("object-format=sha1:version=2")));
+    assert!(!is_v2(Some("version=1")));
+    assert!(!is_v2(Some("version=22")));
+    assert!(!is_v2(None));
+    assert_eq!(pkt_line("# service=git-upload-pack\n"), "001e# service=git-upload-pack\n");
+    assert_eq!(ref_event_key("demo", 42), "demo/000000000042");
+}
+
+/// A server on loopback with its state, and a scratch directory for clients.
+struct Harness {
+    state: AppState,
+    endpoint: String,
+    dir: tempfile::TempDir,
+    _serving: tokio::task::JoinHandle<()>,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::ServerConfig {
+            data_dir: dir.path().join("data"),
+            database_url: None,
+            blob_url: None,
+            region: "eu-west-3".to_owned(),
+        };
+        let server = crate::Server::open(&config).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let app = crate::app(server.state.clone());
+        let serving = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        Harness { state: server.state, endpoint, dir, _serving: serving }
+    }
+
+    /// What CodeCommit's CreateRepository does, as far as git hosting cares.
+    async fn create_repository(&self, name: &str) {
+        let document = Document {
+            kind: REPOSITORY.to_owned(),
+            key: name.to_owned(),
+            parent: None,
+            sort: 0,
+            version: 0,
+            body: json!({ "repositoryName": name }),
+        };
+        self.state.store.apply(vec![Write::Insert(document)]).await.unwrap();
+        init_bare(&repo_path(&self.state, name), "main").await.unwrap();
+    }
+
+    fn url(&self, name: &str, user: &str, password: &str) -> String {
+        let host = self.endpoint.trim_start_matches("http://");
+        format!("http://{user}:{password}@{host}/v1/repos/{name}")
+    }
+
+    /// `git <args>` in `cwd` (relative to the scratch directory), with no configuration but
+    /// ours.
+    fn git(&self, cwd: &str, args: &[&str]) -> (bool, String) {
+        let cwd = self.dir.path().join(cwd);
+        std::fs::create_dir_all(&cwd).unwrap();
+        let output = Command::new("git")
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(["-c", "init.defaultBranch=main", "-c", "protocol.version=2"])
+            .args(args)
+            .current_dir(&cwd)
+            .env("HOME", self.dir.path().join("home"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("aws-credentials"))
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("git is installed");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    }
+
+    #[track_caller]
+    fn git_ok(&self, cwd: &str, args: &[&str]) -> String {
+        let (ok, text) = self.git(cwd, args);
+        assert!(ok, "git {args:?} failed:\n{text}");
+        text
+    }
+
+    async fn events(&self, repo: &str) -> Vec<serde_json::Value> {
+        let query = ListQuery {
+            kind: REF_EVENT.to_owned(),
+            parent: Some(repo.to_owned()),
+            descending: false,
+            after: None,
+            limit: 1000,
+        };
+        let page = self.state.store.list(&query).await.unwrap();
+        page.documents.into_iter().map(|it| it.body).collect()
+    }
+}
+
+fn commit(harness: &Harness, work: &str, file: &str, content: &str) -> String {
+    let path = harness.dir.path().join(work).join(file);
+    std::fs::write(path, content).unwrap();
+    harness.git_ok(work, &["add", "."]);
+    harness.git_ok(work, &["commit", "-q", "-m", content]);
+    harness.git_ok(work, &["rev-parse", "HEAD"]).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_clones_and_pushes_with_git_credentials_and_pushes_become_events() {
+    let harness = Harness::start().await;
+    harness.create_repository("demo").await;
+    harness.state.identity.create_user("alice", 0).await.unwrap();
+    let (user, password) = create_git_credentials(&harness.state, "alice").await.unwrap();
+    assert!(user.starts_with("alice-at-") && user.len() == "alice-at-".len() + 6, "{user}");
+    assert_eq!(password.len(), 40);
+    let stored = harness.state.store.get(GIT_CREDENTIAL, &user).await.unwrap().unwrap();
+    assert_eq!(stored.body["userName"], "alice");
+    assert!(!stored.body.to_string().contains(&password));
+    assert!(create_git_credentials(&harness.state, "nobody").await.is_err());
+    let url = harness.url("demo", &user, &password);
+
+    let (_, text) = harness.git("", &["clone", &url, "work"]);
+    assert!(text.contains("empty repository"), "{text}");
+    let first = commit(&harness, "work", "a.txt", "one");
+    harness.git_ok("work", &["push", "-q", "origin", "main"]);
+    let second = commit(&harness, "work", "a.txt", "two");
+    harness.git_ok("work", &["push", "-q", "origin", "main", "main:refs/heads/feature"]);
+    harness.git_ok("work", &["push", "-q", "origin", ":refs/heads/feature"]);
+
+    let events = harness.events("demo").await;
+    let summary: Vec<(&str, &str, &str, &str)> = events
+        .iter()
+        .map(|it| {
+            (
+                it["event"].as_str().unwrap(),
+                it["ref"].as_str().unwrap(),
+                it["oldCommit"].as_str().unwrap(),
+                it["newCommit"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("created", "refs/heads/main", ZERO, first.as_str()),
+            ("updated", "refs/heads/main", first.as_str(), second.as_str()),
+            ("created", "refs/heads/feature", ZERO, second.as_str()),
+            ("deleted", "refs/heads/feature", second.as_str(), ZERO),
+        ]
+    );
+    assert!(events.iter().all(|it| it["user"] == "alice" && it["repositoryName"] == "demo"));
+
+    // Clones in v2, v0 and shallow see what was pushed.
+    harness.git_ok("", &["clone", "-q", &url, "v2"]);
+    harness.git_ok("", &["-c", "protocol.version=0", "clone", "-q", &url, "v0"]);
+    harness.git_ok("", &["clone", "-q", "--depth", "1", &url, "shallow"]);
+    for clone in ["v2", "v0", "shallow"] {
+        assert_eq!(harness.git_ok(clone, &["rev-parse", "HEAD"]).trim(), second, "{clone}");
+    }
+    assert_eq!(harness.git_ok("shallow", &["rev-list", "--count", "HEAD"]).trim(), "1");
+
+    // A wrong password, unknown or revoked credentials: refused, and nothing changes.
+    commit(&harness, "work", "a.txt", "three");
+    let wrong = harness.url("demo", &user, "x".repeat(40).as_str());
+    let (ok, text) = harness.git("work", &["push", &wrong, "main"]);
+    assert!(!ok && text.contains("Authentication failed"), "{text}");
+    revoke_git_credentials(&harness.state, &user).await.unwrap();
+    let (ok, text) = harness.git("work", &["push", &url, "main"]);
+    assert!(!ok && text.contains("Authentication failed"), "{text}");
+    assert_eq!(harness.events("demo").await.len(), 4);
+    let bare = repo_path(&harness.state, "demo");
+    let bare = bare.to_str().unwrap();
+    assert_eq!(harness.git_ok("", &["--git-dir", bare, "rev-parse", "main"]).trim(), second);
+
+    // An unknown repository is a 404 for whoever may ask.
+    let (user, password) = create_git_credentials(&harness.state, "alice").await.unwrap();
+    let (ok, text) = harness.git("", &["ls-remote", &harness.url("nope", &user, &password)]);
+    assert!(!ok && text.contains("not found"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_authenticates_with_the_aws_credential_helper() {
+    let harness = Harness::start().await;
+    harness.create_repository("demo").await;
+    let keys = harness.state.identity.create_access_key("admin", 0).await;
+    // `Server::open` created admin and a key; make a second one for the helper.
+    let keys = keys.unwrap();
+    std::fs::write(
+        harness.dir.path().join("aws-credentials"),
+        format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            keys.access_key_id, keys.secret_access_key
+        ),
+    )
+    .unwrap();
+    let host = harness.endpoint.trim_start_matches("http://");
+    let url = format!("http://{host}/v1/repos/demo");
+    let helper = |region: &str| {
+        format!(
+            "credential.helper=!aws --region {region} codecommit credential-helper --ignore-host-check $@"
+        )
+    };
+    for region in ["eu-west-3", "us-east-1"] {
+        let helper = helper(region);
+        let args = ["-c", &helper, "-c", "credential.UseHttpPath=true"];
+        let work = format!("work-{region}");
+        harness.git_ok("", &[&args[..], &["clone", "-q", &url, &work]].concat());
+        commit(&harness, &work, &format!("{region}.txt"), region);
+        harness.git_ok(&work, &[&args[..], &["push", "-q", "origin", "main"]].concat());
+    }
+    let events = harness.events("demo").await;
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|it| it["user"] == "admin"));
+
+    // A region the server does not accept signs a password it refuses.
+    let helper = helper("ap-south-1");
+    let (ok, text) = harness
+        .git("", &["-c", &helper, "-c", "credential.UseHttpPath=true", "clone", &url, "refused"]);
+    assert!(!ok && text.contains("Authentication failed"), "{text}");
+}
+
+#[tokio::test]
+async fn init_bare_makes_a_pushable_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("repos/deep/x.git");
+    init_bare(&path, "trunk").await.unwrap();
+    assert_eq!(std::fs::read_to_string(path.join("HEAD")).unwrap(), "ref: refs/heads/trunk\n");
+    let config = std::fs::read_to_string(path.join("config")).unwrap();
+    assert!(config.contains("denyNonFastForwards = false"), "{config}");
+    assert!(config.contains("receivepack = true"), "{config}");
+    assert!(Path::new(&path).join("objects").is_dir());
+    assert!(init_bare(&dir.path().join("bad.git"), "bad..name").await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzipped_fetches_and_concurrent_pushes_work() {
+    let harness = Harness::start().await;
+    harness.create_repository("demo").await;
+    harness.state.identity.create_user("bob", 0).await.unwrap();
+    let (user, password) = create_git_credentials(&harness.state, "bob").await.unwrap();
+    let url = harness.url("demo", &user, &password);
+    harness.git_ok("", &["init", "-q", "work"]);
+    commit(&harness, "work", "a.txt", "base");
+    harness.git_ok("work", &["push", "-q", &url, "main"]);
+
+    // Many local commits make a negotiation larger than 1 KiB, which git gzips.
+    harness.git_ok("", &["clone", "-q", &url, "many"]);
+    for i in 0..60 {
+        commit(&harness, "many", "n.txt", &format!("local {i}"));
+    }
+    let remote = commit(&harness, "work", "b.txt", "remote");
+    harness.git_ok("work", &["push", "-q", &url, "main"]);
+    harness.git_ok("many", &["fetch", "-q", "origin"]);
+    assert_eq!(harness.git_ok("many", &["rev-parse", "origin/main"]).trim(), remote);
+
+    // Pushes at the same time each record their own events.
+    let pushes: Vec<_> = (0..4)
+        .map(|i| {
+            let (dir, url) = (harness.dir.path().join("work"), url.clone());
+            let home = harness.dir.path().join("home");
+            std::thread::spawn(move || {
+                Command::new("git")
+                    .args(["push", "-q", &url, &format!("main:refs/heads/b{i}")])
+                    .current_dir(dir)
+                    .env("HOME", home)
+                    .env("GIT_CONFIG_NOSYSTEM", "1")
+                    .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                    .env("GIT_TERMINAL_PROMPT", "0")
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    for push in pushes {
+        let output = push.join().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let events = harness.events("demo").await;
+    let mut refs: Vec<&str> = events[2..].iter().map(|it| it["ref"].as_str().unwrap()).collect();
+    refs.sort();
+    assert_eq!(refs, ["refs/heads/b0", "refs/heads/b1", "refs/heads/b2", "refs/heads/b3"]);
+    assert!(events[2..].iter().all(|it| it["event"] == "created" && it["newCommit"] == remote));
+}
+
+#[tokio::test]
+async fn without_a_report_the_refs_say_what_a_push_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("x.git");
+    init_bare(&bare, "main").await.unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(dir.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    let bare_dir = bare.to_str().unwrap();
+    let tree = run(&["--git-dir", bare_dir, "hash-object", "-t", "tree", "-w", "/dev/null"]);
+    let commit = run(&["--git-dir", bare_dir, "commit-tree", &tree, "-m", "x"]);
+    run(&["--git-dir", bare_dir, "update-ref", "refs/heads/main", &commit]);
+    let commands = vec![
+        command(ZERO, &commit, "refs/heads/main"),
+        command(ZERO, &commit, "refs/heads/absent"),
+        command(&commit, ZERO, "refs/heads/gone"),
+        command(&commit, ZERO, "refs/heads/main"),
+    ];
+    let applied = applied_by_refs(&bare, &commands).await.unwrap();
+    assert_eq!(applied, [commands[0].clone(), commands[2].clone()]);
+}

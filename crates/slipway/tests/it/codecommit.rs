@@ -1,0 +1,223 @@
+//! The CodeCommit API through the real `aws` CLI, with real git pushes.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::server::RunningServer;
+use crate::{Run, Sandbox};
+
+fn git(dir: &std::path::Path, args: &[&str]) -> Run {
+    Run::from(
+        Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "Ada")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+            .env("GIT_COMMITTER_NAME", "Ada")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn repositories_branches_commits_and_files() {
+    let sandbox = Sandbox::new();
+    let server =
+        RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &["--no-local-agent"]);
+    let created = server.json(&[
+        "codecommit",
+        "create-repository",
+        "--repository-name",
+        "demo",
+        "--repository-description",
+        "first",
+    ]);
+    let metadata = &created["repositoryMetadata"];
+    assert_eq!(metadata["cloneUrlHttp"], format!("{}/v1/repos/demo", server.endpoint));
+    assert_eq!(metadata["Arn"], "arn:aws:codecommit:us-east-1:000000000000:demo");
+    let again = server.aws(&["codecommit", "create-repository", "--repository-name", "demo"]);
+    assert!(again.stderr.contains("(RepositoryNameExistsException)"), "{}", again.stderr);
+    let bad = server.aws(&["codecommit", "create-repository", "--repository-name", "bad name"]);
+    assert!(bad.stderr.contains("(InvalidRepositoryNameException)"), "{}", bad.stderr);
+
+    // Push two branches with git credentials made by `slipway git-credentials create`.
+    let data = server.data_dir.to_str().unwrap().to_owned();
+    let credentials = Run::from(
+        sandbox
+            .slipway(&["git-credentials", "create", "--user", "admin", "--data-dir", &data])
+            .output()
+            .unwrap(),
+    );
+    credentials.expect_code(0);
+    let field = |name: &str| {
+        credentials
+            .stdout
+            .lines()
+            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
+            .unwrap()
+            .to_owned()
+    };
+    let url = format!(
+        "http://{}:{}@{}/v1/repos/demo",
+        field("username"),
+        field("password"),
+        server.endpoint.trim_start_matches("http://")
+    );
+    let work = sandbox.path("work");
+    std::fs::create_dir_all(work.join("bin")).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]).expect_code(0);
+    std::fs::write(work.join("README.md"), "hello\n").unwrap();
+    std::fs::write(work.join("bin/run.sh"), "#!/bin/sh\n").unwrap();
+    git(&work, &["update-index", "--add", "--chmod=+x", "bin/run.sh"]).expect_code(0);
+    git(&work, &["add", "README.md"]).expect_code(0);
+    git(&work, &["commit", "-q", "-m", "first commit"]).expect_code(0);
+    git(&work, &["push", "-q", &url, "main", "main:feature"]).expect_code(0);
+    let commit = git(&work, &["rev-parse", "HEAD"]).stdout.trim().to_owned();
+
+    let repository = server.json(&["codecommit", "get-repository", "--repository-name", "demo"]);
+    assert_eq!(repository["repositoryMetadata"]["defaultBranch"], "main");
+    assert_eq!(
+        server.json(&["codecommit", "list-branches", "--repository-name", "demo"])["branches"],
+        json!(["feature", "main"])
+    );
+    assert_eq!(
+        server.json(&[
+            "codecommit",
+            "get-branch",
+            "--repository-name",
+            "demo",
+            "--branch-name",
+            "feature"
+        ])["branch"],
+        json!({ "branchName": "feature", "commitId": commit })
+    );
+    let got = server.json(&[
+        "codecommit",
+        "get-commit",
+        "--repository-name",
+        "demo",
+        "--commit-id",
+        &commit,
+    ]);
+    assert_eq!(got["commit"]["message"], "first commit\n");
+    assert_eq!(got["commit"]["author"]["email"], "ada@example.com");
+    let file = server.json(&[
+        "codecommit",
+        "get-file",
+        "--repository-name",
+        "demo",
+        "--file-path",
+        "bin/run.sh",
+    ]);
+    assert_eq!(
+        (file["fileMode"].as_str(), file["fileContent"].as_str()),
+        (Some("EXECUTABLE"), Some("IyEvYmluL3NoCg=="))
+    );
+    let missing =
+        server.aws(&["codecommit", "get-file", "--repository-name", "demo", "--file-path", "nope"]);
+    assert!(missing.stderr.contains("(FileDoesNotExistException)"), "{}", missing.stderr);
+
+    server
+        .aws(&[
+            "codecommit",
+            "create-branch",
+            "--repository-name",
+            "demo",
+            "--branch-name",
+            "release",
+            "--commit-id",
+            &commit,
+        ])
+        .expect_code(0);
+    let exists = server.aws(&[
+        "codecommit",
+        "create-branch",
+        "--repository-name",
+        "demo",
+        "--branch-name",
+        "release",
+        "--commit-id",
+        &commit,
+    ]);
+    assert!(exists.stderr.contains("(BranchNameExistsException)"), "{}", exists.stderr);
+    server
+        .aws(&[
+            "codecommit",
+            "update-default-branch",
+            "--repository-name",
+            "demo",
+            "--default-branch-name",
+            "release",
+        ])
+        .expect_code(0);
+    let deleted = server.json(&[
+        "codecommit",
+        "delete-branch",
+        "--repository-name",
+        "demo",
+        "--branch-name",
+        "main",
+    ]);
+    assert_eq!(deleted["deletedBranch"]["commitId"], commit.as_str());
+    let default = server.aws(&[
+        "codecommit",
+        "delete-branch",
+        "--repository-name",
+        "demo",
+        "--branch-name",
+        "release",
+    ]);
+    assert!(
+        default.stderr.contains("(DefaultBranchCannotBeDeletedException)"),
+        "{}",
+        default.stderr
+    );
+
+    server
+        .aws(&[
+            "codecommit",
+            "update-repository-description",
+            "--repository-name",
+            "demo",
+            "--repository-description",
+            "second",
+        ])
+        .expect_code(0);
+    server
+        .aws(&[
+            "codecommit",
+            "update-repository-name",
+            "--old-name",
+            "demo",
+            "--new-name",
+            "renamed",
+        ])
+        .expect_code(0);
+    let both = server.json(&[
+        "codecommit",
+        "batch-get-repositories",
+        "--repository-names",
+        "renamed",
+        "demo",
+    ]);
+    assert_eq!(both["repositories"][0]["repositoryDescription"], "second");
+    assert_eq!(both["repositoriesNotFound"], json!(["demo"]));
+    // The renamed repository still clones under its new name.
+    let renamed_url = url.replace("/demo", "/renamed");
+    git(sandbox.dir.path(), &["clone", "-q", &renamed_url, "clone"]).expect_code(0);
+    assert!(sandbox.path("clone/README.md").is_file());
+
+    assert_eq!(
+        server.json(&["codecommit", "list-repositories"])["repositories"][0]["repositoryName"],
+        "renamed"
+    );
+    let id = server.json(&["codecommit", "delete-repository", "--repository-name", "renamed"])["repositoryId"].clone();
+    assert_eq!(id, both["repositories"][0]["repositoryId"]);
+    assert_eq!(server.json(&["codecommit", "list-repositories"])["repositories"], json!([]));
+    let gone = server.aws(&["codecommit", "get-repository", "--repository-name", "renamed"]);
+    assert!(gone.stderr.contains("(RepositoryDoesNotExistException)"), "{}", gone.stderr);
+}
