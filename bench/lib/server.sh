@@ -107,7 +107,7 @@ start_server() {
     spawn "$name" "$bin" server --listen 127.0.0.1:0 --data-dir "$data" "$@"
     SERVER_PID=${PIDS[$name]}
     for ((i = 0; i < 300; i++)); do
-        line=$(head -n 1 "$work/$name.out")
+        line=$(head -n 1 "$work/$name.out" 2>/dev/null) || true
         [[ $line == "Slipway is listening on "* ]] && break
         alive "$SERVER_PID" || die "$name exited at start: $(tail -n 5 "$work/$name.err")"
         sleep 0.1

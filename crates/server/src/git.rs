@@ -368,27 +368,38 @@ async fn feed(
                 return parser;
             }
         };
-        let data = match &mut decoder {
-            None => chunk,
-            Some(decoder) => {
-                if let Err(err) = decoder.write_all(&chunk) {
-                    tracing::debug!(%err, "gunzipping a git request");
-                    return parser;
-                }
-                Bytes::from(std::mem::take(decoder.get_mut()))
+        let Some(decoder) = &mut decoder else {
+            if let Some(parser) = parser.as_mut().filter(|it| !it.is_done()) {
+                parser.feed(&chunk);
             }
+            if stdin.write_all(&chunk).await.is_err() {
+                // git stopped reading: it has what it wanted, or it failed and says so.
+                return parser;
+            }
+            continue;
         };
-        if let Some(parser) = parser.as_mut().filter(|it| !it.is_done()) {
-            parser.feed(&data);
-        }
-        if stdin.write_all(&data).await.is_err() {
-            // git stopped reading: it has what it wanted, or it failed and says so.
-            return parser;
+        // A few KiB at a time, so that what one piece inflates to stays small (deflate
+        // expands at most about a thousandfold).
+        for piece in chunk.chunks(4 << 10) {
+            if let Err(err) = decoder.write_all(piece) {
+                tracing::debug!(%err, "gunzipping a git request");
+                return parser;
+            }
+            let data = std::mem::take(decoder.get_mut());
+            if let Some(parser) = parser.as_mut().filter(|it| !it.is_done()) {
+                parser.feed(&data);
+            }
+            if stdin.write_all(&data).await.is_err() {
+                return parser;
+            }
         }
     }
     if let Some(decoder) = decoder {
         match decoder.finish() {
             Ok(rest) => {
+                if let Some(parser) = parser.as_mut().filter(|it| !it.is_done()) {
+                    parser.feed(&rest);
+                }
                 let _ = stdin.write_all(&rest).await;
             }
             Err(err) => tracing::debug!(%err, "gunzipping a git request"),
@@ -433,7 +444,7 @@ async fn pump(
             }
         }
     }
-    (sender, kept.filter(|_| keep))
+    (sender, kept)
 }
 
 /// Up to `limit` bytes of `reader`, reading (and dropping) the rest so the writer never
