@@ -44,7 +44,7 @@ for i in range(builds + 1):  # build 0 is the warm-up
     start_calls_ms.append((time.time_ns() - t0) / 1e6)
     # Wait for the mark without asking the server (so polling does not load it while the
     # build starts), then for the build to complete: each build starts on an idle agent.
-    deadline = time.monotonic() + 60
+    deadline, text = time.monotonic() + 60, ""
     while time.monotonic() < deadline:
         try:
             with open(mark) as f:

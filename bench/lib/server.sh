@@ -88,7 +88,8 @@ stop() {
             if ((now - start > STOP_TIMEOUT * 1000000)); then
                 echo "# note: $name (pid $pid) was still running $STOP_TIMEOUT s after SIGTERM; killed" >&2
                 kill -KILL "$pid" 2>/dev/null || true
-                break
+                wait "$pid" 2>/dev/null || true
+                return 0
             fi
             sleep 0.05
         done

@@ -68,6 +68,70 @@ pub struct BuildContext {
     /// Run the commands inside bubblewrap: the host read-only, the workspace writable, `HOME`
     /// in the workspace.
     pub sandbox: bool,
+    /// Bounds the output sent to `events` but not yet handled by their consumer; `None` for a
+    /// consumer that keeps up whatever the rate (a terminal).
+    pub output_budget: Option<std::sync::Arc<OutputBudget>>,
+    /// The source version asked for (`CODEBUILD_SOURCE_VERSION`) and the repository's URL
+    /// (`CODEBUILD_SOURCE_REPO_URL`), when the build has a source.
+    pub source_version: Option<String>,
+    /// See `source_version`.
+    pub source_repo_url: Option<String>,
+}
+
+/// How much build output may be on its way to a consumer that has not handled it yet.
+///
+/// The executor [`spend`](OutputBudget::spend)s the length of every `Output` event's text
+/// before sending it, waiting while the budget is used up; the consumer
+/// [`release`](OutputBudget::release)s the same lengths once it has handled those events (an
+/// agent: once the server acknowledged them). A build printing faster than its output can be
+/// delivered is slowed down to that rate, and memory stays bounded.
+#[derive(Debug)]
+pub struct OutputBudget {
+    limit: usize,
+    pending: std::sync::atomic::AtomicUsize,
+    freed: tokio::sync::Notify,
+}
+
+impl OutputBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> OutputBudget {
+        OutputBudget {
+            limit,
+            pending: std::sync::atomic::AtomicUsize::new(0),
+            freed: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Takes `n` bytes, waiting until the budget has room (a text larger than the whole budget
+    /// goes through once nothing else is pending).
+    pub async fn spend(&self, n: usize) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let pending = self.pending.load(Ordering::SeqCst);
+            if pending == 0 || pending + n <= self.limit {
+                self.pending.fetch_add(n, Ordering::SeqCst);
+                return;
+            }
+            freed.await;
+        }
+    }
+
+    /// Gives back `n` bytes of handled output.
+    pub fn release(&self, n: usize) {
+        use std::sync::atomic::Ordering;
+        let _ = self
+            .pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |it| Some(it.saturating_sub(n)));
+        self.freed.notify_waiters();
+    }
+
+    /// Bytes spent and not released yet.
+    pub fn pending(&self) -> usize {
+        self.pending.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// What a build produced.
@@ -346,6 +410,12 @@ impl Run<'_> {
         set(&mut env, "CODEBUILD_BUILD_IMAGE", "slipway/local".to_owned());
         set(&mut env, "CODEBUILD_PROJECT_ARN", project_arn(context));
         set(&mut env, "CODEBUILD_BUILD_SUCCEEDING", "1".to_owned());
+        if let Some(version) = &context.source_version {
+            set(&mut env, "CODEBUILD_SOURCE_VERSION", version.clone());
+        }
+        if let Some(url) = &context.source_repo_url {
+            set(&mut env, "CODEBUILD_SOURCE_REPO_URL", url.clone());
+        }
         set(&mut env, "AWS_REGION", context.region.clone());
         set(&mut env, "AWS_DEFAULT_REGION", context.region.clone());
         Ok(env)
@@ -555,20 +625,27 @@ impl Run<'_> {
         let Some(session) = self.session.as_mut() else { return Step::Lost };
         let events = &self.events;
         let masker = &mut self.masker;
-        let mut forward = |bytes: &[u8]| {
-            if let Some(text) = masker.push(bytes) {
-                if let Some(tail) = tail.as_deref_mut() {
-                    keep_tail(tail, &text);
+        let budget = self.context.output_budget.clone();
+        let work = async {
+            session.begin(script, succeeding, user).await?;
+            loop {
+                match session.next().await? {
+                    shell::Step::Output(bytes) => {
+                        let Some(text) = masker.push(&bytes) else { continue };
+                        if let Some(tail) = tail.as_deref_mut() {
+                            keep_tail(tail, &text);
+                        }
+                        // The consumer is behind: wait, and with it the build, rather than buffer.
+                        if let Some(budget) = &budget {
+                            budget.spend(text.len()).await;
+                        }
+                        let _ = events.send(BuildEvent::Output { text });
+                    }
+                    shell::Step::Done(status) => return Ok::<i32, shell::SessionLost>(status),
                 }
-                let _ = events.send(BuildEvent::Output { text });
             }
         };
-        let outcome = race(
-            session.run(script, succeeding, user, &mut forward),
-            self.deadline,
-            &mut self.stop,
-        )
-        .await;
+        let outcome = race(work, self.deadline, &mut self.stop).await;
         if let Some(text) = self.masker.flush() {
             let _ = self.events.send(BuildEvent::Output { text });
         }

@@ -67,6 +67,9 @@ const MIN_EMPTY_LEASE: Duration = Duration::from_secs(1);
 /// Retry delays: doubling from the first to the last.
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How many bytes of a job's output may wait in the agent to be reported.
+const OUTPUT_BUDGET: usize = 8 * 1024 * 1024;
+
 /// A batch goes out when it holds this many events…
 const BATCH_EVENTS: usize = 200;
 /// …or when its first event has waited this long…
@@ -452,6 +455,20 @@ async fn run_job(
             return;
         }
     };
+    if let Some(source) = &job.source
+        && let Err(message) = fetch_source(&shared, source, &dirs.source).await
+    {
+        shared.log(format!("{job_label}: {message}"));
+        let build = fault_build(&job, message);
+        finish(&shared, &job_label, &job_id, &registration.agent_id, build).await;
+        if let Err(err) = dirs.remove().await {
+            shared.log(format!("{job_label}: cannot remove its directory: {err}"));
+        }
+        return;
+    }
+    // At most this much of the build's output waits in the agent for the server: a build that
+    // prints faster than the server takes it in is slowed down instead of filling memory.
+    let budget = Arc::new(crate::executor::OutputBudget::new(OUTPUT_BUDGET));
     let context = BuildContext {
         build_id: job.build_id.clone(),
         build_arn: job.build_arn.clone(),
@@ -459,8 +476,8 @@ async fn run_job(
         project_name: job.project_name.clone(),
         region: job.region.clone(),
         initiator: job.initiator.clone(),
-        // Builds have no source yet (NO_SOURCE): downloading the source artifact comes with
-        // git hosting, and the executor copies whatever this directory holds.
+        // Empty for NO_SOURCE builds; a clone of the hosted repository otherwise. The executor
+        // copies it into the build's workspace.
         source_dir: dirs.source.clone(),
         work_dir: dirs.work.clone(),
         artifacts_dir: dirs.artifacts.clone(),
@@ -470,6 +487,12 @@ async fn run_job(
         env_overrides: job.variables.clone(),
         helper_program: shared.config.helper_program.clone(),
         sandbox: job.sandbox,
+        output_budget: Some(Arc::clone(&budget)),
+        source_version: job.source.as_ref().map(|it| it.version.clone()),
+        source_repo_url: job
+            .source
+            .as_ref()
+            .map(|it| format!("{}{}", shared.config.server.trim_end_matches('/'), it.path)),
     };
     let secrets = JobSecrets(job.secrets.clone());
 
@@ -478,6 +501,7 @@ async fn run_job(
     let (uploaded_tx, uploaded_rx) = oneshot::channel();
     let abandoned = Arc::new(AtomicBool::new(false));
     let reporter = Reporter {
+        budget: Arc::clone(&budget),
         shared: Arc::clone(&shared),
         job_id: job_id.clone(),
         job_label: job_label.clone(),
@@ -602,6 +626,61 @@ async fn finish(
 }
 
 /// The record of a build that could not even start on this agent: FAULT in PROVISIONING.
+/// Clones the build's source from the server (with the agent's token, which may fetch but not
+/// push) into `dir` and checks out the commit to build.
+async fn fetch_source(
+    shared: &Shared,
+    source: &protocol::agent::GitSource,
+    dir: &std::path::Path,
+) -> Result<(), String> {
+    let url = format!("{}{}", shared.config.server.trim_end_matches('/'), source.path);
+    let header = format!("http.extraHeader=Authorization: Bearer {}", shared.config.token);
+    let git = |args: Vec<String>| {
+        let mut command = crate::process::command("git");
+        command
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let clone = vec![
+        "-c".to_owned(),
+        header,
+        "clone".to_owned(),
+        "--quiet".to_owned(),
+        url.clone(),
+        dir.display().to_string(),
+    ];
+    let output = git(clone).output().await.map_err(|err| format!("cannot run git: {err}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cannot fetch the source from {url}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let mut checkout = vec![
+        "-C".to_owned(),
+        dir.display().to_string(),
+        "checkout".to_owned(),
+        "--quiet".to_owned(),
+    ];
+    match &source.branch {
+        Some(branch) => checkout.extend(["-B".to_owned(), branch.clone(), source.commit.clone()]),
+        None => checkout.extend(["--detach".to_owned(), source.commit.clone()]),
+    }
+    let output = git(checkout).output().await.map_err(|err| format!("cannot run git: {err}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cannot check out {}: {}",
+            source.commit,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
 fn fault_build(job: &BuildJob, message: String) -> Build {
     let now = clock::now();
     let phase = |phase_type, status, contexts| BuildPhase {
@@ -652,6 +731,9 @@ enum Reported {
 struct Batch {
     seq: u64,
     events: u64,
+    /// The bytes of build output in it, given back to the job's output budget once the
+    /// server has them.
+    output: usize,
     /// The serialized [`EventBatch`], sent again as it is on a retry.
     body: Vec<u8>,
 }
@@ -661,6 +743,8 @@ type Call = Pin<Box<dyn Future<Output = Result<JobControl, CallError>> + Send>>;
 
 /// Streams one job's events to the server, renews its lease and passes stop requests on.
 struct Reporter {
+    /// The job's output budget, released as the server acknowledges output.
+    budget: Arc<crate::executor::OutputBudget>,
     shared: Arc<Shared>,
     job_id: String,
     job_label: String,
@@ -743,6 +827,7 @@ impl Reporter {
                             last_contact = clock::instant();
                             if let Some(sent) = batch.take() {
                                 self.next_seq = sent.seq + sent.events;
+                                self.budget.release(sent.output);
                             }
                             if control.stop && !*self.stop.borrow() {
                                 self.shared.log(format!("{}: stop requested", self.job_label));
@@ -874,10 +959,17 @@ impl Pending {
         }
         self.bytes -= bytes;
         let count = events.len() as u64;
+        let output = events
+            .iter()
+            .map(|it| match it {
+                BuildEvent::Output { text } => text.len(),
+                _ => 0,
+            })
+            .sum();
         let batch = EventBatch { agent_id: agent_id.to_owned(), seq, events };
         let body = serde_json::to_vec(&batch)
             .map_err(|err| format!("cannot encode the build's events: {err}"))?;
-        Ok(Batch { seq, events: count, body })
+        Ok(Batch { seq, events: count, output, body })
     }
 }
 

@@ -111,6 +111,24 @@ pub struct BuildJob {
     pub secrets: BTreeMap<String, String>,
     /// Run the build's commands inside bubblewrap (read-only host, writable workspace).
     pub sandbox: bool,
+    /// Where the build's source comes from; `None` for `NO_SOURCE` builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<GitSource>,
+}
+
+/// A commit of a repository the server hosts, fetched over git smart HTTP with the agent's
+/// token (agents may fetch, never push).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitSource {
+    /// The repository's path on the server, e.g. `/v1/repos/web`.
+    pub path: String,
+    /// The commit to build.
+    pub commit: String,
+    /// What was asked for (`main`, a tag, a commit): `CODEBUILD_SOURCE_VERSION`.
+    pub version: String,
+    /// The branch to check out at `commit`, when the version names one.
+    pub branch: Option<String>,
 }
 
 /// Events of a running build, in order.

@@ -86,6 +86,17 @@ pub(crate) async fn create_token(state: &AppState, name: &str) -> Result<String,
     Ok(token)
 }
 
+/// The name of an agent token, when the token is valid.
+pub(crate) async fn token_name(state: &AppState, token: &str) -> Option<String> {
+    match state.store.get(AGENT_TOKEN, &token_hash(token)).await {
+        Ok(found) => found.map(|it| it.body["name"].as_str().unwrap_or("agent").to_owned()),
+        Err(err) => {
+            tracing::error!(%err, "looking up an agent token");
+            None
+        }
+    }
+}
+
 async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AgentError> {
     let token = headers
         .get("authorization")
@@ -188,7 +199,9 @@ pub(crate) async fn lease(
             () = &mut notified => {}
             () = tokio::time::sleep_until(tick) => {}
         }
-        if tokio::time::Instant::now() >= deadline {
+        if tokio::time::Instant::now() >= deadline
+            || state.stopping.load(std::sync::atomic::Ordering::SeqCst)
+        {
             return Ok(Json(LeaseResponse { job: None }));
         }
     }

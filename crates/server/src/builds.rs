@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use engine::store::{Document, ListQuery, QueuedJob, StoreError, Write};
-use protocol::agent::BuildJob;
+use protocol::agent::{BuildJob, GitSource};
 use protocol::{Build, BuildStatus, EnvVariable, PhaseContext, PhaseType};
 use serde_json::{Value, json};
 
@@ -98,23 +98,54 @@ pub(crate) async fn start_build(
         .and_then(Value::as_str)
         .or_else(|| project["source"]["type"].as_str())
         .unwrap_or("NO_SOURCE");
-    if source_type != "NO_SOURCE" {
-        return Err(invalid(format!(
-            "Source type {source_type} is not supported by this Slipway server yet; use NO_SOURCE with an inline buildspec"
-        )));
-    }
-    let buildspec = input
+    let buildspec_setting = input
         .get("buildspecOverride")
         .and_then(Value::as_str)
         .filter(|it| !it.is_empty())
         .or_else(|| project["source"]["buildspec"].as_str())
         .unwrap_or_default()
         .to_owned();
-    if buildspec.trim().is_empty() {
-        return Err(invalid(
-            "A NO_SOURCE build needs a buildspec (source.buildspec or buildspecOverride)",
-        ));
-    }
+    let (source, buildspec) = match source_type {
+        "NO_SOURCE" => {
+            if buildspec_setting.trim().is_empty() || !is_inline(&buildspec_setting) {
+                return Err(invalid(
+                    "A NO_SOURCE build needs an inline buildspec (source.buildspec or buildspecOverride)",
+                ));
+            }
+            (None, Ok(buildspec_setting))
+        }
+        "CODECOMMIT" => {
+            let location = input
+                .get("sourceLocationOverride")
+                .and_then(Value::as_str)
+                .or_else(|| project["source"]["location"].as_str())
+                .unwrap_or_default();
+            let version = input
+                .get("sourceVersion")
+                .and_then(Value::as_str)
+                .or_else(|| project["sourceVersion"].as_str())
+                .filter(|it| !it.is_empty());
+            let source = codecommit_source(state, location, version).await?;
+            let buildspec = if is_inline(&buildspec_setting) {
+                Ok(buildspec_setting)
+            } else {
+                let path = if buildspec_setting.trim().is_empty() {
+                    "buildspec.yml"
+                } else {
+                    buildspec_setting.trim()
+                };
+                read_at(state, &source, path).await?.ok_or_else(|| {
+                    format!("{path} does not exist in {} at {}", location, source.commit)
+                })
+            };
+            (Some(source), buildspec)
+        }
+        other => {
+            return Err(invalid(format!(
+                "Source type {other} is not supported by this Slipway server; use CODECOMMIT (a hosted repository) or NO_SOURCE"
+            )));
+        }
+    };
     let timeout = match input.get("timeoutInMinutesOverride") {
         Some(value) => match value.as_i64() {
             Some(n) if (5..=2160).contains(&n) => n,
@@ -153,13 +184,16 @@ pub(crate) async fn start_build(
     );
     let mut environment = project["environment"].clone();
     environment["environmentVariables"] = json!(variables);
-    let mut source = project["source"].clone();
-    source["buildspec"] = json!(buildspec);
+    let mut source_record = project["source"].clone();
+    if source_record["type"] == "NO_SOURCE" {
+        source_record["buildspec"] = json!(buildspec.as_deref().unwrap_or_default());
+    }
     let mut body = serde_json::to_value(&core).expect("a build serializes");
     let extra = json!({
         "initiator": caller.user,
-        "sourceVersion": input.get("sourceVersion").cloned().unwrap_or(Value::Null),
-        "source": source,
+        "sourceVersion": source.as_ref().map_or_else(|| input.get("sourceVersion").cloned().unwrap_or(Value::Null), |it| json!(it.version)),
+        "source": source_record,
+        "resolvedSourceVersion": source.as_ref().map(|it| it.commit.clone()),
         "environment": environment,
         "serviceRole": project["serviceRole"],
         "queuedTimeoutInMinutes": input.get("queuedTimeoutInMinutesOverride").cloned().unwrap_or_else(|| project["queuedTimeoutInMinutes"].clone()),
@@ -181,9 +215,13 @@ pub(crate) async fn start_build(
         body,
     };
 
-    let parsed = spec::buildspec::parse("buildspec", &buildspec);
+    let parsed = match &buildspec {
+        Ok(text) => spec::buildspec::parse("buildspec.yml", text),
+        Err(_) => spec::buildspec::parse("buildspec.yml", ""),
+    };
+    let missing_buildspec = buildspec.as_ref().err().cloned();
     let mut writes = Vec::new();
-    match parsed.ok() {
+    match parsed.ok().filter(|_| missing_buildspec.is_none()) {
         Some(spec) if !spec.plan.phases.is_empty() => {
             let plan_variables: Vec<EnvVariable> = variables
                 .iter()
@@ -218,6 +256,7 @@ pub(crate) async fn start_build(
                 variables: plan_variables,
                 secrets: BTreeMap::new(),
                 sandbox: sandboxed(&project),
+                source: source.clone(),
             };
             writes.push(Write::Insert(document.clone()));
             writes.push(Write::Enqueue(QueuedJob {
@@ -230,12 +269,16 @@ pub(crate) async fn start_build(
         }
         _ => {
             // CodeBuild reads the buildspec in DOWNLOAD_SOURCE and fails the build there.
-            let mut message: Vec<String> = parsed
-                .diagnostics
-                .iter()
-                .filter(|it| it.severity == spec::Severity::Error)
-                .map(ToString::to_string)
-                .collect();
+            let mut message: Vec<String> = missing_buildspec.into_iter().collect();
+            if message.is_empty() {
+                message.extend(
+                    parsed
+                        .diagnostics
+                        .iter()
+                        .filter(|it| it.severity == spec::Severity::Error)
+                        .map(ToString::to_string),
+                );
+            }
             if message.is_empty() {
                 message.push(
                     "the buildspec defines only a batch build; StartBuild needs phases".to_owned(),
@@ -299,6 +342,97 @@ fn sandboxed(project: &Value) -> bool {
         .into_iter()
         .flatten()
         .any(|tag| tag["key"] == "slipway:sandbox" && tag["value"] == "bubblewrap")
+}
+
+/// Whether a buildspec setting is the buildspec itself rather than a path to one (CodeBuild's
+/// rule of thumb: a newline, or a YAML mapping with `version`).
+fn is_inline(setting: &str) -> bool {
+    let setting = setting.trim();
+    setting.contains('\n') || setting.starts_with("version:") || setting.starts_with("{")
+}
+
+/// Resolves a CODECOMMIT source: the repository (its name, or a clone URL ending in
+/// `/v1/repos/<name>`) and the version (a branch, tag or commit; the default branch when
+/// absent) to a commit.
+async fn codecommit_source(
+    state: &AppState,
+    location: &str,
+    version: Option<&str>,
+) -> Result<GitSource, ApiError> {
+    let name = location
+        .trim_end_matches('/')
+        .rsplit("/v1/repos/")
+        .next()
+        .unwrap_or(location)
+        .trim_end_matches(".git");
+    if name.is_empty() {
+        return Err(invalid(
+            "A CODECOMMIT source needs a location: the repository's clone URL or name",
+        ));
+    }
+    if state.store.get("repository", name).await?.is_none() {
+        return Err(invalid(format!("Repository {name} does not exist")));
+    }
+    let git = |args: Vec<String>| async move {
+        let output = crate::process::git()
+            .arg("--git-dir")
+            .arg(crate::git::repo_path(state, name))
+            .args(args)
+            .output()
+            .await
+            .map_err(ApiError::internal)?;
+        Ok::<_, ApiError>(
+            output
+                .status
+                .success()
+                .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned()),
+        )
+    };
+    let version = match version {
+        Some(version) => version.to_owned(),
+        None => git(vec!["symbolic-ref".to_owned(), "--short".to_owned(), "HEAD".to_owned()])
+            .await?
+            .unwrap_or_else(|| "main".to_owned()),
+    };
+    let Some(commit) = git(vec![
+        "rev-parse".to_owned(),
+        "--verify".to_owned(),
+        "-q".to_owned(),
+        format!("{version}^{{commit}}"),
+    ])
+    .await?
+    else {
+        return Err(invalid(format!(
+            "Source version {version} does not exist in repository {name}"
+        )));
+    };
+    let branch_name = version.strip_prefix("refs/heads/").unwrap_or(&version).to_owned();
+    let branch = git(vec![
+        "rev-parse".to_owned(),
+        "--verify".to_owned(),
+        "-q".to_owned(),
+        format!("refs/heads/{branch_name}"),
+    ])
+    .await?
+    .map(|_| branch_name);
+    Ok(GitSource { path: format!("/v1/repos/{name}"), commit, version, branch })
+}
+
+/// A file of the source at its commit, if it exists.
+async fn read_at(
+    state: &AppState,
+    source: &GitSource,
+    path: &str,
+) -> Result<Option<String>, ApiError> {
+    let name = source.path.trim_start_matches("/v1/repos/");
+    let output = crate::process::git()
+        .arg("--git-dir")
+        .arg(crate::git::repo_path(state, name))
+        .args(["show", &format!("{}:{}", source.commit, path.trim_start_matches("./"))])
+        .output()
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned()))
 }
 
 /// The project's variables with the build's overrides on top, by name.

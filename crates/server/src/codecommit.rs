@@ -4,6 +4,9 @@
 //! `RepositoryMetadata`, and a bare git repository at `git::repo_path`. Branches, commits and
 //! files are read from git itself, so what the API says always matches what a clone gets.
 
+mod read;
+mod write;
+
 use engine::store::{Document, ListQuery, StoreError, Write};
 use serde_json::{Value, json};
 
@@ -50,6 +53,15 @@ pub(crate) async fn call(
         "DeleteBranch" => delete_branch(state, input).await,
         "GetCommit" => get_commit(state, input).await,
         "GetFile" => get_file(state, input).await,
+        "GetBlob" => read::get_blob(state, input).await,
+        "GetFolder" => read::get_folder(state, input).await,
+        "BatchGetCommits" => read::batch_get_commits(state, input).await,
+        "GetDifferences" => read::get_differences(state, input).await,
+        "PutFile" => write::put_file(state, caller, input).await,
+        "CreateCommit" => write::create_commit(state, caller, input).await,
+        "PutRepositoryTriggers" => crate::triggers::put_repository_triggers(state, input).await,
+        "GetRepositoryTriggers" => crate::triggers::get_repository_triggers(state, input).await,
+        "TestRepositoryTriggers" => crate::triggers::test_repository_triggers(state, input).await,
         _ => Err(error(
             "UnknownOperationException",
             format!("Slipway does not implement the CodeCommit operation {operation} yet"),
@@ -519,6 +531,10 @@ fn person(line: &str) -> Value {
     json!({ "name": name, "email": email, "date": date })
 }
 
+fn is_object_id(text: &str) -> bool {
+    text.len() == 40 && text.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 async fn get_commit(state: &AppState, input: Value) -> Result<Value, ApiError> {
     let repository = existing(state, &input, "repositoryName").await?;
     let commit = input
@@ -528,20 +544,35 @@ async fn get_commit(state: &AppState, input: Value) -> Result<Value, ApiError> {
         .ok_or_else(|| {
             error("CommitIdRequiredException", "A commit ID is required, but was not specified.")
         })?;
-    if commit.len() != 40 || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !is_object_id(commit) {
         return Err(error(
             "InvalidCommitIdException",
             format!("The commit ID {commit} is not valid"),
         ));
     }
-    let Some(raw) = git(state, &repository.key, &["cat-file", "commit", commit]).await? else {
-        return Err(error(
-            "CommitIdDoesNotExistException",
-            format!("Commit {commit} does not exist"),
-        ));
+    match commit_json(state, &repository.key, commit).await? {
+        Some(found) => Ok(json!({ "commit": found })),
+        None => {
+            Err(error("CommitIdDoesNotExistException", format!("Commit {commit} does not exist")))
+        }
+    }
+}
+
+/// A commit as CodeCommit's `Commit` shape, `None` when the repository has no such commit.
+async fn commit_json(
+    state: &AppState,
+    repository: &str,
+    commit: &str,
+) -> Result<Option<Value>, ApiError> {
+    let Some(raw) = git(state, repository, &["cat-file", "commit", commit]).await? else {
+        return Ok(None);
     };
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (headers, message) = raw.split_once("\n\n").unwrap_or((&raw, ""));
+    Ok(Some(parse_commit(commit, &String::from_utf8_lossy(&raw))))
+}
+
+/// `git cat-file commit` output as CodeCommit's `Commit` shape.
+fn parse_commit(commit: &str, raw: &str) -> Value {
+    let (headers, message) = raw.split_once("\n\n").unwrap_or((raw, ""));
     let mut tree = String::new();
     let mut parents = Vec::new();
     let mut author = json!({});
@@ -555,7 +586,7 @@ async fn get_commit(state: &AppState, input: Value) -> Result<Value, ApiError> {
             _ => {}
         }
     }
-    Ok(json!({ "commit": {
+    json!({
         "commitId": commit,
         "treeId": tree,
         "parents": parents,
@@ -563,7 +594,40 @@ async fn get_commit(state: &AppState, input: Value) -> Result<Value, ApiError> {
         "author": author,
         "committer": committer,
         "additionalData": "",
-    } }))
+    })
+}
+
+/// The commit a `commitSpecifier` (a branch, tag or commit id) names; without one, the default
+/// branch's.
+async fn resolve_commit(
+    state: &AppState,
+    repository: &str,
+    specifier: Option<&str>,
+) -> Result<String, ApiError> {
+    let specifier = match specifier.filter(|it| !it.is_empty()) {
+        Some(it) => it.to_owned(),
+        None => default_branch(state, repository).await?.unwrap_or_else(|| "HEAD".to_owned()),
+    };
+    // A leading `-` would be read as an option, not a revision.
+    let found = if specifier.starts_with('-') {
+        None
+    } else {
+        git(state, repository, &["rev-parse", "--verify", "-q", &format!("{specifier}^{{commit}}")])
+            .await?
+            .map(text)
+    };
+    found.ok_or_else(|| {
+        error("CommitDoesNotExistException", format!("Commit {specifier} does not exist"))
+    })
+}
+
+/// CodeCommit's `FileModeTypeEnum` for a git tree entry mode.
+fn file_mode(mode: &str) -> &'static str {
+    match mode {
+        "100755" => "EXECUTABLE",
+        "120000" => "SYMLINK",
+        _ => "NORMAL",
+    }
 }
 
 async fn get_file(state: &AppState, input: Value) -> Result<Value, ApiError> {
@@ -577,22 +641,8 @@ async fn get_file(state: &AppState, input: Value) -> Result<Value, ApiError> {
         })?
         .trim_start_matches('/')
         .to_owned();
-    let specifier = match input.get("commitSpecifier").and_then(Value::as_str) {
-        Some(it) => it.to_owned(),
-        None => default_branch(state, &repository.key).await?.unwrap_or_else(|| "HEAD".to_owned()),
-    };
-    let Some(commit) = git(
-        state,
-        &repository.key,
-        &["rev-parse", "--verify", "-q", &format!("{specifier}^{{commit}}")],
-    )
-    .await?
-    .map(text) else {
-        return Err(error(
-            "CommitDoesNotExistException",
-            format!("Commit {specifier} does not exist"),
-        ));
-    };
+    let specifier = input.get("commitSpecifier").and_then(Value::as_str);
+    let commit = resolve_commit(state, &repository.key, specifier).await?;
     let listed = git(state, &repository.key, &["ls-tree", "-l", &commit, "--", &path])
         .await?
         .map(text)
@@ -615,11 +665,7 @@ async fn get_file(state: &AppState, input: Value) -> Result<Value, ApiError> {
     let blob = fields[2];
     let content =
         git(state, &repository.key, &["cat-file", "blob", blob]).await?.unwrap_or_default();
-    let mode = match fields[0] {
-        "100755" => "EXECUTABLE",
-        "120000" => "SYMLINK",
-        _ => "NORMAL",
-    };
+    let mode = file_mode(fields[0]);
     Ok(json!({
         "commitId": commit,
         "blobId": blob,
@@ -649,3 +695,40 @@ fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// Decodes standard base64 (the JSON protocol's blobs); padding is optional and ASCII
+/// whitespace is ignored, as lenient clients send both. `None` for anything else.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let symbols: Vec<u8> = text.bytes().filter(|it| !it.is_ascii_whitespace()).collect();
+    let unpadded =
+        symbols.strip_suffix(b"==").or_else(|| symbols.strip_suffix(b"=")).unwrap_or(&symbols);
+    if unpadded.len() % 4 == 1
+        || (unpadded.len() != symbols.len() && !symbols.len().is_multiple_of(4))
+    {
+        return None;
+    }
+    let mut out = Vec::with_capacity(unpadded.len() / 4 * 3 + 2);
+    for chunk in unpadded.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= value(*c)? << (18 - 6 * i);
+        }
+        for i in 0..chunk.len() - 1 {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests;

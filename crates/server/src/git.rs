@@ -177,6 +177,12 @@ async fn admit(
     }
 }
 
+/// Agents (with their bearer token) fetch sources; they never push.
+fn read_only(user: &str, service: Service) -> Option<Response> {
+    (service == Service::ReceivePack && user.starts_with(auth::AGENT_USER_PREFIX))
+        .then(|| (StatusCode::FORBIDDEN, "agents may fetch, not push\n").into_response())
+}
+
 /// The `Git-Protocol` header's value when every character is one git uses there
 /// (`version=2`, `version=2:object-format=sha1`, …): it becomes an environment variable.
 fn allowed_git_protocol(value: &str) -> Option<&str> {
@@ -206,7 +212,7 @@ async fn info_refs(
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    let (_, dir) = match admit(&state, &headers, &name).await {
+    let (user, dir) = match admit(&state, &headers, &name).await {
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
@@ -216,6 +222,9 @@ async fn info_refs(
         return (StatusCode::FORBIDDEN, "only git's smart HTTP protocol is served\n")
             .into_response();
     };
+    if let Some(refused) = read_only(&user, service) {
+        return refused;
+    }
     let protocol = git_protocol(&headers);
     let mut command = git();
     command.arg(service.command()).args(["--stateless-rpc", "--advertise-refs"]).arg(&dir);
@@ -278,6 +287,9 @@ async fn rpc(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
+    if let Some(refused) = read_only(&user, service) {
+        return refused;
+    }
     let expected = format!("application/x-git-{}-request", service.command());
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|it| it.to_str().ok());
     if content_type != Some(expected.as_str()) {
@@ -530,6 +542,23 @@ async fn applied_by_refs(dir: &Path, commands: &[RefCommand]) -> std::io::Result
         })
         .cloned()
         .collect())
+}
+
+/// Records that the API itself moved a branch (CodeCommit's PutFile and CreateCommit), as a
+/// push would have, and wakes whoever reacts to pushes: a commit made without git is still
+/// a change to build.
+pub(crate) async fn record_ref_update(
+    state: &AppState,
+    repo: &str,
+    user: &str,
+    name: &str,
+    old: &str,
+    new: &str,
+) -> Result<(), engine::store::StoreError> {
+    let command = RefCommand { old: old.to_owned(), new: new.to_owned(), name: name.to_owned() };
+    record_events(state, repo, user, &[command]).await?;
+    state.ref_events.notify_waiters();
+    Ok(())
 }
 
 /// One `ref-event` document per applied command, numbered per repository, in one transaction.

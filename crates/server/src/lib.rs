@@ -26,6 +26,7 @@ mod process;
 mod reports;
 mod secrets_store;
 mod sigv4;
+mod triggers;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,10 @@ pub(crate) struct AppState {
     pub(crate) logs: Arc<tokio::sync::Notify>,
     /// Woken when a push records reference events, for whatever reacts to pushes.
     pub(crate) ref_events: Arc<tokio::sync::Notify>,
+    /// Set when the server shuts down, so that long polls answer at once.
+    pub(crate) stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// Seals values kept at rest (repository triggers' HMAC secrets).
+    pub(crate) sealer: crate::crypto::SecretBox,
 }
 
 /// A server ready to serve.
@@ -122,7 +127,7 @@ impl Server {
         let secrets = SecretBox::load_or_create(&data_dir.join("master.key"))
             .map_err(|it| ServerError::Crypto(it.to_string()))?;
         let identity = Identity::new(store.clone(), secrets.clone(), ACCOUNT_ID);
-        let secrets_store = SecretsStore::new(store.clone(), secrets);
+        let secrets_store = SecretsStore::new(store.clone(), secrets.clone());
         let created_admin = identity.bootstrap(engine::clock::now_ms()).await?;
         let admin_credentials_file = data_dir.join("admin-credentials");
         if let Some(credentials) = &created_admin {
@@ -143,6 +148,8 @@ impl Server {
             jobs: Arc::new(tokio::sync::Notify::new()),
             logs: Arc::new(tokio::sync::Notify::new()),
             ref_events: Arc::new(tokio::sync::Notify::new()),
+            stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            sealer: secrets,
         };
         Ok(Server { state, created_admin, admin_credentials_file })
     }
@@ -165,12 +172,32 @@ impl Server {
                 }
             }
         });
+        let triggers = tokio::spawn(crate::triggers::deliver_forever(self.state.clone()));
+        // Long polls (agents waiting for work) end as soon as the shutdown starts, so that the
+        // graceful shutdown does not wait for them.
+        let (stopping, jobs) = (self.state.stopping.clone(), self.state.jobs.clone());
+        let shutdown = async move {
+            shutdown.await;
+            stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+            jobs.notify_waiters();
+        };
         let served = axum::serve(listener, app(self.state))
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(ServerError::Serve);
         expiry.abort();
+        triggers.abort();
         served
+    }
+
+    /// The HMAC secret a repository trigger signs its deliveries with (`X-Slipway-Signature`),
+    /// for its receiver to verify them; `None` when no such trigger was ever put.
+    pub async fn trigger_secret(
+        &self,
+        repository: &str,
+        trigger: &str,
+    ) -> Result<Option<String>, ServerError> {
+        crate::triggers::secret(&self.state, repository, trigger).await
     }
 
     /// Creates an agent token (`slipway agent-token create`, and the embedded agent's).

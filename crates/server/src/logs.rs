@@ -138,7 +138,7 @@ pub(crate) async fn live(
     }
     let tail = Tail { state, id, next_seq: 0, partial: String::new(), done: false };
     let stream = futures::stream::unfold(tail, |mut tail| async move {
-        if tail.done {
+        if tail.done || tail.state.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             return None;
         }
         // Bounded: every pass either sends something or waits; the build's end ends it.

@@ -156,6 +156,9 @@ async fn execute(args: BuildArgs, prepared: Prepared) -> ExitCode {
         env_overrides: prepared.overrides,
         helper_program: std::env::current_exe().ok(),
         sandbox: args.sandbox,
+        output_budget: None,
+        source_version: None,
+        source_repo_url: None,
     };
 
     let colour = std::io::stdout().is_terminal();

@@ -214,11 +214,16 @@ pub(crate) fn server(args: ServerArgs) -> ExitCode {
             embedded = Some(tokio::spawn(agent::run_agent(config, agent_shutdown)));
             println!("The embedded agent runs up to {} builds at once.", args.local_agent_concurrency);
         }
-        let served = server.serve(listener, shutdown_signal()).await;
-        let _ = stop_agent.send(true);
-        if let Some(embedded) = embedded {
-            embedded.abort();
-        }
+        // On Ctrl-C or SIGTERM the embedded agent goes first: its open long poll would
+        // otherwise hold the graceful shutdown for as long as the poll lasts.
+        let shutdown = async move {
+            shutdown_signal().await;
+            let _ = stop_agent.send(true);
+            if let Some(embedded) = embedded {
+                embedded.abort();
+            }
+        };
+        let served = server.serve(listener, shutdown).await;
         match served {
             Ok(()) => {
                 println!("Slipway stopped");

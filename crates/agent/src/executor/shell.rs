@@ -18,6 +18,14 @@ const RUN_AS: &str = include_str!("run-as.sh");
 const RUNUSER: &[&str] =
     &["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser", "/bin/runuser"];
 
+/// What a running command produced.
+pub(crate) enum Step {
+    /// Some of its output.
+    Output(Vec<u8>),
+    /// Its exit status: the command is over.
+    Done(i32),
+}
+
 /// What the reader task found in the shell's output.
 enum Chunk {
     Text(Vec<u8>),
@@ -28,7 +36,7 @@ enum Chunk {
 pub(crate) struct ShellSession {
     child: Child,
     stdin: ChildStdin,
-    chunks: mpsc::UnboundedReceiver<Chunk>,
+    chunks: mpsc::Receiver<Chunk>,
     /// The process group of the shell and everything it started.
     pgid: Option<u32>,
     state_dir: PathBuf,
@@ -106,7 +114,9 @@ impl ShellSession {
         let mut child = command.spawn()?;
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
-        let (sender, chunks) = mpsc::unbounded_channel();
+        // Bounded: when the build prints faster than its output is consumed, the reader stops
+        // reading and the build blocks on its pipe, instead of the output piling up in memory.
+        let (sender, chunks) = mpsc::channel(16);
         tokio::spawn(read_output(stdout, format!("\x1e{nonce} ").into_bytes(), sender));
         let pgid = child.id();
         Ok(ShellSession {
@@ -123,15 +133,14 @@ impl ShellSession {
         })
     }
 
-    /// Runs one command, as `run_as` when given; `output` receives everything it prints, as it
-    /// prints it.
-    pub(crate) async fn run(
+    /// Starts one command, as `run_as` when given. Its output and then its exit status come
+    /// from [`ShellSession::next`], which must be called until it says the command is done.
+    pub(crate) async fn begin(
         &mut self,
         script: &str,
         succeeding: bool,
         run_as: Option<&str>,
-        mut output: impl FnMut(&[u8]),
-    ) -> Result<i32, SessionLost> {
+    ) -> Result<(), SessionLost> {
         self.next_file += 1;
         let file = self.state_dir.join(format!("command-{}.sh", self.next_file));
         std::fs::write(&file, script).map_err(|_| SessionLost)?;
@@ -156,18 +165,38 @@ impl ShellSession {
         );
         self.stdin.write_all(request.as_bytes()).await.map_err(|_| SessionLost)?;
         self.stdin.flush().await.map_err(|_| SessionLost)?;
-        let result = loop {
-            match self.chunks.recv().await {
-                Some(Chunk::Text(bytes)) => output(&bytes),
-                Some(Chunk::Status(status)) => break Ok(status),
-                None => break Err(SessionLost),
+        Ok(())
+    }
+
+    /// The next piece of the running command's output, or its exit status once it is done.
+    pub(crate) async fn next(&mut self) -> Result<Step, SessionLost> {
+        match self.chunks.recv().await {
+            Some(Chunk::Text(bytes)) => Ok(Step::Output(bytes)),
+            Some(Chunk::Status(status)) => {
+                let _ = std::fs::remove_file(
+                    self.state_dir.join(format!("command-{}.sh", self.next_file)),
+                );
+                self.absorb_state().map_err(|_| SessionLost)?;
+                Ok(Step::Done(status))
             }
-        };
-        let _ = std::fs::remove_file(&file);
-        if result.is_ok() {
-            self.absorb_state().map_err(|_| SessionLost)?;
+            None => Err(SessionLost),
         }
-        result
+    }
+
+    /// Runs one command to its end, collecting its output.
+    async fn run_collecting(
+        &mut self,
+        script: &str,
+        succeeding: bool,
+    ) -> Result<(i32, Vec<u8>), SessionLost> {
+        self.begin(script, succeeding, None).await?;
+        let mut output = Vec::new();
+        loop {
+            match self.next().await? {
+                Step::Output(bytes) => output.extend_from_slice(&bytes),
+                Step::Done(status) => return Ok((status, output)),
+            }
+        }
     }
 
     /// Reads what the command left (its variables and directory) and writes the difference
@@ -233,8 +262,7 @@ impl ShellSession {
             script.push_str(&format!("IFS= read -r -d '' __slipway_v <<{delimiter}\n{text}\n{delimiter}\nprintf '%s\\0' \"${{__slipway_v%$'\\n'}}\"\n"));
         }
         script.push_str(&format!("}} > '{}'\n", out.display()));
-        let mut messages = Vec::new();
-        self.run(&script, succeeding, None, |bytes| messages.extend_from_slice(bytes)).await?;
+        self.run_collecting(&script, succeeding).await?;
         let bytes = std::fs::read(&out).map_err(|_| SessionLost)?;
         let mut values: Vec<String> =
             bytes.split(|b| *b == 0).map(|it| String::from_utf8_lossy(it).into_owned()).collect();
@@ -338,7 +366,7 @@ fn flags(line: &str) -> &str {
 async fn read_output(
     mut stdout: tokio::process::ChildStdout,
     marker: Vec<u8>,
-    sender: mpsc::UnboundedSender<Chunk>,
+    sender: mpsc::Sender<Chunk>,
 ) {
     let mut buffer: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut read = vec![0u8; 64 * 1024];
@@ -360,16 +388,16 @@ async fn read_output(
                     // Skip the closing separator and its newline.
                     let consumed = start + marker.len() + end + 2;
                     if start > 0 {
-                        let _ = sender.send(Chunk::Text(buffer[..start].to_vec()));
+                        let _ = sender.send(Chunk::Text(buffer[..start].to_vec())).await;
                     }
-                    let _ = sender.send(Chunk::Status(status));
+                    let _ = sender.send(Chunk::Status(status)).await;
                     buffer.drain(..consumed.min(buffer.len()));
                 }
                 None => {
                     let keep = partial_suffix(&buffer, &marker);
                     let flush = buffer.len() - keep;
                     if flush > 0 {
-                        let _ = sender.send(Chunk::Text(buffer[..flush].to_vec()));
+                        let _ = sender.send(Chunk::Text(buffer[..flush].to_vec())).await;
                         buffer.drain(..flush);
                     }
                     break;
@@ -378,7 +406,7 @@ async fn read_output(
         }
     }
     if !buffer.is_empty() {
-        let _ = sender.send(Chunk::Text(buffer));
+        let _ = sender.send(Chunk::Text(buffer)).await;
     }
 }
 

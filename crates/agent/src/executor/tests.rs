@@ -135,6 +135,9 @@ impl Setup {
             env_overrides: self.overrides.clone(),
             helper_program: None,
             sandbox: self.sandbox,
+            output_budget: None,
+            source_version: None,
+            source_repo_url: None,
         };
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -876,4 +879,23 @@ phases:
     );
     assert_eq!(build.status(), BuildStatus::Succeeded);
     assert!(!Path::new("/usr/slipway-sandbox-test").exists());
+}
+
+#[tokio::test]
+async fn the_output_budget_holds_the_build_until_output_is_handled() {
+    let budget = std::sync::Arc::new(super::OutputBudget::new(10));
+    budget.spend(6).await;
+    // A text larger than what is left waits until the consumer gives some back.
+    let waiting = tokio::spawn({
+        let budget = std::sync::Arc::clone(&budget);
+        async move { budget.spend(6).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!waiting.is_finished());
+    budget.release(6);
+    tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap();
+    assert_eq!(budget.pending(), 6);
+    // A text larger than the whole budget still goes through once nothing else is pending.
+    budget.release(6);
+    tokio::time::timeout(Duration::from_secs(5), budget.spend(100)).await.unwrap();
 }

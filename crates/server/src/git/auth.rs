@@ -29,6 +29,9 @@ const MAX_SKEW_SECONDS: i64 = 15 * 60;
 /// from the client's configuration, which is most often this one.
 const FALLBACK_REGION: &str = "us-east-1";
 
+/// The user names of agents (token holders), which may fetch but not push.
+pub(crate) const AGENT_USER_PREFIX: &str = "agent:";
+
 /// Creates HTTPS git credentials for `user`: the git user name and the password, which is
 /// shown this once and never stored.
 pub(crate) async fn create_git_credentials(
@@ -101,6 +104,15 @@ pub(super) async fn authenticate(
     headers: &HeaderMap,
     repo: &str,
 ) -> Option<String> {
+    // An agent fetching a build's source authenticates with its bearer token.
+    if let Some(token) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|it| it.to_str().ok())
+        .and_then(|it| it.strip_prefix("Bearer "))
+    {
+        let name = crate::agent_api::token_name(state, token).await?;
+        return Some(format!("{AGENT_USER_PREFIX}{name}"));
+    }
     let (user_name, password) = basic_credentials(headers)?;
     if let Some(claimed) = split_codecommit_password(&password) {
         let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;

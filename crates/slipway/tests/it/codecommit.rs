@@ -221,3 +221,94 @@ fn repositories_branches_commits_and_files() {
     let gone = server.aws(&["codecommit", "get-repository", "--repository-name", "renamed"]);
     assert!(gone.stderr.contains("(RepositoryDoesNotExistException)"), "{}", gone.stderr);
 }
+
+#[test]
+fn builds_take_their_source_from_a_hosted_repository() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    server.json(&["codecommit", "create-repository", "--repository-name", "app"]);
+    let data = server.data_dir.to_str().unwrap().to_owned();
+    let credentials = Run::from(
+        sandbox
+            .slipway(&["git-credentials", "create", "--user", "admin", "--data-dir", &data])
+            .output()
+            .unwrap(),
+    );
+    let field = |name: &str| {
+        credentials
+            .stdout
+            .lines()
+            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
+            .unwrap()
+            .to_owned()
+    };
+    let clone_url = format!("{}/v1/repos/app", server.endpoint);
+    let url = clone_url
+        .replace("http://", &format!("http://{}:{}@", field("username"), field("password")));
+    let work = sandbox.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]).expect_code(0);
+    std::fs::write(work.join("message.txt"), "from main\n").unwrap();
+    std::fs::write(
+        work.join("buildspec.yml"),
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - cat message.txt\n      - echo \"version=$CODEBUILD_SOURCE_VERSION commit=$CODEBUILD_RESOLVED_SOURCE_VERSION branch=$(git rev-parse --abbrev-ref HEAD)\"\n",
+    )
+    .unwrap();
+    git(&work, &["add", "."]).expect_code(0);
+    git(&work, &["commit", "-q", "-m", "main"]).expect_code(0);
+    git(&work, &["checkout", "-q", "-b", "feature"]).expect_code(0);
+    std::fs::write(work.join("message.txt"), "from feature\n").unwrap();
+    git(&work, &["commit", "-q", "-am", "feature"]).expect_code(0);
+    git(&work, &["push", "-q", &url, "main", "feature"]).expect_code(0);
+    let feature = git(&work, &["rev-parse", "feature"]).stdout.trim().to_owned();
+
+    let source = json!({ "type": "CODECOMMIT", "location": clone_url }).to_string();
+    server
+        .aws(&[
+            "codebuild",
+            "create-project",
+            "--name",
+            "app",
+            "--source",
+            &source,
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+        ])
+        .expect_code(0);
+
+    // The default branch, then a branch by name.
+    let first = crate::server::start(&server, "app", &[]);
+    let build = crate::server::wait_for_build(&server, &first);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    assert!(crate::server::log(&server, &first).contains("\nfrom main\n"));
+    let second = crate::server::start(&server, "app", &["--source-version", "feature"]);
+    let build = crate::server::wait_for_build(&server, &second);
+    assert_eq!(build["resolvedSourceVersion"], feature.as_str());
+    let text = crate::server::log(&server, &second);
+    assert!(text.contains("\nfrom feature\n"), "{text}");
+    assert!(text.contains(&format!("version=feature commit={feature} branch=feature")), "{text}");
+
+    // A version that does not exist is refused; a missing buildspec fails the build.
+    let missing = server.aws(&[
+        "codebuild",
+        "start-build",
+        "--project-name",
+        "app",
+        "--source-version",
+        "nope",
+    ]);
+    assert!(missing.stderr.contains("(InvalidInputException)"), "{}", missing.stderr);
+    let failed = server.json(&[
+        "codebuild",
+        "start-build",
+        "--project-name",
+        "app",
+        "--buildspec-override",
+        "ci/other.yml",
+    ]);
+    assert_eq!(failed["build"]["buildStatus"], "FAILED");
+}

@@ -8,8 +8,10 @@
 
 mod build;
 mod codecommit;
+mod codecommit_files;
 mod git;
 mod server;
+mod triggers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

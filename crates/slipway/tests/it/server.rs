@@ -287,7 +287,7 @@ fn bad_signatures_unknown_keys_and_revoked_keys_are_refused() {
 }
 
 /// Polls BatchGetBuilds until the build completes (bounded).
-fn wait_for_build(server: &RunningServer, id: &str) -> Value {
+pub(crate) fn wait_for_build(server: &RunningServer, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let builds = server.json(&["codebuild", "batch-get-builds", "--ids", id]);
@@ -300,7 +300,7 @@ fn wait_for_build(server: &RunningServer, id: &str) -> Value {
     }
 }
 
-fn start(server: &RunningServer, project: &str, extra: &[&str]) -> String {
+pub(crate) fn start(server: &RunningServer, project: &str, extra: &[&str]) -> String {
     let mut args = vec!["codebuild", "start-build", "--project-name", project];
     args.extend_from_slice(extra);
     let started = server.json(&args);
@@ -309,7 +309,7 @@ fn start(server: &RunningServer, project: &str, extra: &[&str]) -> String {
 }
 
 /// The build's whole log, with the admin's key as HTTP Basic credentials.
-fn log(server: &RunningServer, id: &str) -> String {
+pub(crate) fn log(server: &RunningServer, id: &str) -> String {
     let credentials = std::fs::read_to_string(server.credentials()).unwrap();
     let field = |name: &str| {
         credentials

@@ -1,0 +1,66 @@
+//! Unit tests of CodeCommit's pure parts: base64, commit and diff parsing, path placement.
+
+use serde_json::json;
+
+use super::{base64, base64_decode, parse_commit};
+
+#[test]
+fn base64_round_trips_every_length() {
+    for length in 0..10u8 {
+        let bytes: Vec<u8> = (0..length).map(|it| it.wrapping_mul(97)).collect();
+        assert_eq!(base64_decode(&base64(&bytes)), Some(bytes));
+    }
+}
+
+#[test]
+fn base64_decoding_is_lenient_about_padding_and_whitespace_only() {
+    assert_eq!(base64_decode("aGk"), Some(b"hi".to_vec()));
+    assert_eq!(base64_decode("aG\nk="), Some(b"hi".to_vec()));
+    assert_eq!(base64_decode("a"), None);
+    assert_eq!(base64_decode("aGk*"), None);
+    assert_eq!(base64_decode("aG=k"), None);
+}
+
+#[test]
+fn commits_parse_into_codecommit_shape() {
+    let raw = "tree t\nparent p1\nparent p2\nauthor Ada <ada@x> 1 +0000\ncommitter Bob <bob@x> 2 +0100\n\nmessage\n";
+    let commit = parse_commit("c", raw);
+    assert_eq!(commit["parents"], json!(["p1", "p2"]));
+    assert_eq!(commit["author"], json!({ "name": "Ada", "email": "ada@x", "date": "1 +0000" }));
+    assert_eq!(commit["message"], "message\n");
+}
+
+#[test]
+fn raw_diffs_become_differences() {
+    let z = "0".repeat(40);
+    let raw = format!(
+        ":000000 100644 {z} aaa A\0new file\0:100644 100755 bbb ccc M\0run.sh\0:100644 000000 ddd {z} D\0gone\0"
+    );
+    let differences = super::read::parse_raw_diff(raw.as_bytes());
+    assert_eq!(differences.len(), 3);
+    assert_eq!(
+        differences[0],
+        json!({ "afterBlob": { "blobId": "aaa", "path": "new file", "mode": "100644" }, "changeType": "A" })
+    );
+    assert_eq!(differences[1]["beforeBlob"]["mode"], "100644");
+    assert_eq!(differences[1]["afterBlob"]["mode"], "100755");
+    assert_eq!(differences[2]["changeType"], "D");
+    assert!(differences[2].get("afterBlob").is_none());
+}
+
+#[test]
+fn placing_a_file_refuses_file_and_folder_clashes() {
+    let mut files = super::write::Files::new();
+    files.insert("a/b".to_owned(), ("100644".to_owned(), "x".to_owned()));
+    let code = |result: Result<(), crate::error::ApiError>| format!("{:?}", result.unwrap_err());
+    assert!(
+        code(super::write::place(&mut files, "a", "100644", "y"))
+            .contains("FileNameConflictsWithDirectoryNameException")
+    );
+    assert!(
+        code(super::write::place(&mut files, "a/b/c", "100644", "y"))
+            .contains("DirectoryNameConflictsWithFileNameException")
+    );
+    super::write::place(&mut files, "a/c", "100755", "y").unwrap();
+    assert_eq!(files.len(), 2);
+}

@@ -1,0 +1,793 @@
+//! CodeCommit repository triggers, delivered as signed HTTP(S) POSTs.
+//!
+//! `PutRepositoryTriggers` replaces a repository's trigger list (document `repository-triggers`,
+//! key = repository); `GetRepositoryTriggers` returns it; `TestRepositoryTriggers` sends one
+//! test notification to each given trigger and reports which answered 2xx. AWS sends to SNS
+//! topics and Lambda functions, which mean nothing here: a trigger's `destinationArn` is an
+//! `http://` or `https://` URL that receives CodeCommit's notification JSON as a POST.
+//!
+//! **The secret design.** Every trigger gets a random 32-byte secret (64 hex digits) the first
+//! time a trigger of that name is put on the repository; later puts of the same name keep it,
+//! removing the trigger forgets it. It is stored sealed with the installation key
+//! ([`crate::crypto::SecretBox`]) in the same document, and never returned by the AWS API
+//! (AWS has no field for it). Its receiver learns it from the administrator, through
+//! [`crate::Server::trigger_secret`] (the `slipway trigger-secret REPO TRIGGER` command). Each
+//! delivery carries `X-Slipway-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, keyed
+//! with the secret's 64 hex characters as ASCII bytes (as GitHub-style webhook receivers
+//! expect), and `X-Slipway-Delivery: <delivery key>` to recognise redeliveries.
+//!
+//! **Delivery.** [`deliver_forever`] wakes on every push (`AppState::ref_events`) or each
+//! second, and reads each repository's `ref-event` documents past its `trigger-cursor`. For
+//! every event and every trigger selecting it, a `trigger-delivery` document (key
+//! `<repo>/<seq>/<trigger>`) is created in the same transaction that advances the cursor, so an
+//! event is neither delivered twice nor lost across restarts. Each delivery then runs in its
+//! own task: up to [`MAX_ATTEMPTS`] POSTs, [`TIMEOUT`] each, backing off 1 s, 2 s, 4 s …
+//! between them, recording every outcome; at most [`CONCURRENCY`] requests are in flight.
+//! A pending delivery's document has the parent [`PENDING`], so that a restarted server finds
+//! and resumes exactly the unfinished ones without reading every delivery ever made.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use engine::store::{Document, ListQuery, StoreError, Write};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+use crate::sigv4::{hex, hmac};
+use crate::{AppState, ServerError};
+
+const REPOSITORY: &str = "repository";
+const TRIGGERS: &str = "repository-triggers";
+const CURSOR: &str = "trigger-cursor";
+const DELIVERY: &str = "trigger-delivery";
+/// The parent of pending deliveries: `*` is in no repository name, so it names none.
+const PENDING: &str = "*pending";
+
+const MAX_TRIGGERS: usize = 10;
+const MAX_BRANCHES: usize = 100;
+const MAX_CUSTOM_DATA: usize = 1000;
+pub(crate) const MAX_ATTEMPTS: u32 = 6;
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONCURRENCY: usize = 8;
+/// Events read per store round trip by the delivery loop.
+const EVENT_PAGE: i64 = 100;
+
+const EVENTS: [&str; 4] = ["all", "updateReference", "createReference", "deleteReference"];
+
+fn error(code: &str, message: impl Into<String>) -> ApiError {
+    ApiError::client(code, message)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API.
+
+pub(crate) async fn put_repository_triggers(
+    state: &AppState,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let repo = existing_repository(state, &input).await?;
+    let triggers = parse_triggers(&input)?;
+    // Optimistic concurrency: two puts at once must not mix their secrets.
+    for _ in 0..5 {
+        let previous = state.store.get(TRIGGERS, &repo).await?;
+        let old_secrets = previous
+            .as_ref()
+            .and_then(|it| it.body.get("secrets").and_then(Value::as_object).cloned())
+            .unwrap_or_default();
+        let mut secrets = serde_json::Map::new();
+        for trigger in &triggers {
+            let name = trigger["name"].as_str().unwrap_or_default();
+            let sealed = match old_secrets.get(name) {
+                Some(sealed) => sealed.clone(),
+                None => json!(state.sealer.seal(&new_secret())),
+            };
+            secrets.insert(name.to_owned(), sealed);
+        }
+        let configuration_id = crate::aws::uuid();
+        let document = Document {
+            kind: TRIGGERS.to_owned(),
+            key: repo.clone(),
+            parent: None,
+            sort: 0,
+            version: 0,
+            body: json!({
+                "configurationId": configuration_id,
+                "triggers": triggers,
+                "secrets": secrets,
+            }),
+        };
+        let mut writes = vec![match &previous {
+            Some(previous) => Write::Update { document, expected_version: previous.version },
+            None => Write::Insert(document),
+        }];
+        // Triggers fire for pushes after they exist, not for the repository's history.
+        if state.store.get(CURSOR, &repo).await?.is_none() {
+            let latest = latest_event(state, &repo).await?;
+            writes.push(Write::Insert(cursor_document(&repo, latest)));
+        }
+        match state.store.apply(writes).await {
+            Ok(()) => return Ok(json!({ "configurationId": configuration_id })),
+            Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::internal(format!("the triggers of {repo} keep changing concurrently")))
+}
+
+pub(crate) async fn get_repository_triggers(
+    state: &AppState,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let repo = existing_repository(state, &input).await?;
+    Ok(match state.store.get(TRIGGERS, &repo).await? {
+        Some(document) => json!({
+            "configurationId": document.body["configurationId"],
+            "triggers": document.body["triggers"],
+        }),
+        None => json!({ "triggers": [] }),
+    })
+}
+
+pub(crate) async fn test_repository_triggers(
+    state: &AppState,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let repo = existing_repository(state, &input).await?;
+    let triggers = parse_triggers(&input)?;
+    let stored = state.store.get(TRIGGERS, &repo).await?;
+    let configuration_id = stored
+        .as_ref()
+        .and_then(|it| it.body["configurationId"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let now = engine::clock::now_ms();
+    let sends = triggers.iter().map(|trigger| {
+        let name = trigger["name"].as_str().unwrap_or_default().to_owned();
+        // A stored trigger signs with its own secret, so its receiver can check the whole
+        // path; an unsaved one with a throwaway secret (it has no receiver-known secret yet).
+        let secret = stored
+            .as_ref()
+            .and_then(|it| it.body["secrets"][name.as_str()].as_str())
+            .and_then(|sealed| state.sealer.open(sealed).ok())
+            .unwrap_or_else(new_secret);
+        let change = Change {
+            repository: &repo,
+            reference: &test_reference(trigger),
+            commit: "0000000000000000000000000000000000000000",
+            event: "updated",
+            user: "slipway-test",
+            time_ms: now,
+        };
+        let body = notification(state, trigger, &configuration_id, &change).to_string();
+        let url = trigger["destinationArn"].as_str().unwrap_or_default().to_owned();
+        let delivery = format!("test/{}", crate::aws::uuid());
+        async move {
+            let outcome = post(&url, &secret, &delivery, body).await;
+            (name, outcome)
+        }
+    });
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    for (name, outcome) in futures::future::join_all(sends).await {
+        match outcome {
+            Attempt { error: None, .. } => successful.push(json!(name)),
+            Attempt { error: Some(message), .. } => {
+                failed.push(json!({ "trigger": name, "failureMessage": message }));
+            }
+        }
+    }
+    Ok(json!({ "successfulExecutions": successful, "failedExecutions": failed }))
+}
+
+/// The trigger's signing secret, for its receiver (see the module documentation).
+pub(crate) async fn secret(
+    state: &AppState,
+    repository: &str,
+    trigger: &str,
+) -> Result<Option<String>, ServerError> {
+    let Some(document) = state.store.get(TRIGGERS, repository).await? else { return Ok(None) };
+    let Some(sealed) = document.body["secrets"][trigger].as_str() else { return Ok(None) };
+    let secret = state.sealer.open(sealed).map_err(|it| ServerError::Crypto(it.to_string()))?;
+    Ok(Some(secret))
+}
+
+/// The repository named by `repositoryName`, which must exist.
+async fn existing_repository(state: &AppState, input: &Value) -> Result<String, ApiError> {
+    let name = input
+        .get("repositoryName")
+        .and_then(Value::as_str)
+        .filter(|it| !it.is_empty())
+        .ok_or_else(|| {
+            error(
+                "RepositoryNameRequiredException",
+                "A repository name is required, but was not specified.",
+            )
+        })?;
+    let valid = name.len() <= 100
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
+    if !valid {
+        return Err(error(
+            "InvalidRepositoryNameException",
+            format!("The repository name {name} is not valid."),
+        ));
+    }
+    if state.store.get(REPOSITORY, name).await?.is_none() {
+        return Err(error("RepositoryDoesNotExistException", format!("{name} does not exist")));
+    }
+    Ok(name.to_owned())
+}
+
+/// Checks `triggers` as CodeCommit does (plus: destinations are HTTP(S) URLs) and returns
+/// them as they are stored and returned: the five fields of `RepositoryTrigger`, nothing else.
+pub(crate) fn parse_triggers(input: &Value) -> Result<Vec<Value>, ApiError> {
+    let list = input.get("triggers").and_then(Value::as_array).ok_or_else(|| {
+        error("RepositoryTriggersListRequiredException", "The list of triggers is required.")
+    })?;
+    if list.len() > MAX_TRIGGERS {
+        return Err(error(
+            "MaximumRepositoryTriggersExceededException",
+            format!("A repository has at most {MAX_TRIGGERS} triggers."),
+        ));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    list.iter()
+        .map(|trigger| {
+            let trigger = parse_trigger(trigger)?;
+            let name = trigger["name"].as_str().unwrap_or_default().to_owned();
+            if !names.insert(name.clone()) {
+                return Err(error(
+                    "InvalidRepositoryTriggerNameException",
+                    format!("The trigger name {name} is used twice."),
+                ));
+            }
+            Ok(trigger)
+        })
+        .collect()
+}
+
+fn parse_trigger(trigger: &Value) -> Result<Value, ApiError> {
+    let name = trigger.get("name").and_then(Value::as_str).filter(|it| !it.is_empty()).ok_or_else(
+        || error("RepositoryTriggerNameRequiredException", "A name for the trigger is required."),
+    )?;
+    let valid_name = name.len() <= 100
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
+    if !valid_name {
+        return Err(error(
+            "InvalidRepositoryTriggerNameException",
+            format!(
+                "The trigger name {name} is not valid: use 1 to 100 letters, digits, periods, underscores and dashes."
+            ),
+        ));
+    }
+    let destination = trigger
+        .get("destinationArn")
+        .and_then(Value::as_str)
+        .filter(|it| !it.is_empty())
+        .ok_or_else(|| {
+            error(
+                "RepositoryTriggerDestinationArnRequiredException",
+                "A destination for the trigger is required.",
+            )
+        })?;
+    if !is_http_url(destination) {
+        return Err(error(
+            "InvalidRepositoryTriggerDestinationArnException",
+            format!(
+                "The destination {destination} of trigger {name} is not valid: Slipway delivers trigger notifications as HTTP POSTs to http:// or https:// URLs, not to SNS topics or Lambda functions."
+            ),
+        ));
+    }
+    let custom_data = match trigger.get("customData") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(data)) if data.chars().count() <= MAX_CUSTOM_DATA => Some(data),
+        Some(_) => {
+            return Err(error(
+                "InvalidRepositoryTriggerCustomDataException",
+                format!(
+                    "The custom data of a trigger is a string of at most {MAX_CUSTOM_DATA} characters."
+                ),
+            ));
+        }
+    };
+    let branches = trigger.get("branches").and_then(Value::as_array).ok_or_else(|| {
+        error(
+            "RepositoryTriggerBranchNameListRequiredException",
+            "The list of branches is required (an empty list selects all branches).",
+        )
+    })?;
+    if branches.len() > MAX_BRANCHES {
+        return Err(error(
+            "MaximumBranchesExceededException",
+            format!("A trigger selects at most {MAX_BRANCHES} branches."),
+        ));
+    }
+    for branch in branches {
+        let valid = branch.as_str().is_some_and(|it| {
+            (1..=256).contains(&it.len()) && !it.starts_with("refs/") && !it.contains(['\0', ' '])
+        });
+        if !valid {
+            return Err(error(
+                "InvalidRepositoryTriggerBranchNameException",
+                format!(
+                    "The branch name {branch} is not valid: give branch names without refs/heads/."
+                ),
+            ));
+        }
+    }
+    let events = trigger.get("events").and_then(Value::as_array).filter(|it| !it.is_empty());
+    let events = events.ok_or_else(|| {
+        error("RepositoryTriggerEventsListRequiredException", "At least one event is required.")
+    })?;
+    let known = events.iter().all(|it| it.as_str().is_some_and(|it| EVENTS.contains(&it)));
+    if !known || (events.len() > 1 && events.iter().any(|it| it == "all")) {
+        return Err(error(
+            "InvalidRepositoryTriggerEventsException",
+            "The events are not valid: give all alone, or some of updateReference, createReference and deleteReference.",
+        ));
+    }
+    let mut stored = json!({
+        "name": name,
+        "destinationArn": destination,
+        "branches": branches,
+        "events": events,
+    });
+    if let Some(data) = custom_data {
+        stored["customData"] = json!(data);
+    }
+    Ok(stored)
+}
+
+fn is_http_url(text: &str) -> bool {
+    let rest = text.strip_prefix("http://").or_else(|| text.strip_prefix("https://"));
+    rest.is_some_and(|it| {
+        let host = it.split(['/', '?', '#']).next().unwrap_or_default();
+        !host.is_empty() && !it.contains(char::is_whitespace)
+    })
+}
+
+/// The reference a test notification names: the trigger's first branch, or `main`.
+fn test_reference(trigger: &Value) -> String {
+    let branch = trigger["branches"].get(0).and_then(Value::as_str).unwrap_or("main");
+    format!("refs/heads/{branch}")
+}
+
+fn new_secret() -> String {
+    hex(&crate::crypto::random_bytes(32))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Selection, notifications and signatures.
+
+/// One reference change, as a `ref-event` document records it.
+pub(crate) struct Change<'a> {
+    pub(crate) repository: &'a str,
+    pub(crate) reference: &'a str,
+    pub(crate) commit: &'a str,
+    /// `created`, `updated` or `deleted`.
+    pub(crate) event: &'a str,
+    pub(crate) user: &'a str,
+    pub(crate) time_ms: i64,
+}
+
+/// Whether `trigger` fires for `event` (`created`/`updated`/`deleted`) on `reference`.
+pub(crate) fn selects(trigger: &Value, event: &str, reference: &str) -> bool {
+    let wanted = match event {
+        "created" => "createReference",
+        "updated" => "updateReference",
+        "deleted" => "deleteReference",
+        _ => return false,
+    };
+    let events = trigger["events"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if !events.iter().any(|it| it == "all" || it == wanted) {
+        return false;
+    }
+    let branches = trigger["branches"].as_array().map(Vec::as_slice).unwrap_or_default();
+    // Empty selects every branch; tags and other references are never branches.
+    let Some(branch) = reference.strip_prefix("refs/heads/") else { return false };
+    branches.is_empty() || branches.iter().any(|it| it == branch)
+}
+
+/// CodeCommit's trigger notification for one change.
+pub(crate) fn notification(
+    state: &AppState,
+    trigger: &Value,
+    configuration_id: &str,
+    change: &Change<'_>,
+) -> Value {
+    notification_in(&state.region, &state.account, trigger, configuration_id, change)
+}
+
+pub(crate) fn notification_in(
+    region: &str,
+    account: &str,
+    trigger: &Value,
+    configuration_id: &str,
+    change: &Change<'_>,
+) -> Value {
+    let mut reference = json!({ "ref": change.reference, "commit": change.commit });
+    match change.event {
+        "created" => reference["created"] = json!(true),
+        "deleted" => reference["deleted"] = json!(true),
+        _ => {}
+    }
+    json!({ "Records": [{
+        "awsRegion": region,
+        "codecommit": { "references": [reference] },
+        "customData": trigger.get("customData").cloned().unwrap_or(Value::Null),
+        "eventId": crate::aws::uuid(),
+        "eventName": "ReferenceChanges",
+        "eventPartNumber": 1,
+        "eventSource": "aws:codecommit",
+        "eventSourceARN": format!("arn:aws:codecommit:{region}:{account}:{}", change.repository),
+        "eventTime": event_time(change.time_ms),
+        "eventTotalParts": 1,
+        "eventTriggerConfigId": configuration_id,
+        "eventTriggerName": trigger["name"],
+        "eventVersion": "1.0",
+        "userIdentityARN": format!("arn:aws:iam::{account}:user/{}", change.user),
+    }]})
+}
+
+/// `2016-02-09T00:08:11.743+0000`, as CodeCommit writes `eventTime`.
+pub(crate) fn event_time(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    // Howard Hinnant's days-to-civil conversion.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000
+    )
+}
+
+/// `sha256=<hex HMAC-SHA256 of body>`, keyed with the secret's characters.
+pub(crate) fn signature(secret: &str, body: &[u8]) -> String {
+    format!("sha256={}", hex(&hmac(secret.as_bytes(), body)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery.
+
+/// The outcome of one POST.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    pub(crate) status: Option<u16>,
+    /// `None` when the receiver answered 2xx.
+    pub(crate) error: Option<String>,
+}
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            // A signed body goes where it was configured to go, nowhere else.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+/// POSTs `body` once, signed.
+pub(crate) async fn post(url: &str, secret: &str, delivery: &str, body: String) -> Attempt {
+    let signature = signature(secret, body.as_bytes());
+    let sent = client()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("X-Slipway-Signature", signature)
+        .header("X-Slipway-Delivery", delivery)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(response) if response.status().is_success() => {
+            Attempt { status: Some(response.status().as_u16()), error: None }
+        }
+        Ok(response) => Attempt {
+            status: Some(response.status().as_u16()),
+            error: Some(format!("the receiver answered HTTP {}", response.status())),
+        },
+        Err(err) if err.is_timeout() => Attempt {
+            status: None,
+            error: Some(format!("no answer within {} s", TIMEOUT.as_secs())),
+        },
+        Err(err) => Attempt { status: None, error: Some(format!("cannot send: {}", chain(&err))) },
+    }
+}
+
+/// An error with its causes, which for connection errors say what actually went wrong.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The pause before attempt `attempt` (1-based; the first goes at once): 1 s, 2 s, 4 s, …
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    match attempt {
+        0 | 1 => Duration::ZERO,
+        n => Duration::from_secs(1 << (n - 2).min(10)),
+    }
+}
+
+/// The delivery loop, started by `Server::serve` and aborted when it ends.
+pub(crate) async fn deliver_forever(state: AppState) {
+    let limiter = Arc::new(Semaphore::new(CONCURRENCY));
+    if let Err(err) = resume_pending(&state, &limiter).await {
+        tracing::error!(%err, "resuming pending trigger deliveries");
+    }
+    loop {
+        // Registered before the scan, so that a push during it still wakes the next wait.
+        let pushed = state.ref_events.notified();
+        tokio::pin!(pushed);
+        pushed.as_mut().enable();
+        if let Err(err) = scan(&state, &limiter).await {
+            tracing::error!(%err, "reading reference events for triggers");
+        }
+        tokio::select! {
+            () = &mut pushed => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn resume_pending(state: &AppState, limiter: &Arc<Semaphore>) -> Result<(), StoreError> {
+    let mut after = None;
+    loop {
+        let query = ListQuery {
+            kind: DELIVERY.to_owned(),
+            parent: Some(PENDING.to_owned()),
+            descending: false,
+            after: after.take(),
+            limit: engine::store::MAX_PAGE_SIZE,
+        };
+        let page = state.store.list(&query).await?;
+        for document in page.documents {
+            tokio::spawn(deliver(state.clone(), limiter.clone(), document));
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Turns every repository's new reference events into deliveries, and starts them.
+pub(crate) async fn scan(state: &AppState, limiter: &Arc<Semaphore>) -> Result<(), StoreError> {
+    let mut after = None;
+    loop {
+        let query = ListQuery {
+            kind: TRIGGERS.to_owned(),
+            parent: None,
+            descending: false,
+            after: after.take(),
+            limit: engine::store::MAX_PAGE_SIZE,
+        };
+        let page = state.store.list(&query).await?;
+        for configuration in &page.documents {
+            scan_repository(state, limiter, configuration).await?;
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+async fn scan_repository(
+    state: &AppState,
+    limiter: &Arc<Semaphore>,
+    configuration: &Document,
+) -> Result<(), StoreError> {
+    let repo = &configuration.key;
+    let triggers = configuration.body["triggers"].as_array().cloned().unwrap_or_default();
+    let configuration_id = configuration.body["configurationId"].as_str().unwrap_or_default();
+    loop {
+        let cursor = state.store.get(CURSOR, repo).await?;
+        let seen = cursor.as_ref().and_then(|it| it.body["seq"].as_i64()).unwrap_or(0);
+        let query = ListQuery {
+            kind: crate::git::REF_EVENT.to_owned(),
+            parent: Some(repo.clone()),
+            descending: false,
+            after: (seen > 0).then(|| event_cursor(repo, seen)),
+            limit: EVENT_PAGE,
+        };
+        let page = state.store.list(&query).await?;
+        let Some(last) = page.documents.last().map(|it| it.sort) else { return Ok(()) };
+        let now = engine::clock::now_ms();
+        let mut deliveries = Vec::new();
+        for event in &page.documents {
+            for trigger in &triggers {
+                if let Some(delivery) =
+                    delivery_for(state, repo, configuration_id, trigger, event, now)
+                {
+                    deliveries.push(delivery);
+                }
+            }
+        }
+        let mut writes: Vec<Write> = deliveries.iter().cloned().map(Write::Insert).collect();
+        // Deliveries and the cursor move together: an event is turned into deliveries once.
+        writes.push(match cursor {
+            Some(cursor) => Write::Update {
+                document: cursor_document(repo, last),
+                expected_version: cursor.version,
+            },
+            None => Write::Insert(cursor_document(repo, last)),
+        });
+        state.store.apply(writes).await?;
+        for delivery in deliveries {
+            tokio::spawn(deliver(state.clone(), limiter.clone(), delivery));
+        }
+        if page.next.is_none() {
+            return Ok(());
+        }
+    }
+}
+
+/// The pending delivery of `event` to `trigger`, if the trigger selects the event.
+fn delivery_for(
+    state: &AppState,
+    repo: &str,
+    configuration_id: &str,
+    trigger: &Value,
+    event: &Document,
+    now: i64,
+) -> Option<Document> {
+    let body = &event.body;
+    let kind = body["event"].as_str().unwrap_or_default();
+    let reference = body["ref"].as_str().unwrap_or_default();
+    if !selects(trigger, kind, reference) {
+        return None;
+    }
+    let name = trigger["name"].as_str().unwrap_or_default();
+    let commit_field = if kind == "deleted" { "oldCommit" } else { "newCommit" };
+    let change = Change {
+        repository: repo,
+        reference,
+        commit: body[commit_field].as_str().unwrap_or_default(),
+        event: kind,
+        user: body["user"].as_str().unwrap_or_default(),
+        time_ms: body["timeMs"].as_i64().unwrap_or(now),
+    };
+    // The payload is fixed once, so every attempt sends (and signs) the same bytes.
+    let payload = notification(state, trigger, configuration_id, &change).to_string();
+    Some(Document {
+        kind: DELIVERY.to_owned(),
+        key: format!("{repo}/{:012}/{name}", event.sort),
+        parent: Some(PENDING.to_owned()),
+        sort: now,
+        version: 0,
+        body: json!({
+            "repositoryName": repo,
+            "trigger": name,
+            "url": trigger["destinationArn"],
+            "payload": payload,
+            "status": "PENDING",
+            "attempts": 0,
+            "outcomes": [],
+            "createdMs": now,
+            "updatedMs": now,
+        }),
+    })
+}
+
+/// Runs one delivery to its end, recording each attempt in its document.
+async fn deliver(state: AppState, limiter: Arc<Semaphore>, mut document: Document) {
+    let repo = document.body["repositoryName"].as_str().unwrap_or_default().to_owned();
+    let trigger = document.body["trigger"].as_str().unwrap_or_default().to_owned();
+    let url = document.body["url"].as_str().unwrap_or_default().to_owned();
+    let payload = document.body["payload"].as_str().unwrap_or_default().to_owned();
+    let secret = match secret(&state, &repo, &trigger).await {
+        Ok(Some(secret)) => secret,
+        Ok(None) => {
+            // The trigger was removed since: nobody can verify the delivery any more.
+            finish(&state, &mut document, "FAILED", Some("the trigger no longer exists")).await;
+            return;
+        }
+        Err(err) => {
+            tracing::error!(%err, delivery = %document.key, "reading a trigger secret");
+            finish(&state, &mut document, "FAILED", Some("the trigger's secret cannot be read"))
+                .await;
+            return;
+        }
+    };
+    let done = u32::try_from(document.body["attempts"].as_u64().unwrap_or(0)).unwrap_or(0);
+    for attempt in done + 1..=MAX_ATTEMPTS {
+        tokio::time::sleep(backoff(attempt)).await;
+        let outcome = {
+            // The permit covers the request only, so waiting retries hold up nobody.
+            let Ok(_permit) = limiter.acquire().await else { return };
+            post(&url, &secret, &document.key, payload.clone()).await
+        };
+        let now = engine::clock::now_ms();
+        document.body["attempts"] = json!(attempt);
+        document.body["lastHttpStatus"] = json!(outcome.status);
+        document.body["lastError"] = json!(outcome.error);
+        document.body["updatedMs"] = json!(now);
+        if let Some(outcomes) = document.body["outcomes"].as_array_mut() {
+            outcomes.push(json!({
+                "attempt": attempt,
+                "timeMs": now,
+                "httpStatus": outcome.status,
+                "error": outcome.error,
+            }));
+        }
+        if outcome.error.is_none() {
+            finish(&state, &mut document, "SUCCEEDED", None).await;
+            return;
+        }
+        if attempt == MAX_ATTEMPTS {
+            break;
+        }
+        save(&state, &document).await;
+    }
+    let error = document.body["lastError"].as_str().map(str::to_owned);
+    finish(&state, &mut document, "FAILED", error.as_deref()).await;
+}
+
+async fn finish(state: &AppState, document: &mut Document, status: &str, error: Option<&str>) {
+    document.body["status"] = json!(status);
+    if let Some(error) = error {
+        document.body["lastError"] = json!(error);
+    }
+    document.body["updatedMs"] = json!(engine::clock::now_ms());
+    // Done deliveries leave the pending set: they are listed under their repository.
+    document.parent = document.body["repositoryName"].as_str().map(str::to_owned);
+    save(state, document).await;
+}
+
+async fn save(state: &AppState, document: &Document) {
+    // Only this task writes this delivery, so a plain put cannot lose anyone's change.
+    if let Err(err) = state.store.apply(vec![Write::Put(document.clone())]).await {
+        tracing::error!(%err, delivery = %document.key, "recording a trigger delivery");
+    }
+}
+
+fn cursor_document(repo: &str, seq: i64) -> Document {
+    Document {
+        kind: CURSOR.to_owned(),
+        key: repo.to_owned(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body: json!({ "seq": seq }),
+    }
+}
+
+/// The newest reference event's number, 0 when there is none.
+async fn latest_event(state: &AppState, repo: &str) -> Result<i64, StoreError> {
+    let query = ListQuery {
+        kind: crate::git::REF_EVENT.to_owned(),
+        parent: Some(repo.to_owned()),
+        descending: true,
+        after: None,
+        limit: 1,
+    };
+    Ok(state.store.list(&query).await?.documents.first().map_or(0, |it| it.sort))
+}
+
+/// A listing cursor just past event `seq`. The store documents its cursors as the hex of
+/// `sort:key`; building one lets the loop resume from its own cursor without re-listing.
+pub(crate) fn event_cursor(repo: &str, seq: i64) -> String {
+    hex(format!("{seq}:{repo}/{seq:012}").as_bytes())
+}
+
+#[cfg(test)]
+mod tests;
