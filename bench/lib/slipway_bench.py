@@ -170,6 +170,36 @@ def figure(name, value, unit, floor):
     print(f"{name}: {number(value)} {unit} (floor: {number(floor)} {unit}, ratio: {ratio})", flush=True)
 
 
+def service_client(service, url, data_dir, retries=0, pool=10):
+    """Like `client`, for another service of the server (`codecommit`, say)."""
+    import botocore.config
+    import botocore.session
+
+    key, secret = credentials(data_dir)
+    config = botocore.config.Config(
+        retries={"total_max_attempts": retries + 1, "mode": "standard"},
+        max_pool_connections=pool,
+        connect_timeout=10,
+        read_timeout=60,
+    )
+    return botocore.session.get_session().create_client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=config,
+    )
+
+
+def git_url(clone_url, username, password):
+    """`clone_url` (http://HOST/v1/repos/NAME) with HTTP Basic credentials in it, for git."""
+    from urllib.parse import quote
+
+    scheme, rest = clone_url.split("://", 1)
+    return f"{scheme}://{quote(username, safe='')}:{quote(password, safe='')}@{rest}"
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "figure":
         figure(*sys.argv[2:])

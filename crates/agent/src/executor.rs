@@ -68,6 +68,9 @@ pub struct BuildContext {
     /// Run the commands inside bubblewrap: the host read-only, the workspace writable, `HOME`
     /// in the workspace.
     pub sandbox: bool,
+    /// `CODEBUILD_*` variables the platform sets beyond the executor's own
+    /// (`CODEBUILD_WEBHOOK_*`).
+    pub platform_variables: Vec<EnvVariable>,
     /// Bounds the output sent to `events` but not yet handled by their consumer; `None` for a
     /// consumer that keeps up whatever the rate (a terminal).
     pub output_budget: Option<std::sync::Arc<OutputBudget>>,
@@ -410,6 +413,9 @@ impl Run<'_> {
         set(&mut env, "CODEBUILD_BUILD_IMAGE", "slipway/local".to_owned());
         set(&mut env, "CODEBUILD_PROJECT_ARN", project_arn(context));
         set(&mut env, "CODEBUILD_BUILD_SUCCEEDING", "1".to_owned());
+        for variable in &context.platform_variables {
+            set(&mut env, &variable.name, variable.value.clone());
+        }
         if let Some(version) = &context.source_version {
             set(&mut env, "CODEBUILD_SOURCE_VERSION", version.clone());
         }

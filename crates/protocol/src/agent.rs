@@ -111,6 +111,10 @@ pub struct BuildJob {
     pub secrets: BTreeMap<String, String>,
     /// Run the build's commands inside bubblewrap (read-only host, writable workspace).
     pub sandbox: bool,
+    /// `CODEBUILD_*` variables only the platform sets (`CODEBUILD_WEBHOOK_*` for a build a
+    /// push started).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platform_variables: Vec<EnvVariable>,
     /// Where the build's source comes from; `None` for `NO_SOURCE` builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<GitSource>,

@@ -71,10 +71,30 @@ pub(crate) fn public(document: &Document) -> Value {
     body
 }
 
+/// What started a build other than a StartBuild call: a push, through a webhook.
+pub(crate) struct Origin {
+    /// The commit pushed.
+    pub(crate) commit: String,
+    /// The branch it was pushed to.
+    pub(crate) branch: String,
+    /// The `CODEBUILD_WEBHOOK_*` variables.
+    pub(crate) variables: Vec<(String, String)>,
+}
+
 pub(crate) async fn start_build(
     state: &AppState,
     caller: &Caller,
     input: Value,
+) -> Result<Value, ApiError> {
+    start_build_from(state, caller, input, None).await
+}
+
+/// StartBuild, or a push's build (`origin`): the source is then exactly the pushed commit.
+pub(crate) async fn start_build_from(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+    origin: Option<Origin>,
 ) -> Result<Value, ApiError> {
     let project_name = input
         .get("projectName")
@@ -125,7 +145,15 @@ pub(crate) async fn start_build(
                 .and_then(Value::as_str)
                 .or_else(|| project["sourceVersion"].as_str())
                 .filter(|it| !it.is_empty());
-            let source = codecommit_source(state, location, version).await?;
+            let source = match &origin {
+                Some(origin) => {
+                    let mut source =
+                        codecommit_source(state, location, Some(&origin.commit)).await?;
+                    source.branch = Some(origin.branch.clone());
+                    source
+                }
+                None => codecommit_source(state, location, version).await?,
+            };
             let buildspec = if is_inline(&buildspec_setting) {
                 Ok(buildspec_setting)
             } else {
@@ -197,7 +225,7 @@ pub(crate) async fn start_build(
         "environment": environment,
         "serviceRole": project["serviceRole"],
         "queuedTimeoutInMinutes": input.get("queuedTimeoutInMinutesOverride").cloned().unwrap_or_else(|| project["queuedTimeoutInMinutes"].clone()),
-        "logs": { "groupName": format!("/aws/codebuild/{project_name}"), "streamName": uuid, "deepLink": format!("http://{}/v1/builds/{id}/log", caller.host) },
+        "logs": { "groupName": format!("/aws/codebuild/{project_name}"), "streamName": uuid, "deepLink": if caller.host.is_empty() { format!("/v1/builds/{id}/log") } else { format!("http://{}/v1/builds/{id}/log", caller.host) } },
         "reportArns": [],
         INTERNAL: { "request": input, "eventSeq": 0, "logSeq": 0, "stopRequested": false },
     });
@@ -256,6 +284,18 @@ pub(crate) async fn start_build(
                 variables: plan_variables,
                 secrets: BTreeMap::new(),
                 sandbox: sandboxed(&project),
+                platform_variables: origin
+                    .as_ref()
+                    .map(|it| {
+                        it.variables
+                            .iter()
+                            .map(|(name, value)| EnvVariable {
+                                name: name.clone(),
+                                value: value.clone(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 source: source.clone(),
             };
             writes.push(Write::Insert(document.clone()));

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::aws::Caller;
 use crate::error::ApiError;
-use crate::{AppState, builds, reports};
+use crate::{AppState, builds, reports, webhooks};
 
 const PROJECT: &str = "project";
 
@@ -38,6 +38,9 @@ pub(crate) async fn call(
             builds::list_builds(state, input, Some(&project)).await
         }
         "BatchDeleteBuilds" => builds::batch_delete_builds(state, input).await,
+        "CreateWebhook" => webhooks::create_webhook(state, input).await,
+        "UpdateWebhook" => webhooks::update_webhook(state, input).await,
+        "DeleteWebhook" => webhooks::delete_webhook(state, input).await,
         "CreateReportGroup" => reports::create_report_group(state, input).await,
         "BatchGetReportGroups" => reports::batch_get_report_groups(state, input).await,
         "ListReportGroups" => reports::list_report_groups(state, input).await,

@@ -16,9 +16,14 @@
 //! request as it streams past (`pkt`), and once git has finished, every command git reports as
 //! done becomes a `ref-event` document, all in one store transaction, before the response
 //! ends; then `AppState::ref_events` wakes whoever reacts to pushes.
+//!
+//! Branch protection (`protection`) refuses a push before any ref moves: the repository's
+//! `pre-receive` hook checks each update against the verdicts the server wrote for this user
+//! as soon as the push's commands were read.
 
 mod auth;
 mod pkt;
+mod protection;
 
 use std::convert::Infallible;
 use std::io::Write as _;
@@ -40,6 +45,8 @@ use tokio::sync::mpsc;
 
 pub(crate) use auth::{create_git_credentials, revoke_git_credentials};
 use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand, RefStatus};
+use protection::PushPolicy;
+pub(crate) use protection::{BranchRule, list_rules, remove_rule, set_rule};
 
 use crate::AppState;
 use crate::process::git;
@@ -89,7 +96,8 @@ pub(crate) async fn init_bare(path: &Path, default_branch: &str) -> std::io::Res
         config.arg("--git-dir").arg(path).args(["config", key, value]);
         run(config).await?;
     }
-    Ok(())
+    // Existing repositories get the hook before their first protected push.
+    protection::install_hook(path).await
 }
 
 /// Runs a short git command and fails with its stderr when it fails.
@@ -304,6 +312,14 @@ async fn rpc(
                 .into_response();
         }
     };
+    // A push to a repository with rules runs the hook with a policy for this push.
+    let policy = match service {
+        Service::ReceivePack => match push_policy(&state, &name, &dir, &user).await {
+            Ok(policy) => policy,
+            Err(response) => return response,
+        },
+        Service::UploadPack => None,
+    };
     let mut command = git();
     command
         .arg(service.command())
@@ -315,6 +331,12 @@ async fn rpc(
     if let Some(protocol) = git_protocol(&headers) {
         command.env("GIT_PROTOCOL", protocol);
     }
+    match &policy {
+        Some(policy) => command.env(protection::POLICY_ENV, &policy.path),
+        // Nothing protected: the hook lets everything through without it.
+        None => command.env_remove(protection::POLICY_ENV),
+    };
+    let policy_path = policy.as_ref().map(|it| it.path.clone());
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => return internal(&format!("starting git {}", service.command()), err),
@@ -324,10 +346,10 @@ async fn rpc(
     else {
         return internal("starting git", "its pipes are missing");
     };
-    let parser = (service == Service::ReceivePack).then(CommandParser::new);
+    let watch = (service == Service::ReceivePack).then(|| PushWatch::new(policy));
     // Feeding stdin concurrently with reading stdout: git may write before it has read
     // everything, and a full pipe either way must not stall the other.
-    let feeder = tokio::spawn(feed(body, stdin, gzip, parser));
+    let feeder = tokio::spawn(feed(body, stdin, gzip, watch));
     let errors = tokio::spawn(read_capped(stderr, 64 << 10));
     let (sender, receiver) = mpsc::channel::<Bytes>(8);
     // The exchange is finished by a task of its own, not by the response body: a push whose
@@ -338,6 +360,10 @@ async fn rpc(
         let status = child.wait().await;
         let fed = feeder.await;
         let stderr = errors.await.unwrap_or_default();
+        if let Some(path) = policy_path {
+            // Absent when the commands never arrived.
+            let _ = tokio::fs::remove_file(path).await;
+        }
         let succeeded = matches!(&status, Ok(status) if status.success());
         if !succeeded {
             tracing::warn!(
@@ -348,8 +374,8 @@ async fn rpc(
                 service.command()
             );
         }
-        if let (Ok(Some(parser)), true) = (fed, succeeded) {
-            record_push(&state, &name, &dir, &user, parser, output).await;
+        if let (Ok(Some(watch)), true) = (fed, succeeded) {
+            record_push(&state, &name, &dir, &user, watch.finish(), output).await;
         }
         // Only now does the response end, so that a client whose push returned can see its
         // events.
@@ -361,14 +387,71 @@ async fn rpc(
     with_git_headers(Response::new(Body::from_stream(stream)), service, "result")
 }
 
+/// The policy for `user`'s push to `name` (in `dir`), with the hook installed, when the
+/// repository has rules; `None` when nothing is protected.
+async fn push_policy(
+    state: &AppState,
+    name: &str,
+    dir: &Path,
+    user: &str,
+) -> Result<Option<PushPolicy>, Response> {
+    let rules = match protection::rules(state, name).await {
+        Ok(rules) => rules,
+        Err(err) => return Err(internal("reading the branch protection rules", err)),
+    };
+    if rules.is_empty() {
+        return Ok(None);
+    }
+    if let Err(err) = protection::install_hook(dir).await {
+        return Err(internal("installing the branch protection hook", err));
+    }
+    match PushPolicy::new(dir, rules, user) {
+        Ok(policy) => Ok(Some(policy)),
+        Err(err) => Err(internal("preparing the branch protection policy", err)),
+    }
+}
+
+/// What a push's request says before its pack, read as it streams past: its commands, and,
+/// when branches are protected, the policy the hook reads, written as soon as the commands
+/// are known, which is before git has them (so before the hook can run).
+struct PushWatch {
+    parser: Option<CommandParser>,
+    parsed: Option<(Vec<RefCommand>, Vec<String>)>,
+    policy: Option<PushPolicy>,
+}
+
+impl PushWatch {
+    fn new(policy: Option<PushPolicy>) -> PushWatch {
+        PushWatch { parser: Some(CommandParser::new()), parsed: None, policy }
+    }
+
+    /// Takes the next bytes of the request, before git does.
+    async fn see(&mut self, bytes: &[u8]) {
+        let Some(parser) = &mut self.parser else { return };
+        parser.feed(bytes);
+        if !parser.is_done() {
+            return;
+        }
+        self.parsed = self.parser.take().and_then(CommandParser::finish);
+        if let Some(policy) = self.policy.take() {
+            policy.write(self.parsed.as_ref().map(|(commands, _)| commands.as_slice())).await;
+        }
+    }
+
+    /// The commands and capabilities, when the whole command list was read and made sense.
+    fn finish(self) -> Option<(Vec<RefCommand>, Vec<String>)> {
+        self.parsed
+    }
+}
+
 /// Copies the request body into git's stdin, gunzipping it when it is gzipped (git gzips
-/// large fetch negotiations), and shows it to `parser` on the way. Returns the parser.
+/// large fetch negotiations), and shows it to `watch` on the way. Returns the watch.
 async fn feed(
     body: Body,
     mut stdin: ChildStdin,
     gzip: bool,
-    mut parser: Option<CommandParser>,
-) -> Option<CommandParser> {
+    mut watch: Option<PushWatch>,
+) -> Option<PushWatch> {
     let mut decoder = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
     let mut chunks = body.into_data_stream();
     while let Some(chunk) = chunks.next().await {
@@ -377,16 +460,16 @@ async fn feed(
             Err(err) => {
                 // The client went away: git sees the request end early and fails.
                 tracing::debug!(%err, "reading a git request");
-                return parser;
+                return watch;
             }
         };
         let Some(decoder) = &mut decoder else {
-            if let Some(parser) = parser.as_mut().filter(|it| !it.is_done()) {
-                parser.feed(&chunk);
+            if let Some(watch) = watch.as_mut() {
+                watch.see(&chunk).await;
             }
             if stdin.write_all(&chunk).await.is_err() {
                 // git stopped reading: it has what it wanted, or it failed and says so.
-                return parser;
+                return watch;
             }
             continue;
         };
@@ -395,29 +478,29 @@ async fn feed(
         for piece in chunk.chunks(4 << 10) {
             if let Err(err) = decoder.write_all(piece) {
                 tracing::debug!(%err, "gunzipping a git request");
-                return parser;
+                return watch;
             }
             let data = std::mem::take(decoder.get_mut());
-            if let Some(parser) = parser.as_mut().filter(|it| !it.is_done()) {
-                parser.feed(&data);
+            if let Some(watch) = watch.as_mut() {
+                watch.see(&data).await;
             }
             if stdin.write_all(&data).await.is_err() {
-                return parser;
+                return watch;
             }
         }
     }
     if let Some(decoder) = decoder {
         match decoder.finish() {
             Ok(rest) => {
-                if let Some(parser) = parser.as_mut().filter(|it| !it.is_done()) {
-                    parser.feed(&rest);
+                if let Some(watch) = watch.as_mut() {
+                    watch.see(&rest).await;
                 }
                 let _ = stdin.write_all(&rest).await;
             }
             Err(err) => tracing::debug!(%err, "gunzipping a git request"),
         }
     }
-    parser
+    watch
 }
 
 /// Sends git's stdout to the response. With `keep` (a push), it also keeps a copy to read
@@ -481,10 +564,10 @@ async fn record_push(
     repo: &str,
     dir: &Path,
     user: &str,
-    parser: CommandParser,
+    parsed: Option<(Vec<RefCommand>, Vec<String>)>,
     output: Option<Vec<u8>>,
 ) {
-    let Some((commands, capabilities)) = parser.finish() else {
+    let Some((commands, capabilities)) = parsed else {
         tracing::warn!(repository = %repo, "a push's commands could not be read: no ref events");
         return;
     };
@@ -568,6 +651,11 @@ async fn record_events(
     user: &str,
     applied: &[RefCommand],
 ) -> Result<(), engine::store::StoreError> {
+    // Numbers are taken and their events written under one lock, so that events become
+    // visible in the order of their numbers: the trigger and webhook loops read "everything
+    // after the last number I saw", and a lower number committed later would be skipped. (One
+    // server process; replicas will need the counter inside the transaction.)
+    let _order = state.events_lock.lock().await;
     let now = engine::clock::now_ms();
     let mut writes = Vec::with_capacity(applied.len());
     for command in applied {

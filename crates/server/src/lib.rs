@@ -27,6 +27,7 @@ mod reports;
 mod secrets_store;
 mod sigv4;
 mod triggers;
+mod webhooks;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -92,6 +93,8 @@ pub(crate) struct AppState {
     pub(crate) logs: Arc<tokio::sync::Notify>,
     /// Woken when a push records reference events, for whatever reacts to pushes.
     pub(crate) ref_events: Arc<tokio::sync::Notify>,
+    /// Held while reference events are numbered and written (see `git::record_events`).
+    pub(crate) events_lock: Arc<tokio::sync::Mutex<()>>,
     /// Set when the server shuts down, so that long polls answer at once.
     pub(crate) stopping: Arc<std::sync::atomic::AtomicBool>,
     /// Seals values kept at rest (repository triggers' HMAC secrets).
@@ -149,6 +152,7 @@ impl Server {
             logs: Arc::new(tokio::sync::Notify::new()),
             ref_events: Arc::new(tokio::sync::Notify::new()),
             stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            events_lock: Arc::new(tokio::sync::Mutex::new(())),
             sealer: secrets,
         };
         Ok(Server { state, created_admin, admin_credentials_file })
@@ -173,6 +177,7 @@ impl Server {
             }
         });
         let triggers = tokio::spawn(crate::triggers::deliver_forever(self.state.clone()));
+        let webhooks = tokio::spawn(crate::webhooks::start_builds_forever(self.state.clone()));
         // Long polls (agents waiting for work) end as soon as the shutdown starts, so that the
         // graceful shutdown does not wait for them.
         let (stopping, jobs) = (self.state.stopping.clone(), self.state.jobs.clone());
@@ -187,6 +192,7 @@ impl Server {
             .map_err(ServerError::Serve);
         expiry.abort();
         triggers.abort();
+        webhooks.abort();
         served
     }
 
@@ -249,6 +255,39 @@ impl Server {
     /// Deactivates an access key for good (`slipway access-key revoke`).
     pub async fn revoke_access_key(&self, access_key_id: &str) -> Result<(), IdentityError> {
         self.state.identity.revoke_access_key(access_key_id).await
+    }
+
+    /// Protects the branches `branch` (a name or a glob such as `release/*`) matches in the
+    /// repository `repo` (`slipway branch-protection set`): each list names the only users
+    /// who may push, force-push or delete, `None` lets anyone. Replaces the rule for the
+    /// same `branch`; returns the repository's rules as JSON.
+    pub async fn set_branch_protection(
+        &self,
+        repo: &str,
+        branch: &str,
+        push: Option<Vec<String>>,
+        force_push: Option<Vec<String>>,
+        delete: Option<Vec<String>>,
+    ) -> Result<serde_json::Value, ServerError> {
+        let rule = git::BranchRule { branch: branch.to_owned(), push, force_push, delete };
+        let rules = git::set_rule(&self.state, repo, rule).await?;
+        Ok(serde_json::json!({ "rules": rules }))
+    }
+
+    /// Removes the rule for `branch` from the repository `repo` (`slipway branch-protection
+    /// remove`); `false` when there was none.
+    pub async fn remove_branch_protection(
+        &self,
+        repo: &str,
+        branch: &str,
+    ) -> Result<bool, ServerError> {
+        Ok(git::remove_rule(&self.state, repo, branch).await?)
+    }
+
+    /// The branch protection rules of the repository `repo` as JSON (`{"rules": […]}`).
+    pub async fn branch_protection(&self, repo: &str) -> Result<serde_json::Value, ServerError> {
+        let rules = git::list_rules(&self.state, repo).await?;
+        Ok(serde_json::json!({ "rules": rules }))
     }
 }
 

@@ -47,6 +47,12 @@ enum Command {
     /// Manage HTTPS git credentials.
     #[command(subcommand, name = "git-credentials")]
     GitCredentials(serve::GitCredentialsCommand),
+    /// Protect branches: who alone may push, force-push or delete them.
+    #[command(subcommand, name = "branch-protection")]
+    BranchProtection(serve::BranchProtectionCommand),
+    /// Print the secret a repository trigger signs its notifications with.
+    #[command(name = "trigger-secret")]
+    TriggerSecret(serve::TriggerSecretArgs),
     /// Manage agent tokens.
     #[command(subcommand, name = "agent-token")]
     AgentToken(serve::AgentTokenCommand),
@@ -82,6 +88,8 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Command::AccessKey(command) => serve::access_key(command),
         Command::AgentToken(command) => serve::agent_token(command),
         Command::GitCredentials(command) => serve::git_credentials(command),
+        Command::BranchProtection(command) => serve::branch_protection(command),
+        Command::TriggerSecret(args) => serve::trigger_secret(args),
         Command::Parameter(command) => serve::put_value(serve::SecretKind::Parameter, command),
         Command::Secret(command) => serve::put_value(serve::SecretKind::Secret, command),
         Command::HashFiles { patterns } => {

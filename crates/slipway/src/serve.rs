@@ -109,6 +109,56 @@ pub(crate) enum GitCredentialsCommand {
 }
 
 #[derive(Debug, clap::Subcommand)]
+pub(crate) enum BranchProtectionCommand {
+    /// Protect the branches a name or glob (`release/*`) matches: only the listed users may
+    /// push, force-push or delete them. A list left out lets anyone; an empty one (`''`)
+    /// lets nobody. Replaces the rule for the same BRANCH.
+    Set {
+        /// The repository.
+        repository: String,
+        /// A branch name or a glob (`*` within one path component, `**` across them).
+        branch: String,
+        /// The users who alone may push (create or fast-forward), comma-separated.
+        #[arg(long, value_delimiter = ',', num_args = 1, value_name = "USERS")]
+        push: Option<Vec<String>>,
+        /// The users who alone may force-push (an update that is not a fast-forward).
+        #[arg(long, value_delimiter = ',', num_args = 1, value_name = "USERS")]
+        force_push: Option<Vec<String>>,
+        /// The users who alone may delete the branch.
+        #[arg(long, value_delimiter = ',', num_args = 1, value_name = "USERS")]
+        delete: Option<Vec<String>>,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Remove the rule for BRANCH (the name or glob it was set with).
+    Remove {
+        /// The repository.
+        repository: String,
+        /// The rule's branch name or glob.
+        branch: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Print a repository's rules as JSON.
+    List {
+        /// The repository.
+        repository: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TriggerSecretArgs {
+    /// The repository.
+    repository: String,
+    /// The trigger's name.
+    trigger: String,
+    #[command(flatten)]
+    state: StateArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
 pub(crate) enum AgentTokenCommand {
     /// Create a token that lets an agent (`slipway agent --token`) take builds.
     Create {
@@ -457,6 +507,85 @@ pub(crate) fn git_credentials(command: GitCredentialsCommand) -> ExitCode {
                     Err(err) => invalid(err),
                 }
             }
+        }
+    })
+}
+
+/// `slipway branch-protection set|remove|list`.
+pub(crate) fn branch_protection(command: BranchProtectionCommand) -> ExitCode {
+    // `--push ''` (nobody) arrives as one empty name.
+    fn users(list: Option<Vec<String>>) -> Option<Vec<String>> {
+        list.map(|it| it.into_iter().filter(|user| !user.is_empty()).collect())
+    }
+    runtime().block_on(async move {
+        let state = match &command {
+            BranchProtectionCommand::Set { state, .. }
+            | BranchProtectionCommand::Remove { state, .. }
+            | BranchProtectionCommand::List { state, .. } => state.config(),
+        };
+        let server = match Server::open(&state).await {
+            Ok(server) => server,
+            Err(err) => return fail(err),
+        };
+        match command {
+            BranchProtectionCommand::Set {
+                repository, branch, push, force_push, delete, ..
+            } => {
+                if branch.is_empty() {
+                    return invalid("the branch name or glob is empty");
+                }
+                let (push, force_push, delete) = (users(push), users(force_push), users(delete));
+                match server
+                    .set_branch_protection(&repository, &branch, push, force_push, delete)
+                    .await
+                {
+                    Ok(rules) => {
+                        println!("{}", serde_json::to_string_pretty(&rules).unwrap_or_default());
+                        ExitCode::SUCCESS
+                    }
+                    Err(err) => invalid(err),
+                }
+            }
+            BranchProtectionCommand::Remove { repository, branch, .. } => {
+                match server.remove_branch_protection(&repository, &branch).await {
+                    Ok(true) => {
+                        println!("Removed the protection of {branch} in {repository}");
+                        ExitCode::SUCCESS
+                    }
+                    Ok(false) => invalid(format!("{repository} has no rule for {branch}")),
+                    Err(err) => invalid(err),
+                }
+            }
+            BranchProtectionCommand::List { repository, .. } => {
+                match server.branch_protection(&repository).await {
+                    Ok(rules) => {
+                        println!("{}", serde_json::to_string_pretty(&rules).unwrap_or_default());
+                        ExitCode::SUCCESS
+                    }
+                    Err(err) => invalid(err),
+                }
+            }
+        }
+    })
+}
+
+/// `slipway trigger-secret REPO TRIGGER`: the key a trigger's receiver checks
+/// `X-Slipway-Signature` with.
+pub(crate) fn trigger_secret(args: TriggerSecretArgs) -> ExitCode {
+    runtime().block_on(async move {
+        let server = match Server::open(&args.state.config()).await {
+            Ok(server) => server,
+            Err(err) => return fail(err),
+        };
+        match server.trigger_secret(&args.repository, &args.trigger).await {
+            Ok(Some(secret)) => {
+                println!("{secret}");
+                ExitCode::SUCCESS
+            }
+            Ok(None) => {
+                invalid(format!("no trigger {} on repository {}", args.trigger, args.repository))
+            }
+            Err(err) => fail(err),
         }
     })
 }

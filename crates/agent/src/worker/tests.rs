@@ -345,6 +345,7 @@ fn job(id: &str, buildspec: &str) -> JobOffer {
             variables: Vec::new(),
             secrets: BTreeMap::new(),
             sandbox: false,
+            platform_variables: Vec::new(),
             source: None,
         },
     }

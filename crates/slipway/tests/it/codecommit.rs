@@ -312,3 +312,96 @@ fn builds_take_their_source_from_a_hosted_repository() {
     ]);
     assert_eq!(failed["build"]["buildStatus"], "FAILED");
 }
+
+#[test]
+fn a_push_starts_the_build_its_webhook_selects() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    server.json(&["codecommit", "create-repository", "--repository-name", "hooked"]);
+    let data = server.data_dir.to_str().unwrap().to_owned();
+    let credentials = Run::from(
+        sandbox
+            .slipway(&["git-credentials", "create", "--user", "admin", "--data-dir", &data])
+            .output()
+            .unwrap(),
+    );
+    let field = |name: &str| {
+        credentials
+            .stdout
+            .lines()
+            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
+            .unwrap()
+            .to_owned()
+    };
+    let clone_url = format!("{}/v1/repos/hooked", server.endpoint);
+    let url = clone_url
+        .replace("http://", &format!("http://{}:{}@", field("username"), field("password")));
+    let source = json!({ "type": "CODECOMMIT", "location": clone_url }).to_string();
+    server
+        .aws(&[
+            "codebuild",
+            "create-project",
+            "--name",
+            "hooked",
+            "--source",
+            &source,
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+        ])
+        .expect_code(0);
+    let groups = json!([[{ "type": "EVENT", "pattern": "PUSH" }, { "type": "HEAD_REF", "pattern": "^refs/heads/main$" }]]).to_string();
+    let created = server.json(&[
+        "codebuild",
+        "create-webhook",
+        "--project-name",
+        "hooked",
+        "--filter-groups",
+        &groups,
+    ]);
+    assert_eq!(created["webhook"]["filterGroups"][0][1]["pattern"], "^refs/heads/main$");
+    let project = server.json(&["codebuild", "batch-get-projects", "--names", "hooked"]);
+    assert_eq!(project["projects"][0]["webhook"]["status"], "ACTIVE");
+
+    let work = sandbox.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]).expect_code(0);
+    std::fs::write(
+        work.join("buildspec.yml"),
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"trigger=$CODEBUILD_WEBHOOK_TRIGGER event=$CODEBUILD_WEBHOOK_EVENT actor=$CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID\"\n",
+    )
+    .unwrap();
+    git(&work, &["add", "."]).expect_code(0);
+    git(&work, &["commit", "-q", "-m", "first"]).expect_code(0);
+    // A push to a branch the webhook does not select starts nothing.
+    git(&work, &["push", "-q", &url, "main:feature"]).expect_code(0);
+    git(&work, &["push", "-q", &url, "main"]).expect_code(0);
+    let commit = git(&work, &["rev-parse", "HEAD"]).stdout.trim().to_owned();
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let id = loop {
+        let ids =
+            server.json(&["codebuild", "list-builds-for-project", "--project-name", "hooked"]);
+        if let Some(id) = ids["ids"][0].as_str() {
+            break id.to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "the push started no build");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let build = crate::server::wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    assert_eq!(build["resolvedSourceVersion"], commit.as_str());
+    assert!(
+        crate::server::log(&server, &id).contains("trigger=branch/main event=PUSH actor=admin")
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let ids = server.json(&["codebuild", "list-builds-for-project", "--project-name", "hooked"]);
+    assert_eq!(ids["ids"].as_array().unwrap().len(), 1, "only the push to main builds: {ids}");
+
+    server.aws(&["codebuild", "delete-webhook", "--project-name", "hooked"]).expect_code(0);
+    let gone = server.aws(&["codebuild", "delete-webhook", "--project-name", "hooked"]);
+    assert!(gone.stderr.contains("(ResourceNotFoundException)"), "{}", gone.stderr);
+}

@@ -6,10 +6,12 @@
 // Tests measure time and start processes directly.
 #![allow(clippy::disallowed_methods)]
 
+mod branch_protection;
 mod build;
 mod codecommit;
 mod codecommit_files;
 mod git;
+mod git_concurrency;
 mod server;
 mod triggers;
 

@@ -1,0 +1,422 @@
+//! CodeBuild webhooks for hosted repositories: a push starts a build.
+//!
+//! `CreateWebhook`, `UpdateWebhook` and `DeleteWebhook` keep a webhook on a project whose source
+//! is a hosted repository (`CODECOMMIT`), as the project document's `webhook` field.
+//! [`start_builds_forever`] follows every repository's reference events (with a cursor per
+//! repository, so a restart neither repeats nor loses a push) and starts a build for each event
+//! that one of the webhook's filter groups accepts: the filters of a group must all match,
+//! any group may. Supported filters: `EVENT` (`PUSH`), `HEAD_REF`, `FILE_PATH`,
+//! `ACTOR_ACCOUNT_ID` (the pushing user), `COMMIT_MESSAGE` and `REPOSITORY_NAME`, each with
+//! `excludeMatchedPattern`. The build gets the `CODEBUILD_WEBHOOK_*` variables.
+
+use std::time::Duration;
+
+use engine::store::{Document, ListQuery, StoreError, Write};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+const PROJECT: &str = "project";
+const CURSOR: &str = "webhook-cursor";
+const ALLOWED_FILTERS: &[&str] = &[
+    "EVENT",
+    "HEAD_REF",
+    "BASE_REF",
+    "FILE_PATH",
+    "ACTOR_ACCOUNT_ID",
+    "COMMIT_MESSAGE",
+    "REPOSITORY_NAME",
+];
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::client("InvalidInputException", message)
+}
+
+/// The repository a CODECOMMIT project builds, by name.
+pub(crate) fn repository_of(project: &Value) -> Option<String> {
+    if project["source"]["type"] != "CODECOMMIT" {
+        return None;
+    }
+    let location = project["source"]["location"].as_str()?.trim_end_matches('/');
+    let name = location.rsplit("/v1/repos/").next()?.trim_end_matches(".git");
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+fn check_filter_groups(groups: &Value) -> Result<(), ApiError> {
+    let Some(groups) = groups.as_array() else { return Ok(()) };
+    for group in groups {
+        let filters = group
+            .as_array()
+            .ok_or_else(|| invalid("filterGroups must be a list of lists of filters"))?;
+        for filter in filters {
+            let kind = filter["type"].as_str().unwrap_or_default();
+            if !ALLOWED_FILTERS.contains(&kind) {
+                return Err(invalid(format!(
+                    "Filter type {kind} is not supported for hosted repositories; use one of {}",
+                    ALLOWED_FILTERS.join(", ")
+                )));
+            }
+            let pattern = filter["pattern"].as_str().unwrap_or_default();
+            if kind == "EVENT" {
+                for event in pattern.split(',').map(str::trim) {
+                    if event != "PUSH" {
+                        return Err(invalid(format!(
+                            "Event {event} is not supported for hosted repositories; use PUSH"
+                        )));
+                    }
+                }
+            } else if let Err(err) = regex::Regex::new(pattern) {
+                return Err(invalid(format!("Invalid pattern {pattern}: {err}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn project(state: &AppState, input: &Value) -> Result<Document, ApiError> {
+    let name = input
+        .get("projectName")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("projectName is required"))?;
+    state.store.get(PROJECT, name).await?.ok_or_else(|| {
+        ApiError::client(
+            "ResourceNotFoundException",
+            format!(
+                "Project cannot be found: arn:aws:codebuild:{}:{}:project/{name}",
+                state.region, state.account
+            ),
+        )
+    })
+}
+
+/// Writes a project's webhook (or removes it), retrying on a concurrent change.
+async fn set_webhook(
+    state: &AppState,
+    input: &Value,
+    webhook: Option<Value>,
+) -> Result<(), ApiError> {
+    for _ in 0..5 {
+        let mut document = project(state, input).await?;
+        match &webhook {
+            Some(webhook) => document.body["webhook"] = webhook.clone(),
+            None => {
+                if let Some(body) = document.body.as_object_mut() {
+                    body.remove("webhook");
+                }
+            }
+        }
+        let version = document.version;
+        match state.store.apply(vec![Write::Update { document, expected_version: version }]).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::internal("a project kept changing while its webhook was set"))
+}
+
+pub(crate) async fn create_webhook(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let document = project(state, &input).await?;
+    if repository_of(&document.body).is_none() {
+        return Err(invalid(
+            "Webhooks need a project whose source is a hosted repository (type CODECOMMIT)",
+        ));
+    }
+    if document.body.get("webhook").is_some() {
+        return Err(ApiError::client(
+            "ResourceAlreadyExistsException",
+            "The project already has a webhook",
+        ));
+    }
+    let groups = input.get("filterGroups").cloned().unwrap_or(json!([]));
+    check_filter_groups(&groups)?;
+    let now = engine::clock::aws_timestamp(engine::clock::now_ms());
+    let mut webhook = json!({
+        "filterGroups": groups,
+        "buildType": input.get("buildType").cloned().unwrap_or(json!("BUILD")),
+        "manualCreation": false,
+        "lastModifiedSecret": now,
+        "status": "ACTIVE",
+    });
+    if let Some(filter) = input.get("branchFilter").and_then(Value::as_str) {
+        regex::Regex::new(filter).map_err(|err| invalid(format!("Invalid branchFilter: {err}")))?;
+        webhook["branchFilter"] = json!(filter);
+    }
+    // Pushes from before the webhook existed start nothing: its repository's cursor starts at
+    // the newest event now, before the webhook can be seen.
+    if let Some(repository) = repository_of(&document.body) {
+        let last = events_after(state, &repository, None).await?.last().map_or(0, |it| it.sort);
+        let cursor = Document {
+            kind: CURSOR.to_owned(),
+            key: repository,
+            parent: None,
+            sort: 0,
+            version: 0,
+            body: json!({ "seq": last }),
+        };
+        state.store.apply(vec![Write::Put(cursor)]).await?;
+    }
+    set_webhook(state, &input, Some(webhook.clone())).await?;
+    Ok(json!({ "webhook": webhook }))
+}
+
+pub(crate) async fn update_webhook(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let document = project(state, &input).await?;
+    let Some(mut webhook) = document.body.get("webhook").cloned() else {
+        return Err(ApiError::client("ResourceNotFoundException", "The project has no webhook"));
+    };
+    if let Some(groups) = input.get("filterGroups") {
+        check_filter_groups(groups)?;
+        webhook["filterGroups"] = groups.clone();
+    }
+    if let Some(filter) = input.get("branchFilter").and_then(Value::as_str) {
+        regex::Regex::new(filter).map_err(|err| invalid(format!("Invalid branchFilter: {err}")))?;
+        webhook["branchFilter"] = json!(filter);
+    }
+    if let Some(kind) = input.get("buildType") {
+        webhook["buildType"] = kind.clone();
+    }
+    set_webhook(state, &input, Some(webhook.clone())).await?;
+    Ok(json!({ "webhook": webhook }))
+}
+
+pub(crate) async fn delete_webhook(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let document = project(state, &input).await?;
+    if document.body.get("webhook").is_none() {
+        return Err(ApiError::client("ResourceNotFoundException", "The project has no webhook"));
+    }
+    set_webhook(state, &input, None).await?;
+    Ok(json!({}))
+}
+
+/// What a push tells a webhook's filters.
+pub(crate) struct Push<'a> {
+    pub(crate) repository: &'a str,
+    pub(crate) reference: &'a str,
+    pub(crate) user: &'a str,
+    pub(crate) message: &'a str,
+    pub(crate) files: &'a [String],
+}
+
+/// Whether the webhook starts a build for the push.
+pub(crate) fn accepts(webhook: &Value, push: &Push<'_>) -> bool {
+    if let Some(filter) = webhook["branchFilter"].as_str().filter(|it| !it.is_empty()) {
+        let branch = push.reference.strip_prefix("refs/heads/").unwrap_or(push.reference);
+        if !regex::Regex::new(filter).is_ok_and(|re| re.is_match(branch)) {
+            return false;
+        }
+    }
+    let groups = webhook["filterGroups"].as_array().cloned().unwrap_or_default();
+    if groups.is_empty() {
+        return true;
+    }
+    groups.iter().any(|group| {
+        group.as_array().into_iter().flatten().all(|filter| {
+            let pattern = filter["pattern"].as_str().unwrap_or_default();
+            let matched = match filter["type"].as_str().unwrap_or_default() {
+                "EVENT" => pattern.split(',').any(|it| it.trim() == "PUSH"),
+                kind => {
+                    let Ok(re) = regex::Regex::new(pattern) else { return false };
+                    match kind {
+                        "HEAD_REF" => re.is_match(push.reference),
+                        // A push has no base reference: only an excluding filter can pass.
+                        "BASE_REF" => false,
+                        "FILE_PATH" => push.files.iter().any(|it| re.is_match(it)),
+                        "ACTOR_ACCOUNT_ID" => re.is_match(push.user),
+                        "COMMIT_MESSAGE" => re.is_match(push.message),
+                        "REPOSITORY_NAME" => re.is_match(push.repository),
+                        _ => false,
+                    }
+                }
+            };
+            matched != filter["excludeMatchedPattern"].as_bool().unwrap_or(false)
+        })
+    })
+}
+
+/// Follows the reference events of every repository and starts the builds their webhooks ask
+/// for. Runs until the server stops.
+pub(crate) async fn start_builds_forever(state: AppState) {
+    loop {
+        let woken = state.ref_events.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        if let Err(err) = pass(&state).await {
+            tracing::error!(code = %err.code, message = %err.message, "webhooks: handling pushes");
+        }
+        tokio::select! {
+            () = &mut woken => {}
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+/// One look at every repository's new events.
+async fn pass(state: &AppState) -> Result<(), ApiError> {
+    let mut projects = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state
+            .store
+            .list(&ListQuery {
+                kind: PROJECT.to_owned(),
+                parent: None,
+                descending: false,
+                after,
+                limit: 1000,
+            })
+            .await?;
+        projects.extend(page.documents.into_iter().filter(|it| it.body.get("webhook").is_some()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let mut repositories: Vec<String> =
+        projects.iter().filter_map(|it| repository_of(&it.body)).collect();
+    repositories.sort();
+    repositories.dedup();
+    for repository in repositories {
+        let cursor = state.store.get(CURSOR, &repository).await?;
+        let seen = cursor.as_ref().and_then(|it| it.body["seq"].as_i64());
+        let events = events_after(state, &repository, seen).await?;
+        // The first look only notes where the history is: pushes from before the webhook
+        // existed start nothing.
+        if seen.is_none() {
+            let last = events.last().map_or(0, |it| it.sort);
+            save_cursor(state, &repository, cursor, last).await?;
+            continue;
+        }
+        let Some(last) = events.last().map(|it| it.sort) else { continue };
+        // The cursor moves first: a crash after it loses at most these builds' start, never
+        // starts them twice; a push is then visible as not built in its project's history.
+        save_cursor(state, &repository, cursor, last).await?;
+        for event in &events {
+            for project in projects
+                .iter()
+                .filter(|it| repository_of(&it.body).as_deref() == Some(repository.as_str()))
+            {
+                if let Err(err) = maybe_build(state, project, &event.body).await {
+                    tracing::error!(project = %project.key, code = %err.code, message = %err.message, "webhooks: starting a build");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn save_cursor(
+    state: &AppState,
+    repository: &str,
+    previous: Option<Document>,
+    seq: i64,
+) -> Result<(), ApiError> {
+    let body = json!({ "seq": seq });
+    let write = match previous {
+        Some(mut document) => {
+            let version = document.version;
+            document.body = body;
+            Write::Update { document, expected_version: version }
+        }
+        None => Write::Insert(Document {
+            kind: CURSOR.to_owned(),
+            key: repository.to_owned(),
+            parent: None,
+            sort: 0,
+            version: 0,
+            body,
+        }),
+    };
+    state.store.apply(vec![write]).await?;
+    Ok(())
+}
+
+/// The reference events of a repository after sequence number `seen`, in order.
+async fn events_after(
+    state: &AppState,
+    repository: &str,
+    seen: Option<i64>,
+) -> Result<Vec<Document>, ApiError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let query = ListQuery {
+            kind: crate::git::REF_EVENT.to_owned(),
+            parent: Some(repository.to_owned()),
+            descending: false,
+            after,
+            limit: 1000,
+        };
+        let page = state.store.list(&query).await?;
+        out.extend(page.documents.into_iter().filter(|it| seen.is_none_or(|seen| it.sort > seen)));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+async fn git_text(state: &AppState, repository: &str, args: &[&str]) -> String {
+    let output = crate::process::git()
+        .arg("--git-dir")
+        .arg(crate::git::repo_path(state, repository))
+        .args(args)
+        .output()
+        .await;
+    match output {
+        Ok(output) if output.status.success() => {
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        }
+        _ => String::new(),
+    }
+}
+
+async fn maybe_build(state: &AppState, project: &Document, event: &Value) -> Result<(), ApiError> {
+    let reference = event["ref"].as_str().unwrap_or_default();
+    let Some(branch) = reference.strip_prefix("refs/heads/") else { return Ok(()) };
+    if event["event"] == "deleted" {
+        return Ok(());
+    }
+    let repository = event["repositoryName"].as_str().unwrap_or_default();
+    let new = event["newCommit"].as_str().unwrap_or_default();
+    let old = event["oldCommit"].as_str().unwrap_or_default();
+    let user = event["user"].as_str().unwrap_or_default();
+    let message = git_text(state, repository, &["log", "-1", "--format=%B", new]).await;
+    let range =
+        if old.chars().all(|c| c == '0') { new.to_owned() } else { format!("{old}..{new}") };
+    let changed = if range == new {
+        git_text(state, repository, &["show", "--name-only", "--format=", new]).await
+    } else {
+        git_text(state, repository, &["diff", "--name-only", old, new]).await
+    };
+    let files: Vec<String> =
+        changed.lines().filter(|it| !it.is_empty()).map(str::to_owned).collect();
+    let push = Push { repository, reference, user, message: message.trim_end(), files: &files };
+    if !accepts(&project.body["webhook"], &push) {
+        return Ok(());
+    }
+    let caller = crate::aws::Caller {
+        user: user.to_owned(),
+        access_key_id: String::new(),
+        host: String::new(),
+    };
+    let origin = crate::builds::Origin {
+        commit: new.to_owned(),
+        branch: branch.to_owned(),
+        variables: vec![
+            ("CODEBUILD_WEBHOOK_TRIGGER".to_owned(), format!("branch/{branch}")),
+            ("CODEBUILD_WEBHOOK_EVENT".to_owned(), "PUSH".to_owned()),
+            ("CODEBUILD_WEBHOOK_HEAD_REF".to_owned(), reference.to_owned()),
+            ("CODEBUILD_WEBHOOK_PREV_COMMIT".to_owned(), old.to_owned()),
+            ("CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID".to_owned(), user.to_owned()),
+        ],
+    };
+    let input = json!({ "projectName": project.key });
+    let started = crate::builds::start_build_from(state, &caller, input, Some(origin)).await?;
+    tracing::info!(project = %project.key, build = %started["build"]["id"], %reference, "webhook: push started a build");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,228 @@
+//! Branch protection against `slipway server`: rules set with `slipway branch-protection`
+//! decide who may push, force-push or delete a branch; a refused push shows git's
+//! `[remote rejected]` line and the reason, and leaves the ref where it was.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use engine::store::{ListQuery, Store};
+use serde_json::{Value, json};
+
+use crate::server::RunningServer;
+use crate::{Run, Sandbox};
+
+/// A server, its data directory as a string for the admin commands, and the clients' files.
+struct Setup {
+    server: RunningServer,
+    sandbox: Sandbox,
+    scratch: PathBuf,
+}
+
+impl Setup {
+    fn data(&self) -> &str {
+        self.server.data_dir.to_str().unwrap()
+    }
+
+    fn slipway(&self, args: &[&str]) -> Run {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--data-dir", self.data()]);
+        Run::from(self.sandbox.slipway(&all).output().unwrap())
+    }
+
+    /// A user with HTTPS git credentials; returns the clone URL of `repo` for them.
+    fn user(&self, name: &str, repo: &str) -> String {
+        self.slipway(&["user", "create", name]).expect_code(0);
+        let run = self.slipway(&["git-credentials", "create", "--user", name]);
+        run.expect_code(0);
+        let field = |key: &str| {
+            run.stdout
+                .lines()
+                .find_map(|it| it.strip_prefix(&format!("{key} = ")))
+                .unwrap_or_else(|| panic!("no {key} in {}", run.stdout))
+                .to_owned()
+        };
+        let host = self.server.endpoint.trim_start_matches("http://");
+        format!("http://{}:{}@{host}/v1/repos/{repo}", field("username"), field("password"))
+    }
+
+    /// `git <args>` in `cwd` (under the scratch directory), with no configuration but ours.
+    fn git(&self, cwd: &str, args: &[&str]) -> Run {
+        let cwd = self.scratch.join(cwd);
+        std::fs::create_dir_all(&cwd).unwrap();
+        let output = Command::new("git")
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(["-c", "init.defaultBranch=main"])
+            .args(args)
+            .current_dir(&cwd)
+            .env("HOME", self.scratch.join("home"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(Stdio::null())
+            .output()
+            .expect("git is installed");
+        Run::from(output)
+    }
+
+    #[track_caller]
+    fn git_ok(&self, cwd: &str, args: &[&str]) -> String {
+        let run = self.git(cwd, args);
+        assert_eq!(run.code, Some(0), "git {args:?}:\n{}{}", run.stdout, run.stderr);
+        run.stdout
+    }
+
+    /// A push that the server refuses: git fails, says `[remote rejected]` and the reason.
+    #[track_caller]
+    fn refused(&self, cwd: &str, args: &[&str], reason: &str) {
+        let run = self.git(cwd, args);
+        assert_ne!(run.code, Some(0), "git {args:?} was not refused:\n{}", run.stderr);
+        assert!(run.stderr.contains("[remote rejected]"), "{}", run.stderr);
+        assert!(run.stderr.contains(reason), "no {reason:?} in:\n{}", run.stderr);
+    }
+
+    /// The `(user, event, ref)` of the ref events recorded for `repo`, in order.
+    fn events(&self, repo: &str) -> Vec<(String, String, String)> {
+        let url = format!("sqlite:{}", self.server.data_dir.join("slipway.db").display());
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let store = Store::connect(&url).await.unwrap();
+            let query = ListQuery {
+                kind: "ref-event".to_owned(),
+                parent: Some(repo.to_owned()),
+                descending: false,
+                after: None,
+                limit: 1000,
+            };
+            let page = store.list(&query).await.unwrap();
+            store.close().await;
+            let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+            page.documents
+                .iter()
+                .map(|it| (text(&it.body["user"]), text(&it.body["event"]), text(&it.body["ref"])))
+                .collect()
+        })
+    }
+
+    /// `refs/heads/<branch>`'s commit on the server, empty when there is no such branch.
+    fn remote(&self, url: &str, branch: &str) -> String {
+        let listing = self.git_ok(".", &["ls-remote", url, &format!("refs/heads/{branch}")]);
+        listing.split_whitespace().next().unwrap_or_default().to_owned()
+    }
+}
+
+#[test]
+fn protected_branches_refuse_pushes_force_pushes_and_deletes_by_the_wrong_users() {
+    let sandbox = Sandbox::new();
+    let server =
+        RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &["--no-local-agent"]);
+    let scratch = sandbox.path("clients");
+    std::fs::create_dir_all(scratch.join("home")).unwrap();
+    let setup = Setup { server, sandbox, scratch };
+    let repo = "guarded";
+    setup
+        .server
+        .aws(&["codecommit", "create-repository", "--repository-name", repo])
+        .expect_code(0);
+    let alice = setup.user("alice", repo);
+    let bob = setup.user("bob", repo);
+
+    // Rules: only for repositories that exist; listed as JSON.
+    let run = setup.slipway(&["branch-protection", "set", "missing", "main", "--push", "alice"]);
+    assert_ne!(run.code, Some(0));
+    let run = setup.slipway(&["branch-protection", "list", "missing"]);
+    assert_ne!(run.code, Some(0));
+    setup
+        .slipway(&[
+            "branch-protection",
+            "set",
+            repo,
+            "main",
+            "--push",
+            "alice",
+            "--force-push",
+            "",
+            "--delete",
+            "",
+        ])
+        .expect_code(0);
+    setup.slipway(&["branch-protection", "set", repo, "release/*", "--push", "ci"]).expect_code(0);
+    setup.slipway(&["branch-protection", "remove", repo, "release/*"]).expect_code(0);
+    let run = setup.slipway(&["branch-protection", "list", repo]);
+    run.expect_code(0);
+    let listed: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        listed,
+        json!({ "rules": [
+            { "branch": "main", "push": ["alice"], "forcePush": [], "delete": [] },
+        ] })
+    );
+
+    // Alice may push main.
+    setup.git_ok("a", &["init", "-q"]);
+    std::fs::write(setup.scratch.join("a/file"), "one\n").unwrap();
+    setup.git_ok("a", &["add", "."]);
+    setup.git_ok("a", &["commit", "-q", "-m", "one"]);
+    setup.git_ok("a", &["push", "-q", &alice, "HEAD:refs/heads/main"]);
+    let one = setup.git_ok("a", &["rev-parse", "HEAD"]).trim().to_owned();
+    assert_eq!(setup.remote(&alice, "main"), one);
+
+    // Bob may not push main, even a fast-forward; nothing moves.
+    setup.git_ok(".", &["clone", "-q", &bob, "b"]);
+    std::fs::write(setup.scratch.join("b/file"), "bob\n").unwrap();
+    setup.git_ok("b", &["commit", "-q", "-am", "bob"]);
+    setup.refused("b", &["push", &bob, "HEAD:main"], "bob may not push branch main");
+    assert_eq!(setup.remote(&alice, "main"), one);
+
+    // Alice may not rewrite main, nor delete it.
+    setup.git_ok("a", &["commit", "-q", "--amend", "-m", "one, amended"]);
+    setup.refused(
+        "a",
+        &["push", "--force", &alice, "HEAD:main"],
+        "alice may not force-push branch main: nobody may",
+    );
+    assert_eq!(setup.remote(&alice, "main"), one);
+    setup.refused("a", &["push", &alice, ":main"], "alice may not delete branch main");
+    assert_eq!(setup.remote(&alice, "main"), one);
+
+    // A branch no rule matches is anyone's: bob creates, rewrites and deletes it.
+    setup.git_ok("b", &["push", "-q", &bob, "HEAD:refs/heads/topic"]);
+    setup.git_ok("b", &["commit", "-q", "--amend", "-m", "bob, amended"]);
+    setup.git_ok("b", &["push", "-q", "--force", &bob, "HEAD:topic"]);
+    let amended = setup.git_ok("b", &["rev-parse", "HEAD"]).trim().to_owned();
+    assert_eq!(setup.remote(&bob, "topic"), amended);
+    setup.git_ok("b", &["push", "-q", &bob, ":topic"]);
+    assert_eq!(setup.remote(&bob, "topic"), "");
+
+    // Alice's fast-forward of main still works; the rule gone, bob's push works too.
+    setup.git_ok("a", &["reset", "-q", "--hard", &one]);
+    std::fs::write(setup.scratch.join("a/file"), "two\n").unwrap();
+    setup.git_ok("a", &["commit", "-q", "-am", "two"]);
+    setup.git_ok("a", &["push", "-q", &alice, "HEAD:main"]);
+    let two = setup.git_ok("a", &["rev-parse", "HEAD"]).trim().to_owned();
+    assert_eq!(setup.remote(&alice, "main"), two);
+    setup.slipway(&["branch-protection", "remove", repo, "main"]).expect_code(0);
+    setup.git_ok("b", &["push", "-q", "--force", &bob, "HEAD:main"]);
+    assert_eq!(setup.remote(&bob, "main"), amended);
+    // Refused pushes recorded nothing.
+    let event = |user: &str, event: &str, name: &str| {
+        (user.to_owned(), event.to_owned(), format!("refs/heads/{name}"))
+    };
+    assert_eq!(
+        setup.events(repo),
+        [
+            event("alice", "created", "main"),
+            event("bob", "created", "topic"),
+            event("bob", "updated", "topic"),
+            event("bob", "deleted", "topic"),
+            event("alice", "updated", "main"),
+            event("bob", "updated", "main"),
+        ]
+    );
+    // No policy file is left behind in the repository.
+    let leftovers: Vec<_> = std::fs::read_dir(setup.server.data_dir.join("repos/guarded.git"))
+        .unwrap()
+        .filter_map(|it| it.ok())
+        .filter(|it| it.file_name().to_string_lossy().starts_with("slipway-push-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
