@@ -646,20 +646,61 @@ async fn fetch_source(
             .stderr(std::process::Stdio::piped());
         command
     };
-    let clone = vec![
-        "-c".to_owned(),
-        header,
-        "clone".to_owned(),
-        "--quiet".to_owned(),
-        url.clone(),
-        dir.display().to_string(),
-    ];
-    let output = git(clone).output().await.map_err(|err| format!("cannot run git: {err}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "cannot fetch the source from {url}: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
+    // A shallow fetch of exactly the commit when the project asks for a depth; a full clone
+    // otherwise, or when the shallow fetch is refused.
+    let mut fetched = false;
+    if source.depth > 0 {
+        let dir_text = dir.display().to_string();
+        let steps = [
+            vec!["init".to_owned(), "--quiet".to_owned(), dir_text.clone()],
+            vec![
+                "-C".to_owned(),
+                dir_text.clone(),
+                "remote".to_owned(),
+                "add".to_owned(),
+                "origin".to_owned(),
+                url.clone(),
+            ],
+            vec![
+                "-C".to_owned(),
+                dir_text.clone(),
+                "-c".to_owned(),
+                header.clone(),
+                "fetch".to_owned(),
+                "--quiet".to_owned(),
+                format!("--depth={}", source.depth),
+                "origin".to_owned(),
+                source.commit.clone(),
+            ],
+        ];
+        fetched = true;
+        for step in steps {
+            if !git(step).output().await.is_ok_and(|it| it.status.success()) {
+                fetched = false;
+                break;
+            }
+        }
+        if !fetched {
+            let _ = tokio::fs::remove_dir_all(dir).await;
+            let _ = tokio::fs::create_dir_all(dir).await;
+        }
+    }
+    if !fetched {
+        let clone = vec![
+            "-c".to_owned(),
+            header,
+            "clone".to_owned(),
+            "--quiet".to_owned(),
+            url.clone(),
+            dir.display().to_string(),
+        ];
+        let output = git(clone).output().await.map_err(|err| format!("cannot run git: {err}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "cannot fetch the source from {url}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
     }
     let mut checkout = vec![
         "-C".to_owned(),

@@ -133,6 +133,9 @@ pub struct GitSource {
     pub version: String,
     /// The branch to check out at `commit`, when the version names one.
     pub branch: Option<String>,
+    /// How many commits of history to fetch (`gitCloneDepth`); 0 for all of it.
+    #[serde(default)]
+    pub depth: u32,
 }
 
 /// Events of a running build, in order.

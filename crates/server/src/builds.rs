@@ -154,6 +154,11 @@ pub(crate) async fn start_build_from(
                 }
                 None => codecommit_source(state, location, version).await?,
             };
+            let mut source = source;
+            source.depth = project["source"]["gitCloneDepth"]
+                .as_u64()
+                .and_then(|it| u32::try_from(it).ok())
+                .unwrap_or(0);
             let buildspec = if is_inline(&buildspec_setting) {
                 Ok(buildspec_setting)
             } else {
@@ -455,7 +460,7 @@ async fn codecommit_source(
     ])
     .await?
     .map(|_| branch_name);
-    Ok(GitSource { path: format!("/v1/repos/{name}"), commit, version, branch })
+    Ok(GitSource { path: format!("/v1/repos/{name}"), commit, version, branch, depth: 0 })
 }
 
 /// A file of the source at its commit, if it exists.

@@ -12,9 +12,12 @@ pub(crate) fn git() -> tokio::process::Command {
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_COUNT", "2")
         .env("GIT_CONFIG_KEY_0", "safe.directory")
         .env("GIT_CONFIG_VALUE_0", "*")
+        // An agent fetches exactly the commit it builds, by id, for a shallow checkout.
+        .env("GIT_CONFIG_KEY_1", "uploadpack.allowReachableSHA1InWant")
+        .env("GIT_CONFIG_VALUE_1", "true")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     command

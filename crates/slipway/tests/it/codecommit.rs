@@ -292,6 +292,35 @@ fn builds_take_their_source_from_a_hosted_repository() {
     assert!(text.contains("\nfrom feature\n"), "{text}");
     assert!(text.contains(&format!("version=feature commit={feature} branch=feature")), "{text}");
 
+    // gitCloneDepth 1: the agent fetches only the commit it builds.
+    let shallow =
+        json!({ "type": "CODECOMMIT", "location": clone_url, "gitCloneDepth": 1 }).to_string();
+    server
+        .aws(&[
+            "codebuild",
+            "create-project",
+            "--name",
+            "shallow",
+            "--source",
+            &shallow,
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+        ])
+        .expect_code(0);
+    let count = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"commits=$(git rev-list --count HEAD) head=$(git rev-parse HEAD)\"\n";
+    let third = crate::server::start(
+        &server,
+        "shallow",
+        &["--source-version", "feature", "--buildspec-override", count],
+    );
+    crate::server::wait_for_build(&server, &third);
+    let text = crate::server::log(&server, &third);
+    assert!(text.contains(&format!("commits=1 head={feature}")), "{text}");
+
     // A version that does not exist is refused; a missing buildspec fails the build.
     let missing = server.aws(&[
         "codebuild",
