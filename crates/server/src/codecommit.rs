@@ -4,6 +4,7 @@
 //! `RepositoryMetadata`, and a bare git repository at `git::repo_path`. Branches, commits and
 //! files are read from git itself, so what the API says always matches what a clone gets.
 
+mod pulls;
 mod read;
 mod write;
 
@@ -62,6 +63,9 @@ pub(crate) async fn call(
         "PutRepositoryTriggers" => crate::triggers::put_repository_triggers(state, input).await,
         "GetRepositoryTriggers" => crate::triggers::get_repository_triggers(state, input).await,
         "TestRepositoryTriggers" => crate::triggers::test_repository_triggers(state, input).await,
+        _ if pulls::OPERATIONS.contains(&operation) => {
+            pulls::call(state, caller, operation, input).await
+        }
         _ => Err(error(
             "UnknownOperationException",
             format!("Slipway does not implement the CodeCommit operation {operation} yet"),

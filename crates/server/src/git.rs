@@ -644,6 +644,31 @@ pub(crate) async fn record_ref_update(
     Ok(())
 }
 
+/// Records ref changes the server made itself with git (a pull mirror's fetch), each
+/// `(ref, old, new)` with zeros for a missing side, in one transaction, and wakes whoever
+/// reacts to pushes: a mirrored change is built and notified like a pushed one.
+pub(crate) async fn record_ref_updates(
+    state: &AppState,
+    repo: &str,
+    user: &str,
+    updates: &[(String, String, String)],
+) -> Result<(), engine::store::StoreError> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let commands: Vec<RefCommand> = updates
+        .iter()
+        .map(|(name, old, new)| RefCommand {
+            old: old.clone(),
+            new: new.clone(),
+            name: name.clone(),
+        })
+        .collect();
+    record_events(state, repo, user, &commands).await?;
+    state.ref_events.notify_waiters();
+    Ok(())
+}
+
 /// One `ref-event` document per applied command, numbered per repository, in one transaction.
 async fn record_events(
     state: &AppState,

@@ -22,6 +22,7 @@ mod error;
 mod git;
 mod identity;
 mod logs;
+mod mirrors;
 mod process;
 mod reports;
 mod secrets_store;
@@ -40,6 +41,7 @@ use engine::blob::BlobStore;
 use engine::store::Store;
 
 pub use identity::{Credentials, IdentityError};
+pub use mirrors::MirrorError;
 
 use crate::crypto::SecretBox;
 use crate::identity::Identity;
@@ -178,6 +180,7 @@ impl Server {
         });
         let triggers = tokio::spawn(crate::triggers::deliver_forever(self.state.clone()));
         let webhooks = tokio::spawn(crate::webhooks::start_builds_forever(self.state.clone()));
+        let mirrors = tokio::spawn(crate::mirrors::run_forever(self.state.clone()));
         // Long polls (agents waiting for work) end as soon as the shutdown starts, so that the
         // graceful shutdown does not wait for them.
         let (stopping, jobs) = (self.state.stopping.clone(), self.state.jobs.clone());
@@ -193,6 +196,7 @@ impl Server {
         expiry.abort();
         triggers.abort();
         webhooks.abort();
+        mirrors.abort();
         served
     }
 
@@ -288,6 +292,51 @@ impl Server {
     pub async fn branch_protection(&self, repo: &str) -> Result<serde_json::Value, ServerError> {
         let rules = git::list_rules(&self.state, repo).await?;
         Ok(serde_json::json!({ "rules": rules }))
+    }
+
+    /// Makes the repository `repo` pull-mirror `url` every `interval_seconds` (`slipway mirror
+    /// add --pull`), with the credentials in the secret `credentials_secret`; replaces any
+    /// pull mirror. Returns the repository's mirrors as JSON.
+    pub async fn add_pull_mirror(
+        &self,
+        repo: &str,
+        url: &str,
+        interval_seconds: u64,
+        credentials_secret: Option<&str>,
+    ) -> Result<serde_json::Value, MirrorError> {
+        mirrors::add_pull(&self.state, repo, url, interval_seconds, credentials_secret).await
+    }
+
+    /// Makes the repository `repo` push-mirror itself to `url` after every change (`slipway
+    /// mirror add --push`). Returns the repository's mirrors as JSON.
+    pub async fn add_push_mirror(
+        &self,
+        repo: &str,
+        url: &str,
+        credentials_secret: Option<&str>,
+    ) -> Result<serde_json::Value, MirrorError> {
+        mirrors::add_push(&self.state, repo, url, credentials_secret).await
+    }
+
+    /// Removes the pull mirror of `repo`; `false` when there was none.
+    pub async fn remove_pull_mirror(&self, repo: &str) -> Result<bool, MirrorError> {
+        mirrors::remove_pull(&self.state, repo).await
+    }
+
+    /// Removes the push mirror of `repo` to `url`; `false` when there was none.
+    pub async fn remove_push_mirror(&self, repo: &str, url: &str) -> Result<bool, MirrorError> {
+        mirrors::remove_push(&self.state, repo, url).await
+    }
+
+    /// Runs the pull mirror of `repo` now (`slipway mirror sync`); returns its outcome as JSON
+    /// (`{"timeMs", "ok", "message"}`).
+    pub async fn sync_mirror(&self, repo: &str) -> Result<serde_json::Value, MirrorError> {
+        mirrors::sync(&self.state, repo).await
+    }
+
+    /// The mirrors of `repo` and their status as JSON (`slipway mirror list`).
+    pub async fn mirrors(&self, repo: &str) -> Result<serde_json::Value, MirrorError> {
+        mirrors::list(&self.state, repo).await
     }
 }
 

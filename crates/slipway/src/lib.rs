@@ -50,6 +50,9 @@ enum Command {
     /// Protect branches: who alone may push, force-push or delete them.
     #[command(subcommand, name = "branch-protection")]
     BranchProtection(serve::BranchProtectionCommand),
+    /// Mirror repositories: pull from an external git URL, push to others after every change.
+    #[command(subcommand)]
+    Mirror(serve::MirrorCommand),
     /// Print the secret a repository trigger signs its notifications with.
     #[command(name = "trigger-secret")]
     TriggerSecret(serve::TriggerSecretArgs),
@@ -89,6 +92,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Command::AgentToken(command) => serve::agent_token(command),
         Command::GitCredentials(command) => serve::git_credentials(command),
         Command::BranchProtection(command) => serve::branch_protection(command),
+        Command::Mirror(command) => serve::mirror(command),
         Command::TriggerSecret(args) => serve::trigger_secret(args),
         Command::Parameter(command) => serve::put_value(serve::SecretKind::Parameter, command),
         Command::Secret(command) => serve::put_value(serve::SecretKind::Secret, command),

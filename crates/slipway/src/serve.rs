@@ -589,3 +589,128 @@ pub(crate) fn trigger_secret(args: TriggerSecretArgs) -> ExitCode {
         }
     })
 }
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum MirrorCommand {
+    /// Pull-mirror an external git URL into REPO (on a schedule), or push-mirror REPO to one
+    /// after every change. The branches and tags are copied exactly (force, prune).
+    #[command(group(clap::ArgGroup::new("direction").required(true).args(["pull", "push"])))]
+    Add {
+        /// The repository.
+        repository: String,
+        /// Fetch this URL's branches and tags into the repository (replaces any pull mirror).
+        #[arg(long, value_name = "URL")]
+        pull: Option<String>,
+        /// Push the repository's branches and tags to this URL after every change.
+        #[arg(long, value_name = "URL")]
+        push: Option<String>,
+        /// Seconds between scheduled pulls.
+        #[arg(long, default_value_t = 300, value_name = "SECONDS", requires = "pull")]
+        interval: u64,
+        /// A secret in Slipway's store (`aws secretsmanager create-secret`) holding
+        /// `user:password` or `{"username": …, "password": …}` for the URL.
+        #[arg(long, value_name = "SECRET_NAME")]
+        credentials: Option<String>,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Remove the pull mirror (--pull) or the push mirror to a URL (--push URL).
+    #[command(group(clap::ArgGroup::new("direction").required(true).args(["pull", "push"])))]
+    Remove {
+        /// The repository.
+        repository: String,
+        /// Remove the pull mirror.
+        #[arg(long)]
+        pull: bool,
+        /// Remove the push mirror to this URL.
+        #[arg(long, value_name = "URL")]
+        push: Option<String>,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Pull now and print how it went (exits 1 when the pull failed).
+    Sync {
+        /// The repository.
+        repository: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Print a repository's mirrors and the outcome of their last pull and pushes as JSON.
+    List {
+        /// The repository.
+        repository: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+/// `slipway mirror add|remove|sync|list`.
+pub(crate) fn mirror(command: MirrorCommand) -> ExitCode {
+    fn print_json(value: &serde_json::Value) {
+        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    }
+    runtime().block_on(async move {
+        let state = match &command {
+            MirrorCommand::Add { state, .. }
+            | MirrorCommand::Remove { state, .. }
+            | MirrorCommand::Sync { state, .. }
+            | MirrorCommand::List { state, .. } => state.config(),
+        };
+        let server = match Server::open(&state).await {
+            Ok(server) => server,
+            Err(err) => return fail(err),
+        };
+        let result = match command {
+            MirrorCommand::Add { repository, pull, push, interval, credentials, .. } => {
+                let credentials = credentials.as_deref();
+                let added = match (pull, push) {
+                    (Some(url), _) => {
+                        server.add_pull_mirror(&repository, &url, interval, credentials).await
+                    }
+                    (None, Some(url)) => {
+                        server.add_push_mirror(&repository, &url, credentials).await
+                    }
+                    (None, None) => return invalid("give --pull URL or --push URL"),
+                };
+                added.map(|mirrors| print_json(&mirrors))
+            }
+            MirrorCommand::Remove { repository, pull, push, .. } => {
+                let (removed, what) = match push {
+                    Some(url) if !pull => {
+                        let removed = server.remove_push_mirror(&repository, &url).await;
+                        (removed, format!("the push mirror to {url}"))
+                    }
+                    _ => {
+                        (server.remove_pull_mirror(&repository).await, "the pull mirror".to_owned())
+                    }
+                };
+                match removed {
+                    Ok(true) => {
+                        println!("Removed {what} of {repository}");
+                        Ok(())
+                    }
+                    Ok(false) => return invalid(format!("{repository} has no {what}")),
+                    Err(err) => Err(err),
+                }
+            }
+            MirrorCommand::Sync { repository, .. } => match server.sync_mirror(&repository).await {
+                Ok(outcome) => {
+                    print_json(&outcome);
+                    if outcome["ok"] != true {
+                        return ExitCode::from(EXIT_FAILED);
+                    }
+                    Ok(())
+                }
+                Err(err) => Err(err),
+            },
+            MirrorCommand::List { repository, .. } => {
+                server.mirrors(&repository).await.map(|mirrors| print_json(&mirrors))
+            }
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(server::MirrorError::Store(err)) => fail(err),
+            Err(err) => invalid(err),
+        }
+    })
+}

@@ -12,6 +12,8 @@ mod codecommit;
 mod codecommit_files;
 mod git;
 mod git_concurrency;
+mod mirrors;
+mod pull_requests;
 mod server;
 mod triggers;
 

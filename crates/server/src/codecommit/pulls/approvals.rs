@@ -1,0 +1,504 @@
+//! Approval rules of pull requests, the approvals that satisfy them and the override.
+//!
+//! A rule's content is CodeCommit's JSON rule document (version `2018-11-08`): statements of
+//! type `Approvers`, each needing `NumberOfApprovalsNeeded` approvals from users matching its
+//! `ApprovalPoolMembers` (user ARNs or `CodeCommitApprovers:<account>:<name>`, both with `*`
+//! wildcards; without a pool every approval counts). Approvals and the override belong to one
+//! revision: the pull request's refresh drops them when the source branch moves.
+
+use serde_json::{Value, json};
+
+use super::{
+    BOOKKEEPING, id_field, load, modify, now, optional_str, push_event, require_open, sha256_hex,
+    user_arn,
+};
+use crate::AppState;
+use crate::aws::Caller;
+use crate::codecommit::error;
+use crate::error::ApiError;
+
+/// The rule document version CodeCommit accepts.
+const RULE_VERSION: &str = "2018-11-08";
+/// The most approval rules one pull request may have.
+const MAX_RULES: usize = 25;
+const MAX_RULE_NAME: usize = 100;
+
+/// One `Approvers` statement of a rule.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Statement {
+    pub(super) needed: usize,
+    pub(super) pool: Vec<String>,
+}
+
+/// Parses a rule document; why it is not valid otherwise.
+pub(super) fn parse_rule(content: &str) -> Result<Vec<Statement>, String> {
+    let document: Value =
+        serde_json::from_str(content).map_err(|err| format!("not JSON: {err}"))?;
+    if document["Version"] != RULE_VERSION {
+        return Err(format!("Version must be {RULE_VERSION}"));
+    }
+    if let Some(references) = document.get("DestinationReferences")
+        && !references.as_array().is_some_and(|it| it.iter().all(Value::is_string))
+    {
+        return Err("DestinationReferences must be a list of references".to_owned());
+    }
+    let statements = document["Statements"]
+        .as_array()
+        .filter(|it| !it.is_empty())
+        .ok_or("Statements must be a non-empty list")?;
+    statements
+        .iter()
+        .map(|statement| {
+            if statement["Type"] != "Approvers" {
+                return Err("every statement must be of Type Approvers".to_owned());
+            }
+            let needed = statement["NumberOfApprovalsNeeded"]
+                .as_u64()
+                .filter(|it| *it >= 1)
+                .ok_or("NumberOfApprovalsNeeded must be a positive integer")?;
+            let pool = match statement.get("ApprovalPoolMembers") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(members)) => members
+                    .iter()
+                    .map(|it| it.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or("ApprovalPoolMembers must be strings")?,
+                Some(_) => return Err("ApprovalPoolMembers must be a list".to_owned()),
+            };
+            Ok(Statement { needed: usize::try_from(needed).unwrap_or(usize::MAX), pool })
+        })
+        .collect()
+}
+
+/// `*` matches any run of characters, `?` any one; everything else itself.
+pub(super) fn glob(pattern: &str, text: &str) -> bool {
+    let (pattern, text): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), text.chars().collect());
+    // The classic greedy matcher with one backtrack point: linear enough for ARNs.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((star_p, star_t)) = star {
+            p = star_p + 1;
+            t = star_t + 1;
+            star = Some((star_p, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|it| *it == '*')
+}
+
+/// Whether a pool member names the user of `arn` (`arn:aws:iam::<account>:user/<name>`).
+pub(super) fn in_pool(member: &str, arn: &str) -> bool {
+    match member.strip_prefix("CodeCommitApprovers:") {
+        Some(rest) => {
+            let Some((account, name)) = rest.split_once(':') else { return false };
+            let Some((user_account, user_name)) =
+                arn.strip_prefix("arn:aws:iam::").and_then(|it| it.split_once(":user/"))
+            else {
+                return false;
+            };
+            glob(account, user_account) && glob(name, user_name)
+        }
+        None => glob(member, arn),
+    }
+}
+
+/// Whether the approvals of `approvers` satisfy a rule's content (a rule that no longer
+/// parses is never satisfied).
+pub(super) fn satisfied(content: &str, approvers: &[&str]) -> bool {
+    let Ok(statements) = parse_rule(content) else { return false };
+    statements.iter().all(|statement| {
+        let counted = approvers
+            .iter()
+            .filter(|user| {
+                statement.pool.is_empty() || statement.pool.iter().any(|it| in_pool(it, user))
+            })
+            .count();
+        counted >= statement.needed
+    })
+}
+
+/// The users who approved the pull request's current revision.
+fn approvers(body: &Value) -> Vec<&str> {
+    let revision = &body["revisionId"];
+    body[BOOKKEEPING]["approvals"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|it| &it["revisionId"] == revision)
+        .filter_map(|it| it["userArn"].as_str())
+        .collect()
+}
+
+/// Who overrode the rules of the current revision, if anyone did.
+fn overrider(body: &Value) -> Option<&str> {
+    let state = &body[BOOKKEEPING]["override"];
+    (state["revisionId"] == body["revisionId"]).then(|| state["overrider"].as_str()).flatten()
+}
+
+/// CodeCommit's `Evaluation` of a pull request's current revision.
+pub(super) fn evaluation(body: &Value) -> Value {
+    let approvers = approvers(body);
+    let (mut yes, mut no) = (Vec::new(), Vec::new());
+    for rule in body["approvalRules"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let name = rule["approvalRuleName"].clone();
+        if satisfied(rule["approvalRuleContent"].as_str().unwrap_or_default(), &approvers) {
+            yes.push(name);
+        } else {
+            no.push(name);
+        }
+    }
+    json!({
+        "approved": no.is_empty(),
+        "overridden": overrider(body).is_some(),
+        "approvalRulesSatisfied": yes,
+        "approvalRulesNotSatisfied": no,
+    })
+}
+
+/// Whether a merge may go ahead: every rule satisfied, or the rules overridden.
+pub(super) fn mergeable(body: &Value) -> bool {
+    let evaluation = evaluation(body);
+    evaluation["approved"] == true || evaluation["overridden"] == true
+}
+
+fn rule_name(input: &Value) -> Result<String, ApiError> {
+    let name =
+        optional_str(input, "approvalRuleName").filter(|it| !it.is_empty()).ok_or_else(|| {
+            error("ApprovalRuleNameRequiredException", "An approval rule name is required")
+        })?;
+    if name.chars().count() > MAX_RULE_NAME {
+        return Err(error(
+            "InvalidApprovalRuleNameException",
+            format!("The approval rule name {name} is longer than {MAX_RULE_NAME} characters"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn rule_content(input: &Value, field: &str) -> Result<String, ApiError> {
+    let content = optional_str(input, field).filter(|it| !it.is_empty()).ok_or_else(|| {
+        error("ApprovalRuleContentRequiredException", "The approval rule content is required")
+    })?;
+    parse_rule(content).map_err(|why| {
+        error(
+            "InvalidApprovalRuleContentException",
+            format!("The approval rule content is not valid: {why}"),
+        )
+    })?;
+    Ok(content.to_owned())
+}
+
+fn rules_mut(body: &mut Value) -> &mut Vec<Value> {
+    if !body["approvalRules"].is_array() {
+        body["approvalRules"] = json!([]);
+    }
+    body["approvalRules"].as_array_mut().expect("made an array above")
+}
+
+fn rule_event(rule: &Value) -> Value {
+    json!({
+        "approvalRuleName": rule["approvalRuleName"],
+        "approvalRuleId": rule["approvalRuleId"],
+        "approvalRuleContent": rule["approvalRuleContent"],
+    })
+}
+
+pub(super) async fn create_rule(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let id = id_field(&input)?;
+    let name = rule_name(&input)?;
+    let content = rule_content(&input, "approvalRuleContent")?;
+    let actor = user_arn(state, caller);
+    let rule_id = crate::aws::uuid();
+    let (_, rule) = modify(state, &id, |body| {
+        require_open(body)?;
+        let rules = rules_mut(body);
+        if rules.iter().any(|it| it["approvalRuleName"] == name.as_str()) {
+            return Err(error(
+                "ApprovalRuleNameAlreadyExistsException",
+                format!("An approval rule named {name} already exists"),
+            ));
+        }
+        if rules.len() >= MAX_RULES {
+            return Err(error(
+                "NumberOfRulesExceededException",
+                format!("A pull request has at most {MAX_RULES} approval rules"),
+            ));
+        }
+        let now = now();
+        let rule = json!({
+            "approvalRuleId": rule_id,
+            "approvalRuleName": name,
+            "approvalRuleContent": content,
+            "ruleContentSha256": sha256_hex(&content),
+            "lastModifiedDate": now,
+            "creationDate": now,
+            "lastModifiedUser": actor,
+        });
+        rules.push(rule.clone());
+        push_event(
+            body,
+            "PULL_REQUEST_APPROVAL_RULE_CREATED",
+            &actor,
+            Some(("approvalRuleEventMetadata", rule_event(&rule))),
+        );
+        Ok(rule)
+    })
+    .await?;
+    Ok(json!({ "approvalRule": rule }))
+}
+
+fn missing_rule(name: &str) -> ApiError {
+    error("ApprovalRuleDoesNotExistException", format!("The approval rule {name} does not exist"))
+}
+
+pub(super) async fn update_rule(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let id = id_field(&input)?;
+    let name = rule_name(&input)?;
+    let content = rule_content(&input, "newRuleContent")?;
+    let expected = optional_str(&input, "existingRuleContentSha256").filter(|it| !it.is_empty());
+    let actor = user_arn(state, caller);
+    let (_, rule) = modify(state, &id, |body| {
+        require_open(body)?;
+        let rule = rules_mut(body)
+            .iter_mut()
+            .find(|it| it["approvalRuleName"] == name.as_str())
+            .ok_or_else(|| missing_rule(&name))?;
+        if rule.get("originApprovalRuleTemplate").is_some_and(|it| !it.is_null()) {
+            return Err(error(
+                "CannotModifyApprovalRuleFromTemplateException",
+                format!("The approval rule {name} was made from a template"),
+            ));
+        }
+        if let Some(expected) = expected
+            && rule["ruleContentSha256"] != expected
+        {
+            return Err(error(
+                "InvalidRuleContentSha256Exception",
+                "The rule's content has changed since its SHA-256 was read",
+            ));
+        }
+        rule["approvalRuleContent"] = json!(content);
+        rule["ruleContentSha256"] = json!(sha256_hex(&content));
+        rule["lastModifiedDate"] = json!(now());
+        rule["lastModifiedUser"] = json!(actor);
+        let rule = rule.clone();
+        push_event(
+            body,
+            "PULL_REQUEST_APPROVAL_RULE_UPDATED",
+            &actor,
+            Some(("approvalRuleEventMetadata", rule_event(&rule))),
+        );
+        Ok(rule)
+    })
+    .await?;
+    Ok(json!({ "approvalRule": rule }))
+}
+
+pub(super) async fn delete_rule(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let id = id_field(&input)?;
+    let name = rule_name(&input)?;
+    let actor = user_arn(state, caller);
+    let (_, rule_id) = modify(state, &id, |body| {
+        require_open(body)?;
+        let rules = rules_mut(body);
+        // Deleting a rule that does not exist succeeds with an empty id, as in CodeCommit.
+        let Some(at) = rules.iter().position(|it| it["approvalRuleName"] == name.as_str()) else {
+            return Ok(String::new());
+        };
+        if rules[at].get("originApprovalRuleTemplate").is_some_and(|it| !it.is_null()) {
+            return Err(error(
+                "CannotDeleteApprovalRuleFromTemplateException",
+                format!("The approval rule {name} was made from a template"),
+            ));
+        }
+        let rule = rules.remove(at);
+        push_event(
+            body,
+            "PULL_REQUEST_APPROVAL_RULE_DELETED",
+            &actor,
+            Some(("approvalRuleEventMetadata", rule_event(&rule))),
+        );
+        Ok(rule["approvalRuleId"].as_str().unwrap_or_default().to_owned())
+    })
+    .await?;
+    Ok(json!({ "approvalRuleId": rule_id }))
+}
+
+fn revision_field(input: &Value) -> Result<String, ApiError> {
+    optional_str(input, "revisionId")
+        .filter(|it| !it.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| error("RevisionIdRequiredException", "A revision ID is required"))
+}
+
+fn require_current(body: &Value, revision: &str) -> Result<(), ApiError> {
+    if body["revisionId"] == revision {
+        Ok(())
+    } else {
+        Err(error(
+            "RevisionNotCurrentException",
+            format!("The revision {revision} is not the current revision of the pull request"),
+        ))
+    }
+}
+
+pub(super) async fn update_state(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let id = id_field(&input)?;
+    let revision = revision_field(&input)?;
+    let approval = optional_str(&input, "approvalState")
+        .filter(|it| !it.is_empty())
+        .ok_or_else(|| error("ApprovalStateRequiredException", "An approval state is required"))?;
+    if !["APPROVE", "REVOKE"].contains(&approval) {
+        return Err(error(
+            "InvalidApprovalStateException",
+            format!("The approval state {approval} is not valid"),
+        ));
+    }
+    let actor = user_arn(state, caller);
+    modify(state, &id, |body| {
+        require_open(body)?;
+        require_current(body, &revision)?;
+        if approval == "APPROVE" && body["authorArn"] == actor.as_str() {
+            return Err(error(
+                "PullRequestCannotBeApprovedByAuthorException",
+                "The author of a pull request cannot approve it",
+            ));
+        }
+        let approvals = &mut body[BOOKKEEPING]["approvals"];
+        if !approvals.is_array() {
+            *approvals = json!([]);
+        }
+        let list = approvals.as_array_mut().expect("made an array above");
+        let had = list
+            .iter()
+            .any(|it| it["userArn"] == actor.as_str() && it["revisionId"] == revision.as_str());
+        list.retain(|it| it["userArn"] != actor.as_str());
+        if approval == "APPROVE" {
+            list.push(json!({ "userArn": actor, "revisionId": revision }));
+        }
+        // Only a change of state is an event: approving twice records one approval.
+        if had != (approval == "APPROVE") {
+            let metadata = json!({ "revisionId": revision, "approvalStatus": approval });
+            push_event(
+                body,
+                "PULL_REQUEST_APPROVAL_STATE_CHANGED",
+                &actor,
+                Some(("approvalStateChangedEventMetadata", metadata)),
+            );
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(json!({}))
+}
+
+pub(super) async fn get_states(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let id = id_field(&input)?;
+    let revision = revision_field(&input)?;
+    let body = load(state, &id).await?;
+    // The approvals of an earlier revision are gone with it.
+    let approvals: Vec<Value> = if body["revisionId"] == revision.as_str() {
+        approvers(&body)
+            .into_iter()
+            .map(|it| json!({ "userArn": it, "approvalState": "APPROVE" }))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(json!({ "approvals": approvals }))
+}
+
+pub(super) async fn evaluate_rules(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let id = id_field(&input)?;
+    let revision = revision_field(&input)?;
+    let body = load(state, &id).await?;
+    require_current(&body, &revision)?;
+    Ok(json!({ "evaluation": evaluation(&body) }))
+}
+
+pub(super) async fn override_rules(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let id = id_field(&input)?;
+    let revision = revision_field(&input)?;
+    let status =
+        optional_str(&input, "overrideStatus").filter(|it| !it.is_empty()).ok_or_else(|| {
+            error("OverrideStatusRequiredException", "An override status is required")
+        })?;
+    if !["OVERRIDE", "REVOKE"].contains(&status) {
+        return Err(error(
+            "InvalidOverrideStatusException",
+            format!("The override status {status} is not valid"),
+        ));
+    }
+    let actor = user_arn(state, caller);
+    modify(state, &id, |body| {
+        require_open(body)?;
+        require_current(body, &revision)?;
+        let overridden = overrider(body).is_some();
+        if overridden == (status == "OVERRIDE") {
+            return Err(error(
+                "OverrideAlreadySetException",
+                format!(
+                    "The override status is already {}",
+                    if overridden { "OVERRIDE" } else { "REVOKE" }
+                ),
+            ));
+        }
+        body[BOOKKEEPING]["override"] = if status == "OVERRIDE" {
+            json!({ "revisionId": revision, "overrider": actor })
+        } else {
+            Value::Null
+        };
+        let metadata = json!({ "revisionId": revision, "overrideStatus": status });
+        push_event(
+            body,
+            "PULL_REQUEST_APPROVAL_RULE_OVERRIDDEN",
+            &actor,
+            Some(("approvalRuleOverriddenEventMetadata", metadata)),
+        );
+        Ok(())
+    })
+    .await?;
+    Ok(json!({}))
+}
+
+pub(super) async fn get_override(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let id = id_field(&input)?;
+    let revision = revision_field(&input)?;
+    let body = load(state, &id).await?;
+    let by = if body["revisionId"] == revision.as_str() { overrider(&body) } else { None };
+    let mut output = json!({ "overridden": by.is_some() });
+    if let Some(by) = by {
+        output["overrider"] = json!(by);
+    }
+    Ok(output)
+}
