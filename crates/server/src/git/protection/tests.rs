@@ -136,7 +136,8 @@ fn run_hook(dir: &Path, policy: Option<&Path>, stdin: &str) -> (bool, String) {
         command.env(POLICY_ENV, policy);
     }
     let mut child = command.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    // The hook may decide (fail closed) before it reads its input: a closed pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
     let output = child.wait_with_output().unwrap();
     (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
