@@ -6,6 +6,7 @@
 
 mod pulls;
 mod read;
+mod templates;
 mod write;
 
 use engine::store::{Document, ListQuery, StoreError, Write};
@@ -65,6 +66,9 @@ pub(crate) async fn call(
         "TestRepositoryTriggers" => crate::triggers::test_repository_triggers(state, input).await,
         _ if pulls::OPERATIONS.contains(&operation) => {
             pulls::call(state, caller, operation, input).await
+        }
+        _ if templates::OPERATIONS.contains(&operation) => {
+            templates::call(state, caller, operation, input).await
         }
         _ => Err(error(
             "UnknownOperationException",

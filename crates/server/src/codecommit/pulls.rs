@@ -9,7 +9,7 @@
 //! documents of their own (`kind = "pull-request-comment"`, parent = the pull request), so that
 //! a long discussion does not make every change of the pull request rewrite it.
 
-mod approvals;
+pub(super) mod approvals;
 mod comments;
 mod merge;
 
@@ -475,9 +475,10 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
     if let Some(base) = &base {
         target["mergeBase"] = json!(base);
     }
-    // A new pull request starts without approval rules: approval rule templates, which would
-    // add some here, are not implemented yet.
-    let rules: Vec<Value> = Vec::new();
+    // A new pull request starts with one approval rule per approval rule template associated
+    // with its repository that applies to its destination, as in CodeCommit.
+    let rules =
+        super::templates::rules_for(state, &repository.key, destination_ref, &author).await?;
     let mut body = json!({
         "pullRequestId": id,
         "title": title,

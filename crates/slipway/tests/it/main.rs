@@ -6,6 +6,7 @@
 // Tests measure time and start processes directly.
 #![allow(clippy::disallowed_methods)]
 
+mod approval_templates;
 mod branch_protection;
 mod build;
 mod codecommit;

@@ -25,13 +25,13 @@ const MAX_RULE_NAME: usize = 100;
 
 /// One `Approvers` statement of a rule.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Statement {
+pub(in crate::codecommit) struct Statement {
     pub(super) needed: usize,
     pub(super) pool: Vec<String>,
 }
 
 /// Parses a rule document; why it is not valid otherwise.
-pub(super) fn parse_rule(content: &str) -> Result<Vec<Statement>, String> {
+pub(in crate::codecommit) fn parse_rule(content: &str) -> Result<Vec<Statement>, String> {
     let document: Value =
         serde_json::from_str(content).map_err(|err| format!("not JSON: {err}"))?;
     if document["Version"] != RULE_VERSION {

@@ -1,0 +1,581 @@
+//! CodeCommit's approval rule templates and their associations with repositories.
+//!
+//! A template is a document (`kind = "approval-rule-template"`, key = its name) holding
+//! CodeCommit's `ApprovalRuleTemplate` as the API returns it. Its content is a rule document as
+//! pull requests' approval rules use it, optionally with `DestinationReferences` (full branch
+//! names) limiting the pull requests it applies to. An association is a document of its own
+//! (`kind = "approval-rule-template-association"`, key = `<template>/<repository>`, parent =
+//! the repository), so that a repository's templates are one listing away; renaming a template
+//! rewrites its associations in the same batch. A new pull request gets one approval rule per
+//! associated template that applies to its destination (`rules_for`).
+
+use engine::store::{Document, ListQuery, StoreError, Write};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{REPOSITORY, check_name, error, existing};
+use crate::AppState;
+use crate::aws::Caller;
+use crate::error::ApiError;
+
+const TEMPLATE: &str = "approval-rule-template";
+const ASSOCIATION: &str = "approval-rule-template-association";
+const MAX_NAME: usize = 100;
+const MAX_DESCRIPTION: usize = 1000;
+const MAX_CONTENT: usize = 3000;
+/// The most templates one region (here: one server) may have.
+const MAX_TEMPLATES: usize = 1000;
+/// The most templates one repository may be associated with (one rule each per pull request).
+const MAX_ASSOCIATED: usize = 25;
+/// The most repositories one batch (dis)association names.
+const MAX_BATCH: usize = 25;
+const DEFAULT_PAGE: usize = 100;
+
+/// The operations `call` answers.
+pub(super) const OPERATIONS: [&str; 13] = [
+    "CreateApprovalRuleTemplate",
+    "GetApprovalRuleTemplate",
+    "DeleteApprovalRuleTemplate",
+    "ListApprovalRuleTemplates",
+    "UpdateApprovalRuleTemplateName",
+    "UpdateApprovalRuleTemplateDescription",
+    "UpdateApprovalRuleTemplateContent",
+    "AssociateApprovalRuleTemplateWithRepository",
+    "DisassociateApprovalRuleTemplateFromRepository",
+    "BatchAssociateApprovalRuleTemplateWithRepositories",
+    "BatchDisassociateApprovalRuleTemplateFromRepositories",
+    "ListAssociatedApprovalRuleTemplatesForRepository",
+    "ListRepositoriesForApprovalRuleTemplate",
+];
+
+/// One of the template operations (`OPERATIONS`).
+pub(super) async fn call(
+    state: &AppState,
+    caller: &Caller,
+    operation: &str,
+    input: Value,
+) -> Result<Value, ApiError> {
+    match operation {
+        "CreateApprovalRuleTemplate" => create(state, caller, input).await,
+        "GetApprovalRuleTemplate" => {
+            let template = existing_template(state, &input, "approvalRuleTemplateName").await?;
+            Ok(json!({ "approvalRuleTemplate": template.body }))
+        }
+        "DeleteApprovalRuleTemplate" => delete(state, input).await,
+        "ListApprovalRuleTemplates" => {
+            let mut names: Vec<String> =
+                all(state, TEMPLATE, None).await?.into_iter().map(|it| it.key).collect();
+            names.sort();
+            page(&input, &names, "approvalRuleTemplateNames")
+        }
+        "UpdateApprovalRuleTemplateName" => update_name(state, caller, input).await,
+        "UpdateApprovalRuleTemplateDescription" => {
+            let description = description(&input)?.ok_or_else(|| {
+                error(
+                    "InvalidApprovalRuleTemplateDescriptionException",
+                    "An approval rule template description is required",
+                )
+            })?;
+            modify(state, caller, &input, |body| {
+                body["approvalRuleTemplateDescription"] = json!(description);
+                Ok(())
+            })
+            .await
+        }
+        "UpdateApprovalRuleTemplateContent" => {
+            let content = content(&input, "newRuleContent")?;
+            let expected =
+                input.get("existingRuleContentSha256").and_then(Value::as_str).unwrap_or_default();
+            modify(state, caller, &input, |body| {
+                if !expected.is_empty() && body["ruleContentSha256"] != expected {
+                    return Err(error(
+                        "InvalidRuleContentSha256Exception",
+                        "The template's content has changed since its SHA-256 was read",
+                    ));
+                }
+                body["approvalRuleTemplateContent"] = json!(content);
+                body["ruleContentSha256"] = json!(sha256_hex(&content));
+                Ok(())
+            })
+            .await
+        }
+        "AssociateApprovalRuleTemplateWithRepository" => {
+            let template = existing_template(state, &input, "approvalRuleTemplateName").await?;
+            let repository = existing(state, &input, "repositoryName").await?;
+            associate(state, &template.key, &repository.key).await?;
+            Ok(json!({}))
+        }
+        "DisassociateApprovalRuleTemplateFromRepository" => {
+            let template = existing_template(state, &input, "approvalRuleTemplateName").await?;
+            let repository = existing(state, &input, "repositoryName").await?;
+            let key = association_key(&template.key, &repository.key);
+            state.store.apply(vec![Write::Delete { kind: ASSOCIATION.to_owned(), key }]).await?;
+            Ok(json!({}))
+        }
+        "BatchAssociateApprovalRuleTemplateWithRepositories" => batch(state, input, true).await,
+        "BatchDisassociateApprovalRuleTemplateFromRepositories" => batch(state, input, false).await,
+        "ListAssociatedApprovalRuleTemplatesForRepository" => {
+            let repository = existing(state, &input, "repositoryName").await?;
+            let mut names: Vec<String> = all(state, ASSOCIATION, Some(&repository.key))
+                .await?
+                .iter()
+                .filter_map(|it| it.body["approvalRuleTemplateName"].as_str().map(str::to_owned))
+                .collect();
+            names.sort();
+            page(&input, &names, "approvalRuleTemplateNames")
+        }
+        "ListRepositoriesForApprovalRuleTemplate" => {
+            let template = existing_template(state, &input, "approvalRuleTemplateName").await?;
+            let names = associated_repositories(state, &template.key).await?;
+            page(&input, &names, "repositoryNames")
+        }
+        _ => Err(error(
+            "UnknownOperationException",
+            format!("Slipway does not implement the CodeCommit operation {operation} yet"),
+        )),
+    }
+}
+
+/// The approval rules a new pull request of `repository` into `destination` (a full branch
+/// reference) starts with: one per associated template that applies to it, named after the
+/// template and made by `author`, as in CodeCommit.
+pub(super) async fn rules_for(
+    state: &AppState,
+    repository: &str,
+    destination: &str,
+    author: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let mut names: Vec<String> = all(state, ASSOCIATION, Some(repository))
+        .await?
+        .iter()
+        .filter_map(|it| it.body["approvalRuleTemplateName"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    let templates = state.store.get_many(TEMPLATE, &names).await?;
+    let now = engine::clock::aws_timestamp(engine::clock::now_ms());
+    let mut rules = Vec::new();
+    for name in &names {
+        let Some(template) = templates.iter().find(|it| &it.key == name) else { continue };
+        let content = template.body["approvalRuleTemplateContent"].as_str().unwrap_or_default();
+        if !applies(content, destination) {
+            continue;
+        }
+        rules.push(json!({
+            "approvalRuleId": crate::aws::uuid(),
+            "approvalRuleName": name,
+            "approvalRuleContent": content,
+            "ruleContentSha256": sha256_hex(content),
+            "lastModifiedDate": now,
+            "creationDate": now,
+            "lastModifiedUser": author,
+            "originApprovalRuleTemplate": {
+                "approvalRuleTemplateId": template.body["approvalRuleTemplateId"],
+                "approvalRuleTemplateName": name,
+            },
+        }));
+    }
+    Ok(rules)
+}
+
+/// Whether a template's content applies to a pull request into `destination` (a full branch
+/// reference): when it names no `DestinationReferences`, or names that one.
+pub(super) fn applies(content: &str, destination: &str) -> bool {
+    let Ok(document) = serde_json::from_str::<Value>(content) else { return false };
+    match document.get("DestinationReferences") {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(references)) => references.iter().any(|it| it == destination),
+        Some(_) => false,
+    }
+}
+
+/// Why a template's content is not valid: a rule document (as pull requests' rules are)
+/// whose `DestinationReferences`, if any, are full branch references.
+pub(super) fn check_content(content: &str) -> Result<(), String> {
+    if content.len() > MAX_CONTENT {
+        return Err(format!("longer than {MAX_CONTENT} characters"));
+    }
+    super::pulls::approvals::parse_rule(content)?;
+    let document: Value = serde_json::from_str(content).map_err(|err| err.to_string())?;
+    if let Some(Value::Array(references)) = document.get("DestinationReferences") {
+        if references.is_empty() {
+            return Err("DestinationReferences must not be empty".to_owned());
+        }
+        if let Some(bad) = references
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|it| it.strip_prefix("refs/heads/").is_none_or(str::is_empty))
+        {
+            return Err(format!("{bad} is not a full branch reference (refs/heads/...)"));
+        }
+    }
+    Ok(())
+}
+
+/// A template name: 1 to 100 characters.
+pub(super) fn check_template_name(name: &str) -> Result<(), ApiError> {
+    if name.chars().count() > MAX_NAME || name.trim().is_empty() {
+        return Err(error(
+            "InvalidApprovalRuleTemplateNameException",
+            format!("The approval rule template name {name} is not valid"),
+        ));
+    }
+    Ok(())
+}
+
+/// The key of the association of a template with a repository (repository names have no
+/// `/`, so the last one separates them).
+pub(super) fn association_key(template: &str, repository: &str) -> String {
+    format!("{template}/{repository}")
+}
+
+fn sha256_hex(text: &str) -> String {
+    crate::sigv4::hex(&Sha256::digest(text.as_bytes()))
+}
+
+fn user_arn(state: &AppState, caller: &Caller) -> String {
+    format!("arn:aws:iam::{}:user/{}", state.account, caller.user)
+}
+
+fn name_field<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
+    let name =
+        input.get(field).and_then(Value::as_str).filter(|it| !it.is_empty()).ok_or_else(|| {
+            error(
+                "ApprovalRuleTemplateNameRequiredException",
+                "An approval rule template name is required, but was not specified.",
+            )
+        })?;
+    check_template_name(name)?;
+    Ok(name)
+}
+
+fn missing(name: &str) -> ApiError {
+    error(
+        "ApprovalRuleTemplateDoesNotExistException",
+        format!("The approval rule template {name} does not exist"),
+    )
+}
+
+async fn existing_template(
+    state: &AppState,
+    input: &Value,
+    field: &str,
+) -> Result<Document, ApiError> {
+    let name = name_field(input, field)?;
+    state.store.get(TEMPLATE, name).await?.ok_or_else(|| missing(name))
+}
+
+/// The optional `approvalRuleTemplateDescription`, checked for length.
+fn description(input: &Value) -> Result<Option<String>, ApiError> {
+    let Some(description) = input.get("approvalRuleTemplateDescription").and_then(Value::as_str)
+    else {
+        return Ok(None);
+    };
+    if description.chars().count() > MAX_DESCRIPTION {
+        return Err(error(
+            "InvalidApprovalRuleTemplateDescriptionException",
+            format!("The description is longer than {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    Ok(Some(description.to_owned()))
+}
+
+fn content(input: &Value, field: &str) -> Result<String, ApiError> {
+    let content =
+        input.get(field).and_then(Value::as_str).filter(|it| !it.is_empty()).ok_or_else(|| {
+            error(
+                "ApprovalRuleTemplateContentRequiredException",
+                "The approval rule template content is required",
+            )
+        })?;
+    check_content(content).map_err(|why| {
+        error(
+            "InvalidApprovalRuleTemplateContentException",
+            format!("The approval rule template content is not valid: {why}"),
+        )
+    })?;
+    Ok(content.to_owned())
+}
+
+/// Every document of a kind (and parent).
+async fn all(
+    state: &AppState,
+    kind: &str,
+    parent: Option<&str>,
+) -> Result<Vec<Document>, ApiError> {
+    let mut documents = Vec::new();
+    let mut after = None;
+    loop {
+        let query = ListQuery {
+            kind: kind.to_owned(),
+            parent: parent.map(str::to_owned),
+            descending: false,
+            after,
+            limit: 1000,
+        };
+        let page = state.store.list(&query).await?;
+        documents.extend(page.documents);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(documents),
+        }
+    }
+}
+
+/// The names of the repositories a template is associated with, sorted.
+async fn associated_repositories(
+    state: &AppState,
+    template: &str,
+) -> Result<Vec<String>, ApiError> {
+    let mut names: Vec<String> = all(state, ASSOCIATION, None)
+        .await?
+        .iter()
+        .filter(|it| it.body["approvalRuleTemplateName"] == template)
+        .filter_map(|it| it.body["repositoryName"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// One page of `items` under `member`, with CodeCommit's `nextToken` and `maxResults`.
+fn page(input: &Value, items: &[String], member: &str) -> Result<Value, ApiError> {
+    let size = match input.get("maxResults") {
+        None | Some(Value::Null) => DEFAULT_PAGE,
+        Some(value) => value
+            .as_u64()
+            .filter(|it| (1..=100).contains(it))
+            .map(|it| it as usize)
+            .ok_or_else(|| error("InvalidMaxResultsException", "maxResults must be 1 to 100"))?,
+    };
+    let start = match input.get("nextToken").and_then(Value::as_str) {
+        Some(token) => token
+            .parse::<usize>()
+            .map_err(|_| error("InvalidContinuationTokenException", "Invalid nextToken"))?,
+        None => 0,
+    };
+    let page: Vec<&String> = items.iter().skip(start).take(size).collect();
+    let mut output = json!({ member: page });
+    if start + size < items.len() {
+        output["nextToken"] = json!((start + size).to_string());
+    }
+    Ok(output)
+}
+
+async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let name = name_field(&input, "approvalRuleTemplateName")?.to_owned();
+    let content = content(&input, "approvalRuleTemplateContent")?;
+    let description = description(&input)?.unwrap_or_default();
+    let exists = || {
+        error(
+            "ApprovalRuleTemplateNameAlreadyExistsException",
+            format!("An approval rule template named {name} already exists"),
+        )
+    };
+    if state.store.get(TEMPLATE, &name).await?.is_some() {
+        return Err(exists());
+    }
+    if all(state, TEMPLATE, None).await?.len() >= MAX_TEMPLATES {
+        return Err(error(
+            "NumberOfRuleTemplatesExceededException",
+            format!("There are already {MAX_TEMPLATES} approval rule templates"),
+        ));
+    }
+    let now_ms = engine::clock::now_ms();
+    let now = engine::clock::aws_timestamp(now_ms);
+    let body = json!({
+        "approvalRuleTemplateId": crate::aws::uuid(),
+        "approvalRuleTemplateName": name,
+        "approvalRuleTemplateDescription": description,
+        "approvalRuleTemplateContent": content,
+        "ruleContentSha256": sha256_hex(&content),
+        "lastModifiedDate": now,
+        "creationDate": now,
+        "lastModifiedUser": user_arn(state, caller),
+    });
+    let document = Document {
+        kind: TEMPLATE.to_owned(),
+        key: name.clone(),
+        parent: None,
+        sort: now_ms,
+        version: 0,
+        body: body.clone(),
+    };
+    match state.store.apply(vec![Write::Insert(document)]).await {
+        Ok(()) => Ok(json!({ "approvalRuleTemplate": body })),
+        Err(StoreError::AlreadyExists { .. }) => Err(exists()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn delete(state: &AppState, input: Value) -> Result<Value, ApiError> {
+    let name = name_field(&input, "approvalRuleTemplateName")?.to_owned();
+    // Deleting a template that does not exist succeeds with an empty id, as in CodeCommit.
+    let Some(template) = state.store.get(TEMPLATE, &name).await? else {
+        return Ok(json!({ "approvalRuleTemplateId": "" }));
+    };
+    if !associated_repositories(state, &name).await?.is_empty() {
+        return Err(error(
+            "ApprovalRuleTemplateInUseException",
+            format!(
+                "The approval rule template {name} is associated with one or more repositories. Remove all associations, and then try again."
+            ),
+        ));
+    }
+    state.store.apply(vec![Write::Delete { kind: TEMPLATE.to_owned(), key: name }]).await?;
+    Ok(json!({ "approvalRuleTemplateId": template.body["approvalRuleTemplateId"] }))
+}
+
+/// Changes the template `approvalRuleTemplateName` names, retrying on a concurrent change;
+/// the changed template as the API returns it.
+async fn modify(
+    state: &AppState,
+    caller: &Caller,
+    input: &Value,
+    change: impl Fn(&mut Value) -> Result<(), ApiError>,
+) -> Result<Value, ApiError> {
+    let name = name_field(input, "approvalRuleTemplateName")?;
+    for _ in 0..5 {
+        let Some(mut document) = state.store.get(TEMPLATE, name).await? else {
+            return Err(missing(name));
+        };
+        change(&mut document.body)?;
+        document.body["lastModifiedDate"] =
+            json!(engine::clock::aws_timestamp(engine::clock::now_ms()));
+        document.body["lastModifiedUser"] = json!(user_arn(state, caller));
+        let body = document.body.clone();
+        let version = document.version;
+        match state.store.apply(vec![Write::Update { document, expected_version: version }]).await {
+            Ok(()) => return Ok(json!({ "approvalRuleTemplate": body })),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::internal(format!("approval rule template {name} kept changing")))
+}
+
+/// Renames a template and, in the same batch, its associations.
+async fn update_name(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let old = name_field(&input, "oldApprovalRuleTemplateName")?.to_owned();
+    let new = name_field(&input, "newApprovalRuleTemplateName")?.to_owned();
+    let Some(mut document) = state.store.get(TEMPLATE, &old).await? else {
+        return Err(missing(&old));
+    };
+    let exists = || {
+        error(
+            "ApprovalRuleTemplateNameAlreadyExistsException",
+            format!("An approval rule template named {new} already exists"),
+        )
+    };
+    if old == new {
+        return Ok(json!({ "approvalRuleTemplate": document.body }));
+    }
+    if state.store.get(TEMPLATE, &new).await?.is_some() {
+        return Err(exists());
+    }
+    document.key.clone_from(&new);
+    document.body["approvalRuleTemplateName"] = json!(new);
+    document.body["lastModifiedDate"] =
+        json!(engine::clock::aws_timestamp(engine::clock::now_ms()));
+    document.body["lastModifiedUser"] = json!(user_arn(state, caller));
+    let body = document.body.clone();
+    let mut writes = vec![
+        Write::Delete { kind: TEMPLATE.to_owned(), key: old.clone() },
+        Write::Insert(document),
+    ];
+    for repository in associated_repositories(state, &old).await? {
+        writes.push(Write::Delete {
+            kind: ASSOCIATION.to_owned(),
+            key: association_key(&old, &repository),
+        });
+        writes.push(Write::Put(association(&new, &repository)));
+    }
+    match state.store.apply(writes).await {
+        Ok(()) => Ok(json!({ "approvalRuleTemplate": body })),
+        Err(StoreError::AlreadyExists { .. }) => Err(exists()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn association(template: &str, repository: &str) -> Document {
+    Document {
+        kind: ASSOCIATION.to_owned(),
+        key: association_key(template, repository),
+        parent: Some(repository.to_owned()),
+        sort: 0,
+        version: 0,
+        body: json!({ "approvalRuleTemplateName": template, "repositoryName": repository }),
+    }
+}
+
+/// Associates a template with a repository; associating it again changes nothing.
+async fn associate(state: &AppState, template: &str, repository: &str) -> Result<(), ApiError> {
+    let associated = all(state, ASSOCIATION, Some(repository)).await?;
+    if associated.iter().any(|it| it.body["approvalRuleTemplateName"] == template) {
+        return Ok(());
+    }
+    if associated.len() >= MAX_ASSOCIATED {
+        return Err(error(
+            "MaximumRuleTemplatesAssociatedWithRepositoryException",
+            format!("The repository {repository} already has {MAX_ASSOCIATED} templates"),
+        ));
+    }
+    state.store.apply(vec![Write::Put(association(template, repository))]).await?;
+    Ok(())
+}
+
+/// BatchAssociate… (`associate`) or BatchDisassociate…: what happened to each repository.
+async fn batch(state: &AppState, input: Value, associate_them: bool) -> Result<Value, ApiError> {
+    let template = existing_template(state, &input, "approvalRuleTemplateName").await?;
+    let names: Vec<String> = input
+        .get("repositoryNames")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            error("RepositoryNamesRequiredException", "At least one repository name is required")
+        })?
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    if names.len() > MAX_BATCH {
+        return Err(error(
+            "MaximumRepositoryNamesExceededException",
+            format!("At most {MAX_BATCH} repository names may be given"),
+        ));
+    }
+    let (mut done, mut errors) = (Vec::new(), Vec::new());
+    for name in names {
+        let outcome = match check_name(&name) {
+            Err(err) => Err(err),
+            Ok(()) => match state.store.get(REPOSITORY, &name).await? {
+                None => {
+                    Err(error("RepositoryDoesNotExistException", format!("{name} does not exist")))
+                }
+                Some(_) if associate_them => associate(state, &template.key, &name).await,
+                Some(_) => {
+                    let key = association_key(&template.key, &name);
+                    state
+                        .store
+                        .apply(vec![Write::Delete { kind: ASSOCIATION.to_owned(), key }])
+                        .await
+                        .map_err(ApiError::from)
+                }
+            },
+        };
+        match outcome {
+            Ok(()) => done.push(name),
+            Err(err) if err.status.is_server_error() => return Err(err),
+            Err(err) => errors.push(json!({
+                "repositoryName": name,
+                "errorCode": err.code,
+                "errorMessage": err.message,
+            })),
+        }
+    }
+    Ok(if associate_them {
+        json!({ "associatedRepositoryNames": done, "errors": errors })
+    } else {
+        json!({ "disassociatedRepositoryNames": done, "errors": errors })
+    })
+}
+
+#[cfg(test)]
+mod tests;
