@@ -271,10 +271,18 @@ async fn delete_repository(state: &AppState, input: Value) -> Result<Value, ApiE
     let name = name_field(&input, "repositoryName")?.to_owned();
     // Deleting a repository that does not exist succeeds with no id, as in CodeCommit.
     let Some(document) = state.store.get(REPOSITORY, &name).await? else { return Ok(json!({})) };
-    state
-        .store
-        .apply(vec![Write::Delete { kind: REPOSITORY.to_owned(), key: name.clone() }])
-        .await?;
+    // Everything that belongs to the repository goes with it, so that a new repository of the
+    // same name starts clean (its reference-event history stays: numbers are never reused).
+    let mut writes = vec![Write::Delete { kind: REPOSITORY.to_owned(), key: name.clone() }];
+    writes.extend(
+        PER_REPOSITORY_KINDS
+            .iter()
+            .map(|kind| Write::Delete { kind: (*kind).to_owned(), key: name.clone() }),
+    );
+    for association in associations(state, &name).await? {
+        writes.push(Write::Delete { kind: association.kind, key: association.key });
+    }
+    state.store.apply(writes).await?;
     let path = crate::git::repo_path(state, &name);
     let _ = tokio::fs::remove_dir_all(&path).await;
     Ok(json!({ "repositoryId": document.body["repositoryId"] }))
@@ -339,10 +347,26 @@ async fn update_name(state: &AppState, input: Value) -> Result<Value, ApiError> 
     document.body["repositoryName"] = json!(new);
     document.body["Arn"] =
         json!(format!("arn:aws:codecommit:{}:{}:{new}", state.region, state.account));
-    let writes = vec![
+    let mut writes = vec![
         Write::Delete { kind: REPOSITORY.to_owned(), key: old.clone() },
         Write::Insert(document),
     ];
+    // The repository's settings follow it to its new name.
+    for kind in PER_REPOSITORY_KINDS {
+        if let Some(mut setting) = state.store.get(kind, &old).await? {
+            writes.push(Write::Delete { kind: (*kind).to_owned(), key: old.clone() });
+            setting.key.clone_from(&new);
+            writes.push(Write::Put(setting));
+        }
+    }
+    for mut association in associations(state, &old).await? {
+        writes.push(Write::Delete { kind: association.kind.clone(), key: association.key.clone() });
+        let template =
+            association.key.rsplit_once('/').map_or("", |(template, _)| template).to_owned();
+        association.key = format!("{template}/{new}");
+        association.parent = Some(new.clone());
+        writes.push(Write::Put(association));
+    }
     if let Err(err) = state.store.apply(writes).await {
         // Put the directory back, so that the old name keeps working.
         let _ = tokio::fs::rename(&to, &from).await;
@@ -355,6 +379,28 @@ async fn update_name(state: &AppState, input: Value) -> Result<Value, ApiError> 
         });
     }
     Ok(json!({}))
+}
+
+/// The documents keyed by a repository's name that hold its settings and progress.
+const PER_REPOSITORY_KINDS: &[&str] = &[
+    "branch-protection",
+    "repository-triggers",
+    "trigger-cursor",
+    "mirror",
+    "mirror-cursor",
+    "webhook-cursor",
+];
+
+/// The approval rule template associations of a repository.
+async fn associations(state: &AppState, repository: &str) -> Result<Vec<Document>, ApiError> {
+    let query = ListQuery {
+        kind: "approval-rule-template-association".to_owned(),
+        parent: Some(repository.to_owned()),
+        descending: false,
+        after: None,
+        limit: 1000,
+    };
+    Ok(state.store.list(&query).await?.documents)
 }
 
 /// Runs git in a repository; its standard output on success, `None` when git fails.
