@@ -68,6 +68,9 @@ pub struct BuildContext {
     /// Run the commands inside bubblewrap: the host read-only, the workspace writable, `HOME`
     /// in the workspace.
     pub sandbox: bool,
+    /// The server's URL and a token for the build's git commands (`git-credential-helper`):
+    /// git sends it to that server, and it is masked in all output.
+    pub git_credentials: Option<(String, String)>,
     /// `CODEBUILD_*` variables the platform sets beyond the executor's own
     /// (`CODEBUILD_WEBHOOK_*`).
     pub platform_variables: Vec<EnvVariable>,
@@ -397,6 +400,17 @@ impl Run<'_> {
             })?;
             secret_values.push(value.clone());
             set(&mut env, &reference.name, value);
+        }
+        if let Some((server, token)) = &self.context.git_credentials {
+            // Only for this server's URLs, through git's environment (never its command line).
+            set(&mut env, "GIT_CONFIG_COUNT", "1".to_owned());
+            set(
+                &mut env,
+                "GIT_CONFIG_KEY_0",
+                format!("http.{}/.extraHeader", server.trim_end_matches('/')),
+            );
+            set(&mut env, "GIT_CONFIG_VALUE_0", format!("Authorization: Bearer {token}"));
+            secret_values.push(token.clone());
         }
         self.masker = Masker::new(secret_values);
         for variable in &self.context.env_overrides {

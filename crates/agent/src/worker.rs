@@ -488,6 +488,7 @@ async fn run_job(
         helper_program: shared.config.helper_program.clone(),
         sandbox: job.sandbox,
         output_budget: Some(Arc::clone(&budget)),
+        git_credentials: job.git_token.clone().map(|token| (shared.config.server.clone(), token)),
         platform_variables: job.platform_variables.clone(),
         source_version: job.source.as_ref().map(|it| it.version.clone()),
         source_repo_url: job

@@ -115,6 +115,10 @@ pub struct BuildJob {
     /// push started).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub platform_variables: Vec<EnvVariable>,
+    /// A token the build's git commands authenticate to the server with, when the buildspec
+    /// asks for `git-credential-helper`; valid until the build ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_token: Option<String>,
     /// Where the build's source comes from; `None` for `NO_SOURCE` builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<GitSource>,

@@ -23,6 +23,9 @@ pub struct BuildPlan {
     pub secrets_manager: Vec<SecretReference>,
     /// Names whose values are captured when the build ends (`env.exported-variables`).
     pub exported_variables: Vec<String>,
+    /// `env.git-credential-helper`: git commands in the build authenticate to the server.
+    #[serde(default)]
+    pub git_credential_helper: bool,
     /// The declared phases, always in execution order: install, pre_build, build, post_build.
     pub phases: Vec<PhasePlan>,
     /// The primary artifact (`artifacts`), if any.

@@ -86,6 +86,37 @@ pub(crate) async fn create_token(state: &AppState, name: &str) -> Result<String,
     Ok(token)
 }
 
+const BUILD_TOKEN: &str = "build-token";
+
+/// A token for one build's git commands (`git-credential-helper: yes`): it acts as the user
+/// who started the build, and only until the build's timeout has passed. Only its hash is kept.
+async fn create_build_token(state: &AppState, job: &BuildJob) -> Result<String, StoreError> {
+    let token = format!(
+        "slb_{}",
+        crate::crypto::random_string(40, b"abcdefghijklmnopqrstuvwxyz0123456789")
+    );
+    let now = engine::clock::now_ms();
+    let minutes = i64::try_from(job.timeout_in_minutes).unwrap_or(60) + 10;
+    let document = Document {
+        kind: BUILD_TOKEN.to_owned(),
+        key: token_hash(&token),
+        parent: Some(job.build_id.clone()),
+        sort: now,
+        version: 0,
+        body: json!({ "buildId": job.build_id, "user": job.initiator, "expiresMs": now + minutes * 60_000 }),
+    };
+    state.store.apply(vec![Write::Put(document)]).await?;
+    Ok(token)
+}
+
+/// The user a build token acts as, while it is valid.
+pub(crate) async fn build_token_user(state: &AppState, token: &str) -> Option<String> {
+    let document = state.store.get(BUILD_TOKEN, &token_hash(token)).await.ok()??;
+    let expires = document.body["expiresMs"].as_i64().unwrap_or(0);
+    (engine::clock::now_ms() < expires)
+        .then(|| document.body["user"].as_str().unwrap_or_default().to_owned())
+}
+
 /// The name of an agent token, when the token is valid.
 pub(crate) async fn token_name(state: &AppState, token: &str) -> Option<String> {
     match state.store.get(AGENT_TOKEN, &token_hash(token)).await {
@@ -260,6 +291,9 @@ async fn try_lease(
         // Secrets are resolved now, not when the build was queued, so that they never sit in
         // the queue in plain text.
         job.secrets = resolve_secrets(state, &job).await?;
+        if job.plan.git_credential_helper {
+            job.git_token = Some(create_build_token(state, &job).await?);
+        }
         if build.current_phase == protocol::PhaseType::Queued {
             engine::build::leased(&mut build, engine::clock::aws_timestamp(now));
         }

@@ -301,6 +301,7 @@ pub(crate) async fn start_build_from(
                             .collect()
                     })
                     .unwrap_or_default(),
+                git_token: None,
                 source: source.clone(),
             };
             writes.push(Write::Insert(document.clone()));

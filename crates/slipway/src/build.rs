@@ -157,6 +157,7 @@ async fn execute(args: BuildArgs, prepared: Prepared) -> ExitCode {
         helper_program: std::env::current_exe().ok(),
         sandbox: args.sandbox,
         output_budget: None,
+        git_credentials: None,
         platform_variables: Vec::new(),
         source_version: None,
         source_repo_url: None,

@@ -273,6 +273,7 @@ fn env(node: &Node, spec: &mut Buildspec, sink: &mut Sink) {
         _ => unreachable!(),
     });
     spec.git_credential_helper = credential_helper;
+    spec.plan.git_credential_helper = credential_helper;
 }
 
 fn variables(node: &Node, what: &str, sink: &mut Sink) -> Vec<EnvVariable> {

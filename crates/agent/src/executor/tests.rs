@@ -136,6 +136,7 @@ impl Setup {
             helper_program: None,
             sandbox: self.sandbox,
             output_budget: None,
+            git_credentials: None,
             platform_variables: Vec::new(),
             source_version: None,
             source_repo_url: None,

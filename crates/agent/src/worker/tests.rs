@@ -346,6 +346,7 @@ fn job(id: &str, buildspec: &str) -> JobOffer {
             secrets: BTreeMap::new(),
             sandbox: false,
             platform_variables: Vec::new(),
+            git_token: None,
             source: None,
         },
     }

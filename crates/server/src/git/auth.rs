@@ -104,14 +104,18 @@ pub(super) async fn authenticate(
     headers: &HeaderMap,
     repo: &str,
 ) -> Option<String> {
-    // An agent fetching a build's source authenticates with its bearer token.
+    // An agent fetching a build's source, or a build's git commands, authenticate with a
+    // bearer token.
     if let Some(token) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|it| it.to_str().ok())
         .and_then(|it| it.strip_prefix("Bearer "))
     {
-        let name = crate::agent_api::token_name(state, token).await?;
-        return Some(format!("{AGENT_USER_PREFIX}{name}"));
+        if let Some(name) = crate::agent_api::token_name(state, token).await {
+            return Some(format!("{AGENT_USER_PREFIX}{name}"));
+        }
+        // A build's own token (`git-credential-helper: yes`) acts as the user who started it.
+        return crate::agent_api::build_token_user(state, token).await;
     }
     let (user_name, password) = basic_credentials(headers)?;
     if let Some(claimed) = split_codecommit_password(&password) {

@@ -434,3 +434,76 @@ fn a_push_starts_the_build_its_webhook_selects() {
     let gone = server.aws(&["codebuild", "delete-webhook", "--project-name", "hooked"]);
     assert!(gone.stderr.contains("(ResourceNotFoundException)"), "{}", gone.stderr);
 }
+
+#[test]
+fn the_git_credential_helper_lets_build_commands_use_git_against_the_server() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    for name in ["app", "other"] {
+        server.json(&["codecommit", "create-repository", "--repository-name", name]);
+    }
+    let data = server.data_dir.to_str().unwrap().to_owned();
+    let credentials = Run::from(
+        sandbox
+            .slipway(&["git-credentials", "create", "--user", "admin", "--data-dir", &data])
+            .output()
+            .unwrap(),
+    );
+    let field = |name: &str| {
+        credentials
+            .stdout
+            .lines()
+            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
+            .unwrap()
+            .to_owned()
+    };
+    let with_credentials = |repo: &str| {
+        format!("{}/v1/repos/{repo}", server.endpoint)
+            .replace("http://", &format!("http://{}:{}@", field("username"), field("password")))
+    };
+    let work = sandbox.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]).expect_code(0);
+    std::fs::write(work.join("data.txt"), "shared data\n").unwrap();
+    git(&work, &["add", "."]).expect_code(0);
+    git(&work, &["commit", "-q", "-m", "data"]).expect_code(0);
+    git(&work, &["push", "-q", &with_credentials("other"), "main"]).expect_code(0);
+    git(&work, &["push", "-q", &with_credentials("app"), "main"]).expect_code(0);
+
+    let source =
+        json!({ "type": "CODECOMMIT", "location": format!("{}/v1/repos/app", server.endpoint) })
+            .to_string();
+    server
+        .aws(&[
+            "codebuild",
+            "create-project",
+            "--name",
+            "app",
+            "--source",
+            &source,
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+        ])
+        .expect_code(0);
+    let commands = "    commands:\n      - git clone -q \"${CODEBUILD_SOURCE_REPO_URL%/v1/repos/*}/v1/repos/other\" other && cat other/data.txt\n      - cd other && git -c user.name=b -c user.email=b@example.com commit -q --allow-empty -m from-build && git push -q origin HEAD:from-build\n      - env | grep ^GIT_CONFIG_VALUE_0= || true\n";
+    let with_helper =
+        format!("version: 0.2\nenv:\n  git-credential-helper: yes\nphases:\n  build:\n{commands}");
+    let id = crate::server::start(&server, "app", &["--buildspec-override", &with_helper]);
+    let build = crate::server::wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    let text = crate::server::log(&server, &id);
+    assert!(text.contains("\nshared data\n"), "{text}");
+    // The token is in the build's environment, and masked like every secret.
+    assert!(text.contains("GIT_CONFIG_VALUE_0=Authorization: Bearer ***"), "{text}");
+    let branches = server.json(&["codecommit", "list-branches", "--repository-name", "other"]);
+    assert_eq!(branches["branches"], json!(["from-build", "main"]));
+
+    // Without it, the build's git has no credentials for the server.
+    let without = format!("version: 0.2\nphases:\n  build:\n{commands}");
+    let id = crate::server::start(&server, "app", &["--buildspec-override", &without]);
+    assert_eq!(crate::server::wait_for_build(&server, &id)["buildStatus"], "FAILED");
+}
