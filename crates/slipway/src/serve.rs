@@ -305,53 +305,52 @@ async fn shutdown_signal() {
 
 pub(crate) fn user(command: UserCommand) -> ExitCode {
     let UserCommand::Create { name, state } = command;
+    administer(
+        &state,
+        async |server| server.create_user(&name).await,
+        |()| format!("Created user {name}"),
+    )
+}
+
+pub(crate) fn access_key(command: AccessKeyCommand) -> ExitCode {
+    match command {
+        AccessKeyCommand::Create { user, state } => administer(
+            &state,
+            async |server| server.create_access_key(&user).await,
+            |key| {
+                format!(
+                    "[default]\naws_access_key_id = {}\naws_secret_access_key = {}",
+                    key.access_key_id, key.secret_access_key
+                )
+            },
+        ),
+        AccessKeyCommand::Revoke { access_key_id, state } => administer(
+            &state,
+            async |server| server.revoke_access_key(&access_key_id).await,
+            |()| format!("Revoked access key {access_key_id}"),
+        ),
+    }
+}
+
+/// Opens the server's state as `state` says and runs one administration step on it: prints
+/// what `done` makes of its result and exits 0; exits 2 when the step is refused (a bad name, a
+/// missing user) and 1 when the state cannot be opened.
+fn administer<T, E: std::fmt::Display>(
+    state: &StateArgs,
+    step: impl AsyncFnOnce(&Server) -> Result<T, E>,
+    done: impl FnOnce(T) -> String,
+) -> ExitCode {
     runtime().block_on(async move {
         let server = match Server::open(&state.config()).await {
             Ok(server) => server,
             Err(err) => return fail(err),
         };
-        match server.create_user(&name).await {
-            Ok(()) => {
-                println!("Created user {name}");
+        match step(&server).await {
+            Ok(value) => {
+                println!("{}", done(value));
                 ExitCode::SUCCESS
             }
             Err(err) => invalid(err),
-        }
-    })
-}
-
-pub(crate) fn access_key(command: AccessKeyCommand) -> ExitCode {
-    runtime().block_on(async move {
-        match command {
-            AccessKeyCommand::Create { user, state } => {
-                let server = match Server::open(&state.config()).await {
-                    Ok(server) => server,
-                    Err(err) => return fail(err),
-                };
-                match server.create_access_key(&user).await {
-                    Ok(key) => {
-                        println!(
-                            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}",
-                            key.access_key_id, key.secret_access_key
-                        );
-                        ExitCode::SUCCESS
-                    }
-                    Err(err) => invalid(err),
-                }
-            }
-            AccessKeyCommand::Revoke { access_key_id, state } => {
-                let server = match Server::open(&state.config()).await {
-                    Ok(server) => server,
-                    Err(err) => return fail(err),
-                };
-                match server.revoke_access_key(&access_key_id).await {
-                    Ok(()) => {
-                        println!("Revoked access key {access_key_id}");
-                        ExitCode::SUCCESS
-                    }
-                    Err(err) => invalid(err),
-                }
-            }
         }
     })
 }
@@ -479,36 +478,18 @@ pub(crate) fn agent(args: AgentArgs) -> ExitCode {
 }
 
 pub(crate) fn git_credentials(command: GitCredentialsCommand) -> ExitCode {
-    runtime().block_on(async move {
-        match command {
-            GitCredentialsCommand::Create { user, state } => {
-                let server = match Server::open(&state.config()).await {
-                    Ok(server) => server,
-                    Err(err) => return fail(err),
-                };
-                match server.create_git_credentials(&user).await {
-                    Ok((name, password)) => {
-                        println!("username = {name}\npassword = {password}");
-                        ExitCode::SUCCESS
-                    }
-                    Err(err) => invalid(err),
-                }
-            }
-            GitCredentialsCommand::Revoke { git_user, state } => {
-                let server = match Server::open(&state.config()).await {
-                    Ok(server) => server,
-                    Err(err) => return fail(err),
-                };
-                match server.revoke_git_credentials(&git_user).await {
-                    Ok(()) => {
-                        println!("Revoked git credentials {git_user}");
-                        ExitCode::SUCCESS
-                    }
-                    Err(err) => invalid(err),
-                }
-            }
-        }
-    })
+    match command {
+        GitCredentialsCommand::Create { user, state } => administer(
+            &state,
+            async |server| server.create_git_credentials(&user).await,
+            |(name, password)| format!("username = {name}\npassword = {password}"),
+        ),
+        GitCredentialsCommand::Revoke { git_user, state } => administer(
+            &state,
+            async |server| server.revoke_git_credentials(&git_user).await,
+            |()| format!("Revoked git credentials {git_user}"),
+        ),
+    }
 }
 
 /// `slipway branch-protection set|remove|list`.

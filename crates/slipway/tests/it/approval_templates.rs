@@ -6,106 +6,11 @@
 
 #![allow(clippy::disallowed_methods)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use serde_json::json;
 
-use serde_json::{Value, json};
-
+use crate::Sandbox;
 use crate::server::RunningServer;
-use crate::{Run, Sandbox};
-
-fn git(dir: &Path, args: &[&str]) -> Run {
-    let run = Run::from(
-        Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-            .output()
-            .unwrap(),
-    );
-    run.expect_code(0);
-    run
-}
-
-fn commit(dir: &Path, file: &str, content: &str, message: &str) -> String {
-    std::fs::write(dir.join(file), content).unwrap();
-    git(dir, &["add", file]);
-    git(dir, &["commit", "-q", "-m", message]);
-    git(dir, &["rev-parse", "HEAD"]).stdout.trim().to_owned()
-}
-
-/// `aws codecommit <args>` as `credentials`, expected to succeed.
-fn call(server: &RunningServer, credentials: &Path, args: &[&str]) -> Value {
-    let mut all = vec!["codecommit"];
-    all.extend_from_slice(args);
-    let run = server.aws_with(credentials, &all);
-    run.expect_code(0);
-    if run.stdout.trim().is_empty() {
-        return Value::Null;
-    }
-    serde_json::from_str(&run.stdout).unwrap_or_else(|err| panic!("{err}: {}", run.stdout))
-}
-
-/// The same, expected to fail with `exception`.
-#[track_caller]
-fn refused(server: &RunningServer, credentials: &Path, args: &[&str], exception: &str) {
-    let mut all = vec!["codecommit"];
-    all.extend_from_slice(args);
-    let run = server.aws_with(credentials, &all);
-    assert!(run.stderr.contains(&format!("({exception})")), "{exception}: {run:?}");
-}
-
-fn text(value: &Value) -> String {
-    value.as_str().unwrap_or_else(|| panic!("a string, not {value}")).to_owned()
-}
-
-/// A second user, `bob`, with an access key; the path of his credentials file.
-fn bob(sandbox: &Sandbox, server: &RunningServer) -> PathBuf {
-    let data = server.data_dir.to_str().unwrap().to_owned();
-    Run::from(sandbox.slipway(&["user", "create", "bob", "--data-dir", &data]).output().unwrap())
-        .expect_code(0);
-    let created = Run::from(
-        sandbox
-            .slipway(&["access-key", "create", "--user", "bob", "--data-dir", &data])
-            .output()
-            .unwrap(),
-    );
-    created.expect_code(0);
-    let path = sandbox.path("bob-credentials");
-    std::fs::write(&path, &created.stdout).unwrap();
-    path
-}
-
-/// The push URL of a repository, with git credentials made for the admin.
-fn push_url(sandbox: &Sandbox, server: &RunningServer, repository: &str) -> String {
-    let data = server.data_dir.to_str().unwrap().to_owned();
-    let credentials = Run::from(
-        sandbox
-            .slipway(&["git-credentials", "create", "--user", "admin", "--data-dir", &data])
-            .output()
-            .unwrap(),
-    );
-    credentials.expect_code(0);
-    let field = |name: &str| {
-        credentials
-            .stdout
-            .lines()
-            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
-            .unwrap()
-            .to_owned()
-    };
-    format!(
-        "http://{}:{}@{}/v1/repos/{repository}",
-        field("username"),
-        field("password"),
-        server.endpoint.trim_start_matches("http://")
-    )
-}
+use crate::support::{bob, call, commit, git_ok, push_url, refused, text};
 
 fn content(needed: u64, references: Option<&[&str]>) -> String {
     let mut document = json!({
@@ -134,11 +39,11 @@ fn approval_rule_templates_give_new_pull_requests_their_rules() {
     let url = push_url(&sandbox, &server, "demo");
     let work = sandbox.path("work");
     std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q", "-b", "main"]);
+    git_ok(&work, &["init", "-q", "-b", "main"]);
     commit(&work, "a.txt", "one\n", "first");
-    git(&work, &["checkout", "-q", "-b", "feature"]);
+    git_ok(&work, &["checkout", "-q", "-b", "feature"]);
     let feature = commit(&work, "b.txt", "feature\n", "feature");
-    git(&work, &["push", "-q", &url, "main", "feature"]);
+    git_ok(&work, &["push", "-q", &url, "main", "feature"]);
 
     // Two templates: one for every branch, one only for release.
     let created = call(

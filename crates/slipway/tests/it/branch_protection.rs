@@ -9,6 +9,7 @@ use engine::store::{ListQuery, Store};
 use serde_json::{Value, json};
 
 use crate::server::RunningServer;
+use crate::support::GitCredentials;
 use crate::{Run, Sandbox};
 
 /// A server, its data directory as a string for the admin commands, and the clients' files.
@@ -34,15 +35,7 @@ impl Setup {
         self.slipway(&["user", "create", name]).expect_code(0);
         let run = self.slipway(&["git-credentials", "create", "--user", name]);
         run.expect_code(0);
-        let field = |key: &str| {
-            run.stdout
-                .lines()
-                .find_map(|it| it.strip_prefix(&format!("{key} = ")))
-                .unwrap_or_else(|| panic!("no {key} in {}", run.stdout))
-                .to_owned()
-        };
-        let host = self.server.endpoint.trim_start_matches("http://");
-        format!("http://{}:{}@{host}/v1/repos/{repo}", field("username"), field("password"))
+        GitCredentials::parse(&run.stdout).url(&self.server.endpoint, repo)
     }
 
     /// `git <args>` in `cwd` (under the scratch directory), with no configuration but ours.

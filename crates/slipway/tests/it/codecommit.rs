@@ -1,27 +1,10 @@
 //! The CodeCommit API through the real `aws` CLI, with real git pushes.
 
-use std::process::Command;
-
 use serde_json::json;
 
+use crate::Sandbox;
 use crate::server::RunningServer;
-use crate::{Run, Sandbox};
-
-fn git(dir: &std::path::Path, args: &[&str]) -> Run {
-    Run::from(
-        Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-            .output()
-            .unwrap(),
-    )
-}
+use crate::support::{self, git};
 
 #[test]
 fn repositories_branches_commits_and_files() {
@@ -45,28 +28,8 @@ fn repositories_branches_commits_and_files() {
     assert!(bad.stderr.contains("(InvalidRepositoryNameException)"), "{}", bad.stderr);
 
     // Push two branches with git credentials made by `slipway git-credentials create`.
-    let data = server.data_dir.to_str().unwrap().to_owned();
-    let credentials = Run::from(
-        sandbox
-            .slipway(&["git-credentials", "create", "--user", "admin", "--data-dir", &data])
-            .output()
-            .unwrap(),
-    );
-    credentials.expect_code(0);
-    let field = |name: &str| {
-        credentials
-            .stdout
-            .lines()
-            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
-            .unwrap()
-            .to_owned()
-    };
-    let url = format!(
-        "http://{}:{}@{}/v1/repos/demo",
-        field("username"),
-        field("password"),
-        server.endpoint.trim_start_matches("http://")
-    );
+    let credentials = support::git_credentials(&sandbox, &server, "admin");
+    let url = credentials.url(&server.endpoint, "demo");
     let work = sandbox.path("work");
     std::fs::create_dir_all(work.join("bin")).unwrap();
     git(&work, &["init", "-q", "-b", "main"]).expect_code(0);
@@ -227,24 +190,9 @@ fn builds_take_their_source_from_a_hosted_repository() {
     let sandbox = Sandbox::new();
     let server = RunningServer::start(&sandbox.path("data"));
     server.json(&["codecommit", "create-repository", "--repository-name", "app"]);
-    let data = server.data_dir.to_str().unwrap().to_owned();
-    let credentials = Run::from(
-        sandbox
-            .slipway(&["git-credentials", "create", "--user", "admin", "--data-dir", &data])
-            .output()
-            .unwrap(),
-    );
-    let field = |name: &str| {
-        credentials
-            .stdout
-            .lines()
-            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
-            .unwrap()
-            .to_owned()
-    };
+    let credentials = support::git_credentials(&sandbox, &server, "admin");
     let clone_url = format!("{}/v1/repos/app", server.endpoint);
-    let url = clone_url
-        .replace("http://", &format!("http://{}:{}@", field("username"), field("password")));
+    let url = credentials.url(&server.endpoint, "app");
     let work = sandbox.path("work");
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q", "-b", "main"]).expect_code(0);
@@ -263,22 +211,7 @@ fn builds_take_their_source_from_a_hosted_repository() {
     let feature = git(&work, &["rev-parse", "feature"]).stdout.trim().to_owned();
 
     let source = json!({ "type": "CODECOMMIT", "location": clone_url }).to_string();
-    server
-        .aws(&[
-            "codebuild",
-            "create-project",
-            "--name",
-            "app",
-            "--source",
-            &source,
-            "--artifacts",
-            "type=NO_ARTIFACTS",
-            "--environment",
-            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
-            "--service-role",
-            "r",
-        ])
-        .expect_code(0);
+    server.create_project("app", &source);
 
     // The default branch, then a branch by name.
     let first = crate::server::start(&server, "app", &[]);
@@ -295,22 +228,7 @@ fn builds_take_their_source_from_a_hosted_repository() {
     // gitCloneDepth 1: the agent fetches only the commit it builds.
     let shallow =
         json!({ "type": "CODECOMMIT", "location": clone_url, "gitCloneDepth": 1 }).to_string();
-    server
-        .aws(&[
-            "codebuild",
-            "create-project",
-            "--name",
-            "shallow",
-            "--source",
-            &shallow,
-            "--artifacts",
-            "type=NO_ARTIFACTS",
-            "--environment",
-            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
-            "--service-role",
-            "r",
-        ])
-        .expect_code(0);
+    server.create_project("shallow", &shallow);
     let count = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"commits=$(git rev-list --count HEAD) head=$(git rev-parse HEAD)\"\n";
     let third = crate::server::start(
         &server,
@@ -347,41 +265,11 @@ fn a_push_starts_the_build_its_webhook_selects() {
     let sandbox = Sandbox::new();
     let server = RunningServer::start(&sandbox.path("data"));
     server.json(&["codecommit", "create-repository", "--repository-name", "hooked"]);
-    let data = server.data_dir.to_str().unwrap().to_owned();
-    let credentials = Run::from(
-        sandbox
-            .slipway(&["git-credentials", "create", "--user", "admin", "--data-dir", &data])
-            .output()
-            .unwrap(),
-    );
-    let field = |name: &str| {
-        credentials
-            .stdout
-            .lines()
-            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
-            .unwrap()
-            .to_owned()
-    };
+    let credentials = support::git_credentials(&sandbox, &server, "admin");
     let clone_url = format!("{}/v1/repos/hooked", server.endpoint);
-    let url = clone_url
-        .replace("http://", &format!("http://{}:{}@", field("username"), field("password")));
+    let url = credentials.url(&server.endpoint, "hooked");
     let source = json!({ "type": "CODECOMMIT", "location": clone_url }).to_string();
-    server
-        .aws(&[
-            "codebuild",
-            "create-project",
-            "--name",
-            "hooked",
-            "--source",
-            &source,
-            "--artifacts",
-            "type=NO_ARTIFACTS",
-            "--environment",
-            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
-            "--service-role",
-            "r",
-        ])
-        .expect_code(0);
+    server.create_project("hooked", &source);
     let groups = json!([[{ "type": "EVENT", "pattern": "PUSH" }, { "type": "HEAD_REF", "pattern": "^refs/heads/main$" }]]).to_string();
     let created = server.json(&[
         "codebuild",
@@ -442,25 +330,8 @@ fn the_git_credential_helper_lets_build_commands_use_git_against_the_server() {
     for name in ["app", "other"] {
         server.json(&["codecommit", "create-repository", "--repository-name", name]);
     }
-    let data = server.data_dir.to_str().unwrap().to_owned();
-    let credentials = Run::from(
-        sandbox
-            .slipway(&["git-credentials", "create", "--user", "admin", "--data-dir", &data])
-            .output()
-            .unwrap(),
-    );
-    let field = |name: &str| {
-        credentials
-            .stdout
-            .lines()
-            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
-            .unwrap()
-            .to_owned()
-    };
-    let with_credentials = |repo: &str| {
-        format!("{}/v1/repos/{repo}", server.endpoint)
-            .replace("http://", &format!("http://{}:{}@", field("username"), field("password")))
-    };
+    let credentials = support::git_credentials(&sandbox, &server, "admin");
+    let with_credentials = |repo: &str| credentials.url(&server.endpoint, repo);
     let work = sandbox.path("work");
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q", "-b", "main"]).expect_code(0);
@@ -473,22 +344,7 @@ fn the_git_credential_helper_lets_build_commands_use_git_against_the_server() {
     let source =
         json!({ "type": "CODECOMMIT", "location": format!("{}/v1/repos/app", server.endpoint) })
             .to_string();
-    server
-        .aws(&[
-            "codebuild",
-            "create-project",
-            "--name",
-            "app",
-            "--source",
-            &source,
-            "--artifacts",
-            "type=NO_ARTIFACTS",
-            "--environment",
-            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
-            "--service-role",
-            "r",
-        ])
-        .expect_code(0);
+    server.create_project("app", &source);
     let commands = "    commands:\n      - git clone -q \"${CODEBUILD_SOURCE_REPO_URL%/v1/repos/*}/v1/repos/other\" other && cat other/data.txt\n      - cd other && git -c user.name=b -c user.email=b@example.com commit -q --allow-empty -m from-build && git push -q origin HEAD:from-build\n      - env | grep ^GIT_CONFIG_VALUE_0= || true\n";
     let with_helper =
         format!("version: 0.2\nenv:\n  git-credential-helper: yes\nphases:\n  build:\n{commands}");

@@ -5,26 +5,14 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
+use crate::Sandbox;
 use crate::server::RunningServer;
-use crate::{Run, Sandbox};
+use crate::support::{self, git};
 
 const REPO: &str = "files";
-
-fn git(dir: &std::path::Path, args: &[&str]) -> Run {
-    Run::from(
-        Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .output()
-            .unwrap(),
-    )
-}
 
 /// `aws codecommit <operation> --repository-name files <args>`, expected to succeed.
 fn call(server: &RunningServer, operation: &str, args: &[&str]) -> Value {
@@ -287,28 +275,8 @@ fn files_committed_through_the_api_are_what_git_clones() {
     assert_eq!(initial["differences"][0]["afterBlob"]["blobId"], readme_blob.as_str());
 
     // A clone has exactly what the API described, executable bits included.
-    let data = server.data_dir.to_str().unwrap().to_owned();
-    let credentials = Run::from(
-        sandbox
-            .slipway(&["git-credentials", "create", "--user", "admin", "--data-dir", &data])
-            .output()
-            .unwrap(),
-    );
-    credentials.expect_code(0);
-    let field = |name: &str| {
-        credentials
-            .stdout
-            .lines()
-            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
-            .unwrap()
-            .to_owned()
-    };
-    let url = format!(
-        "http://{}:{}@{}/v1/repos/{REPO}",
-        field("username"),
-        field("password"),
-        server.endpoint.trim_start_matches("http://")
-    );
+    let credentials = support::git_credentials(&sandbox, &server, "admin");
+    let url = credentials.url(&server.endpoint, REPO);
     git(sandbox.dir.path(), &["clone", "-q", &url, "clone"]).expect_code(0);
     let clone = sandbox.path("clone");
     assert_eq!(git(&clone, &["rev-parse", "HEAD"]).stdout.trim(), c4);

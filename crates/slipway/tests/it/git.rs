@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use engine::store::{ListQuery, Store};
 use serde_json::Value;
 
+use crate::support::GitCredentials;
 use crate::{Run, Sandbox};
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -76,7 +77,7 @@ impl GitServer {
     }
 
     /// New HTTPS git credentials of the admin, from `slipway git-credentials create`.
-    fn git_credentials(&self, sandbox: &Sandbox) -> (String, String) {
+    fn git_credentials(&self, sandbox: &Sandbox) -> GitCredentials {
         let data = self.data_dir.to_str().unwrap();
         let run = Run::from(
             sandbox
@@ -85,22 +86,13 @@ impl GitServer {
                 .unwrap(),
         );
         run.expect_code(0);
-        let field = |name: &str| {
-            run.stdout
-                .lines()
-                .find_map(|it| it.strip_prefix(&format!("{name} = ")))
-                .unwrap_or_else(|| panic!("no {name} in {}", run.stdout))
-                .to_owned()
-        };
-        (field("username"), field("password"))
+        GitCredentials::parse(&run.stdout)
     }
 
     /// The clone URL, with credentials when given.
-    fn url(&self, repo: &str, credentials: Option<&(String, String)>) -> String {
+    fn url(&self, repo: &str, credentials: Option<&GitCredentials>) -> String {
         match credentials {
-            Some((user, password)) => {
-                format!("http://{user}:{password}@{}/v1/repos/{repo}", self.host())
-            }
+            Some(credentials) => credentials.url(&self.endpoint, repo),
             None => format!("{}/v1/repos/{repo}", self.endpoint),
         }
     }
@@ -223,7 +215,7 @@ fn git_clones_fetches_and_pushes_with_git_credentials() {
     let server = GitServer::start(&sandbox);
     server.create_repository("demo");
     let credentials = server.git_credentials(&sandbox);
-    assert!(credentials.0.starts_with("admin-at-"), "{credentials:?}");
+    assert!(credentials.username.starts_with("admin-at-"), "{credentials:?}");
     let url = server.url("demo", Some(&credentials));
 
     // Without credentials: a challenge, so that git asks for them.
@@ -233,8 +225,10 @@ fn git_clones_fetches_and_pushes_with_git_credentials() {
     assert!(response.contains("www-authenticate: Basic realm=\"slipway\""), "{response}");
     let anonymous = server.git("", &["ls-remote", &server.url("demo", None)]);
     assert_ne!(anonymous.code, Some(0));
-    let basic =
-        format!("Basic {}", base64(format!("{}:{}", credentials.0, credentials.1).as_bytes()));
+    let basic = format!(
+        "Basic {}",
+        base64(format!("{}:{}", credentials.username, credentials.password).as_bytes())
+    );
     let response = server.request("GET", refs, Some(&basic));
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("content-type: application/x-git-upload-pack-advertisement"));
@@ -282,7 +276,10 @@ fn git_clones_fetches_and_pushes_with_git_credentials() {
 
     // A wrong password is refused and changes nothing.
     server.commit("work", "a.txt", b"three");
-    let wrong = server.url("demo", Some(&(credentials.0.clone(), "x".repeat(40))));
+    let wrong = server.url(
+        "demo",
+        Some(&GitCredentials { username: credentials.username.clone(), password: "x".repeat(40) }),
+    );
     let refused = server.git("work", &["push", &wrong, "main"]);
     assert_ne!(refused.code, Some(0));
     assert!(refused.stderr.contains("Authentication failed"), "{}", refused.stderr);

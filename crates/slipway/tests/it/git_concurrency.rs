@@ -13,6 +13,7 @@ use engine::store::{ListQuery, Store};
 use serde_json::Value;
 
 use crate::server::RunningServer;
+use crate::support::{self, GitCredentials};
 use crate::{Run, Sandbox};
 
 /// How long any one git process may take before the test gives up on it.
@@ -52,18 +53,7 @@ fn bounded(command: &mut Command) -> Run {
 
 /// `git <args>` in `dir`, with no user or system configuration and a fixed author.
 fn git(dir: &Path, args: &[&str]) -> Run {
-    bounded(
-        Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.com"),
-    )
+    bounded(support::git_command(dir, args).env("GIT_CONFIG_NOSYSTEM", "1"))
 }
 
 #[track_caller]
@@ -104,20 +94,7 @@ impl Hosted {
             &data,
         ]));
         credentials.expect_code(0);
-        let field = |field: &str| {
-            credentials
-                .stdout
-                .lines()
-                .find_map(|it| it.strip_prefix(&format!("{field} = ")))
-                .unwrap()
-                .to_owned()
-        };
-        let url = format!(
-            "http://{}:{}@{}/v1/repos/{name}",
-            field("username"),
-            field("password"),
-            server.endpoint.trim_start_matches("http://")
-        );
+        let url = GitCredentials::parse(&credentials.stdout).url(&server.endpoint, name);
         Hosted { sandbox, server, name, url }
     }
 

@@ -16,6 +16,7 @@ mod git_concurrency;
 mod mirrors;
 mod pull_requests;
 mod server;
+mod support;
 mod triggers;
 
 use std::path::{Path, PathBuf};

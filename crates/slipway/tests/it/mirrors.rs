@@ -11,6 +11,7 @@ use engine::store::{ListQuery, Store};
 use serde_json::Value;
 
 use crate::server::RunningServer;
+use crate::support::GitCredentials;
 use crate::{Run, Sandbox};
 
 struct Setup {
@@ -43,26 +44,18 @@ impl Setup {
     }
 
     /// The admin's git user name and password.
-    fn git_credentials(&self) -> (String, String) {
+    fn git_credentials(&self) -> GitCredentials {
         let run = self.slipway(&["git-credentials", "create", "--user", "admin"]);
         run.expect_code(0);
-        let field = |key: &str| {
-            run.stdout
-                .lines()
-                .find_map(|it| it.strip_prefix(&format!("{key} = ")))
-                .unwrap_or_else(|| panic!("no {key} in {}", run.stdout))
-                .to_owned()
-        };
-        (field("username"), field("password"))
+        GitCredentials::parse(&run.stdout)
     }
 
     fn url(&self, repo: &str) -> String {
         format!("{}/v1/repos/{repo}", self.server.endpoint)
     }
 
-    fn url_with(&self, (user, password): &(String, String), repo: &str) -> String {
-        let host = self.server.endpoint.trim_start_matches("http://");
-        format!("http://{user}:{password}@{host}/v1/repos/{repo}")
+    fn url_with(&self, credentials: &GitCredentials, repo: &str) -> String {
+        credentials.url(&self.server.endpoint, repo)
     }
 
     fn mirrors(&self, repo: &str) -> Value {
@@ -191,7 +184,7 @@ fn a_push_mirror_follows_pushes_with_credentials_from_a_secret() {
     setup.create_repository("source");
     setup.create_repository("target");
     let credentials = setup.git_credentials();
-    let secret = format!("{}:{}", credentials.0, credentials.1);
+    let secret = format!("{}:{}", credentials.username, credentials.password);
     setup.server.json(&[
         "secretsmanager",
         "create-secret",
@@ -225,7 +218,7 @@ fn a_push_mirror_follows_pushes_with_credentials_from_a_secret() {
         }
     });
     let listed = setup.mirrors("source").to_string();
-    assert!(!listed.contains(&credentials.1), "the password is never listed: {listed}");
+    assert!(!listed.contains(&credentials.password), "the password is never listed: {listed}");
     setup.slipway(&["mirror", "remove", "source", "--push", &target]).expect_code(0);
 }
 

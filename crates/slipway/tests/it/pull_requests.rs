@@ -5,109 +5,15 @@
 
 #![allow(clippy::disallowed_methods)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::Sandbox;
 use crate::server::RunningServer;
-use crate::{Run, Sandbox};
+use crate::support::{bob, call, commit, git_ok, push_url, refused, text};
 
 const BOB: &str = "arn:aws:iam::000000000000:user/bob";
-
-fn git(dir: &Path, args: &[&str]) -> Run {
-    let run = Run::from(
-        Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-            .output()
-            .unwrap(),
-    );
-    run.expect_code(0);
-    run
-}
-
-/// Writes a file in a work tree and commits it.
-fn commit(dir: &Path, file: &str, content: &str, message: &str) -> String {
-    std::fs::write(dir.join(file), content).unwrap();
-    git(dir, &["add", file]);
-    git(dir, &["commit", "-q", "-m", message]);
-    git(dir, &["rev-parse", "HEAD"]).stdout.trim().to_owned()
-}
-
-/// `aws codecommit <args>` as `credentials`, expected to succeed.
-fn call(server: &RunningServer, credentials: &Path, args: &[&str]) -> Value {
-    let mut all = vec!["codecommit"];
-    all.extend_from_slice(args);
-    let run = server.aws_with(credentials, &all);
-    run.expect_code(0);
-    if run.stdout.trim().is_empty() {
-        return Value::Null;
-    }
-    serde_json::from_str(&run.stdout).unwrap_or_else(|err| panic!("{err}: {}", run.stdout))
-}
-
-/// The same, expected to fail with `exception`.
-#[track_caller]
-fn refused(server: &RunningServer, credentials: &Path, args: &[&str], exception: &str) {
-    let mut all = vec!["codecommit"];
-    all.extend_from_slice(args);
-    let run = server.aws_with(credentials, &all);
-    assert!(run.stderr.contains(&format!("({exception})")), "{exception}: {run:?}");
-}
-
-fn text(value: &Value) -> String {
-    value.as_str().unwrap_or_else(|| panic!("a string, not {value}")).to_owned()
-}
-
-/// A second user, `bob`, with an access key; the path of his credentials file.
-fn bob(sandbox: &Sandbox, server: &RunningServer) -> PathBuf {
-    let data = server.data_dir.to_str().unwrap().to_owned();
-    Run::from(sandbox.slipway(&["user", "create", "bob", "--data-dir", &data]).output().unwrap())
-        .expect_code(0);
-    let created = Run::from(
-        sandbox
-            .slipway(&["access-key", "create", "--user", "bob", "--data-dir", &data])
-            .output()
-            .unwrap(),
-    );
-    created.expect_code(0);
-    let path = sandbox.path("bob-credentials");
-    std::fs::write(&path, &created.stdout).unwrap();
-    path
-}
-
-/// The push URL of a repository, with git credentials made for the admin.
-fn push_url(sandbox: &Sandbox, server: &RunningServer, repository: &str) -> String {
-    let data = server.data_dir.to_str().unwrap().to_owned();
-    let credentials = Run::from(
-        sandbox
-            .slipway(&["git-credentials", "create", "--user", "admin", "--data-dir", &data])
-            .output()
-            .unwrap(),
-    );
-    credentials.expect_code(0);
-    let field = |name: &str| {
-        credentials
-            .stdout
-            .lines()
-            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
-            .unwrap()
-            .to_owned()
-    };
-    format!(
-        "http://{}:{}@{}/v1/repos/{repository}",
-        field("username"),
-        field("password"),
-        server.endpoint.trim_start_matches("http://")
-    )
-}
 
 fn create(server: &RunningServer, admin: &Path, source: &str) -> Value {
     let targets = format!("repositoryName=demo,sourceReference={source},destinationReference=main");
@@ -130,13 +36,13 @@ fn pull_requests_are_approved_merged_and_commented() {
     let url = push_url(&sandbox, &server, "demo");
     let work = sandbox.path("work");
     std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q", "-b", "main"]);
+    git_ok(&work, &["init", "-q", "-b", "main"]);
     let first = commit(&work, "a.txt", "one\n", "first");
-    git(&work, &["checkout", "-q", "-b", "feature"]);
+    git_ok(&work, &["checkout", "-q", "-b", "feature"]);
     let feature = commit(&work, "b.txt", "feature\n", "feature");
-    git(&work, &["checkout", "-q", "main"]);
+    git_ok(&work, &["checkout", "-q", "main"]);
     let main = commit(&work, "c.txt", "main\n", "main moves on");
-    git(&work, &["push", "-q", &url, "main", "feature"]);
+    git_ok(&work, &["push", "-q", &url, "main", "feature"]);
 
     // Opened, listed and read back.
     let pull = create(&server, &admin, "feature");
@@ -283,14 +189,17 @@ fn pull_requests_are_approved_merged_and_commented() {
     assert_eq!(metadata["mergedBy"], "arn:aws:iam::000000000000:user/admin");
     let merge_commit = text(&metadata["mergeCommitId"]);
     let clone = sandbox.path("clone");
-    git(sandbox.dir.path(), &["clone", "-q", &url, clone.to_str().unwrap()]);
-    assert_eq!(git(&clone, &["rev-parse", "HEAD"]).stdout.trim(), merge_commit);
+    git_ok(sandbox.dir.path(), &["clone", "-q", &url, clone.to_str().unwrap()]);
+    assert_eq!(git_ok(&clone, &["rev-parse", "HEAD"]).stdout.trim(), merge_commit);
     assert_eq!(
-        git(&clone, &["rev-parse", "HEAD^1", "HEAD^2"]).stdout,
+        git_ok(&clone, &["rev-parse", "HEAD^1", "HEAD^2"]).stdout,
         format!("{main}\n{feature}\n")
     );
     assert_eq!(std::fs::read_to_string(clone.join("b.txt")).unwrap(), "feature\n");
-    assert_eq!(git(&clone, &["log", "-1", "--format=%an %s"]).stdout.trim(), "Ada Merge feature");
+    assert_eq!(
+        git_ok(&clone, &["log", "-1", "--format=%an %s"]).stdout.trim(),
+        "Ada Merge feature"
+    );
     refused(&server, &admin, &merge_three_way, "PullRequestAlreadyClosedException");
     let events = call(&server, &admin, &["describe-pull-request-events", "--pull-request-id", &id]);
     let kinds: Vec<&str> = events["pullRequestEvents"]
@@ -312,10 +221,10 @@ fn pull_requests_are_approved_merged_and_commented() {
 
     // A branch that changes a.txt as main does too conflicts: no strategy merges it.
     commit(&clone, "a.txt", "two\n", "main changes a");
-    git(&clone, &["push", "-q", &url, "main"]);
-    git(&clone, &["checkout", "-q", "-b", "clash", &first]);
+    git_ok(&clone, &["push", "-q", &url, "main"]);
+    git_ok(&clone, &["checkout", "-q", "-b", "clash", &first]);
     commit(&clone, "a.txt", "three\n", "clash changes a");
-    git(&clone, &["push", "-q", &url, "clash"]);
+    git_ok(&clone, &["push", "-q", &url, "clash"]);
     let clash = text(&create(&server, &admin, "clash")["pullRequestId"]);
     for how in [
         "merge-pull-request-by-three-way",
@@ -337,7 +246,7 @@ fn pull_requests_are_approved_merged_and_commented() {
     approve_clash[4] = &old_revision;
     call(&server, &bob, &approve_clash);
     commit(&clone, "d.txt", "more\n", "more on clash");
-    git(&clone, &["push", "-q", &url, "clash"]);
+    git_ok(&clone, &["push", "-q", &url, "clash"]);
     let new = call(&server, &admin, &["get-pull-request", "--pull-request-id", &clash]);
     assert_ne!(text(&new["pullRequest"]["revisionId"]), old_revision);
     refused(&server, &bob, &approve_clash, "RevisionNotCurrentException");
@@ -354,10 +263,10 @@ fn pull_requests_are_approved_merged_and_commented() {
     );
 
     // A fast-forward merge moves main to the source commit itself.
-    git(&clone, &["checkout", "-q", "main"]);
-    git(&clone, &["checkout", "-q", "-b", "quick"]);
+    git_ok(&clone, &["checkout", "-q", "main"]);
+    git_ok(&clone, &["checkout", "-q", "-b", "quick"]);
     let quick = commit(&clone, "e.txt", "quick\n", "quick");
-    git(&clone, &["push", "-q", &url, "quick"]);
+    git_ok(&clone, &["push", "-q", &url, "quick"]);
     let ff = text(&create(&server, &admin, "quick")["pullRequestId"]);
     let merged = call(
         &server,

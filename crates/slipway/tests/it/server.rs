@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::support::wait_for_phase;
 use crate::{Run, Sandbox};
 
 /// A running `slipway server` on a free loopback port.
@@ -73,6 +74,32 @@ impl RunningServer {
         let run = self.aws(args);
         run.expect_code(0);
         serde_json::from_str(&run.stdout).unwrap_or_else(|err| panic!("{err}: {}", run.stdout))
+    }
+
+    /// `aws codebuild create-project` with a local image, no artifacts and `extra`,
+    /// expected to succeed.
+    pub(crate) fn create_project_with(&self, name: &str, source: &str, extra: &[&str]) {
+        let mut args = vec![
+            "codebuild",
+            "create-project",
+            "--name",
+            name,
+            "--source",
+            source,
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+        ];
+        args.extend_from_slice(extra);
+        self.aws(&args).expect_code(0);
+    }
+
+    /// [`RunningServer::create_project_with`] with nothing extra.
+    pub(crate) fn create_project(&self, name: &str, source: &str) {
+        self.create_project_with(name, source, &[]);
     }
 
     pub(crate) fn stop(mut self) -> Option<i32> {
@@ -474,31 +501,10 @@ fn stopping_failing_and_bad_buildspecs() {
     let sandbox = Sandbox::new();
     let server = RunningServer::start(&sandbox.path("data"));
     let source = json!({ "type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 300\n" }).to_string();
-    server
-        .aws(&[
-            "codebuild",
-            "create-project",
-            "--name",
-            "slow",
-            "--source",
-            &source,
-            "--artifacts",
-            "type=NO_ARTIFACTS",
-            "--environment",
-            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
-            "--service-role",
-            "r",
-        ])
-        .expect_code(0);
+    server.create_project("slow", &source);
     let id = start(&server, "slow", &[]);
     // Wait until it runs, then stop it: the agent hears of it within a second.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.json(&["codebuild", "batch-get-builds", "--ids", &id])["builds"][0]["currentPhase"]
-        != "BUILD"
-    {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_phase(&server, &id, "BUILD");
     let stopped_at = Instant::now();
     server.aws(&["codebuild", "stop-build", "--id", &id]).expect_code(0);
     let build = wait_for_build(&server, &id);
@@ -565,22 +571,7 @@ fn remote_agents_survive_a_server_crash_and_lost_agents_fault_their_builds() {
         marks.display()
     );
     let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
-    server
-        .aws(&[
-            "codebuild",
-            "create-project",
-            "--name",
-            "remote",
-            "--source",
-            &source,
-            "--artifacts",
-            "type=NO_ARTIFACTS",
-            "--environment",
-            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
-            "--service-role",
-            "r",
-        ])
-        .expect_code(0);
+    server.create_project("remote", &source);
 
     // Without an agent the build waits, and says why.
     let first = start(&server, "remote", &[]);
@@ -630,13 +621,7 @@ fn remote_agents_survive_a_server_crash_and_lost_agents_fault_their_builds() {
     // The agent dies (SIGKILL) while a build runs: its lease expires and the build ends FAULT.
     let second = start(&server, "remote", &[]);
     wait_for_file(&marks.join("started-2"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.json(&["codebuild", "batch-get-builds", "--ids", &second])["builds"][0]["currentPhase"]
-        != "BUILD"
-    {
-        assert!(Instant::now() < deadline, "the agent never reported the BUILD phase");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_phase(&server, &second, "BUILD");
     agent.kill().unwrap();
     agent.wait().unwrap();
     // The build's shell does not outlive its agent: its watchdog kills the process group.
@@ -661,13 +646,7 @@ fn remote_agents_survive_a_server_crash_and_lost_agents_fault_their_builds() {
     let mut agent = start_agent(&server.endpoint, 2);
     let third = start(&server, "remote", &[]);
     wait_for_file(&marks.join("started-3"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.json(&["codebuild", "batch-get-builds", "--ids", &third])["builds"][0]["currentPhase"]
-        != "BUILD"
-    {
-        assert!(Instant::now() < deadline, "the agent never reported the BUILD phase");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_phase(&server, &third, "BUILD");
     agent.kill().unwrap();
     agent.wait().unwrap();
     std::fs::write(marks.join("go-3"), "").unwrap();
@@ -685,24 +664,11 @@ fn a_project_tagged_for_the_sandbox_builds_inside_bubblewrap() {
     let server = RunningServer::start(&sandbox.path("data"));
     let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - touch /usr/slipway-e2e 2>/dev/null && echo host-writable || echo host-read-only\n";
     let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
-    server
-        .aws(&[
-            "codebuild",
-            "create-project",
-            "--name",
-            "boxed",
-            "--source",
-            &source,
-            "--artifacts",
-            "type=NO_ARTIFACTS",
-            "--environment",
-            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
-            "--service-role",
-            "r",
-            "--tags",
-            "key=slipway:sandbox,value=bubblewrap",
-        ])
-        .expect_code(0);
+    server.create_project_with(
+        "boxed",
+        &source,
+        &["--tags", "key=slipway:sandbox,value=bubblewrap"],
+    );
     let id = start(&server, "boxed", &[]);
     assert_eq!(wait_for_build(&server, &id)["buildStatus"], "SUCCEEDED");
     let text = log(&server, &id);
@@ -720,22 +686,7 @@ fn the_live_log_streams_as_the_build_prints() {
         marks.display()
     );
     let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
-    server
-        .aws(&[
-            "codebuild",
-            "create-project",
-            "--name",
-            "live",
-            "--source",
-            &source,
-            "--artifacts",
-            "type=NO_ARTIFACTS",
-            "--environment",
-            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
-            "--service-role",
-            "r",
-        ])
-        .expect_code(0);
+    server.create_project("live", &source);
     let id = start(&server, "live", &[]);
 
     let credentials = std::fs::read_to_string(server.credentials()).unwrap();
@@ -787,22 +738,7 @@ fn a_server_crash_with_the_embedded_agent_ends_its_builds_fault() {
         marks.display()
     );
     let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
-    server
-        .aws(&[
-            "codebuild",
-            "create-project",
-            "--name",
-            "crash",
-            "--source",
-            &source,
-            "--artifacts",
-            "type=NO_ARTIFACTS",
-            "--environment",
-            "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
-            "--service-role",
-            "r",
-        ])
-        .expect_code(0);
+    server.create_project("crash", &source);
     let id = start(&server, "crash", &[]);
     wait_for_file(&marks.join("started"));
     let listen = server.endpoint.trim_start_matches("http://").to_owned();

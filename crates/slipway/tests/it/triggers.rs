@@ -4,14 +4,14 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::Sandbox;
 use crate::server::RunningServer;
-use crate::{Run, Sandbox};
+use crate::support::{self, git};
 
 /// One request a receiver got.
 #[derive(Debug, Clone)]
@@ -100,22 +100,6 @@ fn read_request(stream: &mut std::net::TcpStream) -> Option<Received> {
     Some(Received { path, headers, body: String::from_utf8(body).ok()?, at: Instant::now() })
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) -> Run {
-    Run::from(
-        Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "Ada")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-            .env("GIT_COMMITTER_NAME", "Ada")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-            .output()
-            .unwrap(),
-    )
-}
-
 fn is_signature(value: &str) -> bool {
     value
         .strip_prefix("sha256=")
@@ -181,28 +165,8 @@ fn triggers_deliver_signed_notifications_for_selected_pushes() {
     );
 
     // One push creates two branches; only main is selected.
-    let data = server.data_dir.to_str().unwrap().to_owned();
-    let credentials = Run::from(
-        sandbox
-            .slipway(&["git-credentials", "create", "--user", "admin", "--data-dir", &data])
-            .output()
-            .unwrap(),
-    );
-    credentials.expect_code(0);
-    let field = |name: &str| {
-        credentials
-            .stdout
-            .lines()
-            .find_map(|it| it.strip_prefix(&format!("{name} = ")))
-            .unwrap()
-            .to_owned()
-    };
-    let url = format!(
-        "http://{}:{}@{}/v1/repos/demo",
-        field("username"),
-        field("password"),
-        server.endpoint.trim_start_matches("http://")
-    );
+    let credentials = support::git_credentials(&sandbox, &server, "admin");
+    let url = credentials.url(&server.endpoint, "demo");
     let work = sandbox.path("work");
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q", "-b", "main"]).expect_code(0);
