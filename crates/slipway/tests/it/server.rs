@@ -592,14 +592,16 @@ fn remote_agents_survive_a_server_crash_and_lost_agents_fault_their_builds() {
     );
     token.expect_code(0);
     let start_agent = |endpoint: &str, n: u32| {
-        Command::new(env!("CARGO_BIN_EXE_slipway"))
-            .args(["agent", "--server", endpoint, "--token", token.stdout.trim(), "--work-dir"])
-            .arg(sandbox.path(&format!("agent-{n}")))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+        Agent(
+            Command::new(env!("CARGO_BIN_EXE_slipway"))
+                .args(["agent", "--server", endpoint, "--token", token.stdout.trim(), "--work-dir"])
+                .arg(sandbox.path(&format!("agent-{n}")))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
     };
     let mut agent = start_agent(&server.endpoint, 1);
     wait_for_file(&marks.join("started-1"));
@@ -622,8 +624,8 @@ fn remote_agents_survive_a_server_crash_and_lost_agents_fault_their_builds() {
     let second = start(&server, "remote", &[]);
     wait_for_file(&marks.join("started-2"));
     wait_for_phase(&server, &second, "BUILD");
-    agent.kill().unwrap();
-    agent.wait().unwrap();
+    agent.0.kill().unwrap();
+    agent.0.wait().unwrap();
     // The build's shell does not outlive its agent: its watchdog kills the process group.
     let shell = std::fs::read_to_string(marks.join("shell-2")).unwrap();
     let proc = std::path::PathBuf::from(format!("/proc/{}", shell.trim()));
@@ -647,15 +649,15 @@ fn remote_agents_survive_a_server_crash_and_lost_agents_fault_their_builds() {
     let third = start(&server, "remote", &[]);
     wait_for_file(&marks.join("started-3"));
     wait_for_phase(&server, &third, "BUILD");
-    agent.kill().unwrap();
-    agent.wait().unwrap();
+    agent.0.kill().unwrap();
+    agent.0.wait().unwrap();
     std::fs::write(marks.join("go-3"), "").unwrap();
     let mut agent = start_agent(&server.endpoint, 3);
     let build = wait_for_build(&server, &third);
     assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
     assert_eq!(build["autoRetryConfig"]["autoRetryNumber"], 1, "{build}");
-    agent.kill().unwrap();
-    agent.wait().unwrap();
+    agent.0.kill().unwrap();
+    agent.0.wait().unwrap();
 }
 
 #[test]
@@ -758,4 +760,14 @@ fn a_server_crash_with_the_embedded_agent_ends_its_builds_fault() {
         .find(|it| it["phaseStatus"] == "FAULT")
         .unwrap();
     assert_eq!(last["contexts"][0]["statusCode"], "AGENT_LOST");
+}
+
+/// An agent process that is killed when the test ends, even by a failed assertion.
+struct Agent(Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
