@@ -14,6 +14,7 @@
 
 mod agent_api;
 mod aws;
+mod base64_codec;
 mod builds;
 mod codebuild;
 mod codecommit;

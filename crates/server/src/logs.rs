@@ -40,7 +40,11 @@ async fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     else {
         return false;
     };
-    let Some(decoded) = base64_decode(encoded.trim()) else { return false };
+    let Some(decoded) =
+        crate::base64_codec::decode(encoded.trim()).and_then(|it| String::from_utf8(it).ok())
+    else {
+        return false;
+    };
     let Some((key, secret)) = decoded.split_once(':') else { return false };
     match state.identity.secret(key).await {
         Ok(Some((_, expected))) => {
@@ -49,24 +53,6 @@ async fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
         }
         _ => false,
     }
-}
-
-fn base64_decode(text: &str) -> Option<String> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for byte in text.bytes().filter(|b| *b != b'=') {
-        let value = ALPHABET.iter().position(|it| *it == byte)? as u32;
-        bits = (bits << 6) | value;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The chunks of a log from `from` on, one page per item, until there are no more.

@@ -450,25 +450,10 @@ pub(crate) fn parse_credentials(value: &str) -> Option<(String, String)> {
 
 /// The `http.extraHeader` value that authenticates as `user`.
 pub(crate) fn basic_header(user: &str, password: &str) -> String {
-    format!("Authorization: Basic {}", base64(format!("{user}:{password}").as_bytes()))
-}
-
-/// Standard base64 with padding.
-pub(crate) fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                text.push(char::from(ALPHABET[(n >> shift) as usize & 63]));
-            } else {
-                text.push('=');
-            }
-        }
-    }
-    text
+    format!(
+        "Authorization: Basic {}",
+        crate::base64_codec::encode(format!("{user}:{password}").as_bytes())
+    )
 }
 
 /// The header for the named secret's credentials; `None` without a secret.

@@ -38,7 +38,7 @@ pub(super) async fn get_blob(state: &AppState, input: Value) -> Result<Value, Ap
         return Err(error("FileTooLargeException", format!("Blob {blob} is larger than 6 MB")));
     }
     let content = git(state, &repository.key, &["cat-file", "blob", blob]).await?;
-    Ok(json!({ "content": super::base64(&content.unwrap_or_default()) }))
+    Ok(json!({ "content": crate::base64_codec::encode(&content.unwrap_or_default()) }))
 }
 
 /// One entry of `git ls-tree -z`: `<mode> <type> <object>\t<name>`.

@@ -1,25 +1,8 @@
-//! Unit tests of CodeCommit's pure parts: base64, commit and diff parsing, path placement.
+//! Unit tests of CodeCommit's pure parts: commit and diff parsing, path placement.
 
 use serde_json::json;
 
-use super::{base64, base64_decode, parse_commit};
-
-#[test]
-fn base64_round_trips_every_length() {
-    for length in 0..10u8 {
-        let bytes: Vec<u8> = (0..length).map(|it| it.wrapping_mul(97)).collect();
-        assert_eq!(base64_decode(&base64(&bytes)), Some(bytes));
-    }
-}
-
-#[test]
-fn base64_decoding_is_lenient_about_padding_and_whitespace_only() {
-    assert_eq!(base64_decode("aGk"), Some(b"hi".to_vec()));
-    assert_eq!(base64_decode("aG\nk="), Some(b"hi".to_vec()));
-    assert_eq!(base64_decode("a"), None);
-    assert_eq!(base64_decode("aGk*"), None);
-    assert_eq!(base64_decode("aG=k"), None);
-}
+use super::parse_commit;
 
 #[test]
 fn commits_parse_into_codecommit_shape() {

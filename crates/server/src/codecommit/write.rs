@@ -18,8 +18,8 @@ use tokio::io::AsyncWriteExt;
 
 use super::read::{EMPTY_TREE, tree_entries};
 use super::{
-    base64_decode, branch_commit, branch_field, default_branch, error, existing, file_mode, git,
-    is_object_id, modify, text,
+    branch_commit, branch_field, default_branch, error, existing, file_mode, git, is_object_id,
+    modify, text,
 };
 use crate::AppState;
 use crate::aws::Caller;
@@ -125,7 +125,7 @@ fn content(value: &Value) -> Result<Vec<u8>, ApiError> {
     let encoded = value.as_str().ok_or_else(|| {
         error("SerializationException", "File content must be a base64-encoded string")
     })?;
-    let bytes = base64_decode(encoded)
+    let bytes = crate::base64_codec::decode(encoded)
         .ok_or_else(|| error("SerializationException", "File content is not valid base64"))?;
     if bytes.len() > MAX_CONTENT {
         return Err(error(
