@@ -178,11 +178,9 @@ async fn create_repository(
     }
 }
 
-async fn batch_get_repositories(
-    state: &AppState,
-    caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
+/// The `repositoryNames` of a batch request: required, and at most 25 of them.
+pub(super) fn repository_names(input: &Value) -> Result<Vec<String>, ApiError> {
+    const MAX_NAMES: usize = 25;
     let names: Vec<String> = input
         .get("repositoryNames")
         .and_then(Value::as_array)
@@ -193,12 +191,21 @@ async fn batch_get_repositories(
         .filter_map(Value::as_str)
         .map(str::to_owned)
         .collect();
-    if names.len() > 25 {
+    if names.len() > MAX_NAMES {
         return Err(error(
             "MaximumRepositoryNamesExceededException",
-            "At most 25 repository names may be given",
+            format!("At most {MAX_NAMES} repository names may be given"),
         ));
     }
+    Ok(names)
+}
+
+async fn batch_get_repositories(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let names = repository_names(&input)?;
     for name in &names {
         check_name(name)?;
     }

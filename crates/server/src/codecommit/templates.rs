@@ -13,7 +13,7 @@ use engine::store::{Document, ListQuery, StoreError, Write};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{REPOSITORY, check_name, error, existing};
+use super::{REPOSITORY, check_name, error, existing, repository_names};
 use crate::AppState;
 use crate::aws::Caller;
 use crate::error::ApiError;
@@ -27,8 +27,6 @@ const MAX_CONTENT: usize = 3000;
 const MAX_TEMPLATES: usize = 1000;
 /// The most templates one repository may be associated with (one rule each per pull request).
 const MAX_ASSOCIATED: usize = 25;
-/// The most repositories one batch (dis)association names.
-const MAX_BATCH: usize = 25;
 const DEFAULT_PAGE: usize = 100;
 
 /// The operations `call` answers.
@@ -525,22 +523,7 @@ async fn associate(state: &AppState, template: &str, repository: &str) -> Result
 /// BatchAssociate… (`associate`) or BatchDisassociate…: what happened to each repository.
 async fn batch(state: &AppState, input: Value, associate_them: bool) -> Result<Value, ApiError> {
     let template = existing_template(state, &input, "approvalRuleTemplateName").await?;
-    let names: Vec<String> = input
-        .get("repositoryNames")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            error("RepositoryNamesRequiredException", "At least one repository name is required")
-        })?
-        .iter()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
-    if names.len() > MAX_BATCH {
-        return Err(error(
-            "MaximumRepositoryNamesExceededException",
-            format!("At most {MAX_BATCH} repository names may be given"),
-        ));
-    }
+    let names = repository_names(&input)?;
     let (mut done, mut errors) = (Vec::new(), Vec::new());
     for name in names {
         let outcome = match check_name(&name) {
