@@ -1,9 +1,10 @@
 //! `cargo xtask`: the repository's glue, written in Rust rather than shell.
 //!
 //! `cargo xtask test` is the one command that checks everything: it installs what the tests
-//! need when it is missing, then runs the formatter check and clippy, starts the services the
-//! tests talk to (PostgreSQL and an S3 server, see [`services`]), runs every test, and stops
-//! the services again. `.ci/run` calls exactly this. The repository-hygiene checks ("tidy")
+//! need when it is missing (Chromium and playwright-core for the console tests among them),
+//! then runs the formatter check and clippy, starts the services the tests talk to
+//! (PostgreSQL and an S3 server, see [`services`]), runs every test, and stops the services
+//! again. `.ci/run` calls exactly this. The repository-hygiene checks ("tidy")
 //! live in [`tidy`] as ordinary tests, so `cargo test --workspace` runs them with everything
 //! else.
 
@@ -34,11 +35,22 @@ fn main() -> ExitCode {
 }
 
 /// The programs the tests run, with the Debian package that provides each.
-const TOOLS: &[(&str, &str)] =
-    &[("bash", "bash"), ("git", "git"), ("bwrap", "bubblewrap"), ("script", "bsdutils")];
+const TOOLS: &[(&str, &str)] = &[
+    ("bash", "bash"),
+    ("git", "git"),
+    ("bwrap", "bubblewrap"),
+    ("script", "bsdutils"),
+    ("chromium", "chromium"),
+    ("node", "nodejs"),
+    ("npm", "npm"),
+];
+
+/// The playwright-core the console tests drive Chromium with (`tests/it/browser.rs`); it is
+/// installed in `browser-test/` of the target directory.
+const PLAYWRIGHT_CORE: &str = "1.65.1";
 
 fn test() -> ExitCode {
-    if let Err(message) = install_missing_tools() {
+    if let Err(message) = install_missing_tools().and_then(|()| install_playwright()) {
         eprintln!("xtask: {message}");
         return ExitCode::FAILURE;
     }
@@ -125,6 +137,48 @@ fn installed(program: &str) -> bool {
         .stdout(std::process::Stdio::null())
         .status()
         .is_ok_and(|it| it.success())
+}
+
+/// Installs playwright-core for the console tests, unless that version is there already.
+fn install_playwright() -> Result<(), String> {
+    let prefix = target_dir()?.join("browser-test");
+    let manifest = prefix.join("node_modules/playwright-core/package.json");
+    let version = std::fs::read_to_string(&manifest)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|it| it["version"].as_str().map(str::to_owned));
+    if version.as_deref() == Some(PLAYWRIGHT_CORE) {
+        return Ok(());
+    }
+    eprintln!("xtask: installing playwright-core {PLAYWRIGHT_CORE} in {}", prefix.display());
+    std::fs::create_dir_all(&prefix)
+        .map_err(|err| format!("cannot create {}: {err}", prefix.display()))?;
+    let ok = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+        .arg(&prefix)
+        .arg(format!("playwright-core@{PLAYWRIGHT_CORE}"))
+        .status()
+        .is_ok_and(|it| it.success());
+    if ok && manifest.is_file() {
+        Ok(())
+    } else {
+        Err(format!("npm could not install playwright-core@{PLAYWRIGHT_CORE}"))
+    }
+}
+
+/// The workspace's target directory, as cargo sees it (`CARGO_TARGET_DIR` included).
+fn target_dir() -> Result<std::path::PathBuf, String> {
+    let output = Command::new(cargo())
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|err| format!("cannot run cargo metadata: {err}"))?;
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|err| format!("cargo metadata printed no JSON: {err}"))?;
+    metadata["target_directory"]
+        .as_str()
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| "cargo metadata names no target directory".to_owned())
 }
 
 /// Installs the missing tools with apt-get, which works here because tests run as root on

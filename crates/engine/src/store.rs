@@ -254,6 +254,33 @@ impl Store {
         Ok(Page { documents, next })
     }
 
+    /// Every document of a kind (and parent), ordered by `(sort, key)`, however many pages
+    /// that takes. For listings whose size the caller bounds (a user's credentials, a
+    /// repository's pull requests), not for unbounded histories.
+    pub async fn list_all(
+        &self,
+        kind: &str,
+        parent: Option<&str>,
+    ) -> Result<Vec<Document>, StoreError> {
+        let mut documents = Vec::new();
+        let mut after = None;
+        loop {
+            let query = ListQuery {
+                kind: kind.to_owned(),
+                parent: parent.map(str::to_owned),
+                descending: false,
+                after,
+                limit: MAX_PAGE_SIZE,
+            };
+            let page = self.list(&query).await?;
+            documents.extend(page.documents);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(documents),
+            }
+        }
+    }
+
     /// The next value of the counter `name`: 1 the first time, then 2, 3, …, atomically, so
     /// no two callers ever get the same number.
     pub async fn next_counter(&self, name: &str) -> Result<i64, StoreError> {

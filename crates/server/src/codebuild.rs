@@ -5,7 +5,7 @@
 //! stored as the JSON the API returns, so `BatchGetProjects` gives back exactly what was
 //! created, with the server's defaults filled in.
 
-use engine::store::{Document, ListQuery, StoreError, Write};
+use engine::store::{Document, StoreError, Write};
 use serde_json::{Value, json};
 
 use crate::aws::Caller;
@@ -352,24 +352,7 @@ async fn list_projects(state: &AppState, input: Value) -> Result<Value, ApiError
         "DESCENDING" => true,
         other => return Err(invalid(format!("Invalid sortOrder: {other}"))),
     };
-    let mut projects = Vec::new();
-    let mut after = None;
-    // Every page of the store, bounded by the number of projects there are.
-    loop {
-        let query = ListQuery {
-            kind: PROJECT.to_owned(),
-            parent: None,
-            descending: false,
-            after,
-            limit: 1000,
-        };
-        let page = state.store.list(&query).await?;
-        projects.extend(page.documents);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    let mut projects = state.store.list_all(PROJECT, None).await?;
     let key = |document: &Document| -> (String, i64) {
         let time =
             |field: &str| (document.body[field].as_f64().unwrap_or_default() * 1000.0) as i64;

@@ -217,23 +217,7 @@ async fn batch_get_repositories(
 }
 
 async fn all_repositories(state: &AppState) -> Result<Vec<Document>, ApiError> {
-    let mut all = Vec::new();
-    let mut after = None;
-    loop {
-        let query = ListQuery {
-            kind: REPOSITORY.to_owned(),
-            parent: None,
-            descending: false,
-            after,
-            limit: 1000,
-        };
-        let page = state.store.list(&query).await?;
-        all.extend(page.documents);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(all),
-        }
-    }
+    Ok(state.store.list_all(REPOSITORY, None).await?)
 }
 
 async fn list_repositories(state: &AppState, input: Value) -> Result<Value, ApiError> {

@@ -43,7 +43,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 
-pub(crate) use auth::{create_git_credentials, revoke_git_credentials};
+pub(crate) use auth::{GIT_CREDENTIAL, create_git_credentials, revoke_git_credentials};
 use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand, RefStatus};
 use protection::PushPolicy;
 pub(crate) use protection::{BranchRule, list_rules, remove_rule, set_rule};

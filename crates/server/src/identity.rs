@@ -1,8 +1,10 @@
-//! Users and their access keys.
+//! Users, their access keys and their console passwords.
 //!
 //! An access key is an id (`AKIA…`, public) and a secret (40 characters) that signs API
 //! requests (SigV4). Secrets are stored sealed under the installation's key and opened only
-//! to verify a signature. On first start the server creates the user `admin` and one key.
+//! to verify a signature. A console password is chosen by a person, so it is kept only as an
+//! Argon2id hash (a PHC string in the user's document), slow to guess by design. On first
+//! start the server creates the user `admin`, one key and a console password.
 
 use engine::store::{Document, ListQuery, Store, StoreError, Write};
 use serde_json::json;
@@ -33,9 +35,19 @@ pub enum IdentityError {
     NoSuchKey(String),
     #[error("invalid user name `{0}`: use 1 to 64 letters, digits and + = , . @ _ -")]
     InvalidName(String),
+    #[error("the password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long")]
+    InvalidPassword,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// The shortest console password accepted (IAM's default password policy).
+pub const MIN_PASSWORD_LENGTH: usize = 8;
+/// The longest console password accepted (IAM's limit).
+pub const MAX_PASSWORD_LENGTH: usize = 128;
+
+/// The field of a user's document that holds the console password's hash.
+const PASSWORD_HASH: &str = "consolePasswordHash";
 
 /// Users and access keys in the store.
 #[derive(Clone)]
@@ -139,6 +151,57 @@ impl Identity {
         Ok(())
     }
 
+    /// Sets the console password of `user`, replacing any previous one.
+    pub(crate) async fn set_password(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<(), IdentityError> {
+        let length = password.chars().count();
+        if !(MIN_PASSWORD_LENGTH..=MAX_PASSWORD_LENGTH).contains(&length) {
+            return Err(IdentityError::InvalidPassword);
+        }
+        let password = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .expect("hashing a password does not panic");
+        // Read, change, write with the version read: a concurrent change of the same user
+        // makes this one fail rather than be lost.
+        let Some(mut document) = self.store.get(USER, user).await? else {
+            return Err(IdentityError::NoSuchUser(user.to_owned()));
+        };
+        let version = document.version;
+        document.body[PASSWORD_HASH] = json!(hash);
+        self.store.apply(vec![Write::Update { document, expected_version: version }]).await?;
+        Ok(())
+    }
+
+    /// Whether `password` is the console password of `user`; `false` for a user that does not
+    /// exist or has no console password.
+    pub(crate) async fn check_password(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<bool, IdentityError> {
+        let hash = match self.store.get(USER, user).await? {
+            Some(document) => document.body[PASSWORD_HASH].as_str().map(str::to_owned),
+            None => None,
+        };
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => verify_password(&hash, &password),
+            // Take as long as a real check, so that the time taken does not say which user
+            // names exist.
+            None => {
+                let _ = hash_password(&password);
+                false
+            }
+        })
+        .await
+        .expect("checking a password does not panic");
+        Ok(matches)
+    }
+
     /// The user and secret of an active key.
     pub(crate) async fn secret(
         &self,
@@ -162,10 +225,37 @@ impl Identity {
     }
 }
 
-/// The AWS shared-credentials file for a key (`~/.aws/credentials` format).
-pub(crate) fn credentials_file(credentials: &Credentials) -> String {
+/// An Argon2id hash of `password` with a fresh salt, as a PHC string.
+fn hash_password(password: &str) -> String {
+    use argon2::password_hash::PasswordHasher;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .expect("Argon2 hashes any password of a valid length")
+        .to_string()
+}
+
+/// Whether `password` matches the PHC string `hash`.
+fn verify_password(hash: &str, password: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier;
+    let Ok(parsed) = argon2::password_hash::phc::PasswordHash::new(hash) else {
+        tracing::error!("a console password hash in the store cannot be read");
+        return false;
+    };
+    argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+}
+
+/// The admin's credentials file: the access key in the AWS shared-credentials format
+/// (`~/.aws/credentials`) and, as a comment the AWS tools skip, the console password.
+pub(crate) fn credentials_file(credentials: &Credentials, console_password: &str) -> String {
     format!(
-        "# Slipway access key of user {}\n[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-        credentials.user, credentials.access_key_id, credentials.secret_access_key
+        "# Slipway access key of user {user}\n\
+         # Console password of user {user}: {console_password}\n\
+         [default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        credentials.access_key_id,
+        credentials.secret_access_key,
+        user = credentials.user,
     )
 }
+
+#[cfg(test)]
+mod tests;

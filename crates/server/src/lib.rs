@@ -2,8 +2,8 @@
 //!
 //! Today: `/healthz`; the AWS JSON 1.1 API (SigV4-signed `POST /`) with CodeBuild projects,
 //! builds and reports, and the SSM and Secrets Manager calls that hold build secrets; the
-//! agent API (`/agent/v1/…`) agents pull builds from; and build logs (`/v1/builds/<id>/log`).
-//! Git hosting and the console come with their issues.
+//! agent API (`/agent/v1/…`) agents pull builds from; build logs (`/v1/builds/<id>/log`); git
+//! hosting (`/v1/repos/<name>`); and the web console (`/console/`).
 //!
 //! [`Server::open`] prepares everything a server needs from its configuration (the store and
 //! its migrations, the blob store, the installation's key, the first user); [`Server::serve`]
@@ -18,6 +18,7 @@ mod base64_codec;
 mod builds;
 mod codebuild;
 mod codecommit;
+mod console;
 mod crypto;
 mod error;
 mod git;
@@ -41,7 +42,7 @@ use axum::routing::{get, post, put};
 use engine::blob::BlobStore;
 use engine::store::Store;
 
-pub use identity::{Credentials, IdentityError};
+pub use identity::{Credentials, IdentityError, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH};
 pub use mirrors::MirrorError;
 
 use crate::crypto::SecretBox;
@@ -137,11 +138,12 @@ impl Server {
         let created_admin = identity.bootstrap(engine::clock::now_ms()).await?;
         let admin_credentials_file = data_dir.join("admin-credentials");
         if let Some(credentials) = &created_admin {
-            write_private(&admin_credentials_file, &identity::credentials_file(credentials))
-                .map_err(|source| ServerError::DataDir {
-                    path: admin_credentials_file.display().to_string(),
-                    source,
-                })?;
+            let console_password = generate_password();
+            identity.set_password(&credentials.user, &console_password).await?;
+            let file = identity::credentials_file(credentials, &console_password);
+            write_private(&admin_credentials_file, &file).map_err(|source| {
+                ServerError::DataDir { path: admin_credentials_file.display().to_string(), source }
+            })?;
         }
         let state = AppState {
             store,
@@ -252,6 +254,15 @@ impl Server {
         self.state.identity.create_user(name, engine::clock::now_ms()).await
     }
 
+    /// Sets a user's console password (`slipway user set-password`).
+    pub async fn set_console_password(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<(), IdentityError> {
+        self.state.identity.set_password(user, password).await
+    }
+
     /// Creates an access key for a user (`slipway access-key create`).
     pub async fn create_access_key(&self, user: &str) -> Result<Credentials, IdentityError> {
         self.state.identity.create_access_key(user, engine::clock::now_ms()).await
@@ -346,7 +357,7 @@ impl Server {
 fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/", post(aws::handle))
+        .route("/", get(console::home).post(aws::handle))
         .route("/agent/v1/register", post(agent_api::register))
         .route("/agent/v1/lease", post(agent_api::lease))
         .route("/agent/v1/jobs/{job}/events", post(agent_api::events))
@@ -356,11 +367,18 @@ fn app(state: AppState) -> Router {
         .route("/v1/builds/{id}/log", get(logs::download))
         .route("/v1/builds/{id}/log/live", get(logs::live))
         .merge(git::routes())
+        .merge(console::routes())
         .with_state(state)
 }
 
 async fn healthz() -> &'static str {
     "ok\n"
+}
+
+/// A console password for people to copy: 20 letters and digits, without the ones that
+/// look alike (about 117 bits).
+pub fn generate_password() -> String {
+    crate::crypto::random_string(20, b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
 }
 
 /// Writes a file only its owner can read, replacing any previous one.

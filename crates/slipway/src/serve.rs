@@ -1,5 +1,5 @@
 //! `slipway server` and the administration commands that work on its data directory
-//! (`slipway user create`, `slipway access-key create|revoke`).
+//! (`slipway user create|set-password`, `slipway access-key create|revoke`, …).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,6 +83,18 @@ pub(crate) enum UserCommand {
     Create {
         /// The user's name.
         name: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Set a user's console password: the first line of standard input, or a generated one
+    /// (printed) with --generate.
+    #[command(name = "set-password")]
+    SetPassword {
+        /// The user's name.
+        name: String,
+        /// Generate a password of 20 characters and print it.
+        #[arg(long)]
+        generate: bool,
         #[command(flatten)]
         state: StateArgs,
     },
@@ -243,7 +255,11 @@ pub(crate) fn server(args: ServerArgs) -> ExitCode {
         if let Some(credentials) = &server.created_admin {
             println!("Created the user admin with access key {}.", credentials.access_key_id);
         }
-        println!("The admin's credentials are in {} (mode 0600). Try:", server.admin_credentials_file.display());
+        println!("Console: {endpoint}/console/");
+        println!(
+            "The admin's access key and console password are in {} (mode 0600). Try:",
+            server.admin_credentials_file.display()
+        );
         println!(
             "  AWS_SHARED_CREDENTIALS_FILE={} aws codebuild list-projects --endpoint-url {endpoint} --region {}",
             server.admin_credentials_file.display(),
@@ -304,12 +320,35 @@ async fn shutdown_signal() {
 }
 
 pub(crate) fn user(command: UserCommand) -> ExitCode {
-    let UserCommand::Create { name, state } = command;
-    administer(
-        &state,
-        async |server| server.create_user(&name).await,
-        |()| format!("Created user {name}"),
-    )
+    match command {
+        UserCommand::Create { name, state } => administer(
+            &state,
+            async |server| server.create_user(&name).await,
+            |()| format!("Created user {name}"),
+        ),
+        UserCommand::SetPassword { name, generate, state } => {
+            let password = if generate {
+                server::generate_password()
+            } else {
+                let mut line = String::new();
+                if let Err(err) = std::io::stdin().read_line(&mut line) {
+                    return fail(err);
+                }
+                line.trim_end_matches(['\n', '\r']).to_owned()
+            };
+            administer(
+                &state,
+                async |server| server.set_console_password(&name, &password).await,
+                |()| {
+                    if generate {
+                        format!("Set the console password of {name}: {password}")
+                    } else {
+                        format!("Set the console password of {name}")
+                    }
+                },
+            )
+        }
+    }
 }
 
 pub(crate) fn access_key(command: AccessKeyCommand) -> ExitCode {

@@ -278,13 +278,26 @@ async fn listing(store: &Store) {
         .collect();
 
     for limit in [1, 3, 4, 11, 50] {
-        assert_eq!(list_all(store, "listed", None, false, limit).await, expected, "limit {limit}");
-        assert_eq!(list_all(store, "listed", None, true, limit).await, reversed, "limit {limit}");
-        assert_eq!(list_all(store, "listed", Some("p1"), false, limit).await, p1, "limit {limit}");
+        assert_eq!(
+            paged_keys(store, "listed", None, false, limit).await,
+            expected,
+            "limit {limit}"
+        );
+        assert_eq!(paged_keys(store, "listed", None, true, limit).await, reversed, "limit {limit}");
+        assert_eq!(
+            paged_keys(store, "listed", Some("p1"), false, limit).await,
+            p1,
+            "limit {limit}"
+        );
     }
+    let keys = |documents: Vec<Document>| -> Vec<String> {
+        documents.into_iter().map(|document| document.key).collect()
+    };
+    assert_eq!(keys(store.list_all("listed", None).await.unwrap()), expected);
+    assert_eq!(keys(store.list_all("listed", Some("p1")).await.unwrap()), p1);
     let mut p1_reversed = p1.clone();
     p1_reversed.reverse();
-    assert_eq!(list_all(store, "listed", Some("p1"), true, 2).await, p1_reversed);
+    assert_eq!(paged_keys(store, "listed", Some("p1"), true, 2).await, p1_reversed);
 
     // Pages are full until the last, which has no cursor: 11 documents by 4 are 4, 4, 3.
     let first = store.list(&list_query("listed", None, false, None, 4)).await.unwrap();
@@ -705,7 +718,7 @@ fn list_query(
 }
 
 /// Every key of a listing, page by page (at most 100 pages).
-async fn list_all(
+async fn paged_keys(
     store: &Store,
     kind: &str,
     parent: Option<&str>,

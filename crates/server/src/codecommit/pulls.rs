@@ -13,7 +13,7 @@ pub(super) mod approvals;
 mod comments;
 mod merge;
 
-use engine::store::{Document, ListQuery, StoreError, Write};
+use engine::store::{Document, StoreError, Write};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -358,23 +358,7 @@ async fn repository_pull_requests(
     state: &AppState,
     repository: &str,
 ) -> Result<Vec<Document>, ApiError> {
-    let mut all = Vec::new();
-    let mut after = None;
-    loop {
-        let query = ListQuery {
-            kind: PULL_REQUEST.to_owned(),
-            parent: Some(repository.to_owned()),
-            descending: false,
-            after,
-            limit: 1000,
-        };
-        let page = state.store.list(&query).await?;
-        all.extend(page.documents);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(all),
-        }
-    }
+    Ok(state.store.list_all(PULL_REQUEST, Some(repository)).await?)
 }
 
 async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {

@@ -9,7 +9,7 @@
 //! rewrites its associations in the same batch. A new pull request gets one approval rule per
 //! associated template that applies to its destination (`rules_for`).
 
-use engine::store::{Document, ListQuery, StoreError, Write};
+use engine::store::{Document, StoreError, Write};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -62,7 +62,7 @@ pub(super) async fn call(
         "DeleteApprovalRuleTemplate" => delete(state, input).await,
         "ListApprovalRuleTemplates" => {
             let mut names: Vec<String> =
-                all(state, TEMPLATE, None).await?.into_iter().map(|it| it.key).collect();
+                state.store.list_all(TEMPLATE, None).await?.into_iter().map(|it| it.key).collect();
             names.sort();
             page(&input, &names, "approvalRuleTemplateNames")
         }
@@ -114,7 +114,9 @@ pub(super) async fn call(
         "BatchDisassociateApprovalRuleTemplateFromRepositories" => batch(state, input, false).await,
         "ListAssociatedApprovalRuleTemplatesForRepository" => {
             let repository = existing(state, &input, "repositoryName").await?;
-            let mut names: Vec<String> = all(state, ASSOCIATION, Some(&repository.key))
+            let mut names: Vec<String> = state
+                .store
+                .list_all(ASSOCIATION, Some(&repository.key))
                 .await?
                 .iter()
                 .filter_map(|it| it.body["approvalRuleTemplateName"].as_str().map(str::to_owned))
@@ -143,7 +145,9 @@ pub(super) async fn rules_for(
     destination: &str,
     author: &str,
 ) -> Result<Vec<Value>, ApiError> {
-    let mut names: Vec<String> = all(state, ASSOCIATION, Some(repository))
+    let mut names: Vec<String> = state
+        .store
+        .list_all(ASSOCIATION, Some(repository))
         .await?
         .iter()
         .filter_map(|it| it.body["approvalRuleTemplateName"].as_str().map(str::to_owned))
@@ -294,37 +298,14 @@ fn content(input: &Value, field: &str) -> Result<String, ApiError> {
     Ok(content.to_owned())
 }
 
-/// Every document of a kind (and parent).
-async fn all(
-    state: &AppState,
-    kind: &str,
-    parent: Option<&str>,
-) -> Result<Vec<Document>, ApiError> {
-    let mut documents = Vec::new();
-    let mut after = None;
-    loop {
-        let query = ListQuery {
-            kind: kind.to_owned(),
-            parent: parent.map(str::to_owned),
-            descending: false,
-            after,
-            limit: 1000,
-        };
-        let page = state.store.list(&query).await?;
-        documents.extend(page.documents);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(documents),
-        }
-    }
-}
-
 /// The names of the repositories a template is associated with, sorted.
 async fn associated_repositories(
     state: &AppState,
     template: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let mut names: Vec<String> = all(state, ASSOCIATION, None)
+    let mut names: Vec<String> = state
+        .store
+        .list_all(ASSOCIATION, None)
         .await?
         .iter()
         .filter(|it| it.body["approvalRuleTemplateName"] == template)
@@ -371,7 +352,7 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
     if state.store.get(TEMPLATE, &name).await?.is_some() {
         return Err(exists());
     }
-    if all(state, TEMPLATE, None).await?.len() >= MAX_TEMPLATES {
+    if state.store.list_all(TEMPLATE, None).await?.len() >= MAX_TEMPLATES {
         return Err(error(
             "NumberOfRuleTemplatesExceededException",
             format!("There are already {MAX_TEMPLATES} approval rule templates"),
@@ -506,7 +487,7 @@ fn association(template: &str, repository: &str) -> Document {
 
 /// Associates a template with a repository; associating it again changes nothing.
 async fn associate(state: &AppState, template: &str, repository: &str) -> Result<(), ApiError> {
-    let associated = all(state, ASSOCIATION, Some(repository)).await?;
+    let associated = state.store.list_all(ASSOCIATION, Some(repository)).await?;
     if associated.iter().any(|it| it.body["approvalRuleTemplateName"] == template) {
         return Ok(());
     }

@@ -8,9 +8,11 @@
 
 mod approval_templates;
 mod branch_protection;
+mod browser;
 mod build;
 mod codecommit;
 mod codecommit_files;
+mod console;
 mod git;
 mod git_concurrency;
 mod mirrors;

@@ -5,7 +5,7 @@
 //! orders them as they were posted. GetCommentsForPullRequest groups them per compared commits
 //! and location, as CodeCommit's `CommentsForPullRequest` does.
 
-use engine::store::{Document, ListQuery, Write};
+use engine::store::{Document, Write};
 use serde_json::{Value, json};
 
 use super::{id_field, load, optional_str, page_size, page_start, target, user_arn};
@@ -176,23 +176,8 @@ pub(super) async fn post(
 
 /// Every comment on a pull request, in the order they were posted.
 async fn all_comments(state: &AppState, id: &str) -> Result<Vec<Value>, ApiError> {
-    let mut all = Vec::new();
-    let mut after = None;
-    loop {
-        let query = ListQuery {
-            kind: COMMENT.to_owned(),
-            parent: Some(id.to_owned()),
-            descending: false,
-            after,
-            limit: 1000,
-        };
-        let page = state.store.list(&query).await?;
-        all.extend(page.documents.into_iter().map(|it| it.body));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(all),
-        }
-    }
+    let documents = state.store.list_all(COMMENT, Some(id)).await?;
+    Ok(documents.into_iter().map(|it| it.body).collect())
 }
 
 /// Groups posted comments (the PostCommentForPullRequest outputs) into `CommentsForPullRequest`

@@ -1,0 +1,473 @@
+//! The web console: server-rendered pages at `/console/` over the same state as the API.
+//!
+//! People sign in with a user name and console password (`slipway user set-password`); the
+//! session is a cookie (see [`session`]). Pages are askama templates in
+//! `crates/server/templates/console/`, compiled into the binary and escaped by default. Every
+//! form that changes something is a POST carrying the session's anti-forgery token, and
+//! answers with a redirect (post/redirect/get), except the one that shows new git
+//! credentials: their password is shown once, in the response to the POST, never stored.
+//!
+//! Today the console lists the repositories and manages the signed-in user's HTTPS git
+//! credentials and console password; pipelines, builds and deployments come with their issues.
+
+mod session;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, LOCATION, SET_COOKIE,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use engine::store::StoreError;
+use serde::Deserialize;
+
+use self::session::Session;
+use crate::AppState;
+use crate::git::GIT_CREDENTIAL;
+
+/// `GET /`: browsers go to the console (the AWS API is `POST /`).
+pub(crate) async fn home() -> Response {
+    redirect("/console/")
+}
+
+/// The console's routes.
+pub(crate) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/console", get(|| async { redirect("/console/") }))
+        .route("/console/", get(repositories))
+        .route("/console/console.css", get(stylesheet))
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/security", get(security))
+        .route("/console/security/password", post(change_password))
+        .route("/console/security/git-credentials", post(create_git_credentials))
+        .route("/console/security/git-credentials/{name}/revoke", post(revoke_git_credentials))
+}
+
+/// What every page's frame shows: who is signed in, and the token its forms carry.
+struct Frame {
+    user: String,
+    csrf: String,
+}
+
+impl From<&Session> for Frame {
+    fn from(session: &Session) -> Frame {
+        Frame { user: session.user.clone(), csrf: session.csrf.clone() }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct LoginPage {
+    frame: Option<Frame>,
+    user: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/repositories.html")]
+struct RepositoriesPage {
+    frame: Option<Frame>,
+    repositories: Vec<RepositoryRow>,
+    host: String,
+}
+
+struct RepositoryRow {
+    name: String,
+    description: String,
+    default_branch: String,
+    clone_url: String,
+    last_modified: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/security.html")]
+struct SecurityPage {
+    frame: Option<Frame>,
+    credentials: Vec<CredentialRow>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+struct CredentialRow {
+    name: String,
+    created: String,
+    active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/git_credentials_created.html")]
+struct CreatedPage {
+    frame: Option<Frame>,
+    git_user: String,
+    password: String,
+    clone_example: String,
+}
+
+/// A console failure: a page saying what went wrong.
+struct ConsoleError(StatusCode, String);
+
+impl From<StoreError> for ConsoleError {
+    fn from(err: StoreError) -> ConsoleError {
+        tracing::error!(%err, "console: the store failed");
+        ConsoleError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server could not read its state.".to_owned(),
+        )
+    }
+}
+
+impl From<crate::IdentityError> for ConsoleError {
+    fn from(err: crate::IdentityError) -> ConsoleError {
+        match err {
+            crate::IdentityError::Store(err) => err.into(),
+            other => ConsoleError(StatusCode::BAD_REQUEST, other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let mut response = (self.0, self.1).into_response();
+        secure(response.headers_mut());
+        response
+    }
+}
+
+type Page = Result<Response, ConsoleError>;
+
+/// The signed-in session, or the redirect to the sign-in page that comes back to `path`.
+async fn signed_in(state: &AppState, headers: &HeaderMap, path: &str) -> Result<Session, Response> {
+    match session::from_request(&state.store, headers, engine::clock::now_ms()).await {
+        Ok(Some(session)) => Ok(session),
+        Ok(None) => Err(redirect(&format!("/console/login?next={}", percent_encode(path)))),
+        Err(err) => Err(ConsoleError::from(err).into_response()),
+    }
+}
+
+/// The session of a form post whose anti-forgery token matches; 403 otherwise.
+async fn posted_by(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Session, Response> {
+    let session = signed_in(state, headers, "/console/").await?;
+    if session.accepts(csrf) {
+        Ok(session)
+    } else {
+        Err(ConsoleError(
+            StatusCode::FORBIDDEN,
+            "This form is stale or was not sent by the console. Reload the page and try again."
+                .to_owned(),
+        )
+        .into_response())
+    }
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<NextQuery>,
+) -> Page {
+    let next = safe_next(query.next.as_deref());
+    if let Ok(Some(_)) =
+        session::from_request(&state.store, &headers, engine::clock::now_ms()).await
+    {
+        return Ok(redirect(&next));
+    }
+    render(StatusCode::OK, &LoginPage { frame: None, user: String::new(), next, error: None })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    user: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Page {
+    let next = safe_next(form.next.as_deref());
+    if !state.identity.check_password(&form.user, &form.password).await? {
+        tracing::info!(user = %form.user, "console: a sign-in was refused");
+        let error = Some("The user name or password is not correct.".to_owned());
+        return render(
+            StatusCode::UNAUTHORIZED,
+            &LoginPage { frame: None, user: form.user, next, error },
+        );
+    }
+    let (_, token) = session::create(&state.store, &form.user, engine::clock::now_ms()).await?;
+    let mut response = redirect(&next);
+    response.headers_mut().insert(SET_COOKIE, header_value(&session::set_cookie(&token)));
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Page {
+    if let Err(response) = posted_by(&state, &headers, &form.csrf).await {
+        return Ok(response);
+    }
+    session::delete(&state.store, &headers).await?;
+    let mut response = redirect("/console/login");
+    response.headers_mut().insert(SET_COOKIE, header_value(&session::clear_cookie()));
+    Ok(response)
+}
+
+async fn repositories(State(state): State<AppState>, headers: HeaderMap) -> Page {
+    let session = match signed_in(&state, &headers, "/console/").await {
+        Ok(session) => session,
+        Err(response) => return Ok(response),
+    };
+    let host = request_host(&headers);
+    let mut repositories = Vec::new();
+    for document in state.store.list_all("repository", None).await? {
+        let text = |field: &str| document.body[field].as_str().unwrap_or_default().to_owned();
+        repositories.push(RepositoryRow {
+            clone_url: format!("http://{host}/v1/repos/{}", document.key),
+            description: text("repositoryDescription"),
+            default_branch: text("defaultBranch"),
+            last_modified: document.body["lastModifiedDate"]
+                .as_f64()
+                .map(|seconds| display_time((seconds * 1000.0) as i64))
+                .unwrap_or_default(),
+            name: document.key,
+        });
+    }
+    repositories.sort_by(|a, b| a.name.cmp(&b.name));
+    render(StatusCode::OK, &RepositoriesPage { frame: Some((&session).into()), repositories, host })
+}
+
+#[derive(Deserialize)]
+struct SecurityQuery {
+    revoked: Option<String>,
+    password_changed: Option<String>,
+}
+
+async fn security(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<SecurityQuery>,
+) -> Page {
+    let session = match signed_in(&state, &headers, "/console/security").await {
+        Ok(session) => session,
+        Err(response) => return Ok(response),
+    };
+    let notice = match (query.revoked, query.password_changed) {
+        (Some(name), _) => {
+            Some(format!("Revoked the git credentials {name}. Git refuses them from now on."))
+        }
+        (None, Some(_)) => Some("Your console password is changed.".to_owned()),
+        (None, None) => None,
+    };
+    security_page(&state, &session, StatusCode::OK, notice, None).await
+}
+
+async fn security_page(
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Page {
+    let mut credentials: Vec<CredentialRow> = state
+        .store
+        .list_all(GIT_CREDENTIAL, Some(&session.user))
+        .await?
+        .into_iter()
+        .map(|document| CredentialRow {
+            created: display_time(document.body["createdMs"].as_i64().unwrap_or(document.sort)),
+            active: document.body["status"] == "Active",
+            name: document.key,
+        })
+        .collect();
+    // Active ones first, each group newest first.
+    credentials.reverse();
+    credentials.sort_by_key(|row| !row.active);
+    render(status, &SecurityPage { frame: Some(session.into()), credentials, notice, error })
+}
+
+async fn create_git_credentials(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Page {
+    let session = match posted_by(&state, &headers, &form.csrf).await {
+        Ok(session) => session,
+        Err(response) => return Ok(response),
+    };
+    let (git_user, password) = crate::git::create_git_credentials(&state, &session.user).await?;
+    tracing::info!(user = %session.user, %git_user, "console: created git credentials");
+    let clone_example = format!("git clone http://{}/v1/repos/REPOSITORY", request_host(&headers));
+    let page = CreatedPage { frame: Some((&session).into()), git_user, password, clone_example };
+    render(StatusCode::OK, &page)
+}
+
+async fn revoke_git_credentials(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Page {
+    let session = match posted_by(&state, &headers, &form.csrf).await {
+        Ok(session) => session,
+        Err(response) => return Ok(response),
+    };
+    // Only one's own: someone else's credentials are as good as absent.
+    let own = state
+        .store
+        .get(GIT_CREDENTIAL, &name)
+        .await?
+        .is_some_and(|it| it.parent.as_deref() == Some(session.user.as_str()));
+    if !own {
+        return Err(ConsoleError(
+            StatusCode::NOT_FOUND,
+            format!("You have no git credentials named {name}."),
+        ));
+    }
+    crate::git::revoke_git_credentials(&state, &name).await?;
+    tracing::info!(user = %session.user, git_user = %name, "console: revoked git credentials");
+    Ok(redirect(&format!("/console/security?revoked={}", percent_encode(&name))))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Page {
+    let session = match posted_by(&state, &headers, &form.csrf).await {
+        Ok(session) => session,
+        Err(response) => return Ok(response),
+    };
+    let refuse = async |message: &str| {
+        security_page(&state, &session, StatusCode::BAD_REQUEST, None, Some(message.to_owned()))
+            .await
+    };
+    if !state.identity.check_password(&session.user, &form.current).await? {
+        return refuse("The current password is not correct.").await;
+    }
+    if form.new != form.confirm {
+        return refuse("The new password and its confirmation differ.").await;
+    }
+    match state.identity.set_password(&session.user, &form.new).await {
+        Ok(()) => {}
+        Err(crate::IdentityError::InvalidPassword) => {
+            return refuse(&crate::IdentityError::InvalidPassword.to_string()).await;
+        }
+        Err(err) => return Err(err.into()),
+    }
+    tracing::info!(user = %session.user, "console: changed the console password");
+    Ok(redirect("/console/security?password_changed=1"))
+}
+
+async fn stylesheet() -> Response {
+    let mut response = include_str!("../templates/console/console.css").into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
+}
+
+/// A page as an HTML response that no cache keeps and no other site can frame.
+fn render(status: StatusCode, page: &impl Template) -> Page {
+    let html = page.render().map_err(|err| {
+        tracing::error!(%err, "console: a template failed");
+        ConsoleError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The page could not be rendered.".to_owned(),
+        )
+    })?;
+    let mut response = (status, html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    secure(headers);
+    Ok(response)
+}
+
+/// The headers every console response carries: nothing cached (pages show secrets and
+/// per-user state), no framing, no scripts or styles from elsewhere.
+fn secure(headers: &mut HeaderMap) {
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    );
+}
+
+/// A 303 to `location` (after a POST the browser GETs it).
+fn redirect(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(LOCATION, header_value(location));
+    secure(response.headers_mut());
+    response
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).expect("console header values are ASCII without control characters")
+}
+
+/// Where to go after signing in: a console path, never another site (`//evil`, `https:`).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with("/console/")
+                && !path.starts_with("//")
+                && !path.contains("\\")
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_owned()
+        }
+        _ => "/console/".to_owned(),
+    }
+}
+
+/// The `Host` the browser used, for URLs it can use too.
+fn request_host(headers: &HeaderMap) -> String {
+    headers.get(HOST).and_then(|it| it.to_str().ok()).unwrap_or("localhost").to_owned()
+}
+
+/// Percent-encodes everything but unreserved characters and `/`, for query values.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `2026-11-22 19:30 UTC`.
+fn display_time(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000);
+    let (year, month, day) = engine::clock::civil_from_days(seconds.div_euclid(86_400));
+    let of_day = seconds.rem_euclid(86_400);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", of_day / 3600, of_day % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests;

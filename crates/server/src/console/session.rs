@@ -1,0 +1,133 @@
+//! Console sessions: who is signed in, from a cookie.
+//!
+//! Signing in creates a session: a random token (256 bits) goes to the browser in an
+//! `HttpOnly`, `SameSite=Lax` cookie, and the store keeps only its SHA-256 (kind
+//! `console-session`), so a copy of the database opens no session. The session also holds a
+//! random anti-forgery token that every form of the console posts back: a request another
+//! site makes the browser send carries the cookie but cannot know that token. Sessions are
+//! documents like everything else, so they survive restarts and every replica sees them.
+
+use axum::http::HeaderMap;
+use axum::http::header::COOKIE;
+use engine::store::{Document, Store, StoreError, Write};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::crypto::random_string;
+use crate::sigv4::{constant_time_eq, hex};
+
+/// The kind of the documents that hold sessions.
+const SESSION: &str = "console-session";
+
+/// The cookie that carries the session token.
+pub(super) const COOKIE_NAME: &str = "slipway_session";
+
+/// How long a session lasts after signing in (AWS console sessions last 12 hours).
+pub(super) const LIFETIME_MS: i64 = 12 * 60 * 60 * 1000;
+
+const TOKEN_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Session {
+    pub(super) user: String,
+    /// The anti-forgery token the session's forms carry.
+    pub(super) csrf: String,
+}
+
+impl Session {
+    /// Whether a form's anti-forgery token is this session's.
+    pub(super) fn accepts(&self, csrf: &str) -> bool {
+        constant_time_eq(self.csrf.as_bytes(), csrf.as_bytes())
+    }
+}
+
+/// Starts a session for `user`; returns it and the token for the cookie.
+pub(super) async fn create(
+    store: &Store,
+    user: &str,
+    now_ms: i64,
+) -> Result<(Session, String), StoreError> {
+    let token = random_string(43, TOKEN_ALPHABET);
+    let session = Session { user: user.to_owned(), csrf: random_string(43, TOKEN_ALPHABET) };
+    let document = Document {
+        kind: SESSION.to_owned(),
+        key: token_key(&token),
+        parent: Some(user.to_owned()),
+        sort: now_ms,
+        version: 0,
+        body: json!({
+            "userName": user,
+            "csrf": session.csrf,
+            "createdMs": now_ms,
+            "expiresMs": now_ms + LIFETIME_MS,
+        }),
+    };
+    store.apply(vec![Write::Insert(document)]).await?;
+    Ok((session, token))
+}
+
+/// The session the request's cookie names, if it exists and has not expired.
+pub(super) async fn from_request(
+    store: &Store,
+    headers: &HeaderMap,
+    now_ms: i64,
+) -> Result<Option<Session>, StoreError> {
+    let Some(token) = cookie(headers, COOKIE_NAME) else {
+        return Ok(None);
+    };
+    let Some(document) = store.get(SESSION, &token_key(&token)).await? else {
+        return Ok(None);
+    };
+    let expires = document.body["expiresMs"].as_i64().unwrap_or(0);
+    if expires <= now_ms {
+        // Expired: gone for good, so that sessions do not pile up.
+        store.apply(vec![Write::Delete { kind: SESSION.to_owned(), key: document.key }]).await?;
+        return Ok(None);
+    }
+    let field = |name: &str| document.body[name].as_str().unwrap_or_default().to_owned();
+    Ok(Some(Session { user: field("userName"), csrf: field("csrf") }))
+}
+
+/// Ends the session the request's cookie names (signing out).
+pub(super) async fn delete(store: &Store, headers: &HeaderMap) -> Result<(), StoreError> {
+    if let Some(token) = cookie(headers, COOKIE_NAME) {
+        let key = token_key(&token);
+        store.apply(vec![Write::Delete { kind: SESSION.to_owned(), key }]).await?;
+    }
+    Ok(())
+}
+
+/// The `Set-Cookie` value that gives the browser `token`.
+pub(super) fn set_cookie(token: &str) -> String {
+    format!(
+        "{COOKIE_NAME}={token}; Path=/console; HttpOnly; SameSite=Lax; Max-Age={}",
+        LIFETIME_MS / 1000
+    )
+}
+
+/// The `Set-Cookie` value that makes the browser forget the session.
+pub(super) fn clear_cookie() -> String {
+    format!("{COOKIE_NAME}=; Path=/console; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+/// The store key of a session: the token's SHA-256, never the token.
+fn token_key(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// The value of the cookie `name` among the request's `Cookie` headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+#[cfg(test)]
+mod tests;

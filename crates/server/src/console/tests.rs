@@ -1,0 +1,25 @@
+//! Tests of the console's helpers: where signing in may lead, how times are shown.
+
+use super::*;
+
+#[test]
+fn after_signing_in_only_console_paths_are_followed() {
+    assert_eq!(safe_next(Some("/console/security")), "/console/security");
+    for bad in [
+        None,
+        Some("https://evil.example/"),
+        Some("//evil.example/"),
+        Some("/console/\\x"),
+        Some("/v1/repos"),
+        Some("/console/\n"),
+    ] {
+        assert_eq!(safe_next(bad), "/console/", "{bad:?}");
+    }
+}
+
+#[test]
+fn times_and_query_values_are_written_plainly() {
+    assert_eq!(display_time(0), "1970-01-01 00:00 UTC");
+    assert_eq!(display_time(1_795_376_400_000), "2026-11-22 19:40 UTC");
+    assert_eq!(percent_encode("/console/a b&c=d"), "/console/a%20b%26c%3Dd");
+}

@@ -1,0 +1,211 @@
+//! The web console in a real browser (headless Chromium): signing in with the admin's console
+//! password, the repositories list, HTTPS git credentials generated and revoked on the
+//! Security credentials page and used by the real `git`, changing the password; and, over
+//! raw HTTP, that forms posted without the session's anti-forgery token change nothing.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
+
+use crate::browser::Browser;
+use crate::server::RunningServer;
+use crate::support::{GitCredentials, git};
+use crate::{Run, Sandbox};
+
+/// The console password the first start wrote into the admin's credentials file.
+fn admin_console_password(server: &RunningServer) -> String {
+    let file = std::fs::read_to_string(server.credentials()).unwrap();
+    file.lines()
+        .find_map(|line| line.strip_prefix("# Console password of user admin: "))
+        .unwrap_or_else(|| panic!("no console password in the credentials file:\n{file}"))
+        .to_owned()
+}
+
+fn sign_in(browser: &mut Browser, user: &str, password: &str) {
+    browser.fill("input[name=user]", user);
+    browser.fill("input[name=password]", password);
+    browser.click("role=button[name=\"Sign in\"]");
+}
+
+#[test]
+fn git_credentials_are_generated_and_revoked_in_the_console() {
+    let sandbox = Sandbox::new();
+    let server =
+        RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &["--no-local-agent"]);
+    server
+        .aws(&[
+            "codecommit",
+            "create-repository",
+            "--repository-name",
+            "demo",
+            "--repository-description",
+            "The <b>demo</b> & more",
+        ])
+        .expect_code(0);
+    let password = admin_console_password(&server);
+    let mut browser = Browser::start();
+
+    // Signed out, the server's root leads to the sign-in page, which comes back afterwards.
+    browser.goto(&format!("{}/", server.endpoint));
+    assert!(browser.url().contains("/console/login?next=/console/"), "{}", browser.url());
+    sign_in(&mut browser, "admin", "not the password");
+    assert_eq!(browser.text("role=alert"), "The user name or password is not correct.");
+    sign_in(&mut browser, "admin", &password);
+    assert_eq!(browser.url(), format!("{}/console/", server.endpoint));
+    assert_eq!(browser.text("#signed-in-user"), "admin");
+
+    // The repositories list, with the description shown as text, not markup.
+    assert_eq!(browser.text("td.name"), "demo");
+    assert_eq!(browser.text("td.name + td"), "The <b>demo</b> & more");
+    let clone_url = format!("{}/v1/repos/demo", server.endpoint);
+    assert_eq!(browser.text("td code"), clone_url);
+
+    // Generate credentials: the password is on the page this once.
+    browser.click("nav a[href=\"/console/security\"]");
+    assert_eq!(browser.count("#git-credentials tbody tr"), 0);
+    browser.click("role=button[name=\"Generate credentials\"]");
+    let credentials = GitCredentials {
+        username: browser.text("#git-username"),
+        password: browser.text("#git-password"),
+    };
+    assert!(credentials.username.starts_with("admin-at-"), "{credentials:?}");
+    assert_eq!(credentials.password.len(), 40);
+
+    // Real git works with them.
+    let work = sandbox.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let url = credentials.url(&server.endpoint, "demo");
+    git(&work, &["init", "-q", "-b", "main"]).expect_code(0);
+    crate::support::commit(&work, "README.md", "hello\n", "first");
+    git(&work, &["push", "-q", &url, "main"]).expect_code(0);
+
+    // The list shows them as active; revoking them there makes git refuse them.
+    browser.goto(&format!("{}/console/security", server.endpoint));
+    let row = format!("tr[data-git-user=\"{}\"]", credentials.username);
+    assert_eq!(browser.text(&format!("{row} td:nth-child(3)")), "Active");
+    browser.click(&format!("role=button[name=\"Revoke {}\"]", credentials.username));
+    assert!(browser.text("role=status").starts_with("Revoked the git credentials"));
+    assert_eq!(browser.text(&format!("{row} td:nth-child(3)")), "Revoked");
+    assert_eq!(browser.count(&format!("{row} button")), 0);
+    let refused = git(&work, &["ls-remote", &url]);
+    assert_ne!(refused.code, Some(0), "{refused:?}");
+    assert!(refused.stderr.contains("Authentication failed"), "{}", refused.stderr);
+
+    // A new password: the old one stops working, the new one signs in.
+    browser.fill("input[name=current]", &password);
+    browser.fill("input[name=new]", "a new console password");
+    browser.fill("input[name=confirm]", "a new console password");
+    browser.click("role=button[name=\"Change password\"]");
+    assert_eq!(browser.text("role=status"), "Your console password is changed.");
+    browser.click("role=button[name=\"Sign out\"]");
+    assert!(browser.url().ends_with("/console/login"), "{}", browser.url());
+    browser.goto(&format!("{}/console/security", server.endpoint));
+    assert!(browser.url().contains("/console/login?next=/console/security"));
+    sign_in(&mut browser, "admin", &password);
+    assert_eq!(browser.text("role=alert"), "The user name or password is not correct.");
+    sign_in(&mut browser, "admin", "a new console password");
+    assert_eq!(browser.url(), format!("{}/console/security", server.endpoint));
+}
+
+#[test]
+fn console_forms_need_the_sessions_token() {
+    let sandbox = Sandbox::new();
+    let server =
+        RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &["--no-local-agent"]);
+    let password = admin_console_password(&server);
+    let address = server.endpoint.trim_start_matches("http://").to_owned();
+
+    // Without a session, a page sends the browser to sign in.
+    let response = request(&address, "GET", "/console/security", None, "");
+    assert!(response.starts_with("HTTP/1.1 303"), "{response}");
+    assert!(response.contains("location: /console/login?next=/console/security"), "{response}");
+
+    let form = format!("user=admin&password={password}&next=%2Fconsole%2Fsecurity");
+    let response = request(&address, "POST", "/console/login", None, &form);
+    assert!(response.starts_with("HTTP/1.1 303"), "{response}");
+    let cookie = session_cookie(&response);
+    assert!(response.contains("HttpOnly; SameSite=Lax"), "{response}");
+
+    // With the session's cookie but a forged or missing token: refused, nothing created.
+    for body in ["csrf=forged", ""] {
+        let response =
+            request(&address, "POST", "/console/security/git-credentials", Some(&cookie), body);
+        assert!(
+            response.starts_with("HTTP/1.1 403") || response.starts_with("HTTP/1.1 422"),
+            "{response}"
+        );
+    }
+    let page = request(&address, "GET", "/console/security", Some(&cookie), "");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("cache-control: no-store"), "{page}");
+    assert!(page.contains("You have no git credentials."), "{page}");
+
+    // Another user, with a password set by `slipway user set-password`, cannot revoke the
+    // admin's credentials.
+    let data = server.data_dir.to_str().unwrap();
+    sandbox.slipway(&["user", "create", "bob", "--data-dir", data]).status().unwrap();
+    let set_password = |password: &str| {
+        let mut child = sandbox
+            .slipway(&["user", "set-password", "bob", "--data-dir", data])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    };
+    let short = set_password("short");
+    short.expect_code(2);
+    assert!(short.stderr.contains("8 to 128 characters"), "{}", short.stderr);
+    set_password("bob's password").expect_code(0);
+    let form = "user=bob&password=bob%27s+password";
+    let response = request(&address, "POST", "/console/login", None, form);
+    assert!(response.starts_with("HTTP/1.1 303"), "{response}");
+    let bob = session_cookie(&response);
+    let page = request(&address, "GET", "/console/security", Some(&bob), "");
+    let csrf = hidden_csrf(&page);
+    let admins = crate::support::git_credentials(&sandbox, &server, "admin");
+    let path = format!("/console/security/git-credentials/{}/revoke", admins.username);
+    let response = request(&address, "POST", &path, Some(&bob), &format!("csrf={csrf}"));
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    let response = request(&address, "POST", &path, Some(&cookie), &format!("csrf={csrf}"));
+    assert!(response.starts_with("HTTP/1.1 403"), "a token of bob's session: {response}");
+    let admin_page = request(&address, "GET", "/console/security", Some(&cookie), "");
+    assert!(admin_page.contains(&admins.username) && admin_page.contains("Active"));
+}
+
+/// The `name=value` of the session cookie a sign-in response sets.
+fn session_cookie(response: &str) -> String {
+    response
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: "))
+        .and_then(|it| it.split(';').next())
+        .unwrap_or_else(|| panic!("no session cookie: {response}"))
+        .to_owned()
+}
+
+/// The anti-forgery token in a page's forms.
+fn hidden_csrf(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a form with a token") + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A raw HTTP/1.1 request with a form body; the whole response (headers in lower case, as
+/// the server sends them).
+fn request(address: &str, method: &str, path: &str, cookie: Option<&str>, body: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let cookie = cookie.map(|it| format!("Cookie: {it}\r\n")).unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{cookie}\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
