@@ -14,16 +14,18 @@ mod session;
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, LOCATION, SET_COOKIE,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use engine::store::StoreError;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use self::session::Session;
 use crate::AppState;
@@ -141,27 +143,54 @@ impl IntoResponse for ConsoleError {
 
 type Page = Result<Response, ConsoleError>;
 
-/// The signed-in session, or the redirect to the sign-in page that comes back to `path`.
-async fn signed_in(state: &AppState, headers: &HeaderMap, path: &str) -> Result<Session, Response> {
-    match session::from_request(&state.store, headers, engine::clock::now_ms()).await {
-        Ok(Some(session)) => Ok(session),
-        Ok(None) => Err(redirect(&format!("/console/login?next={}", percent_encode(path)))),
-        Err(err) => Err(ConsoleError::from(err).into_response()),
+/// The signed-in user's session, as an extractor: a page that needs one gets it; a browser
+/// without one is sent to sign in, and comes back to the page it asked for afterwards.
+struct SignedIn(Session);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<SignedIn, Response> {
+        match session::from_request(&state.store, &parts.headers, engine::clock::now_ms()).await {
+            Ok(Some(session)) => Ok(SignedIn(session)),
+            Ok(None) => {
+                // After signing in the browser GETs `next`: a form's URL is no page.
+                let back = if parts.method == Method::GET { parts.uri.path() } else { "/console/" };
+                Err(redirect(&format!("/console/login?next={}", percent_encode(back))))
+            }
+            Err(err) => Err(ConsoleError::from(err).into_response()),
+        }
     }
 }
 
-/// The session of a form post whose anti-forgery token matches; 403 otherwise.
-async fn posted_by(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Session, Response> {
-    let session = signed_in(state, headers, "/console/").await?;
-    if session.accepts(csrf) {
-        Ok(session)
-    } else {
-        Err(ConsoleError(
-            StatusCode::FORBIDDEN,
-            "This form is stale or was not sent by the console. Reload the page and try again."
-                .to_owned(),
-        )
-        .into_response())
+/// A form that carries the anti-forgery token of the session it was served to.
+trait CarriesToken {
+    fn csrf(&self) -> &str;
+}
+
+/// A form posted by the signed-in user from a console page, as an extractor: refused (403)
+/// when its token is not the session's, as a form another site makes the browser post is.
+struct Posted<T>(Session, T);
+
+impl<T: DeserializeOwned + CarriesToken + Send> FromRequest<AppState> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Posted<T>, Response> {
+        let (mut parts, body) = request.into_parts();
+        let SignedIn(session) = SignedIn::from_request_parts(&mut parts, state).await?;
+        let Form(form) = Form::<T>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !session.accepts(form.csrf()) {
+            return Err(ConsoleError(
+                StatusCode::FORBIDDEN,
+                "This form is stale or was not sent by the console. Reload the page and try \
+                 again."
+                    .to_owned(),
+            )
+            .into_response());
+        }
+        Ok(Posted(session, form))
     }
 }
 
@@ -212,25 +241,28 @@ struct CsrfForm {
     csrf: String,
 }
 
+impl CarriesToken for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    Posted(_, CsrfForm { .. }): Posted<CsrfForm>,
 ) -> Page {
-    if let Err(response) = posted_by(&state, &headers, &form.csrf).await {
-        return Ok(response);
-    }
     session::delete(&state.store, &headers).await?;
     let mut response = redirect("/console/login");
     response.headers_mut().insert(SET_COOKIE, header_value(&session::clear_cookie()));
     Ok(response)
 }
 
-async fn repositories(State(state): State<AppState>, headers: HeaderMap) -> Page {
-    let session = match signed_in(&state, &headers, "/console/").await {
-        Ok(session) => session,
-        Err(response) => return Ok(response),
-    };
+async fn repositories(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    headers: HeaderMap,
+) -> Page {
     let host = request_host(&headers);
     let mut repositories = Vec::new();
     for document in state.store.list_all("repository", None).await? {
@@ -258,13 +290,9 @@ struct SecurityQuery {
 
 async fn security(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(session): SignedIn,
     Query(query): Query<SecurityQuery>,
 ) -> Page {
-    let session = match signed_in(&state, &headers, "/console/security").await {
-        Ok(session) => session,
-        Err(response) => return Ok(response),
-    };
     let notice = match (query.revoked, query.password_changed) {
         (Some(name), _) => {
             Some(format!("Revoked the git credentials {name}. Git refuses them from now on."))
@@ -302,12 +330,8 @@ async fn security_page(
 async fn create_git_credentials(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    Posted(session, CsrfForm { .. }): Posted<CsrfForm>,
 ) -> Page {
-    let session = match posted_by(&state, &headers, &form.csrf).await {
-        Ok(session) => session,
-        Err(response) => return Ok(response),
-    };
     let (git_user, password) = crate::git::create_git_credentials(&state, &session.user).await?;
     tracing::info!(user = %session.user, %git_user, "console: created git credentials");
     let clone_example = format!("git clone http://{}/v1/repos/REPOSITORY", request_host(&headers));
@@ -317,14 +341,9 @@ async fn create_git_credentials(
 
 async fn revoke_git_credentials(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted(session, CsrfForm { .. }): Posted<CsrfForm>,
 ) -> Page {
-    let session = match posted_by(&state, &headers, &form.csrf).await {
-        Ok(session) => session,
-        Err(response) => return Ok(response),
-    };
     // Only one's own: someone else's credentials are as good as absent.
     let own = state
         .store
@@ -350,15 +369,16 @@ struct PasswordForm {
     confirm: String,
 }
 
+impl CarriesToken for PasswordForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 async fn change_password(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<PasswordForm>,
+    Posted(session, form): Posted<PasswordForm>,
 ) -> Page {
-    let session = match posted_by(&state, &headers, &form.csrf).await {
-        Ok(session) => session,
-        Err(response) => return Ok(response),
-    };
     let refuse = async |message: &str| {
         security_page(&state, &session, StatusCode::BAD_REQUEST, None, Some(message.to_owned()))
             .await
