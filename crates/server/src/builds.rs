@@ -624,6 +624,58 @@ pub(crate) async fn stop_build(state: &AppState, input: Value) -> Result<Value, 
     Err(ApiError::internal(format!("build {id} kept changing while being stopped")))
 }
 
+/// How long a build may wait in the queue when neither project nor StartBuild says (CodeBuild's
+/// default, 8 hours).
+const DEFAULT_QUEUED_TIMEOUT_MINUTES: i64 = 480;
+
+/// Ends the builds that waited in the queue longer than their `queuedTimeoutInMinutes`, as
+/// CodeBuild does: `TIMED_OUT`, in the QUEUED phase, and off the queue, in one transaction
+/// each. A build an agent leases at the same moment keeps whichever change was written first
+/// (the other one meets a changed version). Returns how many it ended.
+pub(crate) async fn expire_queued(state: &AppState, now_ms: i64) -> Result<usize, StoreError> {
+    let mut ended = 0;
+    for job in state.store.queued_jobs().await? {
+        if job.kind != JOB_KIND {
+            continue;
+        }
+        let Some(mut document) = state.store.get(BUILD, &job.id).await? else { continue };
+        let minutes = document.body["queuedTimeoutInMinutes"]
+            .as_i64()
+            .unwrap_or(DEFAULT_QUEUED_TIMEOUT_MINUTES);
+        if job.enqueued_at + minutes * 60_000 > now_ms {
+            continue;
+        }
+        let Ok(mut build) = core(&document) else { continue };
+        if build.build_complete || build.current_phase != PhaseType::Queued {
+            continue;
+        }
+        let context = PhaseContext {
+            status_code: "BUILD_TIMED_OUT".to_owned(),
+            message: format!("Build timed out after waiting {minutes} minutes in the queue"),
+        };
+        let when = engine::clock::aws_timestamp(now_ms);
+        engine::build::ended(&mut build, when, BuildStatus::TimedOut, context);
+        store_core(&mut document, &build);
+        let version = document.version;
+        let writes = vec![
+            Write::Update { document, expected_version: version },
+            Write::CompleteJob { job_id: job.id.clone() },
+        ];
+        match state.store.apply(writes).await {
+            Ok(()) => {
+                tracing::warn!(build = %job.id, minutes, "build timed out in the queue");
+                ended += 1;
+            }
+            Err(StoreError::Conflict { .. }) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    if ended > 0 {
+        state.logs.notify_waiters();
+    }
+    Ok(ended)
+}
+
 pub(crate) async fn retry_build(
     state: &AppState,
     caller: &Caller,
@@ -669,3 +721,6 @@ pub(crate) async fn batch_delete_builds(state: &AppState, input: Value) -> Resul
     }
     Ok(json!({ "buildsDeleted": deleted, "buildsNotDeleted": not_deleted }))
 }
+
+#[cfg(test)]
+mod tests;

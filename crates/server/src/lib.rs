@@ -170,7 +170,8 @@ impl Server {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        // The background components: one, for now, that ends builds whose agent is gone.
+        // The background components: builds whose agent is gone or that waited in the queue
+        // too long end; triggers, webhooks and mirrors react to pushes.
         let state = self.state.clone();
         let expiry = tokio::spawn(async move {
             let mut interval = tokio::time::interval(Duration::from_secs(2));
@@ -178,6 +179,9 @@ impl Server {
                 interval.tick().await;
                 if let Err(err) = agent_api::expire_leases(&state).await {
                     tracing::error!(%err, "expiring leases");
+                }
+                if let Err(err) = builds::expire_queued(&state, engine::clock::now_ms()).await {
+                    tracing::error!(%err, "ending builds that waited too long in the queue");
                 }
             }
         });
@@ -379,6 +383,21 @@ async fn healthz() -> &'static str {
 /// look alike (about 117 bits).
 pub fn generate_password() -> String {
     crate::crypto::random_string(20, b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
+}
+
+/// A server's state on a fresh temporary directory (SQLite, local blobs), for unit tests; the
+/// directory lives as long as the returned guard.
+#[cfg(test)]
+pub(crate) async fn test_state(region: &str) -> (AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        data_dir: dir.path().join("data"),
+        database_url: None,
+        blob_url: None,
+        region: region.to_owned(),
+    };
+    let server = Server::open(&config).await.unwrap();
+    (server.state, dir)
 }
 
 /// Writes a file only its owner can read, replacing any previous one.

@@ -133,18 +133,6 @@ fn the_document_round_trips_without_secret_values() {
 // ---------------------------------------------------------------------------------------------
 // Against real repositories.
 
-async fn state() -> (AppState, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = crate::ServerConfig {
-        data_dir: dir.path().join("data"),
-        database_url: None,
-        blob_url: None,
-        region: "us-east-1".to_owned(),
-    };
-    let server = crate::Server::open(&config).await.unwrap();
-    (server.state, dir)
-}
-
 async fn repository(state: &AppState, name: &str) {
     let document = Document {
         kind: "repository".to_owned(),
@@ -191,7 +179,7 @@ async fn events(state: &AppState, repo: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_pull_fetches_branches_and_tags_and_records_events() {
-    let (state, dir) = state().await;
+    let (state, dir) = crate::test_state("us-east-1").await;
     repository(&state, "copy").await;
     let source = dir.path().join("upstream");
     let url = upstream(&source).await;
@@ -250,7 +238,7 @@ async fn a_pull_fetches_branches_and_tags_and_records_events() {
 
 #[tokio::test]
 async fn owed_pushes_are_pushed_and_recorded() {
-    let (state, dir) = state().await;
+    let (state, dir) = crate::test_state("us-east-1").await;
     repository(&state, "origin").await;
     let source = dir.path().join("upstream");
     let url = upstream(&source).await;

@@ -196,14 +196,7 @@ fn the_event_cursor_is_the_stores_cursor() {
 
 /// A server state on a temporary directory, with repository `demo`.
 async fn state() -> (AppState, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = crate::ServerConfig {
-        data_dir: dir.path().join("data"),
-        database_url: None,
-        blob_url: None,
-        region: "eu-west-3".to_owned(),
-    };
-    let server = crate::Server::open(&config).await.unwrap();
+    let (state, dir) = crate::test_state("eu-west-3").await;
     let repository = Document {
         kind: "repository".to_owned(),
         key: "demo".to_owned(),
@@ -212,8 +205,8 @@ async fn state() -> (AppState, tempfile::TempDir) {
         version: 0,
         body: json!({ "repositoryName": "demo" }),
     };
-    server.state.store.apply(vec![Write::Insert(repository)]).await.unwrap();
-    (server.state, dir)
+    state.store.apply(vec![Write::Insert(repository)]).await.unwrap();
+    (state, dir)
 }
 
 async fn record_event(state: &AppState, seq: i64, reference: &str, event: &str) {

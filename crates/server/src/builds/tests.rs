@@ -1,0 +1,73 @@
+//! Builds that wait in the queue longer than `queuedTimeoutInMinutes` end `TIMED_OUT`.
+
+use serde_json::{Value, json};
+
+use super::expire_queued;
+use crate::AppState;
+use crate::aws::Caller;
+
+async fn codebuild(state: &AppState, operation: &str, input: Value) -> Value {
+    let caller =
+        Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
+    crate::codebuild::call(state, &caller, operation, input).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_build_queued_past_its_queued_timeout_ends_timed_out() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n";
+    codebuild(
+        &state,
+        "CreateProject",
+        json!({
+            "name": "waits",
+            "source": { "type": "NO_SOURCE", "buildspec": buildspec },
+            "artifacts": { "type": "NO_ARTIFACTS" },
+            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+            "serviceRole": "r",
+            "queuedTimeoutInMinutes": 30,
+        }),
+    )
+    .await;
+    // No agent is running: both builds stay queued.
+    let started = engine::clock::now_ms();
+    let short = codebuild(
+        &state,
+        "StartBuild",
+        json!({ "projectName": "waits", "queuedTimeoutInMinutesOverride": 5 }),
+    )
+    .await;
+    let long = codebuild(&state, "StartBuild", json!({ "projectName": "waits" })).await;
+    let short = short["build"]["id"].as_str().unwrap().to_owned();
+    let long = long["build"]["id"].as_str().unwrap().to_owned();
+    let minute = 60_000;
+
+    assert_eq!(expire_queued(&state, started + 4 * minute).await.unwrap(), 0);
+    // Past five minutes (and a second for the time StartBuild took): only the override's.
+    assert_eq!(expire_queued(&state, started + 5 * minute + 1_000).await.unwrap(), 1);
+    let builds = codebuild(&state, "BatchGetBuilds", json!({ "ids": [&short, &long] })).await;
+    let (short_build, long_build) = (&builds["builds"][0], &builds["builds"][1]);
+    assert_eq!(short_build["buildStatus"], "TIMED_OUT");
+    assert_eq!(short_build["buildComplete"], true);
+    assert_eq!(short_build["queuedTimeoutInMinutes"], 5);
+    let queued = short_build["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|phase| phase["phaseType"] == "QUEUED")
+        .unwrap();
+    assert_eq!(queued["phaseStatus"], "TIMED_OUT");
+    assert_eq!(queued["contexts"][0]["statusCode"], "BUILD_TIMED_OUT");
+    assert_eq!(long_build["buildStatus"], "IN_PROGRESS");
+    assert_eq!(long_build["currentPhase"], "QUEUED");
+    // Off the queue: no agent can lease it any more.
+    let queue: Vec<String> =
+        state.store.queued_jobs().await.unwrap().into_iter().map(|job| job.id).collect();
+    assert_eq!(queue, vec![long.clone()]);
+
+    // The project's 30 minutes for the other; once ended, a build is not ended again.
+    assert_eq!(expire_queued(&state, started + 31 * minute).await.unwrap(), 1);
+    assert_eq!(expire_queued(&state, started + 60 * minute).await.unwrap(), 0);
+    let builds = codebuild(&state, "BatchGetBuilds", json!({ "ids": [&long] })).await;
+    assert_eq!(builds["builds"][0]["buildStatus"], "TIMED_OUT");
+}
