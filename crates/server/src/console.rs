@@ -133,9 +133,28 @@ impl From<crate::IdentityError> for ConsoleError {
     }
 }
 
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorPage {
+    frame: Option<Frame>,
+    title: &'static str,
+    message: String,
+}
+
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
-        let mut response = (self.0, self.1).into_response();
+        let ConsoleError(status, message) = self;
+        let title = status.canonical_reason().unwrap_or("Error");
+        let page = ErrorPage { frame: None, title, message: message.clone() };
+        let mut response = match page.render() {
+            Ok(html) => {
+                let mut response = (status, html).into_response();
+                let content_type = HeaderValue::from_static("text/html; charset=utf-8");
+                response.headers_mut().insert(CONTENT_TYPE, content_type);
+                response
+            }
+            Err(_) => (status, message).into_response(),
+        };
         secure(response.headers_mut());
         response
     }
@@ -377,6 +396,7 @@ impl CarriesToken for PasswordForm {
 
 async fn change_password(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Posted(session, form): Posted<PasswordForm>,
 ) -> Page {
     let refuse = async |message: &str| {
@@ -396,6 +416,7 @@ async fn change_password(
         }
         Err(err) => return Err(err.into()),
     }
+    session::end_others(&state.store, &session.user, &headers).await?;
     tracing::info!(user = %session.user, "console: changed the console password");
     Ok(redirect("/console/security?password_changed=1"))
 }

@@ -42,12 +42,14 @@ impl Session {
     }
 }
 
-/// Starts a session for `user`; returns it and the token for the cookie.
+/// Starts a session for `user`; returns it and the token for the cookie. The user's expired
+/// sessions go at the same time, so that sessions never presented again do not pile up.
 pub(super) async fn create(
     store: &Store,
     user: &str,
     now_ms: i64,
 ) -> Result<(Session, String), StoreError> {
+    end_sessions(store, user, |document| expires(document) <= now_ms).await?;
     let token = random_string(43, TOKEN_ALPHABET);
     let session = Session { user: user.to_owned(), csrf: random_string(43, TOKEN_ALPHABET) };
     let document = Document {
@@ -79,14 +81,44 @@ pub(super) async fn from_request(
     let Some(document) = store.get(SESSION, &token_key(&token)).await? else {
         return Ok(None);
     };
-    let expires = document.body["expiresMs"].as_i64().unwrap_or(0);
-    if expires <= now_ms {
+    if expires(&document) <= now_ms {
         // Expired: gone for good, so that sessions do not pile up.
         store.apply(vec![Write::Delete { kind: SESSION.to_owned(), key: document.key }]).await?;
         return Ok(None);
     }
     let field = |name: &str| document.body[name].as_str().unwrap_or_default().to_owned();
     Ok(Some(Session { user: field("userName"), csrf: field("csrf") }))
+}
+
+/// Ends every session of `user` but the one the request's cookie names (after a password
+/// change: whoever knew the old password is signed out everywhere else).
+pub(super) async fn end_others(
+    store: &Store,
+    user: &str,
+    headers: &HeaderMap,
+) -> Result<(), StoreError> {
+    let current = cookie(headers, COOKIE_NAME).map(|token| token_key(&token));
+    end_sessions(store, user, |document| Some(&document.key) != current.as_ref()).await
+}
+
+/// Deletes the sessions of `user` that `which` selects, in one transaction.
+async fn end_sessions(
+    store: &Store,
+    user: &str,
+    which: impl Fn(&Document) -> bool,
+) -> Result<(), StoreError> {
+    let writes: Vec<Write> = store
+        .list_all(SESSION, Some(user))
+        .await?
+        .into_iter()
+        .filter(|document| which(document))
+        .map(|document| Write::Delete { kind: SESSION.to_owned(), key: document.key })
+        .collect();
+    if writes.is_empty() { Ok(()) } else { store.apply(writes).await }
+}
+
+fn expires(document: &Document) -> i64 {
+    document.body["expiresMs"].as_i64().unwrap_or(0)
 }
 
 /// Ends the session the request's cookie names (signing out).

@@ -51,3 +51,22 @@ async fn sessions_are_found_by_token_and_end_on_expiry_or_sign_out() {
     delete(&store, &request).await.unwrap();
     assert_eq!(from_request(&store, &request, 6_000).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn a_new_session_clears_expired_ones_and_a_password_change_ends_the_others() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    let (_, old) = create(&store, "admin", 0).await.unwrap();
+    let (_, other) = create(&store, "admin", LIFETIME_MS - 10).await.unwrap();
+    let (_, bobs) = create(&store, "bob", 0).await.unwrap();
+    // Signing in after the first one expired removes it, and only it.
+    let (_, current) = create(&store, "admin", LIFETIME_MS + 1).await.unwrap();
+    assert!(store.get(SESSION, &token_key(&old)).await.unwrap().is_none());
+    assert!(store.get(SESSION, &token_key(&other)).await.unwrap().is_some());
+    assert!(store.get(SESSION, &token_key(&bobs)).await.unwrap().is_some());
+
+    let request = headers(&[&format!("{COOKIE_NAME}={current}")]);
+    end_others(&store, "admin", &request).await.unwrap();
+    assert!(store.get(SESSION, &token_key(&other)).await.unwrap().is_none());
+    assert!(store.get(SESSION, &token_key(&current)).await.unwrap().is_some());
+    assert!(store.get(SESSION, &token_key(&bobs)).await.unwrap().is_some());
+}
