@@ -327,6 +327,11 @@ async fn rpc(
         Service::UploadPack => None,
     };
     let mut command = git();
+    if service == Service::ReceivePack && policy.is_none() {
+        // Nothing protected: the hook would let everything through, so it is not even started
+        // (our `pre-receive` is the only hook a repository has).
+        command.args(["-c", "core.hooksPath=/dev/null"]);
+    }
     command
         .arg(service.command())
         .arg("--stateless-rpc")
