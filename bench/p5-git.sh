@@ -11,6 +11,14 @@
 # The runs interleave the three servers. Then the idle RSS of Slipway's server, against nginx's
 # and fcgiwrap's processes together.
 #
+# Both HTTP servers do the same work for a request: HTTP Basic authentication with the same
+# user and password (Slipway's `git-credentials`; nginx's `auth_basic` with an htpasswd entry
+# in RFC 2307's `{SSHA}` form, a salted SHA-1, the nearest nginx has to Slipway's one salted
+# SHA-256), and git as a client behaves as it does by default with both: its first request
+# goes without credentials, gets a 401, and is sent again with them (no
+# `http.proactiveAuth`). Before 2026-11-22 the nginx peer had no authentication at all, so
+# Slipway alone paid that extra round trip per operation.
+#
 # The repository is made by a deterministic script (git fast-import): SIZE_MB of pseudo-random
 # (incompressible) files in 200 commits, plus a branch of 200 small commits for the push; it is
 # generated once per run in the run's temporary directory (~15 s).
@@ -130,9 +138,18 @@ bare=$work/data/repos/p5.git
 [[ $(g --git-dir="$bare" rev-parse main) == $(g --git-dir="$src" rev-parse main) ]] ||
     die "the pushed main is not the source's"
 
-# git http-backend behind nginx + fcgiwrap, on the same bare repository.
+# git http-backend behind nginx + fcgiwrap, on the same bare repository, with the same
+# credentials: an htpasswd entry `user:{SSHA}base64(sha1(password salt) salt)`.
 nginx_port=$(free_port)
 mkdir -p "$work/nginx/logs" "$work/nginx/tmp"
+bench_py - "$(cred username)" "$(cred password)" >"$work/nginx/htpasswd" <<'PY'
+import base64, hashlib, os, sys
+
+user, password = sys.argv[1], sys.argv[2]
+salt = os.urandom(8)
+digest = hashlib.sha1(password.encode() + salt).digest()
+print(f"{user}:{{SSHA}}{base64.b64encode(digest + salt).decode()}")
+PY
 fcgi_socket=$work/fcgiwrap.sock
 spawn fcgiwrap fcgiwrap -c "$FCGI_CHILDREN" -s "unix:$fcgi_socket"
 for ((i = 0; i < 100; i++)); do
@@ -179,11 +196,13 @@ http {
         client_max_body_size 0;
         # PATH_INFO is the path under GIT_PROJECT_ROOT: /git/p5.git/info/refs -> /p5.git/info/refs
         location ~ ^/git(/.*)\$ {
+            auth_basic "git";
+            auth_basic_user_file $work/nginx/htpasswd;
             include /etc/nginx/fastcgi_params;
             fastcgi_param SCRIPT_FILENAME $http_backend;
             fastcgi_param GIT_PROJECT_ROOT $work/data/repos;
             fastcgi_param GIT_HTTP_EXPORT_ALL 1;
-            fastcgi_param REMOTE_USER bench;
+            fastcgi_param REMOTE_USER \$remote_user;
             fastcgi_param PATH_INFO \$1;
             fastcgi_param GIT_PROTOCOL \$http_git_protocol;
             fastcgi_param HTTP_CONTENT_ENCODING \$http_content_encoding;
@@ -195,7 +214,8 @@ EOF
 chmod -R a+rX "$work/nginx"
 nginx -t -q -p "$work/nginx" -c "$work/nginx/nginx.conf" -e logs/error.log || die "nginx -t failed"
 spawn nginx nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e logs/error.log
-backend_url="http://127.0.0.1:$nginx_port/git/p5.git"
+backend_url=$(bench_py -c 'import sys, slipway_bench as sb; print(sb.git_url(*sys.argv[1:]))' \
+    "http://127.0.0.1:$nginx_port/git/p5.git" "$(cred username)" "$(cred password)")
 for ((i = 0; i < 100; i++)); do
     g ls-remote "$backend_url" >/dev/null 2>&1 && break
     alive "${PIDS[nginx]}" || die "nginx exited: $(cat "$work/nginx.err" "$work/nginx/logs/error.log")"
@@ -274,7 +294,7 @@ median() { bench_py -c 'import sys, slipway_bench as sb; print(sb.median([float(
 
 header "P5 git over smart HTTP"
 echo "# repository: main = $COMMITS commits, $src_mb MB packed (SIZE_MB=$SIZE_MB, pseudo-random files); the push: $COMMITS commits of one ~2 KiB file each"
-echo "# medians of $RUNS runs, interleaved; slipway: HTTP Basic (git asks, gets a 401, asks again); http_backend: git $(git --version | cut -d' ' -f3) http-backend, nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), fcgiwrap -c $FCGI_CHILDREN, no auth; floor of both: file://"
+echo "# medians of $RUNS runs, interleaved; both HTTP servers: HTTP Basic, the same credentials (git asks, gets a 401, asks again); slipway: git-credentials; http_backend: git $(git --version | cut -d' ' -f3) http-backend, nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') auth_basic ({SSHA}), fcgiwrap -c $FCGI_CHILDREN; floor of both: file://"
 for fig in clone push ls_remote; do
     name=$fig
     [[ $fig == push ]] && name=push_${COMMITS}_commits

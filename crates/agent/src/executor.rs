@@ -82,6 +82,11 @@ pub struct BuildContext {
     pub source_version: Option<String>,
     /// See `source_version`.
     pub source_repo_url: Option<String>,
+    /// The commit `source_dir` is a fresh checkout of, when the caller made it for this build
+    /// (an agent's fetch): the directory is then moved into the workspace whole (it holds
+    /// nothing but the commit's files and `.git`), and this is
+    /// `CODEBUILD_RESOLVED_SOURCE_VERSION`, without asking git either.
+    pub source_commit: Option<String>,
 }
 
 /// How much build output may be on its way to a consumer that has not handled it yet.
@@ -447,13 +452,22 @@ impl Run<'_> {
         src_dir: &Path,
     ) -> PhaseEnd {
         let (from, to) = (self.context.source_dir.clone(), src_dir.to_owned());
-        let listed = crate::workspace::git_files(&from).await;
-        let what = if listed.is_some() { "source files known to git" } else { "source files" };
-        let copy = move || crate::workspace::copy_source(&from, &to, listed.as_deref());
-        match tokio::task::spawn_blocking(copy).await {
-            Ok(Ok(files)) => {
-                self.message(format!("Copied {files} {what} into {}", src_dir.display()))
-            }
+        let checkout = self.context.source_commit.clone();
+        let prepared = if checkout.is_some() {
+            // The caller's own checkout: moved (or, across file systems, copied) whole.
+            let prepare = move || crate::workspace::move_source(&from, &to);
+            tokio::task::spawn_blocking(prepare).await
+        } else {
+            let listed = crate::workspace::git_files(&from).await;
+            let what = if listed.is_some() { "source files known to git" } else { "source files" };
+            let copy = move || {
+                crate::workspace::copy_source(&from, &to, listed.as_deref())
+                    .map(|files| format!("Copied {files} {what}"))
+            };
+            tokio::task::spawn_blocking(copy).await
+        };
+        match prepared {
+            Ok(Ok(done)) => self.message(format!("{done} into {}", src_dir.display())),
             Ok(Err(err)) => {
                 return PhaseEnd::Failed(client_error(format!(
                     "cannot copy the source {}: {err}",
@@ -464,7 +478,11 @@ impl Run<'_> {
                 return PhaseEnd::Failed(fault(format!("copying the source failed: {err}")));
             }
         }
-        if let Some(revision) = crate::workspace::git_revision(src_dir).await {
+        let revision = match checkout {
+            Some(commit) => Some(commit),
+            None => crate::workspace::git_revision(src_dir).await,
+        };
+        if let Some(revision) = revision {
             env.push(("CODEBUILD_RESOLVED_SOURCE_VERSION".to_owned(), revision.clone()));
             self.resolved_source_version = Some(revision);
         }

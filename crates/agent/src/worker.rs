@@ -477,7 +477,7 @@ async fn run_job(
         region: job.region.clone(),
         initiator: job.initiator.clone(),
         // Empty for NO_SOURCE builds; a clone of the hosted repository otherwise. The executor
-        // copies it into the build's workspace.
+        // moves it into the build's workspace.
         source_dir: dirs.source.clone(),
         work_dir: dirs.work.clone(),
         artifacts_dir: dirs.artifacts.clone(),
@@ -495,6 +495,7 @@ async fn run_job(
             .source
             .as_ref()
             .map(|it| format!("{}{}", shared.config.server.trim_end_matches('/'), it.path)),
+        source_commit: job.source.as_ref().map(|it| it.commit.clone()),
     };
     let secrets = JobSecrets(job.secrets.clone());
 
@@ -627,7 +628,6 @@ async fn finish(
     }
 }
 
-/// The record of a build that could not even start on this agent: FAULT in PROVISIONING.
 /// Clones the build's source from the server (with the agent's token, which may fetch but not
 /// push) into `dir` and checks out the commit to build.
 async fn fetch_source(
@@ -647,10 +647,22 @@ async fn fetch_source(
             .stderr(std::process::Stdio::piped());
         command
     };
-    // A shallow fetch of exactly the commit when the project asks for a depth; a full clone
-    // otherwise, or when the shallow fetch is refused.
+    // A full clone from a bundle of the repository (one request, one git process on the
+    // server) when the project wants all of the history; a shallow fetch of exactly the commit
+    // when it asks for a depth; a clone over git's protocol when either fails.
     let mut fetched = false;
-    if source.depth > 0 {
+    if source.depth == 0 {
+        match clone_bundle(shared, source, dir, &url, &git).await {
+            Ok(()) => fetched = true,
+            Err(message) => {
+                shared.log(format!(
+                    "cloning {url} from a bundle failed ({message}); cloning it with git"
+                ));
+                let _ = tokio::fs::remove_dir_all(dir).await;
+                let _ = tokio::fs::create_dir_all(dir).await;
+            }
+        }
+    } else {
         let dir_text = dir.display().to_string();
         let steps = [
             vec!["init".to_owned(), "--quiet".to_owned(), dir_text.clone()],
@@ -724,6 +736,53 @@ async fn fetch_source(
     Ok(())
 }
 
+/// Clones the source into `dir` from the server's bundle of the repository: every branch (as
+/// `origin/…`) and tag, as `git clone` gives, and `origin` pointing at `url`. The checkout is
+/// the caller's.
+async fn clone_bundle(
+    shared: &Shared,
+    source: &protocol::agent::GitSource,
+    dir: &Path,
+    url: &str,
+    git: &impl Fn(Vec<String>) -> tokio::process::Command,
+) -> Result<(), String> {
+    // Beside the source directory, in the job's own directory.
+    let bundle = dir.with_extension("bundle");
+    let downloaded = shared.client.source_bundle(&source.path, &source.commit, &bundle).await;
+    let cloned = match downloaded {
+        Ok(()) => {
+            let dir = dir.display().to_string();
+            let bundle_text = bundle.display().to_string();
+            let clone = vec![
+                "clone".to_owned(),
+                "--quiet".to_owned(),
+                "--no-checkout".to_owned(),
+                bundle_text,
+                dir.clone(),
+            ];
+            let set_url = ["-C", &dir, "remote", "set-url", "origin", url];
+            match run_git(git(clone)).await {
+                Ok(()) => run_git(git(set_url.map(str::to_owned).to_vec())).await,
+                Err(err) => Err(err),
+            }
+        }
+        Err(err) => Err(err.to_string()),
+    };
+    let _ = tokio::fs::remove_file(&bundle).await;
+    cloned
+}
+
+/// Runs a git command whose output is not needed; its stderr is the error.
+async fn run_git(mut command: tokio::process::Command) -> Result<(), String> {
+    let output = command.output().await.map_err(|err| format!("cannot run git: {err}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+    }
+}
+
+/// The record of a build that could not even start on this agent: FAULT in PROVISIONING.
 fn fault_build(job: &BuildJob, message: String) -> Build {
     let now = clock::now();
     let phase = |phase_type, status, contexts| BuildPhase {

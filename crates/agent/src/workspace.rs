@@ -1,4 +1,5 @@
-//! Preparing a build's workspace: copying the source in, and finding its git revision.
+//! Preparing a build's workspace: copying (or moving) the source in, and finding its git
+//! revision.
 
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -40,6 +41,18 @@ pub(crate) fn copy_source(from: &Path, to: &Path, listed: Option<&[PathBuf]>) ->
         }
     }
     Ok(files)
+}
+
+/// Moves the directory `from` to `to` (an absent or empty directory), copying it when a
+/// rename cannot (another file system). Says what it did.
+pub(crate) fn move_source(from: &Path, to: &Path) -> io::Result<String> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::rename(from, to) {
+        Ok(()) => Ok("Moved the source".to_owned()),
+        Err(_) => copy_tree(from, to).map(|files| format!("Copied {files} source files")),
+    }
 }
 
 /// The files of the git work tree at `dir`, tracked and untracked but not ignored, when `dir`

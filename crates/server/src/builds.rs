@@ -146,12 +146,7 @@ pub(crate) async fn start_build_from(
                 .or_else(|| project["sourceVersion"].as_str())
                 .filter(|it| !it.is_empty());
             let source = match &origin {
-                Some(origin) => {
-                    let mut source =
-                        codecommit_source(state, location, Some(&origin.commit)).await?;
-                    source.branch = Some(origin.branch.clone());
-                    source
-                }
+                Some(origin) => pushed_source(state, location, origin).await?,
                 None => codecommit_source(state, location, version).await?,
             };
             let mut source = source;
@@ -397,14 +392,29 @@ fn is_inline(setting: &str) -> bool {
     setting.contains('\n') || setting.starts_with("version:") || setting.starts_with("{")
 }
 
-/// Resolves a CODECOMMIT source: the repository (its name, or a clone URL ending in
-/// `/v1/repos/<name>`) and the version (a branch, tag or commit; the default branch when
-/// absent) to a commit.
-async fn codecommit_source(
+/// The source of a push's build: the pushed commit on the pushed branch, which git has just
+/// reported (a branch only ever names a commit), so nothing is asked of git.
+async fn pushed_source(
     state: &AppState,
     location: &str,
-    version: Option<&str>,
+    origin: &Origin,
 ) -> Result<GitSource, ApiError> {
+    let name = repository_name(location)?;
+    if state.store.get("repository", name).await?.is_none() {
+        return Err(invalid(format!("Repository {name} does not exist")));
+    }
+    Ok(GitSource {
+        path: format!("/v1/repos/{name}"),
+        commit: origin.commit.clone(),
+        version: origin.commit.clone(),
+        branch: Some(origin.branch.clone()),
+        depth: 0,
+    })
+}
+
+/// The repository a CODECOMMIT location names: its name, or a clone URL ending in
+/// `/v1/repos/<name>`.
+fn repository_name(location: &str) -> Result<&str, ApiError> {
     let name = location
         .trim_end_matches('/')
         .rsplit("/v1/repos/")
@@ -416,6 +426,18 @@ async fn codecommit_source(
             "A CODECOMMIT source needs a location: the repository's clone URL or name",
         ));
     }
+    Ok(name)
+}
+
+/// Resolves a CODECOMMIT source: the repository (its name, or a clone URL ending in
+/// `/v1/repos/<name>`) and the version (a branch, tag or commit; the default branch when
+/// absent) to a commit.
+async fn codecommit_source(
+    state: &AppState,
+    location: &str,
+    version: Option<&str>,
+) -> Result<GitSource, ApiError> {
+    let name = repository_name(location)?;
     if state.store.get("repository", name).await?.is_none() {
         return Err(invalid(format!("Repository {name} does not exist")));
     }

@@ -17,6 +17,11 @@
 //! done becomes a `ref-event` document, all in one store transaction, before the response
 //! ends; then `AppState::ref_events` wakes whoever reacts to pushes.
 //!
+//! `GET /v1/repos/<name>/bundle?commit=<id>` answers with a git bundle of every ref plus that
+//! commit (`git bundle create - --all <id>`), streamed as git writes it: what an agent clones
+//! a build's source from in one request and one git process on each side, where a clone over
+//! the smart protocol takes three requests and a dozen processes.
+//!
 //! Branch protection (`protection`) refuses a push before any ref moves: the repository's
 //! `pre-receive` hook checks each update against the verdicts the server wrote for this user
 //! as soon as the push's commands were read.
@@ -63,6 +68,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/repos/{name}/info/refs", get(info_refs))
         .route("/v1/repos/{name}/git-upload-pack", post(upload_pack))
         .route("/v1/repos/{name}/git-receive-pack", post(receive_pack))
+        .route("/v1/repos/{name}/bundle", get(bundle))
         // Pushes are as large as the repositories; they stream, so no limit is needed.
         .layer(DefaultBodyLimit::disable())
 }
@@ -321,6 +327,11 @@ async fn rpc(
         Service::UploadPack => None,
     };
     let mut command = git();
+    if service == Service::ReceivePack && policy.is_none() {
+        // Nothing protected: the hook would let everything through, so it is not even started
+        // (our `pre-receive` is the only hook a repository has).
+        command.args(["-c", "core.hooksPath=/dev/null"]);
+    }
     command
         .arg(service.command())
         .arg("--stateless-rpc")
@@ -385,6 +396,80 @@ async fn rpc(
         receiver.recv().await.map(|chunk| (Ok::<Bytes, Infallible>(chunk), receiver))
     });
     with_git_headers(Response::new(Body::from_stream(stream)), service, "result")
+}
+
+/// A bundle of the repository's refs and the commit `commit` (a full object id), for an
+/// agent's source. A failure after the first bytes ends the response with an error, so the
+/// client never takes a truncated bundle for a whole one.
+async fn bundle(
+    State(state): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let (_user, dir) = match admit(&state, &headers, &name).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let commit = query.iter().find(|(k, _)| k == "commit").map(|(_, v)| v.as_str());
+    let Some(commit) = commit.filter(|it| is_object_id(it)) else {
+        return (StatusCode::BAD_REQUEST, "commit must be a full object id\n").into_response();
+    };
+    let mut command = git();
+    command
+        .arg("--git-dir")
+        .arg(&dir)
+        .args(["bundle", "create", "--quiet", "-", "--all", commit])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => return internal("starting git bundle", err),
+    };
+    let (Some(mut stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return internal("starting git bundle", "its pipes are missing");
+    };
+    let errors = tokio::spawn(read_capped(stderr, 64 << 10));
+    let (sender, receiver) = mpsc::channel::<std::io::Result<Bytes>>(8);
+    tokio::spawn(async move {
+        let mut buffer = vec![0u8; 64 << 10];
+        loop {
+            match stdout.read(&mut buffer).await {
+                Ok(0) => break,
+                Ok(read) => {
+                    let chunk = Bytes::copy_from_slice(&buffer[..read]);
+                    if sender.send(Ok(chunk)).await.is_err() {
+                        // The client went away; dropping the child kills git.
+                        return;
+                    }
+                }
+                Err(err) => {
+                    let _ = sender.send(Err(err)).await;
+                    return;
+                }
+            }
+        }
+        let status = child.wait().await;
+        if !matches!(&status, Ok(status) if status.success()) {
+            let stderr = errors.await.unwrap_or_default();
+            let stderr = String::from_utf8_lossy(&stderr);
+            tracing::warn!(repository = %name, ?status, stderr = %stderr.trim(), "git bundle failed");
+            let _ = sender.send(Err(std::io::Error::other("git bundle failed"))).await;
+        }
+    });
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-git-bundle"));
+    response
+}
+
+/// 40 (SHA-1) or 64 (SHA-256) lower-case hex digits.
+fn is_object_id(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The policy for `user`'s push to `name` (in `dir`), with the hook installed, when the

@@ -235,6 +235,17 @@ pub(crate) fn accepts(webhook: &Value, push: &Push<'_>) -> bool {
     })
 }
 
+/// Whether one of the webhook's filters is of type `kind`.
+fn uses_filter(webhook: &Value, kind: &str) -> bool {
+    webhook["filterGroups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+        .any(|filter| filter["type"] == kind)
+}
+
 /// Follows the reference events of every repository and starts the builds their webhooks ask
 /// for. Runs until the server stops.
 pub(crate) async fn start_builds_forever(state: AppState) {
@@ -382,10 +393,17 @@ async fn maybe_build(state: &AppState, project: &Document, event: &Value) -> Res
     let new = event["newCommit"].as_str().unwrap_or_default();
     let old = event["oldCommit"].as_str().unwrap_or_default();
     let user = event["user"].as_str().unwrap_or_default();
-    let message = git_text(state, repository, &["log", "-1", "--format=%B", new]).await;
-    let range =
-        if old.chars().all(|c| c == '0') { new.to_owned() } else { format!("{old}..{new}") };
-    let changed = if range == new {
+    let webhook = &project.body["webhook"];
+    // The message and the changed files cost a git process each: asked only when a filter
+    // looks at them.
+    let message = if uses_filter(webhook, "COMMIT_MESSAGE") {
+        git_text(state, repository, &["log", "-1", "--format=%B", new]).await
+    } else {
+        String::new()
+    };
+    let changed = if !uses_filter(webhook, "FILE_PATH") {
+        String::new()
+    } else if old.chars().all(|c| c == '0') {
         git_text(state, repository, &["show", "--name-only", "--format=", new]).await
     } else {
         git_text(state, repository, &["diff", "--name-only", old, new]).await
@@ -393,7 +411,7 @@ async fn maybe_build(state: &AppState, project: &Document, event: &Value) -> Res
     let files: Vec<String> =
         changed.lines().filter(|it| !it.is_empty()).map(str::to_owned).collect();
     let push = Push { repository, reference, user, message: message.trim_end(), files: &files };
-    if !accepts(&project.body["webhook"], &push) {
+    if !accepts(webhook, &push) {
         return Ok(());
     }
     let caller = crate::aws::Caller {

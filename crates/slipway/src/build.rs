@@ -161,6 +161,7 @@ async fn execute(args: BuildArgs, prepared: Prepared) -> ExitCode {
         platform_variables: Vec::new(),
         source_version: None,
         source_repo_url: None,
+        source_commit: None,
     };
 
     let colour = std::io::stdout().is_terminal();

@@ -64,6 +64,8 @@ struct Setup {
     git: bool,
     stop_after: Option<Duration>,
     sandbox: bool,
+    /// `BuildContext::source_commit`.
+    source_commit: Option<String>,
 }
 
 impl Setup {
@@ -78,6 +80,7 @@ impl Setup {
             git: false,
             stop_after: None,
             sandbox: false,
+            source_commit: None,
         }
     }
 
@@ -126,7 +129,7 @@ impl Setup {
             project_name: "test".to_owned(),
             region: "us-east-1".to_owned(),
             initiator: "tests".to_owned(),
-            source_dir: source,
+            source_dir: source.clone(),
             work_dir,
             artifacts_dir: artifacts.clone(),
             cache_dir: self.cache_dir.clone(),
@@ -140,6 +143,7 @@ impl Setup {
             platform_variables: Vec::new(),
             source_version: None,
             source_repo_url: None,
+            source_commit: self.source_commit.clone(),
         };
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -169,6 +173,10 @@ impl Setup {
                 }
                 BuildEvent::PhaseStarted { .. } => {}
             }
+        }
+        if self.source_commit.is_some() {
+            // Moved into the workspace, not copied.
+            assert!(!source.exists(), "{} is still there", source.display());
         }
         Finished { result, output, artifacts, _temp: temp }
     }
@@ -900,4 +908,29 @@ async fn the_output_budget_holds_the_build_until_output_is_handled() {
     // A text larger than the whole budget still goes through once nothing else is pending.
     budget.release(6);
     tokio::time::timeout(Duration::from_secs(5), budget.spend(100)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_checkout_made_for_the_build_is_moved_whole_and_names_its_commit() {
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - ls -A | sort | tr '\n' ' '; echo
+      - echo "revision=$CODEBUILD_RESOLVED_SOURCE_VERSION"
+"#,
+    );
+    setup.files.extend([(".gitignore", "target/\n"), ("tracked.txt", "t"), ("target/x", "x")]);
+    setup.git = true;
+    // Whatever the caller says it checked out is believed, and nothing is left out.
+    setup.source_commit = Some("c0ffee".repeat(6) + "c0ff");
+    let build = setup.run().await;
+    let commit = "c0ffee".repeat(6) + "c0ff";
+    assert_eq!(
+        lines(&build.output),
+        [".git .gitignore target tracked.txt ".to_owned(), format!("revision={commit}")]
+    );
+    assert_eq!(build.result.build.resolved_source_version, Some(commit));
 }

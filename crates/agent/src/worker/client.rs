@@ -5,6 +5,9 @@
 //! Every request carries the agent's token as `Authorization: Bearer <token>`. Error answers
 //! are read as [`AgentApiError`] when they are one, and kept as text otherwise, so a proxy's
 //! HTML error page still ends up in the agent's log.
+//!
+//! Beside the agent protocol, [`Client::source_bundle`] downloads a build's source as a git
+//! bundle from the git hosting routes, with the same token.
 
 use std::fmt;
 use std::path::Path;
@@ -17,6 +20,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::io::AsyncWriteExt as _;
 
 /// How long a short call (register, events, heartbeat, finish) may take before it counts as
 /// failed and is retried.
@@ -192,6 +196,42 @@ impl Client {
             .header(CONTENT_LENGTH, length)
             .body(reqwest::Body::from(file));
         send(request).await.map(drop)
+    }
+
+    /// `GET <repository>/bundle?commit=<commit>` (a git route, `repository` being its path
+    /// on the server, e.g. `/v1/repos/web`): a git bundle of the repository's refs and the
+    /// commit, streamed into the file `to`. No time limit, as for a clone: the repository may
+    /// be large.
+    pub(super) async fn source_bundle(
+        &self,
+        repository: &str,
+        commit: &str,
+        to: &Path,
+    ) -> Result<(), CallError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| CallError::Transport(format!("`{}` cannot take a path", self.base)))?
+            .pop_if_empty()
+            .extend(repository.split('/').filter(|it| !it.is_empty()))
+            .push("bundle");
+        url.query_pairs_mut().append_pair("commit", commit);
+        let request = self.http.get(url).header(AUTHORIZATION, self.authorization.clone());
+        let mut response = send(request).await?;
+        let mut file = tokio::fs::File::create(to).await.map_err(|err| {
+            CallError::Transport(format!("cannot create {}: {err}", to.display()))
+        })?;
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|err| CallError::Transport(format!("reading the bundle failed: {err}")))?
+        {
+            file.write_all(&chunk).await.map_err(|err| {
+                CallError::Transport(format!("cannot write {}: {err}", to.display()))
+            })?;
+        }
+        file.flush()
+            .await
+            .map_err(|err| CallError::Transport(format!("cannot write {}: {err}", to.display())))
     }
 
     async fn post<T: DeserializeOwned>(

@@ -540,3 +540,42 @@ async fn without_a_report_the_refs_say_what_a_push_did() {
     let applied = applied_by_refs(&bare, &commands).await.unwrap();
     assert_eq!(applied, [commands[0].clone(), commands[2].clone()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_holds_every_ref_and_the_commit_asked_for() {
+    let harness = Harness::start().await;
+    harness.create_repository("demo").await;
+    harness.state.identity.create_user("carol", 0).await.unwrap();
+    let (user, password) = create_git_credentials(&harness.state, "carol").await.unwrap();
+    let url = harness.url("demo", &user, &password);
+    harness.git_ok("", &["init", "-q", "work"]);
+    let first = commit(&harness, "work", "a.txt", "one");
+    harness.git_ok("work", &["tag", "-a", "v1", "-m", "v1"]);
+    harness.git_ok("work", &["checkout", "-q", "-b", "side"]);
+    let side = commit(&harness, "work", "a.txt", "side");
+    harness.git_ok("work", &["push", "-q", &url, "main", "side", "v1"]);
+    // A commit no ref names any more is still there to build.
+    harness.git_ok("work", &["push", "-q", &url, ":side"]);
+
+    let mut headers = HeaderMap::new();
+    let basic = crate::base64_codec::encode(format!("{user}:{password}").as_bytes());
+    headers.insert("authorization", HeaderValue::from_str(&format!("Basic {basic}")).unwrap());
+    let get = |commit: &str, headers: HeaderMap| {
+        let query = vec![("commit".to_owned(), commit.to_owned())];
+        bundle(State(harness.state.clone()), UrlPath("demo".to_owned()), Query(query), headers)
+    };
+    let response = get(&side, headers.clone()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    std::fs::write(harness.dir.path().join("source.bundle"), &bytes).unwrap();
+    harness.git_ok("", &["clone", "-q", "--no-checkout", "source.bundle", "clone"]);
+    assert_eq!(harness.git_ok("clone", &["rev-parse", "origin/main"]).trim(), first);
+    assert_eq!(harness.git_ok("clone", &["rev-parse", "v1^{commit}"]).trim(), first);
+    assert_eq!(harness.git_ok("clone", &["cat-file", "-t", &side]).trim(), "commit");
+
+    // Not an object id, no credentials, an unknown commit: no bundle.
+    assert_eq!(get("main", headers.clone()).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(get(&side, HeaderMap::new()).await.status(), StatusCode::UNAUTHORIZED);
+    let unknown = get(&"0".repeat(40), headers).await;
+    assert!(axum::body::to_bytes(unknown.into_body(), usize::MAX).await.is_err());
+}

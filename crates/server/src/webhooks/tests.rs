@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{Push, accepts, repository_of};
+use super::{Push, accepts, repository_of, uses_filter};
 
 fn push<'a>(reference: &'a str, files: &'a [String], message: &'a str) -> Push<'a> {
     Push { repository: "web", reference, user: "alice", message, files }
@@ -41,4 +41,16 @@ fn projects_name_their_repository_by_location() {
     let project = json!({ "source": { "type": "CODECOMMIT", "location": "http://127.0.0.1:8080/v1/repos/web" } });
     assert_eq!(repository_of(&project).as_deref(), Some("web"));
     assert_eq!(repository_of(&json!({ "source": { "type": "NO_SOURCE" } })), None);
+}
+
+#[test]
+fn only_filters_on_messages_and_files_need_git() {
+    let webhook = json!({ "filterGroups": [
+        [{ "type": "EVENT", "pattern": "PUSH" }],
+        [{ "type": "EVENT", "pattern": "PUSH" }, { "type": "FILE_PATH", "pattern": "^src/" }],
+    ] });
+    assert!(uses_filter(&webhook, "FILE_PATH"));
+    assert!(!uses_filter(&webhook, "COMMIT_MESSAGE"));
+    assert!(!uses_filter(&json!({}), "FILE_PATH"));
+    assert!(!uses_filter(&json!({ "filterGroups": [] }), "COMMIT_MESSAGE"));
 }
