@@ -10,7 +10,7 @@ use std::path::Path;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
-use crate::sigv4::hex;
+use crate::sigv4::{hex, unhex};
 
 /// Seals and opens secrets with the installation's key.
 #[derive(Clone)]
@@ -105,13 +105,6 @@ pub(crate) fn random_string(n: usize, alphabet: &[u8]) -> String {
         }
     }
     out
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]

@@ -2,14 +2,18 @@
 //!
 //! An access key is an id (`AKIA…`, public) and a secret (40 characters) that signs API
 //! requests (SigV4). Secrets are stored sealed under the installation's key and opened only
-//! to verify a signature. A console password is chosen by a person, so it is kept only as an
-//! Argon2id hash (a PHC string in the user's document), slow to guess by design. On first
-//! start the server creates the user `admin`, one key and a console password.
+//! to verify a signature. A console password is chosen by a person, so it is kept only as a
+//! salted PBKDF2-HMAC-SHA256 hash with OWASP's 600,000 iterations, slow to guess by design.
+//! (Not Argon2: its 19 MiB work area raises glibc's mmap threshold for the rest of the
+//! process, which cost the server 8 MB of resident memory after a thousand builds; see
+//! `bench/RESULTS.md`, P6.) On first start the server creates the user `admin`, one key and a
+//! console password.
 
 use engine::store::{Document, ListQuery, Store, StoreError, Write};
 use serde_json::json;
 
 use crate::crypto::{SecretBox, random_string};
+use crate::sigv4::{constant_time_eq, hex, unhex};
 
 const USER: &str = "user";
 const ACCESS_KEY: &str = "access-key";
@@ -225,23 +229,43 @@ impl Identity {
     }
 }
 
-/// An Argon2id hash of `password` with a fresh salt, as a PHC string.
+/// PBKDF2 iterations for new hashes (OWASP's figure for HMAC-SHA256); a stored hash says its
+/// own count, so raising this later keeps old passwords working.
+const PBKDF2_ROUNDS: u32 = 600_000;
+
+/// The scheme name at the front of a stored hash.
+const PBKDF2_SCHEME: &str = "pbkdf2-sha256";
+
+/// A hash of `password` with a fresh salt: `pbkdf2-sha256$ROUNDS$SALT$HASH` (hex).
 fn hash_password(password: &str) -> String {
-    use argon2::password_hash::PasswordHasher;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes())
-        .expect("Argon2 hashes any password of a valid length")
-        .to_string()
+    let salt = crate::crypto::random_bytes(16);
+    let hash = pbkdf2_sha256(password, &salt, PBKDF2_ROUNDS).expect("valid PBKDF2 parameters");
+    format!("{PBKDF2_SCHEME}${PBKDF2_ROUNDS}${}${}", hex(&salt), hex(&hash))
 }
 
-/// Whether `password` matches the PHC string `hash`.
+/// Whether `password` matches the stored `hash`.
 fn verify_password(hash: &str, password: &str) -> bool {
-    use argon2::password_hash::PasswordVerifier;
-    let Ok(parsed) = argon2::password_hash::phc::PasswordHash::new(hash) else {
+    let parsed = match hash.split('$').collect::<Vec<_>>().as_slice() {
+        [PBKDF2_SCHEME, rounds, salt, expected] => {
+            rounds.parse::<u32>().ok().filter(|it| *it > 0).zip(unhex(salt)).zip(unhex(expected))
+        }
+        _ => None,
+    };
+    let Some(((rounds, salt), expected)) = parsed else {
         tracing::error!("a console password hash in the store cannot be read");
         return false;
     };
-    argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+    pbkdf2_sha256(password, &salt, rounds).is_some_and(|hash| constant_time_eq(&hash, &expected))
+}
+
+/// PBKDF2-HMAC-SHA256 through the crate's non-generic entry point, which is compiled (and
+/// optimised, see the workspace's dev profile) in the `pbkdf2` crate rather than here.
+fn pbkdf2_sha256(password: &str, salt: &[u8], rounds: u32) -> Option<[u8; 32]> {
+    let params = pbkdf2::Params::new_with_output_len(rounds, 32).ok()?;
+    let mut out = [0u8; 32];
+    let algorithm = pbkdf2::Algorithm::Pbkdf2Sha256;
+    pbkdf2::pbkdf2_hmac_with_params(password.as_bytes(), salt, algorithm, params, &mut out);
+    Some(out)
 }
 
 /// The admin's credentials file: the access key in the AWS shared-credentials format

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::crypto::{random_bytes, random_string};
-use crate::sigv4::{constant_time_eq, hex, hmac, parse_amz_date, signing_key};
+use crate::sigv4::{constant_time_eq, hex, hmac, parse_amz_date, signing_key, unhex};
 
 /// The kind of the documents that hold HTTPS git credentials.
 pub(crate) const GIT_CREDENTIAL: &str = "git-credential";
@@ -248,11 +248,4 @@ fn percent_decode(text: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
