@@ -16,10 +16,13 @@
 //!
 //! Both backends implement exactly the same behaviour, checked by one conformance suite
 //! (`store/tests.rs`). Times are epoch milliseconds passed in by the caller: the store never
-//! reads the clock. The SQL lives in the two backend modules; what they share (cursors,
-//! row decoding, label matching, the migration lists) lives here.
+//! reads the clock. The SQL lives in the two backend modules, and in `store/shared.rs` the
+//! methods whose statements are the same on both (expanded into each backend by macros, as
+//! their pool types differ); what they share otherwise (cursors, row decoding, label
+//! matching, the migration lists) lives here.
 
 mod postgres;
+mod shared;
 mod sqlite;
 #[cfg(test)]
 mod tests;

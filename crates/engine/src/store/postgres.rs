@@ -58,18 +58,9 @@ impl PgStore {
         self.pool.close().await;
     }
 
-    pub(super) async fn get(&self, kind: &str, key: &str) -> Result<Option<Document>, StoreError> {
-        sqlx::query_as::<_, DocumentRow>(
-            "SELECT kind, key, parent, sort, version, body::text FROM documents \
-             WHERE kind = $1 AND key = $2",
-        )
-        .bind(kind)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(document_from_row)
-        .transpose()
-    }
+    /// Nothing: PostgreSQL orders concurrent writers itself (SQLite's store takes its writer
+    /// lock here).
+    async fn single_writer(&self) {}
 
     pub(super) async fn get_many(
         &self,
@@ -89,41 +80,7 @@ impl PgStore {
         .collect()
     }
 
-    /// Runs the listing statement built by [`super::list_sql`].
-    pub(super) async fn list(
-        &self,
-        sql: &str,
-        query: &ListQuery,
-        after: Option<&Cursor>,
-        limit: i64,
-    ) -> Result<Vec<Document>, StoreError> {
-        let mut statement =
-            sqlx::query_as::<_, DocumentRow>(AssertSqlSafe(sql.to_owned())).bind(&query.kind);
-        if let Some(parent) = &query.parent {
-            statement = statement.bind(parent);
-        }
-        if let Some(after) = after {
-            statement = statement.bind(after.sort).bind(&after.key);
-        }
-        statement
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(document_from_row)
-            .collect()
-    }
-
-    pub(super) async fn next_counter(&self, name: &str) -> Result<i64, StoreError> {
-        let value = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO counters (name, value) VALUES ($1, 1) \
-             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
-        )
-        .bind(name)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(value)
-    }
+    super::shared::shared_methods!();
 
     pub(super) async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await?;
@@ -169,198 +126,25 @@ impl PgStore {
         transaction.commit().await?;
         row.map(leased_job_from_row).transpose()
     }
-
-    pub(super) async fn renew(
-        &self,
-        job_id: &str,
-        agent_id: &str,
-        lease_until: i64,
-    ) -> Result<bool, StoreError> {
-        let result =
-            sqlx::query("UPDATE jobs SET lease_until = $3 WHERE id = $1 AND agent_id = $2")
-                .bind(job_id)
-                .bind(agent_id)
-                .bind(lease_until)
-                .execute(&self.pool)
-                .await?;
-        Ok(result.rows_affected() == 1)
-    }
-
-    pub(super) async fn expired_leases(&self, now: i64) -> Result<Vec<LeasedJob>, StoreError> {
-        sqlx::query_as::<_, JobRow>(AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs \
-             WHERE lease_until IS NOT NULL AND lease_until < $1 ORDER BY lease_until, id"
-        )))
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(leased_job_from_row)
-        .collect()
-    }
-
-    pub(super) async fn queued_jobs(&self) -> Result<Vec<QueuedJob>, StoreError> {
-        sqlx::query_as::<_, JobRow>(AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE agent_id IS NULL ORDER BY enqueued_at, id"
-        )))
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(queued_job_from_row)
-        .collect()
-    }
-
-    pub(super) async fn append_log(
-        &self,
-        stream: &str,
-        seq: i64,
-        data: &[u8],
-    ) -> Result<(), StoreError> {
-        let result = sqlx::query(
-            "INSERT INTO log_chunks (stream, seq, data) VALUES ($1, $2, $3) \
-             ON CONFLICT (stream, seq) DO NOTHING",
-        )
-        .bind(stream)
-        .bind(seq)
-        .bind(data)
-        .execute(&self.pool)
-        .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::AlreadyExists {
-                kind: LOG_KIND.to_owned(),
-                key: log_key(stream, seq),
-            });
-        }
-        Ok(())
-    }
-
-    pub(super) async fn read_log(
-        &self,
-        stream: &str,
-        from_seq: i64,
-        limit: i64,
-    ) -> Result<Vec<LogChunk>, StoreError> {
-        let rows = sqlx::query_as::<_, (i64, Vec<u8>)>(
-            "SELECT seq, data FROM log_chunks WHERE stream = $1 AND seq >= $2 \
-             ORDER BY seq LIMIT $3",
-        )
-        .bind(stream)
-        .bind(from_seq)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(seq, data)| LogChunk { seq, data }).collect())
-    }
-
-    pub(super) async fn delete_log(&self, stream: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM log_chunks WHERE stream = $1")
-            .bind(stream)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
 }
 
-/// One write of a batch, inside the batch's transaction.
-async fn apply_one(connection: &mut PgConnection, write: Write) -> Result<(), StoreError> {
-    match write {
-        Write::Insert(document) => {
-            // ON CONFLICT DO NOTHING rather than catching the unique violation: an error
-            // would abort the transaction, and a concurrent insert of the same key waits for
-            // the other transaction and then reports the conflict cleanly.
-            let result = sqlx::query(
-                "INSERT INTO documents (kind, key, parent, sort, version, body) \
-                 VALUES ($1, $2, $3, $4, 1, $5::json) ON CONFLICT (kind, key) DO NOTHING",
-            )
-            .bind(&document.kind)
-            .bind(&document.key)
-            .bind(&document.parent)
-            .bind(document.sort)
-            .bind(document.body.to_string())
-            .execute(&mut *connection)
-            .await?;
-            if result.rows_affected() == 0 {
-                return Err(StoreError::AlreadyExists { kind: document.kind, key: document.key });
-            }
-        }
-        Write::Update { document, expected_version } => {
-            let result = sqlx::query(
-                "UPDATE documents SET parent = $3, sort = $4, body = $5::json, \
-                 version = version + 1 WHERE kind = $1 AND key = $2 AND version = $6",
-            )
-            .bind(&document.kind)
-            .bind(&document.key)
-            .bind(&document.parent)
-            .bind(document.sort)
-            .bind(document.body.to_string())
-            .bind(expected_version)
-            .execute(&mut *connection)
-            .await?;
-            if result.rows_affected() == 0 {
-                let exists = sqlx::query("SELECT 1 FROM documents WHERE kind = $1 AND key = $2")
-                    .bind(&document.kind)
-                    .bind(&document.key)
-                    .fetch_optional(&mut *connection)
-                    .await?
-                    .is_some();
-                let (kind, key) = (document.kind, document.key);
-                return Err(if exists {
-                    StoreError::Conflict { kind, key }
-                } else {
-                    StoreError::NotFound { kind, key }
-                });
-            }
-        }
-        Write::Put(document) => {
-            sqlx::query(
-                "INSERT INTO documents (kind, key, parent, sort, version, body) \
-                 VALUES ($1, $2, $3, $4, 1, $5::json) ON CONFLICT (kind, key) DO UPDATE SET \
-                 parent = excluded.parent, sort = excluded.sort, body = excluded.body, \
-                 version = documents.version + 1",
-            )
-            .bind(&document.kind)
-            .bind(&document.key)
-            .bind(&document.parent)
-            .bind(document.sort)
-            .bind(document.body.to_string())
-            .execute(&mut *connection)
-            .await?;
-        }
-        Write::Delete { kind, key } => {
-            sqlx::query("DELETE FROM documents WHERE kind = $1 AND key = $2")
-                .bind(kind)
-                .bind(key)
-                .execute(&mut *connection)
-                .await?;
-        }
-        Write::Enqueue(job) => {
-            let result = sqlx::query(
-                "INSERT INTO jobs (id, kind, labels, payload, enqueued_at, attempts) \
-                 VALUES ($1, $2, $3::jsonb, $4::json, $5, 0) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&job.id)
-            .bind(&job.kind)
-            .bind(labels_json(&job.labels))
-            .bind(job.payload.to_string())
-            .bind(job.enqueued_at)
-            .execute(&mut *connection)
-            .await?;
-            if result.rows_affected() == 0 {
-                return Err(StoreError::AlreadyExists { kind: JOB_KIND.to_owned(), key: job.id });
-            }
-        }
-        Write::CompleteJob { job_id } => {
-            sqlx::query("DELETE FROM jobs WHERE id = $1")
-                .bind(job_id)
-                .execute(&mut *connection)
-                .await?;
-        }
-        Write::ReleaseJob { job_id } => {
-            sqlx::query("UPDATE jobs SET agent_id = NULL, lease_until = NULL WHERE id = $1")
-                .bind(job_id)
-                .execute(&mut *connection)
-                .await?;
-        }
-    }
-    Ok(())
-}
+// The statements `apply_one` runs (see `shared.rs`). Inserts use ON CONFLICT DO NOTHING rather
+// than catching the unique violation: an error would abort the transaction, and a concurrent
+// insert of the same key waits for the other transaction and then reports the conflict
+// cleanly.
+const INSERT_DOCUMENT: &str = "\
+    INSERT INTO documents (kind, key, parent, sort, version, body) \
+    VALUES ($1, $2, $3, $4, 1, $5::json) ON CONFLICT (kind, key) DO NOTHING";
+const UPDATE_DOCUMENT: &str = "\
+    UPDATE documents SET parent = $3, sort = $4, body = $5::json, version = version + 1 \
+    WHERE kind = $1 AND key = $2 AND version = $6";
+const PUT_DOCUMENT: &str = "\
+    INSERT INTO documents (kind, key, parent, sort, version, body) \
+    VALUES ($1, $2, $3, $4, 1, $5::json) ON CONFLICT (kind, key) DO UPDATE SET \
+    parent = excluded.parent, sort = excluded.sort, body = excluded.body, \
+    version = documents.version + 1";
+const ENQUEUE_JOB: &str = "\
+    INSERT INTO jobs (id, kind, labels, payload, enqueued_at, attempts) \
+    VALUES ($1, $2, $3::jsonb, $4::json, $5, 0) ON CONFLICT (id) DO NOTHING";
+
+super::shared::apply_one!(PgConnection);
