@@ -25,9 +25,11 @@ shift 3
 
 # If the agent dies (even by SIGKILL, which leaves it no chance to clean up), the build must
 # not run on unwatched: a watchdog kills this shell's whole process group once the agent is
-# gone. It checks every second; it is a member of the group, so it ends with the build.
+# gone, after removing the state directory (which may be in /dev/shm, where nothing else
+# would). It checks every second; it is a member of the group, so it ends with the build.
 __slipway_agent=$PPID
-( trap - EXIT; while kill -0 "$__slipway_agent" 2>/dev/null; do sleep 1; done; kill -KILL -- -$$ ) </dev/null >/dev/null 2>&1 &
+( trap - EXIT; while kill -0 "$__slipway_agent" 2>/dev/null; do sleep 1; done
+  rm -rf -- "$__slipway_state"; kill -KILL -- -$$ ) </dev/null >/dev/null 2>&1 &
 
 __slipway_save() {
     pwd > "$__slipway_state/pwd"

@@ -433,7 +433,7 @@ fn partial_suffix(buffer: &[u8], marker: &[u8]) -> usize {
 }
 
 /// A random token, so that no build output can forge a marker or end a here-document.
-fn nonce() -> String {
+pub(super) fn nonce() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut out = String::new();
     for _ in 0..2 {

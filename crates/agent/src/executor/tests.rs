@@ -232,6 +232,30 @@ phases:
 }
 
 #[tokio::test]
+async fn the_shells_files_live_in_memory_for_the_agents_user_only_and_go_with_the_build() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "$__slipway_state"
+      - stat -c %a "$__slipway_state"
+"#,
+    )
+    .run()
+    .await;
+    assert_eq!(build.status(), BuildStatus::Succeeded, "{}", build.output);
+    let output = lines(&build.output);
+    let state = Path::new(output[0]);
+    if Path::new("/dev/shm").is_dir() {
+        assert!(state.starts_with("/dev/shm"), "{}", state.display());
+        assert_eq!(output[1], "700");
+    }
+    assert!(!state.exists(), "{} outlived the build", state.display());
+}
+
+#[tokio::test]
 async fn a_multi_line_command_fails_only_by_its_last_status() {
     let build = Setup::new(
         r#"
