@@ -129,9 +129,14 @@ impl Client {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| "the agent token holds characters a header cannot carry".to_owned())?;
         authorization.set_sensitive(true);
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("slipway-agent/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("slipway-agent/", env!("CARGO_PKG_VERSION")));
+        if base.scheme() == "http" {
+            // No TLS to a plain-HTTP server: no trust roots to load and keep.
+            builder = builder.tls_certs_only(Vec::new());
+        }
+        let http = builder
             .build()
             .map_err(|err| format!("cannot set up the HTTP client: {err}"))?;
         Ok(Client { http, base, authorization, agent_id: std::sync::Mutex::new(String::new()) })
