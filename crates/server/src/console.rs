@@ -7,8 +7,10 @@
 //! answers with a redirect (post/redirect/get), except the one that shows new git
 //! credentials: their password is shown once, in the response to the POST, never stored.
 //!
-//! Today the console lists the repositories and manages the signed-in user's HTTPS git
-//! credentials and console password; pipelines, builds and deployments come with their issues.
+//! Today the console lists the repositories and shows each one's branches, files and commits
+//! (read through the CodeCommit operations, as the signed-in user), and manages the signed-in
+//! user's HTTPS git credentials and console password; pipelines, builds and deployments come
+//! with their issues.
 
 mod session;
 
@@ -26,6 +28,7 @@ use axum::routing::{get, post};
 use engine::store::StoreError;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use self::session::Session;
 use crate::AppState;
@@ -41,6 +44,8 @@ pub(crate) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/console", get(|| async { redirect("/console/") }))
         .route("/console/", get(repositories))
+        .route("/console/repositories/{name}", get(repository))
+        .route("/console/repositories/{name}/file", get(repository_file))
         .route("/console/console.css", get(stylesheet))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
@@ -88,6 +93,58 @@ struct RepositoryRow {
 }
 
 #[derive(Template)]
+#[template(path = "console/repository.html")]
+struct RepositoryPage {
+    frame: Option<Frame>,
+    name: String,
+    description: String,
+    clone_url: String,
+    /// The branch shown, `None` for an empty repository.
+    branch: Option<String>,
+    branches: Vec<String>,
+    /// The folders down to the one shown.
+    crumbs: Vec<Crumb>,
+    entries: Vec<Entry>,
+    commits: Vec<CommitRow>,
+}
+
+/// A step of the path above the folder or file shown.
+struct Crumb {
+    name: String,
+    path: String,
+}
+
+/// A folder, file, link or submodule of the folder shown.
+struct Entry {
+    name: String,
+    path: String,
+    folder: bool,
+    /// Files open in the file view; links and submodules are only named.
+    viewable: bool,
+}
+
+struct CommitRow {
+    id: String,
+    short: String,
+    title: String,
+    author: String,
+    date: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/file.html")]
+struct FilePage {
+    frame: Option<Frame>,
+    name: String,
+    branch: String,
+    path: String,
+    crumbs: Vec<Crumb>,
+    size: u64,
+    /// The text, or `None` for a file that is not UTF-8 text.
+    text: Option<String>,
+}
+
+#[derive(Template)]
 #[template(path = "console/security.html")]
 struct SecurityPage {
     frame: Option<Frame>,
@@ -121,6 +178,20 @@ impl From<StoreError> for ConsoleError {
             StatusCode::INTERNAL_SERVER_ERROR,
             "The server could not read its state.".to_owned(),
         )
+    }
+}
+
+impl From<crate::error::ApiError> for ConsoleError {
+    fn from(err: crate::error::ApiError) -> ConsoleError {
+        let status = if err.code.contains("DoesNotExist") || err.code.contains("NotFound") {
+            StatusCode::NOT_FOUND
+        } else {
+            err.status
+        };
+        if status.is_server_error() {
+            tracing::error!(code = %err.code, message = %err.message, "console: a call failed");
+        }
+        ConsoleError(status, err.message)
     }
 }
 
@@ -299,6 +370,196 @@ async fn repositories(
     }
     repositories.sort_by(|a, b| a.name.cmp(&b.name));
     render(StatusCode::OK, &RepositoriesPage { frame: Some((&session).into()), repositories, host })
+}
+
+#[derive(Deserialize)]
+struct BrowseQuery {
+    #[serde(rename = "ref")]
+    branch: Option<String>,
+    path: Option<String>,
+}
+
+/// How many commits of the branch the repository page lists.
+const COMMITS_SHOWN: usize = 20;
+
+/// How many pages of ListBranches the repository page reads at most (its branch menu).
+const MAX_BRANCH_PAGES: usize = 10;
+
+/// A repository: its branches, the files of a folder on one of them, its latest commits. The
+/// page reads through the CodeCommit operations, as the signed-in user, so it shows what the
+/// API would.
+async fn repository(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(query): Query<BrowseQuery>,
+) -> Page {
+    let api = Api::new(&state, &session, &headers);
+    let metadata = api.call("GetRepository", json!({ "repositoryName": name })).await?;
+    let metadata = &metadata["repositoryMetadata"];
+    let mut branches: Vec<String> = Vec::new();
+    let mut token: Option<String> = None;
+    // Every page of ListBranches, within reason.
+    for _ in 0..MAX_BRANCH_PAGES {
+        let mut input = json!({ "repositoryName": name });
+        if let Some(token) = token.take() {
+            input["nextToken"] = json!(token);
+        }
+        let listed = api.call("ListBranches", input).await?;
+        let names = listed["branches"].as_array().into_iter().flatten();
+        branches.extend(names.filter_map(|it| it.as_str().map(str::to_owned)));
+        token = listed["nextToken"].as_str().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    branches.sort();
+    let default = metadata["defaultBranch"].as_str().map(str::to_owned);
+    let branch = query
+        .branch
+        .filter(|it| branches.contains(it))
+        .or(default)
+        .or_else(|| branches.first().cloned());
+    let path = query.path.unwrap_or_default().trim_matches('/').to_owned();
+    let (mut entries, mut commits) = (Vec::new(), Vec::new());
+    if let Some(branch) = &branch {
+        let folder = api
+            .call(
+                "GetFolder",
+                json!({ "repositoryName": name, "commitSpecifier": branch, "folderPath": format!("/{path}") }),
+            )
+            .await?;
+        let listed = |field: &str, folder_entry: bool, viewable: bool| -> Vec<Entry> {
+            folder[field]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|it| Entry {
+                    name: text(it, "relativePath"),
+                    path: text(it, "absolutePath"),
+                    folder: folder_entry,
+                    viewable,
+                })
+                .collect()
+        };
+        entries.extend(listed("subFolders", true, false));
+        entries.extend(listed("files", false, true));
+        entries.extend(listed("symbolicLinks", false, false));
+        entries.extend(listed("subModules", false, false));
+        let head =
+            api.call("GetBranch", json!({ "repositoryName": name, "branchName": branch })).await?;
+        let mut next = head["branch"]["commitId"].as_str().map(str::to_owned);
+        while let Some(id) = next.take() {
+            if commits.len() == COMMITS_SHOWN {
+                break;
+            }
+            let found =
+                api.call("GetCommit", json!({ "repositoryName": name, "commitId": id })).await?;
+            let commit = &found["commit"];
+            next = commit["parents"].get(0).and_then(Value::as_str).map(str::to_owned);
+            commits.push(CommitRow {
+                short: id.chars().take(8).collect(),
+                title: text(commit, "message").lines().next().unwrap_or_default().to_owned(),
+                author: text(&commit["author"], "name"),
+                date: git_date(&text(&commit["author"], "date")),
+                id,
+            });
+        }
+    }
+    let page = RepositoryPage {
+        frame: Some((&session).into()),
+        description: text(metadata, "repositoryDescription"),
+        clone_url: format!("http://{}/v1/repos/{name}", request_host(&headers)),
+        crumbs: crumbs(&path),
+        name,
+        branch,
+        branches,
+        entries,
+        commits,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// One file of a repository, on a branch.
+async fn repository_file(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(query): Query<BrowseQuery>,
+) -> Page {
+    let api = Api::new(&state, &session, &headers);
+    let (Some(branch), Some(path)) = (query.branch, query.path) else {
+        return Err(ConsoleError(StatusCode::BAD_REQUEST, "Which branch and file?".to_owned()));
+    };
+    let file = api
+        .call(
+            "GetFile",
+            json!({ "repositoryName": name, "commitSpecifier": branch, "filePath": path }),
+        )
+        .await?;
+    let content = crate::base64_codec::decode(file["fileContent"].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    let path = path.trim_matches('/').to_owned();
+    let page = FilePage {
+        frame: Some((&session).into()),
+        size: file["fileSize"].as_u64().unwrap_or(content.len() as u64),
+        text: String::from_utf8(content).ok(),
+        crumbs: crumbs(&path),
+        name,
+        branch,
+        path,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// The CodeCommit operations as the signed-in user, for the repository pages.
+struct Api<'a> {
+    state: &'a AppState,
+    caller: crate::aws::Caller,
+}
+
+impl<'a> Api<'a> {
+    fn new(state: &'a AppState, session: &Session, headers: &HeaderMap) -> Api<'a> {
+        let caller = crate::aws::Caller {
+            user: session.user.clone(),
+            access_key_id: String::new(),
+            host: request_host(headers),
+        };
+        Api { state, caller }
+    }
+
+    async fn call(&self, operation: &str, input: Value) -> Result<Value, ConsoleError> {
+        Ok(crate::codecommit::call(self.state, &self.caller, operation, input).await?)
+    }
+}
+
+/// The folders above `path` and `path` itself, each with its own path, for links.
+fn crumbs(path: &str) -> Vec<Crumb> {
+    let mut crumbs = Vec::new();
+    let mut so_far = String::new();
+    for part in path.split('/').filter(|it| !it.is_empty()) {
+        if !so_far.is_empty() {
+            so_far.push('/');
+        }
+        so_far.push_str(part);
+        crumbs.push(Crumb { name: part.to_owned(), path: so_far.clone() });
+    }
+    crumbs
+}
+
+/// A git date as CodeCommit gives it (`1795376400 +0000`), for people.
+fn git_date(date: &str) -> String {
+    date.split_whitespace()
+        .next()
+        .and_then(|seconds| seconds.parse::<i64>().ok())
+        .map(|seconds| display_time(seconds * 1000))
+        .unwrap_or_else(|| date.to_owned())
+}
+
+fn text(value: &Value, field: &str) -> String {
+    value[field].as_str().unwrap_or_default().to_owned()
 }
 
 #[derive(Deserialize)]

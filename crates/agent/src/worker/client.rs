@@ -136,9 +136,8 @@ impl Client {
             // No TLS to a plain-HTTP server: no trust roots to load and keep.
             builder = builder.tls_certs_only(Vec::new());
         }
-        let http = builder
-            .build()
-            .map_err(|err| format!("cannot set up the HTTP client: {err}"))?;
+        let http =
+            builder.build().map_err(|err| format!("cannot set up the HTTP client: {err}"))?;
         Ok(Client { http, base, authorization, agent_id: std::sync::Mutex::new(String::new()) })
     }
 

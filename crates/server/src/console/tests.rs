@@ -23,3 +23,16 @@ fn times_and_query_values_are_written_plainly() {
     assert_eq!(display_time(1_795_376_400_000), "2026-11-22 19:40 UTC");
     assert_eq!(percent_encode("/console/a b&c=d"), "/console/a%20b%26c%3Dd");
 }
+
+#[test]
+fn folder_paths_become_crumbs_and_git_dates_read_plainly() {
+    let crumbs: Vec<(String, String)> =
+        crumbs("/src/app/").into_iter().map(|it| (it.name, it.path)).collect();
+    assert_eq!(
+        crumbs,
+        [("src".to_owned(), "src".to_owned()), ("app".to_owned(), "src/app".to_owned())]
+    );
+    assert!(super::crumbs("").is_empty());
+    assert_eq!(git_date("1795376400 +0100"), "2026-11-22 19:40 UTC");
+    assert_eq!(git_date("not a date"), "not a date");
+}

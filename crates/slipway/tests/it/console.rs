@@ -79,6 +79,14 @@ fn git_credentials_are_generated_and_revoked_in_the_console() {
     crate::support::commit(&work, "README.md", "hello\n", "first");
     git(&work, &["push", "-q", &url, "main"]).expect_code(0);
 
+    // The repository's page shows what was pushed: its files and commits.
+    browser.goto(&format!("{}/console/", server.endpoint));
+    browser.click("role=link[name=\"demo\"]");
+    assert_eq!(browser.text("#repository-name"), "demo");
+    assert_eq!(browser.text("#commits tbody tr td:nth-child(2)"), "first");
+    browser.click("role=link[name=\"README.md\"]");
+    assert_eq!(browser.text("#file-content"), "hello");
+
     // The list shows them as active; revoking them there makes git refuse them.
     browser.goto(&format!("{}/console/security", server.endpoint));
     let row = format!("tr[data-git-user=\"{}\"]", credentials.username);
@@ -139,6 +147,14 @@ fn console_forms_need_the_sessions_token() {
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("cache-control: no-store"), "{page}");
     assert!(page.contains("You have no git credentials."), "{page}");
+
+    // Repository pages: an empty one says how to push; an unknown one is not found.
+    server.aws(&["codecommit", "create-repository", "--repository-name", "empty"]).expect_code(0);
+    let page = request(&address, "GET", "/console/repositories/empty", Some(&cookie), "");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("This repository is empty."), "{page}");
+    let page = request(&address, "GET", "/console/repositories/nothing", Some(&cookie), "");
+    assert!(page.starts_with("HTTP/1.1 404"), "{page}");
 
     // Another user, with a password set by `slipway user set-password`, cannot revoke the
     // admin's credentials.
