@@ -244,8 +244,12 @@ impl FromRequestParts<AppState> for SignedIn {
         match session::from_request(&state.store, &parts.headers, engine::clock::now_ms()).await {
             Ok(Some(session)) => Ok(SignedIn(session)),
             Ok(None) => {
-                // After signing in the browser GETs `next`: a form's URL is no page.
-                let back = if parts.method == Method::GET { parts.uri.path() } else { "/console/" };
+                // After signing in the browser GETs `next` (query included): a form's URL is
+                // no page.
+                let back = match parts.uri.path_and_query() {
+                    Some(target) if parts.method == Method::GET => target.as_str(),
+                    _ => "/console/",
+                };
                 Err(redirect(&format!("/console/login?next={}", percent_encode(back))))
             }
             Err(err) => Err(ConsoleError::from(err).into_response()),

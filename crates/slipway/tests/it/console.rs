@@ -148,6 +148,15 @@ fn console_forms_need_the_sessions_token() {
     assert!(page.contains("cache-control: no-store"), "{page}");
     assert!(page.contains("You have no git credentials."), "{page}");
 
+    // Signed out, a page with a query comes back whole after signing in.
+    let response = request(&address, "GET", "/console/repositories/x?ref=main&path=src", None, "");
+    assert!(
+        response.contains(
+            "location: /console/login?next=/console/repositories/x%3Fref%3Dmain%26path%3Dsrc"
+        ),
+        "{response}"
+    );
+
     // Repository pages: an empty one says how to push; an unknown one is not found.
     server.aws(&["codecommit", "create-repository", "--repository-name", "empty"]).expect_code(0);
     let page = request(&address, "GET", "/console/repositories/empty", Some(&cookie), "");
