@@ -87,7 +87,6 @@ struct RepositoriesPage {
 struct RepositoryRow {
     name: String,
     description: String,
-    default_branch: String,
     clone_url: String,
     last_modified: String,
 }
@@ -360,11 +359,9 @@ async fn repositories(
     let host = request_host(&headers);
     let mut repositories = Vec::new();
     for document in state.store.list_all("repository", None).await? {
-        let text = |field: &str| document.body[field].as_str().unwrap_or_default().to_owned();
         repositories.push(RepositoryRow {
             clone_url: format!("http://{host}/v1/repos/{}", document.key),
-            description: text("repositoryDescription"),
-            default_branch: text("defaultBranch"),
+            description: text(&document.body, "repositoryDescription"),
             last_modified: document.body["lastModifiedDate"]
                 .as_f64()
                 .map(|seconds| display_time((seconds * 1000.0) as i64))
