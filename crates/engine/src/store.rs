@@ -73,6 +73,12 @@ pub struct Document {
 pub enum Write {
     /// Fails with [`StoreError::AlreadyExists`] if `(kind, key)` exists. The version becomes 1.
     Insert(Document),
+    /// Inserts `document` numbered by the counter `counter`, in the same transaction: its
+    /// `sort` becomes the counter's next value and the number, zero-padded to 12 digits, is
+    /// appended to its `key`. Unlike [`Store::next_counter`] followed by an insert, numbers of
+    /// one counter become visible in the order they were taken, across processes and replicas,
+    /// so a reader that remembers the last number it saw never skips one.
+    InsertNumbered { counter: String, document: Document },
     /// Fails with [`StoreError::Conflict`] if the stored version is not `expected_version`,
     /// [`StoreError::NotFound`] if there is no such document. The stored version becomes
     /// `expected_version + 1`.
@@ -488,6 +494,18 @@ struct Cursor {
 
 /// Cursors are `sort:key` in hex: opaque to clients (they travel as AWS `nextToken`s), safe
 /// in URLs, and decoded without any dependency.
+/// The key [`Write::InsertNumbered`] gives a document: its key, then the number zero-padded to
+/// 12 digits, so that keys sort as the numbers do.
+pub fn numbered_key(prefix: &str, number: i64) -> String {
+    format!("{prefix}{number:012}")
+}
+
+/// A [`ListQuery::after`] cursor that lists what comes after the document `(sort, key)`, for
+/// a reader that remembers where it was rather than a [`Page::next`].
+pub fn cursor_after(sort: i64, key: &str) -> String {
+    encode_cursor(sort, key)
+}
+
 fn encode_cursor(sort: i64, key: &str) -> String {
     let plain = format!("{sort}:{key}");
     let mut hex = String::with_capacity(plain.len() * 2);

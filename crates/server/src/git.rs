@@ -761,38 +761,62 @@ async fn record_events(
     user: &str,
     applied: &[RefCommand],
 ) -> Result<(), engine::store::StoreError> {
-    // Numbers are taken and their events written under one lock, so that events become
-    // visible in the order of their numbers: the trigger and webhook loops read "everything
-    // after the last number I saw", and a lower number committed later would be skipped. (One
-    // server process; replicas will need the counter inside the transaction.)
-    let _order = state.events_lock.lock().await;
+    // Each event takes its number inside the transaction that writes it, so events become
+    // visible in the order of their numbers, whichever process or replica records them: the
+    // trigger and webhook loops read "everything after the last number I saw", and a lower
+    // number committed later would be skipped.
     let now = engine::clock::now_ms();
-    let mut writes = Vec::with_capacity(applied.len());
-    for command in applied {
-        let seq = state.store.next_counter(&format!("ref-events/{repo}")).await?;
-        writes.push(Write::Insert(Document {
-            kind: REF_EVENT.to_owned(),
-            key: ref_event_key(repo, seq),
-            parent: Some(repo.to_owned()),
-            sort: seq,
-            version: 0,
-            body: json!({
-                "repositoryName": repo,
-                "ref": command.name,
-                "oldCommit": command.old,
-                "newCommit": command.new,
-                "event": command.event(),
-                "user": user,
-                "timeMs": now,
-            }),
-        }));
-    }
+    let counter = format!("ref-events/{repo}");
+    let writes = applied
+        .iter()
+        .map(|command| Write::InsertNumbered {
+            counter: counter.clone(),
+            document: Document {
+                kind: REF_EVENT.to_owned(),
+                // `<repo>/`, to which the store appends the number (see `ref_event_key`).
+                key: format!("{repo}/"),
+                parent: Some(repo.to_owned()),
+                sort: 0,
+                version: 0,
+                body: json!({
+                    "repositoryName": repo,
+                    "ref": command.name,
+                    "oldCommit": command.old,
+                    "newCommit": command.new,
+                    "event": command.event(),
+                    "user": user,
+                    "timeMs": now,
+                }),
+            },
+        })
+        .collect();
     state.store.apply(writes).await
 }
 
-/// `<repo>/<seq>`, the number zero-padded so that keys sort as the events happened.
-fn ref_event_key(repo: &str, seq: i64) -> String {
-    format!("{repo}/{seq:012}")
+/// `<repo>/<seq>`: the key `Write::InsertNumbered` gives event `seq` of `repo`.
+pub(crate) fn ref_event_key(repo: &str, seq: i64) -> String {
+    engine::store::numbered_key(&format!("{repo}/"), seq)
+}
+
+/// A listing cursor just past event `seq` of `repo`, so that a loop that remembers the last
+/// event it handled resumes there without listing the history again.
+pub(crate) fn event_cursor(repo: &str, seq: i64) -> String {
+    engine::store::cursor_after(seq, &ref_event_key(repo, seq))
+}
+
+/// The newest reference event's number, 0 when there is none.
+pub(crate) async fn latest_event(
+    state: &AppState,
+    repo: &str,
+) -> Result<i64, engine::store::StoreError> {
+    let query = engine::store::ListQuery {
+        kind: REF_EVENT.to_owned(),
+        parent: Some(repo.to_owned()),
+        descending: true,
+        after: None,
+        limit: 1,
+    };
+    Ok(state.store.list(&query).await?.documents.first().map_or(0, |it| it.sort))
 }
 
 #[cfg(test)]

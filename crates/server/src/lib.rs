@@ -98,8 +98,6 @@ pub(crate) struct AppState {
     pub(crate) logs: Arc<tokio::sync::Notify>,
     /// Woken when a push records reference events, for whatever reacts to pushes.
     pub(crate) ref_events: Arc<tokio::sync::Notify>,
-    /// Held while reference events are numbered and written (see `git::record_events`).
-    pub(crate) events_lock: Arc<tokio::sync::Mutex<()>>,
     /// Set when the server shuts down, so that long polls answer at once.
     pub(crate) stopping: Arc<std::sync::atomic::AtomicBool>,
     /// Seals values kept at rest (repository triggers' HMAC secrets).
@@ -158,7 +156,6 @@ impl Server {
             logs: Arc::new(tokio::sync::Notify::new()),
             ref_events: Arc::new(tokio::sync::Notify::new()),
             stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            events_lock: Arc::new(tokio::sync::Mutex::new(())),
             sealer: secrets,
         };
         Ok(Server { state, created_admin, admin_credentials_file })

@@ -204,7 +204,7 @@ pub(crate) async fn add_push(
     })
     .await?;
     // The new mirror starts as a copy of the repository: a push is owed for everything so far.
-    let latest = latest_event(state, repo).await?;
+    let latest = crate::git::latest_event(state, repo).await?;
     edit_cursor(state, repo, latest, |cursor| {
         cursor.pending.insert(url.to_owned(), latest.max(cursor.seq));
     })
@@ -417,18 +417,6 @@ async fn edit_cursor(
             Err(err) => return Err(err),
         }
     }
-}
-
-/// The newest reference event's number, 0 when there is none.
-async fn latest_event(state: &AppState, repo: &str) -> Result<i64, StoreError> {
-    let query = ListQuery {
-        kind: crate::git::REF_EVENT.to_owned(),
-        parent: Some(repo.to_owned()),
-        descending: true,
-        after: None,
-        limit: 1,
-    };
-    Ok(state.store.list(&query).await?.documents.first().map_or(0, |it| it.sort))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -802,7 +790,7 @@ async fn start_pushes(
             kind: crate::git::REF_EVENT.to_owned(),
             parent: Some(repo.to_owned()),
             descending: false,
-            after: (cursor.seq > 0).then(|| crate::triggers::event_cursor(repo, cursor.seq)),
+            after: (cursor.seq > 0).then(|| crate::git::event_cursor(repo, cursor.seq)),
             limit: EVENT_PAGE,
         };
         let page = state.store.list(&query).await?;

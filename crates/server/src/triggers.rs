@@ -103,7 +103,7 @@ pub(crate) async fn put_repository_triggers(
         }];
         // Triggers fire for pushes after they exist, not for the repository's history.
         if state.store.get(CURSOR, &repo).await?.is_none() {
-            let latest = latest_event(state, &repo).await?;
+            let latest = crate::git::latest_event(state, &repo).await?;
             writes.push(Write::Insert(cursor_document(&repo, latest)));
         }
         match state.store.apply(writes).await {
@@ -597,7 +597,7 @@ async fn scan_repository(
             kind: crate::git::REF_EVENT.to_owned(),
             parent: Some(repo.clone()),
             descending: false,
-            after: (seen > 0).then(|| event_cursor(repo, seen)),
+            after: (seen > 0).then(|| crate::git::event_cursor(repo, seen)),
             limit: EVENT_PAGE,
         };
         let page = state.store.list(&query).await?;
@@ -760,24 +760,6 @@ fn cursor_document(repo: &str, seq: i64) -> Document {
         version: 0,
         body: json!({ "seq": seq }),
     }
-}
-
-/// The newest reference event's number, 0 when there is none.
-async fn latest_event(state: &AppState, repo: &str) -> Result<i64, StoreError> {
-    let query = ListQuery {
-        kind: crate::git::REF_EVENT.to_owned(),
-        parent: Some(repo.to_owned()),
-        descending: true,
-        after: None,
-        limit: 1,
-    };
-    Ok(state.store.list(&query).await?.documents.first().map_or(0, |it| it.sort))
-}
-
-/// A listing cursor just past event `seq`. The store documents its cursors as the hex of
-/// `sort:key`; building one lets the loop resume from its own cursor without re-listing.
-pub(crate) fn event_cursor(repo: &str, seq: i64) -> String {
-    hex(format!("{seq}:{repo}/{seq:012}").as_bytes())
 }
 
 #[cfg(test)]

@@ -146,7 +146,7 @@ pub(crate) async fn create_webhook(state: &AppState, input: Value) -> Result<Val
     // Pushes from before the webhook existed start nothing: its repository's cursor starts at
     // the newest event now, before the webhook can be seen.
     if let Some(repository) = repository_of(&document.body) {
-        let last = events_after(state, &repository, None).await?.last().map_or(0, |it| it.sort);
+        let last = crate::git::latest_event(state, &repository).await?;
         let cursor = Document {
             kind: CURSOR.to_owned(),
             key: repository,
@@ -290,15 +290,14 @@ async fn pass(state: &AppState) -> Result<(), ApiError> {
     repositories.dedup();
     for repository in repositories {
         let cursor = state.store.get(CURSOR, &repository).await?;
-        let seen = cursor.as_ref().and_then(|it| it.body["seq"].as_i64());
-        let events = events_after(state, &repository, seen).await?;
         // The first look only notes where the history is: pushes from before the webhook
         // existed start nothing.
-        if seen.is_none() {
-            let last = events.last().map_or(0, |it| it.sort);
+        let Some(seen) = cursor.as_ref().and_then(|it| it.body["seq"].as_i64()) else {
+            let last = crate::git::latest_event(state, &repository).await?;
             save_cursor(state, &repository, cursor, last).await?;
             continue;
-        }
+        };
+        let events = events_after(state, &repository, seen).await?;
         let Some(last) = events.last().map(|it| it.sort) else { continue };
         // The cursor moves first: a crash after it loses at most these builds' start, never
         // starts them twice; a push is then visible as not built in its project's history.
@@ -343,24 +342,24 @@ async fn save_cursor(
     Ok(())
 }
 
-/// The reference events of a repository after sequence number `seen`, in order.
+/// The reference events of a repository after number `seen`, in order.
 async fn events_after(
     state: &AppState,
     repository: &str,
-    seen: Option<i64>,
+    seen: i64,
 ) -> Result<Vec<Document>, ApiError> {
     let mut out = Vec::new();
-    let mut after = None;
+    let mut after = (seen > 0).then(|| crate::git::event_cursor(repository, seen));
     loop {
         let query = ListQuery {
             kind: crate::git::REF_EVENT.to_owned(),
             parent: Some(repository.to_owned()),
             descending: false,
             after,
-            limit: 1000,
+            limit: engine::store::MAX_PAGE_SIZE,
         };
         let page = state.store.list(&query).await?;
-        out.extend(page.documents.into_iter().filter(|it| seen.is_none_or(|seen| it.sort > seen)));
+        out.extend(page.documents);
         match page.next {
             Some(next) => after = Some(next),
             None => return Ok(out),

@@ -163,29 +163,48 @@ macro_rules! shared_methods {
     };
 }
 
-/// `apply_one`: one write of a batch, inside the batch's transaction, on a connection of the
-/// given type.
+/// `apply_one` (one write of a batch, inside the batch's transaction) and its `insert`, on a
+/// connection of the given type.
 macro_rules! apply_one {
     ($connection:ty) => {
+        /// Inserts a document; [`StoreError::AlreadyExists`] when its key is taken.
+        async fn insert(
+            connection: &mut $connection,
+            document: Document,
+        ) -> Result<(), StoreError> {
+            let result = sqlx::query(INSERT_DOCUMENT)
+                .bind(&document.kind)
+                .bind(&document.key)
+                .bind(&document.parent)
+                .bind(document.sort)
+                .bind(document.body.to_string())
+                .execute(&mut *connection)
+                .await?;
+            if result.rows_affected() == 0 {
+                return Err(StoreError::AlreadyExists { kind: document.kind, key: document.key });
+            }
+            Ok(())
+        }
+
         /// One write of a batch, inside the batch's transaction.
         async fn apply_one(connection: &mut $connection, write: Write) -> Result<(), StoreError> {
             match write {
-                Write::Insert(document) => {
-                    let result = sqlx::query(INSERT_DOCUMENT)
-                        .bind(&document.kind)
-                        .bind(&document.key)
-                        .bind(&document.parent)
-                        .bind(document.sort)
-                        .bind(document.body.to_string())
-                        .execute(&mut *connection)
-                        .await?;
-                    if result.rows_affected() == 0 {
-                        return Err(StoreError::AlreadyExists {
-                            kind: document.kind,
-                            key: document.key,
-                        });
-                    }
+                Write::InsertNumbered { counter, mut document } => {
+                    // The counter's row stays locked (PostgreSQL) or the database does
+                    // (SQLite's single writer) until this transaction commits, so numbers of
+                    // one counter become visible in the order they were taken.
+                    let number = sqlx::query_scalar::<_, i64>(
+                        "INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) \
+                         DO UPDATE SET value = counters.value + 1 RETURNING value",
+                    )
+                    .bind(&counter)
+                    .fetch_one(&mut *connection)
+                    .await?;
+                    document.sort = number;
+                    document.key = super::numbered_key(&document.key, number);
+                    insert(connection, document).await?;
                 }
+                Write::Insert(document) => insert(connection, document).await?,
                 Write::Update { document, expected_version } => {
                     let result = sqlx::query(UPDATE_DOCUMENT)
                         .bind(&document.kind)

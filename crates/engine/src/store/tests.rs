@@ -103,6 +103,7 @@ async fn store_suite(store: &Store) {
     batches_are_all_or_nothing(store).await;
     listing(store).await;
     counters(store).await;
+    numbered_inserts(store).await;
     queue_matching(store).await;
     queue_leases(store).await;
     queue_concurrency(store).await;
@@ -327,6 +328,39 @@ async fn listing(store: &Store) {
         let err = store.list(&list_query("listed", None, false, Some(bad.to_owned()), 3)).await;
         assert!(matches!(err, Err(StoreError::BadCursor)), "cursor {bad:?}");
     }
+}
+
+async fn numbered_inserts(store: &Store) {
+    let numbered = |key: &str| Write::InsertNumbered {
+        counter: "events/r".to_owned(),
+        document: document("numbered", key, Some("r"), 0, json!({ "key": key })),
+    };
+    // Numbers in batch order, in the key (zero-padded) and the sort.
+    store.apply(vec![numbered("r/"), numbered("r/")]).await.unwrap();
+    let page = store.list(&list_query("numbered", Some("r"), false, None, 10)).await.unwrap();
+    let found: Vec<(String, i64)> =
+        page.documents.iter().map(|it| (it.key.clone(), it.sort)).collect();
+    assert_eq!(found, [("r/000000000001".to_owned(), 1), ("r/000000000002".to_owned(), 2)]);
+    // A batch that fails takes no number with it.
+    let failing = vec![
+        numbered("r/"),
+        Write::Insert(document("numbered", "r/000000000001", Some("r"), 0, json!({}))),
+    ];
+    assert!(matches!(store.apply(failing).await, Err(StoreError::AlreadyExists { .. })));
+    assert_eq!(store.next_counter("events/r").await.unwrap(), 3);
+    // Concurrent batches share out the numbers without a gap or a repeat.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        let write = numbered("r/");
+        tasks.push(tokio::spawn(async move { store.apply(vec![write]).await.unwrap() }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let page = store.list(&list_query("numbered", Some("r"), false, None, 100)).await.unwrap();
+    let sorts: Vec<i64> = page.documents.iter().map(|it| it.sort).collect();
+    assert_eq!(sorts, [1, 2].into_iter().chain(4..=13).collect::<Vec<_>>());
 }
 
 async fn counters(store: &Store) {

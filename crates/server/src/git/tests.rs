@@ -34,6 +34,44 @@ fn command(old: &str, new: &str, name: &str) -> RefCommand {
     RefCommand { old: old.to_owned(), new: new.to_owned(), name: name.to_owned() }
 }
 
+#[tokio::test]
+async fn events_are_numbered_in_order_and_listed_after_a_cursor() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let zero = "0".repeat(40);
+    let one = "1".repeat(40);
+    let first = [command(&zero, &one, "refs/heads/a"), command(&zero, &one, "refs/heads/b")];
+    record_events(&state, "r", "alice", &first).await.unwrap();
+    record_events(&state, "r", "bob", &[command(&one, &zero, "refs/heads/a")]).await.unwrap();
+    record_events(&state, "other", "bob", &[command(&zero, &one, "refs/heads/c")]).await.unwrap();
+    assert_eq!(latest_event(&state, "r").await.unwrap(), 3);
+    assert_eq!(latest_event(&state, "other").await.unwrap(), 1);
+    assert_eq!(latest_event(&state, "none").await.unwrap(), 0);
+    let query = ListQuery {
+        kind: REF_EVENT.to_owned(),
+        parent: Some("r".to_owned()),
+        descending: false,
+        after: Some(event_cursor("r", 1)),
+        limit: 10,
+    };
+    let page = state.store.list(&query).await.unwrap();
+    let found: Vec<(String, i64, String, String)> = page
+        .documents
+        .iter()
+        .map(|it| {
+            let field = |name: &str| it.body[name].as_str().unwrap().to_owned();
+            (it.key.clone(), it.sort, field("ref"), field("event"))
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (ref_event_key("r", 2), 2, "refs/heads/b".to_owned(), "created".to_owned()),
+            (ref_event_key("r", 3), 3, "refs/heads/a".to_owned(), "deleted".to_owned()),
+        ]
+    );
+    assert_eq!(ref_event_key("r", 2), "r/000000000002");
+}
+
 /// A receive-pack request: commands (the first with capabilities), flush, then "pack" bytes.
 fn push_request() -> Vec<u8> {
     let mut request = Vec::new();

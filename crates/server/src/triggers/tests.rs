@@ -188,12 +188,6 @@ fn backoff_doubles_from_one_second() {
     assert_eq!(waits, [0, 1, 2, 4, 8, 16]);
 }
 
-#[test]
-fn the_event_cursor_is_the_stores_cursor() {
-    // The store documents its cursors as hex of `sort:key`.
-    assert_eq!(event_cursor("r", 7), hex(b"7:r/000000000007"));
-}
-
 /// A server state on a temporary directory, with repository `demo`.
 async fn state() -> (AppState, tempfile::TempDir) {
     let (state, dir) = crate::test_state("eu-west-3").await;
