@@ -13,6 +13,9 @@
 //! with their issues.
 
 mod session;
+mod throttle;
+
+pub(crate) use throttle::Throttle;
 
 use askama::Template;
 use axum::Form;
@@ -315,7 +318,10 @@ struct LoginForm {
 
 async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Page {
     let next = safe_next(form.next.as_deref());
+    // Repeated failures for a name slow its next attempts down (see `throttle`).
+    let attempt = state.sign_ins.attempt(&form.user, engine::clock::now_ms()).await;
     if !state.identity.check_password(&form.user, &form.password).await? {
+        attempt.failed(engine::clock::now_ms());
         tracing::info!(user = %form.user, "console: a sign-in was refused");
         let error = Some("The user name or password is not correct.".to_owned());
         return render(
@@ -323,6 +329,8 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Pa
             &LoginPage { frame: None, user: form.user, next, error },
         );
     }
+    drop(attempt);
+    state.sign_ins.succeeded(&form.user);
     let (_, token) = session::create(&state.store, &form.user, engine::clock::now_ms()).await?;
     let mut response = redirect(&next);
     response.headers_mut().insert(SET_COOKIE, header_value(&session::set_cookie(&token)));

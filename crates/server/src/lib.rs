@@ -100,6 +100,8 @@ pub(crate) struct AppState {
     pub(crate) ref_events: Arc<tokio::sync::Notify>,
     /// Set when the server shuts down, so that long polls answer at once.
     pub(crate) stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// Failed console sign-ins per user name, to slow down guessing.
+    pub(crate) sign_ins: Arc<console::Throttle>,
     /// Seals values kept at rest (repository triggers' HMAC secrets).
     pub(crate) sealer: crate::crypto::SecretBox,
 }
@@ -156,6 +158,7 @@ impl Server {
             logs: Arc::new(tokio::sync::Notify::new()),
             ref_events: Arc::new(tokio::sync::Notify::new()),
             stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            sign_ins: Arc::new(console::Throttle::default()),
             sealer: secrets,
         };
         Ok(Server { state, created_admin, admin_credentials_file })
