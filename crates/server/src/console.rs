@@ -7,10 +7,10 @@
 //! answers with a redirect (post/redirect/get), except the one that shows new git
 //! credentials: their password is shown once, in the response to the POST, never stored.
 //!
-//! Today the console lists the repositories and shows each one's branches, files and commits
-//! (read through the CodeCommit operations, as the signed-in user), and manages the signed-in
-//! user's HTTPS git credentials and console password; pipelines, builds and deployments come
-//! with their issues.
+//! Today the console lists the repositories and shows each one's branches, files and commits,
+//! lists builds and shows each one's phases and log (read through the CodeCommit and CodeBuild
+//! operations, as the signed-in user), and manages the signed-in user's HTTPS git credentials
+//! and console password; pipelines and deployments come with their issues.
 
 mod session;
 mod throttle;
@@ -49,6 +49,9 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/console/", get(repositories))
         .route("/console/repositories/{name}", get(repository))
         .route("/console/repositories/{name}/file", get(repository_file))
+        .route("/console/builds", get(builds))
+        .route("/console/builds/{id}", get(build))
+        .route("/console/builds/{id}/log", get(build_log))
         .route("/console/console.css", get(stylesheet))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
@@ -144,6 +147,41 @@ struct FilePage {
     size: u64,
     /// The text, or `None` for a file that is not UTF-8 text.
     text: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/builds.html")]
+struct BuildsPage {
+    frame: Option<Frame>,
+    builds: Vec<BuildRow>,
+}
+
+struct BuildRow {
+    id: String,
+    project: String,
+    number: String,
+    status: String,
+    source_version: String,
+    started: String,
+    duration: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/build.html")]
+struct BuildPage {
+    frame: Option<Frame>,
+    build: BuildRow,
+    complete: bool,
+    phases: Vec<PhaseRow>,
+    log: String,
+    log_truncated: bool,
+}
+
+struct PhaseRow {
+    name: String,
+    status: String,
+    duration: String,
+    context: String,
 }
 
 #[derive(Template)]
@@ -397,14 +435,7 @@ const MAX_BRANCH_PAGES: usize = 10;
 /// A repository: its branches, the files of a folder on one of them, its latest commits. The
 /// page reads through the CodeCommit operations, as the signed-in user, so it shows what the
 /// API would.
-async fn repository(
-    State(state): State<AppState>,
-    SignedIn(session): SignedIn,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    Query(query): Query<BrowseQuery>,
-) -> Page {
-    let api = Api::new(&state, &session, &headers);
+async fn repository(api: Api, Path(name): Path<String>, Query(query): Query<BrowseQuery>) -> Page {
     let metadata = api.call("GetRepository", json!({ "repositoryName": name })).await?;
     let metadata = &metadata["repositoryMetadata"];
     let mut branches: Vec<String> = Vec::new();
@@ -477,9 +508,9 @@ async fn repository(
         }
     }
     let page = RepositoryPage {
-        frame: Some((&session).into()),
+        frame: api.frame(),
         description: text(metadata, "repositoryDescription"),
-        clone_url: format!("http://{}/v1/repos/{name}", request_host(&headers)),
+        clone_url: format!("http://{}/v1/repos/{name}", api.caller.host),
         crumbs: crumbs(&path),
         name,
         branch,
@@ -492,13 +523,10 @@ async fn repository(
 
 /// One file of a repository, on a branch.
 async fn repository_file(
-    State(state): State<AppState>,
-    SignedIn(session): SignedIn,
-    headers: HeaderMap,
+    api: Api,
     Path(name): Path<String>,
     Query(query): Query<BrowseQuery>,
 ) -> Page {
-    let api = Api::new(&state, &session, &headers);
     let (Some(branch), Some(path)) = (query.branch, query.path) else {
         return Err(ConsoleError(StatusCode::BAD_REQUEST, "Which branch and file?".to_owned()));
     };
@@ -512,7 +540,7 @@ async fn repository_file(
         .unwrap_or_default();
     let path = path.trim_matches('/').to_owned();
     let page = FilePage {
-        frame: Some((&session).into()),
+        frame: api.frame(),
         size: file["fileSize"].as_u64().unwrap_or(content.len() as u64),
         text: String::from_utf8(content).ok(),
         crumbs: crumbs(&path),
@@ -523,24 +551,42 @@ async fn repository_file(
     render(StatusCode::OK, &page)
 }
 
-/// The CodeCommit operations as the signed-in user, for the repository pages.
-struct Api<'a> {
-    state: &'a AppState,
+/// The signed-in user's view of the API, as an extractor: the session (for the page's frame)
+/// and the CodeCommit and CodeBuild operations, called as that user. A browser without a
+/// session is sent to sign in, as with [`SignedIn`].
+struct Api {
+    state: AppState,
+    session: Session,
     caller: crate::aws::Caller,
 }
 
-impl<'a> Api<'a> {
-    fn new(state: &'a AppState, session: &Session, headers: &HeaderMap) -> Api<'a> {
+impl FromRequestParts<AppState> for Api {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Api, Response> {
+        let SignedIn(session) = SignedIn::from_request_parts(parts, state).await?;
         let caller = crate::aws::Caller {
             user: session.user.clone(),
             access_key_id: String::new(),
-            host: request_host(headers),
+            host: request_host(&parts.headers),
         };
-        Api { state, caller }
+        Ok(Api { state: state.clone(), session, caller })
+    }
+}
+
+impl Api {
+    fn frame(&self) -> Option<Frame> {
+        Some((&self.session).into())
     }
 
+    /// A CodeCommit operation.
     async fn call(&self, operation: &str, input: Value) -> Result<Value, ConsoleError> {
-        Ok(crate::codecommit::call(self.state, &self.caller, operation, input).await?)
+        Ok(crate::codecommit::call(&self.state, &self.caller, operation, input).await?)
+    }
+
+    /// A CodeBuild operation.
+    async fn codebuild(&self, operation: &str, input: Value) -> Result<Value, ConsoleError> {
+        Ok(crate::codebuild::call(&self.state, &self.caller, operation, input).await?)
     }
 }
 
@@ -569,6 +615,97 @@ fn git_date(date: &str) -> String {
 
 fn text(value: &Value, field: &str) -> String {
     value[field].as_str().unwrap_or_default().to_owned()
+}
+
+/// How many builds the builds page lists (the newest).
+const BUILDS_SHOWN: usize = 50;
+
+/// How much of a build's log its page shows; the whole log is a link away.
+const LOG_SHOWN: usize = 1 << 20;
+
+/// The newest builds of every project.
+async fn builds(api: Api) -> Page {
+    let listed = api.codebuild("ListBuilds", json!({ "sortOrder": "DESCENDING" })).await?;
+    let ids: Vec<Value> =
+        listed["ids"].as_array().into_iter().flatten().take(BUILDS_SHOWN).cloned().collect();
+    let builds = if ids.is_empty() {
+        Vec::new()
+    } else {
+        let found = api.codebuild("BatchGetBuilds", json!({ "ids": ids })).await?;
+        found["builds"].as_array().into_iter().flatten().map(build_row).collect()
+    };
+    render(StatusCode::OK, &BuildsPage { frame: api.frame(), builds })
+}
+
+/// One build: its phases and its log, refreshed every few seconds while it runs.
+async fn build(api: Api, Path(id): Path<String>) -> Page {
+    let found = api.codebuild("BatchGetBuilds", json!({ "ids": [id] })).await?;
+    let Some(build) = found["builds"].get(0) else {
+        return Err(ConsoleError(StatusCode::NOT_FOUND, format!("There is no build {id}.")));
+    };
+    let phases = build["phases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|phase| PhaseRow {
+            name: text(phase, "phaseType"),
+            status: text(phase, "phaseStatus"),
+            duration: phase["durationInSeconds"]
+                .as_i64()
+                .map(|it| format!("{it} s"))
+                .unwrap_or_default(),
+            context: phase["contexts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|it| text(it, "message"))
+                .filter(|it| !it.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect();
+    let (log, log_truncated) = crate::logs::log_head(&api.state, &id, LOG_SHOWN).await?;
+    let page = BuildPage {
+        frame: api.frame(),
+        complete: build["buildComplete"] == true,
+        build: build_row(build),
+        phases,
+        log: String::from_utf8_lossy(&log).into_owned(),
+        log_truncated,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// A build's whole log, as plain text.
+async fn build_log(api: Api, Path(id): Path<String>) -> Page {
+    let found = api.codebuild("BatchGetBuilds", json!({ "ids": [id] })).await?;
+    if found["builds"].get(0).is_none() {
+        return Err(ConsoleError(StatusCode::NOT_FOUND, format!("There is no build {id}.")));
+    }
+    let mut response = crate::logs::whole_log(api.state, id);
+    secure(response.headers_mut());
+    Ok(response)
+}
+
+/// A build as the lists show it.
+fn build_row(build: &Value) -> BuildRow {
+    let time = |field: &str| build[field].as_f64().map(|seconds| (seconds * 1000.0) as i64);
+    let duration = match (time("startTime"), time("endTime")) {
+        (Some(start), Some(end)) => format!("{} s", (end - start) / 1000),
+        _ => String::new(),
+    };
+    BuildRow {
+        id: text(build, "id"),
+        project: text(build, "projectName"),
+        number: build["buildNumber"].as_i64().map(|it| it.to_string()).unwrap_or_default(),
+        status: text(build, "buildStatus"),
+        source_version: match text(build, "resolvedSourceVersion") {
+            resolved if resolved.is_empty() => text(build, "sourceVersion"),
+            resolved => resolved.chars().take(8).collect(),
+        },
+        started: time("startTime").map(display_time).unwrap_or_default(),
+        duration,
+    }
 }
 
 #[derive(Deserialize)]

@@ -92,11 +92,42 @@ pub(crate) async fn download(
         Ok(None) => return (StatusCode::NOT_FOUND, format!("no build {id}\n")).into_response(),
         Err(err) => return crate::error::ApiError::internal(err).into_response(),
     }
+    whole_log(state, id)
+}
+
+/// The whole log of build `id` as a plain-text response, streamed from the store (the caller
+/// has checked who asks and that the build exists).
+pub(crate) fn whole_log(state: AppState, id: String) -> Response {
     let mut response = Body::from_stream(chunks(state, id, 0)).into_response();
     response
         .headers_mut()
         .insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
     response
+}
+
+/// The beginning of build `id`'s log, at most about `max_bytes` (whole chunks); `true` when
+/// the log goes on after it.
+pub(crate) async fn log_head(
+    state: &AppState,
+    id: &str,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, bool), engine::store::StoreError> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = state.store.read_log(id, from, PAGE).await?;
+        let full = page.len() as i64 == PAGE;
+        for chunk in page {
+            if out.len() >= max_bytes {
+                return Ok((out, true));
+            }
+            from = chunk.seq + 1;
+            out.extend_from_slice(&chunk.data);
+        }
+        if !full {
+            return Ok((out, false));
+        }
+    }
 }
 
 /// What the live tail has sent so far.

@@ -234,3 +234,32 @@ fn request(address: &str, method: &str, path: &str, cookie: Option<&str>, body: 
     stream.read_to_string(&mut response).unwrap();
     response
 }
+
+#[test]
+fn builds_are_shown_with_their_phases_and_logs() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"<b>hello</b> from the build\"\n      - exit 3\n";
+    let source = serde_json::json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server.create_project("shown", &source);
+    let id = crate::server::start(&server, "shown", &[]);
+    let finished = crate::server::wait_for_build(&server, &id);
+    assert_eq!(finished["buildStatus"], "FAILED");
+    let password = admin_console_password(&server);
+    let mut browser = Browser::start();
+    browser.goto(&format!("{}/console/builds", server.endpoint));
+    sign_in(&mut browser, "admin", &password);
+    let row = format!("tr[data-build=\"{id}\"]");
+    assert_eq!(browser.text(&format!("{row} td:nth-child(2)")), "shown");
+    assert_eq!(browser.text(&format!("{row} td:nth-child(3)")), "FAILED");
+    browser.click(&format!("{row} a"));
+    assert_eq!(browser.text("#build-status"), "FAILED");
+    assert_eq!(browser.text("tr[data-phase=\"BUILD\"] td:nth-child(2)"), "FAILED");
+    let context = browser.text("tr[data-phase=\"BUILD\"] td:nth-child(4)");
+    assert!(context.contains("exit status 3"), "{context}");
+    // The log is text: the command's markup is shown, not rendered.
+    let log = browser.text("#build-log");
+    assert!(log.contains("<b>hello</b> from the build"), "{log}");
+    browser.click("text=whole log as text");
+    assert!(browser.text("body").contains("<b>hello</b> from the build"));
+}
