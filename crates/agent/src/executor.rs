@@ -650,7 +650,11 @@ impl Run<'_> {
         phase_ok: bool,
         tail: &mut String,
     ) -> Step {
-        let _ = self.events.send(BuildEvent::CommandStarted { phase, command: command.to_owned() });
+        let _ = self.events.send(BuildEvent::CommandStarted {
+            phase,
+            command: command.to_owned(),
+            time: Some(crate::clock::now()),
+        });
         let succeeding = phase_ok && !self.failed;
         let step = self.run_script(command, succeeding, user, Some(tail)).await;
         if let Step::Exit(status) = step
@@ -1079,7 +1083,7 @@ impl Run<'_> {
 
     fn message(&mut self, text: String) {
         let text = self.masker.mask(&text);
-        let _ = self.events.send(BuildEvent::Message { text });
+        let _ = self.events.send(BuildEvent::Message { text, time: Some(crate::clock::now()) });
     }
 }
 

@@ -1079,7 +1079,7 @@ impl Pending {
 fn size(event: &BuildEvent) -> usize {
     EVENT_OVERHEAD
         + match event {
-            BuildEvent::Output { text } | BuildEvent::Message { text } => text.len(),
+            BuildEvent::Output { text } | BuildEvent::Message { text, .. } => text.len(),
             BuildEvent::CommandStarted { command, .. } => command.len(),
             BuildEvent::PhaseFinished { context: Some(context), .. } => context.message.len(),
             BuildEvent::PhaseStarted { .. } | BuildEvent::PhaseFinished { .. } => 0,

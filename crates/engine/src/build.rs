@@ -178,9 +178,11 @@ pub fn log_text(event: &BuildEvent, now: f64) -> Option<String> {
     let stamp = |time: f64| format!("[Container] {}", log_time(time));
     match event {
         BuildEvent::Output { text } => Some(text.clone()),
-        BuildEvent::Message { text } => Some(format!("{} {text}\n", stamp(now))),
-        BuildEvent::CommandStarted { command, .. } => {
-            Some(format!("{} Running command {command}\n", stamp(now)))
+        BuildEvent::Message { text, time } => {
+            Some(format!("{} {text}\n", stamp(time.unwrap_or(now))))
+        }
+        BuildEvent::CommandStarted { command, time, .. } => {
+            Some(format!("{} Running command {command}\n", stamp(time.unwrap_or(now))))
         }
         BuildEvent::PhaseStarted { phase, time } => {
             Some(format!("{} Entering phase {}\n", stamp(*time), phase.as_str()))

@@ -226,6 +226,10 @@ pub enum BuildEvent {
         phase: PhaseType,
         /// The command, as written.
         command: String,
+        /// When, by the executor's clock (absent from older agents: the server's time of
+        /// arrival stands in).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time: Option<f64>,
     },
     /// Output of the build's commands: one or more whole lines, each ending in `\n`.
     Output {
@@ -236,6 +240,9 @@ pub enum BuildEvent {
     Message {
         /// The text, one line without the newline.
         text: String,
+        /// When, as for [`BuildEvent::CommandStarted`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time: Option<f64>,
     },
     /// A phase ended.
     PhaseFinished {

@@ -58,7 +58,7 @@ impl Renderer {
                 let _ = out.write_all(text.as_bytes());
                 let _ = out.flush();
             }
-            BuildEvent::Message { text } => {
+            BuildEvent::Message { text, .. } => {
                 let text = self.paint(DIM, text);
                 self.line(&text);
             }

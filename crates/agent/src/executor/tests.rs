@@ -162,7 +162,7 @@ impl Setup {
         while let Ok(event) = events_rx.try_recv() {
             match event {
                 BuildEvent::Output { text } => output.push_str(&text),
-                BuildEvent::Message { text } => {
+                BuildEvent::Message { text, .. } => {
                     output.push_str(&format!("[message] {}\n", text.replace('\n', "\\n")))
                 }
                 BuildEvent::CommandStarted { command, .. } => {

@@ -613,13 +613,13 @@ async fn a_job_the_server_took_back_is_stopped_and_not_reported() {
 #[test]
 fn waiting_output_is_merged_not_dropped_when_too_much_waits() {
     let mut pending = Pending::default();
-    pending.push(BuildEvent::Message { text: "first".to_owned() });
+    pending.push(BuildEvent::Message { text: "first".to_owned(), time: None });
     for i in 0..10_500 {
         pending.push(BuildEvent::Output { text: format!("line {i}\n") });
     }
     assert!(pending.events.len() < 1_000, "{}", pending.events.len());
     let expected: String = (0..10_500).map(|i| format!("line {i}\n")).collect();
-    assert_eq!(pending.events[0], BuildEvent::Message { text: "first".to_owned() });
+    assert_eq!(pending.events[0], BuildEvent::Message { text: "first".to_owned(), time: None });
     let all: Vec<BuildEvent> = pending.events.iter().cloned().collect();
     assert_eq!(output(&all), expected);
     // Batches number their events from the given seq and stay within the limits.

@@ -123,11 +123,22 @@ fn a_build_stopped_while_queued() {
 #[test]
 fn log_lines_look_like_codebuild() {
     let time = 1_795_364_500.25;
-    let line = log_text(
-        &BuildEvent::CommandStarted { phase: PhaseType::Build, command: "make".to_owned() },
-        time,
-    );
+    // An event from an agent that says when (the executor's clock) keeps that time; one that
+    // does not gets the time the server took it in.
+    let started = |at: Option<f64>| BuildEvent::CommandStarted {
+        phase: PhaseType::Build,
+        command: "make".to_owned(),
+        time: at,
+    };
+    let line = log_text(&started(None), time);
     assert_eq!(line.as_deref(), Some("[Container] 2026/11/22 16:21:40.250 Running command make\n"));
+    let line = log_text(&started(Some(time - 1.0)), time);
+    assert_eq!(line.as_deref(), Some("[Container] 2026/11/22 16:21:39.250 Running command make\n"));
+    let message = BuildEvent::Message { text: "hi".to_owned(), time: Some(time - 2.0) };
+    assert_eq!(
+        log_text(&message, time).as_deref(),
+        Some("[Container] 2026/11/22 16:21:38.250 hi\n")
+    );
     let failed = BuildEvent::PhaseFinished {
         phase: PhaseType::Build,
         status: BuildStatus::Failed,
