@@ -48,8 +48,7 @@ async fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     let Some((key, secret)) = decoded.split_once(':') else { return false };
     match state.identity.secret(key).await {
         Ok(Some((_, expected))) => {
-            expected.len() == secret.len()
-                && expected.bytes().zip(secret.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
+            crate::sigv4::constant_time_eq(expected.as_bytes(), secret.as_bytes())
         }
         _ => false,
     }
