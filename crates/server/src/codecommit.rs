@@ -220,6 +220,14 @@ async fn all_repositories(state: &AppState) -> Result<Vec<Document>, ApiError> {
     Ok(state.store.list_all(REPOSITORY, None).await?)
 }
 
+/// Every repository's metadata, as BatchGetRepositories shows it (the console's list).
+pub(crate) async fn all_metadata(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<Value>, ApiError> {
+    Ok(all_repositories(state).await?.iter().map(|it| metadata(it, caller)).collect())
+}
+
 async fn list_repositories(state: &AppState, input: Value) -> Result<Value, ApiError> {
     let sort_by = input.get("sortBy").and_then(Value::as_str).unwrap_or("repositoryName");
     let order = input.get("order").and_then(Value::as_str).unwrap_or("ascending");

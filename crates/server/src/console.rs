@@ -397,26 +397,24 @@ async fn logout(
     Ok(response)
 }
 
-async fn repositories(
-    State(state): State<AppState>,
-    SignedIn(session): SignedIn,
-    headers: HeaderMap,
-) -> Page {
-    let host = request_host(&headers);
-    let mut repositories = Vec::new();
-    for document in state.store.list_all("repository", None).await? {
-        repositories.push(RepositoryRow {
-            clone_url: format!("http://{host}/v1/repos/{}", document.key),
-            description: text(&document.body, "repositoryDescription"),
-            last_modified: document.body["lastModifiedDate"]
-                .as_f64()
-                .map(|seconds| display_time((seconds * 1000.0) as i64))
-                .unwrap_or_default(),
-            name: document.key,
-        });
-    }
+async fn repositories(api: Api) -> Page {
+    let mut repositories: Vec<RepositoryRow> =
+        crate::codecommit::all_metadata(&api.state, &api.caller)
+            .await?
+            .iter()
+            .map(|metadata| RepositoryRow {
+                name: text(metadata, "repositoryName"),
+                description: text(metadata, "repositoryDescription"),
+                clone_url: text(metadata, "cloneUrlHttp"),
+                last_modified: metadata["lastModifiedDate"]
+                    .as_f64()
+                    .map(|seconds| display_time((seconds * 1000.0) as i64))
+                    .unwrap_or_default(),
+            })
+            .collect();
     repositories.sort_by(|a, b| a.name.cmp(&b.name));
-    render(StatusCode::OK, &RepositoriesPage { frame: Some((&session).into()), repositories, host })
+    let page = RepositoriesPage { frame: api.frame(), repositories, host: api.caller.host.clone() };
+    render(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
@@ -510,7 +508,7 @@ async fn repository(api: Api, Path(name): Path<String>, Query(query): Query<Brow
     let page = RepositoryPage {
         frame: api.frame(),
         description: text(metadata, "repositoryDescription"),
-        clone_url: format!("http://{}/v1/repos/{name}", api.caller.host),
+        clone_url: text(metadata, "cloneUrlHttp"),
         crumbs: crumbs(&path),
         name,
         branch,
