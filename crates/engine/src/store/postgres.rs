@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, PgConnection};
+use sqlx::{AssertSqlSafe, PgConnection, PgTransaction};
 
 use super::{
     Cursor, Document, DocumentRow, JOB_KIND, JobRow, LOG_KIND, LeaseRequest, LeasedJob, ListQuery,
@@ -62,6 +62,11 @@ impl PgStore {
     /// lock here).
     async fn single_writer(&self) {}
 
+    /// A transaction for a batch of writes (SQLite's store also takes its writer lock here).
+    async fn begin_write(&self) -> Result<((), PgTransaction<'static>), StoreError> {
+        Ok(((), self.pool.begin().await?))
+    }
+
     pub(super) async fn get_many(
         &self,
         kind: &str,
@@ -81,20 +86,6 @@ impl PgStore {
     }
 
     super::shared::shared_methods!();
-
-    pub(super) async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let mut transaction = self.pool.begin().await?;
-        for write in writes {
-            if let Err(err) = apply_one(&mut transaction, write).await {
-                // Rolled back now rather than when the connection is next used, so row locks
-                // taken by the earlier writes are released at once.
-                let _ = transaction.rollback().await;
-                return Err(err);
-            }
-        }
-        transaction.commit().await?;
-        Ok(())
-    }
 
     pub(super) async fn lease(
         &self,

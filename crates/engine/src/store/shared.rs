@@ -3,15 +3,32 @@
 //! bounds for code over any database are longer than the code itself.)
 //!
 //! Names in the expanded code resolve where the macro is used: each backend defines its
-//! `JOB_COLUMNS`, `single_writer` and, for [`apply_one`], the four statements whose SQL differs between the
-//! databases (`INSERT_DOCUMENT`, `UPDATE_DOCUMENT`, `PUT_DOCUMENT`, `ENQUEUE_JOB`: PostgreSQL
-//! casts the JSON text to `json`/`jsonb`, SQLite stores it as it is).
+//! `JOB_COLUMNS`, `single_writer`, `begin_write` and, for [`apply_one`], the four statements
+//! whose SQL differs between the databases (`INSERT_DOCUMENT`, `UPDATE_DOCUMENT`,
+//! `PUT_DOCUMENT`, `ENQUEUE_JOB`: PostgreSQL casts the JSON text to `json`/`jsonb`, SQLite
+//! stores it as it is).
 
 /// The methods whose statements are the same text on both databases, for an `impl` of a store
-/// with a `pool` field and a `single_writer` method (SQLite's writer lock; nothing on
-/// PostgreSQL, which orders concurrent writers itself).
+/// with a `pool` field and `single_writer` and `begin_write` methods (SQLite's writer lock, and
+/// a transaction that takes SQLite's write lock up front; on PostgreSQL, which orders
+/// concurrent writers itself, no lock and a plain transaction).
 macro_rules! shared_methods {
     () => {
+        pub(super) async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+            let (_writer, mut transaction) = self.begin_write().await?;
+            for write in writes {
+                if let Err(err) = apply_one(&mut transaction, write).await {
+                    // Rolled back now, not when the connection is next used, so that what the
+                    // earlier writes locked (PostgreSQL's rows, SQLite's database) is free at
+                    // once, before SQLite's writer lock is.
+                    let _ = transaction.rollback().await;
+                    return Err(err);
+                }
+            }
+            transaction.commit().await?;
+            Ok(())
+        }
+
         pub(super) async fn get(
             &self,
             kind: &str,

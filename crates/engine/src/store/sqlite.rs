@@ -121,20 +121,6 @@ impl SqliteStore {
 
     super::shared::shared_methods!();
 
-    pub(super) async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let (_writer, mut transaction) = self.begin_write().await?;
-        for write in writes {
-            if let Err(err) = apply_one(&mut transaction, write).await {
-                // Rolled back now, not when the connection is next used, so that SQLite's
-                // write lock is free before the writer lock is.
-                let _ = transaction.rollback().await;
-                return Err(err);
-            }
-        }
-        transaction.commit().await?;
-        Ok(())
-    }
-
     pub(super) async fn lease(
         &self,
         request: &LeaseRequest,
