@@ -650,16 +650,14 @@ async fn fetch_source(
     // A full clone from a bundle of the repository (one request, one git process on the
     // server) when the project wants all of the history; a shallow fetch of exactly the commit
     // when it asks for a depth; a clone over git's protocol when either fails.
-    let mut fetched = false;
-    if source.depth == 0 {
+    let fetched = if source.depth == 0 {
         match clone_bundle(shared, source, dir, &url, &git).await {
-            Ok(()) => fetched = true,
+            Ok(()) => true,
             Err(message) => {
                 shared.log(format!(
                     "cloning {url} from a bundle failed ({message}); cloning it with git"
                 ));
-                let _ = tokio::fs::remove_dir_all(dir).await;
-                let _ = tokio::fs::create_dir_all(dir).await;
+                false
             }
         }
     } else {
@@ -686,19 +684,19 @@ async fn fetch_source(
                 source.commit.clone(),
             ],
         ];
-        fetched = true;
+        let mut fetched = true;
         for step in steps {
-            if !git(step).output().await.is_ok_and(|it| it.status.success()) {
+            if run_git(git(step)).await.is_err() {
                 fetched = false;
                 break;
             }
         }
-        if !fetched {
-            let _ = tokio::fs::remove_dir_all(dir).await;
-            let _ = tokio::fs::create_dir_all(dir).await;
-        }
-    }
+        fetched
+    };
     if !fetched {
+        // Whatever the first way left behind goes; then a plain clone.
+        let _ = tokio::fs::remove_dir_all(dir).await;
+        let _ = tokio::fs::create_dir_all(dir).await;
         let clone = vec![
             "-c".to_owned(),
             header,
@@ -707,13 +705,9 @@ async fn fetch_source(
             url.clone(),
             dir.display().to_string(),
         ];
-        let output = git(clone).output().await.map_err(|err| format!("cannot run git: {err}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "cannot fetch the source from {url}: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
+        run_git(git(clone))
+            .await
+            .map_err(|err| format!("cannot fetch the source from {url}: {err}"))?;
     }
     let mut checkout = vec![
         "-C".to_owned(),
@@ -725,15 +719,7 @@ async fn fetch_source(
         Some(branch) => checkout.extend(["-B".to_owned(), branch.clone(), source.commit.clone()]),
         None => checkout.extend(["--detach".to_owned(), source.commit.clone()]),
     }
-    let output = git(checkout).output().await.map_err(|err| format!("cannot run git: {err}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "cannot check out {}: {}",
-            source.commit,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    Ok(())
+    run_git(git(checkout)).await.map_err(|err| format!("cannot check out {}: {err}", source.commit))
 }
 
 /// Clones the source into `dir` from the server's bundle of the repository: every branch (as
