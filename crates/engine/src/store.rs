@@ -271,8 +271,18 @@ impl Store {
         kind: &str,
         parent: Option<&str>,
     ) -> Result<Vec<Document>, StoreError> {
+        self.list_all_after(kind, parent, None).await
+    }
+
+    /// [`Store::list_all`] from a cursor on ([`cursor_after`], or a [`Page::next`]): what a
+    /// reader that remembers where it was has not seen yet.
+    pub async fn list_all_after(
+        &self,
+        kind: &str,
+        parent: Option<&str>,
+        mut after: Option<String>,
+    ) -> Result<Vec<Document>, StoreError> {
         let mut documents = Vec::new();
-        let mut after = None;
         loop {
             let query = ListQuery {
                 kind: kind.to_owned(),

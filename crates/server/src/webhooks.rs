@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use engine::store::{Document, ListQuery, StoreError, Write};
+use engine::store::{Document, StoreError, Write};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -265,25 +265,13 @@ pub(crate) async fn start_builds_forever(state: AppState) {
 
 /// One look at every repository's new events.
 async fn pass(state: &AppState) -> Result<(), ApiError> {
-    let mut projects = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .list(&ListQuery {
-                kind: PROJECT.to_owned(),
-                parent: None,
-                descending: false,
-                after,
-                limit: 1000,
-            })
-            .await?;
-        projects.extend(page.documents.into_iter().filter(|it| it.body.get("webhook").is_some()));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    let projects: Vec<Document> = state
+        .store
+        .list_all(PROJECT, None)
+        .await?
+        .into_iter()
+        .filter(|it| it.body.get("webhook").is_some())
+        .collect();
     let mut repositories: Vec<String> =
         projects.iter().filter_map(|it| repository_of(&it.body)).collect();
     repositories.sort();
@@ -347,24 +335,9 @@ async fn events_after(
     state: &AppState,
     repository: &str,
     seen: i64,
-) -> Result<Vec<Document>, ApiError> {
-    let mut out = Vec::new();
-    let mut after = (seen > 0).then(|| crate::git::event_cursor(repository, seen));
-    loop {
-        let query = ListQuery {
-            kind: crate::git::REF_EVENT.to_owned(),
-            parent: Some(repository.to_owned()),
-            descending: false,
-            after,
-            limit: engine::store::MAX_PAGE_SIZE,
-        };
-        let page = state.store.list(&query).await?;
-        out.extend(page.documents);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(out),
-        }
-    }
+) -> Result<Vec<Document>, StoreError> {
+    let after = (seen > 0).then(|| crate::git::event_cursor(repository, seen));
+    state.store.list_all_after(crate::git::REF_EVENT, Some(repository), after).await
 }
 
 async fn git_text(state: &AppState, repository: &str, args: &[&str]) -> String {

@@ -312,6 +312,12 @@ async fn listing(store: &Store) {
     // Documents come back whole.
     assert_eq!(first.documents[0].body, json!({"key": expected[0]}));
     assert_eq!(first.documents[0].version, 1);
+    // From a remembered place on: the same as the store's own cursor.
+    let fourth = &first.documents[3];
+    let cursor = super::cursor_after(fourth.sort, &fourth.key);
+    assert_eq!(Some(&cursor), first.next.as_ref());
+    let rest = store.list_all_after("listed", None, Some(cursor)).await.unwrap();
+    assert_eq!(keys(rest), expected[4..]);
     // An exact fit has no cursor either.
     let exact = store.list(&list_query("listed", None, false, None, 11)).await.unwrap();
     assert_eq!((exact.documents.len(), exact.next), (11, None));
