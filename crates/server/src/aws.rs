@@ -151,15 +151,16 @@ async fn authenticate(
     };
     let now = engine::clock::now_ms() / 1000;
     let user = found.as_ref().map(|(user, _)| user.clone()).unwrap_or_default();
-    let signer =
-        sigv4::verify(&request, service.signing_name(), now, |_| found.map(|(_, secret)| secret))
-            .map_err(|err| {
-            let status = match err {
-                sigv4::SignatureError::Missing => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            ApiError::new(status, err.code(), err.to_string())
-        })?;
+    let signer = sigv4::verify(&request, service.signing_name(), &state.region, now, |_| {
+        found.map(|(_, secret)| secret)
+    })
+    .map_err(|err| {
+        let status = match err {
+            sigv4::SignatureError::Missing => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, err.code(), err.to_string())
+    })?;
     let host =
         headers.get("host").and_then(|it| it.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
     Ok(Caller { user, access_key_id: signer.access_key_id, host })

@@ -46,6 +46,16 @@ pub(crate) enum SignatureError {
     NotYetCurrent { request: String, latest: String, now: String },
     #[error("Credential should be scoped to correct service: '{0}'. ")]
     WrongService(String),
+    /// The credential names a region this server does not serve; it serves exactly one.
+    #[error(
+        "Credential should be scoped to a valid region. This server serves '{served}', not '{signed}'."
+    )]
+    WrongRegion { signed: String, served: String },
+    /// `X-Amz-Content-SHA256` is `UNSIGNED-PAYLOAD` (or a streaming mode), which only S3 takes.
+    #[error(
+        "The body of a request to this service must be signed: '{0}' is not accepted for X-Amz-Content-SHA256."
+    )]
+    UnsignedPayload(String),
     #[error(
         "The request signature we calculated does not match the signature you provided. \
          Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
@@ -63,16 +73,24 @@ impl SignatureError {
             SignatureError::Expired { .. }
             | SignatureError::NotYetCurrent { .. }
             | SignatureError::WrongService(_)
+            | SignatureError::WrongRegion { .. }
+            | SignatureError::UnsignedPayload(_)
             | SignatureError::Mismatch => "InvalidSignatureException",
         }
     }
 }
 
-/// Checks `request`'s signature for `service` (its signing name, e.g. `codebuild`) at
-/// `now` (seconds since the epoch). `secret` returns the secret of an active access key.
+/// Checks `request`'s signature for `service` (its signing name, e.g. `codebuild`) in
+/// `region` (the one this server serves) at `now` (seconds since the epoch). `secret`
+/// returns the secret of an active access key.
+///
+/// The payload hash signed is always the SHA-256 of the body received: a client's
+/// `X-Amz-Content-SHA256` header, signed or not, only has to agree with it, so a captured
+/// request cannot be replayed with another body.
 pub(crate) fn verify(
     request: &SignedRequest<'_>,
     service: &str,
+    region: &str,
     now: i64,
     secret: impl FnOnce(&str) -> Option<String>,
 ) -> Result<Signer, SignatureError> {
@@ -113,6 +131,12 @@ pub(crate) fn verify(
     if auth.service != service {
         return Err(SignatureError::WrongService(service.to_owned()));
     }
+    if auth.region != region {
+        return Err(SignatureError::WrongRegion {
+            signed: auth.region.to_owned(),
+            served: region.to_owned(),
+        });
+    }
     if !auth.signed_headers.contains(&"host") {
         return Err(SignatureError::Incomplete(
             "'Host' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
@@ -143,10 +167,15 @@ pub(crate) fn verify(
     query.sort();
     let canonical_query =
         query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-    let payload_hash = match header("x-amz-content-sha256").first() {
-        Some(hash) => (*hash).to_owned(),
-        None => hex(&Sha256::digest(request.body)),
-    };
+    let payload_hash = hex(&Sha256::digest(request.body));
+    if let Some(claimed) = header("x-amz-content-sha256").first() {
+        if claimed.starts_with("UNSIGNED-PAYLOAD") || claimed.starts_with("STREAMING-") {
+            return Err(SignatureError::UnsignedPayload((*claimed).to_owned()));
+        }
+        if !claimed.eq_ignore_ascii_case(&payload_hash) {
+            return Err(SignatureError::Mismatch);
+        }
+    }
     // Services other than S3 encode the (already encoded) path once more.
     let canonical_path = uri_encode(request.path, true);
     let canonical = format!(

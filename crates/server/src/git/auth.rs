@@ -24,11 +24,6 @@ pub(crate) const GIT_CREDENTIAL: &str = "git-credential";
 /// any SigV4 signature.
 const MAX_SKEW_SECONDS: i64 = 15 * 60;
 
-/// The region the helper signs for when the server's is not the one configured on the client:
-/// the helper takes the region from a CodeCommit host name, and for any other host (ours)
-/// from the client's configuration, which is most often this one.
-const FALLBACK_REGION: &str = "us-east-1";
-
 /// The user names of agents (token holders), which may fetch but not push.
 pub(crate) const AGENT_USER_PREFIX: &str = "agent:";
 
@@ -132,16 +127,12 @@ pub(super) async fn authenticate(
                 return None;
             }
         };
+        // The helper signs for the client's configured region; the server serves one region,
+        // as its API does (a password signed for another is refused like a request would be).
         let path = format!("/v1/repos/{repo}");
-        let mut regions = vec![state.region.as_str()];
-        if state.region != FALLBACK_REGION {
-            regions.push(FALLBACK_REGION);
-        }
-        let valid = regions.into_iter().any(|region| {
-            let expected =
-                codecommit_signature(&secret, region, claimed.timestamp, host_name(host), &path);
-            constant_time_eq(expected.as_bytes(), claimed.signature.as_bytes())
-        });
+        let expected =
+            codecommit_signature(&secret, &state.region, claimed.timestamp, host_name(host), &path);
+        let valid = constant_time_eq(expected.as_bytes(), claimed.signature.as_bytes());
         return valid.then_some(user);
     }
     let document = match state.store.get(GIT_CREDENTIAL, &user_name).await {

@@ -1,5 +1,7 @@
 //! SigV4: AWS's published test vector, and every way a request can be refused.
 
+use sha2::Digest;
+
 use super::{SignatureError, SignedRequest, format_amz_date, parse_amz_date, sign, verify};
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -24,8 +26,9 @@ fn aws_get_vanilla_test_vector() {
     let request =
         SignedRequest { method: "GET", path: "/", query: "", headers: &headers, body: b"" };
     let now = parse_amz_date("20150830T123600Z").unwrap();
-    let signer =
-        verify(&request, "service", now, |key| (key == "AKIDEXAMPLE").then(|| SECRET.to_owned()));
+    let signer = verify(&request, "service", "us-east-1", now, |key| {
+        (key == "AKIDEXAMPLE").then(|| SECRET.to_owned())
+    });
     assert_eq!(signer.unwrap().region, "us-east-1");
 }
 
@@ -49,7 +52,7 @@ fn check(
     now: &str,
 ) -> Result<super::Signer, SignatureError> {
     let request = SignedRequest { method: "POST", path: "/", query: "", headers, body };
-    verify(&request, "codebuild", parse_amz_date(now).unwrap(), |key| {
+    verify(&request, "codebuild", "us-east-1", parse_amz_date(now).unwrap(), |key| {
         (key == "AKIATEST").then(|| SECRET.to_owned())
     })
 }
@@ -92,11 +95,58 @@ fn skewed_clocks_unknown_keys_and_missing_headers_are_refused() {
 
     let request =
         SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: b"{}" };
-    let other_service =
-        verify(&request, "codepipeline", parse_amz_date("20261122T162140Z").unwrap(), |_| {
-            Some(SECRET.to_owned())
-        });
+    let other_service = verify(
+        &request,
+        "codepipeline",
+        "us-east-1",
+        parse_amz_date("20261122T162140Z").unwrap(),
+        |_| Some(SECRET.to_owned()),
+    );
     assert!(matches!(other_service, Err(SignatureError::WrongService(_))));
+}
+
+#[test]
+fn a_captured_request_replayed_with_another_body_is_refused() {
+    // The attack: the body's hash goes in an X-Amz-Content-SHA256 header that is not signed,
+    // and another body follows it. The verifier hashes the body itself.
+    let original = br#"{"Name":"db-password"}"#;
+    let swapped = br#"{"Name":"admin-password"}"#;
+    let mut headers = signed(original, "20261122T162140Z", SECRET);
+    let original_hash = super::hex(&sha2::Sha256::digest(original));
+    headers.push(("x-amz-content-sha256".to_owned(), original_hash));
+    assert!(check(&headers, original, "20261122T162140Z").is_ok());
+    assert_eq!(check(&headers, swapped, "20261122T162140Z"), Err(SignatureError::Mismatch));
+
+    // A header that claims another hash than the body's is refused, signed or not.
+    let mut lying = signed(original, "20261122T162140Z", SECRET);
+    lying.push(("x-amz-content-sha256".to_owned(), super::hex(&sha2::Sha256::digest(swapped))));
+    assert_eq!(check(&lying, original, "20261122T162140Z"), Err(SignatureError::Mismatch));
+
+    // Outside S3 a body is always signed.
+    let mut unsigned = signed(original, "20261122T162140Z", SECRET);
+    unsigned.push(("x-amz-content-sha256".to_owned(), "UNSIGNED-PAYLOAD".to_owned()));
+    let refused = check(&unsigned, swapped, "20261122T162140Z").unwrap_err();
+    assert!(matches!(refused, SignatureError::UnsignedPayload(_)), "{refused:?}");
+    assert_eq!(refused.code(), "InvalidSignatureException");
+}
+
+#[test]
+fn a_request_signed_for_another_region_is_refused_naming_the_served_one() {
+    let headers = signed(b"{}", "20261122T162140Z", SECRET);
+    let request =
+        SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: b"{}" };
+    let refused = verify(
+        &request,
+        "codebuild",
+        "eu-west-1",
+        parse_amz_date("20261122T162140Z").unwrap(),
+        |_| Some(SECRET.to_owned()),
+    )
+    .unwrap_err();
+    assert_eq!(refused.code(), "InvalidSignatureException");
+    let message = refused.to_string();
+    assert!(message.starts_with("Credential should be scoped to a valid region."), "{message}");
+    assert!(message.contains("'eu-west-1'") && message.contains("'us-east-1'"), "{message}");
 }
 
 #[test]
