@@ -3,9 +3,12 @@
 //! One entry point for every service: it finds the service and operation from the target,
 //! verifies the signature for that service, parses the body and calls the service's handler.
 //! Nothing happens unless the signature is valid (`shared/reference/aws-formats.md` §7).
+//! Form-encoded Query requests (STS, IAM) and S3 requests answer in XML, as their clients
+//! expect ([`query`]); every failure of `POST /` answers in its protocol's error shape.
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -49,21 +52,31 @@ impl Service {
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     pub(crate) user: String,
-    #[allow(dead_code)]
     pub(crate) access_key_id: String,
     /// The `Host` the request was sent to, for links back to this server.
     pub(crate) host: String,
 }
+
+/// Services whose clients exist but which this server does not have yet, by their
+/// `X-Amz-Target` prefix.
+const NOT_YET: &[(&str, &str)] =
+    &[("CodePipeline_20150709", "CodePipeline"), ("CodeDeploy_20141006", "CodeDeploy")];
 
 pub(crate) async fn handle(
     State(state): State<AppState>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let request_id = uuid();
-    let result = dispatch(&state, &method, &uri, &headers, &body).await;
+    if query::is_query_request(&headers) {
+        return query::handle(&state, &method, &uri, &headers, body, &request_id).await;
+    }
+    let result = match body {
+        Ok(body) => dispatch(&state, &method, &uri, &headers, &body).await,
+        Err(rejection) => Err(body_rejected(&rejection)),
+    };
     let mut response = match result {
         Ok(output) => {
             let mut response = (StatusCode::OK, output.to_string()).into_response();
@@ -91,12 +104,20 @@ async fn dispatch(
     let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
     let Some(service) = Service::from_target_prefix(prefix).filter(|_| !operation.is_empty())
     else {
-        return Err(ApiError::client(
-            "UnknownOperationException",
-            format!("Unknown operation: {target}"),
-        ));
+        if let Some((_, name)) = NOT_YET.iter().find(|(known, _)| *known == prefix) {
+            return Err(ApiError::client(
+                "UnknownOperationException",
+                format!("{name} is not available on this server yet (operation {operation})."),
+            ));
+        }
+        let message = if target.is_empty() {
+            "Unknown operation: the request has no X-Amz-Target header.".to_owned()
+        } else {
+            format!("Unknown operation: {target}")
+        };
+        return Err(ApiError::client("UnknownOperationException", message));
     };
-    let caller = authenticate(state, service, method, uri, headers, body).await?;
+    let caller = authenticate(state, service.signing_name(), method, uri, headers, body).await?;
     let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
     } else {
@@ -122,9 +143,25 @@ async fn dispatch(
     }
 }
 
-async fn authenticate(
+/// A body axum could not read (too large, broken off) as the JSON protocol's error.
+fn body_rejected(rejection: &BytesRejection) -> ApiError {
+    let status = rejection.status();
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "RequestEntityTooLargeException"
+    } else {
+        "SerializationException"
+    };
+    ApiError::new(
+        status,
+        code,
+        format!("The request body could not be read: {}", rejection.body_text()),
+    )
+}
+
+/// Verifies the request's signature for the signing name `service` and this server's region.
+pub(crate) async fn authenticate(
     state: &AppState,
-    service: Service,
+    service: &str,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -151,16 +188,15 @@ async fn authenticate(
     };
     let now = engine::clock::now_ms() / 1000;
     let user = found.as_ref().map(|(user, _)| user.clone()).unwrap_or_default();
-    let signer = sigv4::verify(&request, service.signing_name(), &state.region, now, |_| {
-        found.map(|(_, secret)| secret)
-    })
-    .map_err(|err| {
-        let status = match err {
-            sigv4::SignatureError::Missing => StatusCode::FORBIDDEN,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError::new(status, err.code(), err.to_string())
-    })?;
+    let signer =
+        sigv4::verify(&request, service, &state.region, now, |_| found.map(|(_, secret)| secret))
+            .map_err(|err| {
+            let status = match err {
+                sigv4::SignatureError::Missing => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            ApiError::new(status, err.code(), err.to_string())
+        })?;
     let host =
         headers.get("host").and_then(|it| it.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
     Ok(Caller { user, access_key_id: signer.access_key_id, host })
@@ -173,6 +209,29 @@ fn access_key_id(headers: &[(String, String)]) -> Option<&str> {
     value[start..].split('/').next()
 }
 
+/// The service a request's credential scope names (`…/<date>/<region>/<service>/aws4_request`
+/// in the `Authorization` header or a presigned URL's `X-Amz-Credential`), if any.
+pub(crate) fn scope_service<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    let credential = match headers.get("authorization").and_then(|it| it.to_str().ok()) {
+        Some(value) => {
+            let start = value.find("Credential=")? + "Credential=".len();
+            value[start..].split([',', ' ']).next()?
+        }
+        None => uri.query()?.split('&').find_map(|pair| pair.strip_prefix("X-Amz-Credential="))?,
+    };
+    // In a query string the slashes are percent-encoded.
+    let mut parts: Vec<&str> = if credential.contains('/') {
+        credential.split('/').collect()
+    } else {
+        credential.split("%2F").collect()
+    };
+    if parts.len() != 5 {
+        return None;
+    }
+    parts.truncate(4);
+    parts.pop()
+}
+
 /// A fresh random id in the UUID format AWS uses (request ids, build ids).
 pub(crate) fn uuid() -> String {
     let mut b = crate::crypto::random_bytes(16);
@@ -182,3 +241,9 @@ pub(crate) fn uuid() -> String {
     let hex = crate::sigv4::hex(&b);
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
+
+mod query;
+pub(crate) use query::s3_not_available;
+
+#[cfg(test)]
+mod tests;

@@ -204,7 +204,9 @@ impl Server {
                 tracing::debug!(%err, "setting TCP_NODELAY on a connection");
             }
         });
-        let served = axum::serve(listener, app(self.state))
+        // Each request knows its peer's address (the sign-in throttle counts by it).
+        let service = app(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(ServerError::Serve);
@@ -381,6 +383,23 @@ fn app(state: AppState) -> Router {
         .merge(git::routes())
         .merge(console::routes())
         .with_state(state)
+        .layer(axum::middleware::from_fn(aws::s3_not_available))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(handler_panicked))
+}
+
+/// A handler that panicked answers 500 (its connection is not dropped), and the panic is
+/// logged.
+fn handler_panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    tracing::error!(%detail, "a request handler panicked");
+    axum::response::IntoResponse::into_response((
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "Internal server error\n",
+    ))
 }
 
 async fn healthz() -> &'static str {
@@ -406,6 +425,19 @@ pub(crate) async fn test_state(region: &str) -> (AppState, tempfile::TempDir) {
     };
     let server = Server::open(&config).await.unwrap();
     (server.state, dir)
+}
+
+/// Serves [`app`] for `state` on a loopback port as [`Server::serve`] does (with the peer's
+/// address), for router-level unit tests; the endpoint is `http://127.0.0.1:<port>`.
+#[cfg(test)]
+pub(crate) async fn serve_for_test(state: AppState) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let serving = tokio::spawn(async move {
+        axum::serve(listener, service).await.unwrap();
+    });
+    (endpoint, serving)
 }
 
 /// Writes a file only its owner can read, replacing any previous one.

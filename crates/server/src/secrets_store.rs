@@ -134,12 +134,24 @@ fn invalid(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::client(code, message)
 }
 
+/// The error for an operation of `service` that this server does not implement; it is
+/// answered before the input is looked at, whatever the input holds.
+fn unknown_operation(service: &str, operation: &str) -> ApiError {
+    invalid(
+        "UnknownOperationException",
+        format!("Slipway does not implement the {service} operation {operation}"),
+    )
+}
+
 /// `AmazonSSM.*`: PutParameter, GetParameter, DeleteParameter.
 pub(crate) async fn ssm(
     state: &AppState,
     operation: &str,
     input: Value,
 ) -> Result<Value, ApiError> {
+    if !["PutParameter", "GetParameter", "DeleteParameter"].contains(&operation) {
+        return Err(unknown_operation("SSM", operation));
+    }
     let name = input
         .get("Name")
         .and_then(Value::as_str)
@@ -177,10 +189,7 @@ pub(crate) async fn ssm(
                 .await?;
             Ok(json!({}))
         }
-        _ => Err(invalid(
-            "UnknownOperationException",
-            format!("Slipway does not implement the SSM operation {operation}"),
-        )),
+        _ => Err(unknown_operation("SSM", operation)),
     }
 }
 
@@ -190,6 +199,9 @@ pub(crate) async fn secrets_manager(
     operation: &str,
     input: Value,
 ) -> Result<Value, ApiError> {
+    if !["CreateSecret", "PutSecretValue", "GetSecretValue", "DeleteSecret"].contains(&operation) {
+        return Err(unknown_operation("Secrets Manager", operation));
+    }
     let field = if operation == "CreateSecret" { "Name" } else { "SecretId" };
     let name = input
         .get(field)
@@ -231,9 +243,6 @@ pub(crate) async fn secrets_manager(
                 .await?;
             Ok(json!({ "ARN": arn, "Name": name }))
         }
-        _ => Err(invalid(
-            "UnknownOperationException",
-            format!("Slipway does not implement the Secrets Manager operation {operation}"),
-        )),
+        _ => Err(unknown_operation("Secrets Manager", operation)),
     }
 }

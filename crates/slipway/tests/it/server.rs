@@ -54,9 +54,14 @@ impl RunningServer {
     }
 
     pub(crate) fn aws_with(&self, credentials: &Path, args: &[&str]) -> Run {
+        self.aws_in_region("us-east-1", credentials, args)
+    }
+
+    /// `aws <args>` signed for `region`.
+    pub(crate) fn aws_in_region(&self, region: &str, credentials: &Path, args: &[&str]) -> Run {
         let output = Command::new("aws")
             .args(args)
-            .args(["--endpoint-url", &self.endpoint, "--region", "us-east-1", "--output", "json"])
+            .args(["--endpoint-url", &self.endpoint, "--region", region, "--output", "json"])
             .env("AWS_SHARED_CREDENTIALS_FILE", credentials)
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_PAGER", "")
@@ -770,4 +775,48 @@ impl Drop for Agent {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+#[test]
+fn the_aws_cli_learns_who_it_is_which_region_is_served_and_what_is_not_here_yet() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+
+    // `aws sts get-caller-identity` is how people check their credentials.
+    let identity = server.json(&["sts", "get-caller-identity"]);
+    assert_eq!(identity["Account"], "000000000000", "{identity}");
+    assert_eq!(identity["Arn"], "arn:aws:iam::000000000000:user/admin", "{identity}");
+    let credentials = std::fs::read_to_string(server.credentials()).unwrap();
+    assert!(credentials.contains(identity["UserId"].as_str().unwrap()), "{identity}");
+
+    // The server serves us-east-1 only: a client set up for eu-west-1 learns it.
+    let run =
+        server.aws_in_region("eu-west-1", &server.credentials(), &["codebuild", "list-projects"]);
+    run.expect_code(255);
+    assert!(run.stderr.contains("(InvalidSignatureException)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("valid region") && run.stderr.contains("us-east-1"),
+        "{}",
+        run.stderr
+    );
+    let run =
+        server.aws_in_region("eu-west-1", &server.credentials(), &["sts", "get-caller-identity"]);
+    run.expect_code(255);
+    assert!(run.stderr.contains("(SignatureDoesNotMatch)"), "{}", run.stderr);
+
+    // Services that are not here yet say so, in the protocol their client reads.
+    let run = server.aws(&["iam", "list-users"]);
+    run.expect_code(255);
+    assert!(run.stderr.contains("IAM is not available on this server yet"), "{}", run.stderr);
+    assert!(!run.stderr.contains("invalid XML"), "{}", run.stderr);
+    let run = server.aws(&["codepipeline", "list-pipelines"]);
+    run.expect_code(255);
+    assert!(
+        run.stderr.contains("CodePipeline is not available on this server yet"),
+        "{}",
+        run.stderr
+    );
+    let run = server.aws(&["s3api", "list-buckets"]);
+    run.expect_code(255);
+    assert!(run.stderr.contains("S3 is not available on this server yet"), "{}", run.stderr);
 }

@@ -1,0 +1,277 @@
+//! `POST /` through the router: replayed bodies, regions, unknown operations, every failure in
+//! its protocol's error shape, STS's GetCallerIdentity, and the services not available yet.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::sigv4::{SignedRequest, format_amz_date, hex, sign};
+
+struct Harness {
+    state: AppState,
+    endpoint: String,
+    key: (String, String),
+    _dir: tempfile::TempDir,
+    _serving: tokio::task::JoinHandle<()>,
+}
+
+/// A request to send: what is signed, and what is sent instead.
+struct Call<'a> {
+    region: &'a str,
+    service: &'a str,
+    content_type: &'a str,
+    target: Option<&'a str>,
+    body: &'a [u8],
+    /// Sent instead of `body` (the signature stays the one over `body`).
+    sent_body: Option<&'a [u8]>,
+    /// Headers added after signing, as an attacker would.
+    unsigned: Vec<(&'a str, String)>,
+}
+
+impl<'a> Call<'a> {
+    fn json(target: &'a str, body: &'a [u8]) -> Call<'a> {
+        let service = match target.split('.').next().unwrap_or_default() {
+            "AmazonSSM" => "ssm",
+            "secretsmanager" => "secretsmanager",
+            "CodeBuild_20161006" => "codebuild",
+            "CodeCommit_20150413" => "codecommit",
+            _ => "codepipeline",
+        };
+        Call {
+            region: "us-east-1",
+            service,
+            content_type: "application/x-amz-json-1.1",
+            target: Some(target),
+            body,
+            sent_body: None,
+            unsigned: Vec::new(),
+        }
+    }
+
+    fn query(service: &'a str, body: &'a [u8]) -> Call<'a> {
+        Call {
+            region: "us-east-1",
+            service,
+            content_type: "application/x-www-form-urlencoded; charset=utf-8",
+            target: None,
+            body,
+            sent_body: None,
+            unsigned: Vec::new(),
+        }
+    }
+}
+
+struct Answer {
+    status: u16,
+    content_type: String,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        assert_eq!(self.content_type, "application/x-amz-json-1.1", "{}", self.text);
+        serde_json::from_str(&self.text).unwrap_or_else(|err| panic!("{err}: {}", self.text))
+    }
+
+    fn error_type(&self) -> String {
+        self.json()["__type"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no __type: {}", self.text))
+            .to_owned()
+    }
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let (state, dir) = crate::test_state("us-east-1").await;
+        let keys = state.identity.create_access_key("admin", 0).await.unwrap();
+        let (endpoint, serving) = crate::serve_for_test(state.clone()).await;
+        Harness {
+            state,
+            endpoint,
+            key: (keys.access_key_id, keys.secret_access_key),
+            _dir: dir,
+            _serving: serving,
+        }
+    }
+
+    fn host(&self) -> String {
+        self.endpoint.trim_start_matches("http://").to_owned()
+    }
+
+    async fn send(&self, call: Call<'_>) -> Answer {
+        self.send_to("POST", "/", call).await
+    }
+
+    async fn send_to(&self, method: &str, path: &str, call: Call<'_>) -> Answer {
+        let amz_date = format_amz_date(engine::clock::now_ms() / 1000);
+        let mut headers = vec![
+            ("content-type".to_owned(), call.content_type.to_owned()),
+            ("host".to_owned(), self.host()),
+            ("x-amz-date".to_owned(), amz_date.clone()),
+        ];
+        if let Some(target) = call.target {
+            headers.push(("x-amz-target".to_owned(), target.to_owned()));
+        }
+        let request = SignedRequest { method, path, query: "", headers: &headers, body: call.body };
+        let authorization =
+            sign(&request, &self.key.0, &self.key.1, call.region, call.service, &amz_date);
+        headers.push(("authorization".to_owned(), authorization));
+        for (name, value) in call.unsigned {
+            headers.push((name.to_owned(), value));
+        }
+        let client = reqwest::Client::new();
+        let mut builder = client.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{path}", self.endpoint),
+        );
+        for (name, value) in &headers {
+            builder = builder.header(name, value);
+        }
+        let response =
+            builder.body(call.sent_body.unwrap_or(call.body).to_vec()).send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|it| it.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Answer { status, content_type, text: response.text().await.unwrap() }
+    }
+}
+
+#[tokio::test]
+async fn a_captured_get_parameter_replayed_with_another_body_is_refused() {
+    let harness = Harness::start().await;
+    harness.state.secrets_store.put_parameter("public", "hello", false).await.unwrap();
+    harness.state.secrets_store.put_parameter("db-password", "s3cret", false).await.unwrap();
+    let captured = br#"{"Name":"public"}"#;
+    let answer = harness.send(Call::json("AmazonSSM.GetParameter", captured)).await;
+    assert_eq!(answer.json()["Parameter"]["Value"], "hello");
+
+    // The attacker sends the captured signature with another body, and a payload hash header
+    // (not among the signed headers) that claims the captured body's hash.
+    let swapped = br#"{"Name":"db-password"}"#;
+    let mut call = Call::json("AmazonSSM.GetParameter", captured);
+    call.sent_body = Some(swapped);
+    call.unsigned.push(("x-amz-content-sha256", hex(&Sha256::digest(captured))));
+    let answer = harness.send(call).await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert_eq!(answer.error_type(), "InvalidSignatureException");
+    assert!(!answer.text.contains("s3cret"), "{}", answer.text);
+
+    // UNSIGNED-PAYLOAD is S3's, not SSM's.
+    let mut call = Call::json("AmazonSSM.GetParameter", captured);
+    call.sent_body = Some(swapped);
+    call.unsigned.push(("x-amz-content-sha256", "UNSIGNED-PAYLOAD".to_owned()));
+    let answer = harness.send(call).await;
+    assert_eq!(answer.error_type(), "InvalidSignatureException");
+    assert!(!answer.text.contains("s3cret"), "{}", answer.text);
+}
+
+#[tokio::test]
+async fn a_request_signed_for_another_region_is_refused() {
+    let harness = Harness::start().await;
+    let mut call = Call::json("CodeBuild_20161006.ListProjects", b"{}");
+    call.region = "eu-west-1";
+    let answer = harness.send(call).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.error_type(), "InvalidSignatureException");
+    let message = answer.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("valid region") && message.contains("us-east-1"), "{message}");
+    let answer = harness.send(Call::json("CodeBuild_20161006.ListProjects", b"{}")).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+}
+
+#[tokio::test]
+async fn unknown_ssm_and_secrets_manager_operations_are_unknown_operations() {
+    let harness = Harness::start().await;
+    for target in ["AmazonSSM.DescribeParameters", "secretsmanager.ListSecrets"] {
+        let answer = harness.send(Call::json(target, b"{}")).await;
+        assert_eq!(answer.error_type(), "UnknownOperationException", "{target}: {}", answer.text);
+    }
+}
+
+#[tokio::test]
+async fn every_failure_of_post_answers_json_with_a_type() {
+    let harness = Harness::start().await;
+    // No target, a target without an operation, and a wrong content type.
+    let mut call = Call::json("", b"{}");
+    call.target = None;
+    call.content_type = "text/plain";
+    assert_eq!(harness.send(call).await.error_type(), "UnknownOperationException");
+    assert_eq!(
+        harness.send(Call::json("CodeBuild_20161006", b"{}")).await.error_type(),
+        "UnknownOperationException"
+    );
+    let mut call = Call::json("CodeBuild_20161006.ListProjects", b"{}");
+    call.content_type = "text/plain";
+    assert_eq!(harness.send(call).await.status, 200);
+    // Malformed JSON and a body that is no object.
+    for body in [&b"{not json"[..], b"[1]"] {
+        let answer = harness.send(Call::json("CodeBuild_20161006.ListProjects", body)).await;
+        assert_eq!(answer.error_type(), "SerializationException", "{}", answer.text);
+    }
+}
+
+#[tokio::test]
+async fn services_not_available_yet_say_so_in_their_clients_protocol() {
+    let harness = Harness::start().await;
+    for (target, name) in [
+        ("CodePipeline_20150709.ListPipelines", "CodePipeline"),
+        ("CodeDeploy_20141006.ListApplications", "CodeDeploy"),
+    ] {
+        let answer = harness.send(Call::json(target, b"{}")).await;
+        assert_eq!(answer.error_type(), "UnknownOperationException");
+        let message = answer.json()["message"].as_str().unwrap().to_owned();
+        assert!(
+            message.contains(&format!("{name} is not available on this server yet")),
+            "{message}"
+        );
+    }
+
+    let answer = harness.send(Call::query("iam", b"Action=ListUsers&Version=2010-05-08")).await;
+    assert_eq!((answer.status, answer.content_type.as_str()), (400, "text/xml"), "{}", answer.text);
+    assert!(answer.text.contains("<ErrorResponse"), "{}", answer.text);
+    assert!(answer.text.contains("<Code>InvalidAction</Code>"), "{}", answer.text);
+    assert!(answer.text.contains("IAM is not available on this server yet"), "{}", answer.text);
+
+    let mut call = Call::query("s3", b"");
+    call.content_type = "application/xml";
+    let answer = harness.send_to("GET", "/some-bucket", call).await;
+    assert_eq!(answer.status, 501, "{}", answer.text);
+    assert!(answer.text.contains("<Code>NotImplemented</Code>"), "{}", answer.text);
+    assert!(answer.text.contains("S3 is not available on this server yet"), "{}", answer.text);
+}
+
+#[tokio::test]
+async fn sts_get_caller_identity_names_the_signer() {
+    let harness = Harness::start().await;
+    let body = b"Action=GetCallerIdentity&Version=2011-06-15";
+    let answer = harness.send(Call::query("sts", body)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(answer.text.contains("<Account>000000000000</Account>"), "{}", answer.text);
+    assert!(
+        answer.text.contains("<Arn>arn:aws:iam::000000000000:user/admin</Arn>"),
+        "{}",
+        answer.text
+    );
+    assert!(
+        answer.text.contains(&format!("<UserId>{}</UserId>", harness.key.0)),
+        "{}",
+        answer.text
+    );
+
+    // Its signature is checked like any other, and refusals are XML too.
+    let mut call = Call::query("sts", body);
+    call.sent_body = Some(b"Action=GetCallerIdentity&Version=2011-06-15&X=1");
+    let answer = harness.send(call).await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert!(answer.text.contains("<Code>SignatureDoesNotMatch</Code>"), "{}", answer.text);
+    let mut call = Call::query("sts", body);
+    call.region = "eu-west-1";
+    let answer = harness.send(call).await;
+    assert!(answer.text.contains("<Code>SignatureDoesNotMatch</Code>"), "{}", answer.text);
+    assert!(answer.text.contains("us-east-1"), "{}", answer.text);
+}
