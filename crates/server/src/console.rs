@@ -6,6 +6,8 @@
 //! form that changes something is a POST carrying the session's anti-forgery token, and
 //! answers with a redirect (post/redirect/get), except the one that shows new git
 //! credentials: their password is shown once, in the response to the POST, never stored.
+//! The sign-in form, before any session, carries the token of a pre-session cookie
+//! (`slipway_sign_in`), so another site cannot sign a browser in as someone else.
 //!
 //! Today the console lists the repositories and shows each one's branches, files and commits,
 //! lists builds and shows each one's phases and log (read through the CodeCommit and CodeBuild
@@ -18,8 +20,9 @@ mod throttle;
 pub(crate) use throttle::Throttle;
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, LOCATION, SET_COOKIE,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
@@ -28,6 +31,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Form};
 use engine::store::StoreError;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -80,6 +84,8 @@ struct LoginPage {
     user: String,
     next: String,
     error: Option<String>,
+    /// The form's anti-forgery token (also in the pre-session cookie).
+    csrf: String,
 }
 
 #[derive(Template)]
@@ -344,7 +350,27 @@ async fn login_page(
     {
         return Ok(redirect(&next));
     }
-    render(StatusCode::OK, &LoginPage { frame: None, user: String::new(), next, error: None })
+    sign_in_page(&headers, StatusCode::OK, String::new(), next, None)
+}
+
+/// The sign-in form with its anti-forgery token, setting the pre-session cookie that holds
+/// the token when the browser has none yet.
+fn sign_in_page(
+    headers: &HeaderMap,
+    status: StatusCode,
+    user: String,
+    next: String,
+    error: Option<String>,
+) -> Page {
+    let (csrf, new) = session::sign_in_token(headers);
+    let mut response =
+        render(status, &LoginPage { frame: None, user, next, error, csrf: csrf.clone() })?;
+    if new {
+        response
+            .headers_mut()
+            .insert(SET_COOKIE, header_value(&session::set_sign_in_cookie(&csrf)));
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -352,23 +378,37 @@ struct LoginForm {
     user: String,
     password: String,
     next: Option<String>,
+    #[serde(default)]
+    csrf: String,
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Page {
+async fn login(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Page {
     let next = safe_next(form.next.as_deref());
-    // Repeated failures for a name slow its next attempts down (see `throttle`).
-    let attempt = state.sign_ins.attempt(&form.user, engine::clock::now_ms()).await;
+    // A sign-in form another site makes the browser post does not carry the token of the
+    // pre-session cookie: it could sign the browser in as someone else.
+    if !session::sign_in_accepts(&headers, &form.csrf) {
+        let error = Some(
+            "This sign-in form is stale or was not sent by the console. Try again.".to_owned(),
+        );
+        return sign_in_page(&headers, StatusCode::FORBIDDEN, form.user, next, error);
+    }
+    // Repeated failures from one address for a name slow its next attempts from there down
+    // (see `throttle`). Without a peer address (in-process tests) all count as one place.
+    let from = peer.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |Extension(ConnectInfo(it))| it.ip());
+    let attempt = state.sign_ins.attempt(from, &form.user, engine::clock::now_ms()).await;
     if !state.identity.check_password(&form.user, &form.password).await? {
         attempt.failed(engine::clock::now_ms());
-        tracing::info!(user = %form.user, "console: a sign-in was refused");
+        tracing::info!(user = %form.user, %from, "console: a sign-in was refused");
         let error = Some("The user name or password is not correct.".to_owned());
-        return render(
-            StatusCode::UNAUTHORIZED,
-            &LoginPage { frame: None, user: form.user, next, error },
-        );
+        return sign_in_page(&headers, StatusCode::UNAUTHORIZED, form.user, next, error);
     }
     drop(attempt);
-    state.sign_ins.succeeded(&form.user);
+    state.sign_ins.succeeded(from, &form.user);
     let (_, token) = session::create(&state.store, &form.user, engine::clock::now_ms()).await?;
     let mut response = redirect(&next);
     response.headers_mut().insert(SET_COOKIE, header_value(&session::set_cookie(&token)));
@@ -862,10 +902,15 @@ fn secure(headers: &mut HeaderMap) {
     );
 }
 
-/// A 303 to `location` (after a POST the browser GETs it).
+/// A 303 to `location` (after a POST the browser GETs it); to the console's home when
+/// `location` is not a visible-ASCII URL (it always is, after [`safe_next`]).
 fn redirect(location: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(LOCATION, header_value(location));
+    let location = Some(location)
+        .filter(|it| !it.is_empty() && it.bytes().all(|b| b.is_ascii_graphic()))
+        .and_then(|it| HeaderValue::from_str(it).ok())
+        .unwrap_or(HeaderValue::from_static("/console/"));
+    response.headers_mut().insert(LOCATION, location);
     secure(response.headers_mut());
     response
 }
@@ -874,18 +919,27 @@ fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).expect("console header values are ASCII without control characters")
 }
 
-/// Where to go after signing in: a console path, never another site (`//evil`, `https:`).
+/// Where to go after signing in: a path under `/console/` of this site, properly
+/// percent-encoded (visible ASCII only, every `%` followed by two hex digits), without `//`,
+/// `\\` or dot segments; anything else (`//evil`, `https:`, `/console/é`, `%zz`) goes to
+/// `/console/`.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path)
-            if path.starts_with("/console/")
-                && !path.starts_with("//")
-                && !path.contains("\\")
-                && !path.chars().any(char::is_control) =>
-        {
-            path.to_owned()
-        }
-        _ => "/console/".to_owned(),
+    let Some(path) = next else { return "/console/".to_owned() };
+    let bytes = path.as_bytes();
+    let encoded = bytes.iter().enumerate().all(|(i, b)| match b {
+        b'%' => bytes.get(i + 1..i + 3).is_some_and(|it| it.iter().all(u8::is_ascii_hexdigit)),
+        b'\\' => false,
+        b => b.is_ascii_graphic(),
+    });
+    let route = path.split(['?', '#']).next().unwrap_or_default();
+    let dots = route.split('/').any(|segment| {
+        let lower = segment.to_ascii_lowercase();
+        lower == "." || lower == ".." || lower.contains("%2e") || lower.contains("%2f")
+    });
+    if encoded && path.starts_with("/console/") && !route.contains("//") && !dots {
+        path.to_owned()
+    } else {
+        "/console/".to_owned()
     }
 }
 

@@ -369,7 +369,7 @@ impl Server {
 /// The router: `/healthz` without credentials; the AWS API signed with SigV4; the agent API
 /// with agent tokens; logs with an access key as HTTP Basic credentials.
 fn app(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/", get(console::home).post(aws::handle))
         .route("/agent/v1/register", post(agent_api::register))
@@ -382,7 +382,14 @@ fn app(state: AppState) -> Router {
         .route("/v1/builds/{id}/log/live", get(logs::live))
         .merge(git::routes())
         .merge(console::routes())
-        .with_state(state)
+        .with_state(state);
+    edge_layers(router)
+}
+
+/// What every request passes through first: a handler panic answers 500 (see
+/// [`handler_panicked`]), and S3 requests get S3's error.
+fn edge_layers(router: Router) -> Router {
+    router
         .layer(axum::middleware::from_fn(aws::s3_not_available))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(handler_panicked))
 }
@@ -452,3 +459,6 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     file.sync_all()?;
     std::fs::rename(&temp, path)
 }
+
+#[cfg(test)]
+mod tests;

@@ -130,6 +130,34 @@ pub(super) async fn delete(store: &Store, headers: &HeaderMap) -> Result<(), Sto
     Ok(())
 }
 
+/// The cookie that carries the sign-in form's anti-forgery token before there is a session.
+const SIGN_IN_COOKIE: &str = "slipway_sign_in";
+
+/// The sign-in form's anti-forgery token: the request's pre-session cookie if it has a
+/// well-formed one (several tabs share it), else a new one; and whether it is new.
+pub(super) fn sign_in_token(headers: &HeaderMap) -> (String, bool) {
+    match cookie(headers, SIGN_IN_COOKIE) {
+        Some(token) if token.len() == 43 && token.bytes().all(|b| TOKEN_ALPHABET.contains(&b)) => {
+            (token, false)
+        }
+        _ => (random_string(43, TOKEN_ALPHABET), true),
+    }
+}
+
+/// Whether a posted sign-in form's token is the one in the request's pre-session cookie: a
+/// form another site makes the browser post cannot read that cookie.
+pub(super) fn sign_in_accepts(headers: &HeaderMap, csrf: &str) -> bool {
+    cookie(headers, SIGN_IN_COOKIE)
+        .is_some_and(|token| constant_time_eq(token.as_bytes(), csrf.as_bytes()))
+}
+
+/// The `Set-Cookie` value that gives the browser the sign-in form's `token`.
+pub(super) fn set_sign_in_cookie(token: &str) -> String {
+    format!(
+        "{SIGN_IN_COOKIE}={token}; Path=/console/login; HttpOnly; SameSite=Strict; Max-Age=86400"
+    )
+}
+
 /// The `Set-Cookie` value that gives the browser `token`.
 pub(super) fn set_cookie(token: &str) -> String {
     format!(

@@ -5,6 +5,11 @@ use super::*;
 #[test]
 fn after_signing_in_only_console_paths_are_followed() {
     assert_eq!(safe_next(Some("/console/security")), "/console/security");
+    assert_eq!(safe_next(Some("/console/%C3%A9?a=b%20c")), "/console/%C3%A9?a=b%20c");
+    assert_eq!(
+        safe_next(Some("/console/repositories/x?ref=main&path=src")),
+        "/console/repositories/x?ref=main&path=src"
+    );
     for bad in [
         None,
         Some("https://evil.example/"),
@@ -12,6 +17,13 @@ fn after_signing_in_only_console_paths_are_followed() {
         Some("/console/\\x"),
         Some("/v1/repos"),
         Some("/console/\n"),
+        Some("/console/é"),
+        Some("/console/%zz"),
+        Some("/console/%C"),
+        Some("/console/a b"),
+        Some("/console/../v1/repos"),
+        Some("/console/%2e%2e/v1"),
+        Some("/console//evil.example"),
     ] {
         assert_eq!(safe_next(bad), "/console/", "{bad:?}");
     }
@@ -35,4 +47,12 @@ fn folder_paths_become_crumbs_and_git_dates_read_plainly() {
     assert!(super::crumbs("").is_empty());
     assert_eq!(git_date("1795376400 +0100"), "2026-11-22 19:40 UTC");
     assert_eq!(git_date("not a date"), "not a date");
+}
+
+#[test]
+fn a_redirect_to_anything_never_panics() {
+    for location in ["/console/é", "/console/\n", "\u{0}"] {
+        let response = redirect(location);
+        assert_eq!(response.headers()[LOCATION], "/console/", "{location:?}");
+    }
 }

@@ -128,9 +128,19 @@ fn console_forms_need_the_sessions_token() {
     assert!(response.starts_with("HTTP/1.1 303"), "{response}");
     assert!(response.contains("location: /console/login?next=/console/security"), "{response}");
 
+    // A sign-in form not served by the console (another site's) signs nobody in.
     let form = format!("user=admin&password={password}&next=%2Fconsole%2Fsecurity");
     let response = request(&address, "POST", "/console/login", None, &form);
+    assert!(response.starts_with("HTTP/1.1 403"), "{response}");
+    assert!(!response.contains("slipway_session="), "{response}");
+    let forged = format!("{form}&csrf=forged");
+    let response =
+        request(&address, "POST", "/console/login", Some("slipway_sign_in=other"), &forged);
+    assert!(response.starts_with("HTTP/1.1 403"), "{response}");
+
+    let response = sign_in_raw(&address, &form);
     assert!(response.starts_with("HTTP/1.1 303"), "{response}");
+    assert!(response.contains("location: /console/security\r\n"), "{response}");
     let cookie = session_cookie(&response);
     assert!(response.contains("HttpOnly; SameSite=Lax"), "{response}");
 
@@ -185,7 +195,7 @@ fn console_forms_need_the_sessions_token() {
     assert!(short.stderr.contains("8 to 128 characters"), "{}", short.stderr);
     set_password("bob's password").expect_code(0);
     let form = "user=bob&password=bob%27s+password";
-    let response = request(&address, "POST", "/console/login", None, form);
+    let response = sign_in_raw(&address, form);
     assert!(response.starts_with("HTTP/1.1 303"), "{response}");
     let bob = session_cookie(&response);
     let page = request(&address, "GET", "/console/security", Some(&bob), "");
@@ -198,6 +208,38 @@ fn console_forms_need_the_sessions_token() {
     assert!(response.starts_with("HTTP/1.1 403"), "a token of bob's session: {response}");
     let admin_page = request(&address, "GET", "/console/security", Some(&cookie), "");
     assert!(admin_page.contains(&admins.username) && admin_page.contains("Active"));
+}
+
+/// Signs in as a browser does: GETs the form (its anti-forgery token and pre-session
+/// cookie), then POSTs `form` with both; the POST's response.
+fn sign_in_raw(address: &str, form: &str) -> String {
+    let page = request(address, "GET", "/console/login", None, "");
+    let cookie = session_cookie(&page);
+    assert!(cookie.starts_with("slipway_sign_in="), "{page}");
+    let body = format!("{form}&csrf={}", hidden_csrf(&page));
+    request(address, "POST", "/console/login", Some(&cookie), &body)
+}
+
+#[test]
+fn a_malformed_next_never_breaks_signing_in() {
+    let sandbox = Sandbox::new();
+    let server =
+        RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &["--no-local-agent"]);
+    let password = admin_console_password(&server);
+    let address = server.endpoint.trim_start_matches("http://").to_owned();
+    for next in ["/console/%C3%A9", "/console/%FF", "%2Fconsole%2F%25zz", "/console/%E2%82"] {
+        let page = request(&address, "GET", &format!("/console/login?next={next}"), None, "");
+        assert!(page.starts_with("HTTP/1.1 200") || page.starts_with("HTTP/1.1 400"), "{page}");
+        let response =
+            sign_in_raw(&address, &format!("user=admin&password={password}&next={next}"));
+        assert!(response.starts_with("HTTP/1.1 303"), "{next}: {response}");
+        assert!(response.contains("location: /console/\r\n"), "{next}: {response}");
+        // Signed in, the sign-in page sends the browser on: to the console's home.
+        let cookie = session_cookie(&response);
+        let page =
+            request(&address, "GET", &format!("/console/login?next={next}"), Some(&cookie), "");
+        assert!(page.contains("location: /console/\r\n"), "{next}: {page}");
+    }
 }
 
 /// The `name=value` of the session cookie a sign-in response sets.
