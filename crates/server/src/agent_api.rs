@@ -1,6 +1,8 @@
 //! The agent API (`/agent/v1/…`): the server's side of `protocol::agent`.
 //!
-//! Agents authenticate with a bearer token (stored only as its SHA-256). A lease hands a
+//! Agents authenticate with a bearer token (stored only as its SHA-256). An agent id is bound
+//! to the token that registered it: every later call must come with that token, and acts only
+//! on jobs leased to that agent (secrets go only to the lease holder). A lease hands a
 //! queued job to exactly one agent (the store guarantees it); every report renews the lease;
 //! a lease that is not renewed expires and the build ends FAULT ([`expire_leases`]). Every
 //! change to a build is one store transaction, so a crash loses nothing that was answered.
@@ -9,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -89,8 +91,13 @@ pub(crate) async fn create_token(state: &AppState, name: &str) -> Result<String,
 const BUILD_TOKEN: &str = "build-token";
 
 /// A token for one build's git commands (`git-credential-helper: yes`): it acts as the user
-/// who started the build, and only until the build's timeout has passed. Only its hash is kept.
-async fn create_build_token(state: &AppState, job: &BuildJob) -> Result<String, StoreError> {
+/// who started the build, only while the build runs on the agent it was leased to (and never
+/// past its timeout). Only its hash is kept.
+async fn create_build_token(
+    state: &AppState,
+    job: &BuildJob,
+    agent_id: &str,
+) -> Result<String, StoreError> {
     let token = format!(
         "slb_{}",
         crate::crypto::random_string(40, b"abcdefghijklmnopqrstuvwxyz0123456789")
@@ -103,18 +110,39 @@ async fn create_build_token(state: &AppState, job: &BuildJob) -> Result<String, 
         parent: Some(job.build_id.clone()),
         sort: now,
         version: 0,
-        body: json!({ "buildId": job.build_id, "user": job.initiator, "expiresMs": now + minutes * 60_000 }),
+        body: json!({
+            "buildId": job.build_id,
+            "agentId": agent_id,
+            "user": job.initiator,
+            "expiresMs": now + minutes * 60_000,
+        }),
     };
     state.store.apply(vec![Write::Put(document)]).await?;
     Ok(token)
 }
 
-/// The user a build token acts as, while it is valid.
+/// The user a build token acts as, while it is valid: before its expiry, and while its build
+/// is in progress on the agent it was leased to. A token whose build has ended (or was leased
+/// again elsewhere) is deleted.
 pub(crate) async fn build_token_user(state: &AppState, token: &str) -> Option<String> {
-    let document = state.store.get(BUILD_TOKEN, &token_hash(token)).await.ok()??;
+    let key = token_hash(token);
+    let document = state.store.get(BUILD_TOKEN, &key).await.ok()??;
     let expires = document.body["expiresMs"].as_i64().unwrap_or(0);
-    (engine::clock::now_ms() < expires)
-        .then(|| document.body["user"].as_str().unwrap_or_default().to_owned())
+    let build_id = document.body["buildId"].as_str().unwrap_or_default();
+    let build = state.store.get(BUILD, build_id).await.ok()?;
+    let running = build.is_some_and(|build| {
+        build.body["buildComplete"] != true
+            && build.body["buildStatus"] == "IN_PROGRESS"
+            && build.body[INTERNAL]["agentId"] == document.body["agentId"]
+    });
+    if !running || engine::clock::now_ms() >= expires {
+        let delete = Write::Delete { kind: BUILD_TOKEN.to_owned(), key };
+        if let Err(err) = state.store.apply(vec![delete]).await {
+            tracing::debug!(%err, "deleting a build token whose build has ended");
+        }
+        return None;
+    }
+    document.body["user"].as_str().map(str::to_owned)
 }
 
 /// The name of an agent token, when the token is valid.
@@ -128,7 +156,8 @@ pub(crate) async fn token_name(state: &AppState, token: &str) -> Option<String> 
     }
 }
 
-async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AgentError> {
+/// Checks the request's agent token; the token's hash, which names it.
+async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, AgentError> {
     let token = headers
         .get("authorization")
         .and_then(|it| it.to_str().ok())
@@ -136,12 +165,40 @@ async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AgentErr
         .ok_or_else(|| {
             AgentError(StatusCode::UNAUTHORIZED, "Unauthorized", "missing agent token".to_owned())
         })?;
-    match state.store.get(AGENT_TOKEN, &token_hash(token)).await? {
-        Some(_) => Ok(()),
+    let hash = token_hash(token);
+    match state.store.get(AGENT_TOKEN, &hash).await? {
+        Some(_) => Ok(hash),
         None => Err(AgentError(
             StatusCode::UNAUTHORIZED,
             "Unauthorized",
             "unknown agent token".to_owned(),
+        )),
+    }
+}
+
+/// Checks the request's agent token and that it is the one `agent_id` registered with: a
+/// token acts only as its own agents. The agent's document.
+async fn authorize_agent(
+    state: &AppState,
+    headers: &HeaderMap,
+    agent_id: &str,
+) -> Result<Document, AgentError> {
+    let hash = authorize(state, headers).await?;
+    let agent = agent(state, agent_id).await?;
+    match agent.body["tokenHash"].as_str() {
+        Some(bound) if crate::sigv4::constant_time_eq(bound.as_bytes(), hash.as_bytes()) => {
+            Ok(agent)
+        }
+        // Registered before agents were bound to tokens: it registers again.
+        None => Err(AgentError(
+            StatusCode::NOT_FOUND,
+            "UnknownAgent",
+            format!("no agent {agent_id}; register again"),
+        )),
+        Some(_) => Err(AgentError(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!("agent {agent_id} was registered with another agent token"),
         )),
     }
 }
@@ -166,7 +223,7 @@ pub(crate) async fn register(
     headers: HeaderMap,
     Json(request): Json<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, AgentError> {
-    authorize(&state, &headers).await?;
+    let token_hash = authorize(&state, &headers).await?;
     if request.protocol != PROTOCOL_VERSION {
         return Err(bad(format!(
             "this server speaks agent protocol {PROTOCOL_VERSION}, not {}",
@@ -180,6 +237,7 @@ pub(crate) async fn register(
         "name": request.name,
         "labels": request.labels,
         "concurrency": request.concurrency.max(1),
+        "tokenHash": token_hash,
         "registeredMs": now,
         "lastSeenMs": now,
     });
@@ -205,8 +263,7 @@ pub(crate) async fn lease(
     headers: HeaderMap,
     Json(request): Json<LeaseRequest>,
 ) -> Result<Json<LeaseResponse>, AgentError> {
-    authorize(&state, &headers).await?;
-    let mut agent = agent(&state, &request.agent_id).await?;
+    let mut agent = authorize_agent(&state, &headers, &request.agent_id).await?;
     let labels: BTreeMap<String, String> =
         serde_json::from_value(agent.body["labels"].clone()).unwrap_or_default();
     agent.body["lastSeenMs"] = json!(engine::clock::now_ms());
@@ -270,7 +327,8 @@ async fn try_lease(
             let limit = retry_limit(state, &document).await?;
             let when = engine::clock::aws_timestamp(now);
             if leased.attempts - 1 > limit {
-                end_lost(&mut document, &mut build, when, &leased.agent_id);
+                let name = agent_name(state, &leased.agent_id).await;
+                end_lost(&mut document, &mut build, when, &name);
                 let version = document.version;
                 state
                     .store
@@ -292,7 +350,7 @@ async fn try_lease(
         // the queue in plain text.
         job.secrets = resolve_secrets(state, &job).await?;
         if job.plan.git_credential_helper {
-            job.git_token = Some(create_build_token(state, &job).await?);
+            job.git_token = Some(create_build_token(state, &job, agent_id).await?);
         }
         if build.current_phase == protocol::PhaseType::Queued {
             engine::build::leased(&mut build, engine::clock::aws_timestamp(now));
@@ -350,8 +408,8 @@ pub(crate) async fn heartbeat(
     headers: HeaderMap,
     Path(job_id): Path<String>,
 ) -> Result<Json<JobControl>, AgentError> {
-    authorize(&state, &headers).await?;
     let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id).await?;
     let document = leased_build(&state, &job_id, &agent_id).await?;
     renew(&state, &job_id, &agent_id).await?;
     Ok(Json(JobControl { stop: document.body[INTERNAL]["stopRequested"] == true }))
@@ -363,7 +421,7 @@ pub(crate) async fn events(
     Path(job_id): Path<String>,
     Json(batch): Json<EventBatch>,
 ) -> Result<Json<JobControl>, AgentError> {
-    authorize(&state, &headers).await?;
+    authorize_agent(&state, &headers, &batch.agent_id).await?;
     renew(&state, &job_id, &batch.agent_id).await?;
     // Retried on a concurrent change (StopBuild), bounded.
     for _ in 0..5 {
@@ -425,8 +483,8 @@ pub(crate) async fn upload_artifact(
     Path((job_id, file)): Path<(String, String)>,
     body: Body,
 ) -> Result<StatusCode, AgentError> {
-    authorize(&state, &headers).await?;
     let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id).await?;
     leased_build(&state, &job_id, &agent_id).await?;
     if file.is_empty() || file.contains('/') || file.starts_with('.') {
         return Err(bad(format!("invalid artifact file name {file}")));
@@ -469,9 +527,16 @@ pub(crate) async fn finish(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(job_id): Path<String>,
-    Json(request): Json<FinishRequest>,
+    body: Bytes,
 ) -> Result<StatusCode, AgentError> {
-    authorize(&state, &headers).await?;
+    // The caller is checked before its (large) body is parsed.
+    let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id).await?;
+    let request: FinishRequest = serde_json::from_slice(&body)
+        .map_err(|err| bad(format!("the finish request is not valid: {err}")))?;
+    if request.agent_id != agent_id {
+        return Err(not_leased(&job_id));
+    }
     for _ in 0..5 {
         let document = match leased_build(&state, &job_id, &request.agent_id).await {
             Ok(document) => document,
@@ -560,7 +625,8 @@ pub(crate) async fn expire_leases(state: &AppState) -> Result<usize, StoreError>
             }
             continue;
         }
-        end_lost(&mut document, &mut build, when, &leased.agent_id);
+        let name = agent_name(state, &leased.agent_id).await;
+        end_lost(&mut document, &mut build, when, &name);
         store_core(&mut document, &build);
         let version = document.version;
         let writes = vec![
@@ -589,12 +655,24 @@ async fn retry_limit(state: &AppState, build: &Document) -> Result<i64, StoreErr
     Ok(project.and_then(|it| it.body["autoRetryLimit"].as_i64()).unwrap_or(0))
 }
 
-/// Ends a build whose agent was lost: FAULT, in the phase it was in.
-fn end_lost(document: &mut Document, build: &mut protocol::Build, when: f64, agent_id: &str) {
+/// How API users see an agent: by the name it registered with (its id is a credential's
+/// half and stays between the server and the agent).
+async fn agent_name(state: &AppState, agent_id: &str) -> String {
+    match state.store.get(AGENT, agent_id).await {
+        Ok(Some(agent)) => {
+            format!("\"{}\"", agent.body["name"].as_str().unwrap_or("unnamed"))
+        }
+        Ok(None) | Err(_) => "an agent that is gone".to_owned(),
+    }
+}
+
+/// Ends a build whose agent (`agent_name`, see [`agent_name`]) was lost: FAULT, in the phase
+/// it was in.
+fn end_lost(document: &mut Document, build: &mut protocol::Build, when: f64, agent_name: &str) {
     let context = PhaseContext {
         status_code: "AGENT_LOST".to_owned(),
         message: format!(
-            "The agent running the build ({agent_id}) stopped reporting and its lease expired"
+            "The agent running the build ({agent_name}) stopped reporting and its lease expired"
         ),
     };
     engine::build::ended(build, when, BuildStatus::Fault, context);
@@ -629,3 +707,6 @@ pub(crate) async fn queue_report(state: &AppState) -> Result<String, StoreError>
         alive.len()
     ))
 }
+
+#[cfg(test)]
+mod tests;

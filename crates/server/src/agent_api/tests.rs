@@ -1,0 +1,223 @@
+//! The agent API through the router: an agent token acts only as its own agents, on jobs
+//! leased to them; a build's git token dies with the build.
+
+use protocol::BuildStatus;
+use protocol::agent::{FinishRequest, JobOffer, LeaseResponse, RegisterResponse};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::aws::Caller;
+
+struct Harness {
+    state: AppState,
+    endpoint: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    _serving: tokio::task::JoinHandle<()>,
+}
+
+/// An agent as the server knows it: its token and the id it registered as.
+struct Agent {
+    token: String,
+    id: String,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let (state, dir) = crate::test_state("us-east-1").await;
+        let (endpoint, serving) = crate::serve_for_test(state.clone()).await;
+        Harness { state, endpoint, client: reqwest::Client::new(), _dir: dir, _serving: serving }
+    }
+
+    async fn codebuild(&self, operation: &str, input: Value) -> Value {
+        let caller =
+            Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
+        crate::codebuild::call(&self.state, &caller, operation, input).await.unwrap()
+    }
+
+    /// A project whose builds use the git credential helper, and one queued build of it.
+    async fn queue_build(&self) -> String {
+        let buildspec = "version: 0.2\nenv:\n  git-credential-helper: yes\nphases:\n  build:\n    commands:\n      - echo hi\n";
+        self.codebuild(
+            "CreateProject",
+            json!({
+                "name": "proj",
+                "source": { "type": "NO_SOURCE", "buildspec": buildspec },
+                "artifacts": { "type": "NO_ARTIFACTS" },
+                "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+                "serviceRole": "r",
+            }),
+        )
+        .await;
+        let started = self.codebuild("StartBuild", json!({ "projectName": "proj" })).await;
+        started["build"]["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn register(&self, name: &str) -> Agent {
+        let token = create_token(&self.state, name).await.unwrap();
+        let response = self
+            .client
+            .post(format!("{}/agent/v1/register", self.endpoint))
+            .bearer_auth(&token)
+            .json(&json!({ "name": name, "labels": {}, "concurrency": 1, "protocol": PROTOCOL_VERSION }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let registered: RegisterResponse = response.json().await.unwrap();
+        Agent { token, id: registered.agent_id }
+    }
+
+    /// `method path` with `token` as `agent_id` (header) and `body`; the status and the
+    /// answer.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        agent_id: &str,
+        body: Vec<u8>,
+    ) -> (u16, String) {
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.endpoint))
+            .bearer_auth(token)
+            .header("x-slipway-agent", agent_id)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    async fn lease(&self, token: &str, agent_id: &str) -> (u16, String) {
+        let body = json!({ "agentId": agent_id, "waitMs": 0 }).to_string().into_bytes();
+        self.call(reqwest::Method::POST, "/agent/v1/lease", token, agent_id, body).await
+    }
+
+    /// The finish request that would end `build_id` SUCCEEDED.
+    async fn succeeded(&self, build_id: &str, agent_id: &str) -> Vec<u8> {
+        let document = self.state.store.get(BUILD, build_id).await.unwrap().unwrap();
+        let mut build = core(&document).unwrap();
+        build.build_status = BuildStatus::Succeeded;
+        build.build_complete = true;
+        serde_json::to_vec(&FinishRequest { agent_id: agent_id.to_owned(), build }).unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_token_acts_only_as_its_own_agent_on_its_own_jobs() {
+    let harness = Harness::start().await;
+    let build_id = harness.queue_build().await;
+    let a = harness.register("agent-a").await;
+    let b = harness.register("agent-b").await;
+
+    // B's token cannot lease as A (the lease hands out the build's secrets).
+    let (status, text) = harness.lease(&b.token, &a.id).await;
+    assert_eq!(status, 403, "{text}");
+    let (status, text) = harness.lease(&a.token, &a.id).await;
+    assert_eq!(status, 200, "{text}");
+    let offer: LeaseResponse = serde_json::from_str(&text).unwrap();
+    let JobOffer { job_id, .. } = offer.job.expect("A leased the build");
+    assert_eq!(job_id, build_id);
+
+    // B's token with A's id: refused on every call about A's job.
+    let job = |what: &str| format!("/agent/v1/jobs/{job_id}/{what}");
+    let post = reqwest::Method::POST;
+    let events = json!({ "agentId": a.id, "seq": 0, "events": [] }).to_string().into_bytes();
+    let finish = harness.succeeded(&build_id, &a.id).await;
+    for (method, path, body) in [
+        (post.clone(), job("heartbeat"), Vec::new()),
+        (post.clone(), job("events"), events.clone()),
+        (reqwest::Method::PUT, job("artifacts/out.zip"), b"forged".to_vec()),
+        (post.clone(), job("finish"), finish.clone()),
+    ] {
+        let (status, text) = harness.call(method, &path, &b.token, &a.id, body).await;
+        assert_eq!(status, 403, "{path}: {text}");
+    }
+    // B's own id on A's job: not leased to B.
+    let events_b = json!({ "agentId": b.id, "seq": 0, "events": [] }).to_string().into_bytes();
+    let finish_b = harness.succeeded(&build_id, &b.id).await;
+    for (path, body) in
+        [(job("heartbeat"), Vec::new()), (job("events"), events_b), (job("finish"), finish_b)]
+    {
+        let (status, text) = harness.call(post.clone(), &path, &b.token, &b.id, body).await;
+        assert_eq!(status, 409, "{path}: {text}");
+        assert!(text.contains("JobNotLeased"), "{text}");
+    }
+    // The finish body is not even parsed for a caller who may not finish.
+    let (status, _) =
+        harness.call(post.clone(), &job("finish"), &b.token, &a.id, b"{not json".to_vec()).await;
+    assert_eq!(status, 403);
+    let (status, _) = harness
+        .call(post.clone(), &job("finish"), "slw_unknown", &a.id, b"{not json".to_vec())
+        .await;
+    assert_eq!(status, 401);
+    // A header that says A with a body that says B is refused too.
+    let (status, _) = harness
+        .call(
+            post.clone(),
+            &job("finish"),
+            &a.token,
+            &a.id,
+            harness.succeeded(&build_id, &b.id).await,
+        )
+        .await;
+    assert_eq!(status, 409);
+
+    // Nothing B sent changed the build; A still runs and finishes it.
+    let document = harness.state.store.get(BUILD, &build_id).await.unwrap().unwrap();
+    assert_eq!(document.body["buildStatus"], "IN_PROGRESS");
+    let (status, text) =
+        harness.call(post.clone(), &job("heartbeat"), &a.token, &a.id, Vec::new()).await;
+    assert_eq!(status, 200, "{text}");
+    let (status, text) = harness.call(post, &job("finish"), &a.token, &a.id, finish).await;
+    assert_eq!(status, 204, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_builds_git_token_dies_with_the_build() {
+    let harness = Harness::start().await;
+    let build_id = harness.queue_build().await;
+    let a = harness.register("agent-a").await;
+    let (status, text) = harness.lease(&a.token, &a.id).await;
+    assert_eq!(status, 200, "{text}");
+    let offer: LeaseResponse = serde_json::from_str(&text).unwrap();
+    let token = offer.job.unwrap().build.git_token.expect("the build asked for a git token");
+    assert_eq!(build_token_user(&harness.state, &token).await.as_deref(), Some("admin"));
+
+    let finish = harness.succeeded(&build_id, &a.id).await;
+    let path = format!("/agent/v1/jobs/{build_id}/finish");
+    let (status, text) = harness.call(reqwest::Method::POST, &path, &a.token, &a.id, finish).await;
+    assert_eq!(status, 204, "{text}");
+    // The build has ended: its token reaches nothing any more, and is gone.
+    assert_eq!(build_token_user(&harness.state, &token).await, None);
+    let response = harness
+        .client
+        .get(format!("{}/v1/repos/anything/info/refs?service=git-receive-pack", harness.endpoint))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(harness.state.store.get(BUILD_TOKEN, &token_hash(&token)).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_lost_agent_is_named_by_its_name_not_its_id() {
+    let harness = Harness::start().await;
+    let build_id = harness.queue_build().await;
+    let a = harness.register("build-box-1").await;
+    let mut document = harness.state.store.get(BUILD, &build_id).await.unwrap().unwrap();
+    let mut build = core(&document).unwrap();
+    end_lost(&mut document, &mut build, 0.0, &agent_name(&harness.state, &a.id).await);
+    let context = build
+        .phases
+        .iter()
+        .flat_map(|phase| phase.contexts.iter().flatten())
+        .find(|context| context.status_code == "AGENT_LOST")
+        .expect("the build says its agent was lost");
+    assert!(context.message.contains("\"build-box-1\"") && !context.message.contains(&a.id));
+    assert!(!serde_json::to_string(&document.body).unwrap().contains(&a.id));
+}
