@@ -533,20 +533,24 @@ fn merged_variables(project: &Value, input: &Value) -> Result<Vec<Value>, ApiErr
 pub(crate) async fn batch_get_builds(state: &AppState, input: Value) -> Result<Value, ApiError> {
     let ids = ids(&input)?;
     let found = state.store.get_many(BUILD, &ids).await?;
-    let queue = crate::agent_api::queue_report(state).await?;
-    let builds: Vec<Value> = found
-        .iter()
-        .map(|document| {
-            let mut build = public(document);
-            // A queued build says why it is still waiting, in its QUEUED phase's context.
-            if build["currentPhase"] == "QUEUED"
-                && let Some(phase) = build["phases"].as_array_mut().and_then(|it| it.last_mut())
-            {
-                phase["contexts"] = json!([{ "statusCode": "WAITING", "message": queue }]);
-            }
-            build
-        })
-        .collect();
+    // Why queued builds wait is worked out from every agent and queued job: only when one of
+    // the builds asked for is queued, and once.
+    let mut queue: Option<String> = None;
+    let mut builds: Vec<Value> = Vec::with_capacity(found.len());
+    for document in &found {
+        let mut build = public(document);
+        // A queued build says why it is still waiting, in its QUEUED phase's context.
+        if build["currentPhase"] == "QUEUED"
+            && let Some(phase) = build["phases"].as_array_mut().and_then(|it| it.last_mut())
+        {
+            let reason = match &queue {
+                Some(reason) => reason.clone(),
+                None => queue.insert(crate::agent_api::queue_report(state).await?).clone(),
+            };
+            phase["contexts"] = json!([{ "statusCode": "WAITING", "message": reason }]);
+        }
+        builds.push(build);
+    }
     let not_found: Vec<&String> =
         ids.iter().filter(|id| !found.iter().any(|it| &&it.key == id)).collect();
     Ok(json!({ "builds": builds, "buildsNotFound": not_found }))

@@ -71,3 +71,49 @@ async fn a_build_queued_past_its_queued_timeout_ends_timed_out() {
     let builds = codebuild(&state, "BatchGetBuilds", json!({ "ids": [&long] })).await;
     assert_eq!(builds["builds"][0]["buildStatus"], "TIMED_OUT");
 }
+
+#[tokio::test]
+async fn only_queued_builds_say_why_they_wait() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n";
+    codebuild(
+        &state,
+        "CreateProject",
+        json!({
+            "name": "waits",
+            "source": { "type": "NO_SOURCE", "buildspec": buildspec },
+            "artifacts": { "type": "NO_ARTIFACTS" },
+            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+            "serviceRole": "r",
+        }),
+    )
+    .await;
+    let started = engine::clock::now_ms();
+    let ended = codebuild(
+        &state,
+        "StartBuild",
+        json!({ "projectName": "waits", "queuedTimeoutInMinutesOverride": 5 }),
+    )
+    .await;
+    let ended = ended["build"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(expire_queued(&state, started + 6 * 60_000).await.unwrap(), 1);
+    let queued = codebuild(&state, "StartBuild", json!({ "projectName": "waits" })).await;
+    let queued = queued["build"]["id"].as_str().unwrap().to_owned();
+
+    let builds = codebuild(&state, "BatchGetBuilds", json!({ "ids": [&ended, &queued] })).await;
+    let build = |id: &str| {
+        builds["builds"].as_array().unwrap().iter().find(|it| it["id"] == id).unwrap().clone()
+    };
+    let context = |id: &str| {
+        let phases = build(id)["phases"].as_array().unwrap().clone();
+        phases.last().unwrap()["contexts"].clone()
+    };
+    assert_eq!(build(&queued)["currentPhase"], "QUEUED", "{builds}");
+    assert_eq!(context(&queued)[0]["statusCode"], "WAITING", "{builds}");
+    let reason = context(&queued)[0]["message"].as_str().unwrap().to_owned();
+    assert!(reason.starts_with("No agent is connected"), "{reason}");
+    assert!(!context(&ended).to_string().contains("WAITING"), "{builds}");
+    // The ended build alone: nothing waits, and nothing says so.
+    let builds = codebuild(&state, "BatchGetBuilds", json!({ "ids": [&ended] })).await;
+    assert!(!builds.to_string().contains("No agent is connected"), "{builds}");
+}
