@@ -204,9 +204,7 @@ impl Server {
                 tracing::debug!(%err, "setting TCP_NODELAY on a connection");
             }
         });
-        // Each request knows its peer's address (the sign-in throttle counts by it).
-        let service = app(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(listener, service)
+        let served = axum::serve(listener, make_service(self.state))
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(ServerError::Serve);
@@ -386,6 +384,14 @@ fn app(state: AppState) -> Router {
     edge_layers(router)
 }
 
+/// The router as a service that gives each request its peer's address (the sign-in throttle
+/// counts by it).
+fn make_service(
+    state: AppState,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
+    app(state).into_make_service_with_connect_info::<std::net::SocketAddr>()
+}
+
 /// What every request passes through first: a handler panic answers 500 (see
 /// [`handler_panicked`]), and S3 requests get S3's error.
 fn edge_layers(router: Router) -> Router {
@@ -440,9 +446,8 @@ pub(crate) async fn test_state(region: &str) -> (AppState, tempfile::TempDir) {
 pub(crate) async fn serve_for_test(state: AppState) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let serving = tokio::spawn(async move {
-        axum::serve(listener, service).await.unwrap();
+        axum::serve(listener, make_service(state)).await.unwrap();
     });
     (endpoint, serving)
 }

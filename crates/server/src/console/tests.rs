@@ -56,3 +56,34 @@ fn a_redirect_to_anything_never_panics() {
         assert_eq!(response.headers()[LOCATION], "/console/", "{location:?}");
     }
 }
+
+#[tokio::test]
+async fn failed_sign_ins_are_counted_for_the_address_they_come_from() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let (endpoint, _serving) = crate::serve_for_test(state.clone()).await;
+    let from: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let client = reqwest::Client::builder().local_address(from).build().unwrap();
+    let page = client.get(format!("{endpoint}/console/login")).send().await.unwrap();
+    let cookie = page.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let html = page.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let csrf = html[start..].split('"').next().unwrap().to_owned();
+    let refused = client
+        .post(format!("{endpoint}/console/login"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([("user", "admin"), ("password", "wrong"), ("csrf", &csrf)])
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let now = engine::clock::now_ms();
+    assert_eq!(state.sign_ins.failures(from, "admin", now), 1);
+    let elsewhere: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    assert_eq!(state.sign_ins.failures(elsewhere, "admin", now), 0);
+}

@@ -102,6 +102,15 @@ impl Throttle {
     }
 }
 
+#[cfg(test)]
+impl Throttle {
+    /// The recent failures of `user` from `from`, for tests elsewhere.
+    pub(super) fn failures(&self, from: IpAddr, user: &str, now_ms: i64) -> u32 {
+        let entries = self.entries.lock().expect("not poisoned");
+        entries.get(&(from, user.to_owned())).map_or(0, |entry| entry.failures(now_ms))
+    }
+}
+
 impl Attempt {
     /// A wrong password.
     pub(super) fn failed(&self, now_ms: i64) {
