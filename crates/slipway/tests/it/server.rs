@@ -716,11 +716,26 @@ fn the_live_log_streams_as_the_build_prints() {
         seen.push_str(&line);
     }
     assert!(!seen.contains("second-line"));
+    // Browsers must take the log as the text it is, never sniff it into HTML.
+    assert!(
+        seen.to_ascii_lowercase().contains("\r\nx-content-type-options: nosniff\r\n"),
+        "{seen}"
+    );
     std::fs::write(marks.join("go"), "").unwrap();
     let mut rest = String::new();
     reader.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("data: second-line"), "{rest}");
     assert!(rest.contains("event: end\ndata: SUCCEEDED"), "{rest}");
+    let mut stream = TcpStream::connect(&address).unwrap();
+    write!(stream, "GET /v1/builds/{id}/log HTTP/1.1\r\nHost: {address}\r\nAuthorization: Basic {basic}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut download = String::new();
+    stream.read_to_string(&mut download).unwrap();
+    assert!(download.starts_with("HTTP/1.1 200"), "{download}");
+    assert!(
+        download.to_ascii_lowercase().contains("\r\nx-content-type-options: nosniff\r\n"),
+        "{download}"
+    );
+    assert!(download.contains("second-line"), "{download}");
 
     // Without credentials, nothing.
     assert!(
