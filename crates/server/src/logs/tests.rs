@@ -1,3 +1,6 @@
+//! Tests of the live log tail's line splitting: complete lines go out, an endless line goes out
+//! in bounded pieces.
+
 use super::*;
 
 #[test]
