@@ -315,7 +315,12 @@ fn bad_signatures_unknown_keys_and_revoked_keys_are_refused() {
 
 /// Polls BatchGetBuilds until the build completes (bounded).
 pub(crate) fn wait_for_build(server: &RunningServer, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    wait_for_build_within(server, id, Duration::from_secs(60))
+}
+
+/// [`wait_for_build`] for builds that take long by design.
+fn wait_for_build_within(server: &RunningServer, id: &str, bound: Duration) -> Value {
+    let deadline = Instant::now() + bound;
     loop {
         let builds = server.json(&["codebuild", "batch-get-builds", "--ids", id]);
         let build = builds["builds"][0].clone();
@@ -784,5 +789,131 @@ impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// The server's peak resident memory so far (`VmHWM`), in kB.
+fn peak_memory_kb(server: &RunningServer) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let line = status.lines().find(|it| it.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn large_reports_and_escape_heavy_output_never_end_a_build_fault() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+
+    // 20,000 test cases: they go up as a file of their own, not inside the finish request,
+    // and every one of them can be read back.
+    let buildspec = r#"version: 0.2
+phases:
+  build:
+    commands:
+      - |
+        { echo '<testsuite name="s">'; i=0
+          while [ $i -lt 20000 ]; do echo "<testcase classname=\"c\" name=\"t$i\"/>"; i=$((i+1)); done
+          echo '<testcase classname="c" name="bad"><failure message="boom"/></testcase></testsuite>'; } > many.xml
+reports:
+  many:
+    files: [many.xml]
+"#;
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server.create_project("many", &source);
+    let id = start(&server, "many", &[]);
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    let report_arn = build["reportArns"][0].as_str().unwrap().to_owned();
+    let report = server.json(&["codebuild", "batch-get-reports", "--report-arns", &report_arn]);
+    assert_eq!(report["reports"][0]["testSummary"]["total"], 20_001, "{report}");
+    assert_eq!(report["reports"][0]["truncated"], false);
+    let cases = server.json(&[
+        "codebuild",
+        "describe-test-cases",
+        "--report-arn",
+        &report_arn,
+        "--page-size",
+        "1000",
+    ]);
+    let names: std::collections::BTreeSet<&str> = cases["testCases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| it["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 20_001);
+    assert!(names.contains("t0") && names.contains("t19999") && names.contains("bad"));
+    let failed = server.json(&[
+        "codebuild",
+        "describe-test-cases",
+        "--report-arn",
+        &report_arn,
+        "--filter",
+        "status=FAILED",
+    ]);
+    assert_eq!(failed["testCases"].as_array().unwrap().len(), 1, "{failed}");
+    assert_eq!(failed["testCases"][0]["message"], "boom");
+
+    // A 300 MB report (300 failures of 1 MB each) is read as a stream: the server's memory
+    // stays far below the file's size.
+    let buildspec = r#"version: 0.2
+phases:
+  build:
+    commands:
+      - head -c 1000000 /dev/zero | tr '\0' x > message.txt
+      - |
+        { echo '<testsuite name="big">'; i=0
+          while [ $i -lt 300 ]; do echo "<testcase classname=\"c\" name=\"t$i\"><failure>"; cat message.txt; echo '</failure></testcase>'; i=$((i+1)); done
+          echo '</testsuite>'; } > big.xml
+      - test $(wc -c < big.xml) -gt 300000000 && echo big-enough
+reports:
+  big:
+    files: [big.xml]
+"#;
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server.create_project("big", &source);
+    let id = start(&server, "big", &[]);
+    let build = wait_for_build_within(&server, &id, Duration::from_secs(300));
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    assert!(log(&server, &id).contains("\nbig-enough\n"), "the report is not 300 MB");
+    let report_arn = build["reportArns"][0].as_str().unwrap().to_owned();
+    let report = server.json(&["codebuild", "batch-get-reports", "--report-arns", &report_arn]);
+    assert_eq!(report["reports"][0]["testSummary"]["statusCounts"]["FAILED"], 300, "{report}");
+    let peak = peak_memory_kb(&server);
+    assert!(peak < 100 * 1024, "the server's peak memory was {peak} kB");
+
+    // An event batch of escape-heavy output (ANSI colours, `\r` progress bars) is far larger
+    // as JSON than as text; it arrives whole.
+    let buildspec = r#"version: 0.2
+phases:
+  build:
+    commands:
+      - head -c 3000000 /dev/zero | tr '\0' '\033'; echo
+      - i=0; while [ $i -lt 20000 ]; do printf '\033[32m%05d\r' $i; i=$((i+1)); done; echo; echo progress-done
+"#;
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server.create_project("escapes", &source);
+    let id = start(&server, "escapes", &[]);
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    let text = dechunked(&log(&server, &id));
+    assert_eq!(text.bytes().filter(|it| *it == 0x1b).count(), 3_000_000 + 20_000);
+    assert_eq!(text.matches('\r').count(), 20_000);
+    assert!(text.contains("\x1b[32m19999\r\nprogress-done\n"), "the progress bar is not whole");
+}
+
+/// The body of a raw HTTP/1.1 response whose body is chunked.
+fn dechunked(response: &str) -> String {
+    let (head, mut rest) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "{head}");
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").unwrap();
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            return body;
+        }
+        body.push_str(&after[..size]);
+        rest = &after[size + 2..];
     }
 }
