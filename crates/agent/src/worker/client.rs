@@ -87,13 +87,12 @@ impl CallError {
         matches!(self, CallError::Status { code, .. } if code == "UnknownAgent")
     }
 
-    /// Whether the job is no longer leased to this agent (`JobNotLeased`, 404 or 409): the
-    /// server gave it away or ended the build, so nothing more about it may be reported.
+    /// Whether the job is no longer leased to this agent (`JobNotLeased`, 409): the server
+    /// gave it away or ended the build, so nothing more about it may be reported. A 404 is
+    /// not that: it is an unknown agent or a call an older server does not have.
     pub(super) fn not_leased(&self) -> bool {
         matches!(self, CallError::Status { status, code, .. }
-            if code == "JobNotLeased"
-                || *status == StatusCode::NOT_FOUND
-                || *status == StatusCode::CONFLICT)
+            if code == "JobNotLeased" || *status == StatusCode::CONFLICT)
     }
 
     /// What the server said, without the status.
