@@ -27,6 +27,9 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::builds::{BUILD, INTERNAL, JOB_KIND, core, store_core};
 
+#[cfg(test)]
+mod tests;
+
 const AGENT: &str = "agent";
 const AGENT_TOKEN: &str = "agent-token";
 /// How often a running job must be reported on.

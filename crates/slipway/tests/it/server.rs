@@ -917,3 +917,53 @@ fn dechunked(response: &str) -> String {
         rest = &after[size + 2..];
     }
 }
+
+/// Sends `POST <path>` with an agent token and `body`, and returns the status line and the
+/// response body.
+fn agent_post(server: &RunningServer, path: &str, token: &str, body: &[u8]) -> (String, String) {
+    let address = server.endpoint.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let length = body.len();
+    write!(stream, "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n").unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_owned(), body.to_owned())
+}
+
+#[test]
+fn agent_calls_are_refused_in_the_agent_protocols_error_shape() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    let server = RunningServer::start(&data);
+    let token = Run::from(
+        sandbox
+            .slipway(&["agent-token", "create", "probe", "--data-dir", data.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    token.expect_code(0);
+    let token = token.stdout.trim();
+    let code = |body: &str| serde_json::from_str::<Value>(body).unwrap()["code"].clone();
+
+    // Malformed JSON: the protocol's BadRequest, not axum's plain text.
+    let (status, body) = agent_post(&server, "/agent/v1/register", token, br#"{"name": 1}"#);
+    assert!(status.starts_with("HTTP/1.1 400"), "{status}");
+    assert_eq!(code(&body), "BadRequest", "{body}");
+
+    // An event batch of 3 MB of JSON (1 MB of ANSI escapes) is within the agent routes'
+    // limit: it is read and answered for what it is (here: a job this agent does not hold).
+    let text: String = "\u{1b}".repeat(500_000);
+    let batch = json!({
+        "agentId": "agent-x",
+        "seq": 0,
+        "events": [{ "event": "output", "text": text }],
+    });
+    let batch = serde_json::to_vec(&batch).unwrap();
+    assert!(batch.len() > 2_500_000);
+    let (status, body) = agent_post(&server, "/agent/v1/jobs/p:1/events", token, &batch);
+    assert!(status.starts_with("HTTP/1.1 409"), "{status} {body}");
+    assert_eq!(code(&body), "JobNotLeased", "{body}");
+}
