@@ -21,8 +21,9 @@ use crate::builds::BUILD;
 #[cfg(test)]
 mod tests;
 
-/// Chunks read from the store at a time.
-const PAGE: i64 = 64;
+/// Chunks read from the store at a time. A chunk holds one event batch's text (about 1 MiB
+/// at most), so a page costs at most about 16 MiB, however the build prints.
+const PAGE: i64 = 16;
 
 /// The most text the live tail holds back waiting for a newline: a longer line (a build
 /// printing megabytes without one) is sent in pieces of about this size.
