@@ -650,19 +650,46 @@ async fn upload(
 }
 
 /// Sends the build record, retrying for [`REPORT_PATIENCE`]. Returns whether it arrived.
-async fn finish(shared: &Shared, job_label: &str, job_id: &str, request: FinishRequest) -> bool {
-    let body = match serde_json::to_vec(&request) {
-        Ok(body) => body,
-        Err(err) => {
-            shared.log(format!("{job_label}: cannot encode the build record: {err}"));
-            return false;
-        }
-    };
+/// When the server refuses the record itself (a 4xx other than "not leased" or a refused
+/// token: too large for an older server, or not what it expects), a FAULT record that says
+/// why is sent instead, so the build ends for what happened rather than `AGENT_LOST` when its
+/// lease runs out.
+async fn finish(
+    shared: &Shared,
+    job_label: &str,
+    job_id: &str,
+    mut request: FinishRequest,
+) -> bool {
+    let mut refused_once = false;
     let deadline = clock::instant() + REPORT_PATIENCE;
     let mut backoff = Backoff::default();
+    let encode = |request: &FinishRequest| match serde_json::to_vec(request) {
+        Ok(body) => Some(body),
+        Err(err) => {
+            shared.log(format!("{job_label}: cannot encode the build record: {err}"));
+            None
+        }
+    };
+    let Some(mut body) = encode(&request) else { return false };
     loop {
         match shared.client.finish(job_id, body.clone()).await {
             Ok(()) => return true,
+            Err(err)
+                if !refused_once
+                    && !err.retryable()
+                    && !err.not_leased()
+                    && !err.unauthorized()
+                    && !err.unknown_agent() =>
+            {
+                refused_once = true;
+                shared.log(format!(
+                    "{job_label}: the server refused the build record ({err}); reporting a FAULT"
+                ));
+                refused_record(&mut request.build, &err.to_string());
+                request.uploaded_reports.clear();
+                let Some(fallback) = encode(&request) else { return false };
+                body = fallback;
+            }
             Err(err) => {
                 let delay = backoff.next();
                 if !err.retryable() || clock::instant() + delay > deadline {
@@ -677,6 +704,26 @@ async fn finish(shared: &Shared, job_label: &str, job_id: &str, request: FinishR
                 tokio::time::sleep(delay).await;
             }
         }
+    }
+}
+
+/// Turns `build` into the FAULT record of a build whose record the server refused: without
+/// its test cases, with the refusal as the context of its last phase that ended.
+fn refused_record(build: &mut Build, refusal: &str) {
+    build.build_status = BuildStatus::Fault;
+    for report in &mut build.reports {
+        report.test_cases.clear();
+    }
+    let context = PhaseContext {
+        status_code: "FAULT".to_owned(),
+        message: format!("The server refused the build's record: {refusal}"),
+    };
+    if let Some(phase) = build.phases.iter_mut().rev().find(|it| it.phase_status.is_some()) {
+        phase.phase_status = Some(BuildStatus::Fault);
+        let contexts = phase.contexts.get_or_insert_with(Vec::new);
+        // A phase that succeeded holds a single empty context.
+        contexts.retain(|it| !it.status_code.is_empty() || !it.message.is_empty());
+        contexts.push(context);
     }
 }
 

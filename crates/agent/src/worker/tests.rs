@@ -59,6 +59,8 @@ struct FakeState {
     jobs: BTreeMap<String, JobRecord>,
     /// Answer the next events call with a 500, without applying it.
     fail_next_events: bool,
+    /// Refuse the next finish request with a 400, as a server that cannot take it would.
+    refuse_next_finish: bool,
 }
 
 /// The server at the process edge.
@@ -248,6 +250,9 @@ async fn finish(
         return refused;
     }
     fake.with(|state| {
+        if std::mem::take(&mut state.refuse_next_finish) {
+            return error(StatusCode::BAD_REQUEST, "BadRequest", "the record is not valid");
+        }
         match state.jobs.get_mut(&id).filter(|it| !it.revoked && it.finish.is_none()) {
             Some(job) => {
                 job.events_at_finish = job.events.len();
@@ -573,6 +578,29 @@ reports:
         .collect();
     assert_eq!(cases.len(), 3000);
     assert_eq!((cases[0].name.as_str(), cases[2999].name.as_str()), ("t0", "t2999"));
+    agent.stop(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_build_record_ends_the_build_fault_saying_why_not_agent_lost() {
+    let fake = Fake::new();
+    fake.with(|state| state.refuse_next_finish = true);
+    fake.enqueue(job("j1", "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"));
+    let agent = Agent::start(&fake, 1).await;
+    let finish = agent.wait_finished("j1").await;
+    assert_eq!(finish.build.build_status, BuildStatus::Fault);
+    let contexts: Vec<String> = finish
+        .build
+        .phases
+        .iter()
+        .flat_map(|it| it.contexts.iter().flatten())
+        .map(|it| it.message.clone())
+        .collect();
+    assert!(
+        contexts.iter().any(|it| it.contains("refused the build's record")
+            && it.contains("the record is not valid")),
+        "{contexts:?}"
+    );
     agent.stop(Duration::from_secs(5)).await.unwrap();
 }
 
