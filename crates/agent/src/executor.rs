@@ -968,14 +968,9 @@ impl Run<'_> {
             let mut cases = Vec::new();
             let mut problems = Vec::new();
             for file in files {
-                let text = match std::fs::read_to_string(&file.source) {
-                    Ok(text) => text,
-                    Err(err) => {
-                        problems.push(format!("{}: {err}", file.archive_path));
-                        continue;
-                    }
-                };
-                match spec::report::parse_test_report(format, &file.archive_path, &text) {
+                // Read as a stream: a report file is never whole in memory.
+                match spec::report::parse_test_report_file(format, &file.archive_path, &file.source)
+                {
                     Ok(found) => cases.extend(found),
                     Err(err) => problems.push(err.to_string()),
                 }

@@ -56,7 +56,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::secrets::SecretSource;
-use crate::{BuildContext, PackagedArtifact, clock, run_build};
+use crate::{BuildContext, clock, run_build};
 use client::{CallError, Client};
 
 /// How long the server may hold a lease request open.
@@ -451,7 +451,9 @@ async fn run_job(
             );
             shared.log(format!("{job_label}: {message}"));
             let build = fault_build(&job, message);
-            finish(&shared, &job_label, &job_id, &registration.agent_id, build).await;
+            let agent_id = registration.agent_id.clone();
+            let request = FinishRequest { agent_id, build, uploaded_reports: Vec::new() };
+            finish(&shared, &job_label, &job_id, request).await;
             return;
         }
     };
@@ -460,7 +462,9 @@ async fn run_job(
     {
         shared.log(format!("{job_label}: {message}"));
         let build = fault_build(&job, message);
-        finish(&shared, &job_label, &job_id, &registration.agent_id, build).await;
+        let agent_id = registration.agent_id.clone();
+        let request = FinishRequest { agent_id, build, uploaded_reports: Vec::new() };
+        finish(&shared, &job_label, &job_id, request).await;
         if let Err(err) = dirs.remove().await {
             shared.log(format!("{job_label}: cannot remove its directory: {err}"));
         }
@@ -525,9 +529,51 @@ async fn run_job(
         if abandoned.load(Ordering::SeqCst) {
             break;
         }
-        if let Err(err) = upload(&shared, &job_label, &job_id, artifact, &abandoned).await {
+        let Some(name) = artifact.path.file_name().and_then(|it| it.to_str()) else {
+            let path = artifact.path.display();
+            shared.log(format!(
+                "{job_label}: the artifact {path} has no usable file name; the build ends FAULT"
+            ));
+            build.build_status = BuildStatus::Fault;
+            continue;
+        };
+        let route = ["artifacts", name];
+        if let Err(err) =
+            upload(&shared, &job_label, &job_id, &route, &artifact.path, &abandoned).await
+        {
             shared.log(format!("{job_label}: {err}; the build ends FAULT"));
             build.build_status = BuildStatus::Fault;
+        }
+    }
+    // Test cases go up as files of their own, so that the finish request stays small
+    // whatever the number of cases.
+    let mut uploaded_reports = Vec::new();
+    for (index, report) in build.reports.iter_mut().enumerate() {
+        if abandoned.load(Ordering::SeqCst) || report.test_cases.is_empty() {
+            continue;
+        }
+        let path = dirs.root.path().join(format!("report-{index}.jsonl"));
+        let cases = std::mem::take(&mut report.test_cases);
+        let written = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || write_test_cases(&path, &cases)
+        })
+        .await
+        .map_err(|err| err.to_string())
+        .and_then(|it| it.map_err(|err| err.to_string()));
+        let index_text = index.to_string();
+        let sent = match written {
+            Ok(()) => {
+                let route = ["reports", index_text.as_str()];
+                upload(&shared, &job_label, &job_id, &route, &path, &abandoned).await
+            }
+            Err(err) => {
+                Err(format!("cannot write the test cases of report {}: {err}", report.name))
+            }
+        };
+        match sent {
+            Ok(()) => uploaded_reports.push(index),
+            Err(err) => shared.log(format!("{job_label}: {err}; its test cases are lost")),
         }
     }
     let _ = uploaded_tx.send(());
@@ -540,7 +586,9 @@ async fn run_job(
     };
     if reported == Reported::Flushed && !abandoned.load(Ordering::SeqCst) {
         let status = build.build_status;
-        if finish(&shared, &job_label, &job_id, &registration.agent_id, build).await {
+        let request =
+            FinishRequest { agent_id: registration.agent_id.clone(), build, uploaded_reports };
+        if finish(&shared, &job_label, &job_id, request).await {
             shared.log(format!("{job_label}: ended {}", status.as_str()));
         }
     } else {
@@ -551,25 +599,36 @@ async fn run_job(
     }
 }
 
-/// Uploads one packaged artifact, retrying for [`REPORT_PATIENCE`]. Returns `Ok` when it was
-/// uploaded or when the job was given up (then there is nobody to upload to).
+/// Writes test cases as JSON lines, the body of `PUT jobs/<job>/reports/<index>`.
+fn write_test_cases(path: &Path, cases: &[protocol::TestCase]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for case in cases {
+        serde_json::to_writer(&mut out, case)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// Uploads one file (`PUT jobs/<job>/<route…>`: an artifact or a report's test cases),
+/// retrying for [`REPORT_PATIENCE`]. Returns `Ok` when it was uploaded or when the job was
+/// given up (then there is nobody to upload to).
 async fn upload(
     shared: &Shared,
     job_label: &str,
     job_id: &str,
-    artifact: &PackagedArtifact,
+    route: &[&str],
+    path: &Path,
     abandoned: &AtomicBool,
 ) -> Result<(), String> {
-    let Some(name) = artifact.path.file_name().and_then(|it| it.to_str()) else {
-        return Err(format!("the artifact {} has no usable file name", artifact.path.display()));
-    };
+    let name = route.join("/");
     let deadline = clock::instant() + REPORT_PATIENCE;
     let mut backoff = Backoff::default();
     loop {
         if abandoned.load(Ordering::SeqCst) {
             return Ok(());
         }
-        match shared.client.upload(job_id, name, &artifact.path).await {
+        match shared.client.upload(job_id, route, path).await {
             Ok(()) => return Ok(()),
             Err(err) if err.not_leased() => {
                 shared.log(format!("{job_label}: the server no longer leases it ({err})"));
@@ -579,7 +638,7 @@ async fn upload(
             Err(err) => {
                 let delay = backoff.next();
                 if !err.retryable() || clock::instant() + delay > deadline {
-                    return Err(format!("uploading the artifact {name} failed: {err}"));
+                    return Err(format!("uploading {name} failed: {err}"));
                 }
                 shared.log(format!(
                     "{job_label}: uploading {name} failed ({err}); retrying in {delay:?}"
@@ -591,26 +650,46 @@ async fn upload(
 }
 
 /// Sends the build record, retrying for [`REPORT_PATIENCE`]. Returns whether it arrived.
+/// When the server refuses the record itself (a 4xx other than "not leased" or a refused
+/// token: too large for an older server, or not what it expects), a FAULT record that says
+/// why is sent instead, so the build ends for what happened rather than `AGENT_LOST` when its
+/// lease runs out.
 async fn finish(
     shared: &Shared,
     job_label: &str,
     job_id: &str,
-    agent_id: &str,
-    build: Build,
+    mut request: FinishRequest,
 ) -> bool {
-    let request = FinishRequest { agent_id: agent_id.to_owned(), build };
-    let body = match serde_json::to_vec(&request) {
-        Ok(body) => body,
-        Err(err) => {
-            shared.log(format!("{job_label}: cannot encode the build record: {err}"));
-            return false;
-        }
-    };
+    let mut refused_once = false;
     let deadline = clock::instant() + REPORT_PATIENCE;
     let mut backoff = Backoff::default();
+    let encode = |request: &FinishRequest| match serde_json::to_vec(request) {
+        Ok(body) => Some(body),
+        Err(err) => {
+            shared.log(format!("{job_label}: cannot encode the build record: {err}"));
+            None
+        }
+    };
+    let Some(mut body) = encode(&request) else { return false };
     loop {
         match shared.client.finish(job_id, body.clone()).await {
             Ok(()) => return true,
+            Err(err)
+                if !refused_once
+                    && !err.retryable()
+                    && !err.not_leased()
+                    && !err.unauthorized()
+                    && !err.unknown_agent() =>
+            {
+                refused_once = true;
+                shared.log(format!(
+                    "{job_label}: the server refused the build record ({err}); reporting a FAULT"
+                ));
+                refused_record(&mut request.build, &err.to_string());
+                request.uploaded_reports.clear();
+                let Some(fallback) = encode(&request) else { return false };
+                body = fallback;
+            }
             Err(err) => {
                 let delay = backoff.next();
                 if !err.retryable() || clock::instant() + delay > deadline {
@@ -625,6 +704,26 @@ async fn finish(
                 tokio::time::sleep(delay).await;
             }
         }
+    }
+}
+
+/// Turns `build` into the FAULT record of a build whose record the server refused: without
+/// its test cases, with the refusal as the context of its last phase that ended.
+fn refused_record(build: &mut Build, refusal: &str) {
+    build.build_status = BuildStatus::Fault;
+    for report in &mut build.reports {
+        report.test_cases.clear();
+    }
+    let context = PhaseContext {
+        status_code: "FAULT".to_owned(),
+        message: format!("The server refused the build's record: {refusal}"),
+    };
+    if let Some(phase) = build.phases.iter_mut().rev().find(|it| it.phase_status.is_some()) {
+        phase.phase_status = Some(BuildStatus::Fault);
+        let contexts = phase.contexts.get_or_insert_with(Vec::new);
+        // A phase that succeeded holds a single empty context.
+        contexts.retain(|it| !it.status_code.is_empty() || !it.message.is_empty());
+        contexts.push(context);
     }
 }
 
@@ -995,6 +1094,31 @@ impl Pending {
     }
 
     fn push(&mut self, event: BuildEvent) {
+        // Output longer than a batch (a line of megabytes) goes in pieces, so that every
+        // batch's JSON stays far below the server's limit however much escaping it needs.
+        if let BuildEvent::Output { text } = &event
+            && escaped_len(text) > BATCH_BYTES
+        {
+            let mut piece = String::new();
+            let mut piece_len = 0;
+            for character in text.chars() {
+                let cost = escaped_len(character.encode_utf8(&mut [0; 4]));
+                if piece_len + cost > BATCH_BYTES {
+                    self.push_one(BuildEvent::Output { text: std::mem::take(&mut piece) });
+                    piece_len = 0;
+                }
+                piece.push(character);
+                piece_len += cost;
+            }
+            if !piece.is_empty() {
+                self.push_one(BuildEvent::Output { text: piece });
+            }
+            return;
+        }
+        self.push_one(event);
+    }
+
+    fn push_one(&mut self, event: BuildEvent) {
         self.bytes += size(&event);
         self.events.push_back(event);
         if self.events.len() > self.merge_at_events || self.bytes > self.merge_at_bytes {
@@ -1011,7 +1135,7 @@ impl Pending {
         for event in self.events.drain(..) {
             if let (Some(BuildEvent::Output { text: previous }), BuildEvent::Output { text }) =
                 (merged.back_mut(), &event)
-                && previous.len() + text.len() <= MERGED_OUTPUT_BYTES
+                && escaped_len(previous) + escaped_len(text) <= MERGED_OUTPUT_BYTES
             {
                 previous.push_str(text);
                 continue;
@@ -1061,15 +1185,31 @@ impl Pending {
     }
 }
 
-/// An event's share of the memory estimate.
+/// An event's share of the memory estimate and of a batch: the size of its JSON.
 fn size(event: &BuildEvent) -> usize {
     EVENT_OVERHEAD
         + match event {
-            BuildEvent::Output { text } | BuildEvent::Message { text, .. } => text.len(),
-            BuildEvent::CommandStarted { command, .. } => command.len(),
-            BuildEvent::PhaseFinished { context: Some(context), .. } => context.message.len(),
+            BuildEvent::Output { text } | BuildEvent::Message { text, .. } => escaped_len(text),
+            BuildEvent::CommandStarted { command, .. } => escaped_len(command),
+            BuildEvent::PhaseFinished { context: Some(context), .. } => {
+                escaped_len(&context.message)
+            }
             BuildEvent::PhaseStarted { .. } | BuildEvent::PhaseFinished { .. } => 0,
         }
+}
+
+/// The length of `text` in a JSON string: control characters (ANSI escapes, `\r`) take six
+/// bytes (`\u001b`), quotes and backslashes two.
+fn escaped_len(text: &str) -> usize {
+    text.len()
+        + text
+            .bytes()
+            .map(|byte| match byte {
+                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+                0..0x20 => 5,
+                _ => 0,
+            })
+            .sum::<usize>()
 }
 
 #[cfg(test)]

@@ -13,8 +13,12 @@
 //!    the answer says whether the build must stop. An agent with nothing to report calls
 //!    `POST jobs/<job>/heartbeat` (body `{}`) → [`JobControl`] instead, at least every
 //!    `heartbeat_interval_ms`.
-//! 4. `PUT jobs/<job>/artifacts/<file>`: a packaged artifact, the zip as the body.
-//! 5. `POST jobs/<job>/finish` with a [`FinishRequest`]: the final build record.
+//! 4. `PUT jobs/<job>/artifacts/<file>`: a packaged artifact, the zip as the body; and
+//!    `PUT jobs/<job>/reports/<index>`: the test cases of the build's report `<index>`, one
+//!    JSON [`TestCase`](crate::TestCase) a line. Both are streamed, without a size limit.
+//! 5. `POST jobs/<job>/finish` with a [`FinishRequest`]: the final build record, whose
+//!    uploaded reports carry no test cases of their own. JSON bodies (every call but the
+//!    uploads) may hold at most 16 MiB.
 //!
 //! A lease that is not renewed within `lease_duration_ms` expires: the server then ends the
 //! build (FAULT) or offers the job again. Errors are `{"code": …, "message": …}` with a 4xx
@@ -171,12 +175,19 @@ pub struct FinishRequest {
     pub agent_id: String,
     /// The complete build record, as the executor produced it.
     pub build: Build,
+    /// The indexes in `build.reports` whose test cases went up before, as
+    /// `PUT jobs/<job>/reports/<index>` (their `testCases` here are empty). An older agent
+    /// sends none and its test cases inline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uploaded_reports: Vec<usize>,
 }
 
 /// An error answered by the agent API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentApiError {
-    /// A stable code: `Unauthorized`, `UnknownAgent`, `JobNotLeased`, `BadRequest`, `Internal`.
+    /// A stable code: `Unauthorized`, `UnknownAgent`, `JobNotLeased`, `BadRequest` (also for
+    /// a body that is not the protocol's JSON), `TooLarge` (413: a JSON body over the limit,
+    /// 16 MiB), `Internal`.
     pub code: String,
     /// What went wrong.
     pub message: String,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engine::store::{Document, LeaseRequest as StoreLease, ListQuery, StoreError, Write};
@@ -22,11 +22,15 @@ use protocol::agent::{
     LeaseResponse, PROTOCOL_VERSION, RegisterRequest, RegisterResponse,
 };
 use protocol::{BuildStatus, PhaseContext};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::builds::{BUILD, INTERNAL, JOB_KIND, core, store_core};
+
+#[cfg(test)]
+mod tests;
 
 const AGENT: &str = "agent";
 const AGENT_TOKEN: &str = "agent-token";
@@ -51,6 +55,50 @@ impl From<StoreError> for AgentError {
         tracing::error!(%err, "agent API: store error");
         AgentError(StatusCode::INTERNAL_SERVER_ERROR, "Internal", "internal error".to_owned())
     }
+}
+
+/// The most an agent's JSON request may hold. An event batch carries about 1 MiB of output,
+/// which JSON escaping can make six times larger (`\u001b` for each ANSI escape); the rest
+/// of the calls are small. Files (artifacts, test cases) go up as streamed uploads instead.
+pub(crate) const BODY_LIMIT: usize = 16 << 20;
+
+/// A request body under the route's limit, or the agent protocol's error (never axum's plain
+/// text): `TooLarge` with 413, or `BadRequest`.
+pub(crate) struct AgentBody(pub(crate) Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for AgentBody {
+    type Rejection = AgentError;
+
+    async fn from_request(request: Request, state: &S) -> Result<AgentBody, AgentError> {
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(AgentBody(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(AgentError(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "TooLarge",
+                    format!("the request body is larger than {BODY_LIMIT} bytes"),
+                ))
+            }
+            Err(rejection) => Err(bad(rejection.body_text())),
+        }
+    }
+}
+
+/// A JSON request body, parsed into the protocol's type, or the protocol's error.
+pub(crate) struct AgentJson<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AgentJson<T> {
+    type Rejection = AgentError;
+
+    async fn from_request(request: Request, state: &S) -> Result<AgentJson<T>, AgentError> {
+        let AgentBody(bytes) = AgentBody::from_request(request, state).await?;
+        parse(&bytes).map(AgentJson)
+    }
+}
+
+/// Parses a request body that was read before it could be checked (see [`AgentBody`]).
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AgentError> {
+    serde_json::from_slice(body).map_err(|err| bad(format!("the request body is not valid: {err}")))
 }
 
 fn bad(message: impl Into<String>) -> AgentError {
@@ -221,7 +269,7 @@ async fn agent(state: &AppState, agent_id: &str) -> Result<Document, AgentError>
 pub(crate) async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Json(request): Json<RegisterRequest>,
+    AgentJson(request): AgentJson<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, AgentError> {
     let token_hash = authorize(&state, &headers).await?;
     if request.protocol != PROTOCOL_VERSION {
@@ -261,7 +309,7 @@ pub(crate) async fn register(
 pub(crate) async fn lease(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Json(request): Json<LeaseRequest>,
+    AgentJson(request): AgentJson<LeaseRequest>,
 ) -> Result<Json<LeaseResponse>, AgentError> {
     let mut agent = authorize_agent(&state, &headers, &request.agent_id).await?;
     let labels: BTreeMap<String, String> =
@@ -419,9 +467,15 @@ pub(crate) async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(job_id): Path<String>,
-    Json(batch): Json<EventBatch>,
+    AgentBody(body): AgentBody,
 ) -> Result<Json<JobControl>, AgentError> {
-    authorize_agent(&state, &headers, &batch.agent_id).await?;
+    // The caller is checked before its body is parsed.
+    let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id).await?;
+    let batch: EventBatch = parse(&body)?;
+    if batch.agent_id != agent_id {
+        return Err(not_leased(&job_id));
+    }
     renew(&state, &job_id, &batch.agent_id).await?;
     // Retried on a concurrent change (StopBuild), bounded.
     for _ in 0..5 {
@@ -489,7 +543,39 @@ pub(crate) async fn upload_artifact(
     if file.is_empty() || file.contains('/') || file.starts_with('.') {
         return Err(bad(format!("invalid artifact file name {file}")));
     }
-    // Streamed to a temporary file, then into the blob store: never whole in memory.
+    let key = format!("builds/{}/{file}", job_id.replace(':', "/"));
+    store_upload(&state, &key, body, "artifact").await?;
+    renew(&state, &job_id, &agent_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT jobs/<job>/reports/<index>`: the test cases of the build's report `<index>`, one
+/// JSON test case a line, kept in the blob store until the finish request reads them.
+pub(crate) async fn upload_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((job_id, index)): Path<(String, String)>,
+    body: Body,
+) -> Result<StatusCode, AgentError> {
+    authorize(&state, &headers).await?;
+    let agent_id = agent_header(&headers);
+    leased_build(&state, &job_id, &agent_id).await?;
+    let index: usize = index
+        .parse()
+        .map_err(|_| bad(format!("invalid report index {index}: expected a number")))?;
+    store_upload(&state, &crate::reports::upload_key(&job_id, index), body, "report").await?;
+    renew(&state, &job_id, &agent_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Streams an upload to a temporary file, then into the blob store at `key`: never whole in
+/// memory, whatever its size.
+async fn store_upload(
+    state: &AppState,
+    key: &str,
+    body: Body,
+    what: &str,
+) -> Result<(), AgentError> {
     let temp = state.data_dir.join("tmp");
     std::fs::create_dir_all(&temp).map_err(|err| bad(err.to_string()))?;
     let path = temp.join(format!("upload-{}", crate::aws::uuid()));
@@ -506,34 +592,30 @@ pub(crate) async fn upload_artifact(
     .await;
     if let Err(err) = result {
         let _ = std::fs::remove_file(&path);
-        return Err(bad(format!("artifact upload broke off: {err}")));
+        return Err(bad(format!("{what} upload broke off: {err}")));
     }
-    let key = format!("builds/{}/{file}", job_id.replace(':', "/"));
-    let stored = state.blobs.put_file(&key, &path).await;
+    let stored = state.blobs.put_file(key, &path).await;
     let _ = std::fs::remove_file(&path);
-    stored.map_err(|err| {
-        tracing::error!(%err, "storing an artifact");
+    stored.map(drop).map_err(|err| {
+        tracing::error!(%err, "storing an upload");
         AgentError(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Internal",
-            "cannot store the artifact".to_owned(),
+            format!("cannot store the {what}"),
         )
-    })?;
-    renew(&state, &job_id, &agent_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    })
 }
 
 pub(crate) async fn finish(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(job_id): Path<String>,
-    body: Bytes,
+    AgentBody(body): AgentBody,
 ) -> Result<StatusCode, AgentError> {
     // The caller is checked before its (large) body is parsed.
     let agent_id = agent_header(&headers);
     authorize_agent(&state, &headers, &agent_id).await?;
-    let request: FinishRequest = serde_json::from_slice(&body)
-        .map_err(|err| bad(format!("the finish request is not valid: {err}")))?;
+    let request: FinishRequest = parse(&body)?;
     if request.agent_id != agent_id {
         return Err(not_leased(&job_id));
     }
@@ -566,13 +648,21 @@ pub(crate) async fn finish(
         }
         engine::build::finished(&mut build, &reported);
         store_core(&mut document, &build);
-        let mut writes = crate::reports::report_writes(&state, &mut document, &build).await?;
+        let mut writes = crate::reports::report_writes(
+            &state,
+            &mut document,
+            &build,
+            &job_id,
+            &request.uploaded_reports,
+        )
+        .await?;
         let version = document.version;
         writes.insert(0, Write::Update { document, expected_version: version });
         writes.push(Write::CompleteJob { job_id: job_id.clone() });
         match state.store.apply(writes).await {
             Ok(()) => {
                 tracing::info!(build = %job_id, status = build.build_status.as_str(), "build finished");
+                crate::reports::remove_uploads(&state, &job_id, &request.uploaded_reports).await;
                 state.logs.notify_waiters();
                 return Ok(StatusCode::NO_CONTENT);
             }
@@ -707,6 +797,3 @@ pub(crate) async fn queue_report(state: &AppState) -> Result<String, StoreError>
         alive.len()
     ))
 }
-
-#[cfg(test)]
-mod tests;

@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use axum::serve::ListenerExt as _;
 use engine::blob::BlobStore;
@@ -367,15 +368,24 @@ impl Server {
 /// The router: `/healthz` without credentials; the AWS API signed with SigV4; the agent API
 /// with agent tokens; logs with an access key as HTTP Basic credentials.
 fn app(state: AppState) -> Router {
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/", get(console::home).post(aws::handle))
+    // The agent API's JSON calls have a limit of their own; its uploads stream to disk and
+    // have none. The git routes stream their bodies to git.
+    let agent_calls = Router::new()
         .route("/agent/v1/register", post(agent_api::register))
         .route("/agent/v1/lease", post(agent_api::lease))
         .route("/agent/v1/jobs/{job}/events", post(agent_api::events))
         .route("/agent/v1/jobs/{job}/heartbeat", post(agent_api::heartbeat))
-        .route("/agent/v1/jobs/{job}/artifacts/{file}", put(agent_api::upload_artifact))
         .route("/agent/v1/jobs/{job}/finish", post(agent_api::finish))
+        .layer(DefaultBodyLimit::max(agent_api::BODY_LIMIT));
+    let agent_uploads = Router::new()
+        .route("/agent/v1/jobs/{job}/artifacts/{file}", put(agent_api::upload_artifact))
+        .route("/agent/v1/jobs/{job}/reports/{index}", put(agent_api::upload_report))
+        .layer(DefaultBodyLimit::disable());
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/", get(console::home).post(aws::handle))
+        .merge(agent_calls)
+        .merge(agent_uploads)
         .route("/v1/builds/{id}/log", get(logs::download))
         .route("/v1/builds/{id}/log/live", get(logs::live))
         .merge(git::routes())

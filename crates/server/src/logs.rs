@@ -18,8 +18,21 @@ use futures::Stream;
 use crate::AppState;
 use crate::builds::BUILD;
 
-/// Chunks read from the store at a time.
-const PAGE: i64 = 64;
+#[cfg(test)]
+mod tests;
+
+/// Chunks read from the store at a time. A chunk holds one event batch's text (about 1 MiB
+/// at most), so a page costs at most about 16 MiB, however the build prints.
+const PAGE: i64 = 16;
+
+/// The most text the live tail holds back waiting for a newline: a longer line (a build
+/// printing megabytes without one) is sent in pieces of about this size.
+const LINE_LIMIT: usize = 64 * 1024;
+
+/// Tells browsers to take the log as the plain text it says it is, never as HTML.
+fn nosniff(response: &mut Response) {
+    response.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+}
 
 fn unauthorized() -> Response {
     let mut response =
@@ -101,7 +114,28 @@ pub(crate) fn whole_log(state: AppState, id: String) -> Response {
     response
         .headers_mut()
         .insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
+    nosniff(&mut response);
     response
+}
+
+/// What of `pending` the live tail sends now: everything up to its last newline, or, when a
+/// line has grown past [`LINE_LIMIT`] without one, all of it that is whole UTF-8 (so the
+/// held-back text stays bounded). The rest waits for more text.
+fn take_lines(pending: &mut Vec<u8>) -> Option<String> {
+    let mut complete = pending.iter().rposition(|it| *it == b'\n').map_or(0, |i| i + 1);
+    if complete == 0 && pending.len() >= LINE_LIMIT {
+        complete = match std::str::from_utf8(pending) {
+            Ok(_) => pending.len(),
+            // An incomplete character at the end waits; invalid bytes go out as they are.
+            Err(err) if err.error_len().is_none() && err.valid_up_to() > 0 => err.valid_up_to(),
+            Err(_) => pending.len(),
+        };
+    }
+    if complete == 0 {
+        return None;
+    }
+    let lines: Vec<u8> = pending.drain(..complete).collect();
+    Some(String::from_utf8_lossy(&lines).into_owned())
 }
 
 /// The beginning of build `id`'s log, at most about `max_bytes` (whole chunks); `true` when
@@ -134,8 +168,9 @@ struct Tail {
     state: AppState,
     id: String,
     next_seq: i64,
-    /// Text of the last chunk after its last newline, held until the line is complete.
-    partial: String,
+    /// Text of the last chunk after its last newline, held until the line is complete (at
+    /// most about [`LINE_LIMIT`] bytes, see [`take_lines`]).
+    partial: Vec<u8>,
     done: bool,
 }
 
@@ -152,7 +187,7 @@ pub(crate) async fn live(
         Ok(None) => return (StatusCode::NOT_FOUND, format!("no build {id}\n")).into_response(),
         Err(err) => return crate::error::ApiError::internal(err).into_response(),
     }
-    let tail = Tail { state, id, next_seq: 0, partial: String::new(), done: false };
+    let tail = Tail { state, id, next_seq: 0, partial: Vec::new(), done: false };
     let stream = futures::stream::unfold(tail, |mut tail| async move {
         if tail.done || tail.state.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             return None;
@@ -168,13 +203,8 @@ pub(crate) async fn live(
                 tail.state.store.read_log(&tail.id, tail.next_seq, PAGE).await.unwrap_or_default();
             if let Some(last) = page.last() {
                 tail.next_seq = last.seq + 1;
-                let text: Vec<u8> = page.into_iter().flat_map(|it| it.data).collect();
-                tail.partial.push_str(&String::from_utf8_lossy(&text));
-                let complete = tail.partial.rfind('\n').map_or(0, |i| i + 1);
-                let lines: String = tail.partial.drain(..complete).collect();
-                if lines.is_empty() {
-                    continue;
-                }
+                tail.partial.extend(page.into_iter().flat_map(|it| it.data));
+                let Some(lines) = take_lines(&mut tail.partial) else { continue };
                 let event = Event::default().event("log").data(lines.trim_end_matches('\n'));
                 return Some((Ok::<_, Infallible>(event), tail));
             }
@@ -189,6 +219,13 @@ pub(crate) async fn live(
                     .map(|it| it.is_empty())
                     .unwrap_or(true)
                 {
+                    // A last line without a newline goes out before the end.
+                    if !tail.partial.is_empty() {
+                        let rest = String::from_utf8_lossy(&tail.partial).into_owned();
+                        tail.partial.clear();
+                        let event = Event::default().event("log").data(rest);
+                        return Some((Ok(event), tail));
+                    }
                     tail.done = true;
                     let status = tail
                         .state
@@ -213,5 +250,7 @@ pub(crate) async fn live(
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+    let mut response = Sse::new(stream).keep_alive(KeepAlive::default()).into_response();
+    nosniff(&mut response);
+    response
 }

@@ -2,11 +2,15 @@
 //!
 //! An agent reports the test cases its build read from the buildspec's `reports` files; when
 //! the build finishes they become a report in the report group `<project>-<name>` (created on
-//! first use, as CodeBuild does). A report keeps at most 500 test cases, failed ones first.
+//! first use, as CodeBuild does). An agent uploads each report's test cases as JSON lines
+//! before it finishes (`PUT /agent/v1/jobs/<job>/reports/<index>`); the finish reads them line
+//! by line and stores them in documents of 1,000 cases, so that neither the request nor the
+//! server's memory grows with the report. A report keeps at most 100,000 test cases.
 
 use engine::store::{Document, ListQuery, StoreError, Write};
-use protocol::{Build, TestCase, TestCaseStatus};
+use protocol::{Build, TestCase};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -14,8 +18,12 @@ use crate::error::ApiError;
 const GROUP: &str = "report-group";
 const REPORT: &str = "report";
 const CASES: &str = "report-test-cases";
-/// The most test cases a report keeps, as in CodeBuild.
-const MAX_CASES: usize = 500;
+/// The most test cases a report keeps; the rest are dropped and the report is `truncated`.
+const MAX_CASES: usize = 100_000;
+/// How many test cases one stored document holds.
+const BATCH: usize = 1_000;
+/// The longest line (one test case, its message bounded by the agent) an upload may hold.
+const LINE_LIMIT: usize = 1 << 20;
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::client("InvalidInputException", message)
@@ -45,17 +53,153 @@ fn group_body(
     })
 }
 
-/// The writes that record a finished build's reports, and their ARNs on the build.
+/// Where the test cases of a job's report `index` wait between their upload and the finish.
+pub(crate) fn upload_key(job_id: &str, index: usize) -> String {
+    format!("builds/{}/reports/{index}.jsonl", job_id.replace(':', "/"))
+}
+
+/// Removes a finished job's uploaded test cases (they live on in the store).
+pub(crate) async fn remove_uploads(state: &AppState, job_id: &str, uploaded: &[usize]) {
+    for index in uploaded {
+        if let Err(err) = state.blobs.delete(&upload_key(job_id, *index)).await {
+            tracing::warn!(%err, job = job_id, "removing uploaded test cases");
+        }
+    }
+}
+
+/// The key of the `number`th batch of a report's test cases.
+fn batch_key(arn: &str, number: usize) -> String {
+    format!("{arn}#{number:06}")
+}
+
+/// The ARN of a job's report `index`: the same on every retry of the finish request, so that
+/// a retry overwrites the test cases it stored instead of leaving a second copy.
+fn report_arn(state: &AppState, job_id: &str, index: usize, name: &str) -> String {
+    let digest = Sha256::digest(format!("{job_id}/{index}").as_bytes());
+    let hex = crate::sigv4::hex(&digest[..16]);
+    format!(
+        "arn:aws:codebuild:{}:{}:report/{name}:{}-{}-{}-{}-{}",
+        state.region,
+        state.account,
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Stores test cases in batches of [`BATCH`], each its own document, as they come: memory
+/// holds one batch, never the report.
+struct CaseWriter<'a> {
+    state: &'a AppState,
+    arn: String,
+    expired: f64,
+    batch: Vec<Value>,
+    batches: usize,
+    stored: usize,
+}
+
+impl CaseWriter<'_> {
+    /// Adds a case; `false` once the report holds [`MAX_CASES`] and the rest is dropped.
+    async fn push(&mut self, case: &TestCase) -> Result<bool, StoreError> {
+        if self.stored + self.batch.len() >= MAX_CASES {
+            return Ok(false);
+        }
+        let mut value = serde_json::to_value(case).expect("a test case serializes");
+        value["reportArn"] = json!(self.arn);
+        value["expired"] = json!(self.expired);
+        self.batch.push(value);
+        if self.batch.len() == BATCH {
+            self.flush().await?;
+        }
+        Ok(true)
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let cases = std::mem::take(&mut self.batch);
+        self.stored += cases.len();
+        let document = Document {
+            kind: CASES.to_owned(),
+            key: batch_key(&self.arn, self.batches),
+            parent: Some(self.arn.clone()),
+            sort: self.batches as i64,
+            version: 0,
+            body: json!({ "testCases": cases }),
+        };
+        self.batches += 1;
+        self.state.store.apply(vec![Write::Put(document)]).await
+    }
+}
+
+/// Feeds the test cases uploaded for a report (JSON lines in the blob store) to `writer`,
+/// line by line. Returns whether every case was kept.
+async fn read_uploaded(
+    state: &AppState,
+    key: &str,
+    writer: &mut CaseWriter<'_>,
+) -> Result<bool, StoreError> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let temp = state.data_dir.join("tmp");
+    let _ = std::fs::create_dir_all(&temp);
+    let path = temp.join(format!("report-{}", crate::aws::uuid()));
+    let result = async {
+        if let Err(err) = state.blobs.get_to_file(key, &path).await {
+            tracing::error!(%err, key, "reading uploaded test cases");
+            return Ok(false);
+        }
+        let Ok(file) = tokio::fs::File::open(&path).await else { return Ok(false) };
+        let mut reader = tokio::io::BufReader::new(file);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let limit = LINE_LIMIT as u64;
+            let Ok(read) = (&mut reader).take(limit).read_until(b'\n', &mut line).await else {
+                return Ok(false);
+            };
+            if read == 0 {
+                return Ok(true);
+            }
+            if line.len() as u64 == limit && !line.ends_with(b"\n") {
+                tracing::warn!(key, "an uploaded test case is too long; the rest is dropped");
+                return Ok(false);
+            }
+            match serde_json::from_slice::<TestCase>(&line) {
+                Ok(case) => {
+                    if !writer.push(&case).await? {
+                        return Ok(false);
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(%err, key, "an uploaded test case is not valid; the rest is dropped");
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    .await;
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// The writes that record a finished build's reports, and their ARNs on the build. The test
+/// cases are stored before, in batches (see [`CaseWriter`]): those of the reports in
+/// `uploaded` from their upload, the others from the build record (older agents).
 pub(crate) async fn report_writes(
     state: &AppState,
     build_document: &mut Document,
     build: &Build,
+    job_id: &str,
+    uploaded: &[usize],
 ) -> Result<Vec<Write>, StoreError> {
     let now_ms = engine::clock::now_ms();
     let now = engine::clock::aws_timestamp(now_ms);
     let mut writes = Vec::new();
     let mut arns = Vec::new();
-    for report in &build.reports {
+    for (index, report) in build.reports.iter().enumerate() {
         let group = group_arn(state, &report.name);
         if state.store.get(GROUP, &group).await?.is_none() {
             let body = group_body(
@@ -75,28 +219,27 @@ pub(crate) async fn report_writes(
                 body,
             }));
         }
-        let arn = format!(
-            "arn:aws:codebuild:{}:{}:report/{}:{}",
-            state.region,
-            state.account,
-            report.name,
-            crate::aws::uuid()
-        );
-        let mut cases: Vec<&TestCase> = report.test_cases.iter().collect();
-        // Failed and errored cases first, so that truncation keeps what matters.
-        cases
-            .sort_by_key(|it| !matches!(it.status, TestCaseStatus::Failed | TestCaseStatus::Error));
-        let truncated = cases.len() > MAX_CASES;
-        cases.truncate(MAX_CASES);
-        let cases: Vec<Value> = cases
-            .iter()
-            .map(|case| {
-                let mut value = serde_json::to_value(case).expect("a test case serializes");
-                value["reportArn"] = json!(arn);
-                value["expired"] = json!(now + 30.0 * 86_400.0);
-                value
-            })
-            .collect();
+        let arn = report_arn(state, job_id, index, &report.name);
+        let expired = now + 30.0 * 86_400.0;
+        let mut writer = CaseWriter {
+            state,
+            arn: arn.clone(),
+            expired,
+            batch: Vec::new(),
+            batches: 0,
+            stored: 0,
+        };
+        let mut complete = true;
+        if uploaded.contains(&index) {
+            complete = read_uploaded(state, &upload_key(job_id, index), &mut writer).await?;
+        }
+        for case in &report.test_cases {
+            if !writer.push(case).await? {
+                complete = false;
+                break;
+            }
+        }
+        writer.flush().await?;
         let body = json!({
             "arn": arn,
             "type": report.report_type,
@@ -105,9 +248,9 @@ pub(crate) async fn report_writes(
             "executionId": build.arn,
             "status": report.status,
             "created": now,
-            "expired": now + 30.0 * 86_400.0,
+            "expired": expired,
             "exportConfig": { "exportConfigType": "NO_EXPORT" },
-            "truncated": truncated,
+            "truncated": !complete,
             "testSummary": report.test_summary,
         });
         writes.push(Write::Put(Document {
@@ -117,14 +260,6 @@ pub(crate) async fn report_writes(
             sort: now_ms,
             version: 0,
             body,
-        }));
-        writes.push(Write::Put(Document {
-            kind: CASES.to_owned(),
-            key: arn.clone(),
-            parent: None,
-            sort: now_ms,
-            version: 0,
-            body: json!({ "testCases": cases }),
         }));
         arns.push(arn);
     }
@@ -278,33 +413,55 @@ pub(crate) async fn describe_test_cases(state: &AppState, input: Value) -> Resul
         .get("reportArn")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("reportArn is required"))?;
-    let Some(document) = state.store.get(CASES, arn).await? else {
+    if state.store.get(REPORT, arn).await?.is_none() {
         return Err(ApiError::client(
             "ResourceNotFoundException",
             format!("Report {arn} does not exist"),
         ));
-    };
+    }
     let status = input["filter"]["status"].as_str();
     let keyword = input["filter"]["keyword"].as_str();
-    let cases: Vec<&Value> = document.body["testCases"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|case| status.is_none_or(|it| case["status"] == it))
-        .filter(|case| {
-            keyword.is_none_or(|it| {
+    let matches = |case: &Value| {
+        status.is_none_or(|it| case["status"] == it)
+            && keyword.is_none_or(|it| {
                 case["name"].as_str().is_some_and(|name| name.contains(it))
                     || case["prefix"].as_str().is_some_and(|prefix| prefix.contains(it))
             })
-        })
-        .collect();
+    };
     let limit =
         input.get("maxResults").and_then(Value::as_u64).unwrap_or(50).clamp(1, 1000) as usize;
-    let start = match input.get("nextToken").and_then(Value::as_str) {
-        Some(token) => token.parse::<usize>().map_err(|_| invalid("Invalid nextToken"))?,
-        None => 0,
+    // The token is the position of the next case to look at: `<batch>.<index>`.
+    let (mut batch, mut skip) = match input.get("nextToken").and_then(Value::as_str) {
+        Some(token) => token
+            .split_once('.')
+            .and_then(|(batch, index)| Some((batch.parse().ok()?, index.parse().ok()?)))
+            .ok_or_else(|| invalid("Invalid nextToken"))?,
+        None => (0usize, 0usize),
     };
-    let page: Vec<&&Value> = cases.iter().skip(start).take(limit).collect();
-    let next = (start + limit < cases.len()).then(|| (start + limit).to_string());
-    Ok(with_token(json!({ "testCases": page }), next))
+    let mut page = Vec::new();
+    // One batch in memory at a time; the page ends at `limit` cases or the last batch.
+    loop {
+        let document = match state.store.get(CASES, &batch_key(arn, batch)).await? {
+            Some(document) => document,
+            // Reports stored before batching kept their cases in one document under the ARN.
+            None if batch == 0 => match state.store.get(CASES, arn).await? {
+                Some(document) => document,
+                None => break,
+            },
+            None => break,
+        };
+        let cases = document.body["testCases"].as_array().cloned().unwrap_or_default();
+        for (index, case) in cases.into_iter().enumerate().skip(skip) {
+            if page.len() == limit {
+                let next = format!("{batch}.{index}");
+                return Ok(with_token(json!({ "testCases": page }), Some(next)));
+            }
+            if matches(&case) {
+                page.push(case);
+            }
+        }
+        batch += 1;
+        skip = 0;
+    }
+    Ok(with_token(json!({ "testCases": page }), None))
 }

@@ -8,6 +8,7 @@
 //! well-formed is an error naming the file and the line, never a panic.
 
 use std::collections::HashMap;
+use std::io::{BufRead, Read};
 
 use protocol::{ReportFormat, TestCase, TestCaseStatus, TestSummary};
 use quick_xml::events::{BytesStart, Event};
@@ -59,6 +60,14 @@ pub enum ReportError {
         /// What the format requires, e.g. `<testsuites> or <testsuite>`.
         expected: &'static str,
     },
+    /// The file could not be read.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file, as given to [`parse_test_report_file`].
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The format holds code coverage, which this module does not read.
     #[error("{} is a code coverage format, not a test report format", .format.as_str())]
     CoverageNotSupported {
@@ -67,7 +76,8 @@ pub enum ReportError {
     },
 }
 
-/// Parses one report file. `path` is the file's path as it should appear in `test_raw_data_path`.
+/// Parses one report file held in memory. `path` is the file's path as it should appear in
+/// `test_raw_data_path`.
 pub fn parse_test_report(
     format: ReportFormat,
     path: &str,
@@ -76,13 +86,83 @@ pub fn parse_test_report(
     // Files written on Windows (TRX above all) often start with a byte order mark, which
     // neither reader expects. It holds no newline, so line numbers are unaffected.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let locate = |position: Option<u64>| {
+        let end = match position {
+            Some(position) => usize::try_from(position).map_or(text.len(), |p| p.min(text.len())),
+            None => text.trim_end().len(),
+        };
+        text.as_bytes()[..end].iter().filter(|&&byte| byte == b'\n').count() + 1
+    };
+    parse_reader(format, path, text.as_bytes(), &locate)
+}
+
+/// Parses one report file on disk, reading it as a stream: memory goes to the cases it
+/// yields (each message bounded), never to the file, which may be hundreds of megabytes.
+/// `path` is the file's path as it should appear in `test_raw_data_path`.
+pub fn parse_test_report_file(
+    format: ReportFormat,
+    path: &str,
+    file: &std::path::Path,
+) -> Result<Vec<TestCase>, ReportError> {
+    let io =
+        |err: std::io::Error| ReportError::Io { path: path.to_owned(), message: err.to_string() };
+    let mut reader =
+        std::io::BufReader::with_capacity(64 * 1024, std::fs::File::open(file).map_err(io)?);
+    let bom = if reader.fill_buf().map_err(io)?.starts_with("\u{feff}".as_bytes()) { 3 } else { 0 };
+    reader.consume(bom);
+    // Line numbers are only needed for an error: the file is read again to find them.
+    let locate = |position: Option<u64>| line_in_file(file, bom as u64, position).unwrap_or(0);
+    parse_reader(format, path, reader, &locate)
+}
+
+/// The 1-based line of byte `position` (after `skip` bytes) of `file`, or with `None`, of the
+/// file's last line with content; read as a stream.
+fn line_in_file(
+    file: &std::path::Path,
+    skip: u64,
+    position: Option<u64>,
+) -> std::io::Result<usize> {
+    let mut reader = std::io::BufReader::new(std::fs::File::open(file)?);
+    std::io::copy(&mut (&mut reader).take(skip), &mut std::io::sink())?;
+    let (mut offset, mut lines, mut content_line) = (0u64, 1, 1);
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            break;
+        }
+        let length = buffer.len();
+        for &byte in buffer {
+            if position.is_some_and(|it| offset >= it) {
+                return Ok(lines);
+            }
+            if byte == b'\n' {
+                lines += 1;
+            } else if !byte.is_ascii_whitespace() {
+                content_line = lines;
+            }
+            offset += 1;
+        }
+        reader.consume(length);
+    }
+    Ok(if position.is_some() { lines } else { content_line })
+}
+
+/// Turns a byte position (`None`: the end of the content) into a 1-based line number.
+type Locate<'a> = &'a dyn Fn(Option<u64>) -> usize;
+
+fn parse_reader<R: BufRead>(
+    format: ReportFormat,
+    path: &str,
+    reader: R,
+    locate: Locate<'_>,
+) -> Result<Vec<TestCase>, ReportError> {
     match format {
-        ReportFormat::Junitxml => parse_junit(path, text),
-        ReportFormat::Cucumberjson => parse_cucumber(path, text),
-        ReportFormat::Testngxml => parse_testng(path, text),
-        ReportFormat::Nunitxml => parse_nunit2(path, text),
-        ReportFormat::Nunit3xml => parse_nunit3(path, text),
-        ReportFormat::Visualstudiotrx => parse_trx(path, text),
+        ReportFormat::Junitxml => parse_junit(path, reader, locate),
+        ReportFormat::Cucumberjson => parse_cucumber(path, reader),
+        ReportFormat::Testngxml => parse_testng(path, reader, locate),
+        ReportFormat::Nunitxml => parse_nunit2(path, reader, locate),
+        ReportFormat::Nunit3xml => parse_nunit3(path, reader, locate),
+        ReportFormat::Visualstudiotrx => parse_trx(path, reader, locate),
         ReportFormat::Cloverxml
         | ReportFormat::Coberturaxml
         | ReportFormat::Jacocoxml
@@ -113,9 +193,18 @@ pub fn summarize(cases: &[TestCase]) -> TestSummary {
 /// `<flakyFailure>` and `<rerunFailure>` are ignored on purpose: they describe attempts
 /// before the one that counted. The message of `<skipped>` is kept too, because a skip
 /// reason is as useful to a reader as a failure message.
-fn parse_junit(path: &str, text: &str) -> Result<Vec<TestCase>, ReportError> {
-    let mut xml =
-        XmlCursor::new(path, text, &["testsuites", "testsuite"], "<testsuites> or <testsuite>");
+fn parse_junit<R: BufRead>(
+    path: &str,
+    reader: R,
+    locate: Locate<'_>,
+) -> Result<Vec<TestCase>, ReportError> {
+    let mut xml = XmlCursor::new(
+        path,
+        reader,
+        locate,
+        &["testsuites", "testsuite"],
+        "<testsuites> or <testsuite>",
+    );
     let mut cases = Vec::new();
     // The names of the enclosing `<testsuite>` elements, innermost last.
     let mut suites: Vec<Option<String>> = Vec::new();
@@ -189,8 +278,12 @@ fn parse_junit(path: &str, text: &str) -> Result<Vec<TestCase>, ReportError> {
 /// tests and are left out. TestNG does not tell assertion failures from other exceptions,
 /// so `FAIL` is always FAILED. The suite name is the enclosing `<test>`'s, TestNG's
 /// innermost grouping, falling back to the `<suite>`'s.
-fn parse_testng(path: &str, text: &str) -> Result<Vec<TestCase>, ReportError> {
-    let mut xml = XmlCursor::new(path, text, &["testng-results"], "<testng-results>");
+fn parse_testng<R: BufRead>(
+    path: &str,
+    reader: R,
+    locate: Locate<'_>,
+) -> Result<Vec<TestCase>, ReportError> {
+    let mut xml = XmlCursor::new(path, reader, locate, &["testng-results"], "<testng-results>");
     let mut cases = Vec::new();
     let mut suite: Option<String> = None;
     let mut test: Option<String> = None;
@@ -287,8 +380,12 @@ fn nunit_suite_name(suites: &[NunitSuite]) -> Option<String> {
 /// `name`, so the prefix is the part before the method and the name the rest. `result`
 /// decides the status; for the rare files without it, `executed` and `success` do.
 /// Inconclusive tests are UNKNOWN: they neither passed nor failed.
-fn parse_nunit2(path: &str, text: &str) -> Result<Vec<TestCase>, ReportError> {
-    let mut xml = XmlCursor::new(path, text, &["test-results"], "<test-results>");
+fn parse_nunit2<R: BufRead>(
+    path: &str,
+    reader: R,
+    locate: Locate<'_>,
+) -> Result<Vec<TestCase>, ReportError> {
+    let mut xml = XmlCursor::new(path, reader, locate, &["test-results"], "<test-results>");
     let mut cases = Vec::new();
     let mut suites: Vec<NunitSuite> = Vec::new();
     let mut current: Option<TestCase> = None;
@@ -357,8 +454,12 @@ fn parse_nunit2(path: &str, text: &str) -> Result<Vec<TestCase>, ReportError> {
 /// A failed test labelled `Error` (an unexpected exception), `Cancelled` or `Invalid` (not
 /// runnable) is ERROR; `Inconclusive` is UNKNOWN; `Warning` counts as SUCCEEDED because
 /// NUnit itself does not fail a run for warnings.
-fn parse_nunit3(path: &str, text: &str) -> Result<Vec<TestCase>, ReportError> {
-    let mut xml = XmlCursor::new(path, text, &["test-run"], "<test-run>");
+fn parse_nunit3<R: BufRead>(
+    path: &str,
+    reader: R,
+    locate: Locate<'_>,
+) -> Result<Vec<TestCase>, ReportError> {
+    let mut xml = XmlCursor::new(path, reader, locate, &["test-run"], "<test-run>");
     let mut cases = Vec::new();
     let mut suites: Vec<NunitSuite> = Vec::new();
     let mut current: Option<TestCase> = None;
@@ -440,7 +541,11 @@ fn split_qualified(full: &str) -> (&str, &str) {
 /// The suite name is the test assembly's file name, .NET's natural grouping of tests.
 /// Results nested in `<InnerResults>` (data-driven rows) are covered by their parent
 /// result and are not counted again, though their messages stand in for a missing one.
-fn parse_trx(path: &str, text: &str) -> Result<Vec<TestCase>, ReportError> {
+fn parse_trx<R: BufRead>(
+    path: &str,
+    reader: R,
+    locate: Locate<'_>,
+) -> Result<Vec<TestCase>, ReportError> {
     /// What a `<UnitTest>` definition says about the tests that refer to it.
     #[derive(Default)]
     struct Definition {
@@ -448,7 +553,7 @@ fn parse_trx(path: &str, text: &str) -> Result<Vec<TestCase>, ReportError> {
         assembly: Option<String>,
     }
 
-    let mut xml = XmlCursor::new(path, text, &["TestRun"], "<TestRun>");
+    let mut xml = XmlCursor::new(path, reader, locate, &["TestRun"], "<TestRun>");
     // Each result with the `testId` of its definition.
     let mut results: Vec<(TestCase, Option<String>)> = Vec::new();
     let mut current: Option<(TestCase, Option<String>, usize)> = None;
@@ -635,7 +740,7 @@ struct CucumberResult {
 /// written, which is a problem with the test rather than a failed expectation. Any other
 /// status is UNKNOWN. Durations are nanoseconds as Cucumber writes them. A background's
 /// steps run as part of the scenario that follows it, so they count towards that scenario.
-fn parse_cucumber(path: &str, text: &str) -> Result<Vec<TestCase>, ReportError> {
+fn parse_cucumber<R: BufRead>(path: &str, mut reader: R) -> Result<Vec<TestCase>, ReportError> {
     let json_error = |error: serde_json::Error| ReportError::Json {
         path: path.to_owned(),
         line: error.line(),
@@ -643,9 +748,17 @@ fn parse_cucumber(path: &str, text: &str) -> Result<Vec<TestCase>, ReportError> 
         message: error.to_string(),
     };
     // Checking the first character first lets a well-formed report of the wrong shape get
-    // a clear error instead of serde's "invalid type" message.
-    if !text.trim_start().starts_with('[') {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(json_error)?;
+    // a clear error instead of serde's "invalid type" message. It is only looked at, so
+    // serde's line numbers stay the file's.
+    let first = reader
+        .fill_buf()
+        .map_err(serde_json::Error::io)
+        .map_err(json_error)?
+        .iter()
+        .find(|it| !it.is_ascii_whitespace())
+        .copied();
+    if first != Some(b'[') {
+        let value: serde_json::Value = serde_json::from_reader(reader).map_err(json_error)?;
         let found = match value {
             serde_json::Value::Null => "null",
             serde_json::Value::Bool(_) => "a JSON boolean",
@@ -660,7 +773,7 @@ fn parse_cucumber(path: &str, text: &str) -> Result<Vec<TestCase>, ReportError> 
             expected: "a JSON array of Cucumber features",
         });
     }
-    let features: Vec<CucumberFeature> = serde_json::from_str(text).map_err(json_error)?;
+    let features: Vec<CucumberFeature> = serde_json::from_reader(reader).map_err(json_error)?;
     let mut cases = Vec::new();
     for feature in features {
         let feature_name = feature.name.filter(|name| !name.is_empty());
@@ -844,12 +957,12 @@ struct Capture {
 
 /// A pull parser over quick-xml's [`Reader`] that tracks open elements, checks the root
 /// element, collects text on request and turns every failure into a [`ReportError`].
-struct XmlCursor<'a> {
-    reader: Reader<&'a [u8]>,
+struct XmlCursor<'a, R> {
+    reader: Reader<R>,
     /// The file's path, for errors.
     path: &'a str,
-    /// The whole document, for turning byte positions into line numbers.
-    text: &'a str,
+    /// Turns byte positions into line numbers, for errors.
+    locate: Locate<'a>,
     /// The root elements the format allows.
     roots: &'static [&'static str],
     /// How to describe `roots` in an error.
@@ -863,17 +976,18 @@ struct XmlCursor<'a> {
     capture: Option<Capture>,
 }
 
-impl<'a> XmlCursor<'a> {
+impl<'a, R: BufRead> XmlCursor<'a, R> {
     fn new(
         path: &'a str,
-        text: &'a str,
+        reader: R,
+        locate: Locate<'a>,
         roots: &'static [&'static str],
         expected: &'static str,
     ) -> Self {
         XmlCursor {
-            reader: Reader::from_str(text),
+            reader: Reader::from_reader(reader),
             path,
-            text,
+            locate,
             roots,
             expected,
             open: Vec::new(),
@@ -905,9 +1019,11 @@ impl<'a> XmlCursor<'a> {
             self.close_pending = false;
             return Ok(self.close());
         }
+        let mut buffer = Vec::new();
         loop {
+            buffer.clear();
             let start = self.reader.buffer_position();
-            let event = match self.reader.read_event() {
+            let event = match self.reader.read_event_into(&mut buffer) {
                 Ok(event) => event,
                 Err(error) => {
                     return Err(self.error_at(self.reader.error_position(), error.to_string()));
@@ -989,7 +1105,8 @@ impl<'a> XmlCursor<'a> {
         if let Some(name) = self.open.last() {
             let message = format!("unexpected end of file: <{name}> is not closed");
             // The last line with content is where a reader looks for the truncation.
-            return Err(self.error_at(self.text.trim_end().len() as u64, message));
+            let line = (self.locate)(None);
+            return Err(ReportError::Xml { path: self.path.to_owned(), line, message });
         }
         Ok(Node::End)
     }
@@ -1009,8 +1126,7 @@ impl<'a> XmlCursor<'a> {
     }
 
     fn error_at(&self, position: u64, message: String) -> ReportError {
-        let end = usize::try_from(position).map_or(self.text.len(), |p| p.min(self.text.len()));
-        let line = self.text.as_bytes()[..end].iter().filter(|&&byte| byte == b'\n').count() + 1;
+        let line = (self.locate)(Some(position));
         ReportError::Xml { path: self.path.to_owned(), line, message }
     }
 

@@ -87,13 +87,12 @@ impl CallError {
         matches!(self, CallError::Status { code, .. } if code == "UnknownAgent")
     }
 
-    /// Whether the job is no longer leased to this agent (`JobNotLeased`, 404 or 409): the
-    /// server gave it away or ended the build, so nothing more about it may be reported.
+    /// Whether the job is no longer leased to this agent (`JobNotLeased`, 409): the server
+    /// gave it away or ended the build, so nothing more about it may be reported. A 404 is
+    /// not that: it is an unknown agent or a call an older server does not have.
     pub(super) fn not_leased(&self) -> bool {
         matches!(self, CallError::Status { status, code, .. }
-            if code == "JobNotLeased"
-                || *status == StatusCode::NOT_FOUND
-                || *status == StatusCode::CONFLICT)
+            if code == "JobNotLeased" || *status == StatusCode::CONFLICT)
     }
 
     /// What the server said, without the status.
@@ -182,9 +181,14 @@ impl Client {
         send(request).await.map(drop)
     }
 
-    /// `PUT jobs/<job>/artifacts/<name>`: the file at `path` as the body, streamed from disk
-    /// (an artifact may be far larger than the agent's memory).
-    pub(super) async fn upload(&self, job: &str, name: &str, path: &Path) -> Result<(), CallError> {
+    /// `PUT jobs/<job>/<route…>` (`artifacts/<name>`, `reports/<index>`): the file at `path`
+    /// as the body, streamed from disk (an artifact may be far larger than the agent's memory).
+    pub(super) async fn upload(
+        &self,
+        job: &str,
+        route: &[&str],
+        path: &Path,
+    ) -> Result<(), CallError> {
         let file = tokio::fs::File::open(path).await.map_err(|err| {
             CallError::Transport(format!("cannot open {}: {err}", path.display()))
         })?;
@@ -194,9 +198,16 @@ impl Client {
             .map_err(|err| CallError::Transport(format!("cannot read {}: {err}", path.display())))?
             .len();
         let timeout = UPLOAD_BASE_TIMEOUT + Duration::from_secs(length / UPLOAD_BYTES_PER_SECOND);
+        let content_type = if route.first() == Some(&"reports") {
+            "application/x-ndjson"
+        } else {
+            "application/zip"
+        };
+        let mut segments = vec!["jobs", job];
+        segments.extend(route);
         let request = self
-            .request(Method::PUT, &["jobs", job, "artifacts", name], timeout)?
-            .header(CONTENT_TYPE, "application/zip")
+            .request(Method::PUT, &segments, timeout)?
+            .header(CONTENT_TYPE, content_type)
             .header(CONTENT_LENGTH, length)
             .body(reqwest::Body::from(file));
         send(request).await.map(drop)

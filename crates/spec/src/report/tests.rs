@@ -597,3 +597,37 @@ fn qualified_names() {
     assert_eq!(file_name("C:\\src\\bin\\Shop.Tests.dll"), "Shop.Tests.dll");
     assert_eq!(file_name("/src/bin/shop.tests.dll"), "shop.tests.dll");
 }
+
+#[test]
+fn a_file_on_disk_is_read_as_a_stream_with_the_same_cases_and_error_lines() {
+    let dir = std::env::temp_dir().join(format!("slipway-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.xml");
+    // A failure message far longer than what a case keeps: only the kept part costs memory.
+    let long = "x".repeat(3 << 20);
+    let text = format!(
+        "\u{feff}<testsuite name=\"s\">\n<testcase name=\"a\" classname=\"c\"/>\n<testcase name=\"b\"><failure>{long}</failure></testcase>\n</testsuite>\n"
+    );
+    std::fs::write(&good, &text).unwrap();
+    let cases = parse_test_report_file(ReportFormat::Junitxml, "r/good.xml", &good).unwrap();
+    assert_eq!(cases, parse_test_report(ReportFormat::Junitxml, "r/good.xml", &text).unwrap());
+    assert_eq!(cases.len(), 2);
+    assert_eq!(cases[1].message.as_ref().unwrap().len(), MESSAGE_LIMIT);
+
+    for text in [
+        "<testsuite>\n<testcase name=\"a\">\n</testsuit>\n",
+        "<testsuite>\n<testcase name=\"a\"/>\n\n",
+        "\u{feff}<testsuite>\n\n<testcase name=\"a\" x=1/>\n</testsuite>",
+    ] {
+        let bad = dir.join("bad.xml");
+        std::fs::write(&bad, text).unwrap();
+        let from_file =
+            parse_test_report_file(ReportFormat::Junitxml, "bad.xml", &bad).unwrap_err();
+        let from_text = parse_test_report(ReportFormat::Junitxml, "bad.xml", text).unwrap_err();
+        assert_eq!(from_file.to_string(), from_text.to_string());
+    }
+    let missing =
+        parse_test_report_file(ReportFormat::Junitxml, "gone.xml", &dir.join("gone")).unwrap_err();
+    assert!(missing.to_string().starts_with("gone.xml: "), "{missing}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
