@@ -49,10 +49,10 @@ pub(crate) async fn call(
         "UpdateRepositoryDescription" => update_description(state, input).await,
         "UpdateRepositoryName" => update_name(state, input).await,
         "UpdateDefaultBranch" => update_default_branch(state, input).await,
-        "CreateBranch" => create_branch(state, input).await,
+        "CreateBranch" => create_branch(state, caller, input).await,
         "GetBranch" => get_branch(state, input).await,
         "ListBranches" => list_branches(state, input).await,
-        "DeleteBranch" => delete_branch(state, input).await,
+        "DeleteBranch" => delete_branch(state, caller, input).await,
         "GetCommit" => get_commit(state, input).await,
         "GetFile" => get_file(state, input).await,
         "GetBlob" => read::get_blob(state, input).await,
@@ -490,9 +490,21 @@ async fn update_default_branch(state: &AppState, input: Value) -> Result<Value, 
     Ok(json!({}))
 }
 
-async fn create_branch(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn create_branch(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let repository = existing(state, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
+    // A new branch is a push of a new ref, under the same rules.
+    let reference = format!("refs/heads/{branch}");
+    let push = crate::git::Action::Push;
+    crate::git::check_api_move(
+        state,
+        &caller.user,
+        "CreateBranch",
+        &repository.key,
+        &reference,
+        push,
+    )
+    .await?;
     let commit = input
         .get("commitId")
         .and_then(Value::as_str)
@@ -516,7 +528,6 @@ async fn create_branch(state: &AppState, input: Value) -> Result<Value, ApiError
         ));
     }
     // `update-ref` with an all-zero old value creates the branch only if it does not exist.
-    let reference = format!("refs/heads/{branch}");
     let zero = "0".repeat(40);
     if git(state, &repository.key, &["update-ref", &reference, commit, &zero]).await?.is_none() {
         return Err(error("BranchNameExistsException", format!("Branch {branch} already exists")));
@@ -559,9 +570,20 @@ async fn list_branches(state: &AppState, input: Value) -> Result<Value, ApiError
     Ok(output)
 }
 
-async fn delete_branch(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn delete_branch(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let repository = existing(state, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
+    let reference = format!("refs/heads/{branch}");
+    let delete = crate::git::Action::Delete;
+    crate::git::check_api_move(
+        state,
+        &caller.user,
+        "DeleteBranch",
+        &repository.key,
+        &reference,
+        delete,
+    )
+    .await?;
     if default_branch(state, &repository.key).await?.as_deref() == Some(branch) {
         return Err(error(
             "DefaultBranchCannotBeDeletedException",
@@ -572,8 +594,7 @@ async fn delete_branch(state: &AppState, input: Value) -> Result<Value, ApiError
         // Deleting a branch that does not exist returns nothing, as in CodeCommit.
         return Ok(json!({}));
     };
-    git(state, &repository.key, &["update-ref", "-d", &format!("refs/heads/{branch}"), &commit])
-        .await?;
+    git(state, &repository.key, &["update-ref", "-d", &reference, &commit]).await?;
     Ok(json!({ "deletedBranch": { "branchName": branch, "commitId": commit } }))
 }
 

@@ -51,7 +51,9 @@ use tokio::sync::mpsc;
 pub(crate) use auth::{GIT_CREDENTIAL, create_git_credentials, revoke_git_credentials};
 use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand, RefStatus};
 use protection::PushPolicy;
-pub(crate) use protection::{BranchRule, list_rules, remove_rule, set_rule};
+pub(crate) use protection::{
+    Action, BranchRule, check_api_move, list_rules, remove_rule, set_rule,
+};
 
 use crate::AppState;
 use crate::process::git;

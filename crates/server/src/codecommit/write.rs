@@ -361,6 +361,20 @@ async fn commit(
     Ok(Some((made, tree)))
 }
 
+/// Whether branch protection lets the caller commit to `branch`: a new commit on the branch's
+/// tip (or a new branch) is a push.
+async fn may_commit(
+    state: &AppState,
+    caller: &Caller,
+    operation: &str,
+    repository: &str,
+    branch: &str,
+) -> Result<(), ApiError> {
+    let reference = format!("refs/heads/{branch}");
+    let push = crate::git::Action::Push;
+    crate::git::check_api_move(state, &caller.user, operation, repository, &reference, push).await
+}
+
 fn optional_str<'a>(input: &'a Value, field: &str) -> Option<&'a str> {
     input.get(field).and_then(Value::as_str)
 }
@@ -372,6 +386,7 @@ pub(super) async fn put_file(
 ) -> Result<Value, ApiError> {
     let repository = existing(state, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
+    may_commit(state, caller, "PutFile", &repository.key, branch).await?;
     let bytes = match input.get("fileContent") {
         None | Some(Value::Null) => {
             return Err(error("FileContentRequiredException", "File content is required"));
@@ -431,6 +446,7 @@ pub(super) async fn create_commit(
 ) -> Result<Value, ApiError> {
     let repository = existing(state, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
+    may_commit(state, caller, "CreateCommit", &repository.key, branch).await?;
     let (puts, deletes, modes) = (
         entries(&input, "putFiles"),
         entries(&input, "deleteFiles"),
