@@ -117,12 +117,27 @@ async fn existing(state: &AppState, input: &Value, field: &str) -> Result<Docume
         .ok_or_else(|| error("RepositoryDoesNotExistException", format!("{name} does not exist")))
 }
 
-/// The metadata as the API returns it, with clone URLs for the host the client used.
+/// The metadata as the API returns it, with clone URLs for the host the client used. The
+/// SSH one is the address git over SSH will have (it is not served yet), as CodeCommit
+/// always returns one.
 fn metadata(repository: &Document, caller: &Caller) -> Value {
     let mut body = repository.body.clone();
     let name = repository.key.as_str();
     body["cloneUrlHttp"] = json!(format!("http://{}/v1/repos/{name}", caller.host));
+    let host = ssh_host(&caller.host);
+    body["cloneUrlSsh"] = json!(format!("ssh://{host}/v1/repos/{name}"));
     body
+}
+
+/// The host of a `Host` header without its port (the HTTP port is not the SSH one).
+fn ssh_host(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        // `[::1]:8080` and `example.com:8080`; a bare IPv6 address has no brackets to end.
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => {
+            name
+        }
+        _ => host,
+    }
 }
 
 async fn create_repository(
@@ -131,35 +146,46 @@ async fn create_repository(
     input: Value,
 ) -> Result<Value, ApiError> {
     let name = name_field(&input, "repositoryName")?.to_owned();
-    let description =
-        input.get("repositoryDescription").and_then(Value::as_str).unwrap_or_default();
-    if description.len() > 1000 {
+    let description = input.get("repositoryDescription").and_then(Value::as_str);
+    if description.is_some_and(|it| it.len() > 1000) {
         return Err(error(
             "InvalidRepositoryDescriptionException",
             "The description is longer than 1000 characters",
         ));
     }
+    let exists = || {
+        error("RepositoryNameExistsException", format!("Repository named {name} already exists"))
+    };
+    // One creation at a time in this server: parallel `git init`s of one directory fail on
+    // git's config lock. Creation is short; reads do not wait.
+    let _one_at_a_time = CREATING.lock().await;
     if state.store.get(REPOSITORY, &name).await?.is_some() {
-        return Err(error(
-            "RepositoryNameExistsException",
-            format!("Repository named {name} already exists"),
-        ));
+        return Err(exists());
     }
     let now_ms = engine::clock::now_ms();
     let now = engine::clock::aws_timestamp(now_ms);
-    let body = json!({
+    let mut body = json!({
         "accountId": state.account,
         "repositoryId": crate::aws::uuid(),
         "repositoryName": name,
-        "repositoryDescription": description,
         "lastModifiedDate": now,
         "creationDate": now,
         "Arn": format!("arn:aws:codecommit:{}:{}:{name}", state.region, state.account),
     });
+    // CodeCommit has no description member for a repository created without one.
+    if let Some(description) = description {
+        body["repositoryDescription"] = json!(description);
+    }
     // The git directory first: a repository document never points at nothing. A crash in
     // between leaves an unused directory, which a later CreateRepository reuses.
     let path = crate::git::repo_path(state, &name);
-    crate::git::init_bare(&path, "main").await.map_err(ApiError::internal)?;
+    if let Err(err) = crate::git::init_bare(&path, "main").await {
+        // Another server on the same repositories may have been creating it meanwhile.
+        if state.store.get(REPOSITORY, &name).await?.is_some() {
+            return Err(exists());
+        }
+        return Err(ApiError::internal(err));
+    }
     let document = Document {
         kind: REPOSITORY.to_owned(),
         key: name.clone(),
@@ -170,13 +196,13 @@ async fn create_repository(
     };
     match state.store.apply(vec![Write::Insert(document.clone())]).await {
         Ok(()) => Ok(json!({ "repositoryMetadata": metadata(&document, caller) })),
-        Err(StoreError::AlreadyExists { .. }) => Err(error(
-            "RepositoryNameExistsException",
-            format!("Repository named {name} already exists"),
-        )),
+        Err(StoreError::AlreadyExists { .. }) => Err(exists()),
         Err(err) => Err(err.into()),
     }
 }
+
+/// Held while a repository is created (see `create_repository`).
+static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The `repositoryNames` of a batch request: required, and at most 25 of them.
 pub(super) fn repository_names(input: &Value) -> Result<Vec<String>, ApiError> {
