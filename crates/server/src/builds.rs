@@ -337,17 +337,35 @@ pub(crate) async fn start_build_from(
             writes.push(Write::Insert(document.clone()));
         }
     }
-    if let Some(token) = input.get("idempotencyToken").and_then(Value::as_str) {
-        writes.push(Write::Put(Document {
+    let token = input.get("idempotencyToken").and_then(Value::as_str);
+    if let Some(token) = token {
+        // The record is written with the build, and only if no other request wrote it
+        // first (an insert, or an update of an expired record at the version read): of
+        // parallel requests with one token, one creates the build and the others get it.
+        let key = format!("{project_name}/{token}");
+        let record = Document {
             kind: "idempotency".to_owned(),
-            key: format!("{project_name}/{token}"),
+            key: key.clone(),
             parent: None,
             sort: now_ms,
             version: 0,
             body: json!({ "buildId": id, "request": input, "createdMs": now_ms }),
-        }));
+        };
+        writes.push(match state.store.get("idempotency", &key).await? {
+            Some(old) => Write::Update { document: record, expected_version: old.version },
+            None => Write::Insert(record),
+        });
     }
-    state.store.apply(writes).await?;
+    match (state.store.apply(writes).await, token) {
+        (Ok(()), _) => {}
+        (Err(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }), Some(token)) => {
+            return match idempotent_build(state, project_name, token, &input).await? {
+                Some(existing) => Ok(json!({ "build": existing })),
+                None => Err(ApiError::internal("an idempotency record vanished while written")),
+            };
+        }
+        (Err(err), _) => return Err(err.into()),
+    }
     state.jobs.notify_waiters();
     Ok(json!({ "build": public(&document) }))
 }

@@ -71,3 +71,40 @@ async fn a_build_queued_past_its_queued_timeout_ends_timed_out() {
     let builds = codebuild(&state, "BatchGetBuilds", json!({ "ids": [&long] })).await;
     assert_eq!(builds["builds"][0]["buildStatus"], "TIMED_OUT");
 }
+
+#[tokio::test]
+async fn parallel_start_builds_with_one_idempotency_token_make_one_build() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n";
+    codebuild(
+        &state,
+        "CreateProject",
+        json!({
+            "name": "once",
+            "source": { "type": "NO_SOURCE", "buildspec": buildspec },
+            "artifacts": { "type": "NO_ARTIFACTS" },
+            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+            "serviceRole": "r",
+        }),
+    )
+    .await;
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let input = json!({ "projectName": "once", "idempotencyToken": "t-1" });
+                codebuild(&state, "StartBuild", input).await["build"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        ids.insert(task.await.unwrap());
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let listed = codebuild(&state, "ListBuildsForProject", json!({ "projectName": "once" })).await;
+    assert_eq!(listed["ids"].as_array().unwrap().len(), 1, "{listed}");
+}
