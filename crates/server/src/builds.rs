@@ -248,6 +248,20 @@ pub(crate) async fn start_build_from(
         Err(_) => spec::buildspec::parse("buildspec.yml", ""),
     };
     let missing_buildspec = buildspec.as_ref().err().cloned();
+    // The buildspec's warnings and errors open the build's log, as `slipway build` prints
+    // them before it runs anything.
+    let mut log = String::new();
+    let log_line = |log: &mut String, text: String| {
+        let event = protocol::BuildEvent::Message { text, time: Some(now) };
+        log.push_str(&engine::build::log_text(&event, now).unwrap_or_default());
+    };
+    if let Some(missing) = &missing_buildspec {
+        log_line(&mut log, format!("YAML_FILE_ERROR: {missing}"));
+    } else {
+        for diagnostic in &parsed.diagnostics {
+            log_line(&mut log, diagnostic.to_string());
+        }
+    }
     let mut writes = Vec::new();
     match parsed.ok().filter(|_| missing_buildspec.is_none()) {
         Some(spec) if !spec.plan.phases.is_empty() => {
@@ -332,6 +346,13 @@ pub(crate) async fn start_build_from(
                 status_code: "YAML_FILE_ERROR".to_owned(),
                 message: message.join("; "),
             };
+            let finished = protocol::BuildEvent::PhaseFinished {
+                phase: PhaseType::DownloadSource,
+                status: BuildStatus::Failed,
+                context: Some(context.clone()),
+                time: now,
+            };
+            log.push_str(&engine::build::log_text(&finished, now).unwrap_or_default());
             engine::build::ended(&mut core, now, BuildStatus::Failed, context);
             store_core(&mut document, &core);
             writes.push(Write::Insert(document.clone()));
@@ -356,7 +377,22 @@ pub(crate) async fn start_build_from(
             None => Write::Insert(record),
         });
     }
-    match (state.store.apply(writes).await, token) {
+    // The log's first chunk is written before the build that says it exists (the store
+    // writes logs apart from documents); the build's id is new, so no other chunk is there,
+    // and a build that is not created takes its chunk away again.
+    if !log.is_empty() {
+        state.store.append_log(&id, 0, log.as_bytes()).await?;
+        if let Some(Write::Insert(build)) =
+            writes.iter_mut().find(|it| matches!(it, Write::Insert(d) if d.kind == BUILD))
+        {
+            build.body[INTERNAL]["logSeq"] = json!(1);
+        }
+    }
+    let applied = state.store.apply(writes).await;
+    if applied.is_err() && !log.is_empty() {
+        let _ = state.store.delete_log(&id).await;
+    }
+    match (applied, token) {
         (Ok(()), _) => {}
         (Err(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }), Some(token)) => {
             return match idempotent_build(state, project_name, token, &input).await? {
@@ -582,7 +618,18 @@ fn ids(input: &Value) -> Result<Vec<String>, ApiError> {
     if ids.is_empty() || ids.len() > 100 {
         return Err(invalid("ids must hold 1 to 100 build ids"));
     }
+    for id in &ids {
+        check_build_id(id)?;
+    }
     Ok(ids)
+}
+
+/// A build id is `<project>:<uuid>`; anything else is malformed, as CodeBuild says.
+fn check_build_id(id: &str) -> Result<(), ApiError> {
+    match id.split_once(':') {
+        Some((project, rest)) if !project.is_empty() && !rest.is_empty() => Ok(()),
+        _ => Err(invalid(format!("Invalid build ID provided: {id}"))),
+    }
 }
 
 pub(crate) async fn list_builds(
@@ -625,6 +672,7 @@ pub(crate) async fn list_builds(
 pub(crate) async fn stop_build(state: &AppState, input: Value) -> Result<Value, ApiError> {
     let id = input.get("id").and_then(Value::as_str).ok_or_else(|| invalid("id is required"))?;
     let id = id.rsplit_once(":build/").map_or(id, |(_, id)| id).to_owned();
+    check_build_id(&id)?;
     for _ in 0..5 {
         let Some(mut document) = state.store.get(BUILD, &id).await? else {
             return Err(not_found(format!("Build {id} does not exist")));
