@@ -373,6 +373,13 @@ pub(crate) async fn start_build_from(
             body: json!({ "buildId": id, "request": input, "createdMs": now_ms }),
         };
         writes.push(match state.store.get("idempotency", &key).await? {
+            // Another request with this token got here first.
+            Some(old) if is_fresh(&old) => {
+                return match idempotent_build(state, project_name, token, &input).await? {
+                    Some(existing) => Ok(json!({ "build": existing })),
+                    None => Err(ApiError::internal("an idempotency record names no build")),
+                };
+            }
             Some(old) => Write::Update { document: record, expected_version: old.version },
             None => Write::Insert(record),
         });
@@ -406,6 +413,12 @@ pub(crate) async fn start_build_from(
     Ok(json!({ "build": public(&document) }))
 }
 
+/// Whether an idempotency record still holds (for 5 minutes, as in CodeBuild).
+fn is_fresh(record: &Document) -> bool {
+    let created = record.body["createdMs"].as_i64().unwrap_or_default();
+    engine::clock::now_ms() - created <= 5 * 60 * 1000
+}
+
 /// The build a repeated StartBuild with the same idempotency token already started (within
 /// 5 minutes); a different request with the same token is an error, as in CodeBuild.
 async fn idempotent_build(
@@ -417,8 +430,7 @@ async fn idempotent_build(
     let Some(record) = state.store.get("idempotency", &format!("{project}/{token}")).await? else {
         return Ok(None);
     };
-    let created = record.body["createdMs"].as_i64().unwrap_or_default();
-    if engine::clock::now_ms() - created > 5 * 60 * 1000 {
+    if !is_fresh(&record) {
         return Ok(None);
     }
     if &record.body["request"] != input {
@@ -558,12 +570,44 @@ async fn read_at(
 }
 
 /// The project's variables with the build's overrides on top, by name.
+/// The longest `NAME=value` of one environment variable: Linux's limit on one string
+/// handed to a program (`MAX_ARG_STRLEN`, 128 KiB with its terminating zero); a longer one
+/// makes every command of the build fail with "Argument list too long".
+const MAX_VARIABLE: usize = 128 * 1024 - 1;
+/// The most bytes all of a build's variables may take together (well under `ARG_MAX`).
+const MAX_VARIABLES: usize = 1024 * 1024;
+
+/// Refuses variables that no build could be given, naming the one (`field[i]`) too large.
+pub(crate) fn check_variable_sizes(variables: &[Value], field: &str) -> Result<(), ApiError> {
+    let mut total = 0;
+    for (i, variable) in variables.iter().enumerate() {
+        let name = variable.get("name").and_then(Value::as_str).unwrap_or_default();
+        let value = variable.get("value").and_then(Value::as_str).unwrap_or_default();
+        let size = name.len() + 1 + value.len();
+        if size > MAX_VARIABLE {
+            return Err(invalid(format!(
+                "{field}[{i}] ({name}) is {size} bytes long as NAME=value; at most {MAX_VARIABLE} are allowed"
+            )));
+        }
+        total += size;
+    }
+    if total > MAX_VARIABLES {
+        return Err(invalid(format!(
+            "{field} take {total} bytes together; at most {MAX_VARIABLES} are allowed"
+        )));
+    }
+    Ok(())
+}
+
 fn merged_variables(project: &Value, input: &Value) -> Result<Vec<Value>, ApiError> {
     let mut variables: Vec<Value> =
         project["environment"]["environmentVariables"].as_array().cloned().unwrap_or_default();
-    for variable in
-        input.get("environmentVariablesOverride").and_then(Value::as_array).into_iter().flatten()
-    {
+    let overrides = input.get("environmentVariablesOverride").and_then(Value::as_array);
+    check_variable_sizes(
+        overrides.map(Vec::as_slice).unwrap_or_default(),
+        "environmentVariablesOverride",
+    )?;
+    for variable in overrides.into_iter().flatten() {
         let name = variable.get("name").and_then(Value::as_str).unwrap_or_default();
         if name.is_empty() || variable.get("value").and_then(Value::as_str).is_none() {
             return Err(invalid("Every environment variable needs a name and a value"));
@@ -581,6 +625,7 @@ fn merged_variables(project: &Value, input: &Value) -> Result<Vec<Value>, ApiErr
             variable["type"] = json!("PLAINTEXT");
         }
     }
+    check_variable_sizes(&variables, "environmentVariablesOverride")?;
     Ok(variables)
 }
 

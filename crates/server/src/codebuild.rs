@@ -214,9 +214,12 @@ fn check_project(project: &Value, account: &str) -> Result<(), ApiError> {
     required_str(environment, "image").map_err(|_| invalid("environment.image is required"))?;
     required_str(environment, "computeType")
         .map_err(|_| invalid("environment.computeType is required"))?;
-    for variable in
-        environment.get("environmentVariables").and_then(Value::as_array).into_iter().flatten()
-    {
+    let variables = environment.get("environmentVariables").and_then(Value::as_array);
+    builds::check_variable_sizes(
+        variables.map(Vec::as_slice).unwrap_or_default(),
+        "environment.environmentVariables",
+    )?;
+    for variable in variables.into_iter().flatten() {
         let name = variable.get("name").and_then(Value::as_str).unwrap_or_default();
         if name.is_empty() || variable.get("value").and_then(Value::as_str).is_none() {
             return Err(invalid("Every environment variable needs a name and a value"));

@@ -27,6 +27,7 @@ mod logs;
 mod mirrors;
 mod process;
 mod reports;
+mod request_limits;
 mod secrets_store;
 mod sigv4;
 mod triggers;
@@ -369,7 +370,14 @@ impl Server {
 fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/", get(console::home).post(aws::handle))
+        .route(
+            "/",
+            get(console::home).post(
+                post(aws::handle)
+                    .layer(axum::extract::DefaultBodyLimit::max(request_limits::MAX_BODY))
+                    .layer(axum::middleware::from_fn(request_limits::aws_request)),
+            ),
+        )
         .route("/agent/v1/register", post(agent_api::register))
         .route("/agent/v1/lease", post(agent_api::lease))
         .route("/agent/v1/jobs/{job}/events", post(agent_api::events))

@@ -108,3 +108,39 @@ async fn parallel_start_builds_with_one_idempotency_token_make_one_build() {
     let listed = codebuild(&state, "ListBuildsForProject", json!({ "projectName": "once" })).await;
     assert_eq!(listed["ids"].as_array().unwrap().len(), 1, "{listed}");
 }
+
+#[tokio::test]
+async fn oversized_environment_variables_are_refused_at_start_build() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n";
+    codebuild(
+        &state,
+        "CreateProject",
+        json!({
+            "name": "vars",
+            "source": { "type": "NO_SOURCE", "buildspec": buildspec },
+            "artifacts": { "type": "NO_ARTIFACTS" },
+            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+            "serviceRole": "r",
+        }),
+    )
+    .await;
+    let caller =
+        Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
+    let big = "x".repeat(1024 * 1024);
+    let input = json!({
+        "projectName": "vars",
+        "environmentVariablesOverride": [{ "name": "OK", "value": "1" }, { "name": "BIG", "value": big }],
+    });
+    let err = crate::codebuild::call(&state, &caller, "StartBuild", input).await.unwrap_err();
+    assert_eq!(err.code, "InvalidInputException");
+    assert!(err.message.contains("environmentVariablesOverride[1] (BIG)"), "{}", err.message);
+    let many: Vec<Value> = (0..20)
+        .map(|i| json!({ "name": format!("V{i}"), "value": "x".repeat(100 * 1024) }))
+        .collect();
+    let input = json!({ "projectName": "vars", "environmentVariablesOverride": many });
+    let err = crate::codebuild::call(&state, &caller, "StartBuild", input).await.unwrap_err();
+    assert!(err.message.contains("together"), "{}", err.message);
+    let listed = codebuild(&state, "ListBuildsForProject", json!({ "projectName": "vars" })).await;
+    assert_eq!(listed["ids"], json!([]));
+}

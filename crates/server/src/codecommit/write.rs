@@ -27,6 +27,10 @@ use crate::error::ApiError;
 
 /// The largest file content one request may carry, as CodeCommit limits it.
 const MAX_CONTENT: usize = 6 * 1024 * 1024;
+/// The longest file path, in bytes, as CodeCommit limits it.
+const MAX_PATH: usize = 4096;
+/// The longest name of one file or folder in a path (file systems' limit).
+const MAX_NAME: usize = 255;
 /// The most file entries one CreateCommit may carry.
 const MAX_ENTRIES: usize = 100;
 /// The file CodeCommit leaves in a folder a commit empties, when asked to keep it.
@@ -95,15 +99,29 @@ fn file_path(value: Option<&Value>) -> Result<String, ApiError> {
     if path.is_empty() {
         return Err(error("PathRequiredException", "A file path is required"));
     }
-    let valid = !path.ends_with('/')
+    // CodeCommit takes paths of at most 4,096 bytes; a name longer than a file system's
+    // 255 bytes could never be checked out by a clone.
+    let valid = path.len() <= MAX_PATH
+        && !path.ends_with('/')
         && !path.contains('\0')
         && path.split('/').all(|it| {
-            !it.is_empty() && it != "." && it != ".." && !it.eq_ignore_ascii_case(".git")
+            !it.is_empty()
+                && it.len() <= MAX_NAME
+                && it != "."
+                && it != ".."
+                && !it.eq_ignore_ascii_case(".git")
         });
     if valid {
         Ok(path.to_owned())
     } else {
-        Err(error("InvalidPathException", format!("The path {raw} is not valid")))
+        let shown: String = raw.chars().take(200).collect();
+        let more = if shown.len() < raw.len() { "…" } else { "" };
+        Err(error(
+            "InvalidPathException",
+            format!(
+                "The path {shown}{more} is not valid: at most {MAX_PATH} bytes, each name at most {MAX_NAME}"
+            ),
+        ))
     }
 }
 
