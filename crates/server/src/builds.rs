@@ -508,11 +508,9 @@ async fn codecommit_source(
         return Err(invalid(format!("Repository {name} does not exist")));
     }
     let git = |args: Vec<String>| async move {
-        let output = crate::process::git()
-            .arg("--git-dir")
-            .arg(crate::git::repo_path(state, name))
-            .args(args)
-            .output()
+        let mut command = crate::process::git();
+        command.arg("--git-dir").arg(crate::git::repo_path(state, name)).args(args);
+        let output = crate::process::run_bounded(command, None, crate::process::API_LIMITS)
             .await
             .map_err(ApiError::internal)?;
         Ok::<_, ApiError>(
@@ -552,6 +550,9 @@ async fn codecommit_source(
     Ok(GitSource { path: format!("/v1/repos/{name}"), commit, version, branch, depth: 0 })
 }
 
+/// The largest buildspec file StartBuild reads from a repository.
+const MAX_BUILDSPEC: usize = 1024 * 1024;
+
 /// A file of the source at its commit, if it exists.
 async fn read_at(
     state: &AppState,
@@ -559,17 +560,26 @@ async fn read_at(
     path: &str,
 ) -> Result<Option<String>, ApiError> {
     let name = source.path.trim_start_matches("/v1/repos/");
-    let output = crate::process::git()
+    let mut command = crate::process::git();
+    command
         .arg("--git-dir")
         .arg(crate::git::repo_path(state, name))
-        .args(["show", &format!("{}:{}", source.commit, path.trim_start_matches("./"))])
-        .output()
-        .await
-        .map_err(ApiError::internal)?;
+        .args(["show", &format!("{}:{}", source.commit, path.trim_start_matches("./"))]);
+    let limits = crate::process::Limits { max_stdout: MAX_BUILDSPEC, ..crate::process::API_LIMITS };
+    let output = match crate::process::run_bounded(command, None, limits).await {
+        Ok(output) => output,
+        Err(crate::process::RunError::TooMuchOutput(_)) => {
+            return Err(invalid(format!(
+                "The buildspec {path} at {} is larger than {} KiB, the largest buildspec this server reads",
+                source.commit,
+                MAX_BUILDSPEC / 1024
+            )));
+        }
+        Err(err) => return Err(ApiError::internal(err)),
+    };
     Ok(output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned()))
 }
 
-/// The project's variables with the build's overrides on top, by name.
 /// The longest `NAME=value` of one environment variable: Linux's limit on one string
 /// handed to a program (`MAX_ARG_STRLEN`, 128 KiB with its terminating zero); a longer one
 /// makes every command of the build fail with "Argument list too long".
@@ -599,6 +609,7 @@ pub(crate) fn check_variable_sizes(variables: &[Value], field: &str) -> Result<(
     Ok(())
 }
 
+/// The project's variables with the build's overrides on top, by name.
 fn merged_variables(project: &Value, input: &Value) -> Result<Vec<Value>, ApiError> {
     let mut variables: Vec<Value> =
         project["environment"]["environmentVariables"].as_array().cloned().unwrap_or_default();

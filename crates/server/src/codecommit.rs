@@ -434,11 +434,9 @@ async fn git(
     repository: &str,
     args: &[&str],
 ) -> Result<Option<Vec<u8>>, ApiError> {
-    let output = crate::process::git()
-        .arg("--git-dir")
-        .arg(crate::git::repo_path(state, repository))
-        .args(args)
-        .output()
+    let mut command = crate::process::git();
+    command.arg("--git-dir").arg(crate::git::repo_path(state, repository)).args(args);
+    let output = crate::process::run_bounded(command, None, crate::process::API_LIMITS)
         .await
         .map_err(ApiError::internal)?;
     Ok(output.status.success().then_some(output.stdout))

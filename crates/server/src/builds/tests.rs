@@ -144,3 +144,41 @@ async fn oversized_environment_variables_are_refused_at_start_build() {
     let listed = codebuild(&state, "ListBuildsForProject", json!({ "projectName": "vars" })).await;
     assert_eq!(listed["ids"], json!([]));
 }
+
+#[tokio::test]
+async fn a_buildspec_over_the_cap_is_refused_at_start_build() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let caller =
+        Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
+    let codecommit = |operation: &'static str, input: Value| {
+        let (state, caller) = (state.clone(), caller.clone());
+        async move { crate::codecommit::call(&state, &caller, operation, input).await.unwrap() }
+    };
+    codecommit("CreateRepository", json!({ "repositoryName": "web" })).await;
+    let mut huge = "version: 0.2\nphases:\n  build:\n    commands:\n".to_owned();
+    while huge.len() <= 1024 * 1024 {
+        huge.push_str("      - echo this line makes the buildspec longer than a mebibyte\n");
+    }
+    let content = crate::base64_codec::encode(huge.as_bytes());
+    codecommit(
+        "PutFile",
+        json!({ "repositoryName": "web", "branchName": "main", "filePath": "buildspec.yml", "fileContent": content }),
+    )
+    .await;
+    codebuild(
+        &state,
+        "CreateProject",
+        json!({
+            "name": "web",
+            "source": { "type": "CODECOMMIT", "location": "web" },
+            "artifacts": { "type": "NO_ARTIFACTS" },
+            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+            "serviceRole": "r",
+        }),
+    )
+    .await;
+    let input = json!({ "projectName": "web" });
+    let err = crate::codebuild::call(&state, &caller, "StartBuild", input).await.unwrap_err();
+    assert_eq!(err.code, "InvalidInputException", "{err:?}");
+    assert!(err.message.contains("larger than 1024 KiB"), "{}", err.message);
+}

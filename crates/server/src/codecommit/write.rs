@@ -11,10 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::process::Stdio;
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
 use super::read::{EMPTY_TREE, tree_entries};
 use super::{
@@ -70,17 +68,10 @@ async fn run(
         .arg("--git-dir")
         .arg(crate::git::repo_path(state, repository))
         .args(args)
-        .envs(envs.iter().copied())
-        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(ApiError::internal)?;
-    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-        // The commands fed here read all their input before writing their short output, so
-        // writing first cannot deadlock.
-        stdin.write_all(input).await.map_err(ApiError::internal)?;
-    }
-    let output = child.wait_with_output().await.map_err(ApiError::internal)?;
+        .envs(envs.iter().copied());
+    let output = crate::process::run_bounded(command, input, crate::process::API_LIMITS)
+        .await
+        .map_err(ApiError::internal)?;
     Ok(output.status.success().then_some(output.stdout))
 }
 
