@@ -222,7 +222,7 @@ pub async fn run_build(
         location: it.path.display().to_string(),
         sha256sum: it.sha256.clone(),
         artifact_identifier: it.identifier.clone(),
-        override_artifact_name: it.name.clone(),
+        override_artifact_name: it.name.as_ref().map(|_| true),
     };
     let build = Build {
         id: context.build_id.clone(),

@@ -60,9 +60,27 @@ pub struct BuildArtifacts {
     /// The secondary artifact's identifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_identifier: Option<String>,
-    /// The artifact's `name` from the buildspec, evaluated at the end of the build.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub override_artifact_name: Option<String>,
+    /// Whether the buildspec's `name` named the artifact (CodeBuild's boolean
+    /// `overrideArtifactName`). Records written when this held the name itself read as
+    /// `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "flag_or_name")]
+    pub override_artifact_name: Option<bool>,
+}
+
+/// `overrideArtifactName` as a boolean, or as the name older records held (`true`).
+fn flag_or_name<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum FlagOrName {
+        Flag(bool),
+        Name(#[allow(dead_code)] String),
+    }
+    Ok(Option::<FlagOrName>::deserialize(deserializer)?.map(|it| match it {
+        FlagOrName::Flag(flag) => flag,
+        FlagOrName::Name(_) => true,
+    }))
 }
 
 /// One phase of a build (`BuildPhase`).
@@ -256,3 +274,6 @@ pub enum BuildEvent {
         time: f64,
     },
 }
+
+#[cfg(test)]
+mod tests;

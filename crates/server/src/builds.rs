@@ -248,6 +248,20 @@ pub(crate) async fn start_build_from(
         Err(_) => spec::buildspec::parse("buildspec.yml", ""),
     };
     let missing_buildspec = buildspec.as_ref().err().cloned();
+    // The buildspec's warnings and errors open the build's log, as `slipway build` prints
+    // them before it runs anything.
+    let mut log = String::new();
+    let log_line = |log: &mut String, text: String| {
+        let event = protocol::BuildEvent::Message { text, time: Some(now) };
+        log.push_str(&engine::build::log_text(&event, now).unwrap_or_default());
+    };
+    if let Some(missing) = &missing_buildspec {
+        log_line(&mut log, format!("YAML_FILE_ERROR: {missing}"));
+    } else {
+        for diagnostic in &parsed.diagnostics {
+            log_line(&mut log, diagnostic.to_string());
+        }
+    }
     let mut writes = Vec::new();
     match parsed.ok().filter(|_| missing_buildspec.is_none()) {
         Some(spec) if !spec.plan.phases.is_empty() => {
@@ -332,24 +346,77 @@ pub(crate) async fn start_build_from(
                 status_code: "YAML_FILE_ERROR".to_owned(),
                 message: message.join("; "),
             };
+            let finished = protocol::BuildEvent::PhaseFinished {
+                phase: PhaseType::DownloadSource,
+                status: BuildStatus::Failed,
+                context: Some(context.clone()),
+                time: now,
+            };
+            log.push_str(&engine::build::log_text(&finished, now).unwrap_or_default());
             engine::build::ended(&mut core, now, BuildStatus::Failed, context);
             store_core(&mut document, &core);
             writes.push(Write::Insert(document.clone()));
         }
     }
-    if let Some(token) = input.get("idempotencyToken").and_then(Value::as_str) {
-        writes.push(Write::Put(Document {
+    let token = input.get("idempotencyToken").and_then(Value::as_str);
+    if let Some(token) = token {
+        // The record is written with the build, and only if no other request wrote it
+        // first (an insert, or an update of an expired record at the version read): of
+        // parallel requests with one token, one creates the build and the others get it.
+        let key = format!("{project_name}/{token}");
+        let record = Document {
             kind: "idempotency".to_owned(),
-            key: format!("{project_name}/{token}"),
+            key: key.clone(),
             parent: None,
             sort: now_ms,
             version: 0,
             body: json!({ "buildId": id, "request": input, "createdMs": now_ms }),
-        }));
+        };
+        writes.push(match state.store.get("idempotency", &key).await? {
+            // Another request with this token got here first.
+            Some(old) if is_fresh(&old) => {
+                return match idempotent_build(state, project_name, token, &input).await? {
+                    Some(existing) => Ok(json!({ "build": existing })),
+                    None => Err(ApiError::internal("an idempotency record names no build")),
+                };
+            }
+            Some(old) => Write::Update { document: record, expected_version: old.version },
+            None => Write::Insert(record),
+        });
     }
-    state.store.apply(writes).await?;
+    // The log's first chunk is written before the build that says it exists (the store
+    // writes logs apart from documents); the build's id is new, so no other chunk is there,
+    // and a build that is not created takes its chunk away again.
+    if !log.is_empty() {
+        state.store.append_log(&id, 0, log.as_bytes()).await?;
+        if let Some(Write::Insert(build)) =
+            writes.iter_mut().find(|it| matches!(it, Write::Insert(d) if d.kind == BUILD))
+        {
+            build.body[INTERNAL]["logSeq"] = json!(1);
+        }
+    }
+    let applied = state.store.apply(writes).await;
+    if applied.is_err() && !log.is_empty() {
+        let _ = state.store.delete_log(&id).await;
+    }
+    match (applied, token) {
+        (Ok(()), _) => {}
+        (Err(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }), Some(token)) => {
+            return match idempotent_build(state, project_name, token, &input).await? {
+                Some(existing) => Ok(json!({ "build": existing })),
+                None => Err(ApiError::internal("an idempotency record vanished while written")),
+            };
+        }
+        (Err(err), _) => return Err(err.into()),
+    }
     state.jobs.notify_waiters();
     Ok(json!({ "build": public(&document) }))
+}
+
+/// Whether an idempotency record still holds (for 5 minutes, as in CodeBuild).
+fn is_fresh(record: &Document) -> bool {
+    let created = record.body["createdMs"].as_i64().unwrap_or_default();
+    engine::clock::now_ms() - created <= 5 * 60 * 1000
 }
 
 /// The build a repeated StartBuild with the same idempotency token already started (within
@@ -363,8 +430,7 @@ async fn idempotent_build(
     let Some(record) = state.store.get("idempotency", &format!("{project}/{token}")).await? else {
         return Ok(None);
     };
-    let created = record.body["createdMs"].as_i64().unwrap_or_default();
-    if engine::clock::now_ms() - created > 5 * 60 * 1000 {
+    if !is_fresh(&record) {
         return Ok(None);
     }
     if &record.body["request"] != input {
@@ -442,11 +508,9 @@ async fn codecommit_source(
         return Err(invalid(format!("Repository {name} does not exist")));
     }
     let git = |args: Vec<String>| async move {
-        let output = crate::process::git()
-            .arg("--git-dir")
-            .arg(crate::git::repo_path(state, name))
-            .args(args)
-            .output()
+        let mut command = crate::process::git();
+        command.arg("--git-dir").arg(crate::git::repo_path(state, name)).args(args);
+        let output = crate::process::run_bounded(command, None, crate::process::API_LIMITS)
             .await
             .map_err(ApiError::internal)?;
         Ok::<_, ApiError>(
@@ -486,6 +550,9 @@ async fn codecommit_source(
     Ok(GitSource { path: format!("/v1/repos/{name}"), commit, version, branch, depth: 0 })
 }
 
+/// The largest buildspec file StartBuild reads from a repository.
+const MAX_BUILDSPEC: usize = 1024 * 1024;
+
 /// A file of the source at its commit, if it exists.
 async fn read_at(
     state: &AppState,
@@ -493,23 +560,65 @@ async fn read_at(
     path: &str,
 ) -> Result<Option<String>, ApiError> {
     let name = source.path.trim_start_matches("/v1/repos/");
-    let output = crate::process::git()
+    let mut command = crate::process::git();
+    command
         .arg("--git-dir")
         .arg(crate::git::repo_path(state, name))
-        .args(["show", &format!("{}:{}", source.commit, path.trim_start_matches("./"))])
-        .output()
-        .await
-        .map_err(ApiError::internal)?;
+        .args(["show", &format!("{}:{}", source.commit, path.trim_start_matches("./"))]);
+    let limits = crate::process::Limits { max_stdout: MAX_BUILDSPEC, ..crate::process::API_LIMITS };
+    let output = match crate::process::run_bounded(command, None, limits).await {
+        Ok(output) => output,
+        Err(crate::process::RunError::TooMuchOutput(_)) => {
+            return Err(invalid(format!(
+                "The buildspec {path} at {} is larger than {} KiB, the largest buildspec this server reads",
+                source.commit,
+                MAX_BUILDSPEC / 1024
+            )));
+        }
+        Err(err) => return Err(ApiError::internal(err)),
+    };
     Ok(output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned()))
+}
+
+/// The longest `NAME=value` of one environment variable: Linux's limit on one string
+/// handed to a program (`MAX_ARG_STRLEN`, 128 KiB with its terminating zero); a longer one
+/// makes every command of the build fail with "Argument list too long".
+const MAX_VARIABLE: usize = 128 * 1024 - 1;
+/// The most bytes all of a build's variables may take together (well under `ARG_MAX`).
+const MAX_VARIABLES: usize = 1024 * 1024;
+
+/// Refuses variables that no build could be given, naming the one (`field[i]`) too large.
+pub(crate) fn check_variable_sizes(variables: &[Value], field: &str) -> Result<(), ApiError> {
+    let mut total = 0;
+    for (i, variable) in variables.iter().enumerate() {
+        let name = variable.get("name").and_then(Value::as_str).unwrap_or_default();
+        let value = variable.get("value").and_then(Value::as_str).unwrap_or_default();
+        let size = name.len() + 1 + value.len();
+        if size > MAX_VARIABLE {
+            return Err(invalid(format!(
+                "{field}[{i}] ({name}) is {size} bytes long as NAME=value; at most {MAX_VARIABLE} are allowed"
+            )));
+        }
+        total += size;
+    }
+    if total > MAX_VARIABLES {
+        return Err(invalid(format!(
+            "{field} take {total} bytes together; at most {MAX_VARIABLES} are allowed"
+        )));
+    }
+    Ok(())
 }
 
 /// The project's variables with the build's overrides on top, by name.
 fn merged_variables(project: &Value, input: &Value) -> Result<Vec<Value>, ApiError> {
     let mut variables: Vec<Value> =
         project["environment"]["environmentVariables"].as_array().cloned().unwrap_or_default();
-    for variable in
-        input.get("environmentVariablesOverride").and_then(Value::as_array).into_iter().flatten()
-    {
+    let overrides = input.get("environmentVariablesOverride").and_then(Value::as_array);
+    check_variable_sizes(
+        overrides.map(Vec::as_slice).unwrap_or_default(),
+        "environmentVariablesOverride",
+    )?;
+    for variable in overrides.into_iter().flatten() {
         let name = variable.get("name").and_then(Value::as_str).unwrap_or_default();
         if name.is_empty() || variable.get("value").and_then(Value::as_str).is_none() {
             return Err(invalid("Every environment variable needs a name and a value"));
@@ -527,6 +636,7 @@ fn merged_variables(project: &Value, input: &Value) -> Result<Vec<Value>, ApiErr
             variable["type"] = json!("PLAINTEXT");
         }
     }
+    check_variable_sizes(&variables, "environmentVariablesOverride")?;
     Ok(variables)
 }
 
@@ -568,7 +678,18 @@ fn ids(input: &Value) -> Result<Vec<String>, ApiError> {
     if ids.is_empty() || ids.len() > 100 {
         return Err(invalid("ids must hold 1 to 100 build ids"));
     }
+    for id in &ids {
+        check_build_id(id)?;
+    }
     Ok(ids)
+}
+
+/// A build id is `<project>:<uuid>`; anything else is malformed, as CodeBuild says.
+fn check_build_id(id: &str) -> Result<(), ApiError> {
+    match id.split_once(':') {
+        Some((project, rest)) if !project.is_empty() && !rest.is_empty() => Ok(()),
+        _ => Err(invalid(format!("Invalid build ID provided: {id}"))),
+    }
 }
 
 pub(crate) async fn list_builds(
@@ -611,6 +732,7 @@ pub(crate) async fn list_builds(
 pub(crate) async fn stop_build(state: &AppState, input: Value) -> Result<Value, ApiError> {
     let id = input.get("id").and_then(Value::as_str).ok_or_else(|| invalid("id is required"))?;
     let id = id.rsplit_once(":build/").map_or(id, |(_, id)| id).to_owned();
+    check_build_id(&id)?;
     for _ in 0..5 {
         let Some(mut document) = state.store.get(BUILD, &id).await? else {
             return Err(not_found(format!("Build {id} does not exist")));

@@ -149,12 +149,53 @@ const ENVIRONMENT_TYPES: &[&str] = &[
 ];
 const VARIABLE_TYPES: &[&str] = &["PLAINTEXT", "PARAMETER_STORE", "SECRETS_MANAGER"];
 
+/// The source types this server builds (StartBuild refuses the others).
+const BUILT_SOURCE_TYPES: &[&str] = &["CODECOMMIT", "NO_SOURCE"];
+
+/// A service role as CodeBuild takes it: a role name (IAM's `[\w+=,.@-]{1,64}`), or the ARN
+/// of a role in this account (`arn:aws:iam::<account>:role/<path/>name`).
+fn check_service_role(role: &str, account: &str) -> Result<(), ApiError> {
+    let is_name = |name: &str| {
+        (1..=64).contains(&name.len())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    };
+    let Some(rest) = role.strip_prefix("arn:") else {
+        return if is_name(role) {
+            Ok(())
+        } else {
+            Err(invalid(format!(
+                "Invalid service role: {role} is neither a role name nor a role ARN"
+            )))
+        };
+    };
+    let parts: Vec<&str> = rest.splitn(5, ':').collect();
+    let [partition, service, region, role_account, resource] = parts[..] else {
+        return Err(invalid(format!("Invalid service role ARN: {role}")));
+    };
+    let name = resource.strip_prefix("role/").map(|it| it.rsplit('/').next().unwrap_or(it));
+    if partition != "aws" || service != "iam" || !region.is_empty() || !name.is_some_and(is_name) {
+        return Err(invalid(format!("Invalid service role ARN: {role}")));
+    }
+    if role_account != account {
+        return Err(invalid(format!(
+            "Invalid service role: {role} belongs to account {role_account}, not to this account ({account})"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a whole project (after an update is merged in), as CreateProject would.
-fn check_project(project: &Value) -> Result<(), ApiError> {
+fn check_project(project: &Value, account: &str) -> Result<(), ApiError> {
     check_name(required_str(project, "name")?)?;
     let source = project.get("source").ok_or_else(|| invalid("source is required"))?;
     check_enum(source, "type", SOURCE_TYPES)?;
     let source_type = source["type"].as_str().unwrap_or_default();
+    // What StartBuild would refuse later is refused now.
+    if !BUILT_SOURCE_TYPES.contains(&source_type) {
+        return Err(invalid(format!(
+            "Source type {source_type} is not supported by this Slipway server; use CODECOMMIT (a hosted repository) or NO_SOURCE"
+        )));
+    }
     if source_type == "NO_SOURCE"
         && source.get("buildspec").and_then(Value::as_str).is_none_or(str::is_empty)
     {
@@ -173,9 +214,12 @@ fn check_project(project: &Value) -> Result<(), ApiError> {
     required_str(environment, "image").map_err(|_| invalid("environment.image is required"))?;
     required_str(environment, "computeType")
         .map_err(|_| invalid("environment.computeType is required"))?;
-    for variable in
-        environment.get("environmentVariables").and_then(Value::as_array).into_iter().flatten()
-    {
+    let variables = environment.get("environmentVariables").and_then(Value::as_array);
+    builds::check_variable_sizes(
+        variables.map(Vec::as_slice).unwrap_or_default(),
+        "environment.environmentVariables",
+    )?;
+    for variable in variables.into_iter().flatten() {
         let name = variable.get("name").and_then(Value::as_str).unwrap_or_default();
         if name.is_empty() || variable.get("value").and_then(Value::as_str).is_none() {
             return Err(invalid("Every environment variable needs a name and a value"));
@@ -189,7 +233,7 @@ fn check_project(project: &Value) -> Result<(), ApiError> {
             check_enum(variable, "type", VARIABLE_TYPES)?;
         }
     }
-    required_str(project, "serviceRole")?;
+    check_service_role(required_str(project, "serviceRole")?, account)?;
     check_range(project, "timeoutInMinutes", 5..=2160)?;
     check_range(project, "queuedTimeoutInMinutes", 5..=480)?;
     if project.get("description").and_then(Value::as_str).is_some_and(|it| it.len() > 255) {
@@ -263,7 +307,7 @@ fn settable(input: &Value) -> serde_json::Map<String, Value> {
 
 async fn create_project(state: &AppState, input: Value) -> Result<Value, ApiError> {
     let fields = Value::Object(settable(&input));
-    check_project(&fields)?;
+    check_project(&fields, &state.account)?;
     let name = fields["name"].as_str().unwrap_or_default().to_owned();
     let now_ms = engine::clock::now_ms();
     let now = engine::clock::aws_timestamp(now_ms);
@@ -300,7 +344,7 @@ async fn update_project(state: &AppState, input: Value) -> Result<Value, ApiErro
         fields.extend(settable(&input));
         fields.insert("name".to_owned(), json!(name));
         let fields = Value::Object(fields);
-        check_project(&fields)?;
+        check_project(&fields, &state.account)?;
         let created = document.body["created"].as_f64().unwrap_or_default();
         let now = engine::clock::aws_timestamp(engine::clock::now_ms());
         let project = with_defaults(state, fields, created, now);
@@ -381,3 +425,6 @@ async fn list_projects(state: &AppState, input: Value) -> Result<Value, ApiError
     }
     Ok(output)
 }
+
+#[cfg(test)]
+mod tests;

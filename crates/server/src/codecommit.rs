@@ -49,10 +49,10 @@ pub(crate) async fn call(
         "UpdateRepositoryDescription" => update_description(state, input).await,
         "UpdateRepositoryName" => update_name(state, input).await,
         "UpdateDefaultBranch" => update_default_branch(state, input).await,
-        "CreateBranch" => create_branch(state, input).await,
+        "CreateBranch" => create_branch(state, caller, input).await,
         "GetBranch" => get_branch(state, input).await,
         "ListBranches" => list_branches(state, input).await,
-        "DeleteBranch" => delete_branch(state, input).await,
+        "DeleteBranch" => delete_branch(state, caller, input).await,
         "GetCommit" => get_commit(state, input).await,
         "GetFile" => get_file(state, input).await,
         "GetBlob" => read::get_blob(state, input).await,
@@ -117,12 +117,27 @@ async fn existing(state: &AppState, input: &Value, field: &str) -> Result<Docume
         .ok_or_else(|| error("RepositoryDoesNotExistException", format!("{name} does not exist")))
 }
 
-/// The metadata as the API returns it, with clone URLs for the host the client used.
+/// The metadata as the API returns it, with clone URLs for the host the client used. The
+/// SSH one is the address git over SSH will have (it is not served yet), as CodeCommit
+/// always returns one.
 fn metadata(repository: &Document, caller: &Caller) -> Value {
     let mut body = repository.body.clone();
     let name = repository.key.as_str();
     body["cloneUrlHttp"] = json!(format!("http://{}/v1/repos/{name}", caller.host));
+    let host = ssh_host(&caller.host);
+    body["cloneUrlSsh"] = json!(format!("ssh://{host}/v1/repos/{name}"));
     body
+}
+
+/// The host of a `Host` header without its port (the HTTP port is not the SSH one).
+fn ssh_host(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        // `[::1]:8080` and `example.com:8080`; a bare IPv6 address has no brackets to end.
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => {
+            name
+        }
+        _ => host,
+    }
 }
 
 async fn create_repository(
@@ -131,35 +146,46 @@ async fn create_repository(
     input: Value,
 ) -> Result<Value, ApiError> {
     let name = name_field(&input, "repositoryName")?.to_owned();
-    let description =
-        input.get("repositoryDescription").and_then(Value::as_str).unwrap_or_default();
-    if description.len() > 1000 {
+    let description = input.get("repositoryDescription").and_then(Value::as_str);
+    if description.is_some_and(|it| it.len() > 1000) {
         return Err(error(
             "InvalidRepositoryDescriptionException",
             "The description is longer than 1000 characters",
         ));
     }
+    let exists = || {
+        error("RepositoryNameExistsException", format!("Repository named {name} already exists"))
+    };
+    // One creation at a time in this server: parallel `git init`s of one directory fail on
+    // git's config lock. Creation is short; reads do not wait.
+    let _one_at_a_time = CREATING.lock().await;
     if state.store.get(REPOSITORY, &name).await?.is_some() {
-        return Err(error(
-            "RepositoryNameExistsException",
-            format!("Repository named {name} already exists"),
-        ));
+        return Err(exists());
     }
     let now_ms = engine::clock::now_ms();
     let now = engine::clock::aws_timestamp(now_ms);
-    let body = json!({
+    let mut body = json!({
         "accountId": state.account,
         "repositoryId": crate::aws::uuid(),
         "repositoryName": name,
-        "repositoryDescription": description,
         "lastModifiedDate": now,
         "creationDate": now,
         "Arn": format!("arn:aws:codecommit:{}:{}:{name}", state.region, state.account),
     });
+    // CodeCommit has no description member for a repository created without one.
+    if let Some(description) = description {
+        body["repositoryDescription"] = json!(description);
+    }
     // The git directory first: a repository document never points at nothing. A crash in
     // between leaves an unused directory, which a later CreateRepository reuses.
     let path = crate::git::repo_path(state, &name);
-    crate::git::init_bare(&path, "main").await.map_err(ApiError::internal)?;
+    if let Err(err) = crate::git::init_bare(&path, "main").await {
+        // Another server on the same repositories may have been creating it meanwhile.
+        if state.store.get(REPOSITORY, &name).await?.is_some() {
+            return Err(exists());
+        }
+        return Err(ApiError::internal(err));
+    }
     let document = Document {
         kind: REPOSITORY.to_owned(),
         key: name.clone(),
@@ -170,13 +196,13 @@ async fn create_repository(
     };
     match state.store.apply(vec![Write::Insert(document.clone())]).await {
         Ok(()) => Ok(json!({ "repositoryMetadata": metadata(&document, caller) })),
-        Err(StoreError::AlreadyExists { .. }) => Err(error(
-            "RepositoryNameExistsException",
-            format!("Repository named {name} already exists"),
-        )),
+        Err(StoreError::AlreadyExists { .. }) => Err(exists()),
         Err(err) => Err(err.into()),
     }
 }
+
+/// Held while a repository is created (see `create_repository`).
+static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The `repositoryNames` of a batch request: required, and at most 25 of them.
 pub(super) fn repository_names(input: &Value) -> Result<Vec<String>, ApiError> {
@@ -408,11 +434,9 @@ async fn git(
     repository: &str,
     args: &[&str],
 ) -> Result<Option<Vec<u8>>, ApiError> {
-    let output = crate::process::git()
-        .arg("--git-dir")
-        .arg(crate::git::repo_path(state, repository))
-        .args(args)
-        .output()
+    let mut command = crate::process::git();
+    command.arg("--git-dir").arg(crate::git::repo_path(state, repository)).args(args);
+    let output = crate::process::run_bounded(command, None, crate::process::API_LIMITS)
         .await
         .map_err(ApiError::internal)?;
     Ok(output.status.success().then_some(output.stdout))
@@ -490,9 +514,21 @@ async fn update_default_branch(state: &AppState, input: Value) -> Result<Value, 
     Ok(json!({}))
 }
 
-async fn create_branch(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn create_branch(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let repository = existing(state, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
+    // A new branch is a push of a new ref, under the same rules.
+    let reference = format!("refs/heads/{branch}");
+    let push = crate::git::Action::Push;
+    crate::git::check_api_move(
+        state,
+        &caller.user,
+        "CreateBranch",
+        &repository.key,
+        &reference,
+        push,
+    )
+    .await?;
     let commit = input
         .get("commitId")
         .and_then(Value::as_str)
@@ -516,7 +552,6 @@ async fn create_branch(state: &AppState, input: Value) -> Result<Value, ApiError
         ));
     }
     // `update-ref` with an all-zero old value creates the branch only if it does not exist.
-    let reference = format!("refs/heads/{branch}");
     let zero = "0".repeat(40);
     if git(state, &repository.key, &["update-ref", &reference, commit, &zero]).await?.is_none() {
         return Err(error("BranchNameExistsException", format!("Branch {branch} already exists")));
@@ -559,9 +594,20 @@ async fn list_branches(state: &AppState, input: Value) -> Result<Value, ApiError
     Ok(output)
 }
 
-async fn delete_branch(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn delete_branch(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let repository = existing(state, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
+    let reference = format!("refs/heads/{branch}");
+    let delete = crate::git::Action::Delete;
+    crate::git::check_api_move(
+        state,
+        &caller.user,
+        "DeleteBranch",
+        &repository.key,
+        &reference,
+        delete,
+    )
+    .await?;
     if default_branch(state, &repository.key).await?.as_deref() == Some(branch) {
         return Err(error(
             "DefaultBranchCannotBeDeletedException",
@@ -572,8 +618,7 @@ async fn delete_branch(state: &AppState, input: Value) -> Result<Value, ApiError
         // Deleting a branch that does not exist returns nothing, as in CodeCommit.
         return Ok(json!({}));
     };
-    git(state, &repository.key, &["update-ref", "-d", &format!("refs/heads/{branch}"), &commit])
-        .await?;
+    git(state, &repository.key, &["update-ref", "-d", &reference, &commit]).await?;
     Ok(json!({ "deletedBranch": { "branchName": branch, "commitId": commit } }))
 }
 

@@ -51,7 +51,9 @@ use tokio::sync::mpsc;
 pub(crate) use auth::{GIT_CREDENTIAL, create_git_credentials, revoke_git_credentials};
 use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand, RefStatus};
 use protection::PushPolicy;
-pub(crate) use protection::{BranchRule, list_rules, remove_rule, set_rule};
+pub(crate) use protection::{
+    Action, BranchRule, check_api_move, list_rules, remove_rule, set_rule,
+};
 
 use crate::AppState;
 use crate::process::git;
@@ -106,9 +108,15 @@ pub(crate) async fn init_bare(path: &Path, default_branch: &str) -> std::io::Res
     protection::install_hook(path).await
 }
 
-/// Runs a short git command and fails with its stderr when it fails.
-async fn run(mut command: tokio::process::Command) -> std::io::Result<std::process::Output> {
-    let output = command.stdout(Stdio::piped()).stderr(Stdio::piped()).output().await?;
+/// Runs a short git command (within the API's bounds) and fails with its stderr when it
+/// fails.
+async fn run(command: tokio::process::Command) -> std::io::Result<crate::process::Finished> {
+    let output = crate::process::run_bounded(command, None, crate::process::API_LIMITS)
+        .await
+        .map_err(|err| match err {
+            crate::process::RunError::Io(err) => err,
+            other => std::io::Error::other(other.to_string()),
+        })?;
     if !output.status.success() {
         return Err(std::io::Error::other(format!(
             "git failed ({}): {}",

@@ -15,7 +15,8 @@ use serde_json::json;
 use crate::crypto::{SecretBox, random_string};
 use crate::sigv4::{constant_time_eq, hex, unhex};
 
-const USER: &str = "user";
+/// The kind of the documents holding users; the key is the name.
+pub(crate) const USER: &str = "user";
 const ACCESS_KEY: &str = "access-key";
 
 /// A new access key, the only time its secret is shown.

@@ -27,6 +27,7 @@ mod logs;
 mod mirrors;
 mod process;
 mod reports;
+mod request_limits;
 mod secrets_store;
 mod sigv4;
 mod triggers;
@@ -383,7 +384,14 @@ fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::disable());
     let router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/", get(console::home).post(aws::handle))
+        .route(
+            "/",
+            get(console::home).post(
+                post(aws::handle)
+                    .layer(axum::extract::DefaultBodyLimit::max(request_limits::MAX_BODY))
+                    .layer(axum::middleware::from_fn(request_limits::aws_request)),
+            ),
+        )
         .merge(agent_calls)
         .merge(agent_uploads)
         .route("/v1/builds/{id}/log", get(logs::download))

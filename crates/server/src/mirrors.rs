@@ -46,6 +46,8 @@ pub(crate) const MIRROR_USER: &str = "mirror";
 pub(crate) const PUSH_ATTEMPTS: u32 = 3;
 /// The longest a fetch or push may take: a remote that hangs must not hold the lock forever.
 const GIT_TIMEOUT: Duration = Duration::from_secs(600);
+/// The most a mirror's git may print (a listing of refs; the pack goes to the repository).
+const MAX_OUTPUT: usize = 64 * 1024 * 1024;
 /// How often the loop looks for due pulls (pushes also wake on every push).
 const TICK: Duration = Duration::from_secs(1);
 /// Status messages keep this many characters of git's complaint.
@@ -480,13 +482,12 @@ pub(crate) fn with_header(command: &mut tokio::process::Command, header: Option<
 
 /// Runs git with a time limit; the error is git's complaint (which has no credentials in it:
 /// they are neither in the URL nor on the command line).
-async fn run(mut command: tokio::process::Command) -> Result<String, String> {
-    command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let output = match tokio::time::timeout(GIT_TIMEOUT, command.output()).await {
-        // `kill_on_drop` ends the git that took too long.
-        Err(_) => return Err(format!("git took longer than {} s", GIT_TIMEOUT.as_secs())),
-        Ok(Err(err)) => return Err(format!("cannot run git: {err}")),
-        Ok(Ok(output)) => output,
+async fn run(command: tokio::process::Command) -> Result<String, String> {
+    let limits = crate::process::Limits { timeout: GIT_TIMEOUT, max_stdout: MAX_OUTPUT };
+    let output = match crate::process::run_bounded(command, None, limits).await {
+        // The runner ends the git that took too long or printed too much.
+        Err(err) => return Err(err.to_string()),
+        Ok(output) => output,
     };
     if output.status.success() {
         return Ok(String::from_utf8_lossy(&output.stdout).into_owned());

@@ -15,6 +15,17 @@ use crate::error::ApiError;
 const PARAMETER: &str = "parameter";
 const SECRET: &str = "secret";
 
+/// What a write of a parameter or secret did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Put {
+    /// Written, with this version.
+    Written(i64),
+    /// Not written: the name exists and overwriting was not asked for.
+    Exists,
+    /// Not written: other writes of the name kept getting there first.
+    Busy,
+}
+
 #[derive(Clone)]
 pub(crate) struct SecretsStore {
     store: Store,
@@ -26,38 +37,44 @@ impl SecretsStore {
         SecretsStore { store, sealer }
     }
 
+    /// Writes `name`'s value: what happened, with the version written. Parallel writers of
+    /// one name each get an answer: a creation that lost to another is an overwrite (or
+    /// `Exists`), an overwrite that lost is tried again on the newer version, and a name
+    /// that keeps changing under it is `Busy` (AWS's `TooManyUpdates`).
     async fn put(
         &self,
         kind: &str,
         name: &str,
         value: &str,
         overwrite: bool,
-    ) -> Result<bool, StoreError> {
-        let now = engine::clock::now_ms();
-        let previous = self.store.get(kind, name).await?;
-        let version = previous.as_ref().and_then(|it| it.body["version"].as_i64()).unwrap_or(0) + 1;
-        let document = Document {
-            kind: kind.to_owned(),
-            key: name.to_owned(),
-            parent: None,
-            sort: now,
-            version: 0,
-            body: json!({ "name": name, "sealedValue": self.sealer.seal(value), "version": version, "modifiedMs": now }),
-        };
-        match (previous, overwrite) {
-            (Some(_), false) => Ok(false),
-            (Some(old), true) => {
-                let expected = old.version;
-                self.store
-                    .apply(vec![Write::Update { document, expected_version: expected }])
-                    .await?;
-                Ok(true)
-            }
-            (None, _) => {
-                self.store.apply(vec![Write::Insert(document)]).await?;
-                Ok(true)
+    ) -> Result<Put, StoreError> {
+        const ATTEMPTS: usize = 10;
+        for _ in 0..ATTEMPTS {
+            let now = engine::clock::now_ms();
+            let previous = self.store.get(kind, name).await?;
+            let version =
+                previous.as_ref().and_then(|it| it.body["version"].as_i64()).unwrap_or(0) + 1;
+            let document = Document {
+                kind: kind.to_owned(),
+                key: name.to_owned(),
+                parent: None,
+                sort: now,
+                version: 0,
+                body: json!({ "name": name, "sealedValue": self.sealer.seal(value), "version": version, "modifiedMs": now }),
+            };
+            let write = match (previous, overwrite) {
+                (Some(_), false) => return Ok(Put::Exists),
+                (Some(old), true) => Write::Update { document, expected_version: old.version },
+                (None, _) => Write::Insert(document),
+            };
+            match self.store.apply(vec![write]).await {
+                Ok(()) => return Ok(Put::Written(version)),
+                Err(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }) => {}
+                Err(StoreError::NotFound { .. }) => {}
+                Err(err) => return Err(err),
             }
         }
+        Ok(Put::Busy)
     }
 
     async fn get(&self, kind: &str, name: &str) -> Result<Option<(String, i64)>, StoreError> {
@@ -77,7 +94,7 @@ impl SecretsStore {
         name: &str,
         value: &str,
         overwrite: bool,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Put, StoreError> {
         self.put(PARAMETER, name, value, overwrite).await
     }
 
@@ -86,7 +103,7 @@ impl SecretsStore {
         name: &str,
         value: &str,
         overwrite: bool,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Put, StoreError> {
         self.put(SECRET, name, value, overwrite).await
     }
 
@@ -130,6 +147,47 @@ fn split_reference(reference: &str) -> (&str, Option<&str>) {
     (id, rest.split(':').next().filter(|it| !it.is_empty()))
 }
 
+/// SSM's bounds on a parameter name: at most 2048 characters, letters, digits and `_.-`
+/// in `/`-separated levels (at most 15), not beginning with `aws` or `ssm`.
+fn check_parameter_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name.chars().count() > 2048 {
+        return Err(invalid(
+            "ValidationException",
+            "1 validation error detected: Value at 'name' failed to satisfy constraint: Member must have length between 1 and 2048",
+        ));
+    }
+    let bare = name.strip_prefix('/').unwrap_or(name).to_ascii_lowercase();
+    let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c))
+        && !bare.starts_with("aws")
+        && !bare.starts_with("ssm")
+        && name.matches('/').count() <= 15;
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(
+            "ValidationException",
+            "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_",
+        ))
+    }
+}
+
+/// Secrets Manager's bounds on a secret name: 1 to 512 of letters, digits and `/_+=.@-`.
+fn check_secret_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name.chars().count() > 512 {
+        return Err(invalid(
+            "ValidationException",
+            "1 validation error detected: Value at 'name' failed to satisfy constraint: Member must have length between 1 and 512",
+        ));
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)) {
+        return Err(invalid(
+            "ValidationException",
+            "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: /_+=.@-",
+        ));
+    }
+    Ok(())
+}
+
 fn invalid(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::client(code, message)
 }
@@ -163,15 +221,18 @@ pub(crate) async fn ssm(
                 .and_then(Value::as_str)
                 .ok_or_else(|| invalid("ValidationException", "Value is required"))?;
             let overwrite = input.get("Overwrite").and_then(Value::as_bool).unwrap_or(false);
-            if !state.secrets_store.put_parameter(name, value, overwrite).await? {
-                return Err(invalid(
+            check_parameter_name(name)?;
+            match state.secrets_store.put_parameter(name, value, overwrite).await? {
+                Put::Written(version) => Ok(json!({ "Version": version, "Tier": "Standard" })),
+                Put::Exists => Err(invalid(
                     "ParameterAlreadyExists",
                     "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.",
-                ));
+                )),
+                Put::Busy => Err(invalid(
+                    "TooManyUpdates",
+                    "There are concurrent updates for a resource that supports one update at a time.",
+                )),
             }
-            let version =
-                state.secrets_store.get(PARAMETER, name).await?.map_or(1, |(_, version)| version);
-            Ok(json!({ "Version": version, "Tier": "Standard" }))
         }
         "GetParameter" => match state.secrets_store.get(PARAMETER, name).await? {
             Some((value, version)) => Ok(
@@ -217,15 +278,25 @@ pub(crate) async fn secrets_manager(
                     "SecretString is required (binary secrets are not supported)",
                 )
             })?;
-            let created =
-                state.secrets_store.put_secret(&name, value, operation == "PutSecretValue").await?;
-            if !created {
-                return Err(invalid(
+            check_secret_name(&name)?;
+            match state
+                .secrets_store
+                .put_secret(&name, value, operation == "PutSecretValue")
+                .await?
+            {
+                Put::Written(_) => {
+                    Ok(json!({ "ARN": arn, "Name": name, "VersionId": crate::aws::uuid() }))
+                }
+                Put::Exists => Err(invalid(
                     "ResourceExistsException",
                     format!("The operation failed because the secret {name} already exists."),
-                ));
+                )),
+                // Secrets Manager's answer to a secret changed by another request meanwhile.
+                Put::Busy => Err(invalid(
+                    "InternalServiceError",
+                    format!("The secret {name} is being changed by another request; try again."),
+                )),
             }
-            Ok(json!({ "ARN": arn, "Name": name, "VersionId": crate::aws::uuid() }))
         }
         "GetSecretValue" => match state.secrets_store.get(SECRET, &name).await? {
             Some((value, _)) => Ok(
@@ -246,3 +317,6 @@ pub(crate) async fn secrets_manager(
         _ => Err(unknown_operation("Secrets Manager", operation)),
     }
 }
+
+#[cfg(test)]
+mod tests;

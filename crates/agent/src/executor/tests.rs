@@ -621,10 +621,7 @@ artifacts:
     let docs = &build.result.artifacts[1];
     assert_eq!((docs.identifier.as_deref(), docs.files), (Some("docs"), 1));
     assert!(build.artifacts.join("docs.zip").is_file());
-    assert_eq!(
-        build.result.build.artifacts.as_ref().unwrap().override_artifact_name.as_deref(),
-        Some("release-7")
-    );
+    assert_eq!(build.result.build.artifacts.as_ref().unwrap().override_artifact_name, Some(true));
 }
 
 #[tokio::test]

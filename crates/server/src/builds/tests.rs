@@ -121,3 +121,114 @@ async fn only_queued_builds_say_why_they_wait() {
     let builds = codebuild(&state, "BatchGetBuilds", json!({ "ids": [&ended] })).await;
     assert!(!builds.to_string().contains("No agent is connected"), "{builds}");
 }
+
+#[tokio::test]
+async fn parallel_start_builds_with_one_idempotency_token_make_one_build() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n";
+    codebuild(
+        &state,
+        "CreateProject",
+        json!({
+            "name": "once",
+            "source": { "type": "NO_SOURCE", "buildspec": buildspec },
+            "artifacts": { "type": "NO_ARTIFACTS" },
+            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+            "serviceRole": "r",
+        }),
+    )
+    .await;
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let input = json!({ "projectName": "once", "idempotencyToken": "t-1" });
+                codebuild(&state, "StartBuild", input).await["build"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        ids.insert(task.await.unwrap());
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let listed = codebuild(&state, "ListBuildsForProject", json!({ "projectName": "once" })).await;
+    assert_eq!(listed["ids"].as_array().unwrap().len(), 1, "{listed}");
+}
+
+#[tokio::test]
+async fn oversized_environment_variables_are_refused_at_start_build() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n";
+    codebuild(
+        &state,
+        "CreateProject",
+        json!({
+            "name": "vars",
+            "source": { "type": "NO_SOURCE", "buildspec": buildspec },
+            "artifacts": { "type": "NO_ARTIFACTS" },
+            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+            "serviceRole": "r",
+        }),
+    )
+    .await;
+    let caller =
+        Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
+    let big = "x".repeat(1024 * 1024);
+    let input = json!({
+        "projectName": "vars",
+        "environmentVariablesOverride": [{ "name": "OK", "value": "1" }, { "name": "BIG", "value": big }],
+    });
+    let err = crate::codebuild::call(&state, &caller, "StartBuild", input).await.unwrap_err();
+    assert_eq!(err.code, "InvalidInputException");
+    assert!(err.message.contains("environmentVariablesOverride[1] (BIG)"), "{}", err.message);
+    let many: Vec<Value> = (0..20)
+        .map(|i| json!({ "name": format!("V{i}"), "value": "x".repeat(100 * 1024) }))
+        .collect();
+    let input = json!({ "projectName": "vars", "environmentVariablesOverride": many });
+    let err = crate::codebuild::call(&state, &caller, "StartBuild", input).await.unwrap_err();
+    assert!(err.message.contains("together"), "{}", err.message);
+    let listed = codebuild(&state, "ListBuildsForProject", json!({ "projectName": "vars" })).await;
+    assert_eq!(listed["ids"], json!([]));
+}
+
+#[tokio::test]
+async fn a_buildspec_over_the_cap_is_refused_at_start_build() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let caller =
+        Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
+    let codecommit = |operation: &'static str, input: Value| {
+        let (state, caller) = (state.clone(), caller.clone());
+        async move { crate::codecommit::call(&state, &caller, operation, input).await.unwrap() }
+    };
+    codecommit("CreateRepository", json!({ "repositoryName": "web" })).await;
+    let mut huge = "version: 0.2\nphases:\n  build:\n    commands:\n".to_owned();
+    while huge.len() <= 1024 * 1024 {
+        huge.push_str("      - echo this line makes the buildspec longer than a mebibyte\n");
+    }
+    let content = crate::base64_codec::encode(huge.as_bytes());
+    codecommit(
+        "PutFile",
+        json!({ "repositoryName": "web", "branchName": "main", "filePath": "buildspec.yml", "fileContent": content }),
+    )
+    .await;
+    codebuild(
+        &state,
+        "CreateProject",
+        json!({
+            "name": "web",
+            "source": { "type": "CODECOMMIT", "location": "web" },
+            "artifacts": { "type": "NO_ARTIFACTS" },
+            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+            "serviceRole": "r",
+        }),
+    )
+    .await;
+    let input = json!({ "projectName": "web" });
+    let err = crate::codebuild::call(&state, &caller, "StartBuild", input).await.unwrap_err();
+    assert_eq!(err.code, "InvalidInputException", "{err:?}");
+    assert!(err.message.contains("larger than 1024 KiB"), "{}", err.message);
+}

@@ -47,3 +47,56 @@ fn placing_a_file_refuses_file_and_folder_clashes() {
     super::write::place(&mut files, "a/c", "100755", "y").unwrap();
     assert_eq!(files.len(), 2);
 }
+
+fn caller(host: &str) -> crate::aws::Caller {
+    crate::aws::Caller {
+        user: "admin".to_owned(),
+        access_key_id: String::new(),
+        host: host.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn parallel_creations_of_one_name_give_one_repository_and_name_exists_errors() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let input = json!({ "repositoryName": "raced" });
+                super::call(&state, &caller("h"), "CreateRepository", input).await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(err) => assert_eq!(err.code, "RepositoryNameExistsException", "{err:?}"),
+        }
+    }
+    assert_eq!(created, 1);
+}
+
+#[tokio::test]
+async fn metadata_has_an_ssh_clone_url_and_no_description_unless_given() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let caller = caller("git.example.com:8080");
+    let plain = super::call(&state, &caller, "CreateRepository", json!({ "repositoryName": "a" }))
+        .await
+        .unwrap();
+    let metadata = &plain["repositoryMetadata"];
+    assert!(metadata.get("repositoryDescription").is_none(), "{metadata}");
+    assert_eq!(metadata["cloneUrlSsh"], "ssh://git.example.com/v1/repos/a");
+    assert_eq!(metadata["cloneUrlHttp"], "http://git.example.com:8080/v1/repos/a");
+    let input = json!({ "repositoryName": "b", "repositoryDescription": "" });
+    let described = super::call(&state, &caller, "CreateRepository", input).await.unwrap();
+    assert_eq!(described["repositoryMetadata"]["repositoryDescription"], "");
+    let got = super::call(&state, &caller, "GetRepository", json!({ "repositoryName": "a" }))
+        .await
+        .unwrap();
+    assert!(got["repositoryMetadata"].get("repositoryDescription").is_none());
+    assert_eq!(got["repositoryMetadata"]["cloneUrlSsh"], "ssh://git.example.com/v1/repos/a");
+    assert_eq!(super::ssh_host("[::1]:8080"), "[::1]");
+    assert_eq!(super::ssh_host("::1"), "::1");
+}

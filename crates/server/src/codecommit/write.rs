@@ -11,10 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::process::Stdio;
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
 use super::read::{EMPTY_TREE, tree_entries};
 use super::{
@@ -27,6 +25,10 @@ use crate::error::ApiError;
 
 /// The largest file content one request may carry, as CodeCommit limits it.
 const MAX_CONTENT: usize = 6 * 1024 * 1024;
+/// The longest file path, in bytes, as CodeCommit limits it.
+const MAX_PATH: usize = 4096;
+/// The longest name of one file or folder in a path (file systems' limit).
+const MAX_NAME: usize = 255;
 /// The most file entries one CreateCommit may carry.
 const MAX_ENTRIES: usize = 100;
 /// The file CodeCommit leaves in a folder a commit empties, when asked to keep it.
@@ -66,17 +68,10 @@ async fn run(
         .arg("--git-dir")
         .arg(crate::git::repo_path(state, repository))
         .args(args)
-        .envs(envs.iter().copied())
-        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(ApiError::internal)?;
-    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-        // The commands fed here read all their input before writing their short output, so
-        // writing first cannot deadlock.
-        stdin.write_all(input).await.map_err(ApiError::internal)?;
-    }
-    let output = child.wait_with_output().await.map_err(ApiError::internal)?;
+        .envs(envs.iter().copied());
+    let output = crate::process::run_bounded(command, input, crate::process::API_LIMITS)
+        .await
+        .map_err(ApiError::internal)?;
     Ok(output.status.success().then_some(output.stdout))
 }
 
@@ -95,15 +90,29 @@ fn file_path(value: Option<&Value>) -> Result<String, ApiError> {
     if path.is_empty() {
         return Err(error("PathRequiredException", "A file path is required"));
     }
-    let valid = !path.ends_with('/')
+    // CodeCommit takes paths of at most 4,096 bytes; a name longer than a file system's
+    // 255 bytes could never be checked out by a clone.
+    let valid = path.len() <= MAX_PATH
+        && !path.ends_with('/')
         && !path.contains('\0')
         && path.split('/').all(|it| {
-            !it.is_empty() && it != "." && it != ".." && !it.eq_ignore_ascii_case(".git")
+            !it.is_empty()
+                && it.len() <= MAX_NAME
+                && it != "."
+                && it != ".."
+                && !it.eq_ignore_ascii_case(".git")
         });
     if valid {
         Ok(path.to_owned())
     } else {
-        Err(error("InvalidPathException", format!("The path {raw} is not valid")))
+        let shown: String = raw.chars().take(200).collect();
+        let more = if shown.len() < raw.len() { "…" } else { "" };
+        Err(error(
+            "InvalidPathException",
+            format!(
+                "The path {shown}{more} is not valid: at most {MAX_PATH} bytes, each name at most {MAX_NAME}"
+            ),
+        ))
     }
 }
 
@@ -361,6 +370,20 @@ async fn commit(
     Ok(Some((made, tree)))
 }
 
+/// Whether branch protection lets the caller commit to `branch`: a new commit on the branch's
+/// tip (or a new branch) is a push.
+async fn may_commit(
+    state: &AppState,
+    caller: &Caller,
+    operation: &str,
+    repository: &str,
+    branch: &str,
+) -> Result<(), ApiError> {
+    let reference = format!("refs/heads/{branch}");
+    let push = crate::git::Action::Push;
+    crate::git::check_api_move(state, &caller.user, operation, repository, &reference, push).await
+}
+
 fn optional_str<'a>(input: &'a Value, field: &str) -> Option<&'a str> {
     input.get(field).and_then(Value::as_str)
 }
@@ -372,6 +395,7 @@ pub(super) async fn put_file(
 ) -> Result<Value, ApiError> {
     let repository = existing(state, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
+    may_commit(state, caller, "PutFile", &repository.key, branch).await?;
     let bytes = match input.get("fileContent") {
         None | Some(Value::Null) => {
             return Err(error("FileContentRequiredException", "File content is required"));
@@ -431,6 +455,7 @@ pub(super) async fn create_commit(
 ) -> Result<Value, ApiError> {
     let repository = existing(state, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
+    may_commit(state, caller, "CreateCommit", &repository.key, branch).await?;
     let (puts, deletes, modes) = (
         entries(&input, "putFiles"),
         entries(&input, "deleteFiles"),

@@ -159,6 +159,33 @@ pub(crate) fn refusal(
     })
 }
 
+/// The one check of a ref move made by an API operation (PutFile, CreateCommit, a merge,
+/// CreateBranch, DeleteBranch): `refusal` decides, as it does for a push's policy; a refusal
+/// is CodeCommit's `AccessDeniedException`, what AWS answers when an IAM deny on
+/// `codecommit:References` refuses the operation, with the rule in its message. Call it
+/// before anything moves.
+pub(crate) async fn check_api_move(
+    state: &AppState,
+    caller_user: &str,
+    operation: &str,
+    repo: &str,
+    ref_name: &str,
+    action: Action,
+) -> Result<(), crate::error::ApiError> {
+    let rules = rules(state, repo).await?;
+    match refusal(&rules, caller_user, ref_name, action) {
+        None => Ok(()),
+        Some(reason) => Err(crate::error::ApiError::client(
+            "AccessDeniedException",
+            format!(
+                "User: arn:aws:iam::{account}:user/{caller_user} is not authorized to perform: codecommit:{operation} on resource: arn:aws:codecommit:{region}:{account}:{repo} with an explicit deny: {reason}",
+                account = state.account,
+                region = state.region,
+            ),
+        )),
+    }
+}
+
 /// The policy file's lines for `user`'s push of `commands` (`None`: they could not be read,
 /// so everything is refused).
 pub(crate) fn policy_lines(
@@ -216,12 +243,19 @@ fn rules_of(body: &serde_json::Value) -> Vec<BranchRule> {
 const ATTEMPTS: usize = 5;
 
 /// Adds `rule` to `repo`'s rules, replacing the rule for the same `branch` pattern. The
-/// repository must exist.
+/// repository must exist, and so must every user the rule names (a typo would lock out
+/// everyone, the admin included).
 pub(crate) async fn set_rule(
     state: &AppState,
     repo: &str,
     rule: BranchRule,
 ) -> Result<Vec<BranchRule>, StoreError> {
+    let named = [&rule.push, &rule.force_push, &rule.delete];
+    for user in named.into_iter().flatten().flatten() {
+        if state.store.get(crate::identity::USER, user).await?.is_none() {
+            return Err(StoreError::NotFound { kind: "user".to_owned(), key: user.to_owned() });
+        }
+    }
     change(state, repo, |rules| {
         match rules.iter_mut().find(|it| it.branch == rule.branch) {
             Some(existing) => *existing = rule.clone(),

@@ -138,6 +138,7 @@ fn protected_branches_refuse_pushes_force_pushes_and_deletes_by_the_wrong_users(
             "",
         ])
         .expect_code(0);
+    setup.slipway(&["user", "create", "ci"]).expect_code(0);
     setup.slipway(&["branch-protection", "set", repo, "release/*", "--push", "ci"]).expect_code(0);
     setup.slipway(&["branch-protection", "remove", repo, "release/*"]).expect_code(0);
     let run = setup.slipway(&["branch-protection", "list", repo]);
@@ -218,4 +219,207 @@ fn protected_branches_refuse_pushes_force_pushes_and_deletes_by_the_wrong_users(
         .filter(|it| it.file_name().to_string_lossy().starts_with("slipway-push-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The commit `branch` of `repo` points at, through the API (empty when there is none).
+fn api_branch(server: &RunningServer, repo: &str, branch: &str) -> String {
+    let run = server.aws(&[
+        "codecommit",
+        "get-branch",
+        "--repository-name",
+        repo,
+        "--branch-name",
+        branch,
+    ]);
+    if run.code != Some(0) {
+        return String::new();
+    }
+    let value: Value = serde_json::from_str(&run.stdout).unwrap();
+    value["branch"]["commitId"].as_str().unwrap_or_default().to_owned()
+}
+
+/// `aws codecommit <args>` as `credentials`; its JSON output, or the error it printed.
+fn codecommit(server: &RunningServer, credentials: &std::path::Path, args: &[&str]) -> Run {
+    let mut all = vec!["codecommit"];
+    all.extend_from_slice(args);
+    server.aws_with(credentials, &all)
+}
+
+#[track_caller]
+fn denied(run: &Run, reason: &str) {
+    assert_ne!(run.code, Some(0), "not refused: {}", run.stdout);
+    assert!(run.stderr.contains("(AccessDeniedException)"), "{}", run.stderr);
+    assert!(run.stderr.contains(reason), "no {reason:?} in {}", run.stderr);
+}
+
+#[test]
+fn branch_protection_holds_on_every_codecommit_operation_that_moves_a_ref() {
+    let sandbox = Sandbox::new();
+    let server =
+        RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &["--no-local-agent"]);
+    let scratch = sandbox.path("clients");
+    std::fs::create_dir_all(scratch.join("home")).unwrap();
+    let setup = Setup { server, sandbox, scratch };
+    let server = &setup.server;
+    let admin = server.credentials();
+    let repo = "web";
+    server.aws(&["codecommit", "create-repository", "--repository-name", repo]).expect_code(0);
+    setup.slipway(&["user", "create", "alice"]).expect_code(0);
+    setup.slipway(&["user", "create", "ci"]).expect_code(0);
+    let keys = setup.slipway(&["access-key", "create", "--user", "alice"]);
+    keys.expect_code(0);
+    let alice = setup.sandbox.path("alice-credentials");
+    std::fs::write(&alice, &keys.stdout).unwrap();
+    setup.sandbox.write("content", "hello\n");
+    let content = format!("fileb://{}", setup.sandbox.path("content").display());
+
+    // Before any rule: main, and three feature branches to merge by each strategy.
+    let put = |credentials: &std::path::Path, branch: &str, path: &str, parent: &str| {
+        let mut args = vec![
+            "put-file",
+            "--repository-name",
+            repo,
+            "--branch-name",
+            branch,
+            "--file-path",
+            path,
+            "--file-content",
+            &content,
+        ];
+        if !parent.is_empty() {
+            args.extend(["--parent-commit-id", parent]);
+        }
+        codecommit(server, credentials, &args)
+    };
+    put(&admin, "main", "README.md", "").expect_code(0);
+    let main = api_branch(server, repo, "main");
+    let mut pulls = Vec::new();
+    for branch in ["ff", "squash", "three-way"] {
+        codecommit(
+            server,
+            &admin,
+            &[
+                "create-branch",
+                "--repository-name",
+                repo,
+                "--branch-name",
+                branch,
+                "--commit-id",
+                &main,
+            ],
+        )
+        .expect_code(0);
+        put(&admin, branch, &format!("{branch}.txt"), &main).expect_code(0);
+        let targets =
+            format!("repositoryName={repo},sourceReference={branch},destinationReference=main");
+        let run = codecommit(
+            server,
+            &admin,
+            &["create-pull-request", "--title", branch, "--targets", &targets],
+        );
+        run.expect_code(0);
+        let created: Value = serde_json::from_str(&run.stdout).unwrap();
+        pulls.push(created["pullRequest"]["pullRequestId"].as_str().unwrap().to_owned());
+    }
+    codecommit(
+        server,
+        &admin,
+        &[
+            "create-branch",
+            "--repository-name",
+            repo,
+            "--branch-name",
+            "keep",
+            "--commit-id",
+            &main,
+        ],
+    )
+    .expect_code(0);
+
+    // A rule naming a user who does not exist is refused: nobody is locked out by a typo.
+    let typo = setup.slipway(&["branch-protection", "set", repo, "main", "--push", "alcie"]);
+    assert_ne!(typo.code, Some(0));
+    assert!(typo.stderr.contains("alcie"), "{}", typo.stderr);
+    setup.slipway(&["branch-protection", "set", repo, "main", "--push", "alice,ci"]).expect_code(0);
+    setup.slipway(&["branch-protection", "set", repo, "keep", "--delete", "alice"]).expect_code(0);
+    setup
+        .slipway(&["branch-protection", "set", repo, "release/*", "--push", "alice"])
+        .expect_code(0);
+
+    // The admin may move none of them through the API, and nothing moves.
+    let reason = "admin may not push branch main: only alice, ci may (protection rule main)";
+    denied(&put(&admin, "main", "other.txt", &main), reason);
+    let files = r#"[{"filePath": "other.txt", "fileContent": "other\n"}]"#;
+    let commit_args = [
+        "create-commit",
+        "--repository-name",
+        repo,
+        "--branch-name",
+        "main",
+        "--parent-commit-id",
+        &main,
+        "--put-files",
+        files,
+    ];
+    denied(&codecommit(server, &admin, &commit_args), reason);
+    let merges = [
+        "merge-pull-request-by-fast-forward",
+        "merge-pull-request-by-squash",
+        "merge-pull-request-by-three-way",
+    ];
+    for (merge, id) in merges.iter().zip(&pulls) {
+        let args = [*merge, "--pull-request-id", id, "--repository-name", repo];
+        denied(&codecommit(server, &admin, &args), reason);
+    }
+    assert_eq!(api_branch(server, repo, "main"), main);
+    let delete = ["delete-branch", "--repository-name", repo, "--branch-name", "keep"];
+    denied(
+        &codecommit(server, &admin, &delete),
+        "admin may not delete branch keep: only alice may",
+    );
+    assert_eq!(api_branch(server, repo, "keep"), main);
+    let create = [
+        "create-branch",
+        "--repository-name",
+        repo,
+        "--branch-name",
+        "release/1",
+        "--commit-id",
+        &main,
+    ];
+    denied(&codecommit(server, &admin, &create), "admin may not push branch release/1");
+    assert_eq!(api_branch(server, repo, "release/1"), "");
+
+    // Alice may do each of them.
+    codecommit(server, &alice, &create).expect_code(0);
+    assert_eq!(api_branch(server, repo, "release/1"), main);
+    let fast_forward = [merges[0], "--pull-request-id", &pulls[0], "--repository-name", repo];
+    codecommit(server, &alice, &fast_forward).expect_code(0);
+    let merged = api_branch(server, repo, "main");
+    assert_ne!(merged, main);
+    put(&alice, "main", "other.txt", &merged).expect_code(0);
+    let moved = api_branch(server, repo, "main");
+    assert_ne!(moved, merged);
+    let more = r#"[{"filePath": "more.txt", "fileContent": "more\n"}]"#;
+    let commit_args = [
+        "create-commit",
+        "--repository-name",
+        repo,
+        "--branch-name",
+        "main",
+        "--parent-commit-id",
+        &moved,
+        "--put-files",
+        more,
+    ];
+    codecommit(server, &alice, &commit_args).expect_code(0);
+    assert_ne!(api_branch(server, repo, "main"), moved);
+    for (merge, id) in merges.iter().zip(&pulls).skip(1) {
+        let before = api_branch(server, repo, "main");
+        codecommit(server, &alice, &[*merge, "--pull-request-id", id, "--repository-name", repo])
+            .expect_code(0);
+        assert_ne!(api_branch(server, repo, "main"), before, "{merge}");
+    }
+    codecommit(server, &alice, &delete).expect_code(0);
+    assert_eq!(api_branch(server, repo, "keep"), "");
 }

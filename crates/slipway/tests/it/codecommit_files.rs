@@ -300,3 +300,62 @@ fn files_committed_through_the_api_are_what_git_clones() {
         ]
     );
 }
+
+#[test]
+fn put_file_takes_files_up_to_six_megabytes_and_bounds_paths() {
+    let sandbox = Sandbox::new();
+    let server =
+        RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &["--no-local-agent"]);
+    server.json(&["codecommit", "create-repository", "--repository-name", REPO]);
+    let write = |name: &str, megabytes: usize| {
+        // Varied bytes, so that nothing on the way compresses them away.
+        let bytes: Vec<u8> = (0..megabytes * 1024 * 1024).map(|i| (i * 7919 % 251) as u8).collect();
+        std::fs::write(sandbox.path(name), bytes).unwrap();
+        format!("fileb://{}", sandbox.path(name).display())
+    };
+    let big = write("big", 3);
+    let put = |path: &str, content: &str, parent: Option<&str>| {
+        let mut args = vec![
+            "codecommit",
+            "put-file",
+            "--repository-name",
+            REPO,
+            "--branch-name",
+            "main",
+            "--file-path",
+            path,
+            "--file-content",
+            content,
+        ];
+        if let Some(parent) = parent {
+            args.extend(["--parent-commit-id", parent]);
+        }
+        server.aws(&args)
+    };
+    let run = put("big.bin", &big, None);
+    run.expect_code(0);
+    let commit = id(&serde_json::from_str(&run.stdout).unwrap(), "commitId");
+    // Over 6 MB: the handler's own error; over the request limit: the same error, in JSON.
+    for (name, megabytes) in [("seven", 7), ("fifteen", 15)] {
+        let run = put("too-big.bin", &write(name, megabytes), Some(&commit));
+        assert!(
+            run.stderr.contains("(FileContentSizeLimitExceededException)"),
+            "{megabytes} MB: {run:?}"
+        );
+    }
+    sandbox.write("small", "x\n");
+    let small = format!("fileb://{}", sandbox.path("small").display());
+    let long_name = "a".repeat(300);
+    let run = put(&long_name, &small, Some(&commit));
+    assert!(run.stderr.contains("(InvalidPathException)"), "{run:?}");
+    let long_path = vec!["d"; 2100].join("/");
+    let run = put(&long_path, &small, Some(&commit));
+    assert!(run.stderr.contains("(InvalidPathException)"), "{run:?}");
+    // Nothing but the 3 MB file was committed; a clone gets it whole.
+    let clone = sandbox.path("clone");
+    let url = support::push_url(&sandbox, &server, REPO);
+    git(&sandbox.path(""), &["clone", "-q", &url, clone.to_str().unwrap()]);
+    let cloned = std::fs::read(clone.join("big.bin")).unwrap();
+    assert_eq!(cloned, std::fs::read(sandbox.path("big")).unwrap());
+    assert_eq!(std::fs::read_dir(&clone).unwrap().count(), 2, "big.bin and .git only");
+}

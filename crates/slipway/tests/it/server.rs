@@ -543,14 +543,25 @@ fn stopping_failing_and_bad_buildspecs() {
             .unwrap()
             .contains("invalid `on-failure` value `EXPLODE`")
     );
+    // The buildspec's error is in the build's log, which is not empty.
+    let bad_log = log(&server, build["id"].as_str().unwrap());
+    assert!(bad_log.contains("invalid `on-failure` value `EXPLODE`"), "{bad_log}");
+    assert!(bad_log.contains("Phase complete: DOWNLOAD_SOURCE State: FAILED"), "{bad_log}");
 
     let failing = start(
         &server,
         "slow",
-        &["--buildspec-override", "version: 0.2\nphases:\n  build:\n    commands: [exit 3]\n"],
+        &[
+            "--buildspec-override",
+            "version: 0.2\nphases:\n  build:\n    commands: [exit 3]\n  bulid:\n    commands: [x]\n",
+        ],
     );
     let build = wait_for_build(&server, &failing);
     assert_eq!(build["buildStatus"], "FAILED");
+    // Its warnings open the log, before the agent's first line.
+    let failing_log = log(&server, &failing);
+    let first = failing_log.lines().find(|it| it.starts_with("[Container]")).unwrap_or_default();
+    assert!(first.contains("unknown key `bulid`"), "{failing_log}");
     let missing = server.aws(&["codebuild", "start-build", "--project-name", "nope"]);
     assert!(missing.stderr.contains("(ResourceNotFoundException)"), "{}", missing.stderr);
     let deleted =

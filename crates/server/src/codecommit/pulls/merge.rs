@@ -7,10 +7,7 @@
 //! makes the merge fail (`ConcurrentReferenceUpdateException`) instead of being lost. The move is
 //! recorded as a `ref-event`, as PutFile's is, so triggers and webhooks see it.
 
-use std::process::Stdio;
-
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
 use super::approvals::mergeable;
 use super::{
@@ -53,16 +50,10 @@ async fn run(
         .arg("--git-dir")
         .arg(crate::git::repo_path(state, repository))
         .args(args)
-        .envs(envs.iter().copied())
-        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(ApiError::internal)?;
-    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-        // commit-tree reads its whole message before writing its one line of output.
-        stdin.write_all(input).await.map_err(ApiError::internal)?;
-    }
-    let output = child.wait_with_output().await.map_err(ApiError::internal)?;
+        .envs(envs.iter().copied());
+    let output = crate::process::run_bounded(command, input, crate::process::API_LIMITS)
+        .await
+        .map_err(ApiError::internal)?;
     Ok((output.status.code(), output.stdout))
 }
 
@@ -194,6 +185,14 @@ pub(super) async fn merge(
     let repo = repository.key.as_str();
     let source_ref = target["sourceReference"].as_str().unwrap_or_default();
     let destination_ref = target["destinationReference"].as_str().unwrap_or_default();
+    // Every strategy makes a descendant of the destination's tip: a push to it.
+    let operation = match strategy {
+        Strategy::FastForward => "MergePullRequestByFastForward",
+        Strategy::Squash => "MergePullRequestBySquash",
+        Strategy::ThreeWay => "MergePullRequestByThreeWay",
+    };
+    let push = crate::git::Action::Push;
+    crate::git::check_api_move(state, &caller.user, operation, repo, destination_ref, push).await?;
     let missing =
         |name: &str| error("ReferenceDoesNotExistException", format!("{name} does not exist"));
     if reference_commit(state, repo, source_ref).await?.is_none() {

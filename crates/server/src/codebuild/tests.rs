@@ -1,0 +1,70 @@
+//! CreateProject and UpdateProject refuse what StartBuild would refuse later; malformed build
+//! ids are invalid input.
+
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::aws::Caller;
+use crate::error::ApiError;
+
+async fn codebuild(state: &AppState, operation: &str, input: Value) -> Result<Value, ApiError> {
+    let caller =
+        Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
+    super::call(state, &caller, operation, input).await
+}
+
+fn project(source_type: &str, role: &str) -> Value {
+    json!({
+        "name": "app",
+        "source": { "type": source_type, "location": "web", "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n" },
+        "artifacts": { "type": "NO_ARTIFACTS" },
+        "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+        "serviceRole": role,
+    })
+}
+
+#[track_caller]
+fn refused(result: Result<Value, ApiError>, needle: &str) {
+    let err = result.unwrap_err();
+    assert_eq!(err.code, "InvalidInputException", "{err:?}");
+    assert!(err.message.contains(needle), "{needle:?} not in {}", err.message);
+}
+
+#[tokio::test]
+async fn projects_that_could_not_build_are_refused_at_creation() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let create = |input| codebuild(&state, "CreateProject", input);
+    refused(create(project("GITHUB", "r")).await, "Source type GITHUB is not supported");
+    refused(
+        create(project("NO_SOURCE", "arn:aws:iam::123456789012:role/build")).await,
+        "belongs to account 123456789012",
+    );
+    refused(
+        create(project("NO_SOURCE", "arn:aws:iam:role/build")).await,
+        "Invalid service role ARN",
+    );
+    refused(
+        create(project("NO_SOURCE", "arn:aws:s3:::000000000000:role/x")).await,
+        "Invalid service role ARN",
+    );
+    refused(create(project("NO_SOURCE", "a role")).await, "Invalid service role");
+    create(project("NO_SOURCE", "arn:aws:iam::000000000000:role/service-role/build"))
+        .await
+        .unwrap();
+    // An update is checked as a whole project.
+    let update = json!({ "name": "app", "source": { "type": "GITHUB", "location": "x" } });
+    refused(codebuild(&state, "UpdateProject", update).await, "GITHUB");
+    let update = json!({ "name": "app", "serviceRole": "arn:aws:iam::1:role/x" });
+    refused(codebuild(&state, "UpdateProject", update).await, "belongs to account 1");
+    let update = json!({ "name": "app", "serviceRole": "build" });
+    codebuild(&state, "UpdateProject", update).await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_build_ids_are_invalid_input() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    refused(codebuild(&state, "BatchGetBuilds", json!({ "ids": ["nocolon"] })).await, "nocolon");
+    refused(codebuild(&state, "StopBuild", json!({ "id": "nocolon" })).await, "nocolon");
+    let found = codebuild(&state, "BatchGetBuilds", json!({ "ids": ["app:1234"] })).await.unwrap();
+    assert_eq!(found["buildsNotFound"], json!(["app:1234"]));
+}
