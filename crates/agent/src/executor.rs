@@ -747,8 +747,9 @@ impl Run<'_> {
     }
 
     /// Prepares to run commands as `user` (`run-as`): `None` when that is the agent's own user.
-    /// Another user needs the agent to run as root, and gets the workspace (the source and the
-    /// shell's state) as its own, as CodeBuild gives the run-as user the source.
+    /// Another user needs the agent to run as root, and gets the source as its own, as
+    /// CodeBuild gives the run-as user the source. The shell's state (which holds the build's
+    /// secrets) stays the agent's: the driver hands it over on open file descriptors.
     async fn switch_user(&mut self, user: &str) -> Result<Option<String>, PhaseContext> {
         let current = crate::process::current_user().await;
         if current.as_ref().is_some_and(|(name, _)| name == user) {
@@ -760,7 +761,7 @@ impl Run<'_> {
             )));
         }
         if self.workspace_owner.as_deref() != Some(user) {
-            crate::process::give_tree(&self.context.work_dir, user)
+            crate::process::give_tree(&self.context.work_dir.join("src"), user)
                 .await
                 .map_err(|err| client_error(format!("run-as {user}: {err}")))?;
             self.workspace_owner = Some(user.to_owned());

@@ -835,6 +835,45 @@ phases:
     }
 }
 
+/// The shell's state directory stays the agent's own (it holds the build's secrets), and
+/// the state files exist before the first `run-as` command (here from expanding the cache's
+/// fields): variables and the directory still carry, since the driver hands them over on
+/// open file descriptors, and nothing is denied.
+#[tokio::test]
+async fn run_as_carries_variables_and_directory_from_command_to_command() {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        // Only root can switch users; the test above covers the refusal.
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+run-as: nobody
+phases:
+  build:
+    commands:
+      - CARRIED=from-first; mkdir -p deeper; cd deeper
+      - echo "as $(id -un), var=$CARRIED, dir=${PWD#$CODEBUILD_SRC_DIR}"
+      - touch "$CODEBUILD_SRC_DIR/../shell/variables" 2>/dev/null && echo state open || echo state closed
+cache:
+  paths:
+    - "cached/**/*"
+"#,
+    );
+    setup.cache_dir = Some(cache.path().to_owned());
+    let build = setup.run().await;
+    assert_eq!(
+        lines(&build.output),
+        ["as nobody, var=from-first, dir=/deeper", "state closed"],
+        "{}",
+        build.output
+    );
+    assert!(!build.output.contains("Permission denied"), "{}", build.output);
+    assert_eq!(build.status(), BuildStatus::Succeeded);
+}
+
 #[tokio::test]
 async fn attribute_changes_and_odd_values_carry_over() {
     let build = Setup::new(
