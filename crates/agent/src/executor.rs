@@ -650,9 +650,11 @@ impl Run<'_> {
         phase_ok: bool,
         tail: &mut String,
     ) -> Step {
+        // The echo of the command is output like any other: a secret written into the
+        // buildspec literally is masked in it too.
         let _ = self.events.send(BuildEvent::CommandStarted {
             phase,
-            command: command.to_owned(),
+            command: self.masker.mask(command),
             time: Some(crate::clock::now()),
         });
         let succeeding = phase_ok && !self.failed;
@@ -986,7 +988,11 @@ impl Run<'_> {
         .await
         .unwrap_or_else(|err| Err(err.to_string()));
         match read {
-            Ok((cases, problems)) => {
+            Ok((mut cases, problems)) => {
+                // A failing test's message may print a secret, as any output may.
+                for case in &mut cases {
+                    case.message = case.message.take().map(|it| self.masker.mask(&it));
+                }
                 for problem in &problems {
                     self.message(format!("Warning: report group {name}: {problem}"));
                 }

@@ -168,8 +168,12 @@ impl Setup {
                 BuildEvent::CommandStarted { command, .. } => {
                     output.push_str(&format!("[command] {}\n", command.replace('\n', "\\n")))
                 }
-                BuildEvent::PhaseFinished { phase, status, .. } => {
-                    output.push_str(&format!("[phase] {} {}\n", phase.as_str(), status.as_str()))
+                BuildEvent::PhaseFinished { phase, status, context, .. } => {
+                    output.push_str(&format!("[phase] {} {}", phase.as_str(), status.as_str()));
+                    if let Some(context) = context {
+                        output.push_str(&format!(" ({})", context.message.replace('\n', "\\n")));
+                    }
+                    output.push('\n');
                 }
                 BuildEvent::PhaseStarted { .. } => {}
             }
@@ -565,6 +569,51 @@ phases:
     assert_eq!(lines(&build.output), ["password is ***.", "token=***, again:***", "***", "***"]);
     assert!(!build.output.contains("hunter22") && !build.output.contains("ghp_abcdef123"));
     assert_eq!(build.result.build.exported_environment_variables[0].value, "x***y");
+}
+
+/// A command that holds a secret's value literally must not show it: neither in the
+/// `Running command` echo, nor in the executor's messages, nor in the phase's context.
+#[tokio::test]
+async fn masking_covers_the_command_echo_messages_and_phase_contexts() {
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+env:
+  parameter-store:
+    DB_PASSWORD: /prod/db/password
+phases:
+  build:
+    on-failure: RETRY-1
+    commands:
+      - test "$DB_PASSWORD" = hunter22 && echo same; exit 3 # hunter22
+reports:
+  unit:
+    files: ['reports/*.xml']
+"#,
+    );
+    setup.secrets.insert("/prod/db/password".to_owned(), "hunter22".to_owned());
+    setup.files.push((
+        "reports/junit.xml",
+        r#"<testsuite name="s"><testcase classname="c" name="bad"><failure message="expected hunter22"/></testcase></testsuite>"#,
+    ));
+    let build = setup.run().await;
+    assert!(
+        build.output.contains("[command] test \"$DB_PASSWORD\" = *** && echo same"),
+        "{}",
+        build.output
+    );
+    assert!(
+        build.output.contains("[message] Command did not exit successfully"),
+        "{}",
+        build.output
+    );
+    assert!(build.output.contains("[phase] BUILD FAILED"), "{}", build.output);
+    assert!(!build.output.contains("hunter22"), "{}", build.output);
+    let record = serde_json::to_string(&build.result.build).unwrap();
+    assert!(!record.contains("hunter22"), "{record}");
+    assert!(build.context(PhaseType::Build).contains("***"), "{}", build.context(PhaseType::Build));
+    let case = &build.result.build.reports[0].test_cases[0];
+    assert_eq!(case.message.as_deref(), Some("expected ***"));
 }
 
 #[tokio::test]
