@@ -871,7 +871,7 @@ impl Run<'_> {
                         std::fs::create_dir_all(parent)
                             .map_err(|it| format!("{}: {it}", parent.display()))?;
                     }
-                    artifacts::write_zip(&files, &dest, spec.enable_symlinks)
+                    artifacts::write_zip(&files, &src, &dest, spec.enable_symlinks)
                         .map_err(|it| it.to_string())
                 }
             })

@@ -723,6 +723,51 @@ cache:
     }
 }
 
+/// A build that links a host file into its artifact (or names one by `../`) gets no zip
+/// holding it: UPLOAD_ARTIFACTS fails with CLIENT_ERROR naming the path.
+#[tokio::test]
+async fn artifacts_outside_the_source_fail_the_upload_naming_the_path() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - ln -s /etc/passwd leak
+artifacts:
+  files:
+    - leak
+"#,
+    )
+    .run()
+    .await;
+    let context = build.context(PhaseType::UploadArtifacts);
+    assert!(context.starts_with("CLIENT_ERROR: "), "{context}");
+    assert!(
+        context.contains("leak") && context.contains("outside the build's source"),
+        "{context}"
+    );
+    assert_eq!(build.status(), BuildStatus::Failed);
+    assert!(!build.artifacts.join("artifacts.zip").exists());
+
+    let build = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo host > ../host.txt
+artifacts:
+  files:
+    - ../host.txt
+"#,
+    )
+    .run()
+    .await;
+    let context = build.context(PhaseType::UploadArtifacts);
+    assert!(context.starts_with("CLIENT_ERROR: ") && context.contains("host.txt"), "{context}");
+}
+
 #[tokio::test]
 async fn junit_reports_become_test_cases() {
     let mut setup = Setup::new(
