@@ -250,7 +250,7 @@ pub(crate) async fn start_build_from(
     let missing_buildspec = buildspec.as_ref().err().cloned();
     let mut writes = Vec::new();
     match parsed.ok().filter(|_| missing_buildspec.is_none()) {
-        Some(spec) if !spec.plan.phases.is_empty() => {
+        Some(spec) if spec.single_build_refusal().is_none() => {
             let plan_variables: Vec<EnvVariable> = variables
                 .iter()
                 .filter(|it| it["type"].as_str().unwrap_or("PLAINTEXT") == "PLAINTEXT")
