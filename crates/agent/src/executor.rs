@@ -181,6 +181,9 @@ pub async fn run_build(
     stop: watch::Receiver<bool>,
 ) -> BuildResult {
     let start = clock::now();
+    // Held for the whole build: an agent starting on the same work root later knows by it
+    // that this workspace is in use (see `workspace::remove_stale_workspaces`).
+    let _in_use = crate::workspace::mark_in_use(&context.work_dir);
     let mut run = Run {
         plan,
         context,
@@ -471,8 +474,11 @@ impl Run<'_> {
         } else {
             let listed = crate::workspace::git_files(&from).await;
             let what = if listed.is_some() { "source files known to git" } else { "source files" };
+            // The artifacts of an earlier build, written into the source (`slipway build`'s
+            // default `./slipway-artifacts`), are no part of the next build's source.
+            let skip = crate::workspace::inside(&from, &self.context.artifacts_dir);
             let copy = move || {
-                crate::workspace::copy_source(&from, &to, listed.as_deref())
+                crate::workspace::copy_source(&from, &to, listed.as_deref(), skip.as_deref())
                     .map(|files| format!("Copied {files} {what}"))
             };
             tokio::task::spawn_blocking(copy).await
