@@ -769,9 +769,14 @@ impl Run<'_> {
             )));
         }
         if self.workspace_owner.as_deref() != Some(user) {
-            crate::process::give_tree(&self.context.work_dir.join("src"), user)
-                .await
-                .map_err(|err| client_error(format!("run-as {user}: {err}")))?;
+            // The source, and the sandbox's home where there is one.
+            for dir in ["src", "home"].map(|it| self.context.work_dir.join(it)) {
+                if dir.is_dir() {
+                    crate::process::give_tree(&dir, user)
+                        .await
+                        .map_err(|err| client_error(format!("run-as {user}: {err}")))?;
+                }
+            }
             self.workspace_owner = Some(user.to_owned());
         }
         Ok(Some(user.to_owned()))
