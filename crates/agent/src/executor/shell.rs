@@ -2,6 +2,7 @@
 //! carries variables and the working directory from command to command (see `driver.sh`).
 
 use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -64,6 +65,9 @@ impl ShellSession {
         sandbox: Option<&Path>,
     ) -> std::io::Result<ShellSession> {
         std::fs::create_dir_all(state_dir)?;
+        // Only the agent's user may look: the variables it holds include the secrets (a
+        // `run-as` user gets its files on descriptors, see `run-as.sh`).
+        std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(0o700))?;
         let driver = state_dir.join("driver.sh");
         std::fs::write(&driver, DRIVER)?;
         std::fs::write(state_dir.join("run-as.sh"), RUN_AS)?;

@@ -951,6 +951,7 @@ phases:
       - CARRIED=from-first; mkdir -p deeper; cd deeper
       - echo "as $(id -un), var=$CARRIED, dir=${PWD#$CODEBUILD_SRC_DIR}"
       - touch "$CODEBUILD_SRC_DIR/../shell/variables" 2>/dev/null && echo state open || echo state closed
+      - cat "$CODEBUILD_SRC_DIR/../shell/run-as-env" >/dev/null 2>&1 && echo secrets readable || echo secrets unreadable
 cache:
   paths:
     - "cached/**/*"
@@ -960,7 +961,7 @@ cache:
     let build = setup.run().await;
     assert_eq!(
         lines(&build.output),
-        ["as nobody, var=from-first, dir=/deeper", "state closed"],
+        ["as nobody, var=from-first, dir=/deeper", "state closed", "secrets unreadable"],
         "{}",
         build.output
     );
