@@ -35,6 +35,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use protocol::ArtifactSpec;
 use sha2::{Digest, Sha256};
+use time::{OffsetDateTime, PrimitiveDateTime};
 use walkdir::WalkDir;
 use zip::result::ZipError;
 use zip::write::{FullFileOptions, SimpleFileOptions};
@@ -375,18 +376,7 @@ pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), ArtifactError> {
         hasher.update(&buffer[..read]);
         total += read as u64;
     }
-    Ok((hex(&hasher.finalize()), total))
-}
-
-/// Lowercase hex of some bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
-    out
+    Ok((hex::encode(hasher.finalize()), total))
 }
 
 /// Seconds since the epoch, when they fit the extended-timestamp field.
@@ -400,40 +390,13 @@ fn unix_seconds(time: SystemTime) -> Option<u32> {
 /// Times outside what the format can hold (before 1980 or after 2107) become its epoch,
 /// 1980-01-01; the extended timestamp still carries the real value where it fits.
 fn dos_time(time: Option<SystemTime>) -> DateTime {
-    let Some(seconds) = time.and_then(|time| time.duration_since(UNIX_EPOCH).ok()) else {
-        return DateTime::DEFAULT;
-    };
-    let seconds = seconds.as_secs();
-    let (year, month, day) = civil_from_days(seconds / 86_400);
-    let in_day = seconds % 86_400;
-    let (Ok(year), Ok(hour), Ok(minute), Ok(second)) = (
-        u16::try_from(year),
-        u8::try_from(in_day / 3600),
-        u8::try_from(in_day % 3600 / 60),
-        u8::try_from(in_day % 60),
-    ) else {
-        return DateTime::DEFAULT;
-    };
-    DateTime::from_date_and_time(year, month, day, hour, minute, second)
+    // Not `OffsetDateTime::from(SystemTime)`, which panics beyond the years ±9999.
+    let seconds = time.and_then(|time| time.duration_since(UNIX_EPOCH).ok());
+    let utc = seconds.and_then(|seconds| {
+        OffsetDateTime::from_unix_timestamp(i64::try_from(seconds.as_secs()).ok()?).ok()
+    });
+    utc.and_then(|utc| DateTime::try_from(PrimitiveDateTime::new(utc.date(), utc.time())).ok())
         .unwrap_or(DateTime::DEFAULT)
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, restricted to days after the epoch).
-fn civil_from_days(days: u64) -> (u64, u8, u8) {
-    let shifted = days + 719_468;
-    let era = shifted / 146_097;
-    let day_of_era = shifted % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    // Both values are bounded by the arithmetic above (1..=31 and 1..=12), so the
-    // narrowing casts cannot lose anything.
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u8;
-    let month = (if month_index < 10 { month_index + 3 } else { month_index - 9 }) as u8;
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 /// What a glob should match.

@@ -27,6 +27,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use protocol::{CacheAction, CacheSpec};
 use sha2::{Digest, Sha256};
 use zip::result::ZipError;
@@ -245,7 +246,7 @@ pub fn hash_files(cwd: &Path, patterns: &[String]) -> Result<String, CacheError>
         hasher.update(name.as_bytes());
         hasher.update(content.as_bytes());
     }
-    Ok(artifacts::hex(&hasher.finalize()))
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// The files `paths` select, by their name inside an entry.
@@ -478,40 +479,24 @@ fn entry_file_name(key: &str) -> String {
     if encoded.len() <= MAX_ENCODED_KEY {
         format!("k-{encoded}.zip")
     } else {
-        format!("h-{}.zip", artifacts::hex(&Sha256::digest(key.as_bytes())))
+        format!("h-{}.zip", hex::encode(Sha256::digest(key.as_bytes())))
     }
 }
 
-/// Percent-encodes every byte but ASCII letters, digits, `-`, `_` and `.`, so a key becomes
-/// one safe file name (`/` included) that can be decoded back to the key.
+/// What [`percent_encode`] escapes: every byte but ASCII letters, digits, `-`, `_` and `.`.
+const KEY_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
+/// Percent-encodes a key (uppercase hex digits) so that it becomes one safe file name (`/`
+/// included) that can be decoded back to the key.
 fn percent_encode(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(key, KEY_ESCAPED).to_string()
 }
 
-/// Reverses [`percent_encode`]; `None` for names it could not have produced.
+/// Reverses [`percent_encode`]; `None` for names it could not have produced (a broken escape
+/// such as `%2` or `%+1`, lowercase hex, a byte it would have escaped, or no UTF-8).
 fn percent_decode(encoded: &str) -> Option<String> {
-    let bytes = encoded.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let digits = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
-            out.push(u8::from_str_radix(digits, 16).ok()?);
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    let key = percent_decode_str(encoded).decode_utf8().ok()?;
+    (percent_encode(&key) == encoded).then(|| key.into_owned())
 }
 
 /// Whether something exists at `path` (a dangling link counts).

@@ -367,7 +367,7 @@ fn zip_holds_the_selected_files_with_contents_and_modes() {
     assert_eq!(summary.files, 4);
     assert_eq!(summary.bytes, fs::metadata(&dest).unwrap().len());
     assert_eq!(summary.sha256.len(), 64);
-    assert_eq!(summary.sha256, hex(&Sha256::digest(fs::read(&dest).unwrap())));
+    assert_eq!(summary.sha256, hex::encode(Sha256::digest(fs::read(&dest).unwrap())));
 
     let entries = read_zip(&dest);
     let listed: Vec<(&str, &[u8], u32)> = entries
@@ -433,8 +433,13 @@ fn dos_time_handles_calendar_edges() {
     assert_eq!(at(951_868_798), (2000, 2, 29, 23, 59, 58));
     // 2024-12-31 12:00:00.
     assert_eq!(at(1_735_646_400), (2024, 12, 31, 12, 0, 0));
-    // Before 1980 the format has nothing to offer but its epoch.
+    // 2107-12-31 23:59:59, the last second the format holds (its seconds are even).
+    assert_eq!(at(4_354_819_199), (2107, 12, 31, 23, 59, 58));
+    // Before 1980 or after 2107 the format has nothing to offer but its epoch, even for
+    // times beyond what any calendar library holds.
     assert_eq!(at(0), (1980, 1, 1, 0, 0, 0));
+    assert_eq!(at(4_354_819_200), (1980, 1, 1, 0, 0, 0));
+    assert_eq!(at(u64::from(u32::MAX) * 1_000), (1980, 1, 1, 0, 0, 0));
 }
 
 #[test]

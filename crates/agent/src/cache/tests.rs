@@ -349,7 +349,12 @@ fn percent_encoding_is_reversible() {
         assert_eq!(percent_decode(&percent_encode(key)).as_deref(), Some(key));
     }
     assert_eq!(percent_encode("a/b"), "a%2Fb");
-    assert_eq!(percent_decode("bad%2"), None);
+    assert_eq!(percent_encode("ü %"), "%C3%BC%20%25");
+    // Names the encoder could not have written are no keys: broken escapes (from_str_radix
+    // would take the sign of `%+1`), lowercase hex, bytes it escapes, no UTF-8.
+    for name in ["bad%2", "%+1", "%-1x", "%zz", "a%2fb", "a/b", "a b", "%FF"] {
+        assert_eq!(percent_decode(name), None, "{name}");
+    }
 }
 
 #[test]
