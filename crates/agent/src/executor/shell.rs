@@ -436,14 +436,8 @@ fn partial_suffix(buffer: &[u8], marker: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
-/// A random token, so that no build output can forge a marker or end a here-document.
+/// A random token (32 hex digits: a v4 UUID's 122 random bits from the system's generator),
+/// so that no build output can forge a marker or end a here-document.
 pub(super) fn nonce() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::new();
-    for _ in 0..2 {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(std::process::id() as u64);
-        out.push_str(&format!("{:016x}", hasher.finish()));
-    }
-    out
+    uuid::Uuid::new_v4().simple().to_string()
 }

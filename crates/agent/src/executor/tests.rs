@@ -1091,3 +1091,14 @@ phases:
     );
     assert_eq!(build.result.build.resolved_source_version, Some(commit));
 }
+
+#[test]
+fn shell_nonces_are_random_hex_tokens() {
+    let nonces: std::collections::BTreeSet<String> =
+        (0..100).map(|_| super::shell::nonce()).collect();
+    assert_eq!(nonces.len(), 100);
+    for nonce in &nonces {
+        assert_eq!(nonce.len(), 32, "{nonce}");
+        assert!(nonce.bytes().all(|byte| byte.is_ascii_hexdigit()), "{nonce}");
+    }
+}
