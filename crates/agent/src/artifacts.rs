@@ -12,6 +12,13 @@
 //! file. Only files (and, with `enable-symlinks`, symbolic links) are selected: a pattern
 //! that names a directory selects nothing by itself, as in CodeBuild, so `dist` must be
 //! written `dist/**/*`.
+//!
+//! Nothing outside the build's source directory is ever packaged: every path is resolved
+//! (`..`, absolute paths, links to files and directories, the base directory) and one that
+//! lands outside is refused with [`ArtifactError::OutsideSource`], which names it. Without
+//! `enable-symlinks` a link inside the source directory is followed to its target; with it,
+//! a link is stored as a link (its target as text) and never followed. The file actually
+//! opened is checked again, so a link swapped in after the selection is refused too.
 
 #[cfg(test)]
 mod tests;
@@ -20,6 +27,7 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Seek, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,6 +35,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use protocol::ArtifactSpec;
 use sha2::{Digest, Sha256};
+use time::{OffsetDateTime, PrimitiveDateTime};
 use walkdir::WalkDir;
 use zip::result::ZipError;
 use zip::write::{FullFileOptions, SimpleFileOptions};
@@ -91,6 +100,19 @@ pub enum ArtifactError {
         /// What went wrong.
         source: ZipError,
     },
+    /// A path resolves outside the build's source directory (through `..`, an absolute
+    /// path or a symbolic link), so it is not packaged.
+    #[error(
+        "`{}` is outside the build's source directory (it resolves to `{}`); only files under the source directory can be packaged",
+        path.display(),
+        resolved.display()
+    )]
+    OutsideSource {
+        /// The path as selected.
+        path: PathBuf,
+        /// Where it really is.
+        resolved: PathBuf,
+    },
     /// A pattern is not a valid glob.
     #[error("invalid glob `{pattern}`: {message}")]
     BadGlob {
@@ -101,22 +123,86 @@ pub enum ArtifactError {
     },
 }
 
+/// The directory everything packaged must resolve into: the build's source directory,
+/// with every link in its own path resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Inside(PathBuf);
+
+impl Inside {
+    pub(crate) fn new(src_dir: &Path) -> Result<Inside, ArtifactError> {
+        fs::canonicalize(src_dir).map(Inside).map_err(|err| io_error(src_dir, err))
+    }
+
+    /// The resolved source directory.
+    pub(crate) fn root(&self) -> &Path {
+        &self.0
+    }
+
+    /// Where `path` really is, following a final link when `follow` (its directory is
+    /// always resolved); `None` when it does not exist (a dangling link).
+    pub(crate) fn resolve(
+        &self,
+        path: &Path,
+        follow: bool,
+    ) -> Result<Option<PathBuf>, ArtifactError> {
+        let resolved = match (follow, path.parent(), path.file_name()) {
+            (false, Some(parent), Some(name)) => fs::canonicalize(parent).map(|it| it.join(name)),
+            _ => fs::canonicalize(path),
+        };
+        match resolved {
+            Ok(resolved) => Ok(Some(resolved)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(io_error(path, err)),
+        }
+    }
+
+    /// Whether `path` exists, refusing it when it resolves outside the source directory.
+    pub(crate) fn check(&self, path: &Path, follow: bool) -> Result<bool, ArtifactError> {
+        match self.resolve(path, follow)? {
+            Some(resolved) => self.check_resolved(path, resolved).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    fn check_resolved(&self, path: &Path, resolved: PathBuf) -> Result<(), ArtifactError> {
+        if resolved.starts_with(&self.0) {
+            Ok(())
+        } else {
+            Err(ArtifactError::OutsideSource { path: path.to_owned(), resolved })
+        }
+    }
+
+    /// Refuses an opened file that is not under the source directory, by where the open
+    /// descriptor really points (so a link swapped in after the selection is caught).
+    fn check_open(&self, path: &Path, file: &File) -> Result<(), ArtifactError> {
+        match fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
+            Ok(resolved) => self.check_resolved(path, resolved),
+            // Without /proc, the path is resolved again instead.
+            Err(_) => self.check(path, true).map(|_| ()),
+        }
+    }
+}
+
 /// Selects the files an artifact holds, sorted by archive path.
 ///
 /// `files` and `exclude-paths` are resolved against every directory `base-directory`
 /// matches (or against `src_dir` when it is unset). Absolute patterns ignore the base
 /// directory and keep their full path, minus the leading `/`, in the archive. The same file
 /// matched twice is kept once; two different files landing on one archive path (usually
-/// because of `discard-paths`) are an error rather than a silent overwrite.
+/// because of `discard-paths`) are an error rather than a silent overwrite. Anything that
+/// resolves outside `src_dir` (the base directory included) is an
+/// [`ArtifactError::OutsideSource`].
 pub fn select_files(
     src_dir: &Path,
     spec: &ArtifactSpec,
 ) -> Result<Vec<SelectedFile>, ArtifactError> {
+    let inside = Inside::new(src_dir)?;
     let want = Want::Files { follow_links: !spec.enable_symlinks };
     let bases = match spec.base_directory.as_deref().map(strip_dot_slash) {
-        Some(base) if !base.is_empty() => {
-            glob(src_dir, base, Want::Dirs)?.into_iter().map(|found| found.path).collect()
-        }
+        Some(base) if !base.is_empty() => glob(src_dir, base, Want::Dirs, Some(&inside))?
+            .into_iter()
+            .map(|found| found.path)
+            .collect(),
         _ => vec![absolute(src_dir)?],
     };
     let excludes = glob_set(&spec.exclude_paths)?;
@@ -124,7 +210,7 @@ pub fn select_files(
     let mut selected: BTreeMap<String, PathBuf> = BTreeMap::new();
     for base in &bases {
         for pattern in &spec.files {
-            for found in glob(base, pattern, want)? {
+            for found in glob(base, pattern, want, Some(&inside))? {
                 if is_excluded(&excludes, &found) {
                     continue;
                 }
@@ -158,47 +244,72 @@ pub fn select_files(
         .collect())
 }
 
-/// Writes `files` to a new zip archive at `dest`, in the order given.
+/// Writes `files` (selected under `src_dir`) to a new zip archive at `dest`, in the order
+/// given.
 ///
 /// With `enable_symlinks`, a symbolic link is stored as a link entry holding its target;
 /// without it, the link's target's contents are stored, and a broken link is skipped.
+/// A file that resolves outside `src_dir` is refused, as in [`select_files`].
 /// Entries are deflated and keep their permission bits and modification time (both as a
 /// DOS timestamp in UTC and as an extended-timestamp field that `unzip` prefers).
 pub fn write_zip(
     files: &[SelectedFile],
+    src_dir: &Path,
     dest: &Path,
     enable_symlinks: bool,
 ) -> Result<ZipSummary, ArtifactError> {
+    let inside = Inside::new(src_dir)?;
     let file = File::create(dest).map_err(|source| io_error(dest, source))?;
-    let mut zip = ZipWriter::new(file);
+    let written = fill_zip(ZipWriter::new(file), files, dest, enable_symlinks, &inside);
+    let written = match written {
+        Ok(written) => written,
+        Err(err) => {
+            // No half-written archive is left behind.
+            let _ = fs::remove_file(dest);
+            return Err(err);
+        }
+    };
+    let (sha256, bytes) = sha256_file(dest)?;
+    Ok(ZipSummary { files: written, bytes, sha256 })
+}
+
+/// Adds `files` to `zip`, finishes it and syncs it; says how many entries it holds.
+fn fill_zip(
+    mut zip: ZipWriter<File>,
+    files: &[SelectedFile],
+    dest: &Path,
+    enable_symlinks: bool,
+    inside: &Inside,
+) -> Result<usize, ArtifactError> {
     let mut written = 0;
     for selected in files {
-        if add_entry(&mut zip, &selected.source, &selected.archive_path, enable_symlinks, dest)? {
+        let (source, name) = (&selected.source, &selected.archive_path);
+        if add_entry(&mut zip, source, name, enable_symlinks, dest, inside)? {
             written += 1;
         }
     }
     let file = zip.finish().map_err(|source| zip_error(dest, source))?;
     file.sync_all().map_err(|source| io_error(dest, source))?;
-    drop(file);
-
-    let (sha256, bytes) = sha256_file(dest)?;
-    Ok(ZipSummary { files: written, bytes, sha256 })
+    Ok(written)
 }
 
 /// Adds one file to `zip` as `name`, and reports whether it was added.
 ///
 /// With `keep_symlinks`, a link becomes a link entry; otherwise its target is read, and a
 /// link whose target is gone (or is a directory) is skipped. `archive` only names the
-/// archive in errors.
+/// archive in errors. Whatever resolves outside `inside` is refused.
 pub(crate) fn add_entry<W: Write + Seek>(
     zip: &mut ZipWriter<W>,
     source: &Path,
     name: &str,
     keep_symlinks: bool,
     archive: &Path,
+    inside: &Inside,
 ) -> Result<bool, ArtifactError> {
     let link_metadata = fs::symlink_metadata(source).map_err(|err| io_error(source, err))?;
     if keep_symlinks && link_metadata.file_type().is_symlink() {
+        // The link itself must be in the source directory; its target is only text.
+        inside.check(source, false)?;
         let target = fs::read_link(source).map_err(|err| io_error(source, err))?;
         let options = entry_options(&link_metadata, archive)?;
         zip.add_symlink(name, target.to_string_lossy(), options)
@@ -214,6 +325,7 @@ pub(crate) fn add_entry<W: Write + Seek>(
         }
         Err(err) => return Err(io_error(source, err)),
     };
+    inside.check_open(source, &file)?;
     let metadata = file.metadata().map_err(|err| io_error(source, err))?;
     if !metadata.is_file() {
         return Ok(false);
@@ -264,18 +376,7 @@ pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), ArtifactError> {
         hasher.update(&buffer[..read]);
         total += read as u64;
     }
-    Ok((hex(&hasher.finalize()), total))
-}
-
-/// Lowercase hex of some bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
-    out
+    Ok((hex::encode(hasher.finalize()), total))
 }
 
 /// Seconds since the epoch, when they fit the extended-timestamp field.
@@ -289,40 +390,13 @@ fn unix_seconds(time: SystemTime) -> Option<u32> {
 /// Times outside what the format can hold (before 1980 or after 2107) become its epoch,
 /// 1980-01-01; the extended timestamp still carries the real value where it fits.
 fn dos_time(time: Option<SystemTime>) -> DateTime {
-    let Some(seconds) = time.and_then(|time| time.duration_since(UNIX_EPOCH).ok()) else {
-        return DateTime::DEFAULT;
-    };
-    let seconds = seconds.as_secs();
-    let (year, month, day) = civil_from_days(seconds / 86_400);
-    let in_day = seconds % 86_400;
-    let (Ok(year), Ok(hour), Ok(minute), Ok(second)) = (
-        u16::try_from(year),
-        u8::try_from(in_day / 3600),
-        u8::try_from(in_day % 3600 / 60),
-        u8::try_from(in_day % 60),
-    ) else {
-        return DateTime::DEFAULT;
-    };
-    DateTime::from_date_and_time(year, month, day, hour, minute, second)
+    // Not `OffsetDateTime::from(SystemTime)`, which panics beyond the years ±9999.
+    let seconds = time.and_then(|time| time.duration_since(UNIX_EPOCH).ok());
+    let utc = seconds.and_then(|seconds| {
+        OffsetDateTime::from_unix_timestamp(i64::try_from(seconds.as_secs()).ok()?).ok()
+    });
+    utc.and_then(|utc| DateTime::try_from(PrimitiveDateTime::new(utc.date(), utc.time())).ok())
         .unwrap_or(DateTime::DEFAULT)
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, restricted to days after the epoch).
-fn civil_from_days(days: u64) -> (u64, u8, u8) {
-    let shifted = days + 719_468;
-    let era = shifted / 146_097;
-    let day_of_era = shifted % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    // Both values are bounded by the arithmetic above (1..=31 and 1..=12), so the
-    // narrowing casts cannot lose anything.
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u8;
-    let month = (if month_index < 10 { month_index + 3 } else { month_index - 9 }) as u8;
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 /// What a glob should match.
@@ -356,10 +430,14 @@ pub(crate) struct GlobMatch {
 /// find where to start walking, so `/root/.m2/**/*` walks `/root/.m2` and not the whole
 /// disk, and `*.jar` does not descend into subdirectories at all. A pattern without glob
 /// characters names exactly one path. Nothing existing is not an error: the result is empty.
+///
+/// With `inside`, a match (or the directory walked) that resolves outside it is an error;
+/// links are resolved where the walk follows them.
 pub(crate) fn glob(
     root: &Path,
     pattern: &str,
     want: Want,
+    inside: Option<&Inside>,
 ) -> Result<Vec<GlobMatch>, ArtifactError> {
     let trimmed = strip_dot_slash(pattern);
     let is_absolute = trimmed.starts_with('/');
@@ -398,12 +476,20 @@ pub(crate) fn glob(
         }
     };
 
+    let follow_links = match want {
+        Want::Files { follow_links } => follow_links,
+        Want::Dirs => true,
+    };
     if rest.is_empty() {
-        return Ok(if path_is_wanted(&walk_root, want) {
-            vec![make_match(walk_root, &[])]
-        } else {
-            Vec::new()
-        });
+        if !path_is_wanted(&walk_root, want) {
+            return Ok(Vec::new());
+        }
+        if let Some(inside) = inside
+            && !inside.check(&walk_root, follow_links)?
+        {
+            return Ok(Vec::new());
+        }
+        return Ok(vec![make_match(walk_root, &[])]);
     }
 
     let rest_pattern = rest.join("/");
@@ -411,10 +497,12 @@ pub(crate) fn glob(
     if !fs::metadata(&walk_root).is_ok_and(|metadata| metadata.is_dir()) {
         return Ok(Vec::new());
     }
-    let follow_links = match want {
-        Want::Files { follow_links } => follow_links,
-        Want::Dirs => true,
-    };
+    // The walk starts from the directory a link points to, when it is one.
+    if let Some(inside) = inside
+        && !inside.check(&walk_root, true)?
+    {
+        return Ok(Vec::new());
+    }
     // Walking in name order makes everything downstream deterministic, down to which of
     // two clashing files a duplicate-path error names first.
     let mut walker =
@@ -444,6 +532,14 @@ pub(crate) fn glob(
         let Ok(relative) = entry.path().strip_prefix(&walk_root) else { continue };
         let relative = relative.to_string_lossy();
         if !matcher.is_match(relative.as_ref()) {
+            continue;
+        }
+        // Where the walk followed a link, the match may be anywhere: resolve it. An unfollowed
+        // walk below a resolved directory cannot leave it.
+        if let Some(inside) = inside
+            && follow_links
+            && !inside.check(entry.path(), true)?
+        {
             continue;
         }
         let parts: Vec<&str> = relative.split('/').collect();

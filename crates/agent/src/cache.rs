@@ -2,10 +2,13 @@
 //!
 //! A cache directory holds one zip file per entry, written with the same helpers as
 //! artifacts (deflate, unix permissions, modification times, symbolic links kept as links).
-//! Inside an entry, a file under the build's source directory is stored as `src/<path>` and
-//! restored relative to whatever source directory the next build has, while any other file
-//! is stored as `abs/<absolute path>` and restored to exactly that place. The entry's real
-//! key and the time it was saved live in the zip comment as JSON.
+//! Inside an entry, a file is stored as `src/<path>` and restored relative to whatever source
+//! directory the next build has. As for artifacts, nothing outside the build's source
+//! directory is saved (a path that resolves outside it, by `..`, an absolute path or a link
+//! to a directory, is refused), and a restore writes nowhere else either: an entry name
+//! outside `src/`, or a restored path that would pass through a link out of the source
+//! directory, is refused. The entry's real key and the time it was saved live in the zip
+//! comment as JSON.
 //!
 //! Entry file names: `default.zip` is the single mutable entry used when the buildspec sets
 //! no `key`; a keyed entry is `k-<percent-encoded key>.zip`, or `h-<SHA-256 of the key>.zip`
@@ -24,12 +27,13 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use protocol::{CacheAction, CacheSpec};
 use sha2::{Digest, Sha256};
 use zip::result::ZipError;
 use zip::{ExtraField, ZipArchive, ZipWriter};
 
-use crate::artifacts::{self, ArtifactError, Want};
+use crate::artifacts::{self, ArtifactError, Inside, Want};
 
 /// The key reported for the entry used when the buildspec sets no `key`.
 pub const DEFAULT_KEY: &str = "default";
@@ -156,8 +160,8 @@ pub fn restore(
 
 /// Saves the files matching `paths` after a build.
 ///
-/// `paths` are globs relative to `src_dir`, or absolute. Symbolic links are stored as
-/// links, not followed. A keyed entry that already exists is left alone; the unkeyed
+/// `paths` are globs relative to `src_dir`, or absolute; whatever they select must resolve
+/// under `src_dir`. Symbolic links are stored as links, not followed. A keyed entry that already exists is left alone; the unkeyed
 /// entry is replaced. When nothing matches, nothing is written (an existing entry stays).
 pub fn save(cache_dir: &Path, spec: &CacheSpec, src_dir: &Path) -> Result<SaveOutcome, CacheError> {
     if spec.action == CacheAction::Restore {
@@ -173,7 +177,8 @@ pub fn save(cache_dir: &Path, spec: &CacheSpec, src_dir: &Path) -> Result<SaveOu
         return Ok(SaveOutcome::AlreadyExists { key });
     }
 
-    let files = collect(src_dir, &spec.paths)?;
+    let inside = Inside::new(src_dir)?;
+    let files = collect(src_dir, &inside, &spec.paths)?;
     if files.is_empty() {
         return Ok(SaveOutcome::NothingToSave);
     }
@@ -188,7 +193,7 @@ pub fn save(cache_dir: &Path, spec: &CacheSpec, src_dir: &Path) -> Result<SaveOu
     let mut zip = ZipWriter::new(temp.as_file());
     let mut written = 0;
     for (name, source) in &files {
-        if artifacts::add_entry(&mut zip, source, name, true, &temp_path)? {
+        if artifacts::add_entry(&mut zip, source, name, true, &temp_path, &inside)? {
             written += 1;
         }
     }
@@ -223,7 +228,7 @@ pub fn save(cache_dir: &Path, spec: &CacheSpec, src_dir: &Path) -> Result<SaveOu
 pub fn hash_files(cwd: &Path, patterns: &[String]) -> Result<String, CacheError> {
     let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
     for pattern in patterns {
-        for found in artifacts::glob(cwd, pattern, Want::Files { follow_links: true })? {
+        for found in artifacts::glob(cwd, pattern, Want::Files { follow_links: true }, None)? {
             let name = if found.absolute { format!("/{}", found.relative) } else { found.relative };
             files.insert(name, found.path);
         }
@@ -241,25 +246,29 @@ pub fn hash_files(cwd: &Path, patterns: &[String]) -> Result<String, CacheError>
         hasher.update(name.as_bytes());
         hasher.update(content.as_bytes());
     }
-    Ok(artifacts::hex(&hasher.finalize()))
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// The files `paths` select, by their name inside an entry.
-fn collect(src_dir: &Path, paths: &[String]) -> Result<BTreeMap<String, PathBuf>, CacheError> {
-    let src_root = std::path::absolute(src_dir).map_err(|source| io_error(src_dir, source))?;
+fn collect(
+    src_dir: &Path,
+    inside: &Inside,
+    paths: &[String],
+) -> Result<BTreeMap<String, PathBuf>, CacheError> {
     let mut files = BTreeMap::new();
+    let want = Want::Files { follow_links: false };
     for pattern in paths {
-        for found in artifacts::glob(src_dir, pattern, Want::Files { follow_links: false })? {
+        for found in artifacts::glob(src_dir, pattern, want, Some(inside))? {
             let name = if found.absolute {
                 // An absolute pattern into the source directory (`$CODEBUILD_SRC_DIR/...`
                 // after expansion) is stored relative to it, so that the entry restores
                 // into the next build's source directory even when its path differs.
-                let full = Path::new("/").join(&found.relative);
-                match full.strip_prefix(&src_root) {
-                    Ok(inside) if !inside.as_os_str().is_empty() => {
-                        format!("src/{}", inside.to_string_lossy())
+                let Some(resolved) = inside.resolve(&found.path, false)? else { continue };
+                match resolved.strip_prefix(inside.root()) {
+                    Ok(relative) if !relative.as_os_str().is_empty() => {
+                        format!("src/{}", relative.to_string_lossy())
                     }
-                    _ => format!("abs/{}", found.relative),
+                    _ => continue,
                 }
             } else {
                 format!("src/{}", found.relative)
@@ -272,7 +281,8 @@ fn collect(src_dir: &Path, paths: &[String]) -> Result<BTreeMap<String, PathBuf>
 
 /// Unpacks an entry, returning how many files and links it wrote.
 fn unpack(entry_path: &Path, src_dir: &Path) -> Result<usize, CacheError> {
-    let src_root = std::path::absolute(src_dir).map_err(|source| io_error(src_dir, source))?;
+    let inside = Inside::new(src_dir)?;
+    let src_root = inside.root().to_owned();
     let file = File::open(entry_path).map_err(|source| io_error(entry_path, source))?;
     let mut archive = ZipArchive::new(file).map_err(|source| zip_error(entry_path, source))?;
     let mut written = 0;
@@ -285,10 +295,10 @@ fn unpack(entry_path: &Path, src_dir: &Path) -> Result<usize, CacheError> {
         let Some(dest) = destination(&src_root, &name) else {
             return Err(CacheError::BadEntry {
                 path: entry_path.to_owned(),
-                message: format!("`{name}` is not a `src/` or `abs/` path without `..`"),
+                message: format!("`{name}` is not a `src/` path without `..`"),
             });
         };
-        make_room(&dest)?;
+        make_room(&dest, &inside)?;
 
         if entry.is_symlink() {
             let mut target = String::new();
@@ -318,16 +328,12 @@ fn unpack(entry_path: &Path, src_dir: &Path) -> Result<usize, CacheError> {
     Ok(written)
 }
 
-/// Where an entry name is restored to: `src/…` under the source directory, `abs/…` at the
-/// same absolute path. `None` for anything else, including `..`, which could escape.
+/// Where an entry name is restored to: `src/…` under the source directory. `None` for
+/// anything else, including `..`, which could escape, and the `abs/…` (absolute path)
+/// entries of earlier versions, which wrote outside the source directory.
 fn destination(src_root: &Path, name: &str) -> Option<PathBuf> {
-    let (mut path, rest) = if let Some(rest) = name.strip_prefix("src/") {
-        (src_root.to_owned(), rest)
-    } else if let Some(rest) = name.strip_prefix("abs/") {
-        (PathBuf::from("/"), rest)
-    } else {
-        return None;
-    };
+    let rest = name.strip_prefix("src/")?;
+    let mut path = src_root.to_owned();
     for part in rest.split('/') {
         if part.is_empty() || part == "." || part == ".." {
             return None;
@@ -342,9 +348,20 @@ fn destination(src_root: &Path, name: &str) -> Option<PathBuf> {
 /// Removing first means a restored file never writes through a link that happens to sit
 /// at its place, and a read-only file is replaced rather than refused. A real directory in
 /// the way is an error: deleting a directory tree to make room for a file is too drastic.
-fn make_room(dest: &Path) -> Result<(), CacheError> {
+/// The parent directory must resolve under the source directory: a link in the source
+/// (`lib -> /etc`) never carries a restored file, or a new directory, outside it.
+fn make_room(dest: &Path, inside: &Inside) -> Result<(), CacheError> {
     if let Some(parent) = dest.parent() {
+        let mut existing = parent;
+        while fs::symlink_metadata(existing).is_err() {
+            match existing.parent() {
+                Some(up) => existing = up,
+                None => break,
+            }
+        }
+        inside.check(existing, true)?;
         fs::create_dir_all(parent).map_err(|source| io_error(parent, source))?;
+        inside.check(parent, true)?;
     }
     match fs::symlink_metadata(dest) {
         Ok(metadata) if metadata.is_dir() => Err(io_error(
@@ -462,40 +479,24 @@ fn entry_file_name(key: &str) -> String {
     if encoded.len() <= MAX_ENCODED_KEY {
         format!("k-{encoded}.zip")
     } else {
-        format!("h-{}.zip", artifacts::hex(&Sha256::digest(key.as_bytes())))
+        format!("h-{}.zip", hex::encode(Sha256::digest(key.as_bytes())))
     }
 }
 
-/// Percent-encodes every byte but ASCII letters, digits, `-`, `_` and `.`, so a key becomes
-/// one safe file name (`/` included) that can be decoded back to the key.
+/// What [`percent_encode`] escapes: every byte but ASCII letters, digits, `-`, `_` and `.`.
+const KEY_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
+/// Percent-encodes a key (uppercase hex digits) so that it becomes one safe file name (`/`
+/// included) that can be decoded back to the key.
 fn percent_encode(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(key, KEY_ESCAPED).to_string()
 }
 
-/// Reverses [`percent_encode`]; `None` for names it could not have produced.
+/// Reverses [`percent_encode`]; `None` for names it could not have produced (a broken escape
+/// such as `%2` or `%+1`, lowercase hex, a byte it would have escaped, or no UTF-8).
 fn percent_decode(encoded: &str) -> Option<String> {
-    let bytes = encoded.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let digits = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
-            out.push(u8::from_str_radix(digits, 16).ok()?);
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    let key = percent_decode_str(encoded).decode_utf8().ok()?;
+    (percent_encode(&key) == encoded).then(|| key.into_owned())
 }
 
 /// Whether something exists at `path` (a dangling link counts).

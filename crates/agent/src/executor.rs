@@ -181,6 +181,9 @@ pub async fn run_build(
     stop: watch::Receiver<bool>,
 ) -> BuildResult {
     let start = clock::now();
+    // Held for the whole build: an agent starting on the same work root later knows by it
+    // that this workspace is in use (see `workspace::remove_stale_workspaces`).
+    let _in_use = crate::workspace::mark_in_use(&context.work_dir);
     let mut run = Run {
         plan,
         context,
@@ -471,8 +474,11 @@ impl Run<'_> {
         } else {
             let listed = crate::workspace::git_files(&from).await;
             let what = if listed.is_some() { "source files known to git" } else { "source files" };
+            // The artifacts of an earlier build, written into the source (`slipway build`'s
+            // default `./slipway-artifacts`), are no part of the next build's source.
+            let skip = crate::workspace::inside(&from, &self.context.artifacts_dir);
             let copy = move || {
-                crate::workspace::copy_source(&from, &to, listed.as_deref())
+                crate::workspace::copy_source(&from, &to, listed.as_deref(), skip.as_deref())
                     .map(|files| format!("Copied {files} {what}"))
             };
             tokio::task::spawn_blocking(copy).await
@@ -650,9 +656,11 @@ impl Run<'_> {
         phase_ok: bool,
         tail: &mut String,
     ) -> Step {
+        // The echo of the command is output like any other: a secret written into the
+        // buildspec literally is masked in it too.
         let _ = self.events.send(BuildEvent::CommandStarted {
             phase,
-            command: command.to_owned(),
+            command: self.masker.mask(command),
             time: Some(crate::clock::now()),
         });
         let succeeding = phase_ok && !self.failed;
@@ -747,8 +755,9 @@ impl Run<'_> {
     }
 
     /// Prepares to run commands as `user` (`run-as`): `None` when that is the agent's own user.
-    /// Another user needs the agent to run as root, and gets the workspace (the source and the
-    /// shell's state) as its own, as CodeBuild gives the run-as user the source.
+    /// Another user needs the agent to run as root, and gets the source as its own, as
+    /// CodeBuild gives the run-as user the source. The shell's state (which holds the build's
+    /// secrets) stays the agent's: the driver hands it over on open file descriptors.
     async fn switch_user(&mut self, user: &str) -> Result<Option<String>, PhaseContext> {
         let current = crate::process::current_user().await;
         if current.as_ref().is_some_and(|(name, _)| name == user) {
@@ -760,9 +769,14 @@ impl Run<'_> {
             )));
         }
         if self.workspace_owner.as_deref() != Some(user) {
-            crate::process::give_tree(&self.context.work_dir, user)
-                .await
-                .map_err(|err| client_error(format!("run-as {user}: {err}")))?;
+            // The source, and the sandbox's home where there is one.
+            for dir in ["src", "home"].map(|it| self.context.work_dir.join(it)) {
+                if dir.is_dir() {
+                    crate::process::give_tree(&dir, user)
+                        .await
+                        .map_err(|err| client_error(format!("run-as {user}: {err}")))?;
+                }
+            }
             self.workspace_owner = Some(user.to_owned());
         }
         Ok(Some(user.to_owned()))
@@ -868,7 +882,7 @@ impl Run<'_> {
                         std::fs::create_dir_all(parent)
                             .map_err(|it| format!("{}: {it}", parent.display()))?;
                     }
-                    artifacts::write_zip(&files, &dest, spec.enable_symlinks)
+                    artifacts::write_zip(&files, &src, &dest, spec.enable_symlinks)
                         .map_err(|it| it.to_string())
                 }
             })
@@ -980,7 +994,11 @@ impl Run<'_> {
         .await
         .unwrap_or_else(|err| Err(err.to_string()));
         match read {
-            Ok((cases, problems)) => {
+            Ok((mut cases, problems)) => {
+                // A failing test's message may print a secret, as any output may.
+                for case in &mut cases {
+                    case.message = case.message.take().map(|it| self.masker.mask(&it));
+                }
                 for problem in &problems {
                     self.message(format!("Warning: report group {name}: {problem}"));
                 }

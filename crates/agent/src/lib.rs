@@ -20,3 +20,4 @@ mod workspace;
 pub use executor::{BuildContext, BuildResult, PackagedArtifact, run_build};
 pub use secrets::{MapSecrets, SecretSource};
 pub use worker::{AgentConfig, run_agent};
+pub use workspace::remove_stale_workspaces;

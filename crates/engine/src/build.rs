@@ -209,12 +209,7 @@ pub fn log_text(event: &BuildEvent, now: f64) -> Option<String> {
 
 /// `2026/11/22 16:21:40.123` (UTC) from seconds since the epoch.
 fn log_time(seconds: f64) -> String {
-    let millis = (seconds * 1000.0).round() as i64;
-    let (days, rest) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
-    let (year, month, day) = crate::clock::civil_from_days(days);
-    let (hours, minutes, secs, ms) =
-        (rest / 3_600_000, rest / 60_000 % 60, rest / 1000 % 60, rest % 1000);
-    format!("{year:04}/{month:02}/{day:02} {hours:02}:{minutes:02}:{secs:02}.{ms:03}")
+    crate::clock::format_utc((seconds * 1000.0).round() as i64, crate::clock::LOG_TIME)
 }
 
 #[cfg(test)]

@@ -1,9 +1,31 @@
 //! The server's clock: the one place the engine and the server read the time.
 //!
 //! Everything else takes time as an argument, so that state transitions can be tested with
-//! any time they like. The calendar arithmetic for formatting those times lives here too.
+//! any time they like. The formats the engine and the server write times in live here too,
+//! over the `time` crate's calendar: [`format_utc`] with [`LOG_TIME`], [`AMZ_DATE`],
+//! [`EVENT_TIME`] or [`DISPLAY_TIME`], and [`parse_utc`] for reading one back.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime};
+
+/// `2026/11/22 16:21:40.123`: the time of a build log's `[Container]` lines.
+pub const LOG_TIME: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]/[month]/[day] [hour]:[minute]:[second].[subsecond digits:3]");
+
+/// `20261122T162140Z`: SigV4's `X-Amz-Date` (ISO 8601 basic format).
+pub const AMZ_DATE: &[BorrowedFormatItem<'static>] =
+    format_description!("[year][month][day]T[hour][minute][second]Z");
+
+/// `2016-02-09T00:08:11.743+0000`, as CodeCommit writes a trigger event's `eventTime`.
+pub const EVENT_TIME: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000");
+
+/// `2026-11-22 19:30 UTC`: a time shown to a person (the console).
+pub const DISPLAY_TIME: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
 
 /// Milliseconds since the Unix epoch.
 #[allow(clippy::disallowed_methods)]
@@ -17,27 +39,59 @@ pub fn aws_timestamp(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+/// Milliseconds since the epoch as a UTC date and time in `format` (one of this module's
+/// constants). Times beyond the years 9999 BC and AD 9999 are written as those limits.
+pub fn format_utc(ms: i64, format: &[BorrowedFormatItem<'_>]) -> String {
+    let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map(|time| PrimitiveDateTime::new(time.date(), time.time()))
+        .unwrap_or(if ms < 0 { PrimitiveDateTime::MIN } else { PrimitiveDateTime::MAX });
+    // Formatting fails only for a description that asks for what a UTC date and time
+    // lacks (an offset), which none of this module's constants does.
+    time.format(format).unwrap_or_default()
+}
+
+/// A UTC date and time written in `format` as milliseconds since the epoch; `None` when
+/// `text` is not in that format or names no real date and time (`20260231T000000Z`).
+pub fn parse_utc(text: &str, format: &[BorrowedFormatItem<'_>]) -> Option<i64> {
+    let time = PrimitiveDateTime::parse(text, format).ok()?.assume_utc();
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date. A month or day past the end counts
+/// on (`(2026, 2, 31)` is 3 March, month 13 the next January); years are clamped to ±9999.
+///
+/// Prefer [`parse_utc`], which refuses dates that do not exist.
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    let year = year.saturating_add((month - 1).div_euclid(12));
+    let year = year.clamp(Date::MIN.year().into(), Date::MAX.year().into());
+    // Both values are in range by the lines above, so the conversions cannot fail.
+    let year = i32::try_from(year).unwrap_or_default();
+    let month = u8::try_from((month - 1).rem_euclid(12) + 1).unwrap_or(1);
+    let first = Month::try_from(month)
+        .and_then(|month| Date::from_calendar_date(year, month, 1))
+        .unwrap_or(Date::MIN);
+    i64::from(first.to_julian_day() - epoch_julian_day()).saturating_add(day.saturating_sub(1))
 }
 
 /// The year, month and day of a count of days since 1970-01-01 (the inverse of
-/// [`days_from_civil`]).
+/// [`days_from_civil`]); days beyond the years ±9999 give those years' first and last days.
+///
+/// Prefer [`format_utc`] for writing a time.
 pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+    let julian = days
+        .saturating_add(epoch_julian_day().into())
+        .clamp(Date::MIN.to_julian_day().into(), Date::MAX.to_julian_day().into());
+    let date = i32::try_from(julian)
+        .ok()
+        .and_then(|julian| Date::from_julian_day(julian).ok())
+        .unwrap_or(Date::MIN);
+    (date.year().into(), u8::from(date.month()).into(), date.day().into())
 }
+
+/// The Julian day number of 1970-01-01.
+fn epoch_julian_day() -> i32 {
+    OffsetDateTime::UNIX_EPOCH.date().to_julian_day()
+}
+
+#[cfg(test)]
+mod tests;

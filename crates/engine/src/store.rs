@@ -502,8 +502,6 @@ struct Cursor {
     key: String,
 }
 
-/// Cursors are `sort:key` in hex: opaque to clients (they travel as AWS `nextToken`s), safe
-/// in URLs, and decoded without any dependency.
 /// The key [`Write::InsertNumbered`] gives a document: its key, then the number zero-padded to
 /// 12 digits, so that keys sort as the numbers do.
 pub fn numbered_key(prefix: &str, number: i64) -> String {
@@ -516,27 +514,14 @@ pub fn cursor_after(sort: i64, key: &str) -> String {
     encode_cursor(sort, key)
 }
 
+/// Cursors are `sort:key` in hex: opaque to clients (they travel as AWS `nextToken`s) and
+/// safe in URLs.
 fn encode_cursor(sort: i64, key: &str) -> String {
-    let plain = format!("{sort}:{key}");
-    let mut hex = String::with_capacity(plain.len() * 2);
-    for byte in plain.bytes() {
-        hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-        hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
-    }
-    hex
+    hex::encode(format!("{sort}:{key}"))
 }
 
 fn decode_cursor(cursor: &str) -> Result<Cursor, StoreError> {
-    let digits = cursor.as_bytes();
-    if !digits.len().is_multiple_of(2) {
-        return Err(StoreError::BadCursor);
-    }
-    let nibble = |digit: u8| char::from(digit).to_digit(16).ok_or(StoreError::BadCursor);
-    let mut bytes = Vec::with_capacity(digits.len() / 2);
-    for pair in digits.chunks(2) {
-        let byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-        bytes.push(u8::try_from(byte).map_err(|_| StoreError::BadCursor)?);
-    }
+    let bytes = hex::decode(cursor).map_err(|_| StoreError::BadCursor)?;
     let plain = String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)?;
     let (sort, key) = plain.split_once(':').ok_or(StoreError::BadCursor)?;
     let sort = sort.parse().map_err(|_| StoreError::BadCursor)?;

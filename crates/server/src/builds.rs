@@ -264,7 +264,7 @@ pub(crate) async fn start_build_from(
     }
     let mut writes = Vec::new();
     match parsed.ok().filter(|_| missing_buildspec.is_none()) {
-        Some(spec) if !spec.plan.phases.is_empty() => {
+        Some(spec) if spec.single_build_refusal().is_none() => {
             let plan_variables: Vec<EnvVariable> = variables
                 .iter()
                 .filter(|it| it["type"].as_str().unwrap_or("PLAINTEXT") == "PLAINTEXT")

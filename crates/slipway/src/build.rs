@@ -100,12 +100,13 @@ fn prepare(args: &BuildArgs) -> Result<Prepared, String> {
     let errors = parsed.diagnostics.iter().filter(|it| it.severity == Severity::Error).count();
     let buildspec = match (parsed.value, errors) {
         (Some(buildspec), 0) => buildspec,
-        _ => return Err(format!("{display_name} is invalid ({errors} errors); nothing was run")),
+        _ => {
+            let noun = if errors == 1 { "error" } else { "errors" };
+            return Err(format!("{display_name} is invalid ({errors} {noun}); nothing was run"));
+        }
     };
-    if buildspec.plan.phases.is_empty() && buildspec.batch.is_some() {
-        return Err(format!(
-            "{display_name} defines only a batch build; run each task's buildspec with --buildspec"
-        ));
+    if let Some(reason) = buildspec.single_build_refusal() {
+        return Err(format!("{display_name} {reason}; run each task's buildspec with --buildspec"));
     }
     if !(args.timeout > 0.0 && args.timeout <= MAX_TIMEOUT_MINUTES) {
         return Err(format!(

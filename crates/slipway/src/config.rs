@@ -8,12 +8,17 @@ pub(crate) fn host_environment() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Logs to standard error, filtered by `RUST_LOG` (default: info).
+/// Logs to standard error, filtered by `RUST_LOG` (default: info); in colour only when
+/// standard error is a terminal, so a log file or pipe holds no ANSI codes.
 pub(crate) fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 /// This machine's name, for agents that are not given one.

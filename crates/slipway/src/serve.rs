@@ -453,7 +453,8 @@ pub(crate) fn put_value(kind: SecretKind, command: PutCommand) -> ExitCode {
     })
 }
 
-/// An agent's configuration: labels from the command line plus the host's own.
+/// An agent's configuration: labels from the command line plus the host's own. The agent
+/// is about to start, so the workspaces a killed one left in its work root go now.
 fn agent_config(
     server: &str,
     token: &str,
@@ -472,6 +473,14 @@ fn agent_config(
     }
     let log: std::sync::Arc<dyn Fn(String) + Send + Sync> =
         std::sync::Arc::new(|line: String| tracing::info!(target: "agent", "{line}"));
+    match agent::remove_stale_workspaces(&work_dir.join("work")) {
+        Ok(removed) if !removed.is_empty() => {
+            let noun = if removed.len() == 1 { "workspace" } else { "workspaces" };
+            log(format!("removed {} {noun} left by an earlier agent", removed.len()))
+        }
+        Ok(_) => {}
+        Err(err) => log(format!("cannot remove the workspaces of an earlier agent: {err}")),
+    }
     Ok(agent::AgentConfig {
         server: server.to_owned(),
         token: token.to_owned(),

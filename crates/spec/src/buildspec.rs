@@ -29,6 +29,18 @@ pub struct Buildspec {
     pub batch: Option<Batch>,
 }
 
+impl Buildspec {
+    /// Why this buildspec cannot run as a single build, or `None` when it can: only one that
+    /// defines a batch build and no phase cannot. A buildspec with no known phase (its only
+    /// phase misspelt `bulid`) runs no commands and succeeds, with the parser's warning, as
+    /// in CodeBuild. The local `slipway build` and the server's StartBuild both decide by
+    /// this, so a buildspec behaves the same in both.
+    pub fn single_build_refusal(&self) -> Option<&'static str> {
+        (self.plan.phases.is_empty() && self.batch.is_some())
+            .then_some("defines only a batch build")
+    }
+}
+
 /// `proxy`: whether uploads and logs go through the project's proxy server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Proxy {

@@ -147,9 +147,8 @@ fn base_directory_is_left_out_of_archive_paths() {
 #[test]
 fn base_directory_may_be_absolute() {
     let src = tree();
-    let other = TempDir::new().unwrap();
-    write(other.path(), "out/x.bin", "x");
-    let base = other.path().join("out").to_str().unwrap().to_owned();
+    write(src.path(), "out/x.bin", "x");
+    let base = src.path().join("out").to_str().unwrap().to_owned();
     let spec = ArtifactSpec { base_directory: Some(base), ..spec(&["*"]) };
     assert_eq!(names(src.path(), &spec), ["x.bin"]);
 }
@@ -268,10 +267,9 @@ fn discard_paths_clash_names_both_files() {
 #[test]
 fn absolute_paths_keep_their_path_without_the_leading_slash() {
     let src = tree();
-    let other = TempDir::new().unwrap();
-    write(other.path(), "out/x.bin", "x");
-    write(other.path(), "out/y.log", "y");
-    let absolute_dir = other.path().join("out");
+    write(src.path(), "out/x.bin", "x");
+    write(src.path(), "out/y.log", "y");
+    let absolute_dir = src.path().join("out");
     let pattern = format!("{}/*.bin", absolute_dir.display());
     let selected = select_files(src.path(), &spec(&[&pattern, "a.txt"])).unwrap();
     let expected = absolute_dir.join("x.bin").to_str().unwrap().trim_start_matches('/').to_owned();
@@ -364,12 +362,12 @@ fn zip_holds_the_selected_files_with_contents_and_modes() {
     let dest = out.path().join("artifact.zip");
 
     let files = select_files(dir.path(), &spec(&["a.txt", "bin/*", "dir/**/*.txt"])).unwrap();
-    let summary = write_zip(&files, &dest, false).unwrap();
+    let summary = write_zip(&files, dir.path(), &dest, false).unwrap();
 
     assert_eq!(summary.files, 4);
     assert_eq!(summary.bytes, fs::metadata(&dest).unwrap().len());
     assert_eq!(summary.sha256.len(), 64);
-    assert_eq!(summary.sha256, hex(&Sha256::digest(fs::read(&dest).unwrap())));
+    assert_eq!(summary.sha256, hex::encode(Sha256::digest(fs::read(&dest).unwrap())));
 
     let entries = read_zip(&dest);
     let listed: Vec<(&str, &[u8], u32)> = entries
@@ -408,7 +406,8 @@ fn zip_keeps_modification_times() {
         .set_modified(when)
         .unwrap();
     let dest = dir.path().join("out.zip");
-    write_zip(&select_files(dir.path(), &spec(&["old.txt"])).unwrap(), &dest, false).unwrap();
+    write_zip(&select_files(dir.path(), &spec(&["old.txt"])).unwrap(), dir.path(), &dest, false)
+        .unwrap();
 
     let mut archive = ZipArchive::new(File::open(&dest).unwrap()).unwrap();
     let entry = archive.by_index(0).unwrap();
@@ -434,8 +433,13 @@ fn dos_time_handles_calendar_edges() {
     assert_eq!(at(951_868_798), (2000, 2, 29, 23, 59, 58));
     // 2024-12-31 12:00:00.
     assert_eq!(at(1_735_646_400), (2024, 12, 31, 12, 0, 0));
-    // Before 1980 the format has nothing to offer but its epoch.
+    // 2107-12-31 23:59:59, the last second the format holds (its seconds are even).
+    assert_eq!(at(4_354_819_199), (2107, 12, 31, 23, 59, 58));
+    // Before 1980 or after 2107 the format has nothing to offer but its epoch, even for
+    // times beyond what any calendar library holds.
     assert_eq!(at(0), (1980, 1, 1, 0, 0, 0));
+    assert_eq!(at(4_354_819_200), (1980, 1, 1, 0, 0, 0));
+    assert_eq!(at(u64::from(u32::MAX) * 1_000), (1980, 1, 1, 0, 0, 0));
 }
 
 #[test]
@@ -447,7 +451,8 @@ fn zip_stores_links_as_links_when_enabled() {
     let dest = dir.path().join("out.zip");
 
     let keep = ArtifactSpec { enable_symlinks: true, ..spec(&["lib/*"]) };
-    let summary = write_zip(&select_files(dir.path(), &keep).unwrap(), &dest, true).unwrap();
+    let summary =
+        write_zip(&select_files(dir.path(), &keep).unwrap(), dir.path(), &dest, true).unwrap();
     assert_eq!(summary.files, 3);
     let entries = read_zip(&dest);
     let links: Vec<(&str, &[u8], bool)> = entries
@@ -481,7 +486,7 @@ fn zip_stores_link_targets_when_disabled() {
             archive_path: "lib/broken".to_owned(),
         },
     );
-    let summary = write_zip(&files, &dest, false).unwrap();
+    let summary = write_zip(&files, dir.path(), &dest, false).unwrap();
     assert_eq!(summary.files, 2);
     let entries = read_zip(&dest);
     let stored: Vec<(&str, &[u8], bool)> = entries
@@ -502,7 +507,121 @@ fn zip_of_the_same_files_is_reproducible() {
     let dir = tree();
     let files = select_files(dir.path(), &spec(&["**/*"])).unwrap();
     let out = TempDir::new().unwrap();
-    let one = write_zip(&files, &out.path().join("one.zip"), false).unwrap();
-    let two = write_zip(&files, &out.path().join("two.zip"), false).unwrap();
+    let one = write_zip(&files, dir.path(), &out.path().join("one.zip"), false).unwrap();
+    // The second zip is written after the clock has moved on to the next two-second step
+    // (a DOS timestamp's resolution), so an entry stamped with the time of writing rather
+    // than its file's time would differ between the two.
+    let step = || crate::clock::now_nanos() / 2_000_000_000;
+    let first_step = step();
+    let deadline = crate::clock::instant() + Duration::from_secs(30);
+    while step() == first_step {
+        assert!(crate::clock::instant() < deadline, "the clock did not move");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let two = write_zip(&files, dir.path(), &out.path().join("two.zip"), false).unwrap();
     assert_eq!(one, two);
+}
+
+/// A source directory inside a temporary directory, with a host file beside it that no
+/// artifact may hold.
+fn source_with_host_file() -> (TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let outside = TempDir::new().unwrap();
+    let src = outside.path().join("src");
+    write(&src, "ok.txt", "ok");
+    let host_file = outside.path().join("host/shadow");
+    write(outside.path(), "host/shadow", "root:$6$secret");
+    (outside, src, host_file)
+}
+
+/// Selecting `spec` under `src` is refused, naming `named` in its message.
+fn refused(src: &Path, spec: &ArtifactSpec, named: &str) {
+    let err = select_files(src, spec).unwrap_err();
+    assert!(matches!(err, ArtifactError::OutsideSource { .. }), "{spec:?}: {err:?}");
+    let message = err.to_string();
+    assert!(message.contains(named), "{spec:?}: {message}");
+    assert!(message.contains("outside the build's source directory"), "{message}");
+}
+
+#[test]
+fn a_link_to_a_file_outside_the_source_is_refused() {
+    let (_outside, src, host_file) = source_with_host_file();
+    symlink(&host_file, src.join("shadow-link")).unwrap();
+    symlink("../host/shadow", src.join("relative-link")).unwrap();
+    refused(&src, &spec(&["shadow-link"]), "shadow-link");
+    refused(&src, &spec(&["relative-link"]), "relative-link");
+    refused(&src, &spec(&["**/*"]), "link");
+    refused(&src, &spec(&["*-link"]), "link");
+}
+
+#[test]
+fn a_dot_dot_entry_is_refused() {
+    let (_outside, src, _) = source_with_host_file();
+    refused(&src, &spec(&["../host/shadow"]), "shadow");
+    refused(&src, &spec(&["../host/*"]), "host");
+    refused(&src, &spec(&["../**/*"]), "src/..");
+    // An absolute path outside is refused the same way.
+    let absolute = src.parent().unwrap().join("host/shadow");
+    refused(&src, &spec(&[absolute.to_str().unwrap()]), "shadow");
+    // Climbing out and back in stays inside.
+    assert_eq!(names(&src, &spec(&["../src/ok.txt"])).len(), 1);
+}
+
+#[test]
+fn a_linked_directory_outside_the_source_is_refused() {
+    let (outside, src, _) = source_with_host_file();
+    symlink(outside.path().join("host"), src.join("etc")).unwrap();
+    refused(&src, &spec(&["etc/*"]), "etc");
+    refused(&src, &spec(&["etc/shadow"]), "etc/shadow");
+    refused(&src, &spec(&["**/*"]), "etc");
+    // With enable-symlinks the link is an entry of its own and is never walked through...
+    let keep = ArtifactSpec { enable_symlinks: true, ..spec(&["**/*"]) };
+    assert_eq!(names(&src, &keep), ["etc", "ok.txt"]);
+    // ...and naming a path through it is refused all the same.
+    let through = ArtifactSpec { enable_symlinks: true, ..spec(&["etc/*"]) };
+    refused(&src, &through, "etc");
+}
+
+#[test]
+fn a_base_directory_outside_the_source_is_refused() {
+    let (outside, src, _) = source_with_host_file();
+    let base = |base: &str| ArtifactSpec { base_directory: Some(base.to_owned()), ..spec(&["*"]) };
+    refused(&src, &base("../host"), "host");
+    refused(&src, &base(outside.path().join("host").to_str().unwrap()), "host");
+    symlink(outside.path().join("host"), src.join("linked")).unwrap();
+    refused(&src, &base("linked"), "linked");
+    refused(&src, &base("link*"), "linked");
+    // Inside, a base directory and a `..` back to the source are fine.
+    write(&src, "dist/app.js", "js");
+    assert_eq!(names(&src, &base("dist")), ["app.js"]);
+    let up = ArtifactSpec { base_directory: Some("dist".to_owned()), ..spec(&["../ok.txt"]) };
+    assert_eq!(select_files(&src, &up).unwrap().len(), 1);
+}
+
+#[test]
+fn enable_symlinks_stores_a_link_to_a_host_file_as_a_link() {
+    let (outside, src, host_file) = source_with_host_file();
+    symlink(&host_file, src.join("shadow-link")).unwrap();
+    let keep = ArtifactSpec { enable_symlinks: true, ..spec(&["shadow-link", "ok.txt"]) };
+    let files = select_files(&src, &keep).unwrap();
+    let dest = outside.path().join("out.zip");
+    write_zip(&files, &src, &dest, true).unwrap();
+    let entries = read_zip(&dest);
+    let link = entries.iter().find(|entry| entry.0 == "shadow-link").unwrap();
+    assert!(link.3, "stored as a link");
+    assert_eq!(link.1, host_file.to_str().unwrap().as_bytes(), "the target, as text");
+    let zip_bytes = fs::read(&dest).unwrap();
+    assert!(!zip_bytes.windows(6).any(|it| it == b"$6$sec"), "the host file is never read");
+}
+
+#[test]
+fn a_file_swapped_for_a_link_after_selection_is_refused() {
+    let (outside, src, host_file) = source_with_host_file();
+    let files = select_files(&src, &spec(&["ok.txt"])).unwrap();
+    fs::remove_file(src.join("ok.txt")).unwrap();
+    symlink(&host_file, src.join("ok.txt")).unwrap();
+    let dest = outside.path().join("out.zip");
+    let err = write_zip(&files, &src, &dest, false).unwrap_err();
+    assert!(matches!(err, ArtifactError::OutsideSource { .. }), "{err:?}");
+    assert!(err.to_string().contains("ok.txt"), "{err}");
+    assert!(!dest.exists(), "no half-written zip is left");
 }

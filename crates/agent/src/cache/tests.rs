@@ -1,7 +1,7 @@
 //! Tests for the build cache, on real files in temporary directories.
 //!
-//! A second temporary directory stands in for absolute paths such as `/root/.m2`, so the
-//! tests never touch anything outside their own directories.
+//! Paths outside the source directory (which the cache refuses) are in the tests' own
+//! temporary directories, so the tests never touch anything else.
 
 use std::fs::{self, File};
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -10,8 +10,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use protocol::{CacheAction, CacheSpec};
 use tempfile::TempDir;
-use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
+use zip::{ZipArchive, ZipWriter};
 
 use super::*;
 
@@ -83,34 +83,73 @@ fn relative_paths_round_trip_into_another_source_directory() {
     assert_eq!(fs::read_to_string(&link).unwrap(), "module.exports = 1;");
 }
 
-#[test]
-fn absolute_paths_round_trip_to_the_same_place() {
+/// Whether saving `paths` from `src` is refused as reaching outside the source directory,
+/// with nothing written to the cache.
+fn save_is_refused(src: &Path, paths: &[&str]) -> String {
     let cache = TempDir::new().unwrap();
-    let src = TempDir::new().unwrap();
-    let home = TempDir::new().unwrap();
-    write(home.path(), ".m2/repository/junit/junit.jar", "jar v1");
-    write(home.path(), ".m2/settings.xml", "<settings/>");
-    let pattern = format!("{}/.m2/**/*", home.path().display());
-    let spec = spec(&[&pattern]);
+    let err = save(cache.path(), &spec(paths), src).unwrap_err();
+    assert!(
+        matches!(err, CacheError::Files(ArtifactError::OutsideSource { .. })),
+        "{paths:?}: {err:?}"
+    );
+    assert_eq!(fs::read_dir(cache.path()).unwrap().count(), 0, "{paths:?}: nothing saved");
+    err.to_string()
+}
 
-    assert_eq!(
-        save(cache.path(), &spec, src.path()).unwrap(),
-        SaveOutcome::Saved { key: DEFAULT_KEY.to_owned(), files: 2 }
-    );
-    // Restoring overwrites a changed file and recreates a deleted one with its directories.
-    write(home.path(), ".m2/settings.xml", "changed since");
-    fs::remove_dir_all(home.path().join(".m2/repository")).unwrap();
-    assert_eq!(
-        restore(cache.path(), &spec, src.path()).unwrap(),
-        RestoreOutcome::Restored { key: DEFAULT_KEY.to_owned(), files: 2 }
-    );
-    assert_eq!(read(home.path(), ".m2/repository/junit/junit.jar"), "jar v1");
-    assert_eq!(read(home.path(), ".m2/settings.xml"), "<settings/>");
-    assert_eq!(
-        fs::read_dir(src.path()).unwrap().count(),
-        0,
-        "nothing lands in the source directory"
-    );
+#[test]
+fn paths_outside_the_source_directory_are_never_saved() {
+    let outside = TempDir::new().unwrap();
+    write(outside.path(), ".m2/settings.xml", "host file");
+    let src = outside.path().join("src");
+    write(&src, "in.txt", "in");
+
+    // An absolute path, a `../` path, and a link to a directory outside.
+    let absolute = format!("{}/.m2/**/*", outside.path().display());
+    let message = save_is_refused(&src, &[&absolute]);
+    assert!(message.contains(".m2"), "{message}");
+    save_is_refused(&src, &["../.m2/settings.xml"]);
+    save_is_refused(&src, &["../.m2/*"]);
+    symlink(outside.path().join(".m2"), src.join("m2")).unwrap();
+    let message = save_is_refused(&src, &["m2/**/*"]);
+    assert!(message.contains("m2"), "{message}");
+    save_is_refused(&src, &["m2/settings.xml"]);
+
+    // A link to a host file is kept as a link, never read.
+    symlink(outside.path().join(".m2/settings.xml"), src.join("settings.xml")).unwrap();
+    let cache = TempDir::new().unwrap();
+    save(cache.path(), &spec(&["settings.xml"]), &src).unwrap();
+    let mut archive =
+        ZipArchive::new(File::open(cache.path().join(DEFAULT_FILE)).unwrap()).unwrap();
+    let entry = archive.by_index(0).unwrap();
+    assert!(entry.is_symlink());
+}
+
+#[test]
+fn restore_writes_nothing_outside_the_source_directory() {
+    let outside = TempDir::new().unwrap();
+    let src = outside.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+
+    // An entry of an earlier version naming an absolute path.
+    let cache = TempDir::new().unwrap();
+    let mut zip = ZipWriter::new(File::create(cache.path().join(DEFAULT_FILE)).unwrap());
+    let target = outside.path().join("planted.txt");
+    zip.start_file(format!("abs{}", target.display()), SimpleFileOptions::default()).unwrap();
+    zip.finish().unwrap();
+    let err = restore(cache.path(), &spec(&["**/*"]), &src).unwrap_err();
+    assert!(matches!(err, CacheError::BadEntry { .. }), "{err:?}");
+    assert!(!target.exists());
+
+    // A `src/` entry whose directory is, in the next build's source, a link out of it.
+    let cache = TempDir::new().unwrap();
+    let mut zip = ZipWriter::new(File::create(cache.path().join(DEFAULT_FILE)).unwrap());
+    zip.start_file("src/lib/new/planted.txt", SimpleFileOptions::default()).unwrap();
+    zip.finish().unwrap();
+    fs::create_dir_all(outside.path().join("host-lib")).unwrap();
+    symlink(outside.path().join("host-lib"), src.join("lib")).unwrap();
+    let err = restore(cache.path(), &spec(&["**/*"]), &src).unwrap_err();
+    assert!(matches!(err, CacheError::Files(ArtifactError::OutsideSource { .. })), "{err:?}");
+    assert_eq!(fs::read_dir(outside.path().join("host-lib")).unwrap().count(), 0);
 }
 
 #[test]
@@ -310,7 +349,12 @@ fn percent_encoding_is_reversible() {
         assert_eq!(percent_decode(&percent_encode(key)).as_deref(), Some(key));
     }
     assert_eq!(percent_encode("a/b"), "a%2Fb");
-    assert_eq!(percent_decode("bad%2"), None);
+    assert_eq!(percent_encode("ü %"), "%C3%BC%20%25");
+    // Names the encoder could not have written are no keys: broken escapes (from_str_radix
+    // would take the sign of `%+1`), lowercase hex, bytes it escapes, no UTF-8.
+    for name in ["bad%2", "%+1", "%-1x", "%zz", "a%2fb", "a/b", "a b", "%FF"] {
+        assert_eq!(percent_decode(name), None, "{name}");
+    }
 }
 
 #[test]

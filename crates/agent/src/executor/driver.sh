@@ -14,7 +14,8 @@
 #
 # A command with a `run-as` user runs in a fresh bash started by `runuser`, which loads the
 # variables and directory from `run-as-env` (written by the executor) and saves them the same
-# way when it ends (`run-as.sh`).
+# way when it ends (`run-as.sh`); this shell opens those files for it, so the other user
+# needs no access to the state directory or the directories above it.
 #
 # Arguments: $1 the state directory, $2 the marker's nonce, $3 the path of `runuser`.
 exec 2>&1
@@ -22,6 +23,7 @@ __slipway_state=$1
 __slipway_mark=$2
 __slipway_runuser=$3
 shift 3
+__slipway_run_as=$(< "$__slipway_state/run-as.sh")
 
 # If the agent dies (even by SIGKILL, which leaves it no chance to clean up), the build must
 # not run on unwatched: a watchdog kills this shell's whole process group once the agent is
@@ -49,8 +51,10 @@ while IFS=' ' read -r __slipway_ok __slipway_posix __slipway_load __slipway_user
             . "$__slipway_file"
         ) < /dev/null
     else
-        "$__slipway_runuser" -u "$__slipway_user" -- "$BASH" --noprofile --norc "$__slipway_state/run-as.sh" \
-            "$__slipway_state" "$__slipway_posix" "$__slipway_file" < /dev/null
+        "$__slipway_runuser" -u "$__slipway_user" -- "$BASH" --noprofile --norc \
+            -c "$__slipway_run_as" run-as "$__slipway_posix" < /dev/null \
+            6< "$__slipway_file" 7< "$__slipway_state/run-as-env" \
+            8> "$__slipway_state/variables" 9> "$__slipway_state/pwd"
     fi
     printf '\036%s %d\036\n' "$__slipway_mark" "$?"
 done

@@ -2,6 +2,7 @@
 //! carries variables and the working directory from command to command (see `driver.sh`).
 
 use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -64,6 +65,9 @@ impl ShellSession {
         sandbox: Option<&Path>,
     ) -> std::io::Result<ShellSession> {
         std::fs::create_dir_all(state_dir)?;
+        // Only the agent's user may look: the variables it holds include the secrets (a
+        // `run-as` user gets its files on descriptors, see `run-as.sh`).
+        std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(0o700))?;
         let driver = state_dir.join("driver.sh");
         std::fs::write(&driver, DRIVER)?;
         std::fs::write(state_dir.join("run-as.sh"), RUN_AS)?;
@@ -432,14 +436,8 @@ fn partial_suffix(buffer: &[u8], marker: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
-/// A random token, so that no build output can forge a marker or end a here-document.
+/// A random token (32 hex digits: a v4 UUID's 122 random bits from the system's generator),
+/// so that no build output can forge a marker or end a here-document.
 pub(super) fn nonce() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::new();
-    for _ in 0..2 {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(std::process::id() as u64);
-        out.push_str(&format!("{:016x}", hasher.finish()));
-    }
-    out
+    uuid::Uuid::new_v4().simple().to_string()
 }

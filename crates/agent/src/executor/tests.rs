@@ -168,8 +168,12 @@ impl Setup {
                 BuildEvent::CommandStarted { command, .. } => {
                     output.push_str(&format!("[command] {}\n", command.replace('\n', "\\n")))
                 }
-                BuildEvent::PhaseFinished { phase, status, .. } => {
-                    output.push_str(&format!("[phase] {} {}\n", phase.as_str(), status.as_str()))
+                BuildEvent::PhaseFinished { phase, status, context, .. } => {
+                    output.push_str(&format!("[phase] {} {}", phase.as_str(), status.as_str()));
+                    if let Some(context) = context {
+                        output.push_str(&format!(" ({})", context.message.replace('\n', "\\n")));
+                    }
+                    output.push('\n');
                 }
                 BuildEvent::PhaseStarted { .. } => {}
             }
@@ -288,7 +292,7 @@ phases:
       - (sleep 0.2; echo started > marker) &
   build:
     commands:
-      - for i in $(seq 50); do [ -f marker ] && break; sleep 0.1; done; cat marker
+      - for i in $(seq 600); do [ -f marker ] && break; sleep 0.05; done; cat marker
 "#,
     )
     .run()
@@ -567,6 +571,51 @@ phases:
     assert_eq!(build.result.build.exported_environment_variables[0].value, "x***y");
 }
 
+/// A command that holds a secret's value literally must not show it: neither in the
+/// `Running command` echo, nor in the executor's messages, nor in the phase's context.
+#[tokio::test]
+async fn masking_covers_the_command_echo_messages_and_phase_contexts() {
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+env:
+  parameter-store:
+    DB_PASSWORD: /prod/db/password
+phases:
+  build:
+    on-failure: RETRY-1
+    commands:
+      - test "$DB_PASSWORD" = hunter22 && echo same; exit 3 # hunter22
+reports:
+  unit:
+    files: ['reports/*.xml']
+"#,
+    );
+    setup.secrets.insert("/prod/db/password".to_owned(), "hunter22".to_owned());
+    setup.files.push((
+        "reports/junit.xml",
+        r#"<testsuite name="s"><testcase classname="c" name="bad"><failure message="expected hunter22"/></testcase></testsuite>"#,
+    ));
+    let build = setup.run().await;
+    assert!(
+        build.output.contains("[command] test \"$DB_PASSWORD\" = *** && echo same"),
+        "{}",
+        build.output
+    );
+    assert!(
+        build.output.contains("[message] Command did not exit successfully"),
+        "{}",
+        build.output
+    );
+    assert!(build.output.contains("[phase] BUILD FAILED"), "{}", build.output);
+    assert!(!build.output.contains("hunter22"), "{}", build.output);
+    let record = serde_json::to_string(&build.result.build).unwrap();
+    assert!(!record.contains("hunter22"), "{record}");
+    assert!(build.context(PhaseType::Build).contains("***"), "{}", build.context(PhaseType::Build));
+    let case = &build.result.build.reports[0].test_cases[0];
+    assert_eq!(case.message.as_deref(), Some("expected ***"));
+}
+
 #[tokio::test]
 async fn a_missing_secret_fails_provisioning_before_anything_runs() {
     let build = Setup::new(
@@ -671,6 +720,51 @@ cache:
     }
 }
 
+/// A build that links a host file into its artifact (or names one by `../`) gets no zip
+/// holding it: UPLOAD_ARTIFACTS fails with CLIENT_ERROR naming the path.
+#[tokio::test]
+async fn artifacts_outside_the_source_fail_the_upload_naming_the_path() {
+    let build = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - ln -s /etc/passwd leak
+artifacts:
+  files:
+    - leak
+"#,
+    )
+    .run()
+    .await;
+    let context = build.context(PhaseType::UploadArtifacts);
+    assert!(context.starts_with("CLIENT_ERROR: "), "{context}");
+    assert!(
+        context.contains("leak") && context.contains("outside the build's source"),
+        "{context}"
+    );
+    assert_eq!(build.status(), BuildStatus::Failed);
+    assert!(!build.artifacts.join("artifacts.zip").exists());
+
+    let build = Setup::new(
+        r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo host > ../host.txt
+artifacts:
+  files:
+    - ../host.txt
+"#,
+    )
+    .run()
+    .await;
+    let context = build.context(PhaseType::UploadArtifacts);
+    assert!(context.starts_with("CLIENT_ERROR: ") && context.contains("host.txt"), "{context}");
+}
+
 #[tokio::test]
 async fn junit_reports_become_test_cases() {
     let mut setup = Setup::new(
@@ -733,8 +827,8 @@ phases:
     );
     assert!(build.context(PhaseType::Build).starts_with("TIMED_OUT: Build timed out"));
     let background = std::fs::read_to_string(pids.path().join("background")).unwrap();
-    // The kill is asynchronous; give the kernel a moment to reap.
-    for _ in 0..50 {
+    // The kill is asynchronous: wait (bounded, generously) for the process to be gone.
+    for _ in 0..300 {
         if !alive(&background) {
             break;
         }
@@ -832,6 +926,46 @@ phases:
     }
 }
 
+/// The shell's state directory stays the agent's own (it holds the build's secrets), and
+/// the state files exist before the first `run-as` command (here from expanding the cache's
+/// fields): variables and the directory still carry, since the driver hands them over on
+/// open file descriptors, and nothing is denied.
+#[tokio::test]
+async fn run_as_carries_variables_and_directory_from_command_to_command() {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        // Only root can switch users; the test above covers the refusal.
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+run-as: nobody
+phases:
+  build:
+    commands:
+      - CARRIED=from-first; mkdir -p deeper; cd deeper
+      - echo "as $(id -un), var=$CARRIED, dir=${PWD#$CODEBUILD_SRC_DIR}"
+      - touch "$CODEBUILD_SRC_DIR/../shell/variables" 2>/dev/null && echo state open || echo state closed
+      - cat "$CODEBUILD_SRC_DIR/../shell/run-as-env" >/dev/null 2>&1 && echo secrets readable || echo secrets unreadable
+cache:
+  paths:
+    - "cached/**/*"
+"#,
+    );
+    setup.cache_dir = Some(cache.path().to_owned());
+    let build = setup.run().await;
+    assert_eq!(
+        lines(&build.output),
+        ["as nobody, var=from-first, dir=/deeper", "state closed", "secrets unreadable"],
+        "{}",
+        build.output
+    );
+    assert!(!build.output.contains("Permission denied"), "{}", build.output);
+    assert_eq!(build.status(), BuildStatus::Succeeded);
+}
+
 #[tokio::test]
 async fn attribute_changes_and_odd_values_carry_over() {
     let build = Setup::new(
@@ -916,15 +1050,14 @@ phases:
 async fn the_output_budget_holds_the_build_until_output_is_handled() {
     let budget = std::sync::Arc::new(super::OutputBudget::new(10));
     budget.spend(6).await;
-    // A text larger than what is left waits until the consumer gives some back.
-    let waiting = tokio::spawn({
-        let budget = std::sync::Arc::clone(&budget);
-        async move { budget.spend(6).await }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!waiting.is_finished());
+    // A text larger than what is left waits until the consumer gives some back: polled
+    // once, it is not ready (no timing involved), and once bytes are released it finishes.
+    let mut waiting = std::pin::pin!(budget.spend(6));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(waiting.as_mut().poll(&mut context).is_pending());
+    assert_eq!(budget.pending(), 6, "nothing was taken while waiting");
     budget.release(6);
-    tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(30), waiting).await.unwrap();
     assert_eq!(budget.pending(), 6);
     // A text larger than the whole budget still goes through once nothing else is pending.
     budget.release(6);
@@ -954,4 +1087,15 @@ phases:
         [".git .gitignore target tracked.txt ".to_owned(), format!("revision={commit}")]
     );
     assert_eq!(build.result.build.resolved_source_version, Some(commit));
+}
+
+#[test]
+fn shell_nonces_are_random_hex_tokens() {
+    let nonces: std::collections::BTreeSet<String> =
+        (0..100).map(|_| super::shell::nonce()).collect();
+    assert_eq!(nonces.len(), 100);
+    for nonce in &nonces {
+        assert_eq!(nonce.len(), 32, "{nonce}");
+        assert!(nonce.bytes().all(|byte| byte.is_ascii_hexdigit()), "{nonce}");
+    }
 }

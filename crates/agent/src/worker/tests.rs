@@ -531,7 +531,7 @@ artifacts:
     assert_eq!(uploaded.keys().collect::<Vec<_>>(), ["artifacts.zip"]);
     let bytes = &uploaded["artifacts.zip"];
     let record = finish.build.artifacts.unwrap();
-    let digest: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let digest = hex::encode(Sha256::digest(bytes));
     assert_eq!(record.sha256sum, digest);
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
     let mut text = String::new();

@@ -415,6 +415,11 @@ fn from_url_rejects_bad_urls() {
         "s3://b/a//b",
         "s3://b/x%2",
         "s3://b/x%zz",
+        "s3://b/x%+1",
+        "s3://b/x%",
+        "s3://b/x%%41",
+        "s3://b/x%FF",
+        "s3://b/x?region=us%+1",
         "s3://b/x#fragment",
     ];
     for url in bad {

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use percent_encoding::percent_decode_str;
+
 use super::{BlobError, S3Settings, check_key};
 
 /// The region when a URL names none; moto, MinIO and most S3-compatible servers accept it.
@@ -141,28 +143,20 @@ fn parse_s3(rest: &str) -> Result<S3Settings, BlobError> {
 }
 
 /// Decodes `%XX` escapes (a path with spaces, an endpoint given encoded) into UTF-8 text.
+///
+/// `percent-encoding` passes a broken escape (`%2`, `%zz`, `%+1`) through as it is; a URL
+/// with one is refused instead, so that nobody gets a path they did not mean.
 fn decode(text: &str) -> Result<String, BlobError> {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            // from_str_radix alone would also take a sign (`%+1`).
-            let hex =
-                bytes.get(index + 1..index + 3).filter(|hex| hex.iter().all(u8::is_ascii_hexdigit));
-            let byte =
-                hex.and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
-            let Some(byte) = byte else {
-                return Err(bad(format!("`{text}` has a broken %-escape")));
-            };
-            decoded.push(byte);
-            index += 3;
-        } else {
-            decoded.push(bytes[index]);
-            index += 1;
-        }
+    let broken = text.split('%').skip(1).any(|after| {
+        !after.as_bytes().get(..2).is_some_and(|digits| digits.iter().all(u8::is_ascii_hexdigit))
+    });
+    if broken {
+        return Err(bad(format!("`{text}` has a broken %-escape")));
     }
-    String::from_utf8(decoded).map_err(|_| bad(format!("`{text}` does not decode to UTF-8")))
+    percent_decode_str(text)
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| bad(format!("`{text}` does not decode to UTF-8")))
 }
 
 fn bad(message: impl Into<String>) -> BlobError {

@@ -123,8 +123,100 @@ fn an_invalid_buildspec_runs_nothing_and_exits_2() {
         "{}",
         run.stderr
     );
+    assert!(run.stderr.contains("is invalid (1 error); nothing was run"), "{}", run.stderr);
+    assert!(!run.stderr.contains("\x1b["), "no colour in a pipe: {}", run.stderr);
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     assert!(!sandbox.path("ran").exists());
+}
+
+/// As on the server (and in CodeBuild), a buildspec whose only phase is misspelt runs no
+/// commands and succeeds, with the warning.
+#[test]
+fn a_buildspec_with_no_known_phase_runs_nothing_and_succeeds() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "source/buildspec.yml",
+        "version: 0.2\nphases:\n  bulid:\n    commands: [touch ../../ran, exit 3]\n",
+    );
+    let run = sandbox.build(&[]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("warning: unknown key `bulid` in `phases`"), "{}", run.stderr);
+    assert!(run.stdout.contains("Build SUCCEEDED"), "{}", run.stdout);
+    assert!(!run.stdout.contains("\x1b[") && !run.stderr.contains("\x1b["), "{run:?}");
+    assert!(!sandbox.path("ran").exists());
+}
+
+/// `slipway build` in the source directory writes `./slipway-artifacts` there; the next
+/// build's source must not hold the previous build's artifacts.
+#[test]
+fn the_default_artifacts_folder_is_not_copied_into_the_next_build() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "source/buildspec.yml",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - ls slipway-artifacts 2>/dev/null || echo no-artifacts-folder\n      - echo ok > out.txt\nartifacts:\n  files: ['**/*']\n",
+    );
+    for round in 0..2 {
+        let output = sandbox.slipway(&["build"]).current_dir(sandbox.path("source")).output();
+        let run = Run::from(output.unwrap());
+        run.expect_code(0);
+        assert!(run.stdout.contains("\nno-artifacts-folder\n"), "round {round}: {}", run.stdout);
+        assert!(!run.stdout.contains("\x1b["), "no colour in a pipe: {}", run.stdout);
+    }
+    let zip = std::fs::File::open(sandbox.path("source/slipway-artifacts/artifacts.zip")).unwrap();
+    let zip = zip::ZipArchive::new(zip).unwrap();
+    let names: Vec<String> = zip.file_names().map(|it| it.unwrap().into_owned()).collect();
+    assert!(!names.iter().any(|it| it.starts_with("slipway-artifacts")), "{names:?}");
+}
+
+/// An agent's log to a pipe holds no ANSI codes, and an agent starting again removes the
+/// workspace a killed one left behind.
+#[test]
+fn an_agent_removes_stale_workspaces_and_logs_without_colour() {
+    use std::io::BufRead;
+    let sandbox = Sandbox::new();
+    sandbox.write("agent/work/job-killed/work/shell/variables", "declare -x TOKEN=secret\n");
+    // Port 9 (discard) refuses: the agent keeps retrying until it is killed.
+    let mut child = sandbox
+        .slipway(&[
+            "agent",
+            "--server",
+            "http://127.0.0.1:9",
+            "--token",
+            "t",
+            "--work-dir",
+            "agent",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            if lines_tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    let line = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines_rx.recv_timeout(left) {
+            Ok(line) if line.contains("left by an earlier agent") => break line,
+            Ok(line) => seen.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the agent never reported removing the workspace: {seen:?}");
+            }
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("removed 1 workspace left"), "{line}");
+    assert!(!line.contains('\x1b') && !seen.iter().any(|it| it.contains('\x1b')), "{line}");
+    assert!(!sandbox.path("agent/work/job-killed").exists());
 }
 
 #[test]

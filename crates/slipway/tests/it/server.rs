@@ -562,6 +562,15 @@ fn stopping_failing_and_bad_buildspecs() {
     let failing_log = log(&server, &failing);
     let first = failing_log.lines().find(|it| it.starts_with("[Container]")).unwrap_or_default();
     assert!(first.contains("unknown key `bulid`"), "{failing_log}");
+    // A buildspec whose only phase is misspelt runs no commands and succeeds, as it does
+    // with `slipway build` (and in CodeBuild): the parser only warns about it.
+    let misspelt = start(
+        &server,
+        "slow",
+        &["--buildspec-override", "version: 0.2\nphases:\n  bulid:\n    commands: [exit 3]\n"],
+    );
+    let build = wait_for_build(&server, &misspelt);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
     let missing = server.aws(&["codebuild", "start-build", "--project-name", "nope"]);
     assert!(missing.stderr.contains("(ResourceNotFoundException)"), "{}", missing.stderr);
     let deleted =

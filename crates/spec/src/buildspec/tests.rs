@@ -106,3 +106,20 @@ fn on_failure_forms() {
     assert!(buildspec::parse_on_failure("RETRY-101").is_err());
     assert!(buildspec::parse_on_failure("abort").unwrap_err().contains("upper case"));
 }
+
+/// Local and server builds decide by one function whether a buildspec runs as one build: a
+/// misspelt only phase runs (no commands, with the warning), a batch-only one does not.
+#[test]
+fn only_a_batch_only_buildspec_is_refused_as_a_single_build() {
+    let misspelt =
+        buildspec::parse("b.yml", "version: 0.2\nphases:\n  bulid:\n    commands: [make]\n");
+    assert!(!misspelt.has_errors(), "{:?}", misspelt.diagnostics);
+    assert!(misspelt.diagnostics.iter().any(|it| it.severity == Severity::Warning));
+    let misspelt = misspelt.value.unwrap();
+    assert!(misspelt.plan.phases.is_empty());
+    assert_eq!(misspelt.single_build_refusal(), None);
+
+    let batch = "version: 0.2\nbatch:\n  build-list:\n    - identifier: one\n";
+    let batch = buildspec::parse("b.yml", batch).value.unwrap();
+    assert_eq!(batch.single_build_refusal(), Some("defines only a batch build"));
+}
