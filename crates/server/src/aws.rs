@@ -75,7 +75,7 @@ pub(crate) async fn handle(
     }
     let result = match body {
         Ok(body) => dispatch(&state, &method, &uri, &headers, &body).await,
-        Err(rejection) => Err(body_rejected(&rejection)),
+        Err(rejection) => Err(body_rejected(&headers, &rejection)),
     };
     let mut response = match result {
         Ok(output) => {
@@ -144,13 +144,13 @@ async fn dispatch(
 }
 
 /// A body axum could not read (too large, broken off) as the JSON protocol's error.
-fn body_rejected(rejection: &BytesRejection) -> ApiError {
+fn body_rejected(headers: &HeaderMap, rejection: &BytesRejection) -> ApiError {
     let status = rejection.status();
-    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        "RequestEntityTooLargeException"
-    } else {
-        "SerializationException"
-    };
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        let target = headers.get("x-amz-target").and_then(|it| it.to_str().ok());
+        return crate::request_limits::too_large(target.unwrap_or_default());
+    }
+    let code = "SerializationException";
     ApiError::new(
         status,
         code,

@@ -39,7 +39,7 @@ pub(crate) async fn aws_request(request: Request, next: Next) -> Response {
 }
 
 /// What a body over the limit is, for the operation `target` names.
-fn too_large(target: &str) -> ApiError {
+pub(crate) fn too_large(target: &str) -> ApiError {
     let limit = MAX_BODY / (1024 * 1024);
     if target.starts_with("CodeCommit_") {
         return ApiError::client(

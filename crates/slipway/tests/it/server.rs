@@ -1022,7 +1022,7 @@ fn agent_calls_are_refused_in_the_agent_protocols_error_shape() {
     assert_eq!(code(&body), "BadRequest", "{body}");
 
     // An event batch of 3 MB of JSON (1 MB of ANSI escapes) is within the agent routes'
-    // limit: it is read and answered for what it is (here: a job this agent does not hold).
+    // limit: it is read and answered for what it is (here: an agent that never registered).
     let text: String = "\u{1b}".repeat(500_000);
     let batch = json!({
         "agentId": "agent-x",
@@ -1032,6 +1032,6 @@ fn agent_calls_are_refused_in_the_agent_protocols_error_shape() {
     let batch = serde_json::to_vec(&batch).unwrap();
     assert!(batch.len() > 2_500_000);
     let (status, body) = agent_post(&server, "/agent/v1/jobs/p:1/events", token, &batch);
-    assert!(status.starts_with("HTTP/1.1 409"), "{status} {body}");
-    assert_eq!(code(&body), "JobNotLeased", "{body}");
+    assert!(status.starts_with("HTTP/1.1 404"), "{status} {body}");
+    assert_eq!(code(&body), "UnknownAgent", "{body}");
 }
