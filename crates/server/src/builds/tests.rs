@@ -12,6 +12,19 @@ async fn codebuild(state: &AppState, operation: &str, input: Value) -> Value {
     crate::codebuild::call(state, &caller, operation, input).await.unwrap()
 }
 
+/// A project `name` whose builds echo one line.
+async fn create_echo_project(state: &AppState, name: &str) {
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n";
+    let project = json!({
+        "name": name,
+        "source": { "type": "NO_SOURCE", "buildspec": buildspec },
+        "artifacts": { "type": "NO_ARTIFACTS" },
+        "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+        "serviceRole": "r",
+    });
+    codebuild(state, "CreateProject", project).await;
+}
+
 #[tokio::test]
 async fn a_build_queued_past_its_queued_timeout_ends_timed_out() {
     let (state, _dir) = crate::test_state("us-east-1").await;
@@ -79,19 +92,7 @@ async fn a_build_queued_past_its_queued_timeout_ends_timed_out() {
 #[tokio::test]
 async fn only_queued_builds_say_why_they_wait() {
     let (state, _dir) = crate::test_state("us-east-1").await;
-    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n";
-    codebuild(
-        &state,
-        "CreateProject",
-        json!({
-            "name": "waits",
-            "source": { "type": "NO_SOURCE", "buildspec": buildspec },
-            "artifacts": { "type": "NO_ARTIFACTS" },
-            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
-            "serviceRole": "r",
-        }),
-    )
-    .await;
+    create_echo_project(&state, "waits").await;
     let started = engine::clock::now_ms();
     let ended = codebuild(
         &state,
@@ -125,19 +126,7 @@ async fn only_queued_builds_say_why_they_wait() {
 #[tokio::test]
 async fn parallel_start_builds_with_one_idempotency_token_make_one_build() {
     let (state, _dir) = crate::test_state("us-east-1").await;
-    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n";
-    codebuild(
-        &state,
-        "CreateProject",
-        json!({
-            "name": "once",
-            "source": { "type": "NO_SOURCE", "buildspec": buildspec },
-            "artifacts": { "type": "NO_ARTIFACTS" },
-            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
-            "serviceRole": "r",
-        }),
-    )
-    .await;
+    create_echo_project(&state, "once").await;
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let state = state.clone();
@@ -162,19 +151,7 @@ async fn parallel_start_builds_with_one_idempotency_token_make_one_build() {
 #[tokio::test]
 async fn oversized_environment_variables_are_refused_at_start_build() {
     let (state, _dir) = crate::test_state("us-east-1").await;
-    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n";
-    codebuild(
-        &state,
-        "CreateProject",
-        json!({
-            "name": "vars",
-            "source": { "type": "NO_SOURCE", "buildspec": buildspec },
-            "artifacts": { "type": "NO_ARTIFACTS" },
-            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
-            "serviceRole": "r",
-        }),
-    )
-    .await;
+    create_echo_project(&state, "vars").await;
     let caller =
         Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
     let big = "x".repeat(1024 * 1024);
