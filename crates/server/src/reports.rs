@@ -80,7 +80,7 @@ pub(crate) async fn report_writes(
             state.region,
             state.account,
             report.name,
-            crate::aws::uuid()
+            uuid::Uuid::new_v4()
         );
         let mut cases: Vec<&TestCase> = report.test_cases.iter().collect();
         // Failed and errored cases first, so that truncation keeps what matters.

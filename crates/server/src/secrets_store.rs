@@ -225,7 +225,7 @@ pub(crate) async fn secrets_manager(
                     format!("The operation failed because the secret {name} already exists."),
                 ));
             }
-            Ok(json!({ "ARN": arn, "Name": name, "VersionId": crate::aws::uuid() }))
+            Ok(json!({ "ARN": arn, "Name": name, "VersionId": uuid::Uuid::new_v4().to_string() }))
         }
         "GetSecretValue" => match state.secrets_store.get(SECRET, &name).await? {
             Some((value, _)) => Ok(
