@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime};
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// `2026/11/22 16:21:40.123`: the time of a build log's `[Container]` lines.
 pub const LOG_TIME: &[BorrowedFormatItem<'static>] =
@@ -55,42 +55,6 @@ pub fn format_utc(ms: i64, format: &[BorrowedFormatItem<'_>]) -> String {
 pub fn parse_utc(text: &str, format: &[BorrowedFormatItem<'_>]) -> Option<i64> {
     let time = PrimitiveDateTime::parse(text, format).ok()?.assume_utc();
     i64::try_from(time.unix_timestamp_nanos() / 1_000_000).ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date. A month or day past the end counts
-/// on (`(2026, 2, 31)` is 3 March, month 13 the next January); years are clamped to ±9999.
-///
-/// Prefer [`parse_utc`], which refuses dates that do not exist.
-pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = year.saturating_add((month - 1).div_euclid(12));
-    let year = year.clamp(Date::MIN.year().into(), Date::MAX.year().into());
-    // Both values are in range by the lines above, so the conversions cannot fail.
-    let year = i32::try_from(year).unwrap_or_default();
-    let month = u8::try_from((month - 1).rem_euclid(12) + 1).unwrap_or(1);
-    let first = Month::try_from(month)
-        .and_then(|month| Date::from_calendar_date(year, month, 1))
-        .unwrap_or(Date::MIN);
-    i64::from(first.to_julian_day() - epoch_julian_day()).saturating_add(day.saturating_sub(1))
-}
-
-/// The year, month and day of a count of days since 1970-01-01 (the inverse of
-/// [`days_from_civil`]); days beyond the years ±9999 give those years' first and last days.
-///
-/// Prefer [`format_utc`] for writing a time.
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let julian = days
-        .saturating_add(epoch_julian_day().into())
-        .clamp(Date::MIN.to_julian_day().into(), Date::MAX.to_julian_day().into());
-    let date = i32::try_from(julian)
-        .ok()
-        .and_then(|julian| Date::from_julian_day(julian).ok())
-        .unwrap_or(Date::MIN);
-    (date.year().into(), u8::from(date.month()).into(), date.day().into())
-}
-
-/// The Julian day number of 1970-01-01.
-fn epoch_julian_day() -> i32 {
-    OffsetDateTime::UNIX_EPOCH.date().to_julian_day()
 }
 
 #[cfg(test)]

@@ -114,7 +114,7 @@ fn not_leased(job: &str) -> AgentError {
 }
 
 fn token_hash(token: &str) -> String {
-    crate::sigv4::hex(&Sha256::digest(token.as_bytes()))
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Creates an agent token: the secret is returned once, only its hash is kept.
@@ -234,7 +234,7 @@ async fn authorize_agent(
     let hash = authorize(state, headers).await?;
     let agent = agent(state, agent_id).await?;
     match agent.body["tokenHash"].as_str() {
-        Some(bound) if crate::sigv4::constant_time_eq(bound.as_bytes(), hash.as_bytes()) => {
+        Some(bound) if subtle::ConstantTimeEq::ct_eq(bound.as_bytes(), hash.as_bytes()).into() => {
             Ok(agent)
         }
         // Registered before agents were bound to tokens: it registers again.
@@ -278,7 +278,7 @@ pub(crate) async fn register(
             request.protocol
         )));
     }
-    let agent_id = format!("agent-{}", crate::aws::uuid());
+    let agent_id = format!("agent-{}", uuid::Uuid::new_v4());
     let now = engine::clock::now_ms();
     let body = json!({
         "agentId": agent_id,
@@ -578,7 +578,7 @@ async fn store_upload(
 ) -> Result<(), AgentError> {
     let temp = state.data_dir.join("tmp");
     std::fs::create_dir_all(&temp).map_err(|err| bad(err.to_string()))?;
-    let path = temp.join(format!("upload-{}", crate::aws::uuid()));
+    let path = temp.join(format!("upload-{}", uuid::Uuid::new_v4()));
     let result = async {
         let mut out = tokio::fs::File::create(&path).await?;
         let mut stream = body.into_data_stream();

@@ -69,7 +69,7 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let request_id = uuid();
+    let request_id = uuid::Uuid::new_v4().to_string();
     if query::is_query_request(&headers) {
         return query::handle(&state, &method, &uri, &headers, body, &request_id).await;
     }
@@ -230,16 +230,6 @@ pub(crate) fn scope_service<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<
     }
     parts.truncate(4);
     parts.pop()
-}
-
-/// A fresh random id in the UUID format AWS uses (request ids, build ids).
-pub(crate) fn uuid() -> String {
-    let mut b = crate::crypto::random_bytes(16);
-    // Version 4, variant 1: a proper random UUID.
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex = crate::sigv4::hex(&b);
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 mod query;

@@ -184,7 +184,7 @@ pub(crate) async fn start_build_from(
     let variables = merged_variables(&project, &input)?;
 
     let number = state.store.next_counter(&format!("build-number/{project_name}")).await?;
-    let uuid = crate::aws::uuid();
+    let uuid = uuid::Uuid::new_v4().to_string();
     let id = format!("{project_name}:{uuid}");
     let arn = format!("arn:aws:codebuild:{}:{}:build/{id}", state.region, state.account);
     let now_ms = engine::clock::now_ms();

@@ -166,7 +166,7 @@ async fn create_repository(
     let now = engine::clock::aws_timestamp(now_ms);
     let mut body = json!({
         "accountId": state.account,
-        "repositoryId": crate::aws::uuid(),
+        "repositoryId": uuid::Uuid::new_v4().to_string(),
         "repositoryName": name,
         "lastModifiedDate": now,
         "creationDate": now,

@@ -948,25 +948,22 @@ fn request_host(headers: &HeaderMap) -> String {
     headers.get(HOST).and_then(|it| it.to_str().ok()).unwrap_or("localhost").to_owned()
 }
 
+/// Everything but unreserved characters and `/` is escaped in query values.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
 /// Percent-encodes everything but unreserved characters and `/`, for query values.
 fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
 
 /// `2026-11-22 19:30 UTC`.
 fn display_time(ms: i64) -> String {
-    let seconds = ms.div_euclid(1000);
-    let (year, month, day) = engine::clock::civil_from_days(seconds.div_euclid(86_400));
-    let of_day = seconds.rem_euclid(86_400);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", of_day / 3600, of_day % 3600 / 60)
+    engine::clock::format_utc(ms, engine::clock::DISPLAY_TIME)
 }
 
 #[cfg(test)]

@@ -10,8 +10,6 @@ use std::path::Path;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
-use crate::sigv4::{hex, unhex};
-
 /// Seals and opens secrets with the installation's key.
 #[derive(Clone)]
 pub(crate) struct SecretBox {
@@ -32,7 +30,8 @@ impl SecretBox {
         let fail =
             |message: String| CryptoError::KeyFile { path: path.display().to_string(), message };
         let key = match std::fs::read_to_string(path) {
-            Ok(text) => unhex(text.trim())
+            Ok(text) => hex::decode(text.trim())
+                .ok()
                 .filter(|it| it.len() == 32)
                 .ok_or_else(|| fail("not 64 hex digits".to_owned()))?,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -43,7 +42,7 @@ impl SecretBox {
                     .mode(0o600)
                     .open(path)
                     .map_err(|err| fail(err.to_string()))?;
-                file.write_all(format!("{}\n", hex(&key)).as_bytes())
+                file.write_all(format!("{}\n", hex::encode(&key)).as_bytes())
                     .map_err(|err| fail(err.to_string()))?;
                 file.sync_all().map_err(|err| fail(err.to_string()))?;
                 key
@@ -73,11 +72,11 @@ impl SecretBox {
                 plaintext.as_bytes(),
             )
             .expect("encryption of an in-memory value cannot fail");
-        format!("{}{}", hex(&nonce), hex(&sealed))
+        format!("{}{}", hex::encode(&nonce), hex::encode(&sealed))
     }
 
     pub(crate) fn open(&self, sealed: &str) -> Result<String, CryptoError> {
-        let bytes = unhex(sealed).filter(|it| it.len() > 12).ok_or(CryptoError::Open)?;
+        let bytes = hex::decode(sealed).ok().filter(|it| it.len() > 12).ok_or(CryptoError::Open)?;
         let (nonce, ciphertext) = bytes.split_at(12);
         let nonce = Nonce::try_from(nonce).map_err(|_| CryptoError::Open)?;
         let plain = self.cipher.decrypt(&nonce, ciphertext).map_err(|_| CryptoError::Open)?;

@@ -10,10 +10,12 @@
 //! console password.
 
 use engine::store::{Document, ListQuery, Store, StoreError, Write};
+use pbkdf2::password_hash::phc::{Output, PasswordHash, Salt};
+use pbkdf2::password_hash::{PasswordHasher, PasswordVerifier};
+use pbkdf2::{Algorithm, Params, Pbkdf2};
 use serde_json::json;
 
 use crate::crypto::{SecretBox, random_string};
-use crate::sigv4::{constant_time_eq, hex, unhex};
 
 /// The kind of the documents holding users; the key is the name.
 pub(crate) const USER: &str = "user";
@@ -234,39 +236,42 @@ impl Identity {
 /// own count, so raising this later keeps old passwords working.
 const PBKDF2_ROUNDS: u32 = 600_000;
 
-/// The scheme name at the front of a stored hash.
-const PBKDF2_SCHEME: &str = "pbkdf2-sha256";
-
-/// A hash of `password` with a fresh salt: `pbkdf2-sha256$ROUNDS$SALT$HASH` (hex).
+/// A hash of `password` with a fresh salt, as a PHC string:
+/// `$pbkdf2-sha256$i=600000,l=32$<salt>$<hash>` (B64, the PHC format's base 64).
 fn hash_password(password: &str) -> String {
+    let params = Params::new(PBKDF2_ROUNDS).expect("valid PBKDF2 parameters");
     let salt = crate::crypto::random_bytes(16);
-    let hash = pbkdf2_sha256(password, &salt, PBKDF2_ROUNDS).expect("valid PBKDF2 parameters");
-    format!("{PBKDF2_SCHEME}${PBKDF2_ROUNDS}${}${}", hex(&salt), hex(&hash))
+    Pbkdf2::new(Algorithm::Pbkdf2Sha256, params)
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .expect("a 16-byte salt and 32-byte output are valid PHC parts")
+        .to_string()
 }
 
-/// Whether `password` matches the stored `hash`.
+/// Whether `password` matches the stored `hash`: a PHC string, or the format this server
+/// wrote before it used one (`pbkdf2-sha256$ROUNDS$SALT$HASH`, hex), which still verifies.
 fn verify_password(hash: &str, password: &str) -> bool {
-    let parsed = match hash.split('$').collect::<Vec<_>>().as_slice() {
-        [PBKDF2_SCHEME, rounds, salt, expected] => {
-            rounds.parse::<u32>().ok().filter(|it| *it > 0).zip(unhex(salt)).zip(unhex(expected))
-        }
-        _ => None,
-    };
-    let Some(((rounds, salt), expected)) = parsed else {
+    let Some(parsed) = PasswordHash::new(hash).ok().or_else(|| legacy_password_hash(hash)) else {
         tracing::error!("a console password hash in the store cannot be read");
         return false;
     };
-    pbkdf2_sha256(password, &salt, rounds).is_some_and(|hash| constant_time_eq(&hash, &expected))
+    Pbkdf2::SHA256.verify_password(password.as_bytes(), &parsed).is_ok()
 }
 
-/// PBKDF2-HMAC-SHA256 through the crate's non-generic entry point, which is compiled (and
-/// optimised, see the workspace's dev profile) in the `pbkdf2` crate rather than here.
-fn pbkdf2_sha256(password: &str, salt: &[u8], rounds: u32) -> Option<[u8; 32]> {
-    let params = pbkdf2::Params::new_with_output_len(rounds, 32).ok()?;
-    let mut out = [0u8; 32];
-    let algorithm = pbkdf2::Algorithm::Pbkdf2Sha256;
-    pbkdf2::pbkdf2_hmac_with_params(password.as_bytes(), salt, algorithm, params, &mut out);
-    Some(out)
+/// A hash in the pre-PHC format `pbkdf2-sha256$ROUNDS$SALT$HASH` (salt and hash in hex), as
+/// the PHC hash it stands for.
+fn legacy_password_hash(hash: &str) -> Option<PasswordHash> {
+    let ["pbkdf2-sha256", rounds, salt, expected] = hash.split('$').collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let expected = hex::decode(expected).ok()?;
+    let params = Params::new_with_output_len(rounds.parse().ok()?, expected.len()).ok()?;
+    Some(PasswordHash {
+        algorithm: Algorithm::Pbkdf2Sha256.into(),
+        version: None,
+        params: params.try_into().ok()?,
+        salt: Some(Salt::new(&hex::decode(salt).ok()?).ok()?),
+        hash: Some(Output::new(&expected).ok()?),
+    })
 }
 
 /// The admin's credentials file: the access key in the AWS shared-credentials format

@@ -61,7 +61,7 @@ async fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     let Some((key, secret)) = decoded.split_once(':') else { return false };
     match state.identity.secret(key).await {
         Ok(Some((_, expected))) => {
-            crate::sigv4::constant_time_eq(expected.as_bytes(), secret.as_bytes())
+            subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), secret.as_bytes()).into()
         }
         _ => false,
     }

@@ -76,17 +76,10 @@ fn batch_key(arn: &str, number: usize) -> String {
 /// a retry overwrites the test cases it stored instead of leaving a second copy.
 fn report_arn(state: &AppState, job_id: &str, index: usize, name: &str) -> String {
     let digest = Sha256::digest(format!("{job_id}/{index}").as_bytes());
-    let hex = crate::sigv4::hex(&digest[..16]);
-    format!(
-        "arn:aws:codebuild:{}:{}:report/{name}:{}-{}-{}-{}-{}",
-        state.region,
-        state.account,
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let id = uuid::Uuid::from_bytes(bytes);
+    format!("arn:aws:codebuild:{}:{}:report/{name}:{id}", state.region, state.account)
 }
 
 /// Stores test cases in batches of [`BATCH`], each its own document, as they come: memory
@@ -145,7 +138,7 @@ async fn read_uploaded(
     use tokio::io::{AsyncBufReadExt, AsyncReadExt};
     let temp = state.data_dir.join("tmp");
     let _ = std::fs::create_dir_all(&temp);
-    let path = temp.join(format!("report-{}", crate::aws::uuid()));
+    let path = temp.join(format!("report-{}", uuid::Uuid::new_v4()));
     let result = async {
         if let Err(err) = state.blobs.get_to_file(key, &path).await {
             tracing::error!(%err, key, "reading uploaded test cases");

@@ -284,9 +284,9 @@ pub(crate) async fn secrets_manager(
                 .put_secret(&name, value, operation == "PutSecretValue")
                 .await?
             {
-                Put::Written(_) => {
-                    Ok(json!({ "ARN": arn, "Name": name, "VersionId": crate::aws::uuid() }))
-                }
+                Put::Written(_) => Ok(
+                    json!({ "ARN": arn, "Name": name, "VersionId": uuid::Uuid::new_v4().to_string() }),
+                ),
                 Put::Exists => Err(invalid(
                     "ResourceExistsException",
                     format!("The operation failed because the secret {name} already exists."),

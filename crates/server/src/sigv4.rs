@@ -5,9 +5,10 @@
 //! AWS does (`shared/reference/aws-formats.md` §7.4). The function is pure: the caller passes
 //! the current time and a way to look up a key's secret.
 
-use engine::clock::{civil_from_days, days_from_civil};
 use hmac::{Hmac, KeyInit, Mac};
+use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// How far a request's timestamp may be from the server's clock.
 const MAX_SKEW_SECONDS: i64 = 15 * 60;
@@ -167,7 +168,7 @@ pub(crate) fn verify(
     query.sort();
     let canonical_query =
         query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-    let payload_hash = hex(&Sha256::digest(request.body));
+    let payload_hash = hex::encode(Sha256::digest(request.body));
     if let Some(claimed) = header("x-amz-content-sha256").first() {
         if claimed.starts_with("UNSIGNED-PAYLOAD") || claimed.starts_with("STREAMING-") {
             return Err(SignatureError::UnsignedPayload((*claimed).to_owned()));
@@ -186,11 +187,11 @@ pub(crate) fn verify(
     let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
     let string_to_sign = format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical.as_bytes()))
+        hex::encode(Sha256::digest(canonical.as_bytes()))
     );
     let key = signing_key(&secret, auth.date, auth.region, auth.service);
-    let expected = hex(&hmac(&key, string_to_sign.as_bytes()));
-    if !constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
+    let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
+    if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
         return Err(SignatureError::Mismatch);
     }
     Ok(Signer { access_key_id: auth.access_key.to_owned(), region: auth.region.to_owned() })
@@ -226,16 +227,16 @@ pub(crate) fn sign(
         uri_encode(request.path, true),
         request.query,
         names.join(";"),
-        hex(&Sha256::digest(request.body))
+        hex::encode(Sha256::digest(request.body))
     );
     let date = &amz_date[..8];
     let scope = format!("{date}/{region}/{service}/aws4_request");
     let string_to_sign = format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical.as_bytes()))
+        hex::encode(Sha256::digest(canonical.as_bytes()))
     );
     let signature =
-        hex(&hmac(&signing_key(secret, date, region, service), string_to_sign.as_bytes()));
+        hex::encode(hmac(&signing_key(secret, date, region, service), string_to_sign.as_bytes()));
     format!(
         "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={}, Signature={signature}",
         names.join(";")
@@ -306,23 +307,6 @@ pub(crate) fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The bytes of a hex string (either case); `None` when it is not one.
-pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-}
-
-/// Compares secrets without revealing, through timing, where they first differ.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn uri_encode(text: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
@@ -337,55 +321,20 @@ fn uri_encode(text: &str, keep_slash: bool) -> String {
     out
 }
 
+/// A query key or value as the client meant it, before it is encoded canonically; a `%`
+/// without two hex digits after it (`%+1`) stays as it is, so the signature does not match.
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(value) =
-                text.get(i + 1..i + 3).and_then(|it| u8::from_str_radix(it, 16).ok())
-        {
-            out.push(value);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 /// `20261122T162140Z` as seconds since the epoch.
 pub(crate) fn parse_amz_date(text: &str) -> Option<i64> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 16 || bytes[8] != b'T' || bytes[15] != b'Z' {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
-    let (year, month, day) = (number(0..4)?, number(4..6)?, number(6..8)?);
-    let (hour, minute, second) = (number(9..11)?, number(11..13)?, number(13..15)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    engine::clock::parse_utc(text, engine::clock::AMZ_DATE).map(|ms| ms.div_euclid(1000))
 }
 
 /// Seconds since the epoch as `20261122T162140Z`.
 pub(crate) fn format_amz_date(seconds: i64) -> String {
-    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    engine::clock::format_utc(seconds.saturating_mul(1000), engine::clock::AMZ_DATE)
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
-use crate::sigv4::{hex, hmac};
+use crate::sigv4::hmac;
 use crate::{AppState, ServerError};
 
 const REPOSITORY: &str = "repository";
@@ -84,7 +84,7 @@ pub(crate) async fn put_repository_triggers(
             };
             secrets.insert(name.to_owned(), sealed);
         }
-        let configuration_id = crate::aws::uuid();
+        let configuration_id = uuid::Uuid::new_v4().to_string();
         let document = Document {
             kind: TRIGGERS.to_owned(),
             key: repo.clone(),
@@ -161,7 +161,7 @@ pub(crate) async fn test_repository_triggers(
         };
         let body = notification(state, trigger, &configuration_id, &change).to_string();
         let url = trigger["destinationArn"].as_str().unwrap_or_default().to_owned();
-        let delivery = format!("test/{}", crate::aws::uuid());
+        let delivery = format!("test/{}", uuid::Uuid::new_v4());
         async move {
             let outcome = post(&url, &secret, &delivery, body).await;
             (name, outcome)
@@ -353,7 +353,7 @@ fn test_reference(trigger: &Value) -> String {
 }
 
 fn new_secret() -> String {
-    hex(&crate::crypto::random_bytes(32))
+    hex::encode(crate::crypto::random_bytes(32))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,7 +415,7 @@ pub(crate) fn notification_in(
         "awsRegion": region,
         "codecommit": { "references": [reference] },
         "customData": trigger.get("customData").cloned().unwrap_or(Value::Null),
-        "eventId": crate::aws::uuid(),
+        "eventId": uuid::Uuid::new_v4().to_string(),
         "eventName": "ReferenceChanges",
         "eventPartNumber": 1,
         "eventSource": "aws:codecommit",
@@ -431,21 +431,12 @@ pub(crate) fn notification_in(
 
 /// `2016-02-09T00:08:11.743+0000`, as CodeCommit writes `eventTime`.
 pub(crate) fn event_time(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    let (year, month, day) = engine::clock::civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}+0000",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
-    )
+    engine::clock::format_utc(ms, engine::clock::EVENT_TIME)
 }
 
 /// `sha256=<hex HMAC-SHA256 of body>`, keyed with the secret's characters.
 pub(crate) fn signature(secret: &str, body: &[u8]) -> String {
-    format!("sha256={}", hex(&hmac(secret.as_bytes(), body)))
+    format!("sha256={}", hex::encode(hmac(secret.as_bytes(), body)))
 }
 
 // ---------------------------------------------------------------------------------------------

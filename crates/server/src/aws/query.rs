@@ -159,7 +159,7 @@ pub(crate) async fn s3_not_available(request: Request, next: Next) -> Response {
     if super::scope_service(request.headers(), request.uri()) != Some("s3") {
         return next.run(request).await;
     }
-    let request_id = super::uuid();
+    let request_id = uuid::Uuid::new_v4().to_string();
     let xml = format!(
         "<Error><Code>NotImplemented</Code><Message>S3 is not available on this server yet.</Message>\
          <Resource>{}</Resource><RequestId>{}</RequestId></Error>",

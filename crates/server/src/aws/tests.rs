@@ -5,7 +5,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::sigv4::{SignedRequest, format_amz_date, hex, sign};
+use crate::sigv4::{SignedRequest, format_amz_date, sign};
 
 struct Harness {
     state: AppState,
@@ -155,7 +155,7 @@ async fn a_captured_get_parameter_replayed_with_another_body_is_refused() {
     let swapped = br#"{"Name":"db-password"}"#;
     let mut call = Call::json("AmazonSSM.GetParameter", captured);
     call.sent_body = Some(swapped);
-    call.unsigned.push(("x-amz-content-sha256", hex(&Sha256::digest(captured))));
+    call.unsigned.push(("x-amz-content-sha256", hex::encode(Sha256::digest(captured))));
     let answer = harness.send(call).await;
     assert_eq!(answer.status, 400, "{}", answer.text);
     assert_eq!(answer.error_type(), "InvalidSignatureException");

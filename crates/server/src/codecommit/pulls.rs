@@ -107,12 +107,12 @@ fn now() -> f64 {
 }
 
 fn sha256_hex(text: &str) -> String {
-    crate::sigv4::hex(&Sha256::digest(text.as_bytes()))
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// A fresh revision id: 64 hex digits, like CodeCommit's.
 fn new_revision() -> String {
-    sha256_hex(&crate::aws::uuid())
+    sha256_hex(&uuid::Uuid::new_v4().to_string())
 }
 
 fn optional_str<'a>(input: &'a Value, field: &str) -> Option<&'a str> {

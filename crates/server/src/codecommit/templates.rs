@@ -163,7 +163,7 @@ pub(super) async fn rules_for(
             continue;
         }
         rules.push(json!({
-            "approvalRuleId": crate::aws::uuid(),
+            "approvalRuleId": uuid::Uuid::new_v4().to_string(),
             "approvalRuleName": name,
             "approvalRuleContent": content,
             "ruleContentSha256": sha256_hex(content),
@@ -231,7 +231,7 @@ pub(super) fn association_key(template: &str, repository: &str) -> String {
 }
 
 fn sha256_hex(text: &str) -> String {
-    crate::sigv4::hex(&Sha256::digest(text.as_bytes()))
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 fn user_arn(state: &AppState, caller: &Caller) -> String {
@@ -361,7 +361,7 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
     let now_ms = engine::clock::now_ms();
     let now = engine::clock::aws_timestamp(now_ms);
     let body = json!({
-        "approvalRuleTemplateId": crate::aws::uuid(),
+        "approvalRuleTemplateId": uuid::Uuid::new_v4().to_string(),
         "approvalRuleTemplateName": name,
         "approvalRuleTemplateDescription": description,
         "approvalRuleTemplateContent": content,

@@ -291,7 +291,7 @@ async fn commit(
     }
     let index = ScratchIndex(
         crate::git::repo_path(state, repository)
-            .join(format!("slipway-index-{}", crate::aws::uuid())),
+            .join(format!("slipway-index-{}", uuid::Uuid::new_v4())),
     );
     let index_file = index.0.to_string_lossy().into_owned();
     let env = [("GIT_INDEX_FILE", index_file.as_str())];

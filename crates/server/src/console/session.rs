@@ -12,9 +12,9 @@ use axum::http::header::COOKIE;
 use engine::store::{Document, Store, StoreError, Write};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::crypto::random_string;
-use crate::sigv4::{constant_time_eq, hex};
 
 /// The kind of the documents that hold sessions.
 const SESSION: &str = "console-session";
@@ -38,7 +38,7 @@ pub(super) struct Session {
 impl Session {
     /// Whether a form's anti-forgery token is this session's.
     pub(super) fn accepts(&self, csrf: &str) -> bool {
-        constant_time_eq(self.csrf.as_bytes(), csrf.as_bytes())
+        bool::from(self.csrf.as_bytes().ct_eq(csrf.as_bytes()))
     }
 }
 
@@ -148,7 +148,7 @@ pub(super) fn sign_in_token(headers: &HeaderMap) -> (String, bool) {
 /// form another site makes the browser post cannot read that cookie.
 pub(super) fn sign_in_accepts(headers: &HeaderMap, csrf: &str) -> bool {
     cookie(headers, SIGN_IN_COOKIE)
-        .is_some_and(|token| constant_time_eq(token.as_bytes(), csrf.as_bytes()))
+        .is_some_and(|token| bool::from(token.as_bytes().ct_eq(csrf.as_bytes())))
 }
 
 /// The `Set-Cookie` value that gives the browser the sign-in form's `token`.
@@ -173,7 +173,7 @@ pub(super) fn clear_cookie() -> String {
 
 /// The store key of a session: the token's SHA-256, never the token.
 fn token_key(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// The value of the cookie `name` among the request's `Cookie` headers.

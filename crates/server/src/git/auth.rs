@@ -12,10 +12,11 @@ use axum::http::HeaderMap;
 use engine::store::{Document, StoreError, Write};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::crypto::{random_bytes, random_string};
-use crate::sigv4::{constant_time_eq, hex, hmac, parse_amz_date, signing_key, unhex};
+use crate::sigv4::{hmac, parse_amz_date, signing_key};
 
 /// The kind of the documents that hold HTTPS git credentials.
 pub(crate) const GIT_CREDENTIAL: &str = "git-credential";
@@ -53,7 +54,7 @@ pub(crate) async fn create_git_credentials(
             body: json!({
                 "userName": user,
                 "passwordHash": password_hash(&salt, &password),
-                "salt": hex(&salt),
+                "salt": hex::encode(&salt),
                 "status": "Active",
                 "createdMs": now,
             }),
@@ -90,7 +91,7 @@ fn password_hash(salt: &[u8], password: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(salt);
     hasher.update(password.as_bytes());
-    hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// The user behind a git request to the repository `repo`, if its credentials are valid.
@@ -134,7 +135,7 @@ pub(super) async fn authenticate(
         let path = format!("/v1/repos/{repo}");
         let expected =
             codecommit_signature(&secret, &state.region, claimed.timestamp, host_name(host), &path);
-        let valid = constant_time_eq(expected.as_bytes(), claimed.signature.as_bytes());
+        let valid = bool::from(expected.as_bytes().ct_eq(claimed.signature.as_bytes()));
         return valid.then_some(user);
     }
     let document = match state.store.get(GIT_CREDENTIAL, &user_name).await {
@@ -148,10 +149,10 @@ pub(super) async fn authenticate(
     if body["status"] != "Active" {
         return None;
     }
-    let salt = unhex(body["salt"].as_str()?)?;
+    let salt = hex::decode(body["salt"].as_str()?).ok()?;
     let expected = body["passwordHash"].as_str()?;
     let actual = password_hash(&salt, &password);
-    constant_time_eq(expected.as_bytes(), actual.as_bytes())
+    bool::from(expected.as_bytes().ct_eq(actual.as_bytes()))
         .then(|| body["userName"].as_str().map(str::to_owned))
         .flatten()
 }
@@ -215,9 +216,9 @@ pub(super) fn codecommit_signature(
     let date = timestamp.get(..8).unwrap_or(timestamp);
     let string_to_sign = format!(
         "AWS4-HMAC-SHA256\n{timestamp}\n{date}/{region}/codecommit/aws4_request\n{}",
-        hex(&Sha256::digest(canonical.as_bytes()))
+        hex::encode(Sha256::digest(canonical.as_bytes()))
     );
-    hex(&hmac(&signing_key(secret, date, region, "codecommit"), string_to_sign.as_bytes()))
+    hex::encode(hmac(&signing_key(secret, date, region, "codecommit"), string_to_sign.as_bytes()))
 }
 
 /// The user name and password of `Authorization: Basic …`.
@@ -232,19 +233,14 @@ pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)>
     Some((user.to_owned(), password.to_owned()))
 }
 
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let value = text.get(i + 1..i + 3).and_then(|it| u8::from_str_radix(it, 16).ok())?;
-            out.push(value);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+/// `text` percent-decoded; `None` when a `%` is not followed by two hex digits (`%+1`, `%4`)
+/// or the result is not UTF-8, so a malformed user name is refused, never guessed at.
+pub(super) fn percent_decode(text: &str) -> Option<String> {
+    let well_formed = text.split('%').skip(1).all(|rest| {
+        rest.as_bytes().get(..2).is_some_and(|it| it.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(text).decode_utf8().ok().map(|it| it.into_owned())
 }

@@ -27,8 +27,9 @@ pub(super) enum Pkt<'a> {
 /// yet; `Err` when the bytes are not a pkt-line.
 pub(super) fn next_pkt(bytes: &[u8]) -> Result<Option<(Pkt<'_>, usize)>, ()> {
     let Some(head) = bytes.get(..4) else { return Ok(None) };
-    let head = std::str::from_utf8(head).map_err(|_| ())?;
-    let len = usize::from_str_radix(head, 16).map_err(|_| ())?;
+    let mut len = [0u8; 2];
+    hex::decode_to_slice(head, &mut len).map_err(|_| ())?;
+    let len = usize::from(u16::from_be_bytes(len));
     match len {
         0 => Ok(Some((Pkt::Flush, 4))),
         1 | 2 => Ok(Some((Pkt::Special, 4))),

@@ -363,7 +363,7 @@ pub(super) async fn install_hook(dir: &Path) -> std::io::Result<()> {
 fn random_id() -> String {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("the operating system's random source works");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// One push's policy: where its file goes, and what it is decided from.

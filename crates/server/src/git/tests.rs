@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::auth::{
     GIT_CREDENTIAL, access_key_id, basic_credentials, codecommit_signature, host_name,
-    split_codecommit_password,
+    percent_decode, split_codecommit_password,
 };
 use super::pkt::{CommandParser, Pkt, RefCommand, RefStatus, next_pkt, parse_report};
 use super::*;
@@ -160,6 +160,8 @@ fn pkt_lines_are_split() {
     assert_eq!(next_pkt(b"0009hel"), Ok(None));
     assert_eq!(next_pkt(b"ffff"), Err(()));
     assert_eq!(next_pkt(b"00g0"), Err(()));
+    // A length is four hex digits, never a signed number.
+    assert_eq!(next_pkt(b"+00ahello!"), Err(()));
 }
 
 #[test]
@@ -225,6 +227,17 @@ fn the_credential_helper_password_is_the_one_awscli_computes() {
     // Temporary credentials (`%<session token>`) are not supported.
     assert_eq!(access_key_id("ASIAIOSFODNN7EXAMPLE%FQoGZXIvYXdzEJr"), None);
     assert_eq!(access_key_id("admin-at-123456"), None);
+}
+
+/// A `%` must be followed by two hex digits: `%+1` (which `u8::from_str_radix` reads as 1),
+/// a cut-off `%4` and non-UTF-8 results are refused, not guessed at.
+#[test]
+fn user_names_with_malformed_escapes_are_refused() {
+    assert_eq!(percent_decode("AKIA%49%4f").as_deref(), Some("AKIAIO"));
+    assert_eq!(percent_decode("AKIA"), Some("AKIA".to_owned()));
+    for malformed in ["AKIA%+1", "AKIA%+F", "AKIA%4", "AKIA%", "AKIA%zz", "AKIA%FF"] {
+        assert_eq!(percent_decode(malformed), None, "{malformed}");
+    }
 }
 
 #[test]

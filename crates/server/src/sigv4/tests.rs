@@ -112,14 +112,14 @@ fn a_captured_request_replayed_with_another_body_is_refused() {
     let original = br#"{"Name":"db-password"}"#;
     let swapped = br#"{"Name":"admin-password"}"#;
     let mut headers = signed(original, "20261122T162140Z", SECRET);
-    let original_hash = super::hex(&sha2::Sha256::digest(original));
+    let original_hash = hex::encode(sha2::Sha256::digest(original));
     headers.push(("x-amz-content-sha256".to_owned(), original_hash));
     assert!(check(&headers, original, "20261122T162140Z").is_ok());
     assert_eq!(check(&headers, swapped, "20261122T162140Z"), Err(SignatureError::Mismatch));
 
     // A header that claims another hash than the body's is refused, signed or not.
     let mut lying = signed(original, "20261122T162140Z", SECRET);
-    lying.push(("x-amz-content-sha256".to_owned(), super::hex(&sha2::Sha256::digest(swapped))));
+    lying.push(("x-amz-content-sha256".to_owned(), hex::encode(sha2::Sha256::digest(swapped))));
     assert_eq!(check(&lying, original, "20261122T162140Z"), Err(SignatureError::Mismatch));
 
     // Outside S3 a body is always signed.
@@ -156,4 +156,19 @@ fn dates_round_trip() {
     }
     assert_eq!(parse_amz_date("20261122T162140Z"), Some(1_795_364_500));
     assert_eq!(parse_amz_date("2026-11-22"), None);
+    // Signs inside a field (which `str::parse` takes) and days a month does not have.
+    for malformed in
+        ["2026+1+2T162140Z", "20261122T+1+2+3Z", "20260231T000000Z", "20261122T246000Z"]
+    {
+        assert_eq!(parse_amz_date(malformed), None, "{malformed}");
+    }
+}
+
+/// Query keys and values are decoded by the `percent-encoding` crate; a `%` without two hex
+/// digits after it (`%+1`) is kept as it is, not read as a byte.
+#[test]
+fn query_escapes_decode_and_malformed_ones_stay() {
+    assert_eq!(super::percent_decode("a%20b%2Fc"), "a b/c");
+    assert_eq!(super::percent_decode("%+1"), "%+1");
+    assert_eq!(super::percent_decode("100%"), "100%");
 }

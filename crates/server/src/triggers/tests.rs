@@ -176,7 +176,7 @@ fn the_signature_is_the_bodys_hmac_sha256_under_the_secret() {
     let body = br#"{"Records":[]}"#;
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
-    let expected = format!("sha256={}", hex(&mac.finalize().into_bytes()));
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     assert_eq!(signature(&secret, body), expected);
     assert_ne!(signature("other", body), expected);
     assert_eq!(signature(&secret, body).len(), "sha256=".len() + 64);

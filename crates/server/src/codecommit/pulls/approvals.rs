@@ -222,7 +222,7 @@ pub(super) async fn create_rule(
     let name = rule_name(&input)?;
     let content = rule_content(&input, "approvalRuleContent")?;
     let actor = user_arn(state, caller);
-    let rule_id = crate::aws::uuid();
+    let rule_id = uuid::Uuid::new_v4().to_string();
     let (_, rule) = modify(state, &id, |body| {
         require_open(body)?;
         let rules = rules_mut(body);

@@ -148,7 +148,7 @@ pub(super) async fn post(
         }
         output["location"] = located;
     }
-    let comment_id = crate::aws::uuid();
+    let comment_id = uuid::Uuid::new_v4().to_string();
     let now = super::now();
     output["comment"] = json!({
         "commentId": comment_id,
