@@ -68,6 +68,9 @@ pub struct BuildContext {
     /// Run the commands inside bubblewrap: the host read-only, the workspace writable, `HOME`
     /// in the workspace.
     pub sandbox: bool,
+    /// Paths the sandbox replaces with empty ones (the server's data directory and key file,
+    /// for the embedded agent), so that the build cannot read them.
+    pub sandbox_hidden: Vec<PathBuf>,
     /// The server's URL and a token for the build's git commands (`git-credential-helper`):
     /// git sends it to that server, and it is masked in all output.
     pub git_credentials: Option<(String, String)>,
@@ -497,7 +500,10 @@ impl Run<'_> {
             env.push(("CODEBUILD_RESOLVED_SOURCE_VERSION".to_owned(), revision.clone()));
             self.resolved_source_version = Some(revision);
         }
-        let sandbox = self.context.sandbox.then_some(self.context.work_dir.as_path());
+        let sandbox = self
+            .context
+            .sandbox
+            .then_some((self.context.work_dir.as_path(), self.context.sandbox_hidden.as_slice()));
         let state_dir = self.shell_state_dir(sandbox.is_some());
         if let Some(helper) = &self.context.helper_program {
             match install_helpers(&self.context.work_dir.join("shell").join("bin"), helper) {

@@ -61,7 +61,7 @@ impl ShellSession {
         env: &[(String, String)],
         cwd: &Path,
         state_dir: &Path,
-        sandbox: Option<&Path>,
+        sandbox: Option<(&Path, &[PathBuf])>,
     ) -> std::io::Result<ShellSession> {
         std::fs::create_dir_all(state_dir)?;
         let driver = state_dir.join("driver.sh");
@@ -70,27 +70,27 @@ impl ShellSession {
         let nonce = nonce();
         let mut command = match sandbox {
             None => crate::process::command("bash"),
-            Some(writable) => {
-                // bubblewrap: the host read-only, the workspace writable, a private /tmp, and
-                // a PID namespace, so that when bwrap is killed every process of the build
-                // goes with it.
+            Some((writable, hidden)) => {
+                // bubblewrap: the host read-only, the workspace writable, a private /tmp, a
+                // PID namespace (so that when bwrap is killed every process of the build goes
+                // with it, and no other process of the host is visible), no capabilities,
+                // and the `hidden` paths replaced by empty ones (before the workspace is
+                // bound, which may lie under one of them).
                 let mut command = crate::process::command("bwrap");
-                command
-                    .args([
-                        "--ro-bind",
-                        "/",
-                        "/",
-                        "--dev",
-                        "/dev",
-                        "--proc",
-                        "/proc",
-                        "--tmpfs",
-                        "/tmp",
-                    ])
-                    .arg("--bind")
-                    .arg(writable)
-                    .arg(writable)
-                    .args(["--unshare-pid", "--die-with-parent", "--", "bash"]);
+                command.args(crate::process::SANDBOX_ARGS);
+                for path in hidden {
+                    if path.is_dir() {
+                        command.arg("--tmpfs").arg(path);
+                    } else if path.exists() {
+                        command.arg("--ro-bind").arg("/dev/null").arg(path);
+                    }
+                }
+                command.args(["--tmpfs", "/tmp"]).arg("--bind").arg(writable).arg(writable).args([
+                    "--unshare-pid",
+                    "--die-with-parent",
+                    "--",
+                    "bash",
+                ]);
                 command
             }
         };

@@ -138,6 +138,7 @@ impl Setup {
             env_overrides: self.overrides.clone(),
             helper_program: None,
             sandbox: self.sandbox,
+            sandbox_hidden: Vec::new(),
             output_budget: None,
             git_credentials: None,
             platform_variables: Vec::new(),
