@@ -24,6 +24,7 @@ mod error;
 mod git;
 mod identity;
 mod logs;
+mod loop_lease;
 mod mirrors;
 mod process;
 mod reports;
@@ -112,6 +113,22 @@ pub(crate) struct AppState {
     pub(crate) sign_ins: Arc<console::Throttle>,
     /// Seals values kept at rest (repository triggers' HMAC secrets).
     pub(crate) sealer: crate::crypto::SecretBox,
+    /// This process among the installation's replicas, for the background loops' leases.
+    pub(crate) replica: String,
+}
+
+impl AppState {
+    /// Whether this replica runs the background loop `name` now (see [`loop_lease`]); a store
+    /// error counts as no.
+    pub(crate) async fn runs_loop(&self, name: &str) -> bool {
+        match loop_lease::hold(&self.store, name, &self.replica, engine::clock::now_ms()).await {
+            Ok(held) => held,
+            Err(err) => {
+                tracing::error!(%err, loop = name, "claiming a background loop");
+                false
+            }
+        }
+    }
 }
 
 /// A server ready to serve.
@@ -181,6 +198,7 @@ impl Server {
             stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             sign_ins: Arc::new(console::Throttle::default()),
             sealer: secrets,
+            replica: crate::crypto::random_string(16, b"abcdefghijklmnopqrstuvwxyz0123456789"),
         };
         Ok(Server { state, created_admin, admin_credentials_file })
     }
@@ -199,6 +217,9 @@ impl Server {
             let mut interval = tokio::time::interval(Duration::from_secs(2));
             loop {
                 interval.tick().await;
+                if !state.runs_loop("expiry").await {
+                    continue;
+                }
                 if let Err(err) = agent_api::expire_leases(&state).await {
                     tracing::error!(%err, "expiring leases");
                 }
