@@ -1,3 +1,5 @@
+//! Loop leases: one holder at a time, handed over only when the lease expires.
+
 use super::*;
 
 #[tokio::test]
