@@ -139,3 +139,86 @@ fn two_replicas_serve_one_installation() {
     let build = wait_for_build(&second, &id);
     assert_eq!(build["buildStatus"], "FAULT", "{build}");
 }
+
+#[test]
+fn a_push_through_one_replica_starts_its_webhook_build_once() {
+    let Some((database, endpoint, bucket)) = services() else { return };
+    let sandbox = Sandbox::new();
+    let database = fresh_database(&database);
+    let prefix = database.rsplit('/').next().unwrap_or("replicas").to_owned();
+    let blobs =
+        format!("s3://{bucket}/{prefix}?endpoint={endpoint}&allow_http=true&region=us-east-1");
+    // The hosted repositories live in the data directory: replicas that serve git share it
+    // (a shared file system), and with it the key.
+    let data = sandbox.path("shared");
+    let first = replica(&data, &database, &blobs, &[]);
+    let second = replica(&data, &database, &blobs, &["--no-local-agent"]);
+    first.json(&["codecommit", "create-repository", "--repository-name", "hooked"]);
+    let clone_url = format!("{}/v1/repos/hooked", first.endpoint);
+    let source = json!({ "type": "CODECOMMIT", "location": clone_url }).to_string();
+    first.create_project("hooked", &source);
+    let groups = json!([[{ "type": "EVENT", "pattern": "PUSH" }]]).to_string();
+    first.json(&[
+        "codebuild",
+        "create-webhook",
+        "--project-name",
+        "hooked",
+        "--filter-groups",
+        &groups,
+    ]);
+
+    let mut command = sandbox.slipway(&[
+        "git-credentials",
+        "create",
+        "--user",
+        "admin",
+        "--database-url",
+        &database,
+        "--blob-url",
+        &blobs,
+        "--data-dir",
+    ]);
+    command.arg(&data);
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        command.env("AWS_ACCESS_KEY_ID", "testing").env("AWS_SECRET_ACCESS_KEY", "testing");
+    }
+    let created = crate::Run::from(command.output().unwrap());
+    created.expect_code(0);
+    let url =
+        crate::support::GitCredentials::parse(&created.stdout).url(&second.endpoint, "hooked");
+    let work = sandbox.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    crate::support::git_ok(&work, &["init", "-q", "-b", "main"]);
+    let builds = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let ids =
+                first.json(&["codebuild", "list-builds-for-project", "--project-name", "hooked"]);
+            let ids: Vec<String> = ids["ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|it| it.as_str().unwrap().to_owned())
+                .collect();
+            if ids.len() >= n {
+                return ids;
+            }
+            assert!(std::time::Instant::now() < deadline, "the push started no build: {ids:?}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    for n in 1..=2 {
+        crate::support::commit(
+            &work,
+            "buildspec.yml",
+            &format!("version: 0.2\nphases:\n  build:\n    commands:\n      - echo push-{n}\n"),
+            "c",
+        );
+        crate::support::git_ok(&work, &["push", "-q", &url, "main"]);
+        let ids = builds(n);
+        // Each push started exactly one build: the second push's build is the n-th one.
+        assert_eq!(ids.len(), n, "{ids:?}");
+        let build = wait_for_build(&first, &ids[0]);
+        assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    }
+}
