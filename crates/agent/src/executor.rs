@@ -68,6 +68,9 @@ pub struct BuildContext {
     /// Run the commands inside bubblewrap: the host read-only, the workspace writable, `HOME`
     /// in the workspace.
     pub sandbox: bool,
+    /// Paths the sandbox replaces with empty ones (the server's data directory and key file,
+    /// for the embedded agent), so that the build cannot read them.
+    pub sandbox_hidden: Vec<PathBuf>,
     /// The server's URL and a token for the build's git commands (`git-credential-helper`):
     /// git sends it to that server, and it is masked in all output.
     pub git_credentials: Option<(String, String)>,
@@ -503,7 +506,10 @@ impl Run<'_> {
             env.push(("CODEBUILD_RESOLVED_SOURCE_VERSION".to_owned(), revision.clone()));
             self.resolved_source_version = Some(revision);
         }
-        let sandbox = self.context.sandbox.then_some(self.context.work_dir.as_path());
+        let sandbox = self
+            .context
+            .sandbox
+            .then_some((self.context.work_dir.as_path(), self.context.sandbox_hidden.as_slice()));
         let state_dir = self.shell_state_dir(sandbox.is_some());
         if let Some(helper) = &self.context.helper_program {
             match install_helpers(&self.context.work_dir.join("shell").join("bin"), helper) {
@@ -531,7 +537,16 @@ impl Run<'_> {
             env.retain(|(k, _)| k != "HOME");
             env.push(("HOME".to_owned(), home.display().to_string()));
         }
-        match ShellSession::start(self.plan.shell, &env, src_dir, &state_dir, sandbox) {
+        let switches_user =
+            self.plan.run_as.is_some() || self.plan.phases.iter().any(|it| it.run_as.is_some());
+        match ShellSession::start(
+            self.plan.shell,
+            &env,
+            src_dir,
+            &state_dir,
+            sandbox,
+            switches_user,
+        ) {
             Ok(session) => self.session = Some(session),
             Err(err) => {
                 let program = if sandbox.is_some() { "bwrap (bubblewrap)" } else { "bash" };

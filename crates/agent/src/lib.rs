@@ -13,6 +13,7 @@ pub mod cache;
 mod clock;
 pub mod executor;
 mod process;
+pub use process::check_sandbox;
 pub mod secrets;
 pub mod worker;
 mod workspace;

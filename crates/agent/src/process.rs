@@ -45,3 +45,31 @@ pub(crate) async fn give_tree(dir: &std::path::Path, user: &str) -> Result<(), S
         Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
     }
 }
+
+/// The start of every bubblewrap command line: the host read-only, fresh `/dev` and `/proc`
+/// (of the build's own PID namespace), and no capabilities, even for root.
+pub(crate) const SANDBOX_ARGS: &[&str] =
+    &["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--cap-drop", "ALL"];
+
+/// Whether builds can run in bubblewrap on this host: runs `true` in a sandbox as builds get
+/// it; the error says why not and how to install it.
+pub async fn check_sandbox() -> Result<(), String> {
+    let output = command("bwrap")
+        .args(SANDBOX_ARGS)
+        .args(["--unshare-pid", "--die-with-parent", "--", "true"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await;
+    match output {
+        Ok(output) if output.status.success() => Ok(()),
+        Ok(output) => Err(format!(
+            "bubblewrap (bwrap) cannot start a sandbox here: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Err("bubblewrap (bwrap) is not installed; install it with `apt-get install bubblewrap`"
+                .to_owned())
+        }
+        Err(err) => Err(format!("cannot run bubblewrap (bwrap): {err}")),
+    }
+}

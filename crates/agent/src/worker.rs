@@ -112,6 +112,9 @@ pub struct AgentConfig {
     pub helper_program: Option<PathBuf>,
     /// The environment builds start from.
     pub base_env: Vec<(String, String)>,
+    /// `Some(hidden)`: every build runs in bubblewrap whatever its project says, with the
+    /// `hidden` paths empty (the embedded agent: the server's data directory and key).
+    pub forced_sandbox: Option<Vec<PathBuf>>,
     /// Where diagnostic lines go (registration, job starts and ends, retries, errors); the
     /// binary prints them. `None` drops them.
     pub on_log: Option<Arc<dyn Fn(String) + Send + Sync>>,
@@ -130,6 +133,7 @@ impl fmt::Debug for AgentConfig {
             .field("cache_dir", &self.cache_dir)
             .field("helper_program", &self.helper_program)
             .field("base_env", &format_args!("<{} variables>", self.base_env.len()))
+            .field("forced_sandbox", &self.forced_sandbox)
             .field("on_log", &self.on_log.is_some())
             .finish()
     }
@@ -432,7 +436,8 @@ async fn run_job(
     let JobOffer { job_id, build: job } = offer;
     let job_label = format!("job {job_id} (build {})", job.build_id);
     shared.log(format!("{job_label}: started"));
-    if job.sandbox {
+    let sandbox = job.sandbox || shared.config.forced_sandbox.is_some();
+    if sandbox {
         shared.log(format!(
             "{job_label}: runs inside bubblewrap (the host read-only, the workspace writable)"
         ));
@@ -490,7 +495,8 @@ async fn run_job(
         base_env: shared.config.base_env.clone(),
         env_overrides: job.variables.clone(),
         helper_program: shared.config.helper_program.clone(),
-        sandbox: job.sandbox,
+        sandbox,
+        sandbox_hidden: shared.config.forced_sandbox.clone().unwrap_or_default(),
         output_budget: Some(Arc::clone(&budget)),
         git_credentials: job.git_token.clone().map(|token| (shared.config.server.clone(), token)),
         platform_variables: job.platform_variables.clone(),

@@ -1,7 +1,10 @@
 //! Encryption at rest for secrets (access-key secrets, parameter and secret values).
 //!
-//! One key per installation, kept in `<data-dir>/master.key` (mode 0600) and created on first
-//! start. Values are sealed with ChaCha20-Poly1305 under a random nonce and stored as hex.
+//! One key per installation, kept in `<data-dir>/master.key` (mode 0600) and created on the
+//! installation's first start; every other replica is given the same file
+//! (`--master-key-file`). The store records the key's [`SecretBox::fingerprint`] (never the
+//! key), so that a replica started with another key refuses to start instead of failing every
+//! signature. Values are sealed with ChaCha20-Poly1305 under a random nonce and stored as hex.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -14,7 +17,11 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 #[derive(Clone)]
 pub(crate) struct SecretBox {
     cipher: ChaCha20Poly1305,
+    fingerprint: String,
 }
+
+/// What [`SecretBox::fingerprint`] signs.
+const FINGERPRINT_LABEL: &[u8] = b"slipway installation key fingerprint v1";
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CryptoError {
@@ -25,8 +32,9 @@ pub(crate) enum CryptoError {
 }
 
 impl SecretBox {
-    /// Loads the key from `path`, or creates it (mode 0600) when the file does not exist.
-    pub(crate) fn load_or_create(path: &Path) -> Result<SecretBox, CryptoError> {
+    /// Loads the key from `path`, or creates it (mode 0600) when the file does not exist and
+    /// `create` says so.
+    pub(crate) fn load_or_create(path: &Path, create: bool) -> Result<SecretBox, CryptoError> {
         let fail =
             |message: String| CryptoError::KeyFile { path: path.display().to_string(), message };
         let key = match std::fs::read_to_string(path) {
@@ -34,6 +42,9 @@ impl SecretBox {
                 .ok()
                 .filter(|it| it.len() == 32)
                 .ok_or_else(|| fail("not 64 hex digits".to_owned()))?,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !create => {
+                return Err(fail("does not exist".to_owned()));
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 let key = random_bytes(32);
                 let mut file = std::fs::OpenOptions::new()
@@ -59,7 +70,13 @@ impl SecretBox {
         }
         let key =
             Key::try_from(key.as_slice()).map_err(|_| fail("not a 32-byte key".to_owned()))?;
-        Ok(SecretBox { cipher: ChaCha20Poly1305::new(&key) })
+        let fingerprint = hex::encode(crate::sigv4::hmac(&key, FINGERPRINT_LABEL));
+        Ok(SecretBox { cipher: ChaCha20Poly1305::new(&key), fingerprint })
+    }
+
+    /// HMAC-SHA256 of a fixed label under the key, in hex: names the key without revealing it.
+    pub(crate) fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// `nonce || ciphertext`, in hex.

@@ -84,7 +84,12 @@ impl Identity {
         if !self.store.list(&query).await?.documents.is_empty() {
             return Ok(None);
         }
-        self.create_user("admin", now_ms).await?;
+        // Another replica starting at the same moment may create it first: then it is that
+        // replica's to announce.
+        match self.create_user("admin", now_ms).await {
+            Err(IdentityError::UserExists(_)) => return Ok(None),
+            other => other?,
+        }
         Ok(Some(self.create_access_key("admin", now_ms).await?))
     }
 

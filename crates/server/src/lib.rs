@@ -24,6 +24,7 @@ mod error;
 mod git;
 mod identity;
 mod logs;
+mod loop_lease;
 mod mirrors;
 mod process;
 mod reports;
@@ -66,6 +67,12 @@ pub struct ServerConfig {
     pub blob_url: Option<String>,
     /// The region in ARNs and the one clients should sign for.
     pub region: String,
+    /// The installation's key; default: `master.key` in the data directory. Every replica of
+    /// one installation is given the same key.
+    pub master_key_file: Option<PathBuf>,
+    /// Create the installation when there is none (`slipway server`); administration commands
+    /// refuse instead, naming the data directory they looked in.
+    pub create: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +85,8 @@ pub enum ServerError {
     Blob(#[from] engine::blob::BlobError),
     #[error("{0}")]
     Crypto(String),
+    #[error("{0}")]
+    NoInstallation(String),
     #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error("serving HTTP: {0}")]
@@ -106,6 +115,22 @@ pub(crate) struct AppState {
     pub(crate) sign_ins: Arc<console::Throttle>,
     /// Seals values kept at rest (repository triggers' HMAC secrets).
     pub(crate) sealer: crate::crypto::SecretBox,
+    /// This process among the installation's replicas, for the background loops' leases.
+    pub(crate) replica: String,
+}
+
+impl AppState {
+    /// Whether this replica runs the background loop `name` now (see [`loop_lease`]); a store
+    /// error counts as no.
+    pub(crate) async fn runs_loop(&self, name: &str) -> bool {
+        match loop_lease::hold(&self.store, name, &self.replica, engine::clock::now_ms()).await {
+            Ok(held) => held,
+            Err(err) => {
+                tracing::error!(%err, loop = name, "claiming a background loop");
+                false
+            }
+        }
+    }
 }
 
 /// A server ready to serve.
@@ -121,21 +146,34 @@ impl Server {
     /// Opens (or creates) the server's state as `config` says.
     pub async fn open(config: &ServerConfig) -> Result<Server, ServerError> {
         let data_dir = &config.data_dir;
+        if !config.create {
+            no_installation_here(config)?;
+        }
         std::fs::create_dir_all(data_dir).map_err(|source| ServerError::DataDir {
             path: data_dir.display().to_string(),
             source,
         })?;
+        let data_dir_error =
+            |source| ServerError::DataDir { path: data_dir.display().to_string(), source };
+        // Only the server's user may look inside: it holds the key, the admin's credentials
+        // and the database.
+        make_private(data_dir, 0o700).map_err(data_dir_error)?;
         let database_url = match &config.database_url {
             Some(url) => url.clone(),
             None => format!("sqlite:{}", data_dir.join("slipway.db").display()),
         };
         let store = Store::connect(&database_url).await?;
+        for file in PRIVATE_FILES {
+            let path = data_dir.join(file);
+            if path.exists() {
+                make_private(&path, 0o600).map_err(data_dir_error)?;
+            }
+        }
         let blobs = match &config.blob_url {
             Some(url) => BlobStore::from_url(url)?,
             None => BlobStore::local(&data_dir.join("blobs"))?,
         };
-        let secrets = SecretBox::load_or_create(&data_dir.join("master.key"))
-            .map_err(|it| ServerError::Crypto(it.to_string()))?;
+        let secrets = open_installation_key(&store, config).await?;
         let identity = Identity::new(store.clone(), secrets.clone(), ACCOUNT_ID);
         let secrets_store = SecretsStore::new(store.clone(), secrets.clone());
         let created_admin = identity.bootstrap(engine::clock::now_ms()).await?;
@@ -162,6 +200,7 @@ impl Server {
             stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             sign_ins: Arc::new(console::Throttle::default()),
             sealer: secrets,
+            replica: crate::crypto::random_string(16, b"abcdefghijklmnopqrstuvwxyz0123456789"),
         };
         Ok(Server { state, created_admin, admin_credentials_file })
     }
@@ -180,6 +219,9 @@ impl Server {
             let mut interval = tokio::time::interval(Duration::from_secs(2));
             loop {
                 interval.tick().await;
+                if !state.runs_loop("expiry").await {
+                    continue;
+                }
                 if let Err(err) = agent_api::expire_leases(&state).await {
                     tracing::error!(%err, "expiring leases");
                 }
@@ -453,6 +495,8 @@ pub(crate) async fn test_state(region: &str) -> (AppState, tempfile::TempDir) {
         database_url: None,
         blob_url: None,
         region: region.to_owned(),
+        master_key_file: None,
+        create: true,
     };
     let server = Server::open(&config).await.unwrap();
     (server.state, dir)
@@ -468,6 +512,108 @@ pub(crate) async fn serve_for_test(state: AppState) -> (String, tokio::task::Joi
         axum::serve(listener, make_service(state)).await.unwrap();
     });
     (endpoint, serving)
+}
+
+/// Refuses an administration command's configuration that names no existing installation,
+/// rather than creating one nobody serves.
+fn no_installation_here(config: &ServerConfig) -> Result<(), ServerError> {
+    let data_dir =
+        std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    let mut looked_for = Vec::new();
+    if config.database_url.is_none() {
+        looked_for.push(data_dir.join("slipway.db"));
+    }
+    if config.master_key_file.is_none() {
+        looked_for.push(data_dir.join("master.key"));
+    }
+    match looked_for.iter().find(|it| !it.exists()) {
+        None => Ok(()),
+        Some(missing) => Err(ServerError::NoInstallation(format!(
+            "no Slipway installation in the data directory {} ({} does not exist). Run this \
+             command where the server's slipway-data directory is, or point at it with \
+             --data-dir DIR or SLIPWAY_DATA_DIR (and --database-url or SLIPWAY_DATABASE_URL \
+             when the server keeps its state elsewhere). Only `slipway server` creates an \
+             installation.",
+            data_dir.display(),
+            missing.display()
+        ))),
+    }
+}
+
+/// Where the store records the installation key's fingerprint.
+const INSTALLATION: &str = "installation";
+const KEY_FINGERPRINT: &str = "master-key";
+
+/// Loads the installation's key and checks it against the fingerprint in the store; the
+/// first start of an installation creates the key (unless it was given one) and records it.
+async fn open_installation_key(
+    store: &Store,
+    config: &ServerConfig,
+) -> Result<SecretBox, ServerError> {
+    let (path, given) = match &config.master_key_file {
+        Some(path) => (path.clone(), true),
+        None => (config.data_dir.join("master.key"), false),
+    };
+    let crypto = |it: crypto::CryptoError| ServerError::Crypto(it.to_string());
+    let recorded = store.get(INSTALLATION, KEY_FINGERPRINT).await?;
+    let how = "Give every replica of an installation the key its first server created \
+               (<data-dir>/master.key on that machine) with --master-key-file FILE or \
+               SLIPWAY_MASTER_KEY_FILE.";
+    if recorded.is_some() && !given && !path.exists() {
+        return Err(ServerError::Crypto(format!(
+            "this database belongs to an installation whose key is not here ({} does not \
+             exist). {how}",
+            path.display()
+        )));
+    }
+    let secrets = SecretBox::load_or_create(&path, config.create && !given).map_err(crypto)?;
+    let fingerprint = secrets.fingerprint().to_owned();
+    let recorded = match recorded {
+        Some(document) => document,
+        None => {
+            let document = engine::store::Document {
+                kind: INSTALLATION.to_owned(),
+                key: KEY_FINGERPRINT.to_owned(),
+                parent: None,
+                sort: 0,
+                version: 0,
+                body: serde_json::json!({ "fingerprint": fingerprint }),
+            };
+            match store.apply(vec![engine::store::Write::Insert(document)]).await {
+                Ok(()) => return Ok(secrets),
+                // Another replica recorded its key first: ours must be the same.
+                Err(engine::store::StoreError::AlreadyExists { .. }) => {
+                    store.get(INSTALLATION, KEY_FINGERPRINT).await?.ok_or_else(|| {
+                        ServerError::Crypto("the installation record vanished".to_owned())
+                    })?
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    };
+    if recorded.body["fingerprint"] != fingerprint.as_str() {
+        return Err(ServerError::Crypto(format!(
+            "the key {} is not this installation's: the database was set up with another key. {how}",
+            path.display()
+        )));
+    }
+    Ok(secrets)
+}
+
+/// The files of the data directory only the server's user may read (mode 0600).
+const PRIVATE_FILES: &[&str] = &[
+    "master.key",
+    "admin-credentials",
+    "slipway.db",
+    "slipway.db-wal",
+    "slipway.db-shm",
+    "slipway.db-journal",
+];
+
+/// Sets `path`'s permission bits to `mode`.
+fn make_private(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
 /// Writes a file only its owner can read, replacing any previous one.

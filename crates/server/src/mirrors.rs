@@ -707,7 +707,10 @@ pub(crate) async fn run_forever(state: AppState) {
         let pushed = state.ref_events.notified();
         tokio::pin!(pushed);
         pushed.as_mut().enable();
-        if let Err(err) = scan(&state, &running).await {
+        // One replica of the installation pulls and pushes.
+        if state.runs_loop("mirrors").await
+            && let Err(err) = scan(&state, &running).await
+        {
             tracing::error!(%err, "looking for mirror work");
         }
         tokio::select! {

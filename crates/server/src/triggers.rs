@@ -512,15 +512,23 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 /// The delivery loop, started by `Server::serve` and aborted when it ends.
 pub(crate) async fn deliver_forever(state: AppState) {
     let limiter = Arc::new(Semaphore::new(CONCURRENCY));
-    if let Err(err) = resume_pending(&state, &limiter).await {
-        tracing::error!(%err, "resuming pending trigger deliveries");
-    }
+    let mut held = false;
     loop {
         // Registered before the scan, so that a push during it still wakes the next wait.
         let pushed = state.ref_events.notified();
         tokio::pin!(pushed);
         pushed.as_mut().enable();
-        if let Err(err) = scan(&state, &limiter).await {
+        // One replica of the installation delivers; the one that takes the loop over resumes
+        // the deliveries its previous holder left pending.
+        let holds = state.runs_loop("triggers").await;
+        if holds
+            && !held
+            && let Err(err) = resume_pending(&state, &limiter).await
+        {
+            tracing::error!(%err, "resuming pending trigger deliveries");
+        }
+        held = holds;
+        if holds && let Err(err) = scan(&state, &limiter).await {
             tracing::error!(%err, "reading reference events for triggers");
         }
         tokio::select! {

@@ -253,7 +253,10 @@ pub(crate) async fn start_builds_forever(state: AppState) {
         let woken = state.ref_events.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        if let Err(err) = pass(&state).await {
+        // One replica of the installation starts the builds of a push.
+        if state.runs_loop("webhooks").await
+            && let Err(err) = pass(&state).await
+        {
             tracing::error!(code = %err.code, message = %err.message, "webhooks: handling pushes");
         }
         tokio::select! {

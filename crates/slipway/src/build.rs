@@ -157,6 +157,7 @@ async fn execute(args: BuildArgs, prepared: Prepared) -> ExitCode {
         env_overrides: prepared.overrides,
         helper_program: std::env::current_exe().ok(),
         sandbox: args.sandbox,
+        sandbox_hidden: Vec::new(),
         output_budget: None,
         git_credentials: None,
         platform_variables: Vec::new(),

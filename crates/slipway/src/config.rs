@@ -8,6 +8,18 @@ pub(crate) fn host_environment() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The environment the embedded agent's builds start from: the few variables a shell
+/// expects, nothing of the server's configuration (`SLIPWAY_*`, cloud credentials, …).
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn build_environment() -> Vec<(String, String)> {
+    const KEPT: &[&str] =
+        &["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TERM"];
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| KEPT.contains(&k.as_str()))
+        .collect()
+}
+
 /// Logs to standard error, filtered by `RUST_LOG` (default: info); in colour only when
 /// standard error is a terminal, so a log file or pipe holds no ANSI codes.
 pub(crate) fn init_logging() {

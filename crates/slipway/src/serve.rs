@@ -25,15 +25,23 @@ pub(crate) struct StateArgs {
     /// The region in ARNs, and the one clients sign for.
     #[arg(long, env = "SLIPWAY_REGION", default_value = "us-east-1")]
     region: String,
+    /// The installation's key (default: master.key in the data directory). Every server of
+    /// one installation (one database) is given the key its first server created.
+    #[arg(long, env = "SLIPWAY_MASTER_KEY_FILE", value_name = "FILE")]
+    master_key_file: Option<PathBuf>,
 }
 
 impl StateArgs {
+    /// The configuration of an administration command: it opens an existing installation and
+    /// never creates one.
     fn config(&self) -> ServerConfig {
         ServerConfig {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
             blob_url: self.blob_url.clone(),
             region: self.region.clone(),
+            master_key_file: self.master_key_file.clone(),
+            create: false,
         }
     }
 }
@@ -54,6 +62,12 @@ pub(crate) struct ServerArgs {
     /// How many builds the embedded agent runs at once.
     #[arg(long, env = "SLIPWAY_LOCAL_AGENT_CONCURRENCY", default_value_t = 2)]
     local_agent_concurrency: u32,
+    /// Run the embedded agent's builds without bubblewrap, as the server's own user: any build
+    /// can then read the data directory (the installation's key, the admin's credentials, the
+    /// database). Without this flag the embedded agent refuses to start when bubblewrap is
+    /// missing.
+    #[arg(long)]
+    unsandboxed_local_builds_can_read_server_secrets: bool,
     #[command(flatten)]
     state: StateArgs,
 }
@@ -232,18 +246,30 @@ fn runtime() -> tokio::runtime::Runtime {
 pub(crate) fn server(args: ServerArgs) -> ExitCode {
     crate::config::init_logging();
     runtime().block_on(async move {
-        let config = args.state.config();
-        let server = match Server::open(&config).await {
-            Ok(server) => server,
-            Err(err) => {
-                eprintln!("slipway server: {err}");
-                return ExitCode::from(EXIT_FAILED);
-            }
-        };
+        let config = ServerConfig { create: true, ..args.state.config() };
+        if !args.no_local_agent
+            && !args.unsandboxed_local_builds_can_read_server_secrets
+            && let Err(err) = agent::check_sandbox().await
+        {
+            eprintln!(
+                "slipway server: the embedded agent runs builds in bubblewrap, so that they cannot read the server's secrets, but {err}.\n\
+                 Install it (`apt-get install bubblewrap`), or run builds only on remote agents (`--no-local-agent` and `slipway agent`), \
+                 or accept that any build can take over this installation with --unsandboxed-local-builds-can-read-server-secrets."
+            );
+            return ExitCode::from(EXIT_FAILED);
+        }
+        // The port first: a second server on a busy port fails before it writes anything.
         let listener = match tokio::net::TcpListener::bind(args.listen).await {
             Ok(listener) => listener,
             Err(err) => {
                 eprintln!("slipway server: cannot listen on {}: {err}", args.listen);
+                return ExitCode::from(EXIT_FAILED);
+            }
+        };
+        let server = match Server::open(&config).await {
+            Ok(server) => server,
+            Err(err) => {
+                eprintln!("slipway server: {err}");
                 return ExitCode::from(EXIT_FAILED);
             }
         };
@@ -256,15 +282,20 @@ pub(crate) fn server(args: ServerArgs) -> ExitCode {
             println!("Created the user admin with access key {}.", credentials.access_key_id);
         }
         println!("Console: {endpoint}/console/");
-        println!(
-            "The admin's access key and console password are in {} (mode 0600). Try:",
-            server.admin_credentials_file.display()
-        );
-        println!(
-            "  AWS_SHARED_CREDENTIALS_FILE={} aws codebuild list-projects --endpoint-url {endpoint} --region {}",
-            server.admin_credentials_file.display(),
-            config.region
-        );
+        if server.admin_credentials_file.is_file() {
+            println!(
+                "The admin's access key and console password are in {} (mode 0600). Try:",
+                server.admin_credentials_file.display()
+            );
+            println!(
+                "  AWS_SHARED_CREDENTIALS_FILE={} aws codebuild list-projects --endpoint-url {endpoint} --region {}",
+                server.admin_credentials_file.display(),
+                config.region
+            );
+        } else {
+            // Another server of this installation created the admin, and wrote its file.
+            println!("The admin was created by the installation's first server: its credentials are in that server's admin-credentials.");
+        }
         let (stop_agent, agent_shutdown) = tokio::sync::watch::channel(false);
         let mut embedded = None;
         if !args.no_local_agent {
@@ -272,11 +303,32 @@ pub(crate) fn server(args: ServerArgs) -> ExitCode {
                 Ok(token) => token,
                 Err(err) => return fail(err),
             };
+            let state = &config;
             let config = agent_config(&endpoint, &token, "embedded", &[], args.local_agent_concurrency, &config.data_dir.join("agent"));
-            let config = match config {
+            let mut config = match config {
                 Ok(config) => config,
                 Err(err) => return invalid(err),
             };
+            // The embedded agent runs on the server's machine as the server's user: its builds
+            // see nothing of the server (its files, its process, its environment).
+            config.base_env = crate::config::build_environment();
+            let data_dir = std::path::absolute(&state.data_dir).unwrap_or_else(|_| state.data_dir.clone());
+            let mut hidden = vec![data_dir.clone()];
+            if let Some(key) = &state.master_key_file {
+                hidden.push(std::path::absolute(key).unwrap_or_else(|_| key.clone()));
+            }
+            if let Some(path) = state.database_url.as_deref().and_then(|it| it.strip_prefix("sqlite:")) {
+                let path = path.split('?').next().unwrap_or(path);
+                let path = std::path::absolute(path).unwrap_or_else(|_| path.into());
+                for suffix in ["", "-wal", "-shm", "-journal"] {
+                    hidden.push(format!("{}{suffix}", path.display()).into());
+                }
+            }
+            if args.unsandboxed_local_builds_can_read_server_secrets {
+                eprintln!("slipway server: WARNING: the embedded agent's builds run unsandboxed and can read the server's secrets in {}", data_dir.display());
+            } else {
+                config.forced_sandbox = Some(hidden);
+            }
             embedded = Some(tokio::spawn(agent::run_agent(config, agent_shutdown)));
             println!("The embedded agent runs up to {} builds at once.", args.local_agent_concurrency);
         }
@@ -494,6 +546,7 @@ fn agent_config(
         ),
         helper_program: std::env::current_exe().ok(),
         base_env: crate::config::host_environment(),
+        forced_sandbox: None,
         on_log: Some(log),
     })
 }

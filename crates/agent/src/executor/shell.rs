@@ -56,13 +56,16 @@ pub(crate) struct ShellSession {
 pub(crate) struct SessionLost;
 
 impl ShellSession {
-    /// Starts the shell in `cwd` with exactly the environment `env`.
+    /// Starts the shell in `cwd` with exactly the environment `env`. In a sandbox the shell
+    /// has no capabilities, except, when `switches_user` (the plan uses `run-as`), the two
+    /// that `runuser` needs to become another user.
     pub(crate) fn start(
         shell: Shell,
         env: &[(String, String)],
         cwd: &Path,
         state_dir: &Path,
-        sandbox: Option<&Path>,
+        sandbox: Option<(&Path, &[PathBuf])>,
+        switches_user: bool,
     ) -> std::io::Result<ShellSession> {
         std::fs::create_dir_all(state_dir)?;
         // Only the agent's user may look: the variables it holds include the secrets (a
@@ -74,27 +77,30 @@ impl ShellSession {
         let nonce = nonce();
         let mut command = match sandbox {
             None => crate::process::command("bash"),
-            Some(writable) => {
-                // bubblewrap: the host read-only, the workspace writable, a private /tmp, and
-                // a PID namespace, so that when bwrap is killed every process of the build
-                // goes with it.
+            Some((writable, hidden)) => {
+                // bubblewrap: the host read-only, the workspace writable, a private /tmp, a
+                // PID namespace (so that when bwrap is killed every process of the build goes
+                // with it, and no other process of the host is visible), no capabilities,
+                // and the `hidden` paths replaced by empty ones (before the workspace is
+                // bound, which may lie under one of them).
                 let mut command = crate::process::command("bwrap");
-                command
-                    .args([
-                        "--ro-bind",
-                        "/",
-                        "/",
-                        "--dev",
-                        "/dev",
-                        "--proc",
-                        "/proc",
-                        "--tmpfs",
-                        "/tmp",
-                    ])
-                    .arg("--bind")
-                    .arg(writable)
-                    .arg(writable)
-                    .args(["--unshare-pid", "--die-with-parent", "--", "bash"]);
+                command.args(crate::process::SANDBOX_ARGS);
+                if switches_user {
+                    command.args(["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]);
+                }
+                for path in hidden {
+                    if path.is_dir() {
+                        command.arg("--tmpfs").arg(path);
+                    } else if path.exists() {
+                        command.arg("--ro-bind").arg("/dev/null").arg(path);
+                    }
+                }
+                command.args(["--tmpfs", "/tmp"]).arg("--bind").arg(writable).arg(writable).args([
+                    "--unshare-pid",
+                    "--die-with-parent",
+                    "--",
+                    "bash",
+                ]);
                 command
             }
         };

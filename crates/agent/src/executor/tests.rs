@@ -138,6 +138,7 @@ impl Setup {
             env_overrides: self.overrides.clone(),
             helper_program: None,
             sandbox: self.sandbox,
+            sandbox_hidden: Vec::new(),
             output_budget: None,
             git_credentials: None,
             platform_variables: Vec::new(),
@@ -1044,6 +1045,46 @@ phases:
     );
     assert_eq!(build.status(), BuildStatus::Succeeded);
     assert!(!Path::new("/usr/slipway-sandbox-test").exists());
+}
+
+/// `run-as` works in the sandbox (which the embedded agent forces on every build): the shell
+/// gets only the capabilities `runuser` needs, and none at all without `run-as`.
+#[tokio::test]
+async fn run_as_works_in_the_sandbox_and_only_run_as_gets_capabilities() {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        // Only root can switch users; `run_as_runs_commands_as_another_user…` covers the refusal.
+        return;
+    }
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+phases:
+  install:
+    commands:
+      - grep CapEff /proc/self/status
+  build:
+    run-as: nobody
+    commands:
+      - VAR=kept; echo "build as $(id -un)"
+      - echo "var=$VAR"
+"#,
+    );
+    setup.sandbox = true;
+    let build = setup.run().await;
+    assert_eq!(
+        lines(&build.output),
+        ["CapEff:\t00000000000000c0", "build as nobody", "var=kept"],
+        "{}",
+        build.output
+    );
+    assert_eq!(build.status(), BuildStatus::Succeeded);
+    let mut setup = Setup::new(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - grep CapEff /proc/self/status\n",
+    );
+    setup.sandbox = true;
+    let build = setup.run().await;
+    assert_eq!(lines(&build.output), ["CapEff:\t0000000000000000"], "{}", build.output);
 }
 
 #[tokio::test]

@@ -311,6 +311,7 @@ impl Agent {
             cache_dir: None,
             helper_program: None,
             base_env: vec![("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned())],
+            forced_sandbox: None,
             on_log: Some(Arc::new(move |line| sink.lock().unwrap().push(line))),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);

@@ -8,14 +8,14 @@ use super::{SecretBox, random_string};
 fn sealed_values_open_only_under_the_same_key() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("master.key");
-    let secrets = SecretBox::load_or_create(&key).unwrap();
+    let secrets = SecretBox::load_or_create(&key, true).unwrap();
     assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     let sealed = secrets.seal("s3cret");
     assert!(!sealed.contains("s3cret"));
     assert_ne!(sealed, secrets.seal("s3cret"), "a fresh nonce every time");
     // The same key file, loaded again, opens it; another key does not.
-    assert_eq!(SecretBox::load_or_create(&key).unwrap().open(&sealed).unwrap(), "s3cret");
-    let other = SecretBox::load_or_create(&dir.path().join("other.key")).unwrap();
+    assert_eq!(SecretBox::load_or_create(&key, true).unwrap().open(&sealed).unwrap(), "s3cret");
+    let other = SecretBox::load_or_create(&dir.path().join("other.key"), true).unwrap();
     assert!(other.open(&sealed).is_err());
     assert!(secrets.open("zz").is_err());
 }
@@ -24,9 +24,9 @@ fn sealed_values_open_only_under_the_same_key() {
 fn a_key_file_readable_by_others_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("master.key");
-    SecretBox::load_or_create(&key).unwrap();
+    SecretBox::load_or_create(&key, true).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let err = SecretBox::load_or_create(&key).err().unwrap().to_string();
+    let err = SecretBox::load_or_create(&key, true).err().unwrap().to_string();
     assert!(err.contains("readable by others"), "{err}");
 }
 

@@ -292,6 +292,8 @@ impl Harness {
             database_url: None,
             blob_url: None,
             region: "eu-west-3".to_owned(),
+            master_key_file: None,
+            create: true,
         };
         let server = crate::Server::open(&config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -11,11 +11,17 @@ use serde_json::{Value, json};
 use crate::support::wait_for_phase;
 use crate::{Run, Sandbox};
 
+/// The flag that runs the embedded agent's builds outside bubblewrap, for tests whose builds
+/// exchange files with the test.
+pub(crate) const UNSANDBOXED: &str = "--unsandboxed-local-builds-can-read-server-secrets";
+
 /// A running `slipway server` on a free loopback port.
 pub(crate) struct RunningServer {
     pub(crate) child: Child,
     pub(crate) endpoint: String,
     pub(crate) data_dir: PathBuf,
+    /// The server's standard error, printed when the test fails.
+    pub(crate) stderr: tempfile::NamedTempFile,
 }
 
 impl RunningServer {
@@ -24,24 +30,40 @@ impl RunningServer {
     }
 
     pub(crate) fn start_with(data_dir: &Path, listen: &str, args: &[&str]) -> RunningServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
+        command
             .args(["server", "--listen", listen])
             .args(args)
             .arg("--data-dir")
             .arg(data_dir)
             .env_remove("SLIPWAY_DATABASE_URL")
             .env_remove("SLIPWAY_BLOB_URL")
+            .env_remove("SLIPWAY_MASTER_KEY_FILE");
+        RunningServer::spawn(command, data_dir)
+    }
+
+    /// Starts `command` (a `slipway server …`) and waits until it says where it listens; its
+    /// standard error goes to a file that is printed if the test fails.
+    pub(crate) fn spawn(mut command: Command, data_dir: &Path) -> RunningServer {
+        let stderr = tempfile::NamedTempFile::new().unwrap();
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr.reopen().unwrap())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("the server prints where it listens").unwrap();
+        let Some(Ok(first)) = lines.next() else {
+            let _ = child.wait();
+            panic!(
+                "the server did not say where it listens; its stderr:\n{}",
+                std::fs::read_to_string(stderr.path()).unwrap_or_default()
+            );
+        };
         let endpoint = first.strip_prefix("Slipway is listening on ").expect(&first).to_owned();
         // Keep reading its output so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        RunningServer { child, endpoint, data_dir: data_dir.to_owned() }
+        RunningServer { child, endpoint, data_dir: data_dir.to_owned(), stderr }
     }
 
     pub(crate) fn credentials(&self) -> PathBuf {
@@ -125,6 +147,10 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(self.stderr.path()).unwrap_or_default();
+            eprintln!("--- stderr of the server at {} ---\n{text}--- end ---", self.endpoint);
+        }
     }
 }
 
@@ -709,7 +735,8 @@ fn a_project_tagged_for_the_sandbox_builds_inside_bubblewrap() {
 #[test]
 fn the_live_log_streams_as_the_build_prints() {
     let sandbox = Sandbox::new();
-    let server = RunningServer::start(&sandbox.path("data"));
+    // The build waits for a file the test writes, which the sandbox would hide.
+    let server = RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &[UNSANDBOXED]);
     let marks = sandbox.path("marks");
     std::fs::create_dir_all(&marks).unwrap();
     let buildspec = format!(
@@ -776,7 +803,8 @@ fn the_live_log_streams_as_the_build_prints() {
 fn a_server_crash_with_the_embedded_agent_ends_its_builds_fault() {
     let sandbox = Sandbox::new();
     let data = sandbox.path("data");
-    let server = RunningServer::start(&data);
+    // The build writes a file the test waits for, which the sandbox would hide.
+    let server = RunningServer::start_with(&data, "127.0.0.1:0", &[UNSANDBOXED]);
     let marks = sandbox.path("marks");
     std::fs::create_dir_all(&marks).unwrap();
     let buildspec = format!(
@@ -793,7 +821,7 @@ fn a_server_crash_with_the_embedded_agent_ends_its_builds_fault() {
     server.child.wait().unwrap();
     drop(server);
     // Back up: the build whose agent died with the server ends FAULT, with the reason.
-    let server = RunningServer::start_with(&data, &listen, &[]);
+    let server = RunningServer::start_with(&data, &listen, &[UNSANDBOXED]);
     let build = wait_for_build(&server, &id);
     assert_eq!(build["buildStatus"], "FAULT", "{build}");
     let last = build["phases"]
@@ -1034,4 +1062,191 @@ fn agent_calls_are_refused_in_the_agent_protocols_error_shape() {
     let (status, body) = agent_post(&server, "/agent/v1/jobs/p:1/events", token, &batch);
     assert!(status.starts_with("HTTP/1.1 404"), "{status} {body}");
     assert_eq!(code(&body), "UnknownAgent", "{body}");
+}
+
+#[test]
+fn a_build_on_the_embedded_agent_cannot_read_the_servers_secrets() {
+    // Outside /tmp, which the sandbox replaces anyway: the data directory itself must be hidden.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = std::path::absolute(dir.path().join("data")).unwrap();
+    let server = RunningServer::start(&data);
+    let pid = server.child.id();
+    let key = std::fs::read_to_string(data.join("master.key")).unwrap();
+    let mut commands = String::new();
+    for file in ["admin-credentials", "master.key", "slipway.db"] {
+        let path = data.join(file);
+        assert!(path.is_file(), "{}", path.display());
+        commands.push_str(&format!(
+            "      - if cat {0} >/dev/null 2>&1; then echo 'LEAKED {1}'; else echo 'hidden {1}'; fi\n",
+            path.display(),
+            file
+        ));
+    }
+    commands.push_str(&format!(
+        "      - if cat /proc/{pid}/environ >/dev/null 2>&1; then echo 'LEAKED environ'; else echo 'hidden environ'; fi\n"
+    ));
+    commands.push_str(&format!(
+        "      - if ls {} >/dev/null 2>&1 && [ -n \"$(ls -A {} | grep -v agent)\" ]; then echo 'LEAKED listing'; else echo 'hidden listing'; fi\n",
+        data.display(),
+        data.display()
+    ));
+    commands.push_str("      - env | grep -c SLIPWAY_ || echo 'no server variables'\n");
+    commands.push_str("      - grep CapEff /proc/self/status\n");
+    let buildspec = format!("version: 0.2\nphases:\n  build:\n    commands:\n{commands}");
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    server.create_project("thief", &source);
+    let id = start(&server, "thief", &[]);
+    assert_eq!(wait_for_build(&server, &id)["buildStatus"], "SUCCEEDED");
+    let text = log(&server, &id);
+    for what in ["admin-credentials", "master.key", "slipway.db", "environ", "listing"] {
+        assert!(text.contains(&format!("\nhidden {what}\n")), "{what}: {text}");
+    }
+    assert!(!text.contains("\nLEAKED"), "{text}");
+    assert!(!text.contains(key.trim()), "{text}");
+    assert!(text.contains("\nno server variables\n"), "{text}");
+    assert!(text.contains("CapEff:\t0000000000000000"), "{text}");
+}
+
+#[test]
+fn the_data_directory_and_its_secrets_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let server = RunningServer::start(&data);
+    let check = || {
+        assert_eq!(mode(&data), 0o700);
+        for file in ["admin-credentials", "master.key", "slipway.db"] {
+            assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+        }
+    };
+    check();
+    drop(server);
+    // Loosened by hand, they are private again on the next start.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("slipway.db"), std::fs::Permissions::from_mode(0o644))
+        .unwrap();
+    std::fs::set_permissions(data.join("master.key"), std::fs::Permissions::from_mode(0o644))
+        .unwrap();
+    let server = RunningServer::start(&data);
+    check();
+    drop(server);
+}
+
+#[test]
+fn without_bubblewrap_the_embedded_agent_refuses_to_start() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("data");
+    // A PATH without bwrap.
+    let bin = sandbox.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // Bounded, in case the server starts after all.
+    let run = Run::from(
+        Command::new("/usr/bin/timeout")
+            .arg("60")
+            .arg(env!("CARGO_BIN_EXE_slipway"))
+            .args(["server", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
+            .env("PATH", &bin)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("apt-get install bubblewrap"), "{}", run.stderr);
+    assert!(run.stderr.contains(UNSANDBOXED), "{}", run.stderr);
+    assert!(!data.exists(), "nothing is written");
+}
+
+#[test]
+fn administration_commands_never_create_an_installation() {
+    let sandbox = Sandbox::new();
+    let looked = sandbox.dir.path().join("slipway-data");
+    let commands: &[&[&str]] = &[
+        &["user", "create", "bob"],
+        &["git-credentials", "create", "--user", "admin"],
+        &["agent-token", "create", "ci"],
+        &["access-key", "create", "--user", "admin"],
+        &["branch-protection", "list", "web"],
+        &["mirror", "list", "web"],
+        &["parameter", "put", "/a", "--value", "b"],
+        &["secret", "put", "a", "--value", "b"],
+        &["trigger-secret", "web", "t"],
+    ];
+    for args in commands {
+        let run = Run::from(sandbox.slipway(args).env_remove("SLIPWAY_DATA_DIR").output().unwrap());
+        run.expect_code(1);
+        assert!(run.stderr.contains(&looked.display().to_string()), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("--data-dir"), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("SLIPWAY_DATA_DIR"), "{args:?}: {}", run.stderr);
+        assert!(!looked.exists(), "{args:?} created {}", looked.display());
+    }
+}
+
+#[test]
+fn a_second_server_on_a_busy_port_fails_before_it_writes_anything() {
+    let sandbox = Sandbox::new();
+    let first =
+        RunningServer::start_with(&sandbox.path("first"), "127.0.0.1:0", &["--no-local-agent"]);
+    let busy = first.endpoint.trim_start_matches("http://").to_owned();
+    let second = sandbox.path("second");
+    let run = Run::from(
+        sandbox
+            .slipway(&["server", "--no-local-agent", "--listen", &busy, "--data-dir"])
+            .arg(&second)
+            .output()
+            .unwrap(),
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains(&format!("cannot listen on {busy}")), "{}", run.stderr);
+    assert!(!second.exists(), "the second server wrote {}", second.display());
+}
+
+#[test]
+fn replicas_share_the_installation_key_and_refuse_another() {
+    let sandbox = Sandbox::new();
+    let database = format!("--database-url=sqlite:{}", sandbox.path("shared.db").display());
+    let first = RunningServer::start_with(
+        &sandbox.path("a"),
+        "127.0.0.1:0",
+        &["--no-local-agent", &database],
+    );
+    let key = sandbox.path("a/master.key");
+
+    // Without the installation's key a second replica refuses to start, and says how.
+    let replica = |data: &str, extra: &[&str]| {
+        let mut args = vec!["server", "--no-local-agent", "--listen", "127.0.0.1:0", &database];
+        args.extend_from_slice(extra);
+        args.push("--data-dir");
+        args.push(data);
+        Run::from(sandbox.slipway(&args).env_remove("SLIPWAY_MASTER_KEY_FILE").output().unwrap())
+    };
+    let without = replica("b", &[]);
+    without.expect_code(1);
+    assert!(without.stderr.contains("--master-key-file"), "{}", without.stderr);
+    assert!(!sandbox.path("b/master.key").exists());
+    let other_key = sandbox.path("other.key");
+    std::fs::write(&other_key, format!("{}\n", "ab".repeat(32))).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&other_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let wrong = replica("b", &["--master-key-file", other_key.to_str().unwrap()]);
+    wrong.expect_code(1);
+    assert!(wrong.stderr.contains("is not this installation's"), "{}", wrong.stderr);
+    assert!(wrong.stderr.contains("SLIPWAY_MASTER_KEY_FILE"), "{}", wrong.stderr);
+
+    // With it, the second replica serves the same users and keys, and did not create the
+    // admin (the first did, and wrote its credentials).
+    let second = RunningServer::start_with(
+        &sandbox.path("b"),
+        "127.0.0.1:0",
+        &["--no-local-agent", &database, "--master-key-file", key.to_str().unwrap()],
+    );
+    assert!(!sandbox.path("b/admin-credentials").exists());
+    assert!(!sandbox.path("b/master.key").exists());
+    let created = second.aws_with(
+        &first.credentials(),
+        &["ssm", "put-parameter", "--name", "/p", "--value", "v", "--type", "SecureString"],
+    );
+    created.expect_code(0);
+    let got = first.json(&["ssm", "get-parameter", "--name", "/p", "--with-decryption"]);
+    assert_eq!(got["Parameter"]["Value"], "v", "{got}");
 }
