@@ -25,6 +25,7 @@ mod git;
 mod identity;
 mod logs;
 mod loop_lease;
+mod loops;
 mod mirrors;
 mod process;
 mod reports;
@@ -40,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post, put};
 use axum::serve::ListenerExt as _;
 use engine::blob::BlobStore;
@@ -117,6 +118,8 @@ pub(crate) struct AppState {
     pub(crate) sealer: crate::crypto::SecretBox,
     /// This process among the installation's replicas, for the background loops' leases.
     pub(crate) replica: String,
+    /// Which background loops run, for `/healthz`.
+    pub(crate) loops: loops::LoopHealth,
 }
 
 impl AppState {
@@ -201,6 +204,7 @@ impl Server {
             sign_ins: Arc::new(console::Throttle::default()),
             sealer: secrets,
             replica: crate::crypto::random_string(16, b"abcdefghijklmnopqrstuvwxyz0123456789"),
+            loops: loops::LoopHealth::default(),
         };
         Ok(Server { state, created_admin, admin_credentials_file })
     }
@@ -212,27 +216,18 @@ impl Server {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        // The background components: builds whose agent is gone or that waited in the queue
-        // too long end; triggers, webhooks and mirrors react to pushes.
+        // The background components, each restarted if it panics: builds whose agent is gone
+        // or that waited in the queue too long end; triggers, webhooks and mirrors react to
+        // pushes.
+        let mut loops = loops::Loops::new(self.state.loops.clone(), loops::RESTART_AFTER);
         let state = self.state.clone();
-        let expiry = tokio::spawn(async move {
-            let mut interval = tokio::time::interval(Duration::from_secs(2));
-            loop {
-                interval.tick().await;
-                if !state.runs_loop("expiry").await {
-                    continue;
-                }
-                if let Err(err) = agent_api::expire_leases(&state).await {
-                    tracing::error!(%err, "expiring leases");
-                }
-                if let Err(err) = builds::expire_queued(&state, engine::clock::now_ms()).await {
-                    tracing::error!(%err, "ending builds that waited too long in the queue");
-                }
-            }
-        });
-        let triggers = tokio::spawn(crate::triggers::deliver_forever(self.state.clone()));
-        let webhooks = tokio::spawn(crate::webhooks::start_builds_forever(self.state.clone()));
-        let mirrors = tokio::spawn(crate::mirrors::run_forever(self.state.clone()));
+        loops.start("expiry", move || expire_forever(state.clone()));
+        let state = self.state.clone();
+        loops.start("triggers", move || crate::triggers::deliver_forever(state.clone()));
+        let state = self.state.clone();
+        loops.start("webhooks", move || crate::webhooks::start_builds_forever(state.clone()));
+        let state = self.state.clone();
+        loops.start("mirrors", move || crate::mirrors::run_forever(state.clone()));
         // Long polls (agents waiting for work) end as soon as the shutdown starts, so that the
         // graceful shutdown does not wait for them.
         let (stopping, jobs) = (self.state.stopping.clone(), self.state.jobs.clone());
@@ -252,10 +247,7 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(ServerError::Serve);
-        expiry.abort();
-        triggers.abort();
-        webhooks.abort();
-        mirrors.abort();
+        loops.stop();
         served
     }
 
@@ -460,14 +452,19 @@ fn edge_layers(router: Router) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(handler_panicked))
 }
 
-/// A handler that panicked answers 500 (its connection is not dropped), and the panic is
-/// logged.
-fn handler_panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
-    let detail = panic
+/// A panic's message, for the log.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
         .downcast_ref::<String>()
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("a panic without a message");
+        .unwrap_or("a panic without a message")
+}
+
+/// A handler that panicked answers 500 (its connection is not dropped), and the panic is
+/// logged.
+fn handler_panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let detail = panic_message(&*panic);
     tracing::error!(%detail, "a request handler panicked");
     axum::response::IntoResponse::into_response((
         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -475,8 +472,36 @@ fn handler_panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::res
     ))
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// `ok` while every background loop runs; 503 naming the loops that are down otherwise.
+async fn healthz(State(state): State<AppState>) -> axum::response::Response {
+    let down = state.loops.down();
+    if down.is_empty() {
+        axum::response::IntoResponse::into_response("ok\n")
+    } else {
+        let body = format!("down: {}\n", down.join("; "));
+        axum::response::IntoResponse::into_response((
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            body,
+        ))
+    }
+}
+
+/// Ends builds whose agent is gone or that waited in the queue too long, every 2 s, on the
+/// replica that holds the loop's lease.
+async fn expire_forever(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        interval.tick().await;
+        if !state.runs_loop("expiry").await {
+            continue;
+        }
+        if let Err(err) = agent_api::expire_leases(&state).await {
+            tracing::error!(%err, "expiring leases");
+        }
+        if let Err(err) = builds::expire_queued(&state, engine::clock::now_ms()).await {
+            tracing::error!(%err, "ending builds that waited too long in the queue");
+        }
+    }
 }
 
 /// A console password for people to copy: 20 letters and digits, without the ones that

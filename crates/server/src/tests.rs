@@ -1,4 +1,5 @@
-//! The router's edge: a handler that panics answers 500 on a connection that stays usable.
+//! The router's edge: a handler that panics answers 500 on a connection that stays usable;
+//! `/healthz` says which background loops are down.
 
 use axum::Router;
 use axum::routing::get;
@@ -23,4 +24,32 @@ async fn a_panicking_handler_answers_500_and_the_connection_survives() {
 
 async fn boom() -> &'static str {
     panic!("a handler bug")
+}
+
+#[tokio::test]
+async fn healthz_names_a_background_loop_that_is_down() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let (endpoint, serving) = crate::serve_for_test(state.clone()).await;
+    let healthy = reqwest::get(format!("{endpoint}/healthz")).await.unwrap();
+    assert_eq!(healthy.status(), 200);
+    assert_eq!(healthy.text().await.unwrap(), "ok\n");
+    // A loop that panicked waits (an hour, here) before it starts again: it is down.
+    let mut loops =
+        crate::loops::Loops::new(state.loops.clone(), std::time::Duration::from_secs(3_600));
+    loops.start("mirrors", || async { panic!("a loop bug") });
+    let mut answer = (0, String::new());
+    for _ in 0..6_000 {
+        let response = reqwest::get(format!("{endpoint}/healthz")).await.unwrap();
+        answer = (response.status().as_u16(), response.text().await.unwrap());
+        if answer.0 != 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        answer,
+        (503, "down: mirrors (failed once; last: panicked: a loop bug)\n".to_owned())
+    );
+    loops.stop();
+    serving.abort();
 }
