@@ -222,7 +222,7 @@ impl Server {
                 if !state.runs_loop("expiry").await {
                     continue;
                 }
-                if let Err(err) = agent_api::expire_leases(&state).await {
+                if let Err(err) = agent_api::expire_leases(&state, engine::clock::now_ms()).await {
                     tracing::error!(%err, "expiring leases");
                 }
                 if let Err(err) = builds::expire_queued(&state, engine::clock::now_ms()).await {
