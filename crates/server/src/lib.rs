@@ -630,4 +630,6 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
+mod state_snapshot;
+#[cfg(test)]
 mod tests;
