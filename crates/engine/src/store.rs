@@ -94,6 +94,24 @@ pub enum Write {
     CompleteJob { job_id: String },
     /// Clears the job's lease so that another agent can take it (its `attempts` stay).
     ReleaseJob { job_id: String },
+    /// Leases the job to `agent_id` until `lease_until`, counting the attempt, if it is free
+    /// (never leased, or its lease ended before `now`): what [`Store::lease`] does to the job
+    /// it picks, but inside a batch, so the lease commits together with what it causes (the
+    /// build's record, its token). [`StoreError::Conflict`] (kind `"job"`) when it is not
+    /// free, [`StoreError::NotFound`] when it is gone. [`Store::lease_candidate`] says which
+    /// job to name.
+    LeaseJob { job_id: String, agent_id: String, now: i64, lease_until: i64 },
+    /// Extends the lease `agent_id` holds on the job, as [`Store::renew`] does, inside a batch;
+    /// [`StoreError::Conflict`] (kind `"job"`) when the job is gone or leased by someone else.
+    RenewLease { job_id: String, agent_id: String, lease_until: i64 },
+    /// Stores chunk `seq` of `stream`, as [`Store::append_log`] does, inside a batch;
+    /// [`StoreError::AlreadyExists`] when the chunk is there.
+    AppendLog { stream: String, seq: i64, data: Vec<u8> },
+    /// Removes every chunk of `stream`, as [`Store::delete_log`] does, inside a batch.
+    DeleteLog { stream: String },
+    /// Removes every document of `kind` whose parent is `parent` (a build's tokens, say); no
+    /// error when there are none.
+    DeleteChildren { kind: String, parent: String },
 }
 
 /// One page of documents of a kind, ordered by `(sort, key)`.
@@ -332,6 +350,32 @@ impl Store {
             Inner::Sqlite(store) => store.lease(request).await,
             Inner::Postgres(store) => store.lease(request).await,
         }
+    }
+
+    /// The job [`Store::lease`] would lease for `request` now, as it would be once leased
+    /// (`attempts` counts that lease), without leasing it: a batch then leases it with
+    /// [`Write::LeaseJob`] together with the writes it causes. Another agent may take it
+    /// first, which that write reports as a conflict.
+    pub async fn lease_candidate(
+        &self,
+        request: &LeaseRequest,
+    ) -> Result<Option<LeasedJob>, StoreError> {
+        if request.kinds.is_empty() {
+            return Ok(None);
+        }
+        let row = match &self.inner {
+            Inner::Sqlite(store) => store.lease_candidate(request).await?,
+            Inner::Postgres(store) => store.lease_candidate(request).await?,
+        };
+        row.map(|(job, attempts)| {
+            Ok(LeasedJob {
+                job,
+                agent_id: request.agent_id.clone(),
+                lease_until: request.lease_until,
+                attempts: attempts + 1,
+            })
+        })
+        .transpose()
     }
 
     /// Extends the lease `agent_id` holds on `job_id`; `false` when the job is gone or leased

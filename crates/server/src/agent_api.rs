@@ -140,17 +140,14 @@ const BUILD_TOKEN: &str = "build-token";
 
 /// A token for one build's git commands (`git-credential-helper: yes`): it acts as the user
 /// who started the build, only while the build runs on the agent it was leased to (and never
-/// past its timeout). Only its hash is kept.
-async fn create_build_token(
-    state: &AppState,
-    job: &BuildJob,
-    agent_id: &str,
-) -> Result<String, StoreError> {
+/// past its timeout). Only its hash is kept: the token, and the write that stores it, which
+/// goes into the lease's transaction. The transaction that ends the build deletes it
+/// ([`end_build_tokens`]).
+fn build_token(job: &BuildJob, agent_id: &str, now: i64) -> (String, Write) {
     let token = format!(
         "slb_{}",
         crate::crypto::random_string(40, b"abcdefghijklmnopqrstuvwxyz0123456789")
     );
-    let now = engine::clock::now_ms();
     let minutes = i64::try_from(job.timeout_in_minutes).unwrap_or(60) + 10;
     let document = Document {
         kind: BUILD_TOKEN.to_owned(),
@@ -165,8 +162,13 @@ async fn create_build_token(
             "expiresMs": now + minutes * 60_000,
         }),
     };
-    state.store.apply(vec![Write::Put(document)]).await?;
-    Ok(token)
+    (token, Write::Put(document))
+}
+
+/// The write that deletes every git token of `build_id`: part of every transaction that ends
+/// the build or takes it from its agent.
+pub(crate) fn end_build_tokens(build_id: &str) -> Write {
+    Write::DeleteChildren { kind: BUILD_TOKEN.to_owned(), parent: build_id.to_owned() }
 }
 
 /// The user a build token acts as, while it is valid: before its expiry, and while its build
@@ -326,7 +328,8 @@ pub(crate) async fn lease(
         let notified = state.jobs.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if let Some(offer) = try_lease(&state, &request.agent_id, &labels).await? {
+        let now = engine::clock::now_ms();
+        if let Some(offer) = try_lease(&state, &request.agent_id, &labels, now).await? {
             return Ok(Json(LeaseResponse { job: Some(offer) }));
         }
         // Other replicas enqueue too: look again at least every second.
@@ -343,54 +346,76 @@ pub(crate) async fn lease(
     }
 }
 
+/// Leases the oldest job `agent_id` may take, at `now`: the job's lease, the build's record
+/// and its git token commit in one transaction, so a crash never leaves a leased job whose
+/// build says it is queued, or a token without its lease.
 async fn try_lease(
     state: &AppState,
     agent_id: &str,
     labels: &BTreeMap<String, String>,
+    now: i64,
 ) -> Result<Option<JobOffer>, AgentError> {
-    // Bounded: each pass either returns or completes a job that no longer has a build.
+    let request = StoreLease {
+        agent_id: agent_id.to_owned(),
+        labels: labels.clone(),
+        kinds: vec![JOB_KIND.to_owned()],
+        now,
+        lease_until: now + LEASE_MS,
+    };
+    // Bounded: each pass either returns, completes a job that no longer has a build, or lost
+    // the job to another agent (which then holds it).
     for _ in 0..100 {
-        let now = engine::clock::now_ms();
-        let request = StoreLease {
-            agent_id: agent_id.to_owned(),
-            labels: labels.clone(),
-            kinds: vec![JOB_KIND.to_owned()],
-            now,
-            lease_until: now + LEASE_MS,
-        };
-        let Some(leased) = state.store.lease(&request).await? else { return Ok(None) };
+        let Some(leased) = state.store.lease_candidate(&request).await? else { return Ok(None) };
         let job_id = leased.job.id.clone();
+        let lease = Write::LeaseJob {
+            job_id: job_id.clone(),
+            agent_id: agent_id.to_owned(),
+            now,
+            lease_until: request.lease_until,
+        };
         let Some(mut document) = state.store.get(BUILD, &job_id).await? else {
             state.store.apply(vec![Write::CompleteJob { job_id }]).await?;
             continue;
         };
         let mut build = core(&document).map_err(|_| bad("a stored build is damaged"))?;
         if build.build_complete {
-            state.store.apply(vec![Write::CompleteJob { job_id }]).await?;
+            state
+                .store
+                .apply(vec![
+                    Write::CompleteJob { job_id: job_id.clone() },
+                    end_build_tokens(&job_id),
+                ])
+                .await?;
             continue;
         }
+        let mut writes = vec![lease];
         if build.current_phase != protocol::PhaseType::Queued {
             // The job's previous agent lost its lease and this one took it over before the
             // expiry loop looked: the same rule applies here as there.
             let limit = retry_limit(state, &document).await?;
             let when = engine::clock::aws_timestamp(now);
             if leased.attempts - 1 > limit {
-                let name = agent_name(state, &leased.agent_id).await;
+                // The agent that was lost is the build's, not the one asking now.
+                let previous = document.body[INTERNAL]["agentId"].as_str().unwrap_or_default();
+                let name = agent_name(state, previous).await;
                 end_lost(&mut document, &mut build, when, &name);
                 let version = document.version;
-                state
-                    .store
-                    .apply(vec![
-                        Write::Update { document, expected_version: version },
-                        Write::CompleteJob { job_id },
-                    ])
-                    .await?;
-                continue;
+                let ended = vec![
+                    Write::Update { document, expected_version: version },
+                    Write::CompleteJob { job_id: job_id.clone() },
+                    end_build_tokens(&job_id),
+                ];
+                match state.store.apply(ended).await {
+                    Ok(()) | Err(StoreError::Conflict { .. }) => continue,
+                    Err(err) => return Err(err.into()),
+                }
             }
             engine::build::requeued(&mut build, when);
             document.body[INTERNAL]["eventSeq"] = json!(0);
             document.body["autoRetryConfig"] =
                 json!({ "autoRetryLimit": limit, "autoRetryNumber": leased.attempts - 1 });
+            // The previous agent's git token dies with its lease.
+            writes.push(end_build_tokens(&job_id));
         }
         let mut job: BuildJob = serde_json::from_value(leased.job.payload.clone())
             .map_err(|_| bad("a queued job is damaged"))?;
@@ -398,7 +423,9 @@ async fn try_lease(
         // the queue in plain text.
         job.secrets = resolve_secrets(state, &job).await?;
         if job.plan.git_credential_helper {
-            job.git_token = Some(create_build_token(state, &job, agent_id).await?);
+            let (token, write) = build_token(&job, agent_id, now);
+            job.git_token = Some(token);
+            writes.push(write);
         }
         if build.current_phase == protocol::PhaseType::Queued {
             engine::build::leased(&mut build, engine::clock::aws_timestamp(now));
@@ -406,7 +433,13 @@ async fn try_lease(
         store_core(&mut document, &build);
         document.body[INTERNAL]["agentId"] = json!(agent_id);
         let version = document.version;
-        state.store.apply(vec![Write::Update { document, expected_version: version }]).await?;
+        writes.push(Write::Update { document, expected_version: version });
+        match state.store.apply(writes).await {
+            Ok(()) => {}
+            // Another agent (or StopBuild) came first: look again.
+            Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
         tracing::info!(build = %job_id, %agent_id, "build leased");
         return Ok(Some(JobOffer { job_id, build: job }));
     }
@@ -446,9 +479,19 @@ async fn leased_build(
     Ok(document)
 }
 
-async fn renew(state: &AppState, job_id: &str, agent_id: &str) -> Result<(), AgentError> {
-    let until = engine::clock::now_ms() + LEASE_MS;
+async fn renew(state: &AppState, job_id: &str, agent_id: &str, now: i64) -> Result<(), AgentError> {
+    let until = now + LEASE_MS;
     if state.store.renew(job_id, agent_id, until).await? { Ok(()) } else { Err(not_leased(job_id)) }
+}
+
+/// The renewal of `agent_id`'s lease on `job_id` as a batch write, for a transaction that also
+/// records what the agent reported.
+fn renewal(job_id: &str, agent_id: &str, now: i64) -> Write {
+    Write::RenewLease {
+        job_id: job_id.to_owned(),
+        agent_id: agent_id.to_owned(),
+        lease_until: now + LEASE_MS,
+    }
 }
 
 pub(crate) async fn heartbeat(
@@ -459,7 +502,7 @@ pub(crate) async fn heartbeat(
     let agent_id = agent_header(&headers);
     authorize_agent(&state, &headers, &agent_id).await?;
     let document = leased_build(&state, &job_id, &agent_id).await?;
-    renew(&state, &job_id, &agent_id).await?;
+    renew(&state, &job_id, &agent_id, engine::clock::now_ms()).await?;
     Ok(Json(JobControl { stop: document.body[INTERNAL]["stopRequested"] == true }))
 }
 
@@ -476,15 +519,31 @@ pub(crate) async fn events(
     if batch.agent_id != agent_id {
         return Err(not_leased(&job_id));
     }
-    renew(&state, &job_id, &batch.agent_id).await?;
+    record_events(&state, &job_id, &batch, engine::clock::now_ms()).await.map(Json)
+}
+
+/// Records an agent's event batch at `now`: the lease's renewal, the batch's log chunk and the
+/// build's new record in one transaction, so the log never holds a chunk the build does not
+/// count, and a batch the build does not record never renews the lease.
+async fn record_events(
+    state: &AppState,
+    job_id: &str,
+    batch: &EventBatch,
+    now: i64,
+) -> Result<JobControl, AgentError> {
     // Retried on a concurrent change (StopBuild), bounded.
     for _ in 0..5 {
-        let mut document = leased_build(&state, &job_id, &batch.agent_id).await?;
+        let mut document = leased_build(state, job_id, &batch.agent_id).await?;
         let applied = document.body[INTERNAL]["eventSeq"].as_u64().unwrap_or(0);
         let stop = document.body[INTERNAL]["stopRequested"] == true;
+        let renew = renewal(job_id, &batch.agent_id, now);
         if batch.seq + batch.events.len() as u64 <= applied {
-            // A retried batch we already have.
-            return Ok(Json(JobControl { stop }));
+            // A retried batch we already have: it still says the agent is alive.
+            return match state.store.apply(vec![renew]).await {
+                Ok(()) => Ok(JobControl { stop }),
+                Err(StoreError::Conflict { .. }) => Err(not_leased(job_id)),
+                Err(err) => Err(err.into()),
+            };
         }
         if batch.seq > applied {
             return Err(bad(format!(
@@ -494,31 +553,36 @@ pub(crate) async fn events(
         }
         let fresh = &batch.events[(applied - batch.seq) as usize..];
         let mut build = core(&document).map_err(|_| bad("a stored build is damaged"))?;
-        let now = engine::clock::aws_timestamp(engine::clock::now_ms());
+        let when = engine::clock::aws_timestamp(now);
         let mut text = String::new();
         for event in fresh {
             engine::build::apply_event(&mut build, event);
-            if let Some(line) = engine::build::log_text(event, now) {
+            if let Some(line) = engine::build::log_text(event, when) {
                 text.push_str(&line);
             }
         }
         store_core(&mut document, &build);
+        let mut writes = vec![renew];
         let log_seq = document.body[INTERNAL]["logSeq"].as_i64().unwrap_or(0);
         if !text.is_empty() {
-            // The chunk is written before the build record says it exists; a crash between
-            // the two leaves a chunk the retried batch finds already there.
-            match state.store.append_log(&job_id, log_seq, text.as_bytes()).await {
-                Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
-                Err(err) => return Err(err.into()),
-            }
+            writes.push(Write::AppendLog {
+                stream: job_id.to_owned(),
+                seq: log_seq,
+                data: text.into_bytes(),
+            });
             document.body[INTERNAL]["logSeq"] = json!(log_seq + 1);
         }
         document.body[INTERNAL]["eventSeq"] = json!(batch.seq + batch.events.len() as u64);
         let version = document.version;
-        match state.store.apply(vec![Write::Update { document, expected_version: version }]).await {
+        writes.push(Write::Update { document, expected_version: version });
+        match state.store.apply(writes).await {
             Ok(()) => {
                 state.logs.notify_waiters();
-                return Ok(Json(JobControl { stop }));
+                return Ok(JobControl { stop });
+            }
+            // The lease is gone (expired and taken, or the build ended).
+            Err(StoreError::Conflict { kind, .. }) if kind == "job" => {
+                return Err(not_leased(job_id));
             }
             Err(StoreError::Conflict { .. }) => continue,
             Err(err) => return Err(err.into()),
@@ -545,7 +609,7 @@ pub(crate) async fn upload_artifact(
     }
     let key = format!("builds/{}/{file}", job_id.replace(':', "/"));
     store_upload(&state, &key, body, "artifact").await?;
-    renew(&state, &job_id, &agent_id).await?;
+    renew(&state, &job_id, &agent_id, engine::clock::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -564,7 +628,7 @@ pub(crate) async fn upload_report(
         .parse()
         .map_err(|_| bad(format!("invalid report index {index}: expected a number")))?;
     store_upload(&state, &crate::reports::upload_key(&job_id, index), body, "report").await?;
-    renew(&state, &job_id, &agent_id).await?;
+    renew(&state, &job_id, &agent_id, engine::clock::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -659,6 +723,7 @@ pub(crate) async fn finish(
         let version = document.version;
         writes.insert(0, Write::Update { document, expected_version: version });
         writes.push(Write::CompleteJob { job_id: job_id.clone() });
+        writes.push(end_build_tokens(&job_id));
         match state.store.apply(writes).await {
             Ok(()) => {
                 tracing::info!(build = %job_id, status = build.build_status.as_str(), "build finished");
@@ -677,9 +742,10 @@ pub(crate) async fn finish(
     ))
 }
 
-/// Ends the builds whose agents stopped reporting. Runs every few seconds.
-pub(crate) async fn expire_leases(state: &AppState) -> Result<usize, StoreError> {
-    let now = engine::clock::now_ms();
+/// Ends the builds whose agents stopped reporting by `now` (or queues them again, as their
+/// project's `autoRetryLimit` says), each in one transaction with its job and its git tokens.
+/// Runs every few seconds.
+pub(crate) async fn expire_leases(state: &AppState, now: i64) -> Result<usize, StoreError> {
     let expired = state.store.expired_leases(now).await?;
     let mut ended = 0;
     for leased in expired {
@@ -704,6 +770,7 @@ pub(crate) async fn expire_leases(state: &AppState) -> Result<usize, StoreError>
             let writes = vec![
                 Write::Update { document, expected_version: version },
                 Write::ReleaseJob { job_id: job_id.clone() },
+                end_build_tokens(&job_id),
             ];
             match state.store.apply(writes).await {
                 Ok(()) => {
@@ -722,6 +789,7 @@ pub(crate) async fn expire_leases(state: &AppState) -> Result<usize, StoreError>
         let writes = vec![
             Write::Update { document, expected_version: version },
             Write::CompleteJob { job_id: job_id.clone() },
+            end_build_tokens(&job_id),
         ];
         match state.store.apply(writes).await {
             Ok(()) => {

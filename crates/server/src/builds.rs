@@ -81,21 +81,53 @@ pub(crate) struct Origin {
     pub(crate) variables: Vec<(String, String)>,
 }
 
+/// StartBuild at `now_ms`.
 pub(crate) async fn start_build(
     state: &AppState,
     caller: &Caller,
     input: Value,
+    now_ms: i64,
 ) -> Result<Value, ApiError> {
-    start_build_from(state, caller, input, None).await
+    let (writes, build, token) = match plan_build(state, caller, &input, None, now_ms).await? {
+        Planned::Existing(build) => return Ok(json!({ "build": build })),
+        Planned::New { writes, build, idempotency_token } => (writes, build, idempotency_token),
+    };
+    match (state.store.apply(writes).await, token) {
+        (Ok(()), _) => {}
+        (Err(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }), Some(token)) => {
+            let project_name = input["projectName"].as_str().unwrap_or_default();
+            return match idempotent_build(state, project_name, &token, &input, now_ms).await? {
+                Some(existing) => Ok(json!({ "build": existing })),
+                None => Err(ApiError::internal("an idempotency record vanished while written")),
+            };
+        }
+        (Err(err), _) => return Err(err.into()),
+    }
+    state.jobs.notify_waiters();
+    Ok(json!({ "build": build }))
 }
 
-/// StartBuild, or a push's build (`origin`): the source is then exactly the pushed commit.
-pub(crate) async fn start_build_from(
+/// What [`plan_build`] decided.
+pub(crate) enum Planned {
+    /// A repeated request with the same idempotency token: the build it started.
+    Existing(Value),
+    /// A new build: the writes that create it (the build, its job or its failure, the first
+    /// chunk of its log with the buildspec's diagnostics, the idempotency record), to commit in
+    /// one transaction, maybe with the caller's own; the build as the API shows it.
+    New { writes: Vec<Write>, build: Value, idempotency_token: Option<String> },
+}
+
+/// StartBuild at `now_ms`, or a push's build (`origin`: the source is then exactly the pushed
+/// commit), up to the writes that start it: the caller commits them ([`start_build`], or the
+/// webhook loop together with its cursor).
+pub(crate) async fn plan_build(
     state: &AppState,
     caller: &Caller,
-    input: Value,
+    input: &Value,
     origin: Option<Origin>,
-) -> Result<Value, ApiError> {
+    now_ms: i64,
+) -> Result<Planned, ApiError> {
+    let input = input.clone();
     let project_name = input
         .get("projectName")
         .and_then(Value::as_str)
@@ -108,9 +140,9 @@ pub(crate) async fn start_build_from(
     };
     let project = project.body;
     if let Some(token) = input.get("idempotencyToken").and_then(Value::as_str)
-        && let Some(existing) = idempotent_build(state, project_name, token, &input).await?
+        && let Some(existing) = idempotent_build(state, project_name, token, &input, now_ms).await?
     {
-        return Ok(json!({ "build": existing }));
+        return Ok(Planned::Existing(existing));
     }
 
     let source_type = input
@@ -187,7 +219,6 @@ pub(crate) async fn start_build_from(
     let uuid = uuid::Uuid::new_v4().to_string();
     let id = format!("{project_name}:{uuid}");
     let arn = format!("arn:aws:codebuild:{}:{}:build/{id}", state.region, state.account);
-    let now_ms = engine::clock::now_ms();
     let now = engine::clock::aws_timestamp(now_ms);
     let core = engine::build::submitted(
         Build {
@@ -374,9 +405,9 @@ pub(crate) async fn start_build_from(
         };
         writes.push(match state.store.get("idempotency", &key).await? {
             // Another request with this token got here first.
-            Some(old) if is_fresh(&old) => {
-                return match idempotent_build(state, project_name, token, &input).await? {
-                    Some(existing) => Ok(json!({ "build": existing })),
+            Some(old) if is_fresh(&old, now_ms) => {
+                return match idempotent_build(state, project_name, token, &input, now_ms).await? {
+                    Some(existing) => Ok(Planned::Existing(existing)),
                     None => Err(ApiError::internal("an idempotency record names no build")),
                 };
             }
@@ -384,39 +415,28 @@ pub(crate) async fn start_build_from(
             None => Write::Insert(record),
         });
     }
-    // The log's first chunk is written before the build that says it exists (the store
-    // writes logs apart from documents); the build's id is new, so no other chunk is there,
-    // and a build that is not created takes its chunk away again.
+    // The log's first chunk, with the buildspec's diagnostics, is written with the build that
+    // counts it.
     if !log.is_empty() {
-        state.store.append_log(&id, 0, log.as_bytes()).await?;
+        writes.push(Write::AppendLog { stream: id.clone(), seq: 0, data: log.into_bytes() });
+        document.body[INTERNAL]["logSeq"] = json!(1);
         if let Some(Write::Insert(build)) =
             writes.iter_mut().find(|it| matches!(it, Write::Insert(d) if d.kind == BUILD))
         {
             build.body[INTERNAL]["logSeq"] = json!(1);
         }
     }
-    let applied = state.store.apply(writes).await;
-    if applied.is_err() && !log.is_empty() {
-        let _ = state.store.delete_log(&id).await;
-    }
-    match (applied, token) {
-        (Ok(()), _) => {}
-        (Err(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }), Some(token)) => {
-            return match idempotent_build(state, project_name, token, &input).await? {
-                Some(existing) => Ok(json!({ "build": existing })),
-                None => Err(ApiError::internal("an idempotency record vanished while written")),
-            };
-        }
-        (Err(err), _) => return Err(err.into()),
-    }
-    state.jobs.notify_waiters();
-    Ok(json!({ "build": public(&document) }))
+    Ok(Planned::New {
+        writes,
+        build: public(&document),
+        idempotency_token: token.map(str::to_owned),
+    })
 }
 
 /// Whether an idempotency record still holds (for 5 minutes, as in CodeBuild).
-fn is_fresh(record: &Document) -> bool {
+fn is_fresh(record: &Document, now_ms: i64) -> bool {
     let created = record.body["createdMs"].as_i64().unwrap_or_default();
-    engine::clock::now_ms() - created <= 5 * 60 * 1000
+    now_ms - created <= 5 * 60 * 1000
 }
 
 /// The build a repeated StartBuild with the same idempotency token already started (within
@@ -426,11 +446,12 @@ async fn idempotent_build(
     project: &str,
     token: &str,
     input: &Value,
+    now_ms: i64,
 ) -> Result<Option<Value>, ApiError> {
     let Some(record) = state.store.get("idempotency", &format!("{project}/{token}")).await? else {
         return Ok(None);
     };
-    if !is_fresh(&record) {
+    if !is_fresh(&record, now_ms) {
         return Ok(None);
     }
     if &record.body["request"] != input {
@@ -729,7 +750,13 @@ pub(crate) async fn list_builds(
     Ok(output)
 }
 
-pub(crate) async fn stop_build(state: &AppState, input: Value) -> Result<Value, ApiError> {
+/// StopBuild at `now_ms`: a queued build ends here, with its job, in one transaction; a
+/// running one is asked to stop, and ends when its agent finishes it.
+pub(crate) async fn stop_build(
+    state: &AppState,
+    input: Value,
+    now_ms: i64,
+) -> Result<Value, ApiError> {
     let id = input.get("id").and_then(Value::as_str).ok_or_else(|| invalid("id is required"))?;
     let id = id.rsplit_once(":build/").map_or(id, |(_, id)| id).to_owned();
     check_build_id(&id)?;
@@ -751,12 +778,13 @@ pub(crate) async fn stop_build(state: &AppState, input: Value) -> Result<Value, 
             };
             engine::build::ended(
                 &mut build,
-                engine::clock::aws_timestamp(engine::clock::now_ms()),
+                engine::clock::aws_timestamp(now_ms),
                 BuildStatus::Stopped,
                 context,
             );
             store_core(&mut document, &build);
             writes.push(Write::CompleteJob { job_id: id.clone() });
+            writes.push(crate::agent_api::end_build_tokens(&id));
         } else {
             // The agent sees this on its next report (within a second) and stops the build.
             document.body[INTERNAL]["stopRequested"] = json!(true);
@@ -808,6 +836,7 @@ pub(crate) async fn expire_queued(state: &AppState, now_ms: i64) -> Result<usize
         let writes = vec![
             Write::Update { document, expected_version: version },
             Write::CompleteJob { job_id: job.id.clone() },
+            crate::agent_api::end_build_tokens(&job.id),
         ];
         match state.store.apply(writes).await {
             Ok(()) => {
@@ -824,10 +853,12 @@ pub(crate) async fn expire_queued(state: &AppState, now_ms: i64) -> Result<usize
     Ok(ended)
 }
 
+/// RetryBuild at `now_ms`: StartBuild with the request that started the build.
 pub(crate) async fn retry_build(
     state: &AppState,
     caller: &Caller,
     input: Value,
+    now_ms: i64,
 ) -> Result<Value, ApiError> {
     let id = input.get("id").and_then(Value::as_str).ok_or_else(|| invalid("id is required"))?;
     let id = id.rsplit_once(":build/").map_or(id, |(_, id)| id);
@@ -843,12 +874,15 @@ pub(crate) async fn retry_build(
             }
         }
     }
-    start_build(state, caller, request).await
+    start_build(state, caller, request, now_ms).await
 }
 
+/// BatchDeleteBuilds: every deletable build goes with its log and its git tokens, all in one
+/// transaction.
 pub(crate) async fn batch_delete_builds(state: &AppState, input: Value) -> Result<Value, ApiError> {
     let ids = ids(&input)?;
     let found = state.store.get_many(BUILD, &ids).await?;
+    let mut writes = Vec::new();
     let mut deleted = Vec::new();
     let mut not_deleted = Vec::new();
     for id in &ids {
@@ -858,15 +892,14 @@ pub(crate) async fn batch_delete_builds(state: &AppState, input: Value) -> Resul
                 not_deleted.push(json!({ "id": id, "statusCode": "BUILD_IN_PROGRESS" }))
             }
             Some(_) => {
-                state
-                    .store
-                    .apply(vec![Write::Delete { kind: BUILD.to_owned(), key: id.clone() }])
-                    .await?;
-                state.store.delete_log(id).await?;
+                writes.push(Write::Delete { kind: BUILD.to_owned(), key: id.clone() });
+                writes.push(Write::DeleteLog { stream: id.clone() });
+                writes.push(crate::agent_api::end_build_tokens(id));
                 deleted.push(id.clone());
             }
         }
     }
+    state.store.apply(writes).await?;
     Ok(json!({ "buildsDeleted": deleted, "buildsNotDeleted": not_deleted }))
 }
 

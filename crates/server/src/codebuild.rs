@@ -23,10 +23,12 @@ pub(crate) async fn call(
     operation: &str,
     input: Value,
 ) -> Result<Value, ApiError> {
+    // The one reading of the clock for this request: the service functions take the time.
+    let now = engine::clock::now_ms();
     match operation {
-        "StartBuild" => builds::start_build(state, caller, input).await,
-        "StopBuild" => builds::stop_build(state, input).await,
-        "RetryBuild" => builds::retry_build(state, caller, input).await,
+        "StartBuild" => builds::start_build(state, caller, input, now).await,
+        "StopBuild" => builds::stop_build(state, input, now).await,
+        "RetryBuild" => builds::retry_build(state, caller, input, now).await,
         "BatchGetBuilds" => builds::batch_get_builds(state, input).await,
         "ListBuilds" => builds::list_builds(state, input, None).await,
         "ListBuildsForProject" => {
@@ -38,7 +40,7 @@ pub(crate) async fn call(
             builds::list_builds(state, input, Some(&project)).await
         }
         "BatchDeleteBuilds" => builds::batch_delete_builds(state, input).await,
-        "CreateWebhook" => webhooks::create_webhook(state, input).await,
+        "CreateWebhook" => webhooks::create_webhook(state, input, now).await,
         "UpdateWebhook" => webhooks::update_webhook(state, input).await,
         "DeleteWebhook" => webhooks::delete_webhook(state, input).await,
         "CreateReportGroup" => reports::create_report_group(state, input).await,
@@ -47,8 +49,8 @@ pub(crate) async fn call(
         "ListReportsForReportGroup" => reports::list_reports_for_report_group(state, input).await,
         "BatchGetReports" => reports::batch_get_reports(state, input).await,
         "DescribeTestCases" => reports::describe_test_cases(state, input).await,
-        "CreateProject" => create_project(state, input).await,
-        "UpdateProject" => update_project(state, input).await,
+        "CreateProject" => create_project(state, input, now).await,
+        "UpdateProject" => update_project(state, input, now).await,
         "DeleteProject" => delete_project(state, input).await,
         "BatchGetProjects" => batch_get_projects(state, input).await,
         "ListProjects" => list_projects(state, input).await,
@@ -305,11 +307,10 @@ fn settable(input: &Value) -> serde_json::Map<String, Value> {
         .unwrap_or_default()
 }
 
-async fn create_project(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn create_project(state: &AppState, input: Value, now_ms: i64) -> Result<Value, ApiError> {
     let fields = Value::Object(settable(&input));
     check_project(&fields, &state.account)?;
     let name = fields["name"].as_str().unwrap_or_default().to_owned();
-    let now_ms = engine::clock::now_ms();
     let now = engine::clock::aws_timestamp(now_ms);
     let project = with_defaults(state, fields, now, now);
     let document = Document {
@@ -330,7 +331,7 @@ async fn create_project(state: &AppState, input: Value) -> Result<Value, ApiErro
     }
 }
 
-async fn update_project(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn update_project(state: &AppState, input: Value, now_ms: i64) -> Result<Value, ApiError> {
     let name = project_name(required_str(&input, "name")?).to_owned();
     // Retried on a concurrent update, so that two updates of different fields both land.
     for _ in 0..5 {
@@ -346,7 +347,7 @@ async fn update_project(state: &AppState, input: Value) -> Result<Value, ApiErro
         let fields = Value::Object(fields);
         check_project(&fields, &state.account)?;
         let created = document.body["created"].as_f64().unwrap_or_default();
-        let now = engine::clock::aws_timestamp(engine::clock::now_ms());
+        let now = engine::clock::aws_timestamp(now_ms);
         let project = with_defaults(state, fields, created, now);
         let version = document.version;
         document.body = project.clone();

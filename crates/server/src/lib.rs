@@ -495,10 +495,11 @@ async fn expire_forever(state: AppState) {
         if !state.runs_loop("expiry").await {
             continue;
         }
-        if let Err(err) = agent_api::expire_leases(&state).await {
+        let now = engine::clock::now_ms();
+        if let Err(err) = agent_api::expire_leases(&state, now).await {
             tracing::error!(%err, "expiring leases");
         }
-        if let Err(err) = builds::expire_queued(&state, engine::clock::now_ms()).await {
+        if let Err(err) = builds::expire_queued(&state, now).await {
             tracing::error!(%err, "ending builds that waited too long in the queue");
         }
     }
@@ -654,5 +655,7 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     std::fs::rename(&temp, path)
 }
 
+#[cfg(test)]
+mod state_snapshot;
 #[cfg(test)]
 mod tests;

@@ -199,16 +199,15 @@ pub(crate) async fn add_push(
         url: url.to_owned(),
         credentials_secret: credentials_secret.map(str::to_owned),
     };
-    let (mirrors, ()) = edit(state, repo, |mirrors| {
+    // The new mirror starts as a copy of the repository: a push is owed for everything so far,
+    // written with the mirror.
+    let latest = crate::git::latest_event(state, repo).await?;
+    let (mirrors, (), _) = edit_together(state, repo, latest, |mirrors, cursor| {
         mirrors.push.retain(|it| it.url != push.url);
         mirrors.push.push(push.clone());
         mirrors.status.pushes.remove(&push.url);
-    })
-    .await?;
-    // The new mirror starts as a copy of the repository: a push is owed for everything so far.
-    let latest = crate::git::latest_event(state, repo).await?;
-    edit_cursor(state, repo, latest, |cursor| {
         cursor.pending.insert(url.to_owned(), latest.max(cursor.seq));
+        ((), true)
     })
     .await?;
     state.ref_events.notify_waiters();
@@ -233,23 +232,15 @@ pub(crate) async fn remove_push(
     url: &str,
 ) -> Result<bool, MirrorError> {
     ensure_repository(state, repo).await?;
-    let (mirrors, removed) = edit(state, repo, |mirrors| {
+    // The mirror and what is owed to it go in one transaction.
+    let (_, removed, _) = edit_together(state, repo, 0, |mirrors, cursor| {
         let before = mirrors.push.len();
         mirrors.push.retain(|it| it.url != url);
         mirrors.status.pushes.remove(url);
-        mirrors.push.len() != before
+        cursor.pending.remove(url);
+        (mirrors.push.len() != before, true)
     })
     .await?;
-    if mirrors.push.is_empty() {
-        // A mirror added later starts from the events after it, not from these.
-        let delete = Write::Delete { kind: CURSOR.to_owned(), key: repo.to_owned() };
-        state.store.apply(vec![delete]).await?;
-    } else {
-        edit_cursor(state, repo, 0, |cursor| {
-            cursor.pending.remove(url);
-        })
-        .await?;
-    }
     Ok(removed)
 }
 
@@ -343,41 +334,9 @@ async fn edit<T>(
     repo: &str,
     mut change: impl FnMut(&mut Mirrors) -> T,
 ) -> Result<(Mirrors, T), StoreError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let existing = load(state, repo).await?;
-        let mut mirrors = existing.as_ref().map(|(it, _)| it.clone()).unwrap_or_default();
-        let result = change(&mut mirrors);
-        if existing.as_ref().is_some_and(|(it, _)| *it == mirrors) {
-            return Ok((mirrors, result));
-        }
-        let write = if mirrors.pull.is_none() && mirrors.push.is_empty() {
-            if existing.is_none() {
-                return Ok((mirrors, result));
-            }
-            Write::Delete { kind: MIRROR.to_owned(), key: repo.to_owned() }
-        } else {
-            let document = Document {
-                kind: MIRROR.to_owned(),
-                key: repo.to_owned(),
-                parent: None,
-                sort: 0,
-                version: 0,
-                body: public(&mirrors),
-            };
-            match &existing {
-                Some((_, version)) => Write::Update { document, expected_version: *version },
-                None => Write::Insert(document),
-            }
-        };
-        match state.store.apply(vec![write]).await {
-            Ok(()) => return Ok((mirrors, result)),
-            Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. })
-                if attempt < WRITE_ATTEMPTS => {}
-            Err(err) => return Err(err),
-        }
-    }
+    let (mirrors, result, _) =
+        edit_together(state, repo, 0, |mirrors, _| (change(mirrors), false)).await?;
+    Ok((mirrors, result))
 }
 
 /// The same for the cursor; a missing one starts at event `start`.
@@ -391,26 +350,10 @@ async fn edit_cursor(
     loop {
         attempt += 1;
         let existing = state.store.get(CURSOR, repo).await?;
-        let mut cursor = match &existing {
-            Some(document) => serde_json::from_value(document.body.clone()).unwrap_or_default(),
-            None => Cursor { seq: start, pending: BTreeMap::new() },
-        };
-        let before = cursor.clone();
+        let mut cursor = cursor_of(existing.as_ref(), start);
         change(&mut cursor);
-        if existing.is_some() && before == cursor {
+        let Some(write) = cursor_write(repo, existing.as_ref(), start, &cursor) else {
             return Ok(cursor);
-        }
-        let document = Document {
-            kind: CURSOR.to_owned(),
-            key: repo.to_owned(),
-            parent: None,
-            sort: 0,
-            version: 0,
-            body: serde_json::to_value(&cursor).unwrap_or_default(),
-        };
-        let write = match &existing {
-            Some(existing) => Write::Update { document, expected_version: existing.version },
-            None => Write::Insert(document),
         };
         match state.store.apply(vec![write]).await {
             Ok(()) => return Ok(cursor),
@@ -419,6 +362,105 @@ async fn edit_cursor(
             Err(err) => return Err(err),
         }
     }
+}
+
+/// [`edit`] and, when `change` says so (its second result), [`edit_cursor`], in one
+/// transaction: the mirrors and the pushes owed to them never disagree after a crash.
+async fn edit_together<T>(
+    state: &AppState,
+    repo: &str,
+    start: i64,
+    mut change: impl FnMut(&mut Mirrors, &mut Cursor) -> (T, bool),
+) -> Result<(Mirrors, T, Option<Cursor>), StoreError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let existing = load(state, repo).await?;
+        let existing_cursor = state.store.get(CURSOR, repo).await?;
+        let mut mirrors = existing.as_ref().map(|(it, _)| it.clone()).unwrap_or_default();
+        let mut cursor = cursor_of(existing_cursor.as_ref(), start);
+        let (result, with_cursor) = change(&mut mirrors, &mut cursor);
+        let mut writes: Vec<Write> =
+            mirrors_write(repo, existing.as_ref(), &mirrors).into_iter().collect();
+        if mirrors.push.is_empty() {
+            // A mirror added later starts from the events after it, not from these: a
+            // repository without push mirrors has no cursor.
+            if existing_cursor.is_some() {
+                writes.push(Write::Delete { kind: CURSOR.to_owned(), key: repo.to_owned() });
+            }
+        } else if with_cursor {
+            writes.extend(cursor_write(repo, existing_cursor.as_ref(), start, &cursor));
+        }
+        let cursor = with_cursor.then_some(cursor);
+        if writes.is_empty() {
+            return Ok((mirrors, result, cursor));
+        }
+        match state.store.apply(writes).await {
+            Ok(()) => return Ok((mirrors, result, cursor)),
+            Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. })
+                if attempt < WRITE_ATTEMPTS => {}
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// The write that stores `mirrors` over what was read (`existing`, with its version), if it
+/// changed; a document left with no mirror is removed.
+fn mirrors_write(
+    repo: &str,
+    existing: Option<&(Mirrors, i64)>,
+    mirrors: &Mirrors,
+) -> Option<Write> {
+    if existing.is_some_and(|(it, _)| it == mirrors) {
+        return None;
+    }
+    if mirrors.pull.is_none() && mirrors.push.is_empty() {
+        return existing.map(|_| Write::Delete { kind: MIRROR.to_owned(), key: repo.to_owned() });
+    }
+    let document = Document {
+        kind: MIRROR.to_owned(),
+        key: repo.to_owned(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body: public(mirrors),
+    };
+    Some(match existing {
+        Some((_, version)) => Write::Update { document, expected_version: *version },
+        None => Write::Insert(document),
+    })
+}
+
+/// The cursor stored in `existing`; a missing one starts at event `start`.
+fn cursor_of(existing: Option<&Document>, start: i64) -> Cursor {
+    match existing {
+        Some(document) => serde_json::from_value(document.body.clone()).unwrap_or_default(),
+        None => Cursor { seq: start, pending: BTreeMap::new() },
+    }
+}
+
+/// The write that stores `cursor` over what was read (`existing`), if it changed or is new.
+fn cursor_write(
+    repo: &str,
+    existing: Option<&Document>,
+    start: i64,
+    cursor: &Cursor,
+) -> Option<Write> {
+    if existing.is_some() && cursor_of(existing, start) == *cursor {
+        return None;
+    }
+    let document = Document {
+        kind: CURSOR.to_owned(),
+        key: repo.to_owned(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body: serde_json::to_value(cursor).unwrap_or_default(),
+    };
+    Some(match existing {
+        Some(existing) => Write::Update { document, expected_version: existing.version },
+        None => Write::Insert(document),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -90,11 +90,13 @@ async fn project(state: &AppState, input: &Value) -> Result<Document, ApiError> 
     })
 }
 
-/// Writes a project's webhook (or removes it), retrying on a concurrent change.
+/// Writes a project's webhook (or removes it), together with `with` in one transaction,
+/// retrying on a concurrent change.
 async fn set_webhook(
     state: &AppState,
     input: &Value,
     webhook: Option<Value>,
+    with: Vec<Write>,
 ) -> Result<(), ApiError> {
     for _ in 0..5 {
         let mut document = project(state, input).await?;
@@ -107,7 +109,9 @@ async fn set_webhook(
             }
         }
         let version = document.version;
-        match state.store.apply(vec![Write::Update { document, expected_version: version }]).await {
+        let mut writes = with.clone();
+        writes.push(Write::Update { document, expected_version: version });
+        match state.store.apply(writes).await {
             Ok(()) => return Ok(()),
             Err(StoreError::Conflict { .. }) => continue,
             Err(err) => return Err(err.into()),
@@ -116,7 +120,12 @@ async fn set_webhook(
     Err(ApiError::internal("a project kept changing while its webhook was set"))
 }
 
-pub(crate) async fn create_webhook(state: &AppState, input: Value) -> Result<Value, ApiError> {
+/// CreateWebhook at `now_ms`: the webhook and its repository's cursor in one transaction.
+pub(crate) async fn create_webhook(
+    state: &AppState,
+    input: Value,
+    now_ms: i64,
+) -> Result<Value, ApiError> {
     let document = project(state, &input).await?;
     if repository_of(&document.body).is_none() {
         return Err(invalid(
@@ -131,7 +140,7 @@ pub(crate) async fn create_webhook(state: &AppState, input: Value) -> Result<Val
     }
     let groups = input.get("filterGroups").cloned().unwrap_or(json!([]));
     check_filter_groups(&groups)?;
-    let now = engine::clock::aws_timestamp(engine::clock::now_ms());
+    let now = engine::clock::aws_timestamp(now_ms);
     let mut webhook = json!({
         "filterGroups": groups,
         "buildType": input.get("buildType").cloned().unwrap_or(json!("BUILD")),
@@ -144,7 +153,8 @@ pub(crate) async fn create_webhook(state: &AppState, input: Value) -> Result<Val
         webhook["branchFilter"] = json!(filter);
     }
     // Pushes from before the webhook existed start nothing: its repository's cursor starts at
-    // the newest event now, before the webhook can be seen.
+    // the newest event now, written with the webhook.
+    let mut with = Vec::new();
     if let Some(repository) = repository_of(&document.body) {
         let last = crate::git::latest_event(state, &repository).await?;
         let cursor = Document {
@@ -155,9 +165,9 @@ pub(crate) async fn create_webhook(state: &AppState, input: Value) -> Result<Val
             version: 0,
             body: json!({ "seq": last }),
         };
-        state.store.apply(vec![Write::Put(cursor)]).await?;
+        with.push(Write::Put(cursor));
     }
-    set_webhook(state, &input, Some(webhook.clone())).await?;
+    set_webhook(state, &input, Some(webhook.clone()), with).await?;
     Ok(json!({ "webhook": webhook }))
 }
 
@@ -177,7 +187,7 @@ pub(crate) async fn update_webhook(state: &AppState, input: Value) -> Result<Val
     if let Some(kind) = input.get("buildType") {
         webhook["buildType"] = kind.clone();
     }
-    set_webhook(state, &input, Some(webhook.clone())).await?;
+    set_webhook(state, &input, Some(webhook.clone()), Vec::new()).await?;
     Ok(json!({ "webhook": webhook }))
 }
 
@@ -186,7 +196,7 @@ pub(crate) async fn delete_webhook(state: &AppState, input: Value) -> Result<Val
     if document.body.get("webhook").is_none() {
         return Err(ApiError::client("ResourceNotFoundException", "The project has no webhook"));
     }
-    set_webhook(state, &input, None).await?;
+    set_webhook(state, &input, None, Vec::new()).await?;
     Ok(json!({}))
 }
 
@@ -255,7 +265,7 @@ pub(crate) async fn start_builds_forever(state: AppState) {
         woken.as_mut().enable();
         // One replica of the installation starts the builds of a push.
         if state.runs_loop("webhooks").await
-            && let Err(err) = pass(&state).await
+            && let Err(err) = pass(&state, engine::clock::now_ms()).await
         {
             tracing::error!(code = %err.code, message = %err.message, "webhooks: handling pushes");
         }
@@ -266,8 +276,10 @@ pub(crate) async fn start_builds_forever(state: AppState) {
     }
 }
 
-/// One look at every repository's new events.
-async fn pass(state: &AppState) -> Result<(), ApiError> {
+/// One look at every repository's new events, at `now`: for each repository, the builds its
+/// new events start and its cursor moving past them commit in one transaction, so a crash
+/// neither loses those builds nor starts them twice.
+async fn pass(state: &AppState, now: i64) -> Result<(), ApiError> {
     let projects: Vec<Document> = state
         .store
         .list_all(PROJECT, None)
@@ -285,36 +297,54 @@ async fn pass(state: &AppState) -> Result<(), ApiError> {
         // existed start nothing.
         let Some(seen) = cursor.as_ref().and_then(|it| it.body["seq"].as_i64()) else {
             let last = crate::git::latest_event(state, &repository).await?;
-            save_cursor(state, &repository, cursor, last).await?;
+            state.store.apply(vec![cursor_write(&repository, cursor, last)]).await?;
             continue;
         };
         let events = events_after(state, &repository, seen).await?;
         let Some(last) = events.last().map(|it| it.sort) else { continue };
-        // The cursor moves first: a crash after it loses at most these builds' start, never
-        // starts them twice; a push is then visible as not built in its project's history.
-        save_cursor(state, &repository, cursor, last).await?;
+        let mut writes = Vec::new();
+        let mut started = Vec::new();
         for event in &events {
             for project in projects
                 .iter()
                 .filter(|it| repository_of(&it.body).as_deref() == Some(repository.as_str()))
             {
-                if let Err(err) = maybe_build(state, project, &event.body).await {
-                    tracing::error!(project = %project.key, code = %err.code, message = %err.message, "webhooks: starting a build");
+                // A build that cannot start (its buildspec unreadable, say) is logged and
+                // skipped: the push's other builds still start.
+                match maybe_build(state, project, &event.body, now).await {
+                    Ok(Some((build_writes, build))) => {
+                        writes.extend(build_writes);
+                        started.push((project.key.clone(), build));
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::error!(project = %project.key, code = %err.code, message = %err.message, "webhooks: starting a build");
+                    }
                 }
             }
+        }
+        writes.push(cursor_write(&repository, cursor, last));
+        // On a conflict another replica moved the cursor: it started these builds.
+        match state.store.apply(writes).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
+        for (project, build) in &started {
+            tracing::info!(%project, build = %build["id"], "webhook: push started a build");
+        }
+        if !started.is_empty() {
+            state.jobs.notify_waiters();
         }
     }
     Ok(())
 }
 
-async fn save_cursor(
-    state: &AppState,
-    repository: &str,
-    previous: Option<Document>,
-    seq: i64,
-) -> Result<(), ApiError> {
+/// The write that moves a repository's cursor (read as `previous`) to `seq`: version-checked,
+/// so two replicas never both handle one event.
+fn cursor_write(repository: &str, previous: Option<Document>, seq: i64) -> Write {
     let body = json!({ "seq": seq });
-    let write = match previous {
+    match previous {
         Some(mut document) => {
             let version = document.version;
             document.body = body;
@@ -328,9 +358,7 @@ async fn save_cursor(
             version: 0,
             body,
         }),
-    };
-    state.store.apply(vec![write]).await?;
-    Ok(())
+    }
 }
 
 /// The reference events of a repository after number `seen`, in order.
@@ -358,11 +386,18 @@ async fn git_text(state: &AppState, repository: &str, args: &[&str]) -> String {
     }
 }
 
-async fn maybe_build(state: &AppState, project: &Document, event: &Value) -> Result<(), ApiError> {
+/// The writes that start `project`'s build for the ref event `event`, and the build, when its
+/// webhook accepts the push.
+async fn maybe_build(
+    state: &AppState,
+    project: &Document,
+    event: &Value,
+    now: i64,
+) -> Result<Option<(Vec<Write>, Value)>, ApiError> {
     let reference = event["ref"].as_str().unwrap_or_default();
-    let Some(branch) = reference.strip_prefix("refs/heads/") else { return Ok(()) };
+    let Some(branch) = reference.strip_prefix("refs/heads/") else { return Ok(None) };
     if event["event"] == "deleted" {
-        return Ok(());
+        return Ok(None);
     }
     let repository = event["repositoryName"].as_str().unwrap_or_default();
     let new = event["newCommit"].as_str().unwrap_or_default();
@@ -387,7 +422,7 @@ async fn maybe_build(state: &AppState, project: &Document, event: &Value) -> Res
         changed.lines().filter(|it| !it.is_empty()).map(str::to_owned).collect();
     let push = Push { repository, reference, user, message: message.trim_end(), files: &files };
     if !accepts(webhook, &push) {
-        return Ok(());
+        return Ok(None);
     }
     let caller = crate::aws::Caller {
         user: user.to_owned(),
@@ -406,9 +441,11 @@ async fn maybe_build(state: &AppState, project: &Document, event: &Value) -> Res
         ],
     };
     let input = json!({ "projectName": project.key });
-    let started = crate::builds::start_build_from(state, &caller, input, Some(origin)).await?;
-    tracing::info!(project = %project.key, build = %started["build"]["id"], %reference, "webhook: push started a build");
-    Ok(())
+    match crate::builds::plan_build(state, &caller, &input, Some(origin), now).await? {
+        crate::builds::Planned::New { writes, build, .. } => Ok(Some((writes, build))),
+        // A push's build has no idempotency token.
+        crate::builds::Planned::Existing(_) => Ok(None),
+    }
 }
 
 #[cfg(test)]

@@ -87,6 +87,30 @@ impl PgStore {
 
     super::shared::shared_methods!();
 
+    /// The job `lease` would take, and its attempts so far, without taking it.
+    pub(super) async fn lease_candidate(
+        &self,
+        request: &LeaseRequest,
+    ) -> Result<Option<(QueuedJob, i64)>, StoreError> {
+        let row = sqlx::query_as::<_, JobRow>(AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs \
+             WHERE kind = ANY($1) \
+               AND (lease_until IS NULL OR lease_until < $2) \
+               AND labels <@ $3::jsonb \
+             ORDER BY enqueued_at, id LIMIT 1"
+        )))
+        .bind(&request.kinds)
+        .bind(request.now)
+        .bind(labels_json(&request.labels))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let attempts = row.7;
+            queued_job_from_row(row).map(|job| (job, attempts))
+        })
+        .transpose()
+    }
+
     pub(super) async fn lease(
         &self,
         request: &LeaseRequest,

@@ -203,6 +203,24 @@ macro_rules! apply_one {
             Ok(())
         }
 
+        /// Why [`Write::LeaseJob`] leased nothing: the job is gone, or someone holds it.
+        async fn job_missing_or_taken(
+            connection: &mut $connection,
+            job_id: String,
+        ) -> Result<StoreError, StoreError> {
+            let exists = sqlx::query("SELECT 1 FROM jobs WHERE id = $1")
+                .bind(&job_id)
+                .fetch_optional(&mut *connection)
+                .await?
+                .is_some();
+            let kind = JOB_KIND.to_owned();
+            Ok(if exists {
+                StoreError::Conflict { kind, key: job_id }
+            } else {
+                StoreError::NotFound { kind, key: job_id }
+            })
+        }
+
         /// One write of a batch, inside the batch's transaction.
         async fn apply_one(connection: &mut $connection, write: Write) -> Result<(), StoreError> {
             match write {
@@ -294,6 +312,68 @@ macro_rules! apply_one {
                     .bind(job_id)
                     .execute(&mut *connection)
                     .await?;
+                }
+                Write::LeaseJob { job_id, agent_id, now, lease_until } => {
+                    let result = sqlx::query(
+                        "UPDATE jobs SET agent_id = $2, lease_until = $3, \
+                         attempts = attempts + 1 \
+                         WHERE id = $1 AND (lease_until IS NULL OR lease_until < $4)",
+                    )
+                    .bind(&job_id)
+                    .bind(agent_id)
+                    .bind(lease_until)
+                    .bind(now)
+                    .execute(&mut *connection)
+                    .await?;
+                    if result.rows_affected() == 0 {
+                        return Err(job_missing_or_taken(connection, job_id).await?);
+                    }
+                }
+                Write::RenewLease { job_id, agent_id, lease_until } => {
+                    let result = sqlx::query(
+                        "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND agent_id = $2",
+                    )
+                    .bind(&job_id)
+                    .bind(agent_id)
+                    .bind(lease_until)
+                    .execute(&mut *connection)
+                    .await?;
+                    if result.rows_affected() == 0 {
+                        return Err(StoreError::Conflict {
+                            kind: JOB_KIND.to_owned(),
+                            key: job_id,
+                        });
+                    }
+                }
+                Write::AppendLog { stream, seq, data } => {
+                    let result = sqlx::query(
+                        "INSERT INTO log_chunks (stream, seq, data) VALUES ($1, $2, $3) \
+                         ON CONFLICT (stream, seq) DO NOTHING",
+                    )
+                    .bind(&stream)
+                    .bind(seq)
+                    .bind(data)
+                    .execute(&mut *connection)
+                    .await?;
+                    if result.rows_affected() == 0 {
+                        return Err(StoreError::AlreadyExists {
+                            kind: LOG_KIND.to_owned(),
+                            key: log_key(&stream, seq),
+                        });
+                    }
+                }
+                Write::DeleteLog { stream } => {
+                    sqlx::query("DELETE FROM log_chunks WHERE stream = $1")
+                        .bind(stream)
+                        .execute(&mut *connection)
+                        .await?;
+                }
+                Write::DeleteChildren { kind, parent } => {
+                    sqlx::query("DELETE FROM documents WHERE kind = $1 AND parent = $2")
+                        .bind(kind)
+                        .bind(parent)
+                        .execute(&mut *connection)
+                        .await?;
                 }
             }
             Ok(())

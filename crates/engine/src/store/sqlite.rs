@@ -121,6 +121,34 @@ impl SqliteStore {
 
     super::shared::shared_methods!();
 
+    /// The job `lease` would take, and its attempts so far, without taking it.
+    pub(super) async fn lease_candidate(
+        &self,
+        request: &LeaseRequest,
+    ) -> Result<Option<(QueuedJob, i64)>, StoreError> {
+        let row = sqlx::query_as::<_, JobRow>(AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs AS job \
+             WHERE job.kind IN (SELECT value FROM json_each($1)) \
+               AND (job.lease_until IS NULL OR job.lease_until < $2) \
+               AND NOT EXISTS ( \
+                   SELECT 1 FROM json_each(job.labels) AS need \
+                   WHERE NOT EXISTS ( \
+                       SELECT 1 FROM json_each($3) AS have \
+                       WHERE have.key = need.key AND have.value = need.value)) \
+             ORDER BY job.enqueued_at, job.id LIMIT 1"
+        )))
+        .bind(serde_json::Value::from(request.kinds.clone()).to_string())
+        .bind(request.now)
+        .bind(labels_json(&request.labels))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let attempts = row.7;
+            queued_job_from_row(row).map(|job| (job, attempts))
+        })
+        .transpose()
+    }
+
     pub(super) async fn lease(
         &self,
         request: &LeaseRequest,

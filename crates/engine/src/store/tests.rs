@@ -109,6 +109,7 @@ async fn store_suite(store: &Store) {
     queue_concurrency(store).await;
     concurrent_writers(store).await;
     logs(store).await;
+    batched_leases_and_logs(store).await;
 }
 
 async fn documents(store: &Store) {
@@ -628,6 +629,122 @@ async fn logs(store: &Store) {
     assert_eq!(store.read_log("build-2", 0, 100).await.unwrap().len(), 1);
     // A deleted stream can be written again from the start.
     store.append_log("build-1", 0, b"new").await.unwrap();
+}
+
+/// The queue and log writes of a batch: a lease, its renewal and a log chunk commit with the
+/// documents they go with, or not at all.
+async fn batched_leases_and_logs(store: &Store) {
+    store
+        .apply(vec![Write::Enqueue(job("b-1", "batched", &[("os", "linux")], 1_000))])
+        .await
+        .unwrap();
+    let request = |agent: &str, now: i64, labels: &[(&str, &str)]| LeaseRequest {
+        agent_id: agent.to_owned(),
+        labels: labels_of(labels),
+        kinds: vec!["batched".to_owned()],
+        now,
+        lease_until: now + 1_000,
+    };
+    // The candidate is what `lease` would take, and looking leases nothing.
+    assert!(store.lease_candidate(&request("agent-a", 2_000, &[])).await.unwrap().is_none());
+    let candidate =
+        store.lease_candidate(&request("agent-a", 2_000, &[("os", "linux")])).await.unwrap();
+    let candidate = candidate.unwrap();
+    assert_eq!(candidate.job.id, "b-1");
+    assert_eq!(
+        (candidate.agent_id.as_str(), candidate.lease_until, candidate.attempts),
+        ("agent-a", 3_000, 1)
+    );
+    assert_eq!(queued_ids(store, "batched").await, ["b-1"]);
+
+    // A lease whose batch fails leases nothing.
+    let lease = |agent: &str, now: i64| Write::LeaseJob {
+        job_id: "b-1".to_owned(),
+        agent_id: agent.to_owned(),
+        now,
+        lease_until: now + 1_000,
+    };
+    let taken = document("batched-doc", "t", None, 0, json!({}));
+    store.apply(vec![Write::Insert(taken.clone())]).await.unwrap();
+    let err = store.apply(vec![lease("agent-a", 2_000), Write::Insert(taken.clone())]).await;
+    assert!(is_error(&err.unwrap_err(), "AlreadyExists", "batched-doc", "t"));
+    assert_eq!(queued_ids(store, "batched").await, ["b-1"]);
+
+    // Leased with a document, in one batch; a second agent then conflicts.
+    let with = document("batched-doc", "u", None, 0, json!({}));
+    store.apply(vec![lease("agent-a", 2_000), Write::Insert(with)]).await.unwrap();
+    assert!(queued_ids(store, "batched").await.is_empty());
+    assert_eq!(expired_ids(store, 3_001, "batched").await, ["b-1"]);
+    assert!(
+        store
+            .lease_candidate(&request("agent-b", 2_500, &[("os", "linux")]))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let err = store.apply(vec![lease("agent-b", 2_500)]).await.unwrap_err();
+    assert!(is_error(&err, "Conflict", "job", "b-1"), "{err}");
+    let missing = Write::LeaseJob {
+        job_id: "no-such-job".to_owned(),
+        agent_id: "agent-b".to_owned(),
+        now: 0,
+        lease_until: 1,
+    };
+    let err = store.apply(vec![missing]).await.unwrap_err();
+    assert!(is_error(&err, "NotFound", "job", "no-such-job"), "{err}");
+
+    // Renewal and a log chunk, in one batch, only by the holder.
+    let renew = |agent: &str, until: i64| Write::RenewLease {
+        job_id: "b-1".to_owned(),
+        agent_id: agent.to_owned(),
+        lease_until: until,
+    };
+    let chunk = |seq: i64| Write::AppendLog { stream: "b-1".to_owned(), seq, data: vec![b'x', 0] };
+    let err = store.apply(vec![chunk(0), renew("agent-b", 9_000)]).await.unwrap_err();
+    assert!(is_error(&err, "Conflict", "job", "b-1"), "{err}");
+    assert!(store.read_log("b-1", 0, 10).await.unwrap().is_empty(), "a failed batch logs nothing");
+    store.apply(vec![renew("agent-a", 5_000), chunk(0)]).await.unwrap();
+    assert!(expired_ids(store, 3_001, "batched").await.is_empty());
+    assert_eq!(
+        store.read_log("b-1", 0, 10).await.unwrap(),
+        [LogChunk { seq: 0, data: vec![b'x', 0] }]
+    );
+    // A chunk that is there fails the batch, renewal included.
+    let err = store.apply(vec![renew("agent-a", 8_000), chunk(0)]).await.unwrap_err();
+    assert!(is_error(&err, "AlreadyExists", "log chunk", "b-1/0"), "{err}");
+    assert_eq!(expired_ids(store, 5_001, "batched").await, ["b-1"]);
+
+    // Expired: another agent leases it in a batch, counting the attempt.
+    let again =
+        store.lease_candidate(&request("agent-b", 5_001, &[("os", "linux")])).await.unwrap();
+    assert_eq!(again.map(|it| it.attempts), Some(2));
+    store.apply(vec![lease("agent-b", 5_001)]).await.unwrap();
+    let held = store.expired_leases(i64::MAX).await.unwrap();
+    let held: Vec<_> = held.into_iter().filter(|it| it.job.id == "b-1").collect();
+    assert_eq!((held[0].agent_id.as_str(), held[0].attempts), ("agent-b", 2));
+
+    // A build's end: its log and its children go with it.
+    let child =
+        |key: &str, parent: &str| document("batched-child", key, Some(parent), 0, json!({}));
+    store
+        .apply(vec![
+            Write::Insert(child("c1", "b-1")),
+            Write::Insert(child("c2", "b-1")),
+            Write::Insert(child("c3", "b-2")),
+        ])
+        .await
+        .unwrap();
+    store
+        .apply(vec![
+            Write::DeleteChildren { kind: "batched-child".to_owned(), parent: "b-1".to_owned() },
+            Write::DeleteLog { stream: "b-1".to_owned() },
+            Write::CompleteJob { job_id: "b-1".to_owned() },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(keys_of(&store.list_all("batched-child", None).await.unwrap()), ["c3"]);
+    assert!(store.read_log("b-1", 0, 10).await.unwrap().is_empty());
+    assert!(expired_ids(store, i64::MAX, "batched").await.is_empty());
 }
 
 /// Closing and reopening a SQLite file keeps everything, and migrating again changes nothing.

@@ -1,6 +1,7 @@
 //! The agent API through the router: an agent token acts only as its own agents, on jobs
 //! leased to them; a build's git token dies with the build; request bodies are rejected in the
-//! agent protocol's JSON error shape, never as axum's plain text.
+//! agent protocol's JSON error shape, never as axum's plain text; the lease, an event batch,
+//! the finish and a lost lease are one transaction each, checked against whole-state snapshots.
 
 use protocol::BuildStatus;
 use protocol::agent::{FinishRequest, JobOffer, LeaseResponse, RegisterResponse};
@@ -256,4 +257,179 @@ async fn malformed_json_is_a_bad_request_naming_the_problem() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error.code, "BadRequest");
     assert!(error.message.contains("invalid type"), "{}", error.message);
+}
+
+// ---------------------------------------------------------------------------------------
+// One transaction per transition: the whole state before and after each.
+
+use crate::state_snapshot::{changes, snapshot};
+
+/// 2026-01-01, in epoch milliseconds: the time the transitions below are told.
+const NOW: i64 = 1_767_225_600_000;
+
+/// A queued build leased to a registered agent at [`NOW`]: the harness, the build, the agent
+/// and the build's git token.
+async fn leased() -> (Harness, String, Agent, String) {
+    let harness = Harness::start().await;
+    let build_id = harness.queue_build().await;
+    let agent = harness.register("agent-a").await;
+    let Ok(Some(offer)) = try_lease(&harness.state, &agent.id, &BTreeMap::new(), NOW).await else {
+        panic!("the agent leased nothing");
+    };
+    assert_eq!(offer.job_id, build_id);
+    let token = offer.build.git_token.expect("the build asked for a git token");
+    (harness, build_id, agent, token)
+}
+
+fn names<'a>(build_id: &'a str, token: &'a str) -> [(&'a str, &'a str); 2] {
+    [(build_id, "<build>"), (token, "<token>")]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_writes_the_job_the_build_and_its_token_in_one_transaction() {
+    let harness = Harness::start().await;
+    let build_id = harness.queue_build().await;
+    let agent = harness.register("agent-a").await;
+    let store = &harness.state.store;
+    let before = snapshot(store, &[&build_id]).await;
+    let Ok(Some(offer)) = try_lease(&harness.state, &agent.id, &BTreeMap::new(), NOW).await else {
+        panic!("the agent leased nothing");
+    };
+    let after = snapshot(store, &[&build_id]).await;
+    let hash = token_hash(offer.build.git_token.as_deref().unwrap());
+    assert_eq!(
+        changes(&before, &after, &names(&build_id, &hash)),
+        [
+            "document build <build> changed",
+            "document build-token <token> added",
+            "job <build> changed",
+        ]
+    );
+    assert_eq!(
+        after[&format!("job {build_id}")]["lease"],
+        json!({ "agent": agent.id, "until": NOW + LEASE_MS, "attempts": 1 })
+    );
+    let build = &after[&format!("document build {build_id}")]["body"];
+    assert_eq!(build[INTERNAL]["agentId"], json!(agent.id));
+    // QUEUED has ended, at the lease's time.
+    let queued = build["phases"].as_array().unwrap().iter().find(|it| it["phaseType"] == "QUEUED");
+    assert_eq!(queued.unwrap()["endTime"], json!(engine::clock::aws_timestamp(NOW)));
+    let token = &after[&format!("document build-token {hash}")];
+    assert_eq!(token["parent"], json!(build_id));
+    assert_eq!(token["body"]["agentId"], json!(agent.id));
+    // A second agent finds nothing to take, and changes nothing looking.
+    let b = harness.register("agent-b").await;
+    let before = snapshot(store, &[&build_id]).await;
+    assert!(matches!(try_lease(&harness.state, &b.id, &BTreeMap::new(), NOW + 1).await, Ok(None)));
+    assert_eq!(changes(&before, &snapshot(store, &[&build_id]).await, &[]), Vec::<String>::new());
+}
+
+fn message_batch(agent_id: &str, seq: u64, text: &str) -> EventBatch {
+    EventBatch {
+        agent_id: agent_id.to_owned(),
+        seq,
+        events: vec![protocol::BuildEvent::Message { text: text.to_owned(), time: None }],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_batch_renews_logs_and_records_in_one_transaction() {
+    let (harness, build_id, agent, token) = leased().await;
+    let hash = token_hash(&token);
+    let store = &harness.state.store;
+    let before = snapshot(store, &[&build_id]).await;
+    let batch = message_batch(&agent.id, 0, "hello");
+    let Ok(control) = record_events(&harness.state, &build_id, &batch, NOW + 1_000).await else {
+        panic!("the batch was refused");
+    };
+    assert!(!control.stop);
+    let after = snapshot(store, &[&build_id]).await;
+    assert_eq!(
+        changes(&before, &after, &names(&build_id, &hash)),
+        ["document build <build> changed", "job <build> changed", "log <build>/0 added"]
+    );
+    assert_eq!(after[&format!("job {build_id}")]["lease"]["until"], json!(NOW + 1_000 + LEASE_MS));
+    assert!(after[&format!("log {build_id}/0")].as_str().unwrap().contains("hello"));
+    let internal = &after[&format!("document build {build_id}")]["body"][INTERNAL];
+    assert_eq!((&internal["eventSeq"], &internal["logSeq"]), (&json!(1), &json!(1)));
+
+    // A batch whose log chunk cannot be written changes nothing: the lease is not renewed
+    // and the build does not count the batch.
+    store.append_log(&build_id, 1, b"in the way").await.unwrap();
+    let before = snapshot(store, &[&build_id]).await;
+    let batch = message_batch(&agent.id, 1, "again");
+    assert!(record_events(&harness.state, &build_id, &batch, NOW + 2_000).await.is_err());
+    assert_eq!(changes(&before, &snapshot(store, &[&build_id]).await, &[]), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finishing_ends_the_build_its_job_and_its_git_token_in_one_transaction() {
+    let (harness, build_id, agent, token) = leased().await;
+    let hash = token_hash(&token);
+    let store = &harness.state.store;
+    let before = snapshot(store, &[&build_id]).await;
+    let finish = harness.succeeded(&build_id, &agent.id).await;
+    let path = format!("/agent/v1/jobs/{build_id}/finish");
+    let (status, text) =
+        harness.call(reqwest::Method::POST, &path, &agent.token, &agent.id, finish).await;
+    assert_eq!(status, 204, "{text}");
+    let after = snapshot(store, &[&build_id]).await;
+    assert_eq!(
+        changes(&before, &after, &names(&build_id, &hash)),
+        [
+            "document build <build> changed",
+            "document build-token <token> removed",
+            "job <build> removed",
+        ]
+    );
+    assert_eq!(after[&format!("document build {build_id}")]["body"]["buildStatus"], "SUCCEEDED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_agent_ends_the_build_its_job_and_its_git_token_in_one_transaction() {
+    let (harness, build_id, _agent, token) = leased().await;
+    let hash = token_hash(&token);
+    let store = &harness.state.store;
+    let before = snapshot(store, &[&build_id]).await;
+    // Not expired yet at the lease's end; expired just after it.
+    assert_eq!(expire_leases(&harness.state, NOW + LEASE_MS).await.unwrap(), 0);
+    assert_eq!(changes(&before, &snapshot(store, &[&build_id]).await, &[]), Vec::<String>::new());
+    assert_eq!(expire_leases(&harness.state, NOW + LEASE_MS + 1).await.unwrap(), 1);
+    let after = snapshot(store, &[&build_id]).await;
+    assert_eq!(
+        changes(&before, &after, &names(&build_id, &hash)),
+        [
+            "document build <build> changed",
+            "document build-token <token> removed",
+            "job <build> removed",
+        ]
+    );
+    assert_eq!(after[&format!("document build {build_id}")]["body"]["buildStatus"], "FAULT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_retried_after_its_agent_was_lost_takes_the_old_token_away() {
+    let (harness, build_id, _agent, token) = leased().await;
+    let store = &harness.state.store;
+    // The project allows a retry: the lease's expiry queues the build again, and the lost
+    // agent's token goes with that transaction.
+    let mut project = store.get("project", "proj").await.unwrap().unwrap();
+    project.body["autoRetryLimit"] = json!(1);
+    let version = project.version;
+    store
+        .apply(vec![Write::Update { document: project, expected_version: version }])
+        .await
+        .unwrap();
+    let before = snapshot(store, &[&build_id]).await;
+    assert_eq!(expire_leases(&harness.state, NOW + LEASE_MS + 1).await.unwrap(), 0);
+    let after = snapshot(store, &[&build_id]).await;
+    assert_eq!(
+        changes(&before, &after, &names(&build_id, &token_hash(&token))),
+        [
+            "document build <build> changed",
+            "document build-token <token> removed",
+            "job <build> changed",
+        ]
+    );
+    assert_eq!(after[&format!("job {build_id}")]["lease"], json!(null));
 }

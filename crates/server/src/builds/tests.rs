@@ -1,4 +1,6 @@
-//! Builds that wait in the queue longer than `queuedTimeoutInMinutes` end `TIMED_OUT`.
+//! Builds that wait in the queue longer than `queuedTimeoutInMinutes` end `TIMED_OUT`;
+//! StartBuild's limits and idempotency; StartBuild and BatchDeleteBuilds as one transaction
+//! each, checked against whole-state snapshots.
 
 use serde_json::{Value, json};
 
@@ -208,4 +210,67 @@ async fn a_buildspec_over_the_cap_is_refused_at_start_build() {
     let err = crate::codebuild::call(&state, &caller, "StartBuild", input).await.unwrap_err();
     assert_eq!(err.code, "InvalidInputException", "{err:?}");
     assert!(err.message.contains("larger than 1024 KiB"), "{}", err.message);
+}
+
+// ---------------------------------------------------------------------------------------
+// One transaction per transition: the whole state before and after each.
+
+use crate::state_snapshot::{changes, snapshot};
+
+#[tokio::test]
+async fn start_build_writes_the_build_its_job_and_its_diagnostics_in_one_transaction() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    // An unknown key: a warning, which opens the build's log.
+    let buildspec = "version: 0.2\nbogus: 1\nphases:\n  build:\n    commands:\n      - echo hi\n";
+    let project = json!({
+        "name": "warned",
+        "source": { "type": "NO_SOURCE", "buildspec": buildspec },
+        "artifacts": { "type": "NO_ARTIFACTS" },
+        "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+        "serviceRole": "r",
+    });
+    codebuild(&state, "CreateProject", project).await;
+    let before = snapshot(&state.store, &[]).await;
+    let started = codebuild(&state, "StartBuild", json!({ "projectName": "warned" })).await;
+    let id = started["build"]["id"].as_str().unwrap();
+    let after = snapshot(&state.store, &[id]).await;
+    assert_eq!(
+        changes(&before, &after, &[(id, "<build>")]),
+        ["document build <build> added", "job <build> added", "log <build>/0 added"]
+    );
+    assert!(after[&format!("log {id}/0")].as_str().unwrap().contains("bogus"), "{after:?}");
+    assert_eq!(after[&format!("document build {id}")]["body"]["_slipway"]["logSeq"], 1);
+}
+
+#[tokio::test]
+async fn a_build_failed_by_its_buildspec_and_its_deletion_are_one_transaction_each() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let project = json!({
+        "name": "broken",
+        "source": { "type": "NO_SOURCE", "buildspec": "version: 0.2\nphases: [\n" },
+        "artifacts": { "type": "NO_ARTIFACTS" },
+        "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+        "serviceRole": "r",
+    });
+    codebuild(&state, "CreateProject", project).await;
+    let before = snapshot(&state.store, &[]).await;
+    let started = codebuild(&state, "StartBuild", json!({ "projectName": "broken" })).await;
+    let id = started["build"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(started["build"]["buildStatus"], "FAILED");
+    let after = snapshot(&state.store, &[&id]).await;
+    // The build and the log that says why it failed; no job.
+    assert_eq!(
+        changes(&before, &after, &[(&id, "<build>")]),
+        ["document build <build> added", "log <build>/0 added"]
+    );
+    assert!(after[&format!("log {id}/0")].as_str().unwrap().contains("YAML_FILE_ERROR"));
+
+    // BatchDeleteBuilds takes the build and its log.
+    let deleted = codebuild(&state, "BatchDeleteBuilds", json!({ "ids": [id] })).await;
+    assert_eq!(deleted["buildsDeleted"], json!([id]));
+    let gone = snapshot(&state.store, &[&id]).await;
+    assert_eq!(
+        changes(&after, &gone, &[(&id, "<build>")]),
+        ["document build <build> removed", "log <build>/0 removed"]
+    );
 }

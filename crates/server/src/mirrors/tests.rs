@@ -1,5 +1,6 @@
 //! Unit tests of mirrors: credentials and the header git gets, ref diffing, URL checks, the
-//! schedule, and a pull and a push between real repositories on disk with a real store.
+//! schedule, a pull and a push between real repositories on disk with a real store, and a push
+//! mirror written with its owed push in one transaction.
 
 use std::collections::BTreeMap;
 
@@ -280,4 +281,35 @@ async fn owed_pushes_are_pushed_and_recorded() {
     assert!(edit_cursor(&state, "origin", 0, |_| {}).await.unwrap().pending.is_empty());
     assert!(remove_push(&state, "origin", dead_url).await.unwrap());
     assert!(!remove_push(&state, "origin", dead_url).await.unwrap());
+}
+
+/// Adding and removing a push mirror: the mirror and what is owed to it (the cursor's pending
+/// push) change in one transaction, checked against whole-state snapshots.
+#[tokio::test]
+async fn a_push_mirror_and_its_owed_push_are_written_together() {
+    use crate::state_snapshot::{changes, snapshot};
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    repository(&state, "origin").await;
+    let url = "file:///nonexistent/target.git";
+    let before = snapshot(&state.store, &[]).await;
+    add_push(&state, "origin", url, None).await.unwrap();
+    let after = snapshot(&state.store, &[]).await;
+    assert_eq!(
+        changes(&before, &after, &[]),
+        ["document mirror origin added", "document mirror-cursor origin added"]
+    );
+    assert!(after["document mirror-cursor origin"]["body"]["pending"].get(url).is_some());
+    let other = "file:///nonexistent/other.git";
+    add_push(&state, "origin", other, None).await.unwrap();
+    let two = snapshot(&state.store, &[]).await;
+    assert!(remove_push(&state, "origin", url).await.unwrap());
+    let one = snapshot(&state.store, &[]).await;
+    assert_eq!(
+        changes(&two, &one, &[]),
+        ["document mirror origin changed", "document mirror-cursor origin changed"]
+    );
+    assert!(one["document mirror-cursor origin"]["body"]["pending"].get(url).is_none());
+    // The last one: the mirror document and the cursor go together.
+    assert!(remove_push(&state, "origin", other).await.unwrap());
+    assert_eq!(changes(&before, &snapshot(&state.store, &[]).await, &[]), Vec::<String>::new());
 }

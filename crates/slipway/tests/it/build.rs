@@ -316,13 +316,22 @@ fn a_timeout_ends_timed_out() {
     let sandbox = Sandbox::new();
     sandbox.write(
         "source/buildspec.yml",
-        "version: 0.2\nphases:\n  build:\n    commands: [sleep 300]\n",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - 'sleep 300 & echo $! > \"$MARKS/sleep.pid\"; wait'\n",
     );
-    let started = Instant::now();
-    let run = sandbox.build(&["--timeout", "0.02", "--report", "report.json"]);
+    let marks = format!("MARKS={}", sandbox.dir.path().display());
+    let run = sandbox.build(&["--timeout", "0.02", "--report", "report.json", "--env", &marks]);
     run.expect_code(1);
-    assert!(started.elapsed() < Duration::from_secs(30));
-    assert_eq!(report(&sandbox)["buildStatus"], "TIMED_OUT");
+    // The build ended because of its timeout, not because the command finished: the report
+    // says so, and the command's process is gone (it would sleep another five minutes).
+    let report = report(&sandbox);
+    assert_eq!(report["buildStatus"], "TIMED_OUT", "{report}");
+    let pid = std::fs::read_to_string(sandbox.path("sleep.pid")).unwrap();
+    let proc = format!("/proc/{}", pid.trim());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::path::Path::new(&proc).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!std::path::Path::new(&proc).exists(), "the timed-out command outlived the build");
 }
 
 #[test]

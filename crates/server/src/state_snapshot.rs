@@ -1,0 +1,107 @@
+//! Whole-state snapshots of the store for unit tests: every document of every kind the server
+//! writes, every job (queued or leased) and every log chunk of the streams named, so that a
+//! test can compare the state before and after one transition and assert exactly what changed.
+
+use std::collections::BTreeMap;
+
+use engine::store::Store;
+use serde_json::{Value, json};
+
+/// Every document kind the server writes.
+const KINDS: &[&str] = &[
+    "access-key",
+    "agent",
+    "agent-token",
+    "approval-rule-template",
+    "approval-rule-template-association",
+    "branch-protection",
+    "build",
+    "build-token",
+    "console-session",
+    "git-credential",
+    "idempotency",
+    "installation",
+    "loop-lease",
+    "master-key",
+    "mirror",
+    "mirror-cursor",
+    "parameter",
+    "project",
+    "pull-request",
+    "pull-request-comment",
+    "ref-event",
+    "report",
+    "report-group",
+    "report-test-cases",
+    "repository",
+    "repository-triggers",
+    "secret",
+    "trigger-cursor",
+    "trigger-delivery",
+    "user",
+    "webhook-cursor",
+];
+
+/// The state: `document <kind> <key>`, `job <id>` and `log <stream>/<seq>` to their contents.
+pub(crate) type Snapshot = BTreeMap<String, Value>;
+
+/// Everything in the store, with the log chunks of `streams`.
+pub(crate) async fn snapshot(store: &Store, streams: &[&str]) -> Snapshot {
+    let mut state = Snapshot::new();
+    for kind in KINDS {
+        for document in store.list_all(kind, None).await.unwrap() {
+            state.insert(
+                format!("document {kind} {}", document.key),
+                json!({
+                    "parent": document.parent,
+                    "sort": document.sort,
+                    "version": document.version,
+                    "body": document.body,
+                }),
+            );
+        }
+    }
+    for job in store.queued_jobs().await.unwrap() {
+        state.insert(format!("job {}", job.id), json!({ "payload": job.payload, "lease": null }));
+    }
+    for leased in store.expired_leases(i64::MAX).await.unwrap() {
+        state.insert(
+            format!("job {}", leased.job.id),
+            json!({
+                "payload": leased.job.payload,
+                "lease": { "agent": leased.agent_id, "until": leased.lease_until, "attempts": leased.attempts },
+            }),
+        );
+    }
+    for stream in streams {
+        for chunk in store.read_log(stream, 0, 10_000).await.unwrap() {
+            state.insert(
+                format!("log {stream}/{}", chunk.seq),
+                json!(String::from_utf8_lossy(&chunk.data)),
+            );
+        }
+    }
+    state
+}
+
+/// What differs between two snapshots: each entry's name with `added`, `removed` or
+/// `changed`, in order, with each `(from, to)` of `names` replaced (a random id by `<build>`,
+/// say) so that assertions read the same every run.
+pub(crate) fn changes(before: &Snapshot, after: &Snapshot, names: &[(&str, &str)]) -> Vec<String> {
+    let mut entries: Vec<&String> = before.keys().chain(after.keys()).collect();
+    entries.sort();
+    entries.dedup();
+    entries
+        .into_iter()
+        .filter_map(|name| {
+            let what = match (before.get(name), after.get(name)) {
+                (None, Some(_)) => "added",
+                (Some(_), None) => "removed",
+                (Some(old), Some(new)) if old != new => "changed",
+                _ => return None,
+            };
+            let name = names.iter().fold(name.clone(), |name, (from, to)| name.replace(from, to));
+            Some(format!("{name} {what}"))
+        })
+        .collect()
+}
