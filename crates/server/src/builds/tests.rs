@@ -209,3 +209,36 @@ async fn a_buildspec_over_the_cap_is_refused_at_start_build() {
     assert_eq!(err.code, "InvalidInputException", "{err:?}");
     assert!(err.message.contains("larger than 1024 KiB"), "{}", err.message);
 }
+
+/// Secondary artifacts are named by their own project settings, under their identifier; a
+/// name that is no usable key (`..`, empty) leaves the agent's file name.
+#[test]
+fn artifact_keys_follow_the_project_settings_of_each_artifact() {
+    let document = engine::store::Document {
+        kind: super::BUILD.to_owned(),
+        key: "app:u".to_owned(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body: json!({ super::INTERNAL: { "artifacts": {
+            "primary": { "type": "S3", "name": "p.zip" },
+            "secondary": [
+                { "type": "S3", "artifactIdentifier": "docs", "name": "d.zip", "overrideArtifactName": true },
+                { "type": "S3", "artifactIdentifier": "bad", "name": "../x", "overrideArtifactName": true },
+            ],
+        } } }),
+    };
+    let key =
+        |identifier, file, name| super::artifact_key(&document, "app:u", identifier, file, name);
+    assert_eq!(key(None, "artifacts.zip", Some("b.zip")), ("builds/app/u/p.zip".to_owned(), false));
+    assert_eq!(
+        key(Some("docs"), "docs.zip", Some("v/1.zip")),
+        ("builds/app/u/docs/v/1.zip".to_owned(), true)
+    );
+    assert_eq!(key(Some("docs"), "docs.zip", None), ("builds/app/u/docs/d.zip".to_owned(), true));
+    assert_eq!(key(Some("bad"), "bad.zip", Some("..")), ("builds/app/u/bad.zip".to_owned(), true));
+    assert_eq!(
+        key(Some("none"), "none.zip", Some("n")),
+        ("builds/app/u/none.zip".to_owned(), false)
+    );
+}
