@@ -457,7 +457,12 @@ async fn run_job(
             shared.log(format!("{job_label}: {message}"));
             let build = fault_build(&job, message);
             let agent_id = registration.agent_id.clone();
-            let request = FinishRequest { agent_id, build, uploaded_reports: Vec::new() };
+            let request = FinishRequest {
+                agent_id,
+                build,
+                uploaded_reports: Vec::new(),
+                artifact_names: Default::default(),
+            };
             finish(&shared, &job_label, &job_id, request).await;
             return;
         }
@@ -468,7 +473,12 @@ async fn run_job(
         shared.log(format!("{job_label}: {message}"));
         let build = fault_build(&job, message);
         let agent_id = registration.agent_id.clone();
-        let request = FinishRequest { agent_id, build, uploaded_reports: Vec::new() };
+        let request = FinishRequest {
+            agent_id,
+            build,
+            uploaded_reports: Vec::new(),
+            artifact_names: Default::default(),
+        };
         finish(&shared, &job_label, &job_id, request).await;
         if let Err(err) = dirs.remove().await {
             shared.log(format!("{job_label}: cannot remove its directory: {err}"));
@@ -543,7 +553,10 @@ async fn run_job(
             build.build_status = BuildStatus::Fault;
             continue;
         };
-        let route = ["artifacts", name];
+        // The buildspec's name, as the build evaluated it, goes along: the server decides
+        // whether it names the artifact.
+        let mut route = vec!["artifacts", name];
+        route.extend(artifact.name.as_deref().filter(|it| !it.is_empty()));
         if let Err(err) =
             upload(&shared, &job_label, &job_id, &route, &artifact.path, &abandoned).await
         {
@@ -592,8 +605,19 @@ async fn run_job(
     };
     if reported == Reported::Flushed && !abandoned.load(Ordering::SeqCst) {
         let status = build.build_status;
-        let request =
-            FinishRequest { agent_id: registration.agent_id.clone(), build, uploaded_reports };
+        // The buildspec's names, evaluated by the build's shell: the server decides whether
+        // they name the artifacts (the project's `overrideArtifactName`).
+        let artifact_names = result
+            .artifacts
+            .iter()
+            .filter_map(|it| Some((it.identifier.clone().unwrap_or_default(), it.name.clone()?)))
+            .collect();
+        let request = FinishRequest {
+            agent_id: registration.agent_id.clone(),
+            build,
+            uploaded_reports,
+            artifact_names,
+        };
         if finish(&shared, &job_label, &job_id, request).await {
             shared.log(format!("{job_label}: ended {}", status.as_str()));
         }

@@ -180,6 +180,11 @@ pub struct FinishRequest {
     /// sends none and its test cases inline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uploaded_reports: Vec<usize>,
+    /// The buildspec's `artifacts.name` of each packaged artifact, as the build's shell
+    /// evaluated it: artifact identifier (`""` for the primary artifact) → name. The server
+    /// names the artifact by it when the project's `overrideArtifactName` is true.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub artifact_names: BTreeMap<String, String>,
 }
 
 /// An error answered by the agent API.

@@ -601,13 +601,38 @@ pub(crate) async fn upload_artifact(
     Path((job_id, file)): Path<(String, String)>,
     body: Body,
 ) -> Result<StatusCode, AgentError> {
+    store_artifact(state, headers, job_id, file, None, body).await
+}
+
+/// `PUT jobs/<job>/artifacts/<file>/<name>`: an artifact whose buildspec names it `<name>`
+/// (evaluated by the build's shell), stored where [`crate::builds::artifact_key`] puts it.
+pub(crate) async fn upload_named_artifact(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((job_id, file, name)): Path<(String, String, String)>,
+    body: Body,
+) -> Result<StatusCode, AgentError> {
+    store_artifact(state, headers, job_id, file, Some(name), body).await
+}
+
+async fn store_artifact(
+    state: AppState,
+    headers: HeaderMap,
+    job_id: String,
+    file: String,
+    name: Option<String>,
+    body: Body,
+) -> Result<StatusCode, AgentError> {
     let agent_id = agent_header(&headers);
     authorize_agent(&state, &headers, &agent_id).await?;
-    leased_build(&state, &job_id, &agent_id).await?;
+    let document = leased_build(&state, &job_id, &agent_id).await?;
     if file.is_empty() || file.contains('/') || file.starts_with('.') {
         return Err(bad(format!("invalid artifact file name {file}")));
     }
-    let key = format!("builds/{}/{file}", job_id.replace(':', "/"));
+    // The agent names its zips `artifacts.zip` and `<identifier>.zip`.
+    let identifier = file.strip_suffix(".zip").filter(|it| *it != "artifacts");
+    let (key, _) =
+        crate::builds::artifact_key(&document, &job_id, identifier, &file, name.as_deref());
     store_upload(&state, &key, body, "artifact").await?;
     renew(&state, &job_id, &agent_id, engine::clock::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -702,14 +727,7 @@ pub(crate) async fn finish(
         let mut build = core(&document).map_err(|_| bad("a stored build is damaged"))?;
         let mut reported = request.build.clone();
         // Artifacts live in the blob store now, not on the agent's disk.
-        for artifact in reported.artifacts.iter_mut().chain(reported.secondary_artifacts.iter_mut())
-        {
-            let file = std::path::Path::new(&artifact.location)
-                .file_name()
-                .map(|it| it.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            artifact.location = format!("builds/{}/{file}", job_id.replace(':', "/"));
-        }
+        crate::builds::place_artifacts(&document, &job_id, &mut reported, &request.artifact_names);
         engine::build::finished(&mut build, &reported);
         store_core(&mut document, &build);
         let mut writes = crate::reports::report_writes(

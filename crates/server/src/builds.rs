@@ -62,6 +62,71 @@ fn build_field_absent(build: &Build, key: &str) -> bool {
     }
 }
 
+/// The blob key of a build's artifact, which `BatchGetBuilds` shows as its `location`:
+/// `builds/<project>/<uuid>/<name>` for the primary artifact and
+/// `builds/<project>/<uuid>/<identifier>/<name>` for a secondary one. The name is the
+/// buildspec's `artifacts.name` as the build's shell evaluated it (`buildspec_name`) when the
+/// project's `overrideArtifactName` is true, else the project's artifact `name`; without
+/// either (or with one that is no usable key) the zip keeps the agent's file name
+/// (`artifacts.zip`, `<identifier>.zip`).
+pub(crate) fn artifact_key(
+    document: &Document,
+    job_id: &str,
+    identifier: Option<&str>,
+    file: &str,
+    buildspec_name: Option<&str>,
+) -> (String, bool) {
+    let dir = format!("builds/{}", job_id.replace(':', "/"));
+    let settings = &document.body[INTERNAL]["artifacts"];
+    let project = match identifier {
+        None => &settings["primary"],
+        Some(id) => settings["secondary"]
+            .as_array()
+            .and_then(|all| all.iter().find(|it| it["artifactIdentifier"] == id))
+            .unwrap_or(&Value::Null),
+    };
+    let overrides = project["overrideArtifactName"] == true;
+    let usable = |name: &&str| {
+        !name.is_empty()
+            && name.len() <= 512
+            && !name.contains('\\')
+            && !name.chars().any(char::is_control)
+            && name.split('/').all(|it| !matches!(it, "" | "." | ".."))
+    };
+    let name = buildspec_name
+        .filter(|_| overrides)
+        .filter(usable)
+        .or_else(|| project["name"].as_str().filter(usable));
+    let key = match (identifier, name) {
+        (None, Some(name)) => format!("{dir}/{name}"),
+        (Some(id), Some(name)) => format!("{dir}/{id}/{name}"),
+        (_, None) => format!("{dir}/{file}"),
+    };
+    (key, overrides)
+}
+
+/// Gives each artifact an agent reported its `location` in the blob store (see
+/// [`artifact_key`]) and the project's `overrideArtifactName`.
+pub(crate) fn place_artifacts(
+    document: &Document,
+    job_id: &str,
+    reported: &mut Build,
+    buildspec_names: &BTreeMap<String, String>,
+) {
+    for artifact in reported.artifacts.iter_mut().chain(reported.secondary_artifacts.iter_mut()) {
+        let file = std::path::Path::new(&artifact.location)
+            .file_name()
+            .map(|it| it.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let identifier = artifact.artifact_identifier.as_deref();
+        let buildspec_name =
+            buildspec_names.get(identifier.unwrap_or_default()).map(String::as_str);
+        let (key, overrides) = artifact_key(document, job_id, identifier, &file, buildspec_name);
+        artifact.location = key;
+        artifact.override_artifact_name = Some(overrides);
+    }
+}
+
 /// The build as the API shows it: without the server's bookkeeping.
 pub(crate) fn public(document: &Document) -> Value {
     let mut body = document.body.clone();
@@ -265,6 +330,9 @@ pub(crate) async fn plan_build(
             body[key] = value.clone();
         }
     }
+    // What names the build's artifacts when it ends (see `place_artifacts`).
+    body[INTERNAL]["artifacts"] =
+        json!({ "primary": project["artifacts"], "secondary": project["secondaryArtifacts"] });
     let mut document = Document {
         kind: BUILD.to_owned(),
         key: id.clone(),

@@ -414,6 +414,10 @@ fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(agent_api::BODY_LIMIT));
     let agent_uploads = Router::new()
         .route("/agent/v1/jobs/{job}/artifacts/{file}", put(agent_api::upload_artifact))
+        .route(
+            "/agent/v1/jobs/{job}/artifacts/{file}/{name}",
+            put(agent_api::upload_named_artifact),
+        )
         .route("/agent/v1/jobs/{job}/reports/{index}", put(agent_api::upload_report))
         .layer(DefaultBodyLimit::disable());
     let router = Router::new()

@@ -108,6 +108,7 @@ impl Harness {
             agent_id: agent_id.to_owned(),
             build,
             uploaded_reports: Vec::new(),
+            artifact_names: Default::default(),
         })
         .unwrap()
     }

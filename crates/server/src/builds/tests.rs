@@ -274,3 +274,36 @@ async fn a_build_failed_by_its_buildspec_and_its_deletion_are_one_transaction_ea
         ["document build <build> removed", "log <build>/0 removed"]
     );
 }
+
+/// Secondary artifacts are named by their own project settings, under their identifier; a
+/// name that is no usable key (`..`, empty) leaves the agent's file name.
+#[test]
+fn artifact_keys_follow_the_project_settings_of_each_artifact() {
+    let document = engine::store::Document {
+        kind: super::BUILD.to_owned(),
+        key: "app:u".to_owned(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body: json!({ super::INTERNAL: { "artifacts": {
+            "primary": { "type": "S3", "name": "p.zip" },
+            "secondary": [
+                { "type": "S3", "artifactIdentifier": "docs", "name": "d.zip", "overrideArtifactName": true },
+                { "type": "S3", "artifactIdentifier": "bad", "name": "../x", "overrideArtifactName": true },
+            ],
+        } } }),
+    };
+    let key =
+        |identifier, file, name| super::artifact_key(&document, "app:u", identifier, file, name);
+    assert_eq!(key(None, "artifacts.zip", Some("b.zip")), ("builds/app/u/p.zip".to_owned(), false));
+    assert_eq!(
+        key(Some("docs"), "docs.zip", Some("v/1.zip")),
+        ("builds/app/u/docs/v/1.zip".to_owned(), true)
+    );
+    assert_eq!(key(Some("docs"), "docs.zip", None), ("builds/app/u/docs/d.zip".to_owned(), true));
+    assert_eq!(key(Some("bad"), "bad.zip", Some("..")), ("builds/app/u/bad.zip".to_owned(), true));
+    assert_eq!(
+        key(Some("none"), "none.zip", Some("n")),
+        ("builds/app/u/none.zip".to_owned(), false)
+    );
+}

@@ -17,6 +17,7 @@ mod git;
 mod git_concurrency;
 mod mirrors;
 mod pull_requests;
+mod readme;
 mod replicas;
 mod server;
 mod support;

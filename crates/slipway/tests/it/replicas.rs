@@ -100,6 +100,32 @@ fn two_replicas_serve_one_installation() {
     );
     assert!(!sandbox.path("b/admin-credentials").exists());
 
+    // An access key created after the start through one replica's installation (its data
+    // directory, the shared database) is accepted by the other, both ways.
+    let installation = |data: &str, args: &[&str]| {
+        let mut command = sandbox.slipway(args);
+        command.args(["--database-url", &database, "--blob-url", &blobs, "--data-dir"]);
+        command.arg(sandbox.path(data));
+        if data == "b" {
+            command.arg("--master-key-file").arg(&key);
+        }
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            command.env("AWS_ACCESS_KEY_ID", "testing").env("AWS_SECRET_ACCESS_KEY", "testing");
+        }
+        let run = crate::Run::from(command.output().unwrap());
+        run.expect_code(0);
+        run.stdout
+    };
+    installation("a", &["user", "create", "carol"]);
+    for (made_by, used_on) in [("a", &second), ("b", &first)] {
+        let path = sandbox.path(&format!("carol-by-{made_by}"));
+        std::fs::write(&path, installation(made_by, &["access-key", "create", "--user", "carol"]))
+            .unwrap();
+        let who = used_on.aws_with(&path, &["sts", "get-caller-identity"]);
+        who.expect_code(0);
+        assert!(who.stdout.contains(":user/carol"), "{}", who.stdout);
+    }
+
     // The admin's key, made by the first, signs requests to the second.
     let credentials = first.credentials();
     second

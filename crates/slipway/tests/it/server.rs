@@ -1250,3 +1250,49 @@ fn replicas_share_the_installation_key_and_refuse_another() {
     let got = first.json(&["ssm", "get-parameter", "--name", "/p", "--with-decryption"]);
     assert_eq!(got["Parameter"]["Value"], "v", "{got}");
 }
+
+/// The artifact's name as CodeBuild gives it: the buildspec's `artifacts.name`, evaluated by
+/// the build's shell, when the project's `overrideArtifactName` is true; the project's
+/// artifact name otherwise. `BatchGetBuilds` shows it at the end of `artifacts.location`, the
+/// zip's key in the blob store, read back with the real `aws` CLI.
+#[test]
+fn the_artifact_is_named_as_codebuild_names_it() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - VERSION=2.$CODEBUILD_BUILD_NUMBER\n      - echo ok > out.txt\nartifacts:\n  files: [out.txt]\n  name: app-$VERSION.zip\n";
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    for (project, overrides) in [("named", "true"), ("fixed", "false")] {
+        let artifacts =
+            format!("type=S3,location=bucket,name=project.zip,overrideArtifactName={overrides}");
+        server
+            .aws(&[
+                "codebuild",
+                "create-project",
+                "--name",
+                project,
+                "--source",
+                &source,
+                "--artifacts",
+                &artifacts,
+                "--environment",
+                "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL",
+                "--service-role",
+                "r",
+            ])
+            .expect_code(0);
+    }
+    for (project, name, overrides) in
+        [("named", "app-2.1.zip", true), ("fixed", "project.zip", false)]
+    {
+        let id = start(&server, project, &[]);
+        let build = wait_for_build(&server, &id);
+        assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+        let uuid = id.split_once(':').unwrap().1;
+        let artifacts = &build["artifacts"];
+        assert_eq!(artifacts["location"], format!("builds/{project}/{uuid}/{name}"), "{build}");
+        assert_eq!(artifacts["overrideArtifactName"], overrides, "{build}");
+        // The location is where the zip is.
+        let zip = sandbox.path("data/blobs").join(artifacts["location"].as_str().unwrap());
+        assert!(zip.is_file(), "{} is missing", zip.display());
+    }
+}
