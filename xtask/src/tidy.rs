@@ -42,6 +42,12 @@ const DEPENDENCY_RULES: &[DependencyRule] = &[
         never_reaches: &["tokio", "hyper", "http", "axum", "sqlx"],
         nor_any_of_ours: true,
     },
+    // What every AWS service shares: no HTTP library, no runtime, none of our crates.
+    DependencyRule {
+        krate: "awsapi",
+        never_reaches: &["tokio", "hyper", "http", "axum", "askama", "tower-http", "sqlx"],
+        nor_any_of_ours: true,
+    },
     DependencyRule {
         krate: "spec",
         never_reaches: &["tokio", "hyper", "http", "axum", "sqlx", "engine", "server", "agent"],

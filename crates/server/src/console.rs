@@ -232,7 +232,7 @@ impl From<crate::error::ApiError> for ConsoleError {
         let status = if err.code.contains("DoesNotExist") || err.code.contains("NotFound") {
             StatusCode::NOT_FOUND
         } else {
-            err.status
+            crate::error::status(err.kind)
         };
         if status.is_server_error() {
             tracing::error!(code = %err.code, message = %err.message, "console: a call failed");

@@ -70,7 +70,7 @@ impl SecretBox {
         }
         let key =
             Key::try_from(key.as_slice()).map_err(|_| fail("not a 32-byte key".to_owned()))?;
-        let fingerprint = hex::encode(crate::sigv4::hmac(&key, FINGERPRINT_LABEL));
+        let fingerprint = hex::encode(awsapi::sigv4::hmac(&key, FINGERPRINT_LABEL));
         Ok(SecretBox { cipher: ChaCha20Poly1305::new(&key), fingerprint })
     }
 

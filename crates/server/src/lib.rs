@@ -30,7 +30,6 @@ mod process;
 mod reports;
 mod request_limits;
 mod secrets_store;
-mod sigv4;
 mod triggers;
 mod webhooks;
 

@@ -34,8 +34,8 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
-use crate::sigv4::hmac;
 use crate::{AppState, ServerError};
+use awsapi::sigv4::hmac;
 
 const REPOSITORY: &str = "repository";
 const TRIGGERS: &str = "repository-triggers";

@@ -526,7 +526,7 @@ async fn batch(state: &AppState, input: Value, associate_them: bool) -> Result<V
         };
         match outcome {
             Ok(()) => done.push(name),
-            Err(err) if err.status.is_server_error() => return Err(err),
+            Err(err) if crate::error::status(err.kind).is_server_error() => return Err(err),
             Err(err) => errors.push(json!({
                 "repositoryName": name,
                 "errorCode": err.code,

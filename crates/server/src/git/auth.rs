@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::crypto::{random_bytes, random_string};
-use crate::sigv4::{hmac, parse_amz_date, signing_key};
+use awsapi::sigv4::{hmac, parse_amz_date, signing_key};
 
 /// The kind of the documents that hold HTTPS git credentials.
 pub(crate) const GIT_CREDENTIAL: &str = "git-credential";

@@ -214,7 +214,7 @@ fn the_credential_helper_password_is_the_one_awscli_computes() {
         "20260314T150926Za02742df7f94ad875a3ba4eba7f88377899e4e51e498d093650a26f901045640";
     let split = split_codecommit_password(password).unwrap();
     assert_eq!(split.timestamp, "20260314T150926");
-    assert_eq!(split.seconds, crate::sigv4::parse_amz_date("20260314T150926Z").unwrap());
+    assert_eq!(split.seconds, awsapi::sigv4::parse_amz_date("20260314T150926Z").unwrap());
     assert_eq!(split.signature, &password[16..]);
     // Generated git passwords and near misses are not helper passwords.
     assert!(split_codecommit_password("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN").is_none());

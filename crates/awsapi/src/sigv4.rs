@@ -9,32 +9,40 @@ use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+/// `20261122T162140Z`: SigV4's `X-Amz-Date` (ISO 8601 basic format), the one description of
+/// it (`engine::clock` re-exports it).
+pub const AMZ_DATE: &[BorrowedFormatItem<'static>] =
+    format_description!("[year][month][day]T[hour][minute][second]Z");
 
 /// How far a request's timestamp may be from the server's clock.
 const MAX_SKEW_SECONDS: i64 = 15 * 60;
 
 /// A request as the verifier needs it.
-pub(crate) struct SignedRequest<'a> {
-    pub(crate) method: &'a str,
+pub struct SignedRequest<'a> {
+    pub method: &'a str,
     /// The path as received, still percent-encoded.
-    pub(crate) path: &'a str,
+    pub path: &'a str,
     /// The query string as received, without `?`.
-    pub(crate) query: &'a str,
+    pub query: &'a str,
     /// Every header, names lower-cased, in the order received.
-    pub(crate) headers: &'a [(String, String)],
-    pub(crate) body: &'a [u8],
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
 }
 
 /// Who signed a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Signer {
-    pub(crate) access_key_id: String,
-    pub(crate) region: String,
+pub struct Signer {
+    pub access_key_id: String,
+    pub region: String,
 }
 
 /// Why a request was refused, with the AWS error code each maps to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum SignatureError {
+pub enum SignatureError {
     #[error("Missing Authentication Token")]
     Missing,
     #[error("{0}")]
@@ -66,7 +74,7 @@ pub(crate) enum SignatureError {
 
 impl SignatureError {
     /// The `__type` AWS answers with.
-    pub(crate) fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             SignatureError::Missing => "MissingAuthenticationTokenException",
             SignatureError::Incomplete(_) => "IncompleteSignatureException",
@@ -88,7 +96,7 @@ impl SignatureError {
 /// The payload hash signed is always the SHA-256 of the body received: a client's
 /// `X-Amz-Content-SHA256` header, signed or not, only has to agree with it, so a captured
 /// request cannot be replayed with another body.
-pub(crate) fn verify(
+pub fn verify(
     request: &SignedRequest<'_>,
     service: &str,
     region: &str,
@@ -198,8 +206,7 @@ pub(crate) fn verify(
 }
 
 /// Signs a request the way the AWS SDKs do; the tests use it to make requests to verify.
-#[cfg(test)]
-pub(crate) fn sign(
+pub fn sign(
     request: &SignedRequest<'_>,
     access_key: &str,
     secret: &str,
@@ -293,14 +300,14 @@ fn parse_authorization(header: &str) -> Result<Authorization<'_>, SignatureError
 
 /// SigV4's derived key for one day, region and service (§7.4 step 5); the CodeCommit git
 /// password (`git::auth`) is signed with it too.
-pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
+pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
     let key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
     let key = hmac(&key, region.as_bytes());
     let key = hmac(&key, service.as_bytes());
     hmac(&key, b"aws4_request")
 }
 
-pub(crate) fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+pub fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac =
         <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any size");
     mac.update(data);
@@ -328,13 +335,45 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// `20261122T162140Z` as seconds since the epoch.
-pub(crate) fn parse_amz_date(text: &str) -> Option<i64> {
-    engine::clock::parse_utc(text, engine::clock::AMZ_DATE).map(|ms| ms.div_euclid(1000))
+pub fn parse_amz_date(text: &str) -> Option<i64> {
+    let time = PrimitiveDateTime::parse(text, AMZ_DATE).ok()?.assume_utc();
+    Some(time.unix_timestamp())
 }
 
 /// Seconds since the epoch as `20261122T162140Z`.
-pub(crate) fn format_amz_date(seconds: i64) -> String {
-    engine::clock::format_utc(seconds.saturating_mul(1000), engine::clock::AMZ_DATE)
+pub fn format_amz_date(seconds: i64) -> String {
+    let time = OffsetDateTime::from_unix_timestamp(seconds)
+        .map(|time| PrimitiveDateTime::new(time.date(), time.time()))
+        .unwrap_or(if seconds < 0 { PrimitiveDateTime::MIN } else { PrimitiveDateTime::MAX });
+    // Formatting fails only for a description that asks for an offset, which this one does
+    // not.
+    time.format(AMZ_DATE).unwrap_or_default()
+}
+
+/// The service a request's credential scope names (`…/<date>/<region>/<service>/aws4_request`
+/// in the `Authorization` header, or a presigned URL's `X-Amz-Credential` in `query`), if any.
+pub fn scope_service<'a>(
+    authorization: Option<&'a str>,
+    query: Option<&'a str>,
+) -> Option<&'a str> {
+    let credential = match authorization {
+        Some(value) => {
+            let start = value.find("Credential=")? + "Credential=".len();
+            value[start..].split([',', ' ']).next()?
+        }
+        None => query?.split('&').find_map(|pair| pair.strip_prefix("X-Amz-Credential="))?,
+    };
+    // In a query string the slashes are percent-encoded.
+    let mut parts: Vec<&str> = if credential.contains('/') {
+        credential.split('/').collect()
+    } else {
+        credential.split("%2F").collect()
+    };
+    if parts.len() != 5 {
+        return None;
+    }
+    parts.truncate(4);
+    parts.pop()
 }
 
 #[cfg(test)]
