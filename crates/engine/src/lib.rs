@@ -13,4 +13,5 @@ mod api_error;
 pub mod blob;
 pub mod build;
 pub mod clock;
+pub mod kinds;
 pub mod store;

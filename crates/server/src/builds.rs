@@ -15,10 +15,9 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::aws::Caller;
 use crate::error::ApiError;
+use engine::kinds::BUILD_JOB as JOB_KIND;
+use engine::kinds::{BUILD, IDEMPOTENCY, PROJECT, REPOSITORY};
 
-pub(crate) const BUILD: &str = "build";
-pub(crate) const JOB_KIND: &str = "build";
-const PROJECT: &str = "project";
 /// The key of the server's bookkeeping inside a build document.
 pub(crate) const INTERNAL: &str = "_slipway";
 /// How many build ids a list call returns per page, as AWS does.
@@ -365,14 +364,14 @@ pub(crate) async fn start_build_from(
         // parallel requests with one token, one creates the build and the others get it.
         let key = format!("{project_name}/{token}");
         let record = Document {
-            kind: "idempotency".to_owned(),
+            kind: IDEMPOTENCY.to_owned(),
             key: key.clone(),
             parent: None,
             sort: now_ms,
             version: 0,
             body: json!({ "buildId": id, "request": input, "createdMs": now_ms }),
         };
-        writes.push(match state.store.get("idempotency", &key).await? {
+        writes.push(match state.store.get(IDEMPOTENCY, &key).await? {
             // Another request with this token got here first.
             Some(old) if is_fresh(&old) => {
                 return match idempotent_build(state, project_name, token, &input).await? {
@@ -427,7 +426,7 @@ async fn idempotent_build(
     token: &str,
     input: &Value,
 ) -> Result<Option<Value>, ApiError> {
-    let Some(record) = state.store.get("idempotency", &format!("{project}/{token}")).await? else {
+    let Some(record) = state.store.get(IDEMPOTENCY, &format!("{project}/{token}")).await? else {
         return Ok(None);
     };
     if !is_fresh(&record) {
@@ -466,7 +465,7 @@ async fn pushed_source(
     origin: &Origin,
 ) -> Result<GitSource, ApiError> {
     let name = repository_name(location)?;
-    if state.store.get("repository", name).await?.is_none() {
+    if state.store.get(REPOSITORY, name).await?.is_none() {
         return Err(invalid(format!("Repository {name} does not exist")));
     }
     Ok(GitSource {
@@ -504,7 +503,7 @@ async fn codecommit_source(
     version: Option<&str>,
 ) -> Result<GitSource, ApiError> {
     let name = repository_name(location)?;
-    if state.store.get("repository", name).await?.is_none() {
+    if state.store.get(REPOSITORY, name).await?.is_none() {
         return Err(invalid(format!("Repository {name} does not exist")));
     }
     let git = |args: Vec<String>| async move {

@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::aws::Caller;
 use crate::error::ApiError;
+use engine::kinds::{self, REPOSITORY};
 
-const REPOSITORY: &str = "repository";
 /// A CodeCommit list page.
 const PAGE_SIZE: usize = 1000;
 
@@ -404,18 +404,18 @@ async fn update_name(state: &AppState, input: Value) -> Result<Value, ApiError> 
 
 /// The documents keyed by a repository's name that hold its settings and progress.
 const PER_REPOSITORY_KINDS: &[&str] = &[
-    "branch-protection",
-    "repository-triggers",
-    "trigger-cursor",
-    "mirror",
-    "mirror-cursor",
-    "webhook-cursor",
+    kinds::BRANCH_PROTECTION,
+    kinds::REPOSITORY_TRIGGERS,
+    kinds::TRIGGER_CURSOR,
+    kinds::MIRROR,
+    kinds::MIRROR_CURSOR,
+    kinds::WEBHOOK_CURSOR,
 ];
 
 /// The approval rule template associations of a repository.
 async fn associations(state: &AppState, repository: &str) -> Result<Vec<Document>, ApiError> {
     let query = ListQuery {
-        kind: "approval-rule-template-association".to_owned(),
+        kind: kinds::APPROVAL_RULE_TEMPLATE_ASSOCIATION.to_owned(),
         parent: Some(repository.to_owned()),
         descending: false,
         after: None,

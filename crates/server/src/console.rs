@@ -39,7 +39,7 @@ use serde_json::{Value, json};
 
 use self::session::Session;
 use crate::AppState;
-use crate::git::GIT_CREDENTIAL;
+use engine::kinds::GIT_CREDENTIAL;
 
 /// `GET /`: browsers go to the console (the AWS API is `POST /`).
 pub(crate) async fn home() -> Response {

@@ -16,10 +16,7 @@ use pbkdf2::{Algorithm, Params, Pbkdf2};
 use serde_json::json;
 
 use crate::crypto::{SecretBox, random_string};
-
-/// The kind of the documents holding users; the key is the name.
-pub(crate) const USER: &str = "user";
-const ACCESS_KEY: &str = "access-key";
+use engine::kinds::{ACCESS_KEY, USER};
 
 /// A new access key, the only time its secret is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -51,6 +51,7 @@ pub use mirrors::MirrorError;
 use crate::crypto::SecretBox;
 use crate::identity::Identity;
 use crate::secrets_store::SecretsStore;
+use engine::kinds::INSTALLATION;
 
 /// The account id in every ARN: one installation is one account.
 pub const ACCOUNT_ID: &str = "000000000000";
@@ -539,8 +540,6 @@ fn no_installation_here(config: &ServerConfig) -> Result<(), ServerError> {
     }
 }
 
-/// Where the store records the installation key's fingerprint.
-const INSTALLATION: &str = "installation";
 const KEY_FINGERPRINT: &str = "master-key";
 
 /// Loads the installation's key and checks it against the fingerprint in the store; the

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures::Stream;
 
 use crate::AppState;
-use crate::builds::BUILD;
+use engine::kinds::BUILD;
 
 #[cfg(test)]
 mod tests;

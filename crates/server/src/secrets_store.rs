@@ -11,9 +11,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::crypto::SecretBox;
 use crate::error::ApiError;
-
-const PARAMETER: &str = "parameter";
-const SECRET: &str = "secret";
+use engine::kinds::{PARAMETER, SECRET};
 
 /// What a write of a parameter or secret did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,12 +9,13 @@ use std::path::Path;
 use std::process::Command;
 
 use axum::http::{HeaderMap, HeaderValue};
+use engine::kinds::GIT_CREDENTIAL;
 use engine::store::{Document, ListQuery, Write};
 use serde_json::json;
 
 use super::auth::{
-    GIT_CREDENTIAL, access_key_id, basic_credentials, codecommit_signature, host_name,
-    percent_decode, split_codecommit_password,
+    access_key_id, basic_credentials, codecommit_signature, host_name, percent_decode,
+    split_codecommit_password,
 };
 use super::pkt::{CommandParser, Pkt, RefCommand, RefStatus, next_pkt, parse_report};
 use super::*;
