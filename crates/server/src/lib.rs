@@ -26,7 +26,6 @@ mod identity;
 mod logs;
 mod loop_lease;
 mod mirrors;
-mod process;
 mod reports;
 mod request_limits;
 mod secrets_store;
@@ -42,6 +41,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use axum::serve::ListenerExt as _;
+// `::` because `codecommit` is also a module of this crate until it has moved to its crate.
+use ::codecommit::process;
 use engine::blob::BlobStore;
 use engine::store::Store;
 

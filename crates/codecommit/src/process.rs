@@ -1,4 +1,5 @@
-//! The only place the server starts processes: `git`, for the repositories it hosts.
+//! The only place the server starts processes: `git`, for the repositories it hosts (the
+//! smart-HTTP handlers in `server::git` run theirs through [`git`] too).
 //!
 //! The server never runs user code; git is ours.
 
@@ -6,7 +7,7 @@
 /// and every repository directory trusted (the repositories belong to the server, whoever
 /// owns the files).
 #[allow(clippy::disallowed_methods)]
-pub(crate) fn git() -> tokio::process::Command {
+pub fn git() -> tokio::process::Command {
     let mut command = tokio::process::Command::new("git");
     command
         .env("GIT_TERMINAL_PROMPT", "0")
@@ -26,30 +27,30 @@ pub(crate) fn git() -> tokio::process::Command {
 /// The bounds of one git run: how long it may take, and how much standard output it may
 /// print (its standard error is cut to [`MAX_STDERR`] and never fails the run).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) timeout: std::time::Duration,
-    pub(crate) max_stdout: usize,
+pub struct Limits {
+    pub timeout: std::time::Duration,
+    pub max_stdout: usize,
 }
 
 /// The bounds of the git runs an API request makes: a minute, and 64 MiB of output (more
 /// than CodeCommit returns in one answer).
-pub(crate) const API_LIMITS: Limits =
+pub const API_LIMITS: Limits =
     Limits { timeout: std::time::Duration::from_secs(60), max_stdout: 64 * 1024 * 1024 };
 
 /// What is kept of a git's standard error.
-pub(crate) const MAX_STDERR: usize = 64 * 1024;
+pub const MAX_STDERR: usize = 64 * 1024;
 
 /// A git run that ended within its [`Limits`].
 #[derive(Debug)]
-pub(crate) struct Finished {
-    pub(crate) status: std::process::ExitStatus,
-    pub(crate) stdout: Vec<u8>,
-    pub(crate) stderr: Vec<u8>,
+pub struct Finished {
+    pub status: std::process::ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
 }
 
 /// Why a bounded run gave no [`Finished`]; the process is killed in each case.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum RunError {
+pub enum RunError {
     #[error("cannot run git: {0}")]
     Io(#[from] std::io::Error),
     #[error("git took longer than {0} s")]
@@ -61,7 +62,7 @@ pub(crate) enum RunError {
 /// The one runner of the git processes the server starts: `command` (from [`git`]) with
 /// `input` on its standard input, its output read as it comes (so neither side blocks on a
 /// full pipe), ended when it passes `limits`.
-pub(crate) async fn run_bounded(
+pub async fn run_bounded(
     mut command: tokio::process::Command,
     input: Option<&[u8]>,
     limits: Limits,
