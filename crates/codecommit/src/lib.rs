@@ -7,7 +7,7 @@
 //! `server::triggers` and `server::mirrors` and move here next, as typed service functions
 //! over a context (store, blobs, the repositories' directory).
 //!
-//! **Boundary:** no HTTP edge: this crate never depends on axum, askama, tower-http or
-//! `server` (the tidy test `dependency_rules_hold` checks it).
+//! **Boundary:** no HTTP edge: this crate never depends on axum, askama or `server` (the
+//! tidy test `dependency_rules_hold` checks it).
 
 pub mod process;

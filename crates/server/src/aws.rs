@@ -123,8 +123,12 @@ async fn dispatch(
     match service {
         Service::CodeBuild => codebuild::call(state, &caller, operation, input).await,
         Service::CodeCommit => codecommit::call(state, &caller, operation, input).await,
-        Service::Ssm => secrets_store::ssm(state, operation, input).await,
-        Service::SecretsManager => secrets_store::secrets_manager(state, operation, input).await,
+        Service::Ssm => secrets_store::ssm(&state.secrets_store, operation, input).await,
+        Service::SecretsManager => {
+            let secrets = &state.secrets_store;
+            secrets_store::secrets_manager(secrets, &state.region, &state.account, operation, input)
+                .await
+        }
     }
 }
 

@@ -19,16 +19,13 @@ mod builds;
 mod codebuild;
 mod codecommit;
 mod console;
-mod crypto;
 mod error;
 mod git;
-mod identity;
 mod logs;
 mod loop_lease;
 mod mirrors;
 mod reports;
 mod request_limits;
-mod secrets_store;
 mod triggers;
 mod webhooks;
 
@@ -45,6 +42,7 @@ use axum::serve::ListenerExt as _;
 use ::codecommit::process;
 use engine::blob::BlobStore;
 use engine::store::Store;
+use iam::{crypto, identity, secrets_store};
 
 pub use identity::{Credentials, IdentityError, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH};
 pub use mirrors::MirrorError;

@@ -15,7 +15,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 /// Seals and opens secrets with the installation's key.
 #[derive(Clone)]
-pub(crate) struct SecretBox {
+pub struct SecretBox {
     cipher: ChaCha20Poly1305,
     fingerprint: String,
 }
@@ -24,7 +24,7 @@ pub(crate) struct SecretBox {
 const FINGERPRINT_LABEL: &[u8] = b"slipway installation key fingerprint v1";
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum CryptoError {
+pub enum CryptoError {
     #[error("the key file {path}: {message}")]
     KeyFile { path: String, message: String },
     #[error("a sealed value cannot be opened: it is damaged or sealed under another key")]
@@ -34,7 +34,7 @@ pub(crate) enum CryptoError {
 impl SecretBox {
     /// Loads the key from `path`, or creates it (mode 0600) when the file does not exist and
     /// `create` says so.
-    pub(crate) fn load_or_create(path: &Path, create: bool) -> Result<SecretBox, CryptoError> {
+    pub fn load_or_create(path: &Path, create: bool) -> Result<SecretBox, CryptoError> {
         let fail =
             |message: String| CryptoError::KeyFile { path: path.display().to_string(), message };
         let key = match std::fs::read_to_string(path) {
@@ -75,12 +75,12 @@ impl SecretBox {
     }
 
     /// HMAC-SHA256 of a fixed label under the key, in hex: names the key without revealing it.
-    pub(crate) fn fingerprint(&self) -> &str {
+    pub fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
 
     /// `nonce || ciphertext`, in hex.
-    pub(crate) fn seal(&self, plaintext: &str) -> String {
+    pub fn seal(&self, plaintext: &str) -> String {
         let nonce = random_bytes(12);
         let sealed = self
             .cipher
@@ -92,7 +92,7 @@ impl SecretBox {
         format!("{}{}", hex::encode(&nonce), hex::encode(&sealed))
     }
 
-    pub(crate) fn open(&self, sealed: &str) -> Result<String, CryptoError> {
+    pub fn open(&self, sealed: &str) -> Result<String, CryptoError> {
         let bytes = hex::decode(sealed).ok().filter(|it| it.len() > 12).ok_or(CryptoError::Open)?;
         let (nonce, ciphertext) = bytes.split_at(12);
         let nonce = Nonce::try_from(nonce).map_err(|_| CryptoError::Open)?;
@@ -102,14 +102,14 @@ impl SecretBox {
 }
 
 /// Bytes from the operating system's random source.
-pub(crate) fn random_bytes(n: usize) -> Vec<u8> {
+pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; n];
     getrandom::fill(&mut bytes).expect("the operating system's random source works");
     bytes
 }
 
 /// A random string of `n` characters from `alphabet`.
-pub(crate) fn random_string(n: usize, alphabet: &[u8]) -> String {
+pub fn random_string(n: usize, alphabet: &[u8]) -> String {
     // Rejection sampling keeps every character equally likely.
     let limit = 256 - 256 % alphabet.len();
     let mut out = String::with_capacity(n);

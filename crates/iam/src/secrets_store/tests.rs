@@ -2,11 +2,29 @@
 
 use serde_json::json;
 
-use super::{secrets_manager, ssm};
+use super::{SecretsStore, ssm};
+use crate::crypto::SecretBox;
+
+/// A secrets store over a private in-memory store and a fresh key.
+async fn secrets_store() -> (SecretsStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = engine::store::Store::connect("sqlite::memory:").await.unwrap();
+    let sealer = SecretBox::load_or_create(&dir.path().join("master.key"), true).unwrap();
+    (SecretsStore::new(store, sealer), dir)
+}
+
+/// Secrets Manager in the region and account the server tests used.
+async fn secrets_manager(
+    secrets: &SecretsStore,
+    operation: &str,
+    input: serde_json::Value,
+) -> Result<serde_json::Value, awsapi::ApiError> {
+    super::secrets_manager(secrets, "us-east-1", "000000000000", operation, input).await
+}
 
 #[tokio::test]
 async fn parallel_overwrites_all_succeed_and_parallel_creations_give_one_secret() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
+    let (state, _dir) = secrets_store().await;
     let puts: Vec<_> = (0..50)
         .map(|i| {
             let state = state.clone();
@@ -49,8 +67,8 @@ async fn parallel_overwrites_all_succeed_and_parallel_creations_give_one_secret(
 
 #[tokio::test]
 async fn names_are_bounded_as_aws_bounds_them() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
-    let code = |result: Result<serde_json::Value, crate::error::ApiError>| result.unwrap_err().code;
+    let (state, _dir) = secrets_store().await;
+    let code = |result: Result<serde_json::Value, awsapi::ApiError>| result.unwrap_err().code;
     let long = "a".repeat(2049);
     let put = |name: &str| json!({ "Name": name, "Value": "v" });
     assert_eq!(code(ssm(&state, "PutParameter", put(&long)).await), "ValidationException");

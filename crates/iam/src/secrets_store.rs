@@ -8,14 +8,13 @@
 use engine::store::{Document, Store, StoreError, Write};
 use serde_json::{Value, json};
 
-use crate::AppState;
 use crate::crypto::SecretBox;
-use crate::error::ApiError;
+use awsapi::ApiError;
 use engine::kinds::{PARAMETER, SECRET};
 
 /// What a write of a parameter or secret did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Put {
+pub enum Put {
     /// Written, with this version.
     Written(i64),
     /// Not written: the name exists and overwriting was not asked for.
@@ -25,13 +24,13 @@ pub(crate) enum Put {
 }
 
 #[derive(Clone)]
-pub(crate) struct SecretsStore {
+pub struct SecretsStore {
     store: Store,
     sealer: SecretBox,
 }
 
 impl SecretsStore {
-    pub(crate) fn new(store: Store, sealer: SecretBox) -> SecretsStore {
+    pub fn new(store: Store, sealer: SecretBox) -> SecretsStore {
         SecretsStore { store, sealer }
     }
 
@@ -87,7 +86,7 @@ impl SecretsStore {
         }
     }
 
-    pub(crate) async fn put_parameter(
+    pub async fn put_parameter(
         &self,
         name: &str,
         value: &str,
@@ -96,7 +95,7 @@ impl SecretsStore {
         self.put(PARAMETER, name, value, overwrite).await
     }
 
-    pub(crate) async fn put_secret(
+    pub async fn put_secret(
         &self,
         name: &str,
         value: &str,
@@ -105,16 +104,13 @@ impl SecretsStore {
         self.put(SECRET, name, value, overwrite).await
     }
 
-    pub(crate) async fn get_parameter(&self, name: &str) -> Result<Option<String>, StoreError> {
+    pub async fn get_parameter(&self, name: &str) -> Result<Option<String>, StoreError> {
         Ok(self.get(PARAMETER, name).await?.map(|(value, _)| value))
     }
 
     /// A secrets-manager reference `secret-id[:json-key[:version-stage[:version-id]]]`,
     /// resolved as the build will see it: the whole secret or one key of its JSON.
-    pub(crate) async fn resolve_secret(
-        &self,
-        reference: &str,
-    ) -> Result<Option<String>, StoreError> {
+    pub async fn resolve_secret(&self, reference: &str) -> Result<Option<String>, StoreError> {
         let (id, json_key) = split_reference(reference);
         let Some((value, _)) = self.get(SECRET, id).await? else { return Ok(None) };
         let Some(key) = json_key else { return Ok(Some(value)) };
@@ -200,11 +196,7 @@ fn unknown_operation(service: &str, operation: &str) -> ApiError {
 }
 
 /// `AmazonSSM.*`: PutParameter, GetParameter, DeleteParameter.
-pub(crate) async fn ssm(
-    state: &AppState,
-    operation: &str,
-    input: Value,
-) -> Result<Value, ApiError> {
+pub async fn ssm(secrets: &SecretsStore, operation: &str, input: Value) -> Result<Value, ApiError> {
     if !["PutParameter", "GetParameter", "DeleteParameter"].contains(&operation) {
         return Err(unknown_operation("SSM", operation));
     }
@@ -220,7 +212,7 @@ pub(crate) async fn ssm(
                 .ok_or_else(|| invalid("ValidationException", "Value is required"))?;
             let overwrite = input.get("Overwrite").and_then(Value::as_bool).unwrap_or(false);
             check_parameter_name(name)?;
-            match state.secrets_store.put_parameter(name, value, overwrite).await? {
+            match secrets.put_parameter(name, value, overwrite).await? {
                 Put::Written(version) => Ok(json!({ "Version": version, "Tier": "Standard" })),
                 Put::Exists => Err(invalid(
                     "ParameterAlreadyExists",
@@ -232,17 +224,17 @@ pub(crate) async fn ssm(
                 )),
             }
         }
-        "GetParameter" => match state.secrets_store.get(PARAMETER, name).await? {
+        "GetParameter" => match secrets.get(PARAMETER, name).await? {
             Some((value, version)) => Ok(
                 json!({ "Parameter": { "Name": name, "Type": "SecureString", "Value": value, "Version": version } }),
             ),
             None => Err(invalid("ParameterNotFound", format!("Parameter {name} not found."))),
         },
         "DeleteParameter" => {
-            if state.store.get(PARAMETER, name).await?.is_none() {
+            if secrets.store.get(PARAMETER, name).await?.is_none() {
                 return Err(invalid("ParameterNotFound", format!("Parameter {name} not found.")));
             }
-            state
+            secrets
                 .store
                 .apply(vec![Write::Delete { kind: PARAMETER.to_owned(), key: name.to_owned() }])
                 .await?;
@@ -253,8 +245,10 @@ pub(crate) async fn ssm(
 }
 
 /// `secretsmanager.*`: CreateSecret, PutSecretValue, GetSecretValue, DeleteSecret.
-pub(crate) async fn secrets_manager(
-    state: &AppState,
+pub async fn secrets_manager(
+    secrets: &SecretsStore,
+    region: &str,
+    account: &str,
     operation: &str,
     input: Value,
 ) -> Result<Value, ApiError> {
@@ -267,7 +261,7 @@ pub(crate) async fn secrets_manager(
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("InvalidParameterException", format!("{field} is required")))?;
     let name = split_reference(name).0.to_owned();
-    let arn = format!("arn:aws:secretsmanager:{}:{}:secret:{name}", state.region, state.account);
+    let arn = awsapi::arn::arn("secretsmanager", region, account, &format!("secret:{name}"));
     match operation {
         "CreateSecret" | "PutSecretValue" => {
             let value = input.get("SecretString").and_then(Value::as_str).ok_or_else(|| {
@@ -277,11 +271,7 @@ pub(crate) async fn secrets_manager(
                 )
             })?;
             check_secret_name(&name)?;
-            match state
-                .secrets_store
-                .put_secret(&name, value, operation == "PutSecretValue")
-                .await?
-            {
+            match secrets.put_secret(&name, value, operation == "PutSecretValue").await? {
                 Put::Written(_) => Ok(
                     json!({ "ARN": arn, "Name": name, "VersionId": uuid::Uuid::new_v4().to_string() }),
                 ),
@@ -296,7 +286,7 @@ pub(crate) async fn secrets_manager(
                 )),
             }
         }
-        "GetSecretValue" => match state.secrets_store.get(SECRET, &name).await? {
+        "GetSecretValue" => match secrets.get(SECRET, &name).await? {
             Some((value, _)) => Ok(
                 json!({ "ARN": arn, "Name": name, "SecretString": value, "VersionStages": ["AWSCURRENT"] }),
             ),
@@ -306,7 +296,7 @@ pub(crate) async fn secrets_manager(
             )),
         },
         "DeleteSecret" => {
-            state
+            secrets
                 .store
                 .apply(vec![Write::Delete { kind: SECRET.to_owned(), key: name.clone() }])
                 .await?;

@@ -55,22 +55,19 @@ const PASSWORD_HASH: &str = "consolePasswordHash";
 
 /// Users and access keys in the store.
 #[derive(Clone)]
-pub(crate) struct Identity {
+pub struct Identity {
     store: Store,
     secrets: SecretBox,
     account: String,
 }
 
 impl Identity {
-    pub(crate) fn new(store: Store, secrets: SecretBox, account: &str) -> Identity {
+    pub fn new(store: Store, secrets: SecretBox, account: &str) -> Identity {
         Identity { store, secrets, account: account.to_owned() }
     }
 
     /// Creates `admin` and a key for it when there is no user at all.
-    pub(crate) async fn bootstrap(
-        &self,
-        now_ms: i64,
-    ) -> Result<Option<Credentials>, IdentityError> {
+    pub async fn bootstrap(&self, now_ms: i64) -> Result<Option<Credentials>, IdentityError> {
         let query = ListQuery {
             kind: USER.to_owned(),
             parent: None,
@@ -90,7 +87,7 @@ impl Identity {
         Ok(Some(self.create_access_key("admin", now_ms).await?))
     }
 
-    pub(crate) async fn create_user(&self, name: &str, now_ms: i64) -> Result<(), IdentityError> {
+    pub async fn create_user(&self, name: &str, now_ms: i64) -> Result<(), IdentityError> {
         let valid = !name.is_empty()
             && name.len() <= 64
             && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
@@ -118,7 +115,7 @@ impl Identity {
         }
     }
 
-    pub(crate) async fn create_access_key(
+    pub async fn create_access_key(
         &self,
         user: &str,
         now_ms: i64,
@@ -150,7 +147,7 @@ impl Identity {
     }
 
     /// Deactivates a key for good: requests signed with it are refused from now on.
-    pub(crate) async fn revoke_access_key(&self, access_key_id: &str) -> Result<(), IdentityError> {
+    pub async fn revoke_access_key(&self, access_key_id: &str) -> Result<(), IdentityError> {
         let Some(mut document) = self.store.get(ACCESS_KEY, access_key_id).await? else {
             return Err(IdentityError::NoSuchKey(access_key_id.to_owned()));
         };
@@ -161,11 +158,7 @@ impl Identity {
     }
 
     /// Sets the console password of `user`, replacing any previous one.
-    pub(crate) async fn set_password(
-        &self,
-        user: &str,
-        password: &str,
-    ) -> Result<(), IdentityError> {
+    pub async fn set_password(&self, user: &str, password: &str) -> Result<(), IdentityError> {
         let length = password.chars().count();
         if !(MIN_PASSWORD_LENGTH..=MAX_PASSWORD_LENGTH).contains(&length) {
             return Err(IdentityError::InvalidPassword);
@@ -187,11 +180,7 @@ impl Identity {
 
     /// Whether `password` is the console password of `user`; `false` for a user that does not
     /// exist or has no console password.
-    pub(crate) async fn check_password(
-        &self,
-        user: &str,
-        password: &str,
-    ) -> Result<bool, IdentityError> {
+    pub async fn check_password(&self, user: &str, password: &str) -> Result<bool, IdentityError> {
         let hash = match self.store.get(USER, user).await? {
             Some(document) => document.body[PASSWORD_HASH].as_str().map(str::to_owned),
             None => None,
@@ -212,7 +201,7 @@ impl Identity {
     }
 
     /// The user and secret of an active key.
-    pub(crate) async fn secret(
+    pub async fn secret(
         &self,
         access_key_id: &str,
     ) -> Result<Option<(String, String)>, IdentityError> {
@@ -278,7 +267,7 @@ fn legacy_password_hash(hash: &str) -> Option<PasswordHash> {
 
 /// The admin's credentials file: the access key in the AWS shared-credentials format
 /// (`~/.aws/credentials`) and, as a comment the AWS tools skip, the console password.
-pub(crate) fn credentials_file(credentials: &Credentials, console_password: &str) -> String {
+pub fn credentials_file(credentials: &Credentials, console_password: &str) -> String {
     format!(
         "# Slipway access key of user {user}\n\
          # Console password of user {user}: {console_password}\n\
