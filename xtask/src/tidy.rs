@@ -49,7 +49,7 @@ const DEPENDENCY_RULES: &[DependencyRule] = &[
         nor_any_of_ours: true,
     },
     DependencyRule {
-        krate: "spec",
+        krate: "formats",
         never_reaches: &["tokio", "hyper", "http", "axum", "sqlx", "engine", "server", "agent"],
         nor_any_of_ours: false,
     },

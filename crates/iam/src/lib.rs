@@ -4,8 +4,9 @@
 //!
 //! The secrets store lives here rather than in a `secrets` crate of its own: it and the
 //! access-key secrets are sealed under the one key [`crypto::SecretBox`] holds, and neither
-//! has another user, so one crate keeps the key in one place. (HTTPS git credentials are
-//! CodeCommit's and stay with git hosting.)
+//! has another user, so one crate keeps the key in one place. (Creating and revoking HTTPS
+//! git credentials is still in `server::git::auth` and moves here next; checking a request's
+//! credentials stays in the server, at the HTTP edge.)
 //!
 //! **Boundary:** no HTTP edge: this crate never depends on axum, askama or `server`.
 

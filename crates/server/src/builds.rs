@@ -243,8 +243,8 @@ pub(crate) async fn start_build_from(
     };
 
     let parsed = match &buildspec {
-        Ok(text) => spec::buildspec::parse("buildspec.yml", text),
-        Err(_) => spec::buildspec::parse("buildspec.yml", ""),
+        Ok(text) => formats::buildspec::parse("buildspec.yml", text),
+        Err(_) => formats::buildspec::parse("buildspec.yml", ""),
     };
     let missing_buildspec = buildspec.as_ref().err().cloned();
     // The buildspec's warnings and errors open the build's log, as `slipway build` prints
@@ -329,7 +329,7 @@ pub(crate) async fn start_build_from(
                     parsed
                         .diagnostics
                         .iter()
-                        .filter(|it| it.severity == spec::Severity::Error)
+                        .filter(|it| it.severity == formats::Severity::Error)
                         .map(ToString::to_string),
                 );
             }
