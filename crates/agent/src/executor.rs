@@ -998,8 +998,11 @@ impl Run<'_> {
             let mut problems = Vec::new();
             for file in files {
                 // Read as a stream: a report file is never whole in memory.
-                match spec::report::parse_test_report_file(format, &file.archive_path, &file.source)
-                {
+                match formats::report::parse_test_report_file(
+                    format,
+                    &file.archive_path,
+                    &file.source,
+                ) {
                     Ok(found) => cases.extend(found),
                     Err(err) => problems.push(err.to_string()),
                 }
@@ -1017,7 +1020,7 @@ impl Run<'_> {
                 for problem in &problems {
                     self.message(format!("Warning: report group {name}: {problem}"));
                 }
-                let summary = spec::report::summarize(&cases);
+                let summary = formats::report::summarize(&cases);
                 let counts = &summary.status_counts;
                 let status = if !problems.is_empty() {
                     "INCOMPLETE"

@@ -15,9 +15,9 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 pub const LOG_TIME: &[BorrowedFormatItem<'static>] =
     format_description!("[year]/[month]/[day] [hour]:[minute]:[second].[subsecond digits:3]");
 
-/// `20261122T162140Z`: SigV4's `X-Amz-Date` (ISO 8601 basic format).
-pub const AMZ_DATE: &[BorrowedFormatItem<'static>] =
-    format_description!("[year][month][day]T[hour][minute][second]Z");
+/// `20261122T162140Z`: SigV4's `X-Amz-Date` (ISO 8601 basic format), described once in
+/// `awsapi::sigv4`.
+pub use awsapi::sigv4::AMZ_DATE;
 
 /// `2016-02-09T00:08:11.743+0000`, as CodeCommit writes a trigger event's `eventTime`.
 pub const EVENT_TIME: &[BorrowedFormatItem<'static>] =

@@ -9,7 +9,9 @@
 //! State machines for pipeline executions and deployments, and the scheduler, will join them
 //! here. **Boundary:** the engine knows nothing about HTTP or agents.
 
+mod api_error;
 pub mod blob;
 pub mod build;
 pub mod clock;
+pub mod kinds;
 pub mod store;

@@ -27,13 +27,13 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::builds::{BUILD, INTERNAL, JOB_KIND, core, store_core};
+use crate::builds::{INTERNAL, core, store_core};
+use engine::kinds::BUILD_JOB as JOB_KIND;
+use engine::kinds::{AGENT, AGENT_TOKEN, BUILD, BUILD_TOKEN, PROJECT};
 
 #[cfg(test)]
 mod tests;
 
-const AGENT: &str = "agent";
-const AGENT_TOKEN: &str = "agent-token";
 /// How often a running job must be reported on.
 pub(crate) const HEARTBEAT_MS: i64 = 2_000;
 /// How long a lease lasts without a report: several missed heartbeats.
@@ -135,8 +135,6 @@ pub(crate) async fn create_token(state: &AppState, name: &str) -> Result<String,
     state.store.apply(vec![Write::Put(document)]).await?;
     Ok(token)
 }
-
-const BUILD_TOKEN: &str = "build-token";
 
 /// A token for one build's git commands (`git-credential-helper: yes`): it acts as the user
 /// who started the build, only while the build runs on the agent it was leased to (and never
@@ -825,7 +823,7 @@ pub(crate) async fn expire_leases(state: &AppState, now: i64) -> Result<usize, S
 /// How many times the build's project lets a build go back to the queue when its agent is lost.
 async fn retry_limit(state: &AppState, build: &Document) -> Result<i64, StoreError> {
     let project = match &build.parent {
-        Some(name) => state.store.get("project", name).await?,
+        Some(name) => state.store.get(PROJECT, name).await?,
         None => None,
     };
     Ok(project.and_then(|it| it.body["autoRetryLimit"].as_i64()).unwrap_or(0))

@@ -6,6 +6,7 @@
 //! Form-encoded Query requests (STS, IAM) and S3 requests answer in XML, as their clients
 //! expect ([`query`]); every failure of `POST /` answers in its protocol's error shape.
 
+use awsapi::sigv4::{self, SignedRequest};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -13,8 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::error::ApiError;
-use crate::sigv4::{self, SignedRequest};
+use crate::error::{ApiError, ErrorKind, body_kind, json_response};
 use crate::{AppState, codebuild, codecommit, secrets_store};
 
 /// The services this server speaks, by their `X-Amz-Target` prefix.
@@ -82,10 +82,10 @@ pub(crate) async fn handle(
             let mut response = (StatusCode::OK, output.to_string()).into_response();
             response
                 .headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
+                .insert("content-type", HeaderValue::from_static(awsapi::json::CONTENT_TYPE));
             response
         }
-        Err(err) => err.into_response(),
+        Err(err) => json_response(&err),
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-requestid", value);
@@ -118,28 +118,17 @@ async fn dispatch(
         return Err(ApiError::client("UnknownOperationException", message));
     };
     let caller = authenticate(state, service.signing_name(), method, uri, headers, body).await?;
-    let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Default::default())
-    } else {
-        serde_json::from_slice(body).map_err(|err| {
-            ApiError::client(
-                "SerializationException",
-                format!("The request body is not valid JSON: {err}"),
-            )
-        })?
-    };
-    if !input.is_object() {
-        return Err(ApiError::client(
-            "SerializationException",
-            "The request body must be a JSON object",
-        ));
-    }
+    let input = awsapi::json::input(body)?;
     tracing::debug!(user = %caller.user, %target, "API call");
     match service {
         Service::CodeBuild => codebuild::call(state, &caller, operation, input).await,
         Service::CodeCommit => codecommit::call(state, &caller, operation, input).await,
-        Service::Ssm => secrets_store::ssm(state, operation, input).await,
-        Service::SecretsManager => secrets_store::secrets_manager(state, operation, input).await,
+        Service::Ssm => secrets_store::ssm(&state.secrets_store, operation, input).await,
+        Service::SecretsManager => {
+            let secrets = &state.secrets_store;
+            secrets_store::secrets_manager(secrets, &state.region, &state.account, operation, input)
+                .await
+        }
     }
 }
 
@@ -152,7 +141,7 @@ fn body_rejected(headers: &HeaderMap, rejection: &BytesRejection) -> ApiError {
     }
     let code = "SerializationException";
     ApiError::new(
-        status,
+        body_kind(status),
         code,
         format!("The request body could not be read: {}", rejection.body_text()),
     )
@@ -191,11 +180,11 @@ pub(crate) async fn authenticate(
     let signer =
         sigv4::verify(&request, service, &state.region, now, |_| found.map(|(_, secret)| secret))
             .map_err(|err| {
-            let status = match err {
-                sigv4::SignatureError::Missing => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
+            let kind = match err {
+                sigv4::SignatureError::Missing => ErrorKind::Unauthenticated,
+                _ => ErrorKind::Client,
             };
-            ApiError::new(status, err.code(), err.to_string())
+            ApiError::new(kind, err.code(), err.to_string())
         })?;
     let host =
         headers.get("host").and_then(|it| it.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
@@ -212,24 +201,8 @@ fn access_key_id(headers: &[(String, String)]) -> Option<&str> {
 /// The service a request's credential scope names (`…/<date>/<region>/<service>/aws4_request`
 /// in the `Authorization` header or a presigned URL's `X-Amz-Credential`), if any.
 pub(crate) fn scope_service<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
-    let credential = match headers.get("authorization").and_then(|it| it.to_str().ok()) {
-        Some(value) => {
-            let start = value.find("Credential=")? + "Credential=".len();
-            value[start..].split([',', ' ']).next()?
-        }
-        None => uri.query()?.split('&').find_map(|pair| pair.strip_prefix("X-Amz-Credential="))?,
-    };
-    // In a query string the slashes are percent-encoded.
-    let mut parts: Vec<&str> = if credential.contains('/') {
-        credential.split('/').collect()
-    } else {
-        credential.split("%2F").collect()
-    };
-    if parts.len() != 5 {
-        return None;
-    }
-    parts.truncate(4);
-    parts.pop()
+    let authorization = headers.get("authorization").and_then(|it| it.to_str().ok());
+    sigv4::scope_service(authorization, uri.query())
 }
 
 mod query;

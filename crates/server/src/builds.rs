@@ -15,10 +15,9 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::aws::Caller;
 use crate::error::ApiError;
+use engine::kinds::BUILD_JOB as JOB_KIND;
+use engine::kinds::{BUILD, IDEMPOTENCY, PROJECT, REPOSITORY};
 
-pub(crate) const BUILD: &str = "build";
-pub(crate) const JOB_KIND: &str = "build";
-const PROJECT: &str = "project";
 /// The key of the server's bookkeeping inside a build document.
 pub(crate) const INTERNAL: &str = "_slipway";
 /// How many build ids a list call returns per page, as AWS does.
@@ -343,8 +342,8 @@ pub(crate) async fn plan_build(
     };
 
     let parsed = match &buildspec {
-        Ok(text) => spec::buildspec::parse("buildspec.yml", text),
-        Err(_) => spec::buildspec::parse("buildspec.yml", ""),
+        Ok(text) => formats::buildspec::parse("buildspec.yml", text),
+        Err(_) => formats::buildspec::parse("buildspec.yml", ""),
     };
     let missing_buildspec = buildspec.as_ref().err().cloned();
     // The buildspec's warnings and errors open the build's log, as `slipway build` prints
@@ -429,7 +428,7 @@ pub(crate) async fn plan_build(
                     parsed
                         .diagnostics
                         .iter()
-                        .filter(|it| it.severity == spec::Severity::Error)
+                        .filter(|it| it.severity == formats::Severity::Error)
                         .map(ToString::to_string),
                 );
             }
@@ -464,14 +463,14 @@ pub(crate) async fn plan_build(
         // parallel requests with one token, one creates the build and the others get it.
         let key = format!("{project_name}/{token}");
         let record = Document {
-            kind: "idempotency".to_owned(),
+            kind: IDEMPOTENCY.to_owned(),
             key: key.clone(),
             parent: None,
             sort: now_ms,
             version: 0,
             body: json!({ "buildId": id, "request": input, "createdMs": now_ms }),
         };
-        writes.push(match state.store.get("idempotency", &key).await? {
+        writes.push(match state.store.get(IDEMPOTENCY, &key).await? {
             // Another request with this token got here first.
             Some(old) if is_fresh(&old, now_ms) => {
                 return match idempotent_build(state, project_name, token, &input, now_ms).await? {
@@ -516,7 +515,7 @@ async fn idempotent_build(
     input: &Value,
     now_ms: i64,
 ) -> Result<Option<Value>, ApiError> {
-    let Some(record) = state.store.get("idempotency", &format!("{project}/{token}")).await? else {
+    let Some(record) = state.store.get(IDEMPOTENCY, &format!("{project}/{token}")).await? else {
         return Ok(None);
     };
     if !is_fresh(&record, now_ms) {
@@ -555,7 +554,7 @@ async fn pushed_source(
     origin: &Origin,
 ) -> Result<GitSource, ApiError> {
     let name = repository_name(location)?;
-    if state.store.get("repository", name).await?.is_none() {
+    if state.store.get(REPOSITORY, name).await?.is_none() {
         return Err(invalid(format!("Repository {name} does not exist")));
     }
     Ok(GitSource {
@@ -593,7 +592,7 @@ async fn codecommit_source(
     version: Option<&str>,
 ) -> Result<GitSource, ApiError> {
     let name = repository_name(location)?;
-    if state.store.get("repository", name).await?.is_none() {
+    if state.store.get(REPOSITORY, name).await?.is_none() {
         return Err(invalid(format!("Repository {name} does not exist")));
     }
     let git = |args: Vec<String>| async move {

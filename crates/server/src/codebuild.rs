@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 use crate::aws::Caller;
 use crate::error::ApiError;
 use crate::{AppState, builds, reports, webhooks};
-
-const PROJECT: &str = "project";
+use engine::kinds::PROJECT;
 
 /// How many names `ListProjects` returns per page, as AWS does.
 const PAGE_SIZE: usize = 100;

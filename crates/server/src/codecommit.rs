@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::aws::Caller;
 use crate::error::ApiError;
+use engine::kinds::{self, REPOSITORY};
 
-const REPOSITORY: &str = "repository";
 /// A CodeCommit list page.
 const PAGE_SIZE: usize = 1000;
 
@@ -170,7 +170,7 @@ async fn create_repository(
         "repositoryName": name,
         "lastModifiedDate": now,
         "creationDate": now,
-        "Arn": format!("arn:aws:codecommit:{}:{}:{name}", state.region, state.account),
+        "Arn": awsapi::arn::arn("codecommit", &state.region, &state.account, &name),
     });
     // CodeCommit has no description member for a repository created without one.
     if let Some(description) = description {
@@ -273,12 +273,8 @@ async fn list_repositories(state: &AppState, input: Value) -> Result<Value, ApiE
     if order == "descending" {
         repositories.reverse();
     }
-    let start = match input.get("nextToken").and_then(Value::as_str) {
-        Some(token) => token
-            .parse::<usize>()
-            .map_err(|_| error("InvalidContinuationTokenException", "Invalid nextToken"))?,
-        None => 0,
-    };
+    let start = awsapi::paging::offset(input.get("nextToken").and_then(Value::as_str))
+        .map_err(|_| error("InvalidContinuationTokenException", "Invalid nextToken"))?;
     let page: Vec<Value> = repositories
         .iter()
         .skip(start)
@@ -286,8 +282,8 @@ async fn list_repositories(state: &AppState, input: Value) -> Result<Value, ApiE
         .map(|it| json!({ "repositoryName": it.key, "repositoryId": it.body["repositoryId"] }))
         .collect();
     let mut output = json!({ "repositories": page });
-    if start + PAGE_SIZE < repositories.len() {
-        output["nextToken"] = json!((start + PAGE_SIZE).to_string());
+    if let Some(next) = awsapi::paging::next_offset(start, PAGE_SIZE, repositories.len()) {
+        output["nextToken"] = json!(next);
     }
     Ok(output)
 }
@@ -371,7 +367,7 @@ async fn update_name(state: &AppState, input: Value) -> Result<Value, ApiError> 
     document.key.clone_from(&new);
     document.body["repositoryName"] = json!(new);
     document.body["Arn"] =
-        json!(format!("arn:aws:codecommit:{}:{}:{new}", state.region, state.account));
+        json!(awsapi::arn::arn("codecommit", &state.region, &state.account, &new));
     let mut writes = vec![
         Write::Delete { kind: REPOSITORY.to_owned(), key: old.clone() },
         Write::Insert(document),
@@ -408,18 +404,18 @@ async fn update_name(state: &AppState, input: Value) -> Result<Value, ApiError> 
 
 /// The documents keyed by a repository's name that hold its settings and progress.
 const PER_REPOSITORY_KINDS: &[&str] = &[
-    "branch-protection",
-    "repository-triggers",
-    "trigger-cursor",
-    "mirror",
-    "mirror-cursor",
-    "webhook-cursor",
+    kinds::BRANCH_PROTECTION,
+    kinds::REPOSITORY_TRIGGERS,
+    kinds::TRIGGER_CURSOR,
+    kinds::MIRROR,
+    kinds::MIRROR_CURSOR,
+    kinds::WEBHOOK_CURSOR,
 ];
 
 /// The approval rule template associations of a repository.
 async fn associations(state: &AppState, repository: &str) -> Result<Vec<Document>, ApiError> {
     let query = ListQuery {
-        kind: "approval-rule-template-association".to_owned(),
+        kind: kinds::APPROVAL_RULE_TEMPLATE_ASSOCIATION.to_owned(),
         parent: Some(repository.to_owned()),
         descending: false,
         after: None,
@@ -580,16 +576,12 @@ async fn list_branches(state: &AppState, input: Value) -> Result<Value, ApiError
     .await?;
     let branches: Vec<String> =
         listed.map(text).unwrap_or_default().lines().map(str::to_owned).collect();
-    let start = match input.get("nextToken").and_then(Value::as_str) {
-        Some(token) => token
-            .parse::<usize>()
-            .map_err(|_| error("InvalidContinuationTokenException", "Invalid nextToken"))?,
-        None => 0,
-    };
+    let start = awsapi::paging::offset(input.get("nextToken").and_then(Value::as_str))
+        .map_err(|_| error("InvalidContinuationTokenException", "Invalid nextToken"))?;
     let page: Vec<&String> = branches.iter().skip(start).take(PAGE_SIZE).collect();
     let mut output = json!({ "branches": page });
-    if start + PAGE_SIZE < branches.len() {
-        output["nextToken"] = json!((start + PAGE_SIZE).to_string());
+    if let Some(next) = awsapi::paging::next_offset(start, PAGE_SIZE, branches.len()) {
+        output["nextToken"] = json!(next);
     }
     Ok(output)
 }

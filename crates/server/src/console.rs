@@ -39,7 +39,7 @@ use serde_json::{Value, json};
 
 use self::session::Session;
 use crate::AppState;
-use crate::git::GIT_CREDENTIAL;
+use engine::kinds::GIT_CREDENTIAL;
 
 /// `GET /`: browsers go to the console (the AWS API is `POST /`).
 pub(crate) async fn home() -> Response {
@@ -232,7 +232,7 @@ impl From<crate::error::ApiError> for ConsoleError {
         let status = if err.code.contains("DoesNotExist") || err.code.contains("NotFound") {
             StatusCode::NOT_FOUND
         } else {
-            err.status
+            crate::error::status(err.kind)
         };
         if status.is_server_error() {
             tracing::error!(code = %err.code, message = %err.message, "console: a call failed");

@@ -1,54 +1,36 @@
-//! API errors in the AWS JSON protocol's shape.
+//! API errors on the wire: the one place an [`ApiError`]'s kind becomes an HTTP status, and
+//! the AWS JSON 1.1 error response.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-/// An error answered to an API client: `{"__type": code, "message": …}` with an HTTP status.
-/// Codes are the exception names of the botocore service models, so the `aws` CLI and the
-/// SDKs report them as AWS would.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ApiError {
-    pub(crate) status: StatusCode,
-    pub(crate) code: String,
-    pub(crate) message: String,
-}
+pub(crate) use awsapi::{ApiError, ErrorKind};
 
-impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code: code.to_owned(), message: message.into() }
-    }
-
-    /// A client error (400) with a model exception name.
-    pub(crate) fn client(code: &str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    /// An internal failure: the client learns only that, the log gets the detail.
-    pub(crate) fn internal(detail: impl std::fmt::Display) -> ApiError {
-        tracing::error!(%detail, "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalFailure",
-            "The request processing has failed because of an unknown error, exception or failure.",
-        )
-    }
-}
-
-impl From<engine::store::StoreError> for ApiError {
-    fn from(err: engine::store::StoreError) -> ApiError {
-        ApiError::internal(err)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "__type": self.code, "message": self.message }).to_string();
-        let mut response = (self.status, body).into_response();
-        let headers = response.headers_mut();
-        headers.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
-        if let Ok(code) = HeaderValue::from_str(&self.code) {
-            headers.insert("x-amzn-errortype", code);
+/// The HTTP status each kind of error answers.
+pub(crate) fn status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Client | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::Throttled => {
+            StatusCode::BAD_REQUEST
         }
-        response
+        ErrorKind::Unauthenticated => StatusCode::FORBIDDEN,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
+}
+
+/// The kind of error a body axum could not read is: too large, or broken off.
+pub(crate) fn body_kind(status: StatusCode) -> ErrorKind {
+    if status == StatusCode::PAYLOAD_TOO_LARGE { ErrorKind::TooLarge } else { ErrorKind::Client }
+}
+
+/// `err` in the AWS JSON 1.1 protocol: `{"__type": code, "message": …}` with its status.
+pub(crate) fn json_response(err: &ApiError) -> Response {
+    let mut response = (status(err.kind), awsapi::json::error_body(err)).into_response();
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static(awsapi::json::CONTENT_TYPE));
+    if let Ok(code) = HeaderValue::from_str(&err.code) {
+        headers.insert("x-amzn-errortype", code);
+    }
+    response
 }

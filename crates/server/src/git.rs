@@ -48,7 +48,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 
-pub(crate) use auth::{GIT_CREDENTIAL, create_git_credentials, revoke_git_credentials};
+pub(crate) use auth::{create_git_credentials, revoke_git_credentials};
 use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand, RefStatus};
 use protection::PushPolicy;
 pub(crate) use protection::{
@@ -57,12 +57,7 @@ pub(crate) use protection::{
 
 use crate::AppState;
 use crate::process::git;
-
-/// The kind of the documents CodeCommit keeps repositories in; the key is the name.
-const REPOSITORY: &str = "repository";
-
-/// The kind of the documents a push records, one per ref it changed.
-pub(crate) const REF_EVENT: &str = "ref-event";
+use engine::kinds::{REF_EVENT, REPOSITORY};
 
 /// The git routes, mounted beside the API.
 pub(crate) fn routes() -> Router<AppState> {

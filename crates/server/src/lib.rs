@@ -19,19 +19,14 @@ mod builds;
 mod codebuild;
 mod codecommit;
 mod console;
-mod crypto;
 mod error;
 mod git;
-mod identity;
 mod logs;
 mod loop_lease;
 mod loops;
 mod mirrors;
-mod process;
 mod reports;
 mod request_limits;
-mod secrets_store;
-mod sigv4;
 mod triggers;
 mod webhooks;
 
@@ -44,8 +39,11 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post, put};
 use axum::serve::ListenerExt as _;
+// `::` because `codecommit` is also a module of this crate until it has moved to its crate.
+use ::codecommit::process;
 use engine::blob::BlobStore;
 use engine::store::Store;
+use iam::{crypto, identity, secrets_store};
 
 pub use identity::{Credentials, IdentityError, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH};
 pub use mirrors::MirrorError;
@@ -53,6 +51,7 @@ pub use mirrors::MirrorError;
 use crate::crypto::SecretBox;
 use crate::identity::Identity;
 use crate::secrets_store::SecretsStore;
+use engine::kinds::INSTALLATION;
 
 /// The account id in every ARN: one installation is one account.
 pub const ACCOUNT_ID: &str = "000000000000";
@@ -570,8 +569,6 @@ fn no_installation_here(config: &ServerConfig) -> Result<(), ServerError> {
     }
 }
 
-/// Where the store records the installation key's fingerprint.
-const INSTALLATION: &str = "installation";
 const KEY_FINGERPRINT: &str = "master-key";
 
 /// Loads the installation's key and checks it against the fingerprint in the store; the

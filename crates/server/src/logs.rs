@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures::Stream;
 
 use crate::AppState;
-use crate::builds::BUILD;
+use engine::kinds::BUILD;
 
 #[cfg(test)]
 mod tests;
@@ -102,7 +102,7 @@ pub(crate) async fn download(
     match state.store.get(BUILD, &id).await {
         Ok(Some(_)) => {}
         Ok(None) => return (StatusCode::NOT_FOUND, format!("no build {id}\n")).into_response(),
-        Err(err) => return crate::error::ApiError::internal(err).into_response(),
+        Err(err) => return crate::error::json_response(&crate::error::ApiError::internal(err)),
     }
     whole_log(state, id)
 }
@@ -185,7 +185,7 @@ pub(crate) async fn live(
     match state.store.get(BUILD, &id).await {
         Ok(Some(_)) => {}
         Ok(None) => return (StatusCode::NOT_FOUND, format!("no build {id}\n")).into_response(),
-        Err(err) => return crate::error::ApiError::internal(err).into_response(),
+        Err(err) => return crate::error::json_response(&crate::error::ApiError::internal(err)),
     }
     let tail = Tail { state, id, next_seq: 0, partial: Vec::new(), done: false };
     let stream = futures::stream::unfold(tail, |mut tail| async move {

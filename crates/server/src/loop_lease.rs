@@ -7,10 +7,9 @@
 //! loops still move their cursors with version-checked writes, so even a pass that outlives
 //! its lease cannot act twice on one event.
 
+use engine::kinds::LOOP_LEASE;
 use engine::store::{Document, Store, StoreError, Write};
 use serde_json::json;
-
-const KIND: &str = "loop-lease";
 
 /// How long a lease lasts without renewal: a replica killed with -9 hands its loops over
 /// after at most this long.
@@ -25,7 +24,7 @@ pub(crate) async fn hold(
     now_ms: i64,
 ) -> Result<bool, StoreError> {
     let body = json!({ "holder": holder, "untilMs": now_ms + LEASE_MS });
-    let write = match store.get(KIND, name).await? {
+    let write = match store.get(LOOP_LEASE, name).await? {
         Some(document) => {
             let mine = document.body["holder"] == holder;
             let expired = document.body["untilMs"].as_i64().unwrap_or(0) <= now_ms;
@@ -36,7 +35,7 @@ pub(crate) async fn hold(
             Write::Update { document: Document { body, ..document }, expected_version }
         }
         None => Write::Insert(Document {
-            kind: KIND.to_owned(),
+            kind: LOOP_LEASE.to_owned(),
             key: name.to_owned(),
             parent: None,
             sort: 0,

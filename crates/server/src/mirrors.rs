@@ -36,10 +36,9 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::process::git;
+use engine::kinds::MIRROR_CURSOR as CURSOR;
+use engine::kinds::{MIRROR, REPOSITORY};
 
-const MIRROR: &str = "mirror";
-const CURSOR: &str = "mirror-cursor";
-const REPOSITORY: &str = "repository";
 /// The user the ref events of a pull are recorded with.
 pub(crate) const MIRROR_USER: &str = "mirror";
 /// Tries of one push before its failure is recorded.
@@ -833,7 +832,7 @@ async fn start_pushes(
     let mut cursor = loop {
         let cursor = edit_cursor(state, repo, 0, |_| {}).await?;
         let query = ListQuery {
-            kind: crate::git::REF_EVENT.to_owned(),
+            kind: engine::kinds::REF_EVENT.to_owned(),
             parent: Some(repo.to_owned()),
             descending: false,
             after: (cursor.seq > 0).then(|| crate::git::event_cursor(repo, cursor.seq)),

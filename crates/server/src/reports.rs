@@ -14,10 +14,8 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::ApiError;
+use engine::kinds::{REPORT, REPORT_GROUP, REPORT_TEST_CASES};
 
-const GROUP: &str = "report-group";
-const REPORT: &str = "report";
-const CASES: &str = "report-test-cases";
 /// The most test cases a report keeps; the rest are dropped and the report is `truncated`.
 const MAX_CASES: usize = 100_000;
 /// How many test cases one stored document holds.
@@ -116,7 +114,7 @@ impl CaseWriter<'_> {
         let cases = std::mem::take(&mut self.batch);
         self.stored += cases.len();
         let document = Document {
-            kind: CASES.to_owned(),
+            kind: REPORT_TEST_CASES.to_owned(),
             key: batch_key(&self.arn, self.batches),
             parent: Some(self.arn.clone()),
             sort: self.batches as i64,
@@ -194,7 +192,7 @@ pub(crate) async fn report_writes(
     let mut arns = Vec::new();
     for (index, report) in build.reports.iter().enumerate() {
         let group = group_arn(state, &report.name);
-        if state.store.get(GROUP, &group).await?.is_none() {
+        if state.store.get(REPORT_GROUP, &group).await?.is_none() {
             let body = group_body(
                 state,
                 &report.name,
@@ -204,7 +202,7 @@ pub(crate) async fn report_writes(
                 now,
             );
             writes.push(Write::Put(Document {
-                kind: GROUP.to_owned(),
+                kind: REPORT_GROUP.to_owned(),
                 key: group.clone(),
                 parent: None,
                 sort: now_ms,
@@ -295,7 +293,7 @@ pub(crate) async fn create_report_group(state: &AppState, input: Value) -> Resul
     );
     let arn = group_arn(state, name);
     let document = Document {
-        kind: GROUP.to_owned(),
+        kind: REPORT_GROUP.to_owned(),
         key: arn.clone(),
         parent: None,
         sort: now_ms,
@@ -332,7 +330,7 @@ pub(crate) async fn batch_get_report_groups(
     input: Value,
 ) -> Result<Value, ApiError> {
     let arns = arns(&input, "reportGroupArns")?;
-    let found = state.store.get_many(GROUP, &arns).await?;
+    let found = state.store.get_many(REPORT_GROUP, &arns).await?;
     let missing: Vec<&String> =
         arns.iter().filter(|arn| !found.iter().any(|it| &&it.key == arn)).collect();
     let groups: Vec<&Value> = found.iter().map(|it| &it.body).collect();
@@ -379,7 +377,7 @@ fn with_token(mut output: Value, next: Option<String>) -> Value {
 }
 
 pub(crate) async fn list_report_groups(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let (arns, next) = page(state, GROUP, None, &input).await?;
+    let (arns, next) = page(state, REPORT_GROUP, None, &input).await?;
     Ok(with_token(json!({ "reportGroups": arns }), next))
 }
 
@@ -391,7 +389,7 @@ pub(crate) async fn list_reports_for_report_group(
         .get("reportGroupArn")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("reportGroupArn is required"))?;
-    if state.store.get(GROUP, group).await?.is_none() {
+    if state.store.get(REPORT_GROUP, group).await?.is_none() {
         return Err(ApiError::client(
             "ResourceNotFoundException",
             format!("Report group {group} does not exist"),
@@ -434,10 +432,10 @@ pub(crate) async fn describe_test_cases(state: &AppState, input: Value) -> Resul
     let mut page = Vec::new();
     // One batch in memory at a time; the page ends at `limit` cases or the last batch.
     loop {
-        let document = match state.store.get(CASES, &batch_key(arn, batch)).await? {
+        let document = match state.store.get(REPORT_TEST_CASES, &batch_key(arn, batch)).await? {
             Some(document) => document,
             // Reports stored before batching kept their cases in one document under the ARN.
-            None if batch == 0 => match state.store.get(CASES, arn).await? {
+            None if batch == 0 => match state.store.get(REPORT_TEST_CASES, arn).await? {
                 Some(document) => document,
                 None => break,
             },

@@ -8,9 +8,9 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind, json_response};
 
 /// The largest AWS request body: PutFile's 6 MB file (CreateCommit's 7 MB of changes)
 /// base64-encoded inside JSON, with room to spare.
@@ -33,7 +33,7 @@ pub(crate) async fn aws_request(request: Request, next: Next) -> Response {
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE
         && response.headers().get("x-amzn-errortype").is_none()
     {
-        return too_large(&target).into_response();
+        return json_response(&too_large(&target));
     }
     response
 }
@@ -48,7 +48,7 @@ pub(crate) fn too_large(target: &str) -> ApiError {
         );
     }
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::TooLarge,
         "RequestEntityTooLargeException",
         format!("The request body is larger than {limit} MiB"),
     )
@@ -64,12 +64,11 @@ pub(crate) async fn with_deadline(
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(seconds = limit.as_secs(), "an AWS request timed out");
-            ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
+            json_response(&ApiError::new(
+                ErrorKind::Timeout,
                 "RequestTimeoutException",
                 format!("The request was not finished within {} seconds", limit.as_secs()),
-            )
-            .into_response()
+            ))
         }
     }
 }

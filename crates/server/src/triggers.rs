@@ -34,13 +34,13 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
-use crate::sigv4::hmac;
 use crate::{AppState, ServerError};
+use awsapi::sigv4::hmac;
+use engine::kinds::REPOSITORY;
+use engine::kinds::REPOSITORY_TRIGGERS as TRIGGERS;
+use engine::kinds::TRIGGER_CURSOR as CURSOR;
+use engine::kinds::TRIGGER_DELIVERY as DELIVERY;
 
-const REPOSITORY: &str = "repository";
-const TRIGGERS: &str = "repository-triggers";
-const CURSOR: &str = "trigger-cursor";
-const DELIVERY: &str = "trigger-delivery";
 /// The parent of pending deliveries: `*` is in no repository name, so it names none.
 const PENDING: &str = "*pending";
 
@@ -593,7 +593,7 @@ async fn scan_repository(
         let cursor = state.store.get(CURSOR, repo).await?;
         let seen = cursor.as_ref().and_then(|it| it.body["seq"].as_i64()).unwrap_or(0);
         let query = ListQuery {
-            kind: crate::git::REF_EVENT.to_owned(),
+            kind: engine::kinds::REF_EVENT.to_owned(),
             parent: Some(repo.clone()),
             descending: false,
             after: (seen > 0).then(|| crate::git::event_cursor(repo, seen)),

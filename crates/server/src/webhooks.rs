@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
+use engine::kinds::PROJECT;
+use engine::kinds::WEBHOOK_CURSOR as CURSOR;
 
-const PROJECT: &str = "project";
-const CURSOR: &str = "webhook-cursor";
 const ALLOWED_FILTERS: &[&str] = &[
     "EVENT",
     "HEAD_REF",
@@ -368,7 +368,7 @@ async fn events_after(
     seen: i64,
 ) -> Result<Vec<Document>, StoreError> {
     let after = (seen > 0).then(|| crate::git::event_cursor(repository, seen));
-    state.store.list_all_after(crate::git::REF_EVENT, Some(repository), after).await
+    state.store.list_all_after(engine::kinds::REF_EVENT, Some(repository), after).await
 }
 
 async fn git_text(state: &AppState, repository: &str, args: &[&str]) -> String {

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use agent::{BuildContext, MapSecrets};
+use formats::Severity;
 use protocol::{BuildStatus, EnvVariable};
-use spec::Severity;
 use tokio::sync::{mpsc, watch};
 
 use crate::render::Renderer;
@@ -93,7 +93,7 @@ fn prepare(args: &BuildArgs) -> Result<Prepared, String> {
     let text = std::fs::read_to_string(&buildspec_path)
         .map_err(|err| format!("cannot read {}: {err}", buildspec_path.display()))?;
     let display_name = display_path(&buildspec_path);
-    let parsed = spec::buildspec::parse(&display_name, &text);
+    let parsed = formats::buildspec::parse(&display_name, &text);
     for diagnostic in &parsed.diagnostics {
         eprintln!("{diagnostic}");
     }

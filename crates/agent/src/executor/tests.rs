@@ -117,7 +117,7 @@ impl Setup {
             );
         }
         change(&source);
-        let parsed = spec::buildspec::parse("buildspec.yml", self.buildspec);
+        let parsed = formats::buildspec::parse("buildspec.yml", self.buildspec);
         assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
         let plan = parsed.value.unwrap().plan;
         let artifacts = temp.path().join("artifacts");

@@ -351,7 +351,7 @@ async fn wait_for<T>(what: &str, within: Duration, mut check: impl FnMut() -> Op
 }
 
 fn job(id: &str, buildspec: &str) -> JobOffer {
-    let parsed = spec::buildspec::parse("buildspec.yml", buildspec);
+    let parsed = formats::buildspec::parse("buildspec.yml", buildspec);
     assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
     JobOffer {
         job_id: id.to_owned(),

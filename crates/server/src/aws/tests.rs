@@ -5,7 +5,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::sigv4::{SignedRequest, format_amz_date, sign};
+use awsapi::sigv4::{SignedRequest, format_amz_date, sign};
 
 struct Harness {
     state: AppState,

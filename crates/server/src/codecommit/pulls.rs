@@ -21,8 +21,8 @@ use super::{branch_commit, default_branch, error, existing, git, text};
 use crate::AppState;
 use crate::aws::Caller;
 use crate::error::ApiError;
+use engine::kinds::PULL_REQUEST;
 
-const PULL_REQUEST: &str = "pull-request";
 const BOOKKEEPING: &str = "_slipway";
 /// The longest title and description CodeCommit accepts.
 const MAX_TITLE: usize = 150;

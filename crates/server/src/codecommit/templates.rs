@@ -13,13 +13,12 @@ use engine::store::{Document, StoreError, Write};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{REPOSITORY, check_name, error, existing, repository_names};
+use super::{check_name, error, existing, repository_names};
 use crate::AppState;
 use crate::aws::Caller;
 use crate::error::ApiError;
+use engine::kinds::{APPROVAL_RULE_TEMPLATE, APPROVAL_RULE_TEMPLATE_ASSOCIATION, REPOSITORY};
 
-const TEMPLATE: &str = "approval-rule-template";
-const ASSOCIATION: &str = "approval-rule-template-association";
 const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
 const MAX_CONTENT: usize = 3000;
@@ -61,8 +60,13 @@ pub(super) async fn call(
         }
         "DeleteApprovalRuleTemplate" => delete(state, input).await,
         "ListApprovalRuleTemplates" => {
-            let mut names: Vec<String> =
-                state.store.list_all(TEMPLATE, None).await?.into_iter().map(|it| it.key).collect();
+            let mut names: Vec<String> = state
+                .store
+                .list_all(APPROVAL_RULE_TEMPLATE, None)
+                .await?
+                .into_iter()
+                .map(|it| it.key)
+                .collect();
             names.sort();
             page(&input, &names, "approvalRuleTemplateNames")
         }
@@ -107,7 +111,13 @@ pub(super) async fn call(
             let template = existing_template(state, &input, "approvalRuleTemplateName").await?;
             let repository = existing(state, &input, "repositoryName").await?;
             let key = association_key(&template.key, &repository.key);
-            state.store.apply(vec![Write::Delete { kind: ASSOCIATION.to_owned(), key }]).await?;
+            state
+                .store
+                .apply(vec![Write::Delete {
+                    kind: APPROVAL_RULE_TEMPLATE_ASSOCIATION.to_owned(),
+                    key,
+                }])
+                .await?;
             Ok(json!({}))
         }
         "BatchAssociateApprovalRuleTemplateWithRepositories" => batch(state, input, true).await,
@@ -116,7 +126,7 @@ pub(super) async fn call(
             let repository = existing(state, &input, "repositoryName").await?;
             let mut names: Vec<String> = state
                 .store
-                .list_all(ASSOCIATION, Some(&repository.key))
+                .list_all(APPROVAL_RULE_TEMPLATE_ASSOCIATION, Some(&repository.key))
                 .await?
                 .iter()
                 .filter_map(|it| it.body["approvalRuleTemplateName"].as_str().map(str::to_owned))
@@ -147,13 +157,13 @@ pub(super) async fn rules_for(
 ) -> Result<Vec<Value>, ApiError> {
     let mut names: Vec<String> = state
         .store
-        .list_all(ASSOCIATION, Some(repository))
+        .list_all(APPROVAL_RULE_TEMPLATE_ASSOCIATION, Some(repository))
         .await?
         .iter()
         .filter_map(|it| it.body["approvalRuleTemplateName"].as_str().map(str::to_owned))
         .collect();
     names.sort();
-    let templates = state.store.get_many(TEMPLATE, &names).await?;
+    let templates = state.store.get_many(APPROVAL_RULE_TEMPLATE, &names).await?;
     let now = engine::clock::aws_timestamp(engine::clock::now_ms());
     let mut rules = Vec::new();
     for name in &names {
@@ -263,7 +273,7 @@ async fn existing_template(
     field: &str,
 ) -> Result<Document, ApiError> {
     let name = name_field(input, field)?;
-    state.store.get(TEMPLATE, name).await?.ok_or_else(|| missing(name))
+    state.store.get(APPROVAL_RULE_TEMPLATE, name).await?.ok_or_else(|| missing(name))
 }
 
 /// The optional `approvalRuleTemplateDescription`, checked for length.
@@ -305,7 +315,7 @@ async fn associated_repositories(
 ) -> Result<Vec<String>, ApiError> {
     let mut names: Vec<String> = state
         .store
-        .list_all(ASSOCIATION, None)
+        .list_all(APPROVAL_RULE_TEMPLATE_ASSOCIATION, None)
         .await?
         .iter()
         .filter(|it| it.body["approvalRuleTemplateName"] == template)
@@ -349,10 +359,10 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
             format!("An approval rule template named {name} already exists"),
         )
     };
-    if state.store.get(TEMPLATE, &name).await?.is_some() {
+    if state.store.get(APPROVAL_RULE_TEMPLATE, &name).await?.is_some() {
         return Err(exists());
     }
-    if state.store.list_all(TEMPLATE, None).await?.len() >= MAX_TEMPLATES {
+    if state.store.list_all(APPROVAL_RULE_TEMPLATE, None).await?.len() >= MAX_TEMPLATES {
         return Err(error(
             "NumberOfRuleTemplatesExceededException",
             format!("There are already {MAX_TEMPLATES} approval rule templates"),
@@ -371,7 +381,7 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
         "lastModifiedUser": user_arn(state, caller),
     });
     let document = Document {
-        kind: TEMPLATE.to_owned(),
+        kind: APPROVAL_RULE_TEMPLATE.to_owned(),
         key: name.clone(),
         parent: None,
         sort: now_ms,
@@ -388,7 +398,7 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
 async fn delete(state: &AppState, input: Value) -> Result<Value, ApiError> {
     let name = name_field(&input, "approvalRuleTemplateName")?.to_owned();
     // Deleting a template that does not exist succeeds with an empty id, as in CodeCommit.
-    let Some(template) = state.store.get(TEMPLATE, &name).await? else {
+    let Some(template) = state.store.get(APPROVAL_RULE_TEMPLATE, &name).await? else {
         return Ok(json!({ "approvalRuleTemplateId": "" }));
     };
     if !associated_repositories(state, &name).await?.is_empty() {
@@ -399,7 +409,10 @@ async fn delete(state: &AppState, input: Value) -> Result<Value, ApiError> {
             ),
         ));
     }
-    state.store.apply(vec![Write::Delete { kind: TEMPLATE.to_owned(), key: name }]).await?;
+    state
+        .store
+        .apply(vec![Write::Delete { kind: APPROVAL_RULE_TEMPLATE.to_owned(), key: name }])
+        .await?;
     Ok(json!({ "approvalRuleTemplateId": template.body["approvalRuleTemplateId"] }))
 }
 
@@ -413,7 +426,7 @@ async fn modify(
 ) -> Result<Value, ApiError> {
     let name = name_field(input, "approvalRuleTemplateName")?;
     for _ in 0..5 {
-        let Some(mut document) = state.store.get(TEMPLATE, name).await? else {
+        let Some(mut document) = state.store.get(APPROVAL_RULE_TEMPLATE, name).await? else {
             return Err(missing(name));
         };
         change(&mut document.body)?;
@@ -435,7 +448,7 @@ async fn modify(
 async fn update_name(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let old = name_field(&input, "oldApprovalRuleTemplateName")?.to_owned();
     let new = name_field(&input, "newApprovalRuleTemplateName")?.to_owned();
-    let Some(mut document) = state.store.get(TEMPLATE, &old).await? else {
+    let Some(mut document) = state.store.get(APPROVAL_RULE_TEMPLATE, &old).await? else {
         return Err(missing(&old));
     };
     let exists = || {
@@ -447,7 +460,7 @@ async fn update_name(state: &AppState, caller: &Caller, input: Value) -> Result<
     if old == new {
         return Ok(json!({ "approvalRuleTemplate": document.body }));
     }
-    if state.store.get(TEMPLATE, &new).await?.is_some() {
+    if state.store.get(APPROVAL_RULE_TEMPLATE, &new).await?.is_some() {
         return Err(exists());
     }
     document.key.clone_from(&new);
@@ -457,12 +470,12 @@ async fn update_name(state: &AppState, caller: &Caller, input: Value) -> Result<
     document.body["lastModifiedUser"] = json!(user_arn(state, caller));
     let body = document.body.clone();
     let mut writes = vec![
-        Write::Delete { kind: TEMPLATE.to_owned(), key: old.clone() },
+        Write::Delete { kind: APPROVAL_RULE_TEMPLATE.to_owned(), key: old.clone() },
         Write::Insert(document),
     ];
     for repository in associated_repositories(state, &old).await? {
         writes.push(Write::Delete {
-            kind: ASSOCIATION.to_owned(),
+            kind: APPROVAL_RULE_TEMPLATE_ASSOCIATION.to_owned(),
             key: association_key(&old, &repository),
         });
         writes.push(Write::Put(association(&new, &repository)));
@@ -476,7 +489,7 @@ async fn update_name(state: &AppState, caller: &Caller, input: Value) -> Result<
 
 fn association(template: &str, repository: &str) -> Document {
     Document {
-        kind: ASSOCIATION.to_owned(),
+        kind: APPROVAL_RULE_TEMPLATE_ASSOCIATION.to_owned(),
         key: association_key(template, repository),
         parent: Some(repository.to_owned()),
         sort: 0,
@@ -487,7 +500,8 @@ fn association(template: &str, repository: &str) -> Document {
 
 /// Associates a template with a repository; associating it again changes nothing.
 async fn associate(state: &AppState, template: &str, repository: &str) -> Result<(), ApiError> {
-    let associated = state.store.list_all(ASSOCIATION, Some(repository)).await?;
+    let associated =
+        state.store.list_all(APPROVAL_RULE_TEMPLATE_ASSOCIATION, Some(repository)).await?;
     if associated.iter().any(|it| it.body["approvalRuleTemplateName"] == template) {
         return Ok(());
     }
@@ -518,7 +532,10 @@ async fn batch(state: &AppState, input: Value, associate_them: bool) -> Result<V
                     let key = association_key(&template.key, &name);
                     state
                         .store
-                        .apply(vec![Write::Delete { kind: ASSOCIATION.to_owned(), key }])
+                        .apply(vec![Write::Delete {
+                            kind: APPROVAL_RULE_TEMPLATE_ASSOCIATION.to_owned(),
+                            key,
+                        }])
                         .await
                         .map_err(ApiError::from)
                 }
@@ -526,7 +543,7 @@ async fn batch(state: &AppState, input: Value, associate_them: bool) -> Result<V
         };
         match outcome {
             Ok(()) => done.push(name),
-            Err(err) if err.status.is_server_error() => return Err(err),
+            Err(err) if crate::error::status(err.kind).is_server_error() => return Err(err),
             Err(err) => errors.push(json!({
                 "repositoryName": name,
                 "errorCode": err.code,

@@ -15,9 +15,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::crypto::random_string;
-
-/// The kind of the documents that hold sessions.
-const SESSION: &str = "console-session";
+use engine::kinds::CONSOLE_SESSION;
 
 /// The cookie that carries the session token.
 pub(super) const COOKIE_NAME: &str = "slipway_session";
@@ -53,7 +51,7 @@ pub(super) async fn create(
     let token = random_string(43, TOKEN_ALPHABET);
     let session = Session { user: user.to_owned(), csrf: random_string(43, TOKEN_ALPHABET) };
     let document = Document {
-        kind: SESSION.to_owned(),
+        kind: CONSOLE_SESSION.to_owned(),
         key: token_key(&token),
         parent: Some(user.to_owned()),
         sort: now_ms,
@@ -78,12 +76,14 @@ pub(super) async fn from_request(
     let Some(token) = cookie(headers, COOKIE_NAME) else {
         return Ok(None);
     };
-    let Some(document) = store.get(SESSION, &token_key(&token)).await? else {
+    let Some(document) = store.get(CONSOLE_SESSION, &token_key(&token)).await? else {
         return Ok(None);
     };
     if expires(&document) <= now_ms {
         // Expired: gone for good, so that sessions do not pile up.
-        store.apply(vec![Write::Delete { kind: SESSION.to_owned(), key: document.key }]).await?;
+        store
+            .apply(vec![Write::Delete { kind: CONSOLE_SESSION.to_owned(), key: document.key }])
+            .await?;
         return Ok(None);
     }
     let field = |name: &str| document.body[name].as_str().unwrap_or_default().to_owned();
@@ -108,11 +108,11 @@ async fn end_sessions(
     which: impl Fn(&Document) -> bool,
 ) -> Result<(), StoreError> {
     let writes: Vec<Write> = store
-        .list_all(SESSION, Some(user))
+        .list_all(CONSOLE_SESSION, Some(user))
         .await?
         .into_iter()
         .filter(|document| which(document))
-        .map(|document| Write::Delete { kind: SESSION.to_owned(), key: document.key })
+        .map(|document| Write::Delete { kind: CONSOLE_SESSION.to_owned(), key: document.key })
         .collect();
     if writes.is_empty() { Ok(()) } else { store.apply(writes).await }
 }
@@ -125,7 +125,7 @@ fn expires(document: &Document) -> i64 {
 pub(super) async fn delete(store: &Store, headers: &HeaderMap) -> Result<(), StoreError> {
     if let Some(token) = cookie(headers, COOKIE_NAME) {
         let key = token_key(&token);
-        store.apply(vec![Write::Delete { kind: SESSION.to_owned(), key }]).await?;
+        store.apply(vec![Write::Delete { kind: CONSOLE_SESSION.to_owned(), key }]).await?;
     }
     Ok(())
 }

@@ -16,10 +16,8 @@ use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::crypto::{random_bytes, random_string};
-use crate::sigv4::{hmac, parse_amz_date, signing_key};
-
-/// The kind of the documents that hold HTTPS git credentials.
-pub(crate) const GIT_CREDENTIAL: &str = "git-credential";
+use awsapi::sigv4::{hmac, parse_amz_date, signing_key};
+use engine::kinds::{GIT_CREDENTIAL, USER};
 
 /// How far the time in a credential-helper password may be from the server's clock, as for
 /// any SigV4 signature.
@@ -34,8 +32,8 @@ pub(crate) async fn create_git_credentials(
     state: &AppState,
     user: &str,
 ) -> Result<(String, String), StoreError> {
-    if state.store.get("user", user).await?.is_none() {
-        return Err(StoreError::NotFound { kind: "user".to_owned(), key: user.to_owned() });
+    if state.store.get(USER, user).await?.is_none() {
+        return Err(StoreError::NotFound { kind: USER.to_owned(), key: user.to_owned() });
     }
     let password =
         random_string(40, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");

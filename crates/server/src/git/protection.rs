@@ -23,9 +23,7 @@ use serde_json::json;
 
 use super::pkt::RefCommand;
 use crate::AppState;
-
-/// The kind of the documents holding a repository's rules; the key is the repository name.
-pub(crate) const BRANCH_PROTECTION: &str = "branch-protection";
+use engine::kinds::{BRANCH_PROTECTION, USER};
 
 /// The environment variable naming a push's policy file for the hook.
 pub(super) const POLICY_ENV: &str = "SLIPWAY_PUSH_POLICY";
@@ -252,8 +250,8 @@ pub(crate) async fn set_rule(
 ) -> Result<Vec<BranchRule>, StoreError> {
     let named = [&rule.push, &rule.force_push, &rule.delete];
     for user in named.into_iter().flatten().flatten() {
-        if state.store.get(crate::identity::USER, user).await?.is_none() {
-            return Err(StoreError::NotFound { kind: "user".to_owned(), key: user.to_owned() });
+        if state.store.get(USER, user).await?.is_none() {
+            return Err(StoreError::NotFound { kind: USER.to_owned(), key: user.to_owned() });
         }
     }
     change(state, repo, |rules| {

@@ -9,12 +9,13 @@ use std::path::Path;
 use std::process::Command;
 
 use axum::http::{HeaderMap, HeaderValue};
+use engine::kinds::GIT_CREDENTIAL;
 use engine::store::{Document, ListQuery, Write};
 use serde_json::json;
 
 use super::auth::{
-    GIT_CREDENTIAL, access_key_id, basic_credentials, codecommit_signature, host_name,
-    percent_decode, split_codecommit_password,
+    access_key_id, basic_credentials, codecommit_signature, host_name, percent_decode,
+    split_codecommit_password,
 };
 use super::pkt::{CommandParser, Pkt, RefCommand, RefStatus, next_pkt, parse_report};
 use super::*;
@@ -214,7 +215,7 @@ fn the_credential_helper_password_is_the_one_awscli_computes() {
         "20260314T150926Za02742df7f94ad875a3ba4eba7f88377899e4e51e498d093650a26f901045640";
     let split = split_codecommit_password(password).unwrap();
     assert_eq!(split.timestamp, "20260314T150926");
-    assert_eq!(split.seconds, crate::sigv4::parse_amz_date("20260314T150926Z").unwrap());
+    assert_eq!(split.seconds, awsapi::sigv4::parse_amz_date("20260314T150926Z").unwrap());
     assert_eq!(split.signature, &password[16..]);
     // Generated git passwords and near misses are not helper passwords.
     assert!(split_codecommit_password("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN").is_none());

@@ -13,8 +13,8 @@ use crate::AppState;
 use crate::aws::Caller;
 use crate::codecommit::{error, existing, git, is_object_id, name_field, text};
 use crate::error::ApiError;
+use engine::kinds::PULL_REQUEST_COMMENT;
 
-const COMMENT: &str = "pull-request-comment";
 const MAX_CONTENT: usize = 10240;
 
 /// The repository named in the input, which must be the pull request's.
@@ -163,7 +163,7 @@ pub(super) async fn post(
     });
     let number = state.store.next_counter("pull-request-comments").await?;
     let document = Document {
-        kind: COMMENT.to_owned(),
+        kind: PULL_REQUEST_COMMENT.to_owned(),
         key: comment_id,
         parent: Some(id),
         sort: number,
@@ -176,7 +176,7 @@ pub(super) async fn post(
 
 /// Every comment on a pull request, in the order they were posted.
 async fn all_comments(state: &AppState, id: &str) -> Result<Vec<Value>, ApiError> {
-    let documents = state.store.list_all(COMMENT, Some(id)).await?;
+    let documents = state.store.list_all(PULL_REQUEST_COMMENT, Some(id)).await?;
     Ok(documents.into_iter().map(|it| it.body).collect())
 }
 

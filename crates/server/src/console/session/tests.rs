@@ -37,14 +37,14 @@ async fn sessions_are_found_by_token_and_end_on_expiry_or_sign_out() {
     let found = from_request(&store, &request, 2_000).await.unwrap();
     assert_eq!(found, Some(session.clone()));
     // The token itself is not a key in the store.
-    assert!(store.get(SESSION, &token).await.unwrap().is_none());
+    assert!(store.get(CONSOLE_SESSION, &token).await.unwrap().is_none());
     // Another token opens nothing.
     let forged = headers(&[&format!("{COOKIE_NAME}={}", "x".repeat(43))]);
     assert_eq!(from_request(&store, &forged, 2_000).await.unwrap(), None);
     // Past its lifetime the session is gone, and stays gone.
     let expired = from_request(&store, &request, 1_000 + LIFETIME_MS).await.unwrap();
     assert_eq!(expired, None);
-    assert!(store.get(SESSION, &token_key(&token)).await.unwrap().is_none());
+    assert!(store.get(CONSOLE_SESSION, &token_key(&token)).await.unwrap().is_none());
 
     let (_, token) = create(&store, "admin", 5_000).await.unwrap();
     let request = headers(&[&format!("{COOKIE_NAME}={token}")]);
@@ -60,13 +60,13 @@ async fn a_new_session_clears_expired_ones_and_a_password_change_ends_the_others
     let (_, bobs) = create(&store, "bob", 0).await.unwrap();
     // Signing in after the first one expired removes it, and only it.
     let (_, current) = create(&store, "admin", LIFETIME_MS + 1).await.unwrap();
-    assert!(store.get(SESSION, &token_key(&old)).await.unwrap().is_none());
-    assert!(store.get(SESSION, &token_key(&other)).await.unwrap().is_some());
-    assert!(store.get(SESSION, &token_key(&bobs)).await.unwrap().is_some());
+    assert!(store.get(CONSOLE_SESSION, &token_key(&old)).await.unwrap().is_none());
+    assert!(store.get(CONSOLE_SESSION, &token_key(&other)).await.unwrap().is_some());
+    assert!(store.get(CONSOLE_SESSION, &token_key(&bobs)).await.unwrap().is_some());
 
     let request = headers(&[&format!("{COOKIE_NAME}={current}")]);
     end_others(&store, "admin", &request).await.unwrap();
-    assert!(store.get(SESSION, &token_key(&other)).await.unwrap().is_none());
-    assert!(store.get(SESSION, &token_key(&current)).await.unwrap().is_some());
-    assert!(store.get(SESSION, &token_key(&bobs)).await.unwrap().is_some());
+    assert!(store.get(CONSOLE_SESSION, &token_key(&other)).await.unwrap().is_none());
+    assert!(store.get(CONSOLE_SESSION, &token_key(&current)).await.unwrap().is_some());
+    assert!(store.get(CONSOLE_SESSION, &token_key(&bobs)).await.unwrap().is_some());
 }
