@@ -174,6 +174,9 @@ pub enum StoreError {
     Conflict { kind: String, key: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite store's read path, which does not go through sqlx.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0}: use sqlite:PATH, sqlite::memory: or postgres://…")]

@@ -85,7 +85,8 @@ impl PgStore {
         .collect()
     }
 
-    super::shared::shared_methods!();
+    super::shared::shared_writes!();
+    super::shared::shared_reads!();
 
     pub(super) async fn lease(
         &self,
