@@ -111,13 +111,18 @@ impl Readers {
         kind: &str,
         keys: &[String],
     ) -> Result<Vec<Document>, StoreError> {
-        // The keys travel as one JSON array, so the statement is the same for any number.
+        // The keys travel as one JSON array, so the statement is the same for any number. The
+        // array drives the loop (CROSS JOIN keeps it outside), one primary-key lookup per key:
+        // `key IN (SELECT …)` would first copy the keys into a temporary b-tree, which cost
+        // more than the lookup itself. A key asked for twice comes back twice; the caller
+        // keeps one.
         let keys = serde_json::Value::from(keys.to_vec()).to_string();
         self.with(|connection| {
             connection
                 .prepare_cached(
-                    "SELECT kind, key, parent, sort, version, body FROM documents \
-                     WHERE kind = ?1 AND key IN (SELECT value FROM json_each(?2))",
+                    "SELECT d.kind, d.key, d.parent, d.sort, d.version, d.body \
+                     FROM json_each(?2) AS k CROSS JOIN documents AS d \
+                     WHERE d.kind = ?1 AND d.key = k.value",
                 )?
                 .query_map(params![kind, keys], document_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()
