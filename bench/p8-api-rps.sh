@@ -12,6 +12,8 @@
 #
 # Usage: bench/p8-api-rps.sh        (from any directory; ~30 s after the build)
 #   DURATION=10         seconds of load for each of the two, 1..120
+#   BACKEND=sqlite      or postgres: a throwaway PostgreSQL as in P3 (needs root); its figures
+#                       are named p8.postgres.*
 #   CARGO_TARGET_DIR    where the release binary is, as for cargo; NO_BUILD=1 uses it as it is
 # Needs wrk and nginx; installs them with apt-get when missing (as root).
 # Prints one line per figure, `name: value unit (floor: value, ratio: x)`.
@@ -23,6 +25,12 @@ DURATION=${DURATION:-10}
 if ! [[ $DURATION =~ ^[0-9]+$ ]] || ((DURATION < 1 || DURATION > 120)); then
     die "DURATION must be a whole number from 1 to 120, not '$DURATION'"
 fi
+BACKEND=${BACKEND:-sqlite}
+case $BACKEND in
+    sqlite) PREFIX=p8 ;;
+    postgres) PREFIX=p8.postgres ;;
+    *) die "BACKEND must be sqlite or postgres, not '$BACKEND'" ;;
+esac
 THREADS=2
 CONNECTIONS=64
 
@@ -58,7 +66,12 @@ errors_of() {
 }
 
 # The server, one finished build, and the signed request.
-start_server server "$work/data"
+if [[ $BACKEND == postgres ]]; then
+    start_postgres
+    start_server server "$work/data" --database-url "$DATABASE_URL"
+else
+    start_server server "$work/data"
+fi
 sleep 1
 bench_py - "$SERVER_URL" "$work" <<'PY'
 import json, sys
@@ -148,11 +161,11 @@ stop nginx
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "${curl_args[@]}" --data-binary @"$work/body.json" "$SERVER_URL/")
 
 header "P8 API requests/s"
-echo "# wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, loopback; slipway: one pre-signed BatchGetBuilds of one finished build (answer $response_bytes bytes), embedded agent idle, SQLite"
+echo "# wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, loopback; slipway: one pre-signed BatchGetBuilds of one finished build (answer $response_bytes bytes), embedded agent idle, $BACKEND"
 echo "# floor: nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), worker_processes auto, a 1 KiB static file, measured in this run"
 echo "# slipway: $(errors_of slipway); nginx: $(errors_of nginx); server answered $code after the load"
-figure p8.batch_get_builds.requests_per_s "$(rps slipway)" req/s "$(rps nginx)"
-figure p8.batch_get_builds.p99_latency "$(p99_ms slipway)" ms "$(p99_ms nginx)"
+figure "$PREFIX.batch_get_builds.requests_per_s" "$(rps slipway)" req/s "$(rps nginx)"
+figure "$PREFIX.batch_get_builds.p99_latency" "$(p99_ms slipway)" ms "$(p99_ms nginx)"
 echo "# the server used $server_cpu_s s of CPU in the ${DURATION} s of load (wrk shares the 2 cores)"
 echo "# server RSS after the load: $(awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status") MB, peak $(awk '$1 == "VmHWM:" { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status") MB"
 problems=$(server_problems server)

@@ -192,6 +192,9 @@ pub enum StoreError {
     Conflict { kind: String, key: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite store's read path, which does not go through sqlx.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0}: use sqlite:PATH, sqlite::memory: or postgres://…")]
@@ -256,10 +259,23 @@ impl Store {
             Inner::Sqlite(store) => store.get_many(kind, keys).await?,
             Inner::Postgres(store) => store.get_many(kind, keys).await?,
         };
-        let by_key: BTreeMap<String, Document> =
+        let mut by_key: BTreeMap<String, Document> =
             found.into_iter().map(|document| (document.key.clone(), document)).collect();
-        // A key asked for twice is returned twice: the caller's order is the contract.
-        Ok(keys.iter().filter_map(|key| by_key.get(key).cloned()).collect())
+        // A key asked for twice is returned twice: the caller's order is the contract. Each
+        // document moves out at the last time its key is asked for, so a document is copied
+        // only for a repeated key.
+        let mut asked: BTreeMap<&str, usize> = BTreeMap::new();
+        for key in keys {
+            *asked.entry(key.as_str()).or_default() += 1;
+        }
+        Ok(keys
+            .iter()
+            .filter_map(|key| {
+                let left = asked.get_mut(key.as_str())?;
+                *left -= 1;
+                if *left == 0 { by_key.remove(key) } else { by_key.get(key).cloned() }
+            })
+            .collect())
     }
 
     /// One page of the documents of a kind (and parent), ordered by `(sort, key)`.

@@ -85,7 +85,8 @@ impl PgStore {
         .collect()
     }
 
-    super::shared::shared_methods!();
+    super::shared::shared_writes!();
+    super::shared::shared_reads!();
 
     /// The job `lease` would take, and its attempts so far, without taking it.
     pub(super) async fn lease_candidate(

@@ -3,16 +3,16 @@
 //! bounds for code over any database are longer than the code itself.)
 //!
 //! Names in the expanded code resolve where the macro is used: each backend defines its
-//! `JOB_COLUMNS`, `single_writer`, `begin_write` and, for [`apply_one`], the four statements
+//! `JOB_COLUMNS`, `single_writer`, `begin_write` (for [`shared_writes`]) and, for [`apply_one`], the four statements
 //! whose SQL differs between the databases (`INSERT_DOCUMENT`, `UPDATE_DOCUMENT`,
 //! `PUT_DOCUMENT`, `ENQUEUE_JOB`: PostgreSQL casts the JSON text to `json`/`jsonb`, SQLite
 //! stores it as it is).
 
-/// The methods whose statements are the same text on both databases, for an `impl` of a store
+/// The writes whose statements are the same text on both databases, for an `impl` of a store
 /// with a `pool` field and `single_writer` and `begin_write` methods (SQLite's writer lock, and
 /// a transaction that takes SQLite's write lock up front; on PostgreSQL, which orders
 /// concurrent writers itself, no lock and a plain transaction).
-macro_rules! shared_methods {
+macro_rules! shared_writes {
     () => {
         pub(super) async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
             let (_writer, mut transaction) = self.begin_write().await?;
@@ -27,23 +27,6 @@ macro_rules! shared_methods {
             }
             transaction.commit().await?;
             Ok(())
-        }
-
-        pub(super) async fn get(
-            &self,
-            kind: &str,
-            key: &str,
-        ) -> Result<Option<Document>, StoreError> {
-            sqlx::query_as::<_, DocumentRow>(
-                "SELECT kind, key, parent, sort, version, CAST(body AS TEXT) FROM documents \
-                 WHERE kind = $1 AND key = $2",
-            )
-            .bind(kind)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(document_from_row)
-            .transpose()
         }
 
         pub(super) async fn next_counter(&self, name: &str) -> Result<i64, StoreError> {
@@ -109,6 +92,31 @@ macro_rules! shared_methods {
                 .execute(&self.pool)
                 .await?;
             Ok(())
+        }
+
+    };
+}
+
+/// The reads through sqlx, the same text on both databases, for an `impl` of a type with a
+/// `pool` field: PostgreSQL's only read path, and SQLite's for an in-memory database (whose
+/// one connection is sqlx's; a file database is read through `sqlite/readers.rs`).
+macro_rules! shared_reads {
+    () => {
+        pub(super) async fn get(
+            &self,
+            kind: &str,
+            key: &str,
+        ) -> Result<Option<Document>, StoreError> {
+            sqlx::query_as::<_, DocumentRow>(
+                "SELECT kind, key, parent, sort, version, CAST(body AS TEXT) FROM documents \
+                 WHERE kind = $1 AND key = $2",
+            )
+            .bind(kind)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(document_from_row)
+            .transpose()
         }
 
         /// Runs the listing statement built by [`super::list_sql`].
@@ -381,4 +389,4 @@ macro_rules! apply_one {
     };
 }
 
-pub(super) use {apply_one, shared_methods};
+pub(super) use {apply_one, shared_reads, shared_writes};

@@ -9,10 +9,14 @@
 //! - every multi-statement write opens with `BEGIN IMMEDIATE`, which takes SQLite's write lock
 //!   up front, and the connection has a 5 s busy timeout, so another process (or another
 //!   `Store` on the same file) makes us wait, not fail;
-//! - WAL mode lets readers run alongside the writer, on the other pooled connections.
+//! - WAL mode lets readers run alongside the writer. A file database is read through
+//!   [`readers`], plain SQLite connections that run a read on the calling thread; an
+//!   in-memory one (one connection, sqlx's) through sqlx.
 //!
 //! The SQL uses `$n` placeholders, which sqlx's SQLite driver maps to the n-th bound value,
 //! so a value can be used twice and the statements read like the PostgreSQL ones.
+
+mod readers;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -33,14 +37,31 @@ use super::{
 
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections of a file database: one writer at a time (the lock) plus readers.
-const FILE_POOL_SIZE: u32 = 8;
+/// sqlx's connections of a file database: one writer at a time (the lock), and a spare for
+/// what waits on it; reads go through [`readers`].
+const FILE_POOL_SIZE: u32 = 2;
 
 #[derive(Clone)]
 pub(super) struct SqliteStore {
     pool: SqlitePool,
     /// Held for the whole of every write (see the module documentation).
     writer: Arc<Mutex<()>>,
+    /// How reads reach the database.
+    reads: Reads,
+}
+
+#[derive(Clone)]
+enum Reads {
+    /// A file database: plain connections, each read on the calling thread.
+    Direct(Arc<readers::Readers>),
+    /// An in-memory database: through sqlx's one connection.
+    Sqlx(SqlxReads),
+}
+
+/// The reads through sqlx (see `shared.rs`).
+#[derive(Clone)]
+struct SqlxReads {
+    pool: SqlitePool,
 }
 
 const JOB_COLUMNS: &str = "id, kind, labels, payload, enqueued_at, agent_id, lease_until, attempts";
@@ -55,6 +76,7 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let file = options.get_filename().to_owned();
         let pool_options = if in_memory {
             // An in-memory database lives as long as a connection to it: keep exactly one,
             // forever. (sqlx names it uniquely, so each `connect` gets its own database.)
@@ -64,7 +86,6 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None)
         } else {
-            let file = options.get_filename();
             if let Some(parent) = file.parent().filter(|parent| !parent.as_os_str().is_empty()) {
                 create_dir(parent).await?;
             }
@@ -72,7 +93,13 @@ impl SqliteStore {
         };
         let pool = pool_options.connect_with(options).await?;
         migrator(SQLITE_MIGRATIONS).run(&pool).await?;
-        Ok(SqliteStore { pool, writer: Arc::new(Mutex::new(())) })
+        let reads = if in_memory {
+            Reads::Sqlx(SqlxReads { pool: pool.clone() })
+        } else {
+            // The file exists now, in WAL mode, with its tables.
+            Reads::Direct(Arc::new(readers::Readers::open(&file)?))
+        };
+        Ok(SqliteStore { pool, writer: Arc::new(Mutex::new(())), reads })
     }
 
     /// For tests that look at the database behind the store's back.
@@ -82,6 +109,9 @@ impl SqliteStore {
     }
 
     pub(super) async fn close(&self) {
+        if let Reads::Direct(readers) = &self.reads {
+            readers.close();
+        }
         self.pool.close().await;
     }
 
@@ -99,27 +129,65 @@ impl SqliteStore {
         Ok((guard, transaction))
     }
 
+    pub(super) async fn get(&self, kind: &str, key: &str) -> Result<Option<Document>, StoreError> {
+        match &self.reads {
+            Reads::Direct(readers) => readers.get(kind, key),
+            Reads::Sqlx(sqlx) => sqlx.get(kind, key).await,
+        }
+    }
+
     pub(super) async fn get_many(
         &self,
         kind: &str,
         keys: &[String],
     ) -> Result<Vec<Document>, StoreError> {
-        // The keys travel as one JSON array, so the statement is the same for any number.
-        let keys = serde_json::Value::from(keys.to_vec()).to_string();
-        sqlx::query_as::<_, DocumentRow>(
-            "SELECT kind, key, parent, sort, version, body FROM documents \
-             WHERE kind = $1 AND key IN (SELECT value FROM json_each($2))",
-        )
-        .bind(kind)
-        .bind(keys)
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(document_from_row)
-        .collect()
+        match &self.reads {
+            Reads::Direct(readers) => readers.get_many(kind, keys),
+            Reads::Sqlx(sqlx) => sqlx.get_many(kind, keys).await,
+        }
     }
 
-    super::shared::shared_methods!();
+    /// Runs the listing statement built by [`super::list_sql`].
+    pub(super) async fn list(
+        &self,
+        sql: &str,
+        query: &ListQuery,
+        after: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<Document>, StoreError> {
+        match &self.reads {
+            Reads::Direct(readers) => readers.list(sql, query, after, limit),
+            Reads::Sqlx(sqlx) => sqlx.list(sql, query, after, limit).await,
+        }
+    }
+
+    pub(super) async fn expired_leases(&self, now: i64) -> Result<Vec<LeasedJob>, StoreError> {
+        match &self.reads {
+            Reads::Direct(readers) => readers.expired_leases(now),
+            Reads::Sqlx(sqlx) => sqlx.expired_leases(now).await,
+        }
+    }
+
+    pub(super) async fn queued_jobs(&self) -> Result<Vec<QueuedJob>, StoreError> {
+        match &self.reads {
+            Reads::Direct(readers) => readers.queued_jobs(),
+            Reads::Sqlx(sqlx) => sqlx.queued_jobs().await,
+        }
+    }
+
+    pub(super) async fn read_log(
+        &self,
+        stream: &str,
+        from_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<LogChunk>, StoreError> {
+        match &self.reads {
+            Reads::Direct(readers) => readers.read_log(stream, from_seq, limit),
+            Reads::Sqlx(sqlx) => sqlx.read_log(stream, from_seq, limit).await,
+        }
+    }
+
+    super::shared::shared_writes!();
 
     /// The job `lease` would take, and its attempts so far, without taking it.
     pub(super) async fn lease_candidate(
@@ -180,6 +248,30 @@ impl SqliteStore {
         transaction.commit().await?;
         row.map(leased_job_from_row).transpose()
     }
+}
+
+impl SqlxReads {
+    pub(super) async fn get_many(
+        &self,
+        kind: &str,
+        keys: &[String],
+    ) -> Result<Vec<Document>, StoreError> {
+        // The keys travel as one JSON array, so the statement is the same for any number.
+        let keys = serde_json::Value::from(keys.to_vec()).to_string();
+        sqlx::query_as::<_, DocumentRow>(
+            "SELECT kind, key, parent, sort, version, body FROM documents \
+             WHERE kind = $1 AND key IN (SELECT value FROM json_each($2))",
+        )
+        .bind(kind)
+        .bind(keys)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(document_from_row)
+        .collect()
+    }
+
+    super::shared::shared_reads!();
 }
 
 // The statements `apply_one` runs (see `shared.rs`).

@@ -85,6 +85,39 @@ async fn two_sqlite_stores_on_one_file_never_fail_busy() {
     assert_eq!(page.documents.len(), 8 * 10);
 }
 
+/// A file database is read without sqlx (`sqlite/readers.rs`): reads go on while every one of
+/// sqlx's connections is taken, and a write made through another store on the same file (as
+/// another process would) is seen at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_reads_need_no_sqlx_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("reads.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let other = Store::connect(&url).await.unwrap();
+    let Inner::Sqlite(sqlite) = &store.inner else { unreachable!("a SQLite URL") };
+    let mut taken = Vec::new();
+    for _ in 0..sqlite.pool().options().get_max_connections() {
+        taken.push(sqlite.pool().acquire().await.unwrap());
+    }
+    for round in 0..20 {
+        let key = format!("k{round}");
+        other
+            .apply(vec![Write::Put(document("reads", &key, None, round, json!({"r": round})))])
+            .await
+            .unwrap();
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(30), store.get("reads", &key));
+        let found = read.await.expect("a read waited for sqlx's pool").unwrap();
+        assert_eq!(found.map(|it| it.body), Some(json!({"r": round})));
+    }
+    drop(taken);
+    // After close, reads fail as sqlx's do.
+    store.close().await;
+    let err = store.get("reads", "k0").await.unwrap_err();
+    assert!(matches!(err, StoreError::Database(sqlx::Error::PoolClosed)), "{err}");
+    assert!(other.get("reads", "k0").await.unwrap().is_some());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_urls_are_refused() {
     for url in ["mysql://localhost/db", "", "file.db"] {
@@ -110,6 +143,7 @@ async fn store_suite(store: &Store) {
     concurrent_writers(store).await;
     logs(store).await;
     batched_leases_and_logs(store).await;
+    reads_see_every_committed_write(store).await;
 }
 
 async fn documents(store: &Store) {
@@ -595,6 +629,68 @@ async fn hammer(store: &Store, prefix: &str, task: usize) {
         store.append_log(&id, 0, b"line\n").await.unwrap();
         store.read_log(&id, 0, 10).await.unwrap();
         store.delete_log(&id).await.unwrap();
+    }
+}
+
+/// Read-your-writes, many times and from several tasks at once: whatever a write returned
+/// from is what the very next read of any kind sees, on this task and on one told about it.
+async fn reads_see_every_committed_write(store: &Store) {
+    let mut tasks = Vec::new();
+    for task in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let kind = format!("ryw-{task}");
+            let job_kind = format!("ryw-job-{task}");
+            let (told, mut heard) = tokio::sync::mpsc::channel::<i64>(1);
+            let watcher = {
+                let (store, kind) = (store.clone(), kind.clone());
+                tokio::spawn(async move {
+                    while let Some(round) = heard.recv().await {
+                        // The writer may be a round further on already, never behind.
+                        let seen = store.get(&kind, "doc").await.unwrap().unwrap();
+                        let seen = seen.body["round"].as_i64().unwrap();
+                        assert!(
+                            seen >= round,
+                            "told of round {round} after its commit, saw {seen}"
+                        );
+                    }
+                })
+            };
+            let mut current = document(&kind, "doc", Some("p"), 0, json!({"round": 0}));
+            store.apply(vec![Write::Insert(current.clone())]).await.unwrap();
+            for round in 1..=50_i64 {
+                let next = document(&kind, "doc", Some("p"), round, json!({"round": round}));
+                store
+                    .apply(vec![
+                        Write::Update { document: next.clone(), expected_version: round },
+                        Write::Enqueue(job(&format!("{kind}-{round}"), &job_kind, &[], round)),
+                    ])
+                    .await
+                    .unwrap();
+                current = versioned(&next, round + 1);
+                assert_eq!(store.get(&kind, "doc").await.unwrap().as_ref(), Some(&current));
+                let many = store.get_many(&kind, &["doc".to_owned()]).await.unwrap();
+                assert_eq!(many, vec![current.clone()]);
+                let page =
+                    store.list(&list_query(&kind, Some("p"), false, None, 10)).await.unwrap();
+                assert_eq!(page.documents, vec![current.clone()]);
+                let queued = queued_ids(&store, &job_kind).await;
+                assert_eq!(queued.len(), usize::try_from(round).unwrap(), "round {round}");
+                store.append_log(&kind, round, &round.to_be_bytes()).await.unwrap();
+                let chunks = store.read_log(&kind, round, 10).await.unwrap();
+                assert_eq!(chunks, vec![LogChunk { seq: round, data: round.to_be_bytes().into() }]);
+                told.send(round).await.unwrap();
+            }
+            drop(told);
+            watcher.await.unwrap();
+            let ids: Vec<String> = (1..=50).map(|round| format!("{kind}-{round}")).collect();
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            complete_all(&store, &ids).await;
+            store.delete_log(&kind).await.unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
     }
 }
 
