@@ -645,8 +645,8 @@ pub(crate) async fn upload_report(
     Path((job_id, index)): Path<(String, String)>,
     body: Body,
 ) -> Result<StatusCode, AgentError> {
-    authorize(&state, &headers, auth::AGENT_UPLOAD_REPORT).await?;
     let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id, auth::AGENT_UPLOAD_REPORT).await?;
     leased_build(&state, &job_id, &agent_id).await?;
     let index: usize = index
         .parse()
