@@ -424,6 +424,11 @@ pub(crate) fn repository_arn(state: &AppState, name: &str) -> String {
     format!("arn:aws:codecommit:{}:{}:{name}", state.region, state.account)
 }
 
+/// The ARN of the IAM user `name`.
+pub(crate) fn user_arn(state: &AppState, name: &str) -> String {
+    format!("arn:aws:iam::{}:user/{name}", state.account)
+}
+
 /// The ARN of the build `id`.
 pub(crate) fn build_arn(state: &AppState, id: &str) -> String {
     format!("arn:aws:codebuild:{}:{}:build/{id}", state.region, state.account)

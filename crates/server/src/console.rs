@@ -322,6 +322,14 @@ fn signed_in(principal: Principal) -> Session {
     }
 }
 
+/// The one authorization call of a console operation on the signed-in user's own IAM
+/// identity (`iam:CreateServiceSpecificCredential`, `iam:ChangePassword`, …).
+fn authorize_own(state: &AppState, session: &Session, action: &str) -> Result<(), ConsoleError> {
+    let arn = crate::auth::user_arn(state, &session.user);
+    crate::auth::authorize(&principal(session), action, &crate::auth::Resource::Arn(&arn))
+        .map_err(|denied| ConsoleError(StatusCode::FORBIDDEN, denied.message))
+}
+
 /// The principal behind a session, for [`crate::auth::authorize`].
 fn principal(session: &Session) -> Principal {
     Principal::User {
@@ -804,6 +812,7 @@ async fn security_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Page {
+    authorize_own(state, session, "iam:ListServiceSpecificCredentials")?;
     let mut credentials: Vec<CredentialRow> = state
         .store
         .list_all(GIT_CREDENTIAL, Some(&session.user))
@@ -826,6 +835,7 @@ async fn create_git_credentials(
     headers: HeaderMap,
     Posted(session, CsrfForm { .. }): Posted<CsrfForm>,
 ) -> Page {
+    authorize_own(&state, &session, "iam:CreateServiceSpecificCredential")?;
     let (git_user, password) = crate::git::create_git_credentials(&state, &session.user).await?;
     tracing::info!(user = %session.user, %git_user, "console: created git credentials");
     let clone_example = format!("git clone http://{}/v1/repos/REPOSITORY", request_host(&headers));
@@ -838,6 +848,7 @@ async fn revoke_git_credentials(
     Path(name): Path<String>,
     Posted(session, CsrfForm { .. }): Posted<CsrfForm>,
 ) -> Page {
+    authorize_own(&state, &session, "iam:UpdateServiceSpecificCredential")?;
     // Only one's own: someone else's credentials are as good as absent.
     let own = state
         .store
@@ -878,6 +889,7 @@ async fn change_password(
         security_page(&state, &session, StatusCode::BAD_REQUEST, None, Some(message.to_owned()))
             .await
     };
+    authorize_own(&state, &session, "iam:ChangePassword")?;
     if !state.identity.check_password(&session.user, &form.current).await? {
         return refuse("The current password is not correct.").await;
     }

@@ -283,6 +283,7 @@ fn authorize_allows_what_each_principal_may_do() {
     let repo = Resource::Arn("arn:aws:codecommit:us-east-1:000000000000:app");
     let project = Resource::Arn("arn:aws:codebuild:us-east-1:000000000000:project/p");
     let any = Resource::Arn("*");
+    let me = Resource::Arn("arn:aws:iam::000000000000:user/alice");
     let own_agent = Resource::Agent { id: "agent-1", registered_with: "h1" };
     let other_agent = Resource::Agent { id: "agent-2", registered_with: "h2" };
     let table: &[(&Principal, &str, Resource<'_>, bool)] = &[
@@ -293,6 +294,10 @@ fn authorize_allows_what_each_principal_may_do() {
         (&git_user, GIT_PUSH, repo, true),
         (&git_user, GIT_PULL, repo, true),
         (&sigv4, READ_BUILD_LOG, any, true),
+        (&console, "iam:ChangePassword", me, true),
+        (&console, "iam:CreateServiceSpecificCredential", me, true),
+        (&agent, "iam:ChangePassword", me, false),
+        (&build, "iam:CreateServiceSpecificCredential", me, false),
         (&sigv4, AGENT_LEASE, own_agent, false),
         (&sigv4, AGENT_REGISTER, Resource::Agents, false),
         (&agent, AGENT_REGISTER, Resource::Agents, true),
