@@ -214,13 +214,8 @@ pub(crate) async fn agent_token(
     Ok(found.map(|it| (it.body["name"].as_str().unwrap_or("agent").to_owned(), hash)))
 }
 
-/// Authenticates the request's agent token and authorizes `action` on the agent API as a
-/// whole; the token's hash, which names it.
-async fn authorize(
-    state: &AppState,
-    headers: &HeaderMap,
-    action: &str,
-) -> Result<Principal, AgentError> {
+/// The agent whose token the request carries (through `crate::auth`), or the refusal.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, AgentError> {
     let unauthorized =
         |message: &str| AgentError(StatusCode::UNAUTHORIZED, "Unauthorized", message.to_owned());
     let principal = match auth::authenticate(
@@ -242,6 +237,17 @@ async fn authorize(
         }
         Err(_) => return Err(unauthorized("unknown agent token")),
     };
+    Ok(principal)
+}
+
+/// Authenticates the request's agent token and authorizes `action` on the agent API as a
+/// whole (a call that names no agent yet); the agent.
+async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    action: &str,
+) -> Result<Principal, AgentError> {
+    let principal = authenticate(state, headers).await?;
     auth::authorize(&principal, action, &auth::Resource::Agents).map_err(forbidden)?;
     Ok(principal)
 }
@@ -258,7 +264,7 @@ async fn authorize_agent(
     agent_id: &str,
     action: &str,
 ) -> Result<Document, AgentError> {
-    let principal = authorize(state, headers, action).await?;
+    let principal = authenticate(state, headers).await?;
     let agent = agent(state, agent_id).await?;
     let Some(bound) = agent.body["tokenHash"].as_str() else {
         // Registered before agents were bound to tokens: it registers again.
