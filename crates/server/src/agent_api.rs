@@ -27,6 +27,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::auth::{self, AuthError, Principal, RequestParts};
 use crate::builds::{INTERNAL, core, store_core};
 use engine::kinds::BUILD_JOB as JOB_KIND;
 use engine::kinds::{AGENT, AGENT_TOKEN, BUILD, BUILD_TOKEN, PROJECT};
@@ -169,10 +170,10 @@ pub(crate) fn end_build_tokens(build_id: &str) -> Write {
     Write::DeleteChildren { kind: BUILD_TOKEN.to_owned(), parent: build_id.to_owned() }
 }
 
-/// The user a build token acts as, while it is valid: before its expiry, and while its build
-/// is in progress on the agent it was leased to. A token whose build has ended (or was leased
-/// again elsewhere) is deleted.
-pub(crate) async fn build_token_user(state: &AppState, token: &str) -> Option<String> {
+/// The build and the user a build token acts for, while it is valid: before its expiry, and
+/// while its build is in progress on the agent it was leased to. A token whose build has
+/// ended (or was leased again elsewhere) is deleted. (`crate::auth` makes it a principal.)
+pub(crate) async fn build_token_holder(state: &AppState, token: &str) -> Option<(String, String)> {
     let key = token_hash(token);
     let document = state.store.get(BUILD_TOKEN, &key).await.ok()??;
     let expires = document.body["expiresMs"].as_i64().unwrap_or(0);
@@ -190,65 +191,90 @@ pub(crate) async fn build_token_user(state: &AppState, token: &str) -> Option<St
         }
         return None;
     }
-    document.body["user"].as_str().map(str::to_owned)
+    let user = document.body["user"].as_str()?.to_owned();
+    Some((build_id.to_owned(), user))
 }
 
-/// The name of an agent token, when the token is valid.
-pub(crate) async fn token_name(state: &AppState, token: &str) -> Option<String> {
-    match state.store.get(AGENT_TOKEN, &token_hash(token)).await {
-        Ok(found) => found.map(|it| it.body["name"].as_str().unwrap_or("agent").to_owned()),
-        Err(err) => {
-            tracing::error!(%err, "looking up an agent token");
-            None
-        }
-    }
+/// The user a build token acts as, while it is valid (see [`build_token_holder`]).
+#[cfg(test)]
+pub(crate) async fn build_token_user(state: &AppState, token: &str) -> Option<String> {
+    build_token_holder(state, token).await.map(|(_, user)| user)
 }
 
-/// Checks the request's agent token; the token's hash, which names it.
-async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, AgentError> {
-    let token = headers
-        .get("authorization")
-        .and_then(|it| it.to_str().ok())
-        .and_then(|it| it.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            AgentError(StatusCode::UNAUTHORIZED, "Unauthorized", "missing agent token".to_owned())
-        })?;
+/// The name and hash of an agent token, when the token is valid (`crate::auth` makes it a
+/// principal).
+pub(crate) async fn agent_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(String, String)>, StoreError> {
     let hash = token_hash(token);
-    match state.store.get(AGENT_TOKEN, &hash).await? {
-        Some(_) => Ok(hash),
-        None => Err(AgentError(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "unknown agent token".to_owned(),
-        )),
-    }
+    let found = state.store.get(AGENT_TOKEN, &hash).await?;
+    Ok(found.map(|it| (it.body["name"].as_str().unwrap_or("agent").to_owned(), hash)))
 }
 
-/// Checks the request's agent token and that it is the one `agent_id` registered with: a
-/// token acts only as its own agents. The agent's document.
+/// The agent whose token the request carries (through `crate::auth`), or the refusal.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, AgentError> {
+    let unauthorized =
+        |message: &str| AgentError(StatusCode::UNAUTHORIZED, "Unauthorized", message.to_owned());
+    let principal = match auth::authenticate(
+        state,
+        auth::Route::Agent,
+        &RequestParts::headers(headers),
+    )
+    .await
+    {
+        Ok(principal) => principal,
+        Err(AuthError::Missing) => return Err(unauthorized("missing agent token")),
+        Err(AuthError::Internal(err)) => {
+            tracing::error!(%err, "agent API: looking up an agent token");
+            return Err(AgentError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal",
+                "internal error".to_owned(),
+            ));
+        }
+        Err(_) => return Err(unauthorized("unknown agent token")),
+    };
+    Ok(principal)
+}
+
+/// Authenticates the request's agent token and authorizes `action` on the agent API as a
+/// whole (a call that names no agent yet); the agent.
+async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    action: &str,
+) -> Result<Principal, AgentError> {
+    let principal = authenticate(state, headers).await?;
+    auth::authorize(&principal, action, &auth::Resource::Agents).map_err(forbidden)?;
+    Ok(principal)
+}
+
+fn forbidden(denied: auth::Denied) -> AgentError {
+    AgentError(StatusCode::FORBIDDEN, "Forbidden", denied.message)
+}
+
+/// Authenticates the request's agent token and authorizes `action` as `agent_id`: a token
+/// acts only as its own agents. The agent's document.
 async fn authorize_agent(
     state: &AppState,
     headers: &HeaderMap,
     agent_id: &str,
+    action: &str,
 ) -> Result<Document, AgentError> {
-    let hash = authorize(state, headers).await?;
+    let principal = authenticate(state, headers).await?;
     let agent = agent(state, agent_id).await?;
-    match agent.body["tokenHash"].as_str() {
-        Some(bound) if subtle::ConstantTimeEq::ct_eq(bound.as_bytes(), hash.as_bytes()).into() => {
-            Ok(agent)
-        }
+    let Some(bound) = agent.body["tokenHash"].as_str() else {
         // Registered before agents were bound to tokens: it registers again.
-        None => Err(AgentError(
+        return Err(AgentError(
             StatusCode::NOT_FOUND,
             "UnknownAgent",
             format!("no agent {agent_id}; register again"),
-        )),
-        Some(_) => Err(AgentError(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            format!("agent {agent_id} was registered with another agent token"),
-        )),
-    }
+        ));
+    };
+    let resource = auth::Resource::Agent { id: agent_id, registered_with: bound };
+    auth::authorize(&principal, action, &resource).map_err(forbidden)?;
+    Ok(agent)
 }
 
 /// The agent id of `X-Slipway-Agent`.
@@ -271,7 +297,11 @@ pub(crate) async fn register(
     headers: HeaderMap,
     AgentJson(request): AgentJson<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, AgentError> {
-    let token_hash = authorize(&state, &headers).await?;
+    let Principal::Agent { token_hash, .. } =
+        authorize(&state, &headers, auth::AGENT_REGISTER).await?
+    else {
+        return Err(bad("only an agent registers"));
+    };
     if request.protocol != PROTOCOL_VERSION {
         return Err(bad(format!(
             "this server speaks agent protocol {PROTOCOL_VERSION}, not {}",
@@ -311,7 +341,7 @@ pub(crate) async fn lease(
     headers: HeaderMap,
     AgentJson(request): AgentJson<LeaseRequest>,
 ) -> Result<Json<LeaseResponse>, AgentError> {
-    let mut agent = authorize_agent(&state, &headers, &request.agent_id).await?;
+    let mut agent = authorize_agent(&state, &headers, &request.agent_id, auth::AGENT_LEASE).await?;
     let labels: BTreeMap<String, String> =
         serde_json::from_value(agent.body["labels"].clone()).unwrap_or_default();
     agent.body["lastSeenMs"] = json!(engine::clock::now_ms());
@@ -498,7 +528,7 @@ pub(crate) async fn heartbeat(
     Path(job_id): Path<String>,
 ) -> Result<Json<JobControl>, AgentError> {
     let agent_id = agent_header(&headers);
-    authorize_agent(&state, &headers, &agent_id).await?;
+    authorize_agent(&state, &headers, &agent_id, auth::AGENT_HEARTBEAT).await?;
     let document = leased_build(&state, &job_id, &agent_id).await?;
     renew(&state, &job_id, &agent_id, engine::clock::now_ms()).await?;
     Ok(Json(JobControl { stop: document.body[INTERNAL]["stopRequested"] == true }))
@@ -512,7 +542,7 @@ pub(crate) async fn events(
 ) -> Result<Json<JobControl>, AgentError> {
     // The caller is checked before its body is parsed.
     let agent_id = agent_header(&headers);
-    authorize_agent(&state, &headers, &agent_id).await?;
+    authorize_agent(&state, &headers, &agent_id, auth::AGENT_EVENTS).await?;
     let batch: EventBatch = parse(&body)?;
     if batch.agent_id != agent_id {
         return Err(not_leased(&job_id));
@@ -622,7 +652,7 @@ async fn store_artifact(
     body: Body,
 ) -> Result<StatusCode, AgentError> {
     let agent_id = agent_header(&headers);
-    authorize_agent(&state, &headers, &agent_id).await?;
+    authorize_agent(&state, &headers, &agent_id, auth::AGENT_UPLOAD_ARTIFACT).await?;
     let document = leased_build(&state, &job_id, &agent_id).await?;
     if file.is_empty() || file.contains('/') || file.starts_with('.') {
         return Err(bad(format!("invalid artifact file name {file}")));
@@ -644,8 +674,8 @@ pub(crate) async fn upload_report(
     Path((job_id, index)): Path<(String, String)>,
     body: Body,
 ) -> Result<StatusCode, AgentError> {
-    authorize(&state, &headers).await?;
     let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id, auth::AGENT_UPLOAD_REPORT).await?;
     leased_build(&state, &job_id, &agent_id).await?;
     let index: usize = index
         .parse()
@@ -701,7 +731,7 @@ pub(crate) async fn finish(
 ) -> Result<StatusCode, AgentError> {
     // The caller is checked before its (large) body is parsed.
     let agent_id = agent_header(&headers);
-    authorize_agent(&state, &headers, &agent_id).await?;
+    authorize_agent(&state, &headers, &agent_id, auth::AGENT_FINISH).await?;
     let request: FinishRequest = parse(&body)?;
     if request.agent_id != agent_id {
         return Err(not_leased(&job_id));

@@ -6,7 +6,7 @@
 //! Form-encoded Query requests (STS, IAM) and S3 requests answer in XML, as their clients
 //! expect ([`query`]); every failure of `POST /` answers in its protocol's error shape.
 
-use awsapi::sigv4::{self, SignedRequest};
+use awsapi::sigv4;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use crate::auth::{self, AuthError, Principal, RequestParts};
 use crate::error::{ApiError, ErrorKind, body_kind, json_response};
 use crate::{AppState, codebuild, codecommit, secrets_store};
 
@@ -117,8 +118,10 @@ async fn dispatch(
         };
         return Err(ApiError::client("UnknownOperationException", message));
     };
-    let caller = authenticate(state, service.signing_name(), method, uri, headers, body).await?;
+    let (principal, caller) =
+        authenticate(state, service.signing_name(), method, uri, headers, body).await?;
     let input = awsapi::json::input(body)?;
+    authorize(state, &principal, service.signing_name(), operation, &input)?;
     tracing::debug!(user = %caller.user, %target, "API call");
     match service {
         Service::CodeBuild => codebuild::call(state, &caller, operation, input).await,
@@ -147,7 +150,9 @@ fn body_rejected(headers: &HeaderMap, rejection: &BytesRejection) -> ApiError {
     )
 }
 
-/// Verifies the request's signature for the signing name `service` and this server's region.
+/// Verifies the request's signature for the signing name `service` and this server's region
+/// (through `crate::auth`, the one authentication path): the principal, and the caller the
+/// services see.
 pub(crate) async fn authenticate(
     state: &AppState,
     service: &str,
@@ -155,47 +160,43 @@ pub(crate) async fn authenticate(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Caller, ApiError> {
-    let pairs: Vec<(String, String)> = headers
-        .iter()
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect();
-    let request = SignedRequest {
-        method: method.as_str(),
-        path: uri.path(),
-        query: uri.query().unwrap_or_default(),
-        headers: &pairs,
-        body,
-    };
-    // The secret is looked up first (asynchronously); the verifier itself is pure.
-    let key_id = access_key_id(&pairs);
-    let found = match key_id {
-        Some(id) => state.identity.secret(id).await.map_err(ApiError::internal)?,
-        None => None,
-    };
-    let now = engine::clock::now_ms() / 1000;
-    let user = found.as_ref().map(|(user, _)| user.clone()).unwrap_or_default();
-    let signer =
-        sigv4::verify(&request, service, &state.region, now, |_| found.map(|(_, secret)| secret))
-            .map_err(|err| {
+) -> Result<(Principal, Caller), ApiError> {
+    let request = RequestParts::new(method, uri, headers, body);
+    let route = auth::Route::Aws { signing_name: service };
+    let principal = match auth::authenticate(state, route, &request).await {
+        Ok(principal) => principal,
+        Err(AuthError::Signature(err)) => {
             let kind = match err {
-                sigv4::SignatureError::Missing => ErrorKind::Unauthenticated,
+                awsapi::sigv4::SignatureError::Missing => ErrorKind::Unauthenticated,
                 _ => ErrorKind::Client,
             };
-            ApiError::new(kind, err.code(), err.to_string())
-        })?;
+            return Err(ApiError::new(kind, err.code(), err.to_string()));
+        }
+        Err(err) => return Err(ApiError::internal(err)),
+    };
+    let access_key_id = match &principal {
+        Principal::User { via: auth::SignIn::SigV4 { access_key_id }, .. } => access_key_id.clone(),
+        _ => String::new(),
+    };
     let host =
         headers.get("host").and_then(|it| it.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
-    Ok(Caller { user, access_key_id: signer.access_key_id, host })
+    let caller = Caller { user: principal.acting_user(), access_key_id, host };
+    Ok((principal, caller))
 }
 
-/// The access key id named in the `Authorization` header, if any.
-fn access_key_id(headers: &[(String, String)]) -> Option<&str> {
-    let value = headers.iter().find(|(k, _)| k == "authorization")?.1.as_str();
-    let start = value.find("Credential=")? + "Credential=".len();
-    value[start..].split('/').next()
+/// The one authorization call of an AWS operation: `<service>:<Operation>` on the resource
+/// its input names; a refusal is AWS's `AccessDeniedException`.
+pub(crate) fn authorize(
+    state: &AppState,
+    principal: &Principal,
+    signing_name: &str,
+    operation: &str,
+    input: &Value,
+) -> Result<(), ApiError> {
+    let action = format!("{signing_name}:{operation}");
+    let resource = auth::aws_resource(state, signing_name, operation, input);
+    auth::authorize(principal, &action, &auth::Resource::Arn(&resource))
+        .map_err(|denied| ApiError::client("AccessDeniedException", denied.message))
 }
 
 /// The service a request's credential scope names (`…/<date>/<region>/<service>/aws4_request`

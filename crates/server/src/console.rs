@@ -14,7 +14,7 @@
 //! operations, as the signed-in user), and manages the signed-in user's HTTPS git credentials
 //! and console password; pipelines and deployments come with their issues.
 
-mod session;
+pub(crate) mod session;
 mod throttle;
 
 pub(crate) use throttle::Throttle;
@@ -39,6 +39,7 @@ use serde_json::{Value, json};
 
 use self::session::Session;
 use crate::AppState;
+use crate::auth::{Principal, SignIn};
 use engine::kinds::GIT_CREDENTIAL;
 
 /// `GET /`: browsers go to the console (the AWS API is `POST /`).
@@ -287,9 +288,18 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<SignedIn, Response> {
-        match session::from_request(&state.store, &parts.headers, engine::clock::now_ms()).await {
-            Ok(Some(session)) => Ok(SignedIn(session)),
-            Ok(None) => {
+        let request = crate::auth::RequestParts::headers(&parts.headers);
+        match crate::auth::authenticate(state, crate::auth::Route::Console, &request).await {
+            Ok(principal) => Ok(SignedIn(signed_in(principal))),
+            Err(crate::auth::AuthError::Internal(err)) => {
+                tracing::error!(%err, "console: the store failed");
+                Err(ConsoleError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The server could not read its state.".to_owned(),
+                )
+                .into_response())
+            }
+            Err(_) => {
                 // After signing in the browser GETs `next` (query included): a form's URL is
                 // no page.
                 let back = match parts.uri.path_and_query() {
@@ -298,8 +308,33 @@ impl FromRequestParts<AppState> for SignedIn {
                 };
                 Err(redirect(&format!("/console/login?next={}", percent_encode(back))))
             }
-            Err(err) => Err(ConsoleError::from(err).into_response()),
         }
+    }
+}
+
+/// The session of a principal the console route authenticated (always a user with a session).
+fn signed_in(principal: Principal) -> Session {
+    match principal {
+        Principal::User { name, via: SignIn::ConsoleSession { csrf } } => {
+            Session { user: name, csrf }
+        }
+        other => Session { user: other.acting_user(), csrf: String::new() },
+    }
+}
+
+/// The one authorization call of a console operation on the signed-in user's own IAM
+/// identity (`iam:CreateServiceSpecificCredential`, `iam:ChangePassword`, …).
+fn authorize_own(state: &AppState, session: &Session, action: &str) -> Result<(), ConsoleError> {
+    let arn = crate::auth::user_arn(state, &session.user);
+    crate::auth::authorize(&principal(session), action, &crate::auth::Resource::Arn(&arn))
+        .map_err(|denied| ConsoleError(StatusCode::FORBIDDEN, denied.message))
+}
+
+/// The principal behind a session, for [`crate::auth::authorize`].
+fn principal(session: &Session) -> Principal {
+    Principal::User {
+        name: session.user.clone(),
+        via: SignIn::ConsoleSession { csrf: session.csrf.clone() },
     }
 }
 
@@ -345,9 +380,8 @@ async fn login_page(
     Query(query): Query<NextQuery>,
 ) -> Page {
     let next = safe_next(query.next.as_deref());
-    if let Ok(Some(_)) =
-        session::from_request(&state.store, &headers, engine::clock::now_ms()).await
-    {
+    let request = crate::auth::RequestParts::headers(&headers);
+    if crate::auth::authenticate(&state, crate::auth::Route::Console, &request).await.is_ok() {
         return Ok(redirect(&next));
     }
     sign_in_page(&headers, StatusCode::OK, String::new(), next, None)
@@ -617,13 +651,17 @@ impl Api {
         Some((&self.session).into())
     }
 
-    /// A CodeCommit operation.
+    /// A CodeCommit operation, authorized as the API authorizes it.
     async fn call(&self, operation: &str, input: Value) -> Result<Value, ConsoleError> {
+        let principal = principal(&self.session);
+        crate::aws::authorize(&self.state, &principal, "codecommit", operation, &input)?;
         Ok(crate::codecommit::call(&self.state, &self.caller, operation, input).await?)
     }
 
-    /// A CodeBuild operation.
+    /// A CodeBuild operation, authorized as the API authorizes it.
     async fn codebuild(&self, operation: &str, input: Value) -> Result<Value, ConsoleError> {
+        let principal = principal(&self.session);
+        crate::aws::authorize(&self.state, &principal, "codebuild", operation, &input)?;
         Ok(crate::codebuild::call(&self.state, &self.caller, operation, input).await?)
     }
 }
@@ -774,6 +812,7 @@ async fn security_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Page {
+    authorize_own(state, session, "iam:ListServiceSpecificCredentials")?;
     let mut credentials: Vec<CredentialRow> = state
         .store
         .list_all(GIT_CREDENTIAL, Some(&session.user))
@@ -796,6 +835,7 @@ async fn create_git_credentials(
     headers: HeaderMap,
     Posted(session, CsrfForm { .. }): Posted<CsrfForm>,
 ) -> Page {
+    authorize_own(&state, &session, "iam:CreateServiceSpecificCredential")?;
     let (git_user, password) = crate::git::create_git_credentials(&state, &session.user).await?;
     tracing::info!(user = %session.user, %git_user, "console: created git credentials");
     let clone_example = format!("git clone http://{}/v1/repos/REPOSITORY", request_host(&headers));
@@ -808,6 +848,7 @@ async fn revoke_git_credentials(
     Path(name): Path<String>,
     Posted(session, CsrfForm { .. }): Posted<CsrfForm>,
 ) -> Page {
+    authorize_own(&state, &session, "iam:UpdateServiceSpecificCredential")?;
     // Only one's own: someone else's credentials are as good as absent.
     let own = state
         .store
@@ -848,6 +889,7 @@ async fn change_password(
         security_page(&state, &session, StatusCode::BAD_REQUEST, None, Some(message.to_owned()))
             .await
     };
+    authorize_own(&state, &session, "iam:ChangePassword")?;
     if !state.identity.check_password(&session.user, &form.current).await? {
         return refuse("The current password is not correct.").await;
     }

@@ -26,7 +26,7 @@
 //! `pre-receive` hook checks each update against the verdicts the server wrote for this user
 //! as soon as the push's commands were read.
 
-mod auth;
+pub(crate) mod auth;
 mod pkt;
 mod protection;
 
@@ -56,6 +56,7 @@ pub(crate) use protection::{
 };
 
 use crate::AppState;
+use crate::auth::{Principal, RequestParts};
 use crate::process::git;
 use engine::kinds::{REF_EVENT, REPOSITORY};
 
@@ -138,6 +139,14 @@ impl Service {
         }
     }
 
+    /// The action IAM names it by.
+    fn action(self) -> &'static str {
+        match self {
+            Service::UploadPack => crate::auth::GIT_PULL,
+            Service::ReceivePack => crate::auth::GIT_PUSH,
+        }
+    }
+
     /// The git subcommand.
     fn command(self) -> &'static str {
         match self {
@@ -165,17 +174,25 @@ fn internal(what: &str, err: impl std::fmt::Display) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, format!("{what} failed\n")).into_response()
 }
 
-/// The authenticated user and the repository's directory, or the response refusing the
+/// The authenticated caller and the repository's directory, or the response refusing the
 /// request.
 async fn admit(
     state: &AppState,
     headers: &HeaderMap,
     name: &str,
-) -> Result<(String, PathBuf), Response> {
+) -> Result<(Principal, PathBuf), Response> {
     // Credentials first, so that nobody learns which repositories exist without them.
-    let Some(user) = auth::authenticate(state, headers, name).await else {
-        return Err(unauthorized());
-    };
+    let route = crate::auth::Route::Git { repository: name };
+    let principal =
+        match crate::auth::authenticate(state, route, &RequestParts::headers(headers)).await {
+            Ok(principal) => principal,
+            Err(err) => {
+                if let crate::auth::AuthError::Internal(err) = &err {
+                    tracing::error!(%err, "git: looking up credentials");
+                }
+                return Err(unauthorized());
+            }
+        };
     let not_found =
         || (StatusCode::NOT_FOUND, format!("repository {name} does not exist\n")).into_response();
     // Repository names are `[A-Za-z0-9_.-]{1,100}` (CodeCommit's rule, checked again so that
@@ -188,16 +205,19 @@ async fn admit(
         return Err(not_found());
     }
     match state.store.get(REPOSITORY, name).await {
-        Ok(Some(_)) => Ok((user, repo_path(state, name))),
+        Ok(Some(_)) => Ok((principal, repo_path(state, name))),
         Ok(None) => Err(not_found()),
         Err(err) => Err(internal("looking up the repository", err)),
     }
 }
 
-/// Agents (with their bearer token) fetch sources; they never push.
-fn read_only(user: &str, service: Service) -> Option<Response> {
-    (service == Service::ReceivePack && user.starts_with(auth::AGENT_USER_PREFIX))
-        .then(|| (StatusCode::FORBIDDEN, "agents may fetch, not push\n").into_response())
+/// The one authorization call of a git operation: `codecommit:GitPull` or `GitPush` on the
+/// repository (agents may fetch, not push); the refusal, if it is refused.
+fn refusal(state: &AppState, principal: &Principal, action: &str, name: &str) -> Option<Response> {
+    let arn = crate::auth::repository_arn(state, name);
+    let resource = crate::auth::Resource::Arn(&arn);
+    let denied = crate::auth::authorize(principal, action, &resource).err()?;
+    Some((StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
 }
 
 /// The `Git-Protocol` header's value when every character is one git uses there
@@ -229,7 +249,7 @@ async fn info_refs(
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    let (user, dir) = match admit(&state, &headers, &name).await {
+    let (principal, dir) = match admit(&state, &headers, &name).await {
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
@@ -239,7 +259,7 @@ async fn info_refs(
         return (StatusCode::FORBIDDEN, "only git's smart HTTP protocol is served\n")
             .into_response();
     };
-    if let Some(refused) = read_only(&user, service) {
+    if let Some(refused) = refusal(&state, &principal, service.action(), &name) {
         return refused;
     }
     let protocol = git_protocol(&headers);
@@ -300,13 +320,14 @@ async fn rpc(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (user, dir) = match admit(&state, &headers, &name).await {
+    let (principal, dir) = match admit(&state, &headers, &name).await {
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    if let Some(refused) = read_only(&user, service) {
+    if let Some(refused) = refusal(&state, &principal, service.action(), &name) {
         return refused;
     }
+    let user = principal.acting_user();
     let expected = format!("application/x-git-{}-request", service.command());
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|it| it.to_str().ok());
     if content_type != Some(expected.as_str()) {
@@ -410,10 +431,13 @@ async fn bundle(
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    let (_user, dir) = match admit(&state, &headers, &name).await {
+    let (principal, dir) = match admit(&state, &headers, &name).await {
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
+    if let Some(refused) = refusal(&state, &principal, crate::auth::GIT_PULL, &name) {
+        return refused;
+    }
     let commit = query.iter().find(|(k, _)| k == "commit").map(|(_, v)| v.as_str());
     let Some(commit) = commit.filter(|it| is_object_id(it)) else {
         return (StatusCode::BAD_REQUEST, "commit must be a full object id\n").into_response();

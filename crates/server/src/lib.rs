@@ -13,6 +13,7 @@
 //! **Invariant:** the server never runs user code; agents do.
 
 mod agent_api;
+mod auth;
 mod aws;
 mod base64_codec;
 mod builds;

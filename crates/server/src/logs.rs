@@ -44,27 +44,23 @@ fn unauthorized() -> Response {
     response
 }
 
-/// Checks `Authorization: Basic base64(access-key-id:secret)`.
-async fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(encoded) = headers
-        .get("authorization")
-        .and_then(|it| it.to_str().ok())
-        .and_then(|it| it.strip_prefix("Basic "))
-    else {
-        return false;
-    };
-    let Some(decoded) =
-        crate::base64_codec::decode(encoded.trim()).and_then(|it| String::from_utf8(it).ok())
-    else {
-        return false;
-    };
-    let Some((key, secret)) = decoded.split_once(':') else { return false };
-    match state.identity.secret(key).await {
-        Ok(Some((_, expected))) => {
-            subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), secret.as_bytes()).into()
+/// Authenticates `Authorization: Basic base64(access-key-id:secret)` (through `crate::auth`)
+/// and authorizes reading the log of build `id`; the refusal otherwise.
+async fn authorized(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(), Response> {
+    let request = crate::auth::RequestParts::headers(headers);
+    let principal = match crate::auth::authenticate(state, crate::auth::Route::Logs, &request).await
+    {
+        Ok(principal) => principal,
+        Err(crate::auth::AuthError::Internal(err)) => {
+            tracing::error!(%err, "logs: looking up an access key");
+            return Err(unauthorized());
         }
-        _ => false,
-    }
+        Err(_) => return Err(unauthorized()),
+    };
+    let arn = crate::auth::build_arn(state, id);
+    let resource = crate::auth::Resource::Arn(&arn);
+    crate::auth::authorize(&principal, crate::auth::READ_BUILD_LOG, &resource)
+        .map_err(|denied| (StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
 }
 
 /// The chunks of a log from `from` on, one page per item, until there are no more.
@@ -96,8 +92,8 @@ pub(crate) async fn download(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if !authorized(&state, &headers).await {
-        return unauthorized();
+    if let Err(refused) = authorized(&state, &headers, &id).await {
+        return refused;
     }
     match state.store.get(BUILD, &id).await {
         Ok(Some(_)) => {}
@@ -179,8 +175,8 @@ pub(crate) async fn live(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if !authorized(&state, &headers).await {
-        return unauthorized();
+    if let Err(refused) = authorized(&state, &headers, &id).await {
+        return refused;
     }
     match state.store.get(BUILD, &id).await {
         Ok(Some(_)) => {}

@@ -185,6 +185,27 @@ async fn an_agent_token_acts_only_as_its_own_agent_on_its_own_jobs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_agents_token_cannot_upload_a_report_into_an_agents_job() {
+    let harness = Harness::start().await;
+    let build_id = harness.queue_build().await;
+    let a = harness.register("agent-a").await;
+    let b = harness.register("agent-b").await;
+    let (status, text) = harness.lease(&a.token, &a.id).await;
+    assert_eq!(status, 200, "{text}");
+    let path = format!("/agent/v1/jobs/{build_id}/reports/0");
+    let forged = b"{\"name\":\"forged\"}\n".to_vec();
+    // B's token saying it is A: refused before anything is stored.
+    let put = reqwest::Method::PUT;
+    let (status, text) = harness.call(put.clone(), &path, &b.token, &a.id, forged.clone()).await;
+    assert_eq!(status, 403, "{text}");
+    let key = crate::reports::upload_key(&build_id, 0);
+    assert!(harness.state.blobs.head(&key).await.unwrap().is_none(), "B's report was stored");
+    // A itself may.
+    let (status, text) = harness.call(put, &path, &a.token, &a.id, forged).await;
+    assert_eq!(status, 204, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_builds_git_token_dies_with_the_build() {
     let harness = Harness::start().await;
     let build_id = harness.queue_build().await;

@@ -69,7 +69,8 @@ async fn dispatch(
     };
     match service {
         "sts" => {
-            let caller = super::authenticate(state, "sts", method, uri, headers, body).await?;
+            // GetCallerIdentity needs no permission (as on AWS): nothing to authorize.
+            let (_, caller) = super::authenticate(state, "sts", method, uri, headers, body).await?;
             if action != "GetCallerIdentity" {
                 return Err(ApiError::client(
                     "InvalidAction",

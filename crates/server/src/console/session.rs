@@ -27,10 +27,10 @@ const TOKEN_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 
 /// A signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Session {
-    pub(super) user: String,
+pub(crate) struct Session {
+    pub(crate) user: String,
     /// The anti-forgery token the session's forms carry.
-    pub(super) csrf: String,
+    pub(crate) csrf: String,
 }
 
 impl Session {
@@ -42,7 +42,7 @@ impl Session {
 
 /// Starts a session for `user`; returns it and the token for the cookie. The user's expired
 /// sessions go at the same time, so that sessions never presented again do not pile up.
-pub(super) async fn create(
+pub(crate) async fn create(
     store: &Store,
     user: &str,
     now_ms: i64,
@@ -67,8 +67,9 @@ pub(super) async fn create(
     Ok((session, token))
 }
 
-/// The session the request's cookie names, if it exists and has not expired.
-pub(super) async fn from_request(
+/// The session the request's cookie names, if it exists and has not expired (looked up for
+/// `crate::auth`, which decides who a console caller is).
+pub(crate) async fn from_request(
     store: &Store,
     headers: &HeaderMap,
     now_ms: i64,

@@ -1,4 +1,5 @@
-//! Who is talking to git: HTTP Basic credentials, checked on every git request.
+//! Git's credentials: HTTPS git credentials (created, revoked, looked up) and the pieces of
+//! the credential helper's password, which `crate::auth` checks on every git request.
 //!
 //! Two kinds of credentials are accepted, as CodeCommit does:
 //! - HTTPS git credentials: a generated user name (`<user>-at-<6 digits>`) and a 40-character
@@ -18,10 +19,6 @@ use crate::AppState;
 use crate::crypto::{random_bytes, random_string};
 use awsapi::sigv4::{hmac, parse_amz_date, signing_key};
 use engine::kinds::{GIT_CREDENTIAL, USER};
-
-/// How far the time in a credential-helper password may be from the server's clock, as for
-/// any SigV4 signature.
-const MAX_SKEW_SECONDS: i64 = 15 * 60;
 
 /// The user names of agents (token holders), which may fetch but not push.
 pub(crate) const AGENT_USER_PREFIX: &str = "agent:";
@@ -92,83 +89,45 @@ fn password_hash(salt: &[u8], password: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// The user behind a git request to the repository `repo`, if its credentials are valid.
-pub(super) async fn authenticate(
+/// The user HTTPS git credentials stand for, when they are active and the password is
+/// theirs (`crate::auth` decides who a git caller is; this only looks the credentials up).
+pub(crate) async fn check_git_credentials(
     state: &AppState,
-    headers: &HeaderMap,
-    repo: &str,
-) -> Option<String> {
-    // An agent fetching a build's source, or a build's git commands, authenticate with a
-    // bearer token.
-    if let Some(token) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|it| it.to_str().ok())
-        .and_then(|it| it.strip_prefix("Bearer "))
-    {
-        if let Some(name) = crate::agent_api::token_name(state, token).await {
-            return Some(format!("{AGENT_USER_PREFIX}{name}"));
-        }
-        // A build's own token (`git-credential-helper: yes`) acts as the user who started it,
-        // while the build runs, and reaches what that user may reach.
-        let user = crate::agent_api::build_token_user(state, token).await?;
-        return may_reach(state, &user, repo).then_some(user);
-    }
-    let (user_name, password) = basic_credentials(headers)?;
-    if let Some(claimed) = split_codecommit_password(&password) {
-        let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
-        let access_key_id = access_key_id(&user_name)?;
-        let now = engine::clock::now_ms().div_euclid(1000);
-        if (now - claimed.seconds).abs() > MAX_SKEW_SECONDS {
-            return None;
-        }
-        let (user, secret) = match state.identity.secret(&access_key_id).await {
-            Ok(found) => found?,
-            Err(err) => {
-                tracing::error!(%err, "looking up an access key for git");
-                return None;
-            }
-        };
-        // The helper signs for the client's configured region; the server serves one region,
-        // as its API does (a password signed for another is refused like a request would be).
-        let path = format!("/v1/repos/{repo}");
-        let expected =
-            codecommit_signature(&secret, &state.region, claimed.timestamp, host_name(host), &path);
-        let valid = bool::from(expected.as_bytes().ct_eq(claimed.signature.as_bytes()));
-        return valid.then_some(user);
-    }
-    let document = match state.store.get(GIT_CREDENTIAL, &user_name).await {
-        Ok(found) => found?,
-        Err(err) => {
-            tracing::error!(%err, "looking up git credentials");
-            return None;
-        }
+    user_name: &str,
+    password: &str,
+) -> Result<Option<String>, StoreError> {
+    let Some(document) = state.store.get(GIT_CREDENTIAL, user_name).await? else {
+        return Ok(None);
     };
     let body = &document.body;
     if body["status"] != "Active" {
-        return None;
+        return Ok(None);
     }
-    let salt = hex::decode(body["salt"].as_str()?).ok()?;
-    let expected = body["passwordHash"].as_str()?;
-    let actual = password_hash(&salt, &password);
-    bool::from(expected.as_bytes().ct_eq(actual.as_bytes()))
+    let Some(salt) = body["salt"].as_str().and_then(|it| hex::decode(it).ok()) else {
+        return Ok(None);
+    };
+    let Some(expected) = body["passwordHash"].as_str() else { return Ok(None) };
+    let actual = password_hash(&salt, password);
+    Ok(bool::from(expected.as_bytes().ct_eq(actual.as_bytes()))
         .then(|| body["userName"].as_str().map(str::to_owned))
-        .flatten()
+        .flatten())
 }
 
-/// Whether `user` may reach the repository `repo` at all. Every user may reach every
-/// repository until the authorization model comes; this is the one place it will decide.
-pub(crate) fn may_reach(_state: &AppState, _user: &str, _repo: &str) -> bool {
+/// Whether `user` may reach the repository `repo` at all (asked by `crate::auth::authorize`
+/// for a build's git token). Every user may reach every repository until the authorization
+/// model comes.
+pub(crate) fn may_reach(_user: &str, _repo: &str) -> bool {
     true
 }
 
 /// The host without its port, as the helper signs it (`netloc.split(':')[0]`).
-pub(super) fn host_name(host: &str) -> &str {
+pub(crate) fn host_name(host: &str) -> &str {
     host.split(':').next().unwrap_or(host)
 }
 
 /// The access key id a helper's user name stands for. The helper appends `%<session token>`
 /// for temporary credentials, which this server does not issue: those are refused.
-pub(super) fn access_key_id(user_name: &str) -> Option<String> {
+pub(crate) fn access_key_id(user_name: &str) -> Option<String> {
     let decoded = percent_decode(user_name)?;
     let valid = !decoded.is_empty()
         && decoded.len() <= 128
@@ -178,16 +137,16 @@ pub(super) fn access_key_id(user_name: &str) -> Option<String> {
 
 /// The parts of a credential-helper password.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct HelperPassword<'a> {
+pub(crate) struct HelperPassword<'a> {
     /// `YYYYMMDDTHHMMSS`, as signed (without the `Z`).
-    pub(super) timestamp: &'a str,
-    pub(super) seconds: i64,
-    pub(super) signature: &'a str,
+    pub(crate) timestamp: &'a str,
+    pub(crate) seconds: i64,
+    pub(crate) signature: &'a str,
 }
 
 /// Splits `<YYYYMMDDTHHMMSS>Z<64 hex digits>`; `None` for anything else (a generated git
 /// password, say: those are 40 characters).
-pub(super) fn split_codecommit_password(password: &str) -> Option<HelperPassword<'_>> {
+pub(crate) fn split_codecommit_password(password: &str) -> Option<HelperPassword<'_>> {
     if password.len() != 80 || !password.is_ascii() {
         return None;
     }
@@ -203,7 +162,7 @@ pub(super) fn split_codecommit_password(password: &str) -> Option<HelperPassword
 /// `customizations/codecommit.py`, `sign_request`): SigV4 for service `codecommit` over the
 /// canonical request `GIT\n<path>\n\nhost:<host name>\n\nhost\n`, whose string to sign has
 /// the timestamp without its `Z`.
-pub(super) fn codecommit_signature(
+pub(crate) fn codecommit_signature(
     secret: &str,
     region: &str,
     timestamp: &str,
@@ -220,7 +179,7 @@ pub(super) fn codecommit_signature(
 }
 
 /// The user name and password of `Authorization: Basic …`.
-pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -233,7 +192,7 @@ pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)>
 
 /// `text` percent-decoded; `None` when a `%` is not followed by two hex digits (`%+1`, `%4`)
 /// or the result is not UTF-8, so a malformed user name is refused, never guessed at.
-pub(super) fn percent_decode(text: &str) -> Option<String> {
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let well_formed = text.split('%').skip(1).all(|rest| {
         rest.as_bytes().get(..2).is_some_and(|it| it.iter().all(u8::is_ascii_hexdigit))
     });

@@ -1,0 +1,459 @@
+//! Who is calling, and what they may do: the one authentication path and the one
+//! authorization decision of every route.
+//!
+//! [`authenticate`] turns a request's parts and the kind of route it reached into a
+//! [`Principal`] — a user (with how they signed in), an agent, or a build's git token acting
+//! for its initiator — or an [`AuthError`]. No other code decides who a caller is: the
+//! credential stores (access keys in `identity`, git credentials in `git::auth`, agent and
+//! build tokens in `agent_api`, console sessions in `console::session`) only look credentials
+//! up. [`authorize`] then decides whether that principal may perform an action on a resource;
+//! every operation calls it once (the AWS dispatch table, the git routes, the agent API, the
+//! logs and the console's calls into the services), and each route answers a refusal in its
+//! own protocol's shape.
+
+use axum::http::{HeaderMap, Method, Uri};
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+use crate::git::auth as git_auth;
+use awsapi::sigv4::{self, SignatureError, SignedRequest};
+
+#[cfg(test)]
+mod tests;
+
+/// Who made a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Principal {
+    /// A user of this installation, and how they signed in.
+    User { name: String, via: SignIn },
+    /// An agent, by its token's name; the token's hash binds it to the agents it registered.
+    Agent { name: String, token_hash: String },
+    /// A build's own git token (`git-credential-helper: yes`), acting for the user who
+    /// started the build while the build runs on the agent that leased it.
+    Build { build_id: String, initiator: String },
+}
+
+/// How a user signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SignIn {
+    /// An AWS API request signed with SigV4 by this access key.
+    SigV4 { access_key_id: String },
+    /// The git password `aws codecommit credential-helper` derives from this access key.
+    GitHelper { access_key_id: String },
+    /// HTTPS git credentials (`slipway git-credentials create`) under this git user name.
+    GitCredentials { git_user_name: String },
+    /// A console session; its anti-forgery token, which the session's forms carry.
+    ConsoleSession { csrf: String },
+    /// An access key as HTTP Basic credentials, for build logs.
+    LogsAccessKey { access_key_id: String },
+}
+
+impl Principal {
+    /// The user a principal acts as (what git records as the pusher, what the services see):
+    /// a user's name, `agent:<name>` for an agent, the initiator for a build token.
+    pub(crate) fn acting_user(&self) -> String {
+        match self {
+            Principal::User { name, .. } => name.clone(),
+            Principal::Agent { name, .. } => format!("{}{name}", git_auth::AGENT_USER_PREFIX),
+            Principal::Build { initiator, .. } => initiator.clone(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Principal::User { name, .. } => format!("User: {name}"),
+            Principal::Agent { name, .. } => format!("Agent: {name}"),
+            Principal::Build { build_id, .. } => format!("Build token of {build_id}"),
+        }
+    }
+}
+
+/// The kind of route a request reached, which decides the credentials it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route<'a> {
+    /// `POST /`: SigV4 for this signing name (`codebuild`, `sts`, …) and the server's region.
+    Aws { signing_name: &'a str },
+    /// Git smart HTTP and bundles of this repository: an agent's or a build's bearer token,
+    /// or HTTP Basic (git credentials, or the credential helper's SigV4 password).
+    Git { repository: &'a str },
+    /// The agent API: an agent's bearer token.
+    Agent,
+    /// Build logs: an access key as HTTP Basic credentials.
+    Logs,
+    /// The console: the session cookie.
+    Console,
+}
+
+/// The parts of a request authentication reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestParts<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) query: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+    /// The body as received: SigV4 signs its SHA-256. Empty for routes that do not sign it.
+    pub(crate) body: &'a [u8],
+}
+
+impl<'a> RequestParts<'a> {
+    pub(crate) fn new(
+        method: &'a Method,
+        uri: &'a Uri,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+    ) -> RequestParts<'a> {
+        RequestParts {
+            method: method.as_str(),
+            path: uri.path(),
+            query: uri.query().unwrap_or_default(),
+            headers,
+            body,
+        }
+    }
+
+    /// A request whose credentials are all in its headers (bearer tokens, HTTP Basic, the
+    /// session cookie).
+    pub(crate) fn headers(headers: &'a HeaderMap) -> RequestParts<'a> {
+        RequestParts { method: "GET", path: "/", query: "", headers, body: &[] }
+    }
+}
+
+/// Why a request has no principal.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AuthError {
+    /// No credentials of the kind the route takes.
+    #[error("missing credentials")]
+    Missing,
+    /// Credentials that are unknown, wrong, expired or ill-formed.
+    #[error("invalid credentials: {0}")]
+    Invalid(&'static str),
+    /// An AWS request's signature did not verify; AWS's own error.
+    #[error(transparent)]
+    Signature(SignatureError),
+    /// The credentials could not be looked up.
+    #[error("looking up credentials: {0}")]
+    Internal(String),
+}
+
+fn internal(err: impl std::fmt::Display) -> AuthError {
+    AuthError::Internal(err.to_string())
+}
+
+/// Turns a request into its principal: the one place that decides who a caller is.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    route: Route<'_>,
+    request: &RequestParts<'_>,
+) -> Result<Principal, AuthError> {
+    match route {
+        Route::Aws { signing_name } => sigv4_user(state, signing_name, request).await,
+        Route::Git { repository } => git_principal(state, repository, request.headers).await,
+        Route::Agent => {
+            let token = bearer(request.headers).ok_or(AuthError::Missing)?;
+            agent_token(state, token).await?.ok_or(AuthError::Invalid("unknown agent token"))
+        }
+        Route::Logs => logs_user(state, request.headers).await,
+        Route::Console => console_user(state, request.headers).await,
+    }
+}
+
+/// The token of `Authorization: Bearer …`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|it| it.to_str().ok())
+        .and_then(|it| it.strip_prefix("Bearer "))
+}
+
+async fn sigv4_user(
+    state: &AppState,
+    service: &str,
+    request: &RequestParts<'_>,
+) -> Result<Principal, AuthError> {
+    let pairs: Vec<(String, String)> = request
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect();
+    let signed = SignedRequest {
+        method: request.method,
+        path: request.path,
+        query: request.query,
+        headers: &pairs,
+        body: request.body,
+    };
+    // The secret is looked up first (asynchronously); the verifier itself is pure.
+    let found = match sigv4_key_id(&pairs) {
+        Some(id) => state.identity.secret(id).await.map_err(internal)?,
+        None => None,
+    };
+    let now = engine::clock::now_ms() / 1000;
+    let user = found.as_ref().map(|(user, _)| user.clone()).unwrap_or_default();
+    let signer =
+        sigv4::verify(&signed, service, &state.region, now, |_| found.map(|(_, secret)| secret))
+            .map_err(AuthError::Signature)?;
+    Ok(Principal::User { name: user, via: SignIn::SigV4 { access_key_id: signer.access_key_id } })
+}
+
+/// The access key id named in the `Authorization` header, if any.
+fn sigv4_key_id(headers: &[(String, String)]) -> Option<&str> {
+    let value = headers.iter().find(|(k, _)| k == "authorization")?.1.as_str();
+    let start = value.find("Credential=")? + "Credential=".len();
+    value[start..].split('/').next()
+}
+
+/// How far the time in a credential-helper password may be from the server's clock, as for
+/// any SigV4 signature.
+const MAX_SKEW_SECONDS: i64 = 15 * 60;
+
+async fn git_principal(
+    state: &AppState,
+    repo: &str,
+    headers: &HeaderMap,
+) -> Result<Principal, AuthError> {
+    // An agent fetching a build's source, or a build's git commands, authenticate with a
+    // bearer token.
+    if let Some(token) = bearer(headers) {
+        match agent_token(state, token).await {
+            Ok(Some(agent)) => return Ok(agent),
+            Ok(None) => {}
+            Err(err) => tracing::error!(%err, "looking up an agent token"),
+        }
+        // A build's own token acts as the user who started it, while the build runs.
+        return match crate::agent_api::build_token_holder(state, token).await {
+            Some((build_id, initiator)) => Ok(Principal::Build { build_id, initiator }),
+            None => Err(AuthError::Invalid("unknown or ended build token")),
+        };
+    }
+    let (user_name, password) = git_auth::basic_credentials(headers).ok_or(AuthError::Missing)?;
+    if let Some(claimed) = git_auth::split_codecommit_password(&password) {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|it| it.to_str().ok())
+            .ok_or(AuthError::Invalid("no Host header to check the signature against"))?;
+        let access_key_id = git_auth::access_key_id(&user_name)
+            .ok_or(AuthError::Invalid("the user name is not an access key id"))?;
+        let now = engine::clock::now_ms().div_euclid(1000);
+        if (now - claimed.seconds).abs() > MAX_SKEW_SECONDS {
+            return Err(AuthError::Invalid("the password's time is too far from now"));
+        }
+        let (user, secret) = state
+            .identity
+            .secret(&access_key_id)
+            .await
+            .map_err(internal)?
+            .ok_or(AuthError::Invalid("unknown access key"))?;
+        // The helper signs for the client's configured region; the server serves one region,
+        // as its API does (a password signed for another is refused like a request would be).
+        let path = format!("/v1/repos/{repo}");
+        let expected = git_auth::codecommit_signature(
+            &secret,
+            &state.region,
+            claimed.timestamp,
+            git_auth::host_name(host),
+            &path,
+        );
+        if !bool::from(expected.as_bytes().ct_eq(claimed.signature.as_bytes())) {
+            return Err(AuthError::Invalid("the signature does not match"));
+        }
+        return Ok(Principal::User { name: user, via: SignIn::GitHelper { access_key_id } });
+    }
+    let user = git_auth::check_git_credentials(state, &user_name, &password)
+        .await
+        .map_err(internal)?
+        .ok_or(AuthError::Invalid("unknown or wrong git credentials"))?;
+    Ok(Principal::User { name: user, via: SignIn::GitCredentials { git_user_name: user_name } })
+}
+
+/// The agent an agent token names, when the token is valid.
+async fn agent_token(state: &AppState, token: &str) -> Result<Option<Principal>, AuthError> {
+    let found = crate::agent_api::agent_token(state, token).await.map_err(internal)?;
+    Ok(found.map(|(name, token_hash)| Principal::Agent { name, token_hash }))
+}
+
+/// `Authorization: Basic base64(access-key-id:secret)`.
+async fn logs_user(state: &AppState, headers: &HeaderMap) -> Result<Principal, AuthError> {
+    let encoded = headers
+        .get("authorization")
+        .and_then(|it| it.to_str().ok())
+        .and_then(|it| it.strip_prefix("Basic "))
+        .ok_or(AuthError::Missing)?;
+    let decoded = crate::base64_codec::decode(encoded.trim())
+        .and_then(|it| String::from_utf8(it).ok())
+        .ok_or(AuthError::Invalid("the credentials are not base64 text"))?;
+    let (key, secret) =
+        decoded.split_once(':').ok_or(AuthError::Invalid("the credentials have no ':'"))?;
+    let (user, expected) = state
+        .identity
+        .secret(key)
+        .await
+        .map_err(internal)?
+        .ok_or(AuthError::Invalid("unknown access key"))?;
+    if !bool::from(expected.as_bytes().ct_eq(secret.as_bytes())) {
+        return Err(AuthError::Invalid("wrong secret access key"));
+    }
+    Ok(Principal::User { name: user, via: SignIn::LogsAccessKey { access_key_id: key.to_owned() } })
+}
+
+async fn console_user(state: &AppState, headers: &HeaderMap) -> Result<Principal, AuthError> {
+    let session =
+        crate::console::session::from_request(&state.store, headers, engine::clock::now_ms())
+            .await
+            .map_err(internal)?
+            .ok_or(AuthError::Missing)?;
+    Ok(Principal::User { name: session.user, via: SignIn::ConsoleSession { csrf: session.csrf } })
+}
+
+/// Git's actions, as IAM names them.
+pub(crate) const GIT_PULL: &str = "codecommit:GitPull";
+pub(crate) const GIT_PUSH: &str = "codecommit:GitPush";
+/// Reading a build's log, which CodeBuild grants with the right to read the build.
+pub(crate) const READ_BUILD_LOG: &str = "codebuild:BatchGetBuilds";
+/// The agent API's actions (ours: AWS has no agents). Only agents perform them.
+pub(crate) const AGENT_REGISTER: &str = "slipway-agent:Register";
+pub(crate) const AGENT_LEASE: &str = "slipway-agent:Lease";
+pub(crate) const AGENT_HEARTBEAT: &str = "slipway-agent:Heartbeat";
+pub(crate) const AGENT_EVENTS: &str = "slipway-agent:ReportEvents";
+pub(crate) const AGENT_UPLOAD_ARTIFACT: &str = "slipway-agent:UploadArtifact";
+pub(crate) const AGENT_UPLOAD_REPORT: &str = "slipway-agent:UploadReport";
+pub(crate) const AGENT_FINISH: &str = "slipway-agent:Finish";
+
+const AGENT_ACTION_PREFIX: &str = "slipway-agent:";
+
+/// What an action is performed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resource<'a> {
+    /// An AWS resource by its ARN (`*` for an operation that names no one resource).
+    Arn(&'a str),
+    /// The agent API as a whole (registering, or a call that names no agent).
+    Agents,
+    /// One registered agent, with the hash of the token that registered it.
+    Agent { id: &'a str, registered_with: &'a str },
+}
+
+impl std::fmt::Display for Resource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Resource::Arn(arn) => f.write_str(arn),
+            Resource::Agents => f.write_str("agents"),
+            Resource::Agent { id, .. } => write!(f, "agent {id}"),
+        }
+    }
+}
+
+/// A refusal: the principal may not perform the action on the resource.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct Denied {
+    pub(crate) message: String,
+}
+
+/// Whether `principal` may perform `action` (IAM's `service:Operation` form, or one of the
+/// agent API's actions) on `resource`: the one authorization decision, called once by every
+/// operation. Today it allows what the server always allowed: users everything but the agent
+/// API; agents the agent API (each only as the agents its token registered) and fetching
+/// sources; a build token only git, on the repositories its initiator may reach
+/// (`git::auth::may_reach`). IAM-style policies attached to users will plug in here, in a
+/// later issue, without any route changing.
+pub(crate) fn authorize(
+    principal: &Principal,
+    action: &str,
+    resource: &Resource<'_>,
+) -> Result<(), Denied> {
+    let allowed = match principal {
+        Principal::User { .. } => !action.starts_with(AGENT_ACTION_PREFIX),
+        Principal::Agent { token_hash, .. } => match (action, resource) {
+            (GIT_PUSH, _) => return Err(Denied { message: "agents may fetch, not push".into() }),
+            (GIT_PULL, Resource::Arn(_)) => true,
+            (action, Resource::Agents) => action.starts_with(AGENT_ACTION_PREFIX),
+            (action, Resource::Agent { id, registered_with }) => {
+                if !action.starts_with(AGENT_ACTION_PREFIX) {
+                    false
+                } else if bool::from(token_hash.as_bytes().ct_eq(registered_with.as_bytes())) {
+                    true
+                } else {
+                    return Err(Denied {
+                        message: format!("agent {id} was registered with another agent token"),
+                    });
+                }
+            }
+            _ => false,
+        },
+        Principal::Build { initiator, .. } => match (action, resource) {
+            (GIT_PULL | GIT_PUSH, Resource::Arn(arn)) => {
+                repository_name(arn).is_some_and(|repo| git_auth::may_reach(initiator, repo))
+            }
+            _ => false,
+        },
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Denied {
+            message: format!(
+                "{} is not authorized to perform: {action} on resource: {resource}",
+                principal.describe()
+            ),
+        })
+    }
+}
+
+/// The repository a CodeCommit ARN names (`arn:aws:codecommit:<region>:<account>:<name>`).
+fn repository_name(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:aws:codecommit:")?;
+    let mut parts = rest.splitn(3, ':');
+    let (_region, _account, name) = (parts.next()?, parts.next()?, parts.next()?);
+    (!name.is_empty()).then_some(name)
+}
+
+/// The ARN of the repository `name`.
+pub(crate) fn repository_arn(state: &AppState, name: &str) -> String {
+    format!("arn:aws:codecommit:{}:{}:{name}", state.region, state.account)
+}
+
+/// The ARN of the IAM user `name`.
+pub(crate) fn user_arn(state: &AppState, name: &str) -> String {
+    format!("arn:aws:iam::{}:user/{name}", state.account)
+}
+
+/// The ARN of the build `id`.
+pub(crate) fn build_arn(state: &AppState, id: &str) -> String {
+    format!("arn:aws:codebuild:{}:{}:build/{id}", state.region, state.account)
+}
+
+/// The resource an AWS operation acts on, as IAM would name it, from its input: the
+/// repository, project, parameter or secret it names, or `*`.
+pub(crate) fn aws_resource(
+    state: &AppState,
+    signing_name: &str,
+    operation: &str,
+    input: &Value,
+) -> String {
+    let (region, account) = (&state.region, &state.account);
+    let field = |name: &str| input[name].as_str().filter(|it| !it.is_empty());
+    match signing_name {
+        "codecommit" => field("repositoryName").map(|name| repository_arn(state, name)),
+        "codebuild" => {
+            let name = match operation {
+                "CreateProject" | "UpdateProject" | "DeleteProject" => field("name"),
+                _ => field("projectName"),
+            };
+            name.map(|name| format!("arn:aws:codebuild:{region}:{account}:project/{name}"))
+        }
+        "ssm" => field("Name").map(|name| {
+            format!("arn:aws:ssm:{region}:{account}:parameter/{}", name.trim_start_matches('/'))
+        }),
+        "secretsmanager" => field("SecretId").or_else(|| field("Name")).map(|id| {
+            if id.starts_with("arn:") {
+                id.to_owned()
+            } else {
+                format!("arn:aws:secretsmanager:{region}:{account}:secret:{id}")
+            }
+        }),
+        _ => None,
+    }
+    .unwrap_or_else(|| "*".to_owned())
+}

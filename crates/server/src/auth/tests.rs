@@ -1,0 +1,377 @@
+//! The one authentication path (each kind of credential, and wrong, expired and missing ones)
+//! and the one authorization decision (a table of principal × action × resource).
+
+use axum::http::{HeaderMap, HeaderValue, Method, Uri};
+use engine::store::{Document, Write};
+use serde_json::json;
+
+use super::*;
+use awsapi::sigv4::{format_amz_date, sign};
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    map
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", crate::base64_codec::encode(format!("{user}:{password}").as_bytes()))
+}
+
+async fn state() -> (AppState, tempfile::TempDir, (String, String)) {
+    let (state, dir) = crate::test_state("us-east-1").await;
+    let keys = state.identity.create_access_key("admin", 0).await.unwrap();
+    (state, dir, (keys.access_key_id, keys.secret_access_key))
+}
+
+async fn via(state: &AppState, route: Route<'_>, map: &HeaderMap) -> Result<Principal, AuthError> {
+    authenticate(state, route, &RequestParts::headers(map)).await
+}
+
+/// A SigV4-signed `POST /` for `service`, signed `skew` seconds from now with `secret`.
+fn signed_post(key: &str, secret: &str, service: &str, skew: i64, body: &[u8]) -> HeaderMap {
+    let amz_date = format_amz_date(engine::clock::now_ms() / 1000 + skew);
+    let mut pairs = vec![
+        ("host".to_owned(), "127.0.0.1:1".to_owned()),
+        ("x-amz-date".to_owned(), amz_date.clone()),
+        ("x-amz-target".to_owned(), "CodeBuild_20161006.ListProjects".to_owned()),
+    ];
+    let request = SignedRequest { method: "POST", path: "/", query: "", headers: &pairs, body };
+    let authorization = sign(&request, key, secret, "us-east-1", service, &amz_date);
+    pairs.push(("authorization".to_owned(), authorization));
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    headers(&pairs)
+}
+
+async fn sigv4(state: &AppState, map: &HeaderMap, body: &[u8]) -> Result<Principal, AuthError> {
+    let (method, uri) = (Method::POST, Uri::from_static("/"));
+    let route = Route::Aws { signing_name: "codebuild" };
+    authenticate(state, route, &RequestParts::new(&method, &uri, map, body)).await
+}
+
+#[tokio::test]
+async fn sigv4_signs_in_a_user_and_refuses_wrong_expired_and_missing_signatures() {
+    let (state, _dir, (key, secret)) = state().await;
+    let body = b"{}";
+    let good = signed_post(&key, &secret, "codebuild", 0, body);
+    assert_eq!(
+        sigv4(&state, &good, body).await.unwrap(),
+        Principal::User { name: "admin".into(), via: SignIn::SigV4 { access_key_id: key.clone() } }
+    );
+    // Another body than the one signed, a wrong secret, an old signature, another service.
+    let replayed = sigv4(&state, &good, b"{\"x\":1}").await;
+    assert!(
+        matches!(replayed, Err(AuthError::Signature(SignatureError::Mismatch))),
+        "{replayed:?}"
+    );
+    let wrong = signed_post(&key, "not-the-secret", "codebuild", 0, body);
+    assert!(matches!(
+        sigv4(&state, &wrong, body).await,
+        Err(AuthError::Signature(SignatureError::Mismatch))
+    ));
+    let old = signed_post(&key, &secret, "codebuild", -3600, body);
+    assert!(matches!(
+        sigv4(&state, &old, body).await,
+        Err(AuthError::Signature(SignatureError::Expired { .. }))
+    ));
+    let other = signed_post(&key, &secret, "codecommit", 0, body);
+    assert!(matches!(
+        sigv4(&state, &other, body).await,
+        Err(AuthError::Signature(SignatureError::WrongService(_)))
+    ));
+    let unknown = signed_post("AKIAUNKNOWN0000000", &secret, "codebuild", 0, body);
+    assert!(matches!(
+        sigv4(&state, &unknown, body).await,
+        Err(AuthError::Signature(SignatureError::UnknownKey))
+    ));
+    let missing = headers(&[("host", "127.0.0.1:1")]);
+    assert!(matches!(
+        sigv4(&state, &missing, body).await,
+        Err(AuthError::Signature(SignatureError::Missing))
+    ));
+}
+
+/// The credential helper's password for `repo`, signed `skew` seconds from now.
+fn helper_password(secret: &str, repo: &str, skew: i64) -> String {
+    let stamp = format_amz_date(engine::clock::now_ms() / 1000 + skew);
+    let timestamp = stamp.trim_end_matches('Z');
+    let path = format!("/v1/repos/{repo}");
+    let signature =
+        git_auth::codecommit_signature(secret, "us-east-1", timestamp, "127.0.0.1", &path);
+    format!("{timestamp}Z{signature}")
+}
+
+#[tokio::test]
+async fn git_takes_the_helper_password_and_git_credentials_and_refuses_wrong_ones() {
+    let (state, _dir, (key, secret)) = state().await;
+    let git = Route::Git { repository: "app" };
+    let with = |user: &str, password: &str| {
+        headers(&[("host", "127.0.0.1:8080"), ("authorization", &basic(user, password))])
+    };
+    let helper = with(&key, &helper_password(&secret, "app", 0));
+    assert_eq!(
+        via(&state, git, &helper).await.unwrap(),
+        Principal::User {
+            name: "admin".into(),
+            via: SignIn::GitHelper { access_key_id: key.clone() }
+        }
+    );
+    // Signed for another repository, too long ago, with another secret.
+    let elsewhere = via(&state, Route::Git { repository: "other" }, &helper).await;
+    assert!(matches!(elsewhere, Err(AuthError::Invalid(_))), "{elsewhere:?}");
+    let stale = with(&key, &helper_password(&secret, "app", -3600));
+    assert!(matches!(via(&state, git, &stale).await, Err(AuthError::Invalid(_))));
+    let forged = with(&key, &helper_password("not-the-secret", "app", 0));
+    assert!(matches!(via(&state, git, &forged).await, Err(AuthError::Invalid(_))));
+
+    let (name, password) = crate::git::create_git_credentials(&state, "admin").await.unwrap();
+    assert_eq!(
+        via(&state, git, &with(&name, &password)).await.unwrap(),
+        Principal::User {
+            name: "admin".into(),
+            via: SignIn::GitCredentials { git_user_name: name.clone() }
+        }
+    );
+    let wrong = via(&state, git, &with(&name, "not-the-password")).await;
+    assert!(matches!(wrong, Err(AuthError::Invalid(_))), "{wrong:?}");
+    crate::git::revoke_git_credentials(&state, &name).await.unwrap();
+    assert!(matches!(via(&state, git, &with(&name, &password)).await, Err(AuthError::Invalid(_))));
+    assert!(matches!(via(&state, git, &HeaderMap::new()).await, Err(AuthError::Missing)));
+}
+
+/// A build in progress on `agent_id` and a git token for it, written as a lease writes them.
+async fn running_build_with_token(state: &AppState, agent_id: &str, token: &str) {
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
+    let document = |kind: &str, key: &str, parent: Option<&str>, body| Document {
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        parent: parent.map(str::to_owned),
+        sort: 0,
+        version: 0,
+        body,
+    };
+    let build = json!({
+        "id": "proj:1", "buildStatus": "IN_PROGRESS", "buildComplete": false,
+        crate::builds::INTERNAL: { "agentId": agent_id },
+    });
+    let token = json!({
+        "buildId": "proj:1", "agentId": agent_id, "user": "admin",
+        "expiresMs": engine::clock::now_ms() + 600_000,
+    });
+    state
+        .store
+        .apply(vec![
+            Write::Put(document(engine::kinds::BUILD, "proj:1", None, build)),
+            Write::Put(document("build-token", &hash, Some("proj:1"), token)),
+        ])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn git_takes_agent_and_build_tokens_while_they_are_valid() {
+    let (state, _dir, _) = state().await;
+    let git = Route::Git { repository: "app" };
+    let bearer = |token: &str| headers(&[("authorization", &format!("Bearer {token}"))]);
+    let agent = crate::agent_api::create_token(&state, "builder").await.unwrap();
+    let Principal::Agent { name, .. } = via(&state, git, &bearer(&agent)).await.unwrap() else {
+        panic!("not an agent");
+    };
+    assert_eq!(name, "builder");
+    running_build_with_token(&state, "agent-1", "slb_build").await;
+    assert_eq!(
+        via(&state, git, &bearer("slb_build")).await.unwrap(),
+        Principal::Build { build_id: "proj:1".into(), initiator: "admin".into() }
+    );
+    assert!(matches!(via(&state, git, &bearer("slb_unknown")).await, Err(AuthError::Invalid(_))));
+    // The build ends: its token is worth nothing.
+    let mut build = state.store.get(engine::kinds::BUILD, "proj:1").await.unwrap().unwrap();
+    build.body["buildStatus"] = json!("SUCCEEDED");
+    build.body["buildComplete"] = json!(true);
+    let version = build.version;
+    state
+        .store
+        .apply(vec![Write::Update { document: build, expected_version: version }])
+        .await
+        .unwrap();
+    assert!(matches!(via(&state, git, &bearer("slb_build")).await, Err(AuthError::Invalid(_))));
+}
+
+#[tokio::test]
+async fn the_agent_api_takes_only_agent_tokens() {
+    let (state, _dir, (key, secret)) = state().await;
+    let token = crate::agent_api::create_token(&state, "builder").await.unwrap();
+    let bearer = |token: &str| headers(&[("authorization", &format!("Bearer {token}"))]);
+    let Principal::Agent { name, token_hash } =
+        via(&state, Route::Agent, &bearer(&token)).await.unwrap()
+    else {
+        panic!("not an agent");
+    };
+    assert_eq!((name.as_str(), token_hash.len()), ("builder", 64));
+    running_build_with_token(&state, "agent-1", "slb_build").await;
+    for refused in [
+        bearer("slb_build"),
+        bearer("slw_unknown"),
+        headers(&[("authorization", &basic(&key, &secret))]),
+    ] {
+        let result = via(&state, Route::Agent, &refused).await;
+        assert!(matches!(result, Err(AuthError::Invalid(_) | AuthError::Missing)), "{result:?}");
+    }
+    assert!(matches!(via(&state, Route::Agent, &HeaderMap::new()).await, Err(AuthError::Missing)));
+}
+
+#[tokio::test]
+async fn logs_take_an_access_key_as_basic_credentials() {
+    let (state, _dir, (key, secret)) = state().await;
+    let with = |password: &str| headers(&[("authorization", &basic(&key, password))]);
+    assert_eq!(
+        via(&state, Route::Logs, &with(&secret)).await.unwrap(),
+        Principal::User {
+            name: "admin".into(),
+            via: SignIn::LogsAccessKey { access_key_id: key.clone() }
+        }
+    );
+    assert!(matches!(via(&state, Route::Logs, &with("wrong")).await, Err(AuthError::Invalid(_))));
+    state.identity.revoke_access_key(&key).await.unwrap();
+    assert!(matches!(via(&state, Route::Logs, &with(&secret)).await, Err(AuthError::Invalid(_))));
+    let garbage = headers(&[("authorization", "Basic !!!")]);
+    assert!(matches!(via(&state, Route::Logs, &garbage).await, Err(AuthError::Invalid(_))));
+    assert!(matches!(via(&state, Route::Logs, &HeaderMap::new()).await, Err(AuthError::Missing)));
+}
+
+#[tokio::test]
+async fn the_console_takes_a_live_session_cookie() {
+    let (state, _dir, _) = state().await;
+    let now = engine::clock::now_ms();
+    let (session, token) =
+        crate::console::session::create(&state.store, "admin", now).await.unwrap();
+    let cookie = |token: &str| headers(&[("cookie", &format!("other=1; slipway_session={token}"))]);
+    assert_eq!(
+        via(&state, Route::Console, &cookie(&token)).await.unwrap(),
+        Principal::User {
+            name: "admin".into(),
+            via: SignIn::ConsoleSession { csrf: session.csrf }
+        }
+    );
+    assert!(matches!(
+        via(&state, Route::Console, &cookie("forged")).await,
+        Err(AuthError::Missing)
+    ));
+    // A session from 13 hours ago has expired (they last 12).
+    let (_, old) =
+        crate::console::session::create(&state.store, "admin", now - 13 * 3_600_000).await.unwrap();
+    assert!(matches!(via(&state, Route::Console, &cookie(&old)).await, Err(AuthError::Missing)));
+    assert!(matches!(
+        via(&state, Route::Console, &HeaderMap::new()).await,
+        Err(AuthError::Missing)
+    ));
+}
+
+#[test]
+fn authorize_allows_what_each_principal_may_do() {
+    let user = |via| Principal::User { name: "alice".into(), via };
+    let sigv4 = user(SignIn::SigV4 { access_key_id: "AKIA1".into() });
+    let console = user(SignIn::ConsoleSession { csrf: "c".into() });
+    let git_user = user(SignIn::GitCredentials { git_user_name: "alice-at-1".into() });
+    let agent = Principal::Agent { name: "builder".into(), token_hash: "h1".into() };
+    let build = Principal::Build { build_id: "p:1".into(), initiator: "alice".into() };
+    let repo = Resource::Arn("arn:aws:codecommit:us-east-1:000000000000:app");
+    let project = Resource::Arn("arn:aws:codebuild:us-east-1:000000000000:project/p");
+    let any = Resource::Arn("*");
+    let me = Resource::Arn("arn:aws:iam::000000000000:user/alice");
+    let own_agent = Resource::Agent { id: "agent-1", registered_with: "h1" };
+    let other_agent = Resource::Agent { id: "agent-2", registered_with: "h2" };
+    let table: &[(&Principal, &str, Resource<'_>, bool)] = &[
+        (&sigv4, "codebuild:StartBuild", project, true),
+        (&sigv4, "codecommit:CreateRepository", any, true),
+        (&sigv4, "ssm:GetParameter", any, true),
+        (&console, "codecommit:GetFile", repo, true),
+        (&git_user, GIT_PUSH, repo, true),
+        (&git_user, GIT_PULL, repo, true),
+        (&sigv4, READ_BUILD_LOG, any, true),
+        (&console, "iam:ChangePassword", me, true),
+        (&console, "iam:CreateServiceSpecificCredential", me, true),
+        (&agent, "iam:ChangePassword", me, false),
+        (&build, "iam:CreateServiceSpecificCredential", me, false),
+        (&sigv4, AGENT_LEASE, own_agent, false),
+        (&sigv4, AGENT_REGISTER, Resource::Agents, false),
+        (&agent, AGENT_REGISTER, Resource::Agents, true),
+        (&agent, AGENT_UPLOAD_REPORT, Resource::Agents, true),
+        (&agent, AGENT_LEASE, own_agent, true),
+        (&agent, AGENT_FINISH, own_agent, true),
+        (&agent, AGENT_EVENTS, other_agent, false),
+        (&agent, GIT_PULL, repo, true),
+        (&agent, GIT_PUSH, repo, false),
+        (&agent, "codebuild:StartBuild", project, false),
+        (&agent, READ_BUILD_LOG, any, false),
+        (&build, GIT_PULL, repo, true),
+        (&build, GIT_PUSH, repo, true),
+        (&build, GIT_PULL, any, false),
+        (&build, "codecommit:GetFile", repo, false),
+        (&build, "codebuild:StartBuild", project, false),
+        (&build, AGENT_LEASE, own_agent, false),
+        (&build, READ_BUILD_LOG, any, false),
+    ];
+    for (principal, action, resource, allowed) in table {
+        let result = authorize(principal, action, resource);
+        assert_eq!(result.is_ok(), *allowed, "{principal:?} {action} {resource}: {result:?}");
+    }
+    // The refusals say why, as the routes answer them.
+    let push = authorize(&agent, GIT_PUSH, &repo).unwrap_err();
+    assert_eq!(push.message, "agents may fetch, not push");
+    let stolen = authorize(&agent, AGENT_EVENTS, &other_agent).unwrap_err();
+    assert_eq!(stolen.message, "agent agent-2 was registered with another agent token");
+    let denied = authorize(&build, "codebuild:StartBuild", &project).unwrap_err();
+    assert_eq!(
+        denied.message,
+        "Build token of p:1 is not authorized to perform: codebuild:StartBuild on resource: \
+         arn:aws:codebuild:us-east-1:000000000000:project/p"
+    );
+}
+
+#[tokio::test]
+async fn aws_resources_are_named_by_their_arns() {
+    let (state, _dir, _) = state().await;
+    let (region, account) = (state.region.clone(), state.account.clone());
+    let cases = [
+        (
+            "codecommit",
+            "GetFile",
+            json!({ "repositoryName": "app" }),
+            format!("arn:aws:codecommit:{region}:{account}:app"),
+        ),
+        (
+            "codebuild",
+            "StartBuild",
+            json!({ "projectName": "p" }),
+            format!("arn:aws:codebuild:{region}:{account}:project/p"),
+        ),
+        (
+            "codebuild",
+            "CreateProject",
+            json!({ "name": "p" }),
+            format!("arn:aws:codebuild:{region}:{account}:project/p"),
+        ),
+        (
+            "ssm",
+            "GetParameter",
+            json!({ "Name": "/a/b" }),
+            format!("arn:aws:ssm:{region}:{account}:parameter/a/b"),
+        ),
+        (
+            "secretsmanager",
+            "GetSecretValue",
+            json!({ "SecretId": "s" }),
+            format!("arn:aws:secretsmanager:{region}:{account}:secret:s"),
+        ),
+        ("codebuild", "ListProjects", json!({}), "*".to_owned()),
+    ];
+    for (service, operation, input, arn) in cases {
+        assert_eq!(aws_resource(&state, service, operation, &input), arn, "{service}:{operation}");
+    }
+}
