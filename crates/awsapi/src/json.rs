@@ -1,6 +1,7 @@
 //! The AWS JSON 1.1 protocol's wire forms: the content type, the error body, and the rule
 //! for what a request body may be.
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::ApiError;
@@ -35,3 +36,23 @@ pub fn input(body: &[u8]) -> Result<Value, ApiError> {
     }
     Ok(input)
 }
+
+/// An operation's input as its typed struct (the struct's fields carry the botocore member
+/// names). A member of the wrong type is a `SerializationException` that names the member by
+/// its path (`environment.environmentVariables[0].value`); required members are the
+/// operation's own business, since each service has its own error for a missing one.
+pub fn typed<T: DeserializeOwned>(input: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(input).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = if path == "." {
+            format!("The request body does not match the operation's input: {inner}")
+        } else {
+            format!("The request member {path} is not valid: {inner}")
+        };
+        ApiError::client("SerializationException", message)
+    })
+}
+
+#[cfg(test)]
+mod tests;
