@@ -15,3 +15,14 @@ pub mod query;
 pub mod sigv4;
 
 pub use error::{ApiError, ErrorKind};
+
+/// Who made a request, as a service function sees it: the user it acts for (a build's token
+/// acts for its initiator), the access key that signed it (empty when none did: the console,
+/// git credentials), and the `Host` it was sent to, for links back to this server. The server
+/// derives it from the authenticated principal after `authorize` allowed the operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user: String,
+    pub access_key_id: String,
+    pub host: String,
+}

@@ -49,14 +49,7 @@ impl Service {
     }
 }
 
-/// Who made a request.
-#[derive(Debug, Clone)]
-pub(crate) struct Caller {
-    pub(crate) user: String,
-    pub(crate) access_key_id: String,
-    /// The `Host` the request was sent to, for links back to this server.
-    pub(crate) host: String,
-}
+pub(crate) use awsapi::Caller;
 
 /// Services whose clients exist but which this server does not have yet, by their
 /// `X-Amz-Target` prefix.
