@@ -78,6 +78,13 @@ const DEPENDENCY_RULES: &[DependencyRule] = &[
         never_reaches: &["axum", "askama", "server", "agent", "slipway", "codecommit"],
         nor_any_of_ours: false,
     },
+    // CodeBuild reaches hosted repositories only through its `Repositories` trait, which the
+    // server implements: not through the `codecommit` crate.
+    DependencyRule {
+        krate: "codebuild",
+        never_reaches: &["axum", "askama", "server", "agent", "slipway", "codecommit"],
+        nor_any_of_ours: false,
+    },
 ];
 
 #[test]

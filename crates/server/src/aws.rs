@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::auth::{self, AuthError, Principal, RequestParts};
 use crate::error::{ApiError, ErrorKind, body_kind, json_response};
-use crate::{AppState, codebuild, codecommit, secrets_store};
+use crate::{AppState, codecommit, secrets_store};
 
 /// The services this server speaks, by their `X-Amz-Target` prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +199,7 @@ pub(crate) fn scope_service<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<
     sigv4::scope_service(authorization, uri.query())
 }
 
+pub(crate) mod codebuild;
 mod query;
 pub(crate) use query::s3_not_available;
 

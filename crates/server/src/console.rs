@@ -662,7 +662,7 @@ impl Api {
     async fn codebuild(&self, operation: &str, input: Value) -> Result<Value, ConsoleError> {
         let principal = principal(&self.session);
         crate::aws::authorize(&self.state, &principal, "codebuild", operation, &input)?;
-        Ok(crate::codebuild::call(&self.state, &self.caller, operation, input).await?)
+        Ok(crate::aws::codebuild::call(&self.state, &self.caller, operation, input).await?)
     }
 }
 

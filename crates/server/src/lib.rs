@@ -16,8 +16,7 @@ mod agent_api;
 mod auth;
 mod aws;
 mod base64_codec;
-mod builds;
-mod codebuild;
+mod codebuild_repositories;
 mod codecommit;
 mod console;
 mod error;
@@ -26,10 +25,8 @@ mod logs;
 mod loop_lease;
 mod loops;
 mod mirrors;
-mod reports;
 mod request_limits;
 mod triggers;
-mod webhooks;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -123,6 +120,24 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
+    /// The CodeBuild service's context over this state (its hosted repositories are this
+    /// server's).
+    pub(crate) fn codebuild(&self) -> codebuild::Context {
+        codebuild::Context {
+            store: self.store.clone(),
+            blobs: self.blobs.clone(),
+            secrets: self.secrets_store.clone(),
+            region: self.region.clone(),
+            account: self.account.clone(),
+            temp_dir: self.data_dir.join("tmp"),
+            repositories: Arc::new(codebuild_repositories::HostedRepositories {
+                state: self.clone(),
+            }),
+            jobs: self.jobs.clone(),
+            logs: self.logs.clone(),
+        }
+    }
+
     /// Whether this replica runs the background loop `name` now (see [`loop_lease`]); a store
     /// error counts as no.
     pub(crate) async fn runs_loop(&self, name: &str) -> bool {
@@ -225,7 +240,7 @@ impl Server {
         let state = self.state.clone();
         loops.start("triggers", move || crate::triggers::deliver_forever(state.clone()));
         let state = self.state.clone();
-        loops.start("webhooks", move || crate::webhooks::start_builds_forever(state.clone()));
+        loops.start("webhooks", move || start_builds_forever(state.clone()));
         let state = self.state.clone();
         loops.start("mirrors", move || crate::mirrors::run_forever(state.clone()));
         // Long polls (agents waiting for work) end as soon as the shutdown starts, so that the
@@ -493,6 +508,7 @@ async fn healthz(State(state): State<AppState>) -> axum::response::Response {
 /// Ends builds whose agent is gone or that waited in the queue too long, every 2 s, on the
 /// replica that holds the loop's lease.
 async fn expire_forever(state: AppState) {
+    let ctx = state.codebuild();
     let mut interval = tokio::time::interval(Duration::from_secs(2));
     loop {
         interval.tick().await;
@@ -500,11 +516,33 @@ async fn expire_forever(state: AppState) {
             continue;
         }
         let now = engine::clock::now_ms();
-        if let Err(err) = agent_api::expire_leases(&state, now).await {
+        if let Err(err) = codebuild::queue::expire_leases(&ctx, now).await {
             tracing::error!(%err, "expiring leases");
         }
-        if let Err(err) = builds::expire_queued(&state, now).await {
+        if let Err(err) = codebuild::builds::expire_queued(&ctx, now).await {
             tracing::error!(%err, "ending builds that waited too long in the queue");
+        }
+    }
+}
+
+/// Follows the reference events of every repository and starts the builds their webhooks ask
+/// for (`codebuild::webhooks::start_builds`), on the replica that holds the loop's lease, when
+/// a push wakes it and every 2 s. Runs until the server stops.
+async fn start_builds_forever(state: AppState) {
+    let ctx = state.codebuild();
+    loop {
+        let woken = state.ref_events.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        // One replica of the installation starts the builds of a push.
+        if state.runs_loop("webhooks").await
+            && let Err(err) = codebuild::webhooks::start_builds(&ctx, engine::clock::now_ms()).await
+        {
+            tracing::error!(code = %err.code, message = %err.message, "webhooks: handling pushes");
+        }
+        tokio::select! {
+            () = &mut woken => {}
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
         }
     }
 }

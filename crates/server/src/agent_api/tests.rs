@@ -7,6 +7,10 @@ use protocol::BuildStatus;
 use protocol::agent::{FinishRequest, JobOffer, LeaseResponse, RegisterResponse};
 use serde_json::{Value, json};
 
+use codebuild::builds::{INTERNAL, core};
+use codebuild::queue::{agent_name, end_lost, expire_leases, record_events, try_lease};
+use engine::kinds::{BUILD, BUILD_TOKEN};
+
 use super::*;
 use crate::aws::Caller;
 
@@ -34,7 +38,7 @@ impl Harness {
     async fn codebuild(&self, operation: &str, input: Value) -> Value {
         let caller =
             Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
-        crate::codebuild::call(&self.state, &caller, operation, input).await.unwrap()
+        crate::aws::codebuild::call(&self.state, &caller, operation, input).await.unwrap()
     }
 
     /// A project whose builds use the git credential helper, and one queued build of it.
@@ -198,7 +202,7 @@ async fn another_agents_token_cannot_upload_a_report_into_an_agents_job() {
     let put = reqwest::Method::PUT;
     let (status, text) = harness.call(put.clone(), &path, &b.token, &a.id, forged.clone()).await;
     assert_eq!(status, 403, "{text}");
-    let key = crate::reports::upload_key(&build_id, 0);
+    let key = codebuild::reports::upload_key(&build_id, 0);
     assert!(harness.state.blobs.head(&key).await.unwrap().is_none(), "B's report was stored");
     // A itself may.
     let (status, text) = harness.call(put, &path, &a.token, &a.id, forged).await;
@@ -240,7 +244,7 @@ async fn a_lost_agent_is_named_by_its_name_not_its_id() {
     let a = harness.register("build-box-1").await;
     let mut document = harness.state.store.get(BUILD, &build_id).await.unwrap().unwrap();
     let mut build = core(&document).unwrap();
-    end_lost(&mut document, &mut build, 0.0, &agent_name(&harness.state, &a.id).await);
+    end_lost(&mut document, &mut build, 0.0, &agent_name(&harness.state.codebuild(), &a.id).await);
     let context = build
         .phases
         .iter()
@@ -295,7 +299,9 @@ async fn leased() -> (Harness, String, Agent, String) {
     let harness = Harness::start().await;
     let build_id = harness.queue_build().await;
     let agent = harness.register("agent-a").await;
-    let Ok(Some(offer)) = try_lease(&harness.state, &agent.id, &BTreeMap::new(), NOW).await else {
+    let Ok(Some(offer)) =
+        try_lease(&harness.state.codebuild(), &agent.id, &BTreeMap::new(), NOW).await
+    else {
         panic!("the agent leased nothing");
     };
     assert_eq!(offer.job_id, build_id);
@@ -314,7 +320,9 @@ async fn a_lease_writes_the_job_the_build_and_its_token_in_one_transaction() {
     let agent = harness.register("agent-a").await;
     let store = &harness.state.store;
     let before = snapshot(store, &[&build_id]).await;
-    let Ok(Some(offer)) = try_lease(&harness.state, &agent.id, &BTreeMap::new(), NOW).await else {
+    let Ok(Some(offer)) =
+        try_lease(&harness.state.codebuild(), &agent.id, &BTreeMap::new(), NOW).await
+    else {
         panic!("the agent leased nothing");
     };
     let after = snapshot(store, &[&build_id]).await;
@@ -342,7 +350,10 @@ async fn a_lease_writes_the_job_the_build_and_its_token_in_one_transaction() {
     // A second agent finds nothing to take, and changes nothing looking.
     let b = harness.register("agent-b").await;
     let before = snapshot(store, &[&build_id]).await;
-    assert!(matches!(try_lease(&harness.state, &b.id, &BTreeMap::new(), NOW + 1).await, Ok(None)));
+    assert!(matches!(
+        try_lease(&harness.state.codebuild(), &b.id, &BTreeMap::new(), NOW + 1).await,
+        Ok(None)
+    ));
     assert_eq!(changes(&before, &snapshot(store, &[&build_id]).await, &[]), Vec::<String>::new());
 }
 
@@ -361,7 +372,9 @@ async fn an_event_batch_renews_logs_and_records_in_one_transaction() {
     let store = &harness.state.store;
     let before = snapshot(store, &[&build_id]).await;
     let batch = message_batch(&agent.id, 0, "hello");
-    let Ok(control) = record_events(&harness.state, &build_id, &batch, NOW + 1_000).await else {
+    let Ok(control) =
+        record_events(&harness.state.codebuild(), &build_id, &batch, NOW + 1_000).await
+    else {
         panic!("the batch was refused");
     };
     assert!(!control.stop);
@@ -380,7 +393,9 @@ async fn an_event_batch_renews_logs_and_records_in_one_transaction() {
     store.append_log(&build_id, 1, b"in the way").await.unwrap();
     let before = snapshot(store, &[&build_id]).await;
     let batch = message_batch(&agent.id, 1, "again");
-    assert!(record_events(&harness.state, &build_id, &batch, NOW + 2_000).await.is_err());
+    assert!(
+        record_events(&harness.state.codebuild(), &build_id, &batch, NOW + 2_000).await.is_err()
+    );
     assert_eq!(changes(&before, &snapshot(store, &[&build_id]).await, &[]), Vec::<String>::new());
 }
 
@@ -414,9 +429,9 @@ async fn a_lost_agent_ends_the_build_its_job_and_its_git_token_in_one_transactio
     let store = &harness.state.store;
     let before = snapshot(store, &[&build_id]).await;
     // Not expired yet at the lease's end; expired just after it.
-    assert_eq!(expire_leases(&harness.state, NOW + LEASE_MS).await.unwrap(), 0);
+    assert_eq!(expire_leases(&harness.state.codebuild(), NOW + LEASE_MS).await.unwrap(), 0);
     assert_eq!(changes(&before, &snapshot(store, &[&build_id]).await, &[]), Vec::<String>::new());
-    assert_eq!(expire_leases(&harness.state, NOW + LEASE_MS + 1).await.unwrap(), 1);
+    assert_eq!(expire_leases(&harness.state.codebuild(), NOW + LEASE_MS + 1).await.unwrap(), 1);
     let after = snapshot(store, &[&build_id]).await;
     assert_eq!(
         changes(&before, &after, &names(&build_id, &hash)),
@@ -443,7 +458,7 @@ async fn a_build_retried_after_its_agent_was_lost_takes_the_old_token_away() {
         .await
         .unwrap();
     let before = snapshot(store, &[&build_id]).await;
-    assert_eq!(expire_leases(&harness.state, NOW + LEASE_MS + 1).await.unwrap(), 0);
+    assert_eq!(expire_leases(&harness.state.codebuild(), NOW + LEASE_MS + 1).await.unwrap(), 0);
     let after = snapshot(store, &[&build_id]).await;
     assert_eq!(
         changes(&before, &after, &names(&build_id, &token_hash(&token))),

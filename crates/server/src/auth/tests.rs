@@ -157,7 +157,7 @@ async fn running_build_with_token(state: &AppState, agent_id: &str, token: &str)
     };
     let build = json!({
         "id": "proj:1", "buildStatus": "IN_PROGRESS", "buildComplete": false,
-        crate::builds::INTERNAL: { "agentId": agent_id },
+        codebuild::builds::INTERNAL: { "agentId": agent_id },
     });
     let token = json!({
         "buildId": "proj:1", "agentId": agent_id, "user": "admin",

@@ -1,5 +1,5 @@
-//! The CodeBuild API (`CodeBuild_20161006.*`): projects here; builds in `builds`, reports in
-//! `reports`.
+//! CodeBuild projects: CreateProject, UpdateProject, DeleteProject, BatchGetProjects and
+//! ListProjects; builds are in `builds`, reports in `reports`.
 //!
 //! Shapes, defaults and errors follow the botocore model (`codebuild/2016-10-06`). Projects are
 //! stored as the JSON the API returns, so `BatchGetProjects` gives back exactly what was
@@ -8,68 +8,20 @@
 use engine::store::{Document, StoreError, Write};
 use serde_json::{Value, json};
 
-use crate::aws::Caller;
-use crate::error::ApiError;
-use crate::{AppState, builds, reports, webhooks};
+use awsapi::ApiError;
 use engine::kinds::PROJECT;
+
+use crate::{Context, builds, invalid};
 
 /// How many names `ListProjects` returns per page, as AWS does.
 const PAGE_SIZE: usize = 100;
-
-pub(crate) async fn call(
-    state: &AppState,
-    caller: &Caller,
-    operation: &str,
-    input: Value,
-) -> Result<Value, ApiError> {
-    // The one reading of the clock for this request: the service functions take the time.
-    let now = engine::clock::now_ms();
-    match operation {
-        "StartBuild" => builds::start_build(state, caller, input, now).await,
-        "StopBuild" => builds::stop_build(state, input, now).await,
-        "RetryBuild" => builds::retry_build(state, caller, input, now).await,
-        "BatchGetBuilds" => builds::batch_get_builds(state, input).await,
-        "ListBuilds" => builds::list_builds(state, input, None).await,
-        "ListBuildsForProject" => {
-            let project = input
-                .get("projectName")
-                .and_then(Value::as_str)
-                .ok_or_else(|| invalid("projectName is required"))?
-                .to_owned();
-            builds::list_builds(state, input, Some(&project)).await
-        }
-        "BatchDeleteBuilds" => builds::batch_delete_builds(state, input).await,
-        "CreateWebhook" => webhooks::create_webhook(state, input, now).await,
-        "UpdateWebhook" => webhooks::update_webhook(state, input).await,
-        "DeleteWebhook" => webhooks::delete_webhook(state, input).await,
-        "CreateReportGroup" => reports::create_report_group(state, input).await,
-        "BatchGetReportGroups" => reports::batch_get_report_groups(state, input).await,
-        "ListReportGroups" => reports::list_report_groups(state, input).await,
-        "ListReportsForReportGroup" => reports::list_reports_for_report_group(state, input).await,
-        "BatchGetReports" => reports::batch_get_reports(state, input).await,
-        "DescribeTestCases" => reports::describe_test_cases(state, input).await,
-        "CreateProject" => create_project(state, input, now).await,
-        "UpdateProject" => update_project(state, input, now).await,
-        "DeleteProject" => delete_project(state, input).await,
-        "BatchGetProjects" => batch_get_projects(state, input).await,
-        "ListProjects" => list_projects(state, input).await,
-        _ => Err(ApiError::client(
-            "UnknownOperationException",
-            format!("Slipway does not implement the CodeBuild operation {operation} yet"),
-        )),
-    }
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::client("InvalidInputException", message)
-}
 
 fn required_str<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
     input.get(field).and_then(Value::as_str).ok_or_else(|| invalid(format!("{field} is required")))
 }
 
-fn project_arn(state: &AppState, name: &str) -> String {
-    format!("arn:aws:codebuild:{}:{}:project/{name}", state.region, state.account)
+pub(crate) fn project_arn(ctx: &Context, name: &str) -> String {
+    format!("arn:aws:codebuild:{}:{}:project/{name}", ctx.region, ctx.account)
 }
 
 /// A project name, or the name inside a project ARN.
@@ -244,10 +196,10 @@ fn check_project(project: &Value, account: &str) -> Result<(), ApiError> {
 }
 
 /// The output-only fields and defaults of a stored project.
-fn with_defaults(state: &AppState, mut project: Value, created: f64, modified: f64) -> Value {
+fn with_defaults(ctx: &Context, mut project: Value, created: f64, modified: f64) -> Value {
     let name = project["name"].as_str().unwrap_or_default().to_owned();
     let object = project.as_object_mut().expect("checked to be an object");
-    object.insert("arn".to_owned(), json!(project_arn(state, &name)));
+    object.insert("arn".to_owned(), json!(project_arn(ctx, &name)));
     object.insert("created".to_owned(), json!(created));
     object.insert("lastModified".to_owned(), json!(modified));
     object.entry("timeoutInMinutes").or_insert(json!(60));
@@ -306,12 +258,12 @@ fn settable(input: &Value) -> serde_json::Map<String, Value> {
         .unwrap_or_default()
 }
 
-async fn create_project(state: &AppState, input: Value, now_ms: i64) -> Result<Value, ApiError> {
+pub async fn create_project(ctx: &Context, input: Value, now_ms: i64) -> Result<Value, ApiError> {
     let fields = Value::Object(settable(&input));
-    check_project(&fields, &state.account)?;
+    check_project(&fields, &ctx.account)?;
     let name = fields["name"].as_str().unwrap_or_default().to_owned();
     let now = engine::clock::aws_timestamp(now_ms);
-    let project = with_defaults(state, fields, now, now);
+    let project = with_defaults(ctx, fields, now, now);
     let document = Document {
         kind: PROJECT.to_owned(),
         key: name.clone(),
@@ -320,37 +272,37 @@ async fn create_project(state: &AppState, input: Value, now_ms: i64) -> Result<V
         version: 0,
         body: project.clone(),
     };
-    match state.store.apply(vec![Write::Insert(document)]).await {
+    match ctx.store.apply(vec![Write::Insert(document)]).await {
         Ok(()) => Ok(json!({ "project": project })),
         Err(StoreError::AlreadyExists { .. }) => Err(ApiError::client(
             "ResourceAlreadyExistsException",
-            format!("Project already exists: {}", project_arn(state, &name)),
+            format!("Project already exists: {}", project_arn(ctx, &name)),
         )),
         Err(err) => Err(err.into()),
     }
 }
 
-async fn update_project(state: &AppState, input: Value, now_ms: i64) -> Result<Value, ApiError> {
+pub async fn update_project(ctx: &Context, input: Value, now_ms: i64) -> Result<Value, ApiError> {
     let name = project_name(required_str(&input, "name")?).to_owned();
     // Retried on a concurrent update, so that two updates of different fields both land.
     for _ in 0..5 {
-        let Some(mut document) = state.store.get(PROJECT, &name).await? else {
+        let Some(mut document) = ctx.store.get(PROJECT, &name).await? else {
             return Err(ApiError::client(
                 "ResourceNotFoundException",
-                format!("Project cannot be found: {}", project_arn(state, &name)),
+                format!("Project cannot be found: {}", project_arn(ctx, &name)),
             ));
         };
         let mut fields = settable(&document.body);
         fields.extend(settable(&input));
         fields.insert("name".to_owned(), json!(name));
         let fields = Value::Object(fields);
-        check_project(&fields, &state.account)?;
+        check_project(&fields, &ctx.account)?;
         let created = document.body["created"].as_f64().unwrap_or_default();
         let now = engine::clock::aws_timestamp(now_ms);
-        let project = with_defaults(state, fields, created, now);
+        let project = with_defaults(ctx, fields, created, now);
         let version = document.version;
         document.body = project.clone();
-        match state.store.apply(vec![Write::Update { document, expected_version: version }]).await {
+        match ctx.store.apply(vec![Write::Update { document, expected_version: version }]).await {
             Ok(()) => return Ok(json!({ "project": project })),
             Err(StoreError::Conflict { .. }) => continue,
             Err(err) => return Err(err.into()),
@@ -359,13 +311,13 @@ async fn update_project(state: &AppState, input: Value, now_ms: i64) -> Result<V
     Err(ApiError::internal(format!("project {name} kept changing during an update")))
 }
 
-async fn delete_project(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub async fn delete_project(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let name = project_name(required_str(&input, "name")?).to_owned();
-    state.store.apply(vec![Write::Delete { kind: PROJECT.to_owned(), key: name }]).await?;
+    ctx.store.apply(vec![Write::Delete { kind: PROJECT.to_owned(), key: name }]).await?;
     Ok(json!({}))
 }
 
-async fn batch_get_projects(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub async fn batch_get_projects(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let names: Vec<String> = input
         .get("names")
         .and_then(Value::as_array)
@@ -378,7 +330,7 @@ async fn batch_get_projects(state: &AppState, input: Value) -> Result<Value, Api
         return Err(invalid("names must hold 1 to 100 project names"));
     }
     let keys: Vec<String> = names.iter().map(|it| project_name(it).to_owned()).collect();
-    let found = state.store.get_many(PROJECT, &keys).await?;
+    let found = ctx.store.get_many(PROJECT, &keys).await?;
     let not_found: Vec<&String> = names
         .iter()
         .zip(&keys)
@@ -389,14 +341,14 @@ async fn batch_get_projects(state: &AppState, input: Value) -> Result<Value, Api
     Ok(json!({ "projects": projects, "projectsNotFound": not_found }))
 }
 
-async fn list_projects(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub async fn list_projects(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let sort_by = input.get("sortBy").and_then(Value::as_str).unwrap_or("NAME");
     let descending = match input.get("sortOrder").and_then(Value::as_str).unwrap_or("ASCENDING") {
         "ASCENDING" => false,
         "DESCENDING" => true,
         other => return Err(invalid(format!("Invalid sortOrder: {other}"))),
     };
-    let mut projects = state.store.list_all(PROJECT, None).await?;
+    let mut projects = ctx.store.list_all(PROJECT, None).await?;
     let key = |document: &Document| -> (String, i64) {
         let time =
             |field: &str| (document.body[field].as_f64().unwrap_or_default() * 1000.0) as i64;

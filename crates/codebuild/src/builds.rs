@@ -12,32 +12,23 @@ use protocol::agent::{BuildJob, GitSource};
 use protocol::{Build, BuildStatus, EnvVariable, PhaseContext, PhaseType};
 use serde_json::{Value, json};
 
-use crate::AppState;
-use crate::aws::Caller;
-use crate::error::ApiError;
-use engine::kinds::BUILD_JOB as JOB_KIND;
-use engine::kinds::{BUILD, IDEMPOTENCY, PROJECT, REPOSITORY};
+use awsapi::{ApiError, Caller};
+use engine::kinds::{BUILD, BUILD_JOB, IDEMPOTENCY, PROJECT, REPOSITORY};
+
+use crate::{Context, FileAt, invalid, not_found};
 
 /// The key of the server's bookkeeping inside a build document.
-pub(crate) const INTERNAL: &str = "_slipway";
+pub const INTERNAL: &str = "_slipway";
 /// How many build ids a list call returns per page, as AWS does.
 const PAGE_SIZE: i64 = 100;
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::client("InvalidInputException", message)
-}
-
-fn not_found(message: impl Into<String>) -> ApiError {
-    ApiError::client("ResourceNotFoundException", message)
-}
-
 /// A build document's core, as the state transitions need it.
-pub(crate) fn core(document: &Document) -> Result<Build, ApiError> {
+pub fn core(document: &Document) -> Result<Build, ApiError> {
     serde_json::from_value(document.body.clone()).map_err(ApiError::internal)
 }
 
 /// Writes a changed core back into a build document, keeping every other field.
-pub(crate) fn store_core(document: &mut Document, build: &Build) {
+pub fn store_core(document: &mut Document, build: &Build) {
     let core = serde_json::to_value(build).expect("a build serializes");
     if let (Some(body), Value::Object(core)) = (document.body.as_object_mut(), core) {
         for (key, value) in core {
@@ -68,7 +59,7 @@ fn build_field_absent(build: &Build, key: &str) -> bool {
 /// project's `overrideArtifactName` is true, else the project's artifact `name`; without
 /// either (or with one that is no usable key) the zip keeps the agent's file name
 /// (`artifacts.zip`, `<identifier>.zip`).
-pub(crate) fn artifact_key(
+pub fn artifact_key(
     document: &Document,
     job_id: &str,
     identifier: Option<&str>,
@@ -106,7 +97,7 @@ pub(crate) fn artifact_key(
 
 /// Gives each artifact an agent reported its `location` in the blob store (see
 /// [`artifact_key`]) and the project's `overrideArtifactName`.
-pub(crate) fn place_artifacts(
+pub fn place_artifacts(
     document: &Document,
     job_id: &str,
     reported: &mut Build,
@@ -127,7 +118,7 @@ pub(crate) fn place_artifacts(
 }
 
 /// The build as the API shows it: without the server's bookkeeping.
-pub(crate) fn public(document: &Document) -> Value {
+pub fn public(document: &Document) -> Value {
     let mut body = document.body.clone();
     if let Some(object) = body.as_object_mut() {
         object.remove(INTERNAL);
@@ -136,43 +127,43 @@ pub(crate) fn public(document: &Document) -> Value {
 }
 
 /// What started a build other than a StartBuild call: a push, through a webhook.
-pub(crate) struct Origin {
+pub struct Origin {
     /// The commit pushed.
-    pub(crate) commit: String,
+    pub commit: String,
     /// The branch it was pushed to.
-    pub(crate) branch: String,
+    pub branch: String,
     /// The `CODEBUILD_WEBHOOK_*` variables.
-    pub(crate) variables: Vec<(String, String)>,
+    pub variables: Vec<(String, String)>,
 }
 
 /// StartBuild at `now_ms`.
-pub(crate) async fn start_build(
-    state: &AppState,
+pub async fn start_build(
+    ctx: &Context,
     caller: &Caller,
     input: Value,
     now_ms: i64,
 ) -> Result<Value, ApiError> {
-    let (writes, build, token) = match plan_build(state, caller, &input, None, now_ms).await? {
+    let (writes, build, token) = match plan_build(ctx, caller, &input, None, now_ms).await? {
         Planned::Existing(build) => return Ok(json!({ "build": build })),
         Planned::New { writes, build, idempotency_token } => (writes, build, idempotency_token),
     };
-    match (state.store.apply(writes).await, token) {
+    match (ctx.store.apply(writes).await, token) {
         (Ok(()), _) => {}
         (Err(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }), Some(token)) => {
             let project_name = input["projectName"].as_str().unwrap_or_default();
-            return match idempotent_build(state, project_name, &token, &input, now_ms).await? {
+            return match idempotent_build(ctx, project_name, &token, &input, now_ms).await? {
                 Some(existing) => Ok(json!({ "build": existing })),
                 None => Err(ApiError::internal("an idempotency record vanished while written")),
             };
         }
         (Err(err), _) => return Err(err.into()),
     }
-    state.jobs.notify_waiters();
+    ctx.jobs.notify_waiters();
     Ok(json!({ "build": build }))
 }
 
 /// What [`plan_build`] decided.
-pub(crate) enum Planned {
+pub enum Planned {
     /// A repeated request with the same idempotency token: the build it started.
     Existing(Value),
     /// A new build: the writes that create it (the build, its job or its failure, the first
@@ -184,8 +175,8 @@ pub(crate) enum Planned {
 /// StartBuild at `now_ms`, or a push's build (`origin`: the source is then exactly the pushed
 /// commit), up to the writes that start it: the caller commits them ([`start_build`], or the
 /// webhook loop together with its cursor).
-pub(crate) async fn plan_build(
-    state: &AppState,
+pub async fn plan_build(
+    ctx: &Context,
     caller: &Caller,
     input: &Value,
     origin: Option<Origin>,
@@ -196,15 +187,15 @@ pub(crate) async fn plan_build(
         .get("projectName")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("projectName is required"))?;
-    let Some(project) = state.store.get(PROJECT, project_name).await? else {
+    let Some(project) = ctx.store.get(PROJECT, project_name).await? else {
         return Err(not_found(format!(
             "Project cannot be found: arn:aws:codebuild:{}:{}:project/{project_name}",
-            state.region, state.account
+            ctx.region, ctx.account
         )));
     };
     let project = project.body;
     if let Some(token) = input.get("idempotencyToken").and_then(Value::as_str)
-        && let Some(existing) = idempotent_build(state, project_name, token, &input, now_ms).await?
+        && let Some(existing) = idempotent_build(ctx, project_name, token, &input, now_ms).await?
     {
         return Ok(Planned::Existing(existing));
     }
@@ -242,8 +233,8 @@ pub(crate) async fn plan_build(
                 .or_else(|| project["sourceVersion"].as_str())
                 .filter(|it| !it.is_empty());
             let source = match &origin {
-                Some(origin) => pushed_source(state, location, origin).await?,
-                None => codecommit_source(state, location, version).await?,
+                Some(origin) => pushed_source(ctx, location, origin).await?,
+                None => codecommit_source(ctx, location, version).await?,
             };
             let mut source = source;
             source.depth = project["source"]["gitCloneDepth"]
@@ -258,7 +249,7 @@ pub(crate) async fn plan_build(
                 } else {
                     buildspec_setting.trim()
                 };
-                read_at(state, &source, path).await?.ok_or_else(|| {
+                read_at(ctx, &source, path).await?.ok_or_else(|| {
                     format!("{path} does not exist in {} at {}", location, source.commit)
                 })
             };
@@ -279,10 +270,10 @@ pub(crate) async fn plan_build(
     };
     let variables = merged_variables(&project, &input)?;
 
-    let number = state.store.next_counter(&format!("build-number/{project_name}")).await?;
+    let number = ctx.store.next_counter(&format!("build-number/{project_name}")).await?;
     let uuid = uuid::Uuid::new_v4().to_string();
     let id = format!("{project_name}:{uuid}");
-    let arn = format!("arn:aws:codebuild:{}:{}:build/{id}", state.region, state.account);
+    let arn = format!("arn:aws:codebuild:{}:{}:build/{id}", ctx.region, ctx.account);
     let now = engine::clock::aws_timestamp(now_ms);
     let core = engine::build::submitted(
         Build {
@@ -389,7 +380,7 @@ pub(crate) async fn plan_build(
                 build_arn: arn,
                 build_number: u64::try_from(number).unwrap_or_default(),
                 project_name: project_name.to_owned(),
-                region: state.region.clone(),
+                region: ctx.region.clone(),
                 initiator: caller.user.clone(),
                 timeout_in_minutes: u64::try_from(timeout).unwrap_or(60),
                 plan,
@@ -414,7 +405,7 @@ pub(crate) async fn plan_build(
             writes.push(Write::Insert(document.clone()));
             writes.push(Write::Enqueue(QueuedJob {
                 id: id.clone(),
-                kind: JOB_KIND.to_owned(),
+                kind: BUILD_JOB.to_owned(),
                 labels: BTreeMap::new(),
                 payload: serde_json::to_value(&job).expect("a job serializes"),
                 enqueued_at: now_ms,
@@ -470,10 +461,10 @@ pub(crate) async fn plan_build(
             version: 0,
             body: json!({ "buildId": id, "request": input, "createdMs": now_ms }),
         };
-        writes.push(match state.store.get(IDEMPOTENCY, &key).await? {
+        writes.push(match ctx.store.get(IDEMPOTENCY, &key).await? {
             // Another request with this token got here first.
             Some(old) if is_fresh(&old, now_ms) => {
-                return match idempotent_build(state, project_name, token, &input, now_ms).await? {
+                return match idempotent_build(ctx, project_name, token, &input, now_ms).await? {
                     Some(existing) => Ok(Planned::Existing(existing)),
                     None => Err(ApiError::internal("an idempotency record names no build")),
                 };
@@ -509,13 +500,13 @@ fn is_fresh(record: &Document, now_ms: i64) -> bool {
 /// The build a repeated StartBuild with the same idempotency token already started (within
 /// 5 minutes); a different request with the same token is an error, as in CodeBuild.
 async fn idempotent_build(
-    state: &AppState,
+    ctx: &Context,
     project: &str,
     token: &str,
     input: &Value,
     now_ms: i64,
 ) -> Result<Option<Value>, ApiError> {
-    let Some(record) = state.store.get(IDEMPOTENCY, &format!("{project}/{token}")).await? else {
+    let Some(record) = ctx.store.get(IDEMPOTENCY, &format!("{project}/{token}")).await? else {
         return Ok(None);
     };
     if !is_fresh(&record, now_ms) {
@@ -525,7 +516,7 @@ async fn idempotent_build(
         return Err(invalid("Idempotency token was used with different parameters"));
     }
     let id = record.body["buildId"].as_str().unwrap_or_default();
-    Ok(state.store.get(BUILD, id).await?.map(|it| public(&it)))
+    Ok(ctx.store.get(BUILD, id).await?.map(|it| public(&it)))
 }
 
 /// Whether the project asks for its builds to run inside bubblewrap: the tag
@@ -549,12 +540,12 @@ fn is_inline(setting: &str) -> bool {
 /// The source of a push's build: the pushed commit on the pushed branch, which git has just
 /// reported (a branch only ever names a commit), so nothing is asked of git.
 async fn pushed_source(
-    state: &AppState,
+    ctx: &Context,
     location: &str,
     origin: &Origin,
 ) -> Result<GitSource, ApiError> {
     let name = repository_name(location)?;
-    if state.store.get(REPOSITORY, name).await?.is_none() {
+    if ctx.store.get(REPOSITORY, name).await?.is_none() {
         return Err(invalid(format!("Repository {name} does not exist")));
     }
     Ok(GitSource {
@@ -587,54 +578,26 @@ fn repository_name(location: &str) -> Result<&str, ApiError> {
 /// `/v1/repos/<name>`) and the version (a branch, tag or commit; the default branch when
 /// absent) to a commit.
 async fn codecommit_source(
-    state: &AppState,
+    ctx: &Context,
     location: &str,
     version: Option<&str>,
 ) -> Result<GitSource, ApiError> {
     let name = repository_name(location)?;
-    if state.store.get(REPOSITORY, name).await?.is_none() {
+    if ctx.store.get(REPOSITORY, name).await?.is_none() {
         return Err(invalid(format!("Repository {name} does not exist")));
     }
-    let git = |args: Vec<String>| async move {
-        let mut command = crate::process::git();
-        command.arg("--git-dir").arg(crate::git::repo_path(state, name)).args(args);
-        let output = crate::process::run_bounded(command, None, crate::process::API_LIMITS)
-            .await
-            .map_err(ApiError::internal)?;
-        Ok::<_, ApiError>(
-            output
-                .status
-                .success()
-                .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned()),
-        )
-    };
+    let repositories = &ctx.repositories;
     let version = match version {
         Some(version) => version.to_owned(),
-        None => git(vec!["symbolic-ref".to_owned(), "--short".to_owned(), "HEAD".to_owned()])
-            .await?
-            .unwrap_or_else(|| "main".to_owned()),
+        None => repositories.default_branch(name).await?.unwrap_or_else(|| "main".to_owned()),
     };
-    let Some(commit) = git(vec![
-        "rev-parse".to_owned(),
-        "--verify".to_owned(),
-        "-q".to_owned(),
-        format!("{version}^{{commit}}"),
-    ])
-    .await?
-    else {
+    let Some(commit) = repositories.resolve_commit(name, &version).await? else {
         return Err(invalid(format!(
             "Source version {version} does not exist in repository {name}"
         )));
     };
     let branch_name = version.strip_prefix("refs/heads/").unwrap_or(&version).to_owned();
-    let branch = git(vec![
-        "rev-parse".to_owned(),
-        "--verify".to_owned(),
-        "-q".to_owned(),
-        format!("refs/heads/{branch_name}"),
-    ])
-    .await?
-    .map(|_| branch_name);
+    let branch = repositories.has_branch(name, &branch_name).await?.then_some(branch_name);
     Ok(GitSource { path: format!("/v1/repos/{name}"), commit, version, branch, depth: 0 })
 }
 
@@ -643,29 +606,21 @@ const MAX_BUILDSPEC: usize = 1024 * 1024;
 
 /// A file of the source at its commit, if it exists.
 async fn read_at(
-    state: &AppState,
+    ctx: &Context,
     source: &GitSource,
     path: &str,
 ) -> Result<Option<String>, ApiError> {
     let name = source.path.trim_start_matches("/v1/repos/");
-    let mut command = crate::process::git();
-    command
-        .arg("--git-dir")
-        .arg(crate::git::repo_path(state, name))
-        .args(["show", &format!("{}:{}", source.commit, path.trim_start_matches("./"))]);
-    let limits = crate::process::Limits { max_stdout: MAX_BUILDSPEC, ..crate::process::API_LIMITS };
-    let output = match crate::process::run_bounded(command, None, limits).await {
-        Ok(output) => output,
-        Err(crate::process::RunError::TooMuchOutput(_)) => {
-            return Err(invalid(format!(
-                "The buildspec {path} at {} is larger than {} KiB, the largest buildspec this server reads",
-                source.commit,
-                MAX_BUILDSPEC / 1024
-            )));
-        }
-        Err(err) => return Err(ApiError::internal(err)),
-    };
-    Ok(output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned()))
+    let path_at = path.trim_start_matches("./");
+    match ctx.repositories.read_file(name, &source.commit, path_at, MAX_BUILDSPEC).await? {
+        FileAt::Found(text) => Ok(Some(text)),
+        FileAt::Missing => Ok(None),
+        FileAt::TooLarge => Err(invalid(format!(
+            "The buildspec {path} at {} is larger than {} KiB, the largest buildspec this server reads",
+            source.commit,
+            MAX_BUILDSPEC / 1024
+        ))),
+    }
 }
 
 /// The longest `NAME=value` of one environment variable: Linux's limit on one string
@@ -728,9 +683,9 @@ fn merged_variables(project: &Value, input: &Value) -> Result<Vec<Value>, ApiErr
     Ok(variables)
 }
 
-pub(crate) async fn batch_get_builds(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub async fn batch_get_builds(ctx: &Context, input: Value, now_ms: i64) -> Result<Value, ApiError> {
     let ids = ids(&input)?;
-    let found = state.store.get_many(BUILD, &ids).await?;
+    let found = ctx.store.get_many(BUILD, &ids).await?;
     // Why queued builds wait is worked out from every agent and queued job: only when one of
     // the builds asked for is queued, and once.
     let mut queue: Option<String> = None;
@@ -743,7 +698,7 @@ pub(crate) async fn batch_get_builds(state: &AppState, input: Value) -> Result<V
         {
             let reason = match &queue {
                 Some(reason) => reason.clone(),
-                None => queue.insert(crate::agent_api::queue_report(state).await?).clone(),
+                None => queue.insert(crate::queue::queue_report(ctx, now_ms).await?).clone(),
             };
             phase["contexts"] = json!([{ "statusCode": "WAITING", "message": reason }]);
         }
@@ -780,17 +735,17 @@ fn check_build_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
-pub(crate) async fn list_builds(
-    state: &AppState,
+pub async fn list_builds(
+    ctx: &Context,
     input: Value,
     project: Option<&str>,
 ) -> Result<Value, ApiError> {
     if let Some(project) = project
-        && state.store.get(PROJECT, project).await?.is_none()
+        && ctx.store.get(PROJECT, project).await?.is_none()
     {
         return Err(not_found(format!(
             "Project cannot be found: arn:aws:codebuild:{}:{}:project/{project}",
-            state.region, state.account
+            ctx.region, ctx.account
         )));
     }
     let descending = match input.get("sortOrder").and_then(Value::as_str).unwrap_or("DESCENDING") {
@@ -805,7 +760,7 @@ pub(crate) async fn list_builds(
         after: input.get("nextToken").and_then(Value::as_str).map(str::to_owned),
         limit: PAGE_SIZE,
     };
-    let page = match state.store.list(&query).await {
+    let page = match ctx.store.list(&query).await {
         Err(StoreError::BadCursor) => return Err(invalid("Invalid nextToken")),
         other => other?,
     };
@@ -819,16 +774,12 @@ pub(crate) async fn list_builds(
 
 /// StopBuild at `now_ms`: a queued build ends here, with its job, in one transaction; a
 /// running one is asked to stop, and ends when its agent finishes it.
-pub(crate) async fn stop_build(
-    state: &AppState,
-    input: Value,
-    now_ms: i64,
-) -> Result<Value, ApiError> {
+pub async fn stop_build(ctx: &Context, input: Value, now_ms: i64) -> Result<Value, ApiError> {
     let id = input.get("id").and_then(Value::as_str).ok_or_else(|| invalid("id is required"))?;
     let id = id.rsplit_once(":build/").map_or(id, |(_, id)| id).to_owned();
     check_build_id(&id)?;
     for _ in 0..5 {
-        let Some(mut document) = state.store.get(BUILD, &id).await? else {
+        let Some(mut document) = ctx.store.get(BUILD, &id).await? else {
             return Err(not_found(format!("Build {id} does not exist")));
         };
         let mut build = core(&document)?;
@@ -851,14 +802,14 @@ pub(crate) async fn stop_build(
             );
             store_core(&mut document, &build);
             writes.push(Write::CompleteJob { job_id: id.clone() });
-            writes.push(crate::agent_api::end_build_tokens(&id));
+            writes.push(crate::queue::end_build_tokens(&id));
         } else {
             // The agent sees this on its next report (within a second) and stops the build.
             document.body[INTERNAL]["stopRequested"] = json!(true);
         }
         let shown = public(&document);
         writes.insert(0, Write::Update { document, expected_version: version });
-        match state.store.apply(writes).await {
+        match ctx.store.apply(writes).await {
             Ok(()) => return Ok(json!({ "build": shown })),
             Err(StoreError::Conflict { .. }) => continue,
             Err(err) => return Err(err.into()),
@@ -875,13 +826,13 @@ const DEFAULT_QUEUED_TIMEOUT_MINUTES: i64 = 480;
 /// CodeBuild does: `TIMED_OUT`, in the QUEUED phase, and off the queue, in one transaction
 /// each. A build an agent leases at the same moment keeps whichever change was written first
 /// (the other one meets a changed version). Returns how many it ended.
-pub(crate) async fn expire_queued(state: &AppState, now_ms: i64) -> Result<usize, StoreError> {
+pub async fn expire_queued(ctx: &Context, now_ms: i64) -> Result<usize, StoreError> {
     let mut ended = 0;
-    for job in state.store.queued_jobs().await? {
-        if job.kind != JOB_KIND {
+    for job in ctx.store.queued_jobs().await? {
+        if job.kind != BUILD_JOB {
             continue;
         }
-        let Some(mut document) = state.store.get(BUILD, &job.id).await? else { continue };
+        let Some(mut document) = ctx.store.get(BUILD, &job.id).await? else { continue };
         let minutes = document.body["queuedTimeoutInMinutes"]
             .as_i64()
             .unwrap_or(DEFAULT_QUEUED_TIMEOUT_MINUTES);
@@ -903,9 +854,9 @@ pub(crate) async fn expire_queued(state: &AppState, now_ms: i64) -> Result<usize
         let writes = vec![
             Write::Update { document, expected_version: version },
             Write::CompleteJob { job_id: job.id.clone() },
-            crate::agent_api::end_build_tokens(&job.id),
+            crate::queue::end_build_tokens(&job.id),
         ];
-        match state.store.apply(writes).await {
+        match ctx.store.apply(writes).await {
             Ok(()) => {
                 tracing::warn!(build = %job.id, minutes, "build timed out in the queue");
                 ended += 1;
@@ -915,21 +866,21 @@ pub(crate) async fn expire_queued(state: &AppState, now_ms: i64) -> Result<usize
         }
     }
     if ended > 0 {
-        state.logs.notify_waiters();
+        ctx.logs.notify_waiters();
     }
     Ok(ended)
 }
 
 /// RetryBuild at `now_ms`: StartBuild with the request that started the build.
-pub(crate) async fn retry_build(
-    state: &AppState,
+pub async fn retry_build(
+    ctx: &Context,
     caller: &Caller,
     input: Value,
     now_ms: i64,
 ) -> Result<Value, ApiError> {
     let id = input.get("id").and_then(Value::as_str).ok_or_else(|| invalid("id is required"))?;
     let id = id.rsplit_once(":build/").map_or(id, |(_, id)| id);
-    let Some(document) = state.store.get(BUILD, id).await? else {
+    let Some(document) = ctx.store.get(BUILD, id).await? else {
         return Err(not_found(format!("Build {id} does not exist")));
     };
     let mut request = document.body[INTERNAL]["request"].clone();
@@ -941,14 +892,14 @@ pub(crate) async fn retry_build(
             }
         }
     }
-    start_build(state, caller, request, now_ms).await
+    start_build(ctx, caller, request, now_ms).await
 }
 
 /// BatchDeleteBuilds: every deletable build goes with its log and its git tokens, all in one
 /// transaction.
-pub(crate) async fn batch_delete_builds(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub async fn batch_delete_builds(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let ids = ids(&input)?;
-    let found = state.store.get_many(BUILD, &ids).await?;
+    let found = ctx.store.get_many(BUILD, &ids).await?;
     let mut writes = Vec::new();
     let mut deleted = Vec::new();
     let mut not_deleted = Vec::new();
@@ -961,12 +912,12 @@ pub(crate) async fn batch_delete_builds(state: &AppState, input: Value) -> Resul
             Some(_) => {
                 writes.push(Write::Delete { kind: BUILD.to_owned(), key: id.clone() });
                 writes.push(Write::DeleteLog { stream: id.clone() });
-                writes.push(crate::agent_api::end_build_tokens(id));
+                writes.push(crate::queue::end_build_tokens(id));
                 deleted.push(id.clone());
             }
         }
     }
-    state.store.apply(writes).await?;
+    ctx.store.apply(writes).await?;
     Ok(json!({ "buildsDeleted": deleted, "buildsNotDeleted": not_deleted }))
 }
 

@@ -12,9 +12,10 @@ use protocol::{Build, TestCase};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::AppState;
-use crate::error::ApiError;
+use awsapi::ApiError;
 use engine::kinds::{REPORT, REPORT_GROUP, REPORT_TEST_CASES};
+
+use crate::{Context, invalid};
 
 /// The most test cases a report keeps; the rest are dropped and the report is `truncated`.
 const MAX_CASES: usize = 100_000;
@@ -23,16 +24,12 @@ const BATCH: usize = 1_000;
 /// The longest line (one test case, its message bounded by the agent) an upload may hold.
 const LINE_LIMIT: usize = 1 << 20;
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::client("InvalidInputException", message)
-}
-
-fn group_arn(state: &AppState, name: &str) -> String {
-    format!("arn:aws:codebuild:{}:{}:report-group/{name}", state.region, state.account)
+fn group_arn(ctx: &Context, name: &str) -> String {
+    format!("arn:aws:codebuild:{}:{}:report-group/{name}", ctx.region, ctx.account)
 }
 
 fn group_body(
-    state: &AppState,
+    ctx: &Context,
     name: &str,
     kind: &str,
     export: Value,
@@ -40,7 +37,7 @@ fn group_body(
     now: f64,
 ) -> Value {
     json!({
-        "arn": group_arn(state, name),
+        "arn": group_arn(ctx, name),
         "name": name,
         "type": kind,
         "exportConfig": export,
@@ -52,14 +49,14 @@ fn group_body(
 }
 
 /// Where the test cases of a job's report `index` wait between their upload and the finish.
-pub(crate) fn upload_key(job_id: &str, index: usize) -> String {
+pub fn upload_key(job_id: &str, index: usize) -> String {
     format!("builds/{}/reports/{index}.jsonl", job_id.replace(':', "/"))
 }
 
 /// Removes a finished job's uploaded test cases (they live on in the store).
-pub(crate) async fn remove_uploads(state: &AppState, job_id: &str, uploaded: &[usize]) {
+pub async fn remove_uploads(ctx: &Context, job_id: &str, uploaded: &[usize]) {
     for index in uploaded {
-        if let Err(err) = state.blobs.delete(&upload_key(job_id, *index)).await {
+        if let Err(err) = ctx.blobs.delete(&upload_key(job_id, *index)).await {
             tracing::warn!(%err, job = job_id, "removing uploaded test cases");
         }
     }
@@ -72,18 +69,18 @@ fn batch_key(arn: &str, number: usize) -> String {
 
 /// The ARN of a job's report `index`: the same on every retry of the finish request, so that
 /// a retry overwrites the test cases it stored instead of leaving a second copy.
-fn report_arn(state: &AppState, job_id: &str, index: usize, name: &str) -> String {
+fn report_arn(ctx: &Context, job_id: &str, index: usize, name: &str) -> String {
     let digest = Sha256::digest(format!("{job_id}/{index}").as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     let id = uuid::Uuid::from_bytes(bytes);
-    format!("arn:aws:codebuild:{}:{}:report/{name}:{id}", state.region, state.account)
+    format!("arn:aws:codebuild:{}:{}:report/{name}:{id}", ctx.region, ctx.account)
 }
 
 /// Stores test cases in batches of [`BATCH`], each its own document, as they come: memory
 /// holds one batch, never the report.
 struct CaseWriter<'a> {
-    state: &'a AppState,
+    ctx: &'a Context,
     arn: String,
     expired: f64,
     batch: Vec<Value>,
@@ -122,23 +119,23 @@ impl CaseWriter<'_> {
             body: json!({ "testCases": cases }),
         };
         self.batches += 1;
-        self.state.store.apply(vec![Write::Put(document)]).await
+        self.ctx.store.apply(vec![Write::Put(document)]).await
     }
 }
 
 /// Feeds the test cases uploaded for a report (JSON lines in the blob store) to `writer`,
 /// line by line. Returns whether every case was kept.
 async fn read_uploaded(
-    state: &AppState,
+    ctx: &Context,
     key: &str,
     writer: &mut CaseWriter<'_>,
 ) -> Result<bool, StoreError> {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt};
-    let temp = state.data_dir.join("tmp");
+    let temp = ctx.temp_dir.clone();
     let _ = std::fs::create_dir_all(&temp);
     let path = temp.join(format!("report-{}", uuid::Uuid::new_v4()));
     let result = async {
-        if let Err(err) = state.blobs.get_to_file(key, &path).await {
+        if let Err(err) = ctx.blobs.get_to_file(key, &path).await {
             tracing::error!(%err, key, "reading uploaded test cases");
             return Ok(false);
         }
@@ -179,22 +176,22 @@ async fn read_uploaded(
 /// The writes that record a finished build's reports, and their ARNs on the build. The test
 /// cases are stored before, in batches (see [`CaseWriter`]): those of the reports in
 /// `uploaded` from their upload, the others from the build record (older agents).
-pub(crate) async fn report_writes(
-    state: &AppState,
+pub async fn report_writes(
+    ctx: &Context,
     build_document: &mut Document,
     build: &Build,
     job_id: &str,
     uploaded: &[usize],
+    now_ms: i64,
 ) -> Result<Vec<Write>, StoreError> {
-    let now_ms = engine::clock::now_ms();
     let now = engine::clock::aws_timestamp(now_ms);
     let mut writes = Vec::new();
     let mut arns = Vec::new();
     for (index, report) in build.reports.iter().enumerate() {
-        let group = group_arn(state, &report.name);
-        if state.store.get(REPORT_GROUP, &group).await?.is_none() {
+        let group = group_arn(ctx, &report.name);
+        if ctx.store.get(REPORT_GROUP, &group).await?.is_none() {
             let body = group_body(
-                state,
+                ctx,
                 &report.name,
                 "TEST",
                 json!({ "exportConfigType": "NO_EXPORT" }),
@@ -210,19 +207,13 @@ pub(crate) async fn report_writes(
                 body,
             }));
         }
-        let arn = report_arn(state, job_id, index, &report.name);
+        let arn = report_arn(ctx, job_id, index, &report.name);
         let expired = now + 30.0 * 86_400.0;
-        let mut writer = CaseWriter {
-            state,
-            arn: arn.clone(),
-            expired,
-            batch: Vec::new(),
-            batches: 0,
-            stored: 0,
-        };
+        let mut writer =
+            CaseWriter { ctx, arn: arn.clone(), expired, batch: Vec::new(), batches: 0, stored: 0 };
         let mut complete = true;
         if uploaded.contains(&index) {
-            complete = read_uploaded(state, &upload_key(job_id, index), &mut writer).await?;
+            complete = read_uploaded(ctx, &upload_key(job_id, index), &mut writer).await?;
         }
         for case in &report.test_cases {
             if !writer.push(case).await? {
@@ -266,7 +257,11 @@ pub(crate) async fn report_writes(
     Ok(writes)
 }
 
-pub(crate) async fn create_report_group(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub async fn create_report_group(
+    ctx: &Context,
+    input: Value,
+    now_ms: i64,
+) -> Result<Value, ApiError> {
     let name =
         input.get("name").and_then(Value::as_str).ok_or_else(|| invalid("name is required"))?;
     if name.is_empty()
@@ -282,16 +277,15 @@ pub(crate) async fn create_report_group(state: &AppState, input: Value) -> Resul
     }
     let export =
         input.get("exportConfig").cloned().ok_or_else(|| invalid("exportConfig is required"))?;
-    let now_ms = engine::clock::now_ms();
     let body = group_body(
-        state,
+        ctx,
         name,
         kind,
         export,
         input.get("tags").cloned().unwrap_or(json!([])),
         engine::clock::aws_timestamp(now_ms),
     );
-    let arn = group_arn(state, name);
+    let arn = group_arn(ctx, name);
     let document = Document {
         kind: REPORT_GROUP.to_owned(),
         key: arn.clone(),
@@ -300,7 +294,7 @@ pub(crate) async fn create_report_group(state: &AppState, input: Value) -> Resul
         version: 0,
         body: body.clone(),
     };
-    match state.store.apply(vec![Write::Insert(document)]).await {
+    match ctx.store.apply(vec![Write::Insert(document)]).await {
         Ok(()) => Ok(json!({ "reportGroup": body })),
         Err(StoreError::AlreadyExists { .. }) => Err(ApiError::client(
             "ResourceAlreadyExistsException",
@@ -325,21 +319,18 @@ fn arns(input: &Value, field: &str) -> Result<Vec<String>, ApiError> {
     Ok(arns)
 }
 
-pub(crate) async fn batch_get_report_groups(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, ApiError> {
+pub async fn batch_get_report_groups(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let arns = arns(&input, "reportGroupArns")?;
-    let found = state.store.get_many(REPORT_GROUP, &arns).await?;
+    let found = ctx.store.get_many(REPORT_GROUP, &arns).await?;
     let missing: Vec<&String> =
         arns.iter().filter(|arn| !found.iter().any(|it| &&it.key == arn)).collect();
     let groups: Vec<&Value> = found.iter().map(|it| &it.body).collect();
     Ok(json!({ "reportGroups": groups, "reportGroupsNotFound": missing }))
 }
 
-pub(crate) async fn batch_get_reports(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub async fn batch_get_reports(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let arns = arns(&input, "reportArns")?;
-    let found = state.store.get_many(REPORT, &arns).await?;
+    let found = ctx.store.get_many(REPORT, &arns).await?;
     let missing: Vec<&String> =
         arns.iter().filter(|arn| !found.iter().any(|it| &&it.key == arn)).collect();
     let reports: Vec<&Value> = found.iter().map(|it| &it.body).collect();
@@ -348,7 +339,7 @@ pub(crate) async fn batch_get_reports(state: &AppState, input: Value) -> Result<
 
 /// A page of keys of one kind, with the store's cursor as the `nextToken`.
 async fn page(
-    state: &AppState,
+    ctx: &Context,
     kind: &str,
     parent: Option<String>,
     input: &Value,
@@ -362,7 +353,7 @@ async fn page(
         after: input.get("nextToken").and_then(Value::as_str).map(str::to_owned),
         limit,
     };
-    let page = match state.store.list(&query).await {
+    let page = match ctx.store.list(&query).await {
         Err(StoreError::BadCursor) => return Err(invalid("Invalid nextToken")),
         other => other?,
     };
@@ -376,35 +367,32 @@ fn with_token(mut output: Value, next: Option<String>) -> Value {
     output
 }
 
-pub(crate) async fn list_report_groups(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let (arns, next) = page(state, REPORT_GROUP, None, &input).await?;
+pub async fn list_report_groups(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let (arns, next) = page(ctx, REPORT_GROUP, None, &input).await?;
     Ok(with_token(json!({ "reportGroups": arns }), next))
 }
 
-pub(crate) async fn list_reports_for_report_group(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, ApiError> {
+pub async fn list_reports_for_report_group(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let group = input
         .get("reportGroupArn")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("reportGroupArn is required"))?;
-    if state.store.get(REPORT_GROUP, group).await?.is_none() {
+    if ctx.store.get(REPORT_GROUP, group).await?.is_none() {
         return Err(ApiError::client(
             "ResourceNotFoundException",
             format!("Report group {group} does not exist"),
         ));
     }
-    let (arns, next) = page(state, REPORT, Some(group.to_owned()), &input).await?;
+    let (arns, next) = page(ctx, REPORT, Some(group.to_owned()), &input).await?;
     Ok(with_token(json!({ "reports": arns }), next))
 }
 
-pub(crate) async fn describe_test_cases(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub async fn describe_test_cases(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let arn = input
         .get("reportArn")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("reportArn is required"))?;
-    if state.store.get(REPORT, arn).await?.is_none() {
+    if ctx.store.get(REPORT, arn).await?.is_none() {
         return Err(ApiError::client(
             "ResourceNotFoundException",
             format!("Report {arn} does not exist"),
@@ -432,10 +420,10 @@ pub(crate) async fn describe_test_cases(state: &AppState, input: Value) -> Resul
     let mut page = Vec::new();
     // One batch in memory at a time; the page ends at `limit` cases or the last batch.
     loop {
-        let document = match state.store.get(REPORT_TEST_CASES, &batch_key(arn, batch)).await? {
+        let document = match ctx.store.get(REPORT_TEST_CASES, &batch_key(arn, batch)).await? {
             Some(document) => document,
             // Reports stored before batching kept their cases in one document under the ARN.
-            None if batch == 0 => match state.store.get(REPORT_TEST_CASES, arn).await? {
+            None if batch == 0 => match ctx.store.get(REPORT_TEST_CASES, arn).await? {
                 Some(document) => document,
                 None => break,
             },

@@ -1,21 +1,18 @@
 //! Builds that wait in the queue longer than `queuedTimeoutInMinutes` end `TIMED_OUT`;
-//! StartBuild's limits and idempotency; StartBuild and BatchDeleteBuilds as one transaction
-//! each, checked against whole-state snapshots.
+//! StartBuild's limits and idempotency; artifact keys. (StartBuild over hosted repositories and
+//! the whole-state snapshots are tested in the server, `aws/codebuild/tests.rs`.)
 
 use serde_json::{Value, json};
 
 use super::expire_queued;
-use crate::AppState;
-use crate::aws::Caller;
+use crate::Context;
 
-async fn codebuild(state: &AppState, operation: &str, input: Value) -> Value {
-    let caller =
-        Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
-    crate::codebuild::call(state, &caller, operation, input).await.unwrap()
+async fn codebuild(state: &Context, operation: &str, input: Value) -> Value {
+    crate::testing::call(state, operation, input).await.unwrap()
 }
 
 /// A project `name` whose builds echo one line.
-async fn create_echo_project(state: &AppState, name: &str) {
+async fn create_echo_project(state: &Context, name: &str) {
     let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n";
     let project = json!({
         "name": name,
@@ -29,7 +26,7 @@ async fn create_echo_project(state: &AppState, name: &str) {
 
 #[tokio::test]
 async fn a_build_queued_past_its_queued_timeout_ends_timed_out() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
+    let (state, _dir) = crate::testing::test_context().await;
     let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n";
     codebuild(
         &state,
@@ -93,7 +90,7 @@ async fn a_build_queued_past_its_queued_timeout_ends_timed_out() {
 
 #[tokio::test]
 async fn only_queued_builds_say_why_they_wait() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
+    let (state, _dir) = crate::testing::test_context().await;
     create_echo_project(&state, "waits").await;
     let started = engine::clock::now_ms();
     let ended = codebuild(
@@ -127,7 +124,7 @@ async fn only_queued_builds_say_why_they_wait() {
 
 #[tokio::test]
 async fn parallel_start_builds_with_one_idempotency_token_make_one_build() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
+    let (state, _dir) = crate::testing::test_context().await;
     create_echo_project(&state, "once").await;
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -152,127 +149,24 @@ async fn parallel_start_builds_with_one_idempotency_token_make_one_build() {
 
 #[tokio::test]
 async fn oversized_environment_variables_are_refused_at_start_build() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
+    let (state, _dir) = crate::testing::test_context().await;
     create_echo_project(&state, "vars").await;
-    let caller =
-        Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
     let big = "x".repeat(1024 * 1024);
     let input = json!({
         "projectName": "vars",
         "environmentVariablesOverride": [{ "name": "OK", "value": "1" }, { "name": "BIG", "value": big }],
     });
-    let err = crate::codebuild::call(&state, &caller, "StartBuild", input).await.unwrap_err();
+    let err = crate::testing::call(&state, "StartBuild", input).await.unwrap_err();
     assert_eq!(err.code, "InvalidInputException");
     assert!(err.message.contains("environmentVariablesOverride[1] (BIG)"), "{}", err.message);
     let many: Vec<Value> = (0..20)
         .map(|i| json!({ "name": format!("V{i}"), "value": "x".repeat(100 * 1024) }))
         .collect();
     let input = json!({ "projectName": "vars", "environmentVariablesOverride": many });
-    let err = crate::codebuild::call(&state, &caller, "StartBuild", input).await.unwrap_err();
+    let err = crate::testing::call(&state, "StartBuild", input).await.unwrap_err();
     assert!(err.message.contains("together"), "{}", err.message);
     let listed = codebuild(&state, "ListBuildsForProject", json!({ "projectName": "vars" })).await;
     assert_eq!(listed["ids"], json!([]));
-}
-
-#[tokio::test]
-async fn a_buildspec_over_the_cap_is_refused_at_start_build() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
-    let caller =
-        Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
-    let codecommit = |operation: &'static str, input: Value| {
-        let (state, caller) = (state.clone(), caller.clone());
-        async move { crate::codecommit::call(&state, &caller, operation, input).await.unwrap() }
-    };
-    codecommit("CreateRepository", json!({ "repositoryName": "web" })).await;
-    let mut huge = "version: 0.2\nphases:\n  build:\n    commands:\n".to_owned();
-    while huge.len() <= 1024 * 1024 {
-        huge.push_str("      - echo this line makes the buildspec longer than a mebibyte\n");
-    }
-    let content = crate::base64_codec::encode(huge.as_bytes());
-    codecommit(
-        "PutFile",
-        json!({ "repositoryName": "web", "branchName": "main", "filePath": "buildspec.yml", "fileContent": content }),
-    )
-    .await;
-    codebuild(
-        &state,
-        "CreateProject",
-        json!({
-            "name": "web",
-            "source": { "type": "CODECOMMIT", "location": "web" },
-            "artifacts": { "type": "NO_ARTIFACTS" },
-            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
-            "serviceRole": "r",
-        }),
-    )
-    .await;
-    let input = json!({ "projectName": "web" });
-    let err = crate::codebuild::call(&state, &caller, "StartBuild", input).await.unwrap_err();
-    assert_eq!(err.code, "InvalidInputException", "{err:?}");
-    assert!(err.message.contains("larger than 1024 KiB"), "{}", err.message);
-}
-
-// ---------------------------------------------------------------------------------------
-// One transaction per transition: the whole state before and after each.
-
-use crate::state_snapshot::{changes, snapshot};
-
-#[tokio::test]
-async fn start_build_writes_the_build_its_job_and_its_diagnostics_in_one_transaction() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
-    // An unknown key: a warning, which opens the build's log.
-    let buildspec = "version: 0.2\nbogus: 1\nphases:\n  build:\n    commands:\n      - echo hi\n";
-    let project = json!({
-        "name": "warned",
-        "source": { "type": "NO_SOURCE", "buildspec": buildspec },
-        "artifacts": { "type": "NO_ARTIFACTS" },
-        "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
-        "serviceRole": "r",
-    });
-    codebuild(&state, "CreateProject", project).await;
-    let before = snapshot(&state.store, &[]).await;
-    let started = codebuild(&state, "StartBuild", json!({ "projectName": "warned" })).await;
-    let id = started["build"]["id"].as_str().unwrap();
-    let after = snapshot(&state.store, &[id]).await;
-    assert_eq!(
-        changes(&before, &after, &[(id, "<build>")]),
-        ["document build <build> added", "job <build> added", "log <build>/0 added"]
-    );
-    assert!(after[&format!("log {id}/0")].as_str().unwrap().contains("bogus"), "{after:?}");
-    assert_eq!(after[&format!("document build {id}")]["body"]["_slipway"]["logSeq"], 1);
-}
-
-#[tokio::test]
-async fn a_build_failed_by_its_buildspec_and_its_deletion_are_one_transaction_each() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
-    let project = json!({
-        "name": "broken",
-        "source": { "type": "NO_SOURCE", "buildspec": "version: 0.2\nphases: [\n" },
-        "artifacts": { "type": "NO_ARTIFACTS" },
-        "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
-        "serviceRole": "r",
-    });
-    codebuild(&state, "CreateProject", project).await;
-    let before = snapshot(&state.store, &[]).await;
-    let started = codebuild(&state, "StartBuild", json!({ "projectName": "broken" })).await;
-    let id = started["build"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(started["build"]["buildStatus"], "FAILED");
-    let after = snapshot(&state.store, &[&id]).await;
-    // The build and the log that says why it failed; no job.
-    assert_eq!(
-        changes(&before, &after, &[(&id, "<build>")]),
-        ["document build <build> added", "log <build>/0 added"]
-    );
-    assert!(after[&format!("log {id}/0")].as_str().unwrap().contains("YAML_FILE_ERROR"));
-
-    // BatchDeleteBuilds takes the build and its log.
-    let deleted = codebuild(&state, "BatchDeleteBuilds", json!({ "ids": [id] })).await;
-    assert_eq!(deleted["buildsDeleted"], json!([id]));
-    let gone = snapshot(&state.store, &[&id]).await;
-    assert_eq!(
-        changes(&after, &gone, &[(&id, "<build>")]),
-        ["document build <build> removed", "log <build>/0 removed"]
-    );
 }
 
 /// Secondary artifacts are named by their own project settings, under their identifier; a

@@ -2,22 +2,19 @@
 //!
 //! `CreateWebhook`, `UpdateWebhook` and `DeleteWebhook` keep a webhook on a project whose source
 //! is a hosted repository (`CODECOMMIT`), as the project document's `webhook` field.
-//! [`start_builds_forever`] follows every repository's reference events (with a cursor per
+//! [`start_builds`] (the server's `webhooks` loop runs it) follows every repository's reference events (with a cursor per
 //! repository, so a restart neither repeats nor loses a push) and starts a build for each event
 //! that one of the webhook's filter groups accepts: the filters of a group must all match,
 //! any group may. Supported filters: `EVENT` (`PUSH`), `HEAD_REF`, `FILE_PATH`,
 //! `ACTOR_ACCOUNT_ID` (the pushing user), `COMMIT_MESSAGE` and `REPOSITORY_NAME`, each with
 //! `excludeMatchedPattern`. The build gets the `CODEBUILD_WEBHOOK_*` variables.
 
-use std::time::Duration;
-
+use awsapi::ApiError;
+use engine::kinds::{PROJECT, WEBHOOK_CURSOR};
 use engine::store::{Document, StoreError, Write};
 use serde_json::{Value, json};
 
-use crate::AppState;
-use crate::error::ApiError;
-use engine::kinds::PROJECT;
-use engine::kinds::WEBHOOK_CURSOR as CURSOR;
+use crate::{Context, invalid};
 
 const ALLOWED_FILTERS: &[&str] = &[
     "EVENT",
@@ -29,12 +26,8 @@ const ALLOWED_FILTERS: &[&str] = &[
     "REPOSITORY_NAME",
 ];
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::client("InvalidInputException", message)
-}
-
 /// The repository a CODECOMMIT project builds, by name.
-pub(crate) fn repository_of(project: &Value) -> Option<String> {
+pub fn repository_of(project: &Value) -> Option<String> {
     if project["source"]["type"] != "CODECOMMIT" {
         return None;
     }
@@ -74,17 +67,17 @@ fn check_filter_groups(groups: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn project(state: &AppState, input: &Value) -> Result<Document, ApiError> {
+async fn project(ctx: &Context, input: &Value) -> Result<Document, ApiError> {
     let name = input
         .get("projectName")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("projectName is required"))?;
-    state.store.get(PROJECT, name).await?.ok_or_else(|| {
+    ctx.store.get(PROJECT, name).await?.ok_or_else(|| {
         ApiError::client(
             "ResourceNotFoundException",
             format!(
                 "Project cannot be found: arn:aws:codebuild:{}:{}:project/{name}",
-                state.region, state.account
+                ctx.region, ctx.account
             ),
         )
     })
@@ -93,13 +86,13 @@ async fn project(state: &AppState, input: &Value) -> Result<Document, ApiError> 
 /// Writes a project's webhook (or removes it), together with `with` in one transaction,
 /// retrying on a concurrent change.
 async fn set_webhook(
-    state: &AppState,
+    ctx: &Context,
     input: &Value,
     webhook: Option<Value>,
     with: Vec<Write>,
 ) -> Result<(), ApiError> {
     for _ in 0..5 {
-        let mut document = project(state, input).await?;
+        let mut document = project(ctx, input).await?;
         match &webhook {
             Some(webhook) => document.body["webhook"] = webhook.clone(),
             None => {
@@ -111,7 +104,7 @@ async fn set_webhook(
         let version = document.version;
         let mut writes = with.clone();
         writes.push(Write::Update { document, expected_version: version });
-        match state.store.apply(writes).await {
+        match ctx.store.apply(writes).await {
             Ok(()) => return Ok(()),
             Err(StoreError::Conflict { .. }) => continue,
             Err(err) => return Err(err.into()),
@@ -121,12 +114,8 @@ async fn set_webhook(
 }
 
 /// CreateWebhook at `now_ms`: the webhook and its repository's cursor in one transaction.
-pub(crate) async fn create_webhook(
-    state: &AppState,
-    input: Value,
-    now_ms: i64,
-) -> Result<Value, ApiError> {
-    let document = project(state, &input).await?;
+pub async fn create_webhook(ctx: &Context, input: Value, now_ms: i64) -> Result<Value, ApiError> {
+    let document = project(ctx, &input).await?;
     if repository_of(&document.body).is_none() {
         return Err(invalid(
             "Webhooks need a project whose source is a hosted repository (type CODECOMMIT)",
@@ -156,9 +145,9 @@ pub(crate) async fn create_webhook(
     // the newest event now, written with the webhook.
     let mut with = Vec::new();
     if let Some(repository) = repository_of(&document.body) {
-        let last = crate::git::latest_event(state, &repository).await?;
+        let last = ctx.repositories.latest_event(&repository).await?;
         let cursor = Document {
-            kind: CURSOR.to_owned(),
+            kind: WEBHOOK_CURSOR.to_owned(),
             key: repository,
             parent: None,
             sort: 0,
@@ -167,12 +156,12 @@ pub(crate) async fn create_webhook(
         };
         with.push(Write::Put(cursor));
     }
-    set_webhook(state, &input, Some(webhook.clone()), with).await?;
+    set_webhook(ctx, &input, Some(webhook.clone()), with).await?;
     Ok(json!({ "webhook": webhook }))
 }
 
-pub(crate) async fn update_webhook(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let document = project(state, &input).await?;
+pub async fn update_webhook(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let document = project(ctx, &input).await?;
     let Some(mut webhook) = document.body.get("webhook").cloned() else {
         return Err(ApiError::client("ResourceNotFoundException", "The project has no webhook"));
     };
@@ -187,30 +176,30 @@ pub(crate) async fn update_webhook(state: &AppState, input: Value) -> Result<Val
     if let Some(kind) = input.get("buildType") {
         webhook["buildType"] = kind.clone();
     }
-    set_webhook(state, &input, Some(webhook.clone()), Vec::new()).await?;
+    set_webhook(ctx, &input, Some(webhook.clone()), Vec::new()).await?;
     Ok(json!({ "webhook": webhook }))
 }
 
-pub(crate) async fn delete_webhook(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let document = project(state, &input).await?;
+pub async fn delete_webhook(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let document = project(ctx, &input).await?;
     if document.body.get("webhook").is_none() {
         return Err(ApiError::client("ResourceNotFoundException", "The project has no webhook"));
     }
-    set_webhook(state, &input, None, Vec::new()).await?;
+    set_webhook(ctx, &input, None, Vec::new()).await?;
     Ok(json!({}))
 }
 
 /// What a push tells a webhook's filters.
-pub(crate) struct Push<'a> {
-    pub(crate) repository: &'a str,
-    pub(crate) reference: &'a str,
-    pub(crate) user: &'a str,
-    pub(crate) message: &'a str,
-    pub(crate) files: &'a [String],
+pub struct Push<'a> {
+    pub repository: &'a str,
+    pub reference: &'a str,
+    pub user: &'a str,
+    pub message: &'a str,
+    pub files: &'a [String],
 }
 
 /// Whether the webhook starts a build for the push.
-pub(crate) fn accepts(webhook: &Value, push: &Push<'_>) -> bool {
+pub fn accepts(webhook: &Value, push: &Push<'_>) -> bool {
     if let Some(filter) = webhook["branchFilter"].as_str().filter(|it| !it.is_empty()) {
         let branch = push.reference.strip_prefix("refs/heads/").unwrap_or(push.reference);
         if !regex::Regex::new(filter).is_ok_and(|re| re.is_match(branch)) {
@@ -256,31 +245,11 @@ fn uses_filter(webhook: &Value, kind: &str) -> bool {
         .any(|filter| filter["type"] == kind)
 }
 
-/// Follows the reference events of every repository and starts the builds their webhooks ask
-/// for. Runs until the server stops.
-pub(crate) async fn start_builds_forever(state: AppState) {
-    loop {
-        let woken = state.ref_events.notified();
-        tokio::pin!(woken);
-        woken.as_mut().enable();
-        // One replica of the installation starts the builds of a push.
-        if state.runs_loop("webhooks").await
-            && let Err(err) = pass(&state, engine::clock::now_ms()).await
-        {
-            tracing::error!(code = %err.code, message = %err.message, "webhooks: handling pushes");
-        }
-        tokio::select! {
-            () = &mut woken => {}
-            () = tokio::time::sleep(Duration::from_secs(2)) => {}
-        }
-    }
-}
-
 /// One look at every repository's new events, at `now`: for each repository, the builds its
 /// new events start and its cursor moving past them commit in one transaction, so a crash
 /// neither loses those builds nor starts them twice.
-async fn pass(state: &AppState, now: i64) -> Result<(), ApiError> {
-    let projects: Vec<Document> = state
+pub async fn start_builds(ctx: &Context, now: i64) -> Result<(), ApiError> {
+    let projects: Vec<Document> = ctx
         .store
         .list_all(PROJECT, None)
         .await?
@@ -292,15 +261,15 @@ async fn pass(state: &AppState, now: i64) -> Result<(), ApiError> {
     repositories.sort();
     repositories.dedup();
     for repository in repositories {
-        let cursor = state.store.get(CURSOR, &repository).await?;
+        let cursor = ctx.store.get(WEBHOOK_CURSOR, &repository).await?;
         // The first look only notes where the history is: pushes from before the webhook
         // existed start nothing.
         let Some(seen) = cursor.as_ref().and_then(|it| it.body["seq"].as_i64()) else {
-            let last = crate::git::latest_event(state, &repository).await?;
-            state.store.apply(vec![cursor_write(&repository, cursor, last)]).await?;
+            let last = ctx.repositories.latest_event(&repository).await?;
+            ctx.store.apply(vec![cursor_write(&repository, cursor, last)]).await?;
             continue;
         };
-        let events = events_after(state, &repository, seen).await?;
+        let events = ctx.repositories.events_after(&repository, seen).await?;
         let Some(last) = events.last().map(|it| it.sort) else { continue };
         let mut writes = Vec::new();
         let mut started = Vec::new();
@@ -311,7 +280,7 @@ async fn pass(state: &AppState, now: i64) -> Result<(), ApiError> {
             {
                 // A build that cannot start (its buildspec unreadable, say) is logged and
                 // skipped: the push's other builds still start.
-                match maybe_build(state, project, &event.body, now).await {
+                match maybe_build(ctx, project, &event.body, now).await {
                     Ok(Some((build_writes, build))) => {
                         writes.extend(build_writes);
                         started.push((project.key.clone(), build));
@@ -325,7 +294,7 @@ async fn pass(state: &AppState, now: i64) -> Result<(), ApiError> {
         }
         writes.push(cursor_write(&repository, cursor, last));
         // On a conflict another replica moved the cursor: it started these builds.
-        match state.store.apply(writes).await {
+        match ctx.store.apply(writes).await {
             Ok(()) => {}
             Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => continue,
             Err(err) => return Err(err.into()),
@@ -334,7 +303,7 @@ async fn pass(state: &AppState, now: i64) -> Result<(), ApiError> {
             tracing::info!(%project, build = %build["id"], "webhook: push started a build");
         }
         if !started.is_empty() {
-            state.jobs.notify_waiters();
+            ctx.jobs.notify_waiters();
         }
     }
     Ok(())
@@ -351,7 +320,7 @@ fn cursor_write(repository: &str, previous: Option<Document>, seq: i64) -> Write
             Write::Update { document, expected_version: version }
         }
         None => Write::Insert(Document {
-            kind: CURSOR.to_owned(),
+            kind: WEBHOOK_CURSOR.to_owned(),
             key: repository.to_owned(),
             parent: None,
             sort: 0,
@@ -361,35 +330,10 @@ fn cursor_write(repository: &str, previous: Option<Document>, seq: i64) -> Write
     }
 }
 
-/// The reference events of a repository after number `seen`, in order.
-async fn events_after(
-    state: &AppState,
-    repository: &str,
-    seen: i64,
-) -> Result<Vec<Document>, StoreError> {
-    let after = (seen > 0).then(|| crate::git::event_cursor(repository, seen));
-    state.store.list_all_after(engine::kinds::REF_EVENT, Some(repository), after).await
-}
-
-async fn git_text(state: &AppState, repository: &str, args: &[&str]) -> String {
-    let output = crate::process::git()
-        .arg("--git-dir")
-        .arg(crate::git::repo_path(state, repository))
-        .args(args)
-        .output()
-        .await;
-    match output {
-        Ok(output) if output.status.success() => {
-            String::from_utf8_lossy(&output.stdout).into_owned()
-        }
-        _ => String::new(),
-    }
-}
-
 /// The writes that start `project`'s build for the ref event `event`, and the build, when its
 /// webhook accepts the push.
 async fn maybe_build(
-    state: &AppState,
+    ctx: &Context,
     project: &Document,
     event: &Value,
     now: i64,
@@ -407,28 +351,21 @@ async fn maybe_build(
     // The message and the changed files cost a git process each: asked only when a filter
     // looks at them.
     let message = if uses_filter(webhook, "COMMIT_MESSAGE") {
-        git_text(state, repository, &["log", "-1", "--format=%B", new]).await
+        ctx.repositories.commit_message(repository, new).await?
     } else {
         String::new()
     };
-    let changed = if !uses_filter(webhook, "FILE_PATH") {
-        String::new()
-    } else if old.chars().all(|c| c == '0') {
-        git_text(state, repository, &["show", "--name-only", "--format=", new]).await
+    let files = if uses_filter(webhook, "FILE_PATH") {
+        ctx.repositories.changed_files(repository, old, new).await?
     } else {
-        git_text(state, repository, &["diff", "--name-only", old, new]).await
+        Vec::new()
     };
-    let files: Vec<String> =
-        changed.lines().filter(|it| !it.is_empty()).map(str::to_owned).collect();
     let push = Push { repository, reference, user, message: message.trim_end(), files: &files };
     if !accepts(webhook, &push) {
         return Ok(None);
     }
-    let caller = crate::aws::Caller {
-        user: user.to_owned(),
-        access_key_id: String::new(),
-        host: String::new(),
-    };
+    let caller =
+        awsapi::Caller { user: user.to_owned(), access_key_id: String::new(), host: String::new() };
     let origin = crate::builds::Origin {
         commit: new.to_owned(),
         branch: branch.to_owned(),
@@ -441,7 +378,7 @@ async fn maybe_build(
         ],
     };
     let input = json!({ "projectName": project.key });
-    match crate::builds::plan_build(state, &caller, &input, Some(origin), now).await? {
+    match crate::builds::plan_build(ctx, &caller, &input, Some(origin), now).await? {
         crate::builds::Planned::New { writes, build, .. } => Ok(Some((writes, build))),
         // A push's build has no idempotency token.
         crate::builds::Planned::Existing(_) => Ok(None),

@@ -3,14 +3,12 @@
 
 use serde_json::{Value, json};
 
-use crate::AppState;
-use crate::aws::Caller;
-use crate::error::ApiError;
+use awsapi::ApiError;
 
-async fn codebuild(state: &AppState, operation: &str, input: Value) -> Result<Value, ApiError> {
-    let caller =
-        Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
-    super::call(state, &caller, operation, input).await
+use crate::Context;
+
+async fn codebuild(state: &Context, operation: &str, input: Value) -> Result<Value, ApiError> {
+    crate::testing::call(state, operation, input).await
 }
 
 fn project(source_type: &str, role: &str) -> Value {
@@ -32,7 +30,7 @@ fn refused(result: Result<Value, ApiError>, needle: &str) {
 
 #[tokio::test]
 async fn projects_that_could_not_build_are_refused_at_creation() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
+    let (state, _dir) = crate::testing::test_context().await;
     let create = |input| codebuild(&state, "CreateProject", input);
     refused(create(project("GITHUB", "r")).await, "Source type GITHUB is not supported");
     refused(
@@ -62,7 +60,7 @@ async fn projects_that_could_not_build_are_refused_at_creation() {
 
 #[tokio::test]
 async fn malformed_build_ids_are_invalid_input() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
+    let (state, _dir) = crate::testing::test_context().await;
     refused(codebuild(&state, "BatchGetBuilds", json!({ "ids": ["nocolon"] })).await, "nocolon");
     refused(codebuild(&state, "StopBuild", json!({ "id": "nocolon" })).await, "nocolon");
     let found = codebuild(&state, "BatchGetBuilds", json!({ "ids": ["app:1234"] })).await.unwrap();

@@ -1,0 +1,101 @@
+//! What the crate's unit tests share: a context on a fresh temporary directory, a caller, and
+//! the operations by name (as the server's operation table calls them).
+
+use std::sync::Arc;
+
+use awsapi::{ApiError, Caller};
+use engine::store::{Document, Store};
+use serde_json::Value;
+
+use crate::{Context, FileAt, Repositories, RepositoryFuture, builds, projects};
+
+/// No hosted repository has any commit, file or event.
+pub(crate) struct NoRepositories;
+
+impl Repositories for NoRepositories {
+    fn default_branch<'a>(&'a self, _: &'a str) -> RepositoryFuture<'a, Option<String>> {
+        Box::pin(async { Ok(None) })
+    }
+    fn resolve_commit<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> RepositoryFuture<'a, Option<String>> {
+        Box::pin(async { Ok(None) })
+    }
+    fn has_branch<'a>(&'a self, _: &'a str, _: &'a str) -> RepositoryFuture<'a, bool> {
+        Box::pin(async { Ok(false) })
+    }
+    fn read_file<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: usize,
+    ) -> RepositoryFuture<'a, FileAt> {
+        Box::pin(async { Ok(FileAt::Missing) })
+    }
+    fn latest_event<'a>(&'a self, _: &'a str) -> RepositoryFuture<'a, i64> {
+        Box::pin(async { Ok(0) })
+    }
+    fn events_after<'a>(&'a self, _: &'a str, _: i64) -> RepositoryFuture<'a, Vec<Document>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn commit_message<'a>(&'a self, _: &'a str, _: &'a str) -> RepositoryFuture<'a, String> {
+        Box::pin(async { Ok(String::new()) })
+    }
+    fn changed_files<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+    ) -> RepositoryFuture<'a, Vec<String>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+/// A context on a fresh temporary directory (SQLite, local blobs, a new sealing key), in
+/// `us-east-1` and account `000000000000`; the directory lives as long as the returned guard.
+pub(crate) async fn test_context() -> (Context, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Store::connect(&format!("sqlite:{}", dir.path().join("state.db").display())).await.unwrap();
+    let blobs = engine::blob::BlobStore::local(&dir.path().join("blobs")).unwrap();
+    let sealer = iam::crypto::SecretBox::load_or_create(&dir.path().join("key"), true).unwrap();
+    let ctx = Context {
+        secrets: iam::secrets_store::SecretsStore::new(store.clone(), sealer),
+        store,
+        blobs,
+        region: "us-east-1".to_owned(),
+        account: "000000000000".to_owned(),
+        temp_dir: dir.path().join("tmp"),
+        repositories: Arc::new(NoRepositories),
+        jobs: Arc::new(tokio::sync::Notify::new()),
+        logs: Arc::new(tokio::sync::Notify::new()),
+    };
+    (ctx, dir)
+}
+
+/// The user `admin`, calling from nowhere in particular.
+pub(crate) fn admin() -> Caller {
+    Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() }
+}
+
+/// The CodeBuild operation `operation` as `admin`, at the clock's time.
+pub(crate) async fn call(ctx: &Context, operation: &str, input: Value) -> Result<Value, ApiError> {
+    let now = engine::clock::now_ms();
+    let caller = admin();
+    match operation {
+        "CreateProject" => projects::create_project(ctx, input, now).await,
+        "UpdateProject" => projects::update_project(ctx, input, now).await,
+        "StartBuild" => builds::start_build(ctx, &caller, input, now).await,
+        "StopBuild" => builds::stop_build(ctx, input, now).await,
+        "BatchGetBuilds" => builds::batch_get_builds(ctx, input, now).await,
+        "BatchDeleteBuilds" => builds::batch_delete_builds(ctx, input).await,
+        "ListBuildsForProject" => {
+            let project = input["projectName"].as_str().unwrap_or_default().to_owned();
+            builds::list_builds(ctx, input, Some(&project)).await
+        }
+        other => panic!("no operation {other} in the tests' table"),
+    }
+}
