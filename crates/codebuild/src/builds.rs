@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use awsapi::{ApiError, Caller};
 use engine::kinds::{BUILD, BUILD_JOB, IDEMPOTENCY, PROJECT, REPOSITORY};
+use serde::{Deserialize, Serialize};
 
 use crate::{Context, FileAt, invalid, not_found};
 
@@ -126,6 +127,145 @@ pub fn public(document: &Document) -> Value {
     body
 }
 
+/// StartBuild's input: the members this server acts on, and the others as they came (so that
+/// the request a build keeps, and RetryBuild repeats, is the one made).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartBuildInput {
+    /// Required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_type_override: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_location_override: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buildspec_override: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_in_minutes_override: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued_timeout_in_minutes_override: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment_variables_override: Option<Vec<EnvironmentVariable>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_token: Option<String>,
+    /// The members this server does not act on.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+/// An environment variable of a StartBuild (`EnvironmentVariable`); name and value are
+/// required, which the operation checks itself.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct EnvironmentVariable {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `PLAINTEXT` (the default), `PARAMETER_STORE` or `SECRETS_MANAGER`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// The output of StartBuild, StopBuild and RetryBuild: the build as the API shows it (the
+/// stored document, without the server's bookkeeping).
+#[derive(Debug, Serialize)]
+pub struct BuildOutput {
+    pub build: Value,
+}
+
+/// StartBuild's output.
+pub type StartBuildOutput = BuildOutput;
+/// StopBuild's output.
+pub type StopBuildOutput = BuildOutput;
+/// RetryBuild's output.
+pub type RetryBuildOutput = BuildOutput;
+
+/// StopBuild's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StopBuildInput {
+    /// A build id or ARN; required.
+    pub id: Option<String>,
+}
+
+/// RetryBuild's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryBuildInput {
+    /// A build id or ARN; required.
+    pub id: Option<String>,
+    pub idempotency_token: Option<String>,
+}
+
+/// The input of BatchGetBuilds and BatchDeleteBuilds.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildIdsInput {
+    /// Build ids or ARNs, 1 to 100; required.
+    pub ids: Option<Vec<String>>,
+}
+
+/// BatchGetBuilds' input.
+pub type BatchGetBuildsInput = BuildIdsInput;
+/// BatchDeleteBuilds' input.
+pub type BatchDeleteBuildsInput = BuildIdsInput;
+
+/// BatchGetBuilds' output: the builds as the API shows them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetBuildsOutput {
+    pub builds: Vec<Value>,
+    pub builds_not_found: Vec<String>,
+}
+
+/// BatchDeleteBuilds' output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchDeleteBuildsOutput {
+    pub builds_deleted: Vec<String>,
+    pub builds_not_deleted: Vec<BuildNotDeleted>,
+}
+
+/// A build BatchDeleteBuilds did not delete, and why (`BUILD_NOT_FOUND`, `BUILD_IN_PROGRESS`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildNotDeleted {
+    pub id: String,
+    pub status_code: String,
+}
+
+/// ListBuilds' input.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListBuildsInput {
+    /// `DESCENDING` (the default) or `ASCENDING`.
+    pub sort_order: Option<String>,
+    pub next_token: Option<String>,
+}
+
+/// ListBuildsForProject's input.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListBuildsForProjectInput {
+    /// Required.
+    pub project_name: Option<String>,
+    /// `DESCENDING` (the default) or `ASCENDING`.
+    pub sort_order: Option<String>,
+    pub next_token: Option<String>,
+}
+
+/// The output of ListBuilds and ListBuildsForProject: a page of build ids.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListBuildsOutput {
+    pub ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
 /// What started a build other than a StartBuild call: a push, through a webhook.
 pub struct Origin {
     /// The commit pushed.
@@ -140,26 +280,26 @@ pub struct Origin {
 pub async fn start_build(
     ctx: &Context,
     caller: &Caller,
-    input: Value,
+    input: StartBuildInput,
     now_ms: i64,
-) -> Result<Value, ApiError> {
+) -> Result<StartBuildOutput, ApiError> {
     let (writes, build, token) = match plan_build(ctx, caller, &input, None, now_ms).await? {
-        Planned::Existing(build) => return Ok(json!({ "build": build })),
+        Planned::Existing(build) => return Ok(BuildOutput { build }),
         Planned::New { writes, build, idempotency_token } => (writes, build, idempotency_token),
     };
     match (ctx.store.apply(writes).await, token) {
         (Ok(()), _) => {}
         (Err(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }), Some(token)) => {
-            let project_name = input["projectName"].as_str().unwrap_or_default();
+            let project_name = input.project_name.as_deref().unwrap_or_default();
             return match idempotent_build(ctx, project_name, &token, &input, now_ms).await? {
-                Some(existing) => Ok(json!({ "build": existing })),
+                Some(existing) => Ok(BuildOutput { build: existing }),
                 None => Err(ApiError::internal("an idempotency record vanished while written")),
             };
         }
         (Err(err), _) => return Err(err.into()),
     }
     ctx.jobs.notify_waiters();
-    Ok(json!({ "build": build }))
+    Ok(BuildOutput { build })
 }
 
 /// What [`plan_build`] decided.
@@ -178,36 +318,33 @@ pub enum Planned {
 pub async fn plan_build(
     ctx: &Context,
     caller: &Caller,
-    input: &Value,
+    input: &StartBuildInput,
     origin: Option<Origin>,
     now_ms: i64,
 ) -> Result<Planned, ApiError> {
-    let input = input.clone();
-    let project_name = input
-        .get("projectName")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("projectName is required"))?;
+    let project_name =
+        input.project_name.as_deref().ok_or_else(|| invalid("projectName is required"))?;
     let Some(project) = ctx.store.get(PROJECT, project_name).await? else {
         return Err(not_found(format!(
-            "Project cannot be found: arn:aws:codebuild:{}:{}:project/{project_name}",
-            ctx.region, ctx.account
+            "Project cannot be found: {}",
+            crate::arn(ctx, &format!("project/{project_name}"))
         )));
     };
     let project = project.body;
-    if let Some(token) = input.get("idempotencyToken").and_then(Value::as_str)
-        && let Some(existing) = idempotent_build(ctx, project_name, token, &input, now_ms).await?
+    if let Some(token) = input.idempotency_token.as_deref()
+        && let Some(existing) = idempotent_build(ctx, project_name, token, input, now_ms).await?
     {
         return Ok(Planned::Existing(existing));
     }
 
     let source_type = input
-        .get("sourceTypeOverride")
-        .and_then(Value::as_str)
+        .source_type_override
+        .as_deref()
         .or_else(|| project["source"]["type"].as_str())
         .unwrap_or("NO_SOURCE");
     let buildspec_setting = input
-        .get("buildspecOverride")
-        .and_then(Value::as_str)
+        .buildspec_override
+        .as_deref()
         .filter(|it| !it.is_empty())
         .or_else(|| project["source"]["buildspec"].as_str())
         .unwrap_or_default()
@@ -223,13 +360,13 @@ pub async fn plan_build(
         }
         "CODECOMMIT" => {
             let location = input
-                .get("sourceLocationOverride")
-                .and_then(Value::as_str)
+                .source_location_override
+                .as_deref()
                 .or_else(|| project["source"]["location"].as_str())
                 .unwrap_or_default();
             let version = input
-                .get("sourceVersion")
-                .and_then(Value::as_str)
+                .source_version
+                .as_deref()
                 .or_else(|| project["sourceVersion"].as_str())
                 .filter(|it| !it.is_empty());
             let source = match &origin {
@@ -261,19 +398,19 @@ pub async fn plan_build(
             )));
         }
     };
-    let timeout = match input.get("timeoutInMinutesOverride") {
-        Some(value) => match value.as_i64() {
-            Some(n) if (5..=2160).contains(&n) => n,
-            _ => return Err(invalid("timeoutInMinutesOverride must be between 5 and 2160")),
-        },
+    let timeout = match input.timeout_in_minutes_override {
+        Some(n) if (5..=2160).contains(&n) => n,
+        Some(_) => return Err(invalid("timeoutInMinutesOverride must be between 5 and 2160")),
         None => project["timeoutInMinutes"].as_i64().unwrap_or(60),
     };
-    let variables = merged_variables(&project, &input)?;
+    let variables = merged_variables(&project, input)?;
+    // The request as it came, which the build keeps (RetryBuild repeats it).
+    let request = serde_json::to_value(input).map_err(ApiError::internal)?;
 
     let number = ctx.store.next_counter(&format!("build-number/{project_name}")).await?;
     let uuid = uuid::Uuid::new_v4().to_string();
     let id = format!("{project_name}:{uuid}");
-    let arn = format!("arn:aws:codebuild:{}:{}:build/{id}", ctx.region, ctx.account);
+    let arn = crate::arn(ctx, &format!("build/{id}"));
     let now = engine::clock::aws_timestamp(now_ms);
     let core = engine::build::submitted(
         Build {
@@ -305,15 +442,15 @@ pub async fn plan_build(
     let mut body = serde_json::to_value(&core).expect("a build serializes");
     let extra = json!({
         "initiator": caller.user,
-        "sourceVersion": source.as_ref().map_or_else(|| input.get("sourceVersion").cloned().unwrap_or(Value::Null), |it| json!(it.version)),
+        "sourceVersion": source.as_ref().map_or_else(|| json!(input.source_version), |it| json!(it.version)),
         "source": source_record,
         "resolvedSourceVersion": source.as_ref().map(|it| it.commit.clone()),
         "environment": environment,
         "serviceRole": project["serviceRole"],
-        "queuedTimeoutInMinutes": input.get("queuedTimeoutInMinutesOverride").cloned().unwrap_or_else(|| project["queuedTimeoutInMinutes"].clone()),
+        "queuedTimeoutInMinutes": input.queued_timeout_in_minutes_override.map_or_else(|| project["queuedTimeoutInMinutes"].clone(), |it| json!(it)),
         "logs": { "groupName": format!("/aws/codebuild/{project_name}"), "streamName": uuid, "deepLink": if caller.host.is_empty() { format!("/v1/builds/{id}/log") } else { format!("http://{}/v1/builds/{id}/log", caller.host) } },
         "reportArns": [],
-        INTERNAL: { "request": input, "eventSeq": 0, "logSeq": 0, "stopRequested": false },
+        INTERNAL: { "request": request, "eventSeq": 0, "logSeq": 0, "stopRequested": false },
     });
     for (key, value) in extra.as_object().expect("an object") {
         if !value.is_null() {
@@ -447,7 +584,7 @@ pub async fn plan_build(
             writes.push(Write::Insert(document.clone()));
         }
     }
-    let token = input.get("idempotencyToken").and_then(Value::as_str);
+    let token = input.idempotency_token.as_deref();
     if let Some(token) = token {
         // The record is written with the build, and only if no other request wrote it
         // first (an insert, or an update of an expired record at the version read): of
@@ -459,12 +596,12 @@ pub async fn plan_build(
             parent: None,
             sort: now_ms,
             version: 0,
-            body: json!({ "buildId": id, "request": input, "createdMs": now_ms }),
+            body: json!({ "buildId": id, "request": request, "createdMs": now_ms }),
         };
         writes.push(match ctx.store.get(IDEMPOTENCY, &key).await? {
             // Another request with this token got here first.
             Some(old) if is_fresh(&old, now_ms) => {
-                return match idempotent_build(ctx, project_name, token, &input, now_ms).await? {
+                return match idempotent_build(ctx, project_name, token, input, now_ms).await? {
                     Some(existing) => Ok(Planned::Existing(existing)),
                     None => Err(ApiError::internal("an idempotency record names no build")),
                 };
@@ -503,7 +640,7 @@ async fn idempotent_build(
     ctx: &Context,
     project: &str,
     token: &str,
-    input: &Value,
+    input: &StartBuildInput,
     now_ms: i64,
 ) -> Result<Option<Value>, ApiError> {
     let Some(record) = ctx.store.get(IDEMPOTENCY, &format!("{project}/{token}")).await? else {
@@ -512,7 +649,7 @@ async fn idempotent_build(
     if !is_fresh(&record, now_ms) {
         return Ok(None);
     }
-    if &record.body["request"] != input {
+    if record.body["request"] != serde_json::to_value(input).map_err(ApiError::internal)? {
         return Err(invalid("Idempotency token was used with different parameters"));
     }
     let id = record.body["buildId"].as_str().unwrap_or_default();
@@ -653,15 +790,18 @@ pub(crate) fn check_variable_sizes(variables: &[Value], field: &str) -> Result<(
 }
 
 /// The project's variables with the build's overrides on top, by name.
-fn merged_variables(project: &Value, input: &Value) -> Result<Vec<Value>, ApiError> {
+fn merged_variables(project: &Value, input: &StartBuildInput) -> Result<Vec<Value>, ApiError> {
     let mut variables: Vec<Value> =
         project["environment"]["environmentVariables"].as_array().cloned().unwrap_or_default();
-    let overrides = input.get("environmentVariablesOverride").and_then(Value::as_array);
-    check_variable_sizes(
-        overrides.map(Vec::as_slice).unwrap_or_default(),
-        "environmentVariablesOverride",
-    )?;
-    for variable in overrides.into_iter().flatten() {
+    let overrides = input
+        .environment_variables_override
+        .iter()
+        .flatten()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<Value>, _>>()
+        .map_err(ApiError::internal)?;
+    check_variable_sizes(&overrides, "environmentVariablesOverride")?;
+    for variable in &overrides {
         let name = variable.get("name").and_then(Value::as_str).unwrap_or_default();
         if name.is_empty() || variable.get("value").and_then(Value::as_str).is_none() {
             return Err(invalid("Every environment variable needs a name and a value"));
@@ -683,8 +823,13 @@ fn merged_variables(project: &Value, input: &Value) -> Result<Vec<Value>, ApiErr
     Ok(variables)
 }
 
-pub async fn batch_get_builds(ctx: &Context, input: Value, now_ms: i64) -> Result<Value, ApiError> {
-    let ids = ids(&input)?;
+/// BatchGetBuilds at `now_ms` (a queued build says why it waits, from the agents seen lately).
+pub async fn batch_get_builds(
+    ctx: &Context,
+    input: BatchGetBuildsInput,
+    now_ms: i64,
+) -> Result<BatchGetBuildsOutput, ApiError> {
+    let ids = ids(input.ids)?;
     let found = ctx.store.get_many(BUILD, &ids).await?;
     // Why queued builds wait is worked out from every agent and queued job: only when one of
     // the builds asked for is queued, and once.
@@ -704,19 +849,17 @@ pub async fn batch_get_builds(ctx: &Context, input: Value, now_ms: i64) -> Resul
         }
         builds.push(build);
     }
-    let not_found: Vec<&String> =
-        ids.iter().filter(|id| !found.iter().any(|it| &&it.key == id)).collect();
-    Ok(json!({ "builds": builds, "buildsNotFound": not_found }))
+    let builds_not_found: Vec<String> =
+        ids.iter().filter(|id| !found.iter().any(|it| &&it.key == id)).cloned().collect();
+    Ok(BatchGetBuildsOutput { builds, builds_not_found })
 }
 
-fn ids(input: &Value) -> Result<Vec<String>, ApiError> {
-    let ids: Vec<String> = input
-        .get("ids")
-        .and_then(Value::as_array)
+/// The build ids (or ARNs) of a batch operation, as ids.
+fn ids(ids: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
+    let ids: Vec<String> = ids
         .ok_or_else(|| invalid("ids is required"))?
         .iter()
-        .filter_map(Value::as_str)
-        .map(|it| it.rsplit_once(":build/").map_or(it, |(_, id)| id).to_owned())
+        .map(|it| it.rsplit_once(":build/").map_or(it.as_str(), |(_, id)| id).to_owned())
         .collect();
     if ids.is_empty() || ids.len() > 100 {
         return Err(invalid("ids must hold 1 to 100 build ids"));
@@ -735,20 +878,39 @@ fn check_build_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
+/// ListBuilds.
 pub async fn list_builds(
     ctx: &Context,
-    input: Value,
+    input: ListBuildsInput,
+) -> Result<ListBuildsOutput, ApiError> {
+    list(ctx, None, input.sort_order.as_deref(), input.next_token).await
+}
+
+/// ListBuildsForProject.
+pub async fn list_builds_for_project(
+    ctx: &Context,
+    input: ListBuildsForProjectInput,
+) -> Result<ListBuildsOutput, ApiError> {
+    let project = input.project_name.ok_or_else(|| invalid("projectName is required"))?;
+    list(ctx, Some(&project), input.sort_order.as_deref(), input.next_token).await
+}
+
+/// A page of build ids, of one project or all.
+async fn list(
+    ctx: &Context,
     project: Option<&str>,
-) -> Result<Value, ApiError> {
+    sort_order: Option<&str>,
+    next_token: Option<String>,
+) -> Result<ListBuildsOutput, ApiError> {
     if let Some(project) = project
         && ctx.store.get(PROJECT, project).await?.is_none()
     {
         return Err(not_found(format!(
-            "Project cannot be found: arn:aws:codebuild:{}:{}:project/{project}",
-            ctx.region, ctx.account
+            "Project cannot be found: {}",
+            crate::arn(ctx, &format!("project/{project}"))
         )));
     }
-    let descending = match input.get("sortOrder").and_then(Value::as_str).unwrap_or("DESCENDING") {
+    let descending = match sort_order.unwrap_or("DESCENDING") {
         "ASCENDING" => false,
         "DESCENDING" => true,
         other => return Err(invalid(format!("Invalid sortOrder: {other}"))),
@@ -757,25 +919,25 @@ pub async fn list_builds(
         kind: BUILD.to_owned(),
         parent: project.map(str::to_owned),
         descending,
-        after: input.get("nextToken").and_then(Value::as_str).map(str::to_owned),
+        after: next_token,
         limit: PAGE_SIZE,
     };
     let page = match ctx.store.list(&query).await {
         Err(StoreError::BadCursor) => return Err(invalid("Invalid nextToken")),
         other => other?,
     };
-    let ids: Vec<&str> = page.documents.iter().map(|it| it.key.as_str()).collect();
-    let mut output = json!({ "ids": ids });
-    if let Some(next) = page.next {
-        output["nextToken"] = json!(next);
-    }
-    Ok(output)
+    let ids: Vec<String> = page.documents.into_iter().map(|it| it.key).collect();
+    Ok(ListBuildsOutput { ids, next_token: page.next })
 }
 
 /// StopBuild at `now_ms`: a queued build ends here, with its job, in one transaction; a
 /// running one is asked to stop, and ends when its agent finishes it.
-pub async fn stop_build(ctx: &Context, input: Value, now_ms: i64) -> Result<Value, ApiError> {
-    let id = input.get("id").and_then(Value::as_str).ok_or_else(|| invalid("id is required"))?;
+pub async fn stop_build(
+    ctx: &Context,
+    input: StopBuildInput,
+    now_ms: i64,
+) -> Result<StopBuildOutput, ApiError> {
+    let id = input.id.as_deref().ok_or_else(|| invalid("id is required"))?;
     let id = id.rsplit_once(":build/").map_or(id, |(_, id)| id).to_owned();
     check_build_id(&id)?;
     for _ in 0..5 {
@@ -784,7 +946,7 @@ pub async fn stop_build(ctx: &Context, input: Value, now_ms: i64) -> Result<Valu
         };
         let mut build = core(&document)?;
         if build.build_complete {
-            return Ok(json!({ "build": public(&document) }));
+            return Ok(BuildOutput { build: public(&document) });
         }
         let version = document.version;
         let mut writes = Vec::new();
@@ -810,7 +972,7 @@ pub async fn stop_build(ctx: &Context, input: Value, now_ms: i64) -> Result<Valu
         let shown = public(&document);
         writes.insert(0, Write::Update { document, expected_version: version });
         match ctx.store.apply(writes).await {
-            Ok(()) => return Ok(json!({ "build": shown })),
+            Ok(()) => return Ok(BuildOutput { build: shown }),
             Err(StoreError::Conflict { .. }) => continue,
             Err(err) => return Err(err.into()),
         }
@@ -875,39 +1037,43 @@ pub async fn expire_queued(ctx: &Context, now_ms: i64) -> Result<usize, StoreErr
 pub async fn retry_build(
     ctx: &Context,
     caller: &Caller,
-    input: Value,
+    input: RetryBuildInput,
     now_ms: i64,
-) -> Result<Value, ApiError> {
-    let id = input.get("id").and_then(Value::as_str).ok_or_else(|| invalid("id is required"))?;
+) -> Result<RetryBuildOutput, ApiError> {
+    let id = input.id.as_deref().ok_or_else(|| invalid("id is required"))?;
     let id = id.rsplit_once(":build/").map_or(id, |(_, id)| id);
     let Some(document) = ctx.store.get(BUILD, id).await? else {
         return Err(not_found(format!("Build {id} does not exist")));
     };
-    let mut request = document.body[INTERNAL]["request"].clone();
-    match input.get("idempotencyToken") {
-        Some(token) => request["idempotencyToken"] = token.clone(),
-        None => {
-            if let Some(object) = request.as_object_mut() {
-                object.remove("idempotencyToken");
-            }
-        }
-    }
+    let mut request: StartBuildInput =
+        serde_json::from_value(document.body[INTERNAL]["request"].clone())
+            .map_err(ApiError::internal)?;
+    request.idempotency_token = input.idempotency_token;
     start_build(ctx, caller, request, now_ms).await
 }
 
 /// BatchDeleteBuilds: every deletable build goes with its log and its git tokens, all in one
 /// transaction.
-pub async fn batch_delete_builds(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let ids = ids(&input)?;
+pub async fn batch_delete_builds(
+    ctx: &Context,
+    input: BatchDeleteBuildsInput,
+) -> Result<BatchDeleteBuildsOutput, ApiError> {
+    let ids = ids(input.ids)?;
     let found = ctx.store.get_many(BUILD, &ids).await?;
     let mut writes = Vec::new();
     let mut deleted = Vec::new();
     let mut not_deleted = Vec::new();
     for id in &ids {
         match found.iter().find(|it| &it.key == id) {
-            None => not_deleted.push(json!({ "id": id, "statusCode": "BUILD_NOT_FOUND" })),
+            None => not_deleted.push(BuildNotDeleted {
+                id: id.clone(),
+                status_code: "BUILD_NOT_FOUND".to_owned(),
+            }),
             Some(document) if !document.body["buildComplete"].as_bool().unwrap_or(false) => {
-                not_deleted.push(json!({ "id": id, "statusCode": "BUILD_IN_PROGRESS" }))
+                not_deleted.push(BuildNotDeleted {
+                    id: id.clone(),
+                    status_code: "BUILD_IN_PROGRESS".to_owned(),
+                })
             }
             Some(_) => {
                 writes.push(Write::Delete { kind: BUILD.to_owned(), key: id.clone() });
@@ -918,7 +1084,7 @@ pub async fn batch_delete_builds(ctx: &Context, input: Value) -> Result<Value, A
         }
     }
     ctx.store.apply(writes).await?;
-    Ok(json!({ "buildsDeleted": deleted, "buildsNotDeleted": not_deleted }))
+    Ok(BatchDeleteBuildsOutput { builds_deleted: deleted, builds_not_deleted: not_deleted })
 }
 
 #[cfg(test)]

@@ -51,6 +51,11 @@ pub struct Context {
     pub logs: Arc<tokio::sync::Notify>,
 }
 
+/// The ARN of the CodeBuild resource `resource` (`project/<name>`, `build/<id>`, …).
+pub(crate) fn arn(ctx: &Context, resource: &str) -> String {
+    awsapi::arn::arn("codebuild", &ctx.region, &ctx.account, resource)
+}
+
 /// `InvalidInputException`, CodeBuild's error for a request it refuses.
 pub(crate) fn invalid(message: impl Into<String>) -> awsapi::ApiError {
     awsapi::ApiError::client("InvalidInputException", message)

@@ -8,10 +8,66 @@
 use engine::store::{Document, StoreError, Write};
 use serde_json::{Value, json};
 
-use awsapi::ApiError;
+use awsapi::{ApiError, paging};
 use engine::kinds::PROJECT;
+use serde::{Deserialize, Serialize};
 
 use crate::{Context, builds, invalid};
+
+/// CreateProject's and UpdateProject's output: the project as stored (the JSON the API
+/// returns, with the server's defaults filled in).
+#[derive(Debug, Serialize)]
+pub struct ProjectOutput {
+    pub project: Value,
+}
+
+/// DeleteProject's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteProjectInput {
+    /// A project name or ARN; required.
+    pub name: Option<String>,
+}
+
+/// DeleteProject's output (empty).
+#[derive(Debug, Serialize)]
+pub struct DeleteProjectOutput {}
+
+/// BatchGetProjects' input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetProjectsInput {
+    /// Project names or ARNs, 1 to 100; required.
+    pub names: Option<Vec<String>>,
+}
+
+/// BatchGetProjects' output: the projects as stored.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetProjectsOutput {
+    pub projects: Vec<Value>,
+    pub projects_not_found: Vec<String>,
+}
+
+/// ListProjects' input.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListProjectsInput {
+    /// `NAME` (the default), `CREATED_TIME` or `LAST_MODIFIED_TIME`.
+    pub sort_by: Option<String>,
+    /// `ASCENDING` (the default) or `DESCENDING`.
+    pub sort_order: Option<String>,
+    pub next_token: Option<String>,
+}
+
+/// ListProjects' output: a page of project names.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListProjectsOutput {
+    pub projects: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
 
 /// How many names `ListProjects` returns per page, as AWS does.
 const PAGE_SIZE: usize = 100;
@@ -21,7 +77,7 @@ fn required_str<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> 
 }
 
 pub(crate) fn project_arn(ctx: &Context, name: &str) -> String {
-    format!("arn:aws:codebuild:{}:{}:project/{name}", ctx.region, ctx.account)
+    crate::arn(ctx, &format!("project/{name}"))
 }
 
 /// A project name, or the name inside a project ARN.
@@ -258,7 +314,13 @@ fn settable(input: &Value) -> serde_json::Map<String, Value> {
         .unwrap_or_default()
 }
 
-pub async fn create_project(ctx: &Context, input: Value, now_ms: i64) -> Result<Value, ApiError> {
+/// CreateProject at `now_ms`. The input stays JSON: its settable members are stored as the
+/// project, as they came.
+pub async fn create_project(
+    ctx: &Context,
+    input: Value,
+    now_ms: i64,
+) -> Result<ProjectOutput, ApiError> {
     let fields = Value::Object(settable(&input));
     check_project(&fields, &ctx.account)?;
     let name = fields["name"].as_str().unwrap_or_default().to_owned();
@@ -273,7 +335,7 @@ pub async fn create_project(ctx: &Context, input: Value, now_ms: i64) -> Result<
         body: project.clone(),
     };
     match ctx.store.apply(vec![Write::Insert(document)]).await {
-        Ok(()) => Ok(json!({ "project": project })),
+        Ok(()) => Ok(ProjectOutput { project }),
         Err(StoreError::AlreadyExists { .. }) => Err(ApiError::client(
             "ResourceAlreadyExistsException",
             format!("Project already exists: {}", project_arn(ctx, &name)),
@@ -282,7 +344,13 @@ pub async fn create_project(ctx: &Context, input: Value, now_ms: i64) -> Result<
     }
 }
 
-pub async fn update_project(ctx: &Context, input: Value, now_ms: i64) -> Result<Value, ApiError> {
+/// UpdateProject at `now_ms`: the input's settable members over the stored project's. The
+/// input stays JSON, as CreateProject's.
+pub async fn update_project(
+    ctx: &Context,
+    input: Value,
+    now_ms: i64,
+) -> Result<ProjectOutput, ApiError> {
     let name = project_name(required_str(&input, "name")?).to_owned();
     // Retried on a concurrent update, so that two updates of different fields both land.
     for _ in 0..5 {
@@ -303,7 +371,7 @@ pub async fn update_project(ctx: &Context, input: Value, now_ms: i64) -> Result<
         let version = document.version;
         document.body = project.clone();
         match ctx.store.apply(vec![Write::Update { document, expected_version: version }]).await {
-            Ok(()) => return Ok(json!({ "project": project })),
+            Ok(()) => return Ok(ProjectOutput { project }),
             Err(StoreError::Conflict { .. }) => continue,
             Err(err) => return Err(err.into()),
         }
@@ -311,39 +379,45 @@ pub async fn update_project(ctx: &Context, input: Value, now_ms: i64) -> Result<
     Err(ApiError::internal(format!("project {name} kept changing during an update")))
 }
 
-pub async fn delete_project(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let name = project_name(required_str(&input, "name")?).to_owned();
+/// DeleteProject.
+pub async fn delete_project(
+    ctx: &Context,
+    input: DeleteProjectInput,
+) -> Result<DeleteProjectOutput, ApiError> {
+    let name = input.name.ok_or_else(|| invalid("name is required"))?;
+    let name = project_name(&name).to_owned();
     ctx.store.apply(vec![Write::Delete { kind: PROJECT.to_owned(), key: name }]).await?;
-    Ok(json!({}))
+    Ok(DeleteProjectOutput {})
 }
 
-pub async fn batch_get_projects(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let names: Vec<String> = input
-        .get("names")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("names is required"))?
-        .iter()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
+/// BatchGetProjects.
+pub async fn batch_get_projects(
+    ctx: &Context,
+    input: BatchGetProjectsInput,
+) -> Result<BatchGetProjectsOutput, ApiError> {
+    let names = input.names.ok_or_else(|| invalid("names is required"))?;
     if names.is_empty() || names.len() > 100 {
         return Err(invalid("names must hold 1 to 100 project names"));
     }
     let keys: Vec<String> = names.iter().map(|it| project_name(it).to_owned()).collect();
     let found = ctx.store.get_many(PROJECT, &keys).await?;
-    let not_found: Vec<&String> = names
+    let projects_not_found: Vec<String> = names
         .iter()
         .zip(&keys)
         .filter(|(_, key)| !found.iter().any(|it| &it.key == *key))
-        .map(|(name, _)| name)
+        .map(|(name, _)| name.clone())
         .collect();
-    let projects: Vec<&Value> = found.iter().map(|it| &it.body).collect();
-    Ok(json!({ "projects": projects, "projectsNotFound": not_found }))
+    let projects: Vec<Value> = found.into_iter().map(|it| it.body).collect();
+    Ok(BatchGetProjectsOutput { projects, projects_not_found })
 }
 
-pub async fn list_projects(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let sort_by = input.get("sortBy").and_then(Value::as_str).unwrap_or("NAME");
-    let descending = match input.get("sortOrder").and_then(Value::as_str).unwrap_or("ASCENDING") {
+/// ListProjects.
+pub async fn list_projects(
+    ctx: &Context,
+    input: ListProjectsInput,
+) -> Result<ListProjectsOutput, ApiError> {
+    let sort_by = input.sort_by.as_deref().unwrap_or("NAME");
+    let descending = match input.sort_order.as_deref().unwrap_or("ASCENDING") {
         "ASCENDING" => false,
         "DESCENDING" => true,
         other => return Err(invalid(format!("Invalid sortOrder: {other}"))),
@@ -365,17 +439,12 @@ pub async fn list_projects(ctx: &Context, input: Value) -> Result<Value, ApiErro
     if descending {
         projects.reverse();
     }
-    let start = match input.get("nextToken").and_then(Value::as_str) {
-        Some(token) => token.parse::<usize>().map_err(|_| invalid("Invalid nextToken"))?,
-        None => 0,
-    };
-    let names: Vec<&str> =
-        projects.iter().skip(start).take(PAGE_SIZE).map(|it| it.key.as_str()).collect();
-    let mut output = json!({ "projects": names });
-    if start + PAGE_SIZE < projects.len() {
-        output["nextToken"] = json!((start + PAGE_SIZE).to_string());
-    }
-    Ok(output)
+    let start =
+        paging::offset(input.next_token.as_deref()).map_err(|_| invalid("Invalid nextToken"))?;
+    let names: Vec<String> =
+        projects.iter().skip(start).take(PAGE_SIZE).map(|it| it.key.clone()).collect();
+    let next_token = paging::next_offset(start, PAGE_SIZE, projects.len());
+    Ok(ListProjectsOutput { projects: names, next_token })
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ const BATCH: usize = 1_000;
 const LINE_LIMIT: usize = 1 << 20;
 
 fn group_arn(ctx: &Context, name: &str) -> String {
-    format!("arn:aws:codebuild:{}:{}:report-group/{name}", ctx.region, ctx.account)
+    crate::arn(ctx, &format!("report-group/{name}"))
 }
 
 fn group_body(
@@ -74,7 +74,7 @@ fn report_arn(ctx: &Context, job_id: &str, index: usize, name: &str) -> String {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     let id = uuid::Uuid::from_bytes(bytes);
-    format!("arn:aws:codebuild:{}:{}:report/{name}:{id}", ctx.region, ctx.account)
+    crate::arn(ctx, &format!("report/{name}:{id}"))
 }
 
 /// Stores test cases in batches of [`BATCH`], each its own document, as they come: memory

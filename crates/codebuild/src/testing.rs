@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use awsapi::json::typed;
 use awsapi::{ApiError, Caller};
 use engine::store::{Document, Store};
 use serde_json::Value;
@@ -86,16 +87,19 @@ pub(crate) async fn call(ctx: &Context, operation: &str, input: Value) -> Result
     let now = engine::clock::now_ms();
     let caller = admin();
     match operation {
-        "CreateProject" => projects::create_project(ctx, input, now).await,
-        "UpdateProject" => projects::update_project(ctx, input, now).await,
-        "StartBuild" => builds::start_build(ctx, &caller, input, now).await,
-        "StopBuild" => builds::stop_build(ctx, input, now).await,
-        "BatchGetBuilds" => builds::batch_get_builds(ctx, input, now).await,
-        "BatchDeleteBuilds" => builds::batch_delete_builds(ctx, input).await,
+        "CreateProject" => answer(projects::create_project(ctx, input, now).await?),
+        "UpdateProject" => answer(projects::update_project(ctx, input, now).await?),
+        "StartBuild" => answer(builds::start_build(ctx, &caller, typed(input)?, now).await?),
+        "StopBuild" => answer(builds::stop_build(ctx, typed(input)?, now).await?),
+        "BatchGetBuilds" => answer(builds::batch_get_builds(ctx, typed(input)?, now).await?),
+        "BatchDeleteBuilds" => answer(builds::batch_delete_builds(ctx, typed(input)?).await?),
         "ListBuildsForProject" => {
-            let project = input["projectName"].as_str().unwrap_or_default().to_owned();
-            builds::list_builds(ctx, input, Some(&project)).await
+            answer(builds::list_builds_for_project(ctx, typed(input)?).await?)
         }
         other => panic!("no operation {other} in the tests' table"),
     }
+}
+
+fn answer(output: impl serde::Serialize) -> Result<Value, ApiError> {
+    Ok(serde_json::to_value(output).unwrap())
 }

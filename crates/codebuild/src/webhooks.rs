@@ -377,7 +377,10 @@ async fn maybe_build(
             ("CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID".to_owned(), user.to_owned()),
         ],
     };
-    let input = json!({ "projectName": project.key });
+    let input = crate::builds::StartBuildInput {
+        project_name: Some(project.key.clone()),
+        ..Default::default()
+    };
     match crate::builds::plan_build(ctx, &caller, &input, Some(origin), now).await? {
         crate::builds::Planned::New { writes, build, .. } => Ok(Some((writes, build))),
         // A push's build has no idempotency token.

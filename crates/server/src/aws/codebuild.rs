@@ -1,7 +1,11 @@
-//! The CodeBuild operation table (`CodeBuild_20161006.*`): each operation's input goes to its
-//! function in the `codebuild` crate, at the one reading of the clock for the request.
+//! The CodeBuild operation table (`CodeBuild_20161006.*`): each operation's input is parsed
+//! into its typed struct (`awsapi::json::typed`), goes to its function in the `codebuild`
+//! crate at the one reading of the clock for the request, and its typed output answers as
+//! JSON.
 
 use ::codebuild::{builds, projects, reports, webhooks};
+use awsapi::json::typed;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::AppState;
@@ -18,22 +22,15 @@ pub(crate) async fn call(
     // The one reading of the clock for this request: the service functions take the time.
     let now = engine::clock::now_ms();
     match operation {
-        "StartBuild" => builds::start_build(ctx, caller, input, now).await,
-        "StopBuild" => builds::stop_build(ctx, input, now).await,
-        "RetryBuild" => builds::retry_build(ctx, caller, input, now).await,
-        "BatchGetBuilds" => builds::batch_get_builds(ctx, input, now).await,
-        "ListBuilds" => builds::list_builds(ctx, input, None).await,
+        "StartBuild" => answer(builds::start_build(ctx, caller, typed(input)?, now).await?),
+        "StopBuild" => answer(builds::stop_build(ctx, typed(input)?, now).await?),
+        "RetryBuild" => answer(builds::retry_build(ctx, caller, typed(input)?, now).await?),
+        "BatchGetBuilds" => answer(builds::batch_get_builds(ctx, typed(input)?, now).await?),
+        "ListBuilds" => answer(builds::list_builds(ctx, typed(input)?).await?),
         "ListBuildsForProject" => {
-            let project = input
-                .get("projectName")
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    ApiError::client("InvalidInputException", "projectName is required")
-                })?
-                .to_owned();
-            builds::list_builds(ctx, input, Some(&project)).await
+            answer(builds::list_builds_for_project(ctx, typed(input)?).await?)
         }
-        "BatchDeleteBuilds" => builds::batch_delete_builds(ctx, input).await,
+        "BatchDeleteBuilds" => answer(builds::batch_delete_builds(ctx, typed(input)?).await?),
         "CreateWebhook" => webhooks::create_webhook(ctx, input, now).await,
         "UpdateWebhook" => webhooks::update_webhook(ctx, input).await,
         "DeleteWebhook" => webhooks::delete_webhook(ctx, input).await,
@@ -43,16 +40,21 @@ pub(crate) async fn call(
         "ListReportsForReportGroup" => reports::list_reports_for_report_group(ctx, input).await,
         "BatchGetReports" => reports::batch_get_reports(ctx, input).await,
         "DescribeTestCases" => reports::describe_test_cases(ctx, input).await,
-        "CreateProject" => projects::create_project(ctx, input, now).await,
-        "UpdateProject" => projects::update_project(ctx, input, now).await,
-        "DeleteProject" => projects::delete_project(ctx, input).await,
-        "BatchGetProjects" => projects::batch_get_projects(ctx, input).await,
-        "ListProjects" => projects::list_projects(ctx, input).await,
+        "CreateProject" => answer(projects::create_project(ctx, input, now).await?),
+        "UpdateProject" => answer(projects::update_project(ctx, input, now).await?),
+        "DeleteProject" => answer(projects::delete_project(ctx, typed(input)?).await?),
+        "BatchGetProjects" => answer(projects::batch_get_projects(ctx, typed(input)?).await?),
+        "ListProjects" => answer(projects::list_projects(ctx, typed(input)?).await?),
         _ => Err(ApiError::client(
             "UnknownOperationException",
             format!("Slipway does not implement the CodeBuild operation {operation} yet"),
         )),
     }
+}
+
+/// An operation's typed output as the JSON it answers.
+fn answer(output: impl Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(output).map_err(ApiError::internal)
 }
 
 #[cfg(test)]
