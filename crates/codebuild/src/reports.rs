@@ -14,8 +14,136 @@ use sha2::{Digest, Sha256};
 
 use awsapi::ApiError;
 use engine::kinds::{REPORT, REPORT_GROUP, REPORT_TEST_CASES};
+use serde::{Deserialize, Serialize};
 
 use crate::{Context, invalid};
+
+/// CreateReportGroup's input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateReportGroupInput {
+    /// Required.
+    pub name: Option<String>,
+    /// `TEST` or `CODE_COVERAGE`; required.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Required; kept as it came.
+    pub export_config: Option<Value>,
+    /// Kept as they came.
+    pub tags: Option<Value>,
+}
+
+/// CreateReportGroup's output: the report group as stored.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateReportGroupOutput {
+    pub report_group: Value,
+}
+
+/// BatchGetReportGroups' input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetReportGroupsInput {
+    /// 1 to 100; required.
+    pub report_group_arns: Option<Vec<String>>,
+}
+
+/// BatchGetReportGroups' output: the report groups as stored.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetReportGroupsOutput {
+    pub report_groups: Vec<Value>,
+    pub report_groups_not_found: Vec<String>,
+}
+
+/// BatchGetReports' input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetReportsInput {
+    /// 1 to 100; required.
+    pub report_arns: Option<Vec<String>>,
+}
+
+/// BatchGetReports' output: the reports as stored.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetReportsOutput {
+    pub reports: Vec<Value>,
+    pub reports_not_found: Vec<String>,
+}
+
+/// ListReportGroups' input.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListReportGroupsInput {
+    /// `DESCENDING` unless `ASCENDING`.
+    pub sort_order: Option<String>,
+    pub next_token: Option<String>,
+    /// 1 to 100 (the default).
+    pub max_results: Option<i64>,
+}
+
+/// ListReportGroups' output: a page of report group ARNs.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListReportGroupsOutput {
+    pub report_groups: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// ListReportsForReportGroup's input.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListReportsForReportGroupInput {
+    /// Required.
+    pub report_group_arn: Option<String>,
+    /// `DESCENDING` unless `ASCENDING`.
+    pub sort_order: Option<String>,
+    pub next_token: Option<String>,
+    /// 1 to 100 (the default).
+    pub max_results: Option<i64>,
+}
+
+/// ListReportsForReportGroup's output: a page of report ARNs.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListReportsForReportGroupOutput {
+    pub reports: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// DescribeTestCases' input.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeTestCasesInput {
+    /// Required.
+    pub report_arn: Option<String>,
+    pub next_token: Option<String>,
+    /// 1 to 1,000; 50 by default.
+    pub max_results: Option<i64>,
+    pub filter: Option<TestCaseFilter>,
+}
+
+/// Which test cases DescribeTestCases returns.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestCaseFilter {
+    /// Only cases of this status.
+    pub status: Option<String>,
+    /// Only cases whose name or prefix contains this.
+    pub keyword: Option<String>,
+}
+
+/// DescribeTestCases' output: a page of test cases as stored.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeTestCasesOutput {
+    pub test_cases: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
 
 /// The most test cases a report keeps; the rest are dropped and the report is `truncated`.
 const MAX_CASES: usize = 100_000;
@@ -257,32 +385,30 @@ pub async fn report_writes(
     Ok(writes)
 }
 
+/// CreateReportGroup at `now_ms`.
 pub async fn create_report_group(
     ctx: &Context,
-    input: Value,
+    input: CreateReportGroupInput,
     now_ms: i64,
-) -> Result<Value, ApiError> {
-    let name =
-        input.get("name").and_then(Value::as_str).ok_or_else(|| invalid("name is required"))?;
+) -> Result<CreateReportGroupOutput, ApiError> {
+    let name = input.name.as_deref().ok_or_else(|| invalid("name is required"))?;
     if name.is_empty()
         || name.len() > 128
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         return Err(invalid(format!("Invalid report group name: {name}")));
     }
-    let kind =
-        input.get("type").and_then(Value::as_str).ok_or_else(|| invalid("type is required"))?;
+    let kind = input.kind.as_deref().ok_or_else(|| invalid("type is required"))?;
     if !["TEST", "CODE_COVERAGE"].contains(&kind) {
         return Err(invalid(format!("Invalid type: {kind}; expected TEST or CODE_COVERAGE")));
     }
-    let export =
-        input.get("exportConfig").cloned().ok_or_else(|| invalid("exportConfig is required"))?;
+    let export = input.export_config.ok_or_else(|| invalid("exportConfig is required"))?;
     let body = group_body(
         ctx,
         name,
         kind,
         export,
-        input.get("tags").cloned().unwrap_or(json!([])),
+        input.tags.unwrap_or(json!([])),
         engine::clock::aws_timestamp(now_ms),
     );
     let arn = group_arn(ctx, name);
@@ -295,7 +421,7 @@ pub async fn create_report_group(
         body: body.clone(),
     };
     match ctx.store.apply(vec![Write::Insert(document)]).await {
-        Ok(()) => Ok(json!({ "reportGroup": body })),
+        Ok(()) => Ok(CreateReportGroupOutput { report_group: body }),
         Err(StoreError::AlreadyExists { .. }) => Err(ApiError::client(
             "ResourceAlreadyExistsException",
             format!("Report group already exists: {arn}"),
@@ -304,37 +430,39 @@ pub async fn create_report_group(
     }
 }
 
-fn arns(input: &Value, field: &str) -> Result<Vec<String>, ApiError> {
-    let arns: Vec<String> = input
-        .get(field)
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid(format!("{field} is required")))?
-        .iter()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
+/// The ARNs of a batch call's member `field`: 1 to 100.
+fn arns(arns: Option<Vec<String>>, field: &str) -> Result<Vec<String>, ApiError> {
+    let arns = arns.ok_or_else(|| invalid(format!("{field} is required")))?;
     if arns.is_empty() || arns.len() > 100 {
         return Err(invalid(format!("{field} must hold 1 to 100 ARNs")));
     }
     Ok(arns)
 }
 
-pub async fn batch_get_report_groups(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let arns = arns(&input, "reportGroupArns")?;
+/// BatchGetReportGroups.
+pub async fn batch_get_report_groups(
+    ctx: &Context,
+    input: BatchGetReportGroupsInput,
+) -> Result<BatchGetReportGroupsOutput, ApiError> {
+    let arns = arns(input.report_group_arns, "reportGroupArns")?;
     let found = ctx.store.get_many(REPORT_GROUP, &arns).await?;
-    let missing: Vec<&String> =
-        arns.iter().filter(|arn| !found.iter().any(|it| &&it.key == arn)).collect();
-    let groups: Vec<&Value> = found.iter().map(|it| &it.body).collect();
-    Ok(json!({ "reportGroups": groups, "reportGroupsNotFound": missing }))
+    let report_groups_not_found: Vec<String> =
+        arns.iter().filter(|arn| !found.iter().any(|it| &&it.key == arn)).cloned().collect();
+    let report_groups: Vec<Value> = found.into_iter().map(|it| it.body).collect();
+    Ok(BatchGetReportGroupsOutput { report_groups, report_groups_not_found })
 }
 
-pub async fn batch_get_reports(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let arns = arns(&input, "reportArns")?;
+/// BatchGetReports.
+pub async fn batch_get_reports(
+    ctx: &Context,
+    input: BatchGetReportsInput,
+) -> Result<BatchGetReportsOutput, ApiError> {
+    let arns = arns(input.report_arns, "reportArns")?;
     let found = ctx.store.get_many(REPORT, &arns).await?;
-    let missing: Vec<&String> =
-        arns.iter().filter(|arn| !found.iter().any(|it| &&it.key == arn)).collect();
-    let reports: Vec<&Value> = found.iter().map(|it| &it.body).collect();
-    Ok(json!({ "reports": reports, "reportsNotFound": missing }))
+    let reports_not_found: Vec<String> =
+        arns.iter().filter(|arn| !found.iter().any(|it| &&it.key == arn)).cloned().collect();
+    let reports: Vec<Value> = found.into_iter().map(|it| it.body).collect();
+    Ok(BatchGetReportsOutput { reports, reports_not_found })
 }
 
 /// A page of keys of one kind, with the store's cursor as the `nextToken`.
@@ -342,17 +470,13 @@ async fn page(
     ctx: &Context,
     kind: &str,
     parent: Option<String>,
-    input: &Value,
+    sort_order: Option<&str>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
 ) -> Result<(Vec<String>, Option<String>), ApiError> {
-    let descending = input.get("sortOrder").and_then(Value::as_str) != Some("ASCENDING");
-    let limit = input.get("maxResults").and_then(Value::as_i64).unwrap_or(100).clamp(1, 100);
-    let query = ListQuery {
-        kind: kind.to_owned(),
-        parent,
-        descending,
-        after: input.get("nextToken").and_then(Value::as_str).map(str::to_owned),
-        limit,
-    };
+    let descending = sort_order != Some("ASCENDING");
+    let limit = max_results.unwrap_or(100).clamp(1, 100);
+    let query = ListQuery { kind: kind.to_owned(), parent, descending, after: next_token, limit };
     let page = match ctx.store.list(&query).await {
         Err(StoreError::BadCursor) => return Err(invalid("Invalid nextToken")),
         other => other?,
@@ -360,46 +484,50 @@ async fn page(
     Ok((page.documents.into_iter().map(|it| it.key).collect(), page.next))
 }
 
-fn with_token(mut output: Value, next: Option<String>) -> Value {
-    if let Some(next) = next {
-        output["nextToken"] = json!(next);
-    }
-    output
+/// ListReportGroups.
+pub async fn list_report_groups(
+    ctx: &Context,
+    input: ListReportGroupsInput,
+) -> Result<ListReportGroupsOutput, ApiError> {
+    let order = input.sort_order.as_deref();
+    let (report_groups, next_token) =
+        page(ctx, REPORT_GROUP, None, order, input.next_token, input.max_results).await?;
+    Ok(ListReportGroupsOutput { report_groups, next_token })
 }
 
-pub async fn list_report_groups(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let (arns, next) = page(ctx, REPORT_GROUP, None, &input).await?;
-    Ok(with_token(json!({ "reportGroups": arns }), next))
-}
-
-pub async fn list_reports_for_report_group(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let group = input
-        .get("reportGroupArn")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("reportGroupArn is required"))?;
-    if ctx.store.get(REPORT_GROUP, group).await?.is_none() {
+/// ListReportsForReportGroup.
+pub async fn list_reports_for_report_group(
+    ctx: &Context,
+    input: ListReportsForReportGroupInput,
+) -> Result<ListReportsForReportGroupOutput, ApiError> {
+    let group = input.report_group_arn.ok_or_else(|| invalid("reportGroupArn is required"))?;
+    if ctx.store.get(REPORT_GROUP, &group).await?.is_none() {
         return Err(ApiError::client(
             "ResourceNotFoundException",
             format!("Report group {group} does not exist"),
         ));
     }
-    let (arns, next) = page(ctx, REPORT, Some(group.to_owned()), &input).await?;
-    Ok(with_token(json!({ "reports": arns }), next))
+    let order = input.sort_order.as_deref();
+    let (reports, next_token) =
+        page(ctx, REPORT, Some(group), order, input.next_token, input.max_results).await?;
+    Ok(ListReportsForReportGroupOutput { reports, next_token })
 }
 
-pub async fn describe_test_cases(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let arn = input
-        .get("reportArn")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("reportArn is required"))?;
+/// DescribeTestCases: a page of a report's test cases, filtered.
+pub async fn describe_test_cases(
+    ctx: &Context,
+    input: DescribeTestCasesInput,
+) -> Result<DescribeTestCasesOutput, ApiError> {
+    let arn = input.report_arn.as_deref().ok_or_else(|| invalid("reportArn is required"))?;
     if ctx.store.get(REPORT, arn).await?.is_none() {
         return Err(ApiError::client(
             "ResourceNotFoundException",
             format!("Report {arn} does not exist"),
         ));
     }
-    let status = input["filter"]["status"].as_str();
-    let keyword = input["filter"]["keyword"].as_str();
+    let filter = input.filter.unwrap_or_default();
+    let status = filter.status.as_deref();
+    let keyword = filter.keyword.as_deref();
     let matches = |case: &Value| {
         status.is_none_or(|it| case["status"] == it)
             && keyword.is_none_or(|it| {
@@ -407,10 +535,11 @@ pub async fn describe_test_cases(ctx: &Context, input: Value) -> Result<Value, A
                     || case["prefix"].as_str().is_some_and(|prefix| prefix.contains(it))
             })
     };
-    let limit =
-        input.get("maxResults").and_then(Value::as_u64).unwrap_or(50).clamp(1, 1000) as usize;
+    // A negative maxResults counts as none given.
+    let limit = input.max_results.and_then(|it| u64::try_from(it).ok()).unwrap_or(50).clamp(1, 1000)
+        as usize;
     // The token is the position of the next case to look at: `<batch>.<index>`.
-    let (mut batch, mut skip) = match input.get("nextToken").and_then(Value::as_str) {
+    let (mut batch, mut skip) = match input.next_token.as_deref() {
         Some(token) => token
             .split_once('.')
             .and_then(|(batch, index)| Some((batch.parse().ok()?, index.parse().ok()?)))
@@ -432,8 +561,8 @@ pub async fn describe_test_cases(ctx: &Context, input: Value) -> Result<Value, A
         let cases = document.body["testCases"].as_array().cloned().unwrap_or_default();
         for (index, case) in cases.into_iter().enumerate().skip(skip) {
             if page.len() == limit {
-                let next = format!("{batch}.{index}");
-                return Ok(with_token(json!({ "testCases": page }), Some(next)));
+                let next_token = Some(format!("{batch}.{index}"));
+                return Ok(DescribeTestCasesOutput { test_cases: page, next_token });
             }
             if matches(&case) {
                 page.push(case);
@@ -442,5 +571,5 @@ pub async fn describe_test_cases(ctx: &Context, input: Value) -> Result<Value, A
         batch += 1;
         skip = 0;
     }
-    Ok(with_token(json!({ "testCases": page }), None))
+    Ok(DescribeTestCasesOutput { test_cases: page, next_token: None })
 }

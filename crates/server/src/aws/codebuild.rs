@@ -34,12 +34,16 @@ pub(crate) async fn call(
         "CreateWebhook" => webhooks::create_webhook(ctx, input, now).await,
         "UpdateWebhook" => webhooks::update_webhook(ctx, input).await,
         "DeleteWebhook" => webhooks::delete_webhook(ctx, input).await,
-        "CreateReportGroup" => reports::create_report_group(ctx, input, now).await,
-        "BatchGetReportGroups" => reports::batch_get_report_groups(ctx, input).await,
-        "ListReportGroups" => reports::list_report_groups(ctx, input).await,
-        "ListReportsForReportGroup" => reports::list_reports_for_report_group(ctx, input).await,
-        "BatchGetReports" => reports::batch_get_reports(ctx, input).await,
-        "DescribeTestCases" => reports::describe_test_cases(ctx, input).await,
+        "CreateReportGroup" => answer(reports::create_report_group(ctx, typed(input)?, now).await?),
+        "BatchGetReportGroups" => {
+            answer(reports::batch_get_report_groups(ctx, typed(input)?).await?)
+        }
+        "ListReportGroups" => answer(reports::list_report_groups(ctx, typed(input)?).await?),
+        "ListReportsForReportGroup" => {
+            answer(reports::list_reports_for_report_group(ctx, typed(input)?).await?)
+        }
+        "BatchGetReports" => answer(reports::batch_get_reports(ctx, typed(input)?).await?),
+        "DescribeTestCases" => answer(reports::describe_test_cases(ctx, typed(input)?).await?),
         "CreateProject" => answer(projects::create_project(ctx, input, now).await?),
         "UpdateProject" => answer(projects::update_project(ctx, input, now).await?),
         "DeleteProject" => answer(projects::delete_project(ctx, typed(input)?).await?),
