@@ -12,9 +12,71 @@
 use awsapi::ApiError;
 use engine::kinds::{PROJECT, WEBHOOK_CURSOR};
 use engine::store::{Document, StoreError, Write};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{Context, invalid};
+
+/// CreateWebhook's input.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWebhookInput {
+    /// Required.
+    pub project_name: Option<String>,
+    /// A regular expression the pushed branch's name must match.
+    pub branch_filter: Option<String>,
+    /// Any group may accept a push; all of a group's filters must.
+    pub filter_groups: Option<Vec<Vec<WebhookFilter>>>,
+    /// `BUILD` by default.
+    pub build_type: Option<String>,
+}
+
+/// UpdateWebhook's input: what is given replaces the webhook's setting.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateWebhookInput {
+    /// Required.
+    pub project_name: Option<String>,
+    pub branch_filter: Option<String>,
+    pub filter_groups: Option<Vec<Vec<WebhookFilter>>>,
+    pub build_type: Option<String>,
+}
+
+/// DeleteWebhook's input.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteWebhookInput {
+    /// Required.
+    pub project_name: Option<String>,
+}
+
+/// One filter of a webhook's filter group (`WebhookFilter`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookFilter {
+    /// `EVENT`, `HEAD_REF`, `FILE_PATH`, … (see the module's documentation).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclude_matched_pattern: Option<bool>,
+}
+
+/// The output of CreateWebhook and UpdateWebhook: the webhook as the project keeps it.
+#[derive(Debug, Serialize)]
+pub struct WebhookOutput {
+    pub webhook: Value,
+}
+
+/// CreateWebhook's output.
+pub type CreateWebhookOutput = WebhookOutput;
+/// UpdateWebhook's output.
+pub type UpdateWebhookOutput = WebhookOutput;
+
+/// DeleteWebhook's output (empty).
+#[derive(Debug, Serialize)]
+pub struct DeleteWebhookOutput {}
 
 const ALLOWED_FILTERS: &[&str] = &[
     "EVENT",
@@ -36,21 +98,17 @@ pub fn repository_of(project: &Value) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
-fn check_filter_groups(groups: &Value) -> Result<(), ApiError> {
-    let Some(groups) = groups.as_array() else { return Ok(()) };
-    for group in groups {
-        let filters = group
-            .as_array()
-            .ok_or_else(|| invalid("filterGroups must be a list of lists of filters"))?;
+fn check_filter_groups(groups: &[Vec<WebhookFilter>]) -> Result<(), ApiError> {
+    for filters in groups {
         for filter in filters {
-            let kind = filter["type"].as_str().unwrap_or_default();
+            let kind = filter.kind.as_deref().unwrap_or_default();
             if !ALLOWED_FILTERS.contains(&kind) {
                 return Err(invalid(format!(
                     "Filter type {kind} is not supported for hosted repositories; use one of {}",
                     ALLOWED_FILTERS.join(", ")
                 )));
             }
-            let pattern = filter["pattern"].as_str().unwrap_or_default();
+            let pattern = filter.pattern.as_deref().unwrap_or_default();
             if kind == "EVENT" {
                 for event in pattern.split(',').map(str::trim) {
                     if event != "PUSH" {
@@ -67,18 +125,13 @@ fn check_filter_groups(groups: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn project(ctx: &Context, input: &Value) -> Result<Document, ApiError> {
-    let name = input
-        .get("projectName")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("projectName is required"))?;
+/// The project a webhook operation names (`projectName`).
+async fn project(ctx: &Context, name: Option<&str>) -> Result<Document, ApiError> {
+    let name = name.ok_or_else(|| invalid("projectName is required"))?;
     ctx.store.get(PROJECT, name).await?.ok_or_else(|| {
         ApiError::client(
             "ResourceNotFoundException",
-            format!(
-                "Project cannot be found: arn:aws:codebuild:{}:{}:project/{name}",
-                ctx.region, ctx.account
-            ),
+            format!("Project cannot be found: {}", crate::arn(ctx, &format!("project/{name}"))),
         )
     })
 }
@@ -87,12 +140,12 @@ async fn project(ctx: &Context, input: &Value) -> Result<Document, ApiError> {
 /// retrying on a concurrent change.
 async fn set_webhook(
     ctx: &Context,
-    input: &Value,
+    project_name: Option<&str>,
     webhook: Option<Value>,
     with: Vec<Write>,
 ) -> Result<(), ApiError> {
     for _ in 0..5 {
-        let mut document = project(ctx, input).await?;
+        let mut document = project(ctx, project_name).await?;
         match &webhook {
             Some(webhook) => document.body["webhook"] = webhook.clone(),
             None => {
@@ -114,8 +167,13 @@ async fn set_webhook(
 }
 
 /// CreateWebhook at `now_ms`: the webhook and its repository's cursor in one transaction.
-pub async fn create_webhook(ctx: &Context, input: Value, now_ms: i64) -> Result<Value, ApiError> {
-    let document = project(ctx, &input).await?;
+pub async fn create_webhook(
+    ctx: &Context,
+    input: CreateWebhookInput,
+    now_ms: i64,
+) -> Result<CreateWebhookOutput, ApiError> {
+    let name = input.project_name.as_deref();
+    let document = project(ctx, name).await?;
     if repository_of(&document.body).is_none() {
         return Err(invalid(
             "Webhooks need a project whose source is a hosted repository (type CODECOMMIT)",
@@ -127,17 +185,17 @@ pub async fn create_webhook(ctx: &Context, input: Value, now_ms: i64) -> Result<
             "The project already has a webhook",
         ));
     }
-    let groups = input.get("filterGroups").cloned().unwrap_or(json!([]));
+    let groups = input.filter_groups.unwrap_or_default();
     check_filter_groups(&groups)?;
     let now = engine::clock::aws_timestamp(now_ms);
     let mut webhook = json!({
         "filterGroups": groups,
-        "buildType": input.get("buildType").cloned().unwrap_or(json!("BUILD")),
+        "buildType": input.build_type.as_deref().unwrap_or("BUILD"),
         "manualCreation": false,
         "lastModifiedSecret": now,
         "status": "ACTIVE",
     });
-    if let Some(filter) = input.get("branchFilter").and_then(Value::as_str) {
+    if let Some(filter) = input.branch_filter.as_deref() {
         regex::Regex::new(filter).map_err(|err| invalid(format!("Invalid branchFilter: {err}")))?;
         webhook["branchFilter"] = json!(filter);
     }
@@ -156,37 +214,47 @@ pub async fn create_webhook(ctx: &Context, input: Value, now_ms: i64) -> Result<
         };
         with.push(Write::Put(cursor));
     }
-    set_webhook(ctx, &input, Some(webhook.clone()), with).await?;
-    Ok(json!({ "webhook": webhook }))
+    set_webhook(ctx, name, Some(webhook.clone()), with).await?;
+    Ok(WebhookOutput { webhook })
 }
 
-pub async fn update_webhook(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let document = project(ctx, &input).await?;
+/// UpdateWebhook: the settings given replace the webhook's.
+pub async fn update_webhook(
+    ctx: &Context,
+    input: UpdateWebhookInput,
+) -> Result<UpdateWebhookOutput, ApiError> {
+    let name = input.project_name.as_deref();
+    let document = project(ctx, name).await?;
     let Some(mut webhook) = document.body.get("webhook").cloned() else {
         return Err(ApiError::client("ResourceNotFoundException", "The project has no webhook"));
     };
-    if let Some(groups) = input.get("filterGroups") {
+    if let Some(groups) = &input.filter_groups {
         check_filter_groups(groups)?;
-        webhook["filterGroups"] = groups.clone();
+        webhook["filterGroups"] = json!(groups);
     }
-    if let Some(filter) = input.get("branchFilter").and_then(Value::as_str) {
+    if let Some(filter) = input.branch_filter.as_deref() {
         regex::Regex::new(filter).map_err(|err| invalid(format!("Invalid branchFilter: {err}")))?;
         webhook["branchFilter"] = json!(filter);
     }
-    if let Some(kind) = input.get("buildType") {
-        webhook["buildType"] = kind.clone();
+    if let Some(kind) = &input.build_type {
+        webhook["buildType"] = json!(kind);
     }
-    set_webhook(ctx, &input, Some(webhook.clone()), Vec::new()).await?;
-    Ok(json!({ "webhook": webhook }))
+    set_webhook(ctx, name, Some(webhook.clone()), Vec::new()).await?;
+    Ok(WebhookOutput { webhook })
 }
 
-pub async fn delete_webhook(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let document = project(ctx, &input).await?;
+/// DeleteWebhook.
+pub async fn delete_webhook(
+    ctx: &Context,
+    input: DeleteWebhookInput,
+) -> Result<DeleteWebhookOutput, ApiError> {
+    let name = input.project_name.as_deref();
+    let document = project(ctx, name).await?;
     if document.body.get("webhook").is_none() {
         return Err(ApiError::client("ResourceNotFoundException", "The project has no webhook"));
     }
-    set_webhook(ctx, &input, None, Vec::new()).await?;
-    Ok(json!({}))
+    set_webhook(ctx, name, None, Vec::new()).await?;
+    Ok(DeleteWebhookOutput {})
 }
 
 /// What a push tells a webhook's filters.

@@ -31,9 +31,9 @@ pub(crate) async fn call(
             answer(builds::list_builds_for_project(ctx, typed(input)?).await?)
         }
         "BatchDeleteBuilds" => answer(builds::batch_delete_builds(ctx, typed(input)?).await?),
-        "CreateWebhook" => webhooks::create_webhook(ctx, input, now).await,
-        "UpdateWebhook" => webhooks::update_webhook(ctx, input).await,
-        "DeleteWebhook" => webhooks::delete_webhook(ctx, input).await,
+        "CreateWebhook" => answer(webhooks::create_webhook(ctx, typed(input)?, now).await?),
+        "UpdateWebhook" => answer(webhooks::update_webhook(ctx, typed(input)?).await?),
+        "DeleteWebhook" => answer(webhooks::delete_webhook(ctx, typed(input)?).await?),
         "CreateReportGroup" => answer(reports::create_report_group(ctx, typed(input)?, now).await?),
         "BatchGetReportGroups" => {
             answer(reports::batch_get_report_groups(ctx, typed(input)?).await?)
