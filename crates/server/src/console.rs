@@ -658,11 +658,29 @@ impl Api {
         Ok(crate::codecommit::call(&self.state, &self.caller, operation, input).await?)
     }
 
-    /// A CodeBuild operation, authorized as the API authorizes it.
-    async fn codebuild(&self, operation: &str, input: Value) -> Result<Value, ConsoleError> {
+    /// ListBuilds, newest first, authorized as the API authorizes it.
+    async fn list_builds(&self) -> Result<codebuild::builds::ListBuildsOutput, ConsoleError> {
+        let input = json!({ "sortOrder": "DESCENDING" });
         let principal = principal(&self.session);
-        crate::aws::authorize(&self.state, &principal, "codebuild", operation, &input)?;
-        Ok(crate::aws::codebuild::call(&self.state, &self.caller, operation, input).await?)
+        crate::aws::authorize(&self.state, &principal, "codebuild", "ListBuilds", &input)?;
+        let input = codebuild::builds::ListBuildsInput {
+            sort_order: Some("DESCENDING".to_owned()),
+            next_token: None,
+        };
+        Ok(codebuild::builds::list_builds(&self.state.codebuild(), input).await?)
+    }
+
+    /// BatchGetBuilds, authorized as the API authorizes it.
+    async fn batch_get_builds(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<codebuild::builds::BatchGetBuildsOutput, ConsoleError> {
+        let principal = principal(&self.session);
+        let input = json!({ "ids": ids });
+        crate::aws::authorize(&self.state, &principal, "codebuild", "BatchGetBuilds", &input)?;
+        let input = codebuild::builds::BatchGetBuildsInput { ids: Some(ids) };
+        let now = engine::clock::now_ms();
+        Ok(codebuild::builds::batch_get_builds(&self.state.codebuild(), input, now).await?)
     }
 }
 
@@ -701,22 +719,20 @@ const LOG_SHOWN: usize = 1 << 20;
 
 /// The newest builds of every project.
 async fn builds(api: Api) -> Page {
-    let listed = api.codebuild("ListBuilds", json!({ "sortOrder": "DESCENDING" })).await?;
-    let ids: Vec<Value> =
-        listed["ids"].as_array().into_iter().flatten().take(BUILDS_SHOWN).cloned().collect();
+    let listed = api.list_builds().await?;
+    let ids: Vec<String> = listed.ids.into_iter().take(BUILDS_SHOWN).collect();
     let builds = if ids.is_empty() {
         Vec::new()
     } else {
-        let found = api.codebuild("BatchGetBuilds", json!({ "ids": ids })).await?;
-        found["builds"].as_array().into_iter().flatten().map(build_row).collect()
+        api.batch_get_builds(ids).await?.builds.iter().map(build_row).collect()
     };
     render(StatusCode::OK, &BuildsPage { frame: api.frame(), builds })
 }
 
 /// One build: its phases and its log, refreshed every few seconds while it runs.
 async fn build(api: Api, Path(id): Path<String>) -> Page {
-    let found = api.codebuild("BatchGetBuilds", json!({ "ids": [id] })).await?;
-    let Some(build) = found["builds"].get(0) else {
+    let found = api.batch_get_builds(vec![id.clone()]).await?;
+    let Some(build) = found.builds.first() else {
         return Err(ConsoleError(StatusCode::NOT_FOUND, format!("There is no build {id}.")));
     };
     let phases = build["phases"]
@@ -754,8 +770,8 @@ async fn build(api: Api, Path(id): Path<String>) -> Page {
 
 /// A build's whole log, as plain text.
 async fn build_log(api: Api, Path(id): Path<String>) -> Page {
-    let found = api.codebuild("BatchGetBuilds", json!({ "ids": [id] })).await?;
-    if found["builds"].get(0).is_none() {
+    let found = api.batch_get_builds(vec![id.clone()]).await?;
+    if found.builds.is_empty() {
         return Err(ConsoleError(StatusCode::NOT_FOUND, format!("There is no build {id}.")));
     }
     let mut response = crate::logs::whole_log(api.state, id);
