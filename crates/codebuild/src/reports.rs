@@ -573,3 +573,6 @@ pub async fn describe_test_cases(
     }
     Ok(DescribeTestCasesOutput { test_cases: page, next_token: None })
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,7 @@ use awsapi::{ApiError, Caller};
 use engine::store::{Document, Store};
 use serde_json::Value;
 
-use crate::{Context, FileAt, Repositories, RepositoryFuture, builds, projects};
+use crate::{Context, FileAt, Repositories, RepositoryFuture, builds, projects, reports};
 
 /// No hosted repository has any commit, file or event.
 pub(crate) struct NoRepositories;
@@ -90,6 +90,14 @@ pub(crate) async fn call(ctx: &Context, operation: &str, input: Value) -> Result
         "CreateProject" => answer(projects::create_project(ctx, input, now).await?),
         "UpdateProject" => answer(projects::update_project(ctx, input, now).await?),
         "StartBuild" => answer(builds::start_build(ctx, &caller, typed(input)?, now).await?),
+        "RetryBuild" => answer(builds::retry_build(ctx, &caller, typed(input)?, now).await?),
+        "ListProjects" => answer(projects::list_projects(ctx, typed(input)?).await?),
+        "CreateReportGroup" => answer(reports::create_report_group(ctx, typed(input)?, now).await?),
+        "BatchGetReportGroups" => {
+            answer(reports::batch_get_report_groups(ctx, typed(input)?).await?)
+        }
+        "ListReportGroups" => answer(reports::list_report_groups(ctx, typed(input)?).await?),
+        "DescribeTestCases" => answer(reports::describe_test_cases(ctx, typed(input)?).await?),
         "StopBuild" => answer(builds::stop_build(ctx, typed(input)?, now).await?),
         "BatchGetBuilds" => answer(builds::batch_get_builds(ctx, typed(input)?, now).await?),
         "BatchDeleteBuilds" => answer(builds::batch_delete_builds(ctx, typed(input)?).await?),

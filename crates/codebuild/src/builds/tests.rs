@@ -169,6 +169,36 @@ async fn oversized_environment_variables_are_refused_at_start_build() {
     assert_eq!(listed["ids"], json!([]));
 }
 
+/// A member of the wrong type is a SerializationException naming it; RetryBuild repeats the
+/// request the build keeps, members this server does not act on included, with the retry's own
+/// idempotency token.
+#[tokio::test]
+async fn typed_inputs_name_a_wrong_member_and_retry_repeats_the_whole_request() {
+    let (state, _dir) = crate::testing::test_context().await;
+    create_echo_project(&state, "typed").await;
+    let input = json!({ "projectName": "typed", "timeoutInMinutesOverride": "ten" });
+    let err = crate::testing::call(&state, "StartBuild", input).await.unwrap_err();
+    assert_eq!(err.code, "SerializationException", "{err:?}");
+    assert!(err.message.contains("timeoutInMinutesOverride"), "{}", err.message);
+    let input = json!({
+        "projectName": "typed",
+        "environmentVariablesOverride": [{ "name": "GREETING", "value": "hi" }],
+        "artifactsOverride": { "type": "NO_ARTIFACTS" },
+        "idempotencyToken": "first",
+    });
+    let started = codebuild(&state, "StartBuild", input.clone()).await;
+    let first = started["build"]["id"].as_str().unwrap().to_owned();
+    let retried = codebuild(&state, "RetryBuild", json!({ "id": first })).await;
+    let second = retried["build"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    let document = state.store.get(super::BUILD, &second).await.unwrap().unwrap();
+    let mut expected = input;
+    expected.as_object_mut().unwrap().remove("idempotencyToken");
+    assert_eq!(document.body[super::INTERNAL]["request"], expected);
+    let variables = &retried["build"]["environment"]["environmentVariables"];
+    assert_eq!(variables, &json!([{ "name": "GREETING", "value": "hi", "type": "PLAINTEXT" }]));
+}
+
 /// Secondary artifacts are named by their own project settings, under their identifier; a
 /// name that is no usable key (`..`, empty) leaves the agent's file name.
 #[test]

@@ -66,3 +66,19 @@ async fn malformed_build_ids_are_invalid_input() {
     let found = codebuild(&state, "BatchGetBuilds", json!({ "ids": ["app:1234"] })).await.unwrap();
     assert_eq!(found["buildsNotFound"], json!(["app:1234"]));
 }
+
+#[tokio::test]
+async fn list_projects_pages_by_offset_tokens() {
+    let (state, _dir) = crate::testing::test_context().await;
+    for name in ["b1", "a1"] {
+        let mut input = project("NO_SOURCE", "r");
+        input["name"] = json!(name);
+        codebuild(&state, "CreateProject", input).await.unwrap();
+    }
+    let listed = codebuild(&state, "ListProjects", json!({})).await.unwrap();
+    assert_eq!(listed, json!({ "projects": ["a1", "b1"] }));
+    let listed =
+        codebuild(&state, "ListProjects", json!({ "sortOrder": "DESCENDING" })).await.unwrap();
+    assert_eq!(listed["projects"], json!(["b1", "a1"]));
+    refused(codebuild(&state, "ListProjects", json!({ "nextToken": "x" })).await, "nextToken");
+}
