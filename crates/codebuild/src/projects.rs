@@ -14,6 +14,68 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Context, builds, invalid};
 
+/// CreateProject's input: the members a client may set (everything else in the input is
+/// ignored, as AWS does). The structures (`source`, `environment`, …) are kept as they came:
+/// they are stored as the project and checked as a whole (`check_project`).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateProjectInput {
+    /// Required (for UpdateProject: the name or ARN of the project to update).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secondary_sources: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secondary_source_versions: Option<Value>,
+    /// Required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secondary_artifacts: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<Value>,
+    /// Required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Value>,
+    /// Required: a role name or a role ARN of this account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_role: Option<String>,
+    /// 5 to 2160; 60 by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_in_minutes: Option<i64>,
+    /// 5 to 480; 480 by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued_timeout_in_minutes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc_config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub badge_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs_config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_system_locations: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_batch_config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrent_build_limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_retry_limit: Option<i64>,
+}
+
+/// UpdateProject's input: CreateProject's members; those given replace the project's.
+pub type UpdateProjectInput = CreateProjectInput;
+
 /// CreateProject's and UpdateProject's output: the project as stored (the JSON the API
 /// returns, with the server's defaults filled in).
 #[derive(Debug, Serialize)]
@@ -275,7 +337,8 @@ fn with_defaults(ctx: &Context, mut project: Value, created: f64, modified: f64)
     project
 }
 
-/// The fields a client may set (everything else in the input is ignored, as AWS does).
+/// The fields a client may set: [`CreateProjectInput`]'s members (a stored project keeps
+/// output-only fields too).
 const SETTABLE: &[&str] = &[
     "name",
     "description",
@@ -314,14 +377,21 @@ fn settable(input: &Value) -> serde_json::Map<String, Value> {
         .unwrap_or_default()
 }
 
-/// CreateProject at `now_ms`. The input stays JSON: its settable members are stored as the
-/// project, as they came.
+/// The members an input gives, as the stored project's fields.
+fn given(input: &CreateProjectInput) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match serde_json::to_value(input).map_err(ApiError::internal)? {
+        Value::Object(fields) => Ok(fields.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+        _ => Err(ApiError::internal("a project input is not an object")),
+    }
+}
+
+/// CreateProject at `now_ms`: the members given, with the server's defaults, are the project.
 pub async fn create_project(
     ctx: &Context,
-    input: Value,
+    input: CreateProjectInput,
     now_ms: i64,
 ) -> Result<ProjectOutput, ApiError> {
-    let fields = Value::Object(settable(&input));
+    let fields = Value::Object(given(&input)?);
     check_project(&fields, &ctx.account)?;
     let name = fields["name"].as_str().unwrap_or_default().to_owned();
     let now = engine::clock::aws_timestamp(now_ms);
@@ -344,14 +414,15 @@ pub async fn create_project(
     }
 }
 
-/// UpdateProject at `now_ms`: the input's settable members over the stored project's. The
-/// input stays JSON, as CreateProject's.
+/// UpdateProject at `now_ms`: the members given over the stored project's.
 pub async fn update_project(
     ctx: &Context,
-    input: Value,
+    input: UpdateProjectInput,
     now_ms: i64,
 ) -> Result<ProjectOutput, ApiError> {
-    let name = project_name(required_str(&input, "name")?).to_owned();
+    let name = input.name.as_deref().ok_or_else(|| invalid("name is required"))?;
+    let name = project_name(name).to_owned();
+    let update = given(&input)?;
     // Retried on a concurrent update, so that two updates of different fields both land.
     for _ in 0..5 {
         let Some(mut document) = ctx.store.get(PROJECT, &name).await? else {
@@ -361,7 +432,7 @@ pub async fn update_project(
             ));
         };
         let mut fields = settable(&document.body);
-        fields.extend(settable(&input));
+        fields.extend(update.clone());
         fields.insert("name".to_owned(), json!(name));
         let fields = Value::Object(fields);
         check_project(&fields, &ctx.account)?;

@@ -87,8 +87,8 @@ pub(crate) async fn call(ctx: &Context, operation: &str, input: Value) -> Result
     let now = engine::clock::now_ms();
     let caller = admin();
     match operation {
-        "CreateProject" => answer(projects::create_project(ctx, input, now).await?),
-        "UpdateProject" => answer(projects::update_project(ctx, input, now).await?),
+        "CreateProject" => answer(projects::create_project(ctx, typed(input)?, now).await?),
+        "UpdateProject" => answer(projects::update_project(ctx, typed(input)?, now).await?),
         "StartBuild" => answer(builds::start_build(ctx, &caller, typed(input)?, now).await?),
         "RetryBuild" => answer(builds::retry_build(ctx, &caller, typed(input)?, now).await?),
         "ListProjects" => answer(projects::list_projects(ctx, typed(input)?).await?),

@@ -44,8 +44,8 @@ pub(crate) async fn call(
         }
         "BatchGetReports" => answer(reports::batch_get_reports(ctx, typed(input)?).await?),
         "DescribeTestCases" => answer(reports::describe_test_cases(ctx, typed(input)?).await?),
-        "CreateProject" => answer(projects::create_project(ctx, input, now).await?),
-        "UpdateProject" => answer(projects::update_project(ctx, input, now).await?),
+        "CreateProject" => answer(projects::create_project(ctx, typed(input)?, now).await?),
+        "UpdateProject" => answer(projects::update_project(ctx, typed(input)?, now).await?),
         "DeleteProject" => answer(projects::delete_project(ctx, typed(input)?).await?),
         "BatchGetProjects" => answer(projects::batch_get_projects(ctx, typed(input)?).await?),
         "ListProjects" => answer(projects::list_projects(ctx, typed(input)?).await?),
