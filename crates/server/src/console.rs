@@ -473,7 +473,7 @@ async fn logout(
 
 async fn repositories(api: Api) -> Page {
     let mut repositories: Vec<RepositoryRow> =
-        crate::codecommit::all_metadata(&api.state, &api.caller)
+        codecommit::api::all_metadata(&api.state.codecommit(), &api.caller)
             .await?
             .iter()
             .map(|metadata| RepositoryRow {
@@ -655,7 +655,7 @@ impl Api {
     async fn call(&self, operation: &str, input: Value) -> Result<Value, ConsoleError> {
         let principal = principal(&self.session);
         crate::aws::authorize(&self.state, &principal, "codecommit", operation, &input)?;
-        Ok(crate::codecommit::call(&self.state, &self.caller, operation, input).await?)
+        Ok(crate::aws::codecommit::call(&self.state, &self.caller, operation, input).await?)
     }
 
     /// A CodeBuild operation, authorized as the API authorizes it.

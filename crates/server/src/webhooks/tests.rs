@@ -77,7 +77,7 @@ async fn codebuild(state: &AppState, operation: &str, input: Value) -> Value {
 }
 
 async fn codecommit(state: &AppState, operation: &str, input: Value) -> Value {
-    crate::codecommit::call(state, &admin(), operation, input).await.unwrap()
+    crate::aws::codecommit::call(state, &admin(), operation, input).await.unwrap()
 }
 
 #[tokio::test]

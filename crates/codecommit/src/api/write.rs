@@ -19,9 +19,9 @@ use super::{
     branch_commit, branch_field, default_branch, error, existing, file_mode, git, is_object_id,
     modify, text,
 };
-use crate::AppState;
-use crate::aws::Caller;
-use crate::error::ApiError;
+use crate::Context;
+use awsapi::ApiError;
+use awsapi::Caller;
 
 /// The largest file content one request may carry, as CodeCommit limits it.
 const MAX_CONTENT: usize = 6 * 1024 * 1024;
@@ -57,18 +57,14 @@ impl Drop for ScratchIndex {
 /// Runs git in a repository with extra environment and, optionally, standard input; its
 /// standard output on success, `None` when git fails.
 async fn run(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     envs: &[(&str, &str)],
     args: &[&str],
     input: Option<&[u8]>,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     let mut command = crate::process::git();
-    command
-        .arg("--git-dir")
-        .arg(crate::git::repo_path(state, repository))
-        .args(args)
-        .envs(envs.iter().copied());
+    command.arg("--git-dir").arg(ctx.repo_path(repository)).args(args).envs(envs.iter().copied());
     let output = crate::process::run_bounded(command, input, crate::process::API_LIMITS)
         .await
         .map_err(ApiError::internal)?;
@@ -76,8 +72,8 @@ async fn run(
 }
 
 /// Stores content as a blob; its id.
-async fn hash(state: &AppState, repository: &str, content: &[u8]) -> Result<String, ApiError> {
-    run(state, repository, &[], &["hash-object", "-w", "--stdin"], Some(content))
+async fn hash(ctx: &Context, repository: &str, content: &[u8]) -> Result<String, ApiError> {
+    run(ctx, repository, &[], &["hash-object", "-w", "--stdin"], Some(content))
         .await?
         .map(text)
         .ok_or_else(|| ApiError::internal("git hash-object failed"))
@@ -134,7 +130,7 @@ fn content(value: &Value) -> Result<Vec<u8>, ApiError> {
     let encoded = value.as_str().ok_or_else(|| {
         error("SerializationException", "File content must be a base64-encoded string")
     })?;
-    let bytes = crate::base64_codec::decode(encoded)
+    let bytes = awsapi::base64::decode(encoded)
         .ok_or_else(|| error("SerializationException", "File content is not valid base64"))?;
     if bytes.len() > MAX_CONTENT {
         return Err(error(
@@ -149,7 +145,7 @@ fn content(value: &Value) -> Result<Vec<u8>, ApiError> {
 /// parent is required, and must be the tip, once the branch exists; a branch that does not
 /// exist can only be made this way in an empty repository.
 async fn base(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     branch: &str,
     input: &Value,
@@ -162,7 +158,7 @@ async fn base(
                 format!("The parent commit ID {parent} is not valid"),
             ));
         }
-        if git(state, repository, &["cat-file", "-e", &format!("{parent}^{{commit}}")])
+        if git(ctx, repository, &["cat-file", "-e", &format!("{parent}^{{commit}}")])
             .await?
             .is_none()
         {
@@ -172,7 +168,7 @@ async fn base(
             ));
         }
     }
-    let tip = branch_commit(state, repository, branch).await?;
+    let tip = branch_commit(ctx, repository, branch).await?;
     match (&tip, parent) {
         (Some(_), None) => {
             return Err(error(
@@ -188,7 +184,7 @@ async fn base(
         }
         (Some(_), Some(_)) => {}
         (None, _) => {
-            let any = git(state, repository, &["for-each-ref", "--count=1", "refs/heads"])
+            let any = git(ctx, repository, &["for-each-ref", "--count=1", "refs/heads"])
                 .await?
                 .map(text)
                 .unwrap_or_default();
@@ -202,7 +198,7 @@ async fn base(
     }
     let mut files = Files::new();
     if let Some(tip) = &tip {
-        let listed = git(state, repository, &["ls-tree", "-r", "-z", "--full-tree", tip])
+        let listed = git(ctx, repository, &["ls-tree", "-r", "-z", "--full-tree", tip])
             .await?
             .ok_or_else(|| ApiError::internal(format!("git ls-tree {tip} failed")))?;
         for entry in tree_entries(&listed) {
@@ -269,7 +265,7 @@ struct NewCommit<'a> {
 
 /// Commits the files and moves the branch; `None` when the tree would not change.
 async fn commit(
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     new: NewCommit<'_>,
 ) -> Result<Option<(String, String)>, ApiError> {
@@ -290,8 +286,7 @@ async fn commit(
         ));
     }
     let index = ScratchIndex(
-        crate::git::repo_path(state, repository)
-            .join(format!("slipway-index-{}", uuid::Uuid::new_v4())),
+        ctx.repo_path(repository).join(format!("slipway-index-{}", uuid::Uuid::new_v4())),
     );
     let index_file = index.0.to_string_lossy().into_owned();
     let env = [("GIT_INDEX_FILE", index_file.as_str())];
@@ -299,17 +294,17 @@ async fn commit(
     for (path, (mode, object)) in new.files {
         records.extend_from_slice(format!("{mode} {object}\t{path}\0").as_bytes());
     }
-    run(state, repository, &env, &["update-index", "-z", "--index-info"], Some(&records))
+    run(ctx, repository, &env, &["update-index", "-z", "--index-info"], Some(&records))
         .await?
         .ok_or_else(|| ApiError::internal("git update-index failed"))?;
-    let tree = run(state, repository, &env, &["write-tree"], None)
+    let tree = run(ctx, repository, &env, &["write-tree"], None)
         .await?
         .map(text)
         .ok_or_else(|| ApiError::internal("git write-tree failed"))?;
     drop(index);
     let old_tree = match &new.base.tip {
         Some(tip) => {
-            git(state, repository, &["rev-parse", &format!("{tip}^{{tree}}")]).await?.map(text)
+            git(ctx, repository, &["rev-parse", &format!("{tip}^{{tree}}")]).await?.map(text)
         }
         None => Some(EMPTY_TREE.to_owned()),
     };
@@ -330,13 +325,13 @@ async fn commit(
         args.extend(["-p", tip.as_str()]);
     }
     // The message goes on standard input, verbatim: `-m` would be re-wrapped by git.
-    let made = run(state, repository, &identity, &args, Some(new.message.as_bytes()))
+    let made = run(ctx, repository, &identity, &args, Some(new.message.as_bytes()))
         .await?
         .map(text)
         .ok_or_else(|| ApiError::internal("git commit-tree failed"))?;
     let reference = format!("refs/heads/{}", new.branch);
     let old = new.base.tip.clone().unwrap_or_else(|| "0".repeat(40));
-    if git(state, repository, &["update-ref", &reference, &made, &old]).await?.is_none() {
+    if git(ctx, repository, &["update-ref", &reference, &made, &old]).await?.is_none() {
         return Err(error(
             "ParentCommitIdOutdatedException",
             format!("Branch {} moved while the commit was being made", new.branch),
@@ -344,15 +339,15 @@ async fn commit(
     }
     if new.base.tip.is_none() {
         // The first branch of an empty repository becomes its default, as in CodeCommit.
-        let default = default_branch(state, repository).await?;
+        let default = default_branch(ctx, repository).await?;
         let has_default = match &default {
-            Some(it) => branch_commit(state, repository, it).await?.is_some(),
+            Some(it) => branch_commit(ctx, repository, it).await?.is_some(),
             None => false,
         };
         if !has_default {
-            git(state, repository, &["symbolic-ref", "HEAD", &reference]).await?;
+            git(ctx, repository, &["symbolic-ref", "HEAD", &reference]).await?;
             let branch = new.branch.to_owned();
-            modify(state, repository, move |body| {
+            modify(ctx, repository, move |body| {
                 body["defaultBranch"] = json!(branch);
                 Ok(())
             })
@@ -362,8 +357,7 @@ async fn commit(
     // The commit is made and the branch moved: a failure to record the event must not make
     // the client retry what already happened.
     if let Err(err) =
-        crate::git::record_ref_update(state, repository, &caller.user, &reference, &old, &made)
-            .await
+        crate::refs::record_ref_update(ctx, repository, &caller.user, &reference, &old, &made).await
     {
         tracing::error!(repository, %err, "recording the ref event of a commit");
     }
@@ -373,15 +367,16 @@ async fn commit(
 /// Whether branch protection lets the caller commit to `branch`: a new commit on the branch's
 /// tip (or a new branch) is a push.
 async fn may_commit(
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     operation: &str,
     repository: &str,
     branch: &str,
 ) -> Result<(), ApiError> {
     let reference = format!("refs/heads/{branch}");
-    let push = crate::git::Action::Push;
-    crate::git::check_api_move(state, &caller.user, operation, repository, &reference, push).await
+    let push = crate::protection::Action::Push;
+    crate::protection::check_api_move(ctx, &caller.user, operation, repository, &reference, push)
+        .await
 }
 
 fn optional_str<'a>(input: &'a Value, field: &str) -> Option<&'a str> {
@@ -389,13 +384,13 @@ fn optional_str<'a>(input: &'a Value, field: &str) -> Option<&'a str> {
 }
 
 pub(super) async fn put_file(
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     input: Value,
 ) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
-    may_commit(state, caller, "PutFile", &repository.key, branch).await?;
+    may_commit(ctx, caller, "PutFile", &repository.key, branch).await?;
     let bytes = match input.get("fileContent") {
         None | Some(Value::Null) => {
             return Err(error("FileContentRequiredException", "File content is required"));
@@ -404,8 +399,8 @@ pub(super) async fn put_file(
     };
     let path = file_path(input.get("filePath"))?;
     let mode = git_mode(input.get("fileMode"))?;
-    let base = base(state, &repository.key, branch, &input).await?;
-    let blob = hash(state, &repository.key, &bytes).await?;
+    let base = base(ctx, &repository.key, branch, &input).await?;
+    let blob = hash(ctx, &repository.key, &bytes).await?;
     let existing_mode = base.files.get(&path).map(|(mode, _)| mode.as_str());
     let mode = mode.or(existing_mode.filter(|it| *it != SUBMODULE)).unwrap_or(NORMAL).to_owned();
     let same = || {
@@ -429,7 +424,7 @@ pub(super) async fn put_file(
         email: &email,
         message: optional_str(&input, "commitMessage").unwrap_or_default(),
     };
-    let Some((commit, tree)) = commit(state, caller, new).await? else { return Err(same()) };
+    let Some((commit, tree)) = commit(ctx, caller, new).await? else { return Err(same()) };
     Ok(json!({ "commitId": commit, "blobId": blob, "treeId": tree }))
 }
 
@@ -449,13 +444,13 @@ fn metadata_where(files: &Files, keep: impl Fn(&str, &(String, String)) -> bool)
 }
 
 pub(super) async fn create_commit(
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     input: Value,
 ) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
-    may_commit(state, caller, "CreateCommit", &repository.key, branch).await?;
+    may_commit(ctx, caller, "CreateCommit", &repository.key, branch).await?;
     let (puts, deletes, modes) = (
         entries(&input, "putFiles"),
         entries(&input, "deleteFiles"),
@@ -533,7 +528,7 @@ pub(super) async fn create_commit(
     }
     let keep_empty = input.get("keepEmptyFolders").and_then(Value::as_bool).unwrap_or(false);
 
-    let base = base(state, &repository.key, branch, &input).await?;
+    let base = base(ctx, &repository.key, branch, &input).await?;
     let missing =
         |path: &str| error("FileDoesNotExistException", format!("The file {path} does not exist"));
     let mut files = base.files.clone();
@@ -548,7 +543,7 @@ pub(super) async fn create_commit(
             Ok(bytes) => {
                 let existing_mode = base.files.get(&path).map(|(mode, _)| mode.as_str());
                 let mode = mode.or(existing_mode.filter(|it| *it != SUBMODULE)).unwrap_or(NORMAL);
-                (mode.to_owned(), hash(state, &repository.key, &bytes).await?)
+                (mode.to_owned(), hash(ctx, &repository.key, &bytes).await?)
             }
             Err((from, is_move)) => {
                 let (source_mode, blob) = base
@@ -595,7 +590,7 @@ pub(super) async fn create_commit(
             }
             let blob = match &empty {
                 Some(it) => String::clone(it),
-                None => hash(state, &repository.key, b"").await?,
+                None => hash(ctx, &repository.key, b"").await?,
             };
             empty = Some(blob.clone());
             files.insert(format!("{folder}{KEEP_FILE}"), (NORMAL.to_owned(), blob));
@@ -613,7 +608,7 @@ pub(super) async fn create_commit(
         email: &email,
         message: optional_str(&input, "commitMessage").unwrap_or_default(),
     };
-    let Some((commit, tree)) = commit(state, caller, new).await? else {
+    let Some((commit, tree)) = commit(ctx, caller, new).await? else {
         return Err(error("NoChangeException", "The commit would not change any file"));
     };
     let before = &base.files;

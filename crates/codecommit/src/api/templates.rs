@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{check_name, error, existing, repository_names};
-use crate::AppState;
-use crate::aws::Caller;
-use crate::error::ApiError;
+use crate::Context;
+use awsapi::Caller;
+use awsapi::{ApiError, ErrorKind};
 use engine::kinds::{APPROVAL_RULE_TEMPLATE, APPROVAL_RULE_TEMPLATE_ASSOCIATION, REPOSITORY};
 
 const MAX_NAME: usize = 100;
@@ -47,20 +47,20 @@ pub(super) const OPERATIONS: [&str; 13] = [
 
 /// One of the template operations (`OPERATIONS`).
 pub(super) async fn call(
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     operation: &str,
     input: Value,
 ) -> Result<Value, ApiError> {
     match operation {
-        "CreateApprovalRuleTemplate" => create(state, caller, input).await,
+        "CreateApprovalRuleTemplate" => create(ctx, caller, input).await,
         "GetApprovalRuleTemplate" => {
-            let template = existing_template(state, &input, "approvalRuleTemplateName").await?;
+            let template = existing_template(ctx, &input, "approvalRuleTemplateName").await?;
             Ok(json!({ "approvalRuleTemplate": template.body }))
         }
-        "DeleteApprovalRuleTemplate" => delete(state, input).await,
+        "DeleteApprovalRuleTemplate" => delete(ctx, input).await,
         "ListApprovalRuleTemplates" => {
-            let mut names: Vec<String> = state
+            let mut names: Vec<String> = ctx
                 .store
                 .list_all(APPROVAL_RULE_TEMPLATE, None)
                 .await?
@@ -70,7 +70,7 @@ pub(super) async fn call(
             names.sort();
             page(&input, &names, "approvalRuleTemplateNames")
         }
-        "UpdateApprovalRuleTemplateName" => update_name(state, caller, input).await,
+        "UpdateApprovalRuleTemplateName" => update_name(ctx, caller, input).await,
         "UpdateApprovalRuleTemplateDescription" => {
             let description = description(&input)?.ok_or_else(|| {
                 error(
@@ -78,7 +78,7 @@ pub(super) async fn call(
                     "An approval rule template description is required",
                 )
             })?;
-            modify(state, caller, &input, |body| {
+            modify(ctx, caller, &input, |body| {
                 body["approvalRuleTemplateDescription"] = json!(description);
                 Ok(())
             })
@@ -88,7 +88,7 @@ pub(super) async fn call(
             let content = content(&input, "newRuleContent")?;
             let expected =
                 input.get("existingRuleContentSha256").and_then(Value::as_str).unwrap_or_default();
-            modify(state, caller, &input, |body| {
+            modify(ctx, caller, &input, |body| {
                 if !expected.is_empty() && body["ruleContentSha256"] != expected {
                     return Err(error(
                         "InvalidRuleContentSha256Exception",
@@ -102,17 +102,16 @@ pub(super) async fn call(
             .await
         }
         "AssociateApprovalRuleTemplateWithRepository" => {
-            let template = existing_template(state, &input, "approvalRuleTemplateName").await?;
-            let repository = existing(state, &input, "repositoryName").await?;
-            associate(state, &template.key, &repository.key).await?;
+            let template = existing_template(ctx, &input, "approvalRuleTemplateName").await?;
+            let repository = existing(ctx, &input, "repositoryName").await?;
+            associate(ctx, &template.key, &repository.key).await?;
             Ok(json!({}))
         }
         "DisassociateApprovalRuleTemplateFromRepository" => {
-            let template = existing_template(state, &input, "approvalRuleTemplateName").await?;
-            let repository = existing(state, &input, "repositoryName").await?;
+            let template = existing_template(ctx, &input, "approvalRuleTemplateName").await?;
+            let repository = existing(ctx, &input, "repositoryName").await?;
             let key = association_key(&template.key, &repository.key);
-            state
-                .store
+            ctx.store
                 .apply(vec![Write::Delete {
                     kind: APPROVAL_RULE_TEMPLATE_ASSOCIATION.to_owned(),
                     key,
@@ -120,11 +119,11 @@ pub(super) async fn call(
                 .await?;
             Ok(json!({}))
         }
-        "BatchAssociateApprovalRuleTemplateWithRepositories" => batch(state, input, true).await,
-        "BatchDisassociateApprovalRuleTemplateFromRepositories" => batch(state, input, false).await,
+        "BatchAssociateApprovalRuleTemplateWithRepositories" => batch(ctx, input, true).await,
+        "BatchDisassociateApprovalRuleTemplateFromRepositories" => batch(ctx, input, false).await,
         "ListAssociatedApprovalRuleTemplatesForRepository" => {
-            let repository = existing(state, &input, "repositoryName").await?;
-            let mut names: Vec<String> = state
+            let repository = existing(ctx, &input, "repositoryName").await?;
+            let mut names: Vec<String> = ctx
                 .store
                 .list_all(APPROVAL_RULE_TEMPLATE_ASSOCIATION, Some(&repository.key))
                 .await?
@@ -135,8 +134,8 @@ pub(super) async fn call(
             page(&input, &names, "approvalRuleTemplateNames")
         }
         "ListRepositoriesForApprovalRuleTemplate" => {
-            let template = existing_template(state, &input, "approvalRuleTemplateName").await?;
-            let names = associated_repositories(state, &template.key).await?;
+            let template = existing_template(ctx, &input, "approvalRuleTemplateName").await?;
+            let names = associated_repositories(ctx, &template.key).await?;
             page(&input, &names, "repositoryNames")
         }
         _ => Err(error(
@@ -150,12 +149,12 @@ pub(super) async fn call(
 /// reference) starts with: one per associated template that applies to it, named after the
 /// template and made by `author`, as in CodeCommit.
 pub(super) async fn rules_for(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     destination: &str,
     author: &str,
 ) -> Result<Vec<Value>, ApiError> {
-    let mut names: Vec<String> = state
+    let mut names: Vec<String> = ctx
         .store
         .list_all(APPROVAL_RULE_TEMPLATE_ASSOCIATION, Some(repository))
         .await?
@@ -163,7 +162,7 @@ pub(super) async fn rules_for(
         .filter_map(|it| it.body["approvalRuleTemplateName"].as_str().map(str::to_owned))
         .collect();
     names.sort();
-    let templates = state.store.get_many(APPROVAL_RULE_TEMPLATE, &names).await?;
+    let templates = ctx.store.get_many(APPROVAL_RULE_TEMPLATE, &names).await?;
     let now = engine::clock::aws_timestamp(engine::clock::now_ms());
     let mut rules = Vec::new();
     for name in &names {
@@ -244,8 +243,8 @@ fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-fn user_arn(state: &AppState, caller: &Caller) -> String {
-    format!("arn:aws:iam::{}:user/{}", state.account, caller.user)
+fn user_arn(ctx: &Context, caller: &Caller) -> String {
+    format!("arn:aws:iam::{}:user/{}", ctx.account, caller.user)
 }
 
 fn name_field<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
@@ -268,12 +267,12 @@ fn missing(name: &str) -> ApiError {
 }
 
 async fn existing_template(
-    state: &AppState,
+    ctx: &Context,
     input: &Value,
     field: &str,
 ) -> Result<Document, ApiError> {
     let name = name_field(input, field)?;
-    state.store.get(APPROVAL_RULE_TEMPLATE, name).await?.ok_or_else(|| missing(name))
+    ctx.store.get(APPROVAL_RULE_TEMPLATE, name).await?.ok_or_else(|| missing(name))
 }
 
 /// The optional `approvalRuleTemplateDescription`, checked for length.
@@ -309,11 +308,8 @@ fn content(input: &Value, field: &str) -> Result<String, ApiError> {
 }
 
 /// The names of the repositories a template is associated with, sorted.
-async fn associated_repositories(
-    state: &AppState,
-    template: &str,
-) -> Result<Vec<String>, ApiError> {
-    let mut names: Vec<String> = state
+async fn associated_repositories(ctx: &Context, template: &str) -> Result<Vec<String>, ApiError> {
+    let mut names: Vec<String> = ctx
         .store
         .list_all(APPROVAL_RULE_TEMPLATE_ASSOCIATION, None)
         .await?
@@ -349,7 +345,7 @@ fn page(input: &Value, items: &[String], member: &str) -> Result<Value, ApiError
     Ok(output)
 }
 
-async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+async fn create(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let name = name_field(&input, "approvalRuleTemplateName")?.to_owned();
     let content = content(&input, "approvalRuleTemplateContent")?;
     let description = description(&input)?.unwrap_or_default();
@@ -359,10 +355,10 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
             format!("An approval rule template named {name} already exists"),
         )
     };
-    if state.store.get(APPROVAL_RULE_TEMPLATE, &name).await?.is_some() {
+    if ctx.store.get(APPROVAL_RULE_TEMPLATE, &name).await?.is_some() {
         return Err(exists());
     }
-    if state.store.list_all(APPROVAL_RULE_TEMPLATE, None).await?.len() >= MAX_TEMPLATES {
+    if ctx.store.list_all(APPROVAL_RULE_TEMPLATE, None).await?.len() >= MAX_TEMPLATES {
         return Err(error(
             "NumberOfRuleTemplatesExceededException",
             format!("There are already {MAX_TEMPLATES} approval rule templates"),
@@ -378,7 +374,7 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
         "ruleContentSha256": sha256_hex(&content),
         "lastModifiedDate": now,
         "creationDate": now,
-        "lastModifiedUser": user_arn(state, caller),
+        "lastModifiedUser": user_arn(ctx, caller),
     });
     let document = Document {
         kind: APPROVAL_RULE_TEMPLATE.to_owned(),
@@ -388,20 +384,20 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
         version: 0,
         body: body.clone(),
     };
-    match state.store.apply(vec![Write::Insert(document)]).await {
+    match ctx.store.apply(vec![Write::Insert(document)]).await {
         Ok(()) => Ok(json!({ "approvalRuleTemplate": body })),
         Err(StoreError::AlreadyExists { .. }) => Err(exists()),
         Err(err) => Err(err.into()),
     }
 }
 
-async fn delete(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn delete(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let name = name_field(&input, "approvalRuleTemplateName")?.to_owned();
     // Deleting a template that does not exist succeeds with an empty id, as in CodeCommit.
-    let Some(template) = state.store.get(APPROVAL_RULE_TEMPLATE, &name).await? else {
+    let Some(template) = ctx.store.get(APPROVAL_RULE_TEMPLATE, &name).await? else {
         return Ok(json!({ "approvalRuleTemplateId": "" }));
     };
-    if !associated_repositories(state, &name).await?.is_empty() {
+    if !associated_repositories(ctx, &name).await?.is_empty() {
         return Err(error(
             "ApprovalRuleTemplateInUseException",
             format!(
@@ -409,8 +405,7 @@ async fn delete(state: &AppState, input: Value) -> Result<Value, ApiError> {
             ),
         ));
     }
-    state
-        .store
+    ctx.store
         .apply(vec![Write::Delete { kind: APPROVAL_RULE_TEMPLATE.to_owned(), key: name }])
         .await?;
     Ok(json!({ "approvalRuleTemplateId": template.body["approvalRuleTemplateId"] }))
@@ -419,23 +414,23 @@ async fn delete(state: &AppState, input: Value) -> Result<Value, ApiError> {
 /// Changes the template `approvalRuleTemplateName` names, retrying on a concurrent change;
 /// the changed template as the API returns it.
 async fn modify(
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     input: &Value,
     change: impl Fn(&mut Value) -> Result<(), ApiError>,
 ) -> Result<Value, ApiError> {
     let name = name_field(input, "approvalRuleTemplateName")?;
     for _ in 0..5 {
-        let Some(mut document) = state.store.get(APPROVAL_RULE_TEMPLATE, name).await? else {
+        let Some(mut document) = ctx.store.get(APPROVAL_RULE_TEMPLATE, name).await? else {
             return Err(missing(name));
         };
         change(&mut document.body)?;
         document.body["lastModifiedDate"] =
             json!(engine::clock::aws_timestamp(engine::clock::now_ms()));
-        document.body["lastModifiedUser"] = json!(user_arn(state, caller));
+        document.body["lastModifiedUser"] = json!(user_arn(ctx, caller));
         let body = document.body.clone();
         let version = document.version;
-        match state.store.apply(vec![Write::Update { document, expected_version: version }]).await {
+        match ctx.store.apply(vec![Write::Update { document, expected_version: version }]).await {
             Ok(()) => return Ok(json!({ "approvalRuleTemplate": body })),
             Err(StoreError::Conflict { .. }) => continue,
             Err(err) => return Err(err.into()),
@@ -445,10 +440,10 @@ async fn modify(
 }
 
 /// Renames a template and, in the same batch, its associations.
-async fn update_name(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+async fn update_name(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let old = name_field(&input, "oldApprovalRuleTemplateName")?.to_owned();
     let new = name_field(&input, "newApprovalRuleTemplateName")?.to_owned();
-    let Some(mut document) = state.store.get(APPROVAL_RULE_TEMPLATE, &old).await? else {
+    let Some(mut document) = ctx.store.get(APPROVAL_RULE_TEMPLATE, &old).await? else {
         return Err(missing(&old));
     };
     let exists = || {
@@ -460,27 +455,27 @@ async fn update_name(state: &AppState, caller: &Caller, input: Value) -> Result<
     if old == new {
         return Ok(json!({ "approvalRuleTemplate": document.body }));
     }
-    if state.store.get(APPROVAL_RULE_TEMPLATE, &new).await?.is_some() {
+    if ctx.store.get(APPROVAL_RULE_TEMPLATE, &new).await?.is_some() {
         return Err(exists());
     }
     document.key.clone_from(&new);
     document.body["approvalRuleTemplateName"] = json!(new);
     document.body["lastModifiedDate"] =
         json!(engine::clock::aws_timestamp(engine::clock::now_ms()));
-    document.body["lastModifiedUser"] = json!(user_arn(state, caller));
+    document.body["lastModifiedUser"] = json!(user_arn(ctx, caller));
     let body = document.body.clone();
     let mut writes = vec![
         Write::Delete { kind: APPROVAL_RULE_TEMPLATE.to_owned(), key: old.clone() },
         Write::Insert(document),
     ];
-    for repository in associated_repositories(state, &old).await? {
+    for repository in associated_repositories(ctx, &old).await? {
         writes.push(Write::Delete {
             kind: APPROVAL_RULE_TEMPLATE_ASSOCIATION.to_owned(),
             key: association_key(&old, &repository),
         });
         writes.push(Write::Put(association(&new, &repository)));
     }
-    match state.store.apply(writes).await {
+    match ctx.store.apply(writes).await {
         Ok(()) => Ok(json!({ "approvalRuleTemplate": body })),
         Err(StoreError::AlreadyExists { .. }) => Err(exists()),
         Err(err) => Err(err.into()),
@@ -499,9 +494,9 @@ fn association(template: &str, repository: &str) -> Document {
 }
 
 /// Associates a template with a repository; associating it again changes nothing.
-async fn associate(state: &AppState, template: &str, repository: &str) -> Result<(), ApiError> {
+async fn associate(ctx: &Context, template: &str, repository: &str) -> Result<(), ApiError> {
     let associated =
-        state.store.list_all(APPROVAL_RULE_TEMPLATE_ASSOCIATION, Some(repository)).await?;
+        ctx.store.list_all(APPROVAL_RULE_TEMPLATE_ASSOCIATION, Some(repository)).await?;
     if associated.iter().any(|it| it.body["approvalRuleTemplateName"] == template) {
         return Ok(());
     }
@@ -511,27 +506,26 @@ async fn associate(state: &AppState, template: &str, repository: &str) -> Result
             format!("The repository {repository} already has {MAX_ASSOCIATED} templates"),
         ));
     }
-    state.store.apply(vec![Write::Put(association(template, repository))]).await?;
+    ctx.store.apply(vec![Write::Put(association(template, repository))]).await?;
     Ok(())
 }
 
 /// BatchAssociate… (`associate`) or BatchDisassociate…: what happened to each repository.
-async fn batch(state: &AppState, input: Value, associate_them: bool) -> Result<Value, ApiError> {
-    let template = existing_template(state, &input, "approvalRuleTemplateName").await?;
+async fn batch(ctx: &Context, input: Value, associate_them: bool) -> Result<Value, ApiError> {
+    let template = existing_template(ctx, &input, "approvalRuleTemplateName").await?;
     let names = repository_names(&input)?;
     let (mut done, mut errors) = (Vec::new(), Vec::new());
     for name in names {
         let outcome = match check_name(&name) {
             Err(err) => Err(err),
-            Ok(()) => match state.store.get(REPOSITORY, &name).await? {
+            Ok(()) => match ctx.store.get(REPOSITORY, &name).await? {
                 None => {
                     Err(error("RepositoryDoesNotExistException", format!("{name} does not exist")))
                 }
-                Some(_) if associate_them => associate(state, &template.key, &name).await,
+                Some(_) if associate_them => associate(ctx, &template.key, &name).await,
                 Some(_) => {
                     let key = association_key(&template.key, &name);
-                    state
-                        .store
+                    ctx.store
                         .apply(vec![Write::Delete {
                             kind: APPROVAL_RULE_TEMPLATE_ASSOCIATION.to_owned(),
                             key,
@@ -543,7 +537,10 @@ async fn batch(state: &AppState, input: Value, associate_them: bool) -> Result<V
         };
         match outcome {
             Ok(()) => done.push(name),
-            Err(err) if crate::error::status(err.kind).is_server_error() => return Err(err),
+            // What the server answers 5xx for ends the batch.
+            Err(err) if matches!(err.kind, ErrorKind::Internal | ErrorKind::Timeout) => {
+                return Err(err);
+            }
             Err(err) => errors.push(json!({
                 "repositoryName": name,
                 "errorCode": err.code,

@@ -1,7 +1,7 @@
 //! The CodeCommit API (`CodeCommit_20150413.*`): repositories, branches, commits and files.
 //!
 //! A repository is a document (`kind = "repository"`, key = its name) with CodeCommit's
-//! `RepositoryMetadata`, and a bare git repository at `git::repo_path`. Branches, commits and
+//! `RepositoryMetadata`, and a bare git repository at `Context::repo_path`. Branches, commits and
 //! files are read from git itself, so what the API says always matches what a clone gets.
 
 mod pulls;
@@ -12,9 +12,9 @@ mod write;
 use engine::store::{Document, ListQuery, StoreError, Write};
 use serde_json::{Value, json};
 
-use crate::AppState;
-use crate::aws::Caller;
-use crate::error::ApiError;
+use crate::Context;
+use awsapi::ApiError;
+use awsapi::Caller;
 use engine::kinds::{self, REPOSITORY};
 
 /// A CodeCommit list page.
@@ -24,51 +24,51 @@ fn error(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::client(code, message)
 }
 
-pub(crate) async fn call(
-    state: &AppState,
+pub async fn call(
+    ctx: &Context,
     caller: &Caller,
     operation: &str,
     input: Value,
 ) -> Result<Value, ApiError> {
     match operation {
-        "CreateRepository" => create_repository(state, caller, input).await,
+        "CreateRepository" => create_repository(ctx, caller, input).await,
         "GetRepository" => {
-            let repository = existing(state, &input, "repositoryName").await?;
+            let repository = existing(ctx, &input, "repositoryName").await?;
             let mut output = metadata(&repository, caller);
             // The default branch is git's HEAD, once that branch exists (after the first push).
-            if let Some(branch) = default_branch(state, &repository.key).await?
-                && branch_commit(state, &repository.key, &branch).await?.is_some()
+            if let Some(branch) = default_branch(ctx, &repository.key).await?
+                && branch_commit(ctx, &repository.key, &branch).await?.is_some()
             {
                 output["defaultBranch"] = json!(branch);
             }
             Ok(json!({ "repositoryMetadata": output }))
         }
-        "BatchGetRepositories" => batch_get_repositories(state, caller, input).await,
-        "ListRepositories" => list_repositories(state, input).await,
-        "DeleteRepository" => delete_repository(state, input).await,
-        "UpdateRepositoryDescription" => update_description(state, input).await,
-        "UpdateRepositoryName" => update_name(state, input).await,
-        "UpdateDefaultBranch" => update_default_branch(state, input).await,
-        "CreateBranch" => create_branch(state, caller, input).await,
-        "GetBranch" => get_branch(state, input).await,
-        "ListBranches" => list_branches(state, input).await,
-        "DeleteBranch" => delete_branch(state, caller, input).await,
-        "GetCommit" => get_commit(state, input).await,
-        "GetFile" => get_file(state, input).await,
-        "GetBlob" => read::get_blob(state, input).await,
-        "GetFolder" => read::get_folder(state, input).await,
-        "BatchGetCommits" => read::batch_get_commits(state, input).await,
-        "GetDifferences" => read::get_differences(state, input).await,
-        "PutFile" => write::put_file(state, caller, input).await,
-        "CreateCommit" => write::create_commit(state, caller, input).await,
-        "PutRepositoryTriggers" => crate::triggers::put_repository_triggers(state, input).await,
-        "GetRepositoryTriggers" => crate::triggers::get_repository_triggers(state, input).await,
-        "TestRepositoryTriggers" => crate::triggers::test_repository_triggers(state, input).await,
+        "BatchGetRepositories" => batch_get_repositories(ctx, caller, input).await,
+        "ListRepositories" => list_repositories(ctx, input).await,
+        "DeleteRepository" => delete_repository(ctx, input).await,
+        "UpdateRepositoryDescription" => update_description(ctx, input).await,
+        "UpdateRepositoryName" => update_name(ctx, input).await,
+        "UpdateDefaultBranch" => update_default_branch(ctx, input).await,
+        "CreateBranch" => create_branch(ctx, caller, input).await,
+        "GetBranch" => get_branch(ctx, input).await,
+        "ListBranches" => list_branches(ctx, input).await,
+        "DeleteBranch" => delete_branch(ctx, caller, input).await,
+        "GetCommit" => get_commit(ctx, input).await,
+        "GetFile" => get_file(ctx, input).await,
+        "GetBlob" => read::get_blob(ctx, input).await,
+        "GetFolder" => read::get_folder(ctx, input).await,
+        "BatchGetCommits" => read::batch_get_commits(ctx, input).await,
+        "GetDifferences" => read::get_differences(ctx, input).await,
+        "PutFile" => write::put_file(ctx, caller, input).await,
+        "CreateCommit" => write::create_commit(ctx, caller, input).await,
+        "PutRepositoryTriggers" => crate::triggers::put_repository_triggers(ctx, input).await,
+        "GetRepositoryTriggers" => crate::triggers::get_repository_triggers(ctx, input).await,
+        "TestRepositoryTriggers" => crate::triggers::test_repository_triggers(ctx, input).await,
         _ if pulls::OPERATIONS.contains(&operation) => {
-            pulls::call(state, caller, operation, input).await
+            pulls::call(ctx, caller, operation, input).await
         }
         _ if templates::OPERATIONS.contains(&operation) => {
-            templates::call(state, caller, operation, input).await
+            templates::call(ctx, caller, operation, input).await
         }
         _ => Err(error(
             "UnknownOperationException",
@@ -108,10 +108,9 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn existing(state: &AppState, input: &Value, field: &str) -> Result<Document, ApiError> {
+async fn existing(ctx: &Context, input: &Value, field: &str) -> Result<Document, ApiError> {
     let name = name_field(input, field)?;
-    state
-        .store
+    ctx.store
         .get(REPOSITORY, name)
         .await?
         .ok_or_else(|| error("RepositoryDoesNotExistException", format!("{name} does not exist")))
@@ -141,7 +140,7 @@ fn ssh_host(host: &str) -> &str {
 }
 
 async fn create_repository(
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     input: Value,
 ) -> Result<Value, ApiError> {
@@ -159,18 +158,18 @@ async fn create_repository(
     // One creation at a time in this server: parallel `git init`s of one directory fail on
     // git's config lock. Creation is short; reads do not wait.
     let _one_at_a_time = CREATING.lock().await;
-    if state.store.get(REPOSITORY, &name).await?.is_some() {
+    if ctx.store.get(REPOSITORY, &name).await?.is_some() {
         return Err(exists());
     }
     let now_ms = engine::clock::now_ms();
     let now = engine::clock::aws_timestamp(now_ms);
     let mut body = json!({
-        "accountId": state.account,
+        "accountId": ctx.account,
         "repositoryId": uuid::Uuid::new_v4().to_string(),
         "repositoryName": name,
         "lastModifiedDate": now,
         "creationDate": now,
-        "Arn": awsapi::arn::arn("codecommit", &state.region, &state.account, &name),
+        "Arn": awsapi::arn::arn("codecommit", &ctx.region, &ctx.account, &name),
     });
     // CodeCommit has no description member for a repository created without one.
     if let Some(description) = description {
@@ -178,10 +177,10 @@ async fn create_repository(
     }
     // The git directory first: a repository document never points at nothing. A crash in
     // between leaves an unused directory, which a later CreateRepository reuses.
-    let path = crate::git::repo_path(state, &name);
+    let path = ctx.repo_path(&name);
     if let Err(err) = crate::git::init_bare(&path, "main").await {
         // Another server on the same repositories may have been creating it meanwhile.
-        if state.store.get(REPOSITORY, &name).await?.is_some() {
+        if ctx.store.get(REPOSITORY, &name).await?.is_some() {
             return Err(exists());
         }
         return Err(ApiError::internal(err));
@@ -194,7 +193,7 @@ async fn create_repository(
         version: 0,
         body,
     };
-    match state.store.apply(vec![Write::Insert(document.clone())]).await {
+    match ctx.store.apply(vec![Write::Insert(document.clone())]).await {
         Ok(()) => Ok(json!({ "repositoryMetadata": metadata(&document, caller) })),
         Err(StoreError::AlreadyExists { .. }) => Err(exists()),
         Err(err) => Err(err.into()),
@@ -205,7 +204,7 @@ async fn create_repository(
 static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The `repositoryNames` of a batch request: required, and at most 25 of them.
-pub(super) fn repository_names(input: &Value) -> Result<Vec<String>, ApiError> {
+pub fn repository_names(input: &Value) -> Result<Vec<String>, ApiError> {
     const MAX_NAMES: usize = 25;
     let names: Vec<String> = input
         .get("repositoryNames")
@@ -227,7 +226,7 @@ pub(super) fn repository_names(input: &Value) -> Result<Vec<String>, ApiError> {
 }
 
 async fn batch_get_repositories(
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     input: Value,
 ) -> Result<Value, ApiError> {
@@ -235,26 +234,23 @@ async fn batch_get_repositories(
     for name in &names {
         check_name(name)?;
     }
-    let found = state.store.get_many(REPOSITORY, &names).await?;
+    let found = ctx.store.get_many(REPOSITORY, &names).await?;
     let missing: Vec<&String> =
         names.iter().filter(|name| !found.iter().any(|it| &&it.key == name)).collect();
     let repositories: Vec<Value> = found.iter().map(|it| metadata(it, caller)).collect();
     Ok(json!({ "repositories": repositories, "repositoriesNotFound": missing, "errors": [] }))
 }
 
-async fn all_repositories(state: &AppState) -> Result<Vec<Document>, ApiError> {
-    Ok(state.store.list_all(REPOSITORY, None).await?)
+async fn all_repositories(ctx: &Context) -> Result<Vec<Document>, ApiError> {
+    Ok(ctx.store.list_all(REPOSITORY, None).await?)
 }
 
 /// Every repository's metadata, as BatchGetRepositories shows it (the console's list).
-pub(crate) async fn all_metadata(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<Vec<Value>, ApiError> {
-    Ok(all_repositories(state).await?.iter().map(|it| metadata(it, caller)).collect())
+pub async fn all_metadata(ctx: &Context, caller: &Caller) -> Result<Vec<Value>, ApiError> {
+    Ok(all_repositories(ctx).await?.iter().map(|it| metadata(it, caller)).collect())
 }
 
-async fn list_repositories(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn list_repositories(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let sort_by = input.get("sortBy").and_then(Value::as_str).unwrap_or("repositoryName");
     let order = input.get("order").and_then(Value::as_str).unwrap_or("ascending");
     if !["repositoryName", "lastModifiedDate"].contains(&sort_by) {
@@ -263,7 +259,7 @@ async fn list_repositories(state: &AppState, input: Value) -> Result<Value, ApiE
     if !["ascending", "descending"].contains(&order) {
         return Err(error("InvalidOrderException", format!("Invalid order {order}")));
     }
-    let mut repositories = all_repositories(state).await?;
+    let mut repositories = all_repositories(ctx).await?;
     if sort_by == "lastModifiedDate" {
         repositories.sort_by(|a, b| {
             let time = |it: &Document| it.body["lastModifiedDate"].as_f64().unwrap_or_default();
@@ -288,10 +284,10 @@ async fn list_repositories(state: &AppState, input: Value) -> Result<Value, ApiE
     Ok(output)
 }
 
-async fn delete_repository(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn delete_repository(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let name = name_field(&input, "repositoryName")?.to_owned();
     // Deleting a repository that does not exist succeeds with no id, as in CodeCommit.
-    let Some(document) = state.store.get(REPOSITORY, &name).await? else { return Ok(json!({})) };
+    let Some(document) = ctx.store.get(REPOSITORY, &name).await? else { return Ok(json!({})) };
     // Everything that belongs to the repository goes with it, so that a new repository of the
     // same name starts clean (its reference-event history stays: numbers are never reused).
     let mut writes = vec![Write::Delete { kind: REPOSITORY.to_owned(), key: name.clone() }];
@@ -300,30 +296,30 @@ async fn delete_repository(state: &AppState, input: Value) -> Result<Value, ApiE
             .iter()
             .map(|kind| Write::Delete { kind: (*kind).to_owned(), key: name.clone() }),
     );
-    for association in associations(state, &name).await? {
+    for association in associations(ctx, &name).await? {
         writes.push(Write::Delete { kind: association.kind, key: association.key });
     }
-    state.store.apply(writes).await?;
-    let path = crate::git::repo_path(state, &name);
+    ctx.store.apply(writes).await?;
+    let path = ctx.repo_path(&name);
     let _ = tokio::fs::remove_dir_all(&path).await;
     Ok(json!({ "repositoryId": document.body["repositoryId"] }))
 }
 
 /// Changes a repository's document, retrying on a concurrent change.
 async fn modify(
-    state: &AppState,
+    ctx: &Context,
     name: &str,
     change: impl Fn(&mut Value) -> Result<(), ApiError>,
 ) -> Result<(), ApiError> {
     for _ in 0..5 {
-        let Some(mut document) = state.store.get(REPOSITORY, name).await? else {
+        let Some(mut document) = ctx.store.get(REPOSITORY, name).await? else {
             return Err(error("RepositoryDoesNotExistException", format!("{name} does not exist")));
         };
         change(&mut document.body)?;
         document.body["lastModifiedDate"] =
             json!(engine::clock::aws_timestamp(engine::clock::now_ms()));
         let version = document.version;
-        match state.store.apply(vec![Write::Update { document, expected_version: version }]).await {
+        match ctx.store.apply(vec![Write::Update { document, expected_version: version }]).await {
             Ok(()) => return Ok(()),
             Err(StoreError::Conflict { .. }) => continue,
             Err(err) => return Err(err.into()),
@@ -332,7 +328,7 @@ async fn modify(
     Err(ApiError::internal(format!("repository {name} kept changing")))
 }
 
-async fn update_description(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn update_description(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let name = name_field(&input, "repositoryName")?.to_owned();
     let description =
         input.get("repositoryDescription").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -342,7 +338,7 @@ async fn update_description(state: &AppState, input: Value) -> Result<Value, Api
             "The description is longer than 1000 characters",
         ));
     }
-    modify(state, &name, |body| {
+    modify(ctx, &name, |body| {
         body["repositoryDescription"] = json!(description);
         Ok(())
     })
@@ -350,37 +346,36 @@ async fn update_description(state: &AppState, input: Value) -> Result<Value, Api
     Ok(json!({}))
 }
 
-async fn update_name(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn update_name(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let old = name_field(&input, "oldName")?.to_owned();
     let new = name_field(&input, "newName")?.to_owned();
-    let Some(mut document) = state.store.get(REPOSITORY, &old).await? else {
+    let Some(mut document) = ctx.store.get(REPOSITORY, &old).await? else {
         return Err(error("RepositoryDoesNotExistException", format!("{old} does not exist")));
     };
-    if state.store.get(REPOSITORY, &new).await?.is_some() {
+    if ctx.store.get(REPOSITORY, &new).await?.is_some() {
         return Err(error(
             "RepositoryNameExistsException",
             format!("Repository named {new} already exists"),
         ));
     }
-    let (from, to) = (crate::git::repo_path(state, &old), crate::git::repo_path(state, &new));
+    let (from, to) = (ctx.repo_path(&old), ctx.repo_path(&new));
     tokio::fs::rename(&from, &to).await.map_err(ApiError::internal)?;
     document.key.clone_from(&new);
     document.body["repositoryName"] = json!(new);
-    document.body["Arn"] =
-        json!(awsapi::arn::arn("codecommit", &state.region, &state.account, &new));
+    document.body["Arn"] = json!(awsapi::arn::arn("codecommit", &ctx.region, &ctx.account, &new));
     let mut writes = vec![
         Write::Delete { kind: REPOSITORY.to_owned(), key: old.clone() },
         Write::Insert(document),
     ];
     // The repository's settings follow it to its new name.
     for kind in PER_REPOSITORY_KINDS {
-        if let Some(mut setting) = state.store.get(kind, &old).await? {
+        if let Some(mut setting) = ctx.store.get(kind, &old).await? {
             writes.push(Write::Delete { kind: (*kind).to_owned(), key: old.clone() });
             setting.key.clone_from(&new);
             writes.push(Write::Put(setting));
         }
     }
-    for mut association in associations(state, &old).await? {
+    for mut association in associations(ctx, &old).await? {
         writes.push(Write::Delete { kind: association.kind.clone(), key: association.key.clone() });
         let template =
             association.key.rsplit_once('/').map_or("", |(template, _)| template).to_owned();
@@ -388,7 +383,7 @@ async fn update_name(state: &AppState, input: Value) -> Result<Value, ApiError> 
         association.parent = Some(new.clone());
         writes.push(Write::Put(association));
     }
-    if let Err(err) = state.store.apply(writes).await {
+    if let Err(err) = ctx.store.apply(writes).await {
         // Put the directory back, so that the old name keeps working.
         let _ = tokio::fs::rename(&to, &from).await;
         return Err(match err {
@@ -413,7 +408,7 @@ const PER_REPOSITORY_KINDS: &[&str] = &[
 ];
 
 /// The approval rule template associations of a repository.
-async fn associations(state: &AppState, repository: &str) -> Result<Vec<Document>, ApiError> {
+async fn associations(ctx: &Context, repository: &str) -> Result<Vec<Document>, ApiError> {
     let query = ListQuery {
         kind: kinds::APPROVAL_RULE_TEMPLATE_ASSOCIATION.to_owned(),
         parent: Some(repository.to_owned()),
@@ -421,17 +416,13 @@ async fn associations(state: &AppState, repository: &str) -> Result<Vec<Document
         after: None,
         limit: 1000,
     };
-    Ok(state.store.list(&query).await?.documents)
+    Ok(ctx.store.list(&query).await?.documents)
 }
 
 /// Runs git in a repository; its standard output on success, `None` when git fails.
-async fn git(
-    state: &AppState,
-    repository: &str,
-    args: &[&str],
-) -> Result<Option<Vec<u8>>, ApiError> {
+async fn git(ctx: &Context, repository: &str, args: &[&str]) -> Result<Option<Vec<u8>>, ApiError> {
     let mut command = crate::process::git();
-    command.arg("--git-dir").arg(crate::git::repo_path(state, repository)).args(args);
+    command.arg("--git-dir").arg(ctx.repo_path(repository)).args(args);
     let output = crate::process::run_bounded(command, None, crate::process::API_LIMITS)
         .await
         .map_err(ApiError::internal)?;
@@ -467,23 +458,23 @@ fn branch_field(input: &Value) -> Result<&str, ApiError> {
 
 /// The commit a branch points at.
 async fn branch_commit(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     branch: &str,
 ) -> Result<Option<String>, ApiError> {
     let reference = format!("refs/heads/{branch}");
-    Ok(git(state, repository, &["rev-parse", "--verify", "-q", &format!("{reference}^{{commit}}")])
+    Ok(git(ctx, repository, &["rev-parse", "--verify", "-q", &format!("{reference}^{{commit}}")])
         .await?
         .map(text))
 }
 
-async fn default_branch(state: &AppState, repository: &str) -> Result<Option<String>, ApiError> {
-    let head = git(state, repository, &["symbolic-ref", "-q", "HEAD"]).await?.map(text);
+async fn default_branch(ctx: &Context, repository: &str) -> Result<Option<String>, ApiError> {
+    let head = git(ctx, repository, &["symbolic-ref", "-q", "HEAD"]).await?.map(text);
     Ok(head.and_then(|it| it.strip_prefix("refs/heads/").map(str::to_owned)))
 }
 
-async fn update_default_branch(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
+async fn update_default_branch(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let branch = input
         .get("defaultBranchName")
         .and_then(Value::as_str)
@@ -494,15 +485,15 @@ async fn update_default_branch(state: &AppState, input: Value) -> Result<Value, 
                 "A branch name is required, but was not specified.",
             )
         })?;
-    if branch_commit(state, &repository.key, branch).await?.is_none() {
+    if branch_commit(ctx, &repository.key, branch).await?.is_none() {
         return Err(error(
             "BranchDoesNotExistException",
             format!("Branch {branch} does not exist"),
         ));
     }
-    git(state, &repository.key, &["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")]).await?;
+    git(ctx, &repository.key, &["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")]).await?;
     let branch = branch.to_owned();
-    modify(state, &repository.key, move |body| {
+    modify(ctx, &repository.key, move |body| {
         body["defaultBranch"] = json!(branch);
         Ok(())
     })
@@ -510,14 +501,14 @@ async fn update_default_branch(state: &AppState, input: Value) -> Result<Value, 
     Ok(json!({}))
 }
 
-async fn create_branch(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
+async fn create_branch(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
     // A new branch is a push of a new ref, under the same rules.
     let reference = format!("refs/heads/{branch}");
-    let push = crate::git::Action::Push;
-    crate::git::check_api_move(
-        state,
+    let push = crate::protection::Action::Push;
+    crate::protection::check_api_move(
+        ctx,
         &caller.user,
         "CreateBranch",
         &repository.key,
@@ -538,7 +529,7 @@ async fn create_branch(state: &AppState, caller: &Caller, input: Value) -> Resul
             format!("The commit ID {commit} is not valid"),
         ));
     }
-    if git(state, &repository.key, &["cat-file", "-e", &format!("{commit}^{{commit}}")])
+    if git(ctx, &repository.key, &["cat-file", "-e", &format!("{commit}^{{commit}}")])
         .await?
         .is_none()
     {
@@ -549,16 +540,16 @@ async fn create_branch(state: &AppState, caller: &Caller, input: Value) -> Resul
     }
     // `update-ref` with an all-zero old value creates the branch only if it does not exist.
     let zero = "0".repeat(40);
-    if git(state, &repository.key, &["update-ref", &reference, commit, &zero]).await?.is_none() {
+    if git(ctx, &repository.key, &["update-ref", &reference, commit, &zero]).await?.is_none() {
         return Err(error("BranchNameExistsException", format!("Branch {branch} already exists")));
     }
     Ok(json!({}))
 }
 
-async fn get_branch(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
+async fn get_branch(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
-    match branch_commit(state, &repository.key, branch).await? {
+    match branch_commit(ctx, &repository.key, branch).await? {
         Some(commit) => Ok(json!({ "branch": { "branchName": branch, "commitId": commit } })),
         None => {
             Err(error("BranchDoesNotExistException", format!("Branch {branch} does not exist")))
@@ -566,14 +557,11 @@ async fn get_branch(state: &AppState, input: Value) -> Result<Value, ApiError> {
     }
 }
 
-async fn list_branches(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
-    let listed = git(
-        state,
-        &repository.key,
-        &["for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads"],
-    )
-    .await?;
+async fn list_branches(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(ctx, &input, "repositoryName").await?;
+    let listed =
+        git(ctx, &repository.key, &["for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads"])
+            .await?;
     let branches: Vec<String> =
         listed.map(text).unwrap_or_default().lines().map(str::to_owned).collect();
     let start = awsapi::paging::offset(input.get("nextToken").and_then(Value::as_str))
@@ -586,13 +574,13 @@ async fn list_branches(state: &AppState, input: Value) -> Result<Value, ApiError
     Ok(output)
 }
 
-async fn delete_branch(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
+async fn delete_branch(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let branch = branch_field(&input)?;
     let reference = format!("refs/heads/{branch}");
-    let delete = crate::git::Action::Delete;
-    crate::git::check_api_move(
-        state,
+    let delete = crate::protection::Action::Delete;
+    crate::protection::check_api_move(
+        ctx,
         &caller.user,
         "DeleteBranch",
         &repository.key,
@@ -600,17 +588,17 @@ async fn delete_branch(state: &AppState, caller: &Caller, input: Value) -> Resul
         delete,
     )
     .await?;
-    if default_branch(state, &repository.key).await?.as_deref() == Some(branch) {
+    if default_branch(ctx, &repository.key).await?.as_deref() == Some(branch) {
         return Err(error(
             "DefaultBranchCannotBeDeletedException",
             format!("Branch {branch} is the default branch"),
         ));
     }
-    let Some(commit) = branch_commit(state, &repository.key, branch).await? else {
+    let Some(commit) = branch_commit(ctx, &repository.key, branch).await? else {
         // Deleting a branch that does not exist returns nothing, as in CodeCommit.
         return Ok(json!({}));
     };
-    git(state, &repository.key, &["update-ref", "-d", &reference, &commit]).await?;
+    git(ctx, &repository.key, &["update-ref", "-d", &reference, &commit]).await?;
     Ok(json!({ "deletedBranch": { "branchName": branch, "commitId": commit } }))
 }
 
@@ -625,8 +613,8 @@ fn is_object_id(text: &str) -> bool {
     text.len() == 40 && text.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-async fn get_commit(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
+async fn get_commit(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let commit = input
         .get("commitId")
         .and_then(Value::as_str)
@@ -640,7 +628,7 @@ async fn get_commit(state: &AppState, input: Value) -> Result<Value, ApiError> {
             format!("The commit ID {commit} is not valid"),
         ));
     }
-    match commit_json(state, &repository.key, commit).await? {
+    match commit_json(ctx, &repository.key, commit).await? {
         Some(found) => Ok(json!({ "commit": found })),
         None => {
             Err(error("CommitIdDoesNotExistException", format!("Commit {commit} does not exist")))
@@ -650,11 +638,11 @@ async fn get_commit(state: &AppState, input: Value) -> Result<Value, ApiError> {
 
 /// A commit as CodeCommit's `Commit` shape, `None` when the repository has no such commit.
 async fn commit_json(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     commit: &str,
 ) -> Result<Option<Value>, ApiError> {
-    let Some(raw) = git(state, repository, &["cat-file", "commit", commit]).await? else {
+    let Some(raw) = git(ctx, repository, &["cat-file", "commit", commit]).await? else {
         return Ok(None);
     };
     Ok(Some(parse_commit(commit, &String::from_utf8_lossy(&raw))))
@@ -690,19 +678,19 @@ fn parse_commit(commit: &str, raw: &str) -> Value {
 /// The commit a `commitSpecifier` (a branch, tag or commit id) names; without one, the default
 /// branch's.
 async fn resolve_commit(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     specifier: Option<&str>,
 ) -> Result<String, ApiError> {
     let specifier = match specifier.filter(|it| !it.is_empty()) {
         Some(it) => it.to_owned(),
-        None => default_branch(state, repository).await?.unwrap_or_else(|| "HEAD".to_owned()),
+        None => default_branch(ctx, repository).await?.unwrap_or_else(|| "HEAD".to_owned()),
     };
     // A leading `-` would be read as an option, not a revision.
     let found = if specifier.starts_with('-') {
         None
     } else {
-        git(state, repository, &["rev-parse", "--verify", "-q", &format!("{specifier}^{{commit}}")])
+        git(ctx, repository, &["rev-parse", "--verify", "-q", &format!("{specifier}^{{commit}}")])
             .await?
             .map(text)
     };
@@ -720,8 +708,8 @@ fn file_mode(mode: &str) -> &'static str {
     }
 }
 
-async fn get_file(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
+async fn get_file(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let path = input
         .get("filePath")
         .and_then(Value::as_str)
@@ -732,8 +720,8 @@ async fn get_file(state: &AppState, input: Value) -> Result<Value, ApiError> {
         .trim_start_matches('/')
         .to_owned();
     let specifier = input.get("commitSpecifier").and_then(Value::as_str);
-    let commit = resolve_commit(state, &repository.key, specifier).await?;
-    let listed = git(state, &repository.key, &["ls-tree", "-l", &commit, "--", &path])
+    let commit = resolve_commit(ctx, &repository.key, specifier).await?;
+    let listed = git(ctx, &repository.key, &["ls-tree", "-l", &commit, "--", &path])
         .await?
         .map(text)
         .unwrap_or_default();
@@ -753,8 +741,7 @@ async fn get_file(state: &AppState, input: Value) -> Result<Value, ApiError> {
         return Err(error("FileTooLargeException", format!("The file {path} is larger than 6 MB")));
     }
     let blob = fields[2];
-    let content =
-        git(state, &repository.key, &["cat-file", "blob", blob]).await?.unwrap_or_default();
+    let content = git(ctx, &repository.key, &["cat-file", "blob", blob]).await?.unwrap_or_default();
     let mode = file_mode(fields[0]);
     Ok(json!({
         "commitId": commit,
@@ -762,7 +749,7 @@ async fn get_file(state: &AppState, input: Value) -> Result<Value, ApiError> {
         "filePath": path,
         "fileMode": mode,
         "fileSize": size,
-        "fileContent": crate::base64_codec::encode(&content),
+        "fileContent": awsapi::base64::encode(&content),
     }))
 }
 

@@ -9,14 +9,14 @@
 //! **The secret design.** Every trigger gets a random 32-byte secret (64 hex digits) the first
 //! time a trigger of that name is put on the repository; later puts of the same name keep it,
 //! removing the trigger forgets it. It is stored sealed with the installation key
-//! ([`crate::crypto::SecretBox`]) in the same document, and never returned by the AWS API
+//! ([`iam::crypto::SecretBox`]) in the same document, and never returned by the AWS API
 //! (AWS has no field for it). Its receiver learns it from the administrator, through
-//! [`crate::Server::trigger_secret`] (the `slipway trigger-secret REPO TRIGGER` command). Each
+//! `server::Server::trigger_secret` (the `slipway trigger-secret REPO TRIGGER` command). Each
 //! delivery carries `X-Slipway-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, keyed
 //! with the secret's 64 hex characters as ASCII bytes (as GitHub-style webhook receivers
 //! expect), and `X-Slipway-Delivery: <delivery key>` to recognise redeliveries.
 //!
-//! **Delivery.** [`deliver_forever`] wakes on every push (`AppState::ref_events`) or each
+//! **Delivery.** [`deliver_forever`] wakes on every push (`Context::ref_events`) or each
 //! second, and reads each repository's `ref-event` documents past its `trigger-cursor`. For
 //! every event and every trigger selecting it, a `trigger-delivery` document (key
 //! `<repo>/<seq>/<trigger>`) is created in the same transaction that advances the cursor, so an
@@ -33,8 +33,8 @@ use engine::store::{Document, ListQuery, StoreError, Write};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use crate::error::ApiError;
-use crate::{AppState, ServerError};
+use crate::Context;
+use awsapi::ApiError;
 use awsapi::sigv4::hmac;
 use engine::kinds::REPOSITORY;
 use engine::kinds::REPOSITORY_TRIGGERS as TRIGGERS;
@@ -47,9 +47,9 @@ const PENDING: &str = "*pending";
 const MAX_TRIGGERS: usize = 10;
 const MAX_BRANCHES: usize = 100;
 const MAX_CUSTOM_DATA: usize = 1000;
-pub(crate) const MAX_ATTEMPTS: u32 = 6;
-pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
-pub(crate) const CONCURRENCY: usize = 8;
+pub const MAX_ATTEMPTS: u32 = 6;
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+pub const CONCURRENCY: usize = 8;
 /// Events read per store round trip by the delivery loop.
 const EVENT_PAGE: i64 = 100;
 
@@ -62,15 +62,12 @@ fn error(code: &str, message: impl Into<String>) -> ApiError {
 // ---------------------------------------------------------------------------------------------
 // The API.
 
-pub(crate) async fn put_repository_triggers(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let repo = existing_repository(state, &input).await?;
+pub async fn put_repository_triggers(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let repo = existing_repository(ctx, &input).await?;
     let triggers = parse_triggers(&input)?;
     // Optimistic concurrency: two puts at once must not mix their secrets.
     for _ in 0..5 {
-        let previous = state.store.get(TRIGGERS, &repo).await?;
+        let previous = ctx.store.get(TRIGGERS, &repo).await?;
         let old_secrets = previous
             .as_ref()
             .and_then(|it| it.body.get("secrets").and_then(Value::as_object).cloned())
@@ -80,7 +77,7 @@ pub(crate) async fn put_repository_triggers(
             let name = trigger["name"].as_str().unwrap_or_default();
             let sealed = match old_secrets.get(name) {
                 Some(sealed) => sealed.clone(),
-                None => json!(state.sealer.seal(&new_secret())),
+                None => json!(ctx.sealer.seal(&new_secret())),
             };
             secrets.insert(name.to_owned(), sealed);
         }
@@ -102,11 +99,11 @@ pub(crate) async fn put_repository_triggers(
             None => Write::Insert(document),
         }];
         // Triggers fire for pushes after they exist, not for the repository's history.
-        if state.store.get(CURSOR, &repo).await?.is_none() {
-            let latest = crate::git::latest_event(state, &repo).await?;
+        if ctx.store.get(CURSOR, &repo).await?.is_none() {
+            let latest = crate::refs::latest_event(ctx, &repo).await?;
             writes.push(Write::Insert(cursor_document(&repo, latest)));
         }
-        match state.store.apply(writes).await {
+        match ctx.store.apply(writes).await {
             Ok(()) => return Ok(json!({ "configurationId": configuration_id })),
             Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => continue,
             Err(err) => return Err(err.into()),
@@ -115,12 +112,9 @@ pub(crate) async fn put_repository_triggers(
     Err(ApiError::internal(format!("the triggers of {repo} keep changing concurrently")))
 }
 
-pub(crate) async fn get_repository_triggers(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let repo = existing_repository(state, &input).await?;
-    Ok(match state.store.get(TRIGGERS, &repo).await? {
+pub async fn get_repository_triggers(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let repo = existing_repository(ctx, &input).await?;
+    Ok(match ctx.store.get(TRIGGERS, &repo).await? {
         Some(document) => json!({
             "configurationId": document.body["configurationId"],
             "triggers": document.body["triggers"],
@@ -129,13 +123,10 @@ pub(crate) async fn get_repository_triggers(
     })
 }
 
-pub(crate) async fn test_repository_triggers(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let repo = existing_repository(state, &input).await?;
+pub async fn test_repository_triggers(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let repo = existing_repository(ctx, &input).await?;
     let triggers = parse_triggers(&input)?;
-    let stored = state.store.get(TRIGGERS, &repo).await?;
+    let stored = ctx.store.get(TRIGGERS, &repo).await?;
     let configuration_id = stored
         .as_ref()
         .and_then(|it| it.body["configurationId"].as_str())
@@ -149,7 +140,7 @@ pub(crate) async fn test_repository_triggers(
         let secret = stored
             .as_ref()
             .and_then(|it| it.body["secrets"][name.as_str()].as_str())
-            .and_then(|sealed| state.sealer.open(sealed).ok())
+            .and_then(|sealed| ctx.sealer.open(sealed).ok())
             .unwrap_or_else(new_secret);
         let change = Change {
             repository: &repo,
@@ -159,7 +150,7 @@ pub(crate) async fn test_repository_triggers(
             user: "slipway-test",
             time_ms: now,
         };
-        let body = notification(state, trigger, &configuration_id, &change).to_string();
+        let body = notification(ctx, trigger, &configuration_id, &change).to_string();
         let url = trigger["destinationArn"].as_str().unwrap_or_default().to_owned();
         let delivery = format!("test/{}", uuid::Uuid::new_v4());
         async move {
@@ -180,20 +171,30 @@ pub(crate) async fn test_repository_triggers(
     Ok(json!({ "successfulExecutions": successful, "failedExecutions": failed }))
 }
 
+/// Why a trigger's secret could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The sealed secret does not open with this installation's key.
+    #[error("{0}")]
+    Crypto(String),
+}
+
 /// The trigger's signing secret, for its receiver (see the module documentation).
-pub(crate) async fn secret(
-    state: &AppState,
+pub async fn secret(
+    ctx: &Context,
     repository: &str,
     trigger: &str,
-) -> Result<Option<String>, ServerError> {
-    let Some(document) = state.store.get(TRIGGERS, repository).await? else { return Ok(None) };
+) -> Result<Option<String>, SecretError> {
+    let Some(document) = ctx.store.get(TRIGGERS, repository).await? else { return Ok(None) };
     let Some(sealed) = document.body["secrets"][trigger].as_str() else { return Ok(None) };
-    let secret = state.sealer.open(sealed).map_err(|it| ServerError::Crypto(it.to_string()))?;
+    let secret = ctx.sealer.open(sealed).map_err(|it| SecretError::Crypto(it.to_string()))?;
     Ok(Some(secret))
 }
 
 /// The repository named by `repositoryName`, which must exist.
-async fn existing_repository(state: &AppState, input: &Value) -> Result<String, ApiError> {
+async fn existing_repository(ctx: &Context, input: &Value) -> Result<String, ApiError> {
     let name = input
         .get("repositoryName")
         .and_then(Value::as_str)
@@ -212,7 +213,7 @@ async fn existing_repository(state: &AppState, input: &Value) -> Result<String, 
             format!("The repository name {name} is not valid."),
         ));
     }
-    if state.store.get(REPOSITORY, name).await?.is_none() {
+    if ctx.store.get(REPOSITORY, name).await?.is_none() {
         return Err(error("RepositoryDoesNotExistException", format!("{name} does not exist")));
     }
     Ok(name.to_owned())
@@ -220,7 +221,7 @@ async fn existing_repository(state: &AppState, input: &Value) -> Result<String, 
 
 /// Checks `triggers` as CodeCommit does (plus: destinations are HTTP(S) URLs) and returns
 /// them as they are stored and returned: the five fields of `RepositoryTrigger`, nothing else.
-pub(crate) fn parse_triggers(input: &Value) -> Result<Vec<Value>, ApiError> {
+pub fn parse_triggers(input: &Value) -> Result<Vec<Value>, ApiError> {
     let list = input.get("triggers").and_then(Value::as_array).ok_or_else(|| {
         error("RepositoryTriggersListRequiredException", "The list of triggers is required.")
     })?;
@@ -353,25 +354,25 @@ fn test_reference(trigger: &Value) -> String {
 }
 
 fn new_secret() -> String {
-    hex::encode(crate::crypto::random_bytes(32))
+    hex::encode(iam::crypto::random_bytes(32))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Selection, notifications and signatures.
 
 /// One reference change, as a `ref-event` document records it.
-pub(crate) struct Change<'a> {
-    pub(crate) repository: &'a str,
-    pub(crate) reference: &'a str,
-    pub(crate) commit: &'a str,
+pub struct Change<'a> {
+    pub repository: &'a str,
+    pub reference: &'a str,
+    pub commit: &'a str,
     /// `created`, `updated` or `deleted`.
-    pub(crate) event: &'a str,
-    pub(crate) user: &'a str,
-    pub(crate) time_ms: i64,
+    pub event: &'a str,
+    pub user: &'a str,
+    pub time_ms: i64,
 }
 
 /// Whether `trigger` fires for `event` (`created`/`updated`/`deleted`) on `reference`.
-pub(crate) fn selects(trigger: &Value, event: &str, reference: &str) -> bool {
+pub fn selects(trigger: &Value, event: &str, reference: &str) -> bool {
     let wanted = match event {
         "created" => "createReference",
         "updated" => "updateReference",
@@ -389,16 +390,16 @@ pub(crate) fn selects(trigger: &Value, event: &str, reference: &str) -> bool {
 }
 
 /// CodeCommit's trigger notification for one change.
-pub(crate) fn notification(
-    state: &AppState,
+pub fn notification(
+    ctx: &Context,
     trigger: &Value,
     configuration_id: &str,
     change: &Change<'_>,
 ) -> Value {
-    notification_in(&state.region, &state.account, trigger, configuration_id, change)
+    notification_in(&ctx.region, &ctx.account, trigger, configuration_id, change)
 }
 
-pub(crate) fn notification_in(
+pub fn notification_in(
     region: &str,
     account: &str,
     trigger: &Value,
@@ -430,12 +431,12 @@ pub(crate) fn notification_in(
 }
 
 /// `2016-02-09T00:08:11.743+0000`, as CodeCommit writes `eventTime`.
-pub(crate) fn event_time(ms: i64) -> String {
+pub fn event_time(ms: i64) -> String {
     engine::clock::format_utc(ms, engine::clock::EVENT_TIME)
 }
 
 /// `sha256=<hex HMAC-SHA256 of body>`, keyed with the secret's characters.
-pub(crate) fn signature(secret: &str, body: &[u8]) -> String {
+pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(hmac(secret.as_bytes(), body)))
 }
 
@@ -444,10 +445,10 @@ pub(crate) fn signature(secret: &str, body: &[u8]) -> String {
 
 /// The outcome of one POST.
 #[derive(Debug)]
-pub(crate) struct Attempt {
-    pub(crate) status: Option<u16>,
+pub struct Attempt {
+    pub status: Option<u16>,
     /// `None` when the receiver answered 2xx.
-    pub(crate) error: Option<String>,
+    pub error: Option<String>,
 }
 
 fn client() -> &'static reqwest::Client {
@@ -463,7 +464,7 @@ fn client() -> &'static reqwest::Client {
 }
 
 /// POSTs `body` once, signed.
-pub(crate) async fn post(url: &str, secret: &str, delivery: &str, body: String) -> Attempt {
+pub async fn post(url: &str, secret: &str, delivery: &str, body: String) -> Attempt {
     let signature = signature(secret, body.as_bytes());
     let sent = client()
         .post(url)
@@ -502,33 +503,39 @@ fn chain(err: &dyn std::error::Error) -> String {
 }
 
 /// The pause before attempt `attempt` (1-based; the first goes at once): 1 s, 2 s, 4 s, …
-pub(crate) fn backoff(attempt: u32) -> Duration {
+pub fn backoff(attempt: u32) -> Duration {
     match attempt {
         0 | 1 => Duration::ZERO,
         n => Duration::from_secs(1 << (n - 2).min(10)),
     }
 }
 
-/// The delivery loop, started by `Server::serve` and aborted when it ends.
-pub(crate) async fn deliver_forever(state: AppState) {
+/// The delivery loop, which the server starts (and aborts when it ends): each round, when
+/// `holds_lease()` says this replica runs the loop, it delivers what the new reference events
+/// call for.
+pub async fn deliver_forever<F, Fut>(ctx: Context, holds_lease: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let limiter = Arc::new(Semaphore::new(CONCURRENCY));
     let mut held = false;
     loop {
         // Registered before the scan, so that a push during it still wakes the next wait.
-        let pushed = state.ref_events.notified();
+        let pushed = ctx.ref_events.notified();
         tokio::pin!(pushed);
         pushed.as_mut().enable();
         // One replica of the installation delivers; the one that takes the loop over resumes
         // the deliveries its previous holder left pending.
-        let holds = state.runs_loop("triggers").await;
+        let holds = holds_lease().await;
         if holds
             && !held
-            && let Err(err) = resume_pending(&state, &limiter).await
+            && let Err(err) = resume_pending(&ctx, &limiter).await
         {
             tracing::error!(%err, "resuming pending trigger deliveries");
         }
         held = holds;
-        if holds && let Err(err) = scan(&state, &limiter).await {
+        if holds && let Err(err) = scan(&ctx, &limiter).await {
             tracing::error!(%err, "reading reference events for triggers");
         }
         tokio::select! {
@@ -538,7 +545,7 @@ pub(crate) async fn deliver_forever(state: AppState) {
     }
 }
 
-async fn resume_pending(state: &AppState, limiter: &Arc<Semaphore>) -> Result<(), StoreError> {
+async fn resume_pending(ctx: &Context, limiter: &Arc<Semaphore>) -> Result<(), StoreError> {
     let mut after = None;
     loop {
         let query = ListQuery {
@@ -548,9 +555,9 @@ async fn resume_pending(state: &AppState, limiter: &Arc<Semaphore>) -> Result<()
             after: after.take(),
             limit: engine::store::MAX_PAGE_SIZE,
         };
-        let page = state.store.list(&query).await?;
+        let page = ctx.store.list(&query).await?;
         for document in page.documents {
-            tokio::spawn(deliver(state.clone(), limiter.clone(), document));
+            tokio::spawn(deliver(ctx.clone(), limiter.clone(), document));
         }
         match page.next {
             Some(next) => after = Some(next),
@@ -560,7 +567,7 @@ async fn resume_pending(state: &AppState, limiter: &Arc<Semaphore>) -> Result<()
 }
 
 /// Turns every repository's new reference events into deliveries, and starts them.
-pub(crate) async fn scan(state: &AppState, limiter: &Arc<Semaphore>) -> Result<(), StoreError> {
+pub async fn scan(ctx: &Context, limiter: &Arc<Semaphore>) -> Result<(), StoreError> {
     let mut after = None;
     loop {
         let query = ListQuery {
@@ -570,9 +577,9 @@ pub(crate) async fn scan(state: &AppState, limiter: &Arc<Semaphore>) -> Result<(
             after: after.take(),
             limit: engine::store::MAX_PAGE_SIZE,
         };
-        let page = state.store.list(&query).await?;
+        let page = ctx.store.list(&query).await?;
         for configuration in &page.documents {
-            scan_repository(state, limiter, configuration).await?;
+            scan_repository(ctx, limiter, configuration).await?;
         }
         match page.next {
             Some(next) => after = Some(next),
@@ -582,7 +589,7 @@ pub(crate) async fn scan(state: &AppState, limiter: &Arc<Semaphore>) -> Result<(
 }
 
 async fn scan_repository(
-    state: &AppState,
+    ctx: &Context,
     limiter: &Arc<Semaphore>,
     configuration: &Document,
 ) -> Result<(), StoreError> {
@@ -590,23 +597,23 @@ async fn scan_repository(
     let triggers = configuration.body["triggers"].as_array().cloned().unwrap_or_default();
     let configuration_id = configuration.body["configurationId"].as_str().unwrap_or_default();
     loop {
-        let cursor = state.store.get(CURSOR, repo).await?;
+        let cursor = ctx.store.get(CURSOR, repo).await?;
         let seen = cursor.as_ref().and_then(|it| it.body["seq"].as_i64()).unwrap_or(0);
         let query = ListQuery {
             kind: engine::kinds::REF_EVENT.to_owned(),
             parent: Some(repo.clone()),
             descending: false,
-            after: (seen > 0).then(|| crate::git::event_cursor(repo, seen)),
+            after: (seen > 0).then(|| crate::refs::event_cursor(repo, seen)),
             limit: EVENT_PAGE,
         };
-        let page = state.store.list(&query).await?;
+        let page = ctx.store.list(&query).await?;
         let Some(last) = page.documents.last().map(|it| it.sort) else { return Ok(()) };
         let now = engine::clock::now_ms();
         let mut deliveries = Vec::new();
         for event in &page.documents {
             for trigger in &triggers {
                 if let Some(delivery) =
-                    delivery_for(state, repo, configuration_id, trigger, event, now)
+                    delivery_for(ctx, repo, configuration_id, trigger, event, now)
                 {
                     deliveries.push(delivery);
                 }
@@ -621,9 +628,9 @@ async fn scan_repository(
             },
             None => Write::Insert(cursor_document(repo, last)),
         });
-        state.store.apply(writes).await?;
+        ctx.store.apply(writes).await?;
         for delivery in deliveries {
-            tokio::spawn(deliver(state.clone(), limiter.clone(), delivery));
+            tokio::spawn(deliver(ctx.clone(), limiter.clone(), delivery));
         }
         if page.next.is_none() {
             return Ok(());
@@ -633,7 +640,7 @@ async fn scan_repository(
 
 /// The pending delivery of `event` to `trigger`, if the trigger selects the event.
 fn delivery_for(
-    state: &AppState,
+    ctx: &Context,
     repo: &str,
     configuration_id: &str,
     trigger: &Value,
@@ -657,7 +664,7 @@ fn delivery_for(
         time_ms: body["timeMs"].as_i64().unwrap_or(now),
     };
     // The payload is fixed once, so every attempt sends (and signs) the same bytes.
-    let payload = notification(state, trigger, configuration_id, &change).to_string();
+    let payload = notification(ctx, trigger, configuration_id, &change).to_string();
     Some(Document {
         kind: DELIVERY.to_owned(),
         key: format!("{repo}/{:012}/{name}", event.sort),
@@ -679,21 +686,21 @@ fn delivery_for(
 }
 
 /// Runs one delivery to its end, recording each attempt in its document.
-async fn deliver(state: AppState, limiter: Arc<Semaphore>, mut document: Document) {
+async fn deliver(ctx: Context, limiter: Arc<Semaphore>, mut document: Document) {
     let repo = document.body["repositoryName"].as_str().unwrap_or_default().to_owned();
     let trigger = document.body["trigger"].as_str().unwrap_or_default().to_owned();
     let url = document.body["url"].as_str().unwrap_or_default().to_owned();
     let payload = document.body["payload"].as_str().unwrap_or_default().to_owned();
-    let secret = match secret(&state, &repo, &trigger).await {
+    let secret = match secret(&ctx, &repo, &trigger).await {
         Ok(Some(secret)) => secret,
         Ok(None) => {
             // The trigger was removed since: nobody can verify the delivery any more.
-            finish(&state, &mut document, "FAILED", Some("the trigger no longer exists")).await;
+            finish(&ctx, &mut document, "FAILED", Some("the trigger no longer exists")).await;
             return;
         }
         Err(err) => {
             tracing::error!(%err, delivery = %document.key, "reading a trigger secret");
-            finish(&state, &mut document, "FAILED", Some("the trigger's secret cannot be read"))
+            finish(&ctx, &mut document, "FAILED", Some("the trigger's secret cannot be read"))
                 .await;
             return;
         }
@@ -720,19 +727,19 @@ async fn deliver(state: AppState, limiter: Arc<Semaphore>, mut document: Documen
             }));
         }
         if outcome.error.is_none() {
-            finish(&state, &mut document, "SUCCEEDED", None).await;
+            finish(&ctx, &mut document, "SUCCEEDED", None).await;
             return;
         }
         if attempt == MAX_ATTEMPTS {
             break;
         }
-        save(&state, &document).await;
+        save(&ctx, &document).await;
     }
     let error = document.body["lastError"].as_str().map(str::to_owned);
-    finish(&state, &mut document, "FAILED", error.as_deref()).await;
+    finish(&ctx, &mut document, "FAILED", error.as_deref()).await;
 }
 
-async fn finish(state: &AppState, document: &mut Document, status: &str, error: Option<&str>) {
+async fn finish(ctx: &Context, document: &mut Document, status: &str, error: Option<&str>) {
     document.body["status"] = json!(status);
     if let Some(error) = error {
         document.body["lastError"] = json!(error);
@@ -740,12 +747,12 @@ async fn finish(state: &AppState, document: &mut Document, status: &str, error: 
     document.body["updatedMs"] = json!(engine::clock::now_ms());
     // Done deliveries leave the pending set: they are listed under their repository.
     document.parent = document.body["repositoryName"].as_str().map(str::to_owned);
-    save(state, document).await;
+    save(ctx, document).await;
 }
 
-async fn save(state: &AppState, document: &Document) {
+async fn save(ctx: &Context, document: &Document) {
     // Only this task writes this delivery, so a plain put cannot lose anyone's change.
-    if let Err(err) = state.store.apply(vec![Write::Put(document.clone())]).await {
+    if let Err(err) = ctx.store.apply(vec![Write::Put(document.clone())]).await {
         tracing::error!(%err, delivery = %document.key, "recording a trigger delivery");
     }
 }

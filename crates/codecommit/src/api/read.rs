@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::{commit_json, error, existing, file_mode, git, is_object_id, resolve_commit, text};
-use crate::AppState;
-use crate::error::ApiError;
+use crate::Context;
+use awsapi::ApiError;
 
 /// The largest blob GetBlob returns, as CodeCommit limits it.
 const MAX_BLOB: u64 = 6 * 1024 * 1024;
@@ -17,19 +17,19 @@ const DIFFERENCES_PAGE: usize = 100;
 /// comparison that has none.
 pub(super) const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
-pub(super) async fn get_blob(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
+pub(super) async fn get_blob(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let blob = input.get("blobId").and_then(Value::as_str).filter(|it| !it.is_empty()).ok_or_else(
         || error("BlobIdRequiredException", "A blob ID is required, but was not specified."),
     )?;
     if !is_object_id(blob) {
         return Err(error("InvalidBlobIdException", format!("The blob ID {blob} is not valid")));
     }
-    let kind = git(state, &repository.key, &["cat-file", "-t", blob]).await?.map(text);
+    let kind = git(ctx, &repository.key, &["cat-file", "-t", blob]).await?.map(text);
     if kind.as_deref() != Some("blob") {
         return Err(error("BlobIdDoesNotExistException", format!("Blob {blob} does not exist")));
     }
-    let size: u64 = git(state, &repository.key, &["cat-file", "-s", blob])
+    let size: u64 = git(ctx, &repository.key, &["cat-file", "-s", blob])
         .await?
         .map(text)
         .and_then(|it| it.parse().ok())
@@ -37,16 +37,16 @@ pub(super) async fn get_blob(state: &AppState, input: Value) -> Result<Value, Ap
     if size > MAX_BLOB {
         return Err(error("FileTooLargeException", format!("Blob {blob} is larger than 6 MB")));
     }
-    let content = git(state, &repository.key, &["cat-file", "blob", blob]).await?;
-    Ok(json!({ "content": crate::base64_codec::encode(&content.unwrap_or_default()) }))
+    let content = git(ctx, &repository.key, &["cat-file", "blob", blob]).await?;
+    Ok(json!({ "content": awsapi::base64::encode(&content.unwrap_or_default()) }))
 }
 
 /// One entry of `git ls-tree -z`: `<mode> <type> <object>\t<name>`.
 pub(super) struct TreeEntry {
-    pub(super) mode: String,
-    pub(super) kind: String,
-    pub(super) object: String,
-    pub(super) path: String,
+    pub mode: String,
+    pub kind: String,
+    pub object: String,
+    pub path: String,
 }
 
 /// Parses `git ls-tree -z` output.
@@ -73,28 +73,25 @@ pub(super) fn tree_path(path: &str) -> String {
     path.trim_matches('/').to_owned()
 }
 
-pub(super) async fn get_folder(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
+pub(super) async fn get_folder(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let requested = input.get("folderPath").and_then(Value::as_str).ok_or_else(|| {
         error("PathRequiredException", "The folderPath for the location cannot be null.")
     })?;
     let specifier = input.get("commitSpecifier").and_then(Value::as_str);
-    let commit = resolve_commit(state, &repository.key, specifier).await?;
+    let commit = resolve_commit(ctx, &repository.key, specifier).await?;
     let folder = tree_path(requested);
     if folder.split('/').any(|it| it == "." || it == "..") {
         return Err(error("InvalidPathException", format!("The path {requested} is not valid")));
     }
     // `<commit>:<path>` takes everything after the colon as the path, so the object's type is
     // checked apart rather than with a `^{tree}` suffix.
-    let object = git(
-        state,
-        &repository.key,
-        &["rev-parse", "--verify", "-q", &format!("{commit}:{folder}")],
-    )
-    .await?
-    .map(text);
+    let object =
+        git(ctx, &repository.key, &["rev-parse", "--verify", "-q", &format!("{commit}:{folder}")])
+            .await?
+            .map(text);
     let kind = match &object {
-        Some(it) => git(state, &repository.key, &["cat-file", "-t", it]).await?.map(text),
+        Some(it) => git(ctx, &repository.key, &["cat-file", "-t", it]).await?.map(text),
         None => None,
     };
     let (Some(tree), Some("tree")) = (object, kind.as_deref()) else {
@@ -103,7 +100,7 @@ pub(super) async fn get_folder(state: &AppState, input: Value) -> Result<Value, 
             format!("The folder {requested} does not exist in commit {commit}"),
         ));
     };
-    let listed = git(state, &repository.key, &["ls-tree", "-z", &tree]).await?.unwrap_or_default();
+    let listed = git(ctx, &repository.key, &["ls-tree", "-z", &tree]).await?.unwrap_or_default();
     let (mut folders, mut files, mut links, mut modules) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for entry in tree_entries(&listed) {
@@ -142,7 +139,7 @@ pub(super) async fn get_folder(state: &AppState, input: Value) -> Result<Value, 
     }))
 }
 
-pub(super) async fn batch_get_commits(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub(super) async fn batch_get_commits(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let ids: Vec<&str> = input
         .get("commitIds")
         .and_then(Value::as_array)
@@ -156,11 +153,11 @@ pub(super) async fn batch_get_commits(state: &AppState, input: Value) -> Result<
             format!("At most {MAX_COMMIT_IDS} commit IDs may be given"),
         ));
     }
-    let repository = existing(state, &input, "repositoryName").await?;
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let (mut commits, mut errors) = (Vec::new(), Vec::new());
     for id in ids {
         let found =
-            if is_object_id(id) { commit_json(state, &repository.key, id).await? } else { None };
+            if is_object_id(id) { commit_json(ctx, &repository.key, id).await? } else { None };
         match found {
             Some(commit) => commits.push(commit),
             None => errors.push(json!({
@@ -199,16 +196,16 @@ pub(super) fn parse_raw_diff(raw: &[u8]) -> Vec<Value> {
     differences
 }
 
-pub(super) async fn get_differences(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
+pub(super) async fn get_differences(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let after = input
         .get("afterCommitSpecifier")
         .and_then(Value::as_str)
         .filter(|it| !it.is_empty())
         .ok_or_else(|| error("CommitRequiredException", "A commit specifier is required"))?;
-    let after = resolve_commit(state, &repository.key, Some(after)).await?;
+    let after = resolve_commit(ctx, &repository.key, Some(after)).await?;
     let before = match input.get("beforeCommitSpecifier").and_then(Value::as_str) {
-        Some(it) if !it.is_empty() => resolve_commit(state, &repository.key, Some(it)).await?,
+        Some(it) if !it.is_empty() => resolve_commit(ctx, &repository.key, Some(it)).await?,
         _ => EMPTY_TREE.to_owned(),
     };
     let limit = match input.get("MaxResults") {
@@ -237,7 +234,7 @@ pub(super) async fn get_differences(state: &AppState, input: Value) -> Result<Va
             return Err(error("InvalidPathException", format!("The path {path} is not valid")));
         }
         let exists = commit != EMPTY_TREE
-            && git(state, &repository.key, &["cat-file", "-e", &format!("{commit}:{path}")])
+            && git(ctx, &repository.key, &["cat-file", "-e", &format!("{commit}:{path}")])
                 .await?
                 .is_some();
         if !exists {
@@ -250,7 +247,7 @@ pub(super) async fn get_differences(state: &AppState, input: Value) -> Result<Va
     }
     let mut args = vec!["diff-tree", "-r", "--no-renames", "--raw", "-z", &before, &after, "--"];
     args.extend(paths.iter().map(String::as_str));
-    let raw = git(state, &repository.key, &args)
+    let raw = git(ctx, &repository.key, &args)
         .await?
         .ok_or_else(|| ApiError::internal(format!("git diff-tree {before} {after} failed")))?;
     let differences = parse_raw_diff(&raw);
