@@ -10,6 +10,7 @@ mod templates;
 mod write;
 
 use engine::store::{Document, ListQuery, StoreError, Write};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::Context;
@@ -31,28 +32,6 @@ pub async fn call(
     input: Value,
 ) -> Result<Value, ApiError> {
     match operation {
-        "CreateRepository" => create_repository(ctx, caller, input).await,
-        "GetRepository" => {
-            let repository = existing(ctx, &input, "repositoryName").await?;
-            let mut output = metadata(&repository, caller);
-            // The default branch is git's HEAD, once that branch exists (after the first push).
-            if let Some(branch) = default_branch(ctx, &repository.key).await?
-                && branch_commit(ctx, &repository.key, &branch).await?.is_some()
-            {
-                output["defaultBranch"] = json!(branch);
-            }
-            Ok(json!({ "repositoryMetadata": output }))
-        }
-        "BatchGetRepositories" => batch_get_repositories(ctx, caller, input).await,
-        "ListRepositories" => list_repositories(ctx, input).await,
-        "DeleteRepository" => delete_repository(ctx, input).await,
-        "UpdateRepositoryDescription" => update_description(ctx, input).await,
-        "UpdateRepositoryName" => update_name(ctx, input).await,
-        "UpdateDefaultBranch" => update_default_branch(ctx, input).await,
-        "CreateBranch" => create_branch(ctx, caller, input).await,
-        "GetBranch" => get_branch(ctx, input).await,
-        "ListBranches" => list_branches(ctx, input).await,
-        "DeleteBranch" => delete_branch(ctx, caller, input).await,
         "GetCommit" => get_commit(ctx, input).await,
         "GetFile" => get_file(ctx, input).await,
         "GetBlob" => read::get_blob(ctx, input).await,
@@ -78,13 +57,17 @@ pub async fn call(
 }
 
 fn name_field<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
-    let name =
-        input.get(field).and_then(Value::as_str).filter(|it| !it.is_empty()).ok_or_else(|| {
-            error(
-                "RepositoryNameRequiredException",
-                "A repository name is required, but was not specified.",
-            )
-        })?;
+    required_name(input.get(field).and_then(Value::as_str))
+}
+
+/// A repository name member: required (empty counts as missing) and valid.
+fn required_name(name: Option<&str>) -> Result<&str, ApiError> {
+    let name = name.filter(|it| !it.is_empty()).ok_or_else(|| {
+        error(
+            "RepositoryNameRequiredException",
+            "A repository name is required, but was not specified.",
+        )
+    })?;
     check_name(name)?;
     Ok(name)
 }
@@ -109,7 +92,12 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 }
 
 async fn existing(ctx: &Context, input: &Value, field: &str) -> Result<Document, ApiError> {
-    let name = name_field(input, field)?;
+    existing_named(ctx, input.get(field).and_then(Value::as_str)).await
+}
+
+/// The repository a name member names, which must exist.
+async fn existing_named(ctx: &Context, name: Option<&str>) -> Result<Document, ApiError> {
+    let name = required_name(name)?;
     ctx.store
         .get(REPOSITORY, name)
         .await?
@@ -139,13 +127,33 @@ fn ssh_host(host: &str) -> &str {
     }
 }
 
-async fn create_repository(
+/// `CreateRepository`'s input (the members Slipway reads: tags and KMS keys are not kept).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRepositoryInput {
+    pub repository_name: Option<String>,
+    pub repository_description: Option<String>,
+}
+
+/// `CreateRepository`'s and `GetRepository`'s output: the stored `RepositoryMetadata` as it is
+/// kept (a JSON document), with the clone URLs for the caller's host.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryMetadataOutput {
+    pub repository_metadata: Value,
+}
+
+pub type CreateRepositoryOutput = RepositoryMetadataOutput;
+pub type GetRepositoryOutput = RepositoryMetadataOutput;
+
+pub async fn create_repository(
     ctx: &Context,
     caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let name = name_field(&input, "repositoryName")?.to_owned();
-    let description = input.get("repositoryDescription").and_then(Value::as_str);
+    input: CreateRepositoryInput,
+    now: i64,
+) -> Result<CreateRepositoryOutput, ApiError> {
+    let name = required_name(input.repository_name.as_deref())?.to_owned();
+    let description = input.repository_description.as_deref();
     if description.is_some_and(|it| it.len() > 1000) {
         return Err(error(
             "InvalidRepositoryDescriptionException",
@@ -161,14 +169,13 @@ async fn create_repository(
     if ctx.store.get(REPOSITORY, &name).await?.is_some() {
         return Err(exists());
     }
-    let now_ms = engine::clock::now_ms();
-    let now = engine::clock::aws_timestamp(now_ms);
+    let timestamp = engine::clock::aws_timestamp(now);
     let mut body = json!({
         "accountId": ctx.account,
         "repositoryId": uuid::Uuid::new_v4().to_string(),
         "repositoryName": name,
-        "lastModifiedDate": now,
-        "creationDate": now,
+        "lastModifiedDate": timestamp,
+        "creationDate": timestamp,
         "Arn": awsapi::arn::arn("codecommit", &ctx.region, &ctx.account, &name),
     });
     // CodeCommit has no description member for a repository created without one.
@@ -189,12 +196,12 @@ async fn create_repository(
         kind: REPOSITORY.to_owned(),
         key: name.clone(),
         parent: None,
-        sort: now_ms,
+        sort: now,
         version: 0,
         body,
     };
     match ctx.store.apply(vec![Write::Insert(document.clone())]).await {
-        Ok(()) => Ok(json!({ "repositoryMetadata": metadata(&document, caller) })),
+        Ok(()) => Ok(RepositoryMetadataOutput { repository_metadata: metadata(&document, caller) }),
         Err(StoreError::AlreadyExists { .. }) => Err(exists()),
         Err(err) => Err(err.into()),
     }
@@ -203,19 +210,42 @@ async fn create_repository(
 /// Held while a repository is created (see `create_repository`).
 static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetRepositoryInput {
+    pub repository_name: Option<String>,
+}
+
+pub async fn get_repository(
+    ctx: &Context,
+    caller: &Caller,
+    input: GetRepositoryInput,
+) -> Result<GetRepositoryOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let mut output = metadata(&repository, caller);
+    // The default branch is git's HEAD, once that branch exists (after the first push).
+    if let Some(branch) = default_branch(ctx, &repository.key).await?
+        && branch_commit(ctx, &repository.key, &branch).await?.is_some()
+    {
+        output["defaultBranch"] = json!(branch);
+    }
+    Ok(RepositoryMetadataOutput { repository_metadata: output })
+}
+
 /// The `repositoryNames` of a batch request: required, and at most 25 of them.
-pub fn repository_names(input: &Value) -> Result<Vec<String>, ApiError> {
+pub(super) fn repository_names(input: &Value) -> Result<Vec<String>, ApiError> {
+    let names = input.get("repositoryNames").and_then(Value::as_array).map(|names| {
+        names.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<String>>()
+    });
+    check_repository_names(names)
+}
+
+/// A batch's repository names: required, and at most 25 of them.
+fn check_repository_names(names: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
     const MAX_NAMES: usize = 25;
-    let names: Vec<String> = input
-        .get("repositoryNames")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            error("RepositoryNamesRequiredException", "At least one repository name is required")
-        })?
-        .iter()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
+    let names = names.ok_or_else(|| {
+        error("RepositoryNamesRequiredException", "At least one repository name is required")
+    })?;
     if names.len() > MAX_NAMES {
         return Err(error(
             "MaximumRepositoryNamesExceededException",
@@ -225,20 +255,48 @@ pub fn repository_names(input: &Value) -> Result<Vec<String>, ApiError> {
     Ok(names)
 }
 
-async fn batch_get_repositories(
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetRepositoriesInput {
+    pub repository_names: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetRepositoriesOutput {
+    /// Each repository's metadata as kept (see [`RepositoryMetadataOutput`]).
+    pub repositories: Vec<Value>,
+    pub repositories_not_found: Vec<String>,
+    /// Always empty: a repository is found or not.
+    pub errors: Vec<BatchGetRepositoriesError>,
+}
+
+/// A repository a batch could not read (CodeCommit's `BatchGetRepositoriesError`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetRepositoriesError {
+    pub repository_name: String,
+    pub error_code: String,
+    pub error_message: String,
+}
+
+pub async fn batch_get_repositories(
     ctx: &Context,
     caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let names = repository_names(&input)?;
+    input: BatchGetRepositoriesInput,
+) -> Result<BatchGetRepositoriesOutput, ApiError> {
+    let names = check_repository_names(input.repository_names)?;
     for name in &names {
         check_name(name)?;
     }
     let found = ctx.store.get_many(REPOSITORY, &names).await?;
-    let missing: Vec<&String> =
-        names.iter().filter(|name| !found.iter().any(|it| &&it.key == name)).collect();
-    let repositories: Vec<Value> = found.iter().map(|it| metadata(it, caller)).collect();
-    Ok(json!({ "repositories": repositories, "repositoriesNotFound": missing, "errors": [] }))
+    let missing: Vec<String> =
+        names.iter().filter(|name| !found.iter().any(|it| &&it.key == name)).cloned().collect();
+    Ok(BatchGetRepositoriesOutput {
+        repositories: found.iter().map(|it| metadata(it, caller)).collect(),
+        repositories_not_found: missing,
+        errors: Vec::new(),
+    })
 }
 
 async fn all_repositories(ctx: &Context) -> Result<Vec<Document>, ApiError> {
@@ -250,9 +308,35 @@ pub async fn all_metadata(ctx: &Context, caller: &Caller) -> Result<Vec<Value>, 
     Ok(all_repositories(ctx).await?.iter().map(|it| metadata(it, caller)).collect())
 }
 
-async fn list_repositories(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let sort_by = input.get("sortBy").and_then(Value::as_str).unwrap_or("repositoryName");
-    let order = input.get("order").and_then(Value::as_str).unwrap_or("ascending");
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListRepositoriesInput {
+    pub next_token: Option<String>,
+    pub sort_by: Option<String>,
+    pub order: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListRepositoriesOutput {
+    pub repositories: Vec<RepositoryNameIdPair>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryNameIdPair {
+    pub repository_name: String,
+    pub repository_id: Value,
+}
+
+pub async fn list_repositories(
+    ctx: &Context,
+    input: ListRepositoriesInput,
+) -> Result<ListRepositoriesOutput, ApiError> {
+    let sort_by = input.sort_by.as_deref().unwrap_or("repositoryName");
+    let order = input.order.as_deref().unwrap_or("ascending");
     if !["repositoryName", "lastModifiedDate"].contains(&sort_by) {
         return Err(error("InvalidSortByException", format!("Invalid sortBy {sort_by}")));
     }
@@ -269,25 +353,46 @@ async fn list_repositories(ctx: &Context, input: Value) -> Result<Value, ApiErro
     if order == "descending" {
         repositories.reverse();
     }
-    let start = awsapi::paging::offset(input.get("nextToken").and_then(Value::as_str))
+    let start = awsapi::paging::offset(input.next_token.as_deref())
         .map_err(|_| error("InvalidContinuationTokenException", "Invalid nextToken"))?;
-    let page: Vec<Value> = repositories
+    let page = repositories
         .iter()
         .skip(start)
         .take(PAGE_SIZE)
-        .map(|it| json!({ "repositoryName": it.key, "repositoryId": it.body["repositoryId"] }))
+        .map(|it| RepositoryNameIdPair {
+            repository_name: it.key.clone(),
+            repository_id: it.body["repositoryId"].clone(),
+        })
         .collect();
-    let mut output = json!({ "repositories": page });
-    if let Some(next) = awsapi::paging::next_offset(start, PAGE_SIZE, repositories.len()) {
-        output["nextToken"] = json!(next);
-    }
-    Ok(output)
+    Ok(ListRepositoriesOutput {
+        repositories: page,
+        next_token: awsapi::paging::next_offset(start, PAGE_SIZE, repositories.len()),
+    })
 }
 
-async fn delete_repository(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let name = name_field(&input, "repositoryName")?.to_owned();
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteRepositoryInput {
+    pub repository_name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteRepositoryOutput {
+    /// Absent when there was no such repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository_id: Option<Value>,
+}
+
+pub async fn delete_repository(
+    ctx: &Context,
+    input: DeleteRepositoryInput,
+) -> Result<DeleteRepositoryOutput, ApiError> {
+    let name = required_name(input.repository_name.as_deref())?.to_owned();
     // Deleting a repository that does not exist succeeds with no id, as in CodeCommit.
-    let Some(document) = ctx.store.get(REPOSITORY, &name).await? else { return Ok(json!({})) };
+    let Some(document) = ctx.store.get(REPOSITORY, &name).await? else {
+        return Ok(DeleteRepositoryOutput { repository_id: None });
+    };
     // Everything that belongs to the repository goes with it, so that a new repository of the
     // same name starts clean (its reference-event history stays: numbers are never reused).
     let mut writes = vec![Write::Delete { kind: REPOSITORY.to_owned(), key: name.clone() }];
@@ -302,13 +407,18 @@ async fn delete_repository(ctx: &Context, input: Value) -> Result<Value, ApiErro
     ctx.store.apply(writes).await?;
     let path = ctx.repo_path(&name);
     let _ = tokio::fs::remove_dir_all(&path).await;
-    Ok(json!({ "repositoryId": document.body["repositoryId"] }))
+    Ok(DeleteRepositoryOutput { repository_id: Some(document.body["repositoryId"].clone()) })
 }
+
+/// The output of an operation that answers nothing: `{}`.
+#[derive(Debug, Default, Serialize)]
+pub struct Empty {}
 
 /// Changes a repository's document, retrying on a concurrent change.
 async fn modify(
     ctx: &Context,
     name: &str,
+    now: i64,
     change: impl Fn(&mut Value) -> Result<(), ApiError>,
 ) -> Result<(), ApiError> {
     for _ in 0..5 {
@@ -316,8 +426,7 @@ async fn modify(
             return Err(error("RepositoryDoesNotExistException", format!("{name} does not exist")));
         };
         change(&mut document.body)?;
-        document.body["lastModifiedDate"] =
-            json!(engine::clock::aws_timestamp(engine::clock::now_ms()));
+        document.body["lastModifiedDate"] = json!(engine::clock::aws_timestamp(now));
         let version = document.version;
         match ctx.store.apply(vec![Write::Update { document, expected_version: version }]).await {
             Ok(()) => return Ok(()),
@@ -328,27 +437,47 @@ async fn modify(
     Err(ApiError::internal(format!("repository {name} kept changing")))
 }
 
-async fn update_description(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let name = name_field(&input, "repositoryName")?.to_owned();
-    let description =
-        input.get("repositoryDescription").and_then(Value::as_str).unwrap_or_default().to_owned();
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateRepositoryDescriptionInput {
+    pub repository_name: Option<String>,
+    pub repository_description: Option<String>,
+}
+
+pub async fn update_repository_description(
+    ctx: &Context,
+    input: UpdateRepositoryDescriptionInput,
+    now: i64,
+) -> Result<Empty, ApiError> {
+    let name = required_name(input.repository_name.as_deref())?.to_owned();
+    let description = input.repository_description.unwrap_or_default();
     if description.len() > 1000 {
         return Err(error(
             "InvalidRepositoryDescriptionException",
             "The description is longer than 1000 characters",
         ));
     }
-    modify(ctx, &name, |body| {
+    modify(ctx, &name, now, |body| {
         body["repositoryDescription"] = json!(description);
         Ok(())
     })
     .await?;
-    Ok(json!({}))
+    Ok(Empty {})
 }
 
-async fn update_name(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let old = name_field(&input, "oldName")?.to_owned();
-    let new = name_field(&input, "newName")?.to_owned();
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateRepositoryNameInput {
+    pub old_name: Option<String>,
+    pub new_name: Option<String>,
+}
+
+pub async fn update_repository_name(
+    ctx: &Context,
+    input: UpdateRepositoryNameInput,
+) -> Result<Empty, ApiError> {
+    let old = required_name(input.old_name.as_deref())?.to_owned();
+    let new = required_name(input.new_name.as_deref())?.to_owned();
     let Some(mut document) = ctx.store.get(REPOSITORY, &old).await? else {
         return Err(error("RepositoryDoesNotExistException", format!("{old} does not exist")));
     };
@@ -394,7 +523,7 @@ async fn update_name(ctx: &Context, input: Value) -> Result<Value, ApiError> {
             other => other.into(),
         });
     }
-    Ok(json!({}))
+    Ok(Empty {})
 }
 
 /// The documents keyed by a repository's name that hold its settings and progress.
@@ -434,15 +563,14 @@ fn text(bytes: Vec<u8>) -> String {
 }
 
 fn branch_field(input: &Value) -> Result<&str, ApiError> {
-    let branch =
-        input.get("branchName").and_then(Value::as_str).filter(|it| !it.is_empty()).ok_or_else(
-            || {
-                error(
-                    "BranchNameRequiredException",
-                    "A branch name is required, but was not specified.",
-                )
-            },
-        )?;
+    required_branch(input.get("branchName").and_then(Value::as_str))
+}
+
+/// A branch name member: required (empty counts as missing) and one git accepts.
+fn required_branch(branch: Option<&str>) -> Result<&str, ApiError> {
+    let branch = branch.filter(|it| !it.is_empty()).ok_or_else(|| {
+        error("BranchNameRequiredException", "A branch name is required, but was not specified.")
+    })?;
     let valid = branch.len() <= 256
         && !branch.starts_with('-')
         && !branch.contains("..")
@@ -473,37 +601,52 @@ async fn default_branch(ctx: &Context, repository: &str) -> Result<Option<String
     Ok(head.and_then(|it| it.strip_prefix("refs/heads/").map(str::to_owned)))
 }
 
-async fn update_default_branch(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(ctx, &input, "repositoryName").await?;
-    let branch = input
-        .get("defaultBranchName")
-        .and_then(Value::as_str)
-        .filter(|it| !it.is_empty())
-        .ok_or_else(|| {
-            error(
-                "BranchNameRequiredException",
-                "A branch name is required, but was not specified.",
-            )
-        })?;
-    if branch_commit(ctx, &repository.key, branch).await?.is_none() {
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateDefaultBranchInput {
+    pub repository_name: Option<String>,
+    pub default_branch_name: Option<String>,
+}
+
+pub async fn update_default_branch(
+    ctx: &Context,
+    input: UpdateDefaultBranchInput,
+    now: i64,
+) -> Result<Empty, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let branch = input.default_branch_name.filter(|it| !it.is_empty()).ok_or_else(|| {
+        error("BranchNameRequiredException", "A branch name is required, but was not specified.")
+    })?;
+    if branch_commit(ctx, &repository.key, &branch).await?.is_none() {
         return Err(error(
             "BranchDoesNotExistException",
             format!("Branch {branch} does not exist"),
         ));
     }
     git(ctx, &repository.key, &["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")]).await?;
-    let branch = branch.to_owned();
-    modify(ctx, &repository.key, move |body| {
+    modify(ctx, &repository.key, now, move |body| {
         body["defaultBranch"] = json!(branch);
         Ok(())
     })
     .await?;
-    Ok(json!({}))
+    Ok(Empty {})
 }
 
-async fn create_branch(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(ctx, &input, "repositoryName").await?;
-    let branch = branch_field(&input)?;
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateBranchInput {
+    pub repository_name: Option<String>,
+    pub branch_name: Option<String>,
+    pub commit_id: Option<String>,
+}
+
+pub async fn create_branch(
+    ctx: &Context,
+    caller: &Caller,
+    input: CreateBranchInput,
+) -> Result<Empty, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let branch = required_branch(input.branch_name.as_deref())?;
     // A new branch is a push of a new ref, under the same rules.
     let reference = format!("refs/heads/{branch}");
     let push = crate::protection::Action::Push;
@@ -516,13 +659,9 @@ async fn create_branch(ctx: &Context, caller: &Caller, input: Value) -> Result<V
         push,
     )
     .await?;
-    let commit = input
-        .get("commitId")
-        .and_then(Value::as_str)
-        .filter(|it| !it.is_empty())
-        .ok_or_else(|| {
-            error("CommitIdRequiredException", "A commit ID is required, but was not specified.")
-        })?;
+    let commit = input.commit_id.as_deref().filter(|it| !it.is_empty()).ok_or_else(|| {
+        error("CommitIdRequiredException", "A commit ID is required, but was not specified.")
+    })?;
     if commit.len() != 40 || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(error(
             "InvalidCommitIdException",
@@ -543,40 +682,97 @@ async fn create_branch(ctx: &Context, caller: &Caller, input: Value) -> Result<V
     if git(ctx, &repository.key, &["update-ref", &reference, commit, &zero]).await?.is_none() {
         return Err(error("BranchNameExistsException", format!("Branch {branch} already exists")));
     }
-    Ok(json!({}))
+    Ok(Empty {})
 }
 
-async fn get_branch(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(ctx, &input, "repositoryName").await?;
-    let branch = branch_field(&input)?;
+/// A branch and its commit (CodeCommit's `BranchInfo`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchInfo {
+    pub branch_name: String,
+    pub commit_id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetBranchInput {
+    pub repository_name: Option<String>,
+    pub branch_name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GetBranchOutput {
+    pub branch: BranchInfo,
+}
+
+pub async fn get_branch(ctx: &Context, input: GetBranchInput) -> Result<GetBranchOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let branch = required_branch(input.branch_name.as_deref())?;
     match branch_commit(ctx, &repository.key, branch).await? {
-        Some(commit) => Ok(json!({ "branch": { "branchName": branch, "commitId": commit } })),
+        Some(commit) => Ok(GetBranchOutput {
+            branch: BranchInfo { branch_name: branch.to_owned(), commit_id: commit },
+        }),
         None => {
             Err(error("BranchDoesNotExistException", format!("Branch {branch} does not exist")))
         }
     }
 }
 
-async fn list_branches(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(ctx, &input, "repositoryName").await?;
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListBranchesInput {
+    pub repository_name: Option<String>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListBranchesOutput {
+    pub branches: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+pub async fn list_branches(
+    ctx: &Context,
+    input: ListBranchesInput,
+) -> Result<ListBranchesOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
     let listed =
         git(ctx, &repository.key, &["for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads"])
             .await?;
     let branches: Vec<String> =
         listed.map(text).unwrap_or_default().lines().map(str::to_owned).collect();
-    let start = awsapi::paging::offset(input.get("nextToken").and_then(Value::as_str))
+    let start = awsapi::paging::offset(input.next_token.as_deref())
         .map_err(|_| error("InvalidContinuationTokenException", "Invalid nextToken"))?;
-    let page: Vec<&String> = branches.iter().skip(start).take(PAGE_SIZE).collect();
-    let mut output = json!({ "branches": page });
-    if let Some(next) = awsapi::paging::next_offset(start, PAGE_SIZE, branches.len()) {
-        output["nextToken"] = json!(next);
-    }
-    Ok(output)
+    Ok(ListBranchesOutput {
+        branches: branches.iter().skip(start).take(PAGE_SIZE).cloned().collect(),
+        next_token: awsapi::paging::next_offset(start, PAGE_SIZE, branches.len()),
+    })
 }
 
-async fn delete_branch(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(ctx, &input, "repositoryName").await?;
-    let branch = branch_field(&input)?;
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteBranchInput {
+    pub repository_name: Option<String>,
+    pub branch_name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteBranchOutput {
+    /// Absent when there was no such branch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_branch: Option<BranchInfo>,
+}
+
+pub async fn delete_branch(
+    ctx: &Context,
+    caller: &Caller,
+    input: DeleteBranchInput,
+) -> Result<DeleteBranchOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let branch = required_branch(input.branch_name.as_deref())?;
     let reference = format!("refs/heads/{branch}");
     let delete = crate::protection::Action::Delete;
     crate::protection::check_api_move(
@@ -596,10 +792,12 @@ async fn delete_branch(ctx: &Context, caller: &Caller, input: Value) -> Result<V
     }
     let Some(commit) = branch_commit(ctx, &repository.key, branch).await? else {
         // Deleting a branch that does not exist returns nothing, as in CodeCommit.
-        return Ok(json!({}));
+        return Ok(DeleteBranchOutput { deleted_branch: None });
     };
     git(ctx, &repository.key, &["update-ref", "-d", &reference, &commit]).await?;
-    Ok(json!({ "deletedBranch": { "branchName": branch, "commitId": commit } }))
+    Ok(DeleteBranchOutput {
+        deleted_branch: Some(BranchInfo { branch_name: branch.to_owned(), commit_id: commit }),
+    })
 }
 
 /// The name, email and date of a `git log` person line (`Name <email> 1700000000 +0000`).

@@ -1,6 +1,6 @@
 //! Unit tests of CodeCommit's pure parts: commit and diff parsing, path placement.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::parse_commit;
 
@@ -59,8 +59,11 @@ async fn parallel_creations_of_one_name_give_one_repository_and_name_exists_erro
         .map(|_| {
             let ctx = ctx.clone();
             tokio::spawn(async move {
-                let input = json!({ "repositoryName": "raced" });
-                super::call(&ctx, &caller("h"), "CreateRepository", input).await
+                let input = super::CreateRepositoryInput {
+                    repository_name: Some("raced".to_owned()),
+                    ..Default::default()
+                };
+                super::create_repository(&ctx, &caller("h"), input, 0).await
             })
         })
         .collect();
@@ -78,21 +81,22 @@ async fn parallel_creations_of_one_name_give_one_repository_and_name_exists_erro
 async fn metadata_has_an_ssh_clone_url_and_no_description_unless_given() {
     let (ctx, _dir) = crate::test_context("us-east-1").await;
     let caller = caller("git.example.com:8080");
-    let plain = super::call(&ctx, &caller, "CreateRepository", json!({ "repositoryName": "a" }))
-        .await
-        .unwrap();
-    let metadata = &plain["repositoryMetadata"];
+    let create = |input: Value| {
+        let input = awsapi::json::typed(input).unwrap();
+        super::create_repository(&ctx, &caller, input, 0)
+    };
+    let plain = create(json!({ "repositoryName": "a" })).await.unwrap();
+    let metadata = &plain.repository_metadata;
     assert!(metadata.get("repositoryDescription").is_none(), "{metadata}");
     assert_eq!(metadata["cloneUrlSsh"], "ssh://git.example.com/v1/repos/a");
     assert_eq!(metadata["cloneUrlHttp"], "http://git.example.com:8080/v1/repos/a");
     let input = json!({ "repositoryName": "b", "repositoryDescription": "" });
-    let described = super::call(&ctx, &caller, "CreateRepository", input).await.unwrap();
-    assert_eq!(described["repositoryMetadata"]["repositoryDescription"], "");
-    let got = super::call(&ctx, &caller, "GetRepository", json!({ "repositoryName": "a" }))
-        .await
-        .unwrap();
-    assert!(got["repositoryMetadata"].get("repositoryDescription").is_none());
-    assert_eq!(got["repositoryMetadata"]["cloneUrlSsh"], "ssh://git.example.com/v1/repos/a");
+    let described = create(input).await.unwrap();
+    assert_eq!(described.repository_metadata["repositoryDescription"], "");
+    let input = super::GetRepositoryInput { repository_name: Some("a".to_owned()) };
+    let got = super::get_repository(&ctx, &caller, input).await.unwrap().repository_metadata;
+    assert!(got.get("repositoryDescription").is_none());
+    assert_eq!(got["cloneUrlSsh"], "ssh://git.example.com/v1/repos/a");
     assert_eq!(super::ssh_host("[::1]:8080"), "[::1]");
     assert_eq!(super::ssh_host("::1"), "::1");
 }

@@ -347,7 +347,7 @@ async fn commit(
         if !has_default {
             git(ctx, repository, &["symbolic-ref", "HEAD", &reference]).await?;
             let branch = new.branch.to_owned();
-            modify(ctx, repository, move |body| {
+            modify(ctx, repository, engine::clock::now_ms(), move |body| {
                 body["defaultBranch"] = json!(branch);
                 Ok(())
             })

@@ -1,10 +1,14 @@
-//! The CodeCommit operation table: an operation's JSON input to the `codecommit` crate's
-//! function for it, and its output back to JSON.
+//! The CodeCommit operation table: an operation's JSON input parsed into its typed struct
+//! (`awsapi::json::typed`), the `codecommit` crate's function for it, and its output back to
+//! JSON. Operations not typed yet go to `codecommit::api::call` with their JSON as it is.
 
+use awsapi::json::typed;
+use awsapi::{ApiError, Caller};
+use codecommit::api;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::AppState;
-use awsapi::{ApiError, Caller};
 
 /// Runs the CodeCommit `operation` on its JSON `input`.
 pub(crate) async fn call(
@@ -13,5 +17,30 @@ pub(crate) async fn call(
     operation: &str,
     input: Value,
 ) -> Result<Value, ApiError> {
-    codecommit::api::call(&state.codecommit(), caller, operation, input).await
+    let ctx = &state.codecommit();
+    let now = engine::clock::now_ms();
+    match operation {
+        "CreateRepository" => json(api::create_repository(ctx, caller, typed(input)?, now).await),
+        "GetRepository" => json(api::get_repository(ctx, caller, typed(input)?).await),
+        "BatchGetRepositories" => {
+            json(api::batch_get_repositories(ctx, caller, typed(input)?).await)
+        }
+        "ListRepositories" => json(api::list_repositories(ctx, typed(input)?).await),
+        "DeleteRepository" => json(api::delete_repository(ctx, typed(input)?).await),
+        "UpdateRepositoryDescription" => {
+            json(api::update_repository_description(ctx, typed(input)?, now).await)
+        }
+        "UpdateRepositoryName" => json(api::update_repository_name(ctx, typed(input)?).await),
+        "UpdateDefaultBranch" => json(api::update_default_branch(ctx, typed(input)?, now).await),
+        "CreateBranch" => json(api::create_branch(ctx, caller, typed(input)?).await),
+        "GetBranch" => json(api::get_branch(ctx, typed(input)?).await),
+        "ListBranches" => json(api::list_branches(ctx, typed(input)?).await),
+        "DeleteBranch" => json(api::delete_branch(ctx, caller, typed(input)?).await),
+        _ => api::call(ctx, caller, operation, input).await,
+    }
+}
+
+/// An operation's typed output as the JSON the API answers.
+fn json<T: Serialize>(output: Result<T, ApiError>) -> Result<Value, ApiError> {
+    serde_json::to_value(output?).map_err(ApiError::internal)
 }
