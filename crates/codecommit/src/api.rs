@@ -9,6 +9,16 @@ mod read;
 mod templates;
 mod write;
 
+pub use read::{
+    BatchGetCommitsError, BatchGetCommitsInput, BatchGetCommitsOutput, File, Folder, GetBlobInput,
+    GetBlobOutput, GetDifferencesInput, GetDifferencesOutput, GetFolderInput, GetFolderOutput,
+    SubModule, batch_get_commits, get_blob, get_differences, get_folder,
+};
+pub use write::{
+    CreateCommitInput, CreateCommitOutput, DeleteFileEntry, FileMetadata, PutFileEntry,
+    PutFileInput, PutFileOutput, SetFileModeEntry, SourceFileSpecifier, create_commit, put_file,
+};
+
 use engine::store::{Document, ListQuery, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -32,14 +42,6 @@ pub async fn call(
     input: Value,
 ) -> Result<Value, ApiError> {
     match operation {
-        "GetCommit" => get_commit(ctx, input).await,
-        "GetFile" => get_file(ctx, input).await,
-        "GetBlob" => read::get_blob(ctx, input).await,
-        "GetFolder" => read::get_folder(ctx, input).await,
-        "BatchGetCommits" => read::batch_get_commits(ctx, input).await,
-        "GetDifferences" => read::get_differences(ctx, input).await,
-        "PutFile" => write::put_file(ctx, caller, input).await,
-        "CreateCommit" => write::create_commit(ctx, caller, input).await,
         "PutRepositoryTriggers" => crate::triggers::put_repository_triggers(ctx, input).await,
         "GetRepositoryTriggers" => crate::triggers::get_repository_triggers(ctx, input).await,
         "TestRepositoryTriggers" => crate::triggers::test_repository_triggers(ctx, input).await,
@@ -562,10 +564,6 @@ fn text(bytes: Vec<u8>) -> String {
     String::from_utf8_lossy(&bytes).trim_end_matches('\n').to_owned()
 }
 
-fn branch_field(input: &Value) -> Result<&str, ApiError> {
-    required_branch(input.get("branchName").and_then(Value::as_str))
-}
-
 /// A branch name member: required (empty counts as missing) and one git accepts.
 fn required_branch(branch: Option<&str>) -> Result<&str, ApiError> {
     let branch = branch.filter(|it| !it.is_empty()).ok_or_else(|| {
@@ -811,15 +809,24 @@ fn is_object_id(text: &str) -> bool {
     text.len() == 40 && text.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-async fn get_commit(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(ctx, &input, "repositoryName").await?;
-    let commit = input
-        .get("commitId")
-        .and_then(Value::as_str)
-        .filter(|it| !it.is_empty())
-        .ok_or_else(|| {
-            error("CommitIdRequiredException", "A commit ID is required, but was not specified.")
-        })?;
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetCommitInput {
+    pub repository_name: Option<String>,
+    pub commit_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GetCommitOutput {
+    /// The commit as CodeCommit's `Commit` shape.
+    pub commit: Value,
+}
+
+pub async fn get_commit(ctx: &Context, input: GetCommitInput) -> Result<GetCommitOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let commit = input.commit_id.as_deref().filter(|it| !it.is_empty()).ok_or_else(|| {
+        error("CommitIdRequiredException", "A commit ID is required, but was not specified.")
+    })?;
     if !is_object_id(commit) {
         return Err(error(
             "InvalidCommitIdException",
@@ -827,7 +834,7 @@ async fn get_commit(ctx: &Context, input: Value) -> Result<Value, ApiError> {
         ));
     }
     match commit_json(ctx, &repository.key, commit).await? {
-        Some(found) => Ok(json!({ "commit": found })),
+        Some(found) => Ok(GetCommitOutput { commit: found }),
         None => {
             Err(error("CommitIdDoesNotExistException", format!("Commit {commit} does not exist")))
         }
@@ -906,18 +913,38 @@ fn file_mode(mode: &str) -> &'static str {
     }
 }
 
-async fn get_file(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(ctx, &input, "repositoryName").await?;
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetFileInput {
+    pub repository_name: Option<String>,
+    pub commit_specifier: Option<String>,
+    pub file_path: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetFileOutput {
+    pub commit_id: String,
+    pub blob_id: String,
+    pub file_path: String,
+    pub file_mode: &'static str,
+    pub file_size: u64,
+    /// The file, base64-encoded as the JSON protocol writes blobs.
+    pub file_content: String,
+}
+
+pub async fn get_file(ctx: &Context, input: GetFileInput) -> Result<GetFileOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
     let path = input
-        .get("filePath")
-        .and_then(Value::as_str)
+        .file_path
+        .as_deref()
         .filter(|it| !it.is_empty())
         .ok_or_else(|| {
             error("PathRequiredException", "The folderPath for the location cannot be null.")
         })?
         .trim_start_matches('/')
         .to_owned();
-    let specifier = input.get("commitSpecifier").and_then(Value::as_str);
+    let specifier = input.commit_specifier.as_deref();
     let commit = resolve_commit(ctx, &repository.key, specifier).await?;
     let listed = git(ctx, &repository.key, &["ls-tree", "-l", &commit, "--", &path])
         .await?
@@ -940,15 +967,14 @@ async fn get_file(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     }
     let blob = fields[2];
     let content = git(ctx, &repository.key, &["cat-file", "blob", blob]).await?.unwrap_or_default();
-    let mode = file_mode(fields[0]);
-    Ok(json!({
-        "commitId": commit,
-        "blobId": blob,
-        "filePath": path,
-        "fileMode": mode,
-        "fileSize": size,
-        "fileContent": awsapi::base64::encode(&content),
-    }))
+    Ok(GetFileOutput {
+        blob_id: blob.to_owned(),
+        file_mode: file_mode(fields[0]),
+        commit_id: commit,
+        file_path: path,
+        file_size: size,
+        file_content: awsapi::base64::encode(&content),
+    })
 }
 
 #[cfg(test)]

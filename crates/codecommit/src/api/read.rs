@@ -1,9 +1,12 @@
 //! CodeCommit's reads of repository content beyond single files: GetBlob, GetFolder,
 //! BatchGetCommits and GetDifferences, each answered by git plumbing on the bare repository.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{commit_json, error, existing, file_mode, git, is_object_id, resolve_commit, text};
+use super::{
+    commit_json, error, existing_named, file_mode, git, is_object_id, resolve_commit, text,
+};
 use crate::Context;
 use awsapi::ApiError;
 
@@ -17,11 +20,24 @@ const DIFFERENCES_PAGE: usize = 100;
 /// comparison that has none.
 pub(super) const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
-pub(super) async fn get_blob(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(ctx, &input, "repositoryName").await?;
-    let blob = input.get("blobId").and_then(Value::as_str).filter(|it| !it.is_empty()).ok_or_else(
-        || error("BlobIdRequiredException", "A blob ID is required, but was not specified."),
-    )?;
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetBlobInput {
+    pub repository_name: Option<String>,
+    pub blob_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GetBlobOutput {
+    /// The blob, base64-encoded as the JSON protocol writes blobs.
+    pub content: String,
+}
+
+pub async fn get_blob(ctx: &Context, input: GetBlobInput) -> Result<GetBlobOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let blob = input.blob_id.as_deref().filter(|it| !it.is_empty()).ok_or_else(|| {
+        error("BlobIdRequiredException", "A blob ID is required, but was not specified.")
+    })?;
     if !is_object_id(blob) {
         return Err(error("InvalidBlobIdException", format!("The blob ID {blob} is not valid")));
     }
@@ -38,7 +54,7 @@ pub(super) async fn get_blob(ctx: &Context, input: Value) -> Result<Value, ApiEr
         return Err(error("FileTooLargeException", format!("Blob {blob} is larger than 6 MB")));
     }
     let content = git(ctx, &repository.key, &["cat-file", "blob", blob]).await?;
-    Ok(json!({ "content": awsapi::base64::encode(&content.unwrap_or_default()) }))
+    Ok(GetBlobOutput { content: awsapi::base64::encode(&content.unwrap_or_default()) })
 }
 
 /// One entry of `git ls-tree -z`: `<mode> <type> <object>\t<name>`.
@@ -73,12 +89,60 @@ pub(super) fn tree_path(path: &str) -> String {
     path.trim_matches('/').to_owned()
 }
 
-pub(super) async fn get_folder(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(ctx, &input, "repositoryName").await?;
-    let requested = input.get("folderPath").and_then(Value::as_str).ok_or_else(|| {
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetFolderInput {
+    pub repository_name: Option<String>,
+    pub commit_specifier: Option<String>,
+    pub folder_path: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetFolderOutput {
+    pub commit_id: String,
+    pub folder_path: String,
+    pub tree_id: String,
+    pub sub_folders: Vec<Folder>,
+    pub files: Vec<File>,
+    pub symbolic_links: Vec<File>,
+    pub sub_modules: Vec<SubModule>,
+}
+
+/// A folder in a folder (CodeCommit's `Folder`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Folder {
+    pub tree_id: String,
+    pub absolute_path: String,
+    pub relative_path: String,
+}
+
+/// A file or a symbolic link in a folder (CodeCommit's `File` and `SymbolicLink`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct File {
+    pub blob_id: String,
+    pub absolute_path: String,
+    pub relative_path: String,
+    pub file_mode: &'static str,
+}
+
+/// A submodule in a folder (CodeCommit's `SubModule`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubModule {
+    pub commit_id: String,
+    pub absolute_path: String,
+    pub relative_path: String,
+}
+
+pub async fn get_folder(ctx: &Context, input: GetFolderInput) -> Result<GetFolderOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let requested = input.folder_path.as_deref().ok_or_else(|| {
         error("PathRequiredException", "The folderPath for the location cannot be null.")
     })?;
-    let specifier = input.get("commitSpecifier").and_then(Value::as_str);
+    let specifier = input.commit_specifier.as_deref();
     let commit = resolve_commit(ctx, &repository.key, specifier).await?;
     let folder = tree_path(requested);
     if folder.split('/').any(|it| it == "." || it == "..") {
@@ -107,67 +171,89 @@ pub(super) async fn get_folder(ctx: &Context, input: Value) -> Result<Value, Api
         let absolute =
             if folder.is_empty() { entry.path.clone() } else { format!("{folder}/{}", entry.path) };
         match (entry.kind.as_str(), entry.mode.as_str()) {
-            ("tree", _) => folders.push(json!({
-                "treeId": entry.object,
-                "absolutePath": absolute,
-                "relativePath": entry.path,
-            })),
-            ("commit", _) => modules.push(json!({
-                "commitId": entry.object,
-                "absolutePath": absolute,
-                "relativePath": entry.path,
-            })),
+            ("tree", _) => folders.push(Folder {
+                tree_id: entry.object,
+                absolute_path: absolute,
+                relative_path: entry.path,
+            }),
+            ("commit", _) => modules.push(SubModule {
+                commit_id: entry.object,
+                absolute_path: absolute,
+                relative_path: entry.path,
+            }),
             (_, mode) => {
-                let item = json!({
-                    "blobId": entry.object,
-                    "absolutePath": absolute,
-                    "relativePath": entry.path,
-                    "fileMode": file_mode(mode),
-                });
+                let item = File {
+                    blob_id: entry.object,
+                    absolute_path: absolute,
+                    relative_path: entry.path,
+                    file_mode: file_mode(mode),
+                };
                 if mode == "120000" { links.push(item) } else { files.push(item) }
             }
         }
     }
-    Ok(json!({
-        "commitId": commit,
-        "folderPath": requested,
-        "treeId": tree,
-        "subFolders": folders,
-        "files": files,
-        "symbolicLinks": links,
-        "subModules": modules,
-    }))
+    Ok(GetFolderOutput {
+        commit_id: commit,
+        folder_path: requested.to_owned(),
+        tree_id: tree,
+        sub_folders: folders,
+        files,
+        symbolic_links: links,
+        sub_modules: modules,
+    })
 }
 
-pub(super) async fn batch_get_commits(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let ids: Vec<&str> = input
-        .get("commitIds")
-        .and_then(Value::as_array)
-        .ok_or_else(|| error("CommitIdsListRequiredException", "A list of commit IDs is required"))?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetCommitsInput {
+    pub commit_ids: Option<Vec<String>>,
+    pub repository_name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BatchGetCommitsOutput {
+    /// Each commit as CodeCommit's `Commit` shape.
+    pub commits: Vec<Value>,
+    pub errors: Vec<BatchGetCommitsError>,
+}
+
+/// A commit a batch did not find (CodeCommit's `BatchGetCommitsError`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchGetCommitsError {
+    pub commit_id: String,
+    pub error_code: String,
+    pub error_message: String,
+}
+
+pub async fn batch_get_commits(
+    ctx: &Context,
+    input: BatchGetCommitsInput,
+) -> Result<BatchGetCommitsOutput, ApiError> {
+    let ids = input.commit_ids.ok_or_else(|| {
+        error("CommitIdsListRequiredException", "A list of commit IDs is required")
+    })?;
     if ids.len() > MAX_COMMIT_IDS {
         return Err(error(
             "CommitIdsLimitExceededException",
             format!("At most {MAX_COMMIT_IDS} commit IDs may be given"),
         ));
     }
-    let repository = existing(ctx, &input, "repositoryName").await?;
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
     let (mut commits, mut errors) = (Vec::new(), Vec::new());
     for id in ids {
         let found =
-            if is_object_id(id) { commit_json(ctx, &repository.key, id).await? } else { None };
+            if is_object_id(&id) { commit_json(ctx, &repository.key, &id).await? } else { None };
         match found {
             Some(commit) => commits.push(commit),
-            None => errors.push(json!({
-                "commitId": id,
-                "errorCode": "CommitDoesNotExistException",
-                "errorMessage": format!("Commit {id} does not exist"),
-            })),
+            None => errors.push(BatchGetCommitsError {
+                error_code: "CommitDoesNotExistException".to_owned(),
+                error_message: format!("Commit {id} does not exist"),
+                commit_id: id,
+            }),
         }
     }
-    Ok(json!({ "commits": commits, "errors": errors }))
+    Ok(BatchGetCommitsOutput { commits, errors })
 }
 
 /// One change between two trees: `git diff-tree --raw -z` gives
@@ -196,27 +282,53 @@ pub(super) fn parse_raw_diff(raw: &[u8]) -> Vec<Value> {
     differences
 }
 
-pub(super) async fn get_differences(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(ctx, &input, "repositoryName").await?;
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetDifferencesInput {
+    pub repository_name: Option<String>,
+    pub before_commit_specifier: Option<String>,
+    pub after_commit_specifier: Option<String>,
+    pub before_path: Option<String>,
+    pub after_path: Option<String>,
+    /// Any JSON number, so that a negative or fractional one is CodeCommit's own error.
+    #[serde(rename = "MaxResults")]
+    pub max_results: Option<serde_json::Number>,
+    #[serde(rename = "NextToken")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GetDifferencesOutput {
+    /// Each change as CodeCommit's `Difference` shape.
+    pub differences: Vec<Value>,
+    #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+pub async fn get_differences(
+    ctx: &Context,
+    input: GetDifferencesInput,
+) -> Result<GetDifferencesOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
     let after = input
-        .get("afterCommitSpecifier")
-        .and_then(Value::as_str)
+        .after_commit_specifier
+        .as_deref()
         .filter(|it| !it.is_empty())
         .ok_or_else(|| error("CommitRequiredException", "A commit specifier is required"))?;
     let after = resolve_commit(ctx, &repository.key, Some(after)).await?;
-    let before = match input.get("beforeCommitSpecifier").and_then(Value::as_str) {
+    let before = match input.before_commit_specifier.as_deref() {
         Some(it) if !it.is_empty() => resolve_commit(ctx, &repository.key, Some(it)).await?,
         _ => EMPTY_TREE.to_owned(),
     };
-    let limit = match input.get("MaxResults") {
-        None | Some(Value::Null) => DIFFERENCES_PAGE,
+    let limit = match &input.max_results {
+        None => DIFFERENCES_PAGE,
         Some(value) => value
             .as_u64()
             .filter(|it| *it > 0)
             .and_then(|it| usize::try_from(it).ok())
             .ok_or_else(|| error("InvalidMaxResultsException", "MaxResults is not valid"))?,
     };
-    let start = match input.get("NextToken").and_then(Value::as_str) {
+    let start = match input.next_token.as_deref() {
         Some(token) => token
             .parse::<usize>()
             .map_err(|_| error("InvalidContinuationTokenException", "Invalid NextToken"))?,
@@ -224,8 +336,8 @@ pub(super) async fn get_differences(ctx: &Context, input: Value) -> Result<Value
     };
     // Each side's path must exist on its side; both restrict what is compared.
     let mut paths = Vec::new();
-    for (field, commit) in [("beforePath", &before), ("afterPath", &after)] {
-        let Some(path) = input.get(field).and_then(Value::as_str) else { continue };
+    for (path, commit) in [(&input.before_path, &before), (&input.after_path, &after)] {
+        let Some(path) = path.as_deref() else { continue };
         let path = tree_path(path);
         if path.is_empty() {
             continue;
@@ -251,10 +363,10 @@ pub(super) async fn get_differences(ctx: &Context, input: Value) -> Result<Value
         .await?
         .ok_or_else(|| ApiError::internal(format!("git diff-tree {before} {after} failed")))?;
     let differences = parse_raw_diff(&raw);
-    let page: Vec<&Value> = differences.iter().skip(start).take(limit).collect();
-    let mut output = json!({ "differences": page });
-    if start.saturating_add(limit) < differences.len() {
-        output["NextToken"] = json!((start + limit).to_string());
-    }
-    Ok(output)
+    let next_token =
+        (start.saturating_add(limit) < differences.len()).then(|| (start + limit).to_string());
+    Ok(GetDifferencesOutput {
+        differences: differences.into_iter().skip(start).take(limit).collect(),
+        next_token,
+    })
 }

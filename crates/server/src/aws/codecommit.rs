@@ -36,6 +36,14 @@ pub(crate) async fn call(
         "GetBranch" => json(api::get_branch(ctx, typed(input)?).await),
         "ListBranches" => json(api::list_branches(ctx, typed(input)?).await),
         "DeleteBranch" => json(api::delete_branch(ctx, caller, typed(input)?).await),
+        "GetCommit" => json(api::get_commit(ctx, typed(input)?).await),
+        "GetFile" => json(api::get_file(ctx, typed(input)?).await),
+        "GetBlob" => json(api::get_blob(ctx, typed(input)?).await),
+        "GetFolder" => json(api::get_folder(ctx, typed(input)?).await),
+        "BatchGetCommits" => json(api::batch_get_commits(ctx, typed(input)?).await),
+        "GetDifferences" => json(api::get_differences(ctx, typed(input)?).await),
+        "PutFile" => json(api::put_file(ctx, caller, typed(input)?, now).await),
+        "CreateCommit" => json(api::create_commit(ctx, caller, typed(input)?, now).await),
         _ => api::call(ctx, caller, operation, input).await,
     }
 }
