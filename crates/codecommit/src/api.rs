@@ -42,9 +42,6 @@ pub async fn call(
     input: Value,
 ) -> Result<Value, ApiError> {
     match operation {
-        "PutRepositoryTriggers" => crate::triggers::put_repository_triggers(ctx, input).await,
-        "GetRepositoryTriggers" => crate::triggers::get_repository_triggers(ctx, input).await,
-        "TestRepositoryTriggers" => crate::triggers::test_repository_triggers(ctx, input).await,
         _ if pulls::OPERATIONS.contains(&operation) => {
             pulls::call(ctx, caller, operation, input).await
         }

@@ -36,8 +36,7 @@ use serde_json::{Value, json};
 
 use crate::Context;
 use crate::process::git;
-use engine::kinds::MIRROR_CURSOR as CURSOR;
-use engine::kinds::{MIRROR, REPOSITORY};
+use engine::kinds::{MIRROR, MIRROR_CURSOR, REPOSITORY};
 
 /// The user the ref events of a pull are recorded with.
 pub const MIRROR_USER: &str = "mirror";
@@ -344,7 +343,7 @@ async fn edit_cursor(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let existing = ctx.store.get(CURSOR, repo).await?;
+        let existing = ctx.store.get(MIRROR_CURSOR, repo).await?;
         let mut cursor = cursor_of(existing.as_ref(), start);
         change(&mut cursor);
         let Some(write) = cursor_write(repo, existing.as_ref(), start, &cursor) else {
@@ -371,7 +370,7 @@ async fn edit_together<T>(
     loop {
         attempt += 1;
         let existing = load(ctx, repo).await?;
-        let existing_cursor = ctx.store.get(CURSOR, repo).await?;
+        let existing_cursor = ctx.store.get(MIRROR_CURSOR, repo).await?;
         let mut mirrors = existing.as_ref().map(|(it, _)| it.clone()).unwrap_or_default();
         let mut cursor = cursor_of(existing_cursor.as_ref(), start);
         let (result, with_cursor) = change(&mut mirrors, &mut cursor);
@@ -381,7 +380,7 @@ async fn edit_together<T>(
             // A mirror added later starts from the events after it, not from these: a
             // repository without push mirrors has no cursor.
             if existing_cursor.is_some() {
-                writes.push(Write::Delete { kind: CURSOR.to_owned(), key: repo.to_owned() });
+                writes.push(Write::Delete { kind: MIRROR_CURSOR.to_owned(), key: repo.to_owned() });
             }
         } else if with_cursor {
             writes.extend(cursor_write(repo, existing_cursor.as_ref(), start, &cursor));
@@ -445,7 +444,7 @@ fn cursor_write(
         return None;
     }
     let document = Document {
-        kind: CURSOR.to_owned(),
+        kind: MIRROR_CURSOR.to_owned(),
         key: repo.to_owned(),
         parent: None,
         sort: 0,

@@ -30,16 +30,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use engine::store::{Document, ListQuery, StoreError, Write};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::Context;
 use awsapi::ApiError;
 use awsapi::sigv4::hmac;
-use engine::kinds::REPOSITORY;
-use engine::kinds::REPOSITORY_TRIGGERS as TRIGGERS;
-use engine::kinds::TRIGGER_CURSOR as CURSOR;
-use engine::kinds::TRIGGER_DELIVERY as DELIVERY;
+use engine::kinds::{REPOSITORY, REPOSITORY_TRIGGERS, TRIGGER_CURSOR, TRIGGER_DELIVERY};
 
 /// The parent of pending deliveries: `*` is in no repository name, so it names none.
 const PENDING: &str = "*pending";
@@ -62,12 +60,29 @@ fn error(code: &str, message: impl Into<String>) -> ApiError {
 // ---------------------------------------------------------------------------------------------
 // The API.
 
-pub async fn put_repository_triggers(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let repo = existing_repository(ctx, &input).await?;
-    let triggers = parse_triggers(&input)?;
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutRepositoryTriggersInput {
+    pub repository_name: Option<String>,
+    /// Each a `RepositoryTrigger`, checked member by member with CodeCommit's own errors.
+    pub triggers: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutRepositoryTriggersOutput {
+    pub configuration_id: String,
+}
+
+pub async fn put_repository_triggers(
+    ctx: &Context,
+    input: PutRepositoryTriggersInput,
+) -> Result<PutRepositoryTriggersOutput, ApiError> {
+    let repo = existing_repository(ctx, input.repository_name.as_deref()).await?;
+    let triggers = check_triggers(input.triggers.as_deref())?;
     // Optimistic concurrency: two puts at once must not mix their secrets.
     for _ in 0..5 {
-        let previous = ctx.store.get(TRIGGERS, &repo).await?;
+        let previous = ctx.store.get(REPOSITORY_TRIGGERS, &repo).await?;
         let old_secrets = previous
             .as_ref()
             .and_then(|it| it.body.get("secrets").and_then(Value::as_object).cloned())
@@ -83,7 +98,7 @@ pub async fn put_repository_triggers(ctx: &Context, input: Value) -> Result<Valu
         }
         let configuration_id = uuid::Uuid::new_v4().to_string();
         let document = Document {
-            kind: TRIGGERS.to_owned(),
+            kind: REPOSITORY_TRIGGERS.to_owned(),
             key: repo.clone(),
             parent: None,
             sort: 0,
@@ -99,12 +114,12 @@ pub async fn put_repository_triggers(ctx: &Context, input: Value) -> Result<Valu
             None => Write::Insert(document),
         }];
         // Triggers fire for pushes after they exist, not for the repository's history.
-        if ctx.store.get(CURSOR, &repo).await?.is_none() {
+        if ctx.store.get(TRIGGER_CURSOR, &repo).await?.is_none() {
             let latest = crate::refs::latest_event(ctx, &repo).await?;
             writes.push(Write::Insert(cursor_document(&repo, latest)));
         }
         match ctx.store.apply(writes).await {
-            Ok(()) => return Ok(json!({ "configurationId": configuration_id })),
+            Ok(()) => return Ok(PutRepositoryTriggersOutput { configuration_id }),
             Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => continue,
             Err(err) => return Err(err.into()),
         }
@@ -112,27 +127,66 @@ pub async fn put_repository_triggers(ctx: &Context, input: Value) -> Result<Valu
     Err(ApiError::internal(format!("the triggers of {repo} keep changing concurrently")))
 }
 
-pub async fn get_repository_triggers(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let repo = existing_repository(ctx, &input).await?;
-    Ok(match ctx.store.get(TRIGGERS, &repo).await? {
-        Some(document) => json!({
-            "configurationId": document.body["configurationId"],
-            "triggers": document.body["triggers"],
-        }),
-        None => json!({ "triggers": [] }),
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetRepositoryTriggersInput {
+    pub repository_name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetRepositoryTriggersOutput {
+    /// Absent while the repository has never had triggers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration_id: Option<Value>,
+    /// The triggers as they are stored (each a checked `RepositoryTrigger`).
+    pub triggers: Value,
+}
+
+pub async fn get_repository_triggers(
+    ctx: &Context,
+    input: GetRepositoryTriggersInput,
+) -> Result<GetRepositoryTriggersOutput, ApiError> {
+    let repo = existing_repository(ctx, input.repository_name.as_deref()).await?;
+    Ok(match ctx.store.get(REPOSITORY_TRIGGERS, &repo).await? {
+        Some(document) => GetRepositoryTriggersOutput {
+            configuration_id: Some(document.body["configurationId"].clone()),
+            triggers: document.body["triggers"].clone(),
+        },
+        None => GetRepositoryTriggersOutput { configuration_id: None, triggers: json!([]) },
     })
 }
 
-pub async fn test_repository_triggers(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let repo = existing_repository(ctx, &input).await?;
-    let triggers = parse_triggers(&input)?;
-    let stored = ctx.store.get(TRIGGERS, &repo).await?;
+pub type TestRepositoryTriggersInput = PutRepositoryTriggersInput;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestRepositoryTriggersOutput {
+    pub successful_executions: Vec<String>,
+    pub failed_executions: Vec<RepositoryTriggerExecutionFailure>,
+}
+
+/// A trigger whose test notification failed, and why.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryTriggerExecutionFailure {
+    pub trigger: String,
+    pub failure_message: String,
+}
+
+pub async fn test_repository_triggers(
+    ctx: &Context,
+    input: TestRepositoryTriggersInput,
+    now: i64,
+) -> Result<TestRepositoryTriggersOutput, ApiError> {
+    let repo = existing_repository(ctx, input.repository_name.as_deref()).await?;
+    let triggers = check_triggers(input.triggers.as_deref())?;
+    let stored = ctx.store.get(REPOSITORY_TRIGGERS, &repo).await?;
     let configuration_id = stored
         .as_ref()
         .and_then(|it| it.body["configurationId"].as_str())
         .unwrap_or_default()
         .to_owned();
-    let now = engine::clock::now_ms();
     let sends = triggers.iter().map(|trigger| {
         let name = trigger["name"].as_str().unwrap_or_default().to_owned();
         // A stored trigger signs with its own secret, so its receiver can check the whole
@@ -162,13 +216,19 @@ pub async fn test_repository_triggers(ctx: &Context, input: Value) -> Result<Val
     let mut failed = Vec::new();
     for (name, outcome) in futures::future::join_all(sends).await {
         match outcome {
-            Attempt { error: None, .. } => successful.push(json!(name)),
+            Attempt { error: None, .. } => successful.push(name),
             Attempt { error: Some(message), .. } => {
-                failed.push(json!({ "trigger": name, "failureMessage": message }));
+                failed.push(RepositoryTriggerExecutionFailure {
+                    trigger: name,
+                    failure_message: message,
+                });
             }
         }
     }
-    Ok(json!({ "successfulExecutions": successful, "failedExecutions": failed }))
+    Ok(TestRepositoryTriggersOutput {
+        successful_executions: successful,
+        failed_executions: failed,
+    })
 }
 
 /// Why a trigger's secret could not be read.
@@ -187,24 +247,22 @@ pub async fn secret(
     repository: &str,
     trigger: &str,
 ) -> Result<Option<String>, SecretError> {
-    let Some(document) = ctx.store.get(TRIGGERS, repository).await? else { return Ok(None) };
+    let Some(document) = ctx.store.get(REPOSITORY_TRIGGERS, repository).await? else {
+        return Ok(None);
+    };
     let Some(sealed) = document.body["secrets"][trigger].as_str() else { return Ok(None) };
     let secret = ctx.sealer.open(sealed).map_err(|it| SecretError::Crypto(it.to_string()))?;
     Ok(Some(secret))
 }
 
 /// The repository named by `repositoryName`, which must exist.
-async fn existing_repository(ctx: &Context, input: &Value) -> Result<String, ApiError> {
-    let name = input
-        .get("repositoryName")
-        .and_then(Value::as_str)
-        .filter(|it| !it.is_empty())
-        .ok_or_else(|| {
-            error(
-                "RepositoryNameRequiredException",
-                "A repository name is required, but was not specified.",
-            )
-        })?;
+async fn existing_repository(ctx: &Context, name: Option<&str>) -> Result<String, ApiError> {
+    let name = name.filter(|it| !it.is_empty()).ok_or_else(|| {
+        error(
+            "RepositoryNameRequiredException",
+            "A repository name is required, but was not specified.",
+        )
+    })?;
     let valid = name.len() <= 100
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
     if !valid {
@@ -221,8 +279,8 @@ async fn existing_repository(ctx: &Context, input: &Value) -> Result<String, Api
 
 /// Checks `triggers` as CodeCommit does (plus: destinations are HTTP(S) URLs) and returns
 /// them as they are stored and returned: the five fields of `RepositoryTrigger`, nothing else.
-pub fn parse_triggers(input: &Value) -> Result<Vec<Value>, ApiError> {
-    let list = input.get("triggers").and_then(Value::as_array).ok_or_else(|| {
+fn check_triggers(list: Option<&[Value]>) -> Result<Vec<Value>, ApiError> {
+    let list = list.ok_or_else(|| {
         error("RepositoryTriggersListRequiredException", "The list of triggers is required.")
     })?;
     if list.len() > MAX_TRIGGERS {
@@ -549,7 +607,7 @@ async fn resume_pending(ctx: &Context, limiter: &Arc<Semaphore>) -> Result<(), S
     let mut after = None;
     loop {
         let query = ListQuery {
-            kind: DELIVERY.to_owned(),
+            kind: TRIGGER_DELIVERY.to_owned(),
             parent: Some(PENDING.to_owned()),
             descending: false,
             after: after.take(),
@@ -571,7 +629,7 @@ pub async fn scan(ctx: &Context, limiter: &Arc<Semaphore>) -> Result<(), StoreEr
     let mut after = None;
     loop {
         let query = ListQuery {
-            kind: TRIGGERS.to_owned(),
+            kind: REPOSITORY_TRIGGERS.to_owned(),
             parent: None,
             descending: false,
             after: after.take(),
@@ -597,7 +655,7 @@ async fn scan_repository(
     let triggers = configuration.body["triggers"].as_array().cloned().unwrap_or_default();
     let configuration_id = configuration.body["configurationId"].as_str().unwrap_or_default();
     loop {
-        let cursor = ctx.store.get(CURSOR, repo).await?;
+        let cursor = ctx.store.get(TRIGGER_CURSOR, repo).await?;
         let seen = cursor.as_ref().and_then(|it| it.body["seq"].as_i64()).unwrap_or(0);
         let query = ListQuery {
             kind: engine::kinds::REF_EVENT.to_owned(),
@@ -666,7 +724,7 @@ fn delivery_for(
     // The payload is fixed once, so every attempt sends (and signs) the same bytes.
     let payload = notification(ctx, trigger, configuration_id, &change).to_string();
     Some(Document {
-        kind: DELIVERY.to_owned(),
+        kind: TRIGGER_DELIVERY.to_owned(),
         key: format!("{repo}/{:012}/{name}", event.sort),
         parent: Some(PENDING.to_owned()),
         sort: now,
@@ -759,7 +817,7 @@ async fn save(ctx: &Context, document: &Document) {
 
 fn cursor_document(repo: &str, seq: i64) -> Document {
     Document {
-        kind: CURSOR.to_owned(),
+        kind: TRIGGER_CURSOR.to_owned(),
         key: repo.to_owned(),
         parent: None,
         sort: 0,

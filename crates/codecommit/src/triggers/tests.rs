@@ -11,6 +11,29 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
 
+/// An operation's JSON output for its JSON input, as the API answers.
+fn as_json<T: serde::Serialize>(output: Result<T, ApiError>) -> Result<Value, ApiError> {
+    output.map(|it| serde_json::to_value(it).unwrap())
+}
+
+async fn put_json(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    as_json(put_repository_triggers(ctx, awsapi::json::typed(input)?).await)
+}
+
+async fn get_json(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    as_json(get_repository_triggers(ctx, awsapi::json::typed(input)?).await)
+}
+
+async fn test_json(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let now = engine::clock::now_ms();
+    as_json(test_repository_triggers(ctx, awsapi::json::typed(input)?, now).await)
+}
+
+/// The checked triggers of a request's JSON input.
+fn parse_triggers(input: &Value) -> Result<Vec<Value>, ApiError> {
+    check_triggers(input.get("triggers").and_then(Value::as_array).map(Vec::as_slice))
+}
+
 fn trigger(events: &[&str], branches: &[&str]) -> Value {
     json!({
         "name": "t",
@@ -267,21 +290,20 @@ async fn put_get_and_deliver() {
         "name": "hook", "destinationArn": url, "customData": "cd",
         "branches": ["main"], "events": ["updateReference", "createReference"],
     }]);
-    let put = put_repository_triggers(&ctx, input(triggers.clone())).await.unwrap();
-    let got = get_repository_triggers(&ctx, json!({ "repositoryName": "demo" })).await.unwrap();
+    let put = put_json(&ctx, input(triggers.clone())).await.unwrap();
+    let got = get_json(&ctx, json!({ "repositoryName": "demo" })).await.unwrap();
     assert_eq!(got, json!({ "configurationId": put["configurationId"], "triggers": triggers }));
     let key = secret(&ctx, "demo", "hook").await.unwrap().unwrap();
     assert_eq!(key.len(), 64);
     // Putting the same trigger again keeps its secret but makes a new configuration.
-    let again = put_repository_triggers(&ctx, input(triggers.clone())).await.unwrap();
+    let again = put_json(&ctx, input(triggers.clone())).await.unwrap();
     assert_ne!(again["configurationId"], put["configurationId"]);
     assert_eq!(secret(&ctx, "demo", "hook").await.unwrap().unwrap(), key);
     assert!(secret(&ctx, "demo", "other").await.unwrap().is_none());
 
-    let missing =
-        put_repository_triggers(&ctx, json!({ "repositoryName": "nope", "triggers": [] }));
+    let missing = put_json(&ctx, json!({ "repositoryName": "nope", "triggers": [] }));
     assert_eq!(missing.await.unwrap_err().code, "RepositoryDoesNotExistException");
-    let unnamed = get_repository_triggers(&ctx, json!({}));
+    let unnamed = get_json(&ctx, json!({}));
     assert_eq!(unnamed.await.unwrap_err().code, "RepositoryNameRequiredException");
 
     record_event(&ctx, 2, "refs/heads/other", "updated").await;
@@ -303,7 +325,8 @@ async fn put_get_and_deliver() {
     // The delivery is recorded as done and is no longer pending.
     let mut delivery = None;
     for _ in 0..50 {
-        let document = ctx.store.get(DELIVERY, "demo/000000000004/hook").await.unwrap().unwrap();
+        let document =
+            ctx.store.get(TRIGGER_DELIVERY, "demo/000000000004/hook").await.unwrap().unwrap();
         if document.body["status"] != "PENDING" {
             delivery = Some(document);
             break;
@@ -315,7 +338,7 @@ async fn put_get_and_deliver() {
     assert_eq!(delivery.body["attempts"], 1);
     assert_eq!(delivery.body["lastHttpStatus"], 200);
     let pending = ListQuery {
-        kind: DELIVERY.to_owned(),
+        kind: TRIGGER_DELIVERY.to_owned(),
         parent: Some(PENDING.to_owned()),
         descending: false,
         after: None,
@@ -328,7 +351,7 @@ async fn put_get_and_deliver() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}/hook", listener.local_addr().unwrap())
     };
-    let tested = test_repository_triggers(
+    let tested = test_json(
         &ctx,
         input(json!([
             { "name": "hook", "destinationArn": url, "branches": [], "events": ["all"] },

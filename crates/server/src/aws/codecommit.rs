@@ -4,7 +4,7 @@
 
 use awsapi::json::typed;
 use awsapi::{ApiError, Caller};
-use codecommit::api;
+use codecommit::{api, triggers};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -44,6 +44,15 @@ pub(crate) async fn call(
         "GetDifferences" => json(api::get_differences(ctx, typed(input)?).await),
         "PutFile" => json(api::put_file(ctx, caller, typed(input)?, now).await),
         "CreateCommit" => json(api::create_commit(ctx, caller, typed(input)?, now).await),
+        "PutRepositoryTriggers" => {
+            json(triggers::put_repository_triggers(ctx, typed(input)?).await)
+        }
+        "GetRepositoryTriggers" => {
+            json(triggers::get_repository_triggers(ctx, typed(input)?).await)
+        }
+        "TestRepositoryTriggers" => {
+            json(triggers::test_repository_triggers(ctx, typed(input)?, now).await)
+        }
         _ => api::call(ctx, caller, operation, input).await,
     }
 }
