@@ -1,8 +1,16 @@
-//! The CodeCommit API (`CodeCommit_20150413.*`): repositories, branches, commits and files.
+//! The CodeCommit API (`CodeCommit_20150413.*`): repositories, branches, commits and files,
+//! pull requests and approval rule templates.
+//!
+//! Each operation is a typed service function: `get_repository(ctx, caller,
+//! GetRepositoryInput) -> GetRepositoryOutput`, whose structs carry botocore's member names
+//! (the server parses the JSON into the input with `awsapi::json::typed`). A required member
+//! stays an `Option` where CodeCommit has its own error for a missing one. Pull requests
+//! (with their approvals, comments and merges) are not typed yet: [`call`] takes their JSON.
 //!
 //! A repository is a document (`kind = "repository"`, key = its name) with CodeCommit's
-//! `RepositoryMetadata`, and a bare git repository at `Context::repo_path`. Branches, commits and
-//! files are read from git itself, so what the API says always matches what a clone gets.
+//! `RepositoryMetadata`, returned as it is kept (a JSON value inside the typed outputs), and a
+//! bare git repository at `Context::repo_path`. Branches, commits and files are read from git
+//! itself, so what the API says always matches what a clone gets.
 
 mod pulls;
 mod read;
@@ -13,6 +21,32 @@ pub use read::{
     BatchGetCommitsError, BatchGetCommitsInput, BatchGetCommitsOutput, File, Folder, GetBlobInput,
     GetBlobOutput, GetDifferencesInput, GetDifferencesOutput, GetFolderInput, GetFolderOutput,
     SubModule, batch_get_commits, get_blob, get_differences, get_folder,
+};
+pub use templates::{
+    ApprovalRuleTemplateNameInput, ApprovalRuleTemplateNamesOutput, ApprovalRuleTemplateOutput,
+    ApprovalRuleTemplateRepositoriesInput, ApprovalRuleTemplateRepositoryError,
+    ApprovalRuleTemplateRepositoryInput, AssociateApprovalRuleTemplateWithRepositoryInput,
+    BatchAssociateApprovalRuleTemplateWithRepositoriesInput,
+    BatchAssociateApprovalRuleTemplateWithRepositoriesOutput,
+    BatchDisassociateApprovalRuleTemplateFromRepositoriesInput,
+    BatchDisassociateApprovalRuleTemplateFromRepositoriesOutput, CreateApprovalRuleTemplateInput,
+    CreateApprovalRuleTemplateOutput, DeleteApprovalRuleTemplateInput,
+    DeleteApprovalRuleTemplateOutput, DisassociateApprovalRuleTemplateFromRepositoryInput,
+    GetApprovalRuleTemplateInput, GetApprovalRuleTemplateOutput, ListApprovalRuleTemplatesInput,
+    ListApprovalRuleTemplatesOutput, ListAssociatedApprovalRuleTemplatesForRepositoryInput,
+    ListAssociatedApprovalRuleTemplatesForRepositoryOutput,
+    ListRepositoriesForApprovalRuleTemplateInput, ListRepositoriesForApprovalRuleTemplateOutput,
+    UpdateApprovalRuleTemplateContentInput, UpdateApprovalRuleTemplateContentOutput,
+    UpdateApprovalRuleTemplateDescriptionInput, UpdateApprovalRuleTemplateDescriptionOutput,
+    UpdateApprovalRuleTemplateNameInput, UpdateApprovalRuleTemplateNameOutput,
+    associate_approval_rule_template_with_repository,
+    batch_associate_approval_rule_template_with_repositories,
+    batch_disassociate_approval_rule_template_from_repositories, create_approval_rule_template,
+    delete_approval_rule_template, disassociate_approval_rule_template_from_repository,
+    get_approval_rule_template, list_approval_rule_templates,
+    list_associated_approval_rule_templates_for_repository,
+    list_repositories_for_approval_rule_template, update_approval_rule_template_content,
+    update_approval_rule_template_description, update_approval_rule_template_name,
 };
 pub use write::{
     CreateCommitInput, CreateCommitOutput, DeleteFileEntry, FileMetadata, PutFileEntry,
@@ -35,24 +69,21 @@ fn error(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::client(code, message)
 }
 
+/// The operations not typed yet (pull requests, approvals, comments, merges) on their JSON
+/// input; any other operation is an `UnknownOperationException`.
 pub async fn call(
     ctx: &Context,
     caller: &Caller,
     operation: &str,
     input: Value,
 ) -> Result<Value, ApiError> {
-    match operation {
-        _ if pulls::OPERATIONS.contains(&operation) => {
-            pulls::call(ctx, caller, operation, input).await
-        }
-        _ if templates::OPERATIONS.contains(&operation) => {
-            templates::call(ctx, caller, operation, input).await
-        }
-        _ => Err(error(
-            "UnknownOperationException",
-            format!("Slipway does not implement the CodeCommit operation {operation} yet"),
-        )),
+    if pulls::OPERATIONS.contains(&operation) {
+        return pulls::call(ctx, caller, operation, input).await;
     }
+    Err(error(
+        "UnknownOperationException",
+        format!("Slipway does not implement the CodeCommit operation {operation} yet"),
+    ))
 }
 
 fn name_field<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
@@ -229,14 +260,6 @@ pub async fn get_repository(
         output["defaultBranch"] = json!(branch);
     }
     Ok(RepositoryMetadataOutput { repository_metadata: output })
-}
-
-/// The `repositoryNames` of a batch request: required, and at most 25 of them.
-pub(super) fn repository_names(input: &Value) -> Result<Vec<String>, ApiError> {
-    let names = input.get("repositoryNames").and_then(Value::as_array).map(|names| {
-        names.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<String>>()
-    });
-    check_repository_names(names)
 }
 
 /// A batch's repository names: required, and at most 25 of them.

@@ -10,10 +10,11 @@
 //! associated template that applies to its destination (`rules_for`).
 
 use engine::store::{Document, StoreError, Write};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{check_name, error, existing, repository_names};
+use super::{Empty, check_name, check_repository_names, error, existing_named};
 use crate::Context;
 use awsapi::Caller;
 use awsapi::{ApiError, ErrorKind};
@@ -28,121 +29,225 @@ const MAX_TEMPLATES: usize = 1000;
 const MAX_ASSOCIATED: usize = 25;
 const DEFAULT_PAGE: usize = 100;
 
-/// The operations `call` answers.
-pub(super) const OPERATIONS: [&str; 13] = [
-    "CreateApprovalRuleTemplate",
-    "GetApprovalRuleTemplate",
-    "DeleteApprovalRuleTemplate",
-    "ListApprovalRuleTemplates",
-    "UpdateApprovalRuleTemplateName",
-    "UpdateApprovalRuleTemplateDescription",
-    "UpdateApprovalRuleTemplateContent",
-    "AssociateApprovalRuleTemplateWithRepository",
-    "DisassociateApprovalRuleTemplateFromRepository",
-    "BatchAssociateApprovalRuleTemplateWithRepositories",
-    "BatchDisassociateApprovalRuleTemplateFromRepositories",
-    "ListAssociatedApprovalRuleTemplatesForRepository",
-    "ListRepositoriesForApprovalRuleTemplate",
-];
+/// An approval rule template as it is kept and returned (CodeCommit's `ApprovalRuleTemplate`,
+/// a JSON document).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRuleTemplateOutput {
+    pub approval_rule_template: Value,
+}
 
-/// One of the template operations (`OPERATIONS`).
-pub(super) async fn call(
+pub type CreateApprovalRuleTemplateOutput = ApprovalRuleTemplateOutput;
+pub type GetApprovalRuleTemplateOutput = ApprovalRuleTemplateOutput;
+pub type UpdateApprovalRuleTemplateNameOutput = ApprovalRuleTemplateOutput;
+pub type UpdateApprovalRuleTemplateDescriptionOutput = ApprovalRuleTemplateOutput;
+pub type UpdateApprovalRuleTemplateContentOutput = ApprovalRuleTemplateOutput;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateApprovalRuleTemplateInput {
+    pub approval_rule_template_name: Option<String>,
+    pub approval_rule_template_content: Option<String>,
+    pub approval_rule_template_description: Option<String>,
+}
+
+/// The input of the operations that name one template and nothing else.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRuleTemplateNameInput {
+    pub approval_rule_template_name: Option<String>,
+}
+
+pub type GetApprovalRuleTemplateInput = ApprovalRuleTemplateNameInput;
+pub type DeleteApprovalRuleTemplateInput = ApprovalRuleTemplateNameInput;
+
+pub async fn get_approval_rule_template(
+    ctx: &Context,
+    input: GetApprovalRuleTemplateInput,
+) -> Result<GetApprovalRuleTemplateOutput, ApiError> {
+    let template = existing_template(ctx, input.approval_rule_template_name.as_deref()).await?;
+    Ok(ApprovalRuleTemplateOutput { approval_rule_template: template.body })
+}
+
+/// A page request: `nextToken` and `maxResults` (any JSON number, so that a bad one is
+/// CodeCommit's own error).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListApprovalRuleTemplatesInput {
+    pub next_token: Option<String>,
+    pub max_results: Option<serde_json::Number>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRuleTemplateNamesOutput {
+    pub approval_rule_template_names: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+pub type ListApprovalRuleTemplatesOutput = ApprovalRuleTemplateNamesOutput;
+pub type ListAssociatedApprovalRuleTemplatesForRepositoryOutput = ApprovalRuleTemplateNamesOutput;
+
+pub async fn list_approval_rule_templates(
+    ctx: &Context,
+    input: ListApprovalRuleTemplatesInput,
+) -> Result<ListApprovalRuleTemplatesOutput, ApiError> {
+    let mut names: Vec<String> = ctx
+        .store
+        .list_all(APPROVAL_RULE_TEMPLATE, None)
+        .await?
+        .into_iter()
+        .map(|it| it.key)
+        .collect();
+    names.sort();
+    let (names, next_token) =
+        page(input.max_results.as_ref(), input.next_token.as_deref(), &names)?;
+    Ok(ApprovalRuleTemplateNamesOutput { approval_rule_template_names: names, next_token })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateApprovalRuleTemplateDescriptionInput {
+    pub approval_rule_template_name: Option<String>,
+    pub approval_rule_template_description: Option<String>,
+}
+
+pub async fn update_approval_rule_template_description(
     ctx: &Context,
     caller: &Caller,
-    operation: &str,
-    input: Value,
-) -> Result<Value, ApiError> {
-    match operation {
-        "CreateApprovalRuleTemplate" => create(ctx, caller, input).await,
-        "GetApprovalRuleTemplate" => {
-            let template = existing_template(ctx, &input, "approvalRuleTemplateName").await?;
-            Ok(json!({ "approvalRuleTemplate": template.body }))
+    input: UpdateApprovalRuleTemplateDescriptionInput,
+    now: i64,
+) -> Result<UpdateApprovalRuleTemplateDescriptionOutput, ApiError> {
+    let description = description(input.approval_rule_template_description.as_deref())?
+        .ok_or_else(|| {
+            error(
+                "InvalidApprovalRuleTemplateDescriptionException",
+                "An approval rule template description is required",
+            )
+        })?;
+    modify(ctx, caller, input.approval_rule_template_name.as_deref(), now, |body| {
+        body["approvalRuleTemplateDescription"] = json!(description);
+        Ok(())
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateApprovalRuleTemplateContentInput {
+    pub approval_rule_template_name: Option<String>,
+    pub new_rule_content: Option<String>,
+    pub existing_rule_content_sha256: Option<String>,
+}
+
+pub async fn update_approval_rule_template_content(
+    ctx: &Context,
+    caller: &Caller,
+    input: UpdateApprovalRuleTemplateContentInput,
+    now: i64,
+) -> Result<UpdateApprovalRuleTemplateContentOutput, ApiError> {
+    let content = content(input.new_rule_content.as_deref())?;
+    let expected = input.existing_rule_content_sha256.unwrap_or_default();
+    modify(ctx, caller, input.approval_rule_template_name.as_deref(), now, |body| {
+        if !expected.is_empty() && body["ruleContentSha256"] != expected.as_str() {
+            return Err(error(
+                "InvalidRuleContentSha256Exception",
+                "The template's content has changed since its SHA-256 was read",
+            ));
         }
-        "DeleteApprovalRuleTemplate" => delete(ctx, input).await,
-        "ListApprovalRuleTemplates" => {
-            let mut names: Vec<String> = ctx
-                .store
-                .list_all(APPROVAL_RULE_TEMPLATE, None)
-                .await?
-                .into_iter()
-                .map(|it| it.key)
-                .collect();
-            names.sort();
-            page(&input, &names, "approvalRuleTemplateNames")
-        }
-        "UpdateApprovalRuleTemplateName" => update_name(ctx, caller, input).await,
-        "UpdateApprovalRuleTemplateDescription" => {
-            let description = description(&input)?.ok_or_else(|| {
-                error(
-                    "InvalidApprovalRuleTemplateDescriptionException",
-                    "An approval rule template description is required",
-                )
-            })?;
-            modify(ctx, caller, &input, |body| {
-                body["approvalRuleTemplateDescription"] = json!(description);
-                Ok(())
-            })
-            .await
-        }
-        "UpdateApprovalRuleTemplateContent" => {
-            let content = content(&input, "newRuleContent")?;
-            let expected =
-                input.get("existingRuleContentSha256").and_then(Value::as_str).unwrap_or_default();
-            modify(ctx, caller, &input, |body| {
-                if !expected.is_empty() && body["ruleContentSha256"] != expected {
-                    return Err(error(
-                        "InvalidRuleContentSha256Exception",
-                        "The template's content has changed since its SHA-256 was read",
-                    ));
-                }
-                body["approvalRuleTemplateContent"] = json!(content);
-                body["ruleContentSha256"] = json!(sha256_hex(&content));
-                Ok(())
-            })
-            .await
-        }
-        "AssociateApprovalRuleTemplateWithRepository" => {
-            let template = existing_template(ctx, &input, "approvalRuleTemplateName").await?;
-            let repository = existing(ctx, &input, "repositoryName").await?;
-            associate(ctx, &template.key, &repository.key).await?;
-            Ok(json!({}))
-        }
-        "DisassociateApprovalRuleTemplateFromRepository" => {
-            let template = existing_template(ctx, &input, "approvalRuleTemplateName").await?;
-            let repository = existing(ctx, &input, "repositoryName").await?;
-            let key = association_key(&template.key, &repository.key);
-            ctx.store
-                .apply(vec![Write::Delete {
-                    kind: APPROVAL_RULE_TEMPLATE_ASSOCIATION.to_owned(),
-                    key,
-                }])
-                .await?;
-            Ok(json!({}))
-        }
-        "BatchAssociateApprovalRuleTemplateWithRepositories" => batch(ctx, input, true).await,
-        "BatchDisassociateApprovalRuleTemplateFromRepositories" => batch(ctx, input, false).await,
-        "ListAssociatedApprovalRuleTemplatesForRepository" => {
-            let repository = existing(ctx, &input, "repositoryName").await?;
-            let mut names: Vec<String> = ctx
-                .store
-                .list_all(APPROVAL_RULE_TEMPLATE_ASSOCIATION, Some(&repository.key))
-                .await?
-                .iter()
-                .filter_map(|it| it.body["approvalRuleTemplateName"].as_str().map(str::to_owned))
-                .collect();
-            names.sort();
-            page(&input, &names, "approvalRuleTemplateNames")
-        }
-        "ListRepositoriesForApprovalRuleTemplate" => {
-            let template = existing_template(ctx, &input, "approvalRuleTemplateName").await?;
-            let names = associated_repositories(ctx, &template.key).await?;
-            page(&input, &names, "repositoryNames")
-        }
-        _ => Err(error(
-            "UnknownOperationException",
-            format!("Slipway does not implement the CodeCommit operation {operation} yet"),
-        )),
-    }
+        body["approvalRuleTemplateContent"] = json!(content);
+        body["ruleContentSha256"] = json!(sha256_hex(&content));
+        Ok(())
+    })
+    .await
+}
+
+/// The input of the operations on one template and one repository.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRuleTemplateRepositoryInput {
+    pub approval_rule_template_name: Option<String>,
+    pub repository_name: Option<String>,
+}
+
+pub type AssociateApprovalRuleTemplateWithRepositoryInput = ApprovalRuleTemplateRepositoryInput;
+pub type DisassociateApprovalRuleTemplateFromRepositoryInput = ApprovalRuleTemplateRepositoryInput;
+
+pub async fn associate_approval_rule_template_with_repository(
+    ctx: &Context,
+    input: AssociateApprovalRuleTemplateWithRepositoryInput,
+) -> Result<Empty, ApiError> {
+    let template = existing_template(ctx, input.approval_rule_template_name.as_deref()).await?;
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    associate(ctx, &template.key, &repository.key).await?;
+    Ok(Empty {})
+}
+
+pub async fn disassociate_approval_rule_template_from_repository(
+    ctx: &Context,
+    input: DisassociateApprovalRuleTemplateFromRepositoryInput,
+) -> Result<Empty, ApiError> {
+    let template = existing_template(ctx, input.approval_rule_template_name.as_deref()).await?;
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let key = association_key(&template.key, &repository.key);
+    ctx.store
+        .apply(vec![Write::Delete { kind: APPROVAL_RULE_TEMPLATE_ASSOCIATION.to_owned(), key }])
+        .await?;
+    Ok(Empty {})
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListAssociatedApprovalRuleTemplatesForRepositoryInput {
+    pub repository_name: Option<String>,
+    pub next_token: Option<String>,
+    pub max_results: Option<serde_json::Number>,
+}
+
+pub async fn list_associated_approval_rule_templates_for_repository(
+    ctx: &Context,
+    input: ListAssociatedApprovalRuleTemplatesForRepositoryInput,
+) -> Result<ListAssociatedApprovalRuleTemplatesForRepositoryOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let mut names: Vec<String> = ctx
+        .store
+        .list_all(APPROVAL_RULE_TEMPLATE_ASSOCIATION, Some(&repository.key))
+        .await?
+        .iter()
+        .filter_map(|it| it.body["approvalRuleTemplateName"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    let (names, next_token) =
+        page(input.max_results.as_ref(), input.next_token.as_deref(), &names)?;
+    Ok(ApprovalRuleTemplateNamesOutput { approval_rule_template_names: names, next_token })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListRepositoriesForApprovalRuleTemplateInput {
+    pub approval_rule_template_name: Option<String>,
+    pub next_token: Option<String>,
+    pub max_results: Option<serde_json::Number>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListRepositoriesForApprovalRuleTemplateOutput {
+    pub repository_names: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+pub async fn list_repositories_for_approval_rule_template(
+    ctx: &Context,
+    input: ListRepositoriesForApprovalRuleTemplateInput,
+) -> Result<ListRepositoriesForApprovalRuleTemplateOutput, ApiError> {
+    let template = existing_template(ctx, input.approval_rule_template_name.as_deref()).await?;
+    let names = associated_repositories(ctx, &template.key).await?;
+    let (repository_names, next_token) =
+        page(input.max_results.as_ref(), input.next_token.as_deref(), &names)?;
+    Ok(ListRepositoriesForApprovalRuleTemplateOutput { repository_names, next_token })
 }
 
 /// The approval rules a new pull request of `repository` into `destination` (a full branch
@@ -247,14 +352,14 @@ fn user_arn(ctx: &Context, caller: &Caller) -> String {
     format!("arn:aws:iam::{}:user/{}", ctx.account, caller.user)
 }
 
-fn name_field<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
-    let name =
-        input.get(field).and_then(Value::as_str).filter(|it| !it.is_empty()).ok_or_else(|| {
-            error(
-                "ApprovalRuleTemplateNameRequiredException",
-                "An approval rule template name is required, but was not specified.",
-            )
-        })?;
+/// A template name member: required (empty counts as missing) and valid.
+fn name_field(name: Option<&str>) -> Result<&str, ApiError> {
+    let name = name.filter(|it| !it.is_empty()).ok_or_else(|| {
+        error(
+            "ApprovalRuleTemplateNameRequiredException",
+            "An approval rule template name is required, but was not specified.",
+        )
+    })?;
     check_template_name(name)?;
     Ok(name)
 }
@@ -266,19 +371,14 @@ fn missing(name: &str) -> ApiError {
     )
 }
 
-async fn existing_template(
-    ctx: &Context,
-    input: &Value,
-    field: &str,
-) -> Result<Document, ApiError> {
-    let name = name_field(input, field)?;
+async fn existing_template(ctx: &Context, name: Option<&str>) -> Result<Document, ApiError> {
+    let name = name_field(name)?;
     ctx.store.get(APPROVAL_RULE_TEMPLATE, name).await?.ok_or_else(|| missing(name))
 }
 
 /// The optional `approvalRuleTemplateDescription`, checked for length.
-fn description(input: &Value) -> Result<Option<String>, ApiError> {
-    let Some(description) = input.get("approvalRuleTemplateDescription").and_then(Value::as_str)
-    else {
+fn description(description: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(description) = description else {
         return Ok(None);
     };
     if description.chars().count() > MAX_DESCRIPTION {
@@ -290,14 +390,13 @@ fn description(input: &Value) -> Result<Option<String>, ApiError> {
     Ok(Some(description.to_owned()))
 }
 
-fn content(input: &Value, field: &str) -> Result<String, ApiError> {
-    let content =
-        input.get(field).and_then(Value::as_str).filter(|it| !it.is_empty()).ok_or_else(|| {
-            error(
-                "ApprovalRuleTemplateContentRequiredException",
-                "The approval rule template content is required",
-            )
-        })?;
+fn content(content: Option<&str>) -> Result<String, ApiError> {
+    let content = content.filter(|it| !it.is_empty()).ok_or_else(|| {
+        error(
+            "ApprovalRuleTemplateContentRequiredException",
+            "The approval rule template content is required",
+        )
+    })?;
     check_content(content).map_err(|why| {
         error(
             "InvalidApprovalRuleTemplateContentException",
@@ -321,34 +420,42 @@ async fn associated_repositories(ctx: &Context, template: &str) -> Result<Vec<St
     Ok(names)
 }
 
-/// One page of `items` under `member`, with CodeCommit's `nextToken` and `maxResults`.
-fn page(input: &Value, items: &[String], member: &str) -> Result<Value, ApiError> {
-    let size = match input.get("maxResults") {
-        None | Some(Value::Null) => DEFAULT_PAGE,
+/// One page of `items` and the next page's token, with CodeCommit's `nextToken` and
+/// `maxResults`.
+fn page(
+    max_results: Option<&serde_json::Number>,
+    next_token: Option<&str>,
+    items: &[String],
+) -> Result<(Vec<String>, Option<String>), ApiError> {
+    let size = match max_results {
+        None => DEFAULT_PAGE,
         Some(value) => value
             .as_u64()
             .filter(|it| (1..=100).contains(it))
             .map(|it| it as usize)
             .ok_or_else(|| error("InvalidMaxResultsException", "maxResults must be 1 to 100"))?,
     };
-    let start = match input.get("nextToken").and_then(Value::as_str) {
+    let start = match next_token {
         Some(token) => token
             .parse::<usize>()
             .map_err(|_| error("InvalidContinuationTokenException", "Invalid nextToken"))?,
         None => 0,
     };
-    let page: Vec<&String> = items.iter().skip(start).take(size).collect();
-    let mut output = json!({ member: page });
-    if start + size < items.len() {
-        output["nextToken"] = json!((start + size).to_string());
-    }
-    Ok(output)
+    let page = items.iter().skip(start).take(size).cloned().collect();
+    let next = (start.saturating_add(size) < items.len()).then(|| (start + size).to_string());
+    Ok((page, next))
 }
 
-async fn create(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let name = name_field(&input, "approvalRuleTemplateName")?.to_owned();
-    let content = content(&input, "approvalRuleTemplateContent")?;
-    let description = description(&input)?.unwrap_or_default();
+pub async fn create_approval_rule_template(
+    ctx: &Context,
+    caller: &Caller,
+    input: CreateApprovalRuleTemplateInput,
+    now: i64,
+) -> Result<CreateApprovalRuleTemplateOutput, ApiError> {
+    let name = name_field(input.approval_rule_template_name.as_deref())?.to_owned();
+    let content = content(input.approval_rule_template_content.as_deref())?;
+    let description =
+        description(input.approval_rule_template_description.as_deref())?.unwrap_or_default();
     let exists = || {
         error(
             "ApprovalRuleTemplateNameAlreadyExistsException",
@@ -364,7 +471,7 @@ async fn create(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, A
             format!("There are already {MAX_TEMPLATES} approval rule templates"),
         ));
     }
-    let now_ms = engine::clock::now_ms();
+    let now_ms = now;
     let now = engine::clock::aws_timestamp(now_ms);
     let body = json!({
         "approvalRuleTemplateId": uuid::Uuid::new_v4().to_string(),
@@ -385,17 +492,27 @@ async fn create(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, A
         body: body.clone(),
     };
     match ctx.store.apply(vec![Write::Insert(document)]).await {
-        Ok(()) => Ok(json!({ "approvalRuleTemplate": body })),
+        Ok(()) => Ok(ApprovalRuleTemplateOutput { approval_rule_template: body }),
         Err(StoreError::AlreadyExists { .. }) => Err(exists()),
         Err(err) => Err(err.into()),
     }
 }
 
-async fn delete(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let name = name_field(&input, "approvalRuleTemplateName")?.to_owned();
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteApprovalRuleTemplateOutput {
+    /// The stored id; `""` when there was no such template.
+    pub approval_rule_template_id: Value,
+}
+
+pub async fn delete_approval_rule_template(
+    ctx: &Context,
+    input: DeleteApprovalRuleTemplateInput,
+) -> Result<DeleteApprovalRuleTemplateOutput, ApiError> {
+    let name = name_field(input.approval_rule_template_name.as_deref())?.to_owned();
     // Deleting a template that does not exist succeeds with an empty id, as in CodeCommit.
     let Some(template) = ctx.store.get(APPROVAL_RULE_TEMPLATE, &name).await? else {
-        return Ok(json!({ "approvalRuleTemplateId": "" }));
+        return Ok(DeleteApprovalRuleTemplateOutput { approval_rule_template_id: json!("") });
     };
     if !associated_repositories(ctx, &name).await?.is_empty() {
         return Err(error(
@@ -408,30 +525,32 @@ async fn delete(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     ctx.store
         .apply(vec![Write::Delete { kind: APPROVAL_RULE_TEMPLATE.to_owned(), key: name }])
         .await?;
-    Ok(json!({ "approvalRuleTemplateId": template.body["approvalRuleTemplateId"] }))
+    Ok(DeleteApprovalRuleTemplateOutput {
+        approval_rule_template_id: template.body["approvalRuleTemplateId"].clone(),
+    })
 }
 
-/// Changes the template `approvalRuleTemplateName` names, retrying on a concurrent change;
-/// the changed template as the API returns it.
+/// Changes the template `name` names, retrying on a concurrent change; the changed template
+/// as the API returns it.
 async fn modify(
     ctx: &Context,
     caller: &Caller,
-    input: &Value,
+    name: Option<&str>,
+    now: i64,
     change: impl Fn(&mut Value) -> Result<(), ApiError>,
-) -> Result<Value, ApiError> {
-    let name = name_field(input, "approvalRuleTemplateName")?;
+) -> Result<ApprovalRuleTemplateOutput, ApiError> {
+    let name = name_field(name)?;
     for _ in 0..5 {
         let Some(mut document) = ctx.store.get(APPROVAL_RULE_TEMPLATE, name).await? else {
             return Err(missing(name));
         };
         change(&mut document.body)?;
-        document.body["lastModifiedDate"] =
-            json!(engine::clock::aws_timestamp(engine::clock::now_ms()));
+        document.body["lastModifiedDate"] = json!(engine::clock::aws_timestamp(now));
         document.body["lastModifiedUser"] = json!(user_arn(ctx, caller));
         let body = document.body.clone();
         let version = document.version;
         match ctx.store.apply(vec![Write::Update { document, expected_version: version }]).await {
-            Ok(()) => return Ok(json!({ "approvalRuleTemplate": body })),
+            Ok(()) => return Ok(ApprovalRuleTemplateOutput { approval_rule_template: body }),
             Err(StoreError::Conflict { .. }) => continue,
             Err(err) => return Err(err.into()),
         }
@@ -439,10 +558,22 @@ async fn modify(
     Err(ApiError::internal(format!("approval rule template {name} kept changing")))
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateApprovalRuleTemplateNameInput {
+    pub old_approval_rule_template_name: Option<String>,
+    pub new_approval_rule_template_name: Option<String>,
+}
+
 /// Renames a template and, in the same batch, its associations.
-async fn update_name(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let old = name_field(&input, "oldApprovalRuleTemplateName")?.to_owned();
-    let new = name_field(&input, "newApprovalRuleTemplateName")?.to_owned();
+pub async fn update_approval_rule_template_name(
+    ctx: &Context,
+    caller: &Caller,
+    input: UpdateApprovalRuleTemplateNameInput,
+    now: i64,
+) -> Result<UpdateApprovalRuleTemplateNameOutput, ApiError> {
+    let old = name_field(input.old_approval_rule_template_name.as_deref())?.to_owned();
+    let new = name_field(input.new_approval_rule_template_name.as_deref())?.to_owned();
     let Some(mut document) = ctx.store.get(APPROVAL_RULE_TEMPLATE, &old).await? else {
         return Err(missing(&old));
     };
@@ -453,15 +584,14 @@ async fn update_name(ctx: &Context, caller: &Caller, input: Value) -> Result<Val
         )
     };
     if old == new {
-        return Ok(json!({ "approvalRuleTemplate": document.body }));
+        return Ok(ApprovalRuleTemplateOutput { approval_rule_template: document.body });
     }
     if ctx.store.get(APPROVAL_RULE_TEMPLATE, &new).await?.is_some() {
         return Err(exists());
     }
     document.key.clone_from(&new);
     document.body["approvalRuleTemplateName"] = json!(new);
-    document.body["lastModifiedDate"] =
-        json!(engine::clock::aws_timestamp(engine::clock::now_ms()));
+    document.body["lastModifiedDate"] = json!(engine::clock::aws_timestamp(now));
     document.body["lastModifiedUser"] = json!(user_arn(ctx, caller));
     let body = document.body.clone();
     let mut writes = vec![
@@ -476,7 +606,7 @@ async fn update_name(ctx: &Context, caller: &Caller, input: Value) -> Result<Val
         writes.push(Write::Put(association(&new, &repository)));
     }
     match ctx.store.apply(writes).await {
-        Ok(()) => Ok(json!({ "approvalRuleTemplate": body })),
+        Ok(()) => Ok(ApprovalRuleTemplateOutput { approval_rule_template: body }),
         Err(StoreError::AlreadyExists { .. }) => Err(exists()),
         Err(err) => Err(err.into()),
     }
@@ -510,10 +640,74 @@ async fn associate(ctx: &Context, template: &str, repository: &str) -> Result<()
     Ok(())
 }
 
-/// BatchAssociate… (`associate`) or BatchDisassociate…: what happened to each repository.
-async fn batch(ctx: &Context, input: Value, associate_them: bool) -> Result<Value, ApiError> {
-    let template = existing_template(ctx, &input, "approvalRuleTemplateName").await?;
-    let names = repository_names(&input)?;
+/// The input of the batch (dis)associations.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRuleTemplateRepositoriesInput {
+    pub approval_rule_template_name: Option<String>,
+    pub repository_names: Option<Vec<String>>,
+}
+
+pub type BatchAssociateApprovalRuleTemplateWithRepositoriesInput =
+    ApprovalRuleTemplateRepositoriesInput;
+pub type BatchDisassociateApprovalRuleTemplateFromRepositoriesInput =
+    ApprovalRuleTemplateRepositoriesInput;
+
+/// A repository a batch (dis)association did not change, and why (CodeCommit's
+/// `Batch(Dis)AssociateApprovalRuleTemplate…Error`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRuleTemplateRepositoryError {
+    pub repository_name: String,
+    pub error_code: String,
+    pub error_message: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchAssociateApprovalRuleTemplateWithRepositoriesOutput {
+    pub associated_repository_names: Vec<String>,
+    pub errors: Vec<ApprovalRuleTemplateRepositoryError>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchDisassociateApprovalRuleTemplateFromRepositoriesOutput {
+    pub disassociated_repository_names: Vec<String>,
+    pub errors: Vec<ApprovalRuleTemplateRepositoryError>,
+}
+
+pub async fn batch_associate_approval_rule_template_with_repositories(
+    ctx: &Context,
+    input: BatchAssociateApprovalRuleTemplateWithRepositoriesInput,
+) -> Result<BatchAssociateApprovalRuleTemplateWithRepositoriesOutput, ApiError> {
+    let (done, errors) = batch(ctx, input, true).await?;
+    Ok(BatchAssociateApprovalRuleTemplateWithRepositoriesOutput {
+        associated_repository_names: done,
+        errors,
+    })
+}
+
+pub async fn batch_disassociate_approval_rule_template_from_repositories(
+    ctx: &Context,
+    input: BatchDisassociateApprovalRuleTemplateFromRepositoriesInput,
+) -> Result<BatchDisassociateApprovalRuleTemplateFromRepositoriesOutput, ApiError> {
+    let (done, errors) = batch(ctx, input, false).await?;
+    Ok(BatchDisassociateApprovalRuleTemplateFromRepositoriesOutput {
+        disassociated_repository_names: done,
+        errors,
+    })
+}
+
+/// BatchAssociate… (`associate`) or BatchDisassociate…: the repositories changed, and the
+/// others with why.
+async fn batch(
+    ctx: &Context,
+    input: ApprovalRuleTemplateRepositoriesInput,
+    associate_them: bool,
+) -> Result<(Vec<String>, Vec<ApprovalRuleTemplateRepositoryError>), ApiError> {
+    let template = existing_template(ctx, input.approval_rule_template_name.as_deref()).await?;
+    let names = check_repository_names(input.repository_names)?;
     let (mut done, mut errors) = (Vec::new(), Vec::new());
     for name in names {
         let outcome = match check_name(&name) {
@@ -541,18 +735,14 @@ async fn batch(ctx: &Context, input: Value, associate_them: bool) -> Result<Valu
             Err(err) if matches!(err.kind, ErrorKind::Internal | ErrorKind::Timeout) => {
                 return Err(err);
             }
-            Err(err) => errors.push(json!({
-                "repositoryName": name,
-                "errorCode": err.code,
-                "errorMessage": err.message,
-            })),
+            Err(err) => errors.push(ApprovalRuleTemplateRepositoryError {
+                repository_name: name,
+                error_code: err.code,
+                error_message: err.message,
+            }),
         }
     }
-    Ok(if associate_them {
-        json!({ "associatedRepositoryNames": done, "errors": errors })
-    } else {
-        json!({ "disassociatedRepositoryNames": done, "errors": errors })
-    })
+    Ok((done, errors))
 }
 
 #[cfg(test)]

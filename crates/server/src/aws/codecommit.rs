@@ -1,6 +1,7 @@
 //! The CodeCommit operation table: an operation's JSON input parsed into its typed struct
 //! (`awsapi::json::typed`), the `codecommit` crate's function for it, and its output back to
-//! JSON. Operations not typed yet go to `codecommit::api::call` with their JSON as it is.
+//! JSON. Operations not typed yet (pull requests, approvals, comments, merges) go to
+//! `codecommit::api::call` with their JSON as it is.
 
 use awsapi::json::typed;
 use awsapi::{ApiError, Caller};
@@ -52,6 +53,46 @@ pub(crate) async fn call(
         }
         "TestRepositoryTriggers" => {
             json(triggers::test_repository_triggers(ctx, typed(input)?, now).await)
+        }
+        "CreateApprovalRuleTemplate" => {
+            json(api::create_approval_rule_template(ctx, caller, typed(input)?, now).await)
+        }
+        "GetApprovalRuleTemplate" => {
+            json(api::get_approval_rule_template(ctx, typed(input)?).await)
+        }
+        "DeleteApprovalRuleTemplate" => {
+            json(api::delete_approval_rule_template(ctx, typed(input)?).await)
+        }
+        "ListApprovalRuleTemplates" => {
+            json(api::list_approval_rule_templates(ctx, typed(input)?).await)
+        }
+        "UpdateApprovalRuleTemplateName" => {
+            json(api::update_approval_rule_template_name(ctx, caller, typed(input)?, now).await)
+        }
+        "UpdateApprovalRuleTemplateDescription" => json(
+            api::update_approval_rule_template_description(ctx, caller, typed(input)?, now).await,
+        ),
+        "UpdateApprovalRuleTemplateContent" => {
+            json(api::update_approval_rule_template_content(ctx, caller, typed(input)?, now).await)
+        }
+        "AssociateApprovalRuleTemplateWithRepository" => {
+            json(api::associate_approval_rule_template_with_repository(ctx, typed(input)?).await)
+        }
+        "DisassociateApprovalRuleTemplateFromRepository" => {
+            json(api::disassociate_approval_rule_template_from_repository(ctx, typed(input)?).await)
+        }
+        "BatchAssociateApprovalRuleTemplateWithRepositories" => json(
+            api::batch_associate_approval_rule_template_with_repositories(ctx, typed(input)?).await,
+        ),
+        "BatchDisassociateApprovalRuleTemplateFromRepositories" => json(
+            api::batch_disassociate_approval_rule_template_from_repositories(ctx, typed(input)?)
+                .await,
+        ),
+        "ListAssociatedApprovalRuleTemplatesForRepository" => json(
+            api::list_associated_approval_rule_templates_for_repository(ctx, typed(input)?).await,
+        ),
+        "ListRepositoriesForApprovalRuleTemplate" => {
+            json(api::list_repositories_for_approval_rule_template(ctx, typed(input)?).await)
         }
         _ => api::call(ctx, caller, operation, input).await,
     }
