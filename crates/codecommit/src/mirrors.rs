@@ -41,7 +41,7 @@ use engine::kinds::{MIRROR, MIRROR_CURSOR, REPOSITORY};
 /// The user the ref events of a pull are recorded with.
 pub const MIRROR_USER: &str = "mirror";
 /// Tries of one push before its failure is recorded.
-pub const PUSH_ATTEMPTS: u32 = 3;
+pub(crate) const PUSH_ATTEMPTS: u32 = 3;
 /// The longest a fetch or push may take: a remote that hangs must not hold the lock forever.
 const GIT_TIMEOUT: Duration = Duration::from_secs(600);
 /// The most a mirror's git may print (a listing of refs; the pack goes to the repository).
@@ -71,7 +71,7 @@ pub enum MirrorError {
 /// Where a repository pulls from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PullMirror {
+pub(crate) struct PullMirror {
     pub url: String,
     pub interval_seconds: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,7 +81,7 @@ pub struct PullMirror {
 /// Where a repository pushes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PushMirror {
+pub(crate) struct PushMirror {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret: Option<String>,
@@ -90,7 +90,7 @@ pub struct PushMirror {
 /// How one pull or push ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub time_ms: i64,
     pub ok: bool,
     pub message: String,
@@ -104,7 +104,7 @@ impl Outcome {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Status {
+pub(crate) struct Status {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_pull: Option<Outcome>,
     #[serde(default)]
@@ -113,7 +113,7 @@ pub struct Status {
 
 /// The body of a repository's `mirror` document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Mirrors {
+pub(crate) struct Mirrors {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull: Option<PullMirror>,
     #[serde(default)]
@@ -124,7 +124,7 @@ pub struct Mirrors {
 
 impl Mirrors {
     /// Whether the pull is due at `now`: never pulled, or pulled (well or not) an interval ago.
-    pub fn pull_due(&self, now: i64) -> bool {
+    pub(crate) fn pull_due(&self, now: i64) -> bool {
         let Some(pull) = &self.pull else { return false };
         let interval =
             i64::try_from(pull.interval_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
@@ -146,7 +146,7 @@ struct Cursor {
 
 /// One branch or tag that a fetch moved; zeros for the side where it did not exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefChange {
+pub(crate) struct RefChange {
     pub name: String,
     pub old: String,
     pub new: String,
@@ -289,7 +289,7 @@ async fn check_secret(ctx: &Context, name: Option<&str>) -> Result<(), MirrorErr
 
 /// A URL git can be given as an argument: not an option, one line, and without a password
 /// (those belong in the secrets store, not in a document anyone listing mirrors sees).
-pub fn check_url(url: &str) -> Result<(), String> {
+pub(crate) fn check_url(url: &str) -> Result<(), String> {
     if url.is_empty() || url.len() > 2048 {
         return Err("the URL is empty or longer than 2048 characters".to_owned());
     }
@@ -461,7 +461,7 @@ fn cursor_write(
 // Credentials.
 
 /// `user:password`, or JSON with `username` and `password`, as the secret holds them.
-pub fn parse_credentials(value: &str) -> Option<(String, String)> {
+pub(crate) fn parse_credentials(value: &str) -> Option<(String, String)> {
     // A trailing newline is what `echo` and editors leave, never part of a password.
     let value = value.trim_end_matches(['\n', '\r']);
     if value.trim_start().starts_with('{') {
@@ -475,7 +475,7 @@ pub fn parse_credentials(value: &str) -> Option<(String, String)> {
 }
 
 /// The `http.extraHeader` value that authenticates as `user`.
-pub fn basic_header(user: &str, password: &str) -> String {
+pub(crate) fn basic_header(user: &str, password: &str) -> String {
     format!(
         "Authorization: Basic {}",
         awsapi::base64::encode(format!("{user}:{password}").as_bytes())
@@ -501,7 +501,7 @@ async fn credentials_header(ctx: &Context, secret: Option<&str>) -> Result<Optio
 /// Gives git the header through its environment rather than `-c` on the command line: the
 /// command line of any process is readable by every local user (`ps`), its environment only
 /// by its owner. `process::git` uses configuration entry 0 (`safe.directory`); this is entry 1.
-pub fn with_header(command: &mut tokio::process::Command, header: Option<&str>) {
+pub(crate) fn with_header(command: &mut tokio::process::Command, header: Option<&str>) {
     if let Some(header) = header {
         command
             .env("GIT_CONFIG_COUNT", "2")
@@ -553,7 +553,7 @@ async fn list_refs(dir: &Path) -> Result<BTreeMap<String, String>, String> {
 }
 
 /// `git for-each-ref --format='%(objectname) %(refname)'` as name → object id.
-pub fn parse_refs(text: &str) -> BTreeMap<String, String> {
+pub(crate) fn parse_refs(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|line| line.split_once(' '))
         .map(|(oid, name)| (name.to_owned(), oid.to_owned()))
@@ -561,7 +561,7 @@ pub fn parse_refs(text: &str) -> BTreeMap<String, String> {
 }
 
 /// What moved between two listings, by ref name: created, updated and deleted refs.
-pub fn diff_refs(
+pub(crate) fn diff_refs(
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> Vec<RefChange> {
@@ -812,7 +812,7 @@ fn start_pull(ctx: &Context, running: &Running, repo: &str, mirrors: &Mirrors) {
 
 /// Whether the event concerns the push mirror `url`: everything does except what the pull
 /// mirror fetched from that same URL (pushing it back would be pointless).
-pub fn concerns(event: &Value, url: &str, pull_url: Option<&str>) -> bool {
+pub(crate) fn concerns(event: &Value, url: &str, pull_url: Option<&str>) -> bool {
     !(event["user"] == MIRROR_USER && pull_url == Some(url))
 }
 

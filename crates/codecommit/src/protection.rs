@@ -30,7 +30,7 @@ pub const POLICY_ENV: &str = "SLIPWAY_PUSH_POLICY";
 
 /// The `pre-receive` hook. It fails closed: a policy named but missing (the server could not
 /// read the push's commands, or could not write the file) refuses the push.
-pub const HOOK: &str = r#"#!/bin/sh
+pub(crate) const HOOK: &str = r#"#!/bin/sh
 # Slipway branch protection (written by the server; changes are overwritten).
 # SLIPWAY_PUSH_POLICY names a file of "ref<TAB>action<TAB>reason" lines: the refused
 # combinations for this push ("*" matches any ref or action).
@@ -86,7 +86,7 @@ pub struct BranchRule {
 
 /// What a ref update does to a branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// A create or a fast-forward.
     Push,
     /// An update that is not a fast-forward.
@@ -96,7 +96,7 @@ pub enum Action {
 
 impl Action {
     /// The word the hook and the messages use.
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Action::Push => "push",
             Action::ForcePush => "force-push",
@@ -106,7 +106,7 @@ impl Action {
 }
 
 /// Whether `branch` (without `refs/heads/`) matches `pattern`.
-pub fn glob_matches(pattern: &str, branch: &str) -> bool {
+pub(crate) fn glob_matches(pattern: &str, branch: &str) -> bool {
     fn go(pattern: &[u8], text: &[u8]) -> bool {
         match pattern.split_first() {
             None => text.is_empty(),
@@ -127,7 +127,12 @@ pub fn glob_matches(pattern: &str, branch: &str) -> bool {
 
 /// Why `user` may not do `action` to the ref `ref_name` under `rules`; `None` when every
 /// matching rule allows it (and for anything but a branch).
-pub fn refusal(rules: &[BranchRule], user: &str, ref_name: &str, action: Action) -> Option<String> {
+pub(crate) fn refusal(
+    rules: &[BranchRule],
+    user: &str,
+    ref_name: &str,
+    action: Action,
+) -> Option<String> {
     let branch = ref_name.strip_prefix("refs/heads/")?;
     rules.iter().filter(|rule| glob_matches(&rule.branch, branch)).find_map(|rule| {
         let allowed = match action {
@@ -157,7 +162,7 @@ pub fn refusal(rules: &[BranchRule], user: &str, ref_name: &str, action: Action)
 /// is CodeCommit's `AccessDeniedException`, what AWS answers when an IAM deny on
 /// `codecommit:References` refuses the operation, with the rule in its message. Call it
 /// before anything moves.
-pub async fn check_api_move(
+pub(crate) async fn check_api_move(
     ctx: &Context,
     caller_user: &str,
     operation: &str,
@@ -181,7 +186,11 @@ pub async fn check_api_move(
 
 /// The policy file's lines for `user`'s push of `commands` (`None`: they could not be read,
 /// so everything is refused).
-pub fn policy_lines(rules: &[BranchRule], user: &str, commands: Option<&[RefCommand]>) -> String {
+pub(crate) fn policy_lines(
+    rules: &[BranchRule],
+    user: &str,
+    commands: Option<&[RefCommand]>,
+) -> String {
     let Some(commands) = commands else {
         return "*\t*\tthe push's ref updates could not be read\n".to_owned();
     };

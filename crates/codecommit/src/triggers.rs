@@ -45,9 +45,9 @@ const PENDING: &str = "*pending";
 const MAX_TRIGGERS: usize = 10;
 const MAX_BRANCHES: usize = 100;
 const MAX_CUSTOM_DATA: usize = 1000;
-pub const MAX_ATTEMPTS: u32 = 6;
-pub const TIMEOUT: Duration = Duration::from_secs(10);
-pub const CONCURRENCY: usize = 8;
+pub(crate) const MAX_ATTEMPTS: u32 = 6;
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONCURRENCY: usize = 8;
 /// Events read per store round trip by the delivery loop.
 const EVENT_PAGE: i64 = 100;
 
@@ -419,7 +419,7 @@ fn new_secret() -> String {
 // Selection, notifications and signatures.
 
 /// One reference change, as a `ref-event` document records it.
-pub struct Change<'a> {
+pub(crate) struct Change<'a> {
     pub repository: &'a str,
     pub reference: &'a str,
     pub commit: &'a str,
@@ -430,7 +430,7 @@ pub struct Change<'a> {
 }
 
 /// Whether `trigger` fires for `event` (`created`/`updated`/`deleted`) on `reference`.
-pub fn selects(trigger: &Value, event: &str, reference: &str) -> bool {
+pub(crate) fn selects(trigger: &Value, event: &str, reference: &str) -> bool {
     let wanted = match event {
         "created" => "createReference",
         "updated" => "updateReference",
@@ -448,7 +448,7 @@ pub fn selects(trigger: &Value, event: &str, reference: &str) -> bool {
 }
 
 /// CodeCommit's trigger notification for one change.
-pub fn notification(
+pub(crate) fn notification(
     ctx: &Context,
     trigger: &Value,
     configuration_id: &str,
@@ -457,7 +457,7 @@ pub fn notification(
     notification_in(&ctx.region, &ctx.account, trigger, configuration_id, change)
 }
 
-pub fn notification_in(
+pub(crate) fn notification_in(
     region: &str,
     account: &str,
     trigger: &Value,
@@ -489,12 +489,12 @@ pub fn notification_in(
 }
 
 /// `2016-02-09T00:08:11.743+0000`, as CodeCommit writes `eventTime`.
-pub fn event_time(ms: i64) -> String {
+pub(crate) fn event_time(ms: i64) -> String {
     engine::clock::format_utc(ms, engine::clock::EVENT_TIME)
 }
 
 /// `sha256=<hex HMAC-SHA256 of body>`, keyed with the secret's characters.
-pub fn signature(secret: &str, body: &[u8]) -> String {
+pub(crate) fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(hmac(secret.as_bytes(), body)))
 }
 
@@ -503,7 +503,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 
 /// The outcome of one POST.
 #[derive(Debug)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     pub status: Option<u16>,
     /// `None` when the receiver answered 2xx.
     pub error: Option<String>,
@@ -522,7 +522,7 @@ fn client() -> &'static reqwest::Client {
 }
 
 /// POSTs `body` once, signed.
-pub async fn post(url: &str, secret: &str, delivery: &str, body: String) -> Attempt {
+pub(crate) async fn post(url: &str, secret: &str, delivery: &str, body: String) -> Attempt {
     let signature = signature(secret, body.as_bytes());
     let sent = client()
         .post(url)
@@ -561,7 +561,7 @@ fn chain(err: &dyn std::error::Error) -> String {
 }
 
 /// The pause before attempt `attempt` (1-based; the first goes at once): 1 s, 2 s, 4 s, …
-pub fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     match attempt {
         0 | 1 => Duration::ZERO,
         n => Duration::from_secs(1 << (n - 2).min(10)),
@@ -625,7 +625,7 @@ async fn resume_pending(ctx: &Context, limiter: &Arc<Semaphore>) -> Result<(), S
 }
 
 /// Turns every repository's new reference events into deliveries, and starts them.
-pub async fn scan(ctx: &Context, limiter: &Arc<Semaphore>) -> Result<(), StoreError> {
+pub(crate) async fn scan(ctx: &Context, limiter: &Arc<Semaphore>) -> Result<(), StoreError> {
     let mut after = None;
     loop {
         let query = ListQuery {
