@@ -1,13 +1,14 @@
 //! What every AWS service Slipway serves shares, and nothing else: the error type
 //! ([`ApiError`], a [`ErrorKind`], the AWS code and message; the HTTP status of each kind is
-//! the server's business), paging tokens ([`paging`]), ARNs ([`arn`]), the SigV4 verifier
-//! ([`sigv4`]) and the wire helpers of the AWS protocols ([`json`] for JSON 1.1, [`query`] for
-//! the Query protocol's and S3's XML).
+//! the server's business), paging tokens ([`paging`]), ARNs ([`arn`]), base64 ([`base64`]),
+//! the SigV4 verifier ([`sigv4`]) and the wire helpers of the AWS protocols ([`json`] for
+//! JSON 1.1, [`query`] for the Query protocol's and S3's XML).
 //!
 //! **Boundary:** this crate knows no HTTP library (no axum, hyper or http types) and none of
 //! our other crates; the server turns requests into the plain values these functions take.
 
 pub mod arn;
+pub mod base64;
 mod error;
 pub mod json;
 pub mod paging;

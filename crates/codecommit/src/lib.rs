@@ -1,13 +1,37 @@
-//! CodeCommit, the git hosting service: what `aws codecommit …` reaches.
+//! CodeCommit, the git hosting service: what `aws codecommit …` reaches, and what happens to
+//! the hosted repositories besides.
 //!
-//! Today this crate holds the one git runner ([`process`]: `git` with safe defaults and
-//! `run_bounded`, the runner with a timeout and an output cap). The operations
-//! (repositories, files, pull requests and approvals, templates, triggers, mirrors, ref
-//! events, branch protection) still live in `server::codecommit`, `server::git`,
-//! `server::triggers` and `server::mirrors` and move here next, as typed service functions
-//! over a context (store, blobs, the repositories' directory).
+//! Every function works over a [`Context`] (the store, the repositories' directory, region,
+//! account, the sealer, the ref-events `Notify`), which the server builds from its state:
+//! - [`api`]: the CodeCommit operations as typed service functions (repositories, branches,
+//!   commits and files, approval rule templates: `get_repository(ctx, caller, input)` with
+//!   input and output structs named after botocore's shapes); pull requests with approvals,
+//!   comments and merges still take JSON through [`api::call`];
+//! - [`triggers`]: repository triggers (the typed API operations and the delivery loop's body);
+//! - [`mirrors`]: pull and push mirrors (the administration calls and the mirror loop's body);
+//! - [`protection`]: branch protection (the rules, the verdicts the `pre-receive` hook reads);
+//! - [`refs`]: the reference events a push or the API records, and reading them back;
+//! - [`git`]: the bare repositories on disk; [`process`]: the one git runner (`git` with safe
+//!   defaults and `run_bounded`, with a timeout and an output cap).
+//!
+//! The server keeps the HTTP edges (git smart HTTP, the AWS JSON dispatch, the console) and
+//! the background loops' registry and leases; it calls into this crate for the rest.
 //!
 //! **Boundary:** no HTTP edge: this crate never depends on axum, askama or `server` (the
 //! tidy test `dependency_rules_hold` checks it).
 
+pub mod api;
+mod context;
+pub mod git;
+pub mod mirrors;
 pub mod process;
+pub mod protection;
+pub mod refs;
+pub mod triggers;
+
+pub use context::Context;
+
+#[cfg(test)]
+pub(crate) use context::test_context;
+#[cfg(test)]
+mod state_snapshot;

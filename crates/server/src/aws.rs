@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::auth::{self, AuthError, Principal, RequestParts};
 use crate::error::{ApiError, ErrorKind, body_kind, json_response};
-use crate::{AppState, codecommit, secrets_store};
+use crate::{AppState, secrets_store};
 
 /// The services this server speaks, by their `X-Amz-Target` prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +118,7 @@ async fn dispatch(
     tracing::debug!(user = %caller.user, %target, "API call");
     match service {
         Service::CodeBuild => codebuild::call(state, &caller, operation, input).await,
-        Service::CodeCommit => codecommit::call(state, &caller, operation, input).await,
+        Service::CodeCommit => self::codecommit::call(state, &caller, operation, input).await,
         Service::Ssm => secrets_store::ssm(&state.secrets_store, operation, input).await,
         Service::SecretsManager => {
             let secrets = &state.secrets_store;
@@ -200,6 +200,7 @@ pub(crate) fn scope_service<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<
 }
 
 pub(crate) mod codebuild;
+pub(crate) mod codecommit;
 mod query;
 pub(crate) use query::s3_not_available;
 

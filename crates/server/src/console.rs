@@ -40,6 +40,7 @@ use serde_json::{Value, json};
 use self::session::Session;
 use crate::AppState;
 use crate::auth::{Principal, SignIn};
+use codecommit::api as cc;
 use engine::kinds::GIT_CREDENTIAL;
 
 /// `GET /`: browsers go to the console (the AWS API is `POST /`).
@@ -473,7 +474,7 @@ async fn logout(
 
 async fn repositories(api: Api) -> Page {
     let mut repositories: Vec<RepositoryRow> =
-        crate::codecommit::all_metadata(&api.state, &api.caller)
+        codecommit::api::all_metadata(&api.state.codecommit(), &api.caller)
             .await?
             .iter()
             .map(|metadata| RepositoryRow {
@@ -508,20 +509,23 @@ const MAX_BRANCH_PAGES: usize = 10;
 /// page reads through the CodeCommit operations, as the signed-in user, so it shows what the
 /// API would.
 async fn repository(api: Api, Path(name): Path<String>, Query(query): Query<BrowseQuery>) -> Page {
-    let metadata = api.call("GetRepository", json!({ "repositoryName": name })).await?;
-    let metadata = &metadata["repositoryMetadata"];
+    let repository_name = Some(name.clone());
+    let ctx = api.codecommit("GetRepository", &name)?;
+    let input = cc::GetRepositoryInput { repository_name: repository_name.clone() };
+    let metadata = cc::get_repository(&ctx, &api.caller, input).await?.repository_metadata;
+    let metadata = &metadata;
     let mut branches: Vec<String> = Vec::new();
     let mut token: Option<String> = None;
     // Every page of ListBranches, within reason.
+    let ctx = api.codecommit("ListBranches", &name)?;
     for _ in 0..MAX_BRANCH_PAGES {
-        let mut input = json!({ "repositoryName": name });
-        if let Some(token) = token.take() {
-            input["nextToken"] = json!(token);
-        }
-        let listed = api.call("ListBranches", input).await?;
-        let names = listed["branches"].as_array().into_iter().flatten();
-        branches.extend(names.filter_map(|it| it.as_str().map(str::to_owned)));
-        token = listed["nextToken"].as_str().map(str::to_owned);
+        let input = cc::ListBranchesInput {
+            repository_name: repository_name.clone(),
+            next_token: token.take(),
+        };
+        let listed = cc::list_branches(&ctx, input).await?;
+        branches.extend(listed.branches);
+        token = listed.next_token;
         if token.is_none() {
             break;
         }
@@ -536,39 +540,47 @@ async fn repository(api: Api, Path(name): Path<String>, Query(query): Query<Brow
     let path = query.path.unwrap_or_default().trim_matches('/').to_owned();
     let (mut entries, mut commits) = (Vec::new(), Vec::new());
     if let Some(branch) = &branch {
-        let folder = api
-            .call(
-                "GetFolder",
-                json!({ "repositoryName": name, "commitSpecifier": branch, "folderPath": format!("/{path}") }),
-            )
-            .await?;
-        let listed = |field: &str, folder_entry: bool, viewable: bool| -> Vec<Entry> {
-            folder[field]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|it| Entry {
-                    name: text(it, "relativePath"),
-                    path: text(it, "absolutePath"),
-                    folder: folder_entry,
-                    viewable,
-                })
-                .collect()
+        let input = cc::GetFolderInput {
+            repository_name: repository_name.clone(),
+            commit_specifier: Some(branch.clone()),
+            folder_path: Some(format!("/{path}")),
         };
-        entries.extend(listed("subFolders", true, false));
-        entries.extend(listed("files", false, true));
-        entries.extend(listed("symbolicLinks", false, false));
-        entries.extend(listed("subModules", false, false));
-        let head =
-            api.call("GetBranch", json!({ "repositoryName": name, "branchName": branch })).await?;
-        let mut next = head["branch"]["commitId"].as_str().map(str::to_owned);
+        let folder = cc::get_folder(&api.codecommit("GetFolder", &name)?, input).await?;
+        let entry = |name: String, path: String, folder: bool, viewable: bool| Entry {
+            name,
+            path,
+            folder,
+            viewable,
+        };
+        for it in folder.sub_folders {
+            entries.push(entry(it.relative_path, it.absolute_path, true, false));
+        }
+        for it in folder.files {
+            entries.push(entry(it.relative_path, it.absolute_path, false, true));
+        }
+        for it in folder.symbolic_links {
+            entries.push(entry(it.relative_path, it.absolute_path, false, false));
+        }
+        for it in folder.sub_modules {
+            entries.push(entry(it.relative_path, it.absolute_path, false, false));
+        }
+        let input = cc::GetBranchInput {
+            repository_name: repository_name.clone(),
+            branch_name: Some(branch.clone()),
+        };
+        let head = cc::get_branch(&api.codecommit("GetBranch", &name)?, input).await?;
+        let mut next = Some(head.branch.commit_id);
+        let ctx = api.codecommit("GetCommit", &name)?;
         while let Some(id) = next.take() {
             if commits.len() == COMMITS_SHOWN {
                 break;
             }
-            let found =
-                api.call("GetCommit", json!({ "repositoryName": name, "commitId": id })).await?;
-            let commit = &found["commit"];
+            let input = cc::GetCommitInput {
+                repository_name: repository_name.clone(),
+                commit_id: Some(id.clone()),
+            };
+            let found = cc::get_commit(&ctx, input).await?;
+            let commit = &found.commit;
             next = commit["parents"].get(0).and_then(Value::as_str).map(str::to_owned);
             commits.push(CommitRow {
                 short: id.chars().take(8).collect(),
@@ -602,18 +614,17 @@ async fn repository_file(
     let (Some(branch), Some(path)) = (query.branch, query.path) else {
         return Err(ConsoleError(StatusCode::BAD_REQUEST, "Which branch and file?".to_owned()));
     };
-    let file = api
-        .call(
-            "GetFile",
-            json!({ "repositoryName": name, "commitSpecifier": branch, "filePath": path }),
-        )
-        .await?;
-    let content = crate::base64_codec::decode(file["fileContent"].as_str().unwrap_or_default())
-        .unwrap_or_default();
+    let input = cc::GetFileInput {
+        repository_name: Some(name.clone()),
+        commit_specifier: Some(branch.clone()),
+        file_path: Some(path.clone()),
+    };
+    let file = cc::get_file(&api.codecommit("GetFile", &name)?, input).await?;
+    let content = crate::base64_codec::decode(&file.file_content).unwrap_or_default();
     let path = path.trim_matches('/').to_owned();
     let page = FilePage {
         frame: api.frame(),
-        size: file["fileSize"].as_u64().unwrap_or(content.len() as u64),
+        size: file.file_size,
         text: String::from_utf8(content).ok(),
         crumbs: crumbs(&path),
         name,
@@ -651,11 +662,17 @@ impl Api {
         Some((&self.session).into())
     }
 
-    /// A CodeCommit operation, authorized as the API authorizes it.
-    async fn call(&self, operation: &str, input: Value) -> Result<Value, ConsoleError> {
+    /// The context of the CodeCommit `operation` on `repository`, once it is authorized as
+    /// the API authorizes it; the page then calls the operation's typed function.
+    fn codecommit(
+        &self,
+        operation: &str,
+        repository: &str,
+    ) -> Result<codecommit::Context, ConsoleError> {
         let principal = principal(&self.session);
+        let input = json!({ "repositoryName": repository });
         crate::aws::authorize(&self.state, &principal, "codecommit", operation, &input)?;
-        Ok(crate::codecommit::call(&self.state, &self.caller, operation, input).await?)
+        Ok(self.state.codecommit())
     }
 
     /// ListBuilds, newest first, authorized as the API authorizes it.

@@ -14,21 +14,21 @@
 //!
 //! A push records what it changed: receive-pack's commands are read from the start of the
 //! request as it streams past (`pkt`), and once git has finished, every command git reports as
-//! done becomes a `ref-event` document, all in one store transaction, before the response
-//! ends; then `AppState::ref_events` wakes whoever reacts to pushes.
+//! done becomes a `ref-event` document (`codecommit::refs::record_push`), all in one store
+//! transaction, before the response ends; then `Context::ref_events` wakes whoever reacts to
+//! pushes.
 //!
 //! `GET /v1/repos/<name>/bundle?commit=<id>` answers with a git bundle of every ref plus that
 //! commit (`git bundle create - --all <id>`), streamed as git writes it: what an agent clones
 //! a build's source from in one request and one git process on each side, where a clone over
 //! the smart protocol takes three requests and a dozen processes.
 //!
-//! Branch protection (`protection`) refuses a push before any ref moves: the repository's
-//! `pre-receive` hook checks each update against the verdicts the server wrote for this user
-//! as soon as the push's commands were read.
+//! Branch protection (`codecommit::protection`) refuses a push before any ref moves: the
+//! repository's `pre-receive` hook checks each update against the verdicts the server wrote
+//! for this user as soon as the push's commands were read.
 
 pub(crate) mod auth;
 mod pkt;
-mod protection;
 
 use std::convert::Infallible;
 use std::io::Write as _;
@@ -41,24 +41,21 @@ use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use engine::store::{Document, Write};
 use futures::StreamExt;
-use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 
 pub(crate) use auth::{create_git_credentials, revoke_git_credentials};
-use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand, RefStatus};
-use protection::PushPolicy;
-pub(crate) use protection::{
-    Action, BranchRule, check_api_move, list_rules, remove_rule, set_rule,
-};
+use codecommit::git::run;
+use codecommit::protection::{self, PushPolicy};
+pub(crate) use codecommit::refs::event_cursor;
+use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand};
 
 use crate::AppState;
 use crate::auth::{Principal, RequestParts};
-use crate::process::git;
-use engine::kinds::{REF_EVENT, REPOSITORY};
+use codecommit::process::git;
+use engine::kinds::REPOSITORY;
 
 /// The git routes, mounted beside the API.
 pub(crate) fn routes() -> Router<AppState> {
@@ -73,54 +70,15 @@ pub(crate) fn routes() -> Router<AppState> {
 
 /// The bare git directory of the repository `name`.
 pub(crate) fn repo_path(state: &AppState, name: &str) -> PathBuf {
-    state.data_dir.join("repos").join(format!("{name}.git"))
+    state.codecommit().repo_path(name)
 }
 
-/// Creates an empty bare repository at `path` (and its parent directories) whose `HEAD` names
-/// `default_branch`, ready to be pushed to over HTTP.
-pub(crate) async fn init_bare(path: &Path, default_branch: &str) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent).await?;
-    }
-    let mut init = git();
-    init.args(["init", "--bare", "--quiet"])
-        .arg(format!("--initial-branch={default_branch}"))
-        .arg(path);
-    run(init).await?;
-    for (key, value) in [
-        // CodeCommit allows force pushes (branch restrictions are IAM's business).
-        ("receive.denyNonFastForwards", "false"),
-        // receive-pack refuses to serve HTTP without an authenticated user otherwise; ours
-        // checks credentials before git runs.
-        ("http.receivepack", "true"),
-        // Partial clones (`--filter=blob:none`) cost nothing to allow.
-        ("uploadpack.allowFilter", "true"),
-    ] {
-        let mut config = git();
-        config.arg("--git-dir").arg(path).args(["config", key, value]);
-        run(config).await?;
-    }
-    // Existing repositories get the hook before their first protected push.
-    protection::install_hook(path).await
-}
-
-/// Runs a short git command (within the API's bounds) and fails with its stderr when it
-/// fails.
-async fn run(command: tokio::process::Command) -> std::io::Result<crate::process::Finished> {
-    let output = crate::process::run_bounded(command, None, crate::process::API_LIMITS)
-        .await
-        .map_err(|err| match err {
-            crate::process::RunError::Io(err) => err,
-            other => std::io::Error::other(other.to_string()),
-        })?;
-    if !output.status.success() {
-        return Err(std::io::Error::other(format!(
-            "git failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    Ok(output)
+/// The newest reference event's number of `repo`, 0 when there is none.
+pub(crate) async fn latest_event(
+    state: &AppState,
+    repo: &str,
+) -> Result<i64, engine::store::StoreError> {
+    codecommit::refs::latest_event(&state.codecommit(), repo).await
 }
 
 /// The two git services.
@@ -410,7 +368,7 @@ async fn rpc(
             );
         }
         if let (Ok(Some(watch)), true) = (fed, succeeded) {
-            record_push(&state, &name, &dir, &user, watch.finish(), output).await;
+            record_push(&state, &name, &user, watch.finish(), output).await;
         }
         // Only now does the response end, so that a client whose push returned can see its
         // events.
@@ -507,7 +465,7 @@ async fn push_policy(
     dir: &Path,
     user: &str,
 ) -> Result<Option<PushPolicy>, Response> {
-    let rules = match protection::rules(state, name).await {
+    let rules = match protection::rules(&state.codecommit(), name).await {
         Ok(rules) => rules,
         Err(err) => return Err(internal("reading the branch protection rules", err)),
     };
@@ -670,11 +628,11 @@ async fn read_capped(mut reader: impl AsyncRead + Unpin, limit: usize) -> Vec<u8
     }
 }
 
-/// Records the ref events of a push git has finished.
+/// Records the ref events of a push git has finished: what git reported, read from its
+/// output, and the crate records what was applied.
 async fn record_push(
     state: &AppState,
     repo: &str,
-    dir: &Path,
     user: &str,
     parsed: Option<(Vec<RefCommand>, Vec<String>)>,
     output: Option<Vec<u8>>,
@@ -688,162 +646,12 @@ async fn record_push(
     }
     let has = |name: &str| capabilities.iter().any(|it| it == name);
     let sideband = has("side-band-64k") || has("side-band");
-    let reported = (has("report-status") || has("report-status-v2"))
+    let reported: Option<Vec<String>> = (has("report-status") || has("report-status-v2"))
         .then(|| output.and_then(|it| pkt::parse_report(&it, sideband)))
-        .flatten();
-    let applied = match reported {
-        // git's own word: exact even when another push has moved the ref since.
-        Some(statuses) => applied_by_report(&commands, &statuses),
-        None => match applied_by_refs(dir, &commands).await {
-            Ok(applied) => applied,
-            Err(err) => {
-                tracing::error!(repository = %repo, %err, "reading refs after a push");
-                return;
-            }
-        },
-    };
-    if applied.is_empty() {
-        return;
-    }
-    if let Err(err) = record_events(state, repo, user, &applied).await {
-        tracing::error!(repository = %repo, %err, "recording ref events");
-        return;
-    }
-    state.ref_events.notify_waiters();
-}
-
-/// The commands receive-pack reported `ok`, in the order they were sent (the order git
-/// applies them in).
-fn applied_by_report(commands: &[RefCommand], statuses: &[RefStatus]) -> Vec<RefCommand> {
-    commands
-        .iter()
-        .filter(|command| statuses.iter().any(|it| it.ok && it.name == command.name))
-        .cloned()
-        .collect()
-}
-
-/// Without a report: the commands whose ref now has the new value (or is gone, for a delete).
-async fn applied_by_refs(dir: &Path, commands: &[RefCommand]) -> std::io::Result<Vec<RefCommand>> {
-    let mut listing = git();
-    listing.arg("--git-dir").arg(dir).args(["for-each-ref", "--format=%(objectname) %(refname)"]);
-    let output = run(listing).await?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let refs: Vec<(&str, &str)> = text.lines().filter_map(|line| line.split_once(' ')).collect();
-    Ok(commands
-        .iter()
-        .filter(|command| {
-            let now = refs.iter().find(|(_, name)| *name == command.name).map(|(oid, _)| *oid);
-            if command.is_delete() { now.is_none() } else { now == Some(command.new.as_str()) }
-        })
-        .cloned()
-        .collect())
-}
-
-/// Records that the API itself moved a branch (CodeCommit's PutFile and CreateCommit), as a
-/// push would have, and wakes whoever reacts to pushes: a commit made without git is still
-/// a change to build.
-pub(crate) async fn record_ref_update(
-    state: &AppState,
-    repo: &str,
-    user: &str,
-    name: &str,
-    old: &str,
-    new: &str,
-) -> Result<(), engine::store::StoreError> {
-    let command = RefCommand { old: old.to_owned(), new: new.to_owned(), name: name.to_owned() };
-    record_events(state, repo, user, &[command]).await?;
-    state.ref_events.notify_waiters();
-    Ok(())
-}
-
-/// Records ref changes the server made itself with git (a pull mirror's fetch), each
-/// `(ref, old, new)` with zeros for a missing side, in one transaction, and wakes whoever
-/// reacts to pushes: a mirrored change is built and notified like a pushed one.
-pub(crate) async fn record_ref_updates(
-    state: &AppState,
-    repo: &str,
-    user: &str,
-    updates: &[(String, String, String)],
-) -> Result<(), engine::store::StoreError> {
-    if updates.is_empty() {
-        return Ok(());
-    }
-    let commands: Vec<RefCommand> = updates
-        .iter()
-        .map(|(name, old, new)| RefCommand {
-            old: old.clone(),
-            new: new.clone(),
-            name: name.clone(),
-        })
-        .collect();
-    record_events(state, repo, user, &commands).await?;
-    state.ref_events.notify_waiters();
-    Ok(())
-}
-
-/// One `ref-event` document per applied command, numbered per repository, in one transaction.
-async fn record_events(
-    state: &AppState,
-    repo: &str,
-    user: &str,
-    applied: &[RefCommand],
-) -> Result<(), engine::store::StoreError> {
-    // Each event takes its number inside the transaction that writes it, so events become
-    // visible in the order of their numbers, whichever process or replica records them: the
-    // trigger and webhook loops read "everything after the last number I saw", and a lower
-    // number committed later would be skipped.
-    let now = engine::clock::now_ms();
-    let counter = format!("ref-events/{repo}");
-    let writes = applied
-        .iter()
-        .map(|command| Write::InsertNumbered {
-            counter: counter.clone(),
-            document: Document {
-                kind: REF_EVENT.to_owned(),
-                // `<repo>/`, to which the store appends the number (see `ref_event_key`).
-                key: format!("{repo}/"),
-                parent: Some(repo.to_owned()),
-                sort: 0,
-                version: 0,
-                body: json!({
-                    "repositoryName": repo,
-                    "ref": command.name,
-                    "oldCommit": command.old,
-                    "newCommit": command.new,
-                    "event": command.event(),
-                    "user": user,
-                    "timeMs": now,
-                }),
-            },
-        })
-        .collect();
-    state.store.apply(writes).await
-}
-
-/// `<repo>/<seq>`: the key `Write::InsertNumbered` gives event `seq` of `repo`.
-pub(crate) fn ref_event_key(repo: &str, seq: i64) -> String {
-    engine::store::numbered_key(&format!("{repo}/"), seq)
-}
-
-/// A listing cursor just past event `seq` of `repo`, so that a loop that remembers the last
-/// event it handled resumes there without listing the history again.
-pub(crate) fn event_cursor(repo: &str, seq: i64) -> String {
-    engine::store::cursor_after(seq, &ref_event_key(repo, seq))
-}
-
-/// The newest reference event's number, 0 when there is none.
-pub(crate) async fn latest_event(
-    state: &AppState,
-    repo: &str,
-) -> Result<i64, engine::store::StoreError> {
-    let query = engine::store::ListQuery {
-        kind: REF_EVENT.to_owned(),
-        parent: Some(repo.to_owned()),
-        descending: true,
-        after: None,
-        limit: 1,
-    };
-    Ok(state.store.list(&query).await?.documents.first().map_or(0, |it| it.sort))
+        .flatten()
+        .map(|statuses| statuses.into_iter().filter(|it| it.ok).map(|it| it.name).collect());
+    let ctx = state.codecommit();
+    codecommit::refs::record_push(&ctx, repo, user, &commands, reported.as_deref()).await;
 }
 
 #[cfg(test)]

@@ -17,16 +17,13 @@ mod auth;
 mod aws;
 mod base64_codec;
 mod codebuild_repositories;
-mod codecommit;
 mod console;
 mod error;
 mod git;
 mod logs;
 mod loop_lease;
 mod loops;
-mod mirrors;
 mod request_limits;
-mod triggers;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -37,14 +34,13 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post, put};
 use axum::serve::ListenerExt as _;
-// `::` because `codecommit` is also a module of this crate until it has moved to its crate.
-use ::codecommit::process;
 use engine::blob::BlobStore;
 use engine::store::Store;
 use iam::{crypto, identity, secrets_store};
 
+pub use codecommit::mirrors::MirrorError;
+use codecommit::{mirrors, process, protection};
 pub use identity::{Credentials, IdentityError, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH};
-pub use mirrors::MirrorError;
 
 use crate::crypto::SecretBox;
 use crate::identity::Identity;
@@ -135,6 +131,19 @@ impl AppState {
             }),
             jobs: self.jobs.clone(),
             logs: self.logs.clone(),
+        }
+    }
+
+    /// What CodeCommit's functions work over, from this state.
+    pub(crate) fn codecommit(&self) -> codecommit::Context {
+        codecommit::Context {
+            store: self.store.clone(),
+            repos_dir: self.data_dir.join("repos"),
+            region: self.region.clone(),
+            account: self.account.clone(),
+            sealer: self.sealer.clone(),
+            secrets_store: self.secrets_store.clone(),
+            ref_events: self.ref_events.clone(),
         }
     }
 
@@ -238,11 +247,17 @@ impl Server {
         let state = self.state.clone();
         loops.start("expiry", move || expire_forever(state.clone()));
         let state = self.state.clone();
-        loops.start("triggers", move || crate::triggers::deliver_forever(state.clone()));
+        loops.start("triggers", move || {
+            let lease = state.clone();
+            with_loop_lease(lease, "triggers", codecommit::triggers::deliver_forever)
+        });
         let state = self.state.clone();
         loops.start("webhooks", move || start_builds_forever(state.clone()));
         let state = self.state.clone();
-        loops.start("mirrors", move || crate::mirrors::run_forever(state.clone()));
+        loops.start("mirrors", move || {
+            let lease = state.clone();
+            with_loop_lease(lease, "mirrors", codecommit::mirrors::run_forever)
+        });
         // Long polls (agents waiting for work) end as soon as the shutdown starts, so that the
         // graceful shutdown does not wait for them.
         let (stopping, jobs) = (self.state.stopping.clone(), self.state.jobs.clone());
@@ -273,7 +288,13 @@ impl Server {
         repository: &str,
         trigger: &str,
     ) -> Result<Option<String>, ServerError> {
-        crate::triggers::secret(&self.state, repository, trigger).await
+        use codecommit::triggers::SecretError;
+        codecommit::triggers::secret(&self.state.codecommit(), repository, trigger).await.map_err(
+            |err| match err {
+                SecretError::Store(err) => ServerError::Store(err),
+                SecretError::Crypto(message) => ServerError::Crypto(message),
+            },
+        )
     }
 
     /// Creates an agent token (`slipway agent-token create`, and the embedded agent's).
@@ -348,8 +369,8 @@ impl Server {
         force_push: Option<Vec<String>>,
         delete: Option<Vec<String>>,
     ) -> Result<serde_json::Value, ServerError> {
-        let rule = git::BranchRule { branch: branch.to_owned(), push, force_push, delete };
-        let rules = git::set_rule(&self.state, repo, rule).await?;
+        let rule = protection::BranchRule { branch: branch.to_owned(), push, force_push, delete };
+        let rules = protection::set_rule(&self.state.codecommit(), repo, rule).await?;
         Ok(serde_json::json!({ "rules": rules }))
     }
 
@@ -360,12 +381,12 @@ impl Server {
         repo: &str,
         branch: &str,
     ) -> Result<bool, ServerError> {
-        Ok(git::remove_rule(&self.state, repo, branch).await?)
+        Ok(protection::remove_rule(&self.state.codecommit(), repo, branch).await?)
     }
 
     /// The branch protection rules of the repository `repo` as JSON (`{"rules": […]}`).
     pub async fn branch_protection(&self, repo: &str) -> Result<serde_json::Value, ServerError> {
-        let rules = git::list_rules(&self.state, repo).await?;
+        let rules = protection::list_rules(&self.state.codecommit(), repo).await?;
         Ok(serde_json::json!({ "rules": rules }))
     }
 
@@ -379,7 +400,8 @@ impl Server {
         interval_seconds: u64,
         credentials_secret: Option<&str>,
     ) -> Result<serde_json::Value, MirrorError> {
-        mirrors::add_pull(&self.state, repo, url, interval_seconds, credentials_secret).await
+        mirrors::add_pull(&self.state.codecommit(), repo, url, interval_seconds, credentials_secret)
+            .await
     }
 
     /// Makes the repository `repo` push-mirror itself to `url` after every change (`slipway
@@ -390,28 +412,28 @@ impl Server {
         url: &str,
         credentials_secret: Option<&str>,
     ) -> Result<serde_json::Value, MirrorError> {
-        mirrors::add_push(&self.state, repo, url, credentials_secret).await
+        mirrors::add_push(&self.state.codecommit(), repo, url, credentials_secret).await
     }
 
     /// Removes the pull mirror of `repo`; `false` when there was none.
     pub async fn remove_pull_mirror(&self, repo: &str) -> Result<bool, MirrorError> {
-        mirrors::remove_pull(&self.state, repo).await
+        mirrors::remove_pull(&self.state.codecommit(), repo).await
     }
 
     /// Removes the push mirror of `repo` to `url`; `false` when there was none.
     pub async fn remove_push_mirror(&self, repo: &str, url: &str) -> Result<bool, MirrorError> {
-        mirrors::remove_push(&self.state, repo, url).await
+        mirrors::remove_push(&self.state.codecommit(), repo, url).await
     }
 
     /// Runs the pull mirror of `repo` now (`slipway mirror sync`); returns its outcome as JSON
     /// (`{"timeMs", "ok", "message"}`).
     pub async fn sync_mirror(&self, repo: &str) -> Result<serde_json::Value, MirrorError> {
-        mirrors::sync(&self.state, repo).await
+        mirrors::sync(&self.state.codecommit(), repo).await
     }
 
     /// The mirrors of `repo` and their status as JSON (`slipway mirror list`).
     pub async fn mirrors(&self, repo: &str) -> Result<serde_json::Value, MirrorError> {
-        mirrors::list(&self.state, repo).await
+        mirrors::list(&self.state.codecommit(), repo).await
     }
 }
 
@@ -546,6 +568,26 @@ async fn start_builds_forever(state: AppState) {
         }
     }
 }
+
+/// A CodeCommit loop body (`codecommit::triggers::deliver_forever`,
+/// `codecommit::mirrors::run_forever`) over `state`'s context, running its rounds while this
+/// replica holds the loop's lease `name`.
+fn with_loop_lease<Body, Loop>(state: AppState, name: &'static str, body: Body) -> Loop
+where
+    Body: FnOnce(codecommit::Context, Box<dyn Fn() -> LeaseCheck + Send + Sync>) -> Loop,
+{
+    let ctx = state.codecommit();
+    body(
+        ctx,
+        Box::new(move || {
+            let state = state.clone();
+            Box::pin(async move { state.runs_loop(name).await })
+        }),
+    )
+}
+
+/// Whether this replica holds a loop's lease, as a loop body awaits it.
+type LeaseCheck = std::pin::Pin<Box<dyn Future<Output = bool> + Send>>;
 
 /// A console password for people to copy: 20 letters and digits, without the ones that
 /// look alike (about 117 bits).

@@ -39,34 +39,8 @@ pub(super) fn next_pkt(bytes: &[u8]) -> Result<Option<(Pkt<'_>, usize)>, ()> {
     }
 }
 
-/// One ref update a push asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RefCommand {
-    pub(crate) old: String,
-    pub(crate) new: String,
-    pub(crate) name: String,
-}
-
-impl RefCommand {
-    /// `created`, `updated` or `deleted`, as the ref-event documents say.
-    pub(crate) fn event(&self) -> &'static str {
-        if is_zero(&self.old) {
-            "created"
-        } else if is_zero(&self.new) {
-            "deleted"
-        } else {
-            "updated"
-        }
-    }
-
-    pub(crate) fn is_delete(&self) -> bool {
-        is_zero(&self.new)
-    }
-}
-
-fn is_zero(oid: &str) -> bool {
-    oid.bytes().all(|b| b == b'0')
-}
+/// One ref update a push asks for (the crate's, which records it as a ref event).
+pub(crate) use codecommit::refs::RefCommand;
 
 fn is_oid(text: &str) -> bool {
     // SHA-1 or SHA-256 object ids, lower-case hex as git writes them.

@@ -5,11 +5,11 @@
 // The tests start git and aws themselves.
 #![allow(clippy::disallowed_methods)]
 
-use std::path::Path;
 use std::process::Command;
 
 use axum::http::{HeaderMap, HeaderValue};
-use engine::kinds::GIT_CREDENTIAL;
+use codecommit::git::init_bare;
+use engine::kinds::{GIT_CREDENTIAL, REF_EVENT};
 use engine::store::{Document, ListQuery, Write};
 use serde_json::json;
 
@@ -33,44 +33,6 @@ fn pkt(data: &[u8]) -> Vec<u8> {
 
 fn command(old: &str, new: &str, name: &str) -> RefCommand {
     RefCommand { old: old.to_owned(), new: new.to_owned(), name: name.to_owned() }
-}
-
-#[tokio::test]
-async fn events_are_numbered_in_order_and_listed_after_a_cursor() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
-    let zero = "0".repeat(40);
-    let one = "1".repeat(40);
-    let first = [command(&zero, &one, "refs/heads/a"), command(&zero, &one, "refs/heads/b")];
-    record_events(&state, "r", "alice", &first).await.unwrap();
-    record_events(&state, "r", "bob", &[command(&one, &zero, "refs/heads/a")]).await.unwrap();
-    record_events(&state, "other", "bob", &[command(&zero, &one, "refs/heads/c")]).await.unwrap();
-    assert_eq!(latest_event(&state, "r").await.unwrap(), 3);
-    assert_eq!(latest_event(&state, "other").await.unwrap(), 1);
-    assert_eq!(latest_event(&state, "none").await.unwrap(), 0);
-    let query = ListQuery {
-        kind: REF_EVENT.to_owned(),
-        parent: Some("r".to_owned()),
-        descending: false,
-        after: Some(event_cursor("r", 1)),
-        limit: 10,
-    };
-    let page = state.store.list(&query).await.unwrap();
-    let found: Vec<(String, i64, String, String)> = page
-        .documents
-        .iter()
-        .map(|it| {
-            let field = |name: &str| it.body[name].as_str().unwrap().to_owned();
-            (it.key.clone(), it.sort, field("ref"), field("event"))
-        })
-        .collect();
-    assert_eq!(
-        found,
-        [
-            (ref_event_key("r", 2), 2, "refs/heads/b".to_owned(), "created".to_owned()),
-            (ref_event_key("r", 3), 3, "refs/heads/a".to_owned(), "deleted".to_owned()),
-        ]
-    );
-    assert_eq!(ref_event_key("r", 2), "r/000000000002");
 }
 
 /// A receive-pack request: commands (the first with capabilities), flush, then "pack" bytes.
@@ -274,7 +236,6 @@ fn only_plain_git_protocol_values_reach_git() {
     assert!(!is_v2(Some("version=22")));
     assert!(!is_v2(None));
     assert_eq!(pkt_line("# service=git-upload-pack\n"), "001e# service=git-upload-pack\n");
-    assert_eq!(ref_event_key("demo", 42), "demo/000000000042");
 }
 
 /// A server on loopback with its state, and a scratch directory for clients.
@@ -503,19 +464,6 @@ async fn git_authenticates_with_the_aws_credential_helper() {
     }
 }
 
-#[tokio::test]
-async fn init_bare_makes_a_pushable_repository() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("repos/deep/x.git");
-    init_bare(&path, "trunk").await.unwrap();
-    assert_eq!(std::fs::read_to_string(path.join("HEAD")).unwrap(), "ref: refs/heads/trunk\n");
-    let config = std::fs::read_to_string(path.join("config")).unwrap();
-    assert!(config.contains("denyNonFastForwards = false"), "{config}");
-    assert!(config.contains("receivepack = true"), "{config}");
-    assert!(Path::new(&path).join("objects").is_dir());
-    assert!(init_bare(&dir.path().join("bad.git"), "bad..name").await.is_err());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gzipped_fetches_and_concurrent_pushes_work() {
     let harness = Harness::start().await;
@@ -564,37 +512,6 @@ async fn gzipped_fetches_and_concurrent_pushes_work() {
     refs.sort();
     assert_eq!(refs, ["refs/heads/b0", "refs/heads/b1", "refs/heads/b2", "refs/heads/b3"]);
     assert!(events[2..].iter().all(|it| it["event"] == "created" && it["newCommit"] == remote));
-}
-
-#[tokio::test]
-async fn without_a_report_the_refs_say_what_a_push_did() {
-    let dir = tempfile::tempdir().unwrap();
-    let bare = dir.path().join("x.git");
-    init_bare(&bare, "main").await.unwrap();
-    let run = |args: &[&str]| {
-        let output = Command::new("git")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
-            .args(args)
-            .current_dir(dir.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    };
-    let bare_dir = bare.to_str().unwrap();
-    let tree = run(&["--git-dir", bare_dir, "hash-object", "-t", "tree", "-w", "/dev/null"]);
-    let commit = run(&["--git-dir", bare_dir, "commit-tree", &tree, "-m", "x"]);
-    run(&["--git-dir", bare_dir, "update-ref", "refs/heads/main", &commit]);
-    let commands = vec![
-        command(ZERO, &commit, "refs/heads/main"),
-        command(ZERO, &commit, "refs/heads/absent"),
-        command(&commit, ZERO, "refs/heads/gone"),
-        command(&commit, ZERO, "refs/heads/main"),
-    ];
-    let applied = applied_by_refs(&bare, &commands).await.unwrap();
-    assert_eq!(applied, [commands[0].clone(), commands[2].clone()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,7 +20,7 @@ async fn codebuild(state: &AppState, operation: &str, input: Value) -> Value {
 }
 
 async fn codecommit(state: &AppState, operation: &str, input: Value) -> Value {
-    crate::codecommit::call(state, &admin(), operation, input).await.unwrap()
+    crate::aws::codecommit::call(state, &admin(), operation, input).await.unwrap()
 }
 
 #[tokio::test]
@@ -30,7 +30,7 @@ async fn a_buildspec_over_the_cap_is_refused_at_start_build() {
         Caller { user: "admin".to_owned(), access_key_id: String::new(), host: String::new() };
     let codecommit = |operation: &'static str, input: Value| {
         let (state, caller) = (state.clone(), caller.clone());
-        async move { crate::codecommit::call(&state, &caller, operation, input).await.unwrap() }
+        async move { crate::aws::codecommit::call(&state, &caller, operation, input).await.unwrap() }
     };
     codecommit("CreateRepository", json!({ "repositoryName": "web" })).await;
     let mut huge = "version: 0.2\nphases:\n  build:\n    commands:\n".to_owned();

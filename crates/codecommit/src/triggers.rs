@@ -9,14 +9,14 @@
 //! **The secret design.** Every trigger gets a random 32-byte secret (64 hex digits) the first
 //! time a trigger of that name is put on the repository; later puts of the same name keep it,
 //! removing the trigger forgets it. It is stored sealed with the installation key
-//! ([`crate::crypto::SecretBox`]) in the same document, and never returned by the AWS API
+//! ([`iam::crypto::SecretBox`]) in the same document, and never returned by the AWS API
 //! (AWS has no field for it). Its receiver learns it from the administrator, through
-//! [`crate::Server::trigger_secret`] (the `slipway trigger-secret REPO TRIGGER` command). Each
+//! `server::Server::trigger_secret` (the `slipway trigger-secret REPO TRIGGER` command). Each
 //! delivery carries `X-Slipway-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, keyed
 //! with the secret's 64 hex characters as ASCII bytes (as GitHub-style webhook receivers
 //! expect), and `X-Slipway-Delivery: <delivery key>` to recognise redeliveries.
 //!
-//! **Delivery.** [`deliver_forever`] wakes on every push (`AppState::ref_events`) or each
+//! **Delivery.** [`deliver_forever`] wakes on every push (`Context::ref_events`) or each
 //! second, and reads each repository's `ref-event` documents past its `trigger-cursor`. For
 //! every event and every trigger selecting it, a `trigger-delivery` document (key
 //! `<repo>/<seq>/<trigger>`) is created in the same transaction that advances the cursor, so an
@@ -30,16 +30,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use engine::store::{Document, ListQuery, StoreError, Write};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use crate::error::ApiError;
-use crate::{AppState, ServerError};
+use crate::Context;
+use awsapi::ApiError;
 use awsapi::sigv4::hmac;
-use engine::kinds::REPOSITORY;
-use engine::kinds::REPOSITORY_TRIGGERS as TRIGGERS;
-use engine::kinds::TRIGGER_CURSOR as CURSOR;
-use engine::kinds::TRIGGER_DELIVERY as DELIVERY;
+use engine::kinds::{REPOSITORY, REPOSITORY_TRIGGERS, TRIGGER_CURSOR, TRIGGER_DELIVERY};
 
 /// The parent of pending deliveries: `*` is in no repository name, so it names none.
 const PENDING: &str = "*pending";
@@ -62,15 +60,29 @@ fn error(code: &str, message: impl Into<String>) -> ApiError {
 // ---------------------------------------------------------------------------------------------
 // The API.
 
-pub(crate) async fn put_repository_triggers(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let repo = existing_repository(state, &input).await?;
-    let triggers = parse_triggers(&input)?;
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutRepositoryTriggersInput {
+    pub repository_name: Option<String>,
+    /// Each a `RepositoryTrigger`, checked member by member with CodeCommit's own errors.
+    pub triggers: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutRepositoryTriggersOutput {
+    pub configuration_id: String,
+}
+
+pub async fn put_repository_triggers(
+    ctx: &Context,
+    input: PutRepositoryTriggersInput,
+) -> Result<PutRepositoryTriggersOutput, ApiError> {
+    let repo = existing_repository(ctx, input.repository_name.as_deref()).await?;
+    let triggers = check_triggers(input.triggers.as_deref())?;
     // Optimistic concurrency: two puts at once must not mix their secrets.
     for _ in 0..5 {
-        let previous = state.store.get(TRIGGERS, &repo).await?;
+        let previous = ctx.store.get(REPOSITORY_TRIGGERS, &repo).await?;
         let old_secrets = previous
             .as_ref()
             .and_then(|it| it.body.get("secrets").and_then(Value::as_object).cloned())
@@ -80,13 +92,13 @@ pub(crate) async fn put_repository_triggers(
             let name = trigger["name"].as_str().unwrap_or_default();
             let sealed = match old_secrets.get(name) {
                 Some(sealed) => sealed.clone(),
-                None => json!(state.sealer.seal(&new_secret())),
+                None => json!(ctx.sealer.seal(&new_secret())),
             };
             secrets.insert(name.to_owned(), sealed);
         }
         let configuration_id = uuid::Uuid::new_v4().to_string();
         let document = Document {
-            kind: TRIGGERS.to_owned(),
+            kind: REPOSITORY_TRIGGERS.to_owned(),
             key: repo.clone(),
             parent: None,
             sort: 0,
@@ -102,12 +114,12 @@ pub(crate) async fn put_repository_triggers(
             None => Write::Insert(document),
         }];
         // Triggers fire for pushes after they exist, not for the repository's history.
-        if state.store.get(CURSOR, &repo).await?.is_none() {
-            let latest = crate::git::latest_event(state, &repo).await?;
+        if ctx.store.get(TRIGGER_CURSOR, &repo).await?.is_none() {
+            let latest = crate::refs::latest_event(ctx, &repo).await?;
             writes.push(Write::Insert(cursor_document(&repo, latest)));
         }
-        match state.store.apply(writes).await {
-            Ok(()) => return Ok(json!({ "configurationId": configuration_id })),
+        match ctx.store.apply(writes).await {
+            Ok(()) => return Ok(PutRepositoryTriggersOutput { configuration_id }),
             Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => continue,
             Err(err) => return Err(err.into()),
         }
@@ -115,33 +127,66 @@ pub(crate) async fn put_repository_triggers(
     Err(ApiError::internal(format!("the triggers of {repo} keep changing concurrently")))
 }
 
-pub(crate) async fn get_repository_triggers(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let repo = existing_repository(state, &input).await?;
-    Ok(match state.store.get(TRIGGERS, &repo).await? {
-        Some(document) => json!({
-            "configurationId": document.body["configurationId"],
-            "triggers": document.body["triggers"],
-        }),
-        None => json!({ "triggers": [] }),
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetRepositoryTriggersInput {
+    pub repository_name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetRepositoryTriggersOutput {
+    /// Absent while the repository has never had triggers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration_id: Option<Value>,
+    /// The triggers as they are stored (each a checked `RepositoryTrigger`).
+    pub triggers: Value,
+}
+
+pub async fn get_repository_triggers(
+    ctx: &Context,
+    input: GetRepositoryTriggersInput,
+) -> Result<GetRepositoryTriggersOutput, ApiError> {
+    let repo = existing_repository(ctx, input.repository_name.as_deref()).await?;
+    Ok(match ctx.store.get(REPOSITORY_TRIGGERS, &repo).await? {
+        Some(document) => GetRepositoryTriggersOutput {
+            configuration_id: Some(document.body["configurationId"].clone()),
+            triggers: document.body["triggers"].clone(),
+        },
+        None => GetRepositoryTriggersOutput { configuration_id: None, triggers: json!([]) },
     })
 }
 
-pub(crate) async fn test_repository_triggers(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let repo = existing_repository(state, &input).await?;
-    let triggers = parse_triggers(&input)?;
-    let stored = state.store.get(TRIGGERS, &repo).await?;
+pub type TestRepositoryTriggersInput = PutRepositoryTriggersInput;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestRepositoryTriggersOutput {
+    pub successful_executions: Vec<String>,
+    pub failed_executions: Vec<RepositoryTriggerExecutionFailure>,
+}
+
+/// A trigger whose test notification failed, and why.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryTriggerExecutionFailure {
+    pub trigger: String,
+    pub failure_message: String,
+}
+
+pub async fn test_repository_triggers(
+    ctx: &Context,
+    input: TestRepositoryTriggersInput,
+    now: i64,
+) -> Result<TestRepositoryTriggersOutput, ApiError> {
+    let repo = existing_repository(ctx, input.repository_name.as_deref()).await?;
+    let triggers = check_triggers(input.triggers.as_deref())?;
+    let stored = ctx.store.get(REPOSITORY_TRIGGERS, &repo).await?;
     let configuration_id = stored
         .as_ref()
         .and_then(|it| it.body["configurationId"].as_str())
         .unwrap_or_default()
         .to_owned();
-    let now = engine::clock::now_ms();
     let sends = triggers.iter().map(|trigger| {
         let name = trigger["name"].as_str().unwrap_or_default().to_owned();
         // A stored trigger signs with its own secret, so its receiver can check the whole
@@ -149,7 +194,7 @@ pub(crate) async fn test_repository_triggers(
         let secret = stored
             .as_ref()
             .and_then(|it| it.body["secrets"][name.as_str()].as_str())
-            .and_then(|sealed| state.sealer.open(sealed).ok())
+            .and_then(|sealed| ctx.sealer.open(sealed).ok())
             .unwrap_or_else(new_secret);
         let change = Change {
             repository: &repo,
@@ -159,7 +204,7 @@ pub(crate) async fn test_repository_triggers(
             user: "slipway-test",
             time_ms: now,
         };
-        let body = notification(state, trigger, &configuration_id, &change).to_string();
+        let body = notification(ctx, trigger, &configuration_id, &change).to_string();
         let url = trigger["destinationArn"].as_str().unwrap_or_default().to_owned();
         let delivery = format!("test/{}", uuid::Uuid::new_v4());
         async move {
@@ -171,39 +216,53 @@ pub(crate) async fn test_repository_triggers(
     let mut failed = Vec::new();
     for (name, outcome) in futures::future::join_all(sends).await {
         match outcome {
-            Attempt { error: None, .. } => successful.push(json!(name)),
+            Attempt { error: None, .. } => successful.push(name),
             Attempt { error: Some(message), .. } => {
-                failed.push(json!({ "trigger": name, "failureMessage": message }));
+                failed.push(RepositoryTriggerExecutionFailure {
+                    trigger: name,
+                    failure_message: message,
+                });
             }
         }
     }
-    Ok(json!({ "successfulExecutions": successful, "failedExecutions": failed }))
+    Ok(TestRepositoryTriggersOutput {
+        successful_executions: successful,
+        failed_executions: failed,
+    })
+}
+
+/// Why a trigger's secret could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The sealed secret does not open with this installation's key.
+    #[error("{0}")]
+    Crypto(String),
 }
 
 /// The trigger's signing secret, for its receiver (see the module documentation).
-pub(crate) async fn secret(
-    state: &AppState,
+pub async fn secret(
+    ctx: &Context,
     repository: &str,
     trigger: &str,
-) -> Result<Option<String>, ServerError> {
-    let Some(document) = state.store.get(TRIGGERS, repository).await? else { return Ok(None) };
+) -> Result<Option<String>, SecretError> {
+    let Some(document) = ctx.store.get(REPOSITORY_TRIGGERS, repository).await? else {
+        return Ok(None);
+    };
     let Some(sealed) = document.body["secrets"][trigger].as_str() else { return Ok(None) };
-    let secret = state.sealer.open(sealed).map_err(|it| ServerError::Crypto(it.to_string()))?;
+    let secret = ctx.sealer.open(sealed).map_err(|it| SecretError::Crypto(it.to_string()))?;
     Ok(Some(secret))
 }
 
 /// The repository named by `repositoryName`, which must exist.
-async fn existing_repository(state: &AppState, input: &Value) -> Result<String, ApiError> {
-    let name = input
-        .get("repositoryName")
-        .and_then(Value::as_str)
-        .filter(|it| !it.is_empty())
-        .ok_or_else(|| {
-            error(
-                "RepositoryNameRequiredException",
-                "A repository name is required, but was not specified.",
-            )
-        })?;
+async fn existing_repository(ctx: &Context, name: Option<&str>) -> Result<String, ApiError> {
+    let name = name.filter(|it| !it.is_empty()).ok_or_else(|| {
+        error(
+            "RepositoryNameRequiredException",
+            "A repository name is required, but was not specified.",
+        )
+    })?;
     let valid = name.len() <= 100
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
     if !valid {
@@ -212,7 +271,7 @@ async fn existing_repository(state: &AppState, input: &Value) -> Result<String, 
             format!("The repository name {name} is not valid."),
         ));
     }
-    if state.store.get(REPOSITORY, name).await?.is_none() {
+    if ctx.store.get(REPOSITORY, name).await?.is_none() {
         return Err(error("RepositoryDoesNotExistException", format!("{name} does not exist")));
     }
     Ok(name.to_owned())
@@ -220,8 +279,8 @@ async fn existing_repository(state: &AppState, input: &Value) -> Result<String, 
 
 /// Checks `triggers` as CodeCommit does (plus: destinations are HTTP(S) URLs) and returns
 /// them as they are stored and returned: the five fields of `RepositoryTrigger`, nothing else.
-pub(crate) fn parse_triggers(input: &Value) -> Result<Vec<Value>, ApiError> {
-    let list = input.get("triggers").and_then(Value::as_array).ok_or_else(|| {
+fn check_triggers(list: Option<&[Value]>) -> Result<Vec<Value>, ApiError> {
+    let list = list.ok_or_else(|| {
         error("RepositoryTriggersListRequiredException", "The list of triggers is required.")
     })?;
     if list.len() > MAX_TRIGGERS {
@@ -353,7 +412,7 @@ fn test_reference(trigger: &Value) -> String {
 }
 
 fn new_secret() -> String {
-    hex::encode(crate::crypto::random_bytes(32))
+    hex::encode(iam::crypto::random_bytes(32))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,13 +420,13 @@ fn new_secret() -> String {
 
 /// One reference change, as a `ref-event` document records it.
 pub(crate) struct Change<'a> {
-    pub(crate) repository: &'a str,
-    pub(crate) reference: &'a str,
-    pub(crate) commit: &'a str,
+    pub repository: &'a str,
+    pub reference: &'a str,
+    pub commit: &'a str,
     /// `created`, `updated` or `deleted`.
-    pub(crate) event: &'a str,
-    pub(crate) user: &'a str,
-    pub(crate) time_ms: i64,
+    pub event: &'a str,
+    pub user: &'a str,
+    pub time_ms: i64,
 }
 
 /// Whether `trigger` fires for `event` (`created`/`updated`/`deleted`) on `reference`.
@@ -390,12 +449,12 @@ pub(crate) fn selects(trigger: &Value, event: &str, reference: &str) -> bool {
 
 /// CodeCommit's trigger notification for one change.
 pub(crate) fn notification(
-    state: &AppState,
+    ctx: &Context,
     trigger: &Value,
     configuration_id: &str,
     change: &Change<'_>,
 ) -> Value {
-    notification_in(&state.region, &state.account, trigger, configuration_id, change)
+    notification_in(&ctx.region, &ctx.account, trigger, configuration_id, change)
 }
 
 pub(crate) fn notification_in(
@@ -445,9 +504,9 @@ pub(crate) fn signature(secret: &str, body: &[u8]) -> String {
 /// The outcome of one POST.
 #[derive(Debug)]
 pub(crate) struct Attempt {
-    pub(crate) status: Option<u16>,
+    pub status: Option<u16>,
     /// `None` when the receiver answered 2xx.
-    pub(crate) error: Option<String>,
+    pub error: Option<String>,
 }
 
 fn client() -> &'static reqwest::Client {
@@ -509,26 +568,32 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     }
 }
 
-/// The delivery loop, started by `Server::serve` and aborted when it ends.
-pub(crate) async fn deliver_forever(state: AppState) {
+/// The delivery loop, which the server starts (and aborts when it ends): each round, when
+/// `holds_lease()` says this replica runs the loop, it delivers what the new reference events
+/// call for.
+pub async fn deliver_forever<F, Fut>(ctx: Context, holds_lease: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let limiter = Arc::new(Semaphore::new(CONCURRENCY));
     let mut held = false;
     loop {
         // Registered before the scan, so that a push during it still wakes the next wait.
-        let pushed = state.ref_events.notified();
+        let pushed = ctx.ref_events.notified();
         tokio::pin!(pushed);
         pushed.as_mut().enable();
         // One replica of the installation delivers; the one that takes the loop over resumes
         // the deliveries its previous holder left pending.
-        let holds = state.runs_loop("triggers").await;
+        let holds = holds_lease().await;
         if holds
             && !held
-            && let Err(err) = resume_pending(&state, &limiter).await
+            && let Err(err) = resume_pending(&ctx, &limiter).await
         {
             tracing::error!(%err, "resuming pending trigger deliveries");
         }
         held = holds;
-        if holds && let Err(err) = scan(&state, &limiter).await {
+        if holds && let Err(err) = scan(&ctx, &limiter).await {
             tracing::error!(%err, "reading reference events for triggers");
         }
         tokio::select! {
@@ -538,19 +603,19 @@ pub(crate) async fn deliver_forever(state: AppState) {
     }
 }
 
-async fn resume_pending(state: &AppState, limiter: &Arc<Semaphore>) -> Result<(), StoreError> {
+async fn resume_pending(ctx: &Context, limiter: &Arc<Semaphore>) -> Result<(), StoreError> {
     let mut after = None;
     loop {
         let query = ListQuery {
-            kind: DELIVERY.to_owned(),
+            kind: TRIGGER_DELIVERY.to_owned(),
             parent: Some(PENDING.to_owned()),
             descending: false,
             after: after.take(),
             limit: engine::store::MAX_PAGE_SIZE,
         };
-        let page = state.store.list(&query).await?;
+        let page = ctx.store.list(&query).await?;
         for document in page.documents {
-            tokio::spawn(deliver(state.clone(), limiter.clone(), document));
+            tokio::spawn(deliver(ctx.clone(), limiter.clone(), document));
         }
         match page.next {
             Some(next) => after = Some(next),
@@ -560,19 +625,19 @@ async fn resume_pending(state: &AppState, limiter: &Arc<Semaphore>) -> Result<()
 }
 
 /// Turns every repository's new reference events into deliveries, and starts them.
-pub(crate) async fn scan(state: &AppState, limiter: &Arc<Semaphore>) -> Result<(), StoreError> {
+pub(crate) async fn scan(ctx: &Context, limiter: &Arc<Semaphore>) -> Result<(), StoreError> {
     let mut after = None;
     loop {
         let query = ListQuery {
-            kind: TRIGGERS.to_owned(),
+            kind: REPOSITORY_TRIGGERS.to_owned(),
             parent: None,
             descending: false,
             after: after.take(),
             limit: engine::store::MAX_PAGE_SIZE,
         };
-        let page = state.store.list(&query).await?;
+        let page = ctx.store.list(&query).await?;
         for configuration in &page.documents {
-            scan_repository(state, limiter, configuration).await?;
+            scan_repository(ctx, limiter, configuration).await?;
         }
         match page.next {
             Some(next) => after = Some(next),
@@ -582,7 +647,7 @@ pub(crate) async fn scan(state: &AppState, limiter: &Arc<Semaphore>) -> Result<(
 }
 
 async fn scan_repository(
-    state: &AppState,
+    ctx: &Context,
     limiter: &Arc<Semaphore>,
     configuration: &Document,
 ) -> Result<(), StoreError> {
@@ -590,23 +655,23 @@ async fn scan_repository(
     let triggers = configuration.body["triggers"].as_array().cloned().unwrap_or_default();
     let configuration_id = configuration.body["configurationId"].as_str().unwrap_or_default();
     loop {
-        let cursor = state.store.get(CURSOR, repo).await?;
+        let cursor = ctx.store.get(TRIGGER_CURSOR, repo).await?;
         let seen = cursor.as_ref().and_then(|it| it.body["seq"].as_i64()).unwrap_or(0);
         let query = ListQuery {
             kind: engine::kinds::REF_EVENT.to_owned(),
             parent: Some(repo.clone()),
             descending: false,
-            after: (seen > 0).then(|| crate::git::event_cursor(repo, seen)),
+            after: (seen > 0).then(|| crate::refs::event_cursor(repo, seen)),
             limit: EVENT_PAGE,
         };
-        let page = state.store.list(&query).await?;
+        let page = ctx.store.list(&query).await?;
         let Some(last) = page.documents.last().map(|it| it.sort) else { return Ok(()) };
         let now = engine::clock::now_ms();
         let mut deliveries = Vec::new();
         for event in &page.documents {
             for trigger in &triggers {
                 if let Some(delivery) =
-                    delivery_for(state, repo, configuration_id, trigger, event, now)
+                    delivery_for(ctx, repo, configuration_id, trigger, event, now)
                 {
                     deliveries.push(delivery);
                 }
@@ -621,9 +686,9 @@ async fn scan_repository(
             },
             None => Write::Insert(cursor_document(repo, last)),
         });
-        state.store.apply(writes).await?;
+        ctx.store.apply(writes).await?;
         for delivery in deliveries {
-            tokio::spawn(deliver(state.clone(), limiter.clone(), delivery));
+            tokio::spawn(deliver(ctx.clone(), limiter.clone(), delivery));
         }
         if page.next.is_none() {
             return Ok(());
@@ -633,7 +698,7 @@ async fn scan_repository(
 
 /// The pending delivery of `event` to `trigger`, if the trigger selects the event.
 fn delivery_for(
-    state: &AppState,
+    ctx: &Context,
     repo: &str,
     configuration_id: &str,
     trigger: &Value,
@@ -657,9 +722,9 @@ fn delivery_for(
         time_ms: body["timeMs"].as_i64().unwrap_or(now),
     };
     // The payload is fixed once, so every attempt sends (and signs) the same bytes.
-    let payload = notification(state, trigger, configuration_id, &change).to_string();
+    let payload = notification(ctx, trigger, configuration_id, &change).to_string();
     Some(Document {
-        kind: DELIVERY.to_owned(),
+        kind: TRIGGER_DELIVERY.to_owned(),
         key: format!("{repo}/{:012}/{name}", event.sort),
         parent: Some(PENDING.to_owned()),
         sort: now,
@@ -679,21 +744,21 @@ fn delivery_for(
 }
 
 /// Runs one delivery to its end, recording each attempt in its document.
-async fn deliver(state: AppState, limiter: Arc<Semaphore>, mut document: Document) {
+async fn deliver(ctx: Context, limiter: Arc<Semaphore>, mut document: Document) {
     let repo = document.body["repositoryName"].as_str().unwrap_or_default().to_owned();
     let trigger = document.body["trigger"].as_str().unwrap_or_default().to_owned();
     let url = document.body["url"].as_str().unwrap_or_default().to_owned();
     let payload = document.body["payload"].as_str().unwrap_or_default().to_owned();
-    let secret = match secret(&state, &repo, &trigger).await {
+    let secret = match secret(&ctx, &repo, &trigger).await {
         Ok(Some(secret)) => secret,
         Ok(None) => {
             // The trigger was removed since: nobody can verify the delivery any more.
-            finish(&state, &mut document, "FAILED", Some("the trigger no longer exists")).await;
+            finish(&ctx, &mut document, "FAILED", Some("the trigger no longer exists")).await;
             return;
         }
         Err(err) => {
             tracing::error!(%err, delivery = %document.key, "reading a trigger secret");
-            finish(&state, &mut document, "FAILED", Some("the trigger's secret cannot be read"))
+            finish(&ctx, &mut document, "FAILED", Some("the trigger's secret cannot be read"))
                 .await;
             return;
         }
@@ -720,19 +785,19 @@ async fn deliver(state: AppState, limiter: Arc<Semaphore>, mut document: Documen
             }));
         }
         if outcome.error.is_none() {
-            finish(&state, &mut document, "SUCCEEDED", None).await;
+            finish(&ctx, &mut document, "SUCCEEDED", None).await;
             return;
         }
         if attempt == MAX_ATTEMPTS {
             break;
         }
-        save(&state, &document).await;
+        save(&ctx, &document).await;
     }
     let error = document.body["lastError"].as_str().map(str::to_owned);
-    finish(&state, &mut document, "FAILED", error.as_deref()).await;
+    finish(&ctx, &mut document, "FAILED", error.as_deref()).await;
 }
 
-async fn finish(state: &AppState, document: &mut Document, status: &str, error: Option<&str>) {
+async fn finish(ctx: &Context, document: &mut Document, status: &str, error: Option<&str>) {
     document.body["status"] = json!(status);
     if let Some(error) = error {
         document.body["lastError"] = json!(error);
@@ -740,19 +805,19 @@ async fn finish(state: &AppState, document: &mut Document, status: &str, error: 
     document.body["updatedMs"] = json!(engine::clock::now_ms());
     // Done deliveries leave the pending set: they are listed under their repository.
     document.parent = document.body["repositoryName"].as_str().map(str::to_owned);
-    save(state, document).await;
+    save(ctx, document).await;
 }
 
-async fn save(state: &AppState, document: &Document) {
+async fn save(ctx: &Context, document: &Document) {
     // Only this task writes this delivery, so a plain put cannot lose anyone's change.
-    if let Err(err) = state.store.apply(vec![Write::Put(document.clone())]).await {
+    if let Err(err) = ctx.store.apply(vec![Write::Put(document.clone())]).await {
         tracing::error!(%err, delivery = %document.key, "recording a trigger delivery");
     }
 }
 
 fn cursor_document(repo: &str, seq: i64) -> Document {
     Document {
-        kind: CURSOR.to_owned(),
+        kind: TRIGGER_CURSOR.to_owned(),
         key: repo.to_owned(),
         parent: None,
         sort: 0,

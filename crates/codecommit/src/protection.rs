@@ -21,16 +21,16 @@ use engine::store::{Document, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::pkt::RefCommand;
-use crate::AppState;
+use crate::Context;
+use crate::refs::RefCommand;
 use engine::kinds::{BRANCH_PROTECTION, USER};
 
 /// The environment variable naming a push's policy file for the hook.
-pub(super) const POLICY_ENV: &str = "SLIPWAY_PUSH_POLICY";
+pub const POLICY_ENV: &str = "SLIPWAY_PUSH_POLICY";
 
 /// The `pre-receive` hook. It fails closed: a policy named but missing (the server could not
 /// read the push's commands, or could not write the file) refuses the push.
-pub(super) const HOOK: &str = r#"#!/bin/sh
+pub(crate) const HOOK: &str = r#"#!/bin/sh
 # Slipway branch protection (written by the server; changes are overwritten).
 # SLIPWAY_PUSH_POLICY names a file of "ref<TAB>action<TAB>reason" lines: the refused
 # combinations for this push ("*" matches any ref or action).
@@ -72,16 +72,16 @@ exit $refused
 /// One rule: who alone may do what to the branches `branch` matches (`None`: anyone).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct BranchRule {
+pub struct BranchRule {
     /// A branch name (`main`) or a glob (`release/*`; `*` and `?` stay within one `/`
     /// component, `**` crosses them).
-    pub(crate) branch: String,
+    pub branch: String,
     #[serde(default)]
-    pub(crate) push: Option<Vec<String>>,
+    pub push: Option<Vec<String>>,
     #[serde(default)]
-    pub(crate) force_push: Option<Vec<String>>,
+    pub force_push: Option<Vec<String>>,
     #[serde(default)]
-    pub(crate) delete: Option<Vec<String>>,
+    pub delete: Option<Vec<String>>,
 }
 
 /// What a ref update does to a branch.
@@ -163,22 +163,22 @@ pub(crate) fn refusal(
 /// `codecommit:References` refuses the operation, with the rule in its message. Call it
 /// before anything moves.
 pub(crate) async fn check_api_move(
-    state: &AppState,
+    ctx: &Context,
     caller_user: &str,
     operation: &str,
     repo: &str,
     ref_name: &str,
     action: Action,
-) -> Result<(), crate::error::ApiError> {
-    let rules = rules(state, repo).await?;
+) -> Result<(), awsapi::ApiError> {
+    let rules = rules(ctx, repo).await?;
     match refusal(&rules, caller_user, ref_name, action) {
         None => Ok(()),
-        Some(reason) => Err(crate::error::ApiError::client(
+        Some(reason) => Err(awsapi::ApiError::client(
             "AccessDeniedException",
             format!(
                 "User: arn:aws:iam::{account}:user/{caller_user} is not authorized to perform: codecommit:{operation} on resource: arn:aws:codecommit:{region}:{account}:{repo} with an explicit deny: {reason}",
-                account = state.account,
-                region = state.region,
+                account = ctx.account,
+                region = ctx.region,
             ),
         )),
     }
@@ -219,8 +219,8 @@ pub(crate) fn policy_lines(
 }
 
 /// The rules of `repo` (none when it has no document).
-pub(crate) async fn rules(state: &AppState, repo: &str) -> Result<Vec<BranchRule>, StoreError> {
-    Ok(match state.store.get(BRANCH_PROTECTION, repo).await? {
+pub async fn rules(ctx: &Context, repo: &str) -> Result<Vec<BranchRule>, StoreError> {
+    Ok(match ctx.store.get(BRANCH_PROTECTION, repo).await? {
         Some(document) => rules_of(&document.body),
         None => Vec::new(),
     })
@@ -243,18 +243,18 @@ const ATTEMPTS: usize = 5;
 /// Adds `rule` to `repo`'s rules, replacing the rule for the same `branch` pattern. The
 /// repository must exist, and so must every user the rule names (a typo would lock out
 /// everyone, the admin included).
-pub(crate) async fn set_rule(
-    state: &AppState,
+pub async fn set_rule(
+    ctx: &Context,
     repo: &str,
     rule: BranchRule,
 ) -> Result<Vec<BranchRule>, StoreError> {
     let named = [&rule.push, &rule.force_push, &rule.delete];
     for user in named.into_iter().flatten().flatten() {
-        if state.store.get(USER, user).await?.is_none() {
+        if ctx.store.get(USER, user).await?.is_none() {
             return Err(StoreError::NotFound { kind: USER.to_owned(), key: user.to_owned() });
         }
     }
-    change(state, repo, |rules| {
+    change(ctx, repo, |rules| {
         match rules.iter_mut().find(|it| it.branch == rule.branch) {
             Some(existing) => *existing = rule.clone(),
             None => rules.push(rule.clone()),
@@ -266,12 +266,8 @@ pub(crate) async fn set_rule(
 }
 
 /// Removes the rule for the `branch` pattern; `false` when there was none.
-pub(crate) async fn remove_rule(
-    state: &AppState,
-    repo: &str,
-    branch: &str,
-) -> Result<bool, StoreError> {
-    change(state, repo, |rules| {
+pub async fn remove_rule(ctx: &Context, repo: &str, branch: &str) -> Result<bool, StoreError> {
+    change(ctx, repo, |rules| {
         let before = rules.len();
         rules.retain(|it| it.branch != branch);
         rules.len() != before
@@ -281,35 +277,33 @@ pub(crate) async fn remove_rule(
 }
 
 /// The rules of an existing repository.
-pub(crate) async fn list_rules(
-    state: &AppState,
-    repo: &str,
-) -> Result<Vec<BranchRule>, StoreError> {
-    ensure_repository(state, repo).await?;
-    rules(state, repo).await
+pub async fn list_rules(ctx: &Context, repo: &str) -> Result<Vec<BranchRule>, StoreError> {
+    ensure_repository(ctx, repo).await?;
+    rules(ctx, repo).await
 }
 
-async fn ensure_repository(state: &AppState, repo: &str) -> Result<(), StoreError> {
-    match state.store.get(super::REPOSITORY, repo).await? {
+async fn ensure_repository(ctx: &Context, repo: &str) -> Result<(), StoreError> {
+    match ctx.store.get(engine::kinds::REPOSITORY, repo).await? {
         Some(_) => Ok(()),
-        None => {
-            Err(StoreError::NotFound { kind: super::REPOSITORY.to_owned(), key: repo.to_owned() })
-        }
+        None => Err(StoreError::NotFound {
+            kind: engine::kinds::REPOSITORY.to_owned(),
+            key: repo.to_owned(),
+        }),
     }
 }
 
 /// Read, `edit`, write with the version read, again if someone else wrote in between. An
 /// empty rule list removes the document.
 async fn change(
-    state: &AppState,
+    ctx: &Context,
     repo: &str,
     mut edit: impl FnMut(&mut Vec<BranchRule>) -> bool,
 ) -> Result<(Vec<BranchRule>, bool), StoreError> {
-    ensure_repository(state, repo).await?;
+    ensure_repository(ctx, repo).await?;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let existing = state.store.get(BRANCH_PROTECTION, repo).await?;
+        let existing = ctx.store.get(BRANCH_PROTECTION, repo).await?;
         let mut rules = existing.as_ref().map(|it| rules_of(&it.body)).unwrap_or_default();
         if !edit(&mut rules) {
             return Ok((rules, false));
@@ -329,7 +323,7 @@ async fn change(
             (Some(found), false) => Write::Update { document, expected_version: found.version },
             (None, _) => Write::Insert(document),
         };
-        match state.store.apply(vec![write]).await {
+        match ctx.store.apply(vec![write]).await {
             Ok(()) => return Ok((rules, true)),
             Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. })
                 if attempt < ATTEMPTS => {}
@@ -340,7 +334,7 @@ async fn change(
 
 /// Writes the hook into the bare repository `dir` unless it is there already: through a
 /// temporary file and a rename, so that a push running it never sees half a script.
-pub(super) async fn install_hook(dir: &Path) -> std::io::Result<()> {
+pub async fn install_hook(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     let hooks = dir.join("hooks");
     let path = hooks.join("pre-receive");
@@ -366,8 +360,8 @@ fn random_id() -> String {
 
 /// One push's policy: where its file goes, and what it is decided from.
 #[derive(Debug)]
-pub(super) struct PushPolicy {
-    pub(super) path: PathBuf,
+pub struct PushPolicy {
+    pub path: PathBuf,
     rules: Vec<BranchRule>,
     user: String,
 }
@@ -375,7 +369,7 @@ pub(super) struct PushPolicy {
 impl PushPolicy {
     /// A policy for `user`'s push to the repository at `dir` (made absolute: the hook runs
     /// in the repository, not in the server's directory).
-    pub(super) fn new(dir: &Path, rules: Vec<BranchRule>, user: &str) -> std::io::Result<Self> {
+    pub fn new(dir: &Path, rules: Vec<BranchRule>, user: &str) -> std::io::Result<Self> {
         let dir = std::path::absolute(dir)?;
         let path = dir.join(format!("slipway-push-{}.policy", random_id()));
         Ok(PushPolicy { path, rules, user: user.to_owned() })
@@ -383,7 +377,7 @@ impl PushPolicy {
 
     /// Writes the verdicts for `commands`. On failure the file is missing, and the hook
     /// refuses the push.
-    pub(super) async fn write(&self, commands: Option<&[RefCommand]>) {
+    pub async fn write(&self, commands: Option<&[RefCommand]>) {
         let lines = policy_lines(&self.rules, &self.user, commands);
         if let Err(err) = tokio::fs::write(&self.path, lines).await {
             tracing::error!(%err, path = %self.path.display(), "writing a push's policy");

@@ -134,7 +134,7 @@ fn the_document_round_trips_without_secret_values() {
 // ---------------------------------------------------------------------------------------------
 // Against real repositories.
 
-async fn repository(state: &AppState, name: &str) {
+async fn repository(ctx: &Context, name: &str) {
     let document = Document {
         kind: "repository".to_owned(),
         key: name.to_owned(),
@@ -143,8 +143,8 @@ async fn repository(state: &AppState, name: &str) {
         version: 0,
         body: json!({ "repositoryName": name }),
     };
-    state.store.apply(vec![Write::Insert(document)]).await.unwrap();
-    crate::git::init_bare(&crate::git::repo_path(state, name), "main").await.unwrap();
+    ctx.store.apply(vec![Write::Insert(document)]).await.unwrap();
+    crate::git::init_bare(&ctx.repo_path(name), "main").await.unwrap();
 }
 
 /// `git <args>` in `dir` with a committer, through the server's own git.
@@ -167,7 +167,7 @@ async fn upstream(dir: &Path) -> String {
     format!("file://{}", dir.display())
 }
 
-async fn events(state: &AppState, repo: &str) -> Vec<Value> {
+async fn events(ctx: &Context, repo: &str) -> Vec<Value> {
     let query = ListQuery {
         kind: "ref-event".to_owned(),
         parent: Some(repo.to_owned()),
@@ -175,90 +175,90 @@ async fn events(state: &AppState, repo: &str) -> Vec<Value> {
         after: None,
         limit: 100,
     };
-    state.store.list(&query).await.unwrap().documents.into_iter().map(|it| it.body).collect()
+    ctx.store.list(&query).await.unwrap().documents.into_iter().map(|it| it.body).collect()
 }
 
 #[tokio::test]
 async fn a_pull_fetches_branches_and_tags_and_records_events() {
-    let (state, dir) = crate::test_state("us-east-1").await;
-    repository(&state, "copy").await;
+    let (ctx, dir) = crate::test_context("us-east-1").await;
+    repository(&ctx, "copy").await;
     let source = dir.path().join("upstream");
     let url = upstream(&source).await;
     git_in(&source, &["tag", "v1"]).await;
     git_in(&source, &["branch", "feature"]).await;
 
-    assert!(matches!(sync(&state, "copy").await, Err(MirrorError::Invalid(_))), "no mirror yet");
+    assert!(matches!(sync(&ctx, "copy").await, Err(MirrorError::Invalid(_))), "no mirror yet");
     assert!(matches!(
-        add_pull(&state, "nope", &url, 60, None).await,
+        add_pull(&ctx, "nope", &url, 60, None).await,
         Err(MirrorError::NoRepository(_))
     ));
     assert!(matches!(
-        add_pull(&state, "copy", &url, 60, Some("missing")).await,
+        add_pull(&ctx, "copy", &url, 60, Some("missing")).await,
         Err(MirrorError::Invalid(_))
     ));
-    add_pull(&state, "copy", &url, 60, None).await.unwrap();
-    let outcome = sync(&state, "copy").await.unwrap();
+    add_pull(&ctx, "copy", &url, 60, None).await.unwrap();
+    let outcome = sync(&ctx, "copy").await.unwrap();
     assert_eq!(
         (outcome["ok"].clone(), outcome["message"].clone()),
         (json!(true), json!("3 refs changed"))
     );
     let head = git_in(&source, &["rev-parse", "HEAD"]).await;
-    let listed = list_refs(&crate::git::repo_path(&state, "copy")).await.unwrap();
+    let listed = list_refs(&ctx.repo_path("copy")).await.unwrap();
     assert_eq!(listed.get("refs/heads/main").map(String::as_str), Some(head.trim()));
     assert!(listed.contains_key("refs/tags/v1"));
-    let recorded = events(&state, "copy").await;
+    let recorded = events(&ctx, "copy").await;
     assert_eq!(recorded.len(), 3);
     assert!(recorded.iter().all(|it| it["user"] == MIRROR_USER && it["event"] == "created"));
 
     // The branch deleted upstream is deleted here (and recorded); nothing else moves.
     git_in(&source, &["branch", "-D", "feature"]).await;
-    let outcome = sync(&state, "copy").await.unwrap();
+    let outcome = sync(&ctx, "copy").await.unwrap();
     assert_eq!(outcome["message"], "1 refs changed");
-    let recorded = events(&state, "copy").await;
+    let recorded = events(&ctx, "copy").await;
     assert_eq!(recorded.len(), 4);
     assert_eq!(
         (recorded[3]["ref"].clone(), recorded[3]["event"].clone()),
         (json!("refs/heads/feature"), json!("deleted"))
     );
-    let status = list(&state, "copy").await.unwrap();
+    let status = list(&ctx, "copy").await.unwrap();
     assert_eq!(status["status"]["lastPull"]["ok"], true);
 
     // A source that is gone fails visibly.
-    add_pull(&state, "copy", "file:///nonexistent/repo.git", 60, None).await.unwrap();
-    let outcome = sync(&state, "copy").await.unwrap();
+    add_pull(&ctx, "copy", "file:///nonexistent/repo.git", 60, None).await.unwrap();
+    let outcome = sync(&ctx, "copy").await.unwrap();
     assert_eq!(outcome["ok"], false);
     assert!(!outcome["message"].as_str().unwrap().is_empty());
-    assert_eq!(list(&state, "copy").await.unwrap()["status"]["lastPull"], outcome);
-    assert!(remove_pull(&state, "copy").await.unwrap());
-    assert!(!remove_pull(&state, "copy").await.unwrap());
+    assert_eq!(list(&ctx, "copy").await.unwrap()["status"]["lastPull"], outcome);
+    assert!(remove_pull(&ctx, "copy").await.unwrap());
+    assert!(!remove_pull(&ctx, "copy").await.unwrap());
     assert_eq!(
-        list(&state, "copy").await.unwrap(),
+        list(&ctx, "copy").await.unwrap(),
         json!({ "push": [], "status": { "pushes": {} } })
     );
 }
 
 #[tokio::test]
 async fn owed_pushes_are_pushed_and_recorded() {
-    let (state, dir) = crate::test_state("us-east-1").await;
-    repository(&state, "origin").await;
+    let (ctx, dir) = crate::test_context("us-east-1").await;
+    repository(&ctx, "origin").await;
     let source = dir.path().join("upstream");
     let url = upstream(&source).await;
-    add_pull(&state, "origin", &url, 3600, None).await.unwrap();
-    sync(&state, "origin").await.unwrap();
+    add_pull(&ctx, "origin", &url, 3600, None).await.unwrap();
+    sync(&ctx, "origin").await.unwrap();
     let target = dir.path().join("target.git");
     git_in(dir.path(), &["init", "-q", "--bare", target.to_str().unwrap()]).await;
     let target_url = format!("file://{}", target.display());
     let dead_url = "file:///nonexistent/target.git";
-    add_push(&state, "origin", &target_url, None).await.unwrap();
-    add_push(&state, "origin", dead_url, None).await.unwrap();
+    add_push(&ctx, "origin", &target_url, None).await.unwrap();
+    add_push(&ctx, "origin", dead_url, None).await.unwrap();
 
     let running = Running::default();
-    let mirrors = load(&state, "origin").await.unwrap().unwrap().0;
-    start_pushes(&state, &running, "origin", &mirrors).await.unwrap();
+    let mirrors = load(&ctx, "origin").await.unwrap().unwrap().0;
+    start_pushes(&ctx, &running, "origin", &mirrors).await.unwrap();
     // Bounded: the failing push retries PUSH_ATTEMPTS times with 1 s and 2 s pauses.
     let mut status = json!(null);
     for _ in 0..200 {
-        status = list(&state, "origin").await.unwrap()["status"]["pushes"].clone();
+        status = list(&ctx, "origin").await.unwrap()["status"]["pushes"].clone();
         if status.as_object().is_some_and(|it| it.len() == 2) {
             break;
         }
@@ -272,15 +272,15 @@ async fn owed_pushes_are_pushed_and_recorded() {
     assert_eq!(pushed.get("refs/heads/main").map(String::as_str), Some(head.trim()));
     // Both are paid (the failure is in the status, not retried until the next change).
     for _ in 0..100 {
-        let cursor = edit_cursor(&state, "origin", 0, |_| {}).await.unwrap();
+        let cursor = edit_cursor(&ctx, "origin", 0, |_| {}).await.unwrap();
         if cursor.pending.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(edit_cursor(&state, "origin", 0, |_| {}).await.unwrap().pending.is_empty());
-    assert!(remove_push(&state, "origin", dead_url).await.unwrap());
-    assert!(!remove_push(&state, "origin", dead_url).await.unwrap());
+    assert!(edit_cursor(&ctx, "origin", 0, |_| {}).await.unwrap().pending.is_empty());
+    assert!(remove_push(&ctx, "origin", dead_url).await.unwrap());
+    assert!(!remove_push(&ctx, "origin", dead_url).await.unwrap());
 }
 
 /// Adding and removing a push mirror: the mirror and what is owed to it (the cursor's pending
@@ -288,28 +288,28 @@ async fn owed_pushes_are_pushed_and_recorded() {
 #[tokio::test]
 async fn a_push_mirror_and_its_owed_push_are_written_together() {
     use crate::state_snapshot::{changes, snapshot};
-    let (state, _dir) = crate::test_state("us-east-1").await;
-    repository(&state, "origin").await;
+    let (ctx, _dir) = crate::test_context("us-east-1").await;
+    repository(&ctx, "origin").await;
     let url = "file:///nonexistent/target.git";
-    let before = snapshot(&state.store, &[]).await;
-    add_push(&state, "origin", url, None).await.unwrap();
-    let after = snapshot(&state.store, &[]).await;
+    let before = snapshot(&ctx.store).await;
+    add_push(&ctx, "origin", url, None).await.unwrap();
+    let after = snapshot(&ctx.store).await;
     assert_eq!(
-        changes(&before, &after, &[]),
+        changes(&before, &after),
         ["document mirror origin added", "document mirror-cursor origin added"]
     );
     assert!(after["document mirror-cursor origin"]["body"]["pending"].get(url).is_some());
     let other = "file:///nonexistent/other.git";
-    add_push(&state, "origin", other, None).await.unwrap();
-    let two = snapshot(&state.store, &[]).await;
-    assert!(remove_push(&state, "origin", url).await.unwrap());
-    let one = snapshot(&state.store, &[]).await;
+    add_push(&ctx, "origin", other, None).await.unwrap();
+    let two = snapshot(&ctx.store).await;
+    assert!(remove_push(&ctx, "origin", url).await.unwrap());
+    let one = snapshot(&ctx.store).await;
     assert_eq!(
-        changes(&two, &one, &[]),
+        changes(&two, &one),
         ["document mirror origin changed", "document mirror-cursor origin changed"]
     );
     assert!(one["document mirror-cursor origin"]["body"]["pending"].get(url).is_none());
     // The last one: the mirror document and the cursor go together.
-    assert!(remove_push(&state, "origin", other).await.unwrap());
-    assert_eq!(changes(&before, &snapshot(&state.store, &[]).await, &[]), Vec::<String>::new());
+    assert!(remove_push(&ctx, "origin", other).await.unwrap());
+    assert_eq!(changes(&before, &snapshot(&ctx.store).await), Vec::<String>::new());
 }

@@ -34,13 +34,12 @@ use engine::store::{Document, ListQuery, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::AppState;
+use crate::Context;
 use crate::process::git;
-use engine::kinds::MIRROR_CURSOR as CURSOR;
-use engine::kinds::{MIRROR, REPOSITORY};
+use engine::kinds::{MIRROR, MIRROR_CURSOR, REPOSITORY};
 
 /// The user the ref events of a pull are recorded with.
-pub(crate) const MIRROR_USER: &str = "mirror";
+pub const MIRROR_USER: &str = "mirror";
 /// Tries of one push before its failure is recorded.
 pub(crate) const PUSH_ATTEMPTS: u32 = 3;
 /// The longest a fetch or push may take: a remote that hangs must not hold the lock forever.
@@ -73,28 +72,28 @@ pub enum MirrorError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PullMirror {
-    pub(crate) url: String,
-    pub(crate) interval_seconds: u64,
+    pub url: String,
+    pub interval_seconds: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) credentials_secret: Option<String>,
+    pub credentials_secret: Option<String>,
 }
 
 /// Where a repository pushes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PushMirror {
-    pub(crate) url: String,
+    pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) credentials_secret: Option<String>,
+    pub credentials_secret: Option<String>,
 }
 
 /// How one pull or push ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Outcome {
-    pub(crate) time_ms: i64,
-    pub(crate) ok: bool,
-    pub(crate) message: String,
+    pub time_ms: i64,
+    pub ok: bool,
+    pub message: String,
 }
 
 impl Outcome {
@@ -107,20 +106,20 @@ impl Outcome {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Status {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) last_pull: Option<Outcome>,
+    pub last_pull: Option<Outcome>,
     #[serde(default)]
-    pub(crate) pushes: BTreeMap<String, Outcome>,
+    pub pushes: BTreeMap<String, Outcome>,
 }
 
 /// The body of a repository's `mirror` document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Mirrors {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) pull: Option<PullMirror>,
+    pub pull: Option<PullMirror>,
     #[serde(default)]
-    pub(crate) push: Vec<PushMirror>,
+    pub push: Vec<PushMirror>,
     #[serde(default)]
-    pub(crate) status: Status,
+    pub status: Status,
 }
 
 impl Mirrors {
@@ -148,34 +147,34 @@ struct Cursor {
 /// One branch or tag that a fetch moved; zeros for the side where it did not exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RefChange {
-    pub(crate) name: String,
-    pub(crate) old: String,
-    pub(crate) new: String,
+    pub name: String,
+    pub old: String,
+    pub new: String,
 }
 
 // ---------------------------------------------------------------------------------------------
 // Administration.
 
 /// Sets the repository's pull mirror (replacing any), to be pulled at once.
-pub(crate) async fn add_pull(
-    state: &AppState,
+pub async fn add_pull(
+    ctx: &Context,
     repo: &str,
     url: &str,
     interval_seconds: u64,
     credentials_secret: Option<&str>,
 ) -> Result<Value, MirrorError> {
-    ensure_repository(state, repo).await?;
+    ensure_repository(ctx, repo).await?;
     check_url(url).map_err(MirrorError::Invalid)?;
     if interval_seconds == 0 {
         return Err(MirrorError::Invalid("the interval is at least 1 second".to_owned()));
     }
-    check_secret(state, credentials_secret).await?;
+    check_secret(ctx, credentials_secret).await?;
     let pull = PullMirror {
         url: url.to_owned(),
         interval_seconds,
         credentials_secret: credentials_secret.map(str::to_owned),
     };
-    let (mirrors, ()) = edit(state, repo, |mirrors| {
+    let (mirrors, ()) = edit(ctx, repo, |mirrors| {
         // A new source has not been pulled yet: the schedule pulls it on its next look.
         mirrors.pull = Some(pull.clone());
         mirrors.status.last_pull = None;
@@ -185,23 +184,23 @@ pub(crate) async fn add_pull(
 }
 
 /// Adds (or replaces) a push mirror; the repository is pushed to it at once.
-pub(crate) async fn add_push(
-    state: &AppState,
+pub async fn add_push(
+    ctx: &Context,
     repo: &str,
     url: &str,
     credentials_secret: Option<&str>,
 ) -> Result<Value, MirrorError> {
-    ensure_repository(state, repo).await?;
+    ensure_repository(ctx, repo).await?;
     check_url(url).map_err(MirrorError::Invalid)?;
-    check_secret(state, credentials_secret).await?;
+    check_secret(ctx, credentials_secret).await?;
     let push = PushMirror {
         url: url.to_owned(),
         credentials_secret: credentials_secret.map(str::to_owned),
     };
     // The new mirror starts as a copy of the repository: a push is owed for everything so far,
     // written with the mirror.
-    let latest = crate::git::latest_event(state, repo).await?;
-    let (mirrors, (), _) = edit_together(state, repo, latest, |mirrors, cursor| {
+    let latest = crate::refs::latest_event(ctx, repo).await?;
+    let (mirrors, (), _) = edit_together(ctx, repo, latest, |mirrors, cursor| {
         mirrors.push.retain(|it| it.url != push.url);
         mirrors.push.push(push.clone());
         mirrors.status.pushes.remove(&push.url);
@@ -209,14 +208,14 @@ pub(crate) async fn add_push(
         ((), true)
     })
     .await?;
-    state.ref_events.notify_waiters();
+    ctx.ref_events.notify_waiters();
     Ok(public(&mirrors))
 }
 
 /// Removes the pull mirror; `false` when there was none.
-pub(crate) async fn remove_pull(state: &AppState, repo: &str) -> Result<bool, MirrorError> {
-    ensure_repository(state, repo).await?;
-    let (_, removed) = edit(state, repo, |mirrors| {
+pub async fn remove_pull(ctx: &Context, repo: &str) -> Result<bool, MirrorError> {
+    ensure_repository(ctx, repo).await?;
+    let (_, removed) = edit(ctx, repo, |mirrors| {
         mirrors.status.last_pull = None;
         mirrors.pull.take().is_some()
     })
@@ -225,14 +224,10 @@ pub(crate) async fn remove_pull(state: &AppState, repo: &str) -> Result<bool, Mi
 }
 
 /// Removes the push mirror to `url`; `false` when there was none.
-pub(crate) async fn remove_push(
-    state: &AppState,
-    repo: &str,
-    url: &str,
-) -> Result<bool, MirrorError> {
-    ensure_repository(state, repo).await?;
+pub async fn remove_push(ctx: &Context, repo: &str, url: &str) -> Result<bool, MirrorError> {
+    ensure_repository(ctx, repo).await?;
     // The mirror and what is owed to it go in one transaction.
-    let (_, removed, _) = edit_together(state, repo, 0, |mirrors, cursor| {
+    let (_, removed, _) = edit_together(ctx, repo, 0, |mirrors, cursor| {
         let before = mirrors.push.len();
         mirrors.push.retain(|it| it.url != url);
         mirrors.status.pushes.remove(url);
@@ -244,28 +239,28 @@ pub(crate) async fn remove_push(
 }
 
 /// The repository's mirrors and their status as JSON (secret names, never their values).
-pub(crate) async fn list(state: &AppState, repo: &str) -> Result<Value, MirrorError> {
-    ensure_repository(state, repo).await?;
-    let mirrors = load(state, repo).await?.map(|(it, _)| it).unwrap_or_default();
+pub async fn list(ctx: &Context, repo: &str) -> Result<Value, MirrorError> {
+    ensure_repository(ctx, repo).await?;
+    let mirrors = load(ctx, repo).await?.map(|(it, _)| it).unwrap_or_default();
     Ok(public(&mirrors))
 }
 
 /// Runs the repository's pull mirror now, after any pull already running, and returns how it
 /// ended.
-pub(crate) async fn sync(state: &AppState, repo: &str) -> Result<Value, MirrorError> {
-    ensure_repository(state, repo).await?;
-    let pull = load(state, repo).await?.and_then(|(it, _)| it.pull);
+pub async fn sync(ctx: &Context, repo: &str) -> Result<Value, MirrorError> {
+    ensure_repository(ctx, repo).await?;
+    let pull = load(ctx, repo).await?.and_then(|(it, _)| it.pull);
     let Some(pull) = pull else {
         return Err(MirrorError::Invalid(format!("{repo} has no pull mirror")));
     };
-    let dir = crate::git::repo_path(state, repo);
+    let dir = ctx.repo_path(repo);
     let lock = match wait_for_pull_lock(&dir).await {
         Ok(lock) => lock,
         Err(err) => {
             return Err(MirrorError::Invalid(format!("cannot lock {repo} for a pull: {err}")));
         }
     };
-    let outcome = pull_locked(state, repo, &pull).await;
+    let outcome = pull_locked(ctx, repo, &pull).await;
     drop(lock);
     Ok(json!(outcome))
 }
@@ -274,8 +269,8 @@ fn public(mirrors: &Mirrors) -> Value {
     serde_json::to_value(mirrors).unwrap_or_default()
 }
 
-async fn ensure_repository(state: &AppState, repo: &str) -> Result<(), MirrorError> {
-    match state.store.get(REPOSITORY, repo).await? {
+async fn ensure_repository(ctx: &Context, repo: &str) -> Result<(), MirrorError> {
+    match ctx.store.get(REPOSITORY, repo).await? {
         Some(_) => Ok(()),
         None => Err(MirrorError::NoRepository(repo.to_owned())),
     }
@@ -283,11 +278,11 @@ async fn ensure_repository(state: &AppState, repo: &str) -> Result<(), MirrorErr
 
 /// A secret named for credentials must exist and hold a user and a password, so that a typo
 /// shows now rather than as a failing mirror later.
-async fn check_secret(state: &AppState, name: Option<&str>) -> Result<(), MirrorError> {
+async fn check_secret(ctx: &Context, name: Option<&str>) -> Result<(), MirrorError> {
     match name {
         None => Ok(()),
         Some(name) => {
-            credentials_header(state, Some(name)).await.map(drop).map_err(MirrorError::Invalid)
+            credentials_header(ctx, Some(name)).await.map(drop).map_err(MirrorError::Invalid)
         }
     }
 }
@@ -314,8 +309,8 @@ pub(crate) fn check_url(url: &str) -> Result<(), String> {
 }
 
 /// The repository's mirror configuration and the document's version.
-async fn load(state: &AppState, repo: &str) -> Result<Option<(Mirrors, i64)>, StoreError> {
-    let Some(document) = state.store.get(MIRROR, repo).await? else { return Ok(None) };
+async fn load(ctx: &Context, repo: &str) -> Result<Option<(Mirrors, i64)>, StoreError> {
+    let Some(document) = ctx.store.get(MIRROR, repo).await? else { return Ok(None) };
     match serde_json::from_value(document.body) {
         Ok(mirrors) => Ok(Some((mirrors, document.version))),
         Err(err) => {
@@ -329,18 +324,18 @@ async fn load(state: &AppState, repo: &str) -> Result<Option<(Mirrors, i64)>, St
 /// administration commands and the loop's status updates write the same document). A
 /// document left with no mirror is removed.
 async fn edit<T>(
-    state: &AppState,
+    ctx: &Context,
     repo: &str,
     mut change: impl FnMut(&mut Mirrors) -> T,
 ) -> Result<(Mirrors, T), StoreError> {
     let (mirrors, result, _) =
-        edit_together(state, repo, 0, |mirrors, _| (change(mirrors), false)).await?;
+        edit_together(ctx, repo, 0, |mirrors, _| (change(mirrors), false)).await?;
     Ok((mirrors, result))
 }
 
 /// The same for the cursor; a missing one starts at event `start`.
 async fn edit_cursor(
-    state: &AppState,
+    ctx: &Context,
     repo: &str,
     start: i64,
     mut change: impl FnMut(&mut Cursor),
@@ -348,13 +343,13 @@ async fn edit_cursor(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let existing = state.store.get(CURSOR, repo).await?;
+        let existing = ctx.store.get(MIRROR_CURSOR, repo).await?;
         let mut cursor = cursor_of(existing.as_ref(), start);
         change(&mut cursor);
         let Some(write) = cursor_write(repo, existing.as_ref(), start, &cursor) else {
             return Ok(cursor);
         };
-        match state.store.apply(vec![write]).await {
+        match ctx.store.apply(vec![write]).await {
             Ok(()) => return Ok(cursor),
             Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. })
                 if attempt < WRITE_ATTEMPTS => {}
@@ -366,7 +361,7 @@ async fn edit_cursor(
 /// [`edit`] and, when `change` says so (its second result), [`edit_cursor`], in one
 /// transaction: the mirrors and the pushes owed to them never disagree after a crash.
 async fn edit_together<T>(
-    state: &AppState,
+    ctx: &Context,
     repo: &str,
     start: i64,
     mut change: impl FnMut(&mut Mirrors, &mut Cursor) -> (T, bool),
@@ -374,8 +369,8 @@ async fn edit_together<T>(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let existing = load(state, repo).await?;
-        let existing_cursor = state.store.get(CURSOR, repo).await?;
+        let existing = load(ctx, repo).await?;
+        let existing_cursor = ctx.store.get(MIRROR_CURSOR, repo).await?;
         let mut mirrors = existing.as_ref().map(|(it, _)| it.clone()).unwrap_or_default();
         let mut cursor = cursor_of(existing_cursor.as_ref(), start);
         let (result, with_cursor) = change(&mut mirrors, &mut cursor);
@@ -385,7 +380,7 @@ async fn edit_together<T>(
             // A mirror added later starts from the events after it, not from these: a
             // repository without push mirrors has no cursor.
             if existing_cursor.is_some() {
-                writes.push(Write::Delete { kind: CURSOR.to_owned(), key: repo.to_owned() });
+                writes.push(Write::Delete { kind: MIRROR_CURSOR.to_owned(), key: repo.to_owned() });
             }
         } else if with_cursor {
             writes.extend(cursor_write(repo, existing_cursor.as_ref(), start, &cursor));
@@ -394,7 +389,7 @@ async fn edit_together<T>(
         if writes.is_empty() {
             return Ok((mirrors, result, cursor));
         }
-        match state.store.apply(writes).await {
+        match ctx.store.apply(writes).await {
             Ok(()) => return Ok((mirrors, result, cursor)),
             Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. })
                 if attempt < WRITE_ATTEMPTS => {}
@@ -449,7 +444,7 @@ fn cursor_write(
         return None;
     }
     let document = Document {
-        kind: CURSOR.to_owned(),
+        kind: MIRROR_CURSOR.to_owned(),
         key: repo.to_owned(),
         parent: None,
         sort: 0,
@@ -483,17 +478,14 @@ pub(crate) fn parse_credentials(value: &str) -> Option<(String, String)> {
 pub(crate) fn basic_header(user: &str, password: &str) -> String {
     format!(
         "Authorization: Basic {}",
-        crate::base64_codec::encode(format!("{user}:{password}").as_bytes())
+        awsapi::base64::encode(format!("{user}:{password}").as_bytes())
     )
 }
 
 /// The header for the named secret's credentials; `None` without a secret.
-async fn credentials_header(
-    state: &AppState,
-    secret: Option<&str>,
-) -> Result<Option<String>, String> {
+async fn credentials_header(ctx: &Context, secret: Option<&str>) -> Result<Option<String>, String> {
     let Some(name) = secret else { return Ok(None) };
-    let value = match state.secrets_store.resolve_secret(name).await {
+    let value = match ctx.secrets_store.resolve_secret(name).await {
         Ok(Some(value)) => value,
         Ok(None) => return Err(format!("the secret {name} does not exist")),
         Err(err) => return Err(format!("reading the secret {name}: {err}")),
@@ -622,15 +614,15 @@ async fn wait_for_pull_lock(dir: &Path) -> std::io::Result<std::fs::File> {
 }
 
 /// Pulls, records the ref events and the outcome. The caller holds the pull lock.
-async fn pull_locked(state: &AppState, repo: &str, pull: &PullMirror) -> Outcome {
-    let outcome = match fetch(state, repo, pull).await {
+async fn pull_locked(ctx: &Context, repo: &str, pull: &PullMirror) -> Outcome {
+    let outcome = match fetch(ctx, repo, pull).await {
         Ok(changes) => Outcome::new(true, format!("{} refs changed", changes.len())),
         Err(message) => {
             tracing::warn!(repository = %repo, url = %pull.url, %message, "pull mirror failed");
             Outcome::new(false, message)
         }
     };
-    let recorded = edit(state, repo, |mirrors| {
+    let recorded = edit(ctx, repo, |mirrors| {
         // Only for the source pulled: the mirror may have been changed meanwhile.
         if mirrors.pull.as_ref().is_some_and(|it| it.url == pull.url) {
             mirrors.status.last_pull = Some(outcome.clone());
@@ -644,9 +636,9 @@ async fn pull_locked(state: &AppState, repo: &str, pull: &PullMirror) -> Outcome
 }
 
 /// Fetches the source's branches and tags into the repository and records what moved.
-async fn fetch(state: &AppState, repo: &str, pull: &PullMirror) -> Result<Vec<RefChange>, String> {
-    let dir = crate::git::repo_path(state, repo);
-    let header = credentials_header(state, pull.credentials_secret.as_deref()).await?;
+async fn fetch(ctx: &Context, repo: &str, pull: &PullMirror) -> Result<Vec<RefChange>, String> {
+    let dir = ctx.repo_path(repo);
+    let header = credentials_header(ctx, pull.credentials_secret.as_deref()).await?;
     let before = list_refs(&dir).await?;
     let mut command = git();
     command
@@ -661,21 +653,21 @@ async fn fetch(state: &AppState, repo: &str, pull: &PullMirror) -> Result<Vec<Re
     let changes = diff_refs(&before, &after);
     let updates: Vec<(String, String, String)> =
         changes.iter().map(|it| (it.name.clone(), it.old.clone(), it.new.clone())).collect();
-    crate::git::record_ref_updates(state, repo, MIRROR_USER, &updates).await.map_err(|err| {
+    crate::refs::record_ref_updates(ctx, repo, MIRROR_USER, &updates).await.map_err(|err| {
         format!("the refs were fetched, but recording their events failed: {err}")
     })?;
     Ok(changes)
 }
 
 /// Pushes the repository's branches and tags to the mirror once.
-async fn push_once(state: &AppState, repo: &str, push: &PushMirror) -> Result<String, String> {
-    let dir = crate::git::repo_path(state, repo);
+async fn push_once(ctx: &Context, repo: &str, push: &PushMirror) -> Result<String, String> {
+    let dir = ctx.repo_path(repo);
     // With `--prune`, pushing a repository with no refs would empty the mirror: a repository
     // just created is not what anyone wants copied over the other side.
     if list_refs(&dir).await?.is_empty() {
         return Ok("nothing to push: the repository has no branches or tags yet".to_owned());
     }
-    let header = credentials_header(state, push.credentials_secret.as_deref()).await?;
+    let header = credentials_header(ctx, push.credentials_secret.as_deref()).await?;
     let mut command = git();
     command
         .arg("--git-dir")
@@ -689,12 +681,12 @@ async fn push_once(state: &AppState, repo: &str, push: &PushMirror) -> Result<St
 }
 
 /// Pushes with retries and records how it ended.
-async fn push_and_record(state: &AppState, repo: &str, push: &PushMirror) -> Outcome {
+async fn push_and_record(ctx: &Context, repo: &str, push: &PushMirror) -> Outcome {
     let mut last = String::new();
     let mut outcome = None;
     for attempt in 1..=PUSH_ATTEMPTS {
         tokio::time::sleep(crate::triggers::backoff(attempt)).await;
-        match push_once(state, repo, push).await {
+        match push_once(ctx, repo, push).await {
             Ok(message) => {
                 outcome = Some(Outcome::new(true, message));
                 break;
@@ -709,7 +701,7 @@ async fn push_and_record(state: &AppState, repo: &str, push: &PushMirror) -> Out
     }
     let outcome = outcome
         .unwrap_or_else(|| Outcome::new(false, format!("{last} (after {PUSH_ATTEMPTS} attempts)")));
-    let recorded = edit(state, repo, |mirrors| {
+    let recorded = edit(ctx, repo, |mirrors| {
         if mirrors.push.iter().any(|it| it.url == push.url) {
             mirrors.status.pushes.insert(push.url.clone(), outcome.clone());
         }
@@ -739,18 +731,22 @@ fn stop(running: &Running, key: &str) {
     }
 }
 
-/// The mirror loop, started by `Server::serve` and aborted when it ends: starts due pulls and
+/// The mirror loop, started by the server and aborted when it ends: while `holds_lease()`, starts due pulls and
 /// owed pushes each second, and pushes as soon as a push is recorded.
-pub(crate) async fn run_forever(state: AppState) {
+pub async fn run_forever<F, Fut>(ctx: Context, holds_lease: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let running = Running::default();
     loop {
         // Registered before the scan, so that a push during it still wakes the next wait.
-        let pushed = state.ref_events.notified();
+        let pushed = ctx.ref_events.notified();
         tokio::pin!(pushed);
         pushed.as_mut().enable();
         // One replica of the installation pulls and pushes.
-        if state.runs_loop("mirrors").await
-            && let Err(err) = scan(&state, &running).await
+        if holds_lease().await
+            && let Err(err) = scan(&ctx, &running).await
         {
             tracing::error!(%err, "looking for mirror work");
         }
@@ -761,7 +757,7 @@ pub(crate) async fn run_forever(state: AppState) {
     }
 }
 
-async fn scan(state: &AppState, running: &Running) -> Result<(), StoreError> {
+async fn scan(ctx: &Context, running: &Running) -> Result<(), StoreError> {
     let mut after = None;
     loop {
         let query = ListQuery {
@@ -771,16 +767,16 @@ async fn scan(state: &AppState, running: &Running) -> Result<(), StoreError> {
             after: after.take(),
             limit: engine::store::MAX_PAGE_SIZE,
         };
-        let page = state.store.list(&query).await?;
+        let page = ctx.store.list(&query).await?;
         for document in page.documents {
             let repo = document.key;
             let Ok(mirrors) = serde_json::from_value::<Mirrors>(document.body) else { continue };
             if mirrors.pull_due(engine::clock::now_ms()) {
-                start_pull(state, running, &repo, &mirrors);
+                start_pull(ctx, running, &repo, &mirrors);
             }
             if !mirrors.push.is_empty() {
                 // One repository's trouble must not hold up the others'.
-                if let Err(err) = start_pushes(state, running, &repo, &mirrors).await {
+                if let Err(err) = start_pushes(ctx, running, &repo, &mirrors).await {
                     tracing::error!(repository = %repo, %err, "following pushes for mirrors");
                 }
             }
@@ -792,18 +788,18 @@ async fn scan(state: &AppState, running: &Running) -> Result<(), StoreError> {
     }
 }
 
-fn start_pull(state: &AppState, running: &Running, repo: &str, mirrors: &Mirrors) {
+fn start_pull(ctx: &Context, running: &Running, repo: &str, mirrors: &Mirrors) {
     let Some(pull) = mirrors.pull.clone() else { return };
     let key = format!("pull:{repo}");
     if !start(running, &key) {
         return;
     }
-    let (state, running, repo) = (state.clone(), running.clone(), repo.to_owned());
+    let (ctx, running, repo) = (ctx.clone(), running.clone(), repo.to_owned());
     tokio::spawn(async move {
-        let dir = crate::git::repo_path(&state, &repo);
+        let dir = ctx.repo_path(&repo);
         match try_pull_lock(&dir) {
             Ok(Some(lock)) => {
-                pull_locked(&state, &repo, &pull).await;
+                pull_locked(&ctx, &repo, &pull).await;
                 drop(lock);
             }
             // `slipway mirror sync` is pulling; it records the outcome.
@@ -823,22 +819,22 @@ pub(crate) fn concerns(event: &Value, url: &str, pull_url: Option<&str>) -> bool
 /// Moves the cursor past the new events, marking the push mirrors they concern as owed a
 /// push, then starts the owed pushes that are not running.
 async fn start_pushes(
-    state: &AppState,
+    ctx: &Context,
     running: &Running,
     repo: &str,
     mirrors: &Mirrors,
 ) -> Result<(), StoreError> {
     let pull_url = mirrors.pull.as_ref().map(|it| it.url.as_str());
     let mut cursor = loop {
-        let cursor = edit_cursor(state, repo, 0, |_| {}).await?;
+        let cursor = edit_cursor(ctx, repo, 0, |_| {}).await?;
         let query = ListQuery {
             kind: engine::kinds::REF_EVENT.to_owned(),
             parent: Some(repo.to_owned()),
             descending: false,
-            after: (cursor.seq > 0).then(|| crate::git::event_cursor(repo, cursor.seq)),
+            after: (cursor.seq > 0).then(|| crate::refs::event_cursor(repo, cursor.seq)),
             limit: EVENT_PAGE,
         };
-        let page = state.store.list(&query).await?;
+        let page = ctx.store.list(&query).await?;
         let Some(last) = page.documents.last().map(|it| it.sort) else { break cursor };
         let owed: Vec<&str> = mirrors
             .push
@@ -847,7 +843,7 @@ async fn start_pushes(
             .filter(|url| page.documents.iter().any(|event| concerns(&event.body, url, pull_url)))
             .collect();
         let seen = cursor.seq;
-        edit_cursor(state, repo, 0, |cursor| {
+        edit_cursor(ctx, repo, 0, |cursor| {
             // `slipway mirror add --push` writes it too; only this loop moves `seq`.
             if cursor.seq == seen {
                 cursor.seq = last;
@@ -861,7 +857,7 @@ async fn start_pushes(
     // Owed pushes to mirrors removed since are forgotten.
     let configured: HashSet<&str> = mirrors.push.iter().map(|it| it.url.as_str()).collect();
     if cursor.pending.keys().any(|url| !configured.contains(url.as_str())) {
-        cursor = edit_cursor(state, repo, 0, |cursor| {
+        cursor = edit_cursor(ctx, repo, 0, |cursor| {
             cursor.pending.retain(|url, _| configured.contains(url.as_str()));
         })
         .await?;
@@ -872,13 +868,13 @@ async fn start_pushes(
         if !start(running, &key) {
             continue;
         }
-        let (state, running, repo) = (state.clone(), running.clone(), repo.to_owned());
+        let (ctx, running, repo) = (ctx.clone(), running.clone(), repo.to_owned());
         tokio::spawn(async move {
-            push_and_record(&state, &repo, &push).await;
+            push_and_record(&ctx, &repo, &push).await;
             // Paid up to `owed`; events after it (during the push) leave it owed, and the
             // next scan pushes again. A failure is recorded and not retried until the next
             // change: the status says what went wrong.
-            let paid = edit_cursor(&state, &repo, 0, |cursor| {
+            let paid = edit_cursor(&ctx, &repo, 0, |cursor| {
                 if cursor.pending.get(&url).is_some_and(|it| *it <= owed) {
                     cursor.pending.remove(&url);
                 }

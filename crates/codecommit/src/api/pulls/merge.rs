@@ -14,10 +14,10 @@ use super::{
     id_field, load, modify, optional_str, push_event, reference_commit, require_open, target,
     user_arn,
 };
-use crate::AppState;
-use crate::aws::Caller;
-use crate::codecommit::{error, existing, git, is_object_id, text};
-use crate::error::ApiError;
+use crate::Context;
+use crate::api::{error, existing, git, is_object_id, text};
+use awsapi::ApiError;
+use awsapi::Caller;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Strategy {
@@ -39,18 +39,14 @@ impl Strategy {
 /// Runs git in a repository with extra environment and, optionally, standard input; its exit
 /// code and standard output.
 async fn run(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     envs: &[(&str, &str)],
     args: &[&str],
     input: Option<&[u8]>,
 ) -> Result<(Option<i32>, Vec<u8>), ApiError> {
     let mut command = crate::process::git();
-    command
-        .arg("--git-dir")
-        .arg(crate::git::repo_path(state, repository))
-        .args(args)
-        .envs(envs.iter().copied());
+    command.arg("--git-dir").arg(ctx.repo_path(repository)).args(args).envs(envs.iter().copied());
     let output = crate::process::run_bounded(command, input, crate::process::API_LIMITS)
         .await
         .map_err(ApiError::internal)?;
@@ -68,24 +64,24 @@ fn manual(source: &str, destination: &str) -> ApiError {
 
 /// Whether `ancestor` is `commit` or one of its ancestors.
 async fn is_ancestor(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     ancestor: &str,
     commit: &str,
 ) -> Result<bool, ApiError> {
-    Ok(git(state, repository, &["merge-base", "--is-ancestor", ancestor, commit]).await?.is_some())
+    Ok(git(ctx, repository, &["merge-base", "--is-ancestor", ancestor, commit]).await?.is_some())
 }
 
 /// The tree of merging `source` into `destination`; `None` when they conflict (or share no
 /// history, which merge-tree refuses as well).
 async fn merged_tree(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     destination: &str,
     source: &str,
 ) -> Result<Option<String>, ApiError> {
     let (code, stdout) = run(
-        state,
+        ctx,
         repository,
         &[],
         &["merge-tree", "--write-tree", "--no-messages", destination, source],
@@ -120,7 +116,7 @@ fn identity(caller: &Caller, input: &Value) -> Result<(String, String), ApiError
 
 /// Commits `tree` with `parents`; the new commit's id.
 async fn commit_tree(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     (name, email): (&str, &str),
     tree: &str,
@@ -141,7 +137,7 @@ async fn commit_tree(
         args.extend(["-p", parent]);
     }
     // The message goes on standard input, verbatim: `-m` would be re-wrapped by git.
-    let (code, stdout) = run(state, repository, &envs, &args, Some(message.as_bytes())).await?;
+    let (code, stdout) = run(ctx, repository, &envs, &args, Some(message.as_bytes())).await?;
     if code != Some(0) {
         return Err(ApiError::internal("git commit-tree failed"));
     }
@@ -149,13 +145,13 @@ async fn commit_tree(
 }
 
 pub(super) async fn merge(
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     input: Value,
     strategy: Strategy,
 ) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
-    let repository = existing(state, &input, "repositoryName").await?;
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let given = optional_str(&input, "sourceCommitId").filter(|it| !it.is_empty());
     if let Some(given) = given
         && !is_object_id(given)
@@ -173,7 +169,7 @@ pub(super) async fn merge(
         ));
     }
     let author = identity(caller, &input)?;
-    let body = load(state, &id).await?;
+    let body = load(ctx, &id).await?;
     require_open(&body)?;
     let target = target(&body).clone();
     if target["repositoryName"] != repository.key.as_str() {
@@ -191,11 +187,12 @@ pub(super) async fn merge(
         Strategy::Squash => "MergePullRequestBySquash",
         Strategy::ThreeWay => "MergePullRequestByThreeWay",
     };
-    let push = crate::git::Action::Push;
-    crate::git::check_api_move(state, &caller.user, operation, repo, destination_ref, push).await?;
+    let push = crate::protection::Action::Push;
+    crate::protection::check_api_move(ctx, &caller.user, operation, repo, destination_ref, push)
+        .await?;
     let missing =
         |name: &str| error("ReferenceDoesNotExistException", format!("{name} does not exist"));
-    if reference_commit(state, repo, source_ref).await?.is_none() {
+    if reference_commit(ctx, repo, source_ref).await?.is_none() {
         return Err(missing(source_ref));
     }
     // The commit of the revision `load` refreshed, whose approvals are evaluated below.
@@ -214,7 +211,7 @@ pub(super) async fn merge(
             format!("The approval rules of pull request {id} are not satisfied"),
         ));
     }
-    let destination = reference_commit(state, repo, destination_ref)
+    let destination = reference_commit(ctx, repo, destination_ref)
         .await?
         .ok_or_else(|| missing(destination_ref))?;
     let title = body["title"].as_str().unwrap_or_default();
@@ -223,26 +220,24 @@ pub(super) async fn merge(
     let author = (author.0.as_str(), author.1.as_str());
     let merged = match strategy {
         Strategy::FastForward => {
-            if !is_ancestor(state, repo, &destination, &source).await? {
+            if !is_ancestor(ctx, repo, &destination, &source).await? {
                 return Err(manual(source_ref, destination_ref));
             }
             source.clone()
         }
         Strategy::Squash | Strategy::ThreeWay => {
-            let tree = merged_tree(state, repo, &destination, &source)
+            let tree = merged_tree(ctx, repo, &destination, &source)
                 .await?
                 .ok_or_else(|| manual(source_ref, destination_ref))?;
             let parents: &[&str] = match strategy {
                 Strategy::ThreeWay => &[&destination, &source],
                 _ => &[&destination],
             };
-            commit_tree(state, repo, author, &tree, parents, &message).await?
+            commit_tree(ctx, repo, author, &tree, parents, &message).await?
         }
     };
     if merged != destination
-        && git(state, repo, &["update-ref", destination_ref, &merged, &destination])
-            .await?
-            .is_none()
+        && git(ctx, repo, &["update-ref", destination_ref, &merged, &destination]).await?.is_none()
     {
         return Err(error(
             "ConcurrentReferenceUpdateException",
@@ -251,8 +246,8 @@ pub(super) async fn merge(
     }
     // The branch has moved: failing to record the event must not make the client retry it.
     if merged != destination
-        && let Err(err) = crate::git::record_ref_update(
-            state,
+        && let Err(err) = crate::refs::record_ref_update(
+            ctx,
             repo,
             &caller.user,
             destination_ref,
@@ -263,14 +258,14 @@ pub(super) async fn merge(
     {
         tracing::error!(repository = repo, %err, "recording the ref event of a merge");
     }
-    let actor = user_arn(state, caller);
+    let actor = user_arn(ctx, caller);
     let metadata = json!({
         "isMerged": true,
         "mergedBy": actor,
         "mergeCommitId": merged,
         "mergeOption": strategy.option(),
     });
-    let (body, ()) = modify(state, &id, |body| {
+    let (body, ()) = modify(ctx, &id, |body| {
         let target = &mut body["pullRequestTargets"][0];
         target["mergeMetadata"] = metadata.clone();
         target["sourceCommit"] = json!(source);

@@ -9,17 +9,17 @@ use engine::store::{Document, Write};
 use serde_json::{Value, json};
 
 use super::{id_field, load, optional_str, page_size, page_start, target, user_arn};
-use crate::AppState;
-use crate::aws::Caller;
-use crate::codecommit::{error, existing, git, is_object_id, name_field, text};
-use crate::error::ApiError;
+use crate::Context;
+use crate::api::{error, existing, git, is_object_id, name_field, text};
+use awsapi::ApiError;
+use awsapi::Caller;
 use engine::kinds::PULL_REQUEST_COMMENT;
 
 const MAX_CONTENT: usize = 10240;
 
 /// The repository named in the input, which must be the pull request's.
-async fn repository_of(state: &AppState, input: &Value, body: &Value) -> Result<String, ApiError> {
-    let repository = existing(state, input, "repositoryName").await?;
+async fn repository_of(ctx: &Context, input: &Value, body: &Value) -> Result<String, ApiError> {
+    let repository = existing(ctx, input, "repositoryName").await?;
     if target(body)["repositoryName"] != repository.key.as_str() {
         return Err(error(
             "RepositoryNotAssociatedWithPullRequestException",
@@ -31,7 +31,7 @@ async fn repository_of(state: &AppState, input: &Value, body: &Value) -> Result<
 
 /// A commit id member, checked for form and existence in the repository.
 async fn commit_field(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     input: &Value,
     field: &str,
@@ -45,8 +45,7 @@ async fn commit_field(
             format!("The commit ID {commit} is not valid"),
         ));
     }
-    if git(state, repository, &["cat-file", "-e", &format!("{commit}^{{commit}}")]).await?.is_none()
-    {
+    if git(ctx, repository, &["cat-file", "-e", &format!("{commit}^{{commit}}")]).await?.is_none() {
         return Err(error(
             "CommitDoesNotExistException",
             format!("Commit {commit} does not exist"),
@@ -57,31 +56,26 @@ async fn commit_field(
 
 /// The blob at `path` in `commit`, if there is one.
 async fn blob_at(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     commit: &str,
     path: &str,
 ) -> Result<Option<String>, ApiError> {
-    let found =
-        git(state, repository, &["rev-parse", "--verify", "-q", &format!("{commit}:{path}")])
-            .await?
-            .map(text);
+    let found = git(ctx, repository, &["rev-parse", "--verify", "-q", &format!("{commit}:{path}")])
+        .await?
+        .map(text);
     let Some(object) = found else { return Ok(None) };
-    let kind = git(state, repository, &["cat-file", "-t", &object]).await?.map(text);
+    let kind = git(ctx, repository, &["cat-file", "-t", &object]).await?.map(text);
     Ok((kind.as_deref() == Some("blob")).then_some(object))
 }
 
-pub(super) async fn post(
-    state: &AppState,
-    caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
+pub(super) async fn post(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
     name_field(&input, "repositoryName")?;
-    let body = load(state, &id).await?;
-    let repository = repository_of(state, &input, &body).await?;
-    let before = commit_field(state, &repository, &input, "beforeCommitId").await?;
-    let after = commit_field(state, &repository, &input, "afterCommitId").await?;
+    let body = load(ctx, &id).await?;
+    let repository = repository_of(ctx, &input, &body).await?;
+    let before = commit_field(ctx, &repository, &input, "beforeCommitId").await?;
+    let after = commit_field(ctx, &repository, &input, "afterCommitId").await?;
     if before.eq_ignore_ascii_case(&after) {
         return Err(error(
             "BeforeCommitIdAndAfterCommitIdAreSameException",
@@ -127,8 +121,8 @@ pub(super) async fn post(
                 error("InvalidFilePositionException", "The file position is not valid")
             })?),
         };
-        let before_blob = blob_at(state, &repository, &before, path).await?;
-        let after_blob = blob_at(state, &repository, &after, path).await?;
+        let before_blob = blob_at(ctx, &repository, &before, path).await?;
+        let after_blob = blob_at(ctx, &repository, &after, path).await?;
         let side = if version == "BEFORE" { &before_blob } else { &after_blob };
         if side.is_none() {
             return Err(error(
@@ -155,13 +149,13 @@ pub(super) async fn post(
         "content": content,
         "creationDate": now,
         "lastModifiedDate": now,
-        "authorArn": user_arn(state, caller),
+        "authorArn": user_arn(ctx, caller),
         "deleted": false,
         "clientRequestToken": optional_str(&input, "clientRequestToken").unwrap_or_default(),
         "callerReactions": [],
         "reactionCounts": {},
     });
-    let number = state.store.next_counter("pull-request-comments").await?;
+    let number = ctx.store.next_counter("pull-request-comments").await?;
     let document = Document {
         kind: PULL_REQUEST_COMMENT.to_owned(),
         key: comment_id,
@@ -170,13 +164,13 @@ pub(super) async fn post(
         version: 0,
         body: output.clone(),
     };
-    state.store.apply(vec![Write::Insert(document)]).await?;
+    ctx.store.apply(vec![Write::Insert(document)]).await?;
     Ok(output)
 }
 
 /// Every comment on a pull request, in the order they were posted.
-async fn all_comments(state: &AppState, id: &str) -> Result<Vec<Value>, ApiError> {
-    let documents = state.store.list_all(PULL_REQUEST_COMMENT, Some(id)).await?;
+async fn all_comments(ctx: &Context, id: &str) -> Result<Vec<Value>, ApiError> {
+    let documents = ctx.store.list_all(PULL_REQUEST_COMMENT, Some(id)).await?;
     Ok(documents.into_iter().map(|it| it.body).collect())
 }
 
@@ -209,21 +203,21 @@ pub(super) fn group(posted: &[&Value]) -> Vec<Value> {
     groups
 }
 
-pub(super) async fn get(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub(super) async fn get(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
-    let body = load(state, &id).await?;
+    let body = load(ctx, &id).await?;
     if input.get("repositoryName").is_some_and(|it| !it.is_null()) {
-        repository_of(state, &input, &body).await?;
+        repository_of(ctx, &input, &body).await?;
     }
     let repository = target(&body)["repositoryName"].as_str().unwrap_or_default().to_owned();
     let mut filters = Vec::new();
     for field in ["beforeCommitId", "afterCommitId"] {
         if optional_str(&input, field).is_some_and(|it| !it.is_empty()) {
-            filters.push((field, commit_field(state, &repository, &input, field).await?));
+            filters.push((field, commit_field(ctx, &repository, &input, field).await?));
         }
     }
     let (start, size) = (page_start(&input)?, page_size(&input)?);
-    let comments = all_comments(state, &id).await?;
+    let comments = all_comments(ctx, &id).await?;
     let selected: Vec<&Value> = comments
         .iter()
         .filter(|it| filters.iter().all(|(field, commit)| it[*field] == commit.as_str()))

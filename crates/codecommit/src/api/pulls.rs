@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{branch_commit, default_branch, error, existing, git, text};
-use crate::AppState;
-use crate::aws::Caller;
-use crate::error::ApiError;
+use crate::Context;
+use awsapi::ApiError;
+use awsapi::Caller;
 use engine::kinds::PULL_REQUEST;
 
 const BOOKKEEPING: &str = "_slipway";
@@ -56,40 +56,38 @@ pub(super) const OPERATIONS: [&str; 20] = [
 
 /// One of the pull request operations (`OPERATIONS`).
 pub(super) async fn call(
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     operation: &str,
     input: Value,
 ) -> Result<Value, ApiError> {
     match operation {
-        "CreatePullRequest" => create(state, caller, input).await,
-        "GetPullRequest" => get(state, input).await,
-        "ListPullRequests" => list(state, input).await,
-        "UpdatePullRequestTitle" => update_title(state, caller, input).await,
-        "UpdatePullRequestDescription" => update_description(state, caller, input).await,
-        "UpdatePullRequestStatus" => update_status(state, caller, input).await,
-        "DescribePullRequestEvents" => describe_events(state, input).await,
+        "CreatePullRequest" => create(ctx, caller, input).await,
+        "GetPullRequest" => get(ctx, input).await,
+        "ListPullRequests" => list(ctx, input).await,
+        "UpdatePullRequestTitle" => update_title(ctx, caller, input).await,
+        "UpdatePullRequestDescription" => update_description(ctx, caller, input).await,
+        "UpdatePullRequestStatus" => update_status(ctx, caller, input).await,
+        "DescribePullRequestEvents" => describe_events(ctx, input).await,
         "MergePullRequestByFastForward" => {
-            merge::merge(state, caller, input, merge::Strategy::FastForward).await
+            merge::merge(ctx, caller, input, merge::Strategy::FastForward).await
         }
         "MergePullRequestBySquash" => {
-            merge::merge(state, caller, input, merge::Strategy::Squash).await
+            merge::merge(ctx, caller, input, merge::Strategy::Squash).await
         }
         "MergePullRequestByThreeWay" => {
-            merge::merge(state, caller, input, merge::Strategy::ThreeWay).await
+            merge::merge(ctx, caller, input, merge::Strategy::ThreeWay).await
         }
-        "CreatePullRequestApprovalRule" => approvals::create_rule(state, caller, input).await,
-        "UpdatePullRequestApprovalRuleContent" => {
-            approvals::update_rule(state, caller, input).await
-        }
-        "DeletePullRequestApprovalRule" => approvals::delete_rule(state, caller, input).await,
-        "UpdatePullRequestApprovalState" => approvals::update_state(state, caller, input).await,
-        "GetPullRequestApprovalStates" => approvals::get_states(state, input).await,
-        "EvaluatePullRequestApprovalRules" => approvals::evaluate_rules(state, input).await,
-        "OverridePullRequestApprovalRules" => approvals::override_rules(state, caller, input).await,
-        "GetPullRequestOverrideState" => approvals::get_override(state, input).await,
-        "PostCommentForPullRequest" => comments::post(state, caller, input).await,
-        "GetCommentsForPullRequest" => comments::get(state, input).await,
+        "CreatePullRequestApprovalRule" => approvals::create_rule(ctx, caller, input).await,
+        "UpdatePullRequestApprovalRuleContent" => approvals::update_rule(ctx, caller, input).await,
+        "DeletePullRequestApprovalRule" => approvals::delete_rule(ctx, caller, input).await,
+        "UpdatePullRequestApprovalState" => approvals::update_state(ctx, caller, input).await,
+        "GetPullRequestApprovalStates" => approvals::get_states(ctx, input).await,
+        "EvaluatePullRequestApprovalRules" => approvals::evaluate_rules(ctx, input).await,
+        "OverridePullRequestApprovalRules" => approvals::override_rules(ctx, caller, input).await,
+        "GetPullRequestOverrideState" => approvals::get_override(ctx, input).await,
+        "PostCommentForPullRequest" => comments::post(ctx, caller, input).await,
+        "GetCommentsForPullRequest" => comments::get(ctx, input).await,
         _ => Err(error(
             "UnknownOperationException",
             format!("Slipway does not implement the CodeCommit operation {operation} yet"),
@@ -98,8 +96,8 @@ pub(super) async fn call(
 }
 
 /// The IAM ARN CodeCommit names a caller by (`authorArn`, `actorArn`, `userArn`).
-fn user_arn(state: &AppState, caller: &Caller) -> String {
-    format!("arn:aws:iam::{}:user/{}", state.account, caller.user)
+fn user_arn(ctx: &Context, caller: &Caller) -> String {
+    format!("arn:aws:iam::{}:user/{}", ctx.account, caller.user)
 }
 
 fn now() -> f64 {
@@ -219,29 +217,29 @@ fn full_reference(name: &str) -> String {
 
 /// The commit a full branch reference points at, `None` when it does not exist.
 async fn reference_commit(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     reference: &str,
 ) -> Result<Option<String>, ApiError> {
     match reference.strip_prefix("refs/heads/") {
-        Some(branch) => branch_commit(state, repository, branch).await,
+        Some(branch) => branch_commit(ctx, repository, branch).await,
         None => Ok(None),
     }
 }
 
 /// The best common ancestor of two commits, `None` when they share no history.
 async fn merge_base(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     a: &str,
     b: &str,
 ) -> Result<Option<String>, ApiError> {
-    Ok(git(state, repository, &["merge-base", a, b]).await?.map(text))
+    Ok(git(ctx, repository, &["merge-base", a, b]).await?.map(text))
 }
 
 /// Brings an open pull request's target up to date with its branches. A moved source branch
 /// is a new revision: the approvals and the override of the old one no longer count.
-async fn refresh(state: &AppState, body: &mut Value) -> Result<(), ApiError> {
+async fn refresh(ctx: &Context, body: &mut Value) -> Result<(), ApiError> {
     if !is_open(body) {
         return Ok(());
     }
@@ -253,14 +251,14 @@ async fn refresh(state: &AppState, body: &mut Value) -> Result<(), ApiError> {
     let old_destination = target(body)["destinationCommit"].as_str().unwrap_or_default().to_owned();
     // A deleted branch keeps the commit it last had.
     let source =
-        reference_commit(state, &repository, &source_ref).await?.unwrap_or(old_source.clone());
-    let destination = reference_commit(state, &repository, &destination_ref)
+        reference_commit(ctx, &repository, &source_ref).await?.unwrap_or(old_source.clone());
+    let destination = reference_commit(ctx, &repository, &destination_ref)
         .await?
         .unwrap_or(old_destination.clone());
     if source == old_source && destination == old_destination {
         return Ok(());
     }
-    let base = merge_base(state, &repository, &destination, &source).await?;
+    let base = merge_base(ctx, &repository, &destination, &source).await?;
     let target = &mut body["pullRequestTargets"][0];
     target["sourceCommit"] = json!(source);
     target["destinationCommit"] = json!(destination);
@@ -297,26 +295,26 @@ async fn refresh(state: &AppState, body: &mut Value) -> Result<(), ApiError> {
 /// changed) with optimistic concurrency, retrying on a concurrent change. The refreshed,
 /// changed body and what `change` returned.
 async fn modify<T>(
-    state: &AppState,
+    ctx: &Context,
     id: &str,
     mut change: impl FnMut(&mut Value) -> Result<T, ApiError>,
 ) -> Result<(Value, T), ApiError> {
     for _ in 0..5 {
-        let Some(mut document) = state.store.get(PULL_REQUEST, id).await? else {
+        let Some(mut document) = ctx.store.get(PULL_REQUEST, id).await? else {
             return Err(error(
                 "PullRequestDoesNotExistException",
                 format!("Pull request {id} does not exist"),
             ));
         };
         let before = document.body.clone();
-        refresh(state, &mut document.body).await?;
+        refresh(ctx, &mut document.body).await?;
         let output = change(&mut document.body)?;
         if document.body == before {
             return Ok((document.body, output));
         }
         let body = document.body.clone();
         let version = document.version;
-        match state.store.apply(vec![Write::Update { document, expected_version: version }]).await {
+        match ctx.store.apply(vec![Write::Update { document, expected_version: version }]).await {
             Ok(()) => return Ok((body, output)),
             Err(StoreError::Conflict { .. }) => continue,
             Err(err) => return Err(err.into()),
@@ -326,8 +324,8 @@ async fn modify<T>(
 }
 
 /// A pull request, refreshed.
-async fn load(state: &AppState, id: &str) -> Result<Value, ApiError> {
-    Ok(modify(state, id, |_| Ok(())).await?.0)
+async fn load(ctx: &Context, id: &str) -> Result<Value, ApiError> {
+    Ok(modify(ctx, id, |_| Ok(())).await?.0)
 }
 
 fn check_title(title: Option<&str>) -> Result<String, ApiError> {
@@ -355,13 +353,13 @@ fn check_description(description: &str) -> Result<(), ApiError> {
 
 /// Every pull request of a repository, oldest first.
 async fn repository_pull_requests(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
 ) -> Result<Vec<Document>, ApiError> {
-    Ok(state.store.list_all(PULL_REQUEST, Some(repository)).await?)
+    Ok(ctx.store.list_all(PULL_REQUEST, Some(repository)).await?)
 }
 
-async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+async fn create(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let title = check_title(optional_str(&input, "title"))?;
     let description = optional_str(&input, "description").unwrap_or_default().to_owned();
     check_description(&description)?;
@@ -382,14 +380,14 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
     if !requested.is_object() {
         return Err(error("InvalidTargetException", "The target is not valid"));
     }
-    let repository = existing(state, requested, "repositoryName").await?;
+    let repository = existing(ctx, requested, "repositoryName").await?;
     let source_name = optional_str(requested, "sourceReference")
         .filter(|it| !it.is_empty())
         .ok_or_else(|| error("ReferenceNameRequiredException", "A source reference is required"))?;
     let destination_name =
         match optional_str(requested, "destinationReference").filter(|it| !it.is_empty()) {
             Some(it) => it.to_owned(),
-            None => default_branch(state, &repository.key).await?.ok_or_else(|| {
+            None => default_branch(ctx, &repository.key).await?.ok_or_else(|| {
                 error("ReferenceDoesNotExistException", "The repository has no default branch")
             })?,
         };
@@ -409,7 +407,7 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
             ));
         }
         let commit =
-            reference_commit(state, &repository.key, &reference).await?.ok_or_else(|| {
+            reference_commit(ctx, &repository.key, &reference).await?.ok_or_else(|| {
                 error(
                     "ReferenceDoesNotExistException",
                     format!("The reference {name} does not exist"),
@@ -426,12 +424,12 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
             "The source and destination branches are the same",
         ));
     }
-    let author = user_arn(state, caller);
+    let author = user_arn(ctx, caller);
     let token = optional_str(&input, "clientRequestToken").unwrap_or_default().to_owned();
     // The CLI sends a fresh token per invocation; a retry of one sends it again and gets the
     // pull request the first attempt made.
     if !token.is_empty() {
-        for document in repository_pull_requests(state, &repository.key).await? {
+        for document in repository_pull_requests(ctx, &repository.key).await? {
             if document.body["clientRequestToken"] == token.as_str() {
                 if document.body["authorArn"] != author.as_str() || document.body["title"] != title
                 {
@@ -440,12 +438,12 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
                         "The client request token was used for a different request",
                     ));
                 }
-                return Ok(json!({ "pullRequest": public(&load(state, &document.key).await?) }));
+                return Ok(json!({ "pullRequest": public(&load(ctx, &document.key).await?) }));
             }
         }
     }
-    let base = merge_base(state, &repository.key, destination, source).await?;
-    let number = state.store.next_counter("pull-requests").await?;
+    let base = merge_base(ctx, &repository.key, destination, source).await?;
+    let number = ctx.store.next_counter("pull-requests").await?;
     let id = number.to_string();
     let now = now();
     let mut target = json!({
@@ -461,8 +459,7 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
     }
     // A new pull request starts with one approval rule per approval rule template associated
     // with its repository that applies to its destination, as in CodeCommit.
-    let rules =
-        super::templates::rules_for(state, &repository.key, destination_ref, &author).await?;
+    let rules = super::templates::rules_for(ctx, &repository.key, destination_ref, &author).await?;
     let mut body = json!({
         "pullRequestId": id,
         "title": title,
@@ -497,17 +494,17 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
         version: 0,
         body: body.clone(),
     };
-    state.store.apply(vec![Write::Insert(document)]).await?;
+    ctx.store.apply(vec![Write::Insert(document)]).await?;
     Ok(json!({ "pullRequest": public(&body) }))
 }
 
-async fn get(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn get(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
-    Ok(json!({ "pullRequest": public(&load(state, &id).await?) }))
+    Ok(json!({ "pullRequest": public(&load(ctx, &id).await?) }))
 }
 
-async fn list(state: &AppState, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
+async fn list(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let repository = existing(ctx, &input, "repositoryName").await?;
     let author = optional_str(&input, "authorArn").filter(|it| !it.is_empty());
     if let Some(author) = author
         && !author.starts_with("arn:")
@@ -525,7 +522,7 @@ async fn list(state: &AppState, input: Value) -> Result<Value, ApiError> {
     }
     let (start, size) = (page_start(&input)?, page_size(&input)?);
     // Newest first, as CodeCommit lists them.
-    let ids: Vec<String> = repository_pull_requests(state, &repository.key)
+    let ids: Vec<String> = repository_pull_requests(ctx, &repository.key)
         .await?
         .into_iter()
         .rev()
@@ -541,10 +538,10 @@ async fn list(state: &AppState, input: Value) -> Result<Value, ApiError> {
     Ok(output)
 }
 
-async fn update_title(state: &AppState, _caller: &Caller, input: Value) -> Result<Value, ApiError> {
+async fn update_title(ctx: &Context, _caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
     let title = check_title(optional_str(&input, "title"))?;
-    let (body, ()) = modify(state, &id, |body| {
+    let (body, ()) = modify(ctx, &id, |body| {
         require_open(body)?;
         body["title"] = json!(title);
         body["lastActivityDate"] = json!(now());
@@ -555,14 +552,14 @@ async fn update_title(state: &AppState, _caller: &Caller, input: Value) -> Resul
 }
 
 async fn update_description(
-    state: &AppState,
+    ctx: &Context,
     _caller: &Caller,
     input: Value,
 ) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
     let description = optional_str(&input, "description").unwrap_or_default().to_owned();
     check_description(&description)?;
-    let (body, ()) = modify(state, &id, |body| {
+    let (body, ()) = modify(ctx, &id, |body| {
         require_open(body)?;
         body["description"] = json!(description);
         body["lastActivityDate"] = json!(now());
@@ -572,7 +569,7 @@ async fn update_description(
     Ok(json!({ "pullRequest": public(&body) }))
 }
 
-async fn update_status(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+async fn update_status(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
     let status =
         optional_str(&input, "pullRequestStatus").filter(|it| !it.is_empty()).ok_or_else(|| {
@@ -584,8 +581,8 @@ async fn update_status(state: &AppState, caller: &Caller, input: Value) -> Resul
             format!("The pull request status {status} is not valid"),
         ));
     }
-    let actor = user_arn(state, caller);
-    let (body, ()) = modify(state, &id, |body| {
+    let actor = user_arn(ctx, caller);
+    let (body, ()) = modify(ctx, &id, |body| {
         // CodeCommit's only status update is OPEN to CLOSED.
         if status != "CLOSED" || !is_open(body) {
             return Err(error(
@@ -621,7 +618,7 @@ const EVENT_TYPES: [&str; 9] = [
     "PULL_REQUEST_APPROVAL_STATE_CHANGED",
 ];
 
-async fn describe_events(state: &AppState, input: Value) -> Result<Value, ApiError> {
+async fn describe_events(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
     let kind = optional_str(&input, "pullRequestEventType").filter(|it| !it.is_empty());
     if let Some(kind) = kind
@@ -639,7 +636,7 @@ async fn describe_events(state: &AppState, input: Value) -> Result<Value, ApiErr
         return Err(error("InvalidActorArnException", format!("The ARN {actor} is not valid")));
     }
     let (start, size) = (page_start(&input)?, page_size(&input)?);
-    let body = load(state, &id).await?;
+    let body = load(ctx, &id).await?;
     let events: Vec<&Value> = body[BOOKKEEPING]["events"]
         .as_array()
         .map(Vec::as_slice)

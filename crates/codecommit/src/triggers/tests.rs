@@ -11,6 +11,29 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
 
+/// An operation's JSON output for its JSON input, as the API answers.
+fn as_json<T: serde::Serialize>(output: Result<T, ApiError>) -> Result<Value, ApiError> {
+    output.map(|it| serde_json::to_value(it).unwrap())
+}
+
+async fn put_json(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    as_json(put_repository_triggers(ctx, awsapi::json::typed(input)?).await)
+}
+
+async fn get_json(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    as_json(get_repository_triggers(ctx, awsapi::json::typed(input)?).await)
+}
+
+async fn test_json(ctx: &Context, input: Value) -> Result<Value, ApiError> {
+    let now = engine::clock::now_ms();
+    as_json(test_repository_triggers(ctx, awsapi::json::typed(input)?, now).await)
+}
+
+/// The checked triggers of a request's JSON input.
+fn parse_triggers(input: &Value) -> Result<Vec<Value>, ApiError> {
+    check_triggers(input.get("triggers").and_then(Value::as_array).map(Vec::as_slice))
+}
+
 fn trigger(events: &[&str], branches: &[&str]) -> Value {
     json!({
         "name": "t",
@@ -189,8 +212,8 @@ fn backoff_doubles_from_one_second() {
 }
 
 /// A server state on a temporary directory, with repository `demo`.
-async fn state() -> (AppState, tempfile::TempDir) {
-    let (state, dir) = crate::test_state("eu-west-3").await;
+async fn demo() -> (Context, tempfile::TempDir) {
+    let (ctx, dir) = crate::test_context("eu-west-3").await;
     let repository = Document {
         kind: "repository".to_owned(),
         key: "demo".to_owned(),
@@ -199,11 +222,11 @@ async fn state() -> (AppState, tempfile::TempDir) {
         version: 0,
         body: json!({ "repositoryName": "demo" }),
     };
-    state.store.apply(vec![Write::Insert(repository)]).await.unwrap();
-    (state, dir)
+    ctx.store.apply(vec![Write::Insert(repository)]).await.unwrap();
+    (ctx, dir)
 }
 
-async fn record_event(state: &AppState, seq: i64, reference: &str, event: &str) {
+async fn record_event(ctx: &Context, seq: i64, reference: &str, event: &str) {
     let document = Document {
         kind: "ref-event".to_owned(),
         key: format!("demo/{seq:012}"),
@@ -215,7 +238,7 @@ async fn record_event(state: &AppState, seq: i64, reference: &str, event: &str) 
             "newCommit": "1".repeat(40), "event": event, "user": "admin", "timeMs": 1,
         }),
     };
-    state.store.apply(vec![Write::Insert(document)]).await.unwrap();
+    ctx.store.apply(vec![Write::Insert(document)]).await.unwrap();
 }
 
 /// Answers every request 200 and sends (headers, body) of each to the channel.
@@ -259,38 +282,37 @@ async fn receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<(String, St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn put_get_and_deliver() {
-    let (state, _dir) = state().await;
+    let (ctx, _dir) = demo().await;
     // History before the triggers exist is not delivered.
-    record_event(&state, 1, "refs/heads/main", "created").await;
+    record_event(&ctx, 1, "refs/heads/main", "created").await;
     let (url, mut received) = receiver().await;
     let triggers = json!([{
         "name": "hook", "destinationArn": url, "customData": "cd",
         "branches": ["main"], "events": ["updateReference", "createReference"],
     }]);
-    let put = put_repository_triggers(&state, input(triggers.clone())).await.unwrap();
-    let got = get_repository_triggers(&state, json!({ "repositoryName": "demo" })).await.unwrap();
+    let put = put_json(&ctx, input(triggers.clone())).await.unwrap();
+    let got = get_json(&ctx, json!({ "repositoryName": "demo" })).await.unwrap();
     assert_eq!(got, json!({ "configurationId": put["configurationId"], "triggers": triggers }));
-    let key = secret(&state, "demo", "hook").await.unwrap().unwrap();
+    let key = secret(&ctx, "demo", "hook").await.unwrap().unwrap();
     assert_eq!(key.len(), 64);
     // Putting the same trigger again keeps its secret but makes a new configuration.
-    let again = put_repository_triggers(&state, input(triggers.clone())).await.unwrap();
+    let again = put_json(&ctx, input(triggers.clone())).await.unwrap();
     assert_ne!(again["configurationId"], put["configurationId"]);
-    assert_eq!(secret(&state, "demo", "hook").await.unwrap().unwrap(), key);
-    assert!(secret(&state, "demo", "other").await.unwrap().is_none());
+    assert_eq!(secret(&ctx, "demo", "hook").await.unwrap().unwrap(), key);
+    assert!(secret(&ctx, "demo", "other").await.unwrap().is_none());
 
-    let missing =
-        put_repository_triggers(&state, json!({ "repositoryName": "nope", "triggers": [] }));
+    let missing = put_json(&ctx, json!({ "repositoryName": "nope", "triggers": [] }));
     assert_eq!(missing.await.unwrap_err().code, "RepositoryDoesNotExistException");
-    let unnamed = get_repository_triggers(&state, json!({}));
+    let unnamed = get_json(&ctx, json!({}));
     assert_eq!(unnamed.await.unwrap_err().code, "RepositoryNameRequiredException");
 
-    record_event(&state, 2, "refs/heads/other", "updated").await;
-    record_event(&state, 3, "refs/heads/main", "deleted").await;
-    record_event(&state, 4, "refs/heads/main", "updated").await;
+    record_event(&ctx, 2, "refs/heads/other", "updated").await;
+    record_event(&ctx, 3, "refs/heads/main", "deleted").await;
+    record_event(&ctx, 4, "refs/heads/main", "updated").await;
     let limiter = Arc::new(Semaphore::new(CONCURRENCY));
-    scan(&state, &limiter).await.unwrap();
+    scan(&ctx, &limiter).await.unwrap();
     // A second scan finds nothing new.
-    scan(&state, &limiter).await.unwrap();
+    scan(&ctx, &limiter).await.unwrap();
     let (head, body) =
         tokio::time::timeout(Duration::from_secs(10), received.recv()).await.unwrap().unwrap();
     assert!(head.contains(&format!("x-slipway-signature: {}", signature(&key, body.as_bytes()))));
@@ -303,7 +325,8 @@ async fn put_get_and_deliver() {
     // The delivery is recorded as done and is no longer pending.
     let mut delivery = None;
     for _ in 0..50 {
-        let document = state.store.get(DELIVERY, "demo/000000000004/hook").await.unwrap().unwrap();
+        let document =
+            ctx.store.get(TRIGGER_DELIVERY, "demo/000000000004/hook").await.unwrap().unwrap();
         if document.body["status"] != "PENDING" {
             delivery = Some(document);
             break;
@@ -315,21 +338,21 @@ async fn put_get_and_deliver() {
     assert_eq!(delivery.body["attempts"], 1);
     assert_eq!(delivery.body["lastHttpStatus"], 200);
     let pending = ListQuery {
-        kind: DELIVERY.to_owned(),
+        kind: TRIGGER_DELIVERY.to_owned(),
         parent: Some(PENDING.to_owned()),
         descending: false,
         after: None,
         limit: 10,
     };
-    assert!(state.store.list(&pending).await.unwrap().documents.is_empty());
+    assert!(ctx.store.list(&pending).await.unwrap().documents.is_empty());
 
     // TestRepositoryTriggers: a live receiver succeeds, a closed port fails.
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}/hook", listener.local_addr().unwrap())
     };
-    let tested = test_repository_triggers(
-        &state,
+    let tested = test_json(
+        &ctx,
         input(json!([
             { "name": "hook", "destinationArn": url, "branches": [], "events": ["all"] },
             { "name": "dead", "destinationArn": closed, "branches": [], "events": ["all"] },

@@ -12,16 +12,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::read::{EMPTY_TREE, tree_entries};
 use super::{
-    branch_commit, branch_field, default_branch, error, existing, file_mode, git, is_object_id,
-    modify, text,
+    branch_commit, default_branch, error, existing_named, file_mode, git, is_object_id, modify,
+    required_branch, text,
 };
-use crate::AppState;
-use crate::aws::Caller;
-use crate::error::ApiError;
+use crate::Context;
+use awsapi::ApiError;
+use awsapi::Caller;
 
 /// The largest file content one request may carry, as CodeCommit limits it.
 const MAX_CONTENT: usize = 6 * 1024 * 1024;
@@ -57,18 +57,14 @@ impl Drop for ScratchIndex {
 /// Runs git in a repository with extra environment and, optionally, standard input; its
 /// standard output on success, `None` when git fails.
 async fn run(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     envs: &[(&str, &str)],
     args: &[&str],
     input: Option<&[u8]>,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     let mut command = crate::process::git();
-    command
-        .arg("--git-dir")
-        .arg(crate::git::repo_path(state, repository))
-        .args(args)
-        .envs(envs.iter().copied());
+    command.arg("--git-dir").arg(ctx.repo_path(repository)).args(args).envs(envs.iter().copied());
     let output = crate::process::run_bounded(command, input, crate::process::API_LIMITS)
         .await
         .map_err(ApiError::internal)?;
@@ -76,16 +72,16 @@ async fn run(
 }
 
 /// Stores content as a blob; its id.
-async fn hash(state: &AppState, repository: &str, content: &[u8]) -> Result<String, ApiError> {
-    run(state, repository, &[], &["hash-object", "-w", "--stdin"], Some(content))
+async fn hash(ctx: &Context, repository: &str, content: &[u8]) -> Result<String, ApiError> {
+    run(ctx, repository, &[], &["hash-object", "-w", "--stdin"], Some(content))
         .await?
         .map(text)
         .ok_or_else(|| ApiError::internal("git hash-object failed"))
 }
 
 /// A `filePath`-like member as a path in the tree, checked as CodeCommit checks paths.
-fn file_path(value: Option<&Value>) -> Result<String, ApiError> {
-    let raw = value.and_then(Value::as_str).unwrap_or_default();
+fn file_path(value: Option<&str>) -> Result<String, ApiError> {
+    let raw = value.unwrap_or_default();
     let path = raw.trim_start_matches('/');
     if path.is_empty() {
         return Err(error("PathRequiredException", "A file path is required"));
@@ -117,8 +113,8 @@ fn file_path(value: Option<&Value>) -> Result<String, ApiError> {
 }
 
 /// A `FileModeTypeEnum` as a git mode; `None` when not given.
-fn git_mode(value: Option<&Value>) -> Result<Option<&'static str>, ApiError> {
-    match value.and_then(Value::as_str) {
+fn git_mode(value: Option<&str>) -> Result<Option<&'static str>, ApiError> {
+    match value {
         None => Ok(None),
         Some("NORMAL") => Ok(Some(NORMAL)),
         Some("EXECUTABLE") => Ok(Some("100755")),
@@ -130,11 +126,8 @@ fn git_mode(value: Option<&Value>) -> Result<Option<&'static str>, ApiError> {
 }
 
 /// Base64 file content, decoded and size-checked.
-fn content(value: &Value) -> Result<Vec<u8>, ApiError> {
-    let encoded = value.as_str().ok_or_else(|| {
-        error("SerializationException", "File content must be a base64-encoded string")
-    })?;
-    let bytes = crate::base64_codec::decode(encoded)
+fn content(encoded: &str) -> Result<Vec<u8>, ApiError> {
+    let bytes = awsapi::base64::decode(encoded)
         .ok_or_else(|| error("SerializationException", "File content is not valid base64"))?;
     if bytes.len() > MAX_CONTENT {
         return Err(error(
@@ -149,12 +142,12 @@ fn content(value: &Value) -> Result<Vec<u8>, ApiError> {
 /// parent is required, and must be the tip, once the branch exists; a branch that does not
 /// exist can only be made this way in an empty repository.
 async fn base(
-    state: &AppState,
+    ctx: &Context,
     repository: &str,
     branch: &str,
-    input: &Value,
+    parent: Option<&str>,
 ) -> Result<Base, ApiError> {
-    let parent = input.get("parentCommitId").and_then(Value::as_str).filter(|it| !it.is_empty());
+    let parent = parent.filter(|it| !it.is_empty());
     if let Some(parent) = parent {
         if !is_object_id(parent) {
             return Err(error(
@@ -162,7 +155,7 @@ async fn base(
                 format!("The parent commit ID {parent} is not valid"),
             ));
         }
-        if git(state, repository, &["cat-file", "-e", &format!("{parent}^{{commit}}")])
+        if git(ctx, repository, &["cat-file", "-e", &format!("{parent}^{{commit}}")])
             .await?
             .is_none()
         {
@@ -172,7 +165,7 @@ async fn base(
             ));
         }
     }
-    let tip = branch_commit(state, repository, branch).await?;
+    let tip = branch_commit(ctx, repository, branch).await?;
     match (&tip, parent) {
         (Some(_), None) => {
             return Err(error(
@@ -188,7 +181,7 @@ async fn base(
         }
         (Some(_), Some(_)) => {}
         (None, _) => {
-            let any = git(state, repository, &["for-each-ref", "--count=1", "refs/heads"])
+            let any = git(ctx, repository, &["for-each-ref", "--count=1", "refs/heads"])
                 .await?
                 .map(text)
                 .unwrap_or_default();
@@ -202,7 +195,7 @@ async fn base(
     }
     let mut files = Files::new();
     if let Some(tip) = &tip {
-        let listed = git(state, repository, &["ls-tree", "-r", "-z", "--full-tree", tip])
+        let listed = git(ctx, repository, &["ls-tree", "-r", "-z", "--full-tree", tip])
             .await?
             .ok_or_else(|| ApiError::internal(format!("git ls-tree {tip} failed")))?;
         for entry in tree_entries(&listed) {
@@ -265,11 +258,13 @@ struct NewCommit<'a> {
     name: &'a str,
     email: &'a str,
     message: &'a str,
+    /// When the commit is made (ms).
+    now: i64,
 }
 
 /// Commits the files and moves the branch; `None` when the tree would not change.
 async fn commit(
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     new: NewCommit<'_>,
 ) -> Result<Option<(String, String)>, ApiError> {
@@ -290,8 +285,7 @@ async fn commit(
         ));
     }
     let index = ScratchIndex(
-        crate::git::repo_path(state, repository)
-            .join(format!("slipway-index-{}", uuid::Uuid::new_v4())),
+        ctx.repo_path(repository).join(format!("slipway-index-{}", uuid::Uuid::new_v4())),
     );
     let index_file = index.0.to_string_lossy().into_owned();
     let env = [("GIT_INDEX_FILE", index_file.as_str())];
@@ -299,24 +293,24 @@ async fn commit(
     for (path, (mode, object)) in new.files {
         records.extend_from_slice(format!("{mode} {object}\t{path}\0").as_bytes());
     }
-    run(state, repository, &env, &["update-index", "-z", "--index-info"], Some(&records))
+    run(ctx, repository, &env, &["update-index", "-z", "--index-info"], Some(&records))
         .await?
         .ok_or_else(|| ApiError::internal("git update-index failed"))?;
-    let tree = run(state, repository, &env, &["write-tree"], None)
+    let tree = run(ctx, repository, &env, &["write-tree"], None)
         .await?
         .map(text)
         .ok_or_else(|| ApiError::internal("git write-tree failed"))?;
     drop(index);
     let old_tree = match &new.base.tip {
         Some(tip) => {
-            git(state, repository, &["rev-parse", &format!("{tip}^{{tree}}")]).await?.map(text)
+            git(ctx, repository, &["rev-parse", &format!("{tip}^{{tree}}")]).await?.map(text)
         }
         None => Some(EMPTY_TREE.to_owned()),
     };
     if old_tree.as_deref() == Some(tree.as_str()) {
         return Ok(None);
     }
-    let date = format!("@{} +0000", engine::clock::now_ms().div_euclid(1000));
+    let date = format!("@{} +0000", new.now.div_euclid(1000));
     let identity = [
         ("GIT_AUTHOR_NAME", new.name),
         ("GIT_AUTHOR_EMAIL", new.email),
@@ -330,13 +324,13 @@ async fn commit(
         args.extend(["-p", tip.as_str()]);
     }
     // The message goes on standard input, verbatim: `-m` would be re-wrapped by git.
-    let made = run(state, repository, &identity, &args, Some(new.message.as_bytes()))
+    let made = run(ctx, repository, &identity, &args, Some(new.message.as_bytes()))
         .await?
         .map(text)
         .ok_or_else(|| ApiError::internal("git commit-tree failed"))?;
     let reference = format!("refs/heads/{}", new.branch);
     let old = new.base.tip.clone().unwrap_or_else(|| "0".repeat(40));
-    if git(state, repository, &["update-ref", &reference, &made, &old]).await?.is_none() {
+    if git(ctx, repository, &["update-ref", &reference, &made, &old]).await?.is_none() {
         return Err(error(
             "ParentCommitIdOutdatedException",
             format!("Branch {} moved while the commit was being made", new.branch),
@@ -344,16 +338,16 @@ async fn commit(
     }
     if new.base.tip.is_none() {
         // The first branch of an empty repository becomes its default, as in CodeCommit.
-        let default = default_branch(state, repository).await?;
+        let default = default_branch(ctx, repository).await?;
         let has_default = match &default {
-            Some(it) => branch_commit(state, repository, it).await?.is_some(),
+            Some(it) => branch_commit(ctx, repository, it).await?.is_some(),
             None => false,
         };
         if !has_default {
-            git(state, repository, &["symbolic-ref", "HEAD", &reference]).await?;
+            git(ctx, repository, &["symbolic-ref", "HEAD", &reference]).await?;
             let branch = new.branch.to_owned();
-            modify(state, repository, move |body| {
-                body["defaultBranch"] = json!(branch);
+            modify(ctx, repository, new.now, move |body| {
+                body["defaultBranch"] = serde_json::json!(branch);
                 Ok(())
             })
             .await?;
@@ -362,8 +356,7 @@ async fn commit(
     // The commit is made and the branch moved: a failure to record the event must not make
     // the client retry what already happened.
     if let Err(err) =
-        crate::git::record_ref_update(state, repository, &caller.user, &reference, &old, &made)
-            .await
+        crate::refs::record_ref_update(ctx, repository, &caller.user, &reference, &old, &made).await
     {
         tracing::error!(repository, %err, "recording the ref event of a commit");
     }
@@ -373,39 +366,60 @@ async fn commit(
 /// Whether branch protection lets the caller commit to `branch`: a new commit on the branch's
 /// tip (or a new branch) is a push.
 async fn may_commit(
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     operation: &str,
     repository: &str,
     branch: &str,
 ) -> Result<(), ApiError> {
     let reference = format!("refs/heads/{branch}");
-    let push = crate::git::Action::Push;
-    crate::git::check_api_move(state, &caller.user, operation, repository, &reference, push).await
+    let push = crate::protection::Action::Push;
+    crate::protection::check_api_move(ctx, &caller.user, operation, repository, &reference, push)
+        .await
 }
 
-fn optional_str<'a>(input: &'a Value, field: &str) -> Option<&'a str> {
-    input.get(field).and_then(Value::as_str)
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutFileInput {
+    pub repository_name: Option<String>,
+    pub branch_name: Option<String>,
+    /// Base64, as the JSON protocol writes blobs.
+    pub file_content: Option<String>,
+    pub file_path: Option<String>,
+    pub file_mode: Option<String>,
+    pub parent_commit_id: Option<String>,
+    pub commit_message: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
 }
 
-pub(super) async fn put_file(
-    state: &AppState,
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutFileOutput {
+    pub commit_id: String,
+    pub blob_id: String,
+    pub tree_id: String,
+}
+
+pub async fn put_file(
+    ctx: &Context,
     caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
-    let branch = branch_field(&input)?;
-    may_commit(state, caller, "PutFile", &repository.key, branch).await?;
-    let bytes = match input.get("fileContent") {
-        None | Some(Value::Null) => {
+    input: PutFileInput,
+    now: i64,
+) -> Result<PutFileOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let branch = required_branch(input.branch_name.as_deref())?;
+    may_commit(ctx, caller, "PutFile", &repository.key, branch).await?;
+    let bytes = match input.file_content.as_deref() {
+        None => {
             return Err(error("FileContentRequiredException", "File content is required"));
         }
         Some(value) => content(value)?,
     };
-    let path = file_path(input.get("filePath"))?;
-    let mode = git_mode(input.get("fileMode"))?;
-    let base = base(state, &repository.key, branch, &input).await?;
-    let blob = hash(state, &repository.key, &bytes).await?;
+    let path = file_path(input.file_path.as_deref())?;
+    let mode = git_mode(input.file_mode.as_deref())?;
+    let base = base(ctx, &repository.key, branch, input.parent_commit_id.as_deref()).await?;
+    let blob = hash(ctx, &repository.key, &bytes).await?;
     let existing_mode = base.files.get(&path).map(|(mode, _)| mode.as_str());
     let mode = mode.or(existing_mode.filter(|it| *it != SUBMODULE)).unwrap_or(NORMAL).to_owned();
     let same = || {
@@ -419,7 +433,7 @@ pub(super) async fn put_file(
     }
     let mut files = base.files.clone();
     place(&mut files, &path, &mode, &blob)?;
-    let (name, email) = author(caller, optional_str(&input, "name"), optional_str(&input, "email"));
+    let (name, email) = author(caller, input.name.as_deref(), input.email.as_deref());
     let new = NewCommit {
         repository: &repository.key,
         branch,
@@ -427,39 +441,107 @@ pub(super) async fn put_file(
         files: &files,
         name: &name,
         email: &email,
-        message: optional_str(&input, "commitMessage").unwrap_or_default(),
+        message: input.commit_message.as_deref().unwrap_or_default(),
+        now,
     };
-    let Some((commit, tree)) = commit(state, caller, new).await? else { return Err(same()) };
-    Ok(json!({ "commitId": commit, "blobId": blob, "treeId": tree }))
+    let Some((commit, tree)) = commit(ctx, caller, new).await? else { return Err(same()) };
+    Ok(PutFileOutput { commit_id: commit, blob_id: blob, tree_id: tree })
 }
 
-fn entries<'a>(input: &'a Value, field: &str) -> &'a [Value] {
-    input.get(field).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+/// A file's path, object and mode in a commit (CodeCommit's `FileMetadata`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileMetadata {
+    pub absolute_path: String,
+    pub blob_id: String,
+    pub file_mode: &'static str,
 }
 
 /// The `FileMetadata` of each path whose entry is in `files` but not `other`, or differs.
-fn metadata_where(files: &Files, keep: impl Fn(&str, &(String, String)) -> bool) -> Vec<Value> {
+fn metadata_where(
+    files: &Files,
+    keep: impl Fn(&str, &(String, String)) -> bool,
+) -> Vec<FileMetadata> {
     files
         .iter()
         .filter(|(path, entry)| keep(path, entry))
-        .map(|(path, (mode, blob))| {
-            json!({ "absolutePath": path, "blobId": blob, "fileMode": file_mode(mode) })
+        .map(|(path, (mode, blob))| FileMetadata {
+            absolute_path: path.clone(),
+            blob_id: blob.clone(),
+            file_mode: file_mode(mode),
         })
         .collect()
 }
 
-pub(super) async fn create_commit(
-    state: &AppState,
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateCommitInput {
+    pub repository_name: Option<String>,
+    pub branch_name: Option<String>,
+    pub parent_commit_id: Option<String>,
+    pub author_name: Option<String>,
+    pub email: Option<String>,
+    pub commit_message: Option<String>,
+    pub keep_empty_folders: Option<bool>,
+    pub put_files: Option<Vec<PutFileEntry>>,
+    pub delete_files: Option<Vec<DeleteFileEntry>>,
+    pub set_file_modes: Option<Vec<SetFileModeEntry>>,
+}
+
+/// A file CreateCommit writes: its content (base64) or another file of the parent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutFileEntry {
+    pub file_path: Option<String>,
+    pub file_mode: Option<String>,
+    pub file_content: Option<String>,
+    pub source_file: Option<SourceFileSpecifier>,
+}
+
+/// The file of the parent a `PutFileEntry` copies or moves.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceFileSpecifier {
+    pub file_path: Option<String>,
+    pub is_move: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteFileEntry {
+    pub file_path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetFileModeEntry {
+    pub file_path: Option<String>,
+    pub file_mode: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateCommitOutput {
+    pub commit_id: String,
+    pub tree_id: String,
+    pub files_added: Vec<FileMetadata>,
+    pub files_updated: Vec<FileMetadata>,
+    pub files_deleted: Vec<FileMetadata>,
+}
+
+pub async fn create_commit(
+    ctx: &Context,
     caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let repository = existing(state, &input, "repositoryName").await?;
-    let branch = branch_field(&input)?;
-    may_commit(state, caller, "CreateCommit", &repository.key, branch).await?;
+    input: CreateCommitInput,
+    now: i64,
+) -> Result<CreateCommitOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let branch = required_branch(input.branch_name.as_deref())?;
+    may_commit(ctx, caller, "CreateCommit", &repository.key, branch).await?;
     let (puts, deletes, modes) = (
-        entries(&input, "putFiles"),
-        entries(&input, "deleteFiles"),
-        entries(&input, "setFileModes"),
+        input.put_files.as_deref().unwrap_or_default(),
+        input.delete_files.as_deref().unwrap_or_default(),
+        input.set_file_modes.as_deref().unwrap_or_default(),
     );
     let count = puts.len() + deletes.len() + modes.len();
     if count == 0 {
@@ -485,18 +567,18 @@ pub(super) async fn create_commit(
     };
     let mut deleted = Vec::new();
     for entry in deletes {
-        let path = file_path(entry.get("filePath"))?;
+        let path = file_path(entry.file_path.as_deref())?;
         claim(&path)?;
         deleted.push(path);
     }
     // (path, mode if given, content or (source, is move))
     let mut writes = Vec::new();
     for entry in puts {
-        let path = file_path(entry.get("filePath"))?;
+        let path = file_path(entry.file_path.as_deref())?;
         claim(&path)?;
-        let mode = git_mode(entry.get("fileMode"))?;
-        let given = entry.get("fileContent").filter(|it| !it.is_null());
-        let source = entry.get("sourceFile").filter(|it| !it.is_null());
+        let mode = git_mode(entry.file_mode.as_deref())?;
+        let given = entry.file_content.as_deref();
+        let source = entry.source_file.as_ref();
         let what = match (given, source) {
             (Some(_), Some(_)) => {
                 return Err(error(
@@ -512,8 +594,8 @@ pub(super) async fn create_commit(
             }
             (Some(value), None) => Ok(content(value)?),
             (None, Some(source)) => {
-                let from = file_path(source.get("filePath"))?;
-                let is_move = source.get("isMove").and_then(Value::as_bool).unwrap_or(false);
+                let from = file_path(source.file_path.as_deref())?;
+                let is_move = source.is_move.unwrap_or(false);
                 if is_move {
                     claim(&from)?;
                 }
@@ -524,16 +606,16 @@ pub(super) async fn create_commit(
     }
     let mut changed_modes = Vec::new();
     for entry in modes {
-        let path = file_path(entry.get("filePath"))?;
+        let path = file_path(entry.file_path.as_deref())?;
         claim(&path)?;
-        let mode = git_mode(entry.get("fileMode"))?.ok_or_else(|| {
+        let mode = git_mode(entry.file_mode.as_deref())?.ok_or_else(|| {
             error("FileModeRequiredException", format!("A file mode is required for {path}"))
         })?;
         changed_modes.push((path, mode));
     }
-    let keep_empty = input.get("keepEmptyFolders").and_then(Value::as_bool).unwrap_or(false);
+    let keep_empty = input.keep_empty_folders.unwrap_or(false);
 
-    let base = base(state, &repository.key, branch, &input).await?;
+    let base = base(ctx, &repository.key, branch, input.parent_commit_id.as_deref()).await?;
     let missing =
         |path: &str| error("FileDoesNotExistException", format!("The file {path} does not exist"));
     let mut files = base.files.clone();
@@ -548,7 +630,7 @@ pub(super) async fn create_commit(
             Ok(bytes) => {
                 let existing_mode = base.files.get(&path).map(|(mode, _)| mode.as_str());
                 let mode = mode.or(existing_mode.filter(|it| *it != SUBMODULE)).unwrap_or(NORMAL);
-                (mode.to_owned(), hash(state, &repository.key, &bytes).await?)
+                (mode.to_owned(), hash(ctx, &repository.key, &bytes).await?)
             }
             Err((from, is_move)) => {
                 let (source_mode, blob) = base
@@ -595,15 +677,14 @@ pub(super) async fn create_commit(
             }
             let blob = match &empty {
                 Some(it) => String::clone(it),
-                None => hash(state, &repository.key, b"").await?,
+                None => hash(ctx, &repository.key, b"").await?,
             };
             empty = Some(blob.clone());
             files.insert(format!("{folder}{KEEP_FILE}"), (NORMAL.to_owned(), blob));
         }
     }
 
-    let (name, email) =
-        author(caller, optional_str(&input, "authorName"), optional_str(&input, "email"));
+    let (name, email) = author(caller, input.author_name.as_deref(), input.email.as_deref());
     let new = NewCommit {
         repository: &repository.key,
         branch,
@@ -611,19 +692,20 @@ pub(super) async fn create_commit(
         files: &files,
         name: &name,
         email: &email,
-        message: optional_str(&input, "commitMessage").unwrap_or_default(),
+        message: input.commit_message.as_deref().unwrap_or_default(),
+        now,
     };
-    let Some((commit, tree)) = commit(state, caller, new).await? else {
+    let Some((commit, tree)) = commit(ctx, caller, new).await? else {
         return Err(error("NoChangeException", "The commit would not change any file"));
     };
     let before = &base.files;
-    Ok(json!({
-        "commitId": commit,
-        "treeId": tree,
-        "filesAdded": metadata_where(&files, |path, _| !before.contains_key(path)),
-        "filesUpdated": metadata_where(&files, |path, entry| {
+    Ok(CreateCommitOutput {
+        commit_id: commit,
+        tree_id: tree,
+        files_added: metadata_where(&files, |path, _| !before.contains_key(path)),
+        files_updated: metadata_where(&files, |path, entry| {
             before.get(path).is_some_and(|old| old != entry)
         }),
-        "filesDeleted": metadata_where(before, |path, _| !files.contains_key(path)),
-    }))
+        files_deleted: metadata_where(before, |path, _| !files.contains_key(path)),
+    })
 }

@@ -12,10 +12,10 @@ use super::{
     BOOKKEEPING, id_field, load, modify, now, optional_str, push_event, require_open, sha256_hex,
     user_arn,
 };
-use crate::AppState;
-use crate::aws::Caller;
-use crate::codecommit::error;
-use crate::error::ApiError;
+use crate::Context;
+use crate::api::error;
+use awsapi::ApiError;
+use awsapi::Caller;
 
 /// The rule document version CodeCommit accepts.
 const RULE_VERSION: &str = "2018-11-08";
@@ -25,13 +25,13 @@ const MAX_RULE_NAME: usize = 100;
 
 /// One `Approvers` statement of a rule.
 #[derive(Debug, PartialEq, Eq)]
-pub(in crate::codecommit) struct Statement {
-    pub(super) needed: usize,
-    pub(super) pool: Vec<String>,
+pub(in crate::api) struct Statement {
+    pub needed: usize,
+    pub pool: Vec<String>,
 }
 
 /// Parses a rule document; why it is not valid otherwise.
-pub(in crate::codecommit) fn parse_rule(content: &str) -> Result<Vec<Statement>, String> {
+pub(in crate::api) fn parse_rule(content: &str) -> Result<Vec<Statement>, String> {
     let document: Value =
         serde_json::from_str(content).map_err(|err| format!("not JSON: {err}"))?;
     if document["Version"] != RULE_VERSION {
@@ -71,7 +71,7 @@ pub(in crate::codecommit) fn parse_rule(content: &str) -> Result<Vec<Statement>,
 }
 
 /// `*` matches any run of characters, `?` any one; everything else itself.
-pub(super) fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let (pattern, text): (Vec<char>, Vec<char>) =
         (pattern.chars().collect(), text.chars().collect());
     // The classic greedy matcher with one backtrack point: linear enough for ARNs.
@@ -96,7 +96,7 @@ pub(super) fn glob(pattern: &str, text: &str) -> bool {
 }
 
 /// Whether a pool member names the user of `arn` (`arn:aws:iam::<account>:user/<name>`).
-pub(super) fn in_pool(member: &str, arn: &str) -> bool {
+pub(crate) fn in_pool(member: &str, arn: &str) -> bool {
     match member.strip_prefix("CodeCommitApprovers:") {
         Some(rest) => {
             let Some((account, name)) = rest.split_once(':') else { return false };
@@ -113,7 +113,7 @@ pub(super) fn in_pool(member: &str, arn: &str) -> bool {
 
 /// Whether the approvals of `approvers` satisfy a rule's content (a rule that no longer
 /// parses is never satisfied).
-pub(super) fn satisfied(content: &str, approvers: &[&str]) -> bool {
+pub(crate) fn satisfied(content: &str, approvers: &[&str]) -> bool {
     let Ok(statements) = parse_rule(content) else { return false };
     statements.iter().all(|statement| {
         let counted = approvers
@@ -141,12 +141,14 @@ fn approvers(body: &Value) -> Vec<&str> {
 
 /// Who overrode the rules of the current revision, if anyone did.
 fn overrider(body: &Value) -> Option<&str> {
-    let state = &body[BOOKKEEPING]["override"];
-    (state["revisionId"] == body["revisionId"]).then(|| state["overrider"].as_str()).flatten()
+    let overridden = &body[BOOKKEEPING]["override"];
+    (overridden["revisionId"] == body["revisionId"])
+        .then(|| overridden["overrider"].as_str())
+        .flatten()
 }
 
 /// CodeCommit's `Evaluation` of a pull request's current revision.
-pub(super) fn evaluation(body: &Value) -> Value {
+pub(crate) fn evaluation(body: &Value) -> Value {
     let approvers = approvers(body);
     let (mut yes, mut no) = (Vec::new(), Vec::new());
     for rule in body["approvalRules"].as_array().map(Vec::as_slice).unwrap_or_default() {
@@ -166,7 +168,7 @@ pub(super) fn evaluation(body: &Value) -> Value {
 }
 
 /// Whether a merge may go ahead: every rule satisfied, or the rules overridden.
-pub(super) fn mergeable(body: &Value) -> bool {
+pub(crate) fn mergeable(body: &Value) -> bool {
     let evaluation = evaluation(body);
     evaluation["approved"] == true || evaluation["overridden"] == true
 }
@@ -213,17 +215,17 @@ fn rule_event(rule: &Value) -> Value {
     })
 }
 
-pub(super) async fn create_rule(
-    state: &AppState,
+pub(crate) async fn create_rule(
+    ctx: &Context,
     caller: &Caller,
     input: Value,
 ) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
     let name = rule_name(&input)?;
     let content = rule_content(&input, "approvalRuleContent")?;
-    let actor = user_arn(state, caller);
+    let actor = user_arn(ctx, caller);
     let rule_id = uuid::Uuid::new_v4().to_string();
-    let (_, rule) = modify(state, &id, |body| {
+    let (_, rule) = modify(ctx, &id, |body| {
         require_open(body)?;
         let rules = rules_mut(body);
         if rules.iter().any(|it| it["approvalRuleName"] == name.as_str()) {
@@ -265,8 +267,8 @@ fn missing_rule(name: &str) -> ApiError {
     error("ApprovalRuleDoesNotExistException", format!("The approval rule {name} does not exist"))
 }
 
-pub(super) async fn update_rule(
-    state: &AppState,
+pub(crate) async fn update_rule(
+    ctx: &Context,
     caller: &Caller,
     input: Value,
 ) -> Result<Value, ApiError> {
@@ -274,8 +276,8 @@ pub(super) async fn update_rule(
     let name = rule_name(&input)?;
     let content = rule_content(&input, "newRuleContent")?;
     let expected = optional_str(&input, "existingRuleContentSha256").filter(|it| !it.is_empty());
-    let actor = user_arn(state, caller);
-    let (_, rule) = modify(state, &id, |body| {
+    let actor = user_arn(ctx, caller);
+    let (_, rule) = modify(ctx, &id, |body| {
         require_open(body)?;
         let rule = rules_mut(body)
             .iter_mut()
@@ -312,15 +314,15 @@ pub(super) async fn update_rule(
     Ok(json!({ "approvalRule": rule }))
 }
 
-pub(super) async fn delete_rule(
-    state: &AppState,
+pub(crate) async fn delete_rule(
+    ctx: &Context,
     caller: &Caller,
     input: Value,
 ) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
     let name = rule_name(&input)?;
-    let actor = user_arn(state, caller);
-    let (_, rule_id) = modify(state, &id, |body| {
+    let actor = user_arn(ctx, caller);
+    let (_, rule_id) = modify(ctx, &id, |body| {
         require_open(body)?;
         let rules = rules_mut(body);
         // Deleting a rule that does not exist succeeds with an empty id, as in CodeCommit.
@@ -364,8 +366,8 @@ fn require_current(body: &Value, revision: &str) -> Result<(), ApiError> {
     }
 }
 
-pub(super) async fn update_state(
-    state: &AppState,
+pub(crate) async fn update_state(
+    ctx: &Context,
     caller: &Caller,
     input: Value,
 ) -> Result<Value, ApiError> {
@@ -380,8 +382,8 @@ pub(super) async fn update_state(
             format!("The approval state {approval} is not valid"),
         ));
     }
-    let actor = user_arn(state, caller);
-    modify(state, &id, |body| {
+    let actor = user_arn(ctx, caller);
+    modify(ctx, &id, |body| {
         require_open(body)?;
         require_current(body, &revision)?;
         if approval == "APPROVE" && body["authorArn"] == actor.as_str() {
@@ -418,10 +420,10 @@ pub(super) async fn update_state(
     Ok(json!({}))
 }
 
-pub(super) async fn get_states(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub(crate) async fn get_states(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
     let revision = revision_field(&input)?;
-    let body = load(state, &id).await?;
+    let body = load(ctx, &id).await?;
     // The approvals of an earlier revision are gone with it.
     let approvals: Vec<Value> = if body["revisionId"] == revision.as_str() {
         approvers(&body)
@@ -434,16 +436,16 @@ pub(super) async fn get_states(state: &AppState, input: Value) -> Result<Value, 
     Ok(json!({ "approvals": approvals }))
 }
 
-pub(super) async fn evaluate_rules(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub(crate) async fn evaluate_rules(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
     let revision = revision_field(&input)?;
-    let body = load(state, &id).await?;
+    let body = load(ctx, &id).await?;
     require_current(&body, &revision)?;
     Ok(json!({ "evaluation": evaluation(&body) }))
 }
 
-pub(super) async fn override_rules(
-    state: &AppState,
+pub(crate) async fn override_rules(
+    ctx: &Context,
     caller: &Caller,
     input: Value,
 ) -> Result<Value, ApiError> {
@@ -459,8 +461,8 @@ pub(super) async fn override_rules(
             format!("The override status {status} is not valid"),
         ));
     }
-    let actor = user_arn(state, caller);
-    modify(state, &id, |body| {
+    let actor = user_arn(ctx, caller);
+    modify(ctx, &id, |body| {
         require_open(body)?;
         require_current(body, &revision)?;
         let overridden = overrider(body).is_some();
@@ -491,10 +493,10 @@ pub(super) async fn override_rules(
     Ok(json!({}))
 }
 
-pub(super) async fn get_override(state: &AppState, input: Value) -> Result<Value, ApiError> {
+pub(crate) async fn get_override(ctx: &Context, input: Value) -> Result<Value, ApiError> {
     let id = id_field(&input)?;
     let revision = revision_field(&input)?;
-    let body = load(state, &id).await?;
+    let body = load(ctx, &id).await?;
     let by = if body["revisionId"] == revision.as_str() { overrider(&body) } else { None };
     let mut output = json!({ "overridden": by.is_some() });
     if let Some(by) = by {

@@ -1,6 +1,6 @@
 //! Unit tests of CodeCommit's pure parts: commit and diff parsing, path placement.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::parse_commit;
 
@@ -35,7 +35,7 @@ fn raw_diffs_become_differences() {
 fn placing_a_file_refuses_file_and_folder_clashes() {
     let mut files = super::write::Files::new();
     files.insert("a/b".to_owned(), ("100644".to_owned(), "x".to_owned()));
-    let code = |result: Result<(), crate::error::ApiError>| format!("{:?}", result.unwrap_err());
+    let code = |result: Result<(), awsapi::ApiError>| format!("{:?}", result.unwrap_err());
     assert!(
         code(super::write::place(&mut files, "a", "100644", "y"))
             .contains("FileNameConflictsWithDirectoryNameException")
@@ -48,23 +48,22 @@ fn placing_a_file_refuses_file_and_folder_clashes() {
     assert_eq!(files.len(), 2);
 }
 
-fn caller(host: &str) -> crate::aws::Caller {
-    crate::aws::Caller {
-        user: "admin".to_owned(),
-        access_key_id: String::new(),
-        host: host.to_owned(),
-    }
+fn caller(host: &str) -> awsapi::Caller {
+    awsapi::Caller { user: "admin".to_owned(), access_key_id: String::new(), host: host.to_owned() }
 }
 
 #[tokio::test]
 async fn parallel_creations_of_one_name_give_one_repository_and_name_exists_errors() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
+    let (ctx, _dir) = crate::test_context("us-east-1").await;
     let tasks: Vec<_> = (0..50)
         .map(|_| {
-            let state = state.clone();
+            let ctx = ctx.clone();
             tokio::spawn(async move {
-                let input = json!({ "repositoryName": "raced" });
-                super::call(&state, &caller("h"), "CreateRepository", input).await
+                let input = super::CreateRepositoryInput {
+                    repository_name: Some("raced".to_owned()),
+                    ..Default::default()
+                };
+                super::create_repository(&ctx, &caller("h"), input, 0).await
             })
         })
         .collect();
@@ -80,23 +79,24 @@ async fn parallel_creations_of_one_name_give_one_repository_and_name_exists_erro
 
 #[tokio::test]
 async fn metadata_has_an_ssh_clone_url_and_no_description_unless_given() {
-    let (state, _dir) = crate::test_state("us-east-1").await;
+    let (ctx, _dir) = crate::test_context("us-east-1").await;
     let caller = caller("git.example.com:8080");
-    let plain = super::call(&state, &caller, "CreateRepository", json!({ "repositoryName": "a" }))
-        .await
-        .unwrap();
-    let metadata = &plain["repositoryMetadata"];
+    let create = |input: Value| {
+        let input = awsapi::json::typed(input).unwrap();
+        super::create_repository(&ctx, &caller, input, 0)
+    };
+    let plain = create(json!({ "repositoryName": "a" })).await.unwrap();
+    let metadata = &plain.repository_metadata;
     assert!(metadata.get("repositoryDescription").is_none(), "{metadata}");
     assert_eq!(metadata["cloneUrlSsh"], "ssh://git.example.com/v1/repos/a");
     assert_eq!(metadata["cloneUrlHttp"], "http://git.example.com:8080/v1/repos/a");
     let input = json!({ "repositoryName": "b", "repositoryDescription": "" });
-    let described = super::call(&state, &caller, "CreateRepository", input).await.unwrap();
-    assert_eq!(described["repositoryMetadata"]["repositoryDescription"], "");
-    let got = super::call(&state, &caller, "GetRepository", json!({ "repositoryName": "a" }))
-        .await
-        .unwrap();
-    assert!(got["repositoryMetadata"].get("repositoryDescription").is_none());
-    assert_eq!(got["repositoryMetadata"]["cloneUrlSsh"], "ssh://git.example.com/v1/repos/a");
+    let described = create(input).await.unwrap();
+    assert_eq!(described.repository_metadata["repositoryDescription"], "");
+    let input = super::GetRepositoryInput { repository_name: Some("a".to_owned()) };
+    let got = super::get_repository(&ctx, &caller, input).await.unwrap().repository_metadata;
+    assert!(got.get("repositoryDescription").is_none());
+    assert_eq!(got["cloneUrlSsh"], "ssh://git.example.com/v1/repos/a");
     assert_eq!(super::ssh_host("[::1]:8080"), "[::1]");
     assert_eq!(super::ssh_host("::1"), "::1");
 }
