@@ -73,7 +73,7 @@ pub(crate) async fn handle(
     };
     let mut response = match result {
         Ok(output) => {
-            let mut response = (StatusCode::OK, output.to_string()).into_response();
+            let mut response = (StatusCode::OK, output).into_response();
             response
                 .headers_mut()
                 .insert("content-type", HeaderValue::from_static(awsapi::json::CONTENT_TYPE));
@@ -93,7 +93,7 @@ async fn dispatch(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<String, ApiError> {
     let target = headers.get("x-amz-target").and_then(|it| it.to_str().ok()).unwrap_or_default();
     let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
     let Some(service) = Service::from_target_prefix(prefix).filter(|_| !operation.is_empty())
@@ -116,8 +116,8 @@ async fn dispatch(
     let input = awsapi::json::input(body)?;
     authorize(state, &principal, service.signing_name(), operation, &input)?;
     tracing::debug!(user = %caller.user, %target, "API call");
-    match service {
-        Service::CodeBuild => codebuild::call(state, &caller, operation, input).await,
+    let output = match service {
+        Service::CodeBuild => return codebuild::call(state, &caller, operation, input).await,
         Service::CodeCommit => self::codecommit::call(state, &caller, operation, input).await,
         Service::Ssm => secrets_store::ssm(&state.secrets_store, operation, input).await,
         Service::SecretsManager => {
@@ -125,7 +125,8 @@ async fn dispatch(
             secrets_store::secrets_manager(secrets, &state.region, &state.account, operation, input)
                 .await
         }
-    }
+    }?;
+    Ok(output.to_string())
 }
 
 /// A body axum could not read (too large, broken off) as the JSON protocol's error.

@@ -687,17 +687,21 @@ impl Api {
         Ok(codebuild::builds::list_builds(&self.state.codebuild(), input).await?)
     }
 
-    /// BatchGetBuilds, authorized as the API authorizes it.
-    async fn batch_get_builds(
-        &self,
-        ids: Vec<String>,
-    ) -> Result<codebuild::builds::BatchGetBuildsOutput, ConsoleError> {
+    /// BatchGetBuilds, authorized as the API authorizes it: the builds found, as JSON.
+    async fn batch_get_builds(&self, ids: Vec<String>) -> Result<Vec<Value>, ConsoleError> {
         let principal = principal(&self.session);
         let input = json!({ "ids": ids });
         crate::aws::authorize(&self.state, &principal, "codebuild", "BatchGetBuilds", &input)?;
         let input = codebuild::builds::BatchGetBuildsInput { ids: Some(ids) };
         let now = engine::clock::now_ms();
-        Ok(codebuild::builds::batch_get_builds(&self.state.codebuild(), input, now).await?)
+        let found =
+            codebuild::builds::batch_get_builds(&self.state.codebuild(), input, now).await?;
+        found
+            .builds
+            .iter()
+            .map(|build| serde_json::from_str(build.get()))
+            .collect::<Result<_, _>>()
+            .map_err(|err| ConsoleError::from(crate::error::ApiError::internal(err)))
     }
 }
 
@@ -741,7 +745,7 @@ async fn builds(api: Api) -> Page {
     let builds = if ids.is_empty() {
         Vec::new()
     } else {
-        api.batch_get_builds(ids).await?.builds.iter().map(build_row).collect()
+        api.batch_get_builds(ids).await?.iter().map(build_row).collect()
     };
     render(StatusCode::OK, &BuildsPage { frame: api.frame(), builds })
 }
@@ -749,7 +753,7 @@ async fn builds(api: Api) -> Page {
 /// One build: its phases and its log, refreshed every few seconds while it runs.
 async fn build(api: Api, Path(id): Path<String>) -> Page {
     let found = api.batch_get_builds(vec![id.clone()]).await?;
-    let Some(build) = found.builds.first() else {
+    let Some(build) = found.first() else {
         return Err(ConsoleError(StatusCode::NOT_FOUND, format!("There is no build {id}.")));
     };
     let phases = build["phases"]
@@ -788,7 +792,7 @@ async fn build(api: Api, Path(id): Path<String>) -> Page {
 /// A build's whole log, as plain text.
 async fn build_log(api: Api, Path(id): Path<String>) -> Page {
     let found = api.batch_get_builds(vec![id.clone()]).await?;
-    if found.builds.is_empty() {
+    if found.is_empty() {
         return Err(ConsoleError(StatusCode::NOT_FOUND, format!("There is no build {id}.")));
     }
     let mut response = crate::logs::whole_log(api.state, id);

@@ -231,3 +231,37 @@ fn artifact_keys_follow_the_project_settings_of_each_artifact() {
         ("builds/app/u/none.zip".to_owned(), false)
     );
 }
+
+/// BatchGetBuilds answers a build that is not queued with its stored text (top-level members
+/// parsed, the bookkeeping dropped) and a queued one through the parsed path: both are what
+/// `public` gives, and the queued one says why it waits.
+#[tokio::test]
+async fn batch_get_builds_answers_stored_text_as_the_parsed_path_would() {
+    let (state, _dir) = crate::testing::test_context().await;
+    create_echo_project(&state, "texts").await;
+    let started = codebuild(&state, "StartBuild", json!({ "projectName": "texts" })).await;
+    let queued = started["build"]["id"].as_str().unwrap().to_owned();
+    let started = codebuild(&state, "StartBuild", json!({ "projectName": "texts" })).await;
+    let stopped = started["build"]["id"].as_str().unwrap().to_owned();
+    codebuild(&state, "StopBuild", json!({ "id": stopped })).await;
+
+    let ids = vec![stopped.clone(), queued.clone()];
+    let answer =
+        super::batch_get_builds(&state, super::BatchGetBuildsInput { ids: Some(ids) }, 0).await;
+    let answer = answer.unwrap();
+    let stored =
+        state.store.get_many(engine::kinds::BUILD, std::slice::from_ref(&stopped)).await.unwrap();
+    // The stopped build: its text, exactly the parsed path's serialization.
+    assert_eq!(answer.builds[0].get(), super::public(&stored[0]).to_string());
+    assert!(!answer.builds[0].get().contains(super::INTERNAL));
+    let raw = state.store.get_many_raw(engine::kinds::BUILD, &[stopped]).await.unwrap();
+    assert!(super::public_text(&raw[0].body).is_some());
+    // The queued build: the parsed path, with the reason it waits.
+    let raw = state.store.get_many_raw(engine::kinds::BUILD, &[queued]).await.unwrap();
+    assert!(super::public_text(&raw[0].body).is_none());
+    let build: Value = serde_json::from_str(answer.builds[1].get()).unwrap();
+    assert_eq!(build["currentPhase"], "QUEUED");
+    let phase = build["phases"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(phase["contexts"][0]["statusCode"], "WAITING", "{build}");
+    assert!(!answer.builds[1].get().contains(super::INTERNAL));
+}

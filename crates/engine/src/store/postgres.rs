@@ -20,8 +20,9 @@ use sqlx::{AssertSqlSafe, PgConnection, PgTransaction};
 
 use super::{
     Cursor, Document, DocumentRow, JOB_KIND, JobRow, LOG_KIND, LeaseRequest, LeasedJob, ListQuery,
-    LogChunk, POSTGRES_MIGRATIONS, QueuedJob, StoreError, Write, document_from_row, labels_json,
-    leased_job_from_row, log_key, migrator, queued_job_from_row, redact,
+    LogChunk, POSTGRES_MIGRATIONS, QueuedJob, RawDocument, StoreError, Write, document_from_row,
+    labels_json, leased_job_from_row, log_key, migrator, queued_job_from_row,
+    raw_document_from_row, redact,
 };
 
 /// Connections per replica; PostgreSQL's default limit is 100 for all replicas together.
@@ -71,7 +72,7 @@ impl PgStore {
         &self,
         kind: &str,
         keys: &[String],
-    ) -> Result<Vec<Document>, StoreError> {
+    ) -> Result<Vec<RawDocument>, StoreError> {
         sqlx::query_as::<_, DocumentRow>(
             "SELECT kind, key, parent, sort, version, body::text FROM documents \
              WHERE kind = $1 AND key = ANY($2)",
@@ -81,7 +82,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await?
         .into_iter()
-        .map(document_from_row)
+        .map(raw_document_from_row)
         .collect()
     }
 

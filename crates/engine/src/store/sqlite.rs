@@ -31,8 +31,9 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::{
     Cursor, Document, DocumentRow, JOB_KIND, JobRow, LOG_KIND, LeaseRequest, LeasedJob, ListQuery,
-    LogChunk, QueuedJob, SQLITE_MIGRATIONS, StoreError, Write, document_from_row, labels_json,
-    leased_job_from_row, log_key, migrator, queued_job_from_row,
+    LogChunk, QueuedJob, RawDocument, SQLITE_MIGRATIONS, StoreError, Write, document_from_row,
+    labels_json, leased_job_from_row, log_key, migrator, queued_job_from_row,
+    raw_document_from_row,
 };
 
 /// How long a connection waits for another process's write lock before giving up.
@@ -140,7 +141,7 @@ impl SqliteStore {
         &self,
         kind: &str,
         keys: &[String],
-    ) -> Result<Vec<Document>, StoreError> {
+    ) -> Result<Vec<RawDocument>, StoreError> {
         match &self.reads {
             Reads::Direct(readers) => readers.get_many(kind, keys),
             Reads::Sqlx(sqlx) => sqlx.get_many(kind, keys).await,
@@ -255,7 +256,7 @@ impl SqlxReads {
         &self,
         kind: &str,
         keys: &[String],
-    ) -> Result<Vec<Document>, StoreError> {
+    ) -> Result<Vec<RawDocument>, StoreError> {
         // The keys travel as one JSON array, so the statement is the same for any number.
         let keys = serde_json::Value::from(keys.to_vec()).to_string();
         sqlx::query_as::<_, DocumentRow>(
@@ -267,7 +268,7 @@ impl SqlxReads {
         .fetch_all(&self.pool)
         .await?
         .into_iter()
-        .map(document_from_row)
+        .map(raw_document_from_row)
         .collect()
     }
 

@@ -171,6 +171,12 @@ async fn documents(store: &Store) {
     let many = store.get_many("doc", &keys).await.unwrap();
     assert_eq!(keys_of(&many), ["c", "a", "b", "a"]);
     assert!(store.get_many("doc", &[]).await.unwrap().is_empty());
+    // The same documents with their bodies as JSON text, which parses to what was stored.
+    let raw = store.get_many_raw("doc", &keys).await.unwrap();
+    let parsed: Vec<Document> = raw.iter().map(|it| it.parse().unwrap()).collect();
+    assert_eq!(parsed, many);
+    let body: serde_json::Value = serde_json::from_str(raw[0].body.get()).unwrap();
+    assert_eq!(body, c.body);
 
     let err = store.apply(vec![Write::Insert(a.clone())]).await.unwrap_err();
     assert!(is_error(&err, "AlreadyExists", "doc", "a"), "{err}");

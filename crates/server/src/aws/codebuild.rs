@@ -17,7 +17,7 @@ pub(crate) async fn call(
     caller: &Caller,
     operation: &str,
     input: Value,
-) -> Result<Value, ApiError> {
+) -> Result<String, ApiError> {
     let ctx = &state.codebuild();
     // The one reading of the clock for this request: the service functions take the time.
     let now = engine::clock::now_ms();
@@ -56,9 +56,10 @@ pub(crate) async fn call(
     }
 }
 
-/// An operation's typed output as the JSON it answers.
-fn answer(output: impl Serialize) -> Result<Value, ApiError> {
-    serde_json::to_value(output).map_err(ApiError::internal)
+/// An operation's typed output as the JSON text it answers (written straight from the typed
+/// output: BatchGetBuilds' builds are JSON text already, never parsed into a tree).
+fn answer(output: impl Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(&output).map_err(ApiError::internal)
 }
 
 #[cfg(test)]

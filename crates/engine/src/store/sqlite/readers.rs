@@ -18,8 +18,8 @@ use std::sync::{Mutex, PoisonError};
 use rusqlite::{Connection, OpenFlags, Row, params};
 
 use super::super::{
-    Cursor, Document, DocumentRow, JobRow, LeasedJob, ListQuery, LogChunk, QueuedJob, StoreError,
-    document_from_row, leased_job_from_row, queued_job_from_row,
+    Cursor, Document, DocumentRow, JobRow, LeasedJob, ListQuery, LogChunk, QueuedJob, RawDocument,
+    StoreError, document_from_row, leased_job_from_row, queued_job_from_row, raw_document_from_row,
 };
 use super::{BUSY_TIMEOUT, JOB_COLUMNS};
 
@@ -110,7 +110,7 @@ impl Readers {
         &self,
         kind: &str,
         keys: &[String],
-    ) -> Result<Vec<Document>, StoreError> {
+    ) -> Result<Vec<RawDocument>, StoreError> {
         // The keys travel as one JSON array, so the statement is the same for any number. The
         // array drives the loop (CROSS JOIN keeps it outside), one primary-key lookup per key:
         // `key IN (SELECT …)` would first copy the keys into a temporary b-tree, which cost
@@ -128,7 +128,7 @@ impl Readers {
                 .collect::<rusqlite::Result<Vec<_>>>()
         })?
         .into_iter()
-        .map(document_from_row)
+        .map(raw_document_from_row)
         .collect()
     }
 

@@ -16,7 +16,7 @@ fn admin() -> Caller {
 }
 
 async fn codebuild(state: &AppState, operation: &str, input: Value) -> Value {
-    super::call(state, &admin(), operation, input).await.unwrap()
+    serde_json::from_str(&super::call(state, &admin(), operation, input).await.unwrap()).unwrap()
 }
 
 async fn codecommit(state: &AppState, operation: &str, input: Value) -> Value {
