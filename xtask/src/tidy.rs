@@ -55,7 +55,7 @@ const DEPENDENCY_RULES: &[DependencyRule] = &[
     },
     DependencyRule {
         krate: "engine",
-        never_reaches: &["axum", "server", "agent", "slipway"],
+        never_reaches: &["axum", "server", "agent", "slipway", "iam", "codecommit", "codebuild"],
         nor_any_of_ours: false,
     },
     DependencyRule {
@@ -65,17 +65,18 @@ const DEPENDENCY_RULES: &[DependencyRule] = &[
     },
     DependencyRule { krate: "server", never_reaches: &["agent"], nor_any_of_ours: false },
     // Service crates (one per AWS service, ARCHITECTURE.md): no HTTP edge, not the server,
-    // and another service only along the edges ARCHITECTURE.md lists (none yet). `hyper`
+    // and another service only along the edges ARCHITECTURE.md lists (`codecommit` and
+    // `codebuild` may use `iam`; `iam` no other service). `hyper`
     // and `tower-http` are not listed: the engine reaches them through object_store's S3
     // client (reqwest).
     DependencyRule {
         krate: "codecommit",
-        never_reaches: &["axum", "askama", "server", "agent", "slipway"],
+        never_reaches: &["axum", "askama", "server", "agent", "slipway", "codebuild"],
         nor_any_of_ours: false,
     },
     DependencyRule {
         krate: "iam",
-        never_reaches: &["axum", "askama", "server", "agent", "slipway", "codecommit"],
+        never_reaches: &["axum", "askama", "server", "agent", "slipway", "codecommit", "codebuild"],
         nor_any_of_ours: false,
     },
     // CodeBuild reaches hosted repositories only through its `Repositories` trait, which the
