@@ -87,9 +87,21 @@ pub enum ServerError {
     Serve(std::io::Error),
 }
 
-/// Everything the request handlers share.
+/// Everything the request handlers share: one allocation, so that handing it to a request
+/// (axum's `State` clones it for each) is one reference count, not a copy of every handle.
 #[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) blobs: BlobStore,
     pub(crate) identity: Identity,
@@ -213,7 +225,7 @@ impl Server {
                 ServerError::DataDir { path: admin_credentials_file.display().to_string(), source }
             })?;
         }
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             store,
             blobs,
             identity,
@@ -229,7 +241,7 @@ impl Server {
             sealer: secrets,
             replica: crate::crypto::random_string(16, b"abcdefghijklmnopqrstuvwxyz0123456789"),
             loops: loops::LoopHealth::default(),
-        };
+        }));
         Ok(Server { state, created_admin, admin_credentials_file })
     }
 
