@@ -75,7 +75,7 @@ const DEPENDENCY_RULES: &[DependencyRule] = &[
     },
     DependencyRule {
         krate: "iam",
-        never_reaches: &["axum", "askama", "server", "agent", "slipway", "codecommit"],
+        never_reaches: &["axum", "askama", "server", "agent", "slipway", "codecommit", "codebuild"],
         nor_any_of_ours: false,
     },
     // CodeBuild reaches hosted repositories only through its `Repositories` trait, which the
