@@ -4,7 +4,7 @@
 //! [`authenticate`] turns a request's parts and the kind of route it reached into a
 //! [`Principal`] — a user (with how they signed in), an agent, or a build's git token acting
 //! for its initiator — or an [`AuthError`]. No other code decides who a caller is: the
-//! credential stores (access keys and git credentials in `iam`'s `identity`, agent and
+//! credential stores (access keys and git credentials in `iam`'s `Identity`, agent and
 //! build tokens in `agent_api`, console sessions in `console::session`) only look credentials
 //! up. [`authorize`] then decides whether that principal may perform an action on a resource;
 //! every operation calls it once (the AWS dispatch table, the git routes, the agent API, the
