@@ -1,4 +1,5 @@
-//! Users, their access keys and their console passwords.
+//! Users, their access keys and their console passwords (their HTTPS git credentials are
+//! in [`crate::git_credentials`]).
 //!
 //! An access key is an id (`AKIA…`, public) and a secret (40 characters) that signs API
 //! requests (SigV4). Secrets are stored sealed under the installation's key and opened only
@@ -37,6 +38,8 @@ pub enum IdentityError {
     NoSuchUser(String),
     #[error("no access key `{0}`")]
     NoSuchKey(String),
+    #[error("no git credentials `{0}`")]
+    NoSuchGitCredentials(String),
     #[error("invalid user name `{0}`: use 1 to 64 letters, digits and + = , . @ _ -")]
     InvalidName(String),
     #[error("the password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long")]
@@ -56,7 +59,7 @@ const PASSWORD_HASH: &str = "consolePasswordHash";
 /// Users and access keys in the store.
 #[derive(Clone)]
 pub struct Identity {
-    store: Store,
+    pub(crate) store: Store,
     secrets: SecretBox,
     account: String,
 }

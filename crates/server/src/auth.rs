@@ -4,7 +4,7 @@
 //! [`authenticate`] turns a request's parts and the kind of route it reached into a
 //! [`Principal`] — a user (with how they signed in), an agent, or a build's git token acting
 //! for its initiator — or an [`AuthError`]. No other code decides who a caller is: the
-//! credential stores (access keys in `identity`, git credentials in `git::auth`, agent and
+//! credential stores (access keys and git credentials in `iam`'s `Identity`, agent and
 //! build tokens in `agent_api`, console sessions in `console::session`) only look credentials
 //! up. [`authorize`] then decides whether that principal may perform an action on a resource;
 //! every operation calls it once (the AWS dispatch table, the git routes, the agent API, the
@@ -261,7 +261,9 @@ async fn git_principal(
         }
         return Ok(Principal::User { name: user, via: SignIn::GitHelper { access_key_id } });
     }
-    let user = git_auth::check_git_credentials(state, &user_name, &password)
+    let user = state
+        .identity
+        .check_git_credentials(&user_name, &password)
         .await
         .map_err(internal)?
         .ok_or(AuthError::Invalid("unknown or wrong git credentials"))?;

@@ -41,7 +41,6 @@ use self::session::Session;
 use crate::AppState;
 use crate::auth::{Principal, SignIn};
 use codecommit::api as cc;
-use engine::kinds::GIT_CREDENTIAL;
 
 /// `GET /`: browsers go to the console (the AWS API is `POST /`).
 pub(crate) async fn home() -> Response {
@@ -851,14 +850,14 @@ async fn security_page(
 ) -> Page {
     authorize_own(state, session, "iam:ListServiceSpecificCredentials")?;
     let mut credentials: Vec<CredentialRow> = state
-        .store
-        .list_all(GIT_CREDENTIAL, Some(&session.user))
+        .identity
+        .list_git_credentials(&session.user)
         .await?
         .into_iter()
-        .map(|document| CredentialRow {
-            created: display_time(document.body["createdMs"].as_i64().unwrap_or(document.sort)),
-            active: document.body["status"] == "Active",
-            name: document.key,
+        .map(|credential| CredentialRow {
+            created: display_time(credential.created_ms),
+            active: credential.active,
+            name: credential.git_user_name,
         })
         .collect();
     // Active ones first, each group newest first.
@@ -873,7 +872,8 @@ async fn create_git_credentials(
     Posted(session, CsrfForm { .. }): Posted<CsrfForm>,
 ) -> Page {
     authorize_own(&state, &session, "iam:CreateServiceSpecificCredential")?;
-    let (git_user, password) = crate::git::create_git_credentials(&state, &session.user).await?;
+    let now = engine::clock::now_ms();
+    let (git_user, password) = state.identity.create_git_credentials(&session.user, now).await?;
     tracing::info!(user = %session.user, %git_user, "console: created git credentials");
     let clone_example = format!("git clone http://{}/v1/repos/REPOSITORY", request_host(&headers));
     let page = CreatedPage { frame: Some((&session).into()), git_user, password, clone_example };
@@ -887,18 +887,14 @@ async fn revoke_git_credentials(
 ) -> Page {
     authorize_own(&state, &session, "iam:UpdateServiceSpecificCredential")?;
     // Only one's own: someone else's credentials are as good as absent.
-    let own = state
-        .store
-        .get(GIT_CREDENTIAL, &name)
-        .await?
-        .is_some_and(|it| it.parent.as_deref() == Some(session.user.as_str()));
+    let own = state.identity.git_credential(&name).await?.is_some_and(|it| it.user == session.user);
     if !own {
         return Err(ConsoleError(
             StatusCode::NOT_FOUND,
             format!("You have no git credentials named {name}."),
         ));
     }
-    crate::git::revoke_git_credentials(&state, &name).await?;
+    state.identity.revoke_git_credentials(&name).await?;
     tracing::info!(user = %session.user, git_user = %name, "console: revoked git credentials");
     Ok(redirect(&format!("/console/security?revoked={}", percent_encode(&name))))
 }

@@ -46,7 +46,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 
-pub(crate) use auth::{create_git_credentials, revoke_git_credentials};
 use codecommit::git::run;
 use codecommit::protection::{self, PushPolicy};
 pub(crate) use codecommit::refs::event_cursor;

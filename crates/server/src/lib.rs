@@ -320,17 +320,13 @@ impl Server {
         &self,
         user: &str,
     ) -> Result<(String, String), ServerError> {
-        match git::create_git_credentials(&self.state, user).await {
-            Err(engine::store::StoreError::NotFound { .. }) => {
-                Err(ServerError::Identity(IdentityError::NoSuchUser(user.to_owned())))
-            }
-            other => Ok(other?),
-        }
+        let now = engine::clock::now_ms();
+        self.state.identity.create_git_credentials(user, now).await.map_err(git_credentials_error)
     }
 
     /// Revokes HTTPS git credentials by their git user name (`slipway git-credentials revoke`).
     pub async fn revoke_git_credentials(&self, git_user: &str) -> Result<(), ServerError> {
-        Ok(git::revoke_git_credentials(&self.state, git_user).await?)
+        self.state.identity.revoke_git_credentials(git_user).await.map_err(git_credentials_error)
     }
 
     /// Sets a parameter for `env.parameter-store` (`slipway parameter put`).
@@ -634,6 +630,22 @@ pub(crate) async fn serve_for_test(state: AppState) -> (String, tokio::task::Joi
         axum::serve(listener, make_service(state)).await.unwrap();
     });
     (endpoint, serving)
+}
+
+/// An error of the git-credentials admin commands, with the messages they printed when the
+/// server kept the credentials itself: the store's own (`database: git-credential "…" does not
+/// exist`), and `no user …` for an unknown user.
+fn git_credentials_error(err: IdentityError) -> ServerError {
+    match err {
+        IdentityError::Store(err) => ServerError::Store(err),
+        IdentityError::NoSuchGitCredentials(key) => {
+            ServerError::Store(engine::store::StoreError::NotFound {
+                kind: engine::kinds::GIT_CREDENTIAL.to_owned(),
+                key,
+            })
+        }
+        other => ServerError::Identity(other),
+    }
 }
 
 /// Refuses an administration command's configuration that names no existing installation,

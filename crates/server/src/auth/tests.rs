@@ -129,7 +129,7 @@ async fn git_takes_the_helper_password_and_git_credentials_and_refuses_wrong_one
     let forged = with(&key, &helper_password("not-the-secret", "app", 0));
     assert!(matches!(via(&state, git, &forged).await, Err(AuthError::Invalid(_))));
 
-    let (name, password) = crate::git::create_git_credentials(&state, "admin").await.unwrap();
+    let (name, password) = state.identity.create_git_credentials("admin", 0).await.unwrap();
     assert_eq!(
         via(&state, git, &with(&name, &password)).await.unwrap(),
         Principal::User {
@@ -139,7 +139,7 @@ async fn git_takes_the_helper_password_and_git_credentials_and_refuses_wrong_one
     );
     let wrong = via(&state, git, &with(&name, "not-the-password")).await;
     assert!(matches!(wrong, Err(AuthError::Invalid(_))), "{wrong:?}");
-    crate::git::revoke_git_credentials(&state, &name).await.unwrap();
+    state.identity.revoke_git_credentials(&name).await.unwrap();
     assert!(matches!(via(&state, git, &with(&name, &password)).await, Err(AuthError::Invalid(_))));
     assert!(matches!(via(&state, git, &HeaderMap::new()).await, Err(AuthError::Missing)));
 }

@@ -1,117 +1,23 @@
-//! Git's credentials: HTTPS git credentials (created, revoked, looked up) and the pieces of
-//! the credential helper's password, which `crate::auth` checks on every git request.
+//! Git's credentials as a request carries them: the Basic credentials of a git request and
+//! the pieces of the credential helper's password, which `crate::auth` checks on every git
+//! request.
 //!
 //! Two kinds of credentials are accepted, as CodeCommit does:
 //! - HTTPS git credentials: a generated user name (`<user>-at-<6 digits>`) and a 40-character
-//!   password, stored only as a salted SHA-256 hash (kind `git-credential`);
+//!   password, which `iam::git_credentials` creates, stores (only as a salted hash) and
+//!   checks;
 //! - the password `aws codecommit credential-helper` derives from an access key: user name =
 //!   the access key id, password = `<YYYYMMDDTHHMMSS>Z<hex SigV4 signature>` over a fixed
 //!   canonical request naming the repository's path and the host (aws-formats.md §6.1). We
 //!   recompute it for the time it claims, like any SigV4 signature.
 
 use axum::http::HeaderMap;
-use engine::store::{Document, StoreError, Write};
-use serde_json::json;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use crate::AppState;
-use crate::crypto::{random_bytes, random_string};
 use awsapi::sigv4::{hmac, parse_amz_date, signing_key};
-use engine::kinds::{GIT_CREDENTIAL, USER};
 
 /// The user names of agents (token holders), which may fetch but not push.
 pub(crate) const AGENT_USER_PREFIX: &str = "agent:";
-
-/// Creates HTTPS git credentials for `user`: the git user name and the password, which is
-/// shown this once and never stored.
-pub(crate) async fn create_git_credentials(
-    state: &AppState,
-    user: &str,
-) -> Result<(String, String), StoreError> {
-    if state.store.get(USER, user).await?.is_none() {
-        return Err(StoreError::NotFound { kind: USER.to_owned(), key: user.to_owned() });
-    }
-    let password =
-        random_string(40, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
-    let salt = random_bytes(16);
-    let now = engine::clock::now_ms();
-    // A million names per user: a clash is unlikely, and a few tries make it vanishingly so.
-    let mut last_error = None;
-    for _ in 0..8 {
-        let name = format!("{user}-at-{}", random_string(6, b"0123456789"));
-        let document = Document {
-            kind: GIT_CREDENTIAL.to_owned(),
-            key: name.clone(),
-            parent: Some(user.to_owned()),
-            sort: now,
-            version: 0,
-            body: json!({
-                "userName": user,
-                "passwordHash": password_hash(&salt, &password),
-                "salt": hex::encode(&salt),
-                "status": "Active",
-                "createdMs": now,
-            }),
-        };
-        match state.store.apply(vec![Write::Insert(document)]).await {
-            Ok(()) => return Ok((name, password)),
-            Err(err @ StoreError::AlreadyExists { .. }) => last_error = Some(err),
-            Err(err) => return Err(err),
-        }
-    }
-    Err(last_error.unwrap_or(StoreError::AlreadyExists {
-        kind: GIT_CREDENTIAL.to_owned(),
-        key: format!("{user}-at-…"),
-    }))
-}
-
-/// Deactivates HTTPS git credentials for good.
-pub(crate) async fn revoke_git_credentials(
-    state: &AppState,
-    git_user_name: &str,
-) -> Result<(), StoreError> {
-    let Some(mut document) = state.store.get(GIT_CREDENTIAL, git_user_name).await? else {
-        return Err(StoreError::NotFound {
-            kind: GIT_CREDENTIAL.to_owned(),
-            key: git_user_name.to_owned(),
-        });
-    };
-    let version = document.version;
-    document.body["status"] = json!("Inactive");
-    state.store.apply(vec![Write::Update { document, expected_version: version }]).await
-}
-
-fn password_hash(salt: &[u8], password: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(salt);
-    hasher.update(password.as_bytes());
-    hex::encode(hasher.finalize())
-}
-
-/// The user HTTPS git credentials stand for, when they are active and the password is
-/// theirs (`crate::auth` decides who a git caller is; this only looks the credentials up).
-pub(crate) async fn check_git_credentials(
-    state: &AppState,
-    user_name: &str,
-    password: &str,
-) -> Result<Option<String>, StoreError> {
-    let Some(document) = state.store.get(GIT_CREDENTIAL, user_name).await? else {
-        return Ok(None);
-    };
-    let body = &document.body;
-    if body["status"] != "Active" {
-        return Ok(None);
-    }
-    let Some(salt) = body["salt"].as_str().and_then(|it| hex::decode(it).ok()) else {
-        return Ok(None);
-    };
-    let Some(expected) = body["passwordHash"].as_str() else { return Ok(None) };
-    let actual = password_hash(&salt, password);
-    Ok(bool::from(expected.as_bytes().ct_eq(actual.as_bytes()))
-        .then(|| body["userName"].as_str().map(str::to_owned))
-        .flatten())
-}
 
 /// Whether `user` may reach the repository `repo` at all (asked by `crate::auth::authorize`
 /// for a build's git token). Every user may reach every repository until the authorization

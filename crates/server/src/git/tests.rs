@@ -353,13 +353,13 @@ async fn git_clones_and_pushes_with_git_credentials_and_pushes_become_events() {
     let harness = Harness::start().await;
     harness.create_repository("demo").await;
     harness.state.identity.create_user("alice", 0).await.unwrap();
-    let (user, password) = create_git_credentials(&harness.state, "alice").await.unwrap();
+    let (user, password) = harness.state.identity.create_git_credentials("alice", 0).await.unwrap();
     assert!(user.starts_with("alice-at-") && user.len() == "alice-at-".len() + 6, "{user}");
     assert_eq!(password.len(), 40);
     let stored = harness.state.store.get(GIT_CREDENTIAL, &user).await.unwrap().unwrap();
     assert_eq!(stored.body["userName"], "alice");
     assert!(!stored.body.to_string().contains(&password));
-    assert!(create_git_credentials(&harness.state, "nobody").await.is_err());
+    assert!(harness.state.identity.create_git_credentials("nobody", 0).await.is_err());
     let url = harness.url("demo", &user, &password);
 
     let (_, text) = harness.git("", &["clone", &url, "work"]);
@@ -407,7 +407,7 @@ async fn git_clones_and_pushes_with_git_credentials_and_pushes_become_events() {
     let wrong = harness.url("demo", &user, "x".repeat(40).as_str());
     let (ok, text) = harness.git("work", &["push", &wrong, "main"]);
     assert!(!ok && text.contains("Authentication failed"), "{text}");
-    revoke_git_credentials(&harness.state, &user).await.unwrap();
+    harness.state.identity.revoke_git_credentials(&user).await.unwrap();
     let (ok, text) = harness.git("work", &["push", &url, "main"]);
     assert!(!ok && text.contains("Authentication failed"), "{text}");
     assert_eq!(harness.events("demo").await.len(), 4);
@@ -416,7 +416,7 @@ async fn git_clones_and_pushes_with_git_credentials_and_pushes_become_events() {
     assert_eq!(harness.git_ok("", &["--git-dir", bare, "rev-parse", "main"]).trim(), second);
 
     // An unknown repository is a 404 for whoever may ask.
-    let (user, password) = create_git_credentials(&harness.state, "alice").await.unwrap();
+    let (user, password) = harness.state.identity.create_git_credentials("alice", 0).await.unwrap();
     let (ok, text) = harness.git("", &["ls-remote", &harness.url("nope", &user, &password)]);
     assert!(!ok && text.contains("not found"), "{text}");
 }
@@ -469,7 +469,7 @@ async fn gzipped_fetches_and_concurrent_pushes_work() {
     let harness = Harness::start().await;
     harness.create_repository("demo").await;
     harness.state.identity.create_user("bob", 0).await.unwrap();
-    let (user, password) = create_git_credentials(&harness.state, "bob").await.unwrap();
+    let (user, password) = harness.state.identity.create_git_credentials("bob", 0).await.unwrap();
     let url = harness.url("demo", &user, &password);
     harness.git_ok("", &["init", "-q", "work"]);
     commit(&harness, "work", "a.txt", "base");
@@ -519,7 +519,7 @@ async fn a_bundle_holds_every_ref_and_the_commit_asked_for() {
     let harness = Harness::start().await;
     harness.create_repository("demo").await;
     harness.state.identity.create_user("carol", 0).await.unwrap();
-    let (user, password) = create_git_credentials(&harness.state, "carol").await.unwrap();
+    let (user, password) = harness.state.identity.create_git_credentials("carol", 0).await.unwrap();
     let url = harness.url("demo", &user, &password);
     harness.git_ok("", &["init", "-q", "work"]);
     let first = commit(&harness, "work", "a.txt", "one");
