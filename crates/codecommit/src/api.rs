@@ -4,8 +4,11 @@
 //! Each operation is a typed service function: `get_repository(ctx, caller,
 //! GetRepositoryInput) -> GetRepositoryOutput`, whose structs carry botocore's member names
 //! (the server parses the JSON into the input with `awsapi::json::typed`). A required member
-//! stays an `Option` where CodeCommit has its own error for a missing one. Pull requests
-//! (with their approvals, comments and merges) are not typed yet: [`call`] takes their JSON.
+//! stays an `Option` where CodeCommit has its own error for a missing one. Pull requests (with
+//! their approvals, comments and merges) are typed the same way; what they keep as JSON
+//! documents (the `PullRequest`, its rules and events, comments) is returned as a JSON value
+//! inside the typed outputs. Operations that may write take `now` (milliseconds): a pull
+//! request's read refreshes it from its branches, which can record an event.
 //!
 //! A repository is a document (`kind = "repository"`, key = its name) with CodeCommit's
 //! `RepositoryMetadata`, returned as it is kept (a JSON value inside the typed outputs), and a
@@ -17,6 +20,34 @@ mod read;
 mod templates;
 mod write;
 
+pub use pulls::{
+    Approval, ApprovalRuleOutput, CreatePullRequestApprovalRuleInput,
+    CreatePullRequestApprovalRuleOutput, CreatePullRequestInput, CreatePullRequestOutput,
+    DeletePullRequestApprovalRuleInput, DeletePullRequestApprovalRuleOutput,
+    DescribePullRequestEventsInput, DescribePullRequestEventsOutput,
+    EvaluatePullRequestApprovalRulesInput, EvaluatePullRequestApprovalRulesOutput,
+    GetCommentsForPullRequestInput, GetCommentsForPullRequestOutput,
+    GetPullRequestApprovalStatesInput, GetPullRequestApprovalStatesOutput, GetPullRequestInput,
+    GetPullRequestOutput, GetPullRequestOverrideStateInput, GetPullRequestOverrideStateOutput,
+    ListPullRequestsInput, ListPullRequestsOutput, Location, MergePullRequestByFastForwardInput,
+    MergePullRequestByFastForwardOutput, MergePullRequestBySquashInput,
+    MergePullRequestBySquashOutput, MergePullRequestByThreeWayInput,
+    MergePullRequestByThreeWayOutput, MergePullRequestInput, OverridePullRequestApprovalRulesInput,
+    PostCommentForPullRequestInput, PostCommentForPullRequestOutput, PullRequestIdInput,
+    PullRequestOutput, PullRequestRevisionInput, Target, UpdatePullRequestApprovalRuleContentInput,
+    UpdatePullRequestApprovalRuleContentOutput, UpdatePullRequestApprovalStateInput,
+    UpdatePullRequestDescriptionInput, UpdatePullRequestDescriptionOutput,
+    UpdatePullRequestStatusInput, UpdatePullRequestStatusOutput, UpdatePullRequestTitleInput,
+    UpdatePullRequestTitleOutput, create_pull_request, create_pull_request_approval_rule,
+    delete_pull_request_approval_rule, describe_pull_request_events,
+    evaluate_pull_request_approval_rules, get_comments_for_pull_request, get_pull_request,
+    get_pull_request_approval_states, get_pull_request_override_state, list_pull_requests,
+    merge_pull_request_by_fast_forward, merge_pull_request_by_squash,
+    merge_pull_request_by_three_way, override_pull_request_approval_rules,
+    post_comment_for_pull_request, update_pull_request_approval_rule_content,
+    update_pull_request_approval_state, update_pull_request_description,
+    update_pull_request_status, update_pull_request_title,
+};
 pub use read::{
     BatchGetCommitsError, BatchGetCommitsInput, BatchGetCommitsOutput, File, Folder, GetBlobInput,
     GetBlobOutput, GetDifferencesInput, GetDifferencesOutput, GetFolderInput, GetFolderOutput,
@@ -69,27 +100,6 @@ fn error(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::client(code, message)
 }
 
-/// The operations not typed yet (pull requests, approvals, comments, merges) on their JSON
-/// input; any other operation is an `UnknownOperationException`.
-pub async fn call(
-    ctx: &Context,
-    caller: &Caller,
-    operation: &str,
-    input: Value,
-) -> Result<Value, ApiError> {
-    if pulls::OPERATIONS.contains(&operation) {
-        return pulls::call(ctx, caller, operation, input).await;
-    }
-    Err(error(
-        "UnknownOperationException",
-        format!("Slipway does not implement the CodeCommit operation {operation} yet"),
-    ))
-}
-
-fn name_field<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
-    required_name(input.get(field).and_then(Value::as_str))
-}
-
 /// A repository name member: required (empty counts as missing) and valid.
 fn required_name(name: Option<&str>) -> Result<&str, ApiError> {
     let name = name.filter(|it| !it.is_empty()).ok_or_else(|| {
@@ -119,10 +129,6 @@ fn check_name(name: &str) -> Result<(), ApiError> {
             ),
         ))
     }
-}
-
-async fn existing(ctx: &Context, input: &Value, field: &str) -> Result<Document, ApiError> {
-    existing_named(ctx, input.get(field).and_then(Value::as_str)).await
 }
 
 /// The repository a name member names, which must exist.
