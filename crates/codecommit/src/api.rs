@@ -4,8 +4,11 @@
 //! Each operation is a typed service function: `get_repository(ctx, caller,
 //! GetRepositoryInput) -> GetRepositoryOutput`, whose structs carry botocore's member names
 //! (the server parses the JSON into the input with `awsapi::json::typed`). A required member
-//! stays an `Option` where CodeCommit has its own error for a missing one. Pull requests
-//! (with their approvals, comments and merges) are not typed yet: [`call`] takes their JSON.
+//! stays an `Option` where CodeCommit has its own error for a missing one. Pull requests (with
+//! their approvals, comments and merges) are typed the same way; what they keep as JSON
+//! documents (the `PullRequest`, its rules and events, comments) is returned as a JSON value
+//! inside the typed outputs. Operations that may write take `now` (milliseconds): a pull
+//! request's read refreshes it from its branches, which can record an event.
 //!
 //! A repository is a document (`kind = "repository"`, key = its name) with CodeCommit's
 //! `RepositoryMetadata`, returned as it is kept (a JSON value inside the typed outputs), and a
@@ -17,10 +20,39 @@ mod read;
 mod templates;
 mod write;
 
+pub use pulls::{
+    Approval, ApprovalRuleOutput, CreatePullRequestApprovalRuleInput,
+    CreatePullRequestApprovalRuleOutput, CreatePullRequestInput, CreatePullRequestOutput,
+    DeletePullRequestApprovalRuleInput, DeletePullRequestApprovalRuleOutput,
+    DescribePullRequestEventsInput, DescribePullRequestEventsOutput,
+    EvaluatePullRequestApprovalRulesInput, EvaluatePullRequestApprovalRulesOutput,
+    GetCommentsForPullRequestInput, GetCommentsForPullRequestOutput,
+    GetPullRequestApprovalStatesInput, GetPullRequestApprovalStatesOutput, GetPullRequestInput,
+    GetPullRequestOutput, GetPullRequestOverrideStateInput, GetPullRequestOverrideStateOutput,
+    ListPullRequestsInput, ListPullRequestsOutput, Location, MergePullRequestByFastForwardInput,
+    MergePullRequestByFastForwardOutput, MergePullRequestBySquashInput,
+    MergePullRequestBySquashOutput, MergePullRequestByThreeWayInput,
+    MergePullRequestByThreeWayOutput, MergePullRequestInput, OverridePullRequestApprovalRulesInput,
+    PostCommentForPullRequestInput, PostCommentForPullRequestOutput, PullRequestIdInput,
+    PullRequestOutput, PullRequestRevisionInput, Target, UpdatePullRequestApprovalRuleContentInput,
+    UpdatePullRequestApprovalRuleContentOutput, UpdatePullRequestApprovalStateInput,
+    UpdatePullRequestDescriptionInput, UpdatePullRequestDescriptionOutput,
+    UpdatePullRequestStatusInput, UpdatePullRequestStatusOutput, UpdatePullRequestTitleInput,
+    UpdatePullRequestTitleOutput, create_pull_request, create_pull_request_approval_rule,
+    delete_pull_request_approval_rule, describe_pull_request_events,
+    evaluate_pull_request_approval_rules, get_comments_for_pull_request, get_pull_request,
+    get_pull_request_approval_states, get_pull_request_override_state, list_pull_requests,
+    merge_pull_request_by_fast_forward, merge_pull_request_by_squash,
+    merge_pull_request_by_three_way, override_pull_request_approval_rules,
+    post_comment_for_pull_request, update_pull_request_approval_rule_content,
+    update_pull_request_approval_state, update_pull_request_description,
+    update_pull_request_status, update_pull_request_title,
+};
 pub use read::{
-    BatchGetCommitsError, BatchGetCommitsInput, BatchGetCommitsOutput, File, Folder, GetBlobInput,
-    GetBlobOutput, GetDifferencesInput, GetDifferencesOutput, GetFolderInput, GetFolderOutput,
-    SubModule, batch_get_commits, get_blob, get_differences, get_folder,
+    BatchGetCommitsError, BatchGetCommitsInput, BatchGetCommitsOutput, BlobMetadata, Difference,
+    File, Folder, GetBlobInput, GetBlobOutput, GetDifferencesInput, GetDifferencesOutput,
+    GetFolderInput, GetFolderOutput, SubModule, batch_get_commits, get_blob, get_differences,
+    get_folder,
 };
 pub use templates::{
     ApprovalRuleTemplateNameInput, ApprovalRuleTemplateNamesOutput, ApprovalRuleTemplateOutput,
@@ -69,27 +101,6 @@ fn error(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::client(code, message)
 }
 
-/// The operations not typed yet (pull requests, approvals, comments, merges) on their JSON
-/// input; any other operation is an `UnknownOperationException`.
-pub async fn call(
-    ctx: &Context,
-    caller: &Caller,
-    operation: &str,
-    input: Value,
-) -> Result<Value, ApiError> {
-    if pulls::OPERATIONS.contains(&operation) {
-        return pulls::call(ctx, caller, operation, input).await;
-    }
-    Err(error(
-        "UnknownOperationException",
-        format!("Slipway does not implement the CodeCommit operation {operation} yet"),
-    ))
-}
-
-fn name_field<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
-    required_name(input.get(field).and_then(Value::as_str))
-}
-
 /// A repository name member: required (empty counts as missing) and valid.
 fn required_name(name: Option<&str>) -> Result<&str, ApiError> {
     let name = name.filter(|it| !it.is_empty()).ok_or_else(|| {
@@ -119,10 +130,6 @@ fn check_name(name: &str) -> Result<(), ApiError> {
             ),
         ))
     }
-}
-
-async fn existing(ctx: &Context, input: &Value, field: &str) -> Result<Document, ApiError> {
-    existing_named(ctx, input.get(field).and_then(Value::as_str)).await
 }
 
 /// The repository a name member names, which must exist.
@@ -818,11 +825,41 @@ pub async fn delete_branch(
     })
 }
 
+/// Who made a commit and when (CodeCommit's `UserInfo`); a member git did not give is left
+/// out.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct UserInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// git's `<seconds> <zone>`, as CodeCommit writes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+}
+
 /// The name, email and date of a `git log` person line (`Name <email> 1700000000 +0000`).
-fn person(line: &str) -> Value {
+fn person(line: &str) -> UserInfo {
     let (name, rest) = line.split_once(" <").unwrap_or((line, ""));
     let (email, date) = rest.split_once("> ").unwrap_or((rest, ""));
-    json!({ "name": name, "email": email, "date": date })
+    UserInfo {
+        name: Some(name.to_owned()),
+        email: Some(email.to_owned()),
+        date: Some(date.to_owned()),
+    }
+}
+
+/// A commit (CodeCommit's `Commit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Commit {
+    pub commit_id: String,
+    pub tree_id: String,
+    pub parents: Vec<String>,
+    pub message: String,
+    pub author: UserInfo,
+    pub committer: UserInfo,
+    pub additional_data: String,
 }
 
 fn is_object_id(text: &str) -> bool {
@@ -838,8 +875,7 @@ pub struct GetCommitInput {
 
 #[derive(Debug, Serialize)]
 pub struct GetCommitOutput {
-    /// The commit as CodeCommit's `Commit` shape.
-    pub commit: Value,
+    pub commit: Commit,
 }
 
 pub async fn get_commit(ctx: &Context, input: GetCommitInput) -> Result<GetCommitOutput, ApiError> {
@@ -853,7 +889,7 @@ pub async fn get_commit(ctx: &Context, input: GetCommitInput) -> Result<GetCommi
             format!("The commit ID {commit} is not valid"),
         ));
     }
-    match commit_json(ctx, &repository.key, commit).await? {
+    match read_commit(ctx, &repository.key, commit).await? {
         Some(found) => Ok(GetCommitOutput { commit: found }),
         None => {
             Err(error("CommitIdDoesNotExistException", format!("Commit {commit} does not exist")))
@@ -861,25 +897,25 @@ pub async fn get_commit(ctx: &Context, input: GetCommitInput) -> Result<GetCommi
     }
 }
 
-/// A commit as CodeCommit's `Commit` shape, `None` when the repository has no such commit.
-async fn commit_json(
+/// A commit, `None` when the repository has no such commit.
+async fn read_commit(
     ctx: &Context,
     repository: &str,
     commit: &str,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<Commit>, ApiError> {
     let Some(raw) = git(ctx, repository, &["cat-file", "commit", commit]).await? else {
         return Ok(None);
     };
     Ok(Some(parse_commit(commit, &String::from_utf8_lossy(&raw))))
 }
 
-/// `git cat-file commit` output as CodeCommit's `Commit` shape.
-fn parse_commit(commit: &str, raw: &str) -> Value {
+/// `git cat-file commit` output as CodeCommit's `Commit`.
+fn parse_commit(commit: &str, raw: &str) -> Commit {
     let (headers, message) = raw.split_once("\n\n").unwrap_or((raw, ""));
     let mut tree = String::new();
     let mut parents = Vec::new();
-    let mut author = json!({});
-    let mut committer = json!({});
+    let mut author = UserInfo::default();
+    let mut committer = UserInfo::default();
     for line in headers.lines() {
         match line.split_once(' ') {
             Some(("tree", value)) => tree = value.to_owned(),
@@ -889,15 +925,15 @@ fn parse_commit(commit: &str, raw: &str) -> Value {
             _ => {}
         }
     }
-    json!({
-        "commitId": commit,
-        "treeId": tree,
-        "parents": parents,
-        "message": message,
-        "author": author,
-        "committer": committer,
-        "additionalData": "",
-    })
+    Commit {
+        commit_id: commit.to_owned(),
+        tree_id: tree,
+        parents,
+        message: message.to_owned(),
+        author,
+        committer,
+        additional_data: String::new(),
+    }
 }
 
 /// The commit a `commitSpecifier` (a branch, tag or commit id) names; without one, the default

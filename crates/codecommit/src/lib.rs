@@ -4,9 +4,9 @@
 //! Every function works over a [`Context`] (the store, the repositories' directory, region,
 //! account, the sealer, the ref-events `Notify`), which the server builds from its state:
 //! - [`api`]: the CodeCommit operations as typed service functions (repositories, branches,
-//!   commits and files, approval rule templates: `get_repository(ctx, caller, input)` with
-//!   input and output structs named after botocore's shapes); pull requests with approvals,
-//!   comments and merges still take JSON through [`api::call`];
+//!   commits and files, pull requests with approvals, comments and merges, approval rule
+//!   templates: `get_repository(ctx, caller, input)` with input and output structs named after
+//!   botocore's shapes);
 //! - [`triggers`]: repository triggers (the typed API operations and the delivery loop's body);
 //! - [`mirrors`]: pull and push mirrors (the administration calls and the mirror loop's body);
 //! - [`protection`]: branch protection (the rules, the verdicts the `pre-receive` hook reads);

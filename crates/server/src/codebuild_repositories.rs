@@ -1,13 +1,12 @@
 //! The server's hosted repositories as CodeBuild reads them: `codebuild::Repositories` over
-//! `crate::git` (the repositories' directories and their reference events) and `git` runs.
-//!
-//! When CodeCommit has moved to its crate, this points at the `codecommit` crate instead.
+//! the `codecommit` crate (its `Context`'s repositories, their reference events in
+//! `codecommit::refs`, and `git` runs through `codecommit::process`).
 
 use codebuild::{FileAt, Repositories, RepositoryError, RepositoryFuture};
+use codecommit::process;
 use engine::store::Document;
 
 use crate::AppState;
-use crate::process;
 
 /// The hosted repositories of the server whose state this is.
 pub(crate) struct HostedRepositories {
@@ -15,6 +14,11 @@ pub(crate) struct HostedRepositories {
 }
 
 impl HostedRepositories {
+    /// CodeCommit's context over the server's state.
+    fn codecommit(&self) -> codecommit::Context {
+        self.state.codecommit()
+    }
+
     /// `git --git-dir <repository> <args>` within the API's limits; its trimmed standard
     /// output when it succeeds.
     async fn git(
@@ -23,7 +27,7 @@ impl HostedRepositories {
         args: &[&str],
     ) -> Result<Option<String>, RepositoryError> {
         let mut command = process::git();
-        command.arg("--git-dir").arg(crate::git::repo_path(&self.state, repository)).args(args);
+        command.arg("--git-dir").arg(self.codecommit().repo_path(repository)).args(args);
         let output = process::run_bounded(command, None, process::API_LIMITS)
             .await
             .map_err(|err| RepositoryError::Git(err.to_string()))?;
@@ -37,7 +41,7 @@ impl HostedRepositories {
     async fn git_text(&self, repository: &str, args: &[&str]) -> String {
         let output = process::git()
             .arg("--git-dir")
-            .arg(crate::git::repo_path(&self.state, repository))
+            .arg(self.codecommit().repo_path(repository))
             .args(args)
             .output()
             .await;
@@ -88,7 +92,7 @@ impl Repositories for HostedRepositories {
             let mut command = process::git();
             command
                 .arg("--git-dir")
-                .arg(crate::git::repo_path(&self.state, repository))
+                .arg(self.codecommit().repo_path(repository))
                 .args(["show", &format!("{commit}:{path}")]);
             let limits = process::Limits { max_stdout: max_bytes, ..process::API_LIMITS };
             let output = match process::run_bounded(command, None, limits).await {
@@ -105,7 +109,9 @@ impl Repositories for HostedRepositories {
     }
 
     fn latest_event<'a>(&'a self, repository: &'a str) -> RepositoryFuture<'a, i64> {
-        Box::pin(async move { Ok(crate::git::latest_event(&self.state, repository).await?) })
+        Box::pin(async move {
+            Ok(codecommit::refs::latest_event(&self.codecommit(), repository).await?)
+        })
     }
 
     fn events_after<'a>(
@@ -114,9 +120,9 @@ impl Repositories for HostedRepositories {
         seen: i64,
     ) -> RepositoryFuture<'a, Vec<Document>> {
         Box::pin(async move {
-            let after = (seen > 0).then(|| crate::git::event_cursor(repository, seen));
+            let after = (seen > 0).then(|| codecommit::refs::event_cursor(repository, seen));
             let kind = engine::kinds::REF_EVENT;
-            Ok(self.state.store.list_all_after(kind, Some(repository), after).await?)
+            Ok(self.codecommit().store.list_all_after(kind, Some(repository), after).await?)
         })
     }
 

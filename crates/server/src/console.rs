@@ -580,12 +580,12 @@ async fn repository(api: Api, Path(name): Path<String>, Query(query): Query<Brow
             };
             let found = cc::get_commit(&ctx, input).await?;
             let commit = &found.commit;
-            next = commit["parents"].get(0).and_then(Value::as_str).map(str::to_owned);
+            next = commit.parents.first().cloned();
             commits.push(CommitRow {
                 short: id.chars().take(8).collect(),
-                title: text(commit, "message").lines().next().unwrap_or_default().to_owned(),
-                author: text(&commit["author"], "name"),
-                date: git_date(&text(&commit["author"], "date")),
+                title: commit.message.lines().next().unwrap_or_default().to_owned(),
+                author: commit.author.name.clone().unwrap_or_default(),
+                date: git_date(commit.author.date.as_deref().unwrap_or_default()),
                 id,
             });
         }

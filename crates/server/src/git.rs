@@ -48,7 +48,6 @@ use tokio::sync::mpsc;
 
 use codecommit::git::run;
 use codecommit::protection::{self, PushPolicy};
-pub(crate) use codecommit::refs::event_cursor;
 use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand};
 
 use crate::AppState;
@@ -68,16 +67,8 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// The bare git directory of the repository `name`.
-pub(crate) fn repo_path(state: &AppState, name: &str) -> PathBuf {
+fn repo_path(state: &AppState, name: &str) -> PathBuf {
     state.codecommit().repo_path(name)
-}
-
-/// The newest reference event's number of `repo`, 0 when there is none.
-pub(crate) async fn latest_event(
-    state: &AppState,
-    repo: &str,
-) -> Result<i64, engine::store::StoreError> {
-    codecommit::refs::latest_event(&state.codecommit(), repo).await
 }
 
 /// The two git services.

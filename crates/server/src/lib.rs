@@ -39,7 +39,7 @@ use engine::store::Store;
 use iam::{crypto, identity, secrets_store};
 
 pub use codecommit::mirrors::MirrorError;
-use codecommit::{mirrors, process, protection};
+use codecommit::{mirrors, protection};
 pub use identity::{Credentials, IdentityError, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH};
 
 use crate::crypto::SecretBox;

@@ -13,11 +13,38 @@ pub(super) mod approvals;
 mod comments;
 mod merge;
 
+pub use approvals::{
+    Approval, ApprovalRuleOutput, CreatePullRequestApprovalRuleInput,
+    CreatePullRequestApprovalRuleOutput, DeletePullRequestApprovalRuleInput,
+    DeletePullRequestApprovalRuleOutput, EvaluatePullRequestApprovalRulesInput,
+    EvaluatePullRequestApprovalRulesOutput, GetPullRequestApprovalStatesInput,
+    GetPullRequestApprovalStatesOutput, GetPullRequestOverrideStateInput,
+    GetPullRequestOverrideStateOutput, OverridePullRequestApprovalRulesInput,
+    PullRequestRevisionInput, UpdatePullRequestApprovalRuleContentInput,
+    UpdatePullRequestApprovalRuleContentOutput, UpdatePullRequestApprovalStateInput,
+    create_pull_request_approval_rule, delete_pull_request_approval_rule,
+    evaluate_pull_request_approval_rules, get_pull_request_approval_states,
+    get_pull_request_override_state, override_pull_request_approval_rules,
+    update_pull_request_approval_rule_content, update_pull_request_approval_state,
+};
+pub use comments::{
+    GetCommentsForPullRequestInput, GetCommentsForPullRequestOutput, Location,
+    PostCommentForPullRequestInput, PostCommentForPullRequestOutput, get_comments_for_pull_request,
+    post_comment_for_pull_request,
+};
+pub use merge::{
+    MergePullRequestByFastForwardInput, MergePullRequestByFastForwardOutput,
+    MergePullRequestBySquashInput, MergePullRequestBySquashOutput, MergePullRequestByThreeWayInput,
+    MergePullRequestByThreeWayOutput, MergePullRequestInput, merge_pull_request_by_fast_forward,
+    merge_pull_request_by_squash, merge_pull_request_by_three_way,
+};
+
 use engine::store::{Document, StoreError, Write};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{branch_commit, default_branch, error, existing, git, text};
+use super::{branch_commit, default_branch, error, existing_named, git, text};
 use crate::Context;
 use awsapi::ApiError;
 use awsapi::Caller;
@@ -30,78 +57,14 @@ const MAX_DESCRIPTION: usize = 10240;
 /// The page of ListPullRequests and DescribePullRequestEvents without `maxResults`.
 const DEFAULT_PAGE: usize = 100;
 
-/// The operations `call` answers.
-pub(super) const OPERATIONS: [&str; 20] = [
-    "CreatePullRequest",
-    "GetPullRequest",
-    "ListPullRequests",
-    "UpdatePullRequestTitle",
-    "UpdatePullRequestDescription",
-    "UpdatePullRequestStatus",
-    "DescribePullRequestEvents",
-    "MergePullRequestByFastForward",
-    "MergePullRequestBySquash",
-    "MergePullRequestByThreeWay",
-    "CreatePullRequestApprovalRule",
-    "UpdatePullRequestApprovalRuleContent",
-    "DeletePullRequestApprovalRule",
-    "UpdatePullRequestApprovalState",
-    "GetPullRequestApprovalStates",
-    "EvaluatePullRequestApprovalRules",
-    "OverridePullRequestApprovalRules",
-    "GetPullRequestOverrideState",
-    "PostCommentForPullRequest",
-    "GetCommentsForPullRequest",
-];
-
-/// One of the pull request operations (`OPERATIONS`).
-pub(super) async fn call(
-    ctx: &Context,
-    caller: &Caller,
-    operation: &str,
-    input: Value,
-) -> Result<Value, ApiError> {
-    match operation {
-        "CreatePullRequest" => create(ctx, caller, input).await,
-        "GetPullRequest" => get(ctx, input).await,
-        "ListPullRequests" => list(ctx, input).await,
-        "UpdatePullRequestTitle" => update_title(ctx, caller, input).await,
-        "UpdatePullRequestDescription" => update_description(ctx, caller, input).await,
-        "UpdatePullRequestStatus" => update_status(ctx, caller, input).await,
-        "DescribePullRequestEvents" => describe_events(ctx, input).await,
-        "MergePullRequestByFastForward" => {
-            merge::merge(ctx, caller, input, merge::Strategy::FastForward).await
-        }
-        "MergePullRequestBySquash" => {
-            merge::merge(ctx, caller, input, merge::Strategy::Squash).await
-        }
-        "MergePullRequestByThreeWay" => {
-            merge::merge(ctx, caller, input, merge::Strategy::ThreeWay).await
-        }
-        "CreatePullRequestApprovalRule" => approvals::create_rule(ctx, caller, input).await,
-        "UpdatePullRequestApprovalRuleContent" => approvals::update_rule(ctx, caller, input).await,
-        "DeletePullRequestApprovalRule" => approvals::delete_rule(ctx, caller, input).await,
-        "UpdatePullRequestApprovalState" => approvals::update_state(ctx, caller, input).await,
-        "GetPullRequestApprovalStates" => approvals::get_states(ctx, input).await,
-        "EvaluatePullRequestApprovalRules" => approvals::evaluate_rules(ctx, input).await,
-        "OverridePullRequestApprovalRules" => approvals::override_rules(ctx, caller, input).await,
-        "GetPullRequestOverrideState" => approvals::get_override(ctx, input).await,
-        "PostCommentForPullRequest" => comments::post(ctx, caller, input).await,
-        "GetCommentsForPullRequest" => comments::get(ctx, input).await,
-        _ => Err(error(
-            "UnknownOperationException",
-            format!("Slipway does not implement the CodeCommit operation {operation} yet"),
-        )),
-    }
-}
-
 /// The IAM ARN CodeCommit names a caller by (`authorArn`, `actorArn`, `userArn`).
 fn user_arn(ctx: &Context, caller: &Caller) -> String {
     format!("arn:aws:iam::{}:user/{}", ctx.account, caller.user)
 }
 
-fn now() -> f64 {
-    engine::clock::aws_timestamp(engine::clock::now_ms())
+/// A time in milliseconds as the API writes dates (seconds, fractional).
+fn timestamp(now: i64) -> f64 {
+    engine::clock::aws_timestamp(now)
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -113,13 +76,9 @@ fn new_revision() -> String {
     sha256_hex(&uuid::Uuid::new_v4().to_string())
 }
 
-fn optional_str<'a>(input: &'a Value, field: &str) -> Option<&'a str> {
-    input.get(field).and_then(Value::as_str)
-}
-
 /// The `pullRequestId` member, checked for presence and form.
-fn id_field(input: &Value) -> Result<String, ApiError> {
-    let id = optional_str(input, "pullRequestId").filter(|it| !it.is_empty()).ok_or_else(|| {
+fn required_id(id: Option<&str>) -> Result<String, ApiError> {
+    let id = id.filter(|it| !it.is_empty()).ok_or_else(|| {
         error(
             "PullRequestIdRequiredException",
             "A pull request ID is required, but was not specified.",
@@ -135,8 +94,8 @@ fn id_field(input: &Value) -> Result<String, ApiError> {
 }
 
 /// The page start a `nextToken` names.
-fn page_start(input: &Value) -> Result<usize, ApiError> {
-    match optional_str(input, "nextToken") {
+fn page_start(next_token: Option<&str>) -> Result<usize, ApiError> {
+    match next_token {
         Some(token) => token
             .parse::<usize>()
             .map_err(|_| error("InvalidContinuationTokenException", "Invalid nextToken")),
@@ -145,9 +104,9 @@ fn page_start(input: &Value) -> Result<usize, ApiError> {
 }
 
 /// The page size a `maxResults` asks for (1 to 100).
-fn page_size(input: &Value) -> Result<usize, ApiError> {
-    match input.get("maxResults") {
-        None | Some(Value::Null) => Ok(DEFAULT_PAGE),
+fn page_size(max_results: Option<&serde_json::Number>) -> Result<usize, ApiError> {
+    match max_results {
+        None => Ok(DEFAULT_PAGE),
         Some(value) => value
             .as_u64()
             .filter(|it| (1..=100).contains(it))
@@ -190,10 +149,16 @@ fn require_open(body: &Value) -> Result<(), ApiError> {
 
 /// Appends an event to the pull request's log; `metadata` is `(member, value)` of the event's
 /// type-specific metadata.
-fn push_event(body: &mut Value, kind: &str, actor: &str, metadata: Option<(&str, Value)>) {
+fn push_event(
+    body: &mut Value,
+    now: i64,
+    kind: &str,
+    actor: &str,
+    metadata: Option<(&str, Value)>,
+) {
     let mut event = json!({
         "pullRequestId": body["pullRequestId"],
-        "eventDate": now(),
+        "eventDate": timestamp(now),
         "pullRequestEventType": kind,
         "actorArn": actor,
     });
@@ -207,7 +172,7 @@ fn push_event(body: &mut Value, kind: &str, actor: &str, metadata: Option<(&str,
     if let Some(list) = events.as_array_mut() {
         list.push(event);
     }
-    body["lastActivityDate"] = json!(now());
+    body["lastActivityDate"] = json!(timestamp(now));
 }
 
 /// `refs/heads/<name>` for a `sourceReference`-like member given as a branch or a full name.
@@ -239,7 +204,7 @@ async fn merge_base(
 
 /// Brings an open pull request's target up to date with its branches. A moved source branch
 /// is a new revision: the approvals and the override of the old one no longer count.
-async fn refresh(ctx: &Context, body: &mut Value) -> Result<(), ApiError> {
+async fn refresh(ctx: &Context, body: &mut Value, now: i64) -> Result<(), ApiError> {
     if !is_open(body) {
         return Ok(());
     }
@@ -283,6 +248,7 @@ async fn refresh(ctx: &Context, body: &mut Value) -> Result<(), ApiError> {
         });
         push_event(
             body,
+            now,
             "PULL_REQUEST_SOURCE_REFERENCE_UPDATED",
             author.as_str().unwrap_or_default(),
             Some(("pullRequestSourceReferenceUpdatedEventMetadata", metadata)),
@@ -297,6 +263,7 @@ async fn refresh(ctx: &Context, body: &mut Value) -> Result<(), ApiError> {
 async fn modify<T>(
     ctx: &Context,
     id: &str,
+    now: i64,
     mut change: impl FnMut(&mut Value) -> Result<T, ApiError>,
 ) -> Result<(Value, T), ApiError> {
     for _ in 0..5 {
@@ -307,7 +274,7 @@ async fn modify<T>(
             ));
         };
         let before = document.body.clone();
-        refresh(ctx, &mut document.body).await?;
+        refresh(ctx, &mut document.body, now).await?;
         let output = change(&mut document.body)?;
         if document.body == before {
             return Ok((document.body, output));
@@ -324,8 +291,8 @@ async fn modify<T>(
 }
 
 /// A pull request, refreshed.
-async fn load(ctx: &Context, id: &str) -> Result<Value, ApiError> {
-    Ok(modify(ctx, id, |_| Ok(())).await?.0)
+async fn load(ctx: &Context, id: &str, now: i64) -> Result<Value, ApiError> {
+    Ok(modify(ctx, id, now, |_| Ok(())).await?.0)
 }
 
 fn check_title(title: Option<&str>) -> Result<String, ApiError> {
@@ -359,17 +326,58 @@ async fn repository_pull_requests(
     Ok(ctx.store.list_all(PULL_REQUEST, Some(repository)).await?)
 }
 
-async fn create(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let title = check_title(optional_str(&input, "title"))?;
-    let description = optional_str(&input, "description").unwrap_or_default().to_owned();
+/// A pull request as the operations that change or read one return it (CodeCommit's
+/// `PullRequest`, kept as a JSON document, without the server's bookkeeping).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestOutput {
+    pub pull_request: Value,
+}
+
+pub type CreatePullRequestOutput = PullRequestOutput;
+pub type GetPullRequestOutput = PullRequestOutput;
+pub type UpdatePullRequestTitleOutput = PullRequestOutput;
+pub type UpdatePullRequestDescriptionOutput = PullRequestOutput;
+pub type UpdatePullRequestStatusOutput = PullRequestOutput;
+
+fn output(body: &Value) -> PullRequestOutput {
+    PullRequestOutput { pull_request: public(body) }
+}
+
+/// A pull request's `Target`: the repository, the branch to merge and the one to merge into
+/// (the default branch when not given).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    pub repository_name: Option<String>,
+    pub source_reference: Option<String>,
+    pub destination_reference: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePullRequestInput {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub targets: Option<Vec<Target>>,
+    pub client_request_token: Option<String>,
+}
+
+pub async fn create_pull_request(
+    ctx: &Context,
+    caller: &Caller,
+    input: CreatePullRequestInput,
+    now: i64,
+) -> Result<CreatePullRequestOutput, ApiError> {
+    let title = check_title(input.title.as_deref())?;
+    let description = input.description.unwrap_or_default();
     check_description(&description)?;
-    let targets =
-        input.get("targets").and_then(Value::as_array).filter(|it| !it.is_empty()).ok_or_else(
-            || error("TargetsRequiredException", "An array of target objects is required"),
-        )?;
+    let targets = input.targets.filter(|it| !it.is_empty()).ok_or_else(|| {
+        error("TargetsRequiredException", "An array of target objects is required")
+    })?;
     if targets.len() > 1 {
-        let first = &targets[0]["repositoryName"];
-        let code = if targets.iter().any(|it| &it["repositoryName"] != first) {
+        let first = &targets[0].repository_name;
+        let code = if targets.iter().any(|it| &it.repository_name != first) {
             "MultipleRepositoriesInPullRequestException"
         } else {
             "InvalidTargetsException"
@@ -377,15 +385,13 @@ async fn create(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, A
         return Err(error(code, "A pull request has exactly one target"));
     }
     let requested = &targets[0];
-    if !requested.is_object() {
-        return Err(error("InvalidTargetException", "The target is not valid"));
-    }
-    let repository = existing(ctx, requested, "repositoryName").await?;
-    let source_name = optional_str(requested, "sourceReference")
-        .filter(|it| !it.is_empty())
-        .ok_or_else(|| error("ReferenceNameRequiredException", "A source reference is required"))?;
+    let repository = existing_named(ctx, requested.repository_name.as_deref()).await?;
+    let source_name =
+        requested.source_reference.as_deref().filter(|it| !it.is_empty()).ok_or_else(|| {
+            error("ReferenceNameRequiredException", "A source reference is required")
+        })?;
     let destination_name =
-        match optional_str(requested, "destinationReference").filter(|it| !it.is_empty()) {
+        match requested.destination_reference.as_deref().filter(|it| !it.is_empty()) {
             Some(it) => it.to_owned(),
             None => default_branch(ctx, &repository.key).await?.ok_or_else(|| {
                 error("ReferenceDoesNotExistException", "The repository has no default branch")
@@ -425,7 +431,7 @@ async fn create(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, A
         ));
     }
     let author = user_arn(ctx, caller);
-    let token = optional_str(&input, "clientRequestToken").unwrap_or_default().to_owned();
+    let token = input.client_request_token.unwrap_or_default();
     // The CLI sends a fresh token per invocation; a retry of one sends it again and gets the
     // pull request the first attempt made.
     if !token.is_empty() {
@@ -438,14 +444,14 @@ async fn create(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, A
                         "The client request token was used for a different request",
                     ));
                 }
-                return Ok(json!({ "pullRequest": public(&load(ctx, &document.key).await?) }));
+                return Ok(output(&load(ctx, &document.key, now).await?));
             }
         }
     }
     let base = merge_base(ctx, &repository.key, destination, source).await?;
     let number = ctx.store.next_counter("pull-requests").await?;
     let id = number.to_string();
-    let now = now();
+    let at = timestamp(now);
     let mut target = json!({
         "repositoryName": repository.key,
         "sourceReference": source_ref,
@@ -464,8 +470,8 @@ async fn create(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, A
         "pullRequestId": id,
         "title": title,
         "description": description,
-        "lastActivityDate": now,
-        "creationDate": now,
+        "lastActivityDate": at,
+        "creationDate": at,
         "pullRequestStatus": "OPEN",
         "authorArn": author,
         "pullRequestTargets": [target],
@@ -482,6 +488,7 @@ async fn create(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, A
     });
     push_event(
         &mut body,
+        now,
         "PULL_REQUEST_CREATED",
         &author,
         Some(("pullRequestCreatedEventMetadata", metadata)),
@@ -495,23 +502,58 @@ async fn create(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, A
         body: body.clone(),
     };
     ctx.store.apply(vec![Write::Insert(document)]).await?;
-    Ok(json!({ "pullRequest": public(&body) }))
+    Ok(output(&body))
 }
 
-async fn get(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    Ok(json!({ "pullRequest": public(&load(ctx, &id).await?) }))
+/// The input of the operations that name one pull request and nothing else.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestIdInput {
+    pub pull_request_id: Option<String>,
 }
 
-async fn list(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let repository = existing(ctx, &input, "repositoryName").await?;
-    let author = optional_str(&input, "authorArn").filter(|it| !it.is_empty());
+pub type GetPullRequestInput = PullRequestIdInput;
+
+/// A pull request, refreshed from its branches (which `now` dates when they moved).
+pub async fn get_pull_request(
+    ctx: &Context,
+    input: GetPullRequestInput,
+    now: i64,
+) -> Result<GetPullRequestOutput, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    Ok(output(&load(ctx, &id, now).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPullRequestsInput {
+    pub repository_name: Option<String>,
+    pub author_arn: Option<String>,
+    pub pull_request_status: Option<String>,
+    pub next_token: Option<String>,
+    pub max_results: Option<serde_json::Number>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPullRequestsOutput {
+    pub pull_request_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+pub async fn list_pull_requests(
+    ctx: &Context,
+    input: ListPullRequestsInput,
+) -> Result<ListPullRequestsOutput, ApiError> {
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let author = input.author_arn.as_deref().filter(|it| !it.is_empty());
     if let Some(author) = author
         && !author.starts_with("arn:")
     {
         return Err(error("InvalidAuthorArnException", format!("The ARN {author} is not valid")));
     }
-    let status = optional_str(&input, "pullRequestStatus").filter(|it| !it.is_empty());
+    let status = input.pull_request_status.as_deref().filter(|it| !it.is_empty());
     if let Some(status) = status
         && !["OPEN", "CLOSED"].contains(&status)
     {
@@ -520,7 +562,8 @@ async fn list(ctx: &Context, input: Value) -> Result<Value, ApiError> {
             format!("The pull request status {status} is not valid"),
         ));
     }
-    let (start, size) = (page_start(&input)?, page_size(&input)?);
+    let start = page_start(input.next_token.as_deref())?;
+    let size = page_size(input.max_results.as_ref())?;
     // Newest first, as CodeCommit lists them.
     let ids: Vec<String> = repository_pull_requests(ctx, &repository.key)
         .await?
@@ -530,49 +573,77 @@ async fn list(ctx: &Context, input: Value) -> Result<Value, ApiError> {
         .filter(|it| status.is_none_or(|status| it.body["pullRequestStatus"] == status))
         .map(|it| it.key)
         .collect();
-    let page: Vec<&String> = ids.iter().skip(start).take(size).collect();
-    let mut output = json!({ "pullRequestIds": page });
-    if start + size < ids.len() {
-        output["nextToken"] = json!((start + size).to_string());
-    }
-    Ok(output)
+    Ok(ListPullRequestsOutput {
+        next_token: (start + size < ids.len()).then(|| (start + size).to_string()),
+        pull_request_ids: ids.into_iter().skip(start).take(size).collect(),
+    })
 }
 
-async fn update_title(ctx: &Context, _caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    let title = check_title(optional_str(&input, "title"))?;
-    let (body, ()) = modify(ctx, &id, |body| {
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatePullRequestTitleInput {
+    pub pull_request_id: Option<String>,
+    pub title: Option<String>,
+}
+
+pub async fn update_pull_request_title(
+    ctx: &Context,
+    input: UpdatePullRequestTitleInput,
+    now: i64,
+) -> Result<UpdatePullRequestTitleOutput, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    let title = check_title(input.title.as_deref())?;
+    let (body, ()) = modify(ctx, &id, now, |body| {
         require_open(body)?;
         body["title"] = json!(title);
-        body["lastActivityDate"] = json!(now());
+        body["lastActivityDate"] = json!(timestamp(now));
         Ok(())
     })
     .await?;
-    Ok(json!({ "pullRequest": public(&body) }))
+    Ok(output(&body))
 }
 
-async fn update_description(
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatePullRequestDescriptionInput {
+    pub pull_request_id: Option<String>,
+    pub description: Option<String>,
+}
+
+pub async fn update_pull_request_description(
     ctx: &Context,
-    _caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    let description = optional_str(&input, "description").unwrap_or_default().to_owned();
+    input: UpdatePullRequestDescriptionInput,
+    now: i64,
+) -> Result<UpdatePullRequestDescriptionOutput, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    let description = input.description.unwrap_or_default();
     check_description(&description)?;
-    let (body, ()) = modify(ctx, &id, |body| {
+    let (body, ()) = modify(ctx, &id, now, |body| {
         require_open(body)?;
         body["description"] = json!(description);
-        body["lastActivityDate"] = json!(now());
+        body["lastActivityDate"] = json!(timestamp(now));
         Ok(())
     })
     .await?;
-    Ok(json!({ "pullRequest": public(&body) }))
+    Ok(output(&body))
 }
 
-async fn update_status(ctx: &Context, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatePullRequestStatusInput {
+    pub pull_request_id: Option<String>,
+    pub pull_request_status: Option<String>,
+}
+
+pub async fn update_pull_request_status(
+    ctx: &Context,
+    caller: &Caller,
+    input: UpdatePullRequestStatusInput,
+    now: i64,
+) -> Result<UpdatePullRequestStatusOutput, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
     let status =
-        optional_str(&input, "pullRequestStatus").filter(|it| !it.is_empty()).ok_or_else(|| {
+        input.pull_request_status.as_deref().filter(|it| !it.is_empty()).ok_or_else(|| {
             error("PullRequestStatusRequiredException", "A pull request status is required")
         })?;
     if !["OPEN", "CLOSED"].contains(&status) {
@@ -582,7 +653,7 @@ async fn update_status(ctx: &Context, caller: &Caller, input: Value) -> Result<V
         ));
     }
     let actor = user_arn(ctx, caller);
-    let (body, ()) = modify(ctx, &id, |body| {
+    let (body, ()) = modify(ctx, &id, now, |body| {
         // CodeCommit's only status update is OPEN to CLOSED.
         if status != "CLOSED" || !is_open(body) {
             return Err(error(
@@ -593,6 +664,7 @@ async fn update_status(ctx: &Context, caller: &Caller, input: Value) -> Result<V
         body["pullRequestStatus"] = json!("CLOSED");
         push_event(
             body,
+            now,
             "PULL_REQUEST_STATUS_CHANGED",
             &actor,
             Some((
@@ -603,7 +675,7 @@ async fn update_status(ctx: &Context, caller: &Caller, input: Value) -> Result<V
         Ok(())
     })
     .await?;
-    Ok(json!({ "pullRequest": public(&body) }))
+    Ok(output(&body))
 }
 
 const EVENT_TYPES: [&str; 9] = [
@@ -618,9 +690,32 @@ const EVENT_TYPES: [&str; 9] = [
     "PULL_REQUEST_APPROVAL_STATE_CHANGED",
 ];
 
-async fn describe_events(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    let kind = optional_str(&input, "pullRequestEventType").filter(|it| !it.is_empty());
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribePullRequestEventsInput {
+    pub pull_request_id: Option<String>,
+    pub pull_request_event_type: Option<String>,
+    pub actor_arn: Option<String>,
+    pub next_token: Option<String>,
+    pub max_results: Option<serde_json::Number>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribePullRequestEventsOutput {
+    /// CodeCommit's `PullRequestEvent`s, as they are kept.
+    pub pull_request_events: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+pub async fn describe_pull_request_events(
+    ctx: &Context,
+    input: DescribePullRequestEventsInput,
+    now: i64,
+) -> Result<DescribePullRequestEventsOutput, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    let kind = input.pull_request_event_type.as_deref().filter(|it| !it.is_empty());
     if let Some(kind) = kind
         && !EVENT_TYPES.contains(&kind)
     {
@@ -629,14 +724,15 @@ async fn describe_events(ctx: &Context, input: Value) -> Result<Value, ApiError>
             format!("The event type {kind} is not valid"),
         ));
     }
-    let actor = optional_str(&input, "actorArn").filter(|it| !it.is_empty());
+    let actor = input.actor_arn.as_deref().filter(|it| !it.is_empty());
     if let Some(actor) = actor
         && !actor.starts_with("arn:")
     {
         return Err(error("InvalidActorArnException", format!("The ARN {actor} is not valid")));
     }
-    let (start, size) = (page_start(&input)?, page_size(&input)?);
-    let body = load(ctx, &id).await?;
+    let start = page_start(input.next_token.as_deref())?;
+    let size = page_size(input.max_results.as_ref())?;
+    let body = load(ctx, &id, now).await?;
     let events: Vec<&Value> = body[BOOKKEEPING]["events"]
         .as_array()
         .map(Vec::as_slice)
@@ -645,12 +741,10 @@ async fn describe_events(ctx: &Context, input: Value) -> Result<Value, ApiError>
         .filter(|it| kind.is_none_or(|kind| it["pullRequestEventType"] == kind))
         .filter(|it| actor.is_none_or(|actor| it["actorArn"] == actor))
         .collect();
-    let page: Vec<&&Value> = events.iter().skip(start).take(size).collect();
-    let mut output = json!({ "pullRequestEvents": page });
-    if start + size < events.len() {
-        output["nextToken"] = json!((start + size).to_string());
-    }
-    Ok(output)
+    Ok(DescribePullRequestEventsOutput {
+        next_token: (start + size < events.len()).then(|| (start + size).to_string()),
+        pull_request_events: events.into_iter().skip(start).take(size).cloned().collect(),
+    })
 }
 
 #[cfg(test)]

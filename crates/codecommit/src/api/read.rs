@@ -2,10 +2,9 @@
 //! BatchGetCommits and GetDifferences, each answered by git plumbing on the bare repository.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::{
-    commit_json, error, existing_named, file_mode, git, is_object_id, resolve_commit, text,
+    Commit, error, existing_named, file_mode, git, is_object_id, read_commit, resolve_commit, text,
 };
 use crate::Context;
 use awsapi::ApiError;
@@ -212,8 +211,7 @@ pub struct BatchGetCommitsInput {
 
 #[derive(Debug, Serialize)]
 pub struct BatchGetCommitsOutput {
-    /// Each commit as CodeCommit's `Commit` shape.
-    pub commits: Vec<Value>,
+    pub commits: Vec<Commit>,
     pub errors: Vec<BatchGetCommitsError>,
 }
 
@@ -243,7 +241,7 @@ pub async fn batch_get_commits(
     let (mut commits, mut errors) = (Vec::new(), Vec::new());
     for id in ids {
         let found =
-            if is_object_id(&id) { commit_json(ctx, &repository.key, &id).await? } else { None };
+            if is_object_id(&id) { read_commit(ctx, &repository.key, &id).await? } else { None };
         match found {
             Some(commit) => commits.push(commit),
             None => errors.push(BatchGetCommitsError {
@@ -256,9 +254,30 @@ pub async fn batch_get_commits(
     Ok(BatchGetCommitsOutput { commits, errors })
 }
 
+/// One side of a change (CodeCommit's `BlobMetadata`): the blob, its path and git's mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlobMetadata {
+    pub blob_id: String,
+    pub path: String,
+    pub mode: String,
+}
+
+/// One change between two commits (CodeCommit's `Difference`): `A`dded (no before),
+/// `D`eleted (no after) or `M`odified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Difference {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_blob: Option<BlobMetadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_blob: Option<BlobMetadata>,
+    pub change_type: &'static str,
+}
+
 /// One change between two trees: `git diff-tree --raw -z` gives
 /// `:<old mode> <new mode> <old blob> <new blob> <status>\0<path>\0` per change.
-pub(super) fn parse_raw_diff(raw: &[u8]) -> Vec<Value> {
+pub(super) fn parse_raw_diff(raw: &[u8]) -> Vec<Difference> {
     let mut differences = Vec::new();
     let mut fields = raw.split(|b| *b == 0).filter(|it| !it.is_empty());
     while let (Some(meta), Some(path)) = (fields.next(), fields.next()) {
@@ -266,16 +285,28 @@ pub(super) fn parse_raw_diff(raw: &[u8]) -> Vec<Value> {
         let path = String::from_utf8_lossy(path).into_owned();
         let parts: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
         let [old_mode, new_mode, old_blob, new_blob, status] = parts[..] else { continue };
-        let blob = |id: &str, mode: &str| json!({ "blobId": id, "path": path, "mode": mode });
+        let blob = |id: &str, mode: &str| BlobMetadata {
+            blob_id: id.to_owned(),
+            path: path.clone(),
+            mode: mode.to_owned(),
+        };
         let difference = match status.chars().next() {
-            Some('A') => json!({ "afterBlob": blob(new_blob, new_mode), "changeType": "A" }),
-            Some('D') => json!({ "beforeBlob": blob(old_blob, old_mode), "changeType": "D" }),
+            Some('A') => Difference {
+                before_blob: None,
+                after_blob: Some(blob(new_blob, new_mode)),
+                change_type: "A",
+            },
+            Some('D') => Difference {
+                before_blob: Some(blob(old_blob, old_mode)),
+                after_blob: None,
+                change_type: "D",
+            },
             // A type change (file to symlink, say) is a modification of the path to CodeCommit.
-            _ => json!({
-                "beforeBlob": blob(old_blob, old_mode),
-                "afterBlob": blob(new_blob, new_mode),
-                "changeType": "M",
-            }),
+            _ => Difference {
+                before_blob: Some(blob(old_blob, old_mode)),
+                after_blob: Some(blob(new_blob, new_mode)),
+                change_type: "M",
+            },
         };
         differences.push(difference);
     }
@@ -299,8 +330,7 @@ pub struct GetDifferencesInput {
 
 #[derive(Debug, Serialize)]
 pub struct GetDifferencesOutput {
-    /// Each change as CodeCommit's `Difference` shape.
-    pub differences: Vec<Value>,
+    pub differences: Vec<Difference>,
     #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }

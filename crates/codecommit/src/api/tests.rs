@@ -8,9 +8,25 @@ use super::parse_commit;
 fn commits_parse_into_codecommit_shape() {
     let raw = "tree t\nparent p1\nparent p2\nauthor Ada <ada@x> 1 +0000\ncommitter Bob <bob@x> 2 +0100\n\nmessage\n";
     let commit = parse_commit("c", raw);
-    assert_eq!(commit["parents"], json!(["p1", "p2"]));
-    assert_eq!(commit["author"], json!({ "name": "Ada", "email": "ada@x", "date": "1 +0000" }));
-    assert_eq!(commit["message"], "message\n");
+    assert_eq!(commit.parents, ["p1", "p2"]);
+    assert_eq!(commit.author.name.as_deref(), Some("Ada"));
+    assert_eq!(commit.author.date.as_deref(), Some("1 +0000"));
+    assert_eq!(commit.message, "message\n");
+    // The wire JSON is CodeCommit's `Commit`, as it was when it was built by hand.
+    assert_eq!(
+        serde_json::to_value(&commit).unwrap(),
+        json!({
+            "commitId": "c",
+            "treeId": "t",
+            "parents": ["p1", "p2"],
+            "message": "message\n",
+            "author": { "name": "Ada", "email": "ada@x", "date": "1 +0000" },
+            "committer": { "name": "Bob", "email": "bob@x", "date": "2 +0100" },
+            "additionalData": "",
+        })
+    );
+    let bare = serde_json::to_value(parse_commit("c", "tree t\n\nm")).unwrap();
+    assert_eq!(bare["author"], json!({}), "no author line, no author members");
 }
 
 #[test]
@@ -19,7 +35,10 @@ fn raw_diffs_become_differences() {
     let raw = format!(
         ":000000 100644 {z} aaa A\0new file\0:100644 100755 bbb ccc M\0run.sh\0:100644 000000 ddd {z} D\0gone\0"
     );
-    let differences = super::read::parse_raw_diff(raw.as_bytes());
+    let differences: Vec<Value> = super::read::parse_raw_diff(raw.as_bytes())
+        .iter()
+        .map(|it| serde_json::to_value(it).unwrap())
+        .collect();
     assert_eq!(differences.len(), 3);
     assert_eq!(
         differences[0],

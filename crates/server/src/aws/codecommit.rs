@@ -1,7 +1,6 @@
 //! The CodeCommit operation table: an operation's JSON input parsed into its typed struct
 //! (`awsapi::json::typed`), the `codecommit` crate's function for it, and its output back to
-//! JSON. Operations not typed yet (pull requests, approvals, comments, merges) go to
-//! `codecommit::api::call` with their JSON as it is.
+//! JSON; any other operation is an `UnknownOperationException`.
 
 use awsapi::json::typed;
 use awsapi::{ApiError, Caller};
@@ -94,7 +93,66 @@ pub(crate) async fn call(
         "ListRepositoriesForApprovalRuleTemplate" => {
             json(api::list_repositories_for_approval_rule_template(ctx, typed(input)?).await)
         }
-        _ => api::call(ctx, caller, operation, input).await,
+        "CreatePullRequest" => {
+            json(api::create_pull_request(ctx, caller, typed(input)?, now).await)
+        }
+        "GetPullRequest" => json(api::get_pull_request(ctx, typed(input)?, now).await),
+        "ListPullRequests" => json(api::list_pull_requests(ctx, typed(input)?).await),
+        "UpdatePullRequestTitle" => {
+            json(api::update_pull_request_title(ctx, typed(input)?, now).await)
+        }
+        "UpdatePullRequestDescription" => {
+            json(api::update_pull_request_description(ctx, typed(input)?, now).await)
+        }
+        "UpdatePullRequestStatus" => {
+            json(api::update_pull_request_status(ctx, caller, typed(input)?, now).await)
+        }
+        "DescribePullRequestEvents" => {
+            json(api::describe_pull_request_events(ctx, typed(input)?, now).await)
+        }
+        "MergePullRequestByFastForward" => {
+            json(api::merge_pull_request_by_fast_forward(ctx, caller, typed(input)?, now).await)
+        }
+        "MergePullRequestBySquash" => {
+            json(api::merge_pull_request_by_squash(ctx, caller, typed(input)?, now).await)
+        }
+        "MergePullRequestByThreeWay" => {
+            json(api::merge_pull_request_by_three_way(ctx, caller, typed(input)?, now).await)
+        }
+        "CreatePullRequestApprovalRule" => {
+            json(api::create_pull_request_approval_rule(ctx, caller, typed(input)?, now).await)
+        }
+        "UpdatePullRequestApprovalRuleContent" => json(
+            api::update_pull_request_approval_rule_content(ctx, caller, typed(input)?, now).await,
+        ),
+        "DeletePullRequestApprovalRule" => {
+            json(api::delete_pull_request_approval_rule(ctx, caller, typed(input)?, now).await)
+        }
+        "UpdatePullRequestApprovalState" => {
+            json(api::update_pull_request_approval_state(ctx, caller, typed(input)?, now).await)
+        }
+        "GetPullRequestApprovalStates" => {
+            json(api::get_pull_request_approval_states(ctx, typed(input)?, now).await)
+        }
+        "EvaluatePullRequestApprovalRules" => {
+            json(api::evaluate_pull_request_approval_rules(ctx, typed(input)?, now).await)
+        }
+        "OverridePullRequestApprovalRules" => {
+            json(api::override_pull_request_approval_rules(ctx, caller, typed(input)?, now).await)
+        }
+        "GetPullRequestOverrideState" => {
+            json(api::get_pull_request_override_state(ctx, typed(input)?, now).await)
+        }
+        "PostCommentForPullRequest" => {
+            json(api::post_comment_for_pull_request(ctx, caller, typed(input)?, now).await)
+        }
+        "GetCommentsForPullRequest" => {
+            json(api::get_comments_for_pull_request(ctx, typed(input)?, now).await)
+        }
+        _ => Err(ApiError::client(
+            "UnknownOperationException",
+            format!("Slipway does not implement the CodeCommit operation {operation} yet"),
+        )),
     }
 }
 

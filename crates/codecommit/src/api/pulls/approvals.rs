@@ -6,13 +6,15 @@
 //! wildcards; without a pool every approval counts). Approvals and the override belong to one
 //! revision: the pull request's refresh drops them when the source branch moves.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    BOOKKEEPING, id_field, load, modify, now, optional_str, push_event, require_open, sha256_hex,
+    BOOKKEEPING, load, modify, push_event, require_open, required_id, sha256_hex, timestamp,
     user_arn,
 };
 use crate::Context;
+use crate::api::Empty;
 use crate::api::error;
 use awsapi::ApiError;
 use awsapi::Caller;
@@ -173,11 +175,10 @@ pub(crate) fn mergeable(body: &Value) -> bool {
     evaluation["approved"] == true || evaluation["overridden"] == true
 }
 
-fn rule_name(input: &Value) -> Result<String, ApiError> {
-    let name =
-        optional_str(input, "approvalRuleName").filter(|it| !it.is_empty()).ok_or_else(|| {
-            error("ApprovalRuleNameRequiredException", "An approval rule name is required")
-        })?;
+fn rule_name(name: Option<&str>) -> Result<String, ApiError> {
+    let name = name.filter(|it| !it.is_empty()).ok_or_else(|| {
+        error("ApprovalRuleNameRequiredException", "An approval rule name is required")
+    })?;
     if name.chars().count() > MAX_RULE_NAME {
         return Err(error(
             "InvalidApprovalRuleNameException",
@@ -187,8 +188,8 @@ fn rule_name(input: &Value) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
-fn rule_content(input: &Value, field: &str) -> Result<String, ApiError> {
-    let content = optional_str(input, field).filter(|it| !it.is_empty()).ok_or_else(|| {
+fn rule_content(content: Option<&str>) -> Result<String, ApiError> {
+    let content = content.filter(|it| !it.is_empty()).ok_or_else(|| {
         error("ApprovalRuleContentRequiredException", "The approval rule content is required")
     })?;
     parse_rule(content).map_err(|why| {
@@ -215,17 +216,36 @@ fn rule_event(rule: &Value) -> Value {
     })
 }
 
-pub(crate) async fn create_rule(
+/// An approval rule as it is kept and returned (CodeCommit's `ApprovalRule`, a JSON document).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRuleOutput {
+    pub approval_rule: Value,
+}
+
+pub type CreatePullRequestApprovalRuleOutput = ApprovalRuleOutput;
+pub type UpdatePullRequestApprovalRuleContentOutput = ApprovalRuleOutput;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePullRequestApprovalRuleInput {
+    pub pull_request_id: Option<String>,
+    pub approval_rule_name: Option<String>,
+    pub approval_rule_content: Option<String>,
+}
+
+pub async fn create_pull_request_approval_rule(
     ctx: &Context,
     caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    let name = rule_name(&input)?;
-    let content = rule_content(&input, "approvalRuleContent")?;
+    input: CreatePullRequestApprovalRuleInput,
+    now: i64,
+) -> Result<CreatePullRequestApprovalRuleOutput, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    let name = rule_name(input.approval_rule_name.as_deref())?;
+    let content = rule_content(input.approval_rule_content.as_deref())?;
     let actor = user_arn(ctx, caller);
     let rule_id = uuid::Uuid::new_v4().to_string();
-    let (_, rule) = modify(ctx, &id, |body| {
+    let (_, rule) = modify(ctx, &id, now, |body| {
         require_open(body)?;
         let rules = rules_mut(body);
         if rules.iter().any(|it| it["approvalRuleName"] == name.as_str()) {
@@ -240,19 +260,20 @@ pub(crate) async fn create_rule(
                 format!("A pull request has at most {MAX_RULES} approval rules"),
             ));
         }
-        let now = now();
+        let at = timestamp(now);
         let rule = json!({
             "approvalRuleId": rule_id,
             "approvalRuleName": name,
             "approvalRuleContent": content,
             "ruleContentSha256": sha256_hex(&content),
-            "lastModifiedDate": now,
-            "creationDate": now,
+            "lastModifiedDate": at,
+            "creationDate": at,
             "lastModifiedUser": actor,
         });
         rules.push(rule.clone());
         push_event(
             body,
+            now,
             "PULL_REQUEST_APPROVAL_RULE_CREATED",
             &actor,
             Some(("approvalRuleEventMetadata", rule_event(&rule))),
@@ -260,24 +281,34 @@ pub(crate) async fn create_rule(
         Ok(rule)
     })
     .await?;
-    Ok(json!({ "approvalRule": rule }))
+    Ok(ApprovalRuleOutput { approval_rule: rule })
 }
 
 fn missing_rule(name: &str) -> ApiError {
     error("ApprovalRuleDoesNotExistException", format!("The approval rule {name} does not exist"))
 }
 
-pub(crate) async fn update_rule(
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatePullRequestApprovalRuleContentInput {
+    pub pull_request_id: Option<String>,
+    pub approval_rule_name: Option<String>,
+    pub existing_rule_content_sha256: Option<String>,
+    pub new_rule_content: Option<String>,
+}
+
+pub async fn update_pull_request_approval_rule_content(
     ctx: &Context,
     caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    let name = rule_name(&input)?;
-    let content = rule_content(&input, "newRuleContent")?;
-    let expected = optional_str(&input, "existingRuleContentSha256").filter(|it| !it.is_empty());
+    input: UpdatePullRequestApprovalRuleContentInput,
+    now: i64,
+) -> Result<UpdatePullRequestApprovalRuleContentOutput, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    let name = rule_name(input.approval_rule_name.as_deref())?;
+    let content = rule_content(input.new_rule_content.as_deref())?;
+    let expected = input.existing_rule_content_sha256.as_deref().filter(|it| !it.is_empty());
     let actor = user_arn(ctx, caller);
-    let (_, rule) = modify(ctx, &id, |body| {
+    let (_, rule) = modify(ctx, &id, now, |body| {
         require_open(body)?;
         let rule = rules_mut(body)
             .iter_mut()
@@ -299,11 +330,12 @@ pub(crate) async fn update_rule(
         }
         rule["approvalRuleContent"] = json!(content);
         rule["ruleContentSha256"] = json!(sha256_hex(&content));
-        rule["lastModifiedDate"] = json!(now());
+        rule["lastModifiedDate"] = json!(timestamp(now));
         rule["lastModifiedUser"] = json!(actor);
         let rule = rule.clone();
         push_event(
             body,
+            now,
             "PULL_REQUEST_APPROVAL_RULE_UPDATED",
             &actor,
             Some(("approvalRuleEventMetadata", rule_event(&rule))),
@@ -311,18 +343,33 @@ pub(crate) async fn update_rule(
         Ok(rule)
     })
     .await?;
-    Ok(json!({ "approvalRule": rule }))
+    Ok(ApprovalRuleOutput { approval_rule: rule })
 }
 
-pub(crate) async fn delete_rule(
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletePullRequestApprovalRuleInput {
+    pub pull_request_id: Option<String>,
+    pub approval_rule_name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletePullRequestApprovalRuleOutput {
+    /// Empty when there was no such rule.
+    pub approval_rule_id: String,
+}
+
+pub async fn delete_pull_request_approval_rule(
     ctx: &Context,
     caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    let name = rule_name(&input)?;
+    input: DeletePullRequestApprovalRuleInput,
+    now: i64,
+) -> Result<DeletePullRequestApprovalRuleOutput, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    let name = rule_name(input.approval_rule_name.as_deref())?;
     let actor = user_arn(ctx, caller);
-    let (_, rule_id) = modify(ctx, &id, |body| {
+    let (_, rule_id) = modify(ctx, &id, now, |body| {
         require_open(body)?;
         let rules = rules_mut(body);
         // Deleting a rule that does not exist succeeds with an empty id, as in CodeCommit.
@@ -338,6 +385,7 @@ pub(crate) async fn delete_rule(
         let rule = rules.remove(at);
         push_event(
             body,
+            now,
             "PULL_REQUEST_APPROVAL_RULE_DELETED",
             &actor,
             Some(("approvalRuleEventMetadata", rule_event(&rule))),
@@ -345,11 +393,11 @@ pub(crate) async fn delete_rule(
         Ok(rule["approvalRuleId"].as_str().unwrap_or_default().to_owned())
     })
     .await?;
-    Ok(json!({ "approvalRuleId": rule_id }))
+    Ok(DeletePullRequestApprovalRuleOutput { approval_rule_id: rule_id })
 }
 
-fn revision_field(input: &Value) -> Result<String, ApiError> {
-    optional_str(input, "revisionId")
+fn required_revision(revision: Option<&str>) -> Result<String, ApiError> {
+    revision
         .filter(|it| !it.is_empty())
         .map(str::to_owned)
         .ok_or_else(|| error("RevisionIdRequiredException", "A revision ID is required"))
@@ -366,16 +414,26 @@ fn require_current(body: &Value, revision: &str) -> Result<(), ApiError> {
     }
 }
 
-pub(crate) async fn update_state(
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatePullRequestApprovalStateInput {
+    pub pull_request_id: Option<String>,
+    pub revision_id: Option<String>,
+    pub approval_state: Option<String>,
+}
+
+pub async fn update_pull_request_approval_state(
     ctx: &Context,
     caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    let revision = revision_field(&input)?;
-    let approval = optional_str(&input, "approvalState")
-        .filter(|it| !it.is_empty())
-        .ok_or_else(|| error("ApprovalStateRequiredException", "An approval state is required"))?;
+    input: UpdatePullRequestApprovalStateInput,
+    now: i64,
+) -> Result<Empty, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    let revision = required_revision(input.revision_id.as_deref())?;
+    let approval =
+        input.approval_state.as_deref().filter(|it| !it.is_empty()).ok_or_else(|| {
+            error("ApprovalStateRequiredException", "An approval state is required")
+        })?;
     if !["APPROVE", "REVOKE"].contains(&approval) {
         return Err(error(
             "InvalidApprovalStateException",
@@ -383,7 +441,7 @@ pub(crate) async fn update_state(
         ));
     }
     let actor = user_arn(ctx, caller);
-    modify(ctx, &id, |body| {
+    modify(ctx, &id, now, |body| {
         require_open(body)?;
         require_current(body, &revision)?;
         if approval == "APPROVE" && body["authorArn"] == actor.as_str() {
@@ -409,6 +467,7 @@ pub(crate) async fn update_state(
             let metadata = json!({ "revisionId": revision, "approvalStatus": approval });
             push_event(
                 body,
+                now,
                 "PULL_REQUEST_APPROVAL_STATE_CHANGED",
                 &actor,
                 Some(("approvalStateChangedEventMetadata", metadata)),
@@ -417,44 +476,91 @@ pub(crate) async fn update_state(
         Ok(())
     })
     .await?;
-    Ok(json!({}))
+    Ok(Empty {})
 }
 
-pub(crate) async fn get_states(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    let revision = revision_field(&input)?;
-    let body = load(ctx, &id).await?;
+/// The input of the reads of one pull request revision's approvals.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestRevisionInput {
+    pub pull_request_id: Option<String>,
+    pub revision_id: Option<String>,
+}
+
+pub type GetPullRequestApprovalStatesInput = PullRequestRevisionInput;
+pub type EvaluatePullRequestApprovalRulesInput = PullRequestRevisionInput;
+pub type GetPullRequestOverrideStateInput = PullRequestRevisionInput;
+
+/// CodeCommit's `Approval`: a user who approved a revision.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    pub user_arn: String,
+    pub approval_state: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GetPullRequestApprovalStatesOutput {
+    pub approvals: Vec<Approval>,
+}
+
+pub async fn get_pull_request_approval_states(
+    ctx: &Context,
+    input: GetPullRequestApprovalStatesInput,
+    now: i64,
+) -> Result<GetPullRequestApprovalStatesOutput, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    let revision = required_revision(input.revision_id.as_deref())?;
+    let body = load(ctx, &id, now).await?;
     // The approvals of an earlier revision are gone with it.
-    let approvals: Vec<Value> = if body["revisionId"] == revision.as_str() {
+    let approvals = if body["revisionId"] == revision.as_str() {
         approvers(&body)
             .into_iter()
-            .map(|it| json!({ "userArn": it, "approvalState": "APPROVE" }))
+            .map(|it| Approval { user_arn: it.to_owned(), approval_state: "APPROVE" })
             .collect()
     } else {
         Vec::new()
     };
-    Ok(json!({ "approvals": approvals }))
+    Ok(GetPullRequestApprovalStatesOutput { approvals })
 }
 
-pub(crate) async fn evaluate_rules(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    let revision = revision_field(&input)?;
-    let body = load(ctx, &id).await?;
+#[derive(Debug, Serialize)]
+pub struct EvaluatePullRequestApprovalRulesOutput {
+    /// CodeCommit's `Evaluation` (see `evaluation`).
+    pub evaluation: Value,
+}
+
+pub async fn evaluate_pull_request_approval_rules(
+    ctx: &Context,
+    input: EvaluatePullRequestApprovalRulesInput,
+    now: i64,
+) -> Result<EvaluatePullRequestApprovalRulesOutput, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    let revision = required_revision(input.revision_id.as_deref())?;
+    let body = load(ctx, &id, now).await?;
     require_current(&body, &revision)?;
-    Ok(json!({ "evaluation": evaluation(&body) }))
+    Ok(EvaluatePullRequestApprovalRulesOutput { evaluation: evaluation(&body) })
 }
 
-pub(crate) async fn override_rules(
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OverridePullRequestApprovalRulesInput {
+    pub pull_request_id: Option<String>,
+    pub revision_id: Option<String>,
+    pub override_status: Option<String>,
+}
+
+pub async fn override_pull_request_approval_rules(
     ctx: &Context,
     caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    let revision = revision_field(&input)?;
-    let status =
-        optional_str(&input, "overrideStatus").filter(|it| !it.is_empty()).ok_or_else(|| {
-            error("OverrideStatusRequiredException", "An override status is required")
-        })?;
+    input: OverridePullRequestApprovalRulesInput,
+    now: i64,
+) -> Result<Empty, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    let revision = required_revision(input.revision_id.as_deref())?;
+    let status = input.override_status.as_deref().filter(|it| !it.is_empty()).ok_or_else(|| {
+        error("OverrideStatusRequiredException", "An override status is required")
+    })?;
     if !["OVERRIDE", "REVOKE"].contains(&status) {
         return Err(error(
             "InvalidOverrideStatusException",
@@ -462,7 +568,7 @@ pub(crate) async fn override_rules(
         ));
     }
     let actor = user_arn(ctx, caller);
-    modify(ctx, &id, |body| {
+    modify(ctx, &id, now, |body| {
         require_open(body)?;
         require_current(body, &revision)?;
         let overridden = overrider(body).is_some();
@@ -483,6 +589,7 @@ pub(crate) async fn override_rules(
         let metadata = json!({ "revisionId": revision, "overrideStatus": status });
         push_event(
             body,
+            now,
             "PULL_REQUEST_APPROVAL_RULE_OVERRIDDEN",
             &actor,
             Some(("approvalRuleOverriddenEventMetadata", metadata)),
@@ -490,17 +597,28 @@ pub(crate) async fn override_rules(
         Ok(())
     })
     .await?;
-    Ok(json!({}))
+    Ok(Empty {})
 }
 
-pub(crate) async fn get_override(ctx: &Context, input: Value) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    let revision = revision_field(&input)?;
-    let body = load(ctx, &id).await?;
+#[derive(Debug, Serialize)]
+pub struct GetPullRequestOverrideStateOutput {
+    pub overridden: bool,
+    /// Who overrode the rules, when they are overridden.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overrider: Option<String>,
+}
+
+pub async fn get_pull_request_override_state(
+    ctx: &Context,
+    input: GetPullRequestOverrideStateInput,
+    now: i64,
+) -> Result<GetPullRequestOverrideStateOutput, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    let revision = required_revision(input.revision_id.as_deref())?;
+    let body = load(ctx, &id, now).await?;
     let by = if body["revisionId"] == revision.as_str() { overrider(&body) } else { None };
-    let mut output = json!({ "overridden": by.is_some() });
-    if let Some(by) = by {
-        output["overrider"] = json!(by);
-    }
-    Ok(output)
+    Ok(GetPullRequestOverrideStateOutput {
+        overridden: by.is_some(),
+        overrider: by.map(str::to_owned),
+    })
 }

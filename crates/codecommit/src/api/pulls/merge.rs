@@ -7,20 +7,21 @@
 //! makes the merge fail (`ConcurrentReferenceUpdateException`) instead of being lost. The move is
 //! recorded as a `ref-event`, as PutFile's is, so triggers and webhooks see it.
 
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 
 use super::approvals::mergeable;
 use super::{
-    id_field, load, modify, optional_str, push_event, reference_commit, require_open, target,
-    user_arn,
+    PullRequestOutput, load, modify, output, push_event, reference_commit, require_open,
+    required_id, target, user_arn,
 };
 use crate::Context;
-use crate::api::{error, existing, git, is_object_id, text};
+use crate::api::{error, existing_named, git, is_object_id, text};
 use awsapi::ApiError;
 use awsapi::Caller;
 
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Strategy {
+enum Strategy {
     FastForward,
     Squash,
     ThreeWay,
@@ -96,12 +97,14 @@ async fn merged_tree(
 }
 
 /// Who a merge commit is by, with CodeCommit's checks.
-fn identity(caller: &Caller, input: &Value) -> Result<(String, String), ApiError> {
-    let name = optional_str(input, "authorName")
+fn identity(caller: &Caller, input: &MergePullRequestInput) -> Result<(String, String), ApiError> {
+    let name = input
+        .author_name
+        .as_deref()
         .filter(|it| !it.trim().is_empty())
         .unwrap_or(&caller.user)
         .to_owned();
-    let email = match optional_str(input, "email").filter(|it| !it.trim().is_empty()) {
+    let email = match input.email.as_deref().filter(|it| !it.trim().is_empty()) {
         Some(it) => it.to_owned(),
         None => format!("{}@slipway", caller.user),
     };
@@ -117,13 +120,14 @@ fn identity(caller: &Caller, input: &Value) -> Result<(String, String), ApiError
 /// Commits `tree` with `parents`; the new commit's id.
 async fn commit_tree(
     ctx: &Context,
+    now: i64,
     repository: &str,
     (name, email): (&str, &str),
     tree: &str,
     parents: &[&str],
     message: &str,
 ) -> Result<String, ApiError> {
-    let date = format!("@{} +0000", engine::clock::now_ms().div_euclid(1000));
+    let date = format!("@{} +0000", now.div_euclid(1000));
     let envs = [
         ("GIT_AUTHOR_NAME", name),
         ("GIT_AUTHOR_EMAIL", email),
@@ -144,15 +148,67 @@ async fn commit_tree(
     Ok(text(stdout))
 }
 
-pub(super) async fn merge(
+/// The input of the three merges (botocore's `MergePullRequestBySquashInput` and
+/// `…ByThreeWayInput`; the fast-forward one has only the first three members, and the merge
+/// conflict options are not read: Slipway does not resolve conflicts).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MergePullRequestInput {
+    pub pull_request_id: Option<String>,
+    pub repository_name: Option<String>,
+    pub source_commit_id: Option<String>,
+    pub commit_message: Option<String>,
+    pub author_name: Option<String>,
+    pub email: Option<String>,
+}
+
+pub type MergePullRequestByFastForwardInput = MergePullRequestInput;
+pub type MergePullRequestBySquashInput = MergePullRequestInput;
+pub type MergePullRequestByThreeWayInput = MergePullRequestInput;
+pub type MergePullRequestByFastForwardOutput = PullRequestOutput;
+pub type MergePullRequestBySquashOutput = PullRequestOutput;
+pub type MergePullRequestByThreeWayOutput = PullRequestOutput;
+
+/// Moves the destination branch to the source's tip, which must descend from it.
+pub async fn merge_pull_request_by_fast_forward(
     ctx: &Context,
     caller: &Caller,
-    input: Value,
+    input: MergePullRequestByFastForwardInput,
+    now: i64,
+) -> Result<MergePullRequestByFastForwardOutput, ApiError> {
+    merge(ctx, caller, input, now, Strategy::FastForward).await
+}
+
+/// Commits the merged tree on the destination branch with the destination as its one parent.
+pub async fn merge_pull_request_by_squash(
+    ctx: &Context,
+    caller: &Caller,
+    input: MergePullRequestBySquashInput,
+    now: i64,
+) -> Result<MergePullRequestBySquashOutput, ApiError> {
+    merge(ctx, caller, input, now, Strategy::Squash).await
+}
+
+/// Commits the merged tree on the destination branch with both tips as parents.
+pub async fn merge_pull_request_by_three_way(
+    ctx: &Context,
+    caller: &Caller,
+    input: MergePullRequestByThreeWayInput,
+    now: i64,
+) -> Result<MergePullRequestByThreeWayOutput, ApiError> {
+    merge(ctx, caller, input, now, Strategy::ThreeWay).await
+}
+
+async fn merge(
+    ctx: &Context,
+    caller: &Caller,
+    input: MergePullRequestInput,
+    now: i64,
     strategy: Strategy,
-) -> Result<Value, ApiError> {
-    let id = id_field(&input)?;
-    let repository = existing(ctx, &input, "repositoryName").await?;
-    let given = optional_str(&input, "sourceCommitId").filter(|it| !it.is_empty());
+) -> Result<PullRequestOutput, ApiError> {
+    let id = required_id(input.pull_request_id.as_deref())?;
+    let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
+    let given = input.source_commit_id.as_deref().filter(|it| !it.is_empty());
     if let Some(given) = given
         && !is_object_id(given)
     {
@@ -161,7 +217,7 @@ pub(super) async fn merge(
             format!("The commit ID {given} is not valid"),
         ));
     }
-    let message = optional_str(&input, "commitMessage").unwrap_or_default().to_owned();
+    let message = input.commit_message.clone().unwrap_or_default();
     if message.len() > 100 * 1024 {
         return Err(error(
             "CommitMessageLengthExceededException",
@@ -169,7 +225,7 @@ pub(super) async fn merge(
         ));
     }
     let author = identity(caller, &input)?;
-    let body = load(ctx, &id).await?;
+    let body = load(ctx, &id, now).await?;
     require_open(&body)?;
     let target = target(&body).clone();
     if target["repositoryName"] != repository.key.as_str() {
@@ -233,7 +289,7 @@ pub(super) async fn merge(
                 Strategy::ThreeWay => &[&destination, &source],
                 _ => &[&destination],
             };
-            commit_tree(ctx, repo, author, &tree, parents, &message).await?
+            commit_tree(ctx, now, repo, author, &tree, parents, &message).await?
         }
     };
     if merged != destination
@@ -265,7 +321,7 @@ pub(super) async fn merge(
         "mergeCommitId": merged,
         "mergeOption": strategy.option(),
     });
-    let (body, ()) = modify(ctx, &id, |body| {
+    let (body, ()) = modify(ctx, &id, now, |body| {
         let target = &mut body["pullRequestTargets"][0];
         target["mergeMetadata"] = metadata.clone();
         target["sourceCommit"] = json!(source);
@@ -278,12 +334,14 @@ pub(super) async fn merge(
         });
         push_event(
             body,
+            now,
             "PULL_REQUEST_MERGE_STATE_CHANGED",
             &actor,
             Some(("pullRequestMergedStateChangedEventMetadata", merged_event)),
         );
         push_event(
             body,
+            now,
             "PULL_REQUEST_STATUS_CHANGED",
             &actor,
             Some((
@@ -294,5 +352,5 @@ pub(super) async fn merge(
         Ok(())
     })
     .await?;
-    Ok(json!({ "pullRequest": super::public(&body) }))
+    Ok(output(&body))
 }

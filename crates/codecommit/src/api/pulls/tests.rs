@@ -1,5 +1,5 @@
 //! Unit tests of pull requests' pure parts: rule documents, pool matching, evaluation of
-//! approvals per revision, and the grouping of comments.
+//! approvals per revision, the grouping of comments, and the typed inputs and outputs.
 
 use serde_json::json;
 
@@ -131,4 +131,72 @@ fn comments_group_per_commits_and_location() {
 fn references_are_named_in_full() {
     assert_eq!(super::full_reference("feature"), "refs/heads/feature");
     assert_eq!(super::full_reference("refs/heads/x"), "refs/heads/x");
+}
+
+#[test]
+fn inputs_take_botocore_member_names() {
+    let input: super::CreatePullRequestInput = awsapi::json::typed(json!({
+        "title": "t",
+        "targets": [{ "repositoryName": "r", "sourceReference": "feature" }],
+        "clientRequestToken": "x",
+    }))
+    .unwrap();
+    let targets = input.targets.unwrap();
+    assert_eq!(targets[0].repository_name.as_deref(), Some("r"));
+    assert_eq!(targets[0].destination_reference, None);
+    let input: super::PostCommentForPullRequestInput = awsapi::json::typed(json!({
+        "pullRequestId": "1",
+        "location": { "filePath": "a", "filePosition": 3, "relativeFileVersion": "BEFORE" },
+    }))
+    .unwrap();
+    assert_eq!(input.location.unwrap().file_position, Some(3));
+    let input: super::MergePullRequestInput =
+        awsapi::json::typed(json!({ "pullRequestId": "1", "conflictDetailLevel": "LINE_LEVEL" }))
+            .unwrap();
+    assert_eq!(input.pull_request_id.as_deref(), Some("1"), "unread members are ignored");
+}
+
+#[test]
+fn outputs_write_codecommit_member_names() {
+    fn json<T: serde::Serialize>(output: &T) -> serde_json::Value {
+        serde_json::to_value(output).unwrap()
+    }
+    let state = super::GetPullRequestOverrideStateOutput { overridden: false, overrider: None };
+    assert_eq!(json(&state), json!({ "overridden": false }));
+    let states = super::GetPullRequestApprovalStatesOutput {
+        approvals: vec![super::Approval { user_arn: BOB.to_owned(), approval_state: "APPROVE" }],
+    };
+    assert_eq!(
+        json(&states),
+        json!({ "approvals": [{ "userArn": BOB, "approvalState": "APPROVE" }] })
+    );
+    let listed =
+        super::ListPullRequestsOutput { pull_request_ids: vec!["2".to_owned()], next_token: None };
+    assert_eq!(json(&listed), json!({ "pullRequestIds": ["2"] }));
+    let posted = super::PostCommentForPullRequestOutput {
+        repository_name: "r".to_owned(),
+        pull_request_id: "1".to_owned(),
+        before_commit_id: "b".to_owned(),
+        after_commit_id: "a".to_owned(),
+        before_blob_id: None,
+        after_blob_id: Some("x".to_owned()),
+        location: Some(super::Location {
+            file_path: Some("f".to_owned()),
+            file_position: None,
+            relative_file_version: Some("AFTER".to_owned()),
+        }),
+        comment: json!({ "commentId": "c" }),
+    };
+    assert_eq!(
+        json(&posted),
+        json!({
+            "repositoryName": "r",
+            "pullRequestId": "1",
+            "beforeCommitId": "b",
+            "afterCommitId": "a",
+            "afterBlobId": "x",
+            "location": { "filePath": "f", "relativeFileVersion": "AFTER" },
+            "comment": { "commentId": "c" },
+        })
+    );
 }
