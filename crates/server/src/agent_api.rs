@@ -138,7 +138,7 @@ pub(crate) async fn create_token(state: &AppState, name: &str) -> Result<String,
 /// The build and the user a build token acts for, while it is valid (see
 /// `codebuild::queue::build_token_holder`; `crate::auth` makes it a principal).
 pub(crate) async fn build_token_holder(state: &AppState, token: &str) -> Option<(String, String)> {
-    queue::build_token_holder(&state.codebuild(), token, engine::clock::now_ms()).await
+    queue::build_token_holder(state.codebuild(), token, engine::clock::now_ms()).await
 }
 
 /// The user a build token acts as, while it is valid (see [`build_token_holder`]).
@@ -304,7 +304,7 @@ pub(crate) async fn lease(
         tokio::pin!(notified);
         notified.as_mut().enable();
         let now = engine::clock::now_ms();
-        if let Some(offer) = queue::try_lease(&ctx, &request.agent_id, &labels, now).await? {
+        if let Some(offer) = queue::try_lease(ctx, &request.agent_id, &labels, now).await? {
             return Ok(Json(LeaseResponse { job: Some(offer) }));
         }
         // Other replicas enqueue too: look again at least every second.
@@ -329,7 +329,7 @@ pub(crate) async fn heartbeat(
     let agent_id = agent_header(&headers);
     authorize_agent(&state, &headers, &agent_id, auth::AGENT_HEARTBEAT).await?;
     let now = engine::clock::now_ms();
-    Ok(Json(queue::heartbeat(&state.codebuild(), &job_id, &agent_id, now).await?))
+    Ok(Json(queue::heartbeat(state.codebuild(), &job_id, &agent_id, now).await?))
 }
 
 pub(crate) async fn events(
@@ -346,7 +346,7 @@ pub(crate) async fn events(
         return Err(not_leased(&job_id));
     }
     let now = engine::clock::now_ms();
-    Ok(Json(queue::record_events(&state.codebuild(), &job_id, &batch, now).await?))
+    Ok(Json(queue::record_events(state.codebuild(), &job_id, &batch, now).await?))
 }
 
 pub(crate) async fn upload_artifact(
@@ -380,7 +380,7 @@ async fn store_artifact(
     let agent_id = agent_header(&headers);
     authorize_agent(&state, &headers, &agent_id, auth::AGENT_UPLOAD_ARTIFACT).await?;
     let ctx = state.codebuild();
-    let document = queue::leased_build(&ctx, &job_id, &agent_id).await?;
+    let document = queue::leased_build(ctx, &job_id, &agent_id).await?;
     if file.is_empty() || file.contains('/') || file.starts_with('.') {
         return Err(bad(format!("invalid artifact file name {file}")));
     }
@@ -389,7 +389,7 @@ async fn store_artifact(
     let (key, _) =
         codebuild::builds::artifact_key(&document, &job_id, identifier, &file, name.as_deref());
     store_upload(&state, &key, body, "artifact").await?;
-    queue::renew(&ctx, &job_id, &agent_id, engine::clock::now_ms()).await?;
+    queue::renew(ctx, &job_id, &agent_id, engine::clock::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -404,12 +404,12 @@ pub(crate) async fn upload_report(
     let agent_id = agent_header(&headers);
     authorize_agent(&state, &headers, &agent_id, auth::AGENT_UPLOAD_REPORT).await?;
     let ctx = state.codebuild();
-    queue::leased_build(&ctx, &job_id, &agent_id).await?;
+    queue::leased_build(ctx, &job_id, &agent_id).await?;
     let index: usize = index
         .parse()
         .map_err(|_| bad(format!("invalid report index {index}: expected a number")))?;
     store_upload(&state, &codebuild::reports::upload_key(&job_id, index), body, "report").await?;
-    queue::renew(&ctx, &job_id, &agent_id, engine::clock::now_ms()).await?;
+    queue::renew(ctx, &job_id, &agent_id, engine::clock::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -464,6 +464,6 @@ pub(crate) async fn finish(
     if request.agent_id != agent_id {
         return Err(not_leased(&job_id));
     }
-    queue::finish(&state.codebuild(), &job_id, &request, engine::clock::now_ms()).await?;
+    queue::finish(state.codebuild(), &job_id, &request, engine::clock::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

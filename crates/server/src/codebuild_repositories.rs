@@ -6,17 +6,14 @@ use codebuild::{FileAt, Repositories, RepositoryError, RepositoryFuture};
 use codecommit::process;
 use engine::store::Document;
 
-use crate::AppState;
-
-/// The hosted repositories of the server whose state this is.
+/// The hosted repositories of the server: CodeCommit's context over its state.
 pub(crate) struct HostedRepositories {
-    pub(crate) state: AppState,
+    pub(crate) codecommit: codecommit::Context,
 }
 
 impl HostedRepositories {
-    /// CodeCommit's context over the server's state.
-    fn codecommit(&self) -> codecommit::Context {
-        self.state.codecommit()
+    fn codecommit(&self) -> &codecommit::Context {
+        &self.codecommit
     }
 
     /// `git --git-dir <repository> <args>` within the API's limits; its trimmed standard
@@ -109,9 +106,9 @@ impl Repositories for HostedRepositories {
     }
 
     fn latest_event<'a>(&'a self, repository: &'a str) -> RepositoryFuture<'a, i64> {
-        Box::pin(async move {
-            Ok(codecommit::refs::latest_event(&self.codecommit(), repository).await?)
-        })
+        Box::pin(
+            async move { Ok(codecommit::refs::latest_event(self.codecommit(), repository).await?) },
+        )
     }
 
     fn events_after<'a>(

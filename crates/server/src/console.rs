@@ -473,7 +473,7 @@ async fn logout(
 
 async fn repositories(api: Api) -> Page {
     let mut repositories: Vec<RepositoryRow> =
-        codecommit::api::all_metadata(&api.state.codecommit(), &api.caller)
+        codecommit::api::all_metadata(api.state.codecommit(), &api.caller)
             .await?
             .iter()
             .map(|metadata| RepositoryRow {
@@ -671,7 +671,7 @@ impl Api {
         let principal = principal(&self.session);
         let input = json!({ "repositoryName": repository });
         crate::aws::authorize(&self.state, &principal, "codecommit", operation, &input)?;
-        Ok(self.state.codecommit())
+        Ok(self.state.codecommit().clone())
     }
 
     /// ListBuilds, newest first, authorized as the API authorizes it.
@@ -683,7 +683,7 @@ impl Api {
             sort_order: Some("DESCENDING".to_owned()),
             next_token: None,
         };
-        Ok(codebuild::builds::list_builds(&self.state.codebuild(), input).await?)
+        Ok(codebuild::builds::list_builds(self.state.codebuild(), input).await?)
     }
 
     /// BatchGetBuilds, authorized as the API authorizes it: the builds found, as JSON.
@@ -693,8 +693,7 @@ impl Api {
         crate::aws::authorize(&self.state, &principal, "codebuild", "BatchGetBuilds", &input)?;
         let input = codebuild::builds::BatchGetBuildsInput { ids: Some(ids) };
         let now = engine::clock::now_ms();
-        let found =
-            codebuild::builds::batch_get_builds(&self.state.codebuild(), input, now).await?;
+        let found = codebuild::builds::batch_get_builds(self.state.codebuild(), input, now).await?;
         found
             .builds
             .iter()

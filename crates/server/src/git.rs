@@ -455,7 +455,7 @@ async fn push_policy(
     dir: &Path,
     user: &str,
 ) -> Result<Option<PushPolicy>, Response> {
-    let rules = match protection::rules(&state.codecommit(), name).await {
+    let rules = match protection::rules(state.codecommit(), name).await {
         Ok(rules) => rules,
         Err(err) => return Err(internal("reading the branch protection rules", err)),
     };
@@ -641,7 +641,7 @@ async fn record_push(
         .flatten()
         .map(|statuses| statuses.into_iter().filter(|it| it.ok).map(|it| it.name).collect());
     let ctx = state.codecommit();
-    codecommit::refs::record_push(&ctx, repo, user, &commands, reported.as_deref()).await;
+    codecommit::refs::record_push(ctx, repo, user, &commands, reported.as_deref()).await;
 }
 
 #[cfg(test)]

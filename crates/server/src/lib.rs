@@ -119,44 +119,26 @@ pub(crate) struct Shared {
     pub(crate) stopping: Arc<std::sync::atomic::AtomicBool>,
     /// Failed console sign-ins per user name, to slow down guessing.
     pub(crate) sign_ins: Arc<console::Throttle>,
-    /// Seals values kept at rest (repository triggers' HMAC secrets).
-    pub(crate) sealer: crate::crypto::SecretBox,
     /// This process among the installation's replicas, for the background loops' leases.
     pub(crate) replica: String,
     /// Which background loops run, for `/healthz`.
     pub(crate) loops: loops::LoopHealth,
+    /// The services' contexts over this state, made once (`AppState::codebuild`,
+    /// `AppState::codecommit`).
+    codecommit_context: codecommit::Context,
+    codebuild_context: codebuild::Context,
 }
 
 impl AppState {
     /// The CodeBuild service's context over this state (its hosted repositories are this
     /// server's).
-    pub(crate) fn codebuild(&self) -> codebuild::Context {
-        codebuild::Context {
-            store: self.store.clone(),
-            blobs: self.blobs.clone(),
-            secrets: self.secrets_store.clone(),
-            region: self.region.clone(),
-            account: self.account.clone(),
-            temp_dir: self.data_dir.join("tmp"),
-            repositories: Arc::new(codebuild_repositories::HostedRepositories {
-                state: self.clone(),
-            }),
-            jobs: self.jobs.clone(),
-            logs: self.logs.clone(),
-        }
+    pub(crate) fn codebuild(&self) -> &codebuild::Context {
+        &self.codebuild_context
     }
 
     /// What CodeCommit's functions work over, from this state.
-    pub(crate) fn codecommit(&self) -> codecommit::Context {
-        codecommit::Context {
-            store: self.store.clone(),
-            repos_dir: self.data_dir.join("repos"),
-            region: self.region.clone(),
-            account: self.account.clone(),
-            sealer: self.sealer.clone(),
-            secrets_store: self.secrets_store.clone(),
-            ref_events: self.ref_events.clone(),
-        }
+    pub(crate) fn codecommit(&self) -> &codecommit::Context {
+        &self.codecommit_context
     }
 
     /// Whether this replica runs the background loop `name` now (see [`loop_lease`]); a store
@@ -225,22 +207,50 @@ impl Server {
                 ServerError::DataDir { path: admin_credentials_file.display().to_string(), source }
             })?;
         }
+        let region = config.region.clone();
+        let account = ACCOUNT_ID.to_owned();
+        let ref_events = Arc::new(tokio::sync::Notify::new());
+        let jobs = Arc::new(tokio::sync::Notify::new());
+        let logs = Arc::new(tokio::sync::Notify::new());
+        let codecommit_context = codecommit::Context {
+            store: store.clone(),
+            repos_dir: data_dir.join("repos"),
+            region: region.clone(),
+            account: account.clone(),
+            sealer: secrets,
+            secrets_store: secrets_store.clone(),
+            ref_events: ref_events.clone(),
+        };
+        let codebuild_context = codebuild::Context {
+            store: store.clone(),
+            blobs: blobs.clone(),
+            secrets: secrets_store.clone(),
+            region: region.clone(),
+            account: account.clone(),
+            temp_dir: data_dir.join("tmp"),
+            repositories: Arc::new(codebuild_repositories::HostedRepositories {
+                codecommit: codecommit_context.clone(),
+            }),
+            jobs: jobs.clone(),
+            logs: logs.clone(),
+        };
         let state = AppState(Arc::new(Shared {
             store,
             blobs,
             identity,
             secrets_store,
-            region: config.region.clone(),
-            account: ACCOUNT_ID.to_owned(),
+            region,
+            account,
             data_dir: data_dir.clone(),
-            jobs: Arc::new(tokio::sync::Notify::new()),
-            logs: Arc::new(tokio::sync::Notify::new()),
-            ref_events: Arc::new(tokio::sync::Notify::new()),
+            jobs,
+            logs,
+            ref_events,
             stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             sign_ins: Arc::new(console::Throttle::default()),
-            sealer: secrets,
             replica: crate::crypto::random_string(16, b"abcdefghijklmnopqrstuvwxyz0123456789"),
             loops: loops::LoopHealth::default(),
+            codecommit_context,
+            codebuild_context,
         }));
         Ok(Server { state, created_admin, admin_credentials_file })
     }
@@ -301,7 +311,7 @@ impl Server {
         trigger: &str,
     ) -> Result<Option<String>, ServerError> {
         use codecommit::triggers::SecretError;
-        codecommit::triggers::secret(&self.state.codecommit(), repository, trigger).await.map_err(
+        codecommit::triggers::secret(self.state.codecommit(), repository, trigger).await.map_err(
             |err| match err {
                 SecretError::Store(err) => ServerError::Store(err),
                 SecretError::Crypto(message) => ServerError::Crypto(message),
@@ -378,7 +388,7 @@ impl Server {
         delete: Option<Vec<String>>,
     ) -> Result<serde_json::Value, ServerError> {
         let rule = protection::BranchRule { branch: branch.to_owned(), push, force_push, delete };
-        let rules = protection::set_rule(&self.state.codecommit(), repo, rule).await?;
+        let rules = protection::set_rule(self.state.codecommit(), repo, rule).await?;
         Ok(serde_json::json!({ "rules": rules }))
     }
 
@@ -389,12 +399,12 @@ impl Server {
         repo: &str,
         branch: &str,
     ) -> Result<bool, ServerError> {
-        Ok(protection::remove_rule(&self.state.codecommit(), repo, branch).await?)
+        Ok(protection::remove_rule(self.state.codecommit(), repo, branch).await?)
     }
 
     /// The branch protection rules of the repository `repo` as JSON (`{"rules": […]}`).
     pub async fn branch_protection(&self, repo: &str) -> Result<serde_json::Value, ServerError> {
-        let rules = protection::list_rules(&self.state.codecommit(), repo).await?;
+        let rules = protection::list_rules(self.state.codecommit(), repo).await?;
         Ok(serde_json::json!({ "rules": rules }))
     }
 
@@ -408,7 +418,7 @@ impl Server {
         interval_seconds: u64,
         credentials_secret: Option<&str>,
     ) -> Result<serde_json::Value, MirrorError> {
-        mirrors::add_pull(&self.state.codecommit(), repo, url, interval_seconds, credentials_secret)
+        mirrors::add_pull(self.state.codecommit(), repo, url, interval_seconds, credentials_secret)
             .await
     }
 
@@ -420,28 +430,28 @@ impl Server {
         url: &str,
         credentials_secret: Option<&str>,
     ) -> Result<serde_json::Value, MirrorError> {
-        mirrors::add_push(&self.state.codecommit(), repo, url, credentials_secret).await
+        mirrors::add_push(self.state.codecommit(), repo, url, credentials_secret).await
     }
 
     /// Removes the pull mirror of `repo`; `false` when there was none.
     pub async fn remove_pull_mirror(&self, repo: &str) -> Result<bool, MirrorError> {
-        mirrors::remove_pull(&self.state.codecommit(), repo).await
+        mirrors::remove_pull(self.state.codecommit(), repo).await
     }
 
     /// Removes the push mirror of `repo` to `url`; `false` when there was none.
     pub async fn remove_push_mirror(&self, repo: &str, url: &str) -> Result<bool, MirrorError> {
-        mirrors::remove_push(&self.state.codecommit(), repo, url).await
+        mirrors::remove_push(self.state.codecommit(), repo, url).await
     }
 
     /// Runs the pull mirror of `repo` now (`slipway mirror sync`); returns its outcome as JSON
     /// (`{"timeMs", "ok", "message"}`).
     pub async fn sync_mirror(&self, repo: &str) -> Result<serde_json::Value, MirrorError> {
-        mirrors::sync(&self.state.codecommit(), repo).await
+        mirrors::sync(self.state.codecommit(), repo).await
     }
 
     /// The mirrors of `repo` and their status as JSON (`slipway mirror list`).
     pub async fn mirrors(&self, repo: &str) -> Result<serde_json::Value, MirrorError> {
-        mirrors::list(&self.state.codecommit(), repo).await
+        mirrors::list(self.state.codecommit(), repo).await
     }
 }
 
@@ -546,10 +556,10 @@ async fn expire_forever(state: AppState) {
             continue;
         }
         let now = engine::clock::now_ms();
-        if let Err(err) = codebuild::queue::expire_leases(&ctx, now).await {
+        if let Err(err) = codebuild::queue::expire_leases(ctx, now).await {
             tracing::error!(%err, "expiring leases");
         }
-        if let Err(err) = codebuild::builds::expire_queued(&ctx, now).await {
+        if let Err(err) = codebuild::builds::expire_queued(ctx, now).await {
             tracing::error!(%err, "ending builds that waited too long in the queue");
         }
     }
@@ -566,7 +576,7 @@ async fn start_builds_forever(state: AppState) {
         woken.as_mut().enable();
         // One replica of the installation starts the builds of a push.
         if state.runs_loop("webhooks").await
-            && let Err(err) = codebuild::webhooks::start_builds(&ctx, engine::clock::now_ms()).await
+            && let Err(err) = codebuild::webhooks::start_builds(ctx, engine::clock::now_ms()).await
         {
             tracing::error!(code = %err.code, message = %err.message, "webhooks: handling pushes");
         }
@@ -584,7 +594,7 @@ fn with_loop_lease<Body, Loop>(state: AppState, name: &'static str, body: Body) 
 where
     Body: FnOnce(codecommit::Context, Box<dyn Fn() -> LeaseCheck + Send + Sync>) -> Loop,
 {
-    let ctx = state.codecommit();
+    let ctx = state.codecommit().clone();
     body(
         ctx,
         Box::new(move || {

@@ -245,7 +245,7 @@ async fn a_lost_agent_is_named_by_its_name_not_its_id() {
     let a = harness.register("build-box-1").await;
     let mut document = harness.state.store.get(BUILD, &build_id).await.unwrap().unwrap();
     let mut build = core(&document).unwrap();
-    end_lost(&mut document, &mut build, 0.0, &agent_name(&harness.state.codebuild(), &a.id).await);
+    end_lost(&mut document, &mut build, 0.0, &agent_name(harness.state.codebuild(), &a.id).await);
     let context = build
         .phases
         .iter()
@@ -301,7 +301,7 @@ async fn leased() -> (Harness, String, Agent, String) {
     let build_id = harness.queue_build().await;
     let agent = harness.register("agent-a").await;
     let Ok(Some(offer)) =
-        try_lease(&harness.state.codebuild(), &agent.id, &BTreeMap::new(), NOW).await
+        try_lease(harness.state.codebuild(), &agent.id, &BTreeMap::new(), NOW).await
     else {
         panic!("the agent leased nothing");
     };
@@ -322,7 +322,7 @@ async fn a_lease_writes_the_job_the_build_and_its_token_in_one_transaction() {
     let store = &harness.state.store;
     let before = snapshot(store, &[&build_id]).await;
     let Ok(Some(offer)) =
-        try_lease(&harness.state.codebuild(), &agent.id, &BTreeMap::new(), NOW).await
+        try_lease(harness.state.codebuild(), &agent.id, &BTreeMap::new(), NOW).await
     else {
         panic!("the agent leased nothing");
     };
@@ -352,7 +352,7 @@ async fn a_lease_writes_the_job_the_build_and_its_token_in_one_transaction() {
     let b = harness.register("agent-b").await;
     let before = snapshot(store, &[&build_id]).await;
     assert!(matches!(
-        try_lease(&harness.state.codebuild(), &b.id, &BTreeMap::new(), NOW + 1).await,
+        try_lease(harness.state.codebuild(), &b.id, &BTreeMap::new(), NOW + 1).await,
         Ok(None)
     ));
     assert_eq!(changes(&before, &snapshot(store, &[&build_id]).await, &[]), Vec::<String>::new());
@@ -374,7 +374,7 @@ async fn an_event_batch_renews_logs_and_records_in_one_transaction() {
     let before = snapshot(store, &[&build_id]).await;
     let batch = message_batch(&agent.id, 0, "hello");
     let Ok(control) =
-        record_events(&harness.state.codebuild(), &build_id, &batch, NOW + 1_000).await
+        record_events(harness.state.codebuild(), &build_id, &batch, NOW + 1_000).await
     else {
         panic!("the batch was refused");
     };
@@ -395,7 +395,7 @@ async fn an_event_batch_renews_logs_and_records_in_one_transaction() {
     let before = snapshot(store, &[&build_id]).await;
     let batch = message_batch(&agent.id, 1, "again");
     assert!(
-        record_events(&harness.state.codebuild(), &build_id, &batch, NOW + 2_000).await.is_err()
+        record_events(harness.state.codebuild(), &build_id, &batch, NOW + 2_000).await.is_err()
     );
     assert_eq!(changes(&before, &snapshot(store, &[&build_id]).await, &[]), Vec::<String>::new());
 }
@@ -430,9 +430,9 @@ async fn a_lost_agent_ends_the_build_its_job_and_its_git_token_in_one_transactio
     let store = &harness.state.store;
     let before = snapshot(store, &[&build_id]).await;
     // Not expired yet at the lease's end; expired just after it.
-    assert_eq!(expire_leases(&harness.state.codebuild(), NOW + LEASE_MS).await.unwrap(), 0);
+    assert_eq!(expire_leases(harness.state.codebuild(), NOW + LEASE_MS).await.unwrap(), 0);
     assert_eq!(changes(&before, &snapshot(store, &[&build_id]).await, &[]), Vec::<String>::new());
-    assert_eq!(expire_leases(&harness.state.codebuild(), NOW + LEASE_MS + 1).await.unwrap(), 1);
+    assert_eq!(expire_leases(harness.state.codebuild(), NOW + LEASE_MS + 1).await.unwrap(), 1);
     let after = snapshot(store, &[&build_id]).await;
     assert_eq!(
         changes(&before, &after, &names(&build_id, &hash)),
@@ -459,7 +459,7 @@ async fn a_build_retried_after_its_agent_was_lost_takes_the_old_token_away() {
         .await
         .unwrap();
     let before = snapshot(store, &[&build_id]).await;
-    assert_eq!(expire_leases(&harness.state.codebuild(), NOW + LEASE_MS + 1).await.unwrap(), 0);
+    assert_eq!(expire_leases(harness.state.codebuild(), NOW + LEASE_MS + 1).await.unwrap(), 0);
     let after = snapshot(store, &[&build_id]).await;
     assert_eq!(
         changes(&before, &after, &names(&build_id, &token_hash(&token))),

@@ -156,7 +156,7 @@ async fn create_webhook_and_the_builds_of_a_push_commit_with_their_cursor() {
     });
     codecommit(&state, "PutFile", put).await;
     let before = snapshot(&state.store, &[]).await;
-    codebuild::webhooks::start_builds(&state.codebuild(), NOW).await.unwrap();
+    codebuild::webhooks::start_builds(state.codebuild(), NOW).await.unwrap();
     let after = snapshot(&state.store, &[]).await;
     let build = after
         .keys()
@@ -172,6 +172,6 @@ async fn create_webhook_and_the_builds_of_a_push_commit_with_their_cursor() {
         ]
     );
     // Another pass finds nothing new and changes nothing.
-    codebuild::webhooks::start_builds(&state.codebuild(), NOW + 1).await.unwrap();
+    codebuild::webhooks::start_builds(state.codebuild(), NOW + 1).await.unwrap();
     assert_eq!(changes(&after, &snapshot(&state.store, &[]).await, &[]), Vec::<String>::new());
 }
