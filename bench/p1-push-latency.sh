@@ -3,7 +3,8 @@
 # `slipway server` with its embedded agent (idle and registered), SQLite; a hosted repository
 # (CodeCommit's CreateRepository) and a project building it (source type CODECOMMIT, location
 # the clone URL) with a CodeBuild webhook whose one filter group is `EVENT = PUSH`. Each
-# commit's `buildspec.yml` has one build command, `date +%s%N > MARK`, MARK a file of its own.
+# commit's `buildspec.yml` has one build command, `echo "MARK $(date +%s%N)"`, read back from
+# the build's log (the embedded agent's sandbox cannot write outside the build's workspace).
 # PUSHES pushes of a new commit to `main` run one after another (each waits for its build to
 # complete), after one warm-up push that is not counted. t1 = the nanoseconds the command
 # wrote. Two figures, both ending at t1 (server, agent and client share one clock here):
@@ -109,9 +110,8 @@ def accepted_ms():
 git_ok("init", "-q", "-b", "main")
 latencies_ms, accepted_latencies_ms, record_gaps_ms, push_ms, failed = [], [], [], [], []
 for i in range(pushes + 1):  # push 0 is the warm-up
-    mark = f"{work}/mark{i}"
     with open(repo + "/buildspec.yml", "w") as f:
-        f.write(sb.buildspec(f'date +%s%N > "{mark}"'))
+        f.write(sb.buildspec(f"{sb.MARK_COMMAND}  # push {i}"))  # each push a new commit
     git_ok("add", "buildspec.yml")
     git_ok("commit", "-q", "-m", f"push {i}")
     t0 = time.time_ns()
@@ -120,29 +120,26 @@ for i in range(pushes + 1):  # push 0 is the warm-up
     if run.returncode != 0:
         failed.append(f"push {i}: {run.stderr.strip()[:200]}")
         continue
-    # Wait for the mark without asking the server, then for the build to complete.
-    deadline, text = time.monotonic() + 60, ""
+    # Wait for the push's build to appear and complete, then read the time its command printed
+    # from its log.
+    deadline, ids = time.monotonic() + 60, []
     while time.monotonic() < deadline:
-        try:
-            with open(mark) as f:
-                text = f.read()
-            if text.endswith("\n"):
-                break
-        except FileNotFoundError:
-            pass
-        time.sleep(0.001)
-    ids = cb.list_builds_for_project(projectName="p1", sortOrder="DESCENDING")["ids"]
+        ids = cb.list_builds_for_project(projectName="p1", sortOrder="DESCENDING")["ids"]
+        if len(ids) >= i + 1:
+            break
+        time.sleep(0.005)
     if len(ids) != i + 1:
         failed.append(f"push {i}: {len(ids)} builds for {i + 1} pushes")
-    status = "no build"
+    status, t1 = "no build", None
     if ids:
         done = sb.wait_complete(cb, ids[:1], timeout=60, interval=0.01)
         status = done[ids[0]]["buildStatus"] if done else "NOT COMPLETE after 60 s"
-    if status != "SUCCEEDED" or not text.endswith("\n"):
-        failed.append(f"push {i}: build {status}, mark {'written' if text else 'never written'}")
+        if status == "SUCCEEDED":
+            t1 = sb.marked_time_ns(url, work + "/data", ids[0])
+    if t1 is None:
+        failed.append(f"push {i}: build {status}, {'no MARK line in its log' if status == 'SUCCEEDED' else ''}")
         continue
     if i > 0:
-        t1 = int(text)
         latencies_ms.append((t1 - t0) / 1e6)
         accepted = accepted_ms()
         if accepted is None:

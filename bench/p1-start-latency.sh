@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # P1 (BENCHMARKS.md): the time from a change to the first buildspec command running. Until git
 # push exists this measures StartBuild → first command: `slipway server` with its embedded
-# agent (idle and registered), SQLite, one project whose build runs `date +%s%N > "$MARK_FILE"`.
+# agent (idle and registered), SQLite, one project whose build runs `echo "MARK $(date +%s%N)"` (the time read back from its log).
 # For each build, t0 = the client's clock just before StartBuild, t1 = the nanoseconds the
 # command wrote; latency = t1 - t0. BUILDS builds run one after another (each waits for the
 # last to complete), after one warm-up build that is not counted.
@@ -34,33 +34,23 @@ import slipway_bench as sb
 
 url, work, builds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 cb = sb.client(url, work + "/data")
-sb.create_project(cb, "p1", sb.buildspec('date +%s%N > "$MARK_FILE"'), timeout_minutes=5)
+sb.create_project(cb, "p1", sb.buildspec(sb.MARK_COMMAND), timeout_minutes=5)
 
 latencies_ms, start_calls_ms, failed = [], [], []
 for i in range(builds + 1):  # build 0 is the warm-up
-    mark = f"{work}/mark{i}"
     t0 = time.time_ns()
-    build = cb.start_build(projectName="p1", environmentVariablesOverride=sb.env(MARK_FILE=mark))["build"]
+    build = cb.start_build(projectName="p1")["build"]
     start_calls_ms.append((time.time_ns() - t0) / 1e6)
-    # Wait for the mark without asking the server (so polling does not load it while the
-    # build starts), then for the build to complete: each build starts on an idle agent.
-    deadline, text = time.monotonic() + 60, ""
-    while time.monotonic() < deadline:
-        try:
-            with open(mark) as f:
-                text = f.read()
-            if text.endswith("\n"):
-                break
-        except FileNotFoundError:
-            pass
-        time.sleep(0.001)
+    # Wait for the build to complete (each build starts on an idle agent), then read the time
+    # its command printed from its log.
     done = sb.wait_complete(cb, [build["id"]], timeout=60, interval=0.01)
     status = done[build["id"]]["buildStatus"] if done else "NOT COMPLETE after 60 s"
-    if status != "SUCCEEDED" or not text.endswith("\n"):
-        failed.append(f"{build['id']}: {status}")
+    t1 = sb.marked_time_ns(url, work + "/data", build["id"]) if status == "SUCCEEDED" else None
+    if t1 is None:
+        failed.append(f"{build['id']}: {status}, {'no MARK line in its log' if status == 'SUCCEEDED' else ''}")
         continue
     if i > 0:
-        latencies_ms.append((int(text) - t0) / 1e6)
+        latencies_ms.append((t1 - t0) / 1e6)
 
 # The floor: one BatchGetBuilds round trip, on the same (kept-alive) connection.
 round_trips_ms = []
