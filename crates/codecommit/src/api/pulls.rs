@@ -175,6 +175,14 @@ fn push_event(
     body["lastActivityDate"] = json!(timestamp(now));
 }
 
+/// Marks the pull request CLOSED, with the status-change event (an update to CLOSED, or a merge).
+fn close(body: &mut Value, now: i64, actor: &str) {
+    body["pullRequestStatus"] = json!("CLOSED");
+    let metadata = json!({ "pullRequestStatus": "CLOSED" });
+    let metadata = Some(("pullRequestStatusChangedEventMetadata", metadata));
+    push_event(body, now, "PULL_REQUEST_STATUS_CHANGED", actor, metadata);
+}
+
 /// `refs/heads/<name>` for a `sourceReference`-like member given as a branch or a full name.
 fn full_reference(name: &str) -> String {
     if name.starts_with("refs/") { name.to_owned() } else { format!("refs/heads/{name}") }
@@ -661,17 +669,7 @@ pub async fn update_pull_request_status(
                 "The only valid update is from OPEN to CLOSED",
             ));
         }
-        body["pullRequestStatus"] = json!("CLOSED");
-        push_event(
-            body,
-            now,
-            "PULL_REQUEST_STATUS_CHANGED",
-            &actor,
-            Some((
-                "pullRequestStatusChangedEventMetadata",
-                json!({ "pullRequestStatus": "CLOSED" }),
-            )),
-        );
+        close(body, now, &actor);
         Ok(())
     })
     .await?;

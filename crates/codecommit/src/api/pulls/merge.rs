@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::approvals::mergeable;
 use super::{
-    PullRequestOutput, load, modify, output, push_event, reference_commit, require_open,
+    PullRequestOutput, close, load, modify, output, push_event, reference_commit, require_open,
     required_id, target, user_arn,
 };
 use crate::Context;
@@ -326,7 +326,6 @@ async fn merge(
         target["mergeMetadata"] = metadata.clone();
         target["sourceCommit"] = json!(source);
         target["destinationCommit"] = json!(destination);
-        body["pullRequestStatus"] = json!("CLOSED");
         let merged_event = json!({
             "repositoryName": repository.key,
             "destinationReference": destination_ref,
@@ -339,16 +338,7 @@ async fn merge(
             &actor,
             Some(("pullRequestMergedStateChangedEventMetadata", merged_event)),
         );
-        push_event(
-            body,
-            now,
-            "PULL_REQUEST_STATUS_CHANGED",
-            &actor,
-            Some((
-                "pullRequestStatusChangedEventMetadata",
-                json!({ "pullRequestStatus": "CLOSED" }),
-            )),
-        );
+        close(body, now, &actor);
         Ok(())
     })
     .await?;
