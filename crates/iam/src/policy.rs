@@ -269,6 +269,14 @@ pub struct Evaluation<'p> {
     pub missing_context_values: Vec<&'p str>,
 }
 
+impl Evaluation<'_> {
+    /// The message a refused `request` is answered with ([`refusal_message`]), or `None`
+    /// when it is allowed.
+    pub fn refusal(&self, request: &Request<'_>) -> Option<String> {
+        refusal_message(&request.principal.arn, request.action, request.resource, self.decision)
+    }
+}
+
 impl Policy {
     /// Parses a policy attached to a user, group or role.
     pub fn parse_identity(text: &str) -> Result<Policy, PolicyError> {

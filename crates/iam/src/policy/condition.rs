@@ -239,10 +239,9 @@ impl Condition {
                 fold,
                 values: values.iter().map(|v| Pattern::compile(v, text(wildcards))).collect(),
             },
-            Family::Numeric(order) => Test::Numeric {
-                order,
-                values: values.iter().map(|v| v.trim().parse().ok()).collect(),
-            },
+            Family::Numeric(order) => {
+                Test::Numeric { order, values: values.iter().map(|v| number(v)).collect() }
+            }
             Family::Date(order) => {
                 Test::Date { order, values: values.iter().map(|v| time::parse(v)).collect() }
             }
@@ -304,9 +303,9 @@ impl Condition {
             Test::Text { fold, values } => {
                 values.iter().any(|pattern| pattern.matches(value, *fold, scope))
             }
-            Test::Numeric { order, values } => match value.trim().parse::<f64>() {
-                Ok(value) => values.iter().flatten().any(|policy| order.holds(value, *policy)),
-                Err(_) => false,
+            Test::Numeric { order, values } => match number(value) {
+                Some(value) => values.iter().flatten().any(|policy| order.holds(value, *policy)),
+                None => false,
             },
             Test::Date { order, values } => match time::parse(value) {
                 Some(value) => values.iter().flatten().any(|policy| order.holds(value, *policy)),
@@ -320,6 +319,11 @@ impl Condition {
             Test::Null { .. } => false,
         }
     }
+}
+
+/// A decimal number (not `inf` or `NaN`, which Rust's parser also reads).
+fn number(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok().filter(|number| number.is_finite())
 }
 
 /// `true` or `false`, any case.

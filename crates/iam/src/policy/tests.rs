@@ -444,6 +444,8 @@ fn numeric_operators() {
             false,
         ),
         // A policy value that is no number matches nothing.
+        (r#"{"NumericLessThan": {"s3:max-keys": "inf"}}"#, &[("s3:max-keys", &["1"])], false),
+        (r#"{"NumericEquals": {"s3:max-keys": "NaN"}}"#, &[("s3:max-keys", &["NaN"])], false),
         (r#"{"NumericLessThan": {"s3:max-keys": "many"}}"#, &[("s3:max-keys", &["1"])], false),
     ]);
 }
@@ -503,6 +505,9 @@ fn times_are_read_and_written_as_iso_8601() {
         ("2000-01-01Tnoon", None),
         ("", None),
         ("soon", None),
+        ("abcé5678T101530Z", None),
+        ("2000-01-01T1é:00Z", None),
+        ("2000-01-01T1é00Z", None),
     ];
     for (text, expected) in cases {
         assert_eq!(time::parse(text), *expected, "{text}");
@@ -1333,4 +1338,23 @@ fn refusal_messages_are_awss() {
         )
     );
     assert_eq!(refusal_message(BOB, "codecommit:GitPush", REPO, Allowed), None);
+
+    // From an evaluation.
+    let principal = bob();
+    let context = Context::new();
+    let request = Request {
+        principal: &principal,
+        action: "codebuild:StartBuild",
+        resource: PROJECT,
+        context: &context,
+    };
+    assert_eq!(
+        evaluate(&[], &request).refusal(&request),
+        refusal_message(BOB, "codebuild:StartBuild", PROJECT, ImplicitDeny)
+    );
+    let allow = Policy::parse_identity(&document(
+        r#"{"Effect": "Allow", "Action": "codebuild:*", "Resource": "*"}"#,
+    ))
+    .unwrap();
+    assert_eq!(evaluate(&[("p", &allow)], &request).refusal(&request), None);
 }

@@ -50,6 +50,10 @@ fn fraction_nanos(fraction: &str) -> Option<i128> {
 }
 
 fn iso8601_to_nanos(text: &str) -> Option<i128> {
+    // Every form is ASCII, which also makes the fixed-width slices below safe.
+    if !text.is_ascii() {
+        return None;
+    }
     let (date, time) = match text.split_once(['T', 't']) {
         Some((date, time)) => (date, Some(time)),
         None => (text, None),
