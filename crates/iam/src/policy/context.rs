@@ -37,6 +37,44 @@ impl Context {
         Context::default()
     }
 
+    /// The global keys every request has: the address it came from (`aws:SourceIp`),
+    /// whether it came over TLS (`aws:SecureTransport`), its time (`aws:CurrentTime`,
+    /// `aws:EpochTime`), and `aws:MultiFactorAuthPresent`, always `false` (Slipway has no
+    /// MFA).
+    pub fn for_request(source_ip: &str, secure_transport: bool, unix_seconds: i64) -> Context {
+        let mut context = Context::new();
+        context.insert("aws:SourceIp", source_ip);
+        context.insert("aws:SecureTransport", secure_transport.to_string());
+        context.insert("aws:MultiFactorAuthPresent", "false");
+        context.set_time(unix_seconds);
+        context
+    }
+
+    /// The tags a request sets (CreateRepository's, TagResource's): `aws:RequestTag/<key>`
+    /// for each, and their keys as `aws:TagKeys`.
+    pub fn set_request_tags<'t>(
+        &mut self,
+        tags: impl IntoIterator<Item = (&'t str, &'t str)>,
+    ) -> &mut Context {
+        let mut keys = Vec::new();
+        for (key, value) in tags {
+            self.set(&format!("aws:RequestTag/{key}"), vec![value.to_owned()]);
+            keys.push(key.to_owned());
+        }
+        self.set("aws:TagKeys", keys)
+    }
+
+    /// The tags of the resource a request acts on: `aws:ResourceTag/<key>` for each.
+    pub fn set_resource_tags<'t>(
+        &mut self,
+        tags: impl IntoIterator<Item = (&'t str, &'t str)>,
+    ) -> &mut Context {
+        for (key, value) in tags {
+            self.set(&format!("aws:ResourceTag/{key}"), vec![value.to_owned()]);
+        }
+        self
+    }
+
     /// Adds one value to `key` (after those it has).
     pub fn insert(&mut self, key: &str, value: impl Into<String>) -> &mut Context {
         self.values.entry(key.to_lowercase()).or_default().push(value.into());

@@ -524,6 +524,41 @@ fn times_are_read_and_written_as_iso_8601() {
 }
 
 #[test]
+fn a_requests_global_keys_and_tags() {
+    let mut context = Context::for_request("203.0.113.7", true, 1_796_292_930);
+    context
+        .set_request_tags([("Team", "red"), ("cost", "42")])
+        .set_resource_tags([("owner", "bob")])
+        .insert("codecommit:References", "refs/heads/main")
+        .insert("codecommit:References", "refs/heads/dev");
+    let one = |value: &str| Some(vec![value.to_owned()]);
+    let cases: &[(&str, Option<Vec<String>>)] = &[
+        ("aws:SourceIp", one("203.0.113.7")),
+        ("aws:SecureTransport", one("true")),
+        ("aws:MultiFactorAuthPresent", one("false")),
+        ("aws:CurrentTime", one("2026-12-03T10:15:30Z")),
+        ("aws:EpochTime", one("1796292930")),
+        ("aws:RequestTag/team", one("red")),
+        ("AWS:REQUESTTAG/COST", one("42")),
+        ("aws:TagKeys", Some(vec!["Team".to_owned(), "cost".to_owned()])),
+        ("aws:ResourceTag/owner", one("bob")),
+        (
+            "codecommit:references",
+            Some(vec!["refs/heads/main".to_owned(), "refs/heads/dev".to_owned()]),
+        ),
+        ("aws:SourceVpc", None),
+    ];
+    for (key, expected) in cases {
+        assert_eq!(context.get(key).map(<[String]>::to_vec), *expected, "{key}");
+    }
+    // Setting no values removes a key.
+    context.set("aws:SourceIp", Vec::new());
+    assert_eq!(context.get("aws:SourceIp"), None);
+    context.set_request_tags([]);
+    assert_eq!(context.get("aws:TagKeys"), None);
+}
+
+#[test]
 fn bool_binary_and_ip_operators() {
     check_conditions(&[
         (
