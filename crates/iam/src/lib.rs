@@ -1,7 +1,8 @@
 //! IAM and the secrets it guards: users, access keys and console passwords ([`identity`]),
 //! HTTPS git credentials ([`git_credentials`]), the installation's sealing key ([`crypto`]),
 //! and the sealed parameters and secrets with the SSM and Secrets Manager operations that set
-//! them ([`secrets_store`]).
+//! them ([`secrets_store`]), and the IAM policy documents that say who may do what, with
+//! their evaluation ([`policy`]).
 //!
 //! The secrets store lives here rather than in a `secrets` crate of its own: it and the
 //! access-key secrets are sealed under the one key [`crypto::SecretBox`] holds, and neither
@@ -14,4 +15,5 @@
 pub mod crypto;
 pub mod git_credentials;
 pub mod identity;
+pub mod policy;
 pub mod secrets_store;
