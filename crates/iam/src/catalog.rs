@@ -126,7 +126,7 @@ impl Service {
     pub fn action_for_operation(&self, operation: &str) -> Option<&Action> {
         match self.operations.get(operation) {
             Some(&index) => Some(&self.actions[index]),
-            None => self.actions.iter().find(|action| action.name == operation),
+            None => self.action(operation).filter(|action| action.name == operation),
         }
     }
 

@@ -70,6 +70,10 @@ pub(super) const EXCEPTIONS: &[Exception] = &[
     exception("s3", "DeleteBucketAnalyticsConfiguration", "PutAnalyticsConfiguration"),
     exception("s3", "DeleteBucketInventoryConfiguration", "PutInventoryConfiguration"),
     exception("s3", "DeleteBucketMetricsConfiguration", "PutMetricsConfiguration"),
+    // GetBucketLifecycle and PutBucketLifecycle (the deprecated forms), "Permissions":
+    // s3:GetLifecycleConfiguration and s3:PutLifecycleConfiguration.
+    exception("s3", "GetBucketLifecycle", "GetLifecycleConfiguration"),
+    exception("s3", "PutBucketLifecycle", "PutLifecycleConfiguration"),
     // The List… operations of those configurations need the permission that gets one.
     exception("s3", "ListBucketAnalyticsConfigurations", "GetAnalyticsConfiguration"),
     exception("s3", "ListBucketInventoryConfigurations", "GetInventoryConfiguration"),
