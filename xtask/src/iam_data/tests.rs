@@ -187,3 +187,19 @@ fn a_managed_policy_keeps_its_metadata_and_path() {
         "createdate": "x", "updatedate": "y", "document": {}});
     assert!(managed_policy(&odd, json!({})).is_err());
 }
+
+#[test]
+fn the_retrieved_date_stays_while_the_version_does() {
+    let previous = json!({"source": {"version": "0.15.2", "retrieved": "2026-12-03"}});
+    assert_eq!(kept_date(Some(&previous), "0.15.2").as_deref(), Some("2026-12-03"));
+    assert_eq!(kept_date(Some(&previous), "0.16.0"), None);
+    assert_eq!(kept_date(None, "0.15.2"), None);
+    assert_eq!(kept_date(Some(&json!({"source": {"version": "0.15.2"}})), "0.15.2"), None);
+}
+
+#[test]
+fn unexpected_arguments_are_refused_before_anything_runs() {
+    let err = run(&["--managed-policies"]).unwrap_err();
+    assert!(err.contains("unexpected arguments"), "{err}");
+    assert!(run(&["--wheel", "x"]).is_err());
+}
