@@ -1,8 +1,9 @@
 //! IAM and the secrets it guards: users, access keys and console passwords ([`identity`]),
 //! HTTPS git credentials ([`git_credentials`]), the installation's sealing key ([`crypto`]),
 //! and the sealed parameters and secrets with the SSM and Secrets Manager operations that set
-//! them ([`secrets_store`]), and the IAM policy documents that say who may do what, with
-//! their evaluation ([`policy`]).
+//! them ([`secrets_store`]); the IAM policy documents that say who may do what, with their
+//! evaluation ([`policy`]); and AWS's tables of actions, resource types, condition keys and
+//! managed policies for the services we serve, generated from published data ([`catalog`]).
 //!
 //! The secrets store lives here rather than in a `secrets` crate of its own: it and the
 //! access-key secrets are sealed under the one key [`crypto::SecretBox`] holds, and neither
@@ -12,6 +13,7 @@
 //!
 //! **Boundary:** no HTTP edge: this crate never depends on axum, askama or `server`.
 
+pub mod catalog;
 pub mod crypto;
 pub mod git_credentials;
 pub mod identity;
