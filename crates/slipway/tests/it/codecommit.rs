@@ -199,7 +199,7 @@ fn builds_take_their_source_from_a_hosted_repository() {
     std::fs::write(work.join("message.txt"), "from main\n").unwrap();
     std::fs::write(
         work.join("buildspec.yml"),
-        "version: 0.2\nphases:\n  build:\n    commands:\n      - cat message.txt\n      - echo \"version=$CODEBUILD_SOURCE_VERSION commit=$CODEBUILD_RESOLVED_SOURCE_VERSION branch=$(git rev-parse --abbrev-ref HEAD)\"\n",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - cat message.txt\n      - echo \"version=$CODEBUILD_SOURCE_VERSION commit=$CODEBUILD_RESOLVED_SOURCE_VERSION branch=$(git rev-parse --abbrev-ref HEAD)\"\n      - echo \"hooks=$(test -d .git/hooks && echo yes) samples=$(ls .git/hooks | wc -l)\"\n",
     )
     .unwrap();
     git(&work, &["add", "."]).expect_code(0);
@@ -217,7 +217,10 @@ fn builds_take_their_source_from_a_hosted_repository() {
     let first = crate::server::start(&server, "app", &[]);
     let build = crate::server::wait_for_build(&server, &first);
     assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
-    assert!(crate::server::log(&server, &first).contains("\nfrom main\n"));
+    let text = crate::server::log(&server, &first);
+    assert!(text.contains("\nfrom main\n"), "{text}");
+    // The agent's checkout has git's hooks folder, without the template's samples.
+    assert!(text.contains("\nhooks=yes samples=0\n"), "{text}");
     let second = crate::server::start(&server, "app", &["--source-version", "feature"]);
     let build = crate::server::wait_for_build(&server, &second);
     assert_eq!(build["resolvedSourceVersion"], feature.as_str());
