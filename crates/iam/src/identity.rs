@@ -60,8 +60,8 @@ const PASSWORD_HASH: &str = "consolePasswordHash";
 #[derive(Clone)]
 pub struct Identity {
     pub(crate) store: Store,
-    secrets: SecretBox,
-    account: String,
+    pub(crate) secrets: SecretBox,
+    pub(crate) account: String,
 }
 
 impl Identity {
@@ -90,32 +90,10 @@ impl Identity {
         Ok(Some(self.create_access_key("admin", now_ms).await?))
     }
 
+    /// Creates the user `name` at the root path, without tags (`slipway user create`, the
+    /// first admin): [`Identity::insert_user`], as CreateUser does.
     pub async fn create_user(&self, name: &str, now_ms: i64) -> Result<(), IdentityError> {
-        let valid = !name.is_empty()
-            && name.len() <= 64
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-        if !valid {
-            return Err(IdentityError::InvalidName(name.to_owned()));
-        }
-        let body = json!({
-            "userName": name,
-            "arn": format!("arn:aws:iam::{}:user/{name}", self.account),
-            "createDate": now_ms,
-        });
-        let document = Document {
-            kind: USER.to_owned(),
-            key: name.to_owned(),
-            parent: None,
-            sort: now_ms,
-            version: 0,
-            body,
-        };
-        match self.store.apply(vec![Write::Insert(document)]).await {
-            Err(StoreError::AlreadyExists { .. }) => {
-                Err(IdentityError::UserExists(name.to_owned()))
-            }
-            other => Ok(other?),
-        }
+        self.insert_user(name, "/", Vec::new(), now_ms).await.map(drop)
     }
 
     pub async fn create_access_key(

@@ -1,5 +1,6 @@
 //! IAM and the secrets it guards: users, access keys and console passwords ([`identity`]),
-//! HTTPS git credentials ([`git_credentials`]), the installation's sealing key ([`crypto`]),
+//! HTTPS git credentials ([`git_credentials`]), the IAM API's operations on them ([`api`]:
+//! [`users`], [`access_keys`], [`groups`]), the installation's sealing key ([`crypto`]),
 //! and the sealed parameters and secrets with the SSM and Secrets Manager operations that set
 //! them ([`secrets_store`]).
 //!
@@ -11,7 +12,11 @@
 //!
 //! **Boundary:** no HTTP edge: this crate never depends on axum, askama or `server`.
 
+pub mod access_keys;
+pub mod api;
 pub mod crypto;
 pub mod git_credentials;
+pub mod groups;
 pub mod identity;
 pub mod secrets_store;
+pub mod users;
