@@ -4,7 +4,7 @@
 //! function in the `iam` crate at the one reading of the clock for the request, and their
 //! typed output answers as IAM's XML.
 
-use ::iam::{access_keys, groups, users};
+use ::iam::{access_keys, groups, service_credentials as credentials, ssh_keys, users};
 use awsapi::query::{IAM_NAMESPACE, input, response};
 use serde::Serialize;
 
@@ -35,6 +35,16 @@ const ACTIONS: &[&str] = &[
     "AddUserToGroup",
     "RemoveUserFromGroup",
     "DeleteGroup",
+    "UploadSSHPublicKey",
+    "ListSSHPublicKeys",
+    "GetSSHPublicKey",
+    "UpdateSSHPublicKey",
+    "DeleteSSHPublicKey",
+    "CreateServiceSpecificCredential",
+    "ListServiceSpecificCredentials",
+    "ResetServiceSpecificCredential",
+    "UpdateServiceSpecificCredential",
+    "DeleteServiceSpecificCredential",
 ];
 
 pub(crate) async fn call(
@@ -94,6 +104,36 @@ pub(crate) async fn call(
             answer.empty(groups::remove_user_from_group(identity, input(form)?).await?)
         }
         "DeleteGroup" => answer.empty(groups::delete_group(identity, input(form)?).await?),
+        "UploadSSHPublicKey" => {
+            answer.with(ssh_keys::upload_ssh_public_key(identity, input(form)?, now).await?)
+        }
+        "ListSSHPublicKeys" => {
+            answer.with(ssh_keys::list_ssh_public_keys(identity, caller, input(form)?).await?)
+        }
+        "GetSSHPublicKey" => {
+            answer.with(ssh_keys::get_ssh_public_key(identity, input(form)?).await?)
+        }
+        "UpdateSSHPublicKey" => {
+            answer.empty(ssh_keys::update_ssh_public_key(identity, input(form)?).await?)
+        }
+        "DeleteSSHPublicKey" => {
+            answer.empty(ssh_keys::delete_ssh_public_key(identity, input(form)?).await?)
+        }
+        "CreateServiceSpecificCredential" => answer.with(
+            credentials::create_service_specific_credential(identity, input(form)?, now).await?,
+        ),
+        "ListServiceSpecificCredentials" => answer.with(
+            credentials::list_service_specific_credentials(identity, caller, input(form)?).await?,
+        ),
+        "ResetServiceSpecificCredential" => answer.with(
+            credentials::reset_service_specific_credential(identity, caller, input(form)?).await?,
+        ),
+        "UpdateServiceSpecificCredential" => answer.empty(
+            credentials::update_service_specific_credential(identity, caller, input(form)?).await?,
+        ),
+        "DeleteServiceSpecificCredential" => answer.empty(
+            credentials::delete_service_specific_credential(identity, caller, input(form)?).await?,
+        ),
         _ => Err(ApiError::internal(format!("IAM action {action} is listed but not dispatched"))),
     }
 }

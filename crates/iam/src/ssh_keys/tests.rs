@@ -1,0 +1,1 @@
+//! Tests of SSH keys through the API.
