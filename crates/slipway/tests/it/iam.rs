@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::server::RunningServer;
-use crate::support::text;
+use crate::support::{GitCredentials, git_command, git_ok, text};
 use crate::{Run, Sandbox};
 
 /// `aws iam <args>` as the admin, expected to succeed: its JSON (`Null` when it prints none).
@@ -161,4 +161,207 @@ fn users_and_access_keys_with_the_aws_cli() {
     iam_refused(&server, &["get-user", "--user-name", "ada.l"], "NoSuchEntity");
     let refused = server.aws_with(&ada, &["sts", "get-caller-identity"]);
     assert!(refused.stderr.contains("(InvalidClientTokenId)"), "{refused:?}");
+}
+
+#[test]
+fn ssh_keys_and_git_credentials_with_the_aws_cli_and_git() {
+    let sandbox = Sandbox::new();
+    let server =
+        RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &["--no-local-agent"]);
+    iam(&server, &["create-user", "--user-name", "ada"]);
+
+    // An OpenSSH key made by ssh-keygen, with the fingerprint `ssh-keygen -E md5` prints.
+    let key_file = sandbox.path("id_ed25519");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ada@example.com", "-f"])
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let public = std::fs::read_to_string(key_file.with_extension("pub")).unwrap();
+    let listed = std::process::Command::new("ssh-keygen")
+        .args(["-l", "-E", "md5", "-f"])
+        .arg(key_file.with_extension("pub"))
+        .output()
+        .unwrap();
+    let fingerprint = String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|it| it.strip_prefix("MD5:"))
+        .unwrap()
+        .to_owned();
+    let uploaded = iam(
+        &server,
+        &["upload-ssh-public-key", "--user-name", "ada", "--ssh-public-key-body", &public],
+    );
+    let key = &uploaded["SSHPublicKey"];
+    assert_eq!(key["Fingerprint"], fingerprint.as_str(), "{uploaded}");
+    assert_eq!(key["Status"], "Active");
+    let key_id = text(&key["SSHPublicKeyId"]);
+    assert!(key_id.starts_with("APKA") && key_id.len() == 20, "{key_id}");
+    iam_refused(
+        &server,
+        &["upload-ssh-public-key", "--user-name", "ada", "--ssh-public-key-body", &public],
+        "DuplicateSSHPublicKey",
+    );
+    iam_refused(
+        &server,
+        &["upload-ssh-public-key", "--user-name", "ada", "--ssh-public-key-body", "not a key"],
+        "UnrecognizedPublicKeyEncoding",
+    );
+    let got = iam(
+        &server,
+        &[
+            "get-ssh-public-key",
+            "--user-name",
+            "ada",
+            "--ssh-public-key-id",
+            &key_id,
+            "--encoding",
+            "SSH",
+        ],
+    );
+    let body = text(&got["SSHPublicKey"]["SSHPublicKeyBody"]);
+    assert!(public.starts_with(&body), "{body} / {public}");
+    let pem = iam(
+        &server,
+        &[
+            "get-ssh-public-key",
+            "--user-name",
+            "ada",
+            "--ssh-public-key-id",
+            &key_id,
+            "--encoding",
+            "PEM",
+        ],
+    );
+    assert!(
+        text(&pem["SSHPublicKey"]["SSHPublicKeyBody"]).starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    iam(
+        &server,
+        &[
+            "update-ssh-public-key",
+            "--user-name",
+            "ada",
+            "--ssh-public-key-id",
+            &key_id,
+            "--status",
+            "Inactive",
+        ],
+    );
+    let keys = iam(&server, &["list-ssh-public-keys", "--user-name", "ada"]);
+    assert_eq!(keys["SSHPublicKeys"][0]["Status"], "Inactive", "{keys}");
+    let conflict = iam_refused(&server, &["delete-user", "--user-name", "ada"], "DeleteConflict");
+    assert!(conflict.stderr.contains("SSH public keys"), "{conflict:?}");
+    iam(&server, &["delete-ssh-public-key", "--user-name", "ada", "--ssh-public-key-id", &key_id]);
+
+    // CodeCommit git credentials, which git pushes and clones with.
+    server.aws(&["codecommit", "create-repository", "--repository-name", "web"]).expect_code(0);
+    iam_refused(
+        &server,
+        &[
+            "create-service-specific-credential",
+            "--user-name",
+            "ada",
+            "--service-name",
+            "s3.amazonaws.com",
+        ],
+        "NotSupportedService",
+    );
+    let created = iam(
+        &server,
+        &[
+            "create-service-specific-credential",
+            "--user-name",
+            "ada",
+            "--service-name",
+            "codecommit.amazonaws.com",
+        ],
+    );
+    let credential = &created["ServiceSpecificCredential"];
+    let id = text(&credential["ServiceSpecificCredentialId"]);
+    let git = GitCredentials {
+        username: text(&credential["ServiceUserName"]),
+        password: text(&credential["ServicePassword"]),
+    };
+    let work = sandbox.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git_ok(&work, &["init", "-q", "-b", "main"]);
+    let commit = crate::support::commit(&work, "README.md", "hello\n", "first");
+    git_ok(&work, &["push", "-q", &git.url(&server.endpoint, "web"), "main"]);
+    let clone = sandbox.path("clone");
+    git_ok(
+        &sandbox.source(),
+        &["clone", "-q", &git.url(&server.endpoint, "web"), clone.to_str().unwrap()],
+    );
+    assert_eq!(git_ok(&clone, &["rev-parse", "HEAD"]).stdout.trim(), commit);
+
+    // Listed beside those `slipway git-credentials create` makes.
+    crate::support::git_credentials(&sandbox, &server, "ada");
+    let listed = iam(&server, &["list-service-specific-credentials", "--user-name", "ada"]);
+    assert_eq!(listed["ServiceSpecificCredentials"].as_array().unwrap().len(), 2, "{listed}");
+    iam_refused(
+        &server,
+        &[
+            "create-service-specific-credential",
+            "--user-name",
+            "ada",
+            "--service-name",
+            "codecommit.amazonaws.com",
+        ],
+        "LimitExceeded",
+    );
+
+    // A reset password replaces the old one; an Inactive credential is refused.
+    let reset = iam(
+        &server,
+        &[
+            "reset-service-specific-credential",
+            "--user-name",
+            "ada",
+            "--service-specific-credential-id",
+            &id,
+        ],
+    );
+    let new = GitCredentials {
+        username: git.username.clone(),
+        password: text(&reset["ServiceSpecificCredential"]["ServicePassword"]),
+    };
+    assert_eq!(reset["ServiceSpecificCredential"]["ServiceSpecificCredentialId"], id.as_str());
+    let old_url = git.url(&server.endpoint, "web");
+    assert_ne!(
+        git_command(&work, &["ls-remote", &old_url]).output().unwrap().status.code(),
+        Some(0)
+    );
+    git_ok(&work, &["ls-remote", &new.url(&server.endpoint, "web")]);
+    iam(
+        &server,
+        &[
+            "update-service-specific-credential",
+            "--user-name",
+            "ada",
+            "--service-specific-credential-id",
+            &id,
+            "--status",
+            "Inactive",
+        ],
+    );
+    let new_url = new.url(&server.endpoint, "web");
+    assert_ne!(
+        git_command(&work, &["ls-remote", &new_url]).output().unwrap().status.code(),
+        Some(0)
+    );
+    iam(
+        &server,
+        &[
+            "delete-service-specific-credential",
+            "--user-name",
+            "ada",
+            "--service-specific-credential-id",
+            &id,
+        ],
+    );
+    let listed = iam(&server, &["list-service-specific-credentials", "--user-name", "ada"]);
+    assert_eq!(listed["ServiceSpecificCredentials"].as_array().unwrap().len(), 1, "{listed}");
 }
