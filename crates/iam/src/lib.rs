@@ -21,4 +21,6 @@ pub mod identity;
 pub mod secrets_store;
 pub mod service_credentials;
 pub mod ssh_keys;
+#[cfg(test)]
+mod state_snapshot;
 pub mod users;
