@@ -12,9 +12,15 @@ use serde_json::{Value, json};
 use crate::crypto::SecretBox;
 use crate::identity::Identity;
 
-/// Every document kind the IAM API writes.
-const KINDS: &[&str] =
-    &[kinds::ACCESS_KEY, kinds::GIT_CREDENTIAL, kinds::GROUP, kinds::SSH_PUBLIC_KEY, kinds::USER];
+/// Every document kind the IAM API writes (console sessions: it ends them).
+const KINDS: &[&str] = &[
+    kinds::ACCESS_KEY,
+    kinds::CONSOLE_SESSION,
+    kinds::GIT_CREDENTIAL,
+    kinds::GROUP,
+    kinds::SSH_PUBLIC_KEY,
+    kinds::USER,
+];
 
 /// The state: `document <kind> <key>` to its contents.
 pub(crate) type Snapshot = BTreeMap<String, Value>;

@@ -11,7 +11,7 @@
 
 use awsapi::query::Timestamp;
 use awsapi::{ApiError, Caller};
-use engine::kinds::{ACCESS_KEY, GIT_CREDENTIAL, GROUP, SSH_PUBLIC_KEY, USER};
+use engine::kinds::{ACCESS_KEY, CONSOLE_SESSION, GIT_CREDENTIAL, GROUP, SSH_PUBLIC_KEY, USER};
 use engine::store::{Document, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -266,7 +266,8 @@ pub struct UpdateUserRequest {
 /// Moves or renames a user in one transaction: a rename moves the user's document to its
 /// new name and re-parents everything of the user's (access keys, git credentials, SSH
 /// keys) and rewrites the groups that list it; the id, the console password and the tags
-/// stay.
+/// stay. The user's console sessions end (they name the user by the old name, which someone
+/// else may take next).
 pub async fn update_user(identity: &Identity, input: UpdateUserRequest) -> Result<(), ApiError> {
     let (mut record, old_document) = identity.existing_user(&input.user_name).await?;
     if let Some(path) = input.new_path {
@@ -294,6 +295,7 @@ pub async fn update_user(identity: &Identity, input: UpdateUserRequest) -> Resul
         Write::Update { expected_version: old_document.version, document: old_document.clone() },
         Write::Delete { kind: USER.to_owned(), key: old_name.clone() },
         Write::Insert(Document { version: 0, ..document }),
+        Write::DeleteChildren { kind: CONSOLE_SESSION.to_owned(), parent: old_name.clone() },
     ];
     for kind in [ACCESS_KEY, GIT_CREDENTIAL, SSH_PUBLIC_KEY] {
         for mut child in
@@ -332,9 +334,9 @@ pub struct DeleteUserRequest {
     pub user_name: String,
 }
 
-/// Deletes a user that has nothing attached any more; otherwise `DeleteConflict`, naming
-/// what must go first (IAM's order: console password, access keys, SSH keys, git
-/// credentials, groups).
+/// Deletes a user that has nothing attached any more, with any console session it still has;
+/// otherwise `DeleteConflict`, naming what must go first (IAM's order: console password,
+/// access keys, SSH keys, git credentials, groups).
 pub async fn delete_user(identity: &Identity, input: DeleteUserRequest) -> Result<(), ApiError> {
     let (record, document) = identity.existing_user(&input.user_name).await?;
     let name = &record.name;
@@ -362,6 +364,7 @@ pub async fn delete_user(identity: &Identity, input: DeleteUserRequest) -> Resul
         .apply(vec![
             Write::Update { document, expected_version: version },
             Write::Delete { kind: USER.to_owned(), key: name.clone() },
+            Write::DeleteChildren { kind: CONSOLE_SESSION.to_owned(), parent: name.clone() },
         ])
         .await
         .map_err(store_error)

@@ -147,6 +147,7 @@ async fn a_rename_carries_keys_credentials_ssh_keys_groups_and_password_in_one_t
     .unwrap();
     let membership = GroupMembershipRequest { group_name: "devs".into(), user_name: "ada".into() };
     groups::add_user_to_group(&identity, membership).await.unwrap();
+    sign_in(&store, "ada").await;
 
     // Onto an existing name: refused, nothing changes.
     let before = snapshot(&store).await;
@@ -170,6 +171,7 @@ async fn a_rename_carries_keys_credentials_ssh_keys_groups_and_password_in_one_t
         changes(&before, &after),
         [
             format!("document access-key {} changed", key.access_key_id),
+            "document console-session session-of-ada removed".to_owned(),
             format!("document git-credential {git_user} changed"),
             "document group devs changed".to_owned(),
             format!("document ssh-public-key {ssh_id} changed"),
@@ -241,12 +243,29 @@ async fn delete_user_says_what_must_go_first_and_then_deletes_only_the_user() {
     refused(&identity, &store, "remove user from all groups").await;
     groups::remove_user_from_group(&identity, membership()).await.unwrap();
 
+    sign_in(&store, "ada").await;
     let before = snapshot(&store).await;
     delete().await.unwrap();
-    assert_eq!(changes(&before, &snapshot(&store).await), ["document user ada removed"]);
+    assert_eq!(
+        changes(&before, &snapshot(&store).await),
+        ["document console-session session-of-ada removed", "document user ada removed"]
+    );
     let err = delete().await.unwrap_err();
     assert_eq!((err.kind, err.code.as_str()), (ErrorKind::EntityNotFound, "NoSuchEntity"));
     assert_eq!(err.message, "The user with name ada cannot be found.");
+}
+
+/// A console session of `user`, as the server's console keeps it.
+async fn sign_in(store: &engine::store::Store, user: &str) {
+    let session = Document {
+        kind: engine::kinds::CONSOLE_SESSION.to_owned(),
+        key: format!("session-of-{user}"),
+        parent: Some(user.to_owned()),
+        sort: 0,
+        version: 0,
+        body: json!({ "userName": user, "csrf": "x" }),
+    };
+    store.apply(vec![Write::Insert(session)]).await.unwrap();
 }
 
 /// DeleteUser of `ada` is refused, saying it must `expected` first, and changes nothing.
