@@ -1,7 +1,7 @@
 //! What the IAM API's operations share: their errors as IAM names them (with IAM's HTTP
 //! statuses), tags, paging by `Marker`/`MaxItems`, the name and path rules, and the ids IAM
 //! gives users, keys and credentials. The operations themselves are in [`crate::users`],
-//! [`crate::access_keys`], [`crate::groups`], [`crate::ssh_keys`] and
+//! [`crate::access_keys`], [`crate::login_profiles`], [`crate::groups`], [`crate::ssh_keys`] and
 //! [`crate::service_credentials`]; each takes the time as `now` (milliseconds) and makes one
 //! store transaction per transition.
 

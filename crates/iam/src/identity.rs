@@ -54,7 +54,7 @@ pub const MIN_PASSWORD_LENGTH: usize = 8;
 pub const MAX_PASSWORD_LENGTH: usize = 128;
 
 /// The field of a user's document that holds the console password's hash.
-const PASSWORD_HASH: &str = "consolePasswordHash";
+pub(crate) const PASSWORD_HASH: &str = "consolePasswordHash";
 
 /// Users and access keys in the store.
 #[derive(Clone)]
@@ -140,14 +140,7 @@ impl Identity {
 
     /// Sets the console password of `user`, replacing any previous one.
     pub async fn set_password(&self, user: &str, password: &str) -> Result<(), IdentityError> {
-        let length = password.chars().count();
-        if !(MIN_PASSWORD_LENGTH..=MAX_PASSWORD_LENGTH).contains(&length) {
-            return Err(IdentityError::InvalidPassword);
-        }
-        let password = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .expect("hashing a password does not panic");
+        let hash = checked_hash(password).await?;
         // Read, change, write with the version read: a concurrent change of the same user
         // makes this one fail rather than be lost.
         let Some(mut document) = self.store.get(USER, user).await? else {
@@ -202,6 +195,19 @@ impl Identity {
             }
         }
     }
+}
+
+/// The hash of a console password of an accepted length (hashed on a blocking thread: it is
+/// slow by design).
+pub(crate) async fn checked_hash(password: &str) -> Result<String, IdentityError> {
+    let length = password.chars().count();
+    if !(MIN_PASSWORD_LENGTH..=MAX_PASSWORD_LENGTH).contains(&length) {
+        return Err(IdentityError::InvalidPassword);
+    }
+    let password = password.to_owned();
+    Ok(tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .expect("hashing a password does not panic"))
 }
 
 /// PBKDF2 iterations for new hashes (OWASP's figure for HMAC-SHA256); a stored hash says its

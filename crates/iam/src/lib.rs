@@ -1,6 +1,7 @@
 //! IAM and the secrets it guards: users, access keys and console passwords ([`identity`]),
 //! HTTPS git credentials ([`git_credentials`]), the IAM API's operations on them ([`api`]:
-//! [`users`], [`access_keys`], [`groups`], [`ssh_keys`], [`service_credentials`]), the installation's sealing key ([`crypto`]),
+//! [`users`], [`access_keys`], [`login_profiles`], [`groups`], [`ssh_keys`],
+//! [`service_credentials`]), the installation's sealing key ([`crypto`]),
 //! and the sealed parameters and secrets with the SSM and Secrets Manager operations that set
 //! them ([`secrets_store`]).
 //!
@@ -18,6 +19,7 @@ pub mod crypto;
 pub mod git_credentials;
 pub mod groups;
 pub mod identity;
+pub mod login_profiles;
 pub mod secrets_store;
 pub mod service_credentials;
 pub mod ssh_keys;

@@ -4,7 +4,9 @@
 //! function in the `iam` crate at the one reading of the clock for the request, and their
 //! typed output answers as IAM's XML.
 
-use ::iam::{access_keys, groups, service_credentials as credentials, ssh_keys, users};
+use ::iam::{
+    access_keys, groups, login_profiles, service_credentials as credentials, ssh_keys, users,
+};
 use awsapi::query::{IAM_NAMESPACE, input, response};
 use serde::Serialize;
 
@@ -28,6 +30,10 @@ const ACTIONS: &[&str] = &[
     "UpdateAccessKey",
     "DeleteAccessKey",
     "GetAccessKeyLastUsed",
+    "CreateLoginProfile",
+    "GetLoginProfile",
+    "UpdateLoginProfile",
+    "DeleteLoginProfile",
     "CreateGroup",
     "GetGroup",
     "ListGroups",
@@ -93,6 +99,16 @@ pub(crate) async fn call(
         "GetAccessKeyLastUsed" => {
             answer.with(access_keys::get_access_key_last_used(identity, input(form)?).await?)
         }
+        "CreateLoginProfile" => answer
+            .with(login_profiles::create_login_profile(identity, caller, input(form)?, now).await?),
+        "GetLoginProfile" => {
+            answer.with(login_profiles::get_login_profile(identity, caller, input(form)?).await?)
+        }
+        "UpdateLoginProfile" => {
+            answer.empty(login_profiles::update_login_profile(identity, input(form)?, now).await?)
+        }
+        "DeleteLoginProfile" => answer
+            .empty(login_profiles::delete_login_profile(identity, caller, input(form)?).await?),
         "CreateGroup" => answer.with(groups::create_group(identity, input(form)?, now).await?),
         "GetGroup" => answer.with(groups::get_group(identity, input(form)?).await?),
         "ListGroups" => answer.with(groups::list_groups(identity, input(form)?).await?),

@@ -156,6 +156,13 @@ fn users_and_access_keys_with_the_aws_cli() {
     let conflict = iam_refused(&server, &["delete-user", "--user-name", "ada.l"], "DeleteConflict");
     assert!(conflict.stderr.contains("groups"), "{conflict:?}");
     iam(&server, &["remove-user-from-group", "--group-name", "developers", "--user-name", "ada.l"]);
+    // A console password (IAM's login profile) must go first too.
+    iam(&server, &["create-login-profile", "--user-name", "ada.l", "--password", "correct horse"]);
+    let profile = iam(&server, &["get-login-profile", "--user-name", "ada.l"]);
+    assert_eq!(profile["LoginProfile"]["UserName"], "ada.l", "{profile}");
+    let conflict = iam_refused(&server, &["delete-user", "--user-name", "ada.l"], "DeleteConflict");
+    assert!(conflict.stderr.contains("must delete login profile first"), "{conflict:?}");
+    iam(&server, &["delete-login-profile", "--user-name", "ada.l"]);
     iam(&server, &["delete-user", "--user-name", "ada.l"]);
     iam(&server, &["delete-group", "--group-name", "developers"]);
     iam_refused(&server, &["get-user", "--user-name", "ada.l"], "NoSuchEntity");
