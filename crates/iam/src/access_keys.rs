@@ -8,7 +8,7 @@
 
 use awsapi::query::Timestamp;
 use awsapi::{ApiError, Caller};
-use engine::kinds::ACCESS_KEY;
+use engine::kinds::{ACCESS_KEY, USER};
 use engine::store::{Document, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -72,13 +72,27 @@ pub async fn create_access_key(
     now: i64,
 ) -> Result<CreateAccessKeyResponse, ApiError> {
     let user = user_or_caller(input.user_name, caller);
-    let keys = identity.access_keys(&user).await?;
+    let Some(user_document) = identity.store.get(USER, &user).await.map_err(store_error)? else {
+        return Err(api::no_such_user(&user));
+    };
+    let keys = identity.store.list_all(ACCESS_KEY, Some(&user)).await.map_err(store_error)?;
     if keys.len() >= MAX_ACCESS_KEYS_PER_USER {
         return Err(api::limit_exceeded(&format!(
             "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS_PER_USER}"
         )));
     }
-    let credentials = identity.create_access_key(&user, now).await?;
+    let (document, credentials) = identity.new_access_key(&user, now);
+    // The user's document is written back unchanged with the key: two creations at once (or
+    // a DeleteUser) cannot both pass the quota (or the conflict check).
+    let version = user_document.version;
+    identity
+        .store
+        .apply(vec![
+            Write::Update { document: user_document, expected_version: version },
+            Write::Insert(document),
+        ])
+        .await
+        .map_err(store_error)?;
     Ok(CreateAccessKeyResponse {
         access_key: AccessKey {
             user_name: credentials.user,
@@ -93,7 +107,7 @@ pub async fn create_access_key(
 impl Identity {
     /// The access keys of `user`, oldest first; `NoSuchUser` when there is no such user.
     pub async fn access_keys(&self, user: &str) -> Result<Vec<AccessKeyMetadata>, IdentityError> {
-        if self.store.get(engine::kinds::USER, user).await?.is_none() {
+        if self.store.get(USER, user).await?.is_none() {
             return Err(IdentityError::NoSuchUser(user.to_owned()));
         }
         let mut documents = self.store.list_all(ACCESS_KEY, Some(user)).await?;
@@ -103,7 +117,7 @@ impl Identity {
 
     /// The key `access_key_id` of `user`, or `NoSuchEntity` (also for another user's key).
     async fn key_of(&self, user: &str, access_key_id: &str) -> Result<Document, ApiError> {
-        if self.store.get(engine::kinds::USER, user).await.map_err(store_error)?.is_none() {
+        if self.store.get(USER, user).await.map_err(store_error)?.is_none() {
             return Err(api::no_such_user(user));
         }
         let document = self.store.get(ACCESS_KEY, access_key_id).await.map_err(store_error)?;

@@ -104,6 +104,14 @@ impl Identity {
         if self.store.get(USER, user).await?.is_none() {
             return Err(IdentityError::NoSuchUser(user.to_owned()));
         }
+        let (document, credentials) = self.new_access_key(user, now_ms);
+        self.store.apply(vec![Write::Insert(document)]).await?;
+        Ok(credentials)
+    }
+
+    /// A new access key of `user`: the document to insert (its secret sealed) and the
+    /// credentials, shown this once.
+    pub(crate) fn new_access_key(&self, user: &str, now_ms: i64) -> (Document, Credentials) {
         let access_key_id =
             format!("AKIA{}", random_string(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"));
         let secret_access_key =
@@ -123,8 +131,7 @@ impl Identity {
             version: 0,
             body,
         };
-        self.store.apply(vec![Write::Insert(document)]).await?;
-        Ok(Credentials { user: user.to_owned(), access_key_id, secret_access_key })
+        (document, Credentials { user: user.to_owned(), access_key_id, secret_access_key })
     }
 
     /// Deactivates a key for good: requests signed with it are refused from now on.

@@ -195,7 +195,19 @@ pub async fn upload_ssh_public_key(
             "uploadDate": now,
         }),
     };
-    identity.store.apply(vec![Write::Insert(document)]).await.map_err(store_error)?;
+    // Written with the user's document, unchanged: two uploads at once (or a DeleteUser)
+    // cannot both pass the checks.
+    let user_document = identity.store.get(USER, &user).await.map_err(store_error)?;
+    let user_document = user_document.ok_or_else(|| api::no_such_user(&user))?;
+    let version = user_document.version;
+    identity
+        .store
+        .apply(vec![
+            Write::Update { document: user_document, expected_version: version },
+            Write::Insert(document),
+        ])
+        .await
+        .map_err(store_error)?;
     Ok(SSHPublicKeyResponse { ssh_public_key: stored.to_shape(Encoding::Ssh) })
 }
 

@@ -24,8 +24,14 @@ async fn a_user_has_two_keys_at_most_and_the_caller_is_the_default_user() {
     let after = snapshot(&store).await;
     assert_eq!(
         changes(&before, &after),
-        [format!("document access-key {} added", first.access_key_id)]
+        // The user's document is written back (its version only), so that concurrent
+        // creations cannot both pass the quota.
+        [
+            format!("document access-key {} added", first.access_key_id),
+            "document user ada changed".into()
+        ]
     );
+    assert_eq!(after["document user ada"]["body"], before["document user ada"]["body"]);
     assert_eq!((first.user_name.as_str(), first.status.as_str()), ("ada", "Active"));
     assert!(first.access_key_id.starts_with("AKIA") && first.access_key_id.len() == 20);
     assert_eq!(first.secret_access_key.len(), 40);

@@ -20,10 +20,12 @@ async fn an_uploaded_key_is_found_by_its_id_until_deleted() {
     let uploaded =
         upload_ssh_public_key(&identity, upload("ada", ED25519), 3).await.unwrap().ssh_public_key;
     let id = uploaded.ssh_public_key_id.clone();
+    let after = snapshot(&store).await;
     assert_eq!(
-        changes(&before, &snapshot(&store).await),
-        [format!("document ssh-public-key {id} added")]
+        changes(&before, &after),
+        [format!("document ssh-public-key {id} added"), "document user ada changed".into()]
     );
+    assert_eq!(after["document user ada"]["body"], before["document user ada"]["body"]);
     assert!(id.starts_with("APKA") && id.len() == 20, "{id}");
     assert_eq!(uploaded.fingerprint, "12:d9:2c:49:59:0e:47:4a:9f:27:a3:6a:cb:0f:57:6f");
     assert_eq!(uploaded.status, "Active");
