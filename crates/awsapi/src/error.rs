@@ -12,6 +12,15 @@ pub enum ErrorKind {
     Conflict,
     /// The caller is asking too often (400, as AWS answers it).
     Throttled,
+    /// What the request names does not exist, in a service that answers it with 404 (IAM's
+    /// `NoSuchEntity`, `NotSupportedService`).
+    EntityNotFound,
+    /// The request conflicts with the current state, in a service that answers it with 409
+    /// (IAM's `EntityAlreadyExists`, `DeleteConflict`, `LimitExceeded`).
+    EntityConflict,
+    /// The caller may not do this, in a service that answers it with 403 (IAM's
+    /// `AccessDenied`).
+    Forbidden,
     /// The request carries no credentials at all (403).
     Unauthenticated,
     /// The request body is larger than the server accepts (413).

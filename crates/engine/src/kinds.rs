@@ -63,6 +63,10 @@ pub const USER: &str = "user";
 pub const ACCESS_KEY: &str = "access-key";
 /// HTTPS git credentials (stored salted and hashed); the key is the git user name.
 pub const GIT_CREDENTIAL: &str = "git-credential";
+/// An IAM group with its members' names; the key is the group's name.
+pub const GROUP: &str = "group";
+/// A user's SSH public key; the key is its id (`APKA…`), the parent the user.
+pub const SSH_PUBLIC_KEY: &str = "ssh-public-key";
 /// An SSM parameter (sealed when a SecureString).
 pub const PARAMETER: &str = "parameter";
 /// A Secrets Manager secret (sealed).

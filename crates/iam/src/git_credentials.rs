@@ -9,7 +9,9 @@
 //!
 //! A credential is a document of kind `git-credential` keyed by its generated git user name
 //! (`<user>-at-<6 digits>`), child of the user, with the body
-//! `{userName, passwordHash, salt, status, createdMs}`: `salt` is 16 random bytes in hex and
+//! `{userName, passwordHash, salt, status, createdMs, credentialId}` (`credentialId`, IAM's
+//! `ServiceSpecificCredentialId`, is absent from credentials made before it was written:
+//! [`crate::service_credentials`] derives theirs): `salt` is 16 random bytes in hex and
 //! `passwordHash` is hex SHA-256 of the salt's bytes then the password's. The password is 40
 //! random characters, so a fast hash is enough (nothing to guess); it is shown once and never
 //! stored. This format is what existing installations hold: it does not change.
@@ -78,6 +80,7 @@ impl Identity {
                     "salt": hex::encode(&salt),
                     "status": "Active",
                     "createdMs": now_ms,
+                    "credentialId": crate::api::new_id("ACCA", 21),
                 }),
             };
             match self.store.apply(vec![Write::Insert(document)]).await {
@@ -92,6 +95,17 @@ impl Identity {
                 key: format!("{user}-at-…"),
             })
             .into())
+    }
+
+    /// A new password for the credential `document` (which keeps its name): the updated
+    /// document, to write with the version read, and the password, shown this once.
+    pub(crate) fn new_password(mut document: Document) -> (Document, String) {
+        let password =
+            random_string(40, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+        let salt = random_bytes(16);
+        document.body["passwordHash"] = json!(password_hash(&salt, &password));
+        document.body["salt"] = json!(hex::encode(&salt));
+        (document, password)
     }
 
     /// Deactivates HTTPS git credentials for good: git refuses them from now on.

@@ -57,14 +57,14 @@ pub const MIN_PASSWORD_LENGTH: usize = 8;
 pub const MAX_PASSWORD_LENGTH: usize = 128;
 
 /// The field of a user's document that holds the console password's hash.
-const PASSWORD_HASH: &str = "consolePasswordHash";
+pub(crate) const PASSWORD_HASH: &str = "consolePasswordHash";
 
 /// Users and access keys in the store.
 #[derive(Clone)]
 pub struct Identity {
     pub(crate) store: Store,
-    secrets: SecretBox,
-    account: String,
+    pub(crate) secrets: SecretBox,
+    pub(crate) account: String,
     keys: Arc<KeyCache>,
 }
 
@@ -153,32 +153,10 @@ impl Identity {
         Ok(Some(self.create_access_key("admin", now_ms).await?))
     }
 
+    /// Creates the user `name` at the root path, without tags (`slipway user create`, the
+    /// first admin): [`Identity::insert_user`], as CreateUser does.
     pub async fn create_user(&self, name: &str, now_ms: i64) -> Result<(), IdentityError> {
-        let valid = !name.is_empty()
-            && name.len() <= 64
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-        if !valid {
-            return Err(IdentityError::InvalidName(name.to_owned()));
-        }
-        let body = json!({
-            "userName": name,
-            "arn": format!("arn:aws:iam::{}:user/{name}", self.account),
-            "createDate": now_ms,
-        });
-        let document = Document {
-            kind: USER.to_owned(),
-            key: name.to_owned(),
-            parent: None,
-            sort: now_ms,
-            version: 0,
-            body,
-        };
-        match self.store.apply(vec![Write::Insert(document)]).await {
-            Err(StoreError::AlreadyExists { .. }) => {
-                Err(IdentityError::UserExists(name.to_owned()))
-            }
-            other => Ok(other?),
-        }
+        self.insert_user(name, "/", Vec::new(), now_ms).await.map(drop)
     }
 
     pub async fn create_access_key(
@@ -189,6 +167,14 @@ impl Identity {
         if self.store.get(USER, user).await?.is_none() {
             return Err(IdentityError::NoSuchUser(user.to_owned()));
         }
+        let (document, credentials) = self.new_access_key(user, now_ms);
+        self.store.apply(vec![Write::Insert(document)]).await?;
+        Ok(credentials)
+    }
+
+    /// A new access key of `user`: the document to insert (its secret sealed) and the
+    /// credentials, shown this once.
+    pub(crate) fn new_access_key(&self, user: &str, now_ms: i64) -> (Document, Credentials) {
         let access_key_id =
             format!("AKIA{}", random_string(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"));
         let secret_access_key =
@@ -208,8 +194,7 @@ impl Identity {
             version: 0,
             body,
         };
-        self.store.apply(vec![Write::Insert(document)]).await?;
-        Ok(Credentials { user: user.to_owned(), access_key_id, secret_access_key })
+        (document, Credentials { user: user.to_owned(), access_key_id, secret_access_key })
     }
 
     /// Deactivates a key for good: requests signed with it are refused from now on.
@@ -225,14 +210,7 @@ impl Identity {
 
     /// Sets the console password of `user`, replacing any previous one.
     pub async fn set_password(&self, user: &str, password: &str) -> Result<(), IdentityError> {
-        let length = password.chars().count();
-        if !(MIN_PASSWORD_LENGTH..=MAX_PASSWORD_LENGTH).contains(&length) {
-            return Err(IdentityError::InvalidPassword);
-        }
-        let password = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .expect("hashing a password does not panic");
+        let hash = checked_hash(password).await?;
         // Read, change, write with the version read: a concurrent change of the same user
         // makes this one fail rather than be lost.
         let Some(mut document) = self.store.get(USER, user).await? else {
@@ -298,6 +276,19 @@ impl Identity {
             }
         }
     }
+}
+
+/// The hash of a console password of an accepted length (hashed on a blocking thread: it is
+/// slow by design).
+pub(crate) async fn checked_hash(password: &str) -> Result<String, IdentityError> {
+    let length = password.chars().count();
+    if !(MIN_PASSWORD_LENGTH..=MAX_PASSWORD_LENGTH).contains(&length) {
+        return Err(IdentityError::InvalidPassword);
+    }
+    let password = password.to_owned();
+    Ok(tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .expect("hashing a password does not panic"))
 }
 
 /// PBKDF2 iterations for new hashes (OWASP's figure for HMAC-SHA256); a stored hash says its

@@ -1,5 +1,7 @@
 //! IAM and the secrets it guards: users, access keys and console passwords ([`identity`]),
-//! HTTPS git credentials ([`git_credentials`]), the installation's sealing key ([`crypto`]),
+//! HTTPS git credentials ([`git_credentials`]), the IAM API's operations on them ([`api`]:
+//! [`users`], [`access_keys`], [`login_profiles`], [`groups`], [`ssh_keys`],
+//! [`service_credentials`]), the installation's sealing key ([`crypto`]),
 //! and the sealed parameters and secrets with the SSM and Secrets Manager operations that set
 //! them ([`secrets_store`]); the IAM policy documents that say who may do what, with their
 //! evaluation ([`policy`]); and AWS's tables of actions, resource types, condition keys and
@@ -13,9 +15,18 @@
 //!
 //! **Boundary:** no HTTP edge: this crate never depends on axum, askama or `server`.
 
+pub mod access_keys;
+pub mod api;
 pub mod catalog;
 pub mod crypto;
 pub mod git_credentials;
+pub mod groups;
 pub mod identity;
+pub mod login_profiles;
 pub mod policy;
 pub mod secrets_store;
+pub mod service_credentials;
+pub mod ssh_keys;
+#[cfg(test)]
+mod state_snapshot;
+pub mod users;

@@ -202,6 +202,7 @@ pub(crate) fn scope_service<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<
 
 pub(crate) mod codebuild;
 pub(crate) mod codecommit;
+mod iam;
 mod query;
 pub(crate) use query::s3_not_available;
 

@@ -12,7 +12,9 @@ pub(crate) fn status(kind: ErrorKind) -> StatusCode {
         ErrorKind::Client | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::Throttled => {
             StatusCode::BAD_REQUEST
         }
-        ErrorKind::Unauthenticated => StatusCode::FORBIDDEN,
+        ErrorKind::Unauthenticated | ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::EntityNotFound => StatusCode::NOT_FOUND,
+        ErrorKind::EntityConflict => StatusCode::CONFLICT,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -232,11 +232,15 @@ async fn services_not_available_yet_say_so_in_their_clients_protocol() {
         );
     }
 
-    let answer = harness.send(Call::query("iam", b"Action=ListUsers&Version=2010-05-08")).await;
+    let answer = harness.send(Call::query("iam", b"Action=ListRoles&Version=2010-05-08")).await;
     assert_eq!((answer.status, answer.content_type.as_str()), (400, "text/xml"), "{}", answer.text);
     assert!(answer.text.contains("<ErrorResponse"), "{}", answer.text);
     assert!(answer.text.contains("<Code>InvalidAction</Code>"), "{}", answer.text);
-    assert!(answer.text.contains("IAM is not available on this server yet"), "{}", answer.text);
+    assert!(
+        answer.text.contains("The IAM action ListRoles is not available on this server yet"),
+        "{}",
+        answer.text
+    );
 
     let mut call = Call::query("s3", b"");
     call.content_type = "application/xml";
@@ -275,4 +279,52 @@ async fn sts_get_caller_identity_names_the_signer() {
     let answer = harness.send(call).await;
     assert!(answer.text.contains("<Code>SignatureDoesNotMatch</Code>"), "{}", answer.text);
     assert!(answer.text.contains("us-east-1"), "{}", answer.text);
+}
+
+#[tokio::test]
+async fn iam_answers_its_xml_with_its_statuses() {
+    let harness = Harness::start().await;
+    let send = |body: &'static [u8]| harness.send(Call::query("iam", body));
+    let created = send(b"Action=CreateUser&Version=2010-05-08&UserName=ada&Path=%2Feng%2F").await;
+    assert_eq!(
+        (created.status, created.content_type.as_str()),
+        (200, "text/xml"),
+        "{}",
+        created.text
+    );
+    assert!(
+        created.text.contains(
+            "<CreateUserResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+             <CreateUserResult><User><Path>/eng/</Path><UserName>ada</UserName><UserId>AIDA"
+        ),
+        "{}",
+        created.text
+    );
+    assert!(created.text.contains("<Arn>arn:aws:iam::000000000000:user/eng/ada</Arn>"));
+    assert!(created.text.contains("<ResponseMetadata><RequestId>"), "{}", created.text);
+
+    let deleted = send(b"Action=DeleteGroup&Version=2010-05-08&GroupName=none").await;
+    assert_eq!(deleted.status, 404, "{}", deleted.text);
+    assert!(
+        deleted.text.contains(
+            "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error>\
+             <Type>Sender</Type><Code>NoSuchEntity</Code>"
+        ),
+        "{}",
+        deleted.text
+    );
+    let again = send(b"Action=CreateUser&Version=2010-05-08&UserName=ada").await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert!(again.text.contains("<Code>EntityAlreadyExists</Code>"), "{}", again.text);
+    let missing = send(b"Action=TagUser&Version=2010-05-08&UserName=ada").await;
+    assert_eq!(missing.status, 400, "{}", missing.text);
+    assert!(missing.text.contains("<Code>ValidationError</Code>"), "{}", missing.text);
+    assert!(missing.text.contains("at &apos;Tags&apos;"), "{}", missing.text);
+    let done = send(b"Action=DeleteUser&Version=2010-05-08&UserName=ada").await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(done.text.contains("<DeleteUserResponse"), "{}", done.text);
+    assert!(!done.text.contains("<DeleteUserResult>"), "{}", done.text);
+    // Signed for STS, an IAM action is STS's business.
+    let sts = harness.send(Call::query("sts", b"Action=ListUsers&Version=2010-05-08")).await;
+    assert!(sts.text.contains("<Code>InvalidAction</Code>"), "{}", sts.text);
 }

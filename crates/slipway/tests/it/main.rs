@@ -15,6 +15,7 @@ mod codecommit_files;
 mod console;
 mod git;
 mod git_concurrency;
+mod iam;
 mod mirrors;
 mod pull_requests;
 mod readme;

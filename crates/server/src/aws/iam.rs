@@ -1,0 +1,209 @@
+//! The IAM operation table (Query protocol, SigV4 service `iam`): each action's form members
+//! are decoded into its typed input (`awsapi::query::input`), authorized as
+//! `iam:<Action>` on the user or group it names (IAM's ARNs, with their paths), go to their
+//! function in the `iam` crate at the one reading of the clock for the request, and their
+//! typed output answers as IAM's XML.
+
+use ::iam::{
+    access_keys, groups, login_profiles, service_credentials as credentials, ssh_keys, users,
+};
+use awsapi::query::{IAM_NAMESPACE, input, response};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::auth::{self, Principal};
+use crate::aws::Caller;
+use crate::error::{ApiError, ErrorKind};
+
+/// The actions this server implements.
+const ACTIONS: &[&str] = &[
+    "CreateUser",
+    "GetUser",
+    "ListUsers",
+    "UpdateUser",
+    "DeleteUser",
+    "TagUser",
+    "UntagUser",
+    "ListUserTags",
+    "CreateAccessKey",
+    "ListAccessKeys",
+    "UpdateAccessKey",
+    "DeleteAccessKey",
+    "GetAccessKeyLastUsed",
+    "CreateLoginProfile",
+    "GetLoginProfile",
+    "UpdateLoginProfile",
+    "DeleteLoginProfile",
+    "CreateGroup",
+    "GetGroup",
+    "ListGroups",
+    "ListGroupsForUser",
+    "AddUserToGroup",
+    "RemoveUserFromGroup",
+    "DeleteGroup",
+    "UploadSSHPublicKey",
+    "ListSSHPublicKeys",
+    "GetSSHPublicKey",
+    "UpdateSSHPublicKey",
+    "DeleteSSHPublicKey",
+    "CreateServiceSpecificCredential",
+    "ListServiceSpecificCredentials",
+    "ResetServiceSpecificCredential",
+    "UpdateServiceSpecificCredential",
+    "DeleteServiceSpecificCredential",
+];
+
+pub(crate) async fn call(
+    state: &AppState,
+    principal: &Principal,
+    caller: &Caller,
+    action: &str,
+    form: &[(String, String)],
+    request_id: &str,
+) -> Result<String, ApiError> {
+    if !ACTIONS.contains(&action) {
+        return Err(ApiError::client(
+            "InvalidAction",
+            format!("The IAM action {action} is not available on this server yet."),
+        ));
+    }
+    let resource = resource(state, caller, action, form).await;
+    auth::authorize(principal, &format!("iam:{action}"), &auth::Resource::Arn(&resource))
+        .map_err(|denied| ApiError::new(ErrorKind::Forbidden, "AccessDenied", denied.message))?;
+    tracing::debug!(user = %caller.user, %action, "IAM call");
+    let identity = &state.identity;
+    // The one reading of the clock for this request: the service functions take the time.
+    let now = engine::clock::now_ms();
+    let answer = Answer { action, request_id };
+    match action {
+        "CreateUser" => answer.with(users::create_user(identity, input(form)?, now).await?),
+        "GetUser" => answer.with(users::get_user(identity, caller, input(form)?).await?),
+        "ListUsers" => answer.with(users::list_users(identity, input(form)?).await?),
+        "UpdateUser" => answer.empty(users::update_user(identity, input(form)?).await?),
+        "DeleteUser" => answer.empty(users::delete_user(identity, input(form)?).await?),
+        "TagUser" => answer.empty(users::tag_user(identity, input(form)?).await?),
+        "UntagUser" => answer.empty(users::untag_user(identity, input(form)?).await?),
+        "ListUserTags" => answer.with(users::list_user_tags(identity, input(form)?).await?),
+        "CreateAccessKey" => {
+            answer.with(access_keys::create_access_key(identity, caller, input(form)?, now).await?)
+        }
+        "ListAccessKeys" => {
+            answer.with(access_keys::list_access_keys(identity, caller, input(form)?).await?)
+        }
+        "UpdateAccessKey" => {
+            answer.empty(access_keys::update_access_key(identity, caller, input(form)?).await?)
+        }
+        "DeleteAccessKey" => {
+            answer.empty(access_keys::delete_access_key(identity, caller, input(form)?).await?)
+        }
+        "GetAccessKeyLastUsed" => {
+            answer.with(access_keys::get_access_key_last_used(identity, input(form)?).await?)
+        }
+        "CreateLoginProfile" => answer
+            .with(login_profiles::create_login_profile(identity, caller, input(form)?, now).await?),
+        "GetLoginProfile" => {
+            answer.with(login_profiles::get_login_profile(identity, caller, input(form)?).await?)
+        }
+        "UpdateLoginProfile" => {
+            answer.empty(login_profiles::update_login_profile(identity, input(form)?, now).await?)
+        }
+        "DeleteLoginProfile" => answer
+            .empty(login_profiles::delete_login_profile(identity, caller, input(form)?).await?),
+        "CreateGroup" => answer.with(groups::create_group(identity, input(form)?, now).await?),
+        "GetGroup" => answer.with(groups::get_group(identity, input(form)?).await?),
+        "ListGroups" => answer.with(groups::list_groups(identity, input(form)?).await?),
+        "ListGroupsForUser" => {
+            answer.with(groups::list_groups_for_user(identity, input(form)?).await?)
+        }
+        "AddUserToGroup" => answer.empty(groups::add_user_to_group(identity, input(form)?).await?),
+        "RemoveUserFromGroup" => {
+            answer.empty(groups::remove_user_from_group(identity, input(form)?).await?)
+        }
+        "DeleteGroup" => answer.empty(groups::delete_group(identity, input(form)?).await?),
+        "UploadSSHPublicKey" => {
+            answer.with(ssh_keys::upload_ssh_public_key(identity, input(form)?, now).await?)
+        }
+        "ListSSHPublicKeys" => {
+            answer.with(ssh_keys::list_ssh_public_keys(identity, caller, input(form)?).await?)
+        }
+        "GetSSHPublicKey" => {
+            answer.with(ssh_keys::get_ssh_public_key(identity, input(form)?).await?)
+        }
+        "UpdateSSHPublicKey" => {
+            answer.empty(ssh_keys::update_ssh_public_key(identity, input(form)?).await?)
+        }
+        "DeleteSSHPublicKey" => {
+            answer.empty(ssh_keys::delete_ssh_public_key(identity, input(form)?).await?)
+        }
+        "CreateServiceSpecificCredential" => answer.with(
+            credentials::create_service_specific_credential(identity, input(form)?, now).await?,
+        ),
+        "ListServiceSpecificCredentials" => answer.with(
+            credentials::list_service_specific_credentials(identity, caller, input(form)?).await?,
+        ),
+        "ResetServiceSpecificCredential" => answer.with(
+            credentials::reset_service_specific_credential(identity, caller, input(form)?).await?,
+        ),
+        "UpdateServiceSpecificCredential" => answer.empty(
+            credentials::update_service_specific_credential(identity, caller, input(form)?).await?,
+        ),
+        "DeleteServiceSpecificCredential" => answer.empty(
+            credentials::delete_service_specific_credential(identity, caller, input(form)?).await?,
+        ),
+        _ => Err(ApiError::internal(format!("IAM action {action} is listed but not dispatched"))),
+    }
+}
+
+/// How an action answers: its typed result, or nothing but the request id.
+struct Answer<'a> {
+    action: &'a str,
+    request_id: &'a str,
+}
+
+impl Answer<'_> {
+    fn with(&self, result: impl Serialize) -> Result<String, ApiError> {
+        response(IAM_NAMESPACE, self.action, Some(&result), self.request_id)
+    }
+
+    fn empty(&self, (): ()) -> Result<String, ApiError> {
+        response::<()>(IAM_NAMESPACE, self.action, None, self.request_id)
+    }
+}
+
+/// The resource an IAM action acts on, as IAM names it: the user (`UserName`, or the caller
+/// for the actions that default to them) or the group it names, with its path; `*` for the
+/// actions that name neither.
+async fn resource(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    form: &[(String, String)],
+) -> String {
+    let field = |name: &str| {
+        form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|it| !it.is_empty())
+    };
+    let account = &state.account;
+    match action {
+        "CreateUser" => {
+            let path = field("Path").unwrap_or("/");
+            format!("arn:aws:iam::{account}:user{path}{}", field("UserName").unwrap_or_default())
+        }
+        "CreateGroup" => {
+            let path = field("Path").unwrap_or("/");
+            format!("arn:aws:iam::{account}:group{path}{}", field("GroupName").unwrap_or_default())
+        }
+        "GetGroup" | "DeleteGroup" | "AddUserToGroup" | "RemoveUserFromGroup" => {
+            let name = field("GroupName").unwrap_or_default();
+            let found = state.identity.group(name).await.ok().flatten().map(|it| it.group.arn);
+            found.unwrap_or_else(|| format!("arn:aws:iam::{account}:group/{name}"))
+        }
+        "ListUsers" | "ListGroups" | "GetAccessKeyLastUsed" => "*".to_owned(),
+        _ => {
+            let name = field("UserName").unwrap_or(&caller.user);
+            match state.identity.user(name).await {
+                Ok(Some((user, _))) => user.arn(account),
+                _ => format!("arn:aws:iam::{account}:user/{name}"),
+            }
+        }
+    }
+}
