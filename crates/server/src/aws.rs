@@ -114,7 +114,7 @@ async fn dispatch(
     let (principal, caller) =
         authenticate(state, service.signing_name(), method, uri, headers, body).await?;
     let input = awsapi::json::input(body)?;
-    authorize(state, &principal, service.signing_name(), operation, &input)?;
+    authorize(state, &principal, service.signing_name(), operation, &input).await?;
     tracing::debug!(user = %caller.user, %target, "API call");
     let output = match service {
         Service::CodeBuild => return codebuild::call(state, &caller, operation, input).await,
@@ -178,18 +178,41 @@ pub(crate) async fn authenticate(
     Ok((principal, caller))
 }
 
-/// The one authorization call of an AWS operation: `<service>:<Operation>` on the resource
-/// its input names; a refusal is AWS's `AccessDeniedException`.
-pub(crate) fn authorize(
+/// The one authorization call of an AWS operation: what it asks ([`auth::facts`]: AWS's
+/// action, every resource its input names, its condition keys), decided by
+/// [`auth::authorize`]; a refusal is AWS's `AccessDeniedException`. An operation naming a
+/// pull request by id has its repository and destination branch read from the store first.
+/// An operation the Service Authorization Reference does not know is no operation of the
+/// service: nothing is authorized, and the service answers it as unknown.
+pub(crate) async fn authorize(
     state: &AppState,
     principal: &Principal,
     signing_name: &str,
     operation: &str,
     input: &Value,
 ) -> Result<(), ApiError> {
-    let action = format!("{signing_name}:{operation}");
-    let resource = auth::aws_resource(state, signing_name, operation, input);
-    auth::authorize(principal, &action, &auth::Resource::Arn(&resource))
+    let pull_request = match auth::facts::pull_request_id(signing_name, input) {
+        Some(id) => state
+            .store
+            .get(engine::kinds::PULL_REQUEST, id)
+            .await
+            .map_err(ApiError::internal)?
+            .map(|document| auth::facts::PullRequest::from_body(&document.body)),
+        None => None,
+    };
+    let place = auth::place(state);
+    let facts = match auth::facts::json_request(
+        place,
+        signing_name,
+        operation,
+        input,
+        pull_request.as_ref(),
+    ) {
+        Ok(facts) => facts,
+        Err(auth::facts::FactsError::UnknownOperation { .. }) => return Ok(()),
+        Err(err) => return Err(ApiError::internal(err)),
+    };
+    auth::authorize(principal, &facts)
         .map_err(|denied| ApiError::client("AccessDeniedException", denied.message))
 }
 
