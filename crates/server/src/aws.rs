@@ -178,12 +178,10 @@ pub(crate) async fn authenticate(
     Ok((principal, caller))
 }
 
-/// The one authorization call of an AWS operation: what it asks ([`auth::facts`]: AWS's
-/// action, every resource its input names, its condition keys), decided by
-/// [`auth::authorize`]; a refusal is AWS's `AccessDeniedException`. An operation naming a
-/// pull request by id has its repository and destination branch read from the store first.
-/// An operation the Service Authorization Reference does not know is no operation of the
-/// service: nothing is authorized, and the service answers it as unknown.
+/// The one authorization call of an AWS operation: what it asks ([`request_facts`]),
+/// decided by [`auth::authorize`]; a refusal is AWS's `AccessDeniedException`. An operation
+/// the Service Authorization Reference does not know is no operation of the service: nothing
+/// is authorized, and the service answers it as unknown.
 pub(crate) async fn authorize(
     state: &AppState,
     principal: &Principal,
@@ -191,6 +189,23 @@ pub(crate) async fn authorize(
     operation: &str,
     input: &Value,
 ) -> Result<(), ApiError> {
+    let Some(facts) = request_facts(state, signing_name, operation, input).await? else {
+        return Ok(());
+    };
+    auth::authorize(principal, &facts)
+        .map_err(|denied| ApiError::client("AccessDeniedException", denied.message))
+}
+
+/// What an AWS operation asks ([`auth::facts`]: AWS's action, every resource its input
+/// names, its condition keys); an operation naming a pull request by id has its repository
+/// and destination branch read from the store first. `None` for an operation the reference
+/// does not know.
+pub(crate) async fn request_facts(
+    state: &AppState,
+    signing_name: &str,
+    operation: &str,
+    input: &Value,
+) -> Result<Option<auth::RequestFacts>, ApiError> {
     let pull_request = match auth::facts::pull_request_id(signing_name, input) {
         Some(id) => state
             .store
@@ -201,19 +216,11 @@ pub(crate) async fn authorize(
         None => None,
     };
     let place = auth::place(state);
-    let facts = match auth::facts::json_request(
-        place,
-        signing_name,
-        operation,
-        input,
-        pull_request.as_ref(),
-    ) {
-        Ok(facts) => facts,
-        Err(auth::facts::FactsError::UnknownOperation { .. }) => return Ok(()),
-        Err(err) => return Err(ApiError::internal(err)),
-    };
-    auth::authorize(principal, &facts)
-        .map_err(|denied| ApiError::client("AccessDeniedException", denied.message))
+    match auth::facts::json_request(place, signing_name, operation, input, pull_request.as_ref()) {
+        Ok(facts) => Ok(Some(facts)),
+        Err(auth::facts::FactsError::UnknownOperation { .. }) => Ok(None),
+        Err(err) => Err(ApiError::internal(err)),
+    }
 }
 
 /// The service a request's credential scope names (`…/<date>/<region>/<service>/aws4_request`

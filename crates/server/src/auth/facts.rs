@@ -133,8 +133,12 @@ pub(crate) fn json_request(
     context.input_keys(overrides.as_ref().unwrap_or(input));
     if service == "codecommit" {
         let mut references = Vec::new();
-        if let Some(branch) = non_empty(&input["branchName"]) {
-            references.push(full_reference(branch));
+        // The branch PutFile, CreateCommit, CreateBranch and DeleteBranch write; the one
+        // MergeBranchesBy… merges into.
+        for branch in strings(input, &["branchName", "targetBranch"]) {
+            if !branch.is_empty() {
+                push_new(&mut references, full_reference(branch));
+            }
         }
         if operation.starts_with("MergePullRequestBy") {
             for reference in pull_request.map(|it| &it.destination_references).into_iter().flatten()

@@ -301,6 +301,10 @@ fn references_are_the_branches_a_request_moves() {
         json_request(PLACE, "codecommit", "MergePullRequestBySquash", &input, None).unwrap();
     assert_eq!(refs(&blind), None);
     assert_eq!(blind.resources, ["arn:aws:codecommit:us-east-1:000000000000:app"]);
+    // MergeBranchesByThreeWay (not routed yet) merges into its target branch.
+    let input = json!({ "repositoryName": "app", "targetBranch": "release" });
+    let merge = facts_of("codecommit", "MergeBranchesByThreeWay", &input);
+    assert_eq!(refs(&merge), Some(vec!["refs/heads/release".to_owned()]));
     // GetBranch names a branch but moves none: the reference lists no References for it.
     let get = facts_of(
         "codecommit",
@@ -311,11 +315,11 @@ fn references_are_the_branches_a_request_moves() {
     // A push carries every ref it moves; a fetch none.
     let push = git_request(PLACE, "git-receive-pack", "app", &["refs/heads/main", "refs/tags/v1"])
         .unwrap();
-    assert_eq!(push.action, "codecommit:GitPush");
+    assert_eq!(push.action, crate::auth::GIT_PUSH);
     assert_eq!(push.resources, ["arn:aws:codecommit:us-east-1:000000000000:app"]);
     assert_eq!(refs(&push), Some(vec!["refs/heads/main".to_owned(), "refs/tags/v1".to_owned()]));
     let fetch = git_request(PLACE, "git-upload-pack", "app", &[]).unwrap();
-    assert_eq!((fetch.action.as_str(), refs(&fetch)), ("codecommit:GitPull", None));
+    assert_eq!((fetch.action.as_str(), refs(&fetch)), (crate::auth::GIT_PULL, None));
 }
 
 #[test]
