@@ -300,7 +300,7 @@ async fn a_pull_request_named_by_id_is_asked_on_its_repository_and_destination()
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(facts.resources, [repository.clone()]);
+    assert_eq!(facts.resources, std::slice::from_ref(&repository));
     assert_eq!(
         facts.context,
         [("codecommit:References".to_owned(), vec!["refs/heads/main".to_owned()])]
