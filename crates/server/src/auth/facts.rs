@@ -12,7 +12,7 @@
 //!
 //! The functions here are pure: [`json_request`] for the JSON protocol's operations of
 //! CodeBuild, CodeCommit, SSM and Secrets Manager, [`git_request`] for git's fetches and
-//! pushes.
+//! pushes, [`own_user_request`] for the console's pages about the signed-in user.
 
 use iam::catalog::{self, Action, ArnError};
 use serde_json::Value;
@@ -110,7 +110,10 @@ pub(crate) fn json_request(
             operation: operation.to_owned(),
         }
     })?;
-    let resources = match action.resources().find(|(row, _)| row.required) {
+    // The resource type the action always involves (the reference's `*` mark), else the
+    // first it names.
+    let resource = action.resources().find(|(row, _)| row.required);
+    let resources = match resource.or_else(|| action.resources().next()) {
         Some((_, Some(resource_type))) => {
             let names =
                 resource_names(service, operation, &resource_type.name, input, pull_request);
