@@ -6,18 +6,21 @@
 //! for its initiator — or an [`AuthError`]. No other code decides who a caller is: the
 //! credential stores (access keys and git credentials in `iam`'s `Identity`, agent and
 //! build tokens in `agent_api`, console sessions in `console::session`) only look credentials
-//! up. [`authorize`] then decides whether that principal may perform an action on a resource;
-//! every operation calls it once (the AWS dispatch table, the git routes, the agent API, the
-//! logs and the console's calls into the services), and each route answers a refusal in its
-//! own protocol's shape.
+//! up. [`authorize`] then decides whether that principal may do what a request asks — its
+//! [`RequestFacts`] ([`facts`]): AWS's action, every resource it names, its condition keys;
+//! every operation calls it once (the AWS dispatch table, the git routes, the logs and the
+//! console's calls into the services; the agent API through [`authorize_agent_api`]), and
+//! each route answers a refusal in its own protocol's shape.
 
 use axum::http::{HeaderMap, Method, Uri};
-use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::git::auth as git_auth;
 use awsapi::sigv4::{self, SignatureError, SignedRequest};
+
+pub(crate) mod facts;
+pub(crate) use facts::RequestFacts;
 
 #[cfg(test)]
 mod tests;
@@ -312,11 +315,10 @@ async fn console_user(state: &AppState, headers: &HeaderMap) -> Result<Principal
     Ok(Principal::User { name: session.user, via: SignIn::ConsoleSession { csrf: session.csrf } })
 }
 
-/// Git's actions, as IAM names them.
+/// Git's actions, as IAM names them (what [`facts::git_request`] takes from the catalog;
+/// the decision below tells them apart).
 pub(crate) const GIT_PULL: &str = "codecommit:GitPull";
 pub(crate) const GIT_PUSH: &str = "codecommit:GitPush";
-/// Reading a build's log, which CodeBuild grants with the right to read the build.
-pub(crate) const READ_BUILD_LOG: &str = "codebuild:BatchGetBuilds";
 /// The agent API's actions (ours: AWS has no agents). Only agents perform them.
 pub(crate) const AGENT_REGISTER: &str = "slipway-agent:Register";
 pub(crate) const AGENT_LEASE: &str = "slipway-agent:Lease";
@@ -356,17 +358,41 @@ pub(crate) struct Denied {
     pub(crate) message: String,
 }
 
+/// Whether `principal` may do what a request asks: its action on EVERY resource it names,
+/// with its condition keys. A request with one resource the principal may not reach is
+/// refused whole, naming that resource. The one authorization decision of every operation
+/// but the agent API's ([`authorize_agent_api`]).
+pub(crate) fn authorize(principal: &Principal, facts: &RequestFacts) -> Result<(), Denied> {
+    let any = ["*".to_owned()];
+    let resources = if facts.resources.is_empty() { &any[..] } else { &facts.resources[..] };
+    for resource in resources {
+        decide(principal, &facts.action, &Resource::Arn(resource), &facts.context)?;
+    }
+    Ok(())
+}
+
+/// Whether `principal` may perform one of the agent API's actions on `resource` (the agent
+/// API as a whole, or one registered agent).
+pub(crate) fn authorize_agent_api(
+    principal: &Principal,
+    action: &str,
+    resource: &Resource<'_>,
+) -> Result<(), Denied> {
+    decide(principal, action, resource, &[])
+}
+
 /// Whether `principal` may perform `action` (IAM's `service:Operation` form, or one of the
-/// agent API's actions) on `resource`: the one authorization decision, called once by every
-/// operation. Today it allows what the server always allowed: users everything but the agent
+/// agent API's actions) on `resource`, with the request's condition keys `context`: the one
+/// decision, asked for every resource of every request. Today it allows what the server always allowed: users everything but the agent
 /// API; agents the agent API (each only as the agents its token registered) and fetching
 /// sources; a build token only git, on the repositories its initiator may reach
 /// (`git::auth::may_reach`). IAM-style policies attached to users will plug in here, in a
 /// later issue, without any route changing.
-pub(crate) fn authorize(
+fn decide(
     principal: &Principal,
     action: &str,
     resource: &Resource<'_>,
+    _context: &[(String, Vec<String>)],
 ) -> Result<(), Denied> {
     let allowed = match principal {
         Principal::User { .. } => !action.starts_with(AGENT_ACTION_PREFIX),
@@ -414,51 +440,7 @@ fn repository_name(arn: &str) -> Option<&str> {
     (!name.is_empty()).then_some(name)
 }
 
-/// The ARN of the repository `name`.
-pub(crate) fn repository_arn(state: &AppState, name: &str) -> String {
-    format!("arn:aws:codecommit:{}:{}:{name}", state.region, state.account)
-}
-
-/// The ARN of the IAM user `name`.
-pub(crate) fn user_arn(state: &AppState, name: &str) -> String {
-    format!("arn:aws:iam::{}:user/{name}", state.account)
-}
-
-/// The ARN of the build `id`.
-pub(crate) fn build_arn(state: &AppState, id: &str) -> String {
-    format!("arn:aws:codebuild:{}:{}:build/{id}", state.region, state.account)
-}
-
-/// The resource an AWS operation acts on, as IAM would name it, from its input: the
-/// repository, project, parameter or secret it names, or `*`.
-pub(crate) fn aws_resource(
-    state: &AppState,
-    signing_name: &str,
-    operation: &str,
-    input: &Value,
-) -> String {
-    let (region, account) = (&state.region, &state.account);
-    let field = |name: &str| input[name].as_str().filter(|it| !it.is_empty());
-    match signing_name {
-        "codecommit" => field("repositoryName").map(|name| repository_arn(state, name)),
-        "codebuild" => {
-            let name = match operation {
-                "CreateProject" | "UpdateProject" | "DeleteProject" => field("name"),
-                _ => field("projectName"),
-            };
-            name.map(|name| format!("arn:aws:codebuild:{region}:{account}:project/{name}"))
-        }
-        "ssm" => field("Name").map(|name| {
-            format!("arn:aws:ssm:{region}:{account}:parameter/{}", name.trim_start_matches('/'))
-        }),
-        "secretsmanager" => field("SecretId").or_else(|| field("Name")).map(|id| {
-            if id.starts_with("arn:") {
-                id.to_owned()
-            } else {
-                format!("arn:aws:secretsmanager:{region}:{account}:secret:{id}")
-            }
-        }),
-        _ => None,
-    }
-    .unwrap_or_else(|| "*".to_owned())
+/// Where this server's resources are, for [`facts`].
+pub(crate) fn place(state: &AppState) -> facts::Place<'_> {
+    facts::Place { region: &state.region, account: &state.account }
 }

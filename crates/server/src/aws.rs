@@ -114,7 +114,7 @@ async fn dispatch(
     let (principal, caller) =
         authenticate(state, service.signing_name(), method, uri, headers, body).await?;
     let input = awsapi::json::input(body)?;
-    authorize(state, &principal, service.signing_name(), operation, &input)?;
+    authorize(state, &principal, service.signing_name(), operation, &input).await?;
     tracing::debug!(user = %caller.user, %target, "API call");
     let output = match service {
         Service::CodeBuild => return codebuild::call(state, &caller, operation, input).await,
@@ -178,19 +178,49 @@ pub(crate) async fn authenticate(
     Ok((principal, caller))
 }
 
-/// The one authorization call of an AWS operation: `<service>:<Operation>` on the resource
-/// its input names; a refusal is AWS's `AccessDeniedException`.
-pub(crate) fn authorize(
+/// The one authorization call of an AWS operation: what it asks ([`request_facts`]),
+/// decided by [`auth::authorize`]; a refusal is AWS's `AccessDeniedException`. An operation
+/// the Service Authorization Reference does not know is no operation of the service: nothing
+/// is authorized, and the service answers it as unknown.
+pub(crate) async fn authorize(
     state: &AppState,
     principal: &Principal,
     signing_name: &str,
     operation: &str,
     input: &Value,
 ) -> Result<(), ApiError> {
-    let action = format!("{signing_name}:{operation}");
-    let resource = auth::aws_resource(state, signing_name, operation, input);
-    auth::authorize(principal, &action, &auth::Resource::Arn(&resource))
+    let Some(facts) = request_facts(state, signing_name, operation, input).await? else {
+        return Ok(());
+    };
+    auth::authorize(principal, &facts)
         .map_err(|denied| ApiError::client("AccessDeniedException", denied.message))
+}
+
+/// What an AWS operation asks ([`auth::facts`]: AWS's action, every resource its input
+/// names, its condition keys); an operation naming a pull request by id has its repository
+/// and destination branch read from the store first. `None` for an operation the reference
+/// does not know.
+pub(crate) async fn request_facts(
+    state: &AppState,
+    signing_name: &str,
+    operation: &str,
+    input: &Value,
+) -> Result<Option<auth::RequestFacts>, ApiError> {
+    let pull_request = match auth::facts::pull_request_id(signing_name, input) {
+        Some(id) => state
+            .store
+            .get(engine::kinds::PULL_REQUEST, id)
+            .await
+            .map_err(ApiError::internal)?
+            .map(|document| auth::facts::PullRequest::from_body(&document.body)),
+        None => None,
+    };
+    let place = auth::place(state);
+    match auth::facts::json_request(place, signing_name, operation, input, pull_request.as_ref()) {
+        Ok(facts) => Ok(Some(facts)),
+        Err(auth::facts::FactsError::UnknownOperation { .. }) => Ok(None),
+        Err(err) => Err(ApiError::internal(err)),
+    }
 }
 
 /// The service a request's credential scope names (`…/<date>/<region>/<service>/aws4_request`

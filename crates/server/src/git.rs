@@ -12,8 +12,7 @@
 //! `aws codecommit credential-helper` derives from an access key. Git sends credentials only
 //! after a `401` with `WWW-Authenticate: Basic`, so that is what a request without them gets.
 //!
-//! A push records what it changed: receive-pack's commands are read from the start of the
-//! request as it streams past (`pkt`), and once git has finished, every command git reports as
+//! A push records what it changed: once git has finished, every command git reports as
 //! done becomes a `ref-event` document (`codecommit::refs::record_push`), all in one store
 //! transaction, before the response ends; then `Context::ref_events` wakes whoever reacts to
 //! pushes.
@@ -23,9 +22,13 @@
 //! a build's source from in one request and one git process on each side, where a clone over
 //! the smart protocol takes three requests and a dozen processes.
 //!
+//! A push is authorized once its commands are known, before git starts: the commands are read
+//! from the start of the request (`pkt`), then `codecommit:GitPush` is asked with every ref
+//! they move as `codecommit:References` (`auth::facts::git_request`), and a push refused for
+//! one ref is refused whole; only then does git see the request, those first bytes included.
 //! Branch protection (`codecommit::protection`) refuses a push before any ref moves: the
 //! repository's `pre-receive` hook checks each update against the verdicts the server wrote
-//! for this user as soon as the push's commands were read.
+//! for this user from the push's commands before git started.
 
 pub(crate) mod auth;
 mod pkt;
@@ -87,11 +90,12 @@ impl Service {
         }
     }
 
-    /// The action IAM names it by.
-    fn action(self) -> &'static str {
+    /// Git's name for it, which the Service Authorization Reference's catalog maps to its
+    /// action (`codecommit:GitPull`, `codecommit:GitPush`).
+    fn name(self) -> &'static str {
         match self {
-            Service::UploadPack => crate::auth::GIT_PULL,
-            Service::ReceivePack => crate::auth::GIT_PUSH,
+            Service::UploadPack => "git-upload-pack",
+            Service::ReceivePack => "git-receive-pack",
         }
     }
 
@@ -160,11 +164,21 @@ async fn admit(
 }
 
 /// The one authorization call of a git operation: `codecommit:GitPull` or `GitPush` on the
-/// repository (agents may fetch, not push); the refusal, if it is refused.
-fn refusal(state: &AppState, principal: &Principal, action: &str, name: &str) -> Option<Response> {
-    let arn = crate::auth::repository_arn(state, name);
-    let resource = crate::auth::Resource::Arn(&arn);
-    let denied = crate::auth::authorize(principal, action, &resource).err()?;
+/// repository, a push with the full names of the refs it moves (none for the advertisement
+/// before it); agents may fetch, not push. The refusal, if it is refused.
+fn refusal(
+    state: &AppState,
+    principal: &Principal,
+    service: Service,
+    name: &str,
+    references: &[&str],
+) -> Option<Response> {
+    let place = crate::auth::place(state);
+    let facts = match crate::auth::facts::git_request(place, service.name(), name, references) {
+        Ok(facts) => facts,
+        Err(err) => return Some(internal("telling what the request asks", err)),
+    };
+    let denied = crate::auth::authorize(principal, &facts).err()?;
     Some((StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
 }
 
@@ -207,7 +221,7 @@ async fn info_refs(
         return (StatusCode::FORBIDDEN, "only git's smart HTTP protocol is served\n")
             .into_response();
     };
-    if let Some(refused) = refusal(&state, &principal, service.action(), &name) {
+    if let Some(refused) = refusal(&state, &principal, service, &name, &[]) {
         return refused;
     }
     let protocol = git_protocol(&headers);
@@ -272,7 +286,10 @@ async fn rpc(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    if let Some(refused) = refusal(&state, &principal, service.action(), &name) {
+    // A fetch is authorized here; a push once its commands are read, below.
+    if service == Service::UploadPack
+        && let Some(refused) = refusal(&state, &principal, service, &name, &[])
+    {
         return refused;
     }
     let user = principal.acting_user();
@@ -290,13 +307,33 @@ async fn rpc(
                 .into_response();
         }
     };
-    // A push to a repository with rules runs the hook with a policy for this push.
-    let policy = match service {
-        Service::ReceivePack => match push_policy(&state, &name, &dir, &user).await {
-            Ok(policy) => policy,
+    let mut body = RequestBody::new(body, gzip);
+    // A push: its commands first, then its authorization with every ref they move.
+    let (head, parsed) = match service {
+        Service::ReceivePack => match read_commands(&mut body).await {
+            Ok((head, parsed)) => (head, Some(parsed)),
             Err(response) => return response,
         },
-        Service::UploadPack => None,
+        Service::UploadPack => (Vec::new(), None),
+    };
+    if let Some((commands, _)) = &parsed {
+        let references: Vec<&str> = commands.iter().map(|it| it.name.as_str()).collect();
+        if let Some(refused) = refusal(&state, &principal, service, &name, &references) {
+            return refused;
+        }
+    }
+    // A push to a repository with rules runs the hook with a policy for this push, written
+    // before git starts.
+    let policy = match &parsed {
+        Some((commands, _)) => match push_policy(&state, &name, &dir, &user).await {
+            Ok(Some(policy)) => {
+                policy.write(Some(commands)).await;
+                Some(policy)
+            }
+            Ok(None) => None,
+            Err(response) => return response,
+        },
+        None => None,
     };
     let mut command = git();
     if service == Service::ReceivePack && policy.is_none() {
@@ -329,10 +366,9 @@ async fn rpc(
     else {
         return internal("starting git", "its pipes are missing");
     };
-    let watch = (service == Service::ReceivePack).then(|| PushWatch::new(policy));
     // Feeding stdin concurrently with reading stdout: git may write before it has read
     // everything, and a full pipe either way must not stall the other.
-    let feeder = tokio::spawn(feed(body, stdin, gzip, watch));
+    let feeder = tokio::spawn(feed(body, head, stdin));
     let errors = tokio::spawn(read_capped(stderr, 64 << 10));
     let (sender, receiver) = mpsc::channel::<Bytes>(8);
     // The exchange is finished by a task of its own, not by the response body: a push whose
@@ -357,8 +393,8 @@ async fn rpc(
                 service.command()
             );
         }
-        if let (Ok(Some(watch)), true) = (fed, succeeded) {
-            record_push(&state, &name, &user, watch.finish(), output).await;
+        if let (Ok(()), true, Some(parsed)) = (fed, succeeded, parsed) {
+            record_push(&state, &name, &user, Some(parsed), output).await;
         }
         // Only now does the response end, so that a client whose push returned can see its
         // events.
@@ -383,7 +419,7 @@ async fn bundle(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    if let Some(refused) = refusal(&state, &principal, crate::auth::GIT_PULL, &name) {
+    if let Some(refused) = refusal(&state, &principal, Service::UploadPack, &name, &[]) {
         return refused;
     }
     let commit = query.iter().find(|(k, _)| k == "commit").map(|(_, v)| v.as_str());
@@ -471,96 +507,117 @@ async fn push_policy(
     }
 }
 
-/// What a push's request says before its pack, read as it streams past: its commands, and,
-/// when branches are protected, the policy the hook reads, written as soon as the commands
-/// are known, which is before git has them (so before the hook can run).
-struct PushWatch {
-    parser: Option<CommandParser>,
-    parsed: Option<(Vec<RefCommand>, Vec<String>)>,
-    policy: Option<PushPolicy>,
-}
+/// How much of a push's request may come before the end of its commands (a command is about
+/// a hundred bytes: this is some hundred thousand refs).
+const MAX_COMMANDS_BYTES: usize = 32 << 20;
 
-impl PushWatch {
-    fn new(policy: Option<PushPolicy>) -> PushWatch {
-        PushWatch { parser: Some(CommandParser::new()), parsed: None, policy }
+/// The start of a push's request up to the end of its commands (and whatever else came with
+/// them), and the commands and capabilities read from it; the refusal when they cannot be
+/// read: a push whose ref updates are unknown cannot be authorized, so it is refused whole.
+async fn read_commands(
+    body: &mut RequestBody,
+) -> Result<(Vec<u8>, (Vec<RefCommand>, Vec<String>)), Response> {
+    let mut parser = CommandParser::new();
+    let mut head = Vec::new();
+    while !parser.is_done() && head.len() <= MAX_COMMANDS_BYTES {
+        let Some(data) = body.next().await else { break };
+        parser.feed(&data);
+        head.extend_from_slice(&data);
     }
-
-    /// Takes the next bytes of the request, before git does.
-    async fn see(&mut self, bytes: &[u8]) {
-        let Some(parser) = &mut self.parser else { return };
-        parser.feed(bytes);
-        if !parser.is_done() {
-            return;
+    match parser.finish() {
+        Some(parsed) => Ok((head, parsed)),
+        None => {
+            Err((StatusCode::BAD_REQUEST, "the push's ref updates could not be read\n")
+                .into_response())
         }
-        self.parsed = self.parser.take().and_then(CommandParser::finish);
-        if let Some(policy) = self.policy.take() {
-            policy.write(self.parsed.as_ref().map(|(commands, _)| commands.as_slice())).await;
-        }
-    }
-
-    /// The commands and capabilities, when the whole command list was read and made sense.
-    fn finish(self) -> Option<(Vec<RefCommand>, Vec<String>)> {
-        self.parsed
     }
 }
 
-/// Copies the request body into git's stdin, gunzipping it when it is gzipped (git gzips
-/// large fetch negotiations), and shows it to `watch` on the way. Returns the watch.
-async fn feed(
-    body: Body,
-    mut stdin: ChildStdin,
-    gzip: bool,
-    mut watch: Option<PushWatch>,
-) -> Option<PushWatch> {
-    let mut decoder = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
-    let mut chunks = body.into_data_stream();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
+/// A request's body as git reads it: gunzipped when it is gzipped (git gzips large fetch
+/// negotiations), a few KiB of the compressed bytes at a time, so that what one piece
+/// inflates to stays small (deflate expands at most about a thousandfold).
+struct RequestBody {
+    chunks: axum::body::BodyDataStream,
+    decoder: Option<flate2::write::MultiGzDecoder<Vec<u8>>>,
+    /// The compressed chunk being inflated, and how much of it has been.
+    compressed: Bytes,
+    at: usize,
+}
+
+impl RequestBody {
+    fn new(body: Body, gzip: bool) -> RequestBody {
+        RequestBody {
+            chunks: body.into_data_stream(),
+            decoder: gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new())),
+            compressed: Bytes::new(),
+            at: 0,
+        }
+    }
+
+    /// The next bytes of the request; `None` at its end, or when the client went away or
+    /// sent what does not gunzip (git then sees the request end early, and fails).
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            let Some(decoder) = &mut self.decoder else {
+                return self.next_chunk().await;
+            };
+            if self.at < self.compressed.len() {
+                let end = (self.at + (4 << 10)).min(self.compressed.len());
+                if let Err(err) = decoder.write_all(&self.compressed[self.at..end]) {
+                    tracing::debug!(%err, "gunzipping a git request");
+                    self.decoder = None;
+                    self.chunks = Body::empty().into_data_stream();
+                    return None;
+                }
+                self.at = end;
+                let data = std::mem::take(decoder.get_mut());
+                if !data.is_empty() {
+                    return Some(Bytes::from(data));
+                }
+                continue;
+            }
+            match self.next_chunk().await {
+                Some(chunk) => (self.compressed, self.at) = (chunk, 0),
+                None => {
+                    let decoder = self.decoder.take()?;
+                    return match decoder.finish() {
+                        Ok(rest) if !rest.is_empty() => Some(Bytes::from(rest)),
+                        Ok(_) => None,
+                        Err(err) => {
+                            tracing::debug!(%err, "gunzipping a git request");
+                            None
+                        }
+                    };
+                }
+            }
+        }
+    }
+
+    /// The next chunk as received.
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        match self.chunks.next().await? {
+            Ok(chunk) => Some(chunk),
             Err(err) => {
                 // The client went away: git sees the request end early and fails.
                 tracing::debug!(%err, "reading a git request");
-                return watch;
-            }
-        };
-        let Some(decoder) = &mut decoder else {
-            if let Some(watch) = watch.as_mut() {
-                watch.see(&chunk).await;
-            }
-            if stdin.write_all(&chunk).await.is_err() {
-                // git stopped reading: it has what it wanted, or it failed and says so.
-                return watch;
-            }
-            continue;
-        };
-        // A few KiB at a time, so that what one piece inflates to stays small (deflate
-        // expands at most about a thousandfold).
-        for piece in chunk.chunks(4 << 10) {
-            if let Err(err) = decoder.write_all(piece) {
-                tracing::debug!(%err, "gunzipping a git request");
-                return watch;
-            }
-            let data = std::mem::take(decoder.get_mut());
-            if let Some(watch) = watch.as_mut() {
-                watch.see(&data).await;
-            }
-            if stdin.write_all(&data).await.is_err() {
-                return watch;
+                self.chunks = Body::empty().into_data_stream();
+                None
             }
         }
     }
-    if let Some(decoder) = decoder {
-        match decoder.finish() {
-            Ok(rest) => {
-                if let Some(watch) = watch.as_mut() {
-                    watch.see(&rest).await;
-                }
-                let _ = stdin.write_all(&rest).await;
-            }
-            Err(err) => tracing::debug!(%err, "gunzipping a git request"),
+}
+
+/// Copies the request into git's stdin: `head`, what was read of it already, then the rest.
+async fn feed(mut body: RequestBody, head: Vec<u8>, mut stdin: ChildStdin) {
+    if !head.is_empty() && stdin.write_all(&head).await.is_err() {
+        return;
+    }
+    while let Some(data) = body.next().await {
+        if stdin.write_all(&data).await.is_err() {
+            // git stopped reading: it has what it wanted, or it failed and says so.
+            return;
         }
     }
-    watch
 }
 
 /// Sends git's stdout to the response. With `keep` (a push), it also keeps a copy to read

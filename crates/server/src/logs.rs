@@ -57,9 +57,16 @@ async fn authorized(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(
         }
         Err(_) => return Err(unauthorized()),
     };
-    let arn = crate::auth::build_arn(state, id);
-    let resource = crate::auth::Resource::Arn(&arn);
-    crate::auth::authorize(&principal, crate::auth::READ_BUILD_LOG, &resource)
+    // Reading a build's log is reading the build: BatchGetBuilds, on the build's project.
+    let input = serde_json::json!({ "ids": [id] });
+    let place = crate::auth::place(state);
+    let facts =
+        crate::auth::facts::json_request(place, "codebuild", "BatchGetBuilds", &input, None)
+            .map_err(|err| {
+                tracing::error!(%err, "logs: the facts of reading a build");
+                (StatusCode::INTERNAL_SERVER_ERROR, "authorizing failed\n").into_response()
+            })?;
+    crate::auth::authorize(&principal, &facts)
         .map_err(|denied| (StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
 }
 

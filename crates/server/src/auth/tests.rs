@@ -273,6 +273,25 @@ async fn the_console_takes_a_live_session_cookie() {
     ));
 }
 
+/// One action on one resource: through [`authorize`] for an ARN, through
+/// [`authorize_agent_api`] for the agent API.
+fn ask(principal: &Principal, action: &str, resource: &Resource<'_>) -> Result<(), Denied> {
+    match resource {
+        Resource::Arn(arn) => {
+            let facts = RequestFacts {
+                action: action.to_owned(),
+                resources: vec![(*arn).to_owned()],
+                context: Vec::new(),
+            };
+            authorize(principal, &facts)
+        }
+        _ => authorize_agent_api(principal, action, resource),
+    }
+}
+
+/// The reading of a build's log, as the log routes ask it (BatchGetBuilds on its project).
+const READ_BUILD_LOG: &str = "codebuild:BatchGetBuilds";
+
 #[test]
 fn authorize_allows_what_each_principal_may_do() {
     let user = |via| Principal::User { name: "alice".into(), via };
@@ -319,15 +338,15 @@ fn authorize_allows_what_each_principal_may_do() {
         (&build, READ_BUILD_LOG, any, false),
     ];
     for (principal, action, resource, allowed) in table {
-        let result = authorize(principal, action, resource);
+        let result = ask(principal, action, resource);
         assert_eq!(result.is_ok(), *allowed, "{principal:?} {action} {resource}: {result:?}");
     }
     // The refusals say why, as the routes answer them.
-    let push = authorize(&agent, GIT_PUSH, &repo).unwrap_err();
+    let push = ask(&agent, GIT_PUSH, &repo).unwrap_err();
     assert_eq!(push.message, "agents may fetch, not push");
-    let stolen = authorize(&agent, AGENT_EVENTS, &other_agent).unwrap_err();
+    let stolen = ask(&agent, AGENT_EVENTS, &other_agent).unwrap_err();
     assert_eq!(stolen.message, "agent agent-2 was registered with another agent token");
-    let denied = authorize(&build, "codebuild:StartBuild", &project).unwrap_err();
+    let denied = ask(&build, "codebuild:StartBuild", &project).unwrap_err();
     assert_eq!(
         denied.message,
         "Build token of p:1 is not authorized to perform: codebuild:StartBuild on resource: \
@@ -335,44 +354,22 @@ fn authorize_allows_what_each_principal_may_do() {
     );
 }
 
-#[tokio::test]
-async fn aws_resources_are_named_by_their_arns() {
-    let (state, _dir, _) = state().await;
-    let (region, account) = (state.region.clone(), state.account.clone());
-    let cases = [
-        (
-            "codecommit",
-            "GetFile",
-            json!({ "repositoryName": "app" }),
-            format!("arn:aws:codecommit:{region}:{account}:app"),
-        ),
-        (
-            "codebuild",
-            "StartBuild",
-            json!({ "projectName": "p" }),
-            format!("arn:aws:codebuild:{region}:{account}:project/p"),
-        ),
-        (
-            "codebuild",
-            "CreateProject",
-            json!({ "name": "p" }),
-            format!("arn:aws:codebuild:{region}:{account}:project/p"),
-        ),
-        (
-            "ssm",
-            "GetParameter",
-            json!({ "Name": "/a/b" }),
-            format!("arn:aws:ssm:{region}:{account}:parameter/a/b"),
-        ),
-        (
-            "secretsmanager",
-            "GetSecretValue",
-            json!({ "SecretId": "s" }),
-            format!("arn:aws:secretsmanager:{region}:{account}:secret:s"),
-        ),
-        ("codebuild", "ListProjects", json!({}), "*".to_owned()),
-    ];
-    for (service, operation, input, arn) in cases {
-        assert_eq!(aws_resource(&state, service, operation, &input), arn, "{service}:{operation}");
-    }
+#[test]
+fn a_request_is_refused_whole_for_one_resource_it_may_not_reach() {
+    let build = Principal::Build { build_id: "p:1".into(), initiator: "alice".into() };
+    let repo = |name: &str| format!("arn:aws:codecommit:us-east-1:000000000000:{name}");
+    // A build's token reaches the repositories its initiator may: any, today; `*` is none.
+    let facts = |resources: Vec<String>| RequestFacts {
+        action: GIT_PULL.to_owned(),
+        resources,
+        context: Vec::new(),
+    };
+    assert!(authorize(&build, &facts(vec![repo("a"), repo("b")])).is_ok());
+    let denied = authorize(&build, &facts(vec![repo("a"), "*".to_owned()])).unwrap_err();
+    assert_eq!(
+        denied.message,
+        "Build token of p:1 is not authorized to perform: codecommit:GitPull on resource: *"
+    );
+    // No resource at all is asked as `*`.
+    assert!(authorize(&build, &facts(Vec::new())).is_err());
 }

@@ -68,7 +68,12 @@ pub(crate) async fn call(
         ));
     }
     let resource = resource(state, caller, action, form).await;
-    auth::authorize(principal, &format!("iam:{action}"), &auth::Resource::Arn(&resource))
+    let facts = auth::facts::RequestFacts {
+        action: format!("iam:{action}"),
+        resources: vec![resource],
+        context: Vec::new(),
+    };
+    auth::authorize(principal, &facts)
         .map_err(|denied| ApiError::new(ErrorKind::Forbidden, "AccessDenied", denied.message))?;
     tracing::debug!(user = %caller.user, %action, "IAM call");
     let identity = &state.identity;

@@ -328,3 +328,49 @@ async fn iam_answers_its_xml_with_its_statuses() {
     let sts = harness.send(Call::query("sts", b"Action=ListUsers&Version=2010-05-08")).await;
     assert!(sts.text.contains("<Code>InvalidAction</Code>"), "{}", sts.text);
 }
+
+#[tokio::test]
+async fn a_pull_request_named_by_id_is_asked_on_its_repository_and_destination() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let document = engine::store::Document {
+        kind: engine::kinds::PULL_REQUEST.to_owned(),
+        key: "7".to_owned(),
+        parent: Some("app".to_owned()),
+        sort: 7,
+        version: 0,
+        body: serde_json::json!({
+            "pullRequestId": "7",
+            "pullRequestTargets": [{
+                "repositoryName": "app", "destinationReference": "refs/heads/main",
+            }],
+        }),
+    };
+    state.store.apply(vec![engine::store::Write::Insert(document)]).await.unwrap();
+    let repository = format!("arn:aws:codecommit:us-east-1:{}:app", state.account);
+    let input = serde_json::json!({ "pullRequestId": "7", "repositoryName": "app" });
+    let facts = super::request_facts(&state, "codecommit", "MergePullRequestByFastForward", &input)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(facts.resources, std::slice::from_ref(&repository));
+    assert_eq!(
+        facts.context,
+        [("codecommit:References".to_owned(), vec!["refs/heads/main".to_owned()])]
+    );
+    let input = serde_json::json!({ "pullRequestId": "7" });
+    let facts = super::request_facts(&state, "codecommit", "GetPullRequest", &input)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(facts.resources, [repository]);
+    // A pull request that does not exist names no repository: the request is asked on `*`.
+    let input = serde_json::json!({ "pullRequestId": "8" });
+    let facts = super::request_facts(&state, "codecommit", "GetPullRequest", &input)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(facts.resources, ["*"]);
+    // An operation the reference does not know has no facts: the service answers it.
+    let unknown = super::request_facts(&state, "codebuild", "Frobnicate", &input).await.unwrap();
+    assert_eq!(unknown, None);
+}

@@ -114,6 +114,55 @@ fn an_unfinished_or_malformed_command_list_gives_no_commands() {
     assert_eq!(empty.finish(), Some((vec![], vec![])));
 }
 
+/// A body streamed in chunks of `size` bytes.
+fn chunked(bytes: &[u8], size: usize) -> Body {
+    let chunks: Vec<Result<Bytes, std::io::Error>> =
+        bytes.chunks(size).map(|it| Ok(Bytes::copy_from_slice(it))).collect();
+    Body::from_stream(futures::stream::iter(chunks))
+}
+
+/// Everything a request body gives, to its end.
+async fn drain(mut body: RequestBody) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(data) = body.next().await {
+        out.extend_from_slice(&data);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_push_s_commands_are_read_before_git_and_git_gets_every_byte() {
+    let request = push_request();
+    let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzipped.write_all(&request).unwrap();
+    let gzipped = gzipped.finish().unwrap();
+    for (bytes, gzip) in [(&request, false), (&gzipped, true)] {
+        for size in [1, 7, 64, 1 << 16] {
+            let mut body = RequestBody::new(chunked(bytes, size), gzip);
+            let (head, (commands, _)) = read_commands(&mut body).await.unwrap();
+            let names: Vec<&str> = commands.iter().map(|it| it.name.as_str()).collect();
+            assert_eq!(names, ["refs/heads/main", "refs/heads/feature/x", "refs/tags/v1"]);
+            // What was read for the commands, then the rest: the request, whole.
+            let mut seen = head;
+            seen.extend(drain(body).await);
+            assert_eq!(seen, request, "gzip {gzip}, chunks of {size}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_push_whose_commands_cannot_be_read_is_refused_whole() {
+    for bad in [pkt(b"not a command\n"), push_request()[..60].to_vec()] {
+        let mut body = RequestBody::new(chunked(&bad, 16), false);
+        let refused = read_commands(&mut body).await.unwrap_err();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    }
+    // The probe git sends before a large push: no commands, nothing to refuse.
+    let mut probe = RequestBody::new(chunked(b"0000", 4), false);
+    let (_, (commands, _)) = read_commands(&mut probe).await.unwrap();
+    assert!(commands.is_empty());
+}
+
 #[test]
 fn pkt_lines_are_split() {
     assert_eq!(next_pkt(b"00"), Ok(None));
