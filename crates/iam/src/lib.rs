@@ -21,6 +21,11 @@ pub mod crypto;
 pub mod git_credentials;
 pub mod groups;
 pub mod identity;
+pub mod policies;
 pub mod policy;
+pub mod roles;
 pub mod secrets_store;
 pub mod users;
+
+#[cfg(test)]
+mod state_snapshot;

@@ -1,6 +1,6 @@
 //! IAM users through the API: CreateUser, GetUser, ListUsers, UpdateUser (renames carry the
-//! user's keys, credentials, SSH keys, groups and console password), DeleteUser (refused
-//! while anything is still attached), TagUser, UntagUser and ListUserTags.
+//! user's keys, credentials, SSH keys, groups, policies and console password), DeleteUser
+//! (refused while anything is still attached), TagUser, UntagUser and ListUserTags.
 //!
 //! A user is a document of kind `user` keyed by its name, with the body
 //! `{userName, arn, createDate, userId, path, tags, consolePasswordHash?}` (`createDate` in
@@ -334,7 +334,7 @@ pub struct DeleteUserRequest {
 
 /// Deletes a user that has nothing attached any more; otherwise `DeleteConflict`, naming
 /// what must go first (IAM's order: console password, access keys, SSH keys, git
-/// credentials, groups).
+/// credentials, inline and attached policies, groups).
 pub async fn delete_user(identity: &Identity, input: DeleteUserRequest) -> Result<(), ApiError> {
     let (record, document) = identity.existing_user(&input.user_name).await?;
     let name = &record.name;
@@ -353,6 +353,7 @@ pub async fn delete_user(identity: &Identity, input: DeleteUserRequest) -> Resul
     if !store.list_all(GIT_CREDENTIAL, Some(name)).await.map_err(store_error)?.is_empty() {
         return Err(conflict("delete service specific credentials"));
     }
+    crate::policies::EntityPolicies::from_body(&document.body).check_deletable()?;
     if !identity.groups_of(name).await.map_err(store_error)?.is_empty() {
         return Err(conflict("remove user from all groups"));
     }
