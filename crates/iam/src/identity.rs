@@ -66,6 +66,7 @@ pub struct Identity {
     pub(crate) secrets: SecretBox,
     pub(crate) account: String,
     keys: Arc<KeyCache>,
+    pub(crate) policy_cache: Arc<crate::effective::PolicyCache>,
 }
 
 /// An active access key: whose it is, and its secret.
@@ -129,7 +130,8 @@ impl Identity {
             key_changes: store.watch(ACCESS_KEY),
             user_changes: store.watch(USER),
         });
-        Identity { store, secrets, account: account.to_owned(), keys }
+        let policy_cache = Arc::new(crate::effective::PolicyCache::new(&store));
+        Identity { store, secrets, account: account.to_owned(), keys, policy_cache }
     }
 
     /// Creates `admin` and a key for it when there is no user at all.

@@ -1,6 +1,8 @@
 //! IAM and the secrets it guards: users, access keys and console passwords ([`identity`]),
 //! HTTPS git credentials ([`git_credentials`]), the IAM API's operations on them ([`api`]:
-//! [`users`], [`access_keys`], [`groups`]), the installation's sealing key ([`crypto`]),
+//! [`users`], [`access_keys`], [`groups`], [`roles`], managed and inline [`policies`],
+//! [`simulation`], [`authorization_details`]), the policies that apply to a principal,
+//! cached for the server's every request ([`effective`]), the installation's sealing key ([`crypto`]),
 //! and the sealed parameters and secrets with the SSM and Secrets Manager operations that set
 //! them ([`secrets_store`]); the IAM policy documents that say who may do what, with their
 //! evaluation ([`policy`]); and AWS's tables of actions, resource types, condition keys and
@@ -16,8 +18,10 @@
 
 pub mod access_keys;
 pub mod api;
+pub mod authorization_details;
 pub mod catalog;
 pub mod crypto;
+pub mod effective;
 pub mod git_credentials;
 pub mod groups;
 pub mod identity;
@@ -25,6 +29,7 @@ pub mod policies;
 pub mod policy;
 pub mod roles;
 pub mod secrets_store;
+pub mod simulation;
 pub mod users;
 
 #[cfg(test)]

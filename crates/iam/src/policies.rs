@@ -157,7 +157,7 @@ impl PolicyRecord {
             .map(|it| it.document.as_str())
     }
 
-    fn to_policy(&self, with_tags: bool) -> Policy {
+    pub(crate) fn to_policy(&self, with_tags: bool) -> Policy {
         Policy {
             policy_name: self.policy_name.clone(),
             policy_id: self.policy_id.clone(),
@@ -174,7 +174,7 @@ impl PolicyRecord {
         }
     }
 
-    fn version(&self, version: &VersionRecord) -> PolicyVersion {
+    pub(crate) fn version(&self, version: &VersionRecord) -> PolicyVersion {
         PolicyVersion {
             document: Some(api::url_encode(&version.document)),
             version_id: version.version_id.clone(),
@@ -190,7 +190,7 @@ fn catalog_date(text: &str) -> Timestamp {
 }
 
 /// An AWS-managed policy as IAM's `Policy` shape, attached `count` times here.
-fn aws_policy(policy: &ManagedPolicy, count: u32) -> Policy {
+pub(crate) fn aws_policy(policy: &ManagedPolicy, count: u32) -> Policy {
     Policy {
         policy_name: policy.name.clone(),
         policy_id: aws_policy_id(policy),
@@ -213,7 +213,7 @@ fn aws_policy_id(policy: &ManagedPolicy) -> String {
 }
 
 /// An AWS-managed policy's one version, its default.
-fn aws_version(policy: &ManagedPolicy, with_document: bool) -> PolicyVersion {
+pub(crate) fn aws_version(policy: &ManagedPolicy, with_document: bool) -> PolicyVersion {
     PolicyVersion {
         document: with_document.then(|| api::url_encode(&policy.document)),
         version_id: policy.default_version_id.clone(),
