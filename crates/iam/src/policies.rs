@@ -28,6 +28,13 @@ use crate::catalog::{self, ManagedPolicy};
 use crate::identity::Identity;
 use crate::policy::Policy as PolicyDocument;
 
+/// The AWS-managed policy that allows everything: the first admin's.
+pub const ADMINISTRATOR_ACCESS: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+
+/// The field of the installation document that says when the users that existed before
+/// policies were enforced were given [`ADMINISTRATOR_ACCESS`].
+pub const GRANTED_MARKER: &str = "existingUsersGrantedAdministratorAccess";
+
 /// How every AWS-managed policy's ARN begins.
 pub const AWS_POLICY_PREFIX: &str = "arn:aws:iam::aws:policy";
 
@@ -328,6 +335,65 @@ impl Identity {
     async fn entity_document(&self, kind: EntityKind, name: &str) -> Result<Document, ApiError> {
         let document = self.store.get(kind.kind(), name).await.map_err(store_error)?;
         document.ok_or_else(|| kind.not_found(name))
+    }
+}
+
+impl Identity {
+    /// Once per installation (the marker [`GRANTED_MARKER`] in the installation document
+    /// `installation_key`): attaches AdministratorAccess to every user that exists, so that
+    /// the users of an installation made before policies were enforced keep what they could
+    /// do. One transaction with the marker; the users given it, or `None` when it was done
+    /// before (or there is no installation document).
+    pub async fn grant_existing_users_administrator_access(
+        &self,
+        installation_key: &str,
+        now_ms: i64,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let Some(mut marker) =
+            self.store.get(engine::kinds::INSTALLATION, installation_key).await?
+        else {
+            return Ok(None);
+        };
+        if !marker.body[GRANTED_MARKER].is_null() {
+            return Ok(None);
+        }
+        let mut writes = Vec::new();
+        let mut granted = Vec::new();
+        for mut user in self.store.list_all(USER, None).await? {
+            let mut policies = EntityPolicies::from_body(&user.body);
+            if policies.attached.iter().any(|it| it == ADMINISTRATOR_ACCESS) {
+                continue;
+            }
+            policies.attached.push(ADMINISTRATOR_ACCESS.to_owned());
+            policies.write_into(&mut user.body);
+            granted.push(user.key.clone());
+            let version = user.version;
+            writes.push(Write::Update { document: user, expected_version: version });
+        }
+        marker.body[GRANTED_MARKER] = json!(now_ms);
+        let version = marker.version;
+        writes.push(Write::Update { document: marker, expected_version: version });
+        self.store.apply(writes).await?;
+        Ok(Some(granted))
+    }
+
+    /// Attaches the managed policy `policy` (an ARN, an AWS-managed policy's name, or the
+    /// name of one of this account's) to the user `user`: `slipway user attach-policy`.
+    /// The policy's ARN.
+    pub async fn attach_policy_to_user(
+        &self,
+        user: &str,
+        policy: &str,
+    ) -> Result<String, ApiError> {
+        let arn = if policy.starts_with("arn:") {
+            policy.to_owned()
+        } else if let Some(managed) = catalog::managed_policy(policy) {
+            managed.arn.clone()
+        } else {
+            format!("arn:aws:iam::{}:policy/{policy}", self.account)
+        };
+        change_attachment(self, EntityKind::User, user, &arn, true).await?;
+        Ok(arn)
     }
 }
 

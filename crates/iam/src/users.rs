@@ -114,6 +114,19 @@ impl Identity {
         tags: Vec<Tag>,
         now_ms: i64,
     ) -> Result<UserRecord, IdentityError> {
+        self.insert_user_with_policies(name, path, tags, &[], now_ms).await
+    }
+
+    /// [`Identity::insert_user`] with the managed policies `attached` (ARNs of AWS-managed
+    /// policies, which need no count kept) in the same transaction: the first admin.
+    pub(crate) async fn insert_user_with_policies(
+        &self,
+        name: &str,
+        path: &str,
+        tags: Vec<Tag>,
+        attached: &[&str],
+        now_ms: i64,
+    ) -> Result<UserRecord, IdentityError> {
         let valid = !name.is_empty()
             && name.len() <= 64
             && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
@@ -137,6 +150,9 @@ impl Identity {
             body: json!({}),
         };
         record.write_into(&mut document, &self.account);
+        if !attached.is_empty() {
+            document.body["attachedPolicies"] = json!(attached);
+        }
         match self.store.apply(vec![Write::Insert(document)]).await {
             Err(StoreError::AlreadyExists { .. }) => {
                 Err(IdentityError::UserExists(name.to_owned()))

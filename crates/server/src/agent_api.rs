@@ -192,7 +192,7 @@ async fn authorize(
     action: &str,
 ) -> Result<Principal, AgentError> {
     let principal = authenticate(state, headers).await?;
-    auth::authorize(&principal, action, &auth::Resource::Agents).map_err(forbidden)?;
+    auth::authorize(state, &principal, action, &auth::Resource::Agents).await.map_err(forbidden)?;
     Ok(principal)
 }
 
@@ -219,7 +219,7 @@ async fn authorize_agent(
         ));
     };
     let resource = auth::Resource::Agent { id: agent_id, registered_with: bound };
-    auth::authorize(&principal, action, &resource).map_err(forbidden)?;
+    auth::authorize(state, &principal, action, &resource).await.map_err(forbidden)?;
     Ok(agent)
 }
 

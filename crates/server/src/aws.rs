@@ -114,7 +114,7 @@ async fn dispatch(
     let (principal, caller) =
         authenticate(state, service.signing_name(), method, uri, headers, body).await?;
     let input = awsapi::json::input(body)?;
-    authorize(state, &principal, service.signing_name(), operation, &input)?;
+    authorize(state, &principal, service.signing_name(), operation, &input).await?;
     tracing::debug!(user = %caller.user, %target, "API call");
     let output = match service {
         Service::CodeBuild => return codebuild::call(state, &caller, operation, input).await,
@@ -180,7 +180,7 @@ pub(crate) async fn authenticate(
 
 /// The one authorization call of an AWS operation: `<service>:<Operation>` on the resource
 /// its input names; a refusal is AWS's `AccessDeniedException`.
-pub(crate) fn authorize(
+pub(crate) async fn authorize(
     state: &AppState,
     principal: &Principal,
     signing_name: &str,
@@ -189,7 +189,8 @@ pub(crate) fn authorize(
 ) -> Result<(), ApiError> {
     let action = format!("{signing_name}:{operation}");
     let resource = auth::aws_resource(state, signing_name, operation, input);
-    auth::authorize(principal, &action, &auth::Resource::Arn(&resource))
+    auth::authorize(state, principal, &action, &auth::Resource::Arn(&resource))
+        .await
         .map_err(|denied| ApiError::client("AccessDeniedException", denied.message))
 }
 

@@ -324,9 +324,14 @@ fn signed_in(principal: Principal) -> Session {
 
 /// The one authorization call of a console operation on the signed-in user's own IAM
 /// identity (`iam:CreateServiceSpecificCredential`, `iam:ChangePassword`, …).
-fn authorize_own(state: &AppState, session: &Session, action: &str) -> Result<(), ConsoleError> {
+async fn authorize_own(
+    state: &AppState,
+    session: &Session,
+    action: &str,
+) -> Result<(), ConsoleError> {
     let arn = crate::auth::user_arn(state, &session.user);
-    crate::auth::authorize(&principal(session), action, &crate::auth::Resource::Arn(&arn))
+    crate::auth::authorize(state, &principal(session), action, &crate::auth::Resource::Arn(&arn))
+        .await
         .map_err(|denied| ConsoleError(StatusCode::FORBIDDEN, denied.message))
 }
 
@@ -509,14 +514,14 @@ const MAX_BRANCH_PAGES: usize = 10;
 /// API would.
 async fn repository(api: Api, Path(name): Path<String>, Query(query): Query<BrowseQuery>) -> Page {
     let repository_name = Some(name.clone());
-    let ctx = api.codecommit("GetRepository", &name)?;
+    let ctx = api.codecommit("GetRepository", &name).await?;
     let input = cc::GetRepositoryInput { repository_name: repository_name.clone() };
     let metadata = cc::get_repository(&ctx, &api.caller, input).await?.repository_metadata;
     let metadata = &metadata;
     let mut branches: Vec<String> = Vec::new();
     let mut token: Option<String> = None;
     // Every page of ListBranches, within reason.
-    let ctx = api.codecommit("ListBranches", &name)?;
+    let ctx = api.codecommit("ListBranches", &name).await?;
     for _ in 0..MAX_BRANCH_PAGES {
         let input = cc::ListBranchesInput {
             repository_name: repository_name.clone(),
@@ -544,7 +549,7 @@ async fn repository(api: Api, Path(name): Path<String>, Query(query): Query<Brow
             commit_specifier: Some(branch.clone()),
             folder_path: Some(format!("/{path}")),
         };
-        let folder = cc::get_folder(&api.codecommit("GetFolder", &name)?, input).await?;
+        let folder = cc::get_folder(&api.codecommit("GetFolder", &name).await?, input).await?;
         let entry = |name: String, path: String, folder: bool, viewable: bool| Entry {
             name,
             path,
@@ -567,9 +572,9 @@ async fn repository(api: Api, Path(name): Path<String>, Query(query): Query<Brow
             repository_name: repository_name.clone(),
             branch_name: Some(branch.clone()),
         };
-        let head = cc::get_branch(&api.codecommit("GetBranch", &name)?, input).await?;
+        let head = cc::get_branch(&api.codecommit("GetBranch", &name).await?, input).await?;
         let mut next = Some(head.branch.commit_id);
-        let ctx = api.codecommit("GetCommit", &name)?;
+        let ctx = api.codecommit("GetCommit", &name).await?;
         while let Some(id) = next.take() {
             if commits.len() == COMMITS_SHOWN {
                 break;
@@ -618,7 +623,7 @@ async fn repository_file(
         commit_specifier: Some(branch.clone()),
         file_path: Some(path.clone()),
     };
-    let file = cc::get_file(&api.codecommit("GetFile", &name)?, input).await?;
+    let file = cc::get_file(&api.codecommit("GetFile", &name).await?, input).await?;
     let content = crate::base64_codec::decode(&file.file_content).unwrap_or_default();
     let path = path.trim_matches('/').to_owned();
     let page = FilePage {
@@ -663,14 +668,14 @@ impl Api {
 
     /// The context of the CodeCommit `operation` on `repository`, once it is authorized as
     /// the API authorizes it; the page then calls the operation's typed function.
-    fn codecommit(
+    async fn codecommit(
         &self,
         operation: &str,
         repository: &str,
     ) -> Result<codecommit::Context, ConsoleError> {
         let principal = principal(&self.session);
         let input = json!({ "repositoryName": repository });
-        crate::aws::authorize(&self.state, &principal, "codecommit", operation, &input)?;
+        crate::aws::authorize(&self.state, &principal, "codecommit", operation, &input).await?;
         Ok(self.state.codecommit().clone())
     }
 
@@ -678,7 +683,7 @@ impl Api {
     async fn list_builds(&self) -> Result<codebuild::builds::ListBuildsOutput, ConsoleError> {
         let input = json!({ "sortOrder": "DESCENDING" });
         let principal = principal(&self.session);
-        crate::aws::authorize(&self.state, &principal, "codebuild", "ListBuilds", &input)?;
+        crate::aws::authorize(&self.state, &principal, "codebuild", "ListBuilds", &input).await?;
         let input = codebuild::builds::ListBuildsInput {
             sort_order: Some("DESCENDING".to_owned()),
             next_token: None,
@@ -690,7 +695,8 @@ impl Api {
     async fn batch_get_builds(&self, ids: Vec<String>) -> Result<Vec<Value>, ConsoleError> {
         let principal = principal(&self.session);
         let input = json!({ "ids": ids });
-        crate::aws::authorize(&self.state, &principal, "codebuild", "BatchGetBuilds", &input)?;
+        crate::aws::authorize(&self.state, &principal, "codebuild", "BatchGetBuilds", &input)
+            .await?;
         let input = codebuild::builds::BatchGetBuildsInput { ids: Some(ids) };
         let now = engine::clock::now_ms();
         let found = codebuild::builds::batch_get_builds(self.state.codebuild(), input, now).await?;
@@ -847,7 +853,7 @@ async fn security_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Page {
-    authorize_own(state, session, "iam:ListServiceSpecificCredentials")?;
+    authorize_own(state, session, "iam:ListServiceSpecificCredentials").await?;
     let mut credentials: Vec<CredentialRow> = state
         .identity
         .list_git_credentials(&session.user)
@@ -870,7 +876,7 @@ async fn create_git_credentials(
     headers: HeaderMap,
     Posted(session, CsrfForm { .. }): Posted<CsrfForm>,
 ) -> Page {
-    authorize_own(&state, &session, "iam:CreateServiceSpecificCredential")?;
+    authorize_own(&state, &session, "iam:CreateServiceSpecificCredential").await?;
     let now = engine::clock::now_ms();
     let (git_user, password) = state.identity.create_git_credentials(&session.user, now).await?;
     tracing::info!(user = %session.user, %git_user, "console: created git credentials");
@@ -884,7 +890,7 @@ async fn revoke_git_credentials(
     Path(name): Path<String>,
     Posted(session, CsrfForm { .. }): Posted<CsrfForm>,
 ) -> Page {
-    authorize_own(&state, &session, "iam:UpdateServiceSpecificCredential")?;
+    authorize_own(&state, &session, "iam:UpdateServiceSpecificCredential").await?;
     // Only one's own: someone else's credentials are as good as absent.
     let own = state.identity.git_credential(&name).await?.is_some_and(|it| it.user == session.user);
     if !own {
@@ -921,7 +927,7 @@ async fn change_password(
         security_page(&state, &session, StatusCode::BAD_REQUEST, None, Some(message.to_owned()))
             .await
     };
-    authorize_own(&state, &session, "iam:ChangePassword")?;
+    authorize_own(&state, &session, "iam:ChangePassword").await?;
     if !state.identity.check_password(&session.user, &form.current).await? {
         return refuse("The current password is not correct.").await;
     }

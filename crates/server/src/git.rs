@@ -161,10 +161,15 @@ async fn admit(
 
 /// The one authorization call of a git operation: `codecommit:GitPull` or `GitPush` on the
 /// repository (agents may fetch, not push); the refusal, if it is refused.
-fn refusal(state: &AppState, principal: &Principal, action: &str, name: &str) -> Option<Response> {
+async fn refusal(
+    state: &AppState,
+    principal: &Principal,
+    action: &str,
+    name: &str,
+) -> Option<Response> {
     let arn = crate::auth::repository_arn(state, name);
     let resource = crate::auth::Resource::Arn(&arn);
-    let denied = crate::auth::authorize(principal, action, &resource).err()?;
+    let denied = crate::auth::authorize(state, principal, action, &resource).await.err()?;
     Some((StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
 }
 
@@ -207,7 +212,7 @@ async fn info_refs(
         return (StatusCode::FORBIDDEN, "only git's smart HTTP protocol is served\n")
             .into_response();
     };
-    if let Some(refused) = refusal(&state, &principal, service.action(), &name) {
+    if let Some(refused) = refusal(&state, &principal, service.action(), &name).await {
         return refused;
     }
     let protocol = git_protocol(&headers);
@@ -272,7 +277,7 @@ async fn rpc(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    if let Some(refused) = refusal(&state, &principal, service.action(), &name) {
+    if let Some(refused) = refusal(&state, &principal, service.action(), &name).await {
         return refused;
     }
     let user = principal.acting_user();
@@ -383,7 +388,7 @@ async fn bundle(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    if let Some(refused) = refusal(&state, &principal, crate::auth::GIT_PULL, &name) {
+    if let Some(refused) = refusal(&state, &principal, crate::auth::GIT_PULL, &name).await {
         return refused;
     }
     let commit = query.iter().find(|(k, _)| k == "commit").map(|(_, v)| v.as_str());

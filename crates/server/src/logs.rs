@@ -59,7 +59,8 @@ async fn authorized(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(
     };
     let arn = crate::auth::build_arn(state, id);
     let resource = crate::auth::Resource::Arn(&arn);
-    crate::auth::authorize(&principal, crate::auth::READ_BUILD_LOG, &resource)
+    crate::auth::authorize(state, &principal, crate::auth::READ_BUILD_LOG, &resource)
+        .await
         .map_err(|denied| (StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
 }
 

@@ -1,7 +1,7 @@
 //! Tests of managed and inline policies and their attachments: each transition's state
 //! before and after, and every error code.
 
-use engine::store::Store;
+use engine::store::{Document, Store, Write};
 
 use super::*;
 use crate::crypto::SecretBox;
@@ -379,4 +379,71 @@ async fn a_renamed_user_keeps_its_policies() {
     users::update_user(&identity, rename).await.unwrap();
     let after = snapshot(&store).await;
     assert_eq!(after["document user carol"]["body"]["attachedPolicies"][0], ADMIN);
+}
+
+#[tokio::test]
+async fn the_first_admin_has_administrator_access() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    let secrets = SecretBox::load_or_create(&dir.path().join("master.key"), true).unwrap();
+    let identity = Identity::new(store.clone(), secrets, ACCOUNT);
+    identity.bootstrap(0).await.unwrap().unwrap();
+    let admin = store.get(USER, "admin").await.unwrap().unwrap();
+    assert_eq!(EntityPolicies::from_body(&admin.body).attached, [ADMINISTRATOR_ACCESS]);
+}
+
+#[tokio::test]
+async fn existing_users_are_given_administrator_access_once_with_the_marker() {
+    let (identity, store, _dir) = identity().await;
+    identity.create_user("bob", 0).await.unwrap();
+    attach_user_policy(&identity, attach_user(ADMIN)).await.unwrap();
+    // No installation document: nothing to do.
+    assert_eq!(
+        identity.grant_existing_users_administrator_access("master-key", 5).await.unwrap(),
+        None
+    );
+    let installation = Document {
+        kind: engine::kinds::INSTALLATION.to_owned(),
+        key: "master-key".into(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body: json!({"fingerprint": "f"}),
+    };
+    store.apply(vec![Write::Insert(installation)]).await.unwrap();
+    let before = snapshot(&store).await;
+    let granted =
+        identity.grant_existing_users_administrator_access("master-key", 5).await.unwrap();
+    // alice had it already.
+    assert_eq!(granted, Some(vec!["bob".to_owned()]));
+    assert_eq!(changes(&before, &snapshot(&store).await), ["document user bob changed"]);
+    let marker = store.get(engine::kinds::INSTALLATION, "master-key").await.unwrap().unwrap();
+    assert_eq!(
+        (marker.body["fingerprint"].as_str(), marker.body[GRANTED_MARKER].as_i64()),
+        (Some("f"), Some(5))
+    );
+    // Once: a user made afterwards has no permissions.
+    identity.create_user("carol", 6).await.unwrap();
+    assert_eq!(
+        identity.grant_existing_users_administrator_access("master-key", 7).await.unwrap(),
+        None
+    );
+    let carol = store.get(USER, "carol").await.unwrap().unwrap();
+    assert!(EntityPolicies::from_body(&carol.body).attached.is_empty());
+}
+
+#[tokio::test]
+async fn slipway_user_attach_policy_takes_a_name_or_an_arn() {
+    let (identity, _store, _dir) = identity().await;
+    create_policy(&identity, create("read", READ_REPOS), 0).await.unwrap();
+    assert_eq!(
+        identity.attach_policy_to_user("alice", "AWSCodeCommitReadOnly").await.unwrap(),
+        "arn:aws:iam::aws:policy/AWSCodeCommitReadOnly"
+    );
+    assert_eq!(identity.attach_policy_to_user("alice", "read").await.unwrap(), arn("read"));
+    assert_eq!(identity.attach_policy_to_user("alice", ADMIN).await.unwrap(), ADMIN);
+    assert_eq!(
+        identity.attach_policy_to_user("alice", "nope").await.unwrap_err().code,
+        "NoSuchEntity"
+    );
 }
