@@ -313,6 +313,8 @@ fn bad_signatures_unknown_keys_and_revoked_keys_are_refused() {
     // A second user's key works until it is revoked; the commands work beside a running server.
     Run::from(sandbox.slipway(&["user", "create", "ci", "--data-dir", &data]).output().unwrap())
         .expect_code(0);
+    let attach = ["user", "attach-policy", "ci", "AdministratorAccess", "--data-dir", &data];
+    Run::from(sandbox.slipway(&attach).output().unwrap()).expect_code(0);
     let created = Run::from(
         sandbox
             .slipway(&["access-key", "create", "--user", "ci", "--data-dir", &data])
