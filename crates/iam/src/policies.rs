@@ -1173,8 +1173,9 @@ pub struct ListEntitiesForPolicyResponse {
     pub marker: Option<String>,
 }
 
-/// The users, groups and roles the policy is attached to (all on one page: `MaxItems`
-/// bounds each list).
+/// The users, groups and roles the policy is attached to, all on one page (an
+/// installation's entities are few; `Marker` and `MaxItems` are accepted and the answer is
+/// never truncated).
 pub async fn list_entities_for_policy(
     identity: &Identity,
     input: ListEntitiesForPolicyRequest,
