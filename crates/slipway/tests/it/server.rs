@@ -882,10 +882,11 @@ fn the_aws_cli_learns_who_it_is_which_region_is_served_and_what_is_not_here_yet(
     assert!(run.stderr.contains("(SignatureDoesNotMatch)"), "{}", run.stderr);
 
     // Services that are not here yet say so, in the protocol their client reads.
-    let run = server.aws(&["iam", "list-roles"]);
+    let run = server.aws(&["iam", "list-instance-profiles"]);
     run.expect_code(255);
     assert!(
-        run.stderr.contains("The IAM action ListRoles is not available on this server yet"),
+        run.stderr
+            .contains("The IAM action ListInstanceProfiles is not available on this server yet"),
         "{}",
         run.stderr
     );
