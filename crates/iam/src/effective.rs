@@ -113,7 +113,6 @@ impl PolicyCache {
         [0, 1, 2, 3].map(|index| self.changes[index].current())
     }
 
-    #[allow(clippy::type_complexity)]
     fn get(
         &self,
         key: &(EntityKind, String),
