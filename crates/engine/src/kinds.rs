@@ -67,6 +67,10 @@ pub const GIT_CREDENTIAL: &str = "git-credential";
 pub const GROUP: &str = "group";
 /// A user's SSH public key; the key is its id (`APKA…`), the parent the user.
 pub const SSH_PUBLIC_KEY: &str = "ssh-public-key";
+/// A customer-managed IAM policy with its versions; the key is the policy's name.
+pub const POLICY: &str = "policy";
+/// An IAM role with its trust policy; the key is the role's name.
+pub const ROLE: &str = "role";
 /// An SSM parameter (sealed when a SecureString).
 pub const PARAMETER: &str = "parameter";
 /// A Secrets Manager secret (sealed).

@@ -189,6 +189,25 @@ impl From<IdentityError> for ApiError {
     }
 }
 
+/// A policy document as IAM returns it: URL-encoded (RFC 3986: every byte but letters,
+/// digits and `-_.~` as `%XX`), which the AWS CLI and SDKs decode.
+pub(crate) fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A policy document refused as IAM refuses it: `MalformedPolicyDocument` with its message.
+pub(crate) fn malformed(err: &crate::policy::PolicyError) -> ApiError {
+    ApiError::client(crate::policy::PolicyError::CODE, err.to_string())
+}
+
 /// One page of `items` for `Marker` and `MaxItems` (100 unless said, 1 to 1000): the page,
 /// whether more follow, and the marker of the next page.
 pub(crate) fn page<T>(

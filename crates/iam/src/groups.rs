@@ -1,5 +1,6 @@
 //! IAM groups: CreateGroup, GetGroup (with its users), ListGroups, ListGroupsForUser,
-//! AddUserToGroup, RemoveUserFromGroup and DeleteGroup (refused while it has members).
+//! AddUserToGroup, RemoveUserFromGroup and DeleteGroup (refused while it has members or
+//! policies).
 //!
 //! A group is a document of kind `group` keyed by its name, with the body
 //! `{groupName, groupId, path, arn, createDate, members}`: `members` is the sorted list of
@@ -315,6 +316,7 @@ pub async fn delete_group(identity: &Identity, input: DeleteGroupRequest) -> Res
             "Cannot delete entity, must remove users from group first.",
         ));
     }
+    crate::policies::EntityPolicies::from_body(&document.body).check_deletable()?;
     let version = document.version;
     identity
         .store

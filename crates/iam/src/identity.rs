@@ -66,6 +66,7 @@ pub struct Identity {
     pub(crate) secrets: SecretBox,
     pub(crate) account: String,
     keys: Arc<KeyCache>,
+    pub(crate) policy_cache: Arc<crate::effective::PolicyCache>,
 }
 
 /// An active access key: whose it is, and its secret.
@@ -129,10 +130,12 @@ impl Identity {
             key_changes: store.watch(ACCESS_KEY),
             user_changes: store.watch(USER),
         });
-        Identity { store, secrets, account: account.to_owned(), keys }
+        let policy_cache = Arc::new(crate::effective::PolicyCache::new(&store));
+        Identity { store, secrets, account: account.to_owned(), keys, policy_cache }
     }
 
-    /// Creates `admin` and a key for it when there is no user at all.
+    /// Creates `admin`, with AdministratorAccess attached, and a key for it when there is no
+    /// user at all.
     pub async fn bootstrap(&self, now_ms: i64) -> Result<Option<Credentials>, IdentityError> {
         let query = ListQuery {
             kind: USER.to_owned(),
@@ -146,9 +149,12 @@ impl Identity {
         }
         // Another replica starting at the same moment may create it first: then it is that
         // replica's to announce.
-        match self.create_user("admin", now_ms).await {
+        let admin = [crate::policies::ADMINISTRATOR_ACCESS];
+        match self.insert_user_with_policies("admin", "/", Vec::new(), &admin, now_ms).await {
             Err(IdentityError::UserExists(_)) => return Ok(None),
-            other => other?,
+            other => {
+                other?;
+            }
         }
         Ok(Some(self.create_access_key("admin", now_ms).await?))
     }

@@ -1,7 +1,9 @@
 //! IAM and the secrets it guards: users, access keys and console passwords ([`identity`]),
 //! HTTPS git credentials ([`git_credentials`]), the IAM API's operations on them ([`api`]:
 //! [`users`], [`access_keys`], [`login_profiles`], [`groups`], [`ssh_keys`],
-//! [`service_credentials`]), the installation's sealing key ([`crypto`]),
+//! [`service_credentials`], [`roles`], managed and inline [`policies`], [`simulation`],
+//! [`authorization_details`]), the policies that apply to a principal, cached for the
+//! server's every request ([`effective`]), the installation's sealing key ([`crypto`]),
 //! and the sealed parameters and secrets with the SSM and Secrets Manager operations that set
 //! them ([`secrets_store`]); the IAM policy documents that say who may do what, with their
 //! evaluation ([`policy`]); and AWS's tables of actions, resource types, condition keys and
@@ -17,16 +19,22 @@
 
 pub mod access_keys;
 pub mod api;
+pub mod authorization_details;
 pub mod catalog;
 pub mod crypto;
+pub mod effective;
 pub mod git_credentials;
 pub mod groups;
 pub mod identity;
 pub mod login_profiles;
+pub mod policies;
 pub mod policy;
+pub mod roles;
 pub mod secrets_store;
 pub mod service_credentials;
+pub mod simulation;
 pub mod ssh_keys;
+pub mod users;
+
 #[cfg(test)]
 mod state_snapshot;
-pub mod users;

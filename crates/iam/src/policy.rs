@@ -394,6 +394,12 @@ fn decide<'p>(
     Evaluation { decision, matched_statements, missing_context_values }
 }
 
+/// A date in ISO 8601 (or epoch seconds), as the Date operators read it, in milliseconds
+/// since the epoch.
+pub fn time_ms(text: &str) -> Option<i64> {
+    time::parse(text).and_then(|nanos| i64::try_from(nanos / 1_000_000).ok())
+}
+
 /// The message AWS answers a call its identity-based policies refuse with, or `None` when
 /// the decision allows it:
 /// `User: arn:aws:iam::123456789012:user/bob is not authorized to perform:

@@ -18,6 +18,8 @@ const KINDS: &[&str] = &[
     kinds::CONSOLE_SESSION,
     kinds::GIT_CREDENTIAL,
     kinds::GROUP,
+    kinds::POLICY,
+    kinds::ROLE,
     kinds::SSH_PUBLIC_KEY,
     kinds::USER,
 ];

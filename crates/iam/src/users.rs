@@ -1,6 +1,6 @@
 //! IAM users through the API: CreateUser, GetUser, ListUsers, UpdateUser (renames carry the
-//! user's keys, credentials, SSH keys, groups and console password), DeleteUser (refused
-//! while anything is still attached), TagUser, UntagUser and ListUserTags.
+//! user's keys, credentials, SSH keys, groups, policies and console password), DeleteUser
+//! (refused while anything is still attached), TagUser, UntagUser and ListUserTags.
 //!
 //! A user is a document of kind `user` keyed by its name, with the body
 //! `{userName, arn, createDate, userId, path, tags, consolePasswordHash?}` (`createDate` in
@@ -114,6 +114,19 @@ impl Identity {
         tags: Vec<Tag>,
         now_ms: i64,
     ) -> Result<UserRecord, IdentityError> {
+        self.insert_user_with_policies(name, path, tags, &[], now_ms).await
+    }
+
+    /// [`Identity::insert_user`] with the managed policies `attached` (ARNs of AWS-managed
+    /// policies, which need no count kept) in the same transaction: the first admin.
+    pub(crate) async fn insert_user_with_policies(
+        &self,
+        name: &str,
+        path: &str,
+        tags: Vec<Tag>,
+        attached: &[&str],
+        now_ms: i64,
+    ) -> Result<UserRecord, IdentityError> {
         let valid = !name.is_empty()
             && name.len() <= 64
             && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
@@ -137,6 +150,9 @@ impl Identity {
             body: json!({}),
         };
         record.write_into(&mut document, &self.account);
+        if !attached.is_empty() {
+            document.body["attachedPolicies"] = json!(attached);
+        }
         match self.store.apply(vec![Write::Insert(document)]).await {
             Err(StoreError::AlreadyExists { .. }) => {
                 Err(IdentityError::UserExists(name.to_owned()))
@@ -336,7 +352,7 @@ pub struct DeleteUserRequest {
 
 /// Deletes a user that has nothing attached any more, with any console session it still has;
 /// otherwise `DeleteConflict`, naming what must go first (IAM's order: console password,
-/// access keys, SSH keys, git credentials, groups).
+/// access keys, SSH keys, git credentials, inline and attached policies, groups).
 pub async fn delete_user(identity: &Identity, input: DeleteUserRequest) -> Result<(), ApiError> {
     let (record, document) = identity.existing_user(&input.user_name).await?;
     let name = &record.name;
@@ -355,6 +371,7 @@ pub async fn delete_user(identity: &Identity, input: DeleteUserRequest) -> Resul
     if !store.list_all(GIT_CREDENTIAL, Some(name)).await.map_err(store_error)?.is_empty() {
         return Err(conflict("delete service specific credentials"));
     }
+    crate::policies::EntityPolicies::from_body(&document.body).check_deletable()?;
     if !identity.groups_of(name).await.map_err(store_error)?.is_empty() {
         return Err(conflict("remove user from all groups"));
     }

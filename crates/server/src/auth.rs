@@ -362,13 +362,17 @@ pub(crate) struct Denied {
 /// with its condition keys. A request with one resource the principal may not reach is
 /// refused whole, naming that resource. The one authorization decision of every operation
 /// but the agent API's ([`authorize_agent_api`]).
-pub(crate) fn authorize(principal: &Principal, facts: &RequestFacts) -> Result<(), Denied> {
+///
+/// A user may do what their IAM policies allow ([`authorize_request`]), and never the agent
+/// API; agents and build tokens keep their fixed rules ([`fixed_rules`]).
+pub(crate) async fn authorize(
+    state: &AppState,
+    principal: &Principal,
+    facts: &RequestFacts,
+) -> Result<(), Denied> {
     let any = ["*".to_owned()];
     let resources = if facts.resources.is_empty() { &any[..] } else { &facts.resources[..] };
-    for resource in resources {
-        decide(principal, &facts.action, &Resource::Arn(resource), &facts.context)?;
-    }
-    Ok(())
+    authorize_request(state, principal, &facts.action, resources, &facts.context).await
 }
 
 /// Whether `principal` may perform one of the agent API's actions on `resource` (the agent
@@ -378,21 +382,82 @@ pub(crate) fn authorize_agent_api(
     action: &str,
     resource: &Resource<'_>,
 ) -> Result<(), Denied> {
-    decide(principal, action, resource, &[])
+    fixed_rules(principal, action, resource)
 }
 
-/// Whether `principal` may perform `action` (IAM's `service:Operation` form, or one of the
-/// agent API's actions) on `resource`, with the request's condition keys `context`: the one
-/// decision, asked for every resource of every request. Today it allows what the server always allowed: users everything but the agent
-/// API; agents the agent API (each only as the agents its token registered) and fetching
+/// [`authorize`]'s decision for an action on several resources (every one must be allowed) with
+/// the request's own context keys (`codecommit:References`, `aws:SourceIp`, …) besides those
+/// every request has: for a user, their identity policies (their own and their groups',
+/// `iam::effective`, cached) evaluated with `aws:username`, `aws:userid`, `aws:PrincipalArn`,
+/// `aws:PrincipalAccount`, `aws:CurrentTime`, `aws:EpochTime`, `aws:SecureTransport`
+/// (`false`: the server itself speaks plain HTTP) and `aws:MultiFactorAuthPresent` (`false`);
+/// the refusal is AWS's message. Agents and build tokens: [`fixed_rules`], on each resource.
+pub(crate) async fn authorize_request(
+    state: &AppState,
+    principal: &Principal,
+    action: &str,
+    resources: &[String],
+    context: &[(String, Vec<String>)],
+) -> Result<(), Denied> {
+    let Principal::User { name, .. } = principal else {
+        for resource in resources {
+            fixed_rules(principal, action, &Resource::Arn(resource))?;
+        }
+        return Ok(());
+    };
+    if action.starts_with(AGENT_ACTION_PREFIX) {
+        let resource = resources.first().map(String::as_str).unwrap_or("*");
+        return fixed_rules(principal, action, &Resource::Arn(resource));
+    }
+    let now_ms = engine::clock::now_ms();
+    let refused = |resource: &str| Denied {
+        message: iam::policy::refusal_message(
+            &user_arn(state, name),
+            action,
+            resource,
+            iam::policy::Decision::ImplicitDeny,
+        )
+        .unwrap_or_default(),
+    };
+    let policies = match state.identity.user_policies(name, now_ms).await {
+        Ok(Some(policies)) => policies,
+        Ok(None) => return Err(refused(resources.first().map(String::as_str).unwrap_or("*"))),
+        Err(err) => {
+            tracing::error!(user = %name, err = %err.message, "reading a user's policies");
+            return Err(refused(resources.first().map(String::as_str).unwrap_or("*")));
+        }
+    };
+    let mut keys = iam::policy::Context::new();
+    keys.insert("aws:SecureTransport", "false");
+    keys.insert("aws:MultiFactorAuthPresent", "false");
+    keys.set_time(now_ms.div_euclid(1000));
+    for (key, values) in context {
+        keys.set(key, values.clone());
+    }
+    for resource in resources {
+        let request = iam::policy::Request {
+            principal: &policies.principal,
+            action,
+            resource,
+            context: &keys,
+        };
+        let evaluation = iam::policy::evaluate(&policies.named(), &request);
+        if let Some(message) = evaluation.refusal(&request) {
+            return Err(Denied { message });
+        }
+    }
+    Ok(())
+}
+
+/// The rules that do not depend on IAM policies: nobody but an agent performs the agent API's
+/// actions; agents may perform them (each only as the agents its token registered) and fetch
 /// sources; a build token only git, on the repositories its initiator may reach
-/// (`git::auth::may_reach`). IAM-style policies attached to users will plug in here, in a
-/// later issue, without any route changing.
-fn decide(
+/// (`git::auth::may_reach`). A user passes them for every other action (their policies then
+/// decide).
+pub(crate) fn fixed_rules(
     principal: &Principal,
     action: &str,
     resource: &Resource<'_>,
-    _context: &[(String, Vec<String>)],
 ) -> Result<(), Denied> {
     let allowed = match principal {
         Principal::User { .. } => !action.starts_with(AGENT_ACTION_PREFIX),
@@ -430,6 +495,12 @@ fn decide(
             ),
         })
     }
+}
+
+/// The ARN of the IAM user `name` (with no path: the refusal's wording before their policies
+/// are read).
+fn user_arn(state: &AppState, name: &str) -> String {
+    format!("arn:aws:iam::{}:user/{name}", state.account)
 }
 
 /// The repository a CodeCommit ARN names (`arn:aws:codecommit:<region>:<account>:<name>`).

@@ -192,7 +192,8 @@ pub(crate) async fn authorize(
     let Some(facts) = request_facts(state, signing_name, operation, input).await? else {
         return Ok(());
     };
-    auth::authorize(principal, &facts)
+    auth::authorize(state, principal, &facts)
+        .await
         .map_err(|denied| ApiError::client("AccessDeniedException", denied.message))
 }
 

@@ -325,11 +325,16 @@ fn signed_in(principal: Principal) -> Session {
 /// The one authorization call of a console operation on the signed-in user's own IAM
 /// identity: the IAM operation (`CreateServiceSpecificCredential`, `ChangePassword`, …) on
 /// the user's ARN.
-fn authorize_own(state: &AppState, session: &Session, operation: &str) -> Result<(), ConsoleError> {
+async fn authorize_own(
+    state: &AppState,
+    session: &Session,
+    operation: &str,
+) -> Result<(), ConsoleError> {
     let place = crate::auth::place(state);
     let facts = crate::auth::facts::own_user_request(place, operation, &session.user)
         .map_err(|err| ConsoleError(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))?;
-    crate::auth::authorize(&principal(session), &facts)
+    crate::auth::authorize(state, &principal(session), &facts)
+        .await
         .map_err(|denied| ConsoleError(StatusCode::FORBIDDEN, denied.message))
 }
 
@@ -854,7 +859,7 @@ async fn security_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Page {
-    authorize_own(state, session, "ListServiceSpecificCredentials")?;
+    authorize_own(state, session, "ListServiceSpecificCredentials").await?;
     let mut credentials: Vec<CredentialRow> = state
         .identity
         .list_git_credentials(&session.user)
@@ -877,7 +882,7 @@ async fn create_git_credentials(
     headers: HeaderMap,
     Posted(session, CsrfForm { .. }): Posted<CsrfForm>,
 ) -> Page {
-    authorize_own(&state, &session, "CreateServiceSpecificCredential")?;
+    authorize_own(&state, &session, "CreateServiceSpecificCredential").await?;
     let now = engine::clock::now_ms();
     let (git_user, password) = state.identity.create_git_credentials(&session.user, now).await?;
     tracing::info!(user = %session.user, %git_user, "console: created git credentials");
@@ -891,7 +896,7 @@ async fn revoke_git_credentials(
     Path(name): Path<String>,
     Posted(session, CsrfForm { .. }): Posted<CsrfForm>,
 ) -> Page {
-    authorize_own(&state, &session, "UpdateServiceSpecificCredential")?;
+    authorize_own(&state, &session, "UpdateServiceSpecificCredential").await?;
     // Only one's own: someone else's credentials are as good as absent.
     let own = state.identity.git_credential(&name).await?.is_some_and(|it| it.user == session.user);
     if !own {
@@ -928,7 +933,7 @@ async fn change_password(
         security_page(&state, &session, StatusCode::BAD_REQUEST, None, Some(message.to_owned()))
             .await
     };
-    authorize_own(&state, &session, "ChangePassword")?;
+    authorize_own(&state, &session, "ChangePassword").await?;
     if !state.identity.check_password(&session.user, &form.current).await? {
         return refuse("The current password is not correct.").await;
     }

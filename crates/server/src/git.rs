@@ -166,7 +166,7 @@ async fn admit(
 /// The one authorization call of a git operation: `codecommit:GitPull` or `GitPush` on the
 /// repository, a push with the full names of the refs it moves (none for the advertisement
 /// before it); agents may fetch, not push. The refusal, if it is refused.
-fn refusal(
+async fn refusal(
     state: &AppState,
     principal: &Principal,
     service: Service,
@@ -178,7 +178,7 @@ fn refusal(
         Ok(facts) => facts,
         Err(err) => return Some(internal("telling what the request asks", err)),
     };
-    let denied = crate::auth::authorize(principal, &facts).err()?;
+    let denied = crate::auth::authorize(state, principal, &facts).await.err()?;
     Some((StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
 }
 
@@ -221,7 +221,7 @@ async fn info_refs(
         return (StatusCode::FORBIDDEN, "only git's smart HTTP protocol is served\n")
             .into_response();
     };
-    if let Some(refused) = refusal(&state, &principal, service, &name, &[]) {
+    if let Some(refused) = refusal(&state, &principal, service, &name, &[]).await {
         return refused;
     }
     let protocol = git_protocol(&headers);
@@ -288,7 +288,7 @@ async fn rpc(
     };
     // A fetch is authorized here; a push once its commands are read, below.
     if service == Service::UploadPack
-        && let Some(refused) = refusal(&state, &principal, service, &name, &[])
+        && let Some(refused) = refusal(&state, &principal, service, &name, &[]).await
     {
         return refused;
     }
@@ -318,7 +318,7 @@ async fn rpc(
     };
     if let Some((commands, _)) = &parsed {
         let references: Vec<&str> = commands.iter().map(|it| it.name.as_str()).collect();
-        if let Some(refused) = refusal(&state, &principal, service, &name, &references) {
+        if let Some(refused) = refusal(&state, &principal, service, &name, &references).await {
             return refused;
         }
     }
@@ -419,7 +419,7 @@ async fn bundle(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    if let Some(refused) = refusal(&state, &principal, Service::UploadPack, &name, &[]) {
+    if let Some(refused) = refusal(&state, &principal, Service::UploadPack, &name, &[]).await {
         return refused;
     }
     let commit = query.iter().find(|(k, _)| k == "commit").map(|(_, v)| v.as_str());

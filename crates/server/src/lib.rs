@@ -83,6 +83,9 @@ pub enum ServerError {
     NoInstallation(String),
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// An IAM operation refused (`slipway user attach-policy`): its code and message.
+    #[error("{code}: {message}")]
+    Iam { code: String, message: String },
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
 }
@@ -198,6 +201,18 @@ impl Server {
         let identity = Identity::new(store.clone(), secrets.clone(), ACCOUNT_ID);
         let secrets_store = SecretsStore::new(store.clone(), secrets.clone());
         let created_admin = identity.bootstrap(engine::clock::now_ms()).await?;
+        // Users made before policies were enforced keep what they could do, once.
+        let granted = identity
+            .grant_existing_users_administrator_access(KEY_FINGERPRINT, engine::clock::now_ms())
+            .await?;
+        if let Some(users) = granted.filter(|it| !it.is_empty()) {
+            tracing::warn!(
+                users = %users.join(", "),
+                "IAM policies are now enforced: the users that existed were given \
+                 AdministratorAccess (once), so they keep what they could do; detach it \
+                 (aws iam detach-user-policy) from those who should have less"
+            );
+        }
         let admin_credentials_file = data_dir.join("admin-credentials");
         if let Some(credentials) = &created_admin {
             let console_password = generate_password();
@@ -354,6 +369,20 @@ impl Server {
     /// Creates a user (`slipway user create`).
     pub async fn create_user(&self, name: &str) -> Result<(), IdentityError> {
         self.state.identity.create_user(name, engine::clock::now_ms()).await
+    }
+
+    /// Attaches a managed policy (an ARN, or a name: AWS's or this account's) to a user
+    /// (`slipway user attach-policy`); the policy's ARN.
+    pub async fn attach_user_policy(
+        &self,
+        user: &str,
+        policy: &str,
+    ) -> Result<String, ServerError> {
+        self.state
+            .identity
+            .attach_policy_to_user(user, policy)
+            .await
+            .map_err(|err| ServerError::Iam { code: err.code, message: err.message })
     }
 
     /// Sets a user's console password (`slipway user set-password`).

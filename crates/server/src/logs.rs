@@ -66,7 +66,8 @@ async fn authorized(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(
                 tracing::error!(%err, "logs: the facts of reading a build");
                 (StatusCode::INTERNAL_SERVER_ERROR, "authorizing failed\n").into_response()
             })?;
-    crate::auth::authorize(&principal, &facts)
+    crate::auth::authorize(state, &principal, &facts)
+        .await
         .map_err(|denied| (StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
 }
 

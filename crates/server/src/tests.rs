@@ -1,5 +1,6 @@
 //! The router's edge: a handler that panics answers 500 on a connection that stays usable;
-//! `/healthz` says which background loops are down.
+//! `/healthz` says which background loops are down; an older installation's users are given
+//! AdministratorAccess once.
 
 use axum::Router;
 use axum::routing::get;
@@ -52,4 +53,47 @@ async fn healthz_names_a_background_loop_that_is_down() {
     );
     loops.stop();
     serving.abort();
+}
+
+/// An installation made before policies were enforced (no marker in its installation
+/// document): the first start of this server gives its users AdministratorAccess, once.
+#[tokio::test]
+async fn the_users_of_an_older_installation_keep_what_they_could_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = super::ServerConfig {
+        data_dir: dir.path().join("data"),
+        database_url: None,
+        blob_url: None,
+        region: "us-east-1".to_owned(),
+        master_key_file: None,
+        create: true,
+    };
+    let server = super::Server::open(&config).await.unwrap();
+    let store = server.state.store.clone();
+    // As an older server left it: a user without policies, no marker.
+    server.create_user("old").await.unwrap();
+    let mut installation =
+        store.get(engine::kinds::INSTALLATION, super::KEY_FINGERPRINT).await.unwrap().unwrap();
+    installation.body.as_object_mut().unwrap().remove(iam::policies::GRANTED_MARKER);
+    let version = installation.version;
+    let update = engine::store::Write::Update { document: installation, expected_version: version };
+    store.apply(vec![update]).await.unwrap();
+    drop(server);
+
+    let server = super::Server::open(&config).await.unwrap();
+    let attached = |user: &str| {
+        let store = server.state.store.clone();
+        let user = user.to_owned();
+        async move {
+            let document = store.get(engine::kinds::USER, &user).await.unwrap().unwrap();
+            iam::policies::EntityPolicies::from_body(&document.body).attached
+        }
+    };
+    assert_eq!(attached("old").await, [iam::policies::ADMINISTRATOR_ACCESS]);
+    // A user made now starts with nothing, and a later start gives it nothing.
+    server.create_user("new").await.unwrap();
+    drop(server);
+    let server = super::Server::open(&config).await.unwrap();
+    let document = server.state.store.get(engine::kinds::USER, "new").await.unwrap().unwrap();
+    assert!(iam::policies::EntityPolicies::from_body(&document.body).attached.is_empty());
 }

@@ -100,6 +100,17 @@ pub(crate) enum UserCommand {
         #[command(flatten)]
         state: StateArgs,
     },
+    /// Attach a managed policy to a user: an ARN, the name of an AWS-managed policy
+    /// (AdministratorAccess, AWSCodeCommitPowerUser, …) or of one of this installation's.
+    #[command(name = "attach-policy")]
+    AttachPolicy {
+        /// The user's name.
+        name: String,
+        /// The policy's ARN or name.
+        policy: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
     /// Set a user's console password: the first line of standard input, or a generated one
     /// (printed) with --generate.
     #[command(name = "set-password")]
@@ -376,7 +387,19 @@ pub(crate) fn user(command: UserCommand) -> ExitCode {
         UserCommand::Create { name, state } => administer(
             &state,
             async |server| server.create_user(&name).await,
-            |()| format!("Created user {name}"),
+            |()| {
+                format!(
+                    "Created user {name}. {name} has no permissions until a policy is attached, \
+                     e.g. `aws iam attach-user-policy --user-name {name} --policy-arn \
+                     arn:aws:iam::aws:policy/AdministratorAccess` (or `slipway user \
+                     attach-policy {name} AdministratorAccess`)"
+                )
+            },
+        ),
+        UserCommand::AttachPolicy { name, policy, state } => administer(
+            &state,
+            async |server| server.attach_user_policy(&name, &policy).await,
+            |arn| format!("Attached {arn} to user {name}"),
         ),
         UserCommand::SetPassword { name, generate, state } => {
             let password = if generate {

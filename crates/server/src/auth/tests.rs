@@ -275,7 +275,12 @@ async fn the_console_takes_a_live_session_cookie() {
 
 /// One action on one resource: through [`authorize`] for an ARN, through
 /// [`authorize_agent_api`] for the agent API.
-fn ask(principal: &Principal, action: &str, resource: &Resource<'_>) -> Result<(), Denied> {
+async fn ask(
+    state: &AppState,
+    principal: &Principal,
+    action: &str,
+    resource: &Resource<'_>,
+) -> Result<(), Denied> {
     match resource {
         Resource::Arn(arn) => {
             let facts = RequestFacts {
@@ -283,7 +288,7 @@ fn ask(principal: &Principal, action: &str, resource: &Resource<'_>) -> Result<(
                 resources: vec![(*arn).to_owned()],
                 context: Vec::new(),
             };
-            authorize(principal, &facts)
+            authorize(state, principal, &facts).await
         }
         _ => authorize_agent_api(principal, action, resource),
     }
@@ -292,8 +297,11 @@ fn ask(principal: &Principal, action: &str, resource: &Resource<'_>) -> Result<(
 /// The reading of a build's log, as the log routes ask it (BatchGetBuilds on its project).
 const READ_BUILD_LOG: &str = "codebuild:BatchGetBuilds";
 
-#[test]
-fn authorize_allows_what_each_principal_may_do() {
+#[tokio::test]
+async fn authorize_allows_what_each_principal_may_do() {
+    let (state, _dir, _) = state().await;
+    state.identity.create_user("alice", 0).await.unwrap();
+    state.identity.attach_policy_to_user("alice", "AdministratorAccess").await.unwrap();
     let user = |via| Principal::User { name: "alice".into(), via };
     let sigv4 = user(SignIn::SigV4 { access_key_id: "AKIA1".into() });
     let console = user(SignIn::ConsoleSession { csrf: "c".into() });
@@ -338,15 +346,15 @@ fn authorize_allows_what_each_principal_may_do() {
         (&build, READ_BUILD_LOG, any, false),
     ];
     for (principal, action, resource, allowed) in table {
-        let result = ask(principal, action, resource);
+        let result = ask(&state, principal, action, resource).await;
         assert_eq!(result.is_ok(), *allowed, "{principal:?} {action} {resource}: {result:?}");
     }
     // The refusals say why, as the routes answer them.
-    let push = ask(&agent, GIT_PUSH, &repo).unwrap_err();
+    let push = ask(&state, &agent, GIT_PUSH, &repo).await.unwrap_err();
     assert_eq!(push.message, "agents may fetch, not push");
-    let stolen = ask(&agent, AGENT_EVENTS, &other_agent).unwrap_err();
+    let stolen = ask(&state, &agent, AGENT_EVENTS, &other_agent).await.unwrap_err();
     assert_eq!(stolen.message, "agent agent-2 was registered with another agent token");
-    let denied = ask(&build, "codebuild:StartBuild", &project).unwrap_err();
+    let denied = ask(&state, &build, "codebuild:StartBuild", &project).await.unwrap_err();
     assert_eq!(
         denied.message,
         "Build token of p:1 is not authorized to perform: codebuild:StartBuild on resource: \
@@ -354,8 +362,9 @@ fn authorize_allows_what_each_principal_may_do() {
     );
 }
 
-#[test]
-fn a_request_is_refused_whole_for_one_resource_it_may_not_reach() {
+#[tokio::test]
+async fn a_request_is_refused_whole_for_one_resource_it_may_not_reach() {
+    let (state, _dir, _) = state().await;
     let build = Principal::Build { build_id: "p:1".into(), initiator: "alice".into() };
     let repo = |name: &str| format!("arn:aws:codecommit:us-east-1:000000000000:{name}");
     // A build's token reaches the repositories its initiator may: any, today; `*` is none.
@@ -364,12 +373,89 @@ fn a_request_is_refused_whole_for_one_resource_it_may_not_reach() {
         resources,
         context: Vec::new(),
     };
-    assert!(authorize(&build, &facts(vec![repo("a"), repo("b")])).is_ok());
-    let denied = authorize(&build, &facts(vec![repo("a"), "*".to_owned()])).unwrap_err();
+    assert!(authorize(&state, &build, &facts(vec![repo("a"), repo("b")])).await.is_ok());
+    let denied =
+        authorize(&state, &build, &facts(vec![repo("a"), "*".to_owned()])).await.unwrap_err();
     assert_eq!(
         denied.message,
         "Build token of p:1 is not authorized to perform: codecommit:GitPull on resource: *"
     );
     // No resource at all is asked as `*`.
-    assert!(authorize(&build, &facts(Vec::new())).is_err());
+    assert!(authorize(&state, &build, &facts(Vec::new())).await.is_err());
+}
+
+/// A user may do what their policies allow and nothing else, with AWS's refusal; a change
+/// of their policies applies to the very next request.
+#[tokio::test]
+async fn users_are_authorized_by_their_policies() {
+    let (state, _dir, _) = state().await;
+    let identity = &state.identity;
+    identity.create_user("bob", 0).await.unwrap();
+    let bob = Principal::User {
+        name: "bob".into(),
+        via: SignIn::SigV4 { access_key_id: "AKIA1".into() },
+    };
+    let project = "arn:aws:codebuild:us-east-1:000000000000:project/p";
+    let list = Resource::Arn("*");
+    let refused = ask(&state, &bob, "codebuild:ListProjects", &list).await.unwrap_err();
+    assert_eq!(
+        refused.message,
+        "User: arn:aws:iam::000000000000:user/bob is not authorized to perform: \
+         codebuild:ListProjects on resource: * because no identity-based policy allows the \
+         codebuild:ListProjects action"
+    );
+    identity.attach_policy_to_user("bob", "AWSCodeBuildReadOnlyAccess").await.unwrap();
+    ask(&state, &bob, "codebuild:ListProjects", &list).await.unwrap();
+    let create = ask(&state, &bob, "codebuild:CreateProject", &Resource::Arn(project)).await;
+    assert!(create.unwrap_err().message.contains("because no identity-based policy allows"));
+    // An explicit deny wins over the allow.
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"codebuild:List*","Resource":"*"}]}"#;
+    let put = iam::policies::PutUserPolicyRequest {
+        user_name: "bob".into(),
+        policy_name: "no-list".into(),
+        policy_document: deny.into(),
+    };
+    iam::policies::put_user_policy(identity, put).await.unwrap();
+    let denied = ask(&state, &bob, "codebuild:ListProjects", &list).await.unwrap_err();
+    assert!(
+        denied.message.ends_with("with an explicit deny in an identity-based policy"),
+        "{}",
+        denied.message
+    );
+    // Several resources: every one must be allowed; the request's own context keys count.
+    let resources =
+        vec![project.to_owned(), "arn:aws:codebuild:us-east-1:000000000000:project/q".to_owned()];
+    authorize_request(&state, &bob, "codebuild:BatchGetProjects", &resources, &[]).await.unwrap();
+    let only_p = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"codebuild:BatchGetProjects","Resource":"*","Condition":{"StringNotEquals":{"aws:SourceIp":"10.0.0.1"}}}]}"#;
+    let put = iam::policies::PutUserPolicyRequest {
+        user_name: "bob".into(),
+        policy_name: "ip".into(),
+        policy_document: only_p.into(),
+    };
+    iam::policies::put_user_policy(identity, put).await.unwrap();
+    let from = |ip: &str| vec![("aws:SourceIp".to_owned(), vec![ip.to_owned()])];
+    authorize_request(&state, &bob, "codebuild:BatchGetProjects", &resources, &from("10.0.0.1"))
+        .await
+        .unwrap();
+    let elsewhere = authorize_request(
+        &state,
+        &bob,
+        "codebuild:BatchGetProjects",
+        &resources,
+        &from("10.0.0.2"),
+    )
+    .await;
+    assert!(elsewhere.is_err());
+    // A user that does not exist may do nothing; nor may a user the agent API.
+    let ghost = Principal::User {
+        name: "ghost".into(),
+        via: SignIn::SigV4 { access_key_id: "AKIA2".into() },
+    };
+    assert!(ask(&state, &ghost, "codebuild:ListProjects", &list).await.is_err());
+    let admin = Principal::User {
+        name: "admin".into(),
+        via: SignIn::SigV4 { access_key_id: "AKIA3".into() },
+    };
+    ask(&state, &admin, "codebuild:ListProjects", &list).await.unwrap();
+    assert!(ask(&state, &admin, AGENT_LEASE, &Resource::Agents).await.is_err());
 }

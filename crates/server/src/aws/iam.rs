@@ -1,11 +1,12 @@
 //! The IAM operation table (Query protocol, SigV4 service `iam`): each action's form members
 //! are decoded into its typed input (`awsapi::query::input`), authorized as
-//! `iam:<Action>` on the user or group it names (IAM's ARNs, with their paths), go to their
+//! `iam:<Action>` on the user, group, role or policy it names (IAM's ARNs, with their paths), go to their
 //! function in the `iam` crate at the one reading of the clock for the request, and their
 //! typed output answers as IAM's XML.
 
 use ::iam::{
-    access_keys, groups, login_profiles, service_credentials as credentials, ssh_keys, users,
+    access_keys, authorization_details, groups, login_profiles, policies, roles,
+    service_credentials as credentials, simulation, ssh_keys, users,
 };
 use awsapi::query::{IAM_NAMESPACE, input, response};
 use serde::Serialize;
@@ -51,6 +52,49 @@ const ACTIONS: &[&str] = &[
     "ResetServiceSpecificCredential",
     "UpdateServiceSpecificCredential",
     "DeleteServiceSpecificCredential",
+    // Policies, roles and the simulator.
+    "CreatePolicy",
+    "GetPolicy",
+    "ListPolicies",
+    "CreatePolicyVersion",
+    "GetPolicyVersion",
+    "ListPolicyVersions",
+    "SetDefaultPolicyVersion",
+    "DeletePolicyVersion",
+    "DeletePolicy",
+    "AttachUserPolicy",
+    "DetachUserPolicy",
+    "AttachGroupPolicy",
+    "DetachGroupPolicy",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "ListAttachedUserPolicies",
+    "ListAttachedGroupPolicies",
+    "ListAttachedRolePolicies",
+    "ListEntitiesForPolicy",
+    "PutUserPolicy",
+    "GetUserPolicy",
+    "DeleteUserPolicy",
+    "ListUserPolicies",
+    "PutGroupPolicy",
+    "GetGroupPolicy",
+    "DeleteGroupPolicy",
+    "ListGroupPolicies",
+    "PutRolePolicy",
+    "GetRolePolicy",
+    "DeleteRolePolicy",
+    "ListRolePolicies",
+    "CreateRole",
+    "GetRole",
+    "ListRoles",
+    "DeleteRole",
+    "UpdateAssumeRolePolicy",
+    "TagRole",
+    "UntagRole",
+    "ListRoleTags",
+    "GetAccountAuthorizationDetails",
+    "SimulatePrincipalPolicy",
+    "SimulateCustomPolicy",
 ];
 
 pub(crate) async fn call(
@@ -73,7 +117,8 @@ pub(crate) async fn call(
         resources: vec![resource],
         context: Vec::new(),
     };
-    auth::authorize(principal, &facts)
+    auth::authorize(state, principal, &facts)
+        .await
         .map_err(|denied| ApiError::new(ErrorKind::Forbidden, "AccessDenied", denied.message))?;
     tracing::debug!(user = %caller.user, %action, "IAM call");
     let identity = &state.identity;
@@ -155,6 +200,100 @@ pub(crate) async fn call(
         "DeleteServiceSpecificCredential" => answer.empty(
             credentials::delete_service_specific_credential(identity, caller, input(form)?).await?,
         ),
+        // Policies, roles and the simulator.
+        "CreatePolicy" => answer.with(policies::create_policy(identity, input(form)?, now).await?),
+        "GetPolicy" => answer.with(policies::get_policy(identity, input(form)?).await?),
+        "ListPolicies" => answer.with(policies::list_policies(identity, input(form)?).await?),
+        "CreatePolicyVersion" => {
+            answer.with(policies::create_policy_version(identity, input(form)?, now).await?)
+        }
+        "GetPolicyVersion" => {
+            answer.with(policies::get_policy_version(identity, input(form)?).await?)
+        }
+        "ListPolicyVersions" => {
+            answer.with(policies::list_policy_versions(identity, input(form)?).await?)
+        }
+        "SetDefaultPolicyVersion" => {
+            answer.empty(policies::set_default_policy_version(identity, input(form)?, now).await?)
+        }
+        "DeletePolicyVersion" => {
+            answer.empty(policies::delete_policy_version(identity, input(form)?).await?)
+        }
+        "DeletePolicy" => answer.empty(policies::delete_policy(identity, input(form)?).await?),
+        "AttachUserPolicy" => {
+            answer.empty(policies::attach_user_policy(identity, input(form)?).await?)
+        }
+        "DetachUserPolicy" => {
+            answer.empty(policies::detach_user_policy(identity, input(form)?).await?)
+        }
+        "AttachGroupPolicy" => {
+            answer.empty(policies::attach_group_policy(identity, input(form)?).await?)
+        }
+        "DetachGroupPolicy" => {
+            answer.empty(policies::detach_group_policy(identity, input(form)?).await?)
+        }
+        "AttachRolePolicy" => {
+            answer.empty(policies::attach_role_policy(identity, input(form)?).await?)
+        }
+        "DetachRolePolicy" => {
+            answer.empty(policies::detach_role_policy(identity, input(form)?).await?)
+        }
+        "ListAttachedUserPolicies" => {
+            answer.with(policies::list_attached_user_policies(identity, input(form)?).await?)
+        }
+        "ListAttachedGroupPolicies" => {
+            answer.with(policies::list_attached_group_policies(identity, input(form)?).await?)
+        }
+        "ListAttachedRolePolicies" => {
+            answer.with(policies::list_attached_role_policies(identity, input(form)?).await?)
+        }
+        "ListEntitiesForPolicy" => {
+            answer.with(policies::list_entities_for_policy(identity, input(form)?).await?)
+        }
+        "PutUserPolicy" => answer.empty(policies::put_user_policy(identity, input(form)?).await?),
+        "GetUserPolicy" => answer.with(policies::get_user_policy(identity, input(form)?).await?),
+        "DeleteUserPolicy" => {
+            answer.empty(policies::delete_user_policy(identity, input(form)?).await?)
+        }
+        "ListUserPolicies" => {
+            answer.with(policies::list_user_policies(identity, input(form)?).await?)
+        }
+        "PutGroupPolicy" => answer.empty(policies::put_group_policy(identity, input(form)?).await?),
+        "GetGroupPolicy" => answer.with(policies::get_group_policy(identity, input(form)?).await?),
+        "DeleteGroupPolicy" => {
+            answer.empty(policies::delete_group_policy(identity, input(form)?).await?)
+        }
+        "ListGroupPolicies" => {
+            answer.with(policies::list_group_policies(identity, input(form)?).await?)
+        }
+        "PutRolePolicy" => answer.empty(policies::put_role_policy(identity, input(form)?).await?),
+        "GetRolePolicy" => answer.with(policies::get_role_policy(identity, input(form)?).await?),
+        "DeleteRolePolicy" => {
+            answer.empty(policies::delete_role_policy(identity, input(form)?).await?)
+        }
+        "ListRolePolicies" => {
+            answer.with(policies::list_role_policies(identity, input(form)?).await?)
+        }
+        "CreateRole" => answer.with(roles::create_role(identity, input(form)?, now).await?),
+        "GetRole" => answer.with(roles::get_role(identity, input(form)?).await?),
+        "ListRoles" => answer.with(roles::list_roles(identity, input(form)?).await?),
+        "DeleteRole" => answer.empty(roles::delete_role(identity, input(form)?).await?),
+        "UpdateAssumeRolePolicy" => {
+            answer.empty(roles::update_assume_role_policy(identity, input(form)?).await?)
+        }
+        "TagRole" => answer.empty(roles::tag_role(identity, input(form)?).await?),
+        "UntagRole" => answer.empty(roles::untag_role(identity, input(form)?).await?),
+        "ListRoleTags" => answer.with(roles::list_role_tags(identity, input(form)?).await?),
+        "GetAccountAuthorizationDetails" => answer.with(
+            authorization_details::get_account_authorization_details(identity, input(form)?)
+                .await?,
+        ),
+        "SimulatePrincipalPolicy" => {
+            answer.with(simulation::simulate_principal_policy(identity, input(form)?).await?)
+        }
+        "SimulateCustomPolicy" => {
+            answer.with(simulation::simulate_custom_policy(identity, input(form)?).await?)
+        }
         _ => Err(ApiError::internal(format!("IAM action {action} is listed but not dispatched"))),
     }
 }
@@ -188,6 +327,9 @@ async fn resource(
         form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|it| !it.is_empty())
     };
     let account = &state.account;
+    if let Some(resource) = policy_resource(state, action, form).await {
+        return resource;
+    }
     match action {
         "CreateUser" => {
             let path = field("Path").unwrap_or("/");
@@ -197,7 +339,17 @@ async fn resource(
             let path = field("Path").unwrap_or("/");
             format!("arn:aws:iam::{account}:group{path}{}", field("GroupName").unwrap_or_default())
         }
-        "GetGroup" | "DeleteGroup" | "AddUserToGroup" | "RemoveUserFromGroup" => {
+        "GetGroup"
+        | "DeleteGroup"
+        | "AddUserToGroup"
+        | "RemoveUserFromGroup"
+        | "AttachGroupPolicy"
+        | "DetachGroupPolicy"
+        | "ListAttachedGroupPolicies"
+        | "PutGroupPolicy"
+        | "GetGroupPolicy"
+        | "DeleteGroupPolicy"
+        | "ListGroupPolicies" => {
             let name = field("GroupName").unwrap_or_default();
             let found = state.identity.group(name).await.ok().flatten().map(|it| it.group.arn);
             found.unwrap_or_else(|| format!("arn:aws:iam::{account}:group/{name}"))
@@ -211,4 +363,65 @@ async fn resource(
             }
         }
     }
+}
+
+/// The resource of the policy, role and simulator actions, as IAM names it: the policy
+/// (`PolicyArn`, or the one CreatePolicy makes), the role with its path, the simulated
+/// entity; `*` for the listings. `None` for the other actions.
+async fn policy_resource(
+    state: &AppState,
+    action: &str,
+    form: &[(String, String)],
+) -> Option<String> {
+    let field = |name: &str| {
+        form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|it| !it.is_empty())
+    };
+    let account = &state.account;
+    let resource = match action {
+        "CreatePolicy" => {
+            let path = field("Path").unwrap_or("/");
+            format!(
+                "arn:aws:iam::{account}:policy{path}{}",
+                field("PolicyName").unwrap_or_default()
+            )
+        }
+        "GetPolicy"
+        | "CreatePolicyVersion"
+        | "GetPolicyVersion"
+        | "ListPolicyVersions"
+        | "SetDefaultPolicyVersion"
+        | "DeletePolicyVersion"
+        | "DeletePolicy"
+        | "ListEntitiesForPolicy" => field("PolicyArn").unwrap_or("*").to_owned(),
+        "CreateRole" => {
+            let path = field("Path").unwrap_or("/");
+            format!("arn:aws:iam::{account}:role{path}{}", field("RoleName").unwrap_or_default())
+        }
+        "GetRole"
+        | "DeleteRole"
+        | "UpdateAssumeRolePolicy"
+        | "TagRole"
+        | "UntagRole"
+        | "ListRoleTags"
+        | "AttachRolePolicy"
+        | "DetachRolePolicy"
+        | "ListAttachedRolePolicies"
+        | "PutRolePolicy"
+        | "GetRolePolicy"
+        | "DeleteRolePolicy"
+        | "ListRolePolicies" => {
+            let name = field("RoleName").unwrap_or_default();
+            match state.identity.role(name).await {
+                Ok(Some((role, _))) => role.arn,
+                _ => format!("arn:aws:iam::{account}:role/{name}"),
+            }
+        }
+        "SimulatePrincipalPolicy" => field("PolicySourceArn").unwrap_or("*").to_owned(),
+        "ListPolicies"
+        | "ListRoles"
+        | "GetAccountAuthorizationDetails"
+        | "SimulateCustomPolicy" => "*".to_owned(),
+        _ => return None,
+    };
+    Some(resource)
 }

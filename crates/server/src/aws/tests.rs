@@ -232,12 +232,15 @@ async fn services_not_available_yet_say_so_in_their_clients_protocol() {
         );
     }
 
-    let answer = harness.send(Call::query("iam", b"Action=ListRoles&Version=2010-05-08")).await;
+    let answer =
+        harness.send(Call::query("iam", b"Action=ListInstanceProfiles&Version=2010-05-08")).await;
     assert_eq!((answer.status, answer.content_type.as_str()), (400, "text/xml"), "{}", answer.text);
     assert!(answer.text.contains("<ErrorResponse"), "{}", answer.text);
     assert!(answer.text.contains("<Code>InvalidAction</Code>"), "{}", answer.text);
     assert!(
-        answer.text.contains("The IAM action ListRoles is not available on this server yet"),
+        answer
+            .text
+            .contains("The IAM action ListInstanceProfiles is not available on this server yet"),
         "{}",
         answer.text
     );

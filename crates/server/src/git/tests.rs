@@ -402,6 +402,7 @@ async fn git_clones_and_pushes_with_git_credentials_and_pushes_become_events() {
     let harness = Harness::start().await;
     harness.create_repository("demo").await;
     harness.state.identity.create_user("alice", 0).await.unwrap();
+    harness.state.identity.attach_policy_to_user("alice", "AWSCodeCommitPowerUser").await.unwrap();
     let (user, password) = harness.state.identity.create_git_credentials("alice", 0).await.unwrap();
     assert!(user.starts_with("alice-at-") && user.len() == "alice-at-".len() + 6, "{user}");
     assert_eq!(password.len(), 40);
@@ -518,6 +519,7 @@ async fn gzipped_fetches_and_concurrent_pushes_work() {
     let harness = Harness::start().await;
     harness.create_repository("demo").await;
     harness.state.identity.create_user("bob", 0).await.unwrap();
+    harness.state.identity.attach_policy_to_user("bob", "AWSCodeCommitPowerUser").await.unwrap();
     let (user, password) = harness.state.identity.create_git_credentials("bob", 0).await.unwrap();
     let url = harness.url("demo", &user, &password);
     harness.git_ok("", &["init", "-q", "work"]);
@@ -568,6 +570,7 @@ async fn a_bundle_holds_every_ref_and_the_commit_asked_for() {
     let harness = Harness::start().await;
     harness.create_repository("demo").await;
     harness.state.identity.create_user("carol", 0).await.unwrap();
+    harness.state.identity.attach_policy_to_user("carol", "AWSCodeCommitPowerUser").await.unwrap();
     let (user, password) = harness.state.identity.create_git_credentials("carol", 0).await.unwrap();
     let url = harness.url("demo", &user, &password);
     harness.git_ok("", &["init", "-q", "work"]);

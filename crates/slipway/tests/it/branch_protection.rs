@@ -33,6 +33,7 @@ impl Setup {
     /// A user with HTTPS git credentials; returns the clone URL of `repo` for them.
     fn user(&self, name: &str, repo: &str) -> String {
         self.slipway(&["user", "create", name]).expect_code(0);
+        self.slipway(&["user", "attach-policy", name, "AdministratorAccess"]).expect_code(0);
         let run = self.slipway(&["git-credentials", "create", "--user", name]);
         run.expect_code(0);
         GitCredentials::parse(&run.stdout).url(&self.server.endpoint, repo)
@@ -264,8 +265,10 @@ fn branch_protection_holds_on_every_codecommit_operation_that_moves_a_ref() {
     let admin = server.credentials();
     let repo = "web";
     server.aws(&["codecommit", "create-repository", "--repository-name", repo]).expect_code(0);
-    setup.slipway(&["user", "create", "alice"]).expect_code(0);
-    setup.slipway(&["user", "create", "ci"]).expect_code(0);
+    for user in ["alice", "ci"] {
+        setup.slipway(&["user", "create", user]).expect_code(0);
+        setup.slipway(&["user", "attach-policy", user, "AdministratorAccess"]).expect_code(0);
+    }
     let keys = setup.slipway(&["access-key", "create", "--user", "alice"]);
     keys.expect_code(0);
     let alice = setup.sandbox.path("alice-credentials");

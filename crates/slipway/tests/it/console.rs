@@ -179,6 +179,8 @@ fn console_forms_need_the_sessions_token() {
     // admin's credentials.
     let data = server.data_dir.to_str().unwrap();
     sandbox.slipway(&["user", "create", "bob", "--data-dir", data]).status().unwrap();
+    let attach = ["user", "attach-policy", "bob", "AdministratorAccess", "--data-dir", data];
+    sandbox.slipway(&attach).status().unwrap();
     let set_password = |password: &str| {
         let mut child = sandbox
             .slipway(&["user", "set-password", "bob", "--data-dir", data])

@@ -1,7 +1,8 @@
 //! The IAM Query API with the real `aws iam` CLI: users, access keys (and signing with a new
 //! one, until it is made Inactive), groups, the conflicts that keep a user from being
-//! deleted, SSH public keys, and CodeCommit git credentials as service-specific credentials
-//! that the real `git` clones with.
+//! deleted, SSH public keys, CodeCommit git credentials as service-specific credentials
+//! that the real `git` clones with, and the policies that decide what a user may do
+//! (managed, inline, through groups, explained by the simulator).
 
 use std::path::PathBuf;
 
@@ -93,7 +94,12 @@ fn users_and_access_keys_with_the_aws_cli() {
     let who = server.aws_with(&ada, &["sts", "get-caller-identity"]);
     who.expect_code(0);
     assert!(who.stdout.contains("arn:aws:iam::000000000000:user/eng/ada"), "{}", who.stdout);
-    // Ada's own key lists her keys without naming her.
+    // Ada's own key lists her keys without naming her, once a policy lets her.
+    let refused = server.aws_with(&ada, &["iam", "list-access-keys"]);
+    assert!(refused.stderr.contains("(AccessDenied)"), "{refused:?}");
+    let own_keys = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListAccessKeys","Resource":"arn:aws:iam::000000000000:user/*/${aws:username}"}]}"#;
+    let put = ["put-user-policy", "--user-name", "ada", "--policy-name", "own-keys"];
+    iam(&server, &[&put[..], &["--policy-document", own_keys]].concat());
     let mine = server.aws_with(&ada, &["iam", "list-access-keys"]);
     mine.expect_code(0);
     assert!(mine.stdout.contains(&key_id), "{}", mine.stdout);
@@ -153,6 +159,9 @@ fn users_and_access_keys_with_the_aws_cli() {
         let id = text(&key["AccessKeyId"]);
         iam(&server, &["delete-access-key", "--user-name", "ada.l", "--access-key-id", &id]);
     }
+    let conflict = iam_refused(&server, &["delete-user", "--user-name", "ada.l"], "DeleteConflict");
+    assert!(conflict.stderr.contains("must delete policies first"), "{conflict:?}");
+    iam(&server, &["delete-user-policy", "--user-name", "ada.l", "--policy-name", "own-keys"]);
     let conflict = iam_refused(&server, &["delete-user", "--user-name", "ada.l"], "DeleteConflict");
     assert!(conflict.stderr.contains("groups"), "{conflict:?}");
     iam(&server, &["remove-user-from-group", "--group-name", "developers", "--user-name", "ada.l"]);
@@ -371,4 +380,180 @@ fn ssh_keys_and_git_credentials_with_the_aws_cli_and_git() {
     );
     let listed = iam(&server, &["list-service-specific-credentials", "--user-name", "ada"]);
     assert_eq!(listed["ServiceSpecificCredentials"].as_array().unwrap().len(), 1, "{listed}");
+}
+
+/// `aws <args>` with `credentials`, expected to be refused with `AccessDeniedException`;
+/// what it printed.
+#[track_caller]
+fn denied(server: &RunningServer, credentials: &std::path::Path, args: &[&str]) -> String {
+    let run = server.aws_with(credentials, args);
+    assert!(run.stderr.contains("(AccessDeniedException)"), "{args:?}: {run:?}");
+    run.stderr
+}
+
+#[test]
+fn policies_decide_what_a_user_may_do() {
+    let sandbox = Sandbox::new();
+    let server =
+        RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &["--no-local-agent"]);
+    iam(&server, &["create-user", "--user-name", "carol"]);
+    let key = iam(&server, &["create-access-key", "--user-name", "carol"]);
+    let carol = credentials_file(&sandbox, "carol-credentials", &key);
+    let arn = "arn:aws:iam::000000000000:user/carol";
+
+    // A new user may do nothing, and is told so as AWS tells it.
+    let refused = denied(&server, &carol, &["codebuild", "list-projects"]);
+    assert!(
+        refused.contains(&format!(
+            "User: {arn} is not authorized to perform: codebuild:ListProjects on resource: * \
+             because no identity-based policy allows the codebuild:ListProjects action"
+        )),
+        "{refused}"
+    );
+    // AWSCodeBuildReadOnlyAccess: reading, at once, but not creating.
+    let read_only = "arn:aws:iam::aws:policy/AWSCodeBuildReadOnlyAccess";
+    iam(&server, &["attach-user-policy", "--user-name", "carol", "--policy-arn", read_only]);
+    server.aws_with(&carol, &["codebuild", "list-projects"]).expect_code(0);
+    let project = [
+        "codebuild",
+        "create-project",
+        "--name",
+        "web",
+        "--source",
+        "type=NO_SOURCE,buildspec=x",
+        "--artifacts",
+        "type=NO_ARTIFACTS",
+        "--environment",
+        "type=LINUX_CONTAINER,image=i,computeType=BUILD_GENERAL1_SMALL",
+        "--service-role",
+        "r",
+    ];
+    let refused = denied(&server, &carol, &project);
+    assert!(refused.contains("codebuild:CreateProject on resource: arn:aws:codebuild:us-east-1:000000000000:project/web"), "{refused}");
+    let attached = iam(&server, &["list-attached-user-policies", "--user-name", "carol"]);
+    assert_eq!(attached["AttachedPolicies"][0]["PolicyName"], "AWSCodeBuildReadOnlyAccess");
+
+    // A group with AWSCodeCommitPowerUser gives its members CodeCommit.
+    denied(&server, &carol, &["codecommit", "list-repositories"]);
+    iam(&server, &["create-group", "--group-name", "devs"]);
+    let power_user = "arn:aws:iam::aws:policy/AWSCodeCommitPowerUser";
+    iam(&server, &["attach-group-policy", "--group-name", "devs", "--policy-arn", power_user]);
+    iam(&server, &["add-user-to-group", "--group-name", "devs", "--user-name", "carol"]);
+    server
+        .aws_with(&carol, &["codecommit", "create-repository", "--repository-name", "app"])
+        .expect_code(0);
+    server.aws_with(&carol, &["codecommit", "list-repositories"]).expect_code(0);
+    let entities = iam(&server, &["list-entities-for-policy", "--policy-arn", power_user]);
+    assert_eq!(entities["PolicyGroups"][0]["GroupName"], "devs", "{entities}");
+
+    // A Deny inline policy beats the allow.
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoListing","Effect":"Deny","Action":"codecommit:ListRepositories","Resource":"*"}]}"#;
+    let put = ["put-user-policy", "--user-name", "carol", "--policy-name", "no-list"];
+    iam(&server, &[&put[..], &["--policy-document", deny]].concat());
+    let refused = denied(&server, &carol, &["codecommit", "list-repositories"]);
+    assert!(refused.contains("with an explicit deny in an identity-based policy"), "{refused}");
+    let inline =
+        iam(&server, &["get-user-policy", "--user-name", "carol", "--policy-name", "no-list"]);
+    assert_eq!(inline["PolicyDocument"]["Statement"][0]["Sid"], "NoListing", "{inline}");
+
+    // The simulator says why.
+    let simulated = iam(
+        &server,
+        &[
+            "simulate-principal-policy",
+            "--policy-source-arn",
+            arn,
+            "--action-names",
+            "codecommit:ListRepositories",
+            "codebuild:CreateProject",
+            "codecommit:GetRepository",
+        ],
+    );
+    let results = simulated["EvaluationResults"].as_array().unwrap();
+    let decisions: Vec<&str> =
+        results.iter().map(|it| it["EvalDecision"].as_str().unwrap()).collect();
+    assert_eq!(decisions, ["explicitDeny", "implicitDeny", "allowed"], "{simulated}");
+    assert_eq!(results[0]["MatchedStatements"][0]["SourcePolicyId"], "no-list", "{simulated}");
+    // GetRepository: both the user's policy and the group's allow it.
+    let sources: Vec<&str> = results[2]["MatchedStatements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| it["SourcePolicyId"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["AWSCodeBuildReadOnlyAccess", "AWSCodeCommitPowerUser"], "{simulated}");
+    assert_eq!(results[2]["MatchedStatements"][1]["SourcePolicyType"], "aws-managed");
+    let custom = iam(
+        &server,
+        &[
+            "simulate-custom-policy",
+            "--policy-input-list",
+            deny,
+            "--action-names",
+            "codecommit:ListRepositories",
+        ],
+    );
+    assert_eq!(custom["EvaluationResults"][0]["EvalDecision"], "explicitDeny", "{custom}");
+
+    // Customer-managed policies, with their versions.
+    let broken = iam_refused(
+        &server,
+        &[
+            "create-policy",
+            "--policy-name",
+            "bad",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*"}]}"#,
+        ],
+        "MalformedPolicyDocument",
+    );
+    assert!(broken.stderr.contains("Policy statement must contain resources."), "{broken:?}");
+    let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"codebuild:CreateProject","Resource":"*"}]}"#;
+    let created = iam(
+        &server,
+        &["create-policy", "--policy-name", "make-projects", "--policy-document", allow],
+    );
+    let policy_arn = text(&created["Policy"]["Arn"]);
+    assert_eq!(policy_arn, "arn:aws:iam::000000000000:policy/make-projects");
+    let version =
+        iam(&server, &["get-policy-version", "--policy-arn", &policy_arn, "--version-id", "v1"]);
+    assert_eq!(
+        version["PolicyVersion"]["Document"]["Statement"][0]["Action"], "codebuild:CreateProject",
+        "{version}"
+    );
+    iam(&server, &["attach-user-policy", "--user-name", "carol", "--policy-arn", &policy_arn]);
+    server.aws_with(&carol, &project).expect_code(0);
+    let listed = iam(&server, &["list-policies", "--scope", "Local"]);
+    assert_eq!(listed["Policies"][0]["AttachmentCount"], 1, "{listed}");
+    iam_refused(&server, &["delete-policy", "--policy-arn", &policy_arn], "DeleteConflict");
+
+    // Roles.
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = iam(
+        &server,
+        &["create-role", "--role-name", "builds", "--assume-role-policy-document", trust],
+    );
+    assert!(text(&role["Role"]["RoleId"]).starts_with("AROA"), "{role}");
+    assert_eq!(
+        role["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+        "codebuild.amazonaws.com"
+    );
+    iam(&server, &["attach-role-policy", "--role-name", "builds", "--policy-arn", read_only]);
+    iam_refused(&server, &["delete-role", "--role-name", "builds"], "DeleteConflict");
+    let details = iam(&server, &["get-account-authorization-details"]);
+    assert!(
+        details["RoleDetailList"][0]["AttachedManagedPolicies"][0]["PolicyName"]
+            == "AWSCodeBuildReadOnlyAccess",
+        "{details}"
+    );
+    assert!(
+        details["UserDetailList"].as_array().unwrap().iter().any(|it| it["UserName"] == "carol"),
+        "{details}"
+    );
+    iam(&server, &["detach-role-policy", "--role-name", "builds", "--policy-arn", read_only]);
+    iam(&server, &["delete-role", "--role-name", "builds"]);
+
+    // The admin, made first, has AdministratorAccess.
+    let admin = iam(&server, &["list-attached-user-policies", "--user-name", "admin"]);
+    assert_eq!(admin["AttachedPolicies"][0]["PolicyName"], "AdministratorAccess", "{admin}");
 }

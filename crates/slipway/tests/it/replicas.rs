@@ -117,6 +117,7 @@ fn two_replicas_serve_one_installation() {
         run.stdout
     };
     installation("a", &["user", "create", "carol"]);
+    installation("a", &["user", "attach-policy", "carol", "AdministratorAccess"]);
     for (made_by, used_on) in [("a", &second), ("b", &first)] {
         let path = sandbox.path(&format!("carol-by-{made_by}"));
         std::fs::write(&path, installation(made_by, &["access-key", "create", "--user", "carol"]))

@@ -313,6 +313,8 @@ fn bad_signatures_unknown_keys_and_revoked_keys_are_refused() {
     // A second user's key works until it is revoked; the commands work beside a running server.
     Run::from(sandbox.slipway(&["user", "create", "ci", "--data-dir", &data]).output().unwrap())
         .expect_code(0);
+    let attach = ["user", "attach-policy", "ci", "AdministratorAccess", "--data-dir", &data];
+    Run::from(sandbox.slipway(&attach).output().unwrap()).expect_code(0);
     let created = Run::from(
         sandbox
             .slipway(&["access-key", "create", "--user", "ci", "--data-dir", &data])
@@ -880,10 +882,11 @@ fn the_aws_cli_learns_who_it_is_which_region_is_served_and_what_is_not_here_yet(
     assert!(run.stderr.contains("(SignatureDoesNotMatch)"), "{}", run.stderr);
 
     // Services that are not here yet say so, in the protocol their client reads.
-    let run = server.aws(&["iam", "list-roles"]);
+    let run = server.aws(&["iam", "list-instance-profiles"]);
     run.expect_code(255);
     assert!(
-        run.stderr.contains("The IAM action ListRoles is not available on this server yet"),
+        run.stderr
+            .contains("The IAM action ListInstanceProfiles is not available on this server yet"),
         "{}",
         run.stderr
     );

@@ -126,6 +126,8 @@ pub(crate) fn bob(sandbox: &Sandbox, server: &RunningServer) -> PathBuf {
     let data = server.data_dir.to_str().unwrap().to_owned();
     Run::from(sandbox.slipway(&["user", "create", "bob", "--data-dir", &data]).output().unwrap())
         .expect_code(0);
+    let attach = ["user", "attach-policy", "bob", "AdministratorAccess", "--data-dir", &data];
+    Run::from(sandbox.slipway(&attach).output().unwrap()).expect_code(0);
     let created = Run::from(
         sandbox
             .slipway(&["access-key", "create", "--user", "bob", "--data-dir", &data])
