@@ -185,6 +185,9 @@ fn ssh_keys_and_git_credentials_with_the_aws_cli_and_git() {
     let server =
         RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &["--no-local-agent"]);
     iam(&server, &["create-user", "--user-name", "ada"]);
+    // Her git credentials push and clone as she may: CodeCommit's power-user policy.
+    let power_user = "arn:aws:iam::aws:policy/AWSCodeCommitPowerUser";
+    iam(&server, &["attach-user-policy", "--user-name", "ada", "--policy-arn", power_user]);
 
     // An OpenSSH key made by ssh-keygen, with the fingerprint `ssh-keygen -E md5` prints.
     let key_file = sandbox.path("id_ed25519");
