@@ -51,6 +51,7 @@ use codecommit::protection::{self, PushPolicy};
 use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand};
 
 use crate::AppState;
+use crate::audit::{Origin, Peer, record_git};
 use crate::auth::{Principal, RequestParts};
 use codecommit::process::git;
 use engine::kinds::REPOSITORY;
@@ -161,10 +162,18 @@ async fn admit(
 
 /// The one authorization call of a git operation: `codecommit:GitPull` or `GitPush` on the
 /// repository (agents may fetch, not push); the refusal, if it is refused.
-fn refusal(state: &AppState, principal: &Principal, action: &str, name: &str) -> Option<Response> {
+fn refusal(
+    state: &AppState,
+    principal: &Principal,
+    service: Service,
+    name: &str,
+    origin: &Origin,
+) -> Option<Response> {
     let arn = crate::auth::repository_arn(state, name);
     let resource = crate::auth::Resource::Arn(&arn);
-    let denied = crate::auth::authorize(principal, action, &resource).err()?;
+    let denied = crate::auth::authorize(principal, service.action(), &resource).err()?;
+    let refused = Some(("AccessDenied", denied.message.clone()));
+    record_git(state, principal, origin, name, service == Service::ReceivePack, refused);
     Some((StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
 }
 
@@ -193,6 +202,7 @@ fn pkt_line(data: &str) -> String {
 
 async fn info_refs(
     State(state): State<AppState>,
+    peer: Peer,
     UrlPath(name): UrlPath<String>,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
@@ -207,7 +217,8 @@ async fn info_refs(
         return (StatusCode::FORBIDDEN, "only git's smart HTTP protocol is served\n")
             .into_response();
     };
-    if let Some(refused) = refusal(&state, &principal, service.action(), &name) {
+    let origin = Origin::of(&headers, &peer);
+    if let Some(refused) = refusal(&state, &principal, service, &name, &origin) {
         return refused;
     }
     let protocol = git_protocol(&headers);
@@ -243,20 +254,24 @@ fn with_git_headers(mut response: Response, service: Service, what: &str) -> Res
 
 async fn upload_pack(
     State(state): State<AppState>,
+    peer: Peer,
     UrlPath(name): UrlPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    rpc(state, name, Service::UploadPack, headers, body).await
+    let origin = Origin::of(&headers, &peer);
+    rpc(state, name, Service::UploadPack, headers, body, origin).await
 }
 
 async fn receive_pack(
     State(state): State<AppState>,
+    peer: Peer,
     UrlPath(name): UrlPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    rpc(state, name, Service::ReceivePack, headers, body).await
+    let origin = Origin::of(&headers, &peer);
+    rpc(state, name, Service::ReceivePack, headers, body, origin).await
 }
 
 /// Runs one stateless-RPC exchange: the request into git's stdin, git's stdout as the
@@ -267,12 +282,13 @@ async fn rpc(
     service: Service,
     headers: HeaderMap,
     body: Body,
+    origin: Origin,
 ) -> Response {
     let (principal, dir) = match admit(&state, &headers, &name).await {
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    if let Some(refused) = refusal(&state, &principal, service.action(), &name) {
+    if let Some(refused) = refusal(&state, &principal, service, &name, &origin) {
         return refused;
     }
     let user = principal.acting_user();
@@ -360,6 +376,9 @@ async fn rpc(
         if let (Ok(Some(watch)), true) = (fed, succeeded) {
             record_push(&state, &name, &user, watch.finish(), output).await;
         }
+        let failed =
+            (!succeeded).then(|| ("GitFailed", format!("git {} failed", service.command())));
+        record_git(&state, &principal, &origin, &name, service == Service::ReceivePack, failed);
         // Only now does the response end, so that a client whose push returned can see its
         // events.
         drop(sender);
@@ -375,6 +394,7 @@ async fn rpc(
 /// client never takes a truncated bundle for a whole one.
 async fn bundle(
     State(state): State<AppState>,
+    peer: Peer,
     UrlPath(name): UrlPath<String>,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
@@ -383,9 +403,11 @@ async fn bundle(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    if let Some(refused) = refusal(&state, &principal, crate::auth::GIT_PULL, &name) {
+    let origin = Origin::of(&headers, &peer);
+    if let Some(refused) = refusal(&state, &principal, Service::UploadPack, &name, &origin) {
         return refused;
     }
+    record_git(&state, &principal, &origin, &name, false, None);
     let commit = query.iter().find(|(k, _)| k == "commit").map(|(_, v)| v.as_str());
     let Some(commit) = commit.filter(|it| is_object_id(it)) else {
         return (StatusCode::BAD_REQUEST, "commit must be a full object id\n").into_response();
