@@ -3,7 +3,8 @@
 //! Today: `/healthz`; the AWS JSON 1.1 API (SigV4-signed `POST /`) with CodeBuild projects,
 //! builds and reports, and the SSM and Secrets Manager calls that hold build secrets; the
 //! agent API (`/agent/v1/…`) agents pull builds from; build logs (`/v1/builds/<id>/log`); git
-//! hosting (`/v1/repos/<name>`); and the web console (`/console/`).
+//! hosting (`/v1/repos/<name>`); the web console (`/console/`); and the audit trail of all of
+//! them, which CloudTrail's `LookupEvents` and the console's audit page read ([`audit`]).
 //!
 //! [`Server::open`] prepares everything a server needs from its configuration (the store and
 //! its migrations, the blob store, the installation's key, the first user); [`Server::serve`]
