@@ -192,12 +192,14 @@ pub async fn find(
         None => None,
     };
     let stop_below = search.start_ms.map(|start| start.saturating_sub(ORDER_SLACK_MS));
+    // Events are stored with their user name as the parent: a search by user reads only theirs.
+    let user = search.attributes.iter().find(|(key, _)| key == "Username").map(|(_, it)| it);
     let mut events = Vec::new();
     let mut scanned = 0;
     loop {
         let query = ListQuery {
             kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
-            parent: None,
+            parent: user.cloned(),
             descending: true,
             after: after.as_ref().map(|(sort, key)| cursor_after(*sort, key)),
             limit: STORE_PAGE,

@@ -145,14 +145,15 @@ fn has_flush(messages: &[Message]) -> bool {
     messages.iter().any(|message| matches!(message, Message::Flush(_)))
 }
 
-/// The store write of one event: the next number of the events' counter.
+/// The store write of one event: the next number of the events' counter, with the user name
+/// as the parent (so that a lookup by `Username` reads only that user's events).
 pub fn event_write(event: &Event) -> Result<Write, serde_json::Error> {
     Ok(Write::InsertNumbered {
         counter: kinds::CLOUDTRAIL_EVENT_COUNTER.to_owned(),
         document: Document {
             kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
             key: String::new(),
-            parent: None,
+            parent: event.user_identity.user_name.clone(),
             sort: 0,
             version: 0,
             body: serde_json::to_value(event)?,

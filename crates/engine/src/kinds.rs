@@ -70,7 +70,8 @@ pub const SECRET: &str = "secret";
 
 // CloudTrail.
 /// A CloudTrail event (the record as CloudTrail writes it), numbered in the order it was
-/// recorded by the counter [`CLOUDTRAIL_EVENT_COUNTER`]; the key is that number.
+/// recorded by the counter [`CLOUDTRAIL_EVENT_COUNTER`]; the key is that number, the parent
+/// the user name (`userIdentity.userName`), when there is one.
 pub const CLOUDTRAIL_EVENT: &str = "cloudtrail-event";
 /// The counter that numbers [`CLOUDTRAIL_EVENT`]s.
 pub const CLOUDTRAIL_EVENT_COUNTER: &str = "cloudtrail-event";

@@ -27,6 +27,7 @@ async fn recorded_events_reach_the_store_in_order_on_flush() {
     // Numbered in order.
     let sorts: Vec<i64> = stored.iter().map(|it| it.sort).collect();
     assert_eq!(sorts, (1..=10).collect::<Vec<i64>>());
+    assert!(stored.iter().all(|it| it.parent.as_deref() == Some("alice")));
     assert_eq!(recorder.dropped(), 0);
     drop(recorder);
     // Every recorder gone: the flusher ends.
