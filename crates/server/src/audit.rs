@@ -218,13 +218,16 @@ pub(crate) fn record_git(
 
 /// Records a console sign-in of `user` (`ConsoleLogin`), as CloudTrail writes one: the
 /// outcome in `responseElements`, a failure's message `Failed authentication`, and the
-/// identity of a failed attempt not known (only the name it gave).
-pub(crate) fn record_sign_in(state: &AppState, origin: &Origin, user: &str, succeeded: bool) {
+/// identity of a failed attempt not known: only the name it gave, and not even that when no
+/// such user exists (people type passwords into the name field).
+pub(crate) async fn record_sign_in(state: &AppState, origin: &Origin, user: &str, succeeded: bool) {
     let now = engine::clock::now_ms();
     let identity = if succeeded {
         UserIdentity::iam_user(&state.account, user, "")
     } else {
-        UserIdentity::unknown(&state.account, Some(user))
+        let known = matches!(state.store.get(engine::kinds::USER, user).await, Ok(Some(_)));
+        let shown = if known { user } else { cloudtrail::event::HIDDEN };
+        UserIdentity::unknown(&state.account, Some(shown))
     };
     let mut facts = Facts::api_call(now, SIGN_IN_SOURCE, "ConsoleLogin", identity);
     facts.event_type = EventType::AwsConsoleSignIn;

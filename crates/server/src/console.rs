@@ -441,7 +441,7 @@ async fn login(
     let attempt = state.sign_ins.attempt(from, &form.user, engine::clock::now_ms()).await;
     let origin = crate::audit::Origin::of(&headers, &peer);
     let signed_in = state.identity.check_password(&form.user, &form.password).await?;
-    crate::audit::record_sign_in(&state, &origin, &form.user, signed_in);
+    crate::audit::record_sign_in(&state, &origin, &form.user, signed_in).await;
     if !signed_in {
         attempt.failed(engine::clock::now_ms());
         tracing::info!(user = %form.user, %from, "console: a sign-in was refused");

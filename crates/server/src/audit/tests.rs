@@ -216,21 +216,26 @@ async fn console_sign_ins_and_actions_are_recorded() {
     let body = form(&[("user", "admin"), ("password", "wrong"), ("csrf", &csrf)]);
     let refused = post(login.clone(), pre_session.clone(), body).await.unwrap();
     assert_eq!(refused.status(), 401);
+    let body = form(&[("user", "my-password-by-mistake"), ("password", "x"), ("csrf", &csrf)]);
+    let refused = post(login.clone(), pre_session.clone(), body).await.unwrap();
+    assert_eq!(refused.status(), 401);
     let body = form(&[("user", "admin"), ("password", "correct horse battery"), ("csrf", &csrf)]);
     let signed_in = post(login.clone(), pre_session, body).await.unwrap();
     assert_eq!(signed_in.status(), 303);
     let session = cookie_of(&signed_in);
 
     let sign_ins = harness.records("ConsoleLogin").await;
-    assert_eq!(sign_ins.len(), 2);
+    assert_eq!(sign_ins.len(), 3);
     assert_eq!(sign_ins[0]["responseElements"]["ConsoleLogin"], "Success");
     assert_eq!(sign_ins[0]["eventType"], "AwsConsoleSignIn");
     assert_eq!(sign_ins[0]["userIdentity"]["type"], "IAMUser");
     assert_eq!(sign_ins[0]["sourceIPAddress"], "127.0.0.1");
-    assert_eq!(sign_ins[1]["responseElements"]["ConsoleLogin"], "Failure");
-    assert_eq!(sign_ins[1]["errorMessage"], "Failed authentication");
-    assert_eq!(sign_ins[1]["userIdentity"]["userName"], "admin");
-    assert!(!sign_ins[1].to_string().contains("wrong"));
+    assert_eq!(sign_ins[1]["userIdentity"]["userName"], cloudtrail::event::HIDDEN);
+    assert!(!sign_ins[1].to_string().contains("my-password-by-mistake"));
+    assert_eq!(sign_ins[2]["responseElements"]["ConsoleLogin"], "Failure");
+    assert_eq!(sign_ins[2]["errorMessage"], "Failed authentication");
+    assert_eq!(sign_ins[2]["userIdentity"]["userName"], "admin");
+    assert!(!sign_ins[2].to_string().contains("wrong"));
 
     // A console action: creating git credentials, with the session's token.
     let get = |url: String| client.get(url).header("cookie", session.clone()).send();
