@@ -86,6 +86,22 @@ const DEPENDENCY_RULES: &[DependencyRule] = &[
         never_reaches: &["axum", "askama", "server", "agent", "slipway", "codecommit"],
         nor_any_of_ours: false,
     },
+    // CloudTrail records every other service's calls, so it must depend on none of them: the
+    // server hands it events; it reaches only the engine (the store) and awsapi.
+    DependencyRule {
+        krate: "cloudtrail",
+        never_reaches: &[
+            "axum",
+            "askama",
+            "server",
+            "agent",
+            "slipway",
+            "iam",
+            "codecommit",
+            "codebuild",
+        ],
+        nor_any_of_ours: false,
+    },
 ];
 
 #[test]

@@ -3,7 +3,7 @@
 //! Everything else takes time as an argument, so that state transitions can be tested with
 //! any time they like. The formats the engine and the server write times in live here too,
 //! over the `time` crate's calendar: [`format_utc`] with [`LOG_TIME`], [`AMZ_DATE`],
-//! [`EVENT_TIME`] or [`DISPLAY_TIME`], and [`parse_utc`] for reading one back.
+//! [`EVENT_TIME`], [`CLOUDTRAIL_TIME`] or [`DISPLAY_TIME`], and [`parse_utc`] for reading one back.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,6 +22,10 @@ pub use awsapi::sigv4::AMZ_DATE;
 /// `2016-02-09T00:08:11.743+0000`, as CodeCommit writes a trigger event's `eventTime`.
 pub const EVENT_TIME: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000");
+
+/// `2026-11-22T16:21:40Z`, as CloudTrail writes a record's `eventTime`.
+pub const CLOUDTRAIL_TIME: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 
 /// `2026-11-22 19:30 UTC`: a time shown to a person (the console).
 pub const DISPLAY_TIME: &[BorrowedFormatItem<'static>] =

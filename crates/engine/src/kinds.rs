@@ -76,6 +76,14 @@ pub const PARAMETER: &str = "parameter";
 /// A Secrets Manager secret (sealed).
 pub const SECRET: &str = "secret";
 
+// CloudTrail.
+/// A CloudTrail event (the record as CloudTrail writes it), numbered in the order it was
+/// recorded by the counter [`CLOUDTRAIL_EVENT_COUNTER`]; the key is that number, the parent
+/// the user name (`userIdentity.userName`), when there is one.
+pub const CLOUDTRAIL_EVENT: &str = "cloudtrail-event";
+/// The counter that numbers [`CLOUDTRAIL_EVENT`]s.
+pub const CLOUDTRAIL_EVENT_COUNTER: &str = "cloudtrail-event";
+
 // The server itself.
 /// A console session; the key is the SHA-256 of the cookie's token.
 pub const CONSOLE_SESSION: &str = "console-session";

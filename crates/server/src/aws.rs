@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use crate::audit;
 use crate::auth::{self, AuthError, Principal, RequestParts};
 use crate::error::{ApiError, ErrorKind, body_kind, json_response};
 use crate::{AppState, secrets_store};
@@ -25,6 +26,7 @@ enum Service {
     CodeCommit,
     Ssm,
     SecretsManager,
+    CloudTrail,
 }
 
 impl Service {
@@ -34,6 +36,7 @@ impl Service {
             "CodeCommit_20150413" => Some(Service::CodeCommit),
             "AmazonSSM" => Some(Service::Ssm),
             "secretsmanager" => Some(Service::SecretsManager),
+            "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101" => Some(Service::CloudTrail),
             _ => None,
         }
     }
@@ -45,6 +48,7 @@ impl Service {
             Service::CodeCommit => "codecommit",
             Service::Ssm => "ssm",
             Service::SecretsManager => "secretsmanager",
+            Service::CloudTrail => "cloudtrail",
         }
     }
 }
@@ -58,19 +62,23 @@ const NOT_YET: &[(&str, &str)] =
 
 pub(crate) async fn handle(
     State(state): State<AppState>,
+    peer: audit::Peer,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
+    let origin = audit::Origin::of(&headers, &peer);
     if query::is_query_request(&headers) {
-        return query::handle(&state, &method, &uri, &headers, body, &request_id).await;
+        return query::handle(&state, &method, &uri, &headers, body, &request_id, &origin).await;
     }
+    let mut call = audit::ApiCall::default();
     let result = match body {
-        Ok(body) => dispatch(&state, &method, &uri, &headers, &body).await,
+        Ok(body) => dispatch(&state, &method, &uri, &headers, &body, &mut call).await,
         Err(rejection) => Err(body_rejected(&headers, &rejection)),
     };
+    call.record(&state, &headers, &origin, &request_id, result.as_ref().err());
     let mut response = match result {
         Ok(output) => {
             let mut response = (StatusCode::OK, output).into_response();
@@ -93,9 +101,11 @@ async fn dispatch(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    call: &mut audit::ApiCall,
 ) -> Result<String, ApiError> {
     let target = headers.get("x-amz-target").and_then(|it| it.to_str().ok()).unwrap_or_default();
-    let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
+    // The operation follows the last dot (CloudTrail's prefix has dots of its own).
+    let (prefix, operation) = target.rsplit_once('.').unwrap_or((target, ""));
     let Some(service) = Service::from_target_prefix(prefix).filter(|_| !operation.is_empty())
     else {
         if let Some((_, name)) = NOT_YET.iter().find(|(known, _)| *known == prefix) {
@@ -111,9 +121,12 @@ async fn dispatch(
         };
         return Err(ApiError::client("UnknownOperationException", message));
     };
+    (call.signing_name, call.operation) = (service.signing_name(), operation.to_owned());
     let (principal, caller) =
         authenticate(state, service.signing_name(), method, uri, headers, body).await?;
+    call.identity = Some(audit::identity(state, &principal));
     let input = awsapi::json::input(body)?;
+    call.parameters = Some(input.clone());
     authorize(state, &principal, service.signing_name(), operation, &input).await?;
     tracing::debug!(user = %caller.user, %target, "API call");
     let output = match service {
@@ -125,6 +138,7 @@ async fn dispatch(
             secrets_store::secrets_manager(secrets, &state.region, &state.account, operation, input)
                 .await
         }
+        Service::CloudTrail => self::cloudtrail::call(state, operation, input).await,
     }?;
     Ok(output.to_string())
 }
@@ -231,6 +245,7 @@ pub(crate) fn scope_service<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<
     sigv4::scope_service(authorization, uri.query())
 }
 
+pub(crate) mod cloudtrail;
 pub(crate) mod codebuild;
 pub(crate) mod codecommit;
 mod iam;

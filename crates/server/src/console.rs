@@ -14,6 +14,7 @@
 //! operations, as the signed-in user), and manages the signed-in user's HTTPS git credentials
 //! and console password; pipelines and deployments come with their issues.
 
+mod audit;
 pub(crate) mod session;
 mod throttle;
 
@@ -57,6 +58,7 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/console/builds", get(builds))
         .route("/console/builds/{id}", get(build))
         .route("/console/builds/{id}/log", get(build_log))
+        .route("/console/audit", get(audit::page))
         .route("/console/console.css", get(stylesheet))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
@@ -441,9 +443,14 @@ async fn login(
     }
     // Repeated failures from one address for a name slow its next attempts from there down
     // (see `throttle`). Without a peer address (in-process tests) all count as one place.
-    let from = peer.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |Extension(ConnectInfo(it))| it.ip());
+    let from = peer
+        .as_ref()
+        .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |Extension(ConnectInfo(it))| it.ip());
     let attempt = state.sign_ins.attempt(from, &form.user, engine::clock::now_ms()).await;
-    if !state.identity.check_password(&form.user, &form.password).await? {
+    let origin = crate::audit::Origin::of(&headers, &peer);
+    let signed_in = state.identity.check_password(&form.user, &form.password).await?;
+    crate::audit::record_sign_in(&state, &origin, &form.user, signed_in).await;
+    if !signed_in {
         attempt.failed(engine::clock::now_ms());
         tracing::info!(user = %form.user, %from, "console: a sign-in was refused");
         let error = Some("The user name or password is not correct.".to_owned());

@@ -54,6 +54,7 @@ use codecommit::protection::{self, PushPolicy};
 use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand};
 
 use crate::AppState;
+use crate::audit::{Origin, Peer, record_git};
 use crate::auth::{Principal, RequestParts};
 use codecommit::process::git;
 use engine::kinds::REPOSITORY;
@@ -172,6 +173,7 @@ async fn refusal(
     service: Service,
     name: &str,
     references: &[&str],
+    origin: &Origin,
 ) -> Option<Response> {
     let place = crate::auth::place(state);
     let facts = match crate::auth::facts::git_request(place, service.name(), name, references) {
@@ -179,6 +181,8 @@ async fn refusal(
         Err(err) => return Some(internal("telling what the request asks", err)),
     };
     let denied = crate::auth::authorize(state, principal, &facts).await.err()?;
+    let refused = Some(("AccessDenied", denied.message.clone()));
+    record_git(state, principal, origin, name, service == Service::ReceivePack, refused);
     Some((StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
 }
 
@@ -207,6 +211,7 @@ fn pkt_line(data: &str) -> String {
 
 async fn info_refs(
     State(state): State<AppState>,
+    peer: Peer,
     UrlPath(name): UrlPath<String>,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
@@ -221,7 +226,8 @@ async fn info_refs(
         return (StatusCode::FORBIDDEN, "only git's smart HTTP protocol is served\n")
             .into_response();
     };
-    if let Some(refused) = refusal(&state, &principal, service, &name, &[]).await {
+    let origin = Origin::of(&headers, &peer);
+    if let Some(refused) = refusal(&state, &principal, service, &name, &[], &origin).await {
         return refused;
     }
     let protocol = git_protocol(&headers);
@@ -257,20 +263,24 @@ fn with_git_headers(mut response: Response, service: Service, what: &str) -> Res
 
 async fn upload_pack(
     State(state): State<AppState>,
+    peer: Peer,
     UrlPath(name): UrlPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    rpc(state, name, Service::UploadPack, headers, body).await
+    let origin = Origin::of(&headers, &peer);
+    rpc(state, name, Service::UploadPack, headers, body, origin).await
 }
 
 async fn receive_pack(
     State(state): State<AppState>,
+    peer: Peer,
     UrlPath(name): UrlPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    rpc(state, name, Service::ReceivePack, headers, body).await
+    let origin = Origin::of(&headers, &peer);
+    rpc(state, name, Service::ReceivePack, headers, body, origin).await
 }
 
 /// Runs one stateless-RPC exchange: the request into git's stdin, git's stdout as the
@@ -281,6 +291,7 @@ async fn rpc(
     service: Service,
     headers: HeaderMap,
     body: Body,
+    origin: Origin,
 ) -> Response {
     let (principal, dir) = match admit(&state, &headers, &name).await {
         Ok(admitted) => admitted,
@@ -288,7 +299,7 @@ async fn rpc(
     };
     // A fetch is authorized here; a push once its commands are read, below.
     if service == Service::UploadPack
-        && let Some(refused) = refusal(&state, &principal, service, &name, &[]).await
+        && let Some(refused) = refusal(&state, &principal, service, &name, &[], &origin).await
     {
         return refused;
     }
@@ -318,7 +329,9 @@ async fn rpc(
     };
     if let Some((commands, _)) = &parsed {
         let references: Vec<&str> = commands.iter().map(|it| it.name.as_str()).collect();
-        if let Some(refused) = refusal(&state, &principal, service, &name, &references).await {
+        if let Some(refused) =
+            refusal(&state, &principal, service, &name, &references, &origin).await
+        {
             return refused;
         }
     }
@@ -396,6 +409,9 @@ async fn rpc(
         if let (Ok(()), true, Some(parsed)) = (fed, succeeded, parsed) {
             record_push(&state, &name, &user, Some(parsed), output).await;
         }
+        let failed =
+            (!succeeded).then(|| ("GitFailed", format!("git {} failed", service.command())));
+        record_git(&state, &principal, &origin, &name, service == Service::ReceivePack, failed);
         // Only now does the response end, so that a client whose push returned can see its
         // events.
         drop(sender);
@@ -411,6 +427,7 @@ async fn rpc(
 /// client never takes a truncated bundle for a whole one.
 async fn bundle(
     State(state): State<AppState>,
+    peer: Peer,
     UrlPath(name): UrlPath<String>,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
@@ -419,9 +436,13 @@ async fn bundle(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    if let Some(refused) = refusal(&state, &principal, Service::UploadPack, &name, &[]).await {
+    let origin = Origin::of(&headers, &peer);
+    if let Some(refused) =
+        refusal(&state, &principal, Service::UploadPack, &name, &[], &origin).await
+    {
         return refused;
     }
+    record_git(&state, &principal, &origin, &name, false, None);
     let commit = query.iter().find(|(k, _)| k == "commit").map(|(_, v)| v.as_str());
     let Some(commit) = commit.filter(|it| is_object_id(it)) else {
         return (StatusCode::BAD_REQUEST, "commit must be a full object id\n").into_response();

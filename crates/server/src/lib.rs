@@ -3,7 +3,8 @@
 //! Today: `/healthz`; the AWS JSON 1.1 API (SigV4-signed `POST /`) with CodeBuild projects,
 //! builds and reports, and the SSM and Secrets Manager calls that hold build secrets; the
 //! agent API (`/agent/v1/…`) agents pull builds from; build logs (`/v1/builds/<id>/log`); git
-//! hosting (`/v1/repos/<name>`); and the web console (`/console/`).
+//! hosting (`/v1/repos/<name>`); the web console (`/console/`); and the audit trail of all of
+//! them, which CloudTrail's `LookupEvents` and the console's audit page read ([`audit`]).
 //!
 //! [`Server::open`] prepares everything a server needs from its configuration (the store and
 //! its migrations, the blob store, the installation's key, the first user); [`Server::serve`]
@@ -13,6 +14,7 @@
 //! **Invariant:** the server never runs user code; agents do.
 
 mod agent_api;
+mod audit;
 mod auth;
 mod aws;
 mod base64_codec;
@@ -50,6 +52,10 @@ use engine::kinds::INSTALLATION;
 /// The account id in every ARN: one installation is one account.
 pub const ACCOUNT_ID: &str = "000000000000";
 
+/// How many days the audit trail keeps its events unless told otherwise: 90, as CloudTrail's
+/// event history.
+pub const AUDIT_RETENTION_DAYS: u32 = cloudtrail::retention::DEFAULT_RETENTION_DAYS;
+
 /// What a server is started with (`slipway server`'s options).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -67,6 +73,8 @@ pub struct ServerConfig {
     /// Create the installation when there is none (`slipway server`); administration commands
     /// refuse instead, naming the data directory they looked in.
     pub create: bool,
+    /// How many days the audit trail keeps its events (`--audit-retention-days`).
+    pub audit_retention_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +134,12 @@ pub(crate) struct Shared {
     pub(crate) replica: String,
     /// Which background loops run, for `/healthz`.
     pub(crate) loops: loops::LoopHealth,
+    /// The audit trail's recorder: requests hand it their CloudTrail events.
+    pub(crate) audit: cloudtrail::recorder::Recorder,
+    /// The loop that writes the recorder's events to the store (the `audit-flush` loop).
+    audit_flusher: cloudtrail::recorder::Flusher,
+    /// How many days the audit trail keeps its events.
+    audit_retention_days: u32,
     /// The services' contexts over this state, made once (`AppState::codebuild`,
     /// `AppState::codecommit`).
     codecommit_context: codecommit::Context,
@@ -227,6 +241,8 @@ impl Server {
         let ref_events = Arc::new(tokio::sync::Notify::new());
         let jobs = Arc::new(tokio::sync::Notify::new());
         let logs = Arc::new(tokio::sync::Notify::new());
+        let (audit, audit_flusher) =
+            cloudtrail::recorder::Recorder::new(store.clone(), cloudtrail::recorder::BUFFER);
         let codecommit_context = codecommit::Context {
             store: store.clone(),
             repos_dir: data_dir.join("repos"),
@@ -264,6 +280,9 @@ impl Server {
             sign_ins: Arc::new(console::Throttle::default()),
             replica: crate::crypto::random_string(16, b"abcdefghijklmnopqrstuvwxyz0123456789"),
             loops: loops::LoopHealth::default(),
+            audit,
+            audit_flusher,
+            audit_retention_days: config.audit_retention_days,
             codecommit_context,
             codebuild_context,
         }));
@@ -295,6 +314,11 @@ impl Server {
             let lease = state.clone();
             with_loop_lease(lease, "mirrors", codecommit::mirrors::run_forever)
         });
+        // Every replica writes the audit events it recorded; one deletes the old ones.
+        let flusher = self.state.audit_flusher.clone();
+        loops.start("audit-flush", move || flusher.clone().run());
+        let state = self.state.clone();
+        loops.start("audit-retention", move || expire_audit_events_forever(state.clone()));
         // Long polls (agents waiting for work) end as soon as the shutdown starts, so that the
         // graceful shutdown does not wait for them.
         let (stopping, jobs) = (self.state.stopping.clone(), self.state.jobs.clone());
@@ -519,7 +543,10 @@ fn app(state: AppState) -> Router {
         .route("/v1/builds/{id}/log", get(logs::download))
         .route("/v1/builds/{id}/log/live", get(logs::live))
         .merge(git::routes())
-        .merge(console::routes())
+        .merge(
+            console::routes()
+                .layer(axum::middleware::from_fn_with_state(state.clone(), audit::console_actions)),
+        )
         .with_state(state);
     edge_layers(router)
 }
@@ -594,6 +621,26 @@ async fn expire_forever(state: AppState) {
     }
 }
 
+/// Deletes the audit events older than the retention time, every 10 minutes, on the replica
+/// that holds the loop's lease.
+async fn expire_audit_events_forever(state: AppState) {
+    let mut interval = tokio::time::interval(cloudtrail::retention::INTERVAL);
+    loop {
+        interval.tick().await;
+        if !state.runs_loop("audit-retention").await {
+            continue;
+        }
+        let now = engine::clock::now_ms();
+        match cloudtrail::retention::expire(&state.store, now, state.audit_retention_days).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "audit trail: old events deleted"),
+            Err(err) => {
+                tracing::error!(code = %err.code, message = %err.message, "audit trail: deleting old events");
+            }
+        }
+    }
+}
+
 /// Follows the reference events of every repository and starts the builds their webhooks ask
 /// for (`codebuild::webhooks::start_builds`), on the replica that holds the loop's lease, when
 /// a push wakes it and every 2 s. Runs until the server stops.
@@ -654,8 +701,11 @@ pub(crate) async fn test_state(region: &str) -> (AppState, tempfile::TempDir) {
         region: region.to_owned(),
         master_key_file: None,
         create: true,
+        audit_retention_days: cloudtrail::retention::DEFAULT_RETENTION_DAYS,
     };
     let server = Server::open(&config).await.unwrap();
+    // The audit trail's events are written as a served server writes them.
+    tokio::spawn(server.state.audit_flusher.clone().run());
     (server.state, dir)
 }
 

@@ -67,6 +67,7 @@ async fn the_users_of_an_older_installation_keep_what_they_could_do() {
         region: "us-east-1".to_owned(),
         master_key_file: None,
         create: true,
+        audit_retention_days: 90,
     };
     let server = super::Server::open(&config).await.unwrap();
     let store = server.state.store.clone();

@@ -42,6 +42,7 @@ impl StateArgs {
             region: self.region.clone(),
             master_key_file: self.master_key_file.clone(),
             create: false,
+            audit_retention_days: server::AUDIT_RETENTION_DAYS,
         }
     }
 }
@@ -68,6 +69,10 @@ pub(crate) struct ServerArgs {
     /// missing.
     #[arg(long)]
     unsandboxed_local_builds_can_read_server_secrets: bool,
+    /// How many days the audit trail (`aws cloudtrail lookup-events`, the console's audit
+    /// page) keeps its events; older ones are deleted.
+    #[arg(long, env = "SLIPWAY_AUDIT_RETENTION_DAYS", default_value_t = server::AUDIT_RETENTION_DAYS, value_name = "DAYS")]
+    audit_retention_days: u32,
     #[command(flatten)]
     state: StateArgs,
 }
@@ -257,7 +262,11 @@ fn runtime() -> tokio::runtime::Runtime {
 pub(crate) fn server(args: ServerArgs) -> ExitCode {
     crate::config::init_logging();
     runtime().block_on(async move {
-        let config = ServerConfig { create: true, ..args.state.config() };
+        let config = ServerConfig {
+            create: true,
+            audit_retention_days: args.audit_retention_days,
+            ..args.state.config()
+        };
         if !args.no_local_agent
             && !args.unsandboxed_local_builds_can_read_server_secrets
             && let Err(err) = agent::check_sandbox().await

@@ -36,16 +36,22 @@ pub(super) async fn handle(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     request_id: &str,
+    origin: &crate::audit::Origin,
 ) -> Response {
     let service = super::scope_service(headers, uri).unwrap_or("sts").to_owned();
-    let result = match body {
-        Ok(body) => dispatch(state, &service, method, uri, headers, &body, request_id).await,
+    let result = match &body {
+        Ok(body) => dispatch(state, &service, method, uri, headers, body, request_id).await,
         Err(rejection) => Err(ApiError::new(
             body_kind(rejection.status()),
             "MalformedQueryString",
             format!("The request body could not be read: {}", rejection.body_text()),
         )),
     };
+    let (form, error) = (body.as_deref().unwrap_or_default(), result.as_ref().err());
+    crate::audit::record_query(
+        state, origin, &service, method, uri, headers, form, request_id, error,
+    )
+    .await;
     let namespace = if service == "iam" { IAM_NAMESPACE } else { STS_NAMESPACE };
     let (status, xml) = match result {
         Ok(xml) => (StatusCode::OK, xml),

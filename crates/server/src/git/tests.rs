@@ -305,6 +305,7 @@ impl Harness {
             region: "eu-west-3".to_owned(),
             master_key_file: None,
             create: true,
+            audit_retention_days: 90,
         };
         let server = crate::Server::open(&config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -587,7 +588,13 @@ async fn a_bundle_holds_every_ref_and_the_commit_asked_for() {
     headers.insert("authorization", HeaderValue::from_str(&format!("Basic {basic}")).unwrap());
     let get = |commit: &str, headers: HeaderMap| {
         let query = vec![("commit".to_owned(), commit.to_owned())];
-        bundle(State(harness.state.clone()), UrlPath("demo".to_owned()), Query(query), headers)
+        bundle(
+            State(harness.state.clone()),
+            None,
+            UrlPath("demo".to_owned()),
+            Query(query),
+            headers,
+        )
     };
     let response = get(&side, headers.clone()).await;
     assert_eq!(response.status(), StatusCode::OK);

@@ -22,6 +22,7 @@ mod readme;
 mod replicas;
 mod server;
 mod support;
+mod trail;
 mod triggers;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,165 @@
+//! The recorder: requests hand their events to a bounded in-memory buffer (never waiting), and
+//! one background task flushes the buffer to the store in batches, one `Store::apply` each.
+//!
+//! A flush happens when [`MAX_BATCH`] events have gathered or [`FLUSH_INTERVAL`] after the
+//! first event of a batch arrived, whichever comes first, and on demand ([`Recorder::flush`],
+//! which `LookupEvents` and the console's audit page call so that they see what this process
+//! recorded before them). When the buffer is full the event is dropped, counted
+//! ([`Recorder::dropped`]) and logged: a request never blocks on the trail. What a crash can
+//! lose is said in the crate's documentation.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use engine::kinds;
+use engine::store::{Document, Store, Write};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::event::Event;
+
+/// How long a batch waits for more events after its first one.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The most events one flush writes (one store transaction).
+pub const MAX_BATCH: usize = 1000;
+
+/// How many events the buffer holds before new ones are dropped: several flush intervals at
+/// the request rate P8 measures (15k a second).
+pub const BUFFER: usize = 20_000;
+
+/// What travels through the buffer.
+#[derive(Debug)]
+enum Message {
+    Event(Box<Event>),
+    /// Write everything sent before this, then answer.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The requests' side of the trail. Cheap to clone.
+#[derive(Clone)]
+pub struct Recorder {
+    sender: mpsc::Sender<Message>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// The background side: [`Flusher::run`] is the loop that writes the buffer to the store. It
+/// can be run again after a panic (the buffer's receiving end is shared, not moved).
+#[derive(Clone)]
+pub struct Flusher {
+    store: Store,
+    receiver: Arc<Mutex<mpsc::Receiver<Message>>>,
+}
+
+impl Recorder {
+    /// A recorder with a buffer of `capacity` events, and the flusher that writes them to
+    /// `store`.
+    pub fn new(store: Store, capacity: usize) -> (Recorder, Flusher) {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        let recorder = Recorder { sender, dropped: Arc::default() };
+        let flusher = Flusher { store, receiver: Arc::new(Mutex::new(receiver)) };
+        (recorder, flusher)
+    }
+
+    /// Hands `event` to the buffer without waiting; drops it (counted and logged) if the
+    /// buffer is full or the flusher is gone.
+    pub fn record(&self, event: Event) {
+        if let Err(err) = self.sender.try_send(Message::Event(Box::new(event))) {
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            let why = match err {
+                mpsc::error::TrySendError::Full(_) => "the buffer is full",
+                mpsc::error::TrySendError::Closed(_) => "the recorder is stopped",
+            };
+            // Once per thousand drops, so that a flood of drops does not flood the log.
+            if dropped % 1000 == 1 {
+                tracing::warn!(dropped, why, "CloudTrail events dropped");
+            }
+        }
+    }
+
+    /// How many events were dropped since the recorder was made.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every event recorded before this call is written (or could not be). Waits
+    /// at most `timeout` (the flusher may be restarting), and returns whether it was done.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let (done, wait) = oneshot::channel();
+        let flushed =
+            async { self.sender.send(Message::Flush(done)).await.is_ok() && wait.await.is_ok() };
+        tokio::time::timeout(timeout, flushed).await.unwrap_or(false)
+    }
+}
+
+impl Flusher {
+    /// Writes the buffer's events to the store in batches until every [`Recorder`] is gone.
+    pub async fn run(self) {
+        let mut receiver = self.receiver.lock().await;
+        let mut messages = Vec::with_capacity(MAX_BATCH);
+        loop {
+            messages.clear();
+            if receiver.recv_many(&mut messages, MAX_BATCH).await == 0 {
+                return;
+            }
+            let deadline = tokio::time::Instant::now() + FLUSH_INTERVAL;
+            while messages.len() < MAX_BATCH && !has_flush(&messages) {
+                let room = MAX_BATCH - messages.len();
+                let more = receiver.recv_many(&mut messages, room);
+                match tokio::time::timeout_at(deadline, more).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            self.write(&mut messages).await;
+        }
+    }
+
+    /// Writes the events among `messages` in one transaction, then answers the flushes.
+    async fn write(&self, messages: &mut Vec<Message>) {
+        let mut writes = Vec::new();
+        let mut flushes = Vec::new();
+        for message in messages.drain(..) {
+            match message {
+                Message::Event(event) => match event_write(&event) {
+                    Ok(write) => writes.push(write),
+                    Err(err) => tracing::error!(%err, "a CloudTrail event could not be written"),
+                },
+                Message::Flush(done) => flushes.push(done),
+            }
+        }
+        if !writes.is_empty() {
+            let count = writes.len();
+            if let Err(err) = self.store.apply(writes).await {
+                tracing::error!(%err, count, "CloudTrail events were lost: the store refused them");
+            }
+        }
+        for done in flushes {
+            // The caller may have stopped waiting.
+            let _ = done.send(());
+        }
+    }
+}
+
+fn has_flush(messages: &[Message]) -> bool {
+    messages.iter().any(|message| matches!(message, Message::Flush(_)))
+}
+
+/// The store write of one event: the next number of the events' counter, with the user name
+/// as the parent (so that a lookup by `Username` reads only that user's events).
+pub fn event_write(event: &Event) -> Result<Write, serde_json::Error> {
+    Ok(Write::InsertNumbered {
+        counter: kinds::CLOUDTRAIL_EVENT_COUNTER.to_owned(),
+        document: Document {
+            kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
+            key: String::new(),
+            parent: event.user_identity.user_name.clone(),
+            sort: 0,
+            version: 0,
+            body: serde_json::to_value(event)?,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,73 @@
+//! Tests of the recorder: events reach the store in order through the flush; a full buffer
+//! drops and counts instead of waiting.
+
+use std::time::Duration;
+
+use engine::kinds;
+
+use crate::recorder::Recorder;
+use crate::testing::{call, test_store};
+
+/// Long enough for any machine: only a broken flusher makes a test wait this long.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn recorded_events_reach_the_store_in_order_on_flush() {
+    let (store, _dir) = test_store().await;
+    let (recorder, flusher) = Recorder::new(store.clone(), 100);
+    let task = tokio::spawn(flusher.run());
+    for index in 0..10 {
+        recorder.record(call(1000 + index, &format!("Op{index}"), "alice", "web"));
+    }
+    assert!(recorder.flush(PATIENCE).await);
+    let stored = store.list_all(kinds::CLOUDTRAIL_EVENT, None).await.unwrap();
+    let names: Vec<&str> = stored.iter().map(|it| it.body["eventName"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (0..10).map(|index| format!("Op{index}")).collect();
+    assert_eq!(names, expected);
+    // Numbered in order.
+    let sorts: Vec<i64> = stored.iter().map(|it| it.sort).collect();
+    assert_eq!(sorts, (1..=10).collect::<Vec<i64>>());
+    assert!(stored.iter().all(|it| it.parent.as_deref() == Some("alice")));
+    assert_eq!(recorder.dropped(), 0);
+    drop(recorder);
+    // Every recorder gone: the flusher ends.
+    tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_full_buffer_drops_and_counts_without_waiting() {
+    let (store, _dir) = test_store().await;
+    // No flusher runs: the buffer of 3 fills.
+    let (recorder, flusher) = Recorder::new(store.clone(), 3);
+    for index in 0..5 {
+        recorder.record(call(index, "StartBuild", "alice", "web"));
+    }
+    assert_eq!(recorder.dropped(), 2);
+    // The three kept are written once a flusher runs.
+    tokio::spawn(flusher.run());
+    assert!(recorder.flush(PATIENCE).await);
+    assert_eq!(store.list_all(kinds::CLOUDTRAIL_EVENT, None).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_flusher_that_is_restarted_keeps_the_buffer() {
+    let (store, _dir) = test_store().await;
+    let (recorder, flusher) = Recorder::new(store.clone(), 10);
+    recorder.record(call(1, "StartBuild", "alice", "web"));
+    let first = tokio::spawn(flusher.clone().run());
+    assert!(recorder.flush(PATIENCE).await);
+    first.abort();
+    let _ = first.await;
+    recorder.record(call(2, "StopBuild", "alice", "web"));
+    tokio::spawn(flusher.run());
+    assert!(recorder.flush(PATIENCE).await);
+    assert_eq!(store.list_all(kinds::CLOUDTRAIL_EVENT, None).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn flush_without_a_flusher_gives_up() {
+    let (store, _dir) = test_store().await;
+    let (recorder, flusher) = Recorder::new(store, 10);
+    drop(flusher);
+    assert!(!recorder.flush(Duration::from_millis(1)).await);
+}

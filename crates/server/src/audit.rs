@@ -1,0 +1,316 @@
+//! The server's side of the audit trail: what the edge knows of a request (who, from where,
+//! with which user agent, what it asked, how it ended) made into a `cloudtrail` event and
+//! handed to the recorder (`cloudtrail::recorder`), which never makes the request wait.
+//!
+//! The recording points: every AWS API call after its outcome is known (`aws.rs`, and the
+//! Query path in `aws/query.rs`), git pushes and fetches (`git.rs`), console sign-ins
+//! (`console.rs`'s `login`) and console actions (every other console POST, through
+//! [`console_actions`]).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
+use cloudtrail::event::{Event, EventType, Request as Facts, Resource, UserIdentity, event_source};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::{Principal, SignIn};
+use crate::error::ApiError;
+
+/// How long `LookupEvents` and the audit page wait for this process's recorded events to be
+/// written before they read (the flusher may be restarting; they read what is there then).
+pub(crate) const FLUSH_WAIT: Duration = Duration::from_secs(2);
+
+/// The event source of console sign-ins, as CloudTrail writes it.
+const SIGN_IN_SOURCE: &str = "signin.amazonaws.com";
+
+/// The longest user agent kept.
+const MAX_USER_AGENT: usize = 1024;
+
+/// Where a request came from: the peer's address and the `User-Agent` header.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Origin {
+    pub(crate) source_ip: String,
+    pub(crate) user_agent: String,
+}
+
+/// The peer address axum's `ConnectInfo` gives, as handlers extract it.
+pub(crate) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+impl Origin {
+    pub(crate) fn of(headers: &HeaderMap, peer: &Peer) -> Origin {
+        let source_ip = match peer {
+            Some(Extension(ConnectInfo(address))) => address.ip().to_string(),
+            // In-process tests have no socket.
+            None => String::new(),
+        };
+        let user_agent = headers
+            .get("user-agent")
+            .and_then(|it| it.to_str().ok())
+            .map(|it| it.chars().take(MAX_USER_AGENT).collect())
+            .unwrap_or_default();
+        Origin { source_ip, user_agent }
+    }
+}
+
+/// The `userIdentity` of a principal.
+pub(crate) fn identity(state: &AppState, principal: &Principal) -> UserIdentity {
+    let account = &state.account;
+    match principal {
+        Principal::User { name, via } => {
+            let key = match via {
+                SignIn::SigV4 { access_key_id }
+                | SignIn::GitHelper { access_key_id }
+                | SignIn::LogsAccessKey { access_key_id } => access_key_id.as_str(),
+                SignIn::GitCredentials { .. } | SignIn::ConsoleSession { .. } => "",
+            };
+            UserIdentity::iam_user(account, name, key)
+        }
+        // A build's git token acts for the user who started the build.
+        Principal::Build { build_id, initiator } => UserIdentity {
+            identity_type: "AssumedRole".to_owned(),
+            principal_id: Some(format!("{initiator}:{build_id}")),
+            arn: Some(format!("arn:aws:sts::{account}:assumed-role/codebuild/{build_id}")),
+            account_id: Some(account.clone()),
+            access_key_id: None,
+            user_name: Some(initiator.clone()),
+        },
+        Principal::Agent { name, .. } => UserIdentity {
+            identity_type: "AWSService".to_owned(),
+            principal_id: Some(format!("agent:{name}")),
+            arn: None,
+            account_id: Some(account.clone()),
+            access_key_id: None,
+            user_name: Some(format!("agent:{name}")),
+        },
+    }
+}
+
+/// The `Credential=<access key>/…` of a request's SigV4 `Authorization` header, for the
+/// identity of a caller refused before it was authenticated.
+fn claimed_access_key(headers: &HeaderMap) -> Option<String> {
+    let authorization = headers.get("authorization")?.to_str().ok()?;
+    let (_, rest) = authorization.split_once("Credential=")?;
+    let (key, _) = rest.split_once('/')?;
+    Some(key.to_owned())
+}
+
+/// What an AWS API call was, gathered as `aws::dispatch` learns it.
+#[derive(Debug, Default)]
+pub(crate) struct ApiCall {
+    /// The SigV4 signing name; empty until the target names a service (an unknown target is
+    /// not recorded, as CloudTrail records no call to no service).
+    pub(crate) signing_name: &'static str,
+    pub(crate) operation: String,
+    pub(crate) identity: Option<UserIdentity>,
+    pub(crate) parameters: Option<Value>,
+}
+
+impl ApiCall {
+    /// Records the call with its outcome (`error`, if it failed or was refused).
+    pub(crate) fn record(
+        self,
+        state: &AppState,
+        headers: &HeaderMap,
+        origin: &Origin,
+        request_id: &str,
+        error: Option<&ApiError>,
+    ) {
+        if self.signing_name.is_empty() {
+            return;
+        }
+        let identity = self.identity.unwrap_or_else(|| unknown(state, headers));
+        let now = engine::clock::now_ms();
+        let mut facts =
+            Facts::api_call(now, &event_source(self.signing_name), &self.operation, identity);
+        if let Some(parameters) = &self.parameters {
+            // The resources the request named, as authorization asked for them (a pull
+            // request named by id has no repository here: it names none).
+            let place = crate::auth::place(state);
+            let asked = crate::auth::facts::json_request(
+                place,
+                self.signing_name,
+                &self.operation,
+                parameters,
+                None,
+            );
+            facts.resources = asked
+                .map(|asked| {
+                    asked.resources.iter().filter_map(|arn| Resource::from_arn(arn)).collect()
+                })
+                .unwrap_or_default();
+        }
+        facts.parameters = self.parameters;
+        finish(state, facts, origin, request_id, error);
+    }
+}
+
+fn unknown(state: &AppState, headers: &HeaderMap) -> UserIdentity {
+    let mut identity = UserIdentity::unknown(&state.account, None);
+    identity.access_key_id = claimed_access_key(headers);
+    identity
+}
+
+fn finish(
+    state: &AppState,
+    mut facts: Facts,
+    origin: &Origin,
+    request_id: &str,
+    error: Option<&ApiError>,
+) {
+    facts.source_ip = origin.source_ip.clone();
+    facts.user_agent = origin.user_agent.clone();
+    facts.request_id = request_id.to_owned();
+    facts.error = error.map(|err| (err.code.clone(), err.message.clone()));
+    state.audit.record(Event::new(&state.region, &state.account, facts));
+}
+
+/// Records a Query-protocol call (STS, IAM) of `service` with its outcome. The caller is
+/// authenticated again here (the Query path is rare: administration, not the hot path).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn record_query(
+    state: &AppState,
+    origin: &Origin,
+    service: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    request_id: &str,
+    error: Option<&ApiError>,
+) {
+    let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let Some(action) = form.iter().find(|(key, _)| key == "Action").map(|(_, value)| value.clone())
+    else {
+        return;
+    };
+    let identity = match crate::aws::authenticate(state, service, method, uri, headers, body).await
+    {
+        Ok((principal, _)) => identity(state, &principal),
+        Err(_) => unknown(state, headers),
+    };
+    let parameters: serde_json::Map<String, Value> = form
+        .into_iter()
+        .filter(|(key, _)| key != "Action" && key != "Version")
+        .map(|(key, value)| (key, Value::String(value)))
+        .collect();
+    let now = engine::clock::now_ms();
+    let mut facts = Facts::api_call(now, &event_source(service), &action, identity);
+    facts.parameters = Some(Value::Object(parameters));
+    finish(state, facts, origin, request_id, error);
+}
+
+/// Records a git fetch (`GitPull`) or push (`GitPush`) of `repository`; `error` is the
+/// refusal or failure.
+pub(crate) fn record_git(
+    state: &AppState,
+    principal: &Principal,
+    origin: &Origin,
+    repository: &str,
+    push: bool,
+    error: Option<(&str, String)>,
+) {
+    let name = if push { "GitPush" } else { "GitPull" };
+    let now = engine::clock::now_ms();
+    let mut facts =
+        Facts::api_call(now, &event_source("codecommit"), name, identity(state, principal));
+    facts.parameters = Some(json!({ "repositoryName": repository }));
+    let arn = format!("arn:aws:codecommit:{}:{}:{repository}", state.region, state.account);
+    facts.resources = Resource::from_arn(&arn).into_iter().collect();
+    facts.source_ip = origin.source_ip.clone();
+    facts.user_agent = origin.user_agent.clone();
+    facts.error = error.map(|(code, message)| (code.to_owned(), message));
+    state.audit.record(Event::new(&state.region, &state.account, facts));
+}
+
+/// Records a console sign-in of `user` (`ConsoleLogin`), as CloudTrail writes one: the
+/// outcome in `responseElements`, a failure's message `Failed authentication`, and the
+/// identity of a failed attempt not known: only the name it gave, and not even that when no
+/// such user exists (people type passwords into the name field).
+pub(crate) async fn record_sign_in(state: &AppState, origin: &Origin, user: &str, succeeded: bool) {
+    let now = engine::clock::now_ms();
+    let identity = if succeeded {
+        UserIdentity::iam_user(&state.account, user, "")
+    } else {
+        let known = matches!(state.store.get(engine::kinds::USER, user).await, Ok(Some(_)));
+        let shown = if known { user } else { cloudtrail::event::HIDDEN };
+        UserIdentity::unknown(&state.account, Some(shown))
+    };
+    let mut facts = Facts::api_call(now, SIGN_IN_SOURCE, "ConsoleLogin", identity);
+    facts.event_type = EventType::AwsConsoleSignIn;
+    facts.read_only = Some(false);
+    let outcome = if succeeded { "Success" } else { "Failure" };
+    facts.response_elements = Some(json!({ "ConsoleLogin": outcome }));
+    facts.additional_event_data =
+        Some(json!({ "LoginTo": "/console/", "MobileVersion": "No", "MFAUsed": "No" }));
+    if !succeeded {
+        facts.error =
+            Some(("Failed authentication".to_owned(), "Failed authentication".to_owned()));
+    }
+    facts.source_ip = origin.source_ip.clone();
+    facts.user_agent = origin.user_agent.clone();
+    state.audit.record(Event::new(&state.region, &state.account, facts));
+}
+
+/// What a console POST is, as an event: its source and name (the IAM action the console
+/// authorizes it as, where there is one).
+fn console_action(path: &str) -> (&'static str, &'static str) {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["console", "logout"] => (SIGN_IN_SOURCE, "ConsoleLogout"),
+        ["console", "security", "password"] => ("iam.amazonaws.com", "ChangePassword"),
+        ["console", "security", "git-credentials"] => {
+            ("iam.amazonaws.com", "CreateServiceSpecificCredential")
+        }
+        ["console", "security", "git-credentials", _, "revoke"] => {
+            ("iam.amazonaws.com", "UpdateServiceSpecificCredential")
+        }
+        _ => ("console.amazonaws.com", "ConsoleAction"),
+    }
+}
+
+/// Middleware of the console's routes: every POST but the sign-in (which records itself) is
+/// recorded as an `AwsConsoleAction` once it is answered, with the signed-in user (looked up
+/// before the action, which may end the session) and the answer's status as its outcome.
+pub(crate) async fn console_actions(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    peer: Peer,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    if request.method() != Method::POST || path == "/console/login" {
+        return next.run(request).await;
+    }
+    let origin = Origin::of(request.headers(), &peer);
+    let route = crate::auth::Route::Console;
+    let parts = crate::auth::RequestParts::headers(request.headers());
+    let identity = match crate::auth::authenticate(&state, route, &parts).await {
+        Ok(principal) => identity(&state, &principal),
+        Err(_) => UserIdentity::unknown(&state.account, None),
+    };
+    let response = next.run(request).await;
+    let (source, name) = console_action(&path);
+    let now = engine::clock::now_ms();
+    let mut facts = Facts::api_call(now, source, name, identity);
+    facts.event_type = EventType::AwsConsoleAction;
+    facts.read_only = Some(false);
+    facts.parameters = Some(json!({ "path": path }));
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        let code = if status == StatusCode::FORBIDDEN { "AccessDenied" } else { "Failed" };
+        facts.error = Some((code.to_owned(), format!("The console answered {status}.")));
+    }
+    facts.source_ip = origin.source_ip;
+    facts.user_agent = origin.user_agent;
+    state.audit.record(Event::new(&state.region, &state.account, facts));
+    response
+}
+
+#[cfg(test)]
+mod tests;
