@@ -4,7 +4,8 @@
 //! need when it is missing (Chromium and playwright-core for the console tests among them),
 //! then runs the formatter check and clippy, starts the services the tests talk to
 //! (PostgreSQL and an S3 server, see [`services`]), runs every test, and stops the services
-//! again. `.ci/run` calls exactly this. The repository-hygiene checks ("tidy")
+//! again. `.ci/run` calls exactly this. `cargo xtask iam-data` regenerates the IAM tables of
+//! `crates/iam/data/` ([`iam_data`]). The repository-hygiene checks ("tidy")
 //! live in [`tidy`] as ordinary tests, so `cargo test --workspace` runs them with everything
 //! else.
 
@@ -12,6 +13,7 @@
 
 use std::process::{Command, ExitCode};
 
+mod iam_data;
 mod services;
 #[cfg(test)]
 mod tidy;
@@ -20,15 +22,23 @@ const USAGE: &str = "\
 usage: cargo xtask test                    install what the tests need, then run fmt, clippy
                                            and every test (with PostgreSQL and moto running)
        cargo xtask with-services CMD ARG…  run one command with PostgreSQL and moto running,
-                                           e.g. `cargo xtask with-services cargo test -p engine`";
+                                           e.g. `cargo xtask with-services cargo test -p engine`
+";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["test"] => test(),
         ["with-services", command, rest @ ..] => with_services(command, rest),
+        ["iam-data", rest @ ..] => match iam_data::run(rest) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("xtask: iam-data: {message}");
+                ExitCode::FAILURE
+            }
+        },
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("{USAGE}{}", iam_data::USAGE);
             ExitCode::from(2)
         }
     }

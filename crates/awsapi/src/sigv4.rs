@@ -29,7 +29,7 @@ pub struct SignedRequest<'a> {
     /// The query string as received, without `?`.
     pub query: &'a str,
     /// Every header, names lower-cased, in the order received.
-    pub headers: &'a [(String, String)],
+    pub headers: &'a [(&'a str, &'a str)],
     pub body: &'a [u8],
 }
 
@@ -96,15 +96,15 @@ impl SignatureError {
 /// The payload hash signed is always the SHA-256 of the body received: a client's
 /// `X-Amz-Content-SHA256` header, signed or not, only has to agree with it, so a captured
 /// request cannot be replayed with another body.
-pub fn verify(
+pub fn verify<S: AsRef<str>>(
     request: &SignedRequest<'_>,
     service: &str,
     region: &str,
     now: i64,
-    secret: impl FnOnce(&str) -> Option<String>,
+    secret: impl FnOnce(&str) -> Option<S>,
 ) -> Result<Signer, SignatureError> {
     let header = |name: &str| -> Vec<&str> {
-        request.headers.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        request.headers.iter().filter(|(k, _)| *k == name).map(|(_, v)| *v).collect()
     };
     let authorization = *header("authorization").first().ok_or(SignatureError::Missing)?;
     let auth = parse_authorization(authorization)?;
@@ -153,16 +153,27 @@ pub fn verify(
     }
     let secret = secret(auth.access_key).ok_or(SignatureError::UnknownKey)?;
 
-    let mut canonical_headers = String::new();
+    // `name:value,value\n` per signed header, each value's runs of spaces made one.
+    let mut canonical_headers = String::with_capacity(256);
     for name in &auth.signed_headers {
-        let values: Vec<String> = header(name)
-            .iter()
-            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
-        if values.is_empty() {
+        let mut values = request.headers.iter().filter(|(k, _)| k == name).map(|(_, v)| *v);
+        let Some(first) = values.next() else {
             return Err(SignatureError::Mismatch);
+        };
+        canonical_headers.push_str(name);
+        canonical_headers.push(':');
+        for (i, value) in std::iter::once(first).chain(values).enumerate() {
+            if i > 0 {
+                canonical_headers.push(',');
+            }
+            for (j, word) in value.split_whitespace().enumerate() {
+                if j > 0 {
+                    canonical_headers.push(' ');
+                }
+                canonical_headers.push_str(word);
+            }
         }
-        canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
+        canonical_headers.push('\n');
     }
     let mut query: Vec<(String, String)> = request
         .query
@@ -197,7 +208,7 @@ pub fn verify(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
         hex::encode(Sha256::digest(canonical.as_bytes()))
     );
-    let key = signing_key(&secret, auth.date, auth.region, auth.service);
+    let key = signing_key(secret.as_ref(), auth.date, auth.region, auth.service);
     let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
     if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
         return Err(SignatureError::Mismatch);
@@ -215,7 +226,7 @@ pub fn sign(
     amz_date: &str,
 ) -> String {
     let names: Vec<&str> = {
-        let mut names: Vec<&str> = request.headers.iter().map(|(k, _)| k.as_str()).collect();
+        let mut names: Vec<&str> = request.headers.iter().map(|(k, _)| *k).collect();
         names.sort();
         names.dedup();
         names

@@ -30,6 +30,8 @@ mod tests;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -38,6 +40,26 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 #[derive(Clone)]
 pub struct Store {
     inner: Inner,
+    /// The change counters handed out by [`Store::watch`], shared by every clone.
+    watched: Arc<RwLock<Vec<Changes>>>,
+}
+
+/// How many committed batches of this process wrote a document of one kind: what a cache of
+/// that kind compares, before it trusts an entry, with the number it saw when it read the
+/// entry from the store. Only this process's writes count; a cache that other replicas'
+/// writes must reach also gives its entries an age limit.
+#[derive(Debug, Clone)]
+pub struct Changes {
+    kind: Arc<str>,
+    count: Arc<AtomicU64>,
+}
+
+impl Changes {
+    /// The number now. Read it before reading the store, so that a write committed while the
+    /// read runs makes the entry stale rather than leaving stale data looking current.
+    pub fn current(&self) -> u64 {
+        self.count.load(Ordering::Acquire)
+    }
 }
 
 #[derive(Clone)]
@@ -139,6 +161,37 @@ pub enum Write {
     /// Removes every document of `kind` whose parent is `parent` (a build's tokens, say); no
     /// error when there are none.
     DeleteChildren { kind: String, parent: String },
+}
+
+/// Counts a change of each of its kinds when dropped.
+struct CountWhenDropped(Vec<Changes>);
+
+impl Drop for CountWhenDropped {
+    fn drop(&mut self) {
+        for changes in &self.0 {
+            changes.count.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Write {
+    /// The kind of the document this write changes, if it changes documents.
+    fn document_kind(&self) -> Option<&str> {
+        match self {
+            Write::Insert(document)
+            | Write::InsertNumbered { document, .. }
+            | Write::Update { document, .. }
+            | Write::Put(document) => Some(&document.kind),
+            Write::Delete { kind, .. } | Write::DeleteChildren { kind, .. } => Some(kind),
+            Write::Enqueue(_)
+            | Write::CompleteJob { .. }
+            | Write::ReleaseJob { .. }
+            | Write::LeaseJob { .. }
+            | Write::RenewLease { .. }
+            | Write::AppendLog { .. }
+            | Write::DeleteLog { .. } => None,
+        }
+    }
 }
 
 /// One page of documents of a kind, ordered by `(sort, key)`.
@@ -252,7 +305,29 @@ impl Store {
         } else {
             return Err(StoreError::BadUrl(redact(url)));
         };
-        Ok(Store { inner })
+        Ok(Store { inner, watched: Arc::default() })
+    }
+
+    /// The counter of committed writes of documents of `kind` (one per kind, however often
+    /// it is asked for): see [`Changes`].
+    pub fn watch(&self, kind: &str) -> Changes {
+        let mut watched = self.watched.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(changes) = watched.iter().find(|it| &*it.kind == kind) {
+            return changes.clone();
+        }
+        let changes = Changes { kind: kind.into(), count: Arc::default() };
+        watched.push(changes.clone());
+        changes
+    }
+
+    /// The watched kinds' counters that `writes` change.
+    fn watched_by(&self, writes: &[Write]) -> Vec<Changes> {
+        let watched = self.watched.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        watched
+            .iter()
+            .filter(|it| writes.iter().any(|write| write.document_kind() == Some(&*it.kind)))
+            .cloned()
+            .collect()
     }
 
     pub fn backend(&self) -> Backend {
@@ -386,6 +461,10 @@ impl Store {
         if writes.is_empty() {
             return Ok(());
         }
+        // Counted once the batch is done, committed or not, and also when the caller stops
+        // waiting for it (the guard counts when dropped): an entry read while it committed
+        // carries the count from before, which this makes stale.
+        let _count_when_done = CountWhenDropped(self.watched_by(&writes));
         match &self.inner {
             Inner::Sqlite(store) => store.apply(writes).await,
             Inner::Postgres(store) => store.apply(writes).await,

@@ -10,7 +10,10 @@
 //! `bench/RESULTS.md`, P6.) On first start the server creates the user `admin`, one key and a
 //! console password.
 
-use engine::store::{Document, ListQuery, Store, StoreError, Write};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use engine::store::{Changes, Document, ListQuery, Store, StoreError, Write};
 use pbkdf2::password_hash::phc::{Output, PasswordHash, Salt};
 use pbkdf2::password_hash::{PasswordHasher, PasswordVerifier};
 use pbkdf2::{Algorithm, Params, Pbkdf2};
@@ -62,11 +65,71 @@ pub struct Identity {
     pub(crate) store: Store,
     pub(crate) secrets: SecretBox,
     pub(crate) account: String,
+    keys: Arc<KeyCache>,
+}
+
+/// An active access key: whose it is, and its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveKey {
+    pub user: Arc<str>,
+    pub secret: Arc<str>,
+}
+
+/// The active access keys read recently, so that a signed request does not read and open its
+/// key in the store each time (that was a tenth of the server's work per API call). An entry
+/// is used only while no batch of this process has written a key or a user since it was
+/// read ([`Changes`]), so a key this server deactivates is refused at once; and for at most
+/// [`KEY_CACHE_MS`], so that a change another replica makes reaches this one that soon (IAM
+/// on AWS is eventually consistent in the same way).
+struct KeyCache {
+    entries: RwLock<HashMap<String, CachedKey>>,
+    key_changes: Changes,
+    user_changes: Changes,
+}
+
+struct CachedKey {
+    key: ActiveKey,
+    read_at_ms: i64,
+    changes: (u64, u64),
+}
+
+/// How long a cached access key is trusted without reading it again.
+pub const KEY_CACHE_MS: i64 = 1_000;
+
+/// The most keys cached: a flood of requests signed with many keys empties the cache rather
+/// than growing it.
+const KEY_CACHE_ENTRIES: usize = 10_000;
+
+impl KeyCache {
+    fn changes(&self) -> (u64, u64) {
+        (self.key_changes.current(), self.user_changes.current())
+    }
+
+    fn get(&self, access_key_id: &str, now_ms: i64) -> Option<ActiveKey> {
+        let entries = self.entries.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = entries.get(access_key_id)?;
+        let fresh = (0..KEY_CACHE_MS).contains(&(now_ms - entry.read_at_ms))
+            && entry.changes == self.changes();
+        fresh.then(|| entry.key.clone())
+    }
+
+    fn put(&self, access_key_id: &str, entry: CachedKey) {
+        let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= KEY_CACHE_ENTRIES && !entries.contains_key(access_key_id) {
+            entries.clear();
+        }
+        entries.insert(access_key_id.to_owned(), entry);
+    }
 }
 
 impl Identity {
     pub fn new(store: Store, secrets: SecretBox, account: &str) -> Identity {
-        Identity { store, secrets, account: account.to_owned() }
+        let keys = Arc::new(KeyCache {
+            entries: RwLock::default(),
+            key_changes: store.watch(ACCESS_KEY),
+            user_changes: store.watch(USER),
+        });
+        Identity { store, secrets, account: account.to_owned(), keys }
     }
 
     /// Creates `admin` and a key for it when there is no user at all.
@@ -181,21 +244,32 @@ impl Identity {
         Ok(matches)
     }
 
-    /// The user and secret of an active key.
+    /// The user and secret of an active key, as of at most [`KEY_CACHE_MS`] before `now_ms`.
     pub async fn secret(
         &self,
         access_key_id: &str,
-    ) -> Result<Option<(String, String)>, IdentityError> {
+        now_ms: i64,
+    ) -> Result<Option<ActiveKey>, IdentityError> {
+        if let Some(key) = self.keys.get(access_key_id, now_ms) {
+            return Ok(Some(key));
+        }
+        // The counts before the read: a write committed while it runs makes the entry stale.
+        let changes = self.keys.changes();
         let Some(document) = self.store.get(ACCESS_KEY, access_key_id).await? else {
             return Ok(None);
         };
         if document.body["status"] != "Active" {
             return Ok(None);
         }
-        let user = document.body["userName"].as_str().unwrap_or_default().to_owned();
+        let user = document.body["userName"].as_str().unwrap_or_default();
         let sealed = document.body["sealedSecret"].as_str().unwrap_or_default();
         match self.secrets.open(sealed) {
-            Ok(secret) => Ok(Some((user, secret))),
+            Ok(secret) => {
+                let key = ActiveKey { user: user.into(), secret: secret.into() };
+                let entry = CachedKey { key: key.clone(), read_at_ms: now_ms, changes };
+                self.keys.put(access_key_id, entry);
+                Ok(Some(key))
+            }
             Err(err) => {
                 tracing::error!(%access_key_id, %err, "cannot open an access key's secret");
                 Ok(None)

@@ -2,7 +2,9 @@
 //! HTTPS git credentials ([`git_credentials`]), the IAM API's operations on them ([`api`]:
 //! [`users`], [`access_keys`], [`groups`], [`ssh_keys`], [`service_credentials`]), the installation's sealing key ([`crypto`]),
 //! and the sealed parameters and secrets with the SSM and Secrets Manager operations that set
-//! them ([`secrets_store`]).
+//! them ([`secrets_store`]); the IAM policy documents that say who may do what, with their
+//! evaluation ([`policy`]); and AWS's tables of actions, resource types, condition keys and
+//! managed policies for the services we serve, generated from published data ([`catalog`]).
 //!
 //! The secrets store lives here rather than in a `secrets` crate of its own: it and the
 //! access-key secrets are sealed under the one key [`crypto::SecretBox`] holds, and neither
@@ -14,10 +16,12 @@
 
 pub mod access_keys;
 pub mod api;
+pub mod catalog;
 pub mod crypto;
 pub mod git_credentials;
 pub mod groups;
 pub mod identity;
+pub mod policy;
 pub mod secrets_store;
 pub mod service_credentials;
 pub mod ssh_keys;

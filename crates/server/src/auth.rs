@@ -171,12 +171,10 @@ async fn sigv4_user(
     service: &str,
     request: &RequestParts<'_>,
 ) -> Result<Principal, AuthError> {
-    let pairs: Vec<(String, String)> = request
+    let pairs: Vec<(&str, &str)> = request
         .headers
         .iter()
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
         .collect();
     let signed = SignedRequest {
         method: request.method,
@@ -186,21 +184,22 @@ async fn sigv4_user(
         body: request.body,
     };
     // The secret is looked up first (asynchronously); the verifier itself is pure.
+    let now_ms = engine::clock::now_ms();
     let found = match sigv4_key_id(&pairs) {
-        Some(id) => state.identity.secret(id).await.map_err(internal)?,
+        Some(id) => state.identity.secret(id, now_ms).await.map_err(internal)?,
         None => None,
     };
-    let now = engine::clock::now_ms() / 1000;
-    let user = found.as_ref().map(|(user, _)| user.clone()).unwrap_or_default();
-    let signer =
-        sigv4::verify(&signed, service, &state.region, now, |_| found.map(|(_, secret)| secret))
-            .map_err(AuthError::Signature)?;
+    let user = found.as_ref().map(|key| key.user.to_string()).unwrap_or_default();
+    let signer = sigv4::verify(&signed, service, &state.region, now_ms / 1000, |_| {
+        found.map(|key| key.secret)
+    })
+    .map_err(AuthError::Signature)?;
     Ok(Principal::User { name: user, via: SignIn::SigV4 { access_key_id: signer.access_key_id } })
 }
 
 /// The access key id named in the `Authorization` header, if any.
-fn sigv4_key_id(headers: &[(String, String)]) -> Option<&str> {
-    let value = headers.iter().find(|(k, _)| k == "authorization")?.1.as_str();
+fn sigv4_key_id<'a>(headers: &[(&str, &'a str)]) -> Option<&'a str> {
+    let value = headers.iter().find(|(k, _)| *k == "authorization")?.1;
     let start = value.find("Credential=")? + "Credential=".len();
     value[start..].split('/').next()
 }
@@ -236,13 +235,13 @@ async fn git_principal(
             .ok_or(AuthError::Invalid("no Host header to check the signature against"))?;
         let access_key_id = git_auth::access_key_id(&user_name)
             .ok_or(AuthError::Invalid("the user name is not an access key id"))?;
-        let now = engine::clock::now_ms().div_euclid(1000);
-        if (now - claimed.seconds).abs() > MAX_SKEW_SECONDS {
+        let now_ms = engine::clock::now_ms();
+        if (now_ms.div_euclid(1000) - claimed.seconds).abs() > MAX_SKEW_SECONDS {
             return Err(AuthError::Invalid("the password's time is too far from now"));
         }
-        let (user, secret) = state
+        let key = state
             .identity
-            .secret(&access_key_id)
+            .secret(&access_key_id, now_ms)
             .await
             .map_err(internal)?
             .ok_or(AuthError::Invalid("unknown access key"))?;
@@ -250,7 +249,7 @@ async fn git_principal(
         // as its API does (a password signed for another is refused like a request would be).
         let path = format!("/v1/repos/{repo}");
         let expected = git_auth::codecommit_signature(
-            &secret,
+            &key.secret,
             &state.region,
             claimed.timestamp,
             git_auth::host_name(host),
@@ -259,7 +258,8 @@ async fn git_principal(
         if !bool::from(expected.as_bytes().ct_eq(claimed.signature.as_bytes())) {
             return Err(AuthError::Invalid("the signature does not match"));
         }
-        return Ok(Principal::User { name: user, via: SignIn::GitHelper { access_key_id } });
+        let name = key.user.to_string();
+        return Ok(Principal::User { name, via: SignIn::GitHelper { access_key_id } });
     }
     let user = state
         .identity
@@ -288,16 +288,19 @@ async fn logs_user(state: &AppState, headers: &HeaderMap) -> Result<Principal, A
         .ok_or(AuthError::Invalid("the credentials are not base64 text"))?;
     let (key, secret) =
         decoded.split_once(':').ok_or(AuthError::Invalid("the credentials have no ':'"))?;
-    let (user, expected) = state
+    let found = state
         .identity
-        .secret(key)
+        .secret(key, engine::clock::now_ms())
         .await
         .map_err(internal)?
         .ok_or(AuthError::Invalid("unknown access key"))?;
-    if !bool::from(expected.as_bytes().ct_eq(secret.as_bytes())) {
+    if !bool::from(found.secret.as_bytes().ct_eq(secret.as_bytes())) {
         return Err(AuthError::Invalid("wrong secret access key"));
     }
-    Ok(Principal::User { name: user, via: SignIn::LogsAccessKey { access_key_id: key.to_owned() } })
+    Ok(Principal::User {
+        name: found.user.to_string(),
+        via: SignIn::LogsAccessKey { access_key_id: key.to_owned() },
+    })
 }
 
 async fn console_user(state: &AppState, headers: &HeaderMap) -> Result<Principal, AuthError> {

@@ -10,6 +10,11 @@ fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
+/// The headers as a request lends them to the verifier.
+fn borrowed(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
 #[test]
 fn aws_get_vanilla_test_vector() {
     // From AWS's SigV4 test suite (get-vanilla).
@@ -23,8 +28,13 @@ fn aws_get_vanilla_test_vector() {
              Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
         ),
     ]);
-    let request =
-        SignedRequest { method: "GET", path: "/", query: "", headers: &headers, body: b"" };
+    let request = SignedRequest {
+        method: "GET",
+        path: "/",
+        query: "",
+        headers: &borrowed(&headers),
+        body: b"",
+    };
     let now = parse_amz_date("20150830T123600Z").unwrap();
     let signer = verify(&request, "service", "us-east-1", now, |key| {
         (key == "AKIDEXAMPLE").then(|| SECRET.to_owned())
@@ -40,7 +50,8 @@ fn signed(body: &[u8], date: &str, secret: &str) -> Vec<(String, String)> {
         ("x-amz-date", date),
         ("x-amz-target", "CodeBuild_20161006.ListProjects"),
     ]);
-    let request = SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body };
+    let request =
+        SignedRequest { method: "POST", path: "/", query: "", headers: &borrowed(&headers), body };
     let authorization = sign(&request, "AKIATEST", secret, "us-east-1", "codebuild", date);
     headers.push(("authorization".to_owned(), authorization));
     headers
@@ -51,7 +62,8 @@ fn check(
     body: &[u8],
     now: &str,
 ) -> Result<super::Signer, SignatureError> {
-    let request = SignedRequest { method: "POST", path: "/", query: "", headers, body };
+    let request =
+        SignedRequest { method: "POST", path: "/", query: "", headers: &borrowed(headers), body };
     verify(&request, "codebuild", "us-east-1", parse_amz_date(now).unwrap(), |key| {
         (key == "AKIATEST").then(|| SECRET.to_owned())
     })
@@ -93,8 +105,13 @@ fn skewed_clocks_unknown_keys_and_missing_headers_are_refused() {
         "MissingAuthenticationTokenException"
     );
 
-    let request =
-        SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: b"{}" };
+    let request = SignedRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &borrowed(&headers),
+        body: b"{}",
+    };
     let other_service = verify(
         &request,
         "codepipeline",
@@ -133,8 +150,13 @@ fn a_captured_request_replayed_with_another_body_is_refused() {
 #[test]
 fn a_request_signed_for_another_region_is_refused_naming_the_served_one() {
     let headers = signed(b"{}", "20261122T162140Z", SECRET);
-    let request =
-        SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: b"{}" };
+    let request = SignedRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &borrowed(&headers),
+        body: b"{}",
+    };
     let refused = verify(
         &request,
         "codebuild",

@@ -128,6 +128,37 @@ async fn unknown_urls_are_refused() {
     assert!(matches!(&err, StoreError::BadUrl(message) if !message.contains("secret")), "{err}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watched_kinds_count_the_batches_that_write_them() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    let keys = store.watch("watched-key");
+    // Asking again, or through a clone, gives the same counter.
+    let same = store.clone().watch("watched-key");
+    let document = |kind: &str, key: &str| Document {
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body: json!({}),
+    };
+    assert_eq!(keys.current(), 0);
+    store.apply(vec![Write::Put(document("other-kind", "a"))]).await.unwrap();
+    assert_eq!(keys.current(), 0, "another kind's write does not count");
+    store.apply(vec![Write::Insert(document("watched-key", "a"))]).await.unwrap();
+    assert_eq!((keys.current(), same.current()), (1, 1));
+    // A failed batch counts too (it may have been the one that committed, for all a reader
+    // knows), and so do deletes.
+    store.apply(vec![Write::Insert(document("watched-key", "a"))]).await.unwrap_err();
+    assert_eq!(keys.current(), 2);
+    let delete = Write::Delete { kind: "watched-key".into(), key: "a".into() };
+    store.apply(vec![delete, Write::DeleteLog { stream: "s".into() }]).await.unwrap();
+    assert_eq!(keys.current(), 3);
+    let children = Write::DeleteChildren { kind: "watched-key".into(), parent: "p".into() };
+    store.apply(vec![children]).await.unwrap();
+    assert_eq!(keys.current(), 4);
+}
+
 // ---------------------------------------------------------------------------------------
 // The suite.
 

@@ -1,4 +1,4 @@
-//! Tests of console password hashing.
+//! Tests of console password hashing and of the access-key cache.
 
 use super::*;
 
@@ -33,4 +33,59 @@ fn a_hash_in_the_old_format_still_verifies() {
     assert!(verify_password(old, "correct horse"));
     assert!(!verify_password(old, "correct horsE"));
     assert!(!verify_password(&old.replace("$600000$", "$600001$"), "correct horse"));
+}
+
+/// Two handles on one SQLite file, as two replicas would have, with an identity over each.
+async fn two_replicas() -> (tempfile::TempDir, Identity, Identity) {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = SecretBox::load_or_create(&dir.path().join("key"), true).unwrap();
+    let url = format!("sqlite:{}", dir.path().join("slipway.db").display());
+    let one = Store::connect(&url).await.unwrap();
+    let two = Store::connect(&url).await.unwrap();
+    let account = "123456789012";
+    (dir, Identity::new(one, secrets.clone(), account), Identity::new(two, secrets, account))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_read_once_is_answered_from_the_cache() {
+    let (_dir, identity, _) = two_replicas().await;
+    identity.create_user("bob", 0).await.unwrap();
+    let key = identity.create_access_key("bob", 0).await.unwrap();
+    let now = 1_000_000;
+    let found = identity.secret(&key.access_key_id, now).await.unwrap().unwrap();
+    assert_eq!((&*found.user, &*found.secret), ("bob", key.secret_access_key.as_str()));
+    // Cached: the same answer, even while the store cannot be read.
+    identity.store.close().await;
+    assert_eq!(identity.secret(&key.access_key_id, now + 1).await.unwrap(), Some(found));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivating_a_key_here_takes_effect_at_once() {
+    let (_dir, identity, _) = two_replicas().await;
+    identity.create_user("bob", 0).await.unwrap();
+    let key = identity.create_access_key("bob", 0).await.unwrap();
+    assert!(identity.secret(&key.access_key_id, 10).await.unwrap().is_some());
+    identity.revoke_access_key(&key.access_key_id).await.unwrap();
+    assert_eq!(identity.secret(&key.access_key_id, 11).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_replicas_change_is_seen_once_the_entry_is_old() {
+    let (_dir, here, there) = two_replicas().await;
+    here.create_user("bob", 0).await.unwrap();
+    let key = here.create_access_key("bob", 0).await.unwrap();
+    let read_at = 5_000;
+    assert!(here.secret(&key.access_key_id, read_at).await.unwrap().is_some());
+    there.revoke_access_key(&key.access_key_id).await.unwrap();
+    // This process did not write: the entry stands until it is KEY_CACHE_MS old.
+    let last_trusted = read_at + KEY_CACHE_MS - 1;
+    assert!(here.secret(&key.access_key_id, last_trusted).await.unwrap().is_some());
+    assert_eq!(here.secret(&key.access_key_id, read_at + KEY_CACHE_MS).await.unwrap(), None);
+    // A clock that went back does not make an entry young.
+    let (_dir, here, there) = two_replicas().await;
+    here.create_user("bob", 0).await.unwrap();
+    let key = here.create_access_key("bob", 0).await.unwrap();
+    assert!(here.secret(&key.access_key_id, read_at).await.unwrap().is_some());
+    there.revoke_access_key(&key.access_key_id).await.unwrap();
+    assert_eq!(here.secret(&key.access_key_id, read_at - 1).await.unwrap(), None);
 }

@@ -41,7 +41,8 @@ fn signed_post(key: &str, secret: &str, service: &str, skew: i64, body: &[u8]) -
         ("x-amz-date".to_owned(), amz_date.clone()),
         ("x-amz-target".to_owned(), "CodeBuild_20161006.ListProjects".to_owned()),
     ];
-    let request = SignedRequest { method: "POST", path: "/", query: "", headers: &pairs, body };
+    let lent: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let request = SignedRequest { method: "POST", path: "/", query: "", headers: &lent, body };
     let authorization = sign(&request, key, secret, "us-east-1", service, &amz_date);
     pairs.push(("authorization".to_owned(), authorization));
     let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -113,7 +113,8 @@ impl Harness {
         if let Some(target) = call.target {
             headers.push(("x-amz-target".to_owned(), target.to_owned()));
         }
-        let request = SignedRequest { method, path, query: "", headers: &headers, body: call.body };
+        let lent: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (&**k, &**v)).collect();
+        let request = SignedRequest { method, path, query: "", headers: &lent, body: call.body };
         let authorization =
             sign(&request, &self.key.0, &self.key.1, call.region, call.service, &amz_date);
         headers.push(("authorization".to_owned(), authorization));
