@@ -48,7 +48,8 @@ use tokio::sync::mpsc;
 
 use codecommit::git::run;
 use codecommit::protection::{self, PushPolicy};
-use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand};
+pub(crate) use pkt::MAX_REPORT_BYTES;
+use pkt::{CommandParser, RefCommand};
 
 use crate::AppState;
 use crate::auth::{Principal, RequestParts};
@@ -71,9 +72,27 @@ fn repo_path(state: &AppState, name: &str) -> PathBuf {
     state.codecommit().repo_path(name)
 }
 
+/// The bare directory of the repository `name` when it exists; `None` for a name that is not
+/// a repository's (checked again here, so that nothing else ever reaches the disk) or one that
+/// does not exist. Git over SSH (`crate::ssh`) looks repositories up through this too.
+pub(crate) async fn existing_repository(
+    state: &AppState,
+    name: &str,
+) -> Result<Option<PathBuf>, engine::store::StoreError> {
+    // Repository names are `[A-Za-z0-9_.-]{1,100}` (CodeCommit's rule).
+    let valid = (1..=100).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && name != "."
+        && name != "..";
+    if !valid {
+        return Ok(None);
+    }
+    Ok(state.store.get(REPOSITORY, name).await?.map(|_| repo_path(state, name)))
+}
+
 /// The two git services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Service {
+pub(crate) enum Service {
     UploadPack,
     ReceivePack,
 }
@@ -88,7 +107,7 @@ impl Service {
     }
 
     /// The action IAM names it by.
-    fn action(self) -> &'static str {
+    pub(crate) fn action(self) -> &'static str {
         match self {
             Service::UploadPack => crate::auth::GIT_PULL,
             Service::ReceivePack => crate::auth::GIT_PUSH,
@@ -96,7 +115,7 @@ impl Service {
     }
 
     /// The git subcommand.
-    fn command(self) -> &'static str {
+    pub(crate) fn command(self) -> &'static str {
         match self {
             Service::UploadPack => "upload-pack",
             Service::ReceivePack => "receive-pack",
@@ -141,36 +160,38 @@ async fn admit(
                 return Err(unauthorized());
             }
         };
-    let not_found =
-        || (StatusCode::NOT_FOUND, format!("repository {name} does not exist\n")).into_response();
-    // Repository names are `[A-Za-z0-9_.-]{1,100}` (CodeCommit's rule, checked again so that
-    // nothing else ever reaches the disk).
-    let valid = (1..=100).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        && name != "."
-        && name != "..";
-    if !valid {
-        return Err(not_found());
-    }
-    match state.store.get(REPOSITORY, name).await {
-        Ok(Some(_)) => Ok((principal, repo_path(state, name))),
-        Ok(None) => Err(not_found()),
+    match existing_repository(state, name).await {
+        Ok(Some(dir)) => Ok((principal, dir)),
+        Ok(None) => {
+            Err((StatusCode::NOT_FOUND, format!("repository {name} does not exist\n"))
+                .into_response())
+        }
         Err(err) => Err(internal("looking up the repository", err)),
     }
 }
 
-/// The one authorization call of a git operation: `codecommit:GitPull` or `GitPush` on the
-/// repository (agents may fetch, not push); the refusal, if it is refused.
-fn refusal(state: &AppState, principal: &Principal, action: &str, name: &str) -> Option<Response> {
+/// The one authorization call of a git operation, over HTTP and SSH alike:
+/// `codecommit:GitPull` or `GitPush` on the repository (agents may fetch, not push).
+pub(crate) fn authorize_git(
+    state: &AppState,
+    principal: &Principal,
+    action: &str,
+    name: &str,
+) -> Result<(), crate::auth::Denied> {
     let arn = crate::auth::repository_arn(state, name);
     let resource = crate::auth::Resource::Arn(&arn);
-    let denied = crate::auth::authorize(principal, action, &resource).err()?;
+    crate::auth::authorize(principal, action, &resource)
+}
+
+/// [`authorize_git`]'s refusal as an HTTP response.
+fn refusal(state: &AppState, principal: &Principal, action: &str, name: &str) -> Option<Response> {
+    let denied = authorize_git(state, principal, action, name).err()?;
     Some((StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
 }
 
 /// The `Git-Protocol` header's value when every character is one git uses there
 /// (`version=2`, `version=2:object-format=sha1`, …): it becomes an environment variable.
-fn allowed_git_protocol(value: &str) -> Option<&str> {
+pub(crate) fn allowed_git_protocol(value: &str) -> Option<&str> {
     let allowed = !value.is_empty()
         && value.len() <= 256
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"=:._-".contains(&b));
@@ -294,31 +315,14 @@ async fn rpc(
     let policy = match service {
         Service::ReceivePack => match push_policy(&state, &name, &dir, &user).await {
             Ok(policy) => policy,
-            Err(response) => return response,
+            Err((what, err)) => return internal(what, err),
         },
         Service::UploadPack => None,
     };
-    let mut command = git();
-    if service == Service::ReceivePack && policy.is_none() {
-        // Nothing protected: the hook would let everything through, so it is not even started
-        // (our `pre-receive` is the only hook a repository has).
-        command.args(["-c", "core.hooksPath=/dev/null"]);
-    }
-    command
-        .arg(service.command())
-        .arg("--stateless-rpc")
-        .arg(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = service_command(service, &dir, policy.as_ref(), true);
     if let Some(protocol) = git_protocol(&headers) {
         command.env("GIT_PROTOCOL", protocol);
     }
-    match &policy {
-        Some(policy) => command.env(protection::POLICY_ENV, &policy.path),
-        // Nothing protected: the hook lets everything through without it.
-        None => command.env_remove(protection::POLICY_ENV),
-    };
     let policy_path = policy.as_ref().map(|it| it.path.clone());
     let mut child = match command.spawn() {
         Ok(child) => child,
@@ -447,46 +451,75 @@ fn is_object_id(text: &str) -> bool {
     matches!(text.len(), 40 | 64) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// `git upload-pack` or `git receive-pack` on `dir` with its pipes, and for a push the
+/// branch protection hook's policy (`policy`; without one the hook is not even started):
+/// the one git program of git over HTTP (`stateless`, `--stateless-rpc`) and git over SSH
+/// (git's plain bidirectional protocol).
+pub(crate) fn service_command(
+    service: Service,
+    dir: &Path,
+    policy: Option<&PushPolicy>,
+    stateless: bool,
+) -> tokio::process::Command {
+    let mut command = git();
+    if service == Service::ReceivePack && policy.is_none() {
+        // Nothing protected: the hook would let everything through, so it is not even started
+        // (our `pre-receive` is the only hook a repository has).
+        command.args(["-c", "core.hooksPath=/dev/null"]);
+    }
+    command.arg(service.command());
+    if stateless {
+        command.arg("--stateless-rpc");
+    }
+    command.arg(dir).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    match policy {
+        Some(policy) => command.env(protection::POLICY_ENV, &policy.path),
+        // Nothing protected: the hook lets everything through without it.
+        None => command.env_remove(protection::POLICY_ENV),
+    };
+    command
+}
+
 /// The policy for `user`'s push to `name` (in `dir`), with the hook installed, when the
-/// repository has rules; `None` when nothing is protected.
-async fn push_policy(
+/// repository has rules; `None` when nothing is protected. An error is what failed and why.
+pub(crate) async fn push_policy(
     state: &AppState,
     name: &str,
     dir: &Path,
     user: &str,
-) -> Result<Option<PushPolicy>, Response> {
+) -> Result<Option<PushPolicy>, (&'static str, String)> {
     let rules = match protection::rules(state.codecommit(), name).await {
         Ok(rules) => rules,
-        Err(err) => return Err(internal("reading the branch protection rules", err)),
+        Err(err) => return Err(("reading the branch protection rules", err.to_string())),
     };
     if rules.is_empty() {
         return Ok(None);
     }
     if let Err(err) = protection::install_hook(dir).await {
-        return Err(internal("installing the branch protection hook", err));
+        return Err(("installing the branch protection hook", err.to_string()));
     }
     match PushPolicy::new(dir, rules, user) {
         Ok(policy) => Ok(Some(policy)),
-        Err(err) => Err(internal("preparing the branch protection policy", err)),
+        Err(err) => Err(("preparing the branch protection policy", err.to_string())),
     }
 }
 
 /// What a push's request says before its pack, read as it streams past: its commands, and,
 /// when branches are protected, the policy the hook reads, written as soon as the commands
 /// are known, which is before git has them (so before the hook can run).
-struct PushWatch {
+pub(crate) struct PushWatch {
     parser: Option<CommandParser>,
     parsed: Option<(Vec<RefCommand>, Vec<String>)>,
     policy: Option<PushPolicy>,
 }
 
 impl PushWatch {
-    fn new(policy: Option<PushPolicy>) -> PushWatch {
+    pub(crate) fn new(policy: Option<PushPolicy>) -> PushWatch {
         PushWatch { parser: Some(CommandParser::new()), parsed: None, policy }
     }
 
     /// Takes the next bytes of the request, before git does.
-    async fn see(&mut self, bytes: &[u8]) {
+    pub(crate) async fn see(&mut self, bytes: &[u8]) {
         let Some(parser) = &mut self.parser else { return };
         parser.feed(bytes);
         if !parser.is_done() {
@@ -499,8 +532,13 @@ impl PushWatch {
     }
 
     /// The commands and capabilities, when the whole command list was read and made sense.
-    fn finish(self) -> Option<(Vec<RefCommand>, Vec<String>)> {
+    pub(crate) fn finish(self) -> Option<(Vec<RefCommand>, Vec<String>)> {
         self.parsed
+    }
+
+    /// Whether the command list has been read (the rest is the pack).
+    pub(crate) fn is_done(&self) -> bool {
+        self.parser.is_none()
     }
 }
 
@@ -604,7 +642,7 @@ async fn pump(
 
 /// Up to `limit` bytes of `reader`, reading (and dropping) the rest so the writer never
 /// blocks.
-async fn read_capped(mut reader: impl AsyncRead + Unpin, limit: usize) -> Vec<u8> {
+pub(crate) async fn read_capped(mut reader: impl AsyncRead + Unpin, limit: usize) -> Vec<u8> {
     let mut kept = Vec::new();
     let mut buffer = vec![0u8; 8 << 10];
     loop {
@@ -619,8 +657,8 @@ async fn read_capped(mut reader: impl AsyncRead + Unpin, limit: usize) -> Vec<u8
 }
 
 /// Records the ref events of a push git has finished: what git reported, read from its
-/// output, and the crate records what was applied.
-async fn record_push(
+/// output, and the crate records what was applied. Git over SSH records its pushes here too.
+pub(crate) async fn record_push(
     state: &AppState,
     repo: &str,
     user: &str,
