@@ -207,7 +207,7 @@ fn ssh_refuses_another_key_an_inactive_key_and_commands_other_than_git() {
     assert_eq!(unknown.code, Some(255), "{unknown:?}");
     assert!(unknown.stderr.contains(denied), "{unknown:?}");
 
-    // The key works until it is made Inactive.
+    // The key works until it is made Inactive; branch protection holds over SSH too.
     let clone = sandbox.path("clone");
     git_ssh(
         sandbox.dir.path(),
@@ -215,6 +215,15 @@ fn ssh_refuses_another_key_an_inactive_key_and_commands_other_than_git() {
         &["clone", "-q", &url(&address, &id, "r"), clone.to_str().unwrap()],
     )
     .expect_code(0);
+    let data = server.data_dir.to_str().unwrap().to_owned();
+    let rule = ["branch-protection", "set", "r", "main", "--push", "admin", "--data-dir", &data];
+    Run::from(sandbox.slipway(&rule).output().unwrap()).expect_code(0);
+    commit(&clone, "file", "ada\n", "ada's");
+    let protected = git_ssh(&clone, &key, &["push", "origin", "HEAD:main"]);
+    assert_ne!(protected.code, Some(0), "{protected:?}");
+    assert!(protected.stderr.contains("[remote rejected]"), "{protected:?}");
+    assert!(protected.stderr.contains("ada may not push branch main"), "{protected:?}");
+    git_ssh(&clone, &key, &["push", "-q", "origin", "HEAD:feature"]).expect_code(0);
     server
         .aws(&[
             "iam",
