@@ -18,7 +18,7 @@
 //! gets the same branch protection and records the same ref events (`git::record_push`) as
 //! one over HTTP.
 //!
-//! Everything is bounded: connections at once, the handshake's time, an idle session's time
+//! Everything is bounded: connections at once, the time to sign in, an idle session's time
 //! (russh's inactivity timeout), and what is kept in memory (git's output streams as it
 //! comes, under the channel's flow control; a push keeps at most `MAX_REPORT_BYTES` of its
 //! report).
@@ -30,6 +30,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -56,7 +57,7 @@ pub(crate) const HOST_KEY_FILE: &str = "ssh_host_ed25519_key";
 const MAX_CONNECTIONS: usize = 256;
 
 /// How long a client has from connecting to being signed in.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a session may stay silent both ways before it is closed.
 const INACTIVITY_TIMEOUT: Duration = Duration::from_secs(600);
@@ -121,14 +122,12 @@ impl SshServer {
             };
             let _ = stream.set_nodelay(true);
             let config = self.config.clone();
-            let handler = Connection::new(self.state.clone());
+            let signed_in = Arc::new(AtomicBool::new(false));
+            let handler = Connection::new(self.state.clone(), signed_in.clone());
             tokio::spawn(async move {
-                let session = match tokio::time::timeout(
-                    HANDSHAKE_TIMEOUT,
-                    russh::server::run_stream(config, stream, handler),
-                )
-                .await
-                {
+                let deadline = tokio::time::Instant::now() + SIGN_IN_TIMEOUT;
+                let started = russh::server::run_stream(config, stream, handler);
+                let session = match tokio::time::timeout_at(deadline, started).await {
                     Ok(Ok(session)) => session,
                     Ok(Err(err)) => {
                         tracing::debug!(%err, %peer, "ssh: handshake");
@@ -136,9 +135,20 @@ impl SshServer {
                     }
                     Err(_) => return,
                 };
+                // A client that has not signed in by the deadline is sent away.
+                let handle = session.handle();
+                let watchdog = tokio::spawn(async move {
+                    tokio::time::sleep_until(deadline).await;
+                    if !signed_in.load(Ordering::SeqCst) {
+                        let reason = russh::Disconnect::ByApplication;
+                        let why = "signing in took too long".to_owned();
+                        let _ = handle.disconnect(reason, why, "en".to_owned()).await;
+                    }
+                });
                 if let Err(err) = session.await {
                     tracing::debug!(%err, %peer, "ssh: session ended");
                 }
+                watchdog.abort();
                 drop(permit);
             });
         }
@@ -222,6 +232,8 @@ fn unquote(text: &str) -> Option<String> {
 struct Connection {
     state: AppState,
     principal: Option<Principal>,
+    /// Set once the client has signed in (the sign-in deadline's watchdog reads it).
+    signed_in: Arc<AtomicBool>,
     channels: HashMap<ChannelId, Channel<Msg>>,
     /// `GIT_PROTOCOL` as each channel set it (`SendEnv`; git asks for protocol v2 so).
     protocols: HashMap<ChannelId, String>,
@@ -231,8 +243,14 @@ struct Connection {
 const MAX_CHANNELS: usize = 8;
 
 impl Connection {
-    fn new(state: AppState) -> Connection {
-        Connection { state, principal: None, channels: HashMap::new(), protocols: HashMap::new() }
+    fn new(state: AppState, signed_in: Arc<AtomicBool>) -> Connection {
+        Connection {
+            state,
+            principal: None,
+            signed_in,
+            channels: HashMap::new(),
+            protocols: HashMap::new(),
+        }
     }
 }
 
@@ -259,6 +277,7 @@ impl russh::server::Handler for Connection {
         match self.admit(user, key.public_key).await {
             Some(principal) => {
                 self.principal = Some(principal);
+                self.signed_in.store(true, Ordering::SeqCst);
                 Ok(Auth::Accept)
             }
             None => Ok(Auth::reject()),
