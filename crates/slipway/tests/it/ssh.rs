@@ -190,6 +190,9 @@ fn ssh_refuses_another_key_an_inactive_key_and_commands_other_than_git() {
     let ls = ssh_exec(&address, &id, &key, "ls");
     assert_eq!(ls.code, Some(1), "{ls:?}");
     assert!(ls.stderr.contains("Slipway serves git over SSH only"), "{ls:?}");
+    let shell = ssh_exec(&address, &id, &key, "");
+    assert_eq!(shell.code, Some(1), "{shell:?}");
+    assert!(shell.stderr.contains("Interactive shells are not supported"), "{shell:?}");
     let missing = ssh_exec(&address, &id, &key, "git-upload-pack \"'/v1/repos/nope'\"");
     assert_eq!(missing.code, Some(1), "{missing:?}");
     assert!(missing.stderr.contains("repository nope does not exist"), "{missing:?}");
