@@ -173,6 +173,25 @@ fn a_clone_and_a_push_over_ssh_with_an_iam_ssh_key_start_the_webhook_build() {
         "main",
     ]);
     assert_eq!(branch["branch"]["commitId"], second.as_str());
+
+    // 16 MiB that do not compress stream through both ways under the channel's flow control.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let noise: Vec<u8> = (0..16 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    std::fs::write(clone.join("noise.bin"), &noise).unwrap();
+    git_ok(&clone, &["add", "noise.bin"]);
+    git_ok(&clone, &["commit", "-q", "-m", "noise"]);
+    let large = git_ok(&clone, &["rev-parse", "HEAD"]).stdout.trim().to_owned();
+    git_ssh(&clone, &key, &["push", "-q", "origin", "main"]).expect_code(0);
+    git_ssh(&v0, &key, &["pull", "-q", "--ff-only", "origin", "main"]).expect_code(0);
+    assert_eq!(git_ok(&v0, &["rev-parse", "HEAD"]).stdout.trim(), large);
+    assert_eq!(std::fs::read(v0.join("noise.bin")).unwrap(), noise);
 }
 
 #[test]
