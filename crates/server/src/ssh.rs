@@ -18,10 +18,10 @@
 //! gets the same branch protection and records the same ref events (`git::record_push`) as
 //! one over HTTP.
 //!
-//! Everything is bounded: connections at once, the time to sign in, an idle session's time
-//! (russh's inactivity timeout), and what is kept in memory (git's output streams as it
-//! comes, under the channel's flow control; a push keeps at most `MAX_REPORT_BYTES` of its
-//! report).
+//! Everything is bounded: connections at once and commands at once on each, the time to
+//! sign in, an idle session's time (russh's inactivity timeout), and what is kept in memory
+//! (git's output streams as it comes, under the channel's flow control; a push keeps at most
+//! `MAX_REPORT_BYTES` of its report).
 //!
 //! The host key (ed25519) is made on the first start in the data directory
 //! (`ssh_host_ed25519_key`, mode 0600) and reused; its fingerprint is printed at start.
@@ -237,10 +237,15 @@ struct Connection {
     channels: HashMap<ChannelId, Channel<Msg>>,
     /// `GIT_PROTOCOL` as each channel set it (`SendEnv`; git asks for protocol v2 so).
     protocols: HashMap<ChannelId, String>,
+    /// A permit for each command running.
+    commands: Arc<Semaphore>,
 }
 
 /// The most session channels one connection has open before running a command.
 const MAX_CHANNELS: usize = 8;
+
+/// The most commands (git processes) one connection runs at once.
+const MAX_COMMANDS: usize = 4;
 
 impl Connection {
     fn new(state: AppState, signed_in: Arc<AtomicBool>) -> Connection {
@@ -250,6 +255,7 @@ impl Connection {
             signed_in,
             channels: HashMap::new(),
             protocols: HashMap::new(),
+            commands: Arc::new(Semaphore::new(MAX_COMMANDS)),
         }
     }
 }
@@ -320,9 +326,11 @@ impl russh::server::Handler for Connection {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let (Some(channel), Some(principal)) =
-            (self.channels.remove(&channel_id), self.principal.clone())
-        else {
+        let (Some(channel), Some(principal), Ok(permit)) = (
+            self.channels.remove(&channel_id),
+            self.principal.clone(),
+            self.commands.clone().try_acquire_owned(),
+        ) else {
             return session.channel_failure(channel_id);
         };
         let protocol = self.protocols.remove(&channel_id);
@@ -343,6 +351,7 @@ impl russh::server::Handler for Connection {
                 }
             };
             finish(&writer, status).await;
+            drop(permit);
         });
         Ok(())
     }
