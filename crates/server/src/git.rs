@@ -642,7 +642,7 @@ async fn pump(
 
 /// Up to `limit` bytes of `reader`, reading (and dropping) the rest so the writer never
 /// blocks.
-pub(crate) async fn read_capped(mut reader: impl AsyncRead + Unpin, limit: usize) -> Vec<u8> {
+async fn read_capped(mut reader: impl AsyncRead + Unpin, limit: usize) -> Vec<u8> {
     let mut kept = Vec::new();
     let mut buffer = vec![0u8; 8 << 10];
     loop {
