@@ -142,14 +142,20 @@ async fn existing_named(ctx: &Context, name: Option<&str>) -> Result<Document, A
 }
 
 /// The metadata as the API returns it, with clone URLs for the host the client used. The
-/// SSH one is the address git over SSH will have (it is not served yet), as CodeCommit
-/// always returns one.
-fn metadata(repository: &Document, caller: &Caller) -> Value {
+/// SSH one names the port git over SSH listens on (`slipway server --ssh-listen`); without
+/// SSH it is the address it would have on SSH's own port, as CodeCommit always returns one.
+fn metadata(ctx: &Context, repository: &Document, caller: &Caller) -> Value {
     let mut body = repository.body.clone();
     let name = repository.key.as_str();
     body["cloneUrlHttp"] = json!(format!("http://{}/v1/repos/{name}", caller.host));
     let host = ssh_host(&caller.host);
-    body["cloneUrlSsh"] = json!(format!("ssh://{host}/v1/repos/{name}"));
+    body["cloneUrlSsh"] = json!(match ctx.ssh_port.get() {
+        Some(port) if host.contains(':') && !host.starts_with('[') => {
+            format!("ssh://[{host}]:{port}/v1/repos/{name}")
+        }
+        Some(port) => format!("ssh://{host}:{port}/v1/repos/{name}"),
+        None => format!("ssh://{host}/v1/repos/{name}"),
+    });
     body
 }
 
@@ -238,7 +244,9 @@ pub async fn create_repository(
         body,
     };
     match ctx.store.apply(vec![Write::Insert(document.clone())]).await {
-        Ok(()) => Ok(RepositoryMetadataOutput { repository_metadata: metadata(&document, caller) }),
+        Ok(()) => {
+            Ok(RepositoryMetadataOutput { repository_metadata: metadata(ctx, &document, caller) })
+        }
         Err(StoreError::AlreadyExists { .. }) => Err(exists()),
         Err(err) => Err(err.into()),
     }
@@ -259,7 +267,7 @@ pub async fn get_repository(
     input: GetRepositoryInput,
 ) -> Result<GetRepositoryOutput, ApiError> {
     let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
-    let mut output = metadata(&repository, caller);
+    let mut output = metadata(ctx, &repository, caller);
     // The default branch is git's HEAD, once that branch exists (after the first push).
     if let Some(branch) = default_branch(ctx, &repository.key).await?
         && branch_commit(ctx, &repository.key, &branch).await?.is_some()
@@ -322,7 +330,7 @@ pub async fn batch_get_repositories(
     let missing: Vec<String> =
         names.iter().filter(|name| !found.iter().any(|it| &&it.key == name)).cloned().collect();
     Ok(BatchGetRepositoriesOutput {
-        repositories: found.iter().map(|it| metadata(it, caller)).collect(),
+        repositories: found.iter().map(|it| metadata(ctx, it, caller)).collect(),
         repositories_not_found: missing,
         errors: Vec::new(),
     })
@@ -334,7 +342,7 @@ async fn all_repositories(ctx: &Context) -> Result<Vec<Document>, ApiError> {
 
 /// Every repository's metadata, as BatchGetRepositories shows it (the console's list).
 pub async fn all_metadata(ctx: &Context, caller: &Caller) -> Result<Vec<Value>, ApiError> {
-    Ok(all_repositories(ctx).await?.iter().map(|it| metadata(it, caller)).collect())
+    Ok(all_repositories(ctx).await?.iter().map(|it| metadata(ctx, it, caller)).collect())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -24,6 +24,8 @@ pub struct Context {
     pub secrets_store: SecretsStore,
     /// Woken when reference events are recorded, for whatever reacts to pushes.
     pub ref_events: Arc<tokio::sync::Notify>,
+    /// The port git over SSH listens on, once it does (`cloneUrlSsh` names it).
+    pub ssh_port: Arc<std::sync::OnceLock<u16>>,
 }
 
 impl Context {
@@ -51,6 +53,7 @@ pub(crate) async fn test_context(region: &str) -> (Context, tempfile::TempDir) {
         account: "000000000000".to_owned(),
         sealer,
         ref_events: Arc::new(tokio::sync::Notify::new()),
+        ssh_port: Arc::default(),
     };
     (context, dir)
 }

@@ -67,7 +67,9 @@ pub(crate) fn identity(state: &AppState, principal: &Principal) -> UserIdentity 
                 SignIn::SigV4 { access_key_id }
                 | SignIn::GitHelper { access_key_id }
                 | SignIn::LogsAccessKey { access_key_id } => access_key_id.as_str(),
-                SignIn::GitCredentials { .. } | SignIn::ConsoleSession { .. } => "",
+                SignIn::GitCredentials { .. }
+                | SignIn::ConsoleSession { .. }
+                | SignIn::Ssh { .. } => "",
             };
             UserIdentity::iam_user(account, name, key)
         }

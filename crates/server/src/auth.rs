@@ -50,6 +50,8 @@ pub(crate) enum SignIn {
     ConsoleSession { csrf: String },
     /// An access key as HTTP Basic credentials, for build logs.
     LogsAccessKey { access_key_id: String },
+    /// Git over SSH with the IAM SSH public key of this id (the SSH user name, `APKA…`).
+    Ssh { ssh_public_key_id: String },
 }
 
 impl Principal {
@@ -271,6 +273,30 @@ async fn git_principal(
         .map_err(internal)?
         .ok_or(AuthError::Invalid("unknown or wrong git credentials"))?;
     Ok(Principal::User { name: user, via: SignIn::GitCredentials { git_user_name: user_name } })
+}
+
+/// Git over SSH's sign-in: the SSH user name is the id of an IAM SSH public key, and the key
+/// the client proved it holds (`offered`, its SSH wire blob) must be that key, byte for byte,
+/// and Active; the principal is the key's user. Every refusal is the same, so that a client
+/// learns nothing of which ids exist.
+pub(crate) async fn ssh_user(
+    state: &AppState,
+    ssh_public_key_id: &str,
+    offered: &[u8],
+) -> Result<Principal, AuthError> {
+    let key = state.identity.ssh_key(ssh_public_key_id).await.map_err(internal)?;
+    match key {
+        Some(key) if ssh_key_admits(&key, offered) => {
+            Ok(Principal::User { name: key.user, via: SignIn::Ssh { ssh_public_key_id: key.id } })
+        }
+        _ => Err(AuthError::Invalid("unknown, inactive or other SSH public key")),
+    }
+}
+
+/// Whether the stored key `key` lets in a client that holds the key `offered` (its SSH wire
+/// blob): the same key, and Active.
+pub(crate) fn ssh_key_admits(key: &iam::ssh_keys::SshKey, offered: &[u8]) -> bool {
+    key.active && bool::from(key.key.blob.as_slice().ct_eq(offered))
 }
 
 /// The agent an agent token names, when the token is valid.

@@ -31,7 +31,7 @@
 //! for this user from the push's commands before git started.
 
 pub(crate) mod auth;
-mod pkt;
+pub(crate) mod pkt;
 
 use std::convert::Infallible;
 use std::io::Write as _;
@@ -51,7 +51,8 @@ use tokio::sync::mpsc;
 
 use codecommit::git::run;
 use codecommit::protection::{self, PushPolicy};
-use pkt::{CommandParser, MAX_REPORT_BYTES, RefCommand};
+pub(crate) use pkt::MAX_REPORT_BYTES;
+use pkt::{CommandParser, RefCommand};
 
 use crate::AppState;
 use crate::audit::{Origin, Peer, record_git};
@@ -75,9 +76,27 @@ fn repo_path(state: &AppState, name: &str) -> PathBuf {
     state.codecommit().repo_path(name)
 }
 
+/// The bare directory of the repository `name` when it exists; `None` for a name that is not
+/// a repository's (checked again here, so that nothing else ever reaches the disk) or one that
+/// does not exist. Git over SSH (`crate::ssh`) looks repositories up through this too.
+pub(crate) async fn existing_repository(
+    state: &AppState,
+    name: &str,
+) -> Result<Option<PathBuf>, engine::store::StoreError> {
+    // Repository names are `[A-Za-z0-9_.-]{1,100}` (CodeCommit's rule).
+    let valid = (1..=100).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && name != "."
+        && name != "..";
+    if !valid {
+        return Ok(None);
+    }
+    Ok(state.store.get(REPOSITORY, name).await?.map(|_| repo_path(state, name)))
+}
+
 /// The two git services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Service {
+pub(crate) enum Service {
     UploadPack,
     ReceivePack,
 }
@@ -101,7 +120,7 @@ impl Service {
     }
 
     /// The git subcommand.
-    fn command(self) -> &'static str {
+    pub(crate) fn command(self) -> &'static str {
         match self {
             Service::UploadPack => "upload-pack",
             Service::ReceivePack => "receive-pack",
@@ -146,27 +165,33 @@ async fn admit(
                 return Err(unauthorized());
             }
         };
-    let not_found =
-        || (StatusCode::NOT_FOUND, format!("repository {name} does not exist\n")).into_response();
-    // Repository names are `[A-Za-z0-9_.-]{1,100}` (CodeCommit's rule, checked again so that
-    // nothing else ever reaches the disk).
-    let valid = (1..=100).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        && name != "."
-        && name != "..";
-    if !valid {
-        return Err(not_found());
-    }
-    match state.store.get(REPOSITORY, name).await {
-        Ok(Some(_)) => Ok((principal, repo_path(state, name))),
-        Ok(None) => Err(not_found()),
+    match existing_repository(state, name).await {
+        Ok(Some(dir)) => Ok((principal, dir)),
+        Ok(None) => {
+            Err((StatusCode::NOT_FOUND, format!("repository {name} does not exist\n"))
+                .into_response())
+        }
         Err(err) => Err(internal("looking up the repository", err)),
     }
 }
 
-/// The one authorization call of a git operation: `codecommit:GitPull` or `GitPush` on the
-/// repository, a push with the full names of the refs it moves (none for the advertisement
-/// before it); agents may fetch, not push. The refusal, if it is refused.
+/// The one authorization call of a git operation, over HTTP and SSH alike:
+/// `codecommit:GitPull` or `GitPush` on the repository, a push with the full names of the refs
+/// it moves (none for the advertisement before it); agents may fetch, not push. `Ok(None)`
+/// when it is allowed, the refusal when it is not.
+pub(crate) async fn authorize_git(
+    state: &AppState,
+    principal: &Principal,
+    service: Service,
+    name: &str,
+    references: &[&str],
+) -> Result<Option<crate::auth::Denied>, crate::auth::facts::FactsError> {
+    let place = crate::auth::place(state);
+    let facts = crate::auth::facts::git_request(place, service.name(), name, references)?;
+    Ok(crate::auth::authorize(state, principal, &facts).await.err())
+}
+
+/// [`authorize_git`]'s refusal as an HTTP response, recorded in the audit trail.
 async fn refusal(
     state: &AppState,
     principal: &Principal,
@@ -175,12 +200,10 @@ async fn refusal(
     references: &[&str],
     origin: &Origin,
 ) -> Option<Response> {
-    let place = crate::auth::place(state);
-    let facts = match crate::auth::facts::git_request(place, service.name(), name, references) {
-        Ok(facts) => facts,
+    let denied = match authorize_git(state, principal, service, name, references).await {
+        Ok(denied) => denied?,
         Err(err) => return Some(internal("telling what the request asks", err)),
     };
-    let denied = crate::auth::authorize(state, principal, &facts).await.err()?;
     let refused = Some(("AccessDenied", denied.message.clone()));
     record_git(state, principal, origin, name, service == Service::ReceivePack, refused);
     Some((StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
@@ -188,7 +211,7 @@ async fn refusal(
 
 /// The `Git-Protocol` header's value when every character is one git uses there
 /// (`version=2`, `version=2:object-format=sha1`, …): it becomes an environment variable.
-fn allowed_git_protocol(value: &str) -> Option<&str> {
+pub(crate) fn allowed_git_protocol(value: &str) -> Option<&str> {
     let allowed = !value.is_empty()
         && value.len() <= 256
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"=:._-".contains(&b));
@@ -344,31 +367,14 @@ async fn rpc(
                 Some(policy)
             }
             Ok(None) => None,
-            Err(response) => return response,
+            Err((what, err)) => return internal(what, err),
         },
         None => None,
     };
-    let mut command = git();
-    if service == Service::ReceivePack && policy.is_none() {
-        // Nothing protected: the hook would let everything through, so it is not even started
-        // (our `pre-receive` is the only hook a repository has).
-        command.args(["-c", "core.hooksPath=/dev/null"]);
-    }
-    command
-        .arg(service.command())
-        .arg("--stateless-rpc")
-        .arg(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = service_command(service, &dir, policy.as_ref(), true);
     if let Some(protocol) = git_protocol(&headers) {
         command.env("GIT_PROTOCOL", protocol);
     }
-    match &policy {
-        Some(policy) => command.env(protection::POLICY_ENV, &policy.path),
-        // Nothing protected: the hook lets everything through without it.
-        None => command.env_remove(protection::POLICY_ENV),
-    };
     let policy_path = policy.as_ref().map(|it| it.path.clone());
     let mut child = match command.spawn() {
         Ok(child) => child,
@@ -504,33 +510,62 @@ fn is_object_id(text: &str) -> bool {
     matches!(text.len(), 40 | 64) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// `git upload-pack` or `git receive-pack` on `dir` with its pipes, and for a push the
+/// branch protection hook's policy (`policy`; without one the hook is not even started):
+/// the one git program of git over HTTP (`stateless`, `--stateless-rpc`) and git over SSH
+/// (git's plain bidirectional protocol).
+pub(crate) fn service_command(
+    service: Service,
+    dir: &Path,
+    policy: Option<&PushPolicy>,
+    stateless: bool,
+) -> tokio::process::Command {
+    let mut command = git();
+    if service == Service::ReceivePack && policy.is_none() {
+        // Nothing protected: the hook would let everything through, so it is not even started
+        // (our `pre-receive` is the only hook a repository has).
+        command.args(["-c", "core.hooksPath=/dev/null"]);
+    }
+    command.arg(service.command());
+    if stateless {
+        command.arg("--stateless-rpc");
+    }
+    command.arg(dir).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    match policy {
+        Some(policy) => command.env(protection::POLICY_ENV, &policy.path),
+        // Nothing protected: the hook lets everything through without it.
+        None => command.env_remove(protection::POLICY_ENV),
+    };
+    command
+}
+
 /// The policy for `user`'s push to `name` (in `dir`), with the hook installed, when the
-/// repository has rules; `None` when nothing is protected.
-async fn push_policy(
+/// repository has rules; `None` when nothing is protected. An error is what failed and why.
+pub(crate) async fn push_policy(
     state: &AppState,
     name: &str,
     dir: &Path,
     user: &str,
-) -> Result<Option<PushPolicy>, Response> {
+) -> Result<Option<PushPolicy>, (&'static str, String)> {
     let rules = match protection::rules(state.codecommit(), name).await {
         Ok(rules) => rules,
-        Err(err) => return Err(internal("reading the branch protection rules", err)),
+        Err(err) => return Err(("reading the branch protection rules", err.to_string())),
     };
     if rules.is_empty() {
         return Ok(None);
     }
     if let Err(err) = protection::install_hook(dir).await {
-        return Err(internal("installing the branch protection hook", err));
+        return Err(("installing the branch protection hook", err.to_string()));
     }
     match PushPolicy::new(dir, rules, user) {
         Ok(policy) => Ok(Some(policy)),
-        Err(err) => Err(internal("preparing the branch protection policy", err)),
+        Err(err) => Err(("preparing the branch protection policy", err.to_string())),
     }
 }
 
 /// How much of a push's request may come before the end of its commands (a command is about
 /// a hundred bytes: this is some hundred thousand refs).
-const MAX_COMMANDS_BYTES: usize = 32 << 20;
+pub(crate) const MAX_COMMANDS_BYTES: usize = 32 << 20;
 
 /// The start of a push's request up to the end of its commands (and whatever else came with
 /// them), and the commands and capabilities read from it; the refusal when they cannot be
@@ -697,8 +732,8 @@ async fn read_capped(mut reader: impl AsyncRead + Unpin, limit: usize) -> Vec<u8
 }
 
 /// Records the ref events of a push git has finished: what git reported, read from its
-/// output, and the crate records what was applied.
-async fn record_push(
+/// output, and the crate records what was applied. Git over SSH records its pushes here too.
+pub(crate) async fn record_push(
     state: &AppState,
     repo: &str,
     user: &str,

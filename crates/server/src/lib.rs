@@ -26,6 +26,7 @@ mod logs;
 mod loop_lease;
 mod loops;
 mod request_limits;
+mod ssh;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,7 @@ use iam::{crypto, identity, secrets_store};
 pub use codecommit::mirrors::MirrorError;
 use codecommit::{mirrors, protection};
 pub use identity::{Credentials, IdentityError, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH};
+pub use ssh::SshServer;
 
 use crate::crypto::SecretBox;
 use crate::identity::Identity;
@@ -251,6 +253,7 @@ impl Server {
             sealer: secrets,
             secrets_store: secrets_store.clone(),
             ref_events: ref_events.clone(),
+            ssh_port: Arc::default(),
         };
         let codebuild_context = codebuild::Context {
             store: store.clone(),
@@ -340,6 +343,12 @@ impl Server {
             .map_err(ServerError::Serve);
         loops.stop();
         served
+    }
+
+    /// Git over SSH on `listener` (`slipway server --ssh-listen`), with the host key in the
+    /// data directory (made on the first start); run it with [`SshServer::run`].
+    pub fn ssh(&self, listener: tokio::net::TcpListener) -> Result<SshServer, ServerError> {
+        SshServer::new(self.state.clone(), listener)
     }
 
     /// The HMAC secret a repository trigger signs its deliveries with (`X-Slipway-Signature`),
@@ -825,6 +834,7 @@ async fn open_installation_key(
 const PRIVATE_FILES: &[&str] = &[
     "master.key",
     "admin-credentials",
+    ssh::HOST_KEY_FILE,
     "slipway.db",
     "slipway.db-wal",
     "slipway.db-shm",

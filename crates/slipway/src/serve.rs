@@ -57,6 +57,10 @@ pub(crate) struct ServerArgs {
         value_name = "ADDR:PORT"
     )]
     listen: SocketAddr,
+    /// Serve git over SSH on this address too (port 0 picks a free port): clone with
+    /// `ssh://<SSH key id>@HOST:PORT/v1/repos/<name>`. Off unless given.
+    #[arg(long, env = "SLIPWAY_SSH_LISTEN", value_name = "ADDR:PORT")]
+    ssh_listen: Option<SocketAddr>,
     /// Do not run the embedded agent: builds then wait for a `slipway agent`.
     #[arg(long, env = "SLIPWAY_NO_LOCAL_AGENT")]
     no_local_agent: bool,
@@ -286,8 +290,25 @@ pub(crate) fn server(args: ServerArgs) -> ExitCode {
                 return ExitCode::from(EXIT_FAILED);
             }
         };
+        let ssh_listener = match args.ssh_listen {
+            Some(address) => match tokio::net::TcpListener::bind(address).await {
+                Ok(listener) => Some(listener),
+                Err(err) => {
+                    eprintln!("slipway server: cannot listen for SSH on {address}: {err}");
+                    return ExitCode::from(EXIT_FAILED);
+                }
+            },
+            None => None,
+        };
         let server = match Server::open(&config).await {
             Ok(server) => server,
+            Err(err) => {
+                eprintln!("slipway server: {err}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        };
+        let ssh = match ssh_listener.map(|listener| server.ssh(listener)).transpose() {
+            Ok(ssh) => ssh,
             Err(err) => {
                 eprintln!("slipway server: {err}");
                 return ExitCode::from(EXIT_FAILED);
@@ -296,6 +317,12 @@ pub(crate) fn server(args: ServerArgs) -> ExitCode {
         let address = listener.local_addr().map_or_else(|_| args.listen.to_string(), |it| it.to_string());
         let endpoint = format!("http://{address}");
         println!("Slipway is listening on {endpoint}");
+        if let Some(ssh) = ssh {
+            let address = ssh.local_addr().map_or_else(|_| "?".to_owned(), |it| it.to_string());
+            println!("Git over SSH is listening on ssh://{address} (host key {})", ssh.fingerprint());
+            // It ends with the process: a clone in flight is cut off, as a server's stop does.
+            tokio::spawn(ssh.run());
+        }
         println!("State: {}", config.database_url.as_deref().unwrap_or("SQLite in the data directory"));
         println!("Data directory: {}", config.data_dir.display());
         if let Some(credentials) = &server.created_admin {

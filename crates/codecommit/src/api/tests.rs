@@ -118,4 +118,13 @@ async fn metadata_has_an_ssh_clone_url_and_no_description_unless_given() {
     assert_eq!(got["cloneUrlSsh"], "ssh://git.example.com/v1/repos/a");
     assert_eq!(super::ssh_host("[::1]:8080"), "[::1]");
     assert_eq!(super::ssh_host("::1"), "::1");
+    // With git over SSH on, the URL names its port.
+    ctx.ssh_port.set(2222).unwrap();
+    let get = || super::GetRepositoryInput { repository_name: Some("a".to_owned()) };
+    let got = super::get_repository(&ctx, &caller, get()).await.unwrap().repository_metadata;
+    assert_eq!(got["cloneUrlSsh"], "ssh://git.example.com:2222/v1/repos/a");
+    let v6 = super::get_repository(&ctx, &self::caller("::1"), get()).await.unwrap();
+    assert_eq!(v6.repository_metadata["cloneUrlSsh"], "ssh://[::1]:2222/v1/repos/a");
+    let v6 = super::get_repository(&ctx, &self::caller("[::1]:8080"), get()).await.unwrap();
+    assert_eq!(v6.repository_metadata["cloneUrlSsh"], "ssh://[::1]:2222/v1/repos/a");
 }

@@ -459,3 +459,49 @@ async fn users_are_authorized_by_their_policies() {
     ask(&state, &admin, "codebuild:ListProjects", &list).await.unwrap();
     assert!(ask(&state, &admin, AGENT_LEASE, &Resource::Agents).await.is_err());
 }
+
+#[tokio::test]
+async fn ssh_takes_an_active_key_by_its_id_and_refuses_every_other_pair_alike() {
+    use iam::access_keys::Status;
+    use iam::ssh_keys::{self, UpdateSSHPublicKeyRequest, UploadSSHPublicKeyRequest};
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO9ia7OYsWn9cPiT9qcJwYQWUTcYfSHQ5/eWqWfGA2HC ada";
+    const OTHER: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMLcBV9L5Dx2lYknQsICcJ7n0cmb2KHZy6NqkXK4VdOh other";
+    let (state, _dir, _) = state().await;
+    let upload = |body: &str| UploadSSHPublicKeyRequest {
+        user_name: "admin".into(),
+        ssh_public_key_body: body.into(),
+    };
+    let uploaded = ssh_keys::upload_ssh_public_key(&state.identity, upload(KEY), 1).await.unwrap();
+    let id = uploaded.ssh_public_key.ssh_public_key_id;
+    let other = ssh_keys::upload_ssh_public_key(&state.identity, upload(OTHER), 2).await.unwrap();
+    let other_id = other.ssh_public_key.ssh_public_key_id;
+    let blob = |line: &str| iam::ssh_keys::encoding::PublicKey::parse(line).unwrap().blob;
+    let (key, other_key) = (blob(KEY), blob(OTHER));
+    let principal = ssh_user(&state, &id, &key).await.unwrap();
+    assert_eq!(
+        principal,
+        Principal::User {
+            name: "admin".into(),
+            via: SignIn::Ssh { ssh_public_key_id: id.clone() }
+        }
+    );
+    // Another key of the same user under this id, an unknown id, a truncated key: all alike.
+    let refusals = [
+        ssh_user(&state, &id, &other_key).await.unwrap_err().to_string(),
+        ssh_user(&state, &other_id, &key).await.unwrap_err().to_string(),
+        ssh_user(&state, "APKANOSUCHKEY0000000", &key).await.unwrap_err().to_string(),
+        ssh_user(&state, &id, &key[..key.len() - 1]).await.unwrap_err().to_string(),
+    ];
+    assert!(refusals.iter().all(|it| it == &refusals[0]), "{refusals:?}");
+    let inactive = UpdateSSHPublicKeyRequest {
+        user_name: "admin".into(),
+        ssh_public_key_id: id.clone(),
+        status: Status::Inactive,
+    };
+    ssh_keys::update_ssh_public_key(&state.identity, inactive).await.unwrap();
+    let refused = ssh_user(&state, &id, &key).await.unwrap_err().to_string();
+    assert_eq!(refused, refusals[0]);
+    assert!(ssh_user(&state, &other_id, &other_key).await.is_ok());
+}

@@ -12,7 +12,7 @@ const MAX_PKT_LEN: usize = 65520;
 /// How much of receive-pack's output is kept to read its report: the report is one line per
 /// ref plus progress messages, so more than this means something is off and the refs are
 /// checked instead.
-pub(super) const MAX_REPORT_BYTES: usize = 4 << 20;
+pub(crate) const MAX_REPORT_BYTES: usize = 4 << 20;
 
 /// One pkt-line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

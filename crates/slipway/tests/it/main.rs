@@ -21,6 +21,7 @@ mod pull_requests;
 mod readme;
 mod replicas;
 mod server;
+mod ssh;
 mod support;
 mod trail;
 mod triggers;

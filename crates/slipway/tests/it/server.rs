@@ -22,6 +22,8 @@ pub(crate) struct RunningServer {
     pub(crate) data_dir: PathBuf,
     /// The server's standard error, printed when the test fails.
     pub(crate) stderr: tempfile::NamedTempFile,
+    /// Where git over SSH listens (`127.0.0.1:PORT`), with `--ssh-listen`.
+    pub(crate) ssh: Option<String>,
 }
 
 impl RunningServer {
@@ -61,9 +63,16 @@ impl RunningServer {
             );
         };
         let endpoint = first.strip_prefix("Slipway is listening on ").expect(&first).to_owned();
+        // The next line says where git over SSH listens, when it does (another line follows
+        // in any case).
+        let second = lines.next().and_then(Result::ok).unwrap_or_default();
+        let ssh = second
+            .strip_prefix("Git over SSH is listening on ssh://")
+            .and_then(|rest| rest.split(' ').next())
+            .map(str::to_owned);
         // Keep reading its output so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        RunningServer { child, endpoint, data_dir: data_dir.to_owned(), stderr }
+        RunningServer { child, endpoint, data_dir: data_dir.to_owned(), stderr, ssh }
     }
 
     pub(crate) fn credentials(&self) -> PathBuf {
