@@ -11,11 +11,13 @@
 //! - [`retention`]: deleting the events older than the retention time, in batches.
 //!
 //! **What a crash can lose:** the events recorded since the last flush (at most one flush
-//! interval, [`recorder::FLUSH_INTERVAL`]), and any a full buffer dropped (counted and
-//! logged). That is the trade for not slowing the API: one store transaction per request
-//! would cost every request a database write (P8 measures 15k requests a second of
-//! BatchGetBuilds; the write would dominate them), where one transaction per batch costs
-//! almost nothing per request. A request never waits for the trail.
+//! interval, [`recorder::FLUSH_INTERVAL`]), and any read-only events a full buffer dropped
+//! (counted and logged; an event that changes something is never dropped). That is the trade
+//! for not slowing the API: one store transaction per request would cost every request a
+//! database write, where one transaction per batch costs little per request. A request never
+//! waits for the trail. Measured (bench/RESULTS.md, P8): at 9,000 BatchGetBuilds a second the
+//! flush does not keep up and read-only events are dropped; the trail costs P8 about a third
+//! of its throughput.
 //!
 //! **Boundary:** this crate depends on `engine` and `awsapi` only: it records every other
 //! service, so it depends on none of them (and never on the HTTP edge: the server hands it

@@ -4,9 +4,12 @@
 //! A flush happens when [`MAX_BATCH`] events have gathered or [`FLUSH_INTERVAL`] after the
 //! first event of a batch arrived, whichever comes first, and on demand ([`Recorder::flush`],
 //! which `LookupEvents` and the console's audit page call so that they see what this process
-//! recorded before them). When the buffer is full the event is dropped, counted
-//! ([`Recorder::dropped`]) and logged: a request never blocks on the trail. What a crash can
-//! lose is said in the crate's documentation.
+//! recorded before them). When the buffer is full a read-only event is dropped, counted
+//! ([`Recorder::dropped`]) and logged: a request never blocks on the trail. An event that
+//! changes something (`readOnly` false) is never dropped: it goes by a queue of its own,
+//! without a bound (those requests each wait for their own store transaction, so they cannot
+//! outrun the flusher), so a flood of reads cannot hide a write from the trail. What a crash
+//! can lose is said in the crate's documentation.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +43,8 @@ enum Message {
 #[derive(Clone)]
 pub struct Recorder {
     sender: mpsc::Sender<Message>,
+    /// Events that change something: never dropped.
+    changes: mpsc::UnboundedSender<Box<Event>>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -48,22 +53,46 @@ pub struct Recorder {
 #[derive(Clone)]
 pub struct Flusher {
     store: Store,
-    receiver: Arc<Mutex<mpsc::Receiver<Message>>>,
+    receivers: Arc<Mutex<Receivers>>,
+}
+
+/// The flusher's ends of the two queues.
+struct Receivers {
+    messages: mpsc::Receiver<Message>,
+    changes: mpsc::UnboundedReceiver<Box<Event>>,
+}
+
+impl Receivers {
+    /// Every event that changes something and is waiting now, into `messages`.
+    fn take_changes(&mut self, messages: &mut Vec<Message>) {
+        while let Ok(event) = self.changes.try_recv() {
+            messages.push(Message::Event(event));
+        }
+    }
 }
 
 impl Recorder {
     /// A recorder with a buffer of `capacity` events, and the flusher that writes them to
     /// `store`.
     pub fn new(store: Store, capacity: usize) -> (Recorder, Flusher) {
-        let (sender, receiver) = mpsc::channel(capacity.max(1));
-        let recorder = Recorder { sender, dropped: Arc::default() };
-        let flusher = Flusher { store, receiver: Arc::new(Mutex::new(receiver)) };
+        let (sender, messages) = mpsc::channel(capacity.max(1));
+        let (changes, changes_receiver) = mpsc::unbounded_channel();
+        let recorder = Recorder { sender, changes, dropped: Arc::default() };
+        let receivers = Receivers { messages, changes: changes_receiver };
+        let flusher = Flusher { store, receivers: Arc::new(Mutex::new(receivers)) };
         (recorder, flusher)
     }
 
-    /// Hands `event` to the buffer without waiting; drops it (counted and logged) if the
-    /// buffer is full or the flusher is gone.
+    /// Hands `event` to the buffer without waiting; drops a read-only one (counted and
+    /// logged) if the buffer is full, and any if the flusher is gone.
     pub fn record(&self, event: Event) {
+        if !event.read_only {
+            if self.changes.send(Box::new(event)).is_err() {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("a CloudTrail event dropped: the recorder is stopped");
+            }
+            return;
+        }
         if let Err(err) = self.sender.try_send(Message::Event(Box::new(event))) {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             let why = match err {
@@ -95,22 +124,39 @@ impl Recorder {
 impl Flusher {
     /// Writes the buffer's events to the store in batches until every [`Recorder`] is gone.
     pub async fn run(self) {
-        let mut receiver = self.receiver.lock().await;
+        let mut receivers = self.receivers.lock().await;
+        let receivers = &mut *receivers;
         let mut messages = Vec::with_capacity(MAX_BATCH);
         loop {
             messages.clear();
-            if receiver.recv_many(&mut messages, MAX_BATCH).await == 0 {
-                return;
+            tokio::select! {
+                got = receivers.messages.recv_many(&mut messages, MAX_BATCH) => {
+                    if got == 0 {
+                        return;
+                    }
+                }
+                Some(event) = receivers.changes.recv() => messages.push(Message::Event(event)),
             }
             let deadline = tokio::time::Instant::now() + FLUSH_INTERVAL;
             while messages.len() < MAX_BATCH && !has_flush(&messages) {
-                let room = MAX_BATCH - messages.len();
-                let more = receiver.recv_many(&mut messages, room);
+                receivers.take_changes(&mut messages);
+                let room = MAX_BATCH.saturating_sub(messages.len()).max(1);
+                let more = async {
+                    tokio::select! {
+                        got = receivers.messages.recv_many(&mut messages, room) => got,
+                        Some(event) = receivers.changes.recv() => {
+                            messages.push(Message::Event(event));
+                            1
+                        }
+                    }
+                };
                 match tokio::time::timeout_at(deadline, more).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
             }
+            // A flush answers for every change recorded before it, wherever it waited.
+            receivers.take_changes(&mut messages);
             self.write(&mut messages).await;
         }
     }
