@@ -6,7 +6,7 @@
 //!   how the edge describes one request to make it.
 //! - [`recorder`]: the bounded in-memory buffer that requests hand their events to, and the
 //!   background flush that writes them to the store in batches, in order
-//!   (`Write::InsertNumbered`, so the order holds across replicas).
+//!   (`Write::InsertNumberedBatch`, so the order holds across replicas).
 //! - [`lookup`]: `LookupEvents` (one lookup attribute, a time range, pages, newest first).
 //! - [`retention`]: deleting the events older than the retention time, in batches.
 //!

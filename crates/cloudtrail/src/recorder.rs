@@ -163,20 +163,22 @@ impl Flusher {
 
     /// Writes the events among `messages` in one transaction, then answers the flushes.
     async fn write(&self, messages: &mut Vec<Message>) {
-        let mut writes = Vec::new();
+        let mut documents = Vec::new();
         let mut flushes = Vec::new();
         for message in messages.drain(..) {
             match message {
-                Message::Event(event) => match event_write(&event) {
-                    Ok(write) => writes.push(write),
+                Message::Event(event) => match event_document(&event) {
+                    Ok(document) => documents.push(document),
                     Err(err) => tracing::error!(%err, "a CloudTrail event could not be written"),
                 },
                 Message::Flush(done) => flushes.push(done),
             }
         }
-        if !writes.is_empty() {
-            let count = writes.len();
-            if let Err(err) = self.store.apply(writes).await {
+        if !documents.is_empty() {
+            let count = documents.len();
+            let counter = kinds::CLOUDTRAIL_EVENT_COUNTER.to_owned();
+            let batch = Write::InsertNumberedBatch { counter, documents };
+            if let Err(err) = self.store.apply(vec![batch]).await {
                 tracing::error!(%err, count, "CloudTrail events were lost: the store refused them");
             }
         }
@@ -194,16 +196,19 @@ fn has_flush(messages: &[Message]) -> bool {
 /// The store write of one event: the next number of the events' counter, with the user name
 /// as the parent (so that a lookup by `Username` reads only that user's events).
 pub fn event_write(event: &Event) -> Result<Write, serde_json::Error> {
-    Ok(Write::InsertNumbered {
-        counter: kinds::CLOUDTRAIL_EVENT_COUNTER.to_owned(),
-        document: Document {
-            kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
-            key: String::new(),
-            parent: event.user_identity.user_name.clone(),
-            sort: 0,
-            version: 0,
-            body: serde_json::to_value(event)?,
-        },
+    let counter = kinds::CLOUDTRAIL_EVENT_COUNTER.to_owned();
+    Ok(Write::InsertNumbered { counter, document: event_document(event)? })
+}
+
+/// The document of one event, numbered when it is written.
+fn event_document(event: &Event) -> Result<Document, serde_json::Error> {
+    Ok(Document {
+        kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
+        key: String::new(),
+        parent: event.user_identity.user_name.clone(),
+        sort: 0,
+        version: 0,
+        body: serde_json::to_value(event)?,
     })
 }
 

@@ -149,6 +149,11 @@ impl PgStore {
 // than catching the unique violation: an error would abort the transaction, and a concurrent
 // insert of the same key waits for the other transaction and then reports the conflict
 // cleanly.
+/// How a bound body is cast in a multi-row insert (`shared::insert_rows`).
+const BODY_CAST: &str = "::json";
+/// The most documents one multi-row insert takes (5 parameters each, well under either
+/// database's limit on parameters).
+const INSERT_BATCH_ROWS: usize = 100;
 const INSERT_DOCUMENT: &str = "\
     INSERT INTO documents (kind, key, parent, sort, version, body) \
     VALUES ($1, $2, $3, $4, 1, $5::json) ON CONFLICT (kind, key) DO NOTHING";

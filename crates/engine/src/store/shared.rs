@@ -211,6 +211,50 @@ macro_rules! apply_one {
             Ok(())
         }
 
+        /// Inserts `rows` with one statement (their keys must be new: the first taken one is
+        /// the [`StoreError::AlreadyExists`]).
+        async fn insert_rows(
+            connection: &mut $connection,
+            rows: &[Document],
+        ) -> Result<(), StoreError> {
+            let mut sql = String::from(
+                "INSERT INTO documents (kind, key, parent, sort, version, body) VALUES ",
+            );
+            for index in 0..rows.len() {
+                let at = index * 5;
+                if index > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, 1, ${}{BODY_CAST})",
+                    at + 1,
+                    at + 2,
+                    at + 3,
+                    at + 4,
+                    at + 5
+                ));
+            }
+            sql.push_str(" ON CONFLICT (kind, key) DO NOTHING");
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for row in rows {
+                query = query
+                    .bind(&row.kind)
+                    .bind(&row.key)
+                    .bind(&row.parent)
+                    .bind(row.sort)
+                    .bind(row.body.to_string());
+            }
+            let inserted = query.execute(&mut *connection).await?.rows_affected();
+            if inserted != rows.len() as u64 {
+                let first = &rows[0];
+                return Err(StoreError::AlreadyExists {
+                    kind: first.kind.clone(),
+                    key: first.key.clone(),
+                });
+            }
+            Ok(())
+        }
+
         /// Why [`Write::LeaseJob`] leased nothing: the job is gone, or someone holds it.
         async fn job_missing_or_taken(
             connection: &mut $connection,
@@ -246,6 +290,30 @@ macro_rules! apply_one {
                     document.sort = number;
                     document.key = super::numbered_key(&document.key, number);
                     insert(connection, document).await?;
+                }
+                Write::InsertNumberedBatch { counter, documents } => {
+                    if documents.is_empty() {
+                        return Ok(());
+                    }
+                    let count = i64::try_from(documents.len()).unwrap_or(i64::MAX);
+                    let last = sqlx::query_scalar::<_, i64>(
+                        "INSERT INTO counters (name, value) VALUES ($1, $2) ON CONFLICT (name) \
+                         DO UPDATE SET value = counters.value + $2 RETURNING value",
+                    )
+                    .bind(&counter)
+                    .bind(count)
+                    .fetch_one(&mut *connection)
+                    .await?;
+                    let mut number = last - count;
+                    let mut documents = documents;
+                    for document in &mut documents {
+                        number += 1;
+                        document.sort = number;
+                        document.key = super::numbered_key(&document.key, number);
+                    }
+                    for rows in documents.chunks(INSERT_BATCH_ROWS) {
+                        insert_rows(connection, rows).await?;
+                    }
                 }
                 Write::Insert(document) => insert(connection, document).await?,
                 Write::Update { document, expected_version } => {

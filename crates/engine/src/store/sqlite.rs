@@ -276,6 +276,11 @@ impl SqlxReads {
 }
 
 // The statements `apply_one` runs (see `shared.rs`).
+/// How a bound body is cast in a multi-row insert (`shared::insert_rows`).
+const BODY_CAST: &str = "";
+/// The most documents one multi-row insert takes (5 parameters each, well under either
+/// database's limit on parameters).
+const INSERT_BATCH_ROWS: usize = 100;
 const INSERT_DOCUMENT: &str = "\
     INSERT INTO documents (kind, key, parent, sort, version, body) \
     VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (kind, key) DO NOTHING";

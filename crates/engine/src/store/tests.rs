@@ -439,6 +439,36 @@ async fn numbered_inserts(store: &Store) {
     let page = store.list(&list_query("numbered", Some("r"), false, None, 100)).await.unwrap();
     let sorts: Vec<i64> = page.documents.iter().map(|it| it.sort).collect();
     assert_eq!(sorts, [1, 2].into_iter().chain(4..=13).collect::<Vec<_>>());
+
+    // A batch of one counter: numbered on from there, in order, across several multi-row
+    // inserts (250 rows: three statements), with their own bodies.
+    let documents: Vec<Document> = (0..250)
+        .map(|index| document("numbered-batch", "b/", Some("b"), 0, json!({ "index": index })))
+        .collect();
+    let batch = Write::InsertNumberedBatch { counter: "events/r".to_owned(), documents };
+    store.apply(vec![batch, numbered("r/")]).await.unwrap();
+    let all = store.list_all("numbered-batch", Some("b")).await.unwrap();
+    assert_eq!(all.len(), 250);
+    for (index, found) in all.iter().enumerate() {
+        let number = 14 + index as i64;
+        assert_eq!((found.sort, found.body["index"].as_i64()), (number, Some(index as i64)));
+        assert_eq!(found.key, numbered_key("b/", number));
+        assert_eq!(found.version, 1);
+    }
+    assert_eq!(store.next_counter("events/r").await.unwrap(), 265);
+    // One taken key fails the whole batch, and it takes no number.
+    let taken = vec![
+        document("numbered-batch", "c/", Some("b"), 0, json!({})),
+        document("numbered-batch", "c/", Some("b"), 0, json!({})),
+    ];
+    let clash = Write::Insert(document("numbered-batch", "c/000000000267", None, 0, json!({})));
+    let batch = Write::InsertNumberedBatch { counter: "events/r".to_owned(), documents: taken };
+    assert!(matches!(store.apply(vec![clash, batch]).await, Err(StoreError::AlreadyExists { .. })));
+    assert_eq!(store.next_counter("events/r").await.unwrap(), 266);
+    assert_eq!(store.list_all("numbered-batch", Some("b")).await.unwrap().len(), 250);
+    // An empty batch is nothing.
+    let empty = Write::InsertNumberedBatch { counter: "events/r".to_owned(), documents: vec![] };
+    store.apply(vec![empty]).await.unwrap();
 }
 
 async fn counters(store: &Store) {
