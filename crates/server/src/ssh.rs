@@ -43,6 +43,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 
+use crate::audit::{Origin, record_git};
 use crate::auth::Principal;
 use crate::git::pkt::CommandParser;
 use crate::git::{self, MAX_REPORT_BYTES, Service};
@@ -124,7 +125,8 @@ impl SshServer {
             let _ = stream.set_nodelay(true);
             let config = self.config.clone();
             let signed_in = Arc::new(AtomicBool::new(false));
-            let handler = Connection::new(self.state.clone(), signed_in.clone());
+            let origin = Origin { source_ip: peer.ip().to_string(), user_agent: USER_AGENT.into() };
+            let handler = Connection::new(self.state.clone(), signed_in.clone(), origin);
             tokio::spawn(async move {
                 let deadline = tokio::time::Instant::now() + SIGN_IN_TIMEOUT;
                 let started = russh::server::run_stream(config, stream, handler);
@@ -232,6 +234,8 @@ fn unquote(text: &str) -> Option<String> {
 /// One SSH connection: who signed in, and its session channels until they run a command.
 struct Connection {
     state: AppState,
+    /// Where the connection comes from, for the audit trail.
+    origin: Origin,
     principal: Option<Principal>,
     /// Set once the client has signed in (the sign-in deadline's watchdog reads it).
     signed_in: Arc<AtomicBool>,
@@ -248,10 +252,14 @@ const MAX_CHANNELS: usize = 8;
 /// The most commands (git processes) one connection runs at once.
 const MAX_COMMANDS: usize = 4;
 
+/// The user agent the audit trail records for git over SSH (SSH has no such header).
+const USER_AGENT: &str = "git over SSH";
+
 impl Connection {
-    fn new(state: AppState, signed_in: Arc<AtomicBool>) -> Connection {
+    fn new(state: AppState, signed_in: Arc<AtomicBool>, origin: Origin) -> Connection {
         Connection {
             state,
+            origin,
             principal: None,
             signed_in,
             channels: HashMap::new(),
@@ -337,14 +345,25 @@ impl russh::server::Handler for Connection {
         let protocol = self.protocols.remove(&channel_id);
         session.channel_success(channel_id)?;
         let state = self.state.clone();
+        let origin = self.origin.clone();
         let command = data.to_vec();
         // The session goes on handling messages (the channel's data among them) meanwhile.
         tokio::spawn(async move {
             let (reader, writer) = channel.split();
             let writer = Arc::new(writer);
-            let status = match prepare(&state, &principal, &command).await {
+            let status = match prepare(&state, &principal, &origin, &command).await {
                 Ok((request, dir)) => {
-                    run_git(&state, &principal, request, &dir, protocol, reader, &writer).await
+                    let (name, push) =
+                        (request.repository.clone(), request.service == Service::ReceivePack);
+                    let (status, refused) =
+                        run_git(&state, &principal, request, &dir, protocol, reader, &writer).await;
+                    let error = match refused {
+                        Some(message) => Some(("AccessDenied", message)),
+                        None if status != 0 => Some(("GitFailed", format!("git exited {status}"))),
+                        None => None,
+                    };
+                    record_git(&state, &principal, &origin, &name, push, error);
+                    status
                 }
                 Err(message) => {
                     let _ = writer.extended_data_bytes(1, Bytes::from(message)).await;
@@ -420,6 +439,7 @@ impl Connection {
 async fn prepare(
     state: &AppState,
     principal: &Principal,
+    origin: &Origin,
     command: &[u8],
 ) -> Result<(GitRequest, std::path::PathBuf), String> {
     let Some(request) = parse_command(command) else {
@@ -442,7 +462,12 @@ async fn prepare(
     // A fetch, and the advertisement before a push; a push's refs once its commands are read.
     match git::authorize_git(state, principal, request.service, name, &[]).await {
         Ok(None) => Ok((request, dir)),
-        Ok(Some(denied)) => Err(format!("{denied}\n")),
+        Ok(Some(denied)) => {
+            let push = request.service == Service::ReceivePack;
+            let refused = Some(("AccessDenied", denied.message.clone()));
+            record_git(state, principal, origin, name, push, refused);
+            Err(format!("{denied}\n"))
+        }
         Err(err) => {
             tracing::error!(%err, "ssh: telling what a git request asks");
             Err("authorizing the request failed\n".to_owned())
@@ -469,7 +494,7 @@ async fn run_git(
     protocol: Option<String>,
     reader: ChannelReadHalf,
     writer: &Arc<Writer>,
-) -> u32 {
+) -> (u32, Option<String>) {
     let service = request.service;
     let name = request.repository;
     let user = principal.acting_user();
@@ -482,7 +507,7 @@ async fn run_git(
             Ok(policy) => policy,
             Err((what, err)) => {
                 tracing::error!(%err, "ssh: {what}");
-                return fail(format!("{what} failed\n")).await;
+                return (fail(format!("{what} failed\n")).await, None);
             }
         },
         Service::UploadPack => None,
@@ -497,13 +522,13 @@ async fn run_git(
         Ok(child) => child,
         Err(err) => {
             tracing::error!(%err, "ssh: starting git {}", service.command());
-            return fail(format!("starting git {} failed\n", service.command())).await;
+            return (fail(format!("starting git {} failed\n", service.command())).await, None);
         }
     };
     let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
-        return fail("starting git failed\n".to_owned()).await;
+        return (fail("starting git failed\n".to_owned()).await, None);
     };
     let push = service == Service::ReceivePack;
     // The channel's data into git's stdin. A push's command list is held back until it has
@@ -543,12 +568,12 @@ async fn run_git(
                     let message = "the push's ref updates could not be read\n";
                     let _ = writer.extended_data_bytes(1, Bytes::from(message)).await;
                     if let Some(sender) = parsed_sender.take() {
-                        let _ = sender.send(Err(()));
+                        let _ = sender.send(Err(None));
                     }
                     return;
                 };
                 let references: Vec<&str> = commands.iter().map(|it| it.name.as_str()).collect();
-                let refused = match git::authorize_git(
+                let (refused, denied) = match git::authorize_git(
                     &state,
                     &principal,
                     Service::ReceivePack,
@@ -557,17 +582,17 @@ async fn run_git(
                 )
                 .await
                 {
-                    Ok(None) => None,
-                    Ok(Some(denied)) => Some(format!("{denied}\n")),
+                    Ok(None) => (None, None),
+                    Ok(Some(denied)) => (Some(format!("{denied}\n")), Some(denied.message)),
                     Err(err) => {
                         tracing::error!(%err, "ssh: telling what a push asks");
-                        Some("authorizing the push failed\n".to_owned())
+                        (Some("authorizing the push failed\n".to_owned()), None)
                     }
                 };
                 if let Some(message) = refused {
                     let _ = writer.extended_data_bytes(1, Bytes::from(message)).await;
                     if let Some(sender) = parsed_sender.take() {
-                        let _ = sender.send(Err(()));
+                        let _ = sender.send(Err(denied));
                     }
                     return;
                 }
@@ -646,9 +671,9 @@ async fn run_git(
         Err(_) => 1,
     };
     let read = parsed.try_recv().ok();
-    if matches!(read, Some(Err(()))) {
+    if let Some(Err(denied)) = read {
         // Refused (or unreadable) before git had it: the client was told why.
-        return 1;
+        return (1, denied);
     }
     if code != 0 {
         tracing::warn!(repository = %name, ?status, "ssh: git {} failed", service.command());
@@ -656,5 +681,5 @@ async fn run_git(
         // git read the whole command list, so the feeder has read and authorized it.
         git::record_push(state, &name, &user, read.and_then(Result::ok), kept).await;
     }
-    code
+    (code, None)
 }

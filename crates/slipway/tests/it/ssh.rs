@@ -238,6 +238,24 @@ fn a_clone_and_a_push_over_ssh_with_an_iam_ssh_key_start_the_webhook_build() {
     ]);
     assert_eq!(branch["branch"]["commitId"], before.as_str(), "main did not move");
     git_ssh(&clone, &key, &["push", "-q", "origin", "HEAD:refs/heads/feature"]).expect_code(0);
+
+    // The audit trail has the SSH pushes, the refused one with AWS's refusal, from 127.0.0.1.
+    let attribute = "AttributeKey=EventName,AttributeValue=GitPush";
+    let events = server.json(&["cloudtrail", "lookup-events", "--lookup-attributes", attribute]);
+    let records: Vec<serde_json::Value> = events["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| serde_json::from_str(it["CloudTrailEvent"].as_str().unwrap()).unwrap())
+        .filter(|it: &serde_json::Value| it["userAgent"] == "git over SSH")
+        .collect();
+    let refused: Vec<&serde_json::Value> =
+        records.iter().filter(|it| it["errorCode"] == "AccessDenied").collect();
+    assert_eq!(refused.len(), 1, "{records:?}");
+    assert!(refused[0]["errorMessage"].as_str().unwrap().contains("with an explicit deny"));
+    assert_eq!(refused[0]["userIdentity"]["userName"], "ada");
+    assert_eq!(refused[0]["sourceIPAddress"], "127.0.0.1");
+    assert!(records.iter().filter(|it| it["errorCode"].is_null()).count() >= 4, "{records:?}");
 }
 
 #[test]
