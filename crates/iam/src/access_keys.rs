@@ -11,7 +11,6 @@ use awsapi::{ApiError, Caller};
 use engine::kinds::{ACCESS_KEY, USER};
 use engine::store::{Document, Write};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::api::{self, store_error};
 use crate::identity::{Identity, IdentityError};
@@ -185,14 +184,8 @@ pub async fn update_access_key(
     input: UpdateAccessKeyRequest,
 ) -> Result<(), ApiError> {
     let user = user_or_caller(input.user_name, caller);
-    let mut document = identity.key_of(&user, &input.access_key_id).await?;
-    let version = document.version;
-    document.body["status"] = json!(input.status.as_str());
-    identity
-        .store
-        .apply(vec![Write::Update { document, expected_version: version }])
-        .await
-        .map_err(store_error)
+    let document = identity.key_of(&user, &input.access_key_id).await?;
+    api::set_status(&identity.store, document, input.status.as_str()).await.map_err(store_error)
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,7 +6,7 @@
 //! store transaction per transition.
 
 use awsapi::{ApiError, ErrorKind};
-use engine::store::StoreError;
+use engine::store::{Document, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -151,6 +151,19 @@ pub(crate) fn invalid_input(message: &str) -> ApiError {
 
 /// A store failure as IAM answers it: a concurrent change is `ConcurrentModification`
 /// (409), the rest an internal failure.
+/// Sets the `status` (`Active` or `Inactive`) of a key or credential read as `document`, in
+/// one write checked against the version read: a concurrent change makes it fail rather than
+/// be lost. Access keys, SSH keys and git credentials all keep their state so.
+pub(crate) async fn set_status(
+    store: &Store,
+    mut document: Document,
+    status: &str,
+) -> Result<(), StoreError> {
+    let expected_version = document.version;
+    document.body["status"] = serde_json::json!(status);
+    store.apply(vec![Write::Update { document, expected_version }]).await
+}
+
 pub(crate) fn store_error(err: StoreError) -> ApiError {
     match err {
         StoreError::Conflict { .. } | StoreError::NotFound { .. } => ApiError::new(

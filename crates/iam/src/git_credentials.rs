@@ -110,13 +110,10 @@ impl Identity {
 
     /// Deactivates HTTPS git credentials for good: git refuses them from now on.
     pub async fn revoke_git_credentials(&self, git_user_name: &str) -> Result<(), IdentityError> {
-        let Some(mut document) = self.store.get(GIT_CREDENTIAL, git_user_name).await? else {
+        let Some(document) = self.store.get(GIT_CREDENTIAL, git_user_name).await? else {
             return Err(IdentityError::NoSuchGitCredentials(git_user_name.to_owned()));
         };
-        let version = document.version;
-        document.body["status"] = json!("Inactive");
-        self.store.apply(vec![Write::Update { document, expected_version: version }]).await?;
-        Ok(())
+        Ok(crate::api::set_status(&self.store, document, "Inactive").await?)
     }
 
     /// The git credentials named `git_user_name`, active or not.

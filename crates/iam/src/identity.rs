@@ -205,13 +205,10 @@ impl Identity {
 
     /// Deactivates a key for good: requests signed with it are refused from now on.
     pub async fn revoke_access_key(&self, access_key_id: &str) -> Result<(), IdentityError> {
-        let Some(mut document) = self.store.get(ACCESS_KEY, access_key_id).await? else {
+        let Some(document) = self.store.get(ACCESS_KEY, access_key_id).await? else {
             return Err(IdentityError::NoSuchKey(access_key_id.to_owned()));
         };
-        let version = document.version;
-        document.body["status"] = json!("Inactive");
-        self.store.apply(vec![Write::Update { document, expected_version: version }]).await?;
-        Ok(())
+        Ok(crate::api::set_status(&self.store, document, "Inactive").await?)
     }
 
     /// Sets the console password of `user`, replacing any previous one.

@@ -243,14 +243,8 @@ pub async fn update_service_specific_credential(
 ) -> Result<(), ApiError> {
     let user = user_or_caller(input.user_name, caller);
     let mut document = identity.credential_of(&user, &input.service_specific_credential_id).await?;
-    let version = document.version;
-    document.body["status"] = json!(input.status.as_str());
     document.body["credentialId"] = json!(credential_id(&document));
-    identity
-        .store
-        .apply(vec![Write::Update { document, expected_version: version }])
-        .await
-        .map_err(store_error)
+    api::set_status(&identity.store, document, input.status.as_str()).await.map_err(store_error)
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -289,14 +289,8 @@ pub async fn update_ssh_public_key(
     identity: &Identity,
     input: UpdateSSHPublicKeyRequest,
 ) -> Result<(), ApiError> {
-    let (_, mut document) = identity.ssh_key_of(&input.user_name, &input.ssh_public_key_id).await?;
-    let version = document.version;
-    document.body["status"] = json!(input.status.as_str());
-    identity
-        .store
-        .apply(vec![Write::Update { document, expected_version: version }])
-        .await
-        .map_err(store_error)
+    let (_, document) = identity.ssh_key_of(&input.user_name, &input.ssh_public_key_id).await?;
+    api::set_status(&identity.store, document, input.status.as_str()).await.map_err(store_error)
 }
 
 #[derive(Debug, Clone, Deserialize)]
