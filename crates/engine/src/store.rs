@@ -23,6 +23,7 @@
 
 mod postgres;
 mod shared;
+pub mod snapshot;
 mod sqlite;
 #[cfg(test)]
 mod tests;

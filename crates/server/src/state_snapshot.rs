@@ -2,10 +2,8 @@
 //! writes, every job (queued or leased) and every log chunk of the streams named, so that a
 //! test can compare the state before and after one transition and assert exactly what changed.
 
-use std::collections::BTreeMap;
-
 use engine::store::Store;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Every document kind the server writes.
 const KINDS: &[&str] = &[
@@ -47,24 +45,11 @@ const KINDS: &[&str] = &[
 ];
 
 /// The state: `document <kind> <key>`, `job <id>` and `log <stream>/<seq>` to their contents.
-pub(crate) type Snapshot = BTreeMap<String, Value>;
+pub(crate) type Snapshot = engine::store::snapshot::Snapshot;
 
 /// Everything in the store, with the log chunks of `streams`.
 pub(crate) async fn snapshot(store: &Store, streams: &[&str]) -> Snapshot {
-    let mut state = Snapshot::new();
-    for kind in KINDS {
-        for document in store.list_all(kind, None).await.unwrap() {
-            state.insert(
-                format!("document {kind} {}", document.key),
-                json!({
-                    "parent": document.parent,
-                    "sort": document.sort,
-                    "version": document.version,
-                    "body": document.body,
-                }),
-            );
-        }
-    }
+    let mut state = engine::store::snapshot::snapshot(store, KINDS).await.unwrap();
     for job in store.queued_jobs().await.unwrap() {
         state.insert(format!("job {}", job.id), json!({ "payload": job.payload, "lease": null }));
     }
@@ -92,20 +77,8 @@ pub(crate) async fn snapshot(store: &Store, streams: &[&str]) -> Snapshot {
 /// `changed`, in order, with each `(from, to)` of `names` replaced (a random id by `<build>`,
 /// say) so that assertions read the same every run.
 pub(crate) fn changes(before: &Snapshot, after: &Snapshot, names: &[(&str, &str)]) -> Vec<String> {
-    let mut entries: Vec<&String> = before.keys().chain(after.keys()).collect();
-    entries.sort();
-    entries.dedup();
-    entries
+    engine::store::snapshot::changes(before, after)
         .into_iter()
-        .filter_map(|name| {
-            let what = match (before.get(name), after.get(name)) {
-                (None, Some(_)) => "added",
-                (Some(_), None) => "removed",
-                (Some(old), Some(new)) if old != new => "changed",
-                _ => return None,
-            };
-            let name = names.iter().fold(name.clone(), |name, (from, to)| name.replace(from, to));
-            Some(format!("{name} {what}"))
-        })
+        .map(|change| names.iter().fold(change, |change, (from, to)| change.replace(from, to)))
         .collect()
 }
