@@ -294,37 +294,38 @@ pub fn is_read_only(name: &str) -> bool {
 /// `Value`) replaced by [`HIDDEN`], strings longer than [`MAX_VALUE_CHARS`] cut, arrays longer
 /// than [`MAX_ITEMS`] shortened (an unknown big input, a file's content, is not worth keeping
 /// whole in every event).
-pub fn redact(source: &str, parameters: Value) -> Value {
-    let ssm = source == SSM_SOURCE;
-    redact_value(ssm, parameters)
+pub fn redact(source: &str, mut parameters: Value) -> Value {
+    redact_value(source == SSM_SOURCE, &mut parameters);
+    parameters
 }
 
-fn redact_value(ssm: bool, value: Value) -> Value {
+/// [`redact`] in place: the tree is rebuilt nowhere, only the values that go are replaced.
+fn redact_value(ssm: bool, value: &mut Value) {
     match value {
-        Value::Object(members) => Value::Object(
-            members
-                .into_iter()
-                .map(|(name, value)| {
-                    let secret =
-                        SECRET_MEMBERS.contains(&name.as_str()) || (ssm && name == "Value");
-                    let value = if secret && !value.is_null() {
-                        Value::String(HIDDEN.to_owned())
-                    } else {
-                        redact_value(ssm, value)
-                    };
-                    (name, value)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(
-            items.into_iter().take(MAX_ITEMS).map(|it| redact_value(ssm, it)).collect(),
-        ),
-        Value::String(text) if text.chars().count() > MAX_VALUE_CHARS => {
+        Value::Object(members) => {
+            for (name, value) in members.iter_mut() {
+                let secret = SECRET_MEMBERS.contains(&name.as_str()) || (ssm && name == "Value");
+                if secret && !value.is_null() {
+                    *value = Value::String(HIDDEN.to_owned());
+                } else {
+                    redact_value(ssm, value);
+                }
+            }
+        }
+        Value::Array(items) => {
+            items.truncate(MAX_ITEMS);
+            for item in items {
+                redact_value(ssm, item);
+            }
+        }
+        Value::String(text)
+            if text.len() > MAX_VALUE_CHARS && text.chars().count() > MAX_VALUE_CHARS =>
+        {
             let mut cut: String = text.chars().take(MAX_VALUE_CHARS).collect();
             cut.push_str("...(truncated)");
-            Value::String(cut)
+            *text = cut;
         }
-        other => other,
+        _ => {}
     }
 }
 

@@ -1,5 +1,7 @@
 //! The recorder: requests hand their events to a bounded in-memory buffer (never waiting), and
 //! one background task flushes the buffer to the store in batches, one `Store::apply` each.
+//! An event becomes its stored JSON text where it is recorded, on the request's own thread, so
+//! the flusher only binds texts (one allocation per event crosses threads, not its tree).
 //!
 //! A flush happens when [`MAX_BATCH`] events have gathered or [`FLUSH_INTERVAL`] after the
 //! first event of a batch arrived, whichever comes first, and on demand ([`Recorder::flush`],
@@ -16,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use engine::kinds;
-use engine::store::{Document, Store, Write};
+use engine::store::{Document, RawDocument, Store, Write};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::event::Event;
@@ -34,7 +36,7 @@ pub const BUFFER: usize = 20_000;
 /// What travels through the buffer.
 #[derive(Debug)]
 enum Message {
-    Event(Box<Event>),
+    Event(Box<RawDocument>),
     /// Write everything sent before this, then answer.
     Flush(oneshot::Sender<()>),
 }
@@ -44,7 +46,7 @@ enum Message {
 pub struct Recorder {
     sender: mpsc::Sender<Message>,
     /// Events that change something: never dropped.
-    changes: mpsc::UnboundedSender<Box<Event>>,
+    changes: mpsc::UnboundedSender<Box<RawDocument>>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -59,7 +61,7 @@ pub struct Flusher {
 /// The flusher's ends of the two queues.
 struct Receivers {
     messages: mpsc::Receiver<Message>,
-    changes: mpsc::UnboundedReceiver<Box<Event>>,
+    changes: mpsc::UnboundedReceiver<Box<RawDocument>>,
 }
 
 impl Receivers {
@@ -86,14 +88,22 @@ impl Recorder {
     /// Hands `event` to the buffer without waiting; drops a read-only one (counted and
     /// logged) if the buffer is full, and any if the flusher is gone.
     pub fn record(&self, event: Event) {
+        let document = match raw_event_document(&event) {
+            Ok(document) => Box::new(document),
+            Err(err) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%err, "a CloudTrail event could not be written");
+                return;
+            }
+        };
         if !event.read_only {
-            if self.changes.send(Box::new(event)).is_err() {
+            if self.changes.send(document).is_err() {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("a CloudTrail event dropped: the recorder is stopped");
             }
             return;
         }
-        if let Err(err) = self.sender.try_send(Message::Event(Box::new(event))) {
+        if let Err(err) = self.sender.try_send(Message::Event(document)) {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             let why = match err {
                 mpsc::error::TrySendError::Full(_) => "the buffer is full",
@@ -167,10 +177,7 @@ impl Flusher {
         let mut flushes = Vec::new();
         for message in messages.drain(..) {
             match message {
-                Message::Event(event) => match event_document(&event) {
-                    Ok(document) => documents.push(document),
-                    Err(err) => tracing::error!(%err, "a CloudTrail event could not be written"),
-                },
+                Message::Event(document) => documents.push(*document),
                 Message::Flush(done) => flushes.push(done),
             }
         }
@@ -198,6 +205,18 @@ fn has_flush(messages: &[Message]) -> bool {
 pub fn event_write(event: &Event) -> Result<Write, serde_json::Error> {
     let counter = kinds::CLOUDTRAIL_EVENT_COUNTER.to_owned();
     Ok(Write::InsertNumbered { counter, document: event_document(event)? })
+}
+
+/// The document of one event, numbered when it is written, with its body as JSON text.
+fn raw_event_document(event: &Event) -> Result<RawDocument, serde_json::Error> {
+    Ok(RawDocument {
+        kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
+        key: String::new(),
+        parent: event.user_identity.user_name.clone(),
+        sort: 0,
+        version: 0,
+        body: serde_json::value::to_raw_value(event)?,
+    })
 }
 
 /// The document of one event, numbered when it is written.

@@ -131,8 +131,10 @@ pub enum Write {
     InsertNumbered { counter: String, document: Document },
     /// [`Write::InsertNumbered`] for many documents of one counter, numbered in their order:
     /// one counter update and a few multi-row inserts instead of two statements per document
-    /// (what the audit trail writes, a thousand events at a time).
-    InsertNumberedBatch { counter: String, documents: Vec<Document> },
+    /// (what the audit trail writes, a thousand events at a time). The bodies come as JSON
+    /// text, written as they are: the trail serializes each event once, where it is recorded,
+    /// and the batch only binds the texts.
+    InsertNumberedBatch { counter: String, documents: Vec<RawDocument> },
     /// Fails with [`StoreError::Conflict`] if the stored version is not `expected_version`,
     /// [`StoreError::NotFound`] if there is no such document. The stored version becomes
     /// `expected_version + 1`.

@@ -111,6 +111,8 @@ pub(crate) struct ApiCall {
     pub(crate) operation: String,
     pub(crate) identity: Option<UserIdentity>,
     pub(crate) parameters: Option<Value>,
+    /// The ARNs authorization asked about (none when the call ended before it).
+    pub(crate) resources: Vec<String>,
 }
 
 impl ApiCall {
@@ -130,23 +132,8 @@ impl ApiCall {
         let now = engine::clock::now_ms();
         let mut facts =
             Facts::api_call(now, &event_source(self.signing_name), &self.operation, identity);
-        if let Some(parameters) = &self.parameters {
-            // The resources the request named, as authorization asked for them (a pull
-            // request named by id has no repository here: it names none).
-            let place = crate::auth::place(state);
-            let asked = crate::auth::facts::json_request(
-                place,
-                self.signing_name,
-                &self.operation,
-                parameters,
-                None,
-            );
-            facts.resources = asked
-                .map(|asked| {
-                    asked.resources.iter().filter_map(|arn| Resource::from_arn(arn)).collect()
-                })
-                .unwrap_or_default();
-        }
+        // The resources the request named, as authorization asked for them.
+        facts.resources = self.resources.iter().filter_map(|arn| Resource::from_arn(arn)).collect();
         facts.parameters = self.parameters;
         finish(state, facts, origin, request_id, error);
     }

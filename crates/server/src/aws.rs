@@ -127,7 +127,11 @@ async fn dispatch(
     call.identity = Some(audit::identity(state, &principal));
     let input = awsapi::json::input(body)?;
     call.parameters = Some(input.clone());
-    authorize(state, &principal, service.signing_name(), operation, &input).await?;
+    if let Some(facts) = request_facts(state, service.signing_name(), operation, &input).await? {
+        // The resources the event names are those authorization asked for.
+        call.resources.clone_from(&facts.resources);
+        authorize_facts(state, &principal, &facts).await?;
+    }
     tracing::debug!(user = %caller.user, %target, "API call");
     let output = match service {
         Service::CodeBuild => return codebuild::call(state, &caller, operation, input).await,
@@ -203,10 +207,19 @@ pub(crate) async fn authorize(
     operation: &str,
     input: &Value,
 ) -> Result<(), ApiError> {
-    let Some(facts) = request_facts(state, signing_name, operation, input).await? else {
-        return Ok(());
-    };
-    auth::authorize(state, principal, &facts)
+    match request_facts(state, signing_name, operation, input).await? {
+        Some(facts) => authorize_facts(state, principal, &facts).await,
+        None => Ok(()),
+    }
+}
+
+/// [`authorize`]'s decision once the request's facts are known.
+async fn authorize_facts(
+    state: &AppState,
+    principal: &Principal,
+    facts: &auth::RequestFacts,
+) -> Result<(), ApiError> {
+    auth::authorize(state, principal, facts)
         .await
         .map_err(|denied| ApiError::client("AccessDeniedException", denied.message))
 }

@@ -215,7 +215,7 @@ macro_rules! apply_one {
         /// the [`StoreError::AlreadyExists`]).
         async fn insert_rows(
             connection: &mut $connection,
-            rows: &[Document],
+            rows: &[RawDocument],
         ) -> Result<(), StoreError> {
             let mut sql = String::from(
                 "INSERT INTO documents (kind, key, parent, sort, version, body) VALUES ",
@@ -242,7 +242,7 @@ macro_rules! apply_one {
                     .bind(&row.key)
                     .bind(&row.parent)
                     .bind(row.sort)
-                    .bind(row.body.to_string());
+                    .bind(row.body.get());
             }
             let inserted = query.execute(&mut *connection).await?.rows_affected();
             if inserted != rows.len() as u64 {

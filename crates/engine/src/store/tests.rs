@@ -442,8 +442,8 @@ async fn numbered_inserts(store: &Store) {
 
     // A batch of one counter: numbered on from there, in order, across several multi-row
     // inserts (250 rows: three statements), with their own bodies.
-    let documents: Vec<Document> = (0..250)
-        .map(|index| document("numbered-batch", "b/", Some("b"), 0, json!({ "index": index })))
+    let documents: Vec<RawDocument> = (0..250)
+        .map(|index| raw(document("numbered-batch", "b/", Some("b"), 0, json!({ "index": index }))))
         .collect();
     let batch = Write::InsertNumberedBatch { counter: "events/r".to_owned(), documents };
     store.apply(vec![batch, numbered("r/")]).await.unwrap();
@@ -458,8 +458,8 @@ async fn numbered_inserts(store: &Store) {
     assert_eq!(store.next_counter("events/r").await.unwrap(), 265);
     // One taken key fails the whole batch, and it takes no number.
     let taken = vec![
-        document("numbered-batch", "c/", Some("b"), 0, json!({})),
-        document("numbered-batch", "c/", Some("b"), 0, json!({})),
+        raw(document("numbered-batch", "c/", Some("b"), 0, json!({}))),
+        raw(document("numbered-batch", "c/", Some("b"), 0, json!({}))),
     ];
     let clash = Write::Insert(document("numbered-batch", "c/000000000267", None, 0, json!({})));
     let batch = Write::InsertNumberedBatch { counter: "events/r".to_owned(), documents: taken };
@@ -987,6 +987,18 @@ fn passwords_are_left_out_of_messages() {
 
 // ---------------------------------------------------------------------------------------
 // Helpers.
+
+/// `document` with its body as JSON text, as [`Write::InsertNumberedBatch`] takes it.
+fn raw(document: Document) -> RawDocument {
+    RawDocument {
+        kind: document.kind,
+        key: document.key,
+        parent: document.parent,
+        sort: document.sort,
+        version: document.version,
+        body: serde_json::value::to_raw_value(&document.body).unwrap(),
+    }
+}
 
 fn document(
     kind: &str,
