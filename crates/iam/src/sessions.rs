@@ -70,7 +70,8 @@ pub struct Session {
     pub access_key_id: String,
     pub secret: Arc<str>,
     token_sha256: [u8; 32],
-    /// When it ends (ms since the epoch).
+    /// When it began and when it ends (ms since the epoch).
+    pub create_date_ms: i64,
     pub expiration_ms: i64,
     pub acts_as: ActsAs,
     /// A role session's principal (its assumed-role ARN and `AROA…:<name>` id); `None` for a
@@ -146,6 +147,7 @@ impl Session {
             access_key_id: document.key.clone(),
             secret: secret.into(),
             token_sha256,
+            create_date_ms: body["createDate"].as_i64().unwrap_or(0),
             expiration_ms: body["expiration"].as_i64().unwrap_or(0),
             acts_as,
             principal,
