@@ -375,3 +375,29 @@ async fn a_pull_request_named_by_id_is_asked_on_its_repository_and_destination()
     let unknown = super::request_facts(&state, "codebuild", "Frobnicate", &input).await.unwrap();
     assert_eq!(unknown, None);
 }
+
+#[tokio::test]
+async fn get_access_key_last_used_reads_the_audit_trail() {
+    let harness = Harness::start().await;
+    let ask =
+        format!("Action=GetAccessKeyLastUsed&Version=2010-05-08&AccessKeyId={}", harness.key.0);
+    let never = harness.send(Call::query("iam", ask.as_bytes())).await;
+    assert_eq!(never.status, 200, "{}", never.text);
+    assert!(
+        never.text.contains(
+            "<AccessKeyLastUsed><ServiceName>N/A</ServiceName><Region>N/A</Region></AccessKeyLastUsed>"
+        ),
+        "{}",
+        never.text
+    );
+    // That call is in the trail once it is written: the key was last used for IAM, here.
+    assert!(harness.state.audit.flush(std::time::Duration::from_secs(60)).await);
+    let used = harness.send(Call::query("iam", ask.as_bytes())).await;
+    assert!(used.text.contains("<UserName>admin</UserName>"), "{}", used.text);
+    assert!(used.text.contains("<LastUsedDate>"), "{}", used.text);
+    assert!(
+        used.text.contains("<ServiceName>iam</ServiceName><Region>us-east-1</Region>"),
+        "{}",
+        used.text
+    );
+}
