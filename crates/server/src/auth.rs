@@ -504,13 +504,9 @@ pub(crate) async fn authorize_request(
         _ => None,
     };
     let session_principal = session.and_then(|it| it.principal.as_ref());
-    let arn = match session_principal {
-        Some(principal) => principal.arn.clone(),
-        None => user_arn(state, name),
-    };
     let refused = |resource: &str| Denied {
         message: iam::policy::refusal_message(
-            &arn,
+            &session_principal.map_or_else(|| user_arn(state, name), |it| it.arn.clone()),
             action,
             resource,
             iam::policy::Decision::ImplicitDeny,
@@ -545,6 +541,10 @@ pub(crate) async fn authorize_request(
     keys.insert("aws:SecureTransport", "false");
     keys.insert("aws:MultiFactorAuthPresent", "false");
     keys.set_time(now_ms.div_euclid(1000));
+    // A role's session is known to policies by its role's ARN (AWS's aws:PrincipalArn).
+    if let Some(ActsAs::Role { role_arn, .. }) = session.map(|it| &it.acts_as) {
+        keys.insert("aws:PrincipalArn", role_arn.clone());
+    }
     for (key, values) in context {
         keys.set(key, values.clone());
     }

@@ -666,6 +666,20 @@ async fn a_role_session_has_its_roles_policies_within_its_session_policy() {
     let keys = policy_principal(&state, &session).await.unwrap();
     assert_eq!(keys.user_name, None);
     assert!(keys.user_id.starts_with("AROA") && keys.user_id.ends_with(":ci"), "{keys:?}");
+    // Policies see the session as its role's ARN (aws:PrincipalArn).
+    let by_role = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"codebuild:BatchGetProjects","Resource":"*","Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::000000000000:role/reader"}}}]}"#;
+    let put = iam::policies::PutRolePolicyRequest {
+        role_name: "reader".into(),
+        policy_name: "by-role".into(),
+        policy_document: by_role.into(),
+    };
+    iam::policies::put_role_policy(&state.identity, put).await.unwrap();
+    ask(&state, &session, "codebuild:BatchGetProjects", &Resource::Arn(project)).await.unwrap();
+    let by_role = iam::policies::RolePolicyRequest {
+        role_name: "reader".into(),
+        policy_name: "by-role".into(),
+    };
+    iam::policies::delete_role_policy(&state.identity, by_role).await.unwrap();
     // The role deleted and made again is another role: the old session may do nothing.
     let delete =
         iam::policies::RolePolicyRequest { role_name: "reader".into(), policy_name: "list".into() };

@@ -38,12 +38,20 @@ pub(crate) async fn call(
             let Some(caller) = auth::policy_principal(state, principal).await else {
                 return Err(sessions::assume_role_denied("", &request.role_arn));
             };
-            let chained = matches!(
-                principal,
-                Principal::User { via: SignIn::Session { session, .. }, .. }
-                    if matches!(session.acts_as, ActsAs::Role { .. })
-            );
-            let context = request_context(now);
+            let mut context = request_context(now);
+            // Role chaining: a role's session assumes another role, as its role's ARN.
+            let chained = match principal {
+                Principal::User { via: SignIn::Session { session, .. }, .. } => {
+                    match &session.acts_as {
+                        ActsAs::Role { role_arn, .. } => {
+                            context.insert("aws:PrincipalArn", role_arn.clone());
+                            true
+                        }
+                        ActsAs::User { .. } => false,
+                    }
+                }
+                _ => false,
+            };
             let result =
                 sessions::assume_role(&state.identity, &caller, chained, &context, request, now)
                     .await?;
