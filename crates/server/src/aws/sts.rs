@@ -23,20 +23,20 @@ pub(crate) async fn call(
     match action {
         "GetCallerIdentity" => {
             let GetCallerIdentityRequest {} = input(form)?;
-            let result = get_caller_identity(state, principal).await?;
+            let result = get_caller_identity(state, principal).await;
             response(STS_NAMESPACE, action, Some(&result), request_id)
         }
         "AssumeRole" => {
             let request: sessions::AssumeRoleRequest = input(form)?;
             sessions::check_assume_role(&request)?;
             let role_arn = request.role_arn.clone();
-            auth::authorize_request(state, principal, iam::policy::ASSUME_ROLE, &[role_arn], &[])
-                .await
-                .map_err(|denied| {
-                    ApiError::new(ErrorKind::Forbidden, "AccessDenied", denied.message)
-                })?;
+            let assume = sts_action(action)?;
+            auth::authorize_request(state, principal, &assume, &[role_arn], &[]).await.map_err(
+                |denied| ApiError::new(ErrorKind::Forbidden, "AccessDenied", denied.message),
+            )?;
             let Some(caller) = auth::policy_principal(state, principal).await else {
-                return Err(sessions::assume_role_denied("", &request.role_arn));
+                let arn = awsapi::arn::iam_user(&state.account, &principal.acting_user());
+                return Err(sessions::assume_role_denied(&arn, &request.role_arn));
             };
             let mut context = request_context(now);
             // Role chaining: a role's session assumes another role, as its role's ARN.
@@ -77,6 +77,13 @@ pub(crate) async fn call(
     }
 }
 
+/// The action an STS operation is authorized as, from the catalog (`sts:AssumeRole`).
+fn sts_action(operation: &str) -> Result<String, ApiError> {
+    iam::catalog::action_for_operation("sts", operation)
+        .map(|it| it.full_name())
+        .ok_or_else(|| ApiError::internal(format!("the catalog has no STS action for {operation}")))
+}
+
 /// The global keys a trust policy's conditions read.
 fn request_context(now_ms: i64) -> iam::policy::Context {
     let mut context = iam::policy::Context::new();
@@ -89,7 +96,8 @@ fn request_context(now_ms: i64) -> iam::policy::Context {
 /// GetSessionToken needs no permission, but an explicit deny of `sts:GetSessionToken` in the
 /// user's policies refuses it (IAM User Guide, "Permissions for GetSessionToken").
 async fn explicitly_denied(state: &AppState, user: &str, now_ms: i64) -> Result<(), ApiError> {
-    let action = "sts:GetSessionToken";
+    let action = sts_action("GetSessionToken")?;
+    let action = action.as_str();
     let Some(policies) = state.identity.user_policies(user, now_ms).await? else {
         return Ok(());
     };
@@ -124,16 +132,13 @@ struct GetCallerIdentityResult {
 
 /// Who signed: a user's ARN (with its path) and id, or a role session's assumed-role ARN and
 /// `AROA…:<session>`; and the account.
-async fn get_caller_identity(
-    state: &AppState,
-    principal: &Principal,
-) -> Result<GetCallerIdentityResult, ApiError> {
+async fn get_caller_identity(state: &AppState, principal: &Principal) -> GetCallerIdentityResult {
     let account = state.account.clone();
     let Some(caller) = auth::policy_principal(state, principal).await else {
         // A user gone since their key was read: who they were.
         let name = principal.acting_user();
         let arn = awsapi::arn::iam_user(&state.account, &name);
-        return Ok(GetCallerIdentityResult { arn, user_id: name, account });
+        return GetCallerIdentityResult { arn, user_id: name, account };
     };
-    Ok(GetCallerIdentityResult { arn: caller.arn, user_id: caller.user_id, account })
+    GetCallerIdentityResult { arn: caller.arn, user_id: caller.user_id, account }
 }
