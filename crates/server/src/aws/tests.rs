@@ -450,6 +450,18 @@ async fn sts_assume_role_and_get_session_token_answer_their_xml() {
         .await;
     assert_eq!(token.status, 200, "{}", token.text);
     assert!(token.text.contains("<GetSessionTokenResult><Credentials><AccessKeyId>ASIA"));
+    // GetSessionToken needs no permission, but an explicit deny refuses it.
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"sts:GetSessionToken","Resource":"*"}]}"#;
+    let put = format!(
+        "Action=PutUserPolicy&Version=2010-05-08&UserName=admin&PolicyName=no-tokens&PolicyDocument={}",
+        urlencoding(deny)
+    );
+    let put = harness.send(Call::query("iam", put.as_bytes())).await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let refused =
+        harness.send(Call::query("sts", b"Action=GetSessionToken&Version=2011-06-15")).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert!(refused.text.contains("with an explicit deny"), "{}", refused.text);
     let unknown =
         harness.send(Call::query("sts", b"Action=AssumeRoleWithSAML&Version=2011-06-15")).await;
     assert!(unknown.text.contains("<Code>InvalidAction</Code>"), "{}", unknown.text);
