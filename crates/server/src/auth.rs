@@ -55,9 +55,11 @@ pub(crate) enum SignIn {
     LogsAccessKey { access_key_id: String },
     /// Git over SSH with the IAM SSH public key of this id (the SSH user name, `APKA…`).
     Ssh { ssh_public_key_id: String },
-    /// An AWS API request signed with STS temporary credentials (`ASIA…`) and their session
-    /// token: a role's session (the principal's name is then `<role>/<session>`, as CodeBuild
-    /// names such an initiator) or a user's (GetSessionToken; the name is the user's).
+    /// STS temporary credentials (`ASIA…`) with their session token: an AWS API request
+    /// signed with them, or the credential helper's git password derived from them (its user
+    /// name `<key id>%<token>`). A role's session (the principal's name is then
+    /// `<role>/<session>`, as CodeBuild names such an initiator) or a user's (GetSessionToken;
+    /// the name is the user's).
     Session { access_key_id: String, session: Arc<Session> },
 }
 
@@ -243,14 +245,19 @@ async fn session_user(
     if session.expired(now_ms) {
         return Err(AuthError::Signature(SignatureError::ExpiredToken));
     }
-    let name = match &session.acts_as {
-        ActsAs::Role { role_name, session_name, .. } => format!("{role_name}/{session_name}"),
-        ActsAs::User { user_name } => user_name.clone(),
-    };
     Ok(Principal::User {
-        name,
+        name: session_name(&session),
         via: SignIn::Session { access_key_id: signer.access_key_id, session },
     })
+}
+
+/// The name a session's principal acts under: `<role>/<session>` for a role's, the user's
+/// for a user's.
+fn session_name(session: &Session) -> String {
+    match &session.acts_as {
+        ActsAs::Role { role_name, session_name, .. } => format!("{role_name}/{session_name}"),
+        ActsAs::User { user_name } => user_name.clone(),
+    }
 }
 
 /// The session token a request carries: the `X-Amz-Security-Token` header, or the query
@@ -300,18 +307,47 @@ async fn git_principal(
             .get(axum::http::header::HOST)
             .and_then(|it| it.to_str().ok())
             .ok_or(AuthError::Invalid("no Host header to check the signature against"))?;
-        let access_key_id = git_auth::access_key_id(&user_name)
-            .ok_or(AuthError::Invalid("the user name is not an access key id"))?;
         let now_ms = engine::clock::now_ms();
         if (now_ms.div_euclid(1000) - claimed.seconds).abs() > MAX_SKEW_SECONDS {
             return Err(AuthError::Invalid("the password's time is too far from now"));
         }
-        let key = state
-            .identity
-            .secret(&access_key_id, now_ms)
-            .await
-            .map_err(internal)?
-            .ok_or(AuthError::Invalid("unknown access key"))?;
+        // Temporary credentials: the helper's user name carries the session token.
+        let session = match git_auth::session_credentials(&user_name) {
+            Some((key_id, token)) => {
+                let session = state
+                    .identity
+                    .session(key_id, now_ms)
+                    .await
+                    .map_err(internal)?
+                    .filter(|session| session.token_matches(token))
+                    .ok_or(AuthError::Invalid("unknown session or wrong session token"))?;
+                if session.expired(now_ms) {
+                    return Err(AuthError::Invalid("the session has expired"));
+                }
+                Some(session)
+            }
+            None => None,
+        };
+        let (access_key_id, key) = match &session {
+            Some(session) => {
+                let key = iam::identity::ActiveKey {
+                    user: session_name(session).into(),
+                    secret: session.secret.clone(),
+                };
+                (session.access_key_id.clone(), key)
+            }
+            None => {
+                let access_key_id = git_auth::access_key_id(&user_name)
+                    .ok_or(AuthError::Invalid("the user name is not an access key id"))?;
+                let key = state
+                    .identity
+                    .secret(&access_key_id, now_ms)
+                    .await
+                    .map_err(internal)?
+                    .ok_or(AuthError::Invalid("unknown access key"))?;
+                (access_key_id, key)
+            }
+        };
         // The helper signs for the client's configured region; the server serves one region,
         // as its API does (a password signed for another is refused like a request would be).
         let path = format!("/v1/repos/{repo}");
@@ -326,7 +362,11 @@ async fn git_principal(
             return Err(AuthError::Invalid("the signature does not match"));
         }
         let name = key.user.to_string();
-        return Ok(Principal::User { name, via: SignIn::GitHelper { access_key_id } });
+        let via = match session {
+            Some(session) => SignIn::Session { access_key_id, session },
+            None => SignIn::GitHelper { access_key_id },
+        };
+        return Ok(Principal::User { name, via });
     }
     let user = state
         .identity

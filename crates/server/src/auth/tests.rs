@@ -689,3 +689,32 @@ async fn a_role_session_has_its_roles_policies_within_its_session_policy() {
     reader_session(&state, now, 900, None).await;
     assert!(ask(&state, &session, "codebuild:ListProjects", &Resource::Arn("*")).await.is_err());
 }
+
+#[tokio::test]
+async fn git_takes_the_helper_password_of_temporary_credentials() {
+    let (state, _dir, _) = state().await;
+    let session = reader_session(&state, engine::clock::now_ms(), 900, None).await;
+    let git = Route::Git { repository: "app" };
+    let with = |user: &str, password: &str| {
+        headers(&[("host", "127.0.0.1:8080"), ("authorization", &basic(user, password))])
+    };
+    let password = helper_password(&session.secret_access_key, "app", 0);
+    let user = format!("{}%{}", session.access_key_id, session.session_token);
+    let principal = via(&state, git, &with(&user, &password)).await.unwrap();
+    let Principal::User { name, via: SignIn::Session { access_key_id, .. } } = &principal else {
+        panic!("not a session: {principal:?}");
+    };
+    assert_eq!((name.as_str(), access_key_id), ("reader/ci", &session.access_key_id));
+    // Another token, no token, another secret.
+    let wrong = format!("{}%not-the-token", session.access_key_id);
+    assert!(matches!(via(&state, git, &with(&wrong, &password)).await, Err(AuthError::Invalid(_))));
+    let bare = with(&session.access_key_id, &password);
+    assert!(matches!(via(&state, git, &bare).await, Err(AuthError::Invalid(_))));
+    let forged = helper_password("not-the-secret", "app", 0);
+    assert!(matches!(via(&state, git, &with(&user, &forged)).await, Err(AuthError::Invalid(_))));
+    // An ended session.
+    let ended = reader_session(&state, engine::clock::now_ms() - 3_600_000, 900, None).await;
+    let user = format!("{}%{}", ended.access_key_id, ended.session_token);
+    let password = helper_password(&ended.secret_access_key, "app", 0);
+    assert!(matches!(via(&state, git, &with(&user, &password)).await, Err(AuthError::Invalid(_))));
+}
