@@ -31,6 +31,7 @@ pub fn query_code(code: &str) -> String {
         "MissingAuthenticationTokenException" => "MissingAuthenticationToken",
         "IncompleteSignatureException" => "IncompleteSignature",
         "UnrecognizedClientException" => "InvalidClientTokenId",
+        "ExpiredTokenException" => "ExpiredToken",
         "InvalidSignatureException" => "SignatureDoesNotMatch",
         other => other,
     }

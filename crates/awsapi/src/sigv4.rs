@@ -47,8 +47,12 @@ pub enum SignatureError {
     Missing,
     #[error("{0}")]
     Incomplete(String),
+    /// An unknown access key, or a session's key without its session token (or another).
     #[error("The security token included in the request is invalid.")]
     UnknownKey,
+    /// A session's key and token, after the session ended.
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
     #[error("Signature expired: {request} is now earlier than {earliest} ({now} - 15 min.)")]
     Expired { request: String, earliest: String, now: String },
     #[error("Signature not yet current: {request} is still later than {latest} ({now} + 15 min.)")]
@@ -79,6 +83,7 @@ impl SignatureError {
             SignatureError::Missing => "MissingAuthenticationTokenException",
             SignatureError::Incomplete(_) => "IncompleteSignatureException",
             SignatureError::UnknownKey => "UnrecognizedClientException",
+            SignatureError::ExpiredToken => "ExpiredTokenException",
             SignatureError::Expired { .. }
             | SignatureError::NotYetCurrent { .. }
             | SignatureError::WrongService(_)

@@ -97,6 +97,10 @@ pub struct UserIdentity {
     pub access_key_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub user_name: Option<String>,
+    /// A session's `sessionContext` (`sessionIssuer`, `attributes`), for temporary
+    /// credentials.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub session_context: Option<Value>,
 }
 
 impl UserIdentity {
@@ -110,6 +114,7 @@ impl UserIdentity {
             account_id: Some(account.to_owned()),
             access_key_id: (!access_key_id.is_empty()).then(|| access_key_id.to_owned()),
             user_name: Some(user.to_owned()),
+            session_context: None,
         }
     }
 
@@ -123,6 +128,7 @@ impl UserIdentity {
             account_id: Some(account.to_owned()),
             access_key_id: None,
             user_name: user_name.filter(|it| !it.is_empty()).map(str::to_owned),
+            session_context: None,
         }
     }
 }

@@ -71,6 +71,10 @@ pub const SSH_PUBLIC_KEY: &str = "ssh-public-key";
 pub const POLICY: &str = "policy";
 /// An IAM role with its trust policy; the key is the role's name.
 pub const ROLE: &str = "role";
+/// STS temporary credentials (AssumeRole, GetSessionToken: the secret sealed, the session
+/// token's SHA-256 only); the key is the access key id (`ASIA…`), the parent `role/<name>` or
+/// `user/<name>`, the sort its expiry (ms).
+pub const STS_SESSION: &str = "sts-session";
 /// An SSM parameter (sealed when a SecureString).
 pub const PARAMETER: &str = "parameter";
 /// A Secrets Manager secret (sealed).

@@ -2,9 +2,10 @@
 //! UpdateAccessKey (an Inactive key is refused by SigV4 from the next request on: the
 //! server's verifier reads the key's `status`), DeleteAccessKey and GetAccessKeyLastUsed.
 //!
-//! Last use is not recorded: writing to the store on signed requests would put a write on
-//! the hot path, so GetAccessKeyLastUsed answers as IAM does for a key never used (service
-//! and region `N/A`, no date).
+//! Last use is not recorded here: writing to the store on signed requests would put a write
+//! on the hot path. GetAccessKeyLastUsed answers as IAM does for a key never used (service
+//! and region `N/A`, no date), and the server fills in the last use from the audit trail,
+//! which records every signed request anyway.
 
 use awsapi::query::Timestamp;
 use awsapi::{ApiError, Caller};

@@ -142,8 +142,17 @@ async fn attached_list(
     Ok(attached)
 }
 
-/// Everything on one page (`MaxItems` and `Marker` are accepted and the answer is never
-/// truncated: an installation's IAM entities are few).
+/// One detail of the answer, before it is paged.
+enum Detail {
+    User(UserDetail),
+    Group(GroupDetail),
+    Role(RoleDetail),
+    Policy(ManagedPolicyDetail),
+}
+
+/// Every user, group, role and managed policy the filter asks for, paged by `Marker` and
+/// `MaxItems` over the four lists as one sequence (users, groups, roles, then policies), as
+/// IAM pages them.
 pub async fn get_account_authorization_details(
     identity: &Identity,
     input: GetAccountAuthorizationDetailsRequest,
@@ -165,6 +174,8 @@ pub async fn get_account_authorization_details(
         is_truncated: false,
         marker: None,
     };
+    // Paging is checked before the work.
+    api::page(Vec::<()>::new(), input.marker.as_deref(), input.max_items)?;
     let groups = identity.groups().await.map_err(store_error)?;
     if wanted("User") {
         let documents =
@@ -239,6 +250,22 @@ pub async fn get_account_authorization_details(
         for record in identity.local_policies().await? {
             let versions = record.versions.iter().rev().map(|it| record.version(it)).collect();
             answer.policies.push(ManagedPolicyDetail::new(record.to_policy(false), versions));
+        }
+    }
+    let mut details: Vec<Detail> = Vec::new();
+    details.extend(answer.user_detail_list.drain(..).map(Detail::User));
+    details.extend(answer.group_detail_list.drain(..).map(Detail::Group));
+    details.extend(answer.role_detail_list.drain(..).map(Detail::Role));
+    details.extend(answer.policies.drain(..).map(Detail::Policy));
+    let (page, is_truncated, marker) =
+        api::page(details, input.marker.as_deref(), input.max_items)?;
+    (answer.is_truncated, answer.marker) = (is_truncated, marker);
+    for detail in page {
+        match detail {
+            Detail::User(it) => answer.user_detail_list.push(it),
+            Detail::Group(it) => answer.group_detail_list.push(it),
+            Detail::Role(it) => answer.role_detail_list.push(it),
+            Detail::Policy(it) => answer.policies.push(it),
         }
     }
     Ok(answer)

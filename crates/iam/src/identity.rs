@@ -67,6 +67,7 @@ pub struct Identity {
     pub(crate) account: String,
     keys: Arc<KeyCache>,
     pub(crate) policy_cache: Arc<crate::effective::PolicyCache>,
+    pub(crate) sessions: Arc<crate::sessions::SessionCache>,
 }
 
 /// An active access key: whose it is, and its secret.
@@ -131,7 +132,8 @@ impl Identity {
             user_changes: store.watch(USER),
         });
         let policy_cache = Arc::new(crate::effective::PolicyCache::new(&store));
-        Identity { store, secrets, account: account.to_owned(), keys, policy_cache }
+        let sessions = Arc::new(crate::sessions::SessionCache::new(&store));
+        Identity { store, secrets, account: account.to_owned(), keys, policy_cache, sessions }
     }
 
     /// Creates `admin`, with AdministratorAccess attached, and a key for it when there is no

@@ -1173,9 +1173,9 @@ pub struct ListEntitiesForPolicyResponse {
     pub marker: Option<String>,
 }
 
-/// The users, groups and roles the policy is attached to, all on one page (an
-/// installation's entities are few; `Marker` and `MaxItems` are accepted and the answer is
-/// never truncated).
+/// The users, groups and roles the policy is attached to, paged by `Marker` and `MaxItems`
+/// over the three lists as one sequence (in the order [`Identity::entities`] gives them), as
+/// IAM pages them.
 pub async fn list_entities_for_policy(
     identity: &Identity,
     input: ListEntitiesForPolicyRequest,
@@ -1189,20 +1189,23 @@ pub async fn list_entities_for_policy(
         Some(filter) => filter.eq_ignore_ascii_case(kind.label()),
     };
     let prefix = input.path_prefix.clone().unwrap_or_else(|| "/".to_owned());
+    let mut found = Vec::new();
+    for entity in identity.entities().await? {
+        let attached = entity.policies.attached.iter().any(|it| it == arn);
+        if attached && wanted(entity.kind) && entity.path.starts_with(&prefix) {
+            found.push((entity.kind, entity.name, entity.id));
+        }
+    }
+    let (page, is_truncated, marker) = api::page(found, input.marker.as_deref(), input.max_items)?;
     let mut answer = ListEntitiesForPolicyResponse {
         policy_groups: Vec::new(),
         policy_users: Vec::new(),
         policy_roles: Vec::new(),
-        is_truncated: false,
-        marker: None,
+        is_truncated,
+        marker,
     };
-    for entity in identity.entities().await? {
-        let attached = entity.policies.attached.iter().any(|it| it == arn);
-        if !attached || !wanted(entity.kind) || !entity.path.starts_with(&prefix) {
-            continue;
-        }
-        let (name, id) = (entity.name, entity.id);
-        match entity.kind {
+    for (kind, name, id) in page {
+        match kind {
             EntityKind::User => {
                 answer.policy_users.push(PolicyUser { user_name: name, user_id: id })
             }

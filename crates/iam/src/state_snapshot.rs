@@ -18,6 +18,7 @@ const KINDS: &[&str] = &[
     kinds::POLICY,
     kinds::ROLE,
     kinds::SSH_PUBLIC_KEY,
+    kinds::STS_SESSION,
     kinds::USER,
 ];
 

@@ -62,11 +62,15 @@ impl Origin {
 pub(crate) fn identity(state: &AppState, principal: &Principal) -> UserIdentity {
     let account = &state.account;
     match principal {
+        Principal::User { via: SignIn::Session { access_key_id, session }, .. } => {
+            session_identity(account, access_key_id, session)
+        }
         Principal::User { name, via } => {
             let key = match via {
                 SignIn::SigV4 { access_key_id }
                 | SignIn::GitHelper { access_key_id }
-                | SignIn::LogsAccessKey { access_key_id } => access_key_id.as_str(),
+                | SignIn::LogsAccessKey { access_key_id }
+                | SignIn::Session { access_key_id, .. } => access_key_id.as_str(),
                 SignIn::GitCredentials { .. }
                 | SignIn::ConsoleSession { .. }
                 | SignIn::Ssh { .. } => "",
@@ -81,6 +85,7 @@ pub(crate) fn identity(state: &AppState, principal: &Principal) -> UserIdentity 
             account_id: Some(account.clone()),
             access_key_id: None,
             user_name: Some(initiator.clone()),
+            session_context: None,
         },
         Principal::Agent { name, .. } => UserIdentity {
             identity_type: "AWSService".to_owned(),
@@ -89,7 +94,50 @@ pub(crate) fn identity(state: &AppState, principal: &Principal) -> UserIdentity 
             account_id: Some(account.clone()),
             access_key_id: None,
             user_name: Some(format!("agent:{name}")),
+            session_context: None,
         },
+    }
+}
+
+/// The `userIdentity` of a request signed with STS temporary credentials, as CloudTrail
+/// writes it: a role's session is `AssumedRole` with the role as `sessionIssuer`; a user's
+/// (GetSessionToken) is the user, with the session's attributes.
+fn session_identity(
+    account: &str,
+    access_key_id: &str,
+    session: &iam::sessions::Session,
+) -> UserIdentity {
+    let attributes = json!({
+        "creationDate": awsapi::query::Timestamp(session.create_date_ms).iso8601(),
+        "mfaAuthenticated": "false",
+    });
+    let iam::sessions::ActsAs::Role { role_name, role_id, role_arn, .. } = &session.acts_as else {
+        let user = match &session.acts_as {
+            iam::sessions::ActsAs::User { user_name } => user_name.as_str(),
+            iam::sessions::ActsAs::Role { .. } => "",
+        };
+        let mut identity = UserIdentity::iam_user(account, user, access_key_id);
+        identity.session_context = Some(json!({ "attributes": attributes }));
+        return identity;
+    };
+    let principal = session.principal.as_ref();
+    UserIdentity {
+        identity_type: "AssumedRole".to_owned(),
+        principal_id: principal.map(|it| it.user_id.clone()),
+        arn: principal.map(|it| it.arn.clone()),
+        account_id: Some(account.to_owned()),
+        access_key_id: Some(access_key_id.to_owned()),
+        user_name: None,
+        session_context: Some(json!({
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": role_id,
+                "arn": role_arn,
+                "accountId": account,
+                "userName": role_name,
+            },
+            "attributes": attributes,
+        })),
     }
 }
 

@@ -12,7 +12,10 @@
 //! console's calls into the services; the agent API through [`authorize_agent_api`]), and
 //! each route answers a refusal in its own protocol's shape.
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, Method, Uri};
+use iam::sessions::{ActsAs, Session};
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
@@ -52,6 +55,12 @@ pub(crate) enum SignIn {
     LogsAccessKey { access_key_id: String },
     /// Git over SSH with the IAM SSH public key of this id (the SSH user name, `APKA…`).
     Ssh { ssh_public_key_id: String },
+    /// STS temporary credentials (`ASIA…`) with their session token: an AWS API request
+    /// signed with them, or the credential helper's git password derived from them (its user
+    /// name `<key id>%<token>`). A role's session (the principal's name is then
+    /// `<role>/<session>`, as CodeBuild names such an initiator) or a user's (GetSessionToken;
+    /// the name is the user's).
+    Session { access_key_id: String, session: Arc<Session> },
 }
 
 impl Principal {
@@ -190,7 +199,11 @@ async fn sigv4_user(
     };
     // The secret is looked up first (asynchronously); the verifier itself is pure.
     let now_ms = engine::clock::now_ms();
-    let found = match sigv4_key_id(&pairs) {
+    let key_id = sigv4_key_id(&pairs);
+    if let Some(id) = key_id.filter(|id| id.starts_with(SESSION_KEY_PREFIX)) {
+        return session_user(state, service, &signed, id, now_ms).await;
+    }
+    let found = match key_id {
         Some(id) => state.identity.secret(id, now_ms).await.map_err(internal)?,
         None => None,
     };
@@ -200,6 +213,62 @@ async fn sigv4_user(
     })
     .map_err(AuthError::Signature)?;
     Ok(Principal::User { name: user, via: SignIn::SigV4 { access_key_id: signer.access_key_id } })
+}
+
+/// How STS's temporary access key ids begin.
+const SESSION_KEY_PREFIX: &str = "ASIA";
+
+/// A request signed with a session's access key `id`: it must carry the session's token
+/// (`X-Amz-Security-Token`, a header or a presigned URL's parameter), or the key is unknown
+/// (`UnrecognizedClientException`); a session that has ended is refused with
+/// `ExpiredTokenException` once the signature holds.
+async fn session_user(
+    state: &AppState,
+    service: &str,
+    signed: &SignedRequest<'_>,
+    id: &str,
+    now_ms: i64,
+) -> Result<Principal, AuthError> {
+    let token = security_token(signed);
+    let session = state
+        .identity
+        .session(id, now_ms)
+        .await
+        .map_err(internal)?
+        .filter(|session| token.as_deref().is_some_and(|token| session.token_matches(token)));
+    let secret = session.as_ref().map(|session| session.secret.clone());
+    let signer = sigv4::verify(signed, service, &state.region, now_ms / 1000, |_| secret)
+        .map_err(AuthError::Signature)?;
+    let Some(session) = session else {
+        return Err(AuthError::Signature(SignatureError::UnknownKey));
+    };
+    if session.expired(now_ms) {
+        return Err(AuthError::Signature(SignatureError::ExpiredToken));
+    }
+    Ok(Principal::User {
+        name: session_name(&session),
+        via: SignIn::Session { access_key_id: signer.access_key_id, session },
+    })
+}
+
+/// The name a session's principal acts under: `<role>/<session>` for a role's, the user's
+/// for a user's.
+fn session_name(session: &Session) -> String {
+    match &session.acts_as {
+        ActsAs::Role { role_name, session_name, .. } => format!("{role_name}/{session_name}"),
+        ActsAs::User { user_name } => user_name.clone(),
+    }
+}
+
+/// The session token a request carries: the `X-Amz-Security-Token` header, or the query
+/// parameter of that name (presigned URLs).
+fn security_token(signed: &SignedRequest<'_>) -> Option<String> {
+    if let Some((_, value)) = signed.headers.iter().find(|(k, _)| *k == "x-amz-security-token") {
+        return Some((*value).to_owned());
+    }
+    form_urlencoded::parse(signed.query.as_bytes())
+        .find(|(key, _)| key == "X-Amz-Security-Token")
+        .map(|(_, value)| value.into_owned())
 }
 
 /// The access key id named in the `Authorization` header, if any.
@@ -238,18 +307,47 @@ async fn git_principal(
             .get(axum::http::header::HOST)
             .and_then(|it| it.to_str().ok())
             .ok_or(AuthError::Invalid("no Host header to check the signature against"))?;
-        let access_key_id = git_auth::access_key_id(&user_name)
-            .ok_or(AuthError::Invalid("the user name is not an access key id"))?;
         let now_ms = engine::clock::now_ms();
         if (now_ms.div_euclid(1000) - claimed.seconds).abs() > MAX_SKEW_SECONDS {
             return Err(AuthError::Invalid("the password's time is too far from now"));
         }
-        let key = state
-            .identity
-            .secret(&access_key_id, now_ms)
-            .await
-            .map_err(internal)?
-            .ok_or(AuthError::Invalid("unknown access key"))?;
+        // Temporary credentials: the helper's user name carries the session token.
+        let session = match git_auth::session_credentials(&user_name) {
+            Some((key_id, token)) => {
+                let session = state
+                    .identity
+                    .session(key_id, now_ms)
+                    .await
+                    .map_err(internal)?
+                    .filter(|session| session.token_matches(token))
+                    .ok_or(AuthError::Invalid("unknown session or wrong session token"))?;
+                if session.expired(now_ms) {
+                    return Err(AuthError::Invalid("the session has expired"));
+                }
+                Some(session)
+            }
+            None => None,
+        };
+        let (access_key_id, key) = match &session {
+            Some(session) => {
+                let key = iam::identity::ActiveKey {
+                    user: session_name(session).into(),
+                    secret: session.secret.clone(),
+                };
+                (session.access_key_id.clone(), key)
+            }
+            None => {
+                let access_key_id = git_auth::access_key_id(&user_name)
+                    .ok_or(AuthError::Invalid("the user name is not an access key id"))?;
+                let key = state
+                    .identity
+                    .secret(&access_key_id, now_ms)
+                    .await
+                    .map_err(internal)?
+                    .ok_or(AuthError::Invalid("unknown access key"))?;
+                (access_key_id, key)
+            }
+        };
         // The helper signs for the client's configured region; the server serves one region,
         // as its API does (a password signed for another is refused like a request would be).
         let path = format!("/v1/repos/{repo}");
@@ -264,7 +362,11 @@ async fn git_principal(
             return Err(AuthError::Invalid("the signature does not match"));
         }
         let name = key.user.to_string();
-        return Ok(Principal::User { name, via: SignIn::GitHelper { access_key_id } });
+        let via = match session {
+            Some(session) => SignIn::Session { access_key_id, session },
+            None => SignIn::GitHelper { access_key_id },
+        };
+        return Ok(Principal::User { name, via });
     }
     let user = state
         .identity
@@ -425,7 +527,7 @@ pub(crate) async fn authorize_request(
     resources: &[String],
     context: &[(String, Vec<String>)],
 ) -> Result<(), Denied> {
-    let Principal::User { name, .. } = principal else {
+    let Principal::User { name, via } = principal else {
         for resource in resources {
             fixed_rules(principal, action, &Resource::Arn(resource))?;
         }
@@ -436,39 +538,65 @@ pub(crate) async fn authorize_request(
         return fixed_rules(principal, action, &Resource::Arn(resource));
     }
     let now_ms = engine::clock::now_ms();
+    // A session acts with its role's or its user's policies (and its own session policy).
+    let session = match via {
+        SignIn::Session { session, .. } => Some(&**session),
+        _ => None,
+    };
+    let session_principal = session.and_then(|it| it.principal.as_ref());
     let refused = |resource: &str| Denied {
         message: iam::policy::refusal_message(
-            &user_arn(state, name),
+            &session_principal.map_or_else(|| user_arn(state, name), |it| it.arn.clone()),
             action,
             resource,
             iam::policy::Decision::ImplicitDeny,
         )
         .unwrap_or_default(),
     };
-    let policies = match state.identity.user_policies(name, now_ms).await {
+    let first = resources.first().map(String::as_str).unwrap_or("*");
+    let read = match session.map(|it| &it.acts_as) {
+        Some(ActsAs::Role { role_name, .. }) => {
+            state.identity.role_policies(role_name, now_ms).await
+        }
+        Some(ActsAs::User { user_name }) => state.identity.user_policies(user_name, now_ms).await,
+        None => state.identity.user_policies(name, now_ms).await,
+    };
+    let policies = match read {
         Ok(Some(policies)) => policies,
-        Ok(None) => return Err(refused(resources.first().map(String::as_str).unwrap_or("*"))),
+        Ok(None) => return Err(refused(first)),
         Err(err) => {
-            tracing::error!(user = %name, err = %err.message, "reading a user's policies");
-            return Err(refused(resources.first().map(String::as_str).unwrap_or("*")));
+            tracing::error!(user = %name, err = %err.message, "reading a principal's policies");
+            return Err(refused(first));
         }
     };
+    // A role deleted and made again under its name is another role: its old sessions end.
+    if let Some(ActsAs::Role { role_id, .. }) = session.map(|it| &it.acts_as)
+        && policies.principal.user_id != *role_id
+    {
+        return Err(refused(first));
+    }
+    let acting = session_principal.unwrap_or(&policies.principal);
+    let session_policy = session.and_then(|it| it.session_policy.as_deref());
     let mut keys = iam::policy::Context::new();
     keys.insert("aws:SecureTransport", "false");
     keys.insert("aws:MultiFactorAuthPresent", "false");
     keys.set_time(now_ms.div_euclid(1000));
+    // A role's session is known to policies by its role's ARN (AWS's aws:PrincipalArn).
+    if let Some(ActsAs::Role { role_arn, .. }) = session.map(|it| &it.acts_as) {
+        keys.insert("aws:PrincipalArn", role_arn.clone());
+    }
     for (key, values) in context {
         keys.set(key, values.clone());
     }
     for resource in resources {
-        let request = iam::policy::Request {
-            principal: &policies.principal,
-            action,
-            resource,
-            context: &keys,
-        };
+        let request = iam::policy::Request { principal: acting, action, resource, context: &keys };
         let evaluation = iam::policy::evaluate(&policies.named(), &request);
         if let Some(message) = evaluation.refusal(&request) {
+            return Err(Denied { message });
+        }
+        if let Some(limit) = session_policy
+            && let Some(message) = iam::sessions::session_policy_refusal(limit, &request)
+        {
             return Err(Denied { message });
         }
     }
@@ -520,6 +648,32 @@ pub(crate) fn fixed_rules(
                 principal.describe()
             ),
         })
+    }
+}
+
+/// Who a principal is to IAM policies (its ARN, account, `aws:username`, `aws:userid`): a
+/// role's session is its assumed-role principal, a user (or a user's session) the user; `None`
+/// for agents and build tokens, and for a user who no longer exists.
+pub(crate) async fn policy_principal(
+    state: &AppState,
+    principal: &Principal,
+) -> Option<iam::policy::Principal> {
+    let Principal::User { name, via } = principal else {
+        return None;
+    };
+    let name = match via {
+        SignIn::Session { session, .. } => match &session.acts_as {
+            ActsAs::Role { .. } => return session.principal.clone(),
+            ActsAs::User { user_name } => user_name,
+        },
+        _ => name,
+    };
+    match state.identity.user_policies(name, engine::clock::now_ms()).await {
+        Ok(policies) => policies.map(|it| it.principal.clone()),
+        Err(err) => {
+            tracing::error!(user = %name, err = %err.message, "reading a user's policies");
+            None
+        }
     }
 }
 

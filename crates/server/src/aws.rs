@@ -187,7 +187,10 @@ pub(crate) async fn authenticate(
         Err(err) => return Err(ApiError::internal(err)),
     };
     let access_key_id = match &principal {
-        Principal::User { via: auth::SignIn::SigV4 { access_key_id }, .. } => access_key_id.clone(),
+        Principal::User {
+            via: auth::SignIn::SigV4 { access_key_id } | auth::SignIn::Session { access_key_id, .. },
+            ..
+        } => access_key_id.clone(),
         _ => String::new(),
     };
     let host =
@@ -263,6 +266,7 @@ pub(crate) mod codebuild;
 pub(crate) mod codecommit;
 mod iam;
 mod query;
+mod sts;
 pub(crate) use query::s3_not_available;
 
 #[cfg(test)]

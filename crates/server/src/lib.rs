@@ -322,6 +322,8 @@ impl Server {
         loops.start("audit-flush", move || flusher.clone().run());
         let state = self.state.clone();
         loops.start("audit-retention", move || expire_audit_events_forever(state.clone()));
+        let state = self.state.clone();
+        loops.start("sts-sessions", move || expire_sessions_forever(state.clone()));
         // Long polls (agents waiting for work) end as soon as the shutdown starts, so that the
         // graceful shutdown does not wait for them.
         let (stopping, jobs) = (self.state.stopping.clone(), self.state.jobs.clone());
@@ -645,6 +647,26 @@ async fn expire_audit_events_forever(state: AppState) {
             Ok(deleted) => tracing::info!(deleted, "audit trail: old events deleted"),
             Err(err) => {
                 tracing::error!(code = %err.code, message = %err.message, "audit trail: deleting old events");
+            }
+        }
+    }
+}
+
+/// Deletes the STS sessions that have ended, every minute, on the replica that holds the
+/// loop's lease (they authorize nothing once ended; this keeps them from piling up).
+async fn expire_sessions_forever(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        interval.tick().await;
+        if !state.runs_loop("sts-sessions").await {
+            continue;
+        }
+        let now = engine::clock::now_ms();
+        match iam::sessions::expire_sessions(&state.store, now).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "STS: ended sessions deleted"),
+            Err(err) => {
+                tracing::error!(code = %err.code, message = %err.message, "STS: deleting ended sessions");
             }
         }
     }

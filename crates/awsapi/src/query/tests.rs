@@ -203,3 +203,10 @@ fn errors_are_query_error_responses() {
         error_xml(STS_NAMESPACE, "InternalFailure", "m", "r").contains("<Type>Receiver</Type>")
     );
 }
+
+#[test]
+fn signature_errors_have_their_query_names() {
+    assert_eq!(super::query_code("UnrecognizedClientException"), "InvalidClientTokenId");
+    assert_eq!(super::query_code("ExpiredTokenException"), "ExpiredToken");
+    assert_eq!(super::query_code("AccessDenied"), "AccessDenied");
+}

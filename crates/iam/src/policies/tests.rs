@@ -210,6 +210,27 @@ async fn attaching_writes_the_user_and_the_policys_count_in_one_transaction() {
     .unwrap();
     assert_eq!(entities.policy_users.len(), 1);
     assert_eq!(entities.policy_users[0].user_name, "alice");
+    // Paged as one list of entities.
+    identity.create_user("zed", 0).await.unwrap();
+    let zed = AttachUserPolicyRequest { user_name: "zed".into(), policy_arn: arn("read") };
+    attach_user_policy(&identity, zed).await.unwrap();
+    let paged = |marker: Option<String>| ListEntitiesForPolicyRequest {
+        policy_arn: arn("read"),
+        entity_filter: None,
+        path_prefix: None,
+        marker,
+        max_items: Some(1),
+    };
+    let first = list_entities_for_policy(&identity, paged(None)).await.unwrap();
+    assert_eq!(first.policy_users.len(), 1);
+    assert!(first.is_truncated && first.marker.is_some());
+    let second = list_entities_for_policy(&identity, paged(first.marker.clone())).await.unwrap();
+    assert_eq!(second.policy_users.len(), 1);
+    assert_ne!(second.policy_users[0].user_name, first.policy_users[0].user_name);
+    assert!(!second.is_truncated && second.marker.is_none());
+    let detach = AttachUserPolicyRequest { user_name: "zed".into(), policy_arn: arn("read") };
+    detach_user_policy(&identity, detach).await.unwrap();
+    users::delete_user(&identity, DeleteUserRequest { user_name: "zed".into() }).await.unwrap();
 
     detach_user_policy(&identity, attach_user(&arn("read"))).await.unwrap();
     let detached = snapshot(&store).await;

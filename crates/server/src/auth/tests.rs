@@ -505,3 +505,216 @@ async fn ssh_takes_an_active_key_by_its_id_and_refuses_every_other_pair_alike() 
     assert_eq!(refused, refusals[0]);
     assert!(ssh_user(&state, &other_id, &other_key).await.is_ok());
 }
+
+/// A SigV4-signed `POST /` for codebuild with a session's key, carrying `token` (if any) as
+/// `X-Amz-Security-Token`, signed as the SDKs sign it.
+fn session_post(key: &str, secret: &str, token: Option<&str>, body: &[u8]) -> HeaderMap {
+    let amz_date = format_amz_date(engine::clock::now_ms() / 1000);
+    let mut pairs = vec![
+        ("host".to_owned(), "127.0.0.1:1".to_owned()),
+        ("x-amz-date".to_owned(), amz_date.clone()),
+        ("x-amz-target".to_owned(), "CodeBuild_20161006.ListProjects".to_owned()),
+    ];
+    if let Some(token) = token {
+        pairs.push(("x-amz-security-token".to_owned(), token.to_owned()));
+    }
+    let lent: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let request = SignedRequest { method: "POST", path: "/", query: "", headers: &lent, body };
+    let authorization = sign(&request, key, secret, "us-east-1", "codebuild", &amz_date);
+    pairs.push(("authorization".to_owned(), authorization));
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    headers(&pairs)
+}
+
+/// The role `reader` (trusting the account, allowed `codebuild:List*`) and a session of it
+/// for admin begun at `begun_ms`, lasting `seconds`, with `policy` as its session policy.
+async fn reader_session(
+    state: &AppState,
+    begun_ms: i64,
+    seconds: u32,
+    policy: Option<&str>,
+) -> iam::sessions::Credentials {
+    let identity = &state.identity;
+    if identity.role("reader").await.unwrap().is_none() {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]}"#;
+        let create = iam::roles::CreateRoleRequest {
+            path: None,
+            role_name: "reader".into(),
+            assume_role_policy_document: trust.into(),
+            description: None,
+            max_session_duration: None,
+            permissions_boundary: None,
+            tags: Vec::new(),
+        };
+        iam::roles::create_role(identity, create, 0).await.unwrap();
+        let list = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"codebuild:List*","Resource":"*"}]}"#;
+        let put = iam::policies::PutRolePolicyRequest {
+            role_name: "reader".into(),
+            policy_name: "list".into(),
+            policy_document: list.into(),
+        };
+        iam::policies::put_role_policy(identity, put).await.unwrap();
+    }
+    let admin = identity.user_policies("admin", 0).await.unwrap().unwrap().principal.clone();
+    let input = iam::sessions::AssumeRoleRequest {
+        role_arn: "arn:aws:iam::000000000000:role/reader".into(),
+        role_session_name: "ci".into(),
+        duration_seconds: Some(seconds),
+        policy: policy.map(str::to_owned),
+        ..iam::sessions::AssumeRoleRequest::default()
+    };
+    let context = iam::policy::Context::new();
+    iam::sessions::assume_role(identity, &admin, false, &context, input, begun_ms)
+        .await
+        .unwrap()
+        .credentials
+}
+
+#[tokio::test]
+async fn sigv4_takes_a_session_key_with_its_token_only() {
+    let (state, _dir, _) = state().await;
+    let body = b"{}";
+    let now = engine::clock::now_ms();
+    let session = reader_session(&state, now, 900, None).await;
+    let (key, secret) = (&session.access_key_id, &session.secret_access_key);
+    let good = session_post(key, secret, Some(&session.session_token), body);
+    let principal = sigv4(&state, &good, body).await.unwrap();
+    let Principal::User { name, via: SignIn::Session { access_key_id, session: found } } =
+        &principal
+    else {
+        panic!("not a session: {principal:?}");
+    };
+    assert_eq!((name.as_str(), access_key_id.as_str()), ("reader/ci", key.as_str()));
+    assert_eq!(
+        found.principal.as_ref().unwrap().arn,
+        "arn:aws:sts::000000000000:assumed-role/reader/ci"
+    );
+    // Without the token, with another, or with the right token and a wrong secret.
+    for token in [None, Some("not-the-token")] {
+        let refused = sigv4(&state, &session_post(key, secret, token, body), body).await;
+        assert!(
+            matches!(refused, Err(AuthError::Signature(SignatureError::UnknownKey))),
+            "{refused:?}"
+        );
+    }
+    let forged = session_post(key, "not-the-secret", Some(&session.session_token), body);
+    assert!(matches!(
+        sigv4(&state, &forged, body).await,
+        Err(AuthError::Signature(SignatureError::Mismatch))
+    ));
+    // A session that has ended: its own error, once the signature holds.
+    let ended = reader_session(&state, now - 3_600_000, 900, None).await;
+    let old = session_post(
+        &ended.access_key_id,
+        &ended.secret_access_key,
+        Some(&ended.session_token),
+        body,
+    );
+    let refused = sigv4(&state, &old, body).await;
+    assert!(
+        matches!(refused, Err(AuthError::Signature(SignatureError::ExpiredToken))),
+        "{refused:?}"
+    );
+    // A session's key is no access key for the other routes.
+    let logs = headers(&[("authorization", &basic(key, secret))]);
+    assert!(matches!(via(&state, Route::Logs, &logs).await, Err(AuthError::Invalid(_))));
+}
+
+#[tokio::test]
+async fn a_role_session_has_its_roles_policies_within_its_session_policy() {
+    let (state, _dir, _) = state().await;
+    let now = engine::clock::now_ms();
+    let plain = reader_session(&state, now, 900, None).await;
+    let principal_of = |credentials: &iam::sessions::Credentials| {
+        let state = state.clone();
+        let credentials = credentials.clone();
+        async move {
+            let body = b"{}";
+            let map = session_post(
+                &credentials.access_key_id,
+                &credentials.secret_access_key,
+                Some(&credentials.session_token),
+                body,
+            );
+            sigv4(&state, &map, body).await.unwrap()
+        }
+    };
+    let session = principal_of(&plain).await;
+    ask(&state, &session, "codebuild:ListProjects", &Resource::Arn("*")).await.unwrap();
+    let project = "arn:aws:codebuild:us-east-1:000000000000:project/p";
+    let refused = ask(&state, &session, "codebuild:StartBuild", &Resource::Arn(project)).await;
+    assert_eq!(
+        refused.unwrap_err().message,
+        format!(
+            "User: arn:aws:sts::000000000000:assumed-role/reader/ci is not authorized to \
+             perform: codebuild:StartBuild on resource: {project} because no identity-based \
+             policy allows the codebuild:StartBuild action"
+        )
+    );
+    // A session policy narrows the role's policies.
+    let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"codebuild:ListReportGroups","Resource":"*"}]}"#;
+    let limited = principal_of(&reader_session(&state, now, 900, Some(narrow)).await).await;
+    ask(&state, &limited, "codebuild:ListReportGroups", &Resource::Arn("*")).await.unwrap();
+    let refused = ask(&state, &limited, "codebuild:ListProjects", &Resource::Arn("*")).await;
+    assert!(
+        refused
+            .unwrap_err()
+            .message
+            .ends_with("because no session policy allows the codebuild:ListProjects action")
+    );
+    // Its principal keys are the session's: no aws:username, aws:userid AROA…:ci.
+    let keys = policy_principal(&state, &session).await.unwrap();
+    assert_eq!(keys.user_name, None);
+    assert!(keys.user_id.starts_with("AROA") && keys.user_id.ends_with(":ci"), "{keys:?}");
+    // Policies see the session as its role's ARN (aws:PrincipalArn).
+    let by_role = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"codebuild:BatchGetProjects","Resource":"*","Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::000000000000:role/reader"}}}]}"#;
+    let put = iam::policies::PutRolePolicyRequest {
+        role_name: "reader".into(),
+        policy_name: "by-role".into(),
+        policy_document: by_role.into(),
+    };
+    iam::policies::put_role_policy(&state.identity, put).await.unwrap();
+    ask(&state, &session, "codebuild:BatchGetProjects", &Resource::Arn(project)).await.unwrap();
+    let by_role = iam::policies::RolePolicyRequest {
+        role_name: "reader".into(),
+        policy_name: "by-role".into(),
+    };
+    iam::policies::delete_role_policy(&state.identity, by_role).await.unwrap();
+    // The role deleted and made again is another role: the old session may do nothing.
+    let delete =
+        iam::policies::RolePolicyRequest { role_name: "reader".into(), policy_name: "list".into() };
+    iam::policies::delete_role_policy(&state.identity, delete).await.unwrap();
+    let name = iam::roles::RoleNameRequest { role_name: "reader".into() };
+    iam::roles::delete_role(&state.identity, name).await.unwrap();
+    reader_session(&state, now, 900, None).await;
+    assert!(ask(&state, &session, "codebuild:ListProjects", &Resource::Arn("*")).await.is_err());
+}
+
+#[tokio::test]
+async fn git_takes_the_helper_password_of_temporary_credentials() {
+    let (state, _dir, _) = state().await;
+    let session = reader_session(&state, engine::clock::now_ms(), 900, None).await;
+    let git = Route::Git { repository: "app" };
+    let with = |user: &str, password: &str| {
+        headers(&[("host", "127.0.0.1:8080"), ("authorization", &basic(user, password))])
+    };
+    let password = helper_password(&session.secret_access_key, "app", 0);
+    let user = format!("{}%{}", session.access_key_id, session.session_token);
+    let principal = via(&state, git, &with(&user, &password)).await.unwrap();
+    let Principal::User { name, via: SignIn::Session { access_key_id, .. } } = &principal else {
+        panic!("not a session: {principal:?}");
+    };
+    assert_eq!((name.as_str(), access_key_id), ("reader/ci", &session.access_key_id));
+    // Another token, no token, another secret.
+    let wrong = format!("{}%not-the-token", session.access_key_id);
+    assert!(matches!(via(&state, git, &with(&wrong, &password)).await, Err(AuthError::Invalid(_))));
+    let bare = with(&session.access_key_id, &password);
+    assert!(matches!(via(&state, git, &bare).await, Err(AuthError::Invalid(_))));
+    let forged = helper_password("not-the-secret", "app", 0);
+    assert!(matches!(via(&state, git, &with(&user, &forged)).await, Err(AuthError::Invalid(_))));
+    // An ended session.
+    let ended = reader_session(&state, engine::clock::now_ms() - 3_600_000, 900, None).await;
+    let user = format!("{}%{}", ended.access_key_id, ended.session_token);
+    let password = helper_password(&ended.secret_access_key, "app", 0);
+    assert!(matches!(via(&state, git, &with(&user, &password)).await, Err(AuthError::Invalid(_))));
+}

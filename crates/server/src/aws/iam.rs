@@ -1,8 +1,9 @@
 //! The IAM operation table (Query protocol, SigV4 service `iam`): each action's form members
-//! are decoded into its typed input (`awsapi::query::input`), authorized as
-//! `iam:<Action>` on the user, group, role or policy it names (IAM's ARNs, with their paths), go to their
-//! function in the `iam` crate at the one reading of the clock for the request, and their
-//! typed output answers as IAM's XML.
+//! are decoded into its typed input (`awsapi::query::input`), authorized as the catalog's
+//! action for the operation (`iam::catalog::action_for_operation`) on the user, group, role
+//! or policy it names (IAM's ARNs, with their paths), go to their function in the `iam` crate
+//! at the one reading of the clock for the request, and their typed output answers as IAM's
+//! XML. GetAccessKeyLastUsed reads the key's last use from the audit trail.
 
 use ::iam::{
     access_keys, authorization_details, groups, login_profiles, policies, roles,
@@ -111,9 +112,13 @@ pub(crate) async fn call(
             format!("The IAM action {action} is not available on this server yet."),
         ));
     }
+    // The action as the Service Authorization Reference names it (never typed by hand).
+    let Some(authorized_as) = ::iam::catalog::action_for_operation("iam", action) else {
+        return Err(ApiError::internal(format!("the catalog has no IAM action for {action}")));
+    };
     let resource = resource(state, caller, action, form).await;
     let facts = auth::facts::RequestFacts {
-        action: format!("iam:{action}"),
+        action: authorized_as.full_name(),
         resources: vec![resource],
         context: Vec::new(),
     };
@@ -147,7 +152,13 @@ pub(crate) async fn call(
             answer.empty(access_keys::delete_access_key(identity, caller, input(form)?).await?)
         }
         "GetAccessKeyLastUsed" => {
-            answer.with(access_keys::get_access_key_last_used(identity, input(form)?).await?)
+            let request: access_keys::GetAccessKeyLastUsedRequest = input(form)?;
+            let key = request.access_key_id.clone();
+            let mut result = access_keys::get_access_key_last_used(identity, request).await?;
+            if let Some(user) = &result.user_name {
+                result.access_key_last_used = last_used(state, user, &key).await?;
+            }
+            answer.with(result)
         }
         "CreateLoginProfile" => answer
             .with(login_profiles::create_login_profile(identity, caller, input(form)?, now).await?),
@@ -296,6 +307,40 @@ pub(crate) async fn call(
         }
         _ => Err(ApiError::internal(format!("IAM action {action} is listed but not dispatched"))),
     }
+}
+
+/// When, where and with which service the access key `key` of `user` was last used: the
+/// newest event of the audit trail it signed (the trail records every use, so nothing is
+/// written on the request path for this); IAM's `N/A` when it has none.
+async fn last_used(
+    state: &AppState,
+    user: &str,
+    key: &str,
+) -> Result<access_keys::AccessKeyLastUsed, ApiError> {
+    let search = cloudtrail::lookup::Search {
+        attributes: vec![
+            ("Username".to_owned(), user.to_owned()),
+            ("AccessKeyId".to_owned(), key.to_owned()),
+        ],
+        start_ms: None,
+        end_ms: None,
+    };
+    // What the trail has written: an event still in this process's recorder counts from
+    // its next flush (AWS's own last-use information lags too).
+    let found = cloudtrail::lookup::find(&state.store, &search, None, 1).await?;
+    let Some(event) = found.events.first() else {
+        return Ok(access_keys::AccessKeyLastUsed {
+            last_used_date: None,
+            service_name: "N/A".to_owned(),
+            region: "N/A".to_owned(),
+        });
+    };
+    let service = event.event_source.strip_suffix(".amazonaws.com").unwrap_or(&event.event_source);
+    Ok(access_keys::AccessKeyLastUsed {
+        last_used_date: Some(awsapi::query::Timestamp(event.time_ms())),
+        service_name: service.to_owned(),
+        region: event.aws_region.clone(),
+    })
 }
 
 /// How an action answers: its typed result, or nothing but the request id.

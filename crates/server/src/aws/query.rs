@@ -2,14 +2,11 @@
 //! XML) and of S3's XML errors: what STS and IAM clients and S3 clients expect. The XML
 //! itself is written by `awsapi::query`.
 //!
-//! IAM's actions go to their table ([`super::iam`]); STS's `GetCallerIdentity` works (it is
-//! how people check their credentials) on the same typed path; every other Query action and
-//! S3 answer an error in their own XML shape that says they are not available on this
-//! server yet, so the CLI prints it instead of "invalid XML received".
+//! IAM's actions go to their table ([`super::iam`]), STS's to theirs ([`super::sts`]); every
+//! other Query action and S3 answer an error in their own XML shape that says they are not
+//! available on this server yet, so the CLI prints it instead of "invalid XML received".
 
-use awsapi::query::{
-    IAM_NAMESPACE, STS_NAMESPACE, document, error_xml, query_code, response, s3_error_xml,
-};
+use awsapi::query::{IAM_NAMESPACE, STS_NAMESPACE, document, error_xml, query_code, s3_error_xml};
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::extract::rejection::BytesRejection;
@@ -17,10 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use serde::{Deserialize, Serialize};
-
 use crate::AppState;
-use crate::aws::Caller;
 use crate::error::{ApiError, body_kind};
 
 /// Whether a `POST /` is a Query request: form-encoded and without `X-Amz-Target`.
@@ -82,19 +76,9 @@ async fn dispatch(
     };
     match service {
         "sts" => {
-            // GetCallerIdentity needs no permission (as on AWS): nothing to authorize.
-            let (_, caller) = super::authenticate(state, "sts", method, uri, headers, body).await?;
-            if action != "GetCallerIdentity" {
-                return Err(ApiError::client(
-                    "InvalidAction",
-                    format!(
-                        "STS's {action} is not available on this server yet; only GetCallerIdentity is."
-                    ),
-                ));
-            }
-            let GetCallerIdentityRequest {} = awsapi::query::input(&form)?;
-            let result = get_caller_identity(state, &caller).await;
-            response(STS_NAMESPACE, action, Some(&result), request_id)
+            let (principal, _) =
+                super::authenticate(state, "sts", method, uri, headers, body).await?;
+            super::sts::call(state, &principal, action, &form, request_id).await
         }
         "iam" => {
             let (principal, caller) =
@@ -105,33 +89,6 @@ async fn dispatch(
             "InvalidAction",
             format!("The service '{other}' is not available on this server (action {action})."),
         )),
-    }
-}
-
-/// STS's `GetCallerIdentity` input: no members.
-#[derive(Deserialize)]
-struct GetCallerIdentityRequest {}
-
-/// STS's `GetCallerIdentity` output.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetCallerIdentityResult {
-    arn: String,
-    /// The access key that signed (what this server has always answered here).
-    user_id: String,
-    account: String,
-}
-
-/// Who signed: the user's ARN (with its path), the signing key and the account.
-async fn get_caller_identity(state: &AppState, caller: &Caller) -> GetCallerIdentityResult {
-    let arn = match state.identity.user(&caller.user).await {
-        Ok(Some((user, _))) => user.arn(&state.account),
-        _ => awsapi::arn::iam_user(&state.account, &caller.user),
-    };
-    GetCallerIdentityResult {
-        arn,
-        user_id: caller.access_key_id.clone(),
-        account: state.account.clone(),
     }
 }
 

@@ -265,11 +265,9 @@ async fn sts_get_caller_identity_names_the_signer() {
         "{}",
         answer.text
     );
-    assert!(
-        answer.text.contains(&format!("<UserId>{}</UserId>", harness.key.0)),
-        "{}",
-        answer.text
-    );
+    // The user's unique id (AIDA…), as STS answers it; not the signing key.
+    assert!(answer.text.contains("<UserId>AIDA"), "{}", answer.text);
+    assert!(!answer.text.contains(&harness.key.0), "{}", answer.text);
 
     // Its signature is checked like any other, and refusals are XML too.
     let mut call = Call::query("sts", body);
@@ -376,4 +374,100 @@ async fn a_pull_request_named_by_id_is_asked_on_its_repository_and_destination()
     // An operation the reference does not know has no facts: the service answers it.
     let unknown = super::request_facts(&state, "codebuild", "Frobnicate", &input).await.unwrap();
     assert_eq!(unknown, None);
+}
+
+#[tokio::test]
+async fn get_access_key_last_used_reads_the_audit_trail() {
+    let harness = Harness::start().await;
+    let ask =
+        format!("Action=GetAccessKeyLastUsed&Version=2010-05-08&AccessKeyId={}", harness.key.0);
+    let never = harness.send(Call::query("iam", ask.as_bytes())).await;
+    assert_eq!(never.status, 200, "{}", never.text);
+    assert!(
+        never.text.contains(
+            "<AccessKeyLastUsed><ServiceName>N/A</ServiceName><Region>N/A</Region></AccessKeyLastUsed>"
+        ),
+        "{}",
+        never.text
+    );
+    // That call is in the trail once it is written: the key was last used for IAM, here.
+    assert!(harness.state.audit.flush(std::time::Duration::from_secs(60)).await);
+    let used = harness.send(Call::query("iam", ask.as_bytes())).await;
+    assert!(used.text.contains("<UserName>admin</UserName>"), "{}", used.text);
+    assert!(used.text.contains("<LastUsedDate>"), "{}", used.text);
+    assert!(
+        used.text.contains("<ServiceName>iam</ServiceName><Region>us-east-1</Region>"),
+        "{}",
+        used.text
+    );
+}
+
+#[tokio::test]
+async fn sts_assume_role_and_get_session_token_answer_their_xml() {
+    let harness = Harness::start().await;
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/admin"},"Action":"sts:AssumeRole"}]}"#;
+    let create = format!(
+        "Action=CreateRole&Version=2010-05-08&RoleName=deployer&AssumeRolePolicyDocument={}",
+        urlencoding(trust)
+    );
+    let created = harness.send(Call::query("iam", create.as_bytes())).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let arn = "arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fdeployer";
+    let assume = format!(
+        "Action=AssumeRole&Version=2011-06-15&RoleArn={arn}&RoleSessionName=release&DurationSeconds=900"
+    );
+    let assumed = harness.send(Call::query("sts", assume.as_bytes())).await;
+    assert_eq!(assumed.status, 200, "{}", assumed.text);
+    for part in [
+        "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>ASIA",
+        "<SessionToken>",
+        "<Expiration>",
+        "<Arn>arn:aws:sts::000000000000:assumed-role/deployer/release</Arn>",
+        ":release</AssumedRoleId>",
+    ] {
+        assert!(assumed.text.contains(part), "{part}: {}", assumed.text);
+    }
+    // Too long for the role; an unknown role, refused like an untrusted caller.
+    let long = assume.replace("DurationSeconds=900", "DurationSeconds=7200");
+    let refused = harness.send(Call::query("sts", long.as_bytes())).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(refused.text.contains("<Code>ValidationError</Code>"), "{}", refused.text);
+    let other = assume.replace("deployer", "nobody");
+    let refused = harness.send(Call::query("sts", other.as_bytes())).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert!(refused.text.contains("<Code>AccessDenied</Code>"), "{}", refused.text);
+    assert!(
+        refused.text.contains(
+            "User: arn:aws:iam::000000000000:user/admin is not authorized to perform: \
+             sts:AssumeRole on resource: arn:aws:iam::000000000000:role/nobody"
+        ),
+        "{}",
+        refused.text
+    );
+
+    let token = harness
+        .send(Call::query("sts", b"Action=GetSessionToken&Version=2011-06-15&DurationSeconds=900"))
+        .await;
+    assert_eq!(token.status, 200, "{}", token.text);
+    assert!(token.text.contains("<GetSessionTokenResult><Credentials><AccessKeyId>ASIA"));
+    // GetSessionToken needs no permission, but an explicit deny refuses it.
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"sts:GetSessionToken","Resource":"*"}]}"#;
+    let put = format!(
+        "Action=PutUserPolicy&Version=2010-05-08&UserName=admin&PolicyName=no-tokens&PolicyDocument={}",
+        urlencoding(deny)
+    );
+    let put = harness.send(Call::query("iam", put.as_bytes())).await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let refused =
+        harness.send(Call::query("sts", b"Action=GetSessionToken&Version=2011-06-15")).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert!(refused.text.contains("with an explicit deny"), "{}", refused.text);
+    let unknown =
+        harness.send(Call::query("sts", b"Action=AssumeRoleWithSAML&Version=2011-06-15")).await;
+    assert!(unknown.text.contains("<Code>InvalidAction</Code>"), "{}", unknown.text);
+}
+
+/// `text` percent-encoded for a form.
+fn urlencoding(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

@@ -31,14 +31,25 @@ pub(crate) fn host_name(host: &str) -> &str {
     host.split(':').next().unwrap_or(host)
 }
 
-/// The access key id a helper's user name stands for. The helper appends `%<session token>`
-/// for temporary credentials, which this server does not issue: those are refused.
+/// The access key id a helper's user name stands for (a long-term key's: temporary
+/// credentials' user names are [`session_credentials`]).
 pub(crate) fn access_key_id(user_name: &str) -> Option<String> {
     let decoded = percent_decode(user_name)?;
     let valid = !decoded.is_empty()
         && decoded.len() <= 128
         && decoded.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     valid.then_some(decoded)
+}
+
+/// The access key id and session token of a helper's user name for temporary credentials:
+/// the helper writes `<ASIA… key id>%<session token>`.
+pub(crate) fn session_credentials(user_name: &str) -> Option<(&str, &str)> {
+    let (key, token) = user_name.split_once('%')?;
+    let valid = key.starts_with("ASIA")
+        && key.len() <= 128
+        && key.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && !token.is_empty();
+    valid.then_some((key, token))
 }
 
 /// The parts of a credential-helper password.

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::auth::{
     access_key_id, basic_credentials, codecommit_signature, host_name, percent_decode,
-    split_codecommit_password,
+    session_credentials, split_codecommit_password,
 };
 use super::pkt::{CommandParser, Pkt, RefCommand, RefStatus, next_pkt, parse_report};
 use super::*;
@@ -236,8 +236,15 @@ fn the_credential_helper_password_is_the_one_awscli_computes() {
 
     assert_eq!(access_key_id("AKIAIOSFODNN7EXAMPLE").as_deref(), Some("AKIAIOSFODNN7EXAMPLE"));
     assert_eq!(access_key_id("AKIA%49OSFODNN7EXAMPLE").as_deref(), Some("AKIAIOSFODNN7EXAMPLE"));
-    // Temporary credentials (`%<session token>`) are not supported.
+    // Temporary credentials (`%<session token>`) are the session's key and token.
     assert_eq!(access_key_id("ASIAIOSFODNN7EXAMPLE%FQoGZXIvYXdzEJr"), None);
+    assert_eq!(
+        session_credentials("ASIAIOSFODNN7EXAMPLE%FQoGZXIvYXdzEJr+/="),
+        Some(("ASIAIOSFODNN7EXAMPLE", "FQoGZXIvYXdzEJr+/="))
+    );
+    assert_eq!(session_credentials("ASIAIOSFODNN7EXAMPLE%"), None);
+    assert_eq!(session_credentials("AKIA%49OSFODNN7EXAMPLE"), None);
+    assert_eq!(session_credentials("ASIAIOSFODNN7EXAMPLE"), None);
     assert_eq!(access_key_id("admin-at-123456"), None);
 }
 

@@ -22,6 +22,7 @@ mod readme;
 mod replicas;
 mod server;
 mod ssh;
+mod sts;
 mod support;
 mod trail;
 mod triggers;
