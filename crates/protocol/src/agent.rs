@@ -113,6 +113,10 @@ pub struct BuildJob {
     pub variables: Vec<EnvVariable>,
     /// Parameter and secret values the plan refers to, resolved by the server: reference → value.
     pub secrets: BTreeMap<String, String>,
+    /// The references the build's service role may not read: reference → why (naming the
+    /// role). The build fails in PROVISIONING with that message.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused_secrets: BTreeMap<String, String>,
     /// Run the build's commands inside bubblewrap (read-only host, writable workspace).
     pub sandbox: bool,
     /// `CODEBUILD_*` variables only the platform sets (`CODEBUILD_WEBHOOK_*` for a build a
