@@ -266,6 +266,13 @@ enum Step {
 }
 
 /// How a phase ended.
+/// The status code of a phase that failed through no fault of the build's commands: the
+/// build ends FAULT.
+const FAULT: &str = "FAULT";
+/// The status code of PROVISIONING when the build's service role may not read one of its
+/// parameters or secrets: the build ends FAULT.
+const ACCESS_DENIED: &str = "ACCESS_DENIED";
+
 enum PhaseEnd {
     Succeeded,
     Failed(PhaseContext),
@@ -407,6 +414,16 @@ impl Run<'_> {
             set(&mut env, &variable.name, variable.value.clone());
         }
         let mut secret_values = Vec::new();
+        // A reference the build's role may not read ends the build FAULT before any is read.
+        let references = self.plan.parameter_store.iter().chain(&self.plan.secrets_manager);
+        for reference in references {
+            if let Some(why) = secrets.refusal(&reference.reference) {
+                return Err(PhaseContext {
+                    status_code: ACCESS_DENIED.to_owned(),
+                    message: format!("{why}, for variable {}", reference.name),
+                });
+            }
+        }
         for reference in &self.plan.parameter_store {
             let value = secrets.parameter(&reference.reference).map_err(|err| PhaseContext {
                 status_code: "CLIENT_ERROR".to_owned(),
@@ -1058,7 +1075,7 @@ impl Run<'_> {
             PhaseEnd::Succeeded => (BuildStatus::Succeeded, None),
             PhaseEnd::Failed(context) => {
                 self.failed = true;
-                let status = if context.status_code == "FAULT" {
+                let status = if [FAULT, ACCESS_DENIED].contains(&context.status_code.as_str()) {
                     BuildStatus::Fault
                 } else {
                     BuildStatus::Failed

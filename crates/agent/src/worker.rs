@@ -404,6 +404,10 @@ impl SecretSource for JobSecrets {
     fn secret(&self, reference: &str) -> Result<String, String> {
         self.lookup(reference, || format!("secret `{reference}` was not resolved by the server"))
     }
+
+    fn refusal(&self, reference: &str) -> Option<String> {
+        self.refused.get(reference).cloned()
+    }
 }
 
 /// The directories of one job, under a fresh directory of the work root that is removed

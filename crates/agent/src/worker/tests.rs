@@ -737,6 +737,8 @@ fn job_secrets_are_looked_up_by_the_exact_reference() {
     assert!(secrets.secret("s").is_err());
     // A reference the build's role may not read says so, not that it was not found.
     assert_eq!(secrets.parameter("/prod/db"), Err(why.to_owned()));
+    assert_eq!(secrets.refusal("/prod/db"), Some(why.to_owned()));
+    assert_eq!(secrets.refusal("/p"), None);
     assert_eq!(
         secrets.parameter("/missing"),
         Err("parameter `/missing` was not resolved by the server".to_owned())
