@@ -90,6 +90,9 @@ pub struct BuildContext {
     /// nothing but the commit's files and `.git`), and this is
     /// `CODEBUILD_RESOLVED_SOURCE_VERSION`, without asking git either.
     pub source_commit: Option<String>,
+    /// Why the build's service role may not write its artifacts, when the server says so:
+    /// UPLOAD_ARTIFACTS then ends the build FAULT with it, packaging nothing.
+    pub refused_artifacts: Option<String>,
 }
 
 /// How much build output may be on its way to a consumer that has not handled it yet.
@@ -270,7 +273,8 @@ enum Step {
 /// build ends FAULT.
 const FAULT: &str = "FAULT";
 /// The status code of PROVISIONING when the build's service role may not read one of its
-/// parameters or secrets: the build ends FAULT.
+/// parameters or secrets, and of UPLOAD_ARTIFACTS when it may not write its artifacts: the
+/// build ends FAULT.
 const ACCESS_DENIED: &str = "ACCESS_DENIED";
 
 enum PhaseEnd {
@@ -885,6 +889,13 @@ impl Run<'_> {
         self.capture_exported().await;
         if self.interrupted.is_some() {
             return PhaseEnd::Interrupted;
+        }
+        let packages = self.plan.artifacts.is_some() || !self.plan.secondary_artifacts.is_empty();
+        if let Some(why) = self.context.refused_artifacts.as_ref().filter(|_| packages) {
+            return PhaseEnd::Failed(PhaseContext {
+                status_code: ACCESS_DENIED.to_owned(),
+                message: why.clone(),
+            });
         }
         let src_dir = self.context.work_dir.join("src");
         let mut failure: Option<PhaseContext> = None;

@@ -527,6 +527,7 @@ async fn run_job(
             .as_ref()
             .map(|it| format!("{}{}", shared.config.server.trim_end_matches('/'), it.path)),
         source_commit: job.source.as_ref().map(|it| it.commit.clone()),
+        refused_artifacts: job.refused_artifacts.clone(),
     };
     let secrets = JobSecrets { values: job.secrets.clone(), refused: job.refused_secrets.clone() };
 

@@ -238,10 +238,14 @@ pub async fn try_lease(
             .map_err(|_| bad("a queued job is damaged"))?;
         // Secrets are resolved now, not when the build was queued, so that they never sit in
         // the queue in plain text; those the build's service role may read.
-        let role = document.body["serviceRole"].as_str().unwrap_or_default().to_owned();
-        let resolved = crate::service_role::resolve_secrets(ctx, &job.plan, &role, now).await?;
-        job.secrets = resolved.values;
-        job.refused_secrets = resolved.refused;
+        // (And the role decides whether its S3 artifacts may be written.)
+        let role = document.body["serviceRole"].as_str().unwrap_or_default();
+        let artifacts = &document.body[INTERNAL]["artifacts"];
+        let gated =
+            crate::service_role::gate_job(ctx, &job.plan, artifacts, &job_id, role, now).await?;
+        job.secrets = gated.values;
+        job.refused_secrets = gated.refused;
+        job.refused_artifacts = gated.refused_artifacts;
         if job.plan.git_credential_helper {
             let (token, write) = build_token(&job, agent_id, now);
             job.git_token = Some(token);

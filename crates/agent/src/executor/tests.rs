@@ -60,6 +60,8 @@ struct Setup {
     secrets: BTreeMap<String, String>,
     /// References the build's role may not read: reference → why.
     refused: BTreeMap<String, String>,
+    /// `BuildContext::refused_artifacts`.
+    refused_artifacts: Option<String>,
     overrides: Vec<EnvVariable>,
     timeout: Duration,
     cache_dir: Option<PathBuf>,
@@ -77,6 +79,7 @@ impl Setup {
             files: Vec::new(),
             secrets: BTreeMap::new(),
             refused: BTreeMap::new(),
+            refused_artifacts: None,
             overrides: Vec::new(),
             timeout: Duration::from_secs(60),
             cache_dir: None,
@@ -148,6 +151,7 @@ impl Setup {
             source_version: None,
             source_repo_url: None,
             source_commit: self.source_commit.clone(),
+            refused_artifacts: self.refused_artifacts.clone(),
         };
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -690,6 +694,36 @@ phases:
         format!("ACCESS_DENIED: {why}, for variable PROD")
     );
     assert!(lines(&build.output).is_empty());
+}
+
+#[tokio::test]
+async fn artifacts_the_builds_role_may_not_write_end_it_fault_in_upload_artifacts() {
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands: [echo ran > out.txt]\nartifacts:\n  files: [out.txt]\n";
+    let mut setup = Setup::new(buildspec);
+    let why = "Role arn:aws:iam::000000000000:role/ci may not write object arn:aws:s3:::bucket/app.zip (s3:PutObject)";
+    setup.refused_artifacts = Some(why.to_owned());
+    let build = setup.run().await;
+    assert_eq!(build.status(), BuildStatus::Fault);
+    assert_eq!(
+        build.phases(),
+        [
+            "PROVISIONING SUCCEEDED",
+            "DOWNLOAD_SOURCE SUCCEEDED",
+            "INSTALL SUCCEEDED",
+            "PRE_BUILD SUCCEEDED",
+            "BUILD SUCCEEDED",
+            "POST_BUILD SUCCEEDED",
+            "UPLOAD_ARTIFACTS FAULT",
+            "FINALIZING SUCCEEDED"
+        ]
+    );
+    assert_eq!(build.context(PhaseType::UploadArtifacts), format!("ACCESS_DENIED: {why}"));
+    assert!(!build.artifacts.join("artifacts.zip").exists());
+
+    // A build with nothing to package writes nothing: the refusal does not apply.
+    let mut setup = Setup::new("version: 0.2\nphases:\n  build:\n    commands: [echo ran]\n");
+    setup.refused_artifacts = Some(why.to_owned());
+    assert_eq!(setup.run().await.status(), BuildStatus::Succeeded);
 }
 
 #[tokio::test]

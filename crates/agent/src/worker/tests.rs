@@ -367,6 +367,7 @@ fn job(id: &str, buildspec: &str) -> JobOffer {
             variables: Vec::new(),
             secrets: BTreeMap::new(),
             refused_secrets: BTreeMap::new(),
+            refused_artifacts: None,
             sandbox: false,
             platform_variables: Vec::new(),
             git_token: None,

@@ -1,10 +1,11 @@
 //! Tests of what a build may do as its service role: the ARNs it is asked about, the refusals'
-//! wording, and a plan's parameters and secrets resolved as the role allows (allowed, refused,
-//! the role missing, the role not trusting CodeBuild).
+//! wording, and a plan's parameters, secrets and S3 artifacts gated as the role allows (allowed,
+//! refused, the role missing, the role not trusting CodeBuild).
 
 use iam::policies::{self, PutRolePolicyRequest};
 use iam::roles::{self, CreateRoleRequest};
-use protocol::SecretReference;
+use protocol::{ArtifactSpec, SecretReference};
+use serde_json::json;
 
 use super::*;
 use crate::testing::test_context;
@@ -107,7 +108,7 @@ async fn a_plan_resolves_what_its_role_may_read() {
     );
     let role_arn = "arn:aws:iam::000000000000:role/ci";
     for setting in ["ci", role_arn] {
-        let resolved = resolve_secrets(&ctx, &plan, setting, 0).await.unwrap();
+        let resolved = gate_job(&ctx, &plan, &Value::Null, "p:1", setting, 0).await.unwrap();
         let values: Vec<(&str, &str)> =
             resolved.values.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         // A parameter that does not exist is left out (the executor says it was not found).
@@ -134,7 +135,7 @@ async fn a_plan_resolves_what_its_role_may_read() {
     }
 
     // A role that does not exist reads nothing, and says so.
-    let resolved = resolve_secrets(&ctx, &plan, "any", 0).await.unwrap();
+    let resolved = gate_job(&ctx, &plan, &Value::Null, "p:1", "any", 0).await.unwrap();
     assert!(resolved.values.is_empty());
     assert_eq!(resolved.refused.len(), 6);
     assert_eq!(
@@ -144,7 +145,7 @@ async fn a_plan_resolves_what_its_role_may_read() {
 
     // Nor does one that does not trust CodeBuild.
     role(&ctx, "pipeline", TRUST_PIPELINE, READ_DEV).await;
-    let resolved = resolve_secrets(&ctx, &plan, "pipeline", 0).await.unwrap();
+    let resolved = gate_job(&ctx, &plan, &Value::Null, "p:1", "pipeline", 0).await.unwrap();
     assert!(resolved.values.is_empty());
     assert!(
         resolved.refused["/dev/db"].starts_with(
@@ -155,6 +156,51 @@ async fn a_plan_resolves_what_its_role_may_read() {
     );
 
     // A plan without references asks nothing of its role, whatever it is.
-    let none = resolve_secrets(&ctx, &BuildPlan::default(), "any", 0).await.unwrap();
-    assert_eq!(none, Resolved::default());
+    let none = gate_job(&ctx, &BuildPlan::default(), &Value::Null, "p:1", "any", 0).await.unwrap();
+    assert_eq!(none, Gated::default());
+}
+
+#[test]
+fn s3_artifacts_are_written_to_location_path_and_name() {
+    let spec = ArtifactSpec::default();
+    let plan = BuildPlan {
+        artifacts: Some(spec.clone()),
+        secondary_artifacts: vec![("reports".to_owned(), spec.clone()), ("other".to_owned(), spec)],
+        ..BuildPlan::default()
+    };
+    let settings = json!({
+        "primary": { "type": "S3", "location": "bucket", "path": "out/", "name": "app.zip" },
+        "secondary": [
+            { "artifactIdentifier": "reports", "type": "S3", "location": "bucket", "namespaceType": "BUILD_ID" },
+            { "artifactIdentifier": "other", "type": "NO_ARTIFACTS" },
+        ],
+    });
+    assert_eq!(
+        artifact_objects(&settings, &plan, "p:1234"),
+        ["arn:aws:s3:::bucket/out/app.zip", "arn:aws:s3:::bucket/1234/reports.zip"]
+    );
+    // Nothing to package, nothing written.
+    assert!(artifact_objects(&settings, &BuildPlan::default(), "p:1234").is_empty());
+    let none = json!({ "primary": { "type": "NO_ARTIFACTS" }, "secondary": [] });
+    assert!(artifact_objects(&none, &plan, "p:1234").is_empty());
+}
+
+#[tokio::test]
+async fn s3_artifacts_need_put_object_on_their_object() {
+    let (ctx, _dir) = test_context().await;
+    let write_out = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::bucket/out/*"}]}"#;
+    role(&ctx, "ci", TRUST_CODEBUILD, write_out).await;
+    let plan = BuildPlan { artifacts: Some(ArtifactSpec::default()), ..BuildPlan::default() };
+    let settings = |path: &str| json!({ "primary": { "type": "S3", "location": "bucket", "path": path, "name": "app.zip" } });
+    let allowed = gate_job(&ctx, &plan, &settings("out"), "p:1", "ci", 0).await.unwrap();
+    assert_eq!(allowed, Gated::default());
+    let refused = gate_job(&ctx, &plan, &settings("prod"), "p:1", "ci", 0).await.unwrap();
+    assert_eq!(
+        refused.refused_artifacts.as_deref(),
+        Some(
+            "Role arn:aws:iam::000000000000:role/ci may not write object arn:aws:s3:::bucket/prod/app.zip (s3:PutObject)"
+        )
+    );
+    let missing = gate_job(&ctx, &plan, &settings("out"), "p:1", "gone", 0).await.unwrap();
+    assert!(missing.refused_artifacts.unwrap().contains("role/gone does not exist"));
 }

@@ -515,6 +515,25 @@ fn a_build_acts_as_its_service_role_and_may_read_only_what_it_allows() {
     let plain = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo plain\n";
     let id = start(&server, "nobody", &["--buildspec-override", plain]);
     assert_eq!(wait_for_build(&server, &id)["buildStatus"], "SUCCEEDED");
+
+    // Artifacts of type S3 need s3:PutObject on their object, which `ci` does not have.
+    let packaged = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo out > out.txt\nartifacts:\n  files: [out.txt]\n";
+    let source = serde_json::json!({ "type": "NO_SOURCE", "buildspec": packaged }).to_string();
+    server.create_project_with(
+        "s3",
+        &source,
+        &["--service-role", "ci", "--artifacts", "type=S3,location=bucket,path=out,name=app.zip"],
+    );
+    let id = start(&server, "s3", &[]);
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "FAULT", "{build}");
+    let phases = build["phases"].as_array().unwrap();
+    let upload = phases.iter().find(|it| it["phaseType"] == "UPLOAD_ARTIFACTS").unwrap();
+    assert_eq!(
+        upload["contexts"][0]["message"],
+        "Role arn:aws:iam::000000000000:role/ci may not write object arn:aws:s3:::bucket/out/app.zip (s3:PutObject)",
+        "{build}"
+    );
 }
 
 #[test]
