@@ -135,8 +135,8 @@ pub(crate) async fn create_token(state: &AppState, name: &str) -> Result<String,
     Ok(token)
 }
 
-/// The build and the user a build token acts for, while it is valid (see
-/// `codebuild::queue::build_token_holder`; `crate::auth` makes it a principal).
+/// The build a build token acts for (its initiator, its service role), while it is valid
+/// (see `codebuild::queue::build_token_holder`; `crate::auth` makes it a principal).
 pub(crate) async fn build_token_holder(
     state: &AppState,
     token: &str,
