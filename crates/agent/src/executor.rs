@@ -90,6 +90,9 @@ pub struct BuildContext {
     /// nothing but the commit's files and `.git`), and this is
     /// `CODEBUILD_RESOLVED_SOURCE_VERSION`, without asking git either.
     pub source_commit: Option<String>,
+    /// Why the build's service role may not write its artifacts, when the server says so:
+    /// UPLOAD_ARTIFACTS then ends the build FAULT with it, packaging nothing.
+    pub refused_artifacts: Option<String>,
 }
 
 /// How much build output may be on its way to a consumer that has not handled it yet.
@@ -266,6 +269,14 @@ enum Step {
 }
 
 /// How a phase ended.
+/// The status code of a phase that failed through no fault of the build's commands: the
+/// build ends FAULT.
+const FAULT: &str = "FAULT";
+/// The status code of PROVISIONING when the build's service role may not read one of its
+/// parameters or secrets, and of UPLOAD_ARTIFACTS when it may not write its artifacts: the
+/// build ends FAULT.
+const ACCESS_DENIED: &str = "ACCESS_DENIED";
+
 enum PhaseEnd {
     Succeeded,
     Failed(PhaseContext),
@@ -407,6 +418,16 @@ impl Run<'_> {
             set(&mut env, &variable.name, variable.value.clone());
         }
         let mut secret_values = Vec::new();
+        // A reference the build's role may not read ends the build FAULT before any is read.
+        let references = self.plan.parameter_store.iter().chain(&self.plan.secrets_manager);
+        for reference in references {
+            if let Some(why) = secrets.refusal(&reference.reference) {
+                return Err(PhaseContext {
+                    status_code: ACCESS_DENIED.to_owned(),
+                    message: format!("{why}, for variable {}", reference.name),
+                });
+            }
+        }
         for reference in &self.plan.parameter_store {
             let value = secrets.parameter(&reference.reference).map_err(|err| PhaseContext {
                 status_code: "CLIENT_ERROR".to_owned(),
@@ -869,6 +890,13 @@ impl Run<'_> {
         if self.interrupted.is_some() {
             return PhaseEnd::Interrupted;
         }
+        let packages = self.plan.artifacts.is_some() || !self.plan.secondary_artifacts.is_empty();
+        if let Some(why) = self.context.refused_artifacts.as_ref().filter(|_| packages) {
+            return PhaseEnd::Failed(PhaseContext {
+                status_code: ACCESS_DENIED.to_owned(),
+                message: why.clone(),
+            });
+        }
         let src_dir = self.context.work_dir.join("src");
         let mut failure: Option<PhaseContext> = None;
 
@@ -1058,7 +1086,7 @@ impl Run<'_> {
             PhaseEnd::Succeeded => (BuildStatus::Succeeded, None),
             PhaseEnd::Failed(context) => {
                 self.failed = true;
-                let status = if context.status_code == "FAULT" {
+                let status = if [FAULT, ACCESS_DENIED].contains(&context.status_code.as_str()) {
                     BuildStatus::Fault
                 } else {
                     BuildStatus::Failed

@@ -11,6 +11,13 @@ pub trait SecretSource: Send + Sync {
     /// The value for a secrets-manager reference
     /// `secret-id[:json-key[:version-stage[:version-id]]]`.
     fn secret(&self, reference: &str) -> Result<String, String>;
+
+    /// Why the build may not read the parameter or secret `reference` at all (the server's
+    /// answer when the build's service role does not allow it), if it may not. Nothing is
+    /// refused by default.
+    fn refusal(&self, _reference: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Secrets from a map of name to value: parameters by name, secrets by secret id.

@@ -378,24 +378,35 @@ impl Backoff {
     }
 }
 
-/// Secrets the server resolved for the job: reference → value. Lookups are exact: for a
+/// Secrets the server resolved for the job: reference → value, and the references the
+/// build's service role may not read: reference → why. Lookups are exact: for a
 /// secrets-manager reference with a JSON key, version stage or id, the server resolved the
 /// whole reference string, so that string is the key.
-struct JobSecrets(BTreeMap<String, String>);
+struct JobSecrets {
+    values: BTreeMap<String, String>,
+    refused: BTreeMap<String, String>,
+}
+
+impl JobSecrets {
+    fn lookup(&self, reference: &str, missing: impl FnOnce() -> String) -> Result<String, String> {
+        if let Some(why) = self.refused.get(reference) {
+            return Err(why.clone());
+        }
+        self.values.get(reference).cloned().ok_or_else(missing)
+    }
+}
 
 impl SecretSource for JobSecrets {
     fn parameter(&self, name: &str) -> Result<String, String> {
-        self.0
-            .get(name)
-            .cloned()
-            .ok_or_else(|| format!("parameter `{name}` was not resolved by the server"))
+        self.lookup(name, || format!("parameter `{name}` was not resolved by the server"))
     }
 
     fn secret(&self, reference: &str) -> Result<String, String> {
-        self.0
-            .get(reference)
-            .cloned()
-            .ok_or_else(|| format!("secret `{reference}` was not resolved by the server"))
+        self.lookup(reference, || format!("secret `{reference}` was not resolved by the server"))
+    }
+
+    fn refusal(&self, reference: &str) -> Option<String> {
+        self.refused.get(reference).cloned()
     }
 }
 
@@ -516,8 +527,9 @@ async fn run_job(
             .as_ref()
             .map(|it| format!("{}{}", shared.config.server.trim_end_matches('/'), it.path)),
         source_commit: job.source.as_ref().map(|it| it.commit.clone()),
+        refused_artifacts: job.refused_artifacts.clone(),
     };
-    let secrets = JobSecrets(job.secrets.clone());
+    let secrets = JobSecrets { values: job.secrets.clone(), refused: job.refused_secrets.clone() };
 
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);

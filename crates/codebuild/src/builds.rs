@@ -525,6 +525,8 @@ pub async fn plan_build(
                 plan,
                 variables: plan_variables,
                 secrets: BTreeMap::new(),
+                refused_secrets: BTreeMap::new(),
+                refused_artifacts: None,
                 sandbox: sandboxed(&project),
                 platform_variables: origin
                     .as_ref()

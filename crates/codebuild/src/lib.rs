@@ -5,7 +5,9 @@
 //! document, BatchGetBuilds, stop, retry, delete, the queued-timeout expiry), [`reports`]
 //! (report groups, reports, test cases), [`webhooks`] (the webhook operations and the loop
 //! body that starts builds for pushes) and [`queue`] (leasing a job with its build token,
-//! recording an agent's event batch, finishing, lease expiry, the queue report). Every
+//! recording an agent's event batch, finishing, lease expiry, the queue report) and
+//! [`service_role`] (what a build may do as its project's service role: the parameters and
+//! secrets it may read, the repositories its git token may reach). Every
 //! function takes a [`Context`] and the time (`now`, read once at the edge: the crate never
 //! reads the clock).
 //!
@@ -19,6 +21,7 @@ pub mod projects;
 pub mod queue;
 pub mod reports;
 mod repositories;
+pub mod service_role;
 pub mod webhooks;
 
 use std::path::PathBuf;
@@ -26,6 +29,7 @@ use std::sync::Arc;
 
 use engine::blob::BlobStore;
 use engine::store::Store;
+use iam::identity::Identity;
 use iam::secrets_store::SecretsStore;
 
 pub use repositories::{FileAt, Repositories, RepositoryError, RepositoryFuture};
@@ -37,6 +41,8 @@ pub struct Context {
     pub blobs: BlobStore,
     /// Where leasing resolves a build's parameters and secrets.
     pub secrets: SecretsStore,
+    /// The IAM roles builds act as (their project's `serviceRole`, see [`service_role`]).
+    pub identity: Identity,
     /// The region in ARNs.
     pub region: String,
     /// The account in ARNs.

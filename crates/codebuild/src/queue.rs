@@ -55,8 +55,13 @@ impl AgentError {
 impl From<StoreError> for AgentError {
     fn from(err: StoreError) -> AgentError {
         tracing::error!(%err, "agent API: store error");
-        AgentError { kind: AgentErrorKind::Internal, message: "internal error".to_owned() }
+        internal()
     }
+}
+
+/// `Internal`, for a failure the caller has logged.
+pub(crate) fn internal() -> AgentError {
+    AgentError { kind: AgentErrorKind::Internal, message: "internal error".to_owned() }
 }
 
 /// `BadRequest`.
@@ -86,9 +91,10 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// A token for one build's git commands (`git-credential-helper: yes`): it acts as the user
-/// who started the build, only while the build runs on the agent it was leased to (and never
-/// past its timeout). Only its hash is kept: the token, and the write that stores it, which
+/// A token for one build's git commands (`git-credential-helper: yes`): it acts as the
+/// build's service role (the repositories it may reach are those the role allows; git
+/// records the user who started the build as the pusher), only while the build runs on the
+/// agent it was leased to (and never past its timeout). Only its hash is kept: the token, and the write that stores it, which
 /// goes into the lease's transaction. The transaction that ends the build deletes it
 /// ([`end_build_tokens`]).
 fn build_token(job: &BuildJob, agent_id: &str, now: i64) -> (String, Write) {
@@ -117,15 +123,31 @@ pub fn end_build_tokens(build_id: &str) -> Write {
     Write::DeleteChildren { kind: BUILD_TOKEN.to_owned(), parent: build_id.to_owned() }
 }
 
-/// The build and the user a build token acts for, while it is valid: before its expiry, and
-/// while its build is in progress on the agent it was leased to. A token whose build has
-/// ended (or was leased again elsewhere) is deleted. (The server's `auth` makes it a principal.)
-pub async fn build_token_holder(ctx: &Context, token: &str, now: i64) -> Option<(String, String)> {
+/// Whom a valid build token stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildTokenHolder {
+    pub build_id: String,
+    /// The user who started the build.
+    pub initiator: String,
+    /// The build's `serviceRole` (a role name or ARN), whose policies decide what the token
+    /// may reach.
+    pub service_role: String,
+}
+
+/// The build a build token acts for, while it is valid: before its expiry, and while its
+/// build is in progress on the agent it was leased to. A token whose build has ended (or was
+/// leased again elsewhere) is deleted. (The server's `auth` makes it a principal.)
+pub async fn build_token_holder(ctx: &Context, token: &str, now: i64) -> Option<BuildTokenHolder> {
     let key = token_hash(token);
     let document = ctx.store.get(BUILD_TOKEN, &key).await.ok()??;
     let expires = document.body["expiresMs"].as_i64().unwrap_or(0);
     let build_id = document.body["buildId"].as_str().unwrap_or_default();
     let build = ctx.store.get(BUILD, build_id).await.ok()?;
+    let service_role = build
+        .as_ref()
+        .and_then(|it| it.body["serviceRole"].as_str())
+        .unwrap_or_default()
+        .to_owned();
     let running = build.is_some_and(|build| {
         build.body["buildComplete"] != true
             && build.body["buildStatus"] == "IN_PROGRESS"
@@ -138,8 +160,8 @@ pub async fn build_token_holder(ctx: &Context, token: &str, now: i64) -> Option<
         }
         return None;
     }
-    let user = document.body["user"].as_str()?.to_owned();
-    Some((build_id.to_owned(), user))
+    let initiator = document.body["user"].as_str()?.to_owned();
+    Some(BuildTokenHolder { build_id: build_id.to_owned(), initiator, service_role })
 }
 
 /// Leases the oldest job `agent_id` may take, at `now`: the job's lease, the build's record
@@ -215,8 +237,15 @@ pub async fn try_lease(
         let mut job: BuildJob = serde_json::from_value(leased.job.payload.clone())
             .map_err(|_| bad("a queued job is damaged"))?;
         // Secrets are resolved now, not when the build was queued, so that they never sit in
-        // the queue in plain text.
-        job.secrets = resolve_secrets(ctx, &job).await?;
+        // the queue in plain text; those the build's service role may read.
+        // (And the role decides whether its S3 artifacts may be written.)
+        let role = document.body["serviceRole"].as_str().unwrap_or_default();
+        let artifacts = &document.body[INTERNAL]["artifacts"];
+        let gated =
+            crate::service_role::gate_job(ctx, &job.plan, artifacts, &job_id, role, now).await?;
+        job.secrets = gated.values;
+        job.refused_secrets = gated.refused;
+        job.refused_artifacts = gated.refused_artifacts;
         if job.plan.git_credential_helper {
             let (token, write) = build_token(&job, agent_id, now);
             job.git_token = Some(token);
@@ -239,26 +268,6 @@ pub async fn try_lease(
         return Ok(Some(JobOffer { job_id, build: job }));
     }
     Ok(None)
-}
-
-/// Every parameter and secret the plan refers to, from the server's secret store. Missing
-/// ones are left out: the executor then fails the build in PROVISIONING, naming them.
-async fn resolve_secrets(
-    ctx: &Context,
-    job: &BuildJob,
-) -> Result<BTreeMap<String, String>, AgentError> {
-    let mut out = BTreeMap::new();
-    for reference in &job.plan.parameter_store {
-        if let Some(value) = ctx.secrets.get_parameter(&reference.reference).await? {
-            out.insert(reference.reference.clone(), value);
-        }
-    }
-    for reference in &job.plan.secrets_manager {
-        if let Some(value) = ctx.secrets.resolve_secret(&reference.reference).await? {
-            out.insert(reference.reference.clone(), value);
-        }
-    }
-    Ok(out)
 }
 
 /// Loads the build of a job leased to `agent_id`, or says it is not theirs any more.

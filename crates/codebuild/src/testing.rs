@@ -64,6 +64,7 @@ pub(crate) async fn test_context() -> (Context, tempfile::TempDir) {
     let blobs = engine::blob::BlobStore::local(&dir.path().join("blobs")).unwrap();
     let sealer = iam::crypto::SecretBox::load_or_create(&dir.path().join("key"), true).unwrap();
     let ctx = Context {
+        identity: iam::identity::Identity::new(store.clone(), sealer.clone(), "000000000000"),
         secrets: iam::secrets_store::SecretsStore::new(store.clone(), sealer),
         store,
         blobs,

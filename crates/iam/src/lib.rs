@@ -3,8 +3,8 @@
 //! [`users`], [`access_keys`], [`login_profiles`], [`groups`], [`ssh_keys`],
 //! [`service_credentials`], [`roles`], managed and inline [`policies`], [`simulation`],
 //! [`authorization_details`]), STS's temporary credentials ([`sessions`]), the policies that
-//! apply to a principal, cached for the server's every request ([`effective`]), the
-//! installation's sealing key ([`crypto`]),
+//! apply to a principal, cached for the server's every request ([`effective`]), a role as an
+//! AWS service acts as it ([`service_roles`]), the installation's sealing key ([`crypto`]),
 //! and the sealed parameters and secrets with the SSM and Secrets Manager operations that set
 //! them ([`secrets_store`]); the IAM policy documents that say who may do what, with their
 //! evaluation ([`policy`]); and AWS's tables of actions, resource types, condition keys and
@@ -33,6 +33,7 @@ pub mod policy;
 pub mod roles;
 pub mod secrets_store;
 pub mod service_credentials;
+pub mod service_roles;
 pub mod sessions;
 pub mod simulation;
 pub mod ssh_keys;

@@ -126,6 +126,12 @@ impl SecretsStore {
     }
 }
 
+/// The name of the secret a secrets-manager reference reads (its ARN is
+/// `arn:aws:secretsmanager:<region>:<account>:secret:<name>`, as Secrets Manager answers here).
+pub fn secret_name(reference: &str) -> &str {
+    split_reference(reference).0
+}
+
 /// The secret id and JSON key of a reference. The id may be an ARN, which holds colons.
 fn split_reference(reference: &str) -> (&str, Option<&str>) {
     let (id, rest) = if reference.starts_with("arn:") {

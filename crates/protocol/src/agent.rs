@@ -113,6 +113,14 @@ pub struct BuildJob {
     pub variables: Vec<EnvVariable>,
     /// Parameter and secret values the plan refers to, resolved by the server: reference → value.
     pub secrets: BTreeMap<String, String>,
+    /// The references the build's service role may not read: reference → why (naming the
+    /// role). The build fails in PROVISIONING with that message.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused_secrets: BTreeMap<String, String>,
+    /// Why the build's service role may not write its artifacts (to the S3 object it names),
+    /// if it may not: the build ends FAULT in UPLOAD_ARTIFACTS with that message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_artifacts: Option<String>,
     /// Run the build's commands inside bubblewrap (read-only host, writable workspace).
     pub sandbox: bool,
     /// `CODEBUILD_*` variables only the platform sets (`CODEBUILD_WEBHOOK_*` for a build a

@@ -135,16 +135,19 @@ pub(crate) async fn create_token(state: &AppState, name: &str) -> Result<String,
     Ok(token)
 }
 
-/// The build and the user a build token acts for, while it is valid (see
-/// `codebuild::queue::build_token_holder`; `crate::auth` makes it a principal).
-pub(crate) async fn build_token_holder(state: &AppState, token: &str) -> Option<(String, String)> {
+/// The build a build token acts for (its initiator, its service role), while it is valid
+/// (see `codebuild::queue::build_token_holder`; `crate::auth` makes it a principal).
+pub(crate) async fn build_token_holder(
+    state: &AppState,
+    token: &str,
+) -> Option<queue::BuildTokenHolder> {
     queue::build_token_holder(state.codebuild(), token, engine::clock::now_ms()).await
 }
 
 /// The user a build token acts as, while it is valid (see [`build_token_holder`]).
 #[cfg(test)]
 pub(crate) async fn build_token_user(state: &AppState, token: &str) -> Option<String> {
-    build_token_holder(state, token).await.map(|(_, user)| user)
+    build_token_holder(state, token).await.map(|it| it.initiator)
 }
 
 /// The name and hash of an agent token, when the token is valid (`crate::auth` makes it a

@@ -78,7 +78,7 @@ pub(crate) fn identity(state: &AppState, principal: &Principal) -> UserIdentity 
             UserIdentity::iam_user(account, name, key)
         }
         // A build's git token acts for the user who started the build.
-        Principal::Build { build_id, initiator } => UserIdentity {
+        Principal::Build { build_id, initiator, .. } => UserIdentity {
             identity_type: "AssumedRole".to_owned(),
             principal_id: Some(format!("{initiator}:{build_id}")),
             arn: Some(format!("arn:aws:sts::{account}:assumed-role/codebuild/{build_id}")),

@@ -3,7 +3,7 @@
 //!
 //! [`authenticate`] turns a request's parts and the kind of route it reached into a
 //! [`Principal`] — a user (with how they signed in), an agent, or a build's git token acting
-//! for its initiator — or an [`AuthError`]. No other code decides who a caller is: the
+//! as its project's service role — or an [`AuthError`]. No other code decides who a caller is: the
 //! credential stores (access keys and git credentials in `iam`'s `Identity`, agent and
 //! build tokens in `agent_api`, console sessions in `console::session`) only look credentials
 //! up. [`authorize`] then decides whether that principal may do what a request asks — its
@@ -35,9 +35,11 @@ pub(crate) enum Principal {
     User { name: String, via: SignIn },
     /// An agent, by its token's name; the token's hash binds it to the agents it registered.
     Agent { name: String, token_hash: String },
-    /// A build's own git token (`git-credential-helper: yes`), acting for the user who
-    /// started the build while the build runs on the agent that leased it.
-    Build { build_id: String, initiator: String },
+    /// A build's own git token (`git-credential-helper: yes`), acting as the build's service
+    /// role (`service_role`, a role name or ARN: its policies decide what the token reaches)
+    /// while the build runs on the agent that leased it; git records the user who started
+    /// the build (`initiator`) as the pusher.
+    Build { build_id: String, initiator: String, service_role: String },
 }
 
 /// How a user signed in.
@@ -295,9 +297,13 @@ async fn git_principal(
             Ok(None) => {}
             Err(err) => tracing::error!(%err, "looking up an agent token"),
         }
-        // A build's own token acts as the user who started it, while the build runs.
+        // A build's own token acts as its service role, while the build runs.
         return match crate::agent_api::build_token_holder(state, token).await {
-            Some((build_id, initiator)) => Ok(Principal::Build { build_id, initiator }),
+            Some(holder) => Ok(Principal::Build {
+                build_id: holder.build_id,
+                initiator: holder.initiator,
+                service_role: holder.service_role,
+            }),
             None => Err(AuthError::Invalid("unknown or ended build token")),
         };
     }
@@ -492,7 +498,8 @@ pub(crate) struct Denied {
 /// but the agent API's ([`authorize_agent_api`]).
 ///
 /// A user may do what their IAM policies allow ([`authorize_request`]), and never the agent
-/// API; agents and build tokens keep their fixed rules ([`fixed_rules`]).
+/// API; agents keep their fixed rules ([`fixed_rules`]); a build token only git, as far as
+/// its build's service role allows.
 pub(crate) async fn authorize(
     state: &AppState,
     principal: &Principal,
@@ -519,7 +526,9 @@ pub(crate) fn authorize_agent_api(
 /// `iam::effective`, cached) evaluated with `aws:username`, `aws:userid`, `aws:PrincipalArn`,
 /// `aws:PrincipalAccount`, `aws:CurrentTime`, `aws:EpochTime`, `aws:SecureTransport`
 /// (`false`: the server itself speaks plain HTTP) and `aws:MultiFactorAuthPresent` (`false`);
-/// the refusal is AWS's message. Agents and build tokens: [`fixed_rules`], on each resource.
+/// the refusal is AWS's message. Agents: [`fixed_rules`], on each resource. Build tokens:
+/// [`fixed_rules`], then their service role's policies with the same keys
+/// ([`authorize_build`]).
 pub(crate) async fn authorize_request(
     state: &AppState,
     principal: &Principal,
@@ -530,6 +539,9 @@ pub(crate) async fn authorize_request(
     let Principal::User { name, via } = principal else {
         for resource in resources {
             fixed_rules(principal, action, &Resource::Arn(resource))?;
+        }
+        if let Principal::Build { service_role, .. } = principal {
+            return authorize_build(state, service_role, action, resources, context).await;
         }
         return Ok(());
     };
@@ -577,16 +589,13 @@ pub(crate) async fn authorize_request(
     }
     let acting = session_principal.unwrap_or(&policies.principal);
     let session_policy = session.and_then(|it| it.session_policy.as_deref());
-    let mut keys = iam::policy::Context::new();
-    keys.insert("aws:SecureTransport", "false");
-    keys.insert("aws:MultiFactorAuthPresent", "false");
-    keys.set_time(now_ms.div_euclid(1000));
-    // A role's session is known to policies by its role's ARN (AWS's aws:PrincipalArn).
-    if let Some(ActsAs::Role { role_arn, .. }) = session.map(|it| &it.acts_as) {
+    let mut keys = request_keys(now_ms, context);
+    // A role's session is known to policies by its role's ARN (AWS's aws:PrincipalArn),
+    // unless the request's own keys say otherwise.
+    if let Some(ActsAs::Role { role_arn, .. }) = session.map(|it| &it.acts_as)
+        && !context.iter().any(|(key, _)| key.eq_ignore_ascii_case("aws:PrincipalArn"))
+    {
         keys.insert("aws:PrincipalArn", role_arn.clone());
-    }
-    for (key, values) in context {
-        keys.set(key, values.clone());
     }
     for resource in resources {
         let request = iam::policy::Request { principal: acting, action, resource, context: &keys };
@@ -603,10 +612,48 @@ pub(crate) async fn authorize_request(
     Ok(())
 }
 
+/// The keys every request has (`aws:SecureTransport`, `aws:MultiFactorAuthPresent`,
+/// `aws:CurrentTime`, `aws:EpochTime`) with the request's own.
+fn request_keys(now_ms: i64, context: &[(String, Vec<String>)]) -> iam::policy::Context {
+    let mut keys = iam::policy::Context::new();
+    keys.insert("aws:SecureTransport", "false");
+    keys.insert("aws:MultiFactorAuthPresent", "false");
+    keys.set_time(now_ms.div_euclid(1000));
+    for (key, values) in context {
+        keys.set(key, values.clone());
+    }
+    keys
+}
+
+/// A build token's request, past [`fixed_rules`]: what the build's service role (`setting`,
+/// a role name or ARN) allows, on every resource, as CodeBuild's role would be asked
+/// (`codebuild::service_role`). A role that does not exist or does not trust CodeBuild
+/// allows nothing.
+async fn authorize_build(
+    state: &AppState,
+    setting: &str,
+    action: &str,
+    resources: &[String],
+    context: &[(String, Vec<String>)],
+) -> Result<(), Denied> {
+    let now_ms = engine::clock::now_ms();
+    let role = codebuild::service_role::build_role(state.codebuild(), setting, now_ms)
+        .await
+        .map_err(|err| Denied { message: err.message })?;
+    let keys = request_keys(now_ms, context);
+    for resource in resources {
+        if let Err(refused) = role.check(action, resource, &keys) {
+            let message = codebuild::service_role::git_refusal(&role, refused, action, resource);
+            return Err(Denied { message });
+        }
+    }
+    Ok(())
+}
+
 /// The rules that do not depend on IAM policies: nobody but an agent performs the agent API's
 /// actions; agents may perform them (each only as the agents its token registered) and fetch
-/// sources; a build token only git, on the repositories its initiator may reach
-/// (`git::auth::may_reach`). A user passes them for every other action (their policies then
+/// sources; a build token only git, on repositories (its service role then decides which,
+/// [`authorize_build`]). A user passes them for every other action (their policies then
 /// decide).
 pub(crate) fn fixed_rules(
     principal: &Principal,
@@ -632,10 +679,8 @@ pub(crate) fn fixed_rules(
             }
             _ => false,
         },
-        Principal::Build { initiator, .. } => match (action, resource) {
-            (GIT_PULL | GIT_PUSH, Resource::Arn(arn)) => {
-                repository_name(arn).is_some_and(|repo| git_auth::may_reach(initiator, repo))
-            }
+        Principal::Build { .. } => match (action, resource) {
+            (GIT_PULL | GIT_PUSH, Resource::Arn(arn)) => repository_name(arn).is_some(),
             _ => false,
         },
     };

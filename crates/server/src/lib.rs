@@ -259,6 +259,7 @@ impl Server {
             store: store.clone(),
             blobs: blobs.clone(),
             secrets: secrets_store.clone(),
+            identity: identity.clone(),
             region: region.clone(),
             account: account.clone(),
             temp_dir: data_dir.join("tmp"),

@@ -164,6 +164,7 @@ async fn execute(args: BuildArgs, prepared: Prepared) -> ExitCode {
         source_version: None,
         source_repo_url: None,
         source_commit: None,
+        refused_artifacts: None,
     };
 
     let colour = std::io::stdout().is_terminal();

@@ -58,6 +58,10 @@ struct Setup {
     buildspec: &'static str,
     files: Vec<(&'static str, &'static str)>,
     secrets: BTreeMap<String, String>,
+    /// References the build's role may not read: reference → why.
+    refused: BTreeMap<String, String>,
+    /// `BuildContext::refused_artifacts`.
+    refused_artifacts: Option<String>,
     overrides: Vec<EnvVariable>,
     timeout: Duration,
     cache_dir: Option<PathBuf>,
@@ -74,6 +78,8 @@ impl Setup {
             buildspec,
             files: Vec::new(),
             secrets: BTreeMap::new(),
+            refused: BTreeMap::new(),
+            refused_artifacts: None,
             overrides: Vec::new(),
             timeout: Duration::from_secs(60),
             cache_dir: None,
@@ -145,6 +151,7 @@ impl Setup {
             source_version: None,
             source_repo_url: None,
             source_commit: self.source_commit.clone(),
+            refused_artifacts: self.refused_artifacts.clone(),
         };
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -157,7 +164,8 @@ impl Setup {
             // Keep the sender alive for the whole build.
             std::mem::forget(stop_tx);
         }
-        let secrets = MapSecrets::new(self.secrets.clone());
+        let secrets =
+            Refusing { values: MapSecrets::new(self.secrets.clone()), refused: self.refused };
         let result = run_build(&plan, &context, &secrets, events_tx, stop_rx).await;
         let mut output = String::new();
         while let Ok(event) = events_rx.try_recv() {
@@ -184,6 +192,27 @@ impl Setup {
             assert!(!source.exists(), "{} is still there", source.display());
         }
         Finished { result, output, artifacts, _temp: temp }
+    }
+}
+
+/// Secrets from a map, but those `refused` names the server refused (the build's role may not
+/// read them).
+struct Refusing {
+    values: MapSecrets,
+    refused: BTreeMap<String, String>,
+}
+
+impl crate::SecretSource for Refusing {
+    fn parameter(&self, name: &str) -> Result<String, String> {
+        self.values.parameter(name)
+    }
+
+    fn secret(&self, reference: &str) -> Result<String, String> {
+        self.values.secret(reference)
+    }
+
+    fn refusal(&self, reference: &str) -> Option<String> {
+        self.refused.get(reference).cloned()
     }
 }
 
@@ -638,6 +667,63 @@ phases:
         "CLIENT_ERROR: Secrets Manager error: secret `missing` not found (for variable TOKEN)"
     );
     assert!(lines(&build.output).is_empty());
+}
+
+#[tokio::test]
+async fn a_secret_the_builds_role_may_not_read_ends_it_fault_in_provisioning() {
+    let mut setup = Setup::new(
+        r#"
+version: 0.2
+env:
+  parameter-store:
+    DEV: /dev/db
+    PROD: /prod/db
+phases:
+  build:
+    commands: [echo ran]
+"#,
+    );
+    setup.secrets.insert("/dev/db".to_owned(), "dev".to_owned());
+    let why = "Role arn:aws:iam::000000000000:role/ci may not read parameter /prod/db (ssm:GetParameters)";
+    setup.refused.insert("/prod/db".to_owned(), why.to_owned());
+    let build = setup.run().await;
+    assert_eq!(build.status(), BuildStatus::Fault);
+    assert_eq!(build.phases(), ["PROVISIONING FAULT", "FINALIZING SUCCEEDED"]);
+    assert_eq!(
+        build.context(PhaseType::Provisioning),
+        format!("ACCESS_DENIED: {why}, for variable PROD")
+    );
+    assert!(lines(&build.output).is_empty());
+}
+
+#[tokio::test]
+async fn artifacts_the_builds_role_may_not_write_end_it_fault_in_upload_artifacts() {
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands: [echo ran > out.txt]\nartifacts:\n  files: [out.txt]\n";
+    let mut setup = Setup::new(buildspec);
+    let why = "Role arn:aws:iam::000000000000:role/ci may not write object arn:aws:s3:::bucket/app.zip (s3:PutObject)";
+    setup.refused_artifacts = Some(why.to_owned());
+    let build = setup.run().await;
+    assert_eq!(build.status(), BuildStatus::Fault);
+    assert_eq!(
+        build.phases(),
+        [
+            "PROVISIONING SUCCEEDED",
+            "DOWNLOAD_SOURCE SUCCEEDED",
+            "INSTALL SUCCEEDED",
+            "PRE_BUILD SUCCEEDED",
+            "BUILD SUCCEEDED",
+            "POST_BUILD SUCCEEDED",
+            "UPLOAD_ARTIFACTS FAULT",
+            "FINALIZING SUCCEEDED"
+        ]
+    );
+    assert_eq!(build.context(PhaseType::UploadArtifacts), format!("ACCESS_DENIED: {why}"));
+    assert!(!build.artifacts.join("artifacts.zip").exists());
+
+    // A build with nothing to package writes nothing: the refusal does not apply.
+    let mut setup = Setup::new("version: 0.2\nphases:\n  build:\n    commands: [echo ran]\n");
+    setup.refused_artifacts = Some(why.to_owned());
+    assert_eq!(setup.run().await.status(), BuildStatus::Succeeded);
 }
 
 #[tokio::test]

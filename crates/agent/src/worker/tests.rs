@@ -366,6 +366,8 @@ fn job(id: &str, buildspec: &str) -> JobOffer {
             plan: parsed.value.unwrap().plan,
             variables: Vec::new(),
             secrets: BTreeMap::new(),
+            refused_secrets: BTreeMap::new(),
+            refused_artifacts: None,
             sandbox: false,
             platform_variables: Vec::new(),
             git_token: None,
@@ -723,13 +725,25 @@ fn waiting_output_is_merged_not_dropped_when_too_much_waits() {
 #[test]
 fn job_secrets_are_looked_up_by_the_exact_reference() {
     use crate::secrets::SecretSource;
-    let secrets = super::JobSecrets(BTreeMap::from([
-        ("/p".to_owned(), "1".to_owned()),
-        ("s:key".to_owned(), "2".to_owned()),
-    ]));
+    let why = "Role arn:aws:iam::000000000000:role/ci may not read parameter /prod/db (ssm:GetParameters)";
+    let secrets = super::JobSecrets {
+        values: BTreeMap::from([
+            ("/p".to_owned(), "1".to_owned()),
+            ("s:key".to_owned(), "2".to_owned()),
+        ]),
+        refused: BTreeMap::from([("/prod/db".to_owned(), why.to_owned())]),
+    };
     assert_eq!(secrets.parameter("/p"), Ok("1".to_owned()));
     assert_eq!(secrets.secret("s:key"), Ok("2".to_owned()));
     assert!(secrets.secret("s").is_err());
+    // A reference the build's role may not read says so, not that it was not found.
+    assert_eq!(secrets.parameter("/prod/db"), Err(why.to_owned()));
+    assert_eq!(secrets.refusal("/prod/db"), Some(why.to_owned()));
+    assert_eq!(secrets.refusal("/p"), None);
+    assert_eq!(
+        secrets.parameter("/missing"),
+        Err("parameter `/missing` was not resolved by the server".to_owned())
+    );
 }
 
 #[test]

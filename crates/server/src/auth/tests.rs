@@ -157,7 +157,7 @@ async fn running_build_with_token(state: &AppState, agent_id: &str, token: &str)
         body,
     };
     let build = json!({
-        "id": "proj:1", "buildStatus": "IN_PROGRESS", "buildComplete": false,
+        "id": "proj:1", "buildStatus": "IN_PROGRESS", "buildComplete": false, "serviceRole": "ci",
         codebuild::builds::INTERNAL: { "agentId": agent_id },
     });
     let token = json!({
@@ -187,7 +187,11 @@ async fn git_takes_agent_and_build_tokens_while_they_are_valid() {
     running_build_with_token(&state, "agent-1", "slb_build").await;
     assert_eq!(
         via(&state, git, &bearer("slb_build")).await.unwrap(),
-        Principal::Build { build_id: "proj:1".into(), initiator: "admin".into() }
+        Principal::Build {
+            build_id: "proj:1".into(),
+            initiator: "admin".into(),
+            service_role: "ci".into()
+        }
     );
     assert!(matches!(via(&state, git, &bearer("slb_unknown")).await, Err(AuthError::Invalid(_))));
     // The build ends: its token is worth nothing.
@@ -294,6 +298,38 @@ async fn ask(
     }
 }
 
+/// CodeBuild's trust policy for a project's service role.
+const TRUST_CODEBUILD: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// A role `name` with the trust policy `trust` and the inline policy `policy`.
+async fn role(state: &AppState, name: &str, trust: &str, policy: &str) {
+    let create = iam::roles::CreateRoleRequest {
+        path: None,
+        role_name: name.into(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    };
+    iam::roles::create_role(&state.identity, create, 0).await.unwrap();
+    let put = iam::policies::PutRolePolicyRequest {
+        role_name: name.into(),
+        policy_name: "git".into(),
+        policy_document: policy.into(),
+    };
+    iam::policies::put_role_policy(&state.identity, put).await.unwrap();
+}
+
+/// A build token of the build `p:1`, acting as the role `role`.
+fn build_token(role: &str) -> Principal {
+    Principal::Build {
+        build_id: "p:1".into(),
+        initiator: "alice".into(),
+        service_role: role.into(),
+    }
+}
+
 /// The reading of a build's log, as the log routes ask it (BatchGetBuilds on its project).
 const READ_BUILD_LOG: &str = "codebuild:BatchGetBuilds";
 
@@ -307,7 +343,9 @@ async fn authorize_allows_what_each_principal_may_do() {
     let console = user(SignIn::ConsoleSession { csrf: "c".into() });
     let git_user = user(SignIn::GitCredentials { git_user_name: "alice-at-1".into() });
     let agent = Principal::Agent { name: "builder".into(), token_hash: "h1".into() };
-    let build = Principal::Build { build_id: "p:1".into(), initiator: "alice".into() };
+    let git = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["codecommit:GitPull","codecommit:GitPush","codecommit:GetFile"],"Resource":"*"}]}"#;
+    role(&state, "ci", TRUST_CODEBUILD, git).await;
+    let build = build_token("ci");
     let repo = Resource::Arn("arn:aws:codecommit:us-east-1:000000000000:app");
     let project = Resource::Arn("arn:aws:codebuild:us-east-1:000000000000:project/p");
     let any = Resource::Arn("*");
@@ -365,9 +403,11 @@ async fn authorize_allows_what_each_principal_may_do() {
 #[tokio::test]
 async fn a_request_is_refused_whole_for_one_resource_it_may_not_reach() {
     let (state, _dir, _) = state().await;
-    let build = Principal::Build { build_id: "p:1".into(), initiator: "alice".into() };
+    let git = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"codecommit:GitPull","Resource":"*"}]}"#;
+    role(&state, "ci", TRUST_CODEBUILD, git).await;
+    let build = build_token("ci");
     let repo = |name: &str| format!("arn:aws:codecommit:us-east-1:000000000000:{name}");
-    // A build's token reaches the repositories its initiator may: any, today; `*` is none.
+    // A build's token reaches the repositories its role may: any here; `*` is none.
     let facts = |resources: Vec<String>| RequestFacts {
         action: GIT_PULL.to_owned(),
         resources,
@@ -382,6 +422,60 @@ async fn a_request_is_refused_whole_for_one_resource_it_may_not_reach() {
     );
     // No resource at all is asked as `*`.
     assert!(authorize(&state, &build, &facts(Vec::new())).await.is_err());
+}
+
+/// A build token reaches what its build's service role allows: with the request's condition
+/// keys (`codecommit:References`), and nothing when the role is missing or does not trust
+/// CodeBuild.
+#[tokio::test]
+async fn a_build_token_acts_as_its_service_role() {
+    let (state, _dir, _) = state().await;
+    let repo = "arn:aws:codecommit:us-east-1:000000000000:app".to_owned();
+    let pull_and_push_features = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"codecommit:GitPull","Resource":"*"},{"Effect":"Allow","Action":"codecommit:GitPush","Resource":"*","Condition":{"StringLike":{"codecommit:References":"refs/heads/feature/*"}}}]}"#;
+    role(&state, "ci", TRUST_CODEBUILD, pull_and_push_features).await;
+    let pipeline_trust = TRUST_CODEBUILD.replace("codebuild", "codepipeline");
+    role(&state, "pipeline", &pipeline_trust, pull_and_push_features).await;
+    let facts = |action: &str, refs: &[&str]| RequestFacts {
+        action: action.to_owned(),
+        resources: vec![repo.clone()],
+        context: if refs.is_empty() {
+            Vec::new()
+        } else {
+            vec![(
+                "codecommit:References".to_owned(),
+                refs.iter().map(|it| (*it).to_owned()).collect(),
+            )]
+        },
+    };
+    let ci = build_token("ci");
+    let by_arn = build_token("arn:aws:iam::000000000000:role/ci");
+    for build in [&ci, &by_arn] {
+        assert!(authorize(&state, build, &facts(GIT_PULL, &[])).await.is_ok());
+        let feature = facts(GIT_PUSH, &["refs/heads/feature/x"]);
+        assert!(authorize(&state, build, &feature).await.is_ok());
+    }
+    let main = authorize(&state, &ci, &facts(GIT_PUSH, &["refs/heads/main"])).await.unwrap_err();
+    assert_eq!(
+        main.message,
+        "User: arn:aws:iam::000000000000:role/ci is not authorized to perform: codecommit:GitPush \
+         on resource: arn:aws:codecommit:us-east-1:000000000000:app because no identity-based \
+         policy allows the codecommit:GitPush action"
+    );
+    let missing = authorize(&state, &build_token("any"), &facts(GIT_PULL, &[])).await.unwrap_err();
+    assert_eq!(
+        missing.message,
+        "Role arn:aws:iam::000000000000:role/any does not exist, so the build may not reach \
+         arn:aws:codecommit:us-east-1:000000000000:app (codecommit:GitPull)"
+    );
+    let untrusted =
+        authorize(&state, &build_token("pipeline"), &facts(GIT_PULL, &[])).await.unwrap_err();
+    assert!(
+        untrusted.message.starts_with(
+            "Role arn:aws:iam::000000000000:role/pipeline does not trust codebuild.amazonaws.com"
+        ),
+        "{}",
+        untrusted.message
+    );
 }
 
 /// A user may do what their policies allow and nothing else, with AWS's refusal; a change

@@ -19,13 +19,6 @@ use awsapi::sigv4::{hmac, parse_amz_date, signing_key};
 /// The user names of agents (token holders), which may fetch but not push.
 pub(crate) const AGENT_USER_PREFIX: &str = "agent:";
 
-/// Whether `user` may reach the repository `repo` at all (asked by `crate::auth::authorize`
-/// for a build's git token). Every user may reach every repository until the authorization
-/// model comes.
-pub(crate) fn may_reach(_user: &str, _repo: &str) -> bool {
-    true
-}
-
 /// The host without its port, as the helper signs it (`netloc.split(':')[0]`).
 pub(crate) fn host_name(host: &str) -> &str {
     host.split(':').next().unwrap_or(host)

@@ -1,10 +1,12 @@
-//! `slipway build`: the contract of the issue, through the real binary.
+//! `slipway build`: the contract of the issue, through the real binary; and builds on the
+//! server acting as their project's service role.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::server::{RunningServer, log, start, wait_for_build};
 use crate::{Run, Sandbox, repository};
 
 fn report(sandbox: &Sandbox) -> Value {
@@ -439,4 +441,147 @@ fn sandboxed_local_builds_cannot_write_the_host() {
     run.expect_code(0);
     assert!(run.stdout.contains("\nhost-read-only\n"), "{}", run.stdout);
     assert!(sandbox.path("slipway-artifacts/artifacts.zip").is_file());
+}
+
+/// The PROVISIONING phase of a build, as BatchGetBuilds shows it.
+fn provisioning(build: &Value) -> &Value {
+    let phases = build["phases"].as_array().unwrap();
+    phases.iter().find(|it| it["phaseType"] == "PROVISIONING").unwrap()
+}
+
+#[test]
+fn a_build_acts_as_its_service_role_and_may_read_only_what_it_allows() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    let read_dev = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": "ssm:GetParameters",
+            "Resource": "arn:aws:ssm:us-east-1:000000000000:parameter/dev/*"
+        }]
+    })
+    .to_string();
+    server.create_service_role("ci", &[], Some(&read_dev));
+    for (name, value) in [("/dev/db", "dev-pass"), ("/prod/db", "prod-pass")] {
+        let put =
+            ["ssm", "put-parameter", "--name", name, "--value", value, "--type", "SecureString"];
+        server.aws(&put).expect_code(0);
+    }
+    let buildspec = |parameters: &str| {
+        format!(
+            "version: 0.2\nenv:\n  parameter-store:\n{parameters}phases:\n  build:\n    commands:\n      - echo \"read $DEV\"\n"
+        )
+    };
+    let source = |parameters: &str| {
+        serde_json::json!({ "type": "NO_SOURCE", "buildspec": buildspec(parameters) }).to_string()
+    };
+    let role = ["--service-role", "arn:aws:iam::000000000000:role/ci"];
+    server.create_project_with("dev", &source("    DEV: /dev/db\n"), &role);
+    server.create_project_with("prod", &source("    DEV: /dev/db\n    PROD: /prod/db\n"), &role);
+
+    // What the role allows is read (and masked).
+    let id = start(&server, "dev", &[]);
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
+    assert!(log(&server, &id).contains("\nread ***\n"));
+
+    // What it does not is refused, naming the parameter and the role, before any command runs.
+    let id = start(&server, "prod", &[]);
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "FAULT", "{build}");
+    let context = &provisioning(&build)["contexts"][0];
+    let message = context["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "Role arn:aws:iam::000000000000:role/ci may not read parameter /prod/db (ssm:GetParameters)"
+        ),
+        "{build}"
+    );
+    let text = log(&server, &id);
+    assert!(!text.contains("Running command"), "no command ran: {text}");
+
+    // A role that does not exist allows nothing, and the message says so; a build without
+    // parameters runs with it all the same.
+    server.create_project_with("nobody", &source("    DEV: /dev/db\n"), &["--service-role", "any"]);
+    let id = start(&server, "nobody", &[]);
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "FAULT", "{build}");
+    let message = provisioning(&build)["contexts"][0]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("Role arn:aws:iam::000000000000:role/any does not exist"),
+        "{message}"
+    );
+    let plain = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo plain\n";
+    let id = start(&server, "nobody", &["--buildspec-override", plain]);
+    assert_eq!(wait_for_build(&server, &id)["buildStatus"], "SUCCEEDED");
+
+    // Artifacts of type S3 need s3:PutObject on their object, which `ci` does not have.
+    let packaged = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo out > out.txt\nartifacts:\n  files: [out.txt]\n";
+    let source = serde_json::json!({ "type": "NO_SOURCE", "buildspec": packaged }).to_string();
+    server.create_project_with(
+        "s3",
+        &source,
+        &["--service-role", "ci", "--artifacts", "type=S3,location=bucket,path=out,name=app.zip"],
+    );
+    let id = start(&server, "s3", &[]);
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "FAULT", "{build}");
+    let phases = build["phases"].as_array().unwrap();
+    let upload = phases.iter().find(|it| it["phaseType"] == "UPLOAD_ARTIFACTS").unwrap();
+    assert_eq!(
+        upload["contexts"][0]["message"],
+        "Role arn:aws:iam::000000000000:role/ci may not write object arn:aws:s3:::bucket/out/app.zip (s3:PutObject)",
+        "{build}"
+    );
+}
+
+#[test]
+fn a_build_tokens_push_is_refused_when_its_role_does_not_allow_git_push() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    server.json(&["codecommit", "create-repository", "--repository-name", "app"]);
+    let work = sandbox.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    crate::support::git_ok(&work, &["init", "-q", "-b", "main"]);
+    crate::support::commit(&work, "data.txt", "shared data\n", "data");
+    let url = crate::support::push_url(&sandbox, &server, "app");
+    crate::support::git_ok(&work, &["push", "-q", &url, "main"]);
+
+    // The role may read repositories, not push to them.
+    server.create_service_role("reader", &["AWSCodeCommitReadOnly"], None);
+    let source = serde_json::json!({
+        "type": "CODECOMMIT",
+        "location": format!("{}/v1/repos/app", server.endpoint)
+    })
+    .to_string();
+    server.create_project_with("app", &source, &["--service-role", "reader"]);
+    let buildspec = "version: 0.2\nenv:\n  git-credential-helper: yes\nphases:\n  build:\n    commands:\n      - git clone -q \"$CODEBUILD_SOURCE_REPO_URL\" copy && cat copy/data.txt\n      - cd copy && git -c user.name=b -c user.email=b@example.com commit -q --allow-empty -m from-build && git push -q origin HEAD:from-build\n";
+    let id = start(&server, "app", &["--buildspec-override", buildspec]);
+    let build = wait_for_build(&server, &id);
+    assert_eq!(build["buildStatus"], "FAILED", "{build}");
+    let text = log(&server, &id);
+    assert!(text.contains("\nshared data\n"), "the role may pull: {text}");
+    let branches = server.json(&["codecommit", "list-branches", "--repository-name", "app"]);
+    assert_eq!(branches["branches"], serde_json::json!(["main"]));
+    // The refusal is in the audit trail, as AWS's message naming the role.
+    let events = server.json(&[
+        "cloudtrail",
+        "lookup-events",
+        "--lookup-attributes",
+        "AttributeKey=EventName,AttributeValue=GitPush",
+    ]);
+    let refused = events["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| it["CloudTrailEvent"].as_str().unwrap_or_default().to_owned())
+        .find(|it| it.contains("AccessDenied"))
+        .unwrap_or_else(|| panic!("no refused GitPush in {events}"));
+    assert!(
+        refused.contains(
+            "arn:aws:iam::000000000000:role/reader is not authorized to perform: codecommit:GitPush"
+        ),
+        "{refused}"
+    );
 }

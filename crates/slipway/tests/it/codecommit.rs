@@ -347,6 +347,8 @@ fn the_git_credential_helper_lets_build_commands_use_git_against_the_server() {
     let source =
         json!({ "type": "CODECOMMIT", "location": format!("{}/v1/repos/app", server.endpoint) })
             .to_string();
+    // The build's git token reaches what its service role allows.
+    server.create_service_role("r", &["AWSCodeCommitPowerUser"], None);
     server.create_project("app", &source);
     let commands = "    commands:\n      - git clone -q \"${CODEBUILD_SOURCE_REPO_URL%/v1/repos/*}/v1/repos/other\" other && cat other/data.txt\n      - cd other && git -c user.name=b -c user.email=b@example.com commit -q --allow-empty -m from-build && git push -q origin HEAD:from-build\n      - env | grep ^GIT_CONFIG_VALUE_0= || true\n";
     let with_helper =

@@ -144,6 +144,7 @@ fn two_replicas_serve_one_installation() {
         .expect_code(0);
     let buildspec = "version: 0.2\nenv:\n  secrets-manager:\n    TOKEN: ci/token\nphases:\n  build:\n    commands:\n      - '[ \"$TOKEN\" = s3cr3t-value ] && echo resolved-on-the-agent'\n";
     let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    first.create_service_role("r", &["SecretsManagerReadWrite"], None);
     first.create_project("shared", &source);
     // Started through the second (which has no agent), run by the first's agent; the
     // second's requests are signed with the admin's credentials, which are in the first's

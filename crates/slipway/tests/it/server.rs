@@ -133,6 +133,39 @@ impl RunningServer {
         self.aws(&args).expect_code(0);
     }
 
+    /// `aws iam create-role` of `name`, trusting CodeBuild (so that builds may act as it), and
+    /// `aws iam attach-role-policy` of each AWS-managed policy in `managed` (by name), and
+    /// `aws iam put-role-policy` of `inline` (a document) when given.
+    pub(crate) fn create_service_role(&self, name: &str, managed: &[&str], inline: Option<&str>) {
+        self.aws(&[
+            "iam",
+            "create-role",
+            "--role-name",
+            name,
+            "--assume-role-policy-document",
+            CODEBUILD_TRUST,
+        ])
+        .expect_code(0);
+        for policy in managed {
+            let arn = format!("arn:aws:iam::aws:policy/{policy}");
+            self.aws(&["iam", "attach-role-policy", "--role-name", name, "--policy-arn", &arn])
+                .expect_code(0);
+        }
+        if let Some(document) = inline {
+            self.aws(&[
+                "iam",
+                "put-role-policy",
+                "--role-name",
+                name,
+                "--policy-name",
+                "inline",
+                "--policy-document",
+                document,
+            ])
+            .expect_code(0);
+        }
+    }
+
     /// [`RunningServer::create_project_with`] with nothing extra.
     pub(crate) fn create_project(&self, name: &str, source: &str) {
         self.create_project_with(name, source, &[]);
@@ -171,6 +204,9 @@ fn http_get(endpoint: &str, path: &str) -> String {
     stream.read_to_string(&mut response).unwrap();
     response
 }
+
+/// The trust policy of a role CodeBuild may assume (a project's service role).
+pub(crate) const CODEBUILD_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 const BUILDSPEC: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hello\n";
 
@@ -451,6 +487,8 @@ reports:
     files: [reports/junit.xml]
 "#;
     let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    // The build acts as its service role, which must be allowed to read the parameter.
+    server.create_service_role("r", &["AmazonSSMReadOnlyAccess"], None);
     server
         .aws(&["codebuild", "create-project", "--name", "app", "--source", &source, "--artifacts", "type=NO_ARTIFACTS",
             "--environment", "type=LINUX_CONTAINER,image=local,computeType=BUILD_GENERAL1_SMALL,environmentVariables=[{name=GREETING,value=hello}]",

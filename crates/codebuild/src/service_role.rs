@@ -1,0 +1,207 @@
+//! What a build may do as its project's service role (`serviceRole`, a role name or ARN):
+//! the parameters (`ssm:GetParameters`) and secrets (`secretsmanager:GetSecretValue`) it may
+//! resolve and the S3 objects its artifacts of type `S3` would be written to (`s3:PutObject`),
+//! all decided when the build is leased ([`gate_job`]); and the repositories its git token
+//! may reach (`codecommit:GitPull` / `codecommit:GitPush`, decided by the server's `auth`
+//! with [`git_refusal`]). (The artifacts still go to the blob store: S3 is not served yet.)
+//!
+//! As in AWS, the build acts as the role only when the role exists and trusts CodeBuild's
+//! service principal (`iam::service_roles`); otherwise what the role gates is refused (the
+//! build itself still runs: its source is fetched with the agent's own token). A refusal names
+//! the role and what was refused ([`refusal`]), distinct from a reference that is not found.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use iam::policy::{Context as Keys, Decision};
+use iam::service_roles::{CODEBUILD, Refusal, ServiceRole};
+use protocol::BuildPlan;
+
+use crate::Context;
+use crate::queue::AgentError;
+
+/// The action a build's parameters are read with.
+pub const GET_PARAMETERS: &str = "ssm:GetParameters";
+/// The action a build's secrets are read with.
+pub const GET_SECRET_VALUE: &str = "secretsmanager:GetSecretValue";
+/// The action a build's artifacts are written to S3 with.
+pub const PUT_OBJECT: &str = "s3:PutObject";
+
+/// The role a build acts as, from the build's (or project's) `serviceRole`, at `now_ms`.
+pub async fn build_role(
+    ctx: &Context,
+    setting: &str,
+    now_ms: i64,
+) -> Result<ServiceRole, AgentError> {
+    ctx.identity.service_role(setting, CODEBUILD, now_ms).await.map_err(|err| {
+        tracing::error!(role = %setting, err = %err.message, "reading a build's service role");
+        crate::queue::internal()
+    })
+}
+
+/// The context keys of a build's own requests at `now_ms` (`aws:CurrentTime`, …).
+pub fn request_keys(now_ms: i64) -> Keys {
+    let mut keys = Keys::new();
+    keys.insert("aws:SecureTransport", "false");
+    keys.insert("aws:MultiFactorAuthPresent", "false");
+    keys.set_time(now_ms.div_euclid(1000));
+    keys
+}
+
+/// The ARN of the parameter `name` (or the name's own ARN): the name without its leading `/`.
+pub fn parameter_arn(ctx: &Context, name: &str) -> String {
+    if name.starts_with("arn:") {
+        return name.to_owned();
+    }
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    awsapi::arn::arn("ssm", &ctx.region, &ctx.account, &format!("parameter/{bare}"))
+}
+
+/// The ARN of the secret a secrets-manager reference reads.
+pub fn secret_arn(ctx: &Context, reference: &str) -> String {
+    let name = iam::secrets_store::secret_name(reference);
+    awsapi::arn::arn("secretsmanager", &ctx.region, &ctx.account, &format!("secret:{name}"))
+}
+
+/// Why `role` may not do `what` (`read parameter /prod/db`) with `action`, in one sentence
+/// naming the role.
+pub fn refusal(role: &ServiceRole, refused: Refusal, what: &str, action: &str) -> String {
+    let arn = role.arn();
+    match refused {
+        Refusal::Denied(Decision::ExplicitDeny) => {
+            format!("Role {arn} may not {what} ({action} is denied explicitly)")
+        }
+        Refusal::Denied(_) => format!("Role {arn} may not {what} ({action})"),
+        Refusal::Missing => {
+            format!("Role {arn} does not exist, so the build may not {what} ({action})")
+        }
+        Refusal::NotTrusted => format!(
+            "Role {arn} does not trust {CODEBUILD} (its trust policy does not let CodeBuild assume it), so the build may not {what} ({action})"
+        ),
+    }
+}
+
+/// Whether `role` may do `what` with `action` on `resource`: `Err` with [`refusal`]'s message.
+pub fn gate(
+    role: &ServiceRole,
+    keys: &Keys,
+    action: &str,
+    resource: &str,
+    what: &str,
+) -> Result<(), String> {
+    role.check(action, resource, keys).map_err(|refused| refusal(role, refused, what, action))
+}
+
+/// The message a build token's git request refused by its role is answered with: AWS's
+/// wording for a refused identity-based policy, or why the role cannot be used.
+pub fn git_refusal(role: &ServiceRole, refused: Refusal, action: &str, resource: &str) -> String {
+    match refused {
+        Refusal::Denied(decision) => {
+            iam::policy::refusal_message(role.arn(), action, resource, decision).unwrap_or_default()
+        }
+        Refusal::Missing | Refusal::NotTrusted => {
+            refusal(role, refused, &format!("reach {resource}"), action)
+        }
+    }
+}
+
+/// The S3 objects (their ARNs, `arn:aws:s3:::<location>/<path>/<name>`) a build's artifacts
+/// of type `S3` are written to: for the primary artifact and each secondary one the plan
+/// packages, when the project's artifact of that identifier (`artifacts`: the build's
+/// `{"primary", "secondary"}` settings) says `S3`. A `namespaceType` of `BUILD_ID` puts the
+/// build's id (its uuid) between path and name; without a `name`, the zip's own
+/// (`artifacts.zip`, `<identifier>.zip`).
+pub fn artifact_objects(artifacts: &Value, plan: &BuildPlan, build_id: &str) -> Vec<String> {
+    let mut wanted: Vec<(Option<&str>, &Value)> = Vec::new();
+    if plan.artifacts.is_some() {
+        wanted.push((None, &artifacts["primary"]));
+    }
+    for (identifier, _) in &plan.secondary_artifacts {
+        let setting = artifacts["secondary"]
+            .as_array()
+            .and_then(|all| all.iter().find(|it| it["artifactIdentifier"] == identifier.as_str()));
+        if let Some(setting) = setting {
+            wanted.push((Some(identifier), setting));
+        }
+    }
+    let uuid = build_id.split_once(':').map_or(build_id, |(_, uuid)| uuid);
+    let mut objects = Vec::new();
+    for (identifier, setting) in wanted {
+        let Some(bucket) = setting["location"].as_str().filter(|_| setting["type"] == "S3") else {
+            continue;
+        };
+        let file = identifier.map_or_else(|| "artifacts.zip".to_owned(), |id| format!("{id}.zip"));
+        let name = setting["name"].as_str().filter(|it| !it.is_empty()).unwrap_or(&file);
+        let mut parts = vec![bucket];
+        parts.extend(setting["path"].as_str().filter(|it| !it.is_empty()));
+        if setting["namespaceType"] == "BUILD_ID" {
+            parts.push(uuid);
+        }
+        parts.push(name);
+        let key = parts.iter().map(|it| it.trim_matches('/')).collect::<Vec<_>>().join("/");
+        objects.push(format!("arn:aws:s3:::{key}"));
+    }
+    objects
+}
+
+/// What a leased job may read and write as its role.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Gated {
+    /// Reference → value, for the parameters and secrets found.
+    pub values: BTreeMap<String, String>,
+    /// Reference → why the role may not read it.
+    pub refused: BTreeMap<String, String>,
+    /// Why the role may not write the first artifact object it may not write, if any.
+    pub refused_artifacts: Option<String>,
+}
+
+/// Every parameter and secret the plan refers to, from the server's secret store, that the
+/// build's role (`role_setting`) allows, and whether it may write its S3 artifacts
+/// ([`artifact_objects`] of the build's `artifacts` settings). Missing parameters and secrets
+/// are left out: the executor then fails the build in PROVISIONING, naming them; refused
+/// ones are never read, and the executor ends the build FAULT with the refusal (in
+/// PROVISIONING; for artifacts, in UPLOAD_ARTIFACTS). A plan that needs none of it asks
+/// nothing of its role, whatever the role is.
+pub async fn gate_job(
+    ctx: &Context,
+    plan: &BuildPlan,
+    artifacts: &Value,
+    build_id: &str,
+    role_setting: &str,
+    now_ms: i64,
+) -> Result<Gated, AgentError> {
+    let mut out = Gated::default();
+    let objects = artifact_objects(artifacts, plan, build_id);
+    if plan.parameter_store.is_empty() && plan.secrets_manager.is_empty() && objects.is_empty() {
+        return Ok(out);
+    }
+    let role = build_role(ctx, role_setting, now_ms).await?;
+    let keys = request_keys(now_ms);
+    for reference in &plan.parameter_store {
+        let name = &reference.reference;
+        let what = format!("read parameter {name}");
+        if let Err(why) = gate(&role, &keys, GET_PARAMETERS, &parameter_arn(ctx, name), &what) {
+            out.refused.insert(name.clone(), why);
+        } else if let Some(value) = ctx.secrets.get_parameter(name).await? {
+            out.values.insert(name.clone(), value);
+        }
+    }
+    for reference in &plan.secrets_manager {
+        let reference = &reference.reference;
+        let what = format!("read secret {}", iam::secrets_store::secret_name(reference));
+        let arn = secret_arn(ctx, reference);
+        if let Err(why) = gate(&role, &keys, GET_SECRET_VALUE, &arn, &what) {
+            out.refused.insert(reference.clone(), why);
+        } else if let Some(value) = ctx.secrets.resolve_secret(reference).await? {
+            out.values.insert(reference.clone(), value);
+        }
+    }
+    out.refused_artifacts = objects
+        .iter()
+        .find_map(|arn| gate(&role, &keys, PUT_OBJECT, arn, &format!("write object {arn}")).err());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
