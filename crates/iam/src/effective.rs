@@ -1,7 +1,8 @@
 //! The policies that apply to a principal, parsed, as the server asks for them on every
 //! request ([`Identity::user_policies`], [`Identity::role_policies`]): a user's inline and
 //! attached managed policies and those of each of their groups, a role's own, with the
-//! principal's ARN and id.
+//! principal's ARN and id. A user is also under the account-level branch protection policy
+//! (`policies::BRANCH_PROTECTION_POLICY`, written by `codecommit::protection`) when it exists.
 //!
 //! They are cached as access keys are ([`crate::identity`]): an entry is used only while no
 //! batch of this process has written a user, group, role or managed policy since it was read
@@ -242,6 +243,15 @@ impl Identity {
                     policies.push(NamedPolicy { id: arn.clone(), source, policy });
                 }
             }
+        }
+        // Every user is also under the account-level branch protection policy.
+        let arn = crate::policies::branch_protection_policy_arn(&self.account);
+        if kind == EntityKind::User
+            && !policies.iter().any(|it| it.id == arn)
+            && let Some(Managed::Local(record, _)) = self.managed_policy(&arn).await?
+            && let Some(policy) = record.default_document().and_then(|it| parse_stored(&arn, it))
+        {
+            policies.push(NamedPolicy { id: arn, source: SourceType::UserManaged, policy });
         }
         Ok(Some(EffectivePolicies { principal, policies }))
     }

@@ -417,7 +417,8 @@ pub(crate) fn authorize_agent_api(
 /// `iam::effective`, cached) evaluated with `aws:username`, `aws:userid`, `aws:PrincipalArn`,
 /// `aws:PrincipalAccount`, `aws:CurrentTime`, `aws:EpochTime`, `aws:SecureTransport`
 /// (`false`: the server itself speaks plain HTTP) and `aws:MultiFactorAuthPresent` (`false`);
-/// the refusal is AWS's message. Agents and build tokens: [`fixed_rules`], on each resource.
+/// the refusal is AWS's message. Agents and build tokens: [`fixed_rules`], on each resource;
+/// a build token's push also meets branch protection, as its initiator ([`branch_protection`]).
 pub(crate) async fn authorize_request(
     state: &AppState,
     principal: &Principal,
@@ -428,6 +429,9 @@ pub(crate) async fn authorize_request(
     let Principal::User { name, .. } = principal else {
         for resource in resources {
             fixed_rules(principal, action, &Resource::Arn(resource))?;
+        }
+        if let Principal::Build { initiator, .. } = principal {
+            return branch_protection(state, initiator, action, resources, context).await;
         }
         return Ok(());
     };
@@ -453,13 +457,7 @@ pub(crate) async fn authorize_request(
             return Err(refused(resources.first().map(String::as_str).unwrap_or("*")));
         }
     };
-    let mut keys = iam::policy::Context::new();
-    keys.insert("aws:SecureTransport", "false");
-    keys.insert("aws:MultiFactorAuthPresent", "false");
-    keys.set_time(now_ms.div_euclid(1000));
-    for (key, values) in context {
-        keys.set(key, values.clone());
-    }
+    let keys = request_keys(now_ms, context);
     for resource in resources {
         let request = iam::policy::Request {
             principal: &policies.principal,
@@ -469,6 +467,60 @@ pub(crate) async fn authorize_request(
         };
         let evaluation = iam::policy::evaluate(&policies.named(), &request);
         if let Some(message) = evaluation.refusal(&request) {
+            return Err(Denied { message });
+        }
+    }
+    Ok(())
+}
+
+/// The keys every request has, and the request's own `context`.
+fn request_keys(now_ms: i64, context: &[(String, Vec<String>)]) -> iam::policy::Context {
+    let mut keys = iam::policy::Context::new();
+    keys.insert("aws:SecureTransport", "false");
+    keys.insert("aws:MultiFactorAuthPresent", "false");
+    keys.set_time(now_ms.div_euclid(1000));
+    for (key, values) in context {
+        keys.set(key, values.clone());
+    }
+    keys
+}
+
+/// A build token's push acts for the build's initiator: the account-level branch protection
+/// policy (`iam::policies::BRANCH_PROTECTION_POLICY`) holds for it as for the initiator's own
+/// pushes. Only its explicit denies count (the fixed rules allowed the rest).
+async fn branch_protection(
+    state: &AppState,
+    initiator: &str,
+    action: &str,
+    resources: &[String],
+    context: &[(String, Vec<String>)],
+) -> Result<(), Denied> {
+    let now_ms = engine::clock::now_ms();
+    let policies = match state.identity.user_policies(initiator, now_ms).await {
+        Ok(Some(policies)) => policies,
+        Ok(None) => return Ok(()),
+        Err(err) => {
+            tracing::error!(user = %initiator, err = %err.message, "reading a user's policies");
+            let message = format!("the policies of {initiator} could not be read");
+            return Err(Denied { message });
+        }
+    };
+    let arn = iam::policies::branch_protection_policy_arn(&state.account);
+    let Some(protection) = policies.policies.iter().find(|it| it.id == arn) else {
+        return Ok(());
+    };
+    let keys = request_keys(now_ms, context);
+    for resource in resources {
+        let request = iam::policy::Request {
+            principal: &policies.principal,
+            action,
+            resource,
+            context: &keys,
+        };
+        let evaluation = iam::policy::evaluate(&[(&arn, &protection.policy)], &request);
+        if evaluation.decision == iam::policy::Decision::ExplicitDeny
+            && let Some(message) = evaluation.refusal(&request)
+        {
             return Err(Denied { message });
         }
     }
