@@ -296,3 +296,113 @@ async fn the_hook_tells_fast_forwards_from_force_pushes_and_fails_closed() {
         run_hook(&dir, Some(&dir.join("missing")), &format!("{one} {two} refs/heads/x\n"));
     assert!(!ok && stderr.contains("could not be checked"), "{stderr}");
 }
+
+/// The statements of the account-level policy as stored (none when there is no policy).
+async fn stored_statements(ctx: &Context) -> Vec<Value> {
+    let Some(document) = ctx.store.get(POLICY, BRANCH_PROTECTION_POLICY).await.unwrap() else {
+        return Vec::new();
+    };
+    assert_eq!(document.body["path"], "/slipway/");
+    let record: iam::policies::PolicyRecord = serde_json::from_value(document.body).unwrap();
+    let policy: Value = serde_json::from_str(record.default_document().unwrap()).unwrap();
+    policy["Statement"].as_array().unwrap().clone()
+}
+
+fn resources(statements: &[Value]) -> Vec<&str> {
+    statements.iter().map(|it| it["Resource"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn every_rule_change_rewrites_the_policy_and_repositories_take_theirs_along() {
+    let (ctx, _dir) = crate::test_context("us-east-1").await;
+    let caller =
+        awsapi::Caller { user: "admin".to_owned(), access_key_id: String::new(), host: "h".into() };
+    for name in ["web", "api"] {
+        let input = crate::api::CreateRepositoryInput {
+            repository_name: Some(name.to_owned()),
+            ..Default::default()
+        };
+        crate::api::create_repository(&ctx, &caller, input, 0).await.unwrap();
+    }
+    let alice = Document {
+        kind: USER.to_owned(),
+        key: "alice".to_owned(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body: json!({}),
+    };
+    ctx.store.apply(vec![Write::Insert(alice)]).await.unwrap();
+    let arn = |repo: &str| format!("arn:aws:codecommit:us-east-1:000000000000:{repo}");
+
+    set_rule(&ctx, "web", rule("main", Some(&["alice"]), None, None)).await.unwrap();
+    set_rule(&ctx, "api", rule("keep", None, Some(&[]), Some(&[]))).await.unwrap();
+    let statements = stored_statements(&ctx).await;
+    assert_eq!(resources(&statements), [arn("api"), arn("web")]);
+    assert_eq!(statements[0]["Action"], json!(["codecommit:DeleteBranch"]));
+    assert_eq!(shown_statements(&ctx, "web").await.unwrap(), statements[1..]);
+    // Setting the same rule again writes no new version.
+    let version = |ctx: &Context| {
+        let ctx = ctx.clone();
+        async move {
+            let document = ctx.store.get(POLICY, BRANCH_PROTECTION_POLICY).await.unwrap();
+            document.unwrap().body["defaultVersionId"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(version(&ctx).await, "v2");
+    set_rule(&ctx, "web", rule("main", Some(&["alice"]), None, None)).await.unwrap();
+    assert_eq!(version(&ctx).await, "v2");
+
+    // A renamed repository's statements name its new ARN; a deleted one's go.
+    let rename = crate::api::UpdateRepositoryNameInput {
+        old_name: Some("web".to_owned()),
+        new_name: Some("site".to_owned()),
+    };
+    crate::api::update_repository_name(&ctx, rename).await.unwrap();
+    assert_eq!(resources(&stored_statements(&ctx).await), [arn("api"), arn("site")]);
+    let delete = crate::api::DeleteRepositoryInput { repository_name: Some("api".to_owned()) };
+    crate::api::delete_repository(&ctx, delete).await.unwrap();
+    assert_eq!(resources(&stored_statements(&ctx).await), [arn("site")]);
+    // The last rule gone, so is the policy.
+    assert!(remove_rule(&ctx, "site", "main").await.unwrap());
+    assert!(ctx.store.get(POLICY, BRANCH_PROTECTION_POLICY).await.unwrap().is_none());
+    assert!(shown_statements(&ctx, "site").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn rules_stored_before_they_were_policy_are_written_as_policy_once() {
+    let (ctx, _dir) = crate::test_context("us-east-1").await;
+    let document = |kind: &str, key: &str, body: Value| Document {
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body,
+    };
+    // What an older installation has: its installation document and rules, no policy.
+    let old_rules = json!({ "rules": [ { "branch": "main", "push": ["alice"] } ] });
+    let writes = vec![
+        Write::Insert(document(INSTALLATION, "key", json!({ "fingerprint": "f" }))),
+        Write::Insert(document(BRANCH_PROTECTION, "web", old_rules)),
+    ];
+    ctx.store.apply(writes).await.unwrap();
+    assert!(stored_statements(&ctx).await.is_empty());
+    assert!(convert_rules_to_policy(&ctx, "key").await.unwrap());
+    let statements = stored_statements(&ctx).await;
+    assert_eq!(resources(&statements), ["arn:aws:codecommit:us-east-1:000000000000:web"]);
+    let marker = ctx.store.get(INSTALLATION, "key").await.unwrap().unwrap();
+    assert!(marker.body[CONVERTED_MARKER].is_i64(), "{}", marker.body);
+    assert_eq!(marker.body["fingerprint"], "f");
+    // Once: a policy removed since is not written again; no installation, nothing done.
+    ctx.store
+        .apply(vec![Write::Delete {
+            kind: POLICY.to_owned(),
+            key: BRANCH_PROTECTION_POLICY.into(),
+        }])
+        .await
+        .unwrap();
+    assert!(!convert_rules_to_policy(&ctx, "key").await.unwrap());
+    assert!(stored_statements(&ctx).await.is_empty());
+    assert!(!convert_rules_to_policy(&ctx, "other").await.unwrap());
+}
