@@ -248,18 +248,16 @@ fn refused_push(commands: &[RefCommand], capabilities: &[String], reason: &str) 
     report.push_str("0000");
     let body = if has("side-band-64k") || has("side-band") {
         // Side-band packets carry at most 1000 bytes with plain side-band; split to fit.
-        let mut banded = String::new();
-        let bytes = report.as_bytes();
-        for chunk in bytes.chunks(990) {
-            let mut packet = vec![1u8];
-            packet.extend_from_slice(chunk);
-            banded.push_str(&format!("{:04x}", packet.len() + 4));
-            banded.push_str(&String::from_utf8_lossy(&packet));
+        let mut banded = Vec::new();
+        for chunk in report.as_bytes().chunks(990) {
+            banded.extend_from_slice(format!("{:04x}", chunk.len() + 5).as_bytes());
+            banded.push(1);
+            banded.extend_from_slice(chunk);
         }
-        banded.push_str("0000");
+        banded.extend_from_slice(b"0000");
         banded
     } else {
-        report
+        report.into_bytes()
     };
     with_git_headers(Response::new(Body::from(body)), Service::ReceivePack, "result")
 }
