@@ -256,8 +256,8 @@ pub const CONVERTED_MARKER: &str = "branchProtectionWrittenAsPolicy";
 
 /// Once per installation (the marker [`CONVERTED_MARKER`] in the installation document
 /// `installation_key`): writes the account-level policy from the rules that exist, in one
-/// transaction with the marker. Whether it was done now (`false` when it was before, or there
-/// is no installation document).
+/// transaction with the marker. Whether a policy was written now (`false` when there were no
+/// rules, when it was done before, or when there is no installation document).
 pub async fn convert_rules_to_policy(
     ctx: &Context,
     installation_key: &str,
@@ -269,11 +269,12 @@ pub async fn convert_rules_to_policy(
         return Ok(false);
     }
     let mut writes: Vec<Write> = policy_write(ctx, |_| {}).await?.into_iter().collect();
+    let written = !writes.is_empty();
     marker.body[CONVERTED_MARKER] = json!(engine::clock::now_ms());
     let version = marker.version;
     writes.push(Write::Update { document: marker, expected_version: version });
     ctx.store.apply(writes).await?;
-    Ok(true)
+    Ok(written)
 }
 
 /// The statements of the account-level policy, as stored, that protect `repo`'s branches

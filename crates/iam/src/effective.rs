@@ -245,15 +245,26 @@ impl Identity {
             }
         }
         // Every user is also under the account-level branch protection policy.
-        let arn = crate::policies::branch_protection_policy_arn(&self.account);
         if kind == EntityKind::User
-            && !policies.iter().any(|it| it.id == arn)
-            && let Some(Managed::Local(record, _)) = self.managed_policy(&arn).await?
-            && let Some(policy) = record.default_document().and_then(|it| parse_stored(&arn, it))
+            && let Some(protection) = self.branch_protection_policy().await?
+            && !policies.iter().any(|it| it.id == protection.id)
         {
-            policies.push(NamedPolicy { id: arn, source: SourceType::UserManaged, policy });
+            policies.push(protection);
         }
         Ok(Some(EffectivePolicies { principal, policies }))
+    }
+
+    /// The account-level branch protection policy
+    /// (`policies::BRANCH_PROTECTION_POLICY`), read from the store now (not cached: the
+    /// server asks for it afresh for each request that moves a branch, so that a rule set by
+    /// another process holds at once), parsed; `None` when there is none.
+    pub async fn branch_protection_policy(&self) -> Result<Option<NamedPolicy>, awsapi::ApiError> {
+        let arn = crate::policies::branch_protection_policy_arn(&self.account);
+        let Some(Managed::Local(record, _)) = self.managed_policy(&arn).await? else {
+            return Ok(None);
+        };
+        let policy = record.default_document().and_then(|it| parse_stored(&arn, it));
+        Ok(policy.map(|policy| NamedPolicy { id: arn, source: SourceType::UserManaged, policy }))
     }
 }
 

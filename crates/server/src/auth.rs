@@ -417,7 +417,9 @@ pub(crate) fn authorize_agent_api(
 /// `iam::effective`, cached) evaluated with `aws:username`, `aws:userid`, `aws:PrincipalArn`,
 /// `aws:PrincipalAccount`, `aws:CurrentTime`, `aws:EpochTime`, `aws:SecureTransport`
 /// (`false`: the server itself speaks plain HTTP) and `aws:MultiFactorAuthPresent` (`false`);
-/// the refusal is AWS's message. Agents and build tokens: [`fixed_rules`], on each resource;
+/// the refusal is AWS's message; a request that moves a branch (it sets
+/// `codecommit:References`) meets the branch protection policy read afresh
+/// ([`fresh_branch_protection`]). Agents and build tokens: [`fixed_rules`], on each resource;
 /// a build token's push also meets branch protection, as its initiator ([`branch_protection`]).
 pub(crate) async fn authorize_request(
     state: &AppState,
@@ -458,6 +460,18 @@ pub(crate) async fn authorize_request(
         }
     };
     let keys = request_keys(now_ms, context);
+    let mut named = policies.named();
+    // A request that moves a branch meets the branch protection policy as it is now.
+    let protection = if moves_a_branch(context) {
+        Some(fresh_branch_protection(state, name).await?)
+    } else {
+        None
+    };
+    let arn = protection_arn(state);
+    if let Some(protection) = &protection {
+        named.retain(|(id, _)| *id != arn);
+        named.extend(protection.as_ref().map(|it| (it.id.as_str(), &*it.policy)));
+    }
     for resource in resources {
         let request = iam::policy::Request {
             principal: &policies.principal,
@@ -465,7 +479,7 @@ pub(crate) async fn authorize_request(
             resource,
             context: &keys,
         };
-        let evaluation = iam::policy::evaluate(&policies.named(), &request);
+        let evaluation = iam::policy::evaluate(&named, &request);
         if let Some(message) = evaluation.refusal(&request) {
             return Err(Denied { message });
         }
@@ -483,6 +497,32 @@ fn request_keys(now_ms: i64, context: &[(String, Vec<String>)]) -> iam::policy::
         keys.set(key, values.clone());
     }
     keys
+}
+
+/// Whether a request moves a branch: it names the refs it moves (`codecommit:References`),
+/// which is what branch protection decides on.
+fn moves_a_branch(context: &[(String, Vec<String>)]) -> bool {
+    context.iter().any(|(key, values)| {
+        key.eq_ignore_ascii_case("codecommit:References") && !values.is_empty()
+    })
+}
+
+fn protection_arn(state: &AppState) -> String {
+    iam::policies::branch_protection_policy_arn(&state.account)
+}
+
+/// The branch protection policy read now (`Identity::branch_protection_policy`): the
+/// policies are cached for up to a second, but a rule `slipway branch-protection` sets from
+/// another process holds for the very next push, as the rules always did. A read that fails
+/// refuses (for `user`'s request).
+async fn fresh_branch_protection(
+    state: &AppState,
+    user: &str,
+) -> Result<Option<iam::effective::NamedPolicy>, Denied> {
+    state.identity.branch_protection_policy().await.map_err(|err| {
+        tracing::error!(user = %user, err = %err.message, "reading the branch protection policy");
+        Denied { message: "the branch protection policy could not be read".to_owned() }
+    })
 }
 
 /// A build token's push acts for the build's initiator: the account-level branch protection
@@ -505,8 +545,10 @@ async fn branch_protection(
             return Err(Denied { message });
         }
     };
-    let arn = iam::policies::branch_protection_policy_arn(&state.account);
-    let Some(protection) = policies.policies.iter().find(|it| it.id == arn) else {
+    if !moves_a_branch(context) {
+        return Ok(());
+    }
+    let Some(protection) = fresh_branch_protection(state, initiator).await? else {
         return Ok(());
     };
     let keys = request_keys(now_ms, context);
@@ -517,7 +559,7 @@ async fn branch_protection(
             resource,
             context: &keys,
         };
-        let evaluation = iam::policy::evaluate(&[(&arn, &protection.policy)], &request);
+        let evaluation = iam::policy::evaluate(&[(&protection.id, &protection.policy)], &request);
         if evaluation.decision == iam::policy::Decision::ExplicitDeny
             && let Some(message) = evaluation.refusal(&request)
         {

@@ -230,36 +230,49 @@ async fn denial(
     Ok(Some(denied))
 }
 
-/// A refused push's answer, in git's own protocol when the client asked for a status report
-/// (as every git does): `unpack ok`, then `ng <ref> <reason>` for each ref of the push (it is
-/// refused whole), in side-band 1 when the client asked for side-band, so that git shows
-/// `! [remote rejected] <ref> (<reason>)`. Otherwise a 403 with the reason.
+/// A refused push's answer over HTTP: [`refusal_report`] when the client asked for a status
+/// report (as every git does), otherwise a 403 with the reason.
 fn refused_push(commands: &[RefCommand], capabilities: &[String], reason: &str) -> Response {
+    match refusal_report(commands, capabilities, reason) {
+        Some(report) => {
+            with_git_headers(Response::new(Body::from(report)), Service::ReceivePack, "result")
+        }
+        None => (StatusCode::FORBIDDEN, format!("{reason}\n")).into_response(),
+    }
+}
+
+/// What receive-pack would answer a push refused whole, over HTTP and SSH alike: `unpack ok`,
+/// then `ng <ref> <reason>` for each of its refs, in side-band 1 when the client asked for
+/// side-band, so that git shows `! [remote rejected] <ref> (<reason>)`. `None` when the
+/// client asked for no status report.
+pub(crate) fn refusal_report(
+    commands: &[RefCommand],
+    capabilities: &[String],
+    reason: &str,
+) -> Option<Vec<u8>> {
     let has = |name: &str| capabilities.iter().any(|it| it == name);
     if !has("report-status") && !has("report-status-v2") {
-        return (StatusCode::FORBIDDEN, format!("{reason}\n")).into_response();
+        return None;
     }
     // One line of text per reason: the pkt-line must not break.
-    let reason = reason.replace(['\n', '\r'], " ");
+    let reason = reason.trim_end().replace(['\n', '\r'], " ");
     let mut report = pkt_line("unpack ok\n");
     for command in commands {
         report.push_str(&pkt_line(&format!("ng {} {reason}\n", command.name)));
     }
     report.push_str("0000");
-    let body = if has("side-band-64k") || has("side-band") {
-        // Side-band packets carry at most 1000 bytes with plain side-band; split to fit.
-        let mut banded = Vec::new();
-        for chunk in report.as_bytes().chunks(990) {
-            banded.extend_from_slice(format!("{:04x}", chunk.len() + 5).as_bytes());
-            banded.push(1);
-            banded.extend_from_slice(chunk);
-        }
-        banded.extend_from_slice(b"0000");
-        banded
-    } else {
-        report.into_bytes()
-    };
-    with_git_headers(Response::new(Body::from(body)), Service::ReceivePack, "result")
+    if !has("side-band-64k") && !has("side-band") {
+        return Some(report.into_bytes());
+    }
+    // Side-band packets carry at most 1000 bytes with plain side-band; split to fit.
+    let mut banded = Vec::new();
+    for chunk in report.as_bytes().chunks(990) {
+        banded.extend_from_slice(format!("{:04x}", chunk.len() + 5).as_bytes());
+        banded.push(1);
+        banded.extend_from_slice(chunk);
+    }
+    banded.extend_from_slice(b"0000");
+    Some(banded)
 }
 
 /// The `Git-Protocol` header's value when every character is one git uses there

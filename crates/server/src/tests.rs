@@ -132,12 +132,36 @@ async fn branch_protection_is_the_policy_every_user_and_build_token_is_under() {
         server.create_user(user).await.unwrap();
         server.attach_user_policy(user, "AdministratorAccess").await.unwrap();
     }
-    let alice = Some(vec!["alice".to_owned()]);
-    server.set_branch_protection("web", "main", alice, None, Some(Vec::new())).await.unwrap();
     let user = |name: &str| Principal::User {
         name: name.to_owned(),
         via: SignIn::SigV4 { access_key_id: "AKIA".to_owned() },
     };
+    let push = crate::git::Service::ReceivePack;
+    let git = |principal: Principal| {
+        let state = state.clone();
+        async move {
+            crate::git::authorize_git(&state, &principal, push, "web", &["refs/heads/main"])
+                .await
+                .unwrap()
+        }
+    };
+    // Bob may push main; his policies are cached now.
+    assert!(git(user("bob")).await.is_none());
+    // The rule, set by another process (`slipway branch-protection set`: another connection
+    // to the store, whose writes this server's cache does not see), holds at once.
+    let url = format!("sqlite:{}", config.data_dir.join("slipway.db").display());
+    let other = codecommit::Context {
+        store: engine::store::Store::connect(&url).await.unwrap(),
+        ..state.codecommit().clone()
+    };
+    let rule = codecommit::protection::BranchRule {
+        branch: "main".to_owned(),
+        push: Some(vec!["alice".to_owned()]),
+        force_push: None,
+        delete: Some(Vec::new()),
+    };
+    codecommit::protection::set_rule(&other, "web", rule).await.unwrap();
+    assert!(git(user("bob")).await.unwrap().message.contains("explicit deny"));
     let main = |extra: serde_json::Value| {
         let mut input = json!({ "repositoryName": "web", "branchName": "main" });
         input.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
@@ -184,15 +208,6 @@ async fn branch_protection_is_the_policy_every_user_and_build_token_is_under() {
             .is_err()
     );
     // A push: bob's, or a build token's acting for him, is refused before git starts.
-    let push = crate::git::Service::ReceivePack;
-    let git = |principal: Principal| {
-        let state = state.clone();
-        async move {
-            crate::git::authorize_git(&state, &principal, push, "web", &["refs/heads/main"])
-                .await
-                .unwrap()
-        }
-    };
     assert!(git(user("bob")).await.unwrap().message.contains("explicit deny"));
     assert!(git(user("alice")).await.is_none());
     let token = |initiator: &str| Principal::Build {
@@ -216,7 +231,7 @@ async fn branch_protection_is_the_policy_every_user_and_build_token_is_under() {
     let version = installation.version;
     let update = engine::store::Write::Update { document: installation, expected_version: version };
     store.apply(vec![remove, update]).await.unwrap();
-    drop((server, state));
+    drop((server, state, other));
     let server = super::Server::open(&config).await.unwrap();
     let shown = server.branch_protection_statements("web").await.unwrap();
     assert_eq!(shown["statements"].as_array().unwrap().len(), 2, "{shown}");
