@@ -441,6 +441,8 @@ pub async fn delete_repository(
     for association in associations(ctx, &name).await? {
         writes.push(Write::Delete { kind: association.kind, key: association.key });
     }
+    // Its branch protection leaves the account-level policy with it.
+    writes.extend(crate::protection::policy_write(ctx, |all| drop(all.remove(&name))).await?);
     ctx.store.apply(writes).await?;
     let path = ctx.repo_path(&name);
     let _ = tokio::fs::remove_dir_all(&path).await;
@@ -541,6 +543,13 @@ pub async fn update_repository_name(
             writes.push(Write::Put(setting));
         }
     }
+    // Its branch protection follows it in the account-level policy.
+    let moved = crate::protection::policy_write(ctx, |all| {
+        if let Some(rules) = all.remove(&old) {
+            all.insert(new.clone(), rules);
+        }
+    });
+    writes.extend(moved.await?);
     for mut association in associations(ctx, &old).await? {
         writes.push(Write::Delete { kind: association.kind.clone(), key: association.key.clone() });
         let template =
@@ -673,25 +682,15 @@ pub struct CreateBranchInput {
     pub commit_id: Option<String>,
 }
 
+/// Branch protection is the caller's policies' (`protection`), decided before this is called.
 pub async fn create_branch(
     ctx: &Context,
-    caller: &Caller,
+    _caller: &Caller,
     input: CreateBranchInput,
 ) -> Result<Empty, ApiError> {
     let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
     let branch = required_branch(input.branch_name.as_deref())?;
-    // A new branch is a push of a new ref, under the same rules.
     let reference = format!("refs/heads/{branch}");
-    let push = crate::protection::Action::Push;
-    crate::protection::check_api_move(
-        ctx,
-        &caller.user,
-        "CreateBranch",
-        &repository.key,
-        &reference,
-        push,
-    )
-    .await?;
     let commit = input.commit_id.as_deref().filter(|it| !it.is_empty()).ok_or_else(|| {
         error("CommitIdRequiredException", "A commit ID is required, but was not specified.")
     })?;
@@ -799,24 +798,15 @@ pub struct DeleteBranchOutput {
     pub deleted_branch: Option<BranchInfo>,
 }
 
+/// Branch protection is the caller's policies' (`protection`), decided before this is called.
 pub async fn delete_branch(
     ctx: &Context,
-    caller: &Caller,
+    _caller: &Caller,
     input: DeleteBranchInput,
 ) -> Result<DeleteBranchOutput, ApiError> {
     let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
     let branch = required_branch(input.branch_name.as_deref())?;
     let reference = format!("refs/heads/{branch}");
-    let delete = crate::protection::Action::Delete;
-    crate::protection::check_api_move(
-        ctx,
-        &caller.user,
-        "DeleteBranch",
-        &repository.key,
-        &reference,
-        delete,
-    )
-    .await?;
     if default_branch(ctx, &repository.key).await?.as_deref() == Some(branch) {
         return Err(error(
             "DefaultBranchCannotBeDeletedException",

@@ -9,7 +9,8 @@
 //!   botocore's shapes);
 //! - [`triggers`]: repository triggers (the typed API operations and the delivery loop's body);
 //! - [`mirrors`]: pull and push mirrors (the administration calls and the mirror loop's body);
-//! - [`protection`]: branch protection (the rules, the verdicts the `pre-receive` hook reads);
+//! - [`protection`]: branch protection (the rules, written as the account-level IAM policy;
+//!   the verdicts on force pushes and deletes the `pre-receive` hook reads);
 //! - [`refs`]: the reference events a push or the API records, and reading them back;
 //! - [`git`]: the bare repositories on disk; [`process`]: the one git runner (`git` with safe
 //!   defaults and `run_bounded`, with a timeout and an output cap).

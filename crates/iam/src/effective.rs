@@ -1,7 +1,8 @@
 //! The policies that apply to a principal, parsed, as the server asks for them on every
 //! request ([`Identity::user_policies`], [`Identity::role_policies`]): a user's inline and
 //! attached managed policies and those of each of their groups, a role's own, with the
-//! principal's ARN and id.
+//! principal's ARN and id. A user is also under the account-level branch protection policy
+//! (`policies::BRANCH_PROTECTION_POLICY`, written by `codecommit::protection`) when it exists.
 //!
 //! They are cached as access keys are ([`crate::identity`]): an entry is used only while no
 //! batch of this process has written a user, group, role or managed policy since it was read
@@ -243,7 +244,27 @@ impl Identity {
                 }
             }
         }
+        // Every user is also under the account-level branch protection policy.
+        if kind == EntityKind::User
+            && let Some(protection) = self.branch_protection_policy().await?
+            && !policies.iter().any(|it| it.id == protection.id)
+        {
+            policies.push(protection);
+        }
         Ok(Some(EffectivePolicies { principal, policies }))
+    }
+
+    /// The account-level branch protection policy
+    /// (`policies::BRANCH_PROTECTION_POLICY`), read from the store now (not cached: the
+    /// server asks for it afresh for each request that moves a branch, so that a rule set by
+    /// another process holds at once), parsed; `None` when there is none.
+    pub async fn branch_protection_policy(&self) -> Result<Option<NamedPolicy>, awsapi::ApiError> {
+        let arn = crate::policies::branch_protection_policy_arn(&self.account);
+        let Some(Managed::Local(record, _)) = self.managed_policy(&arn).await? else {
+            return Ok(None);
+        };
+        let policy = record.default_document().and_then(|it| parse_stored(&arn, it));
+        Ok(policy.map(|policy| NamedPolicy { id: arn, source: SourceType::UserManaged, policy }))
     }
 }
 

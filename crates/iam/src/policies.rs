@@ -35,6 +35,19 @@ pub const ADMINISTRATOR_ACCESS: &str = "arn:aws:iam::aws:policy/AdministratorAcc
 /// policies were enforced were given [`ADMINISTRATOR_ACCESS`].
 pub const GRANTED_MARKER: &str = "existingUsersGrantedAdministratorAccess";
 
+/// The account-level customer-managed policy branch protection is written as
+/// (`codecommit::protection`): it applies to every user besides their own policies, and
+/// [`account_policy_write`] replaces it whenever the rules change.
+pub const BRANCH_PROTECTION_POLICY: &str = "SlipwayBranchProtection";
+
+/// The path of the policies Slipway itself writes.
+pub const SLIPWAY_POLICY_PATH: &str = "/slipway/";
+
+/// The ARN of [`BRANCH_PROTECTION_POLICY`] in `account`.
+pub fn branch_protection_policy_arn(account: &str) -> String {
+    format!("arn:aws:iam::{account}:policy{SLIPWAY_POLICY_PATH}{BRANCH_PROTECTION_POLICY}")
+}
+
 /// How every AWS-managed policy's ARN begins.
 pub const AWS_POLICY_PREFIX: &str = "arn:aws:iam::aws:policy";
 
@@ -483,6 +496,92 @@ async fn write_policy(
         .apply(vec![Write::Update { document, expected_version: version }])
         .await
         .map_err(store_error)
+}
+
+/// The write that makes `document` the default version of the account-level policy
+/// [`BRANCH_PROTECTION_POLICY`] (creating it), or deletes the policy when `document` is
+/// `None`; `existing` is its store document as read, whose version checks the write. `None`
+/// when nothing changes. The document is generated, so IAM's size quota is not applied; the
+/// oldest versions beyond IAM's five are dropped. A customer-managed policy of that name
+/// that is not Slipway's (another path) is left alone: an error.
+pub fn account_policy_write(
+    account: &str,
+    existing: Option<&Document>,
+    document: Option<&str>,
+    now: i64,
+) -> Result<Option<Write>, ApiError> {
+    let name = BRANCH_PROTECTION_POLICY;
+    let arn = branch_protection_policy_arn(account);
+    let record = existing.map(PolicyRecord::from_document).transpose()?;
+    if let Some(record) = &record
+        && record.arn != arn
+    {
+        return Err(api::entity_exists(&format!(
+            "A policy called {name} already exists at {}: branch protection needs the name.",
+            record.arn
+        )));
+    }
+    let Some(text) = document else {
+        return Ok(
+            existing.map(|found| Write::Delete { kind: POLICY.to_owned(), key: found.key.clone() })
+        );
+    };
+    let record = match record {
+        Some(record) if record.default_document() == Some(text) => return Ok(None),
+        Some(mut record) => {
+            let version_id = format!("v{}", record.next_version);
+            record.next_version += 1;
+            record.versions.push(VersionRecord {
+                version_id: version_id.clone(),
+                document: text.to_owned(),
+                create_date: now,
+            });
+            record.default_version_id = version_id;
+            record.update_date = now;
+            while record.versions.len() > MAX_VERSIONS {
+                record.versions.remove(0);
+            }
+            record
+        }
+        None => PolicyRecord {
+            policy_name: name.to_owned(),
+            policy_id: api::new_id("ANPA", 21),
+            arn,
+            path: SLIPWAY_POLICY_PATH.to_owned(),
+            description: Some(
+                "Branch protection (slipway branch-protection): written by Slipway, changes \
+                 are overwritten"
+                    .to_owned(),
+            ),
+            create_date: now,
+            update_date: now,
+            default_version_id: "v1".to_owned(),
+            attachment_count: 0,
+            next_version: 2,
+            versions: vec![VersionRecord {
+                version_id: "v1".to_owned(),
+                document: text.to_owned(),
+                create_date: now,
+            }],
+            tags: Vec::new(),
+        },
+    };
+    let body = serde_json::to_value(&record).map_err(ApiError::internal)?;
+    Ok(Some(match existing {
+        Some(found) => {
+            let mut document = found.clone();
+            document.body = body;
+            Write::Update { document, expected_version: found.version }
+        }
+        None => Write::Insert(Document {
+            kind: POLICY.to_owned(),
+            key: name.to_owned(),
+            parent: None,
+            sort: now,
+            version: 0,
+            body,
+        }),
+    }))
 }
 
 #[derive(Debug, Clone, Deserialize)]

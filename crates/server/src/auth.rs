@@ -526,9 +526,12 @@ pub(crate) fn authorize_agent_api(
 /// `iam::effective`, cached) evaluated with `aws:username`, `aws:userid`, `aws:PrincipalArn`,
 /// `aws:PrincipalAccount`, `aws:CurrentTime`, `aws:EpochTime`, `aws:SecureTransport`
 /// (`false`: the server itself speaks plain HTTP) and `aws:MultiFactorAuthPresent` (`false`);
-/// the refusal is AWS's message. Agents: [`fixed_rules`], on each resource. Build tokens:
+/// the refusal is AWS's message; a request that moves a branch (it sets
+/// `codecommit:References`) meets the branch protection policy read afresh
+/// ([`fresh_branch_protection`]). Agents: [`fixed_rules`], on each resource. Build tokens:
 /// [`fixed_rules`], then their service role's policies with the same keys
-/// ([`authorize_build`]).
+/// ([`authorize_build`]), and a build token's push also meets branch protection, as its
+/// initiator ([`branch_protection`]).
 pub(crate) async fn authorize_request(
     state: &AppState,
     principal: &Principal,
@@ -540,8 +543,9 @@ pub(crate) async fn authorize_request(
         for resource in resources {
             fixed_rules(principal, action, &Resource::Arn(resource))?;
         }
-        if let Principal::Build { service_role, .. } = principal {
-            return authorize_build(state, service_role, action, resources, context).await;
+        if let Principal::Build { service_role, initiator, .. } = principal {
+            authorize_build(state, service_role, action, resources, context).await?;
+            return branch_protection(state, initiator, action, resources, context).await;
         }
         return Ok(());
     };
@@ -597,9 +601,21 @@ pub(crate) async fn authorize_request(
     {
         keys.insert("aws:PrincipalArn", role_arn.clone());
     }
+    let mut named = policies.named();
+    // A request that moves a branch meets the branch protection policy as it is now.
+    let protection = if moves_a_branch(context) {
+        Some(fresh_branch_protection(state, name).await?)
+    } else {
+        None
+    };
+    if let Some(protection) = &protection {
+        let arn = protection_arn(state);
+        named.retain(|(id, _)| *id != arn);
+        named.extend(protection.as_ref().map(|it| (it.id.as_str(), &*it.policy)));
+    }
     for resource in resources {
         let request = iam::policy::Request { principal: acting, action, resource, context: &keys };
-        let evaluation = iam::policy::evaluate(&policies.named(), &request);
+        let evaluation = iam::policy::evaluate(&named, &request);
         if let Some(message) = evaluation.refusal(&request) {
             return Err(Denied { message });
         }
@@ -644,6 +660,76 @@ async fn authorize_build(
     for resource in resources {
         if let Err(refused) = role.check(action, resource, &keys) {
             let message = codebuild::service_role::git_refusal(&role, refused, action, resource);
+            return Err(Denied { message });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a request moves a branch: it names the refs it moves (`codecommit:References`),
+/// which is what branch protection decides on.
+fn moves_a_branch(context: &[(String, Vec<String>)]) -> bool {
+    context.iter().any(|(key, values)| {
+        key.eq_ignore_ascii_case("codecommit:References") && !values.is_empty()
+    })
+}
+
+fn protection_arn(state: &AppState) -> String {
+    iam::policies::branch_protection_policy_arn(&state.account)
+}
+
+/// The branch protection policy read now (`Identity::branch_protection_policy`): the
+/// policies are cached for up to a second, but a rule `slipway branch-protection` sets from
+/// another process holds for the very next push, as the rules always did. A read that fails
+/// refuses (for `user`'s request).
+async fn fresh_branch_protection(
+    state: &AppState,
+    user: &str,
+) -> Result<Option<iam::effective::NamedPolicy>, Denied> {
+    state.identity.branch_protection_policy().await.map_err(|err| {
+        tracing::error!(user = %user, err = %err.message, "reading the branch protection policy");
+        Denied { message: "the branch protection policy could not be read".to_owned() }
+    })
+}
+
+/// A build token's push acts for the build's initiator: the account-level branch protection
+/// policy (`iam::policies::BRANCH_PROTECTION_POLICY`) holds for it as for the initiator's own
+/// pushes. Only its explicit denies count (the fixed rules allowed the rest).
+async fn branch_protection(
+    state: &AppState,
+    initiator: &str,
+    action: &str,
+    resources: &[String],
+    context: &[(String, Vec<String>)],
+) -> Result<(), Denied> {
+    let now_ms = engine::clock::now_ms();
+    let policies = match state.identity.user_policies(initiator, now_ms).await {
+        Ok(Some(policies)) => policies,
+        Ok(None) => return Ok(()),
+        Err(err) => {
+            tracing::error!(user = %initiator, err = %err.message, "reading a user's policies");
+            let message = format!("the policies of {initiator} could not be read");
+            return Err(Denied { message });
+        }
+    };
+    if !moves_a_branch(context) {
+        return Ok(());
+    }
+    let Some(protection) = fresh_branch_protection(state, initiator).await? else {
+        return Ok(());
+    };
+    let keys = request_keys(now_ms, context);
+    for resource in resources {
+        let request = iam::policy::Request {
+            principal: &policies.principal,
+            action,
+            resource,
+            context: &keys,
+        };
+        let evaluation = iam::policy::evaluate(&[(&protection.id, &protection.policy)], &request);
+        if evaluation.decision == iam::policy::Decision::ExplicitDeny
+            && let Some(message) = evaluation.refusal(&request)
+        {
             return Err(Denied { message });
         }
     }

@@ -13,6 +13,12 @@
 //! lists builds and shows each one's phases and log (read through the CodeCommit and CodeBuild
 //! operations, as the signed-in user), and manages the signed-in user's HTTPS git credentials
 //! and console password; pipelines and deployments come with their issues.
+//!
+//! A page shows only what the signed-in user may see and offers only what they may do, by the
+//! same decision the API makes (`aws::authorize`, [`may`]): the menu links to the pages they
+//! may open, the lists hold the repositories and builds they may read (each authorized on its
+//! own ARN), and a form for an action they may not perform is not rendered. Hiding is not
+//! the protection: a form posted anyway is refused by the operation's authorization.
 
 mod audit;
 pub(crate) mod session;
@@ -68,16 +74,57 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/console/security/git-credentials/{name}/revoke", post(revoke_git_credentials))
 }
 
-/// What every page's frame shows: who is signed in, and the token its forms carry.
+/// What every page's frame shows: who is signed in, the token its forms carry, and the
+/// pages of the menu they may see.
 struct Frame {
     user: String,
     csrf: String,
+    nav: Nav,
 }
 
-impl From<&Session> for Frame {
-    fn from(session: &Session) -> Frame {
-        Frame { user: session.user.clone(), csrf: session.csrf.clone() }
-    }
+/// Which pages the menu links to: those whose first call the signed-in user may make.
+struct Nav {
+    /// `codecommit:ListRepositories`.
+    repositories: bool,
+    /// `codebuild:ListBuilds`.
+    builds: bool,
+    /// `cloudtrail:LookupEvents`.
+    audit: bool,
+    /// `iam:ListServiceSpecificCredentials` on their own user.
+    security: bool,
+}
+
+/// The frame of a page for `session`: the menu shows only the pages the user may open (the
+/// same decision as the pages' own, [`may`] and [`may_own`]).
+async fn frame(state: &AppState, session: &Session) -> Frame {
+    let empty = json!({});
+    let nav = Nav {
+        repositories: may(state, session, "codecommit", "ListRepositories", &empty).await,
+        builds: may(state, session, "codebuild", "ListBuilds", &empty).await,
+        audit: may(state, session, "cloudtrail", "LookupEvents", &empty).await,
+        security: may_own(state, session, "ListServiceSpecificCredentials").await,
+    };
+    Frame { user: session.user.clone(), csrf: session.csrf.clone(), nav }
+}
+
+/// Whether the signed-in user may call the AWS operation `operation` with `input`: the
+/// decision the API and the page would make (nothing is recorded: nothing is called). What
+/// the console does not show, it does not offer; a call made anyway is still refused by the
+/// operation's own authorization.
+async fn may(
+    state: &AppState,
+    session: &Session,
+    service: &str,
+    operation: &str,
+    input: &Value,
+) -> bool {
+    crate::aws::authorize(state, &principal(session), service, operation, input).await.is_ok()
+}
+
+/// Whether the signed-in user may perform the IAM operation `operation` on their own user
+/// ([`authorize_own`]'s decision).
+async fn may_own(state: &AppState, session: &Session, operation: &str) -> bool {
+    authorize_own(state, session, operation).await.is_ok()
 }
 
 #[derive(Template)]
@@ -200,6 +247,12 @@ struct SecurityPage {
     credentials: Vec<CredentialRow>,
     notice: Option<String>,
     error: Option<String>,
+    /// Whether the user may generate git credentials (`CreateServiceSpecificCredential`),
+    /// revoke them (`UpdateServiceSpecificCredential`) and change their password
+    /// (`ChangePassword`): the forms they may not use are not shown.
+    may_create: bool,
+    may_revoke: bool,
+    may_change_password: bool,
 }
 
 struct CredentialRow {
@@ -490,22 +543,29 @@ async fn repositories(api: Api) -> Page {
     let principal = principal(&api.session);
     let (state, input) = (&api.state, json!({}));
     crate::aws::authorize(state, &principal, "codecommit", "ListRepositories", &input).await?;
-    let mut repositories: Vec<RepositoryRow> =
-        codecommit::api::all_metadata(api.state.codecommit(), &api.caller)
-            .await?
-            .iter()
-            .map(|metadata| RepositoryRow {
-                name: text(metadata, "repositoryName"),
-                description: text(metadata, "repositoryDescription"),
-                clone_url: text(metadata, "cloneUrlHttp"),
-                last_modified: metadata["lastModifiedDate"]
-                    .as_f64()
-                    .map(|seconds| display_time((seconds * 1000.0) as i64))
-                    .unwrap_or_default(),
-            })
-            .collect();
+    let mut readable = Vec::new();
+    // Only the repositories the user may open (GetRepository on each).
+    for metadata in codecommit::api::all_metadata(api.state.codecommit(), &api.caller).await? {
+        let input = json!({ "repositoryName": text(&metadata, "repositoryName") });
+        if api.may("codecommit", "GetRepository", &input).await {
+            readable.push(metadata);
+        }
+    }
+    let mut repositories: Vec<RepositoryRow> = readable
+        .iter()
+        .map(|metadata| RepositoryRow {
+            name: text(metadata, "repositoryName"),
+            description: text(metadata, "repositoryDescription"),
+            clone_url: text(metadata, "cloneUrlHttp"),
+            last_modified: metadata["lastModifiedDate"]
+                .as_f64()
+                .map(|seconds| display_time((seconds * 1000.0) as i64))
+                .unwrap_or_default(),
+        })
+        .collect();
     repositories.sort_by(|a, b| a.name.cmp(&b.name));
-    let page = RepositoriesPage { frame: api.frame(), repositories, host: api.caller.host.clone() };
+    let host = api.caller.host.clone();
+    let page = RepositoriesPage { frame: api.frame().await, repositories, host };
     render(StatusCode::OK, &page)
 }
 
@@ -609,7 +669,7 @@ async fn repository(api: Api, Path(name): Path<String>, Query(query): Query<Brow
         }
     }
     let page = RepositoryPage {
-        frame: api.frame(),
+        frame: api.frame().await,
         description: text(metadata, "repositoryDescription"),
         clone_url: text(metadata, "cloneUrlHttp"),
         crumbs: crumbs(&path),
@@ -640,7 +700,7 @@ async fn repository_file(
     let content = crate::base64_codec::decode(&file.file_content).unwrap_or_default();
     let path = path.trim_matches('/').to_owned();
     let page = FilePage {
-        frame: api.frame(),
+        frame: api.frame().await,
         size: file.file_size,
         text: String::from_utf8(content).ok(),
         crumbs: crumbs(&path),
@@ -675,8 +735,13 @@ impl FromRequestParts<AppState> for Api {
 }
 
 impl Api {
-    fn frame(&self) -> Option<Frame> {
-        Some((&self.session).into())
+    async fn frame(&self) -> Option<Frame> {
+        Some(frame(&self.state, &self.session).await)
+    }
+
+    /// Whether the user may call `operation` with `input` ([`may`]).
+    async fn may(&self, service: &str, operation: &str, input: &Value) -> bool {
+        may(&self.state, &self.session, service, operation, input).await
     }
 
     /// The context of the CodeCommit `operation` on `repository`, once it is authorized as
@@ -755,16 +820,26 @@ const BUILDS_SHOWN: usize = 50;
 /// How much of a build's log its page shows; the whole log is a link away.
 const LOG_SHOWN: usize = 1 << 20;
 
-/// The newest builds of every project.
+/// The newest builds of the projects whose builds the user may read: each build listed is
+/// asked for alone (`codebuild:BatchGetBuilds` on its project), so one project the user may
+/// not read hides its builds instead of failing the page.
 async fn builds(api: Api) -> Page {
     let listed = api.list_builds().await?;
-    let ids: Vec<String> = listed.ids.into_iter().take(BUILDS_SHOWN).collect();
+    let mut ids = Vec::new();
+    for id in listed.ids {
+        if ids.len() == BUILDS_SHOWN {
+            break;
+        }
+        if api.may("codebuild", "BatchGetBuilds", &json!({ "ids": [&id] })).await {
+            ids.push(id);
+        }
+    }
     let builds = if ids.is_empty() {
         Vec::new()
     } else {
         api.batch_get_builds(ids).await?.iter().map(build_row).collect()
     };
-    render(StatusCode::OK, &BuildsPage { frame: api.frame(), builds })
+    render(StatusCode::OK, &BuildsPage { frame: api.frame().await, builds })
 }
 
 /// One build: its phases and its log, refreshed every few seconds while it runs.
@@ -796,7 +871,7 @@ async fn build(api: Api, Path(id): Path<String>) -> Page {
         .collect();
     let (log, log_truncated) = crate::logs::log_head(&api.state, &id, LOG_SHOWN).await?;
     let page = BuildPage {
-        frame: api.frame(),
+        frame: api.frame().await,
         complete: build["buildComplete"] == true,
         build: build_row(build),
         phases,
@@ -881,7 +956,16 @@ async fn security_page(
     // Active ones first, each group newest first.
     credentials.reverse();
     credentials.sort_by_key(|row| !row.active);
-    render(status, &SecurityPage { frame: Some(session.into()), credentials, notice, error })
+    let page = SecurityPage {
+        frame: Some(frame(state, session).await),
+        credentials,
+        notice,
+        error,
+        may_create: may_own(state, session, "CreateServiceSpecificCredential").await,
+        may_revoke: may_own(state, session, "UpdateServiceSpecificCredential").await,
+        may_change_password: may_own(state, session, "ChangePassword").await,
+    };
+    render(status, &page)
 }
 
 async fn create_git_credentials(
@@ -894,7 +978,8 @@ async fn create_git_credentials(
     let (git_user, password) = state.identity.create_git_credentials(&session.user, now).await?;
     tracing::info!(user = %session.user, %git_user, "console: created git credentials");
     let clone_example = format!("git clone http://{}/v1/repos/REPOSITORY", request_host(&headers));
-    let page = CreatedPage { frame: Some((&session).into()), git_user, password, clone_example };
+    let frame = Some(frame(&state, &session).await);
+    let page = CreatedPage { frame, git_user, password, clone_example };
     render(StatusCode::OK, &page)
 }
 

@@ -26,9 +26,12 @@
 //! from the start of the request (`pkt`), then `codecommit:GitPush` is asked with every ref
 //! they move as `codecommit:References` (`auth::facts::git_request`), and a push refused for
 //! one ref is refused whole; only then does git see the request, those first bytes included.
-//! Branch protection (`codecommit::protection`) refuses a push before any ref moves: the
-//! repository's `pre-receive` hook checks each update against the verdicts the server wrote
-//! for this user from the push's commands before git started.
+//! A refused push is answered in git's protocol (`ng <ref> <reason>` for each of its refs), so
+//! git shows `[remote rejected]` and AWS's message. Branch protection
+//! (`codecommit::protection`) is policy, decided there; what policy cannot tell, a force push
+//! or a delete, the repository's `pre-receive` hook refuses before any ref moves, checking
+//! each update against the verdicts the server wrote for this user from the push's commands
+//! before git started.
 
 pub(crate) mod auth;
 pub(crate) mod pkt;
@@ -200,13 +203,76 @@ async fn refusal(
     references: &[&str],
     origin: &Origin,
 ) -> Option<Response> {
+    match denial(state, principal, service, name, references, origin).await {
+        Ok(None) => None,
+        Ok(Some(denied)) => Some((StatusCode::FORBIDDEN, format!("{denied}\n")).into_response()),
+        Err(response) => Some(response),
+    }
+}
+
+/// [`authorize_git`]'s refusal, recorded in the audit trail; `Err` is the response when what
+/// the request asks could not be told.
+async fn denial(
+    state: &AppState,
+    principal: &Principal,
+    service: Service,
+    name: &str,
+    references: &[&str],
+    origin: &Origin,
+) -> Result<Option<crate::auth::Denied>, Response> {
     let denied = match authorize_git(state, principal, service, name, references).await {
-        Ok(denied) => denied?,
-        Err(err) => return Some(internal("telling what the request asks", err)),
+        Ok(Some(denied)) => denied,
+        Ok(None) => return Ok(None),
+        Err(err) => return Err(internal("telling what the request asks", err)),
     };
     let refused = Some(("AccessDenied", denied.message.clone()));
     record_git(state, principal, origin, name, service == Service::ReceivePack, refused);
-    Some((StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
+    Ok(Some(denied))
+}
+
+/// A refused push's answer over HTTP: [`refusal_report`] when the client asked for a status
+/// report (as every git does), otherwise a 403 with the reason.
+fn refused_push(commands: &[RefCommand], capabilities: &[String], reason: &str) -> Response {
+    match refusal_report(commands, capabilities, reason) {
+        Some(report) => {
+            with_git_headers(Response::new(Body::from(report)), Service::ReceivePack, "result")
+        }
+        None => (StatusCode::FORBIDDEN, format!("{reason}\n")).into_response(),
+    }
+}
+
+/// What receive-pack would answer a push refused whole, over HTTP and SSH alike: `unpack ok`,
+/// then `ng <ref> <reason>` for each of its refs, in side-band 1 when the client asked for
+/// side-band, so that git shows `! [remote rejected] <ref> (<reason>)`. `None` when the
+/// client asked for no status report.
+pub(crate) fn refusal_report(
+    commands: &[RefCommand],
+    capabilities: &[String],
+    reason: &str,
+) -> Option<Vec<u8>> {
+    let has = |name: &str| capabilities.iter().any(|it| it == name);
+    if !has("report-status") && !has("report-status-v2") {
+        return None;
+    }
+    // One line of text per reason: the pkt-line must not break.
+    let reason = reason.trim_end().replace(['\n', '\r'], " ");
+    let mut report = pkt_line("unpack ok\n");
+    for command in commands {
+        report.push_str(&pkt_line(&format!("ng {} {reason}\n", command.name)));
+    }
+    report.push_str("0000");
+    if !has("side-band-64k") && !has("side-band") {
+        return Some(report.into_bytes());
+    }
+    // Side-band packets carry at most 1000 bytes with plain side-band; split to fit.
+    let mut banded = Vec::new();
+    for chunk in report.as_bytes().chunks(990) {
+        banded.extend_from_slice(format!("{:04x}", chunk.len() + 5).as_bytes());
+        banded.push(1);
+        banded.extend_from_slice(chunk);
+    }
+    banded.extend_from_slice(b"0000");
+    Some(banded)
 }
 
 /// The `Git-Protocol` header's value when every character is one git uses there
@@ -350,16 +416,20 @@ async fn rpc(
         },
         Service::UploadPack => (Vec::new(), None),
     };
-    if let Some((commands, _)) = &parsed {
+    if let Some((commands, capabilities)) = &parsed {
         let references: Vec<&str> = commands.iter().map(|it| it.name.as_str()).collect();
-        if let Some(refused) =
-            refusal(&state, &principal, service, &name, &references, &origin).await
-        {
-            return refused;
+        match denial(&state, &principal, service, &name, &references, &origin).await {
+            Ok(None) => {}
+            Ok(Some(denied)) => {
+                // The client reads the answer once it has sent the whole request.
+                while body.next().await.is_some() {}
+                return refused_push(commands, capabilities, &denied.message);
+            }
+            Err(response) => return response,
         }
     }
-    // A push to a repository with rules runs the hook with a policy for this push, written
-    // before git starts.
+    // A push to a repository whose rules limit force pushes or deletes runs the hook with a
+    // policy for this push, written before git starts.
     let policy = match &parsed {
         Some((commands, _)) => match push_policy(&state, &name, &dir, &user).await {
             Ok(Some(policy)) => {
@@ -540,7 +610,8 @@ pub(crate) fn service_command(
 }
 
 /// The policy for `user`'s push to `name` (in `dir`), with the hook installed, when the
-/// repository has rules; `None` when nothing is protected. An error is what failed and why.
+/// repository's rules limit force pushes or deletes (which only the hook can tell); `None`
+/// otherwise. An error is what failed and why.
 pub(crate) async fn push_policy(
     state: &AppState,
     name: &str,
@@ -551,7 +622,7 @@ pub(crate) async fn push_policy(
         Ok(rules) => rules,
         Err(err) => return Err(("reading the branch protection rules", err.to_string())),
     };
-    if rules.is_empty() {
+    if !protection::needs_hook(&rules) {
         return Ok(None);
     }
     if let Err(err) = protection::install_hook(dir).await {

@@ -93,6 +93,8 @@ pub enum ServerError {
     NoInstallation(String),
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Protection(#[from] protection::ProtectionError),
     /// An IAM operation refused (`slipway user attach-policy`): its code and message.
     #[error("{code}: {message}")]
     Iam { code: String, message: String },
@@ -255,6 +257,16 @@ impl Server {
             ref_events: ref_events.clone(),
             ssh_port: Arc::default(),
         };
+        // Branch protection rules stored before they were policy become the policy, once.
+        let converted = protection::convert_rules_to_policy(&codecommit_context, KEY_FINGERPRINT)
+            .await
+            .map_err(|err| ServerError::Iam { code: err.code, message: err.message })?;
+        if converted {
+            tracing::info!(
+                "branch protection is now the account-level policy {}",
+                iam::policies::branch_protection_policy_arn(&account)
+            );
+        }
         let codebuild_context = codebuild::Context {
             store: store.clone(),
             blobs: blobs.clone(),
@@ -465,6 +477,20 @@ impl Server {
         branch: &str,
     ) -> Result<bool, ServerError> {
         Ok(protection::remove_rule(self.state.codecommit(), repo, branch).await?)
+    }
+
+    /// The statements of the account-level branch protection policy that protect the
+    /// repository `repo` (`slipway branch-protection show`), as JSON (`{"policyArn": …,
+    /// "statements": […]}`).
+    pub async fn branch_protection_statements(
+        &self,
+        repo: &str,
+    ) -> Result<serde_json::Value, ServerError> {
+        let statements = protection::shown_statements(self.state.codecommit(), repo)
+            .await
+            .map_err(|err| ServerError::Iam { code: err.code, message: err.message })?;
+        let arn = iam::policies::branch_protection_policy_arn(&self.state.account);
+        Ok(serde_json::json!({ "policyArn": arn, "statements": statements }))
     }
 
     /// The branch protection rules of the repository `repo` as JSON (`{"rules": […]}`).

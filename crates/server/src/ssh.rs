@@ -590,7 +590,13 @@ async fn run_git(
                     }
                 };
                 if let Some(message) = refused {
-                    let _ = writer.extended_data_bytes(1, Bytes::from(message)).await;
+                    let _ = writer.extended_data_bytes(1, Bytes::from(message.clone())).await;
+                    // As over HTTP, git's own report of the refused refs, so that git shows
+                    // `[remote rejected]` and why (git, without its commands, writes nothing
+                    // more).
+                    if let Some(report) = git::refusal_report(&commands, &capabilities, &message) {
+                        let _ = writer.data_bytes(Bytes::from(report)).await;
+                    }
                     if let Some(sender) = parsed_sender.take() {
                         let _ = sender.send(Err(denied));
                     }

@@ -158,11 +158,12 @@ pub(crate) enum GitCredentialsCommand {
 pub(crate) enum BranchProtectionCommand {
     /// Protect the branches a name or glob (`release/*`) matches: only the listed users may
     /// push, force-push or delete them. A list left out lets anyone; an empty one (`''`)
-    /// lets nobody. Replaces the rule for the same BRANCH.
+    /// lets nobody. Replaces the rule for the same BRANCH. The rules are enforced as the
+    /// account-level IAM policy SlipwayBranchProtection (see `show`).
     Set {
         /// The repository.
         repository: String,
-        /// A branch name or a glob (`*` within one path component, `**` across them).
+        /// A branch name or a glob (as IAM's StringLike: `*` any characters, `/` included).
         branch: String,
         /// The users who alone may push (create or fast-forward), comma-separated.
         #[arg(long, value_delimiter = ',', num_args = 1, value_name = "USERS")]
@@ -187,6 +188,13 @@ pub(crate) enum BranchProtectionCommand {
     },
     /// Print a repository's rules as JSON.
     List {
+        /// The repository.
+        repository: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Print the IAM policy statements that enforce a repository's rules, as JSON.
+    Show {
         /// The repository.
         repository: String,
         #[command(flatten)]
@@ -652,7 +660,7 @@ pub(crate) fn git_credentials(command: GitCredentialsCommand) -> ExitCode {
     }
 }
 
-/// `slipway branch-protection set|remove|list`.
+/// `slipway branch-protection set|remove|list|show`.
 pub(crate) fn branch_protection(command: BranchProtectionCommand) -> ExitCode {
     // `--push ''` (nobody) arrives as one empty name.
     fn users(list: Option<Vec<String>>) -> Option<Vec<String>> {
@@ -662,7 +670,8 @@ pub(crate) fn branch_protection(command: BranchProtectionCommand) -> ExitCode {
         let state = match &command {
             BranchProtectionCommand::Set { state, .. }
             | BranchProtectionCommand::Remove { state, .. }
-            | BranchProtectionCommand::List { state, .. } => state.config(),
+            | BranchProtectionCommand::List { state, .. }
+            | BranchProtectionCommand::Show { state, .. } => state.config(),
         };
         let server = match Server::open(&state).await {
             Ok(server) => server,
@@ -701,6 +710,15 @@ pub(crate) fn branch_protection(command: BranchProtectionCommand) -> ExitCode {
                 match server.branch_protection(&repository).await {
                     Ok(rules) => {
                         println!("{}", serde_json::to_string_pretty(&rules).unwrap_or_default());
+                        ExitCode::SUCCESS
+                    }
+                    Err(err) => invalid(err),
+                }
+            }
+            BranchProtectionCommand::Show { repository, .. } => {
+                match server.branch_protection_statements(&repository).await {
+                    Ok(shown) => {
+                        println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
                         ExitCode::SUCCESS
                     }
                     Err(err) => invalid(err),

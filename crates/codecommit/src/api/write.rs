@@ -363,21 +363,6 @@ async fn commit(
     Ok(Some((made, tree)))
 }
 
-/// Whether branch protection lets the caller commit to `branch`: a new commit on the branch's
-/// tip (or a new branch) is a push.
-async fn may_commit(
-    ctx: &Context,
-    caller: &Caller,
-    operation: &str,
-    repository: &str,
-    branch: &str,
-) -> Result<(), ApiError> {
-    let reference = format!("refs/heads/{branch}");
-    let push = crate::protection::Action::Push;
-    crate::protection::check_api_move(ctx, &caller.user, operation, repository, &reference, push)
-        .await
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutFileInput {
@@ -409,7 +394,6 @@ pub async fn put_file(
 ) -> Result<PutFileOutput, ApiError> {
     let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
     let branch = required_branch(input.branch_name.as_deref())?;
-    may_commit(ctx, caller, "PutFile", &repository.key, branch).await?;
     let bytes = match input.file_content.as_deref() {
         None => {
             return Err(error("FileContentRequiredException", "File content is required"));
@@ -537,7 +521,6 @@ pub async fn create_commit(
 ) -> Result<CreateCommitOutput, ApiError> {
     let repository = existing_named(ctx, input.repository_name.as_deref()).await?;
     let branch = required_branch(input.branch_name.as_deref())?;
-    may_commit(ctx, caller, "CreateCommit", &repository.key, branch).await?;
     let (puts, deletes, modes) = (
         input.put_files.as_deref().unwrap_or_default(),
         input.delete_files.as_deref().unwrap_or_default(),

@@ -1,5 +1,6 @@
-//! Tests of branch protection: glob matching, how several rules combine, the policy file's
-//! lines, and the hook script deciding on a real repository.
+//! Tests of branch protection: glob matching, the rules as policy statements (and their
+//! evaluation), how several rules combine, the policy file's lines, and the hook script
+//! deciding on a real repository.
 
 #![allow(clippy::disallowed_methods)]
 
@@ -28,50 +29,143 @@ fn command(old: &str, new: &str, name: &str) -> RefCommand {
 }
 
 #[test]
-fn globs_match_within_and_across_components() {
+fn globs_match_as_iam_string_like_does() {
     assert!(glob_matches("main", "main"));
     assert!(!glob_matches("main", "main2"));
     assert!(!glob_matches("main", "mai"));
     assert!(glob_matches("release/*", "release/1.0"));
-    assert!(!glob_matches("release/*", "release/1.0/hotfix"));
+    // As in IAM, `*` crosses `/`; `**` means the same.
+    assert!(glob_matches("release/*", "release/1.0/hotfix"));
     assert!(!glob_matches("release/*", "releases/1.0"));
     assert!(glob_matches("release/**", "release/1.0/hotfix"));
     assert!(glob_matches("**", "any/thing"));
-    assert!(glob_matches("*", "main"));
-    assert!(!glob_matches("*", "feature/x"));
+    assert!(glob_matches("*", "feature/x"));
     assert!(glob_matches("v?.x", "v1.x"));
-    assert!(!glob_matches("v?.x", "v/.x"));
     assert!(glob_matches("feat-*-done", "feat-abc-done"));
     assert!(glob_matches("feat-*-done", "feat--done"));
+    assert_eq!(reference_pattern("release/**"), "refs/heads/release/*");
 }
 
 #[test]
 fn every_matching_rule_must_allow_and_null_lists_allow_anyone() {
     let rules = vec![
         rule("main", Some(&["alice", "ci"]), Some(&[]), None),
-        rule("*", Some(&["alice", "bob"]), None, Some(&["admin"])),
+        rule("ma*", Some(&["alice", "bob"]), Some(&["alice", "bob"]), Some(&["admin"])),
         rule("release/*", None, None, None),
     ];
-    // main: push needs both rules → only alice.
-    assert_eq!(refusal(&rules, "alice", "refs/heads/main", Action::Push), None);
-    let bob = refusal(&rules, "bob", "refs/heads/main", Action::Push).unwrap();
-    assert!(bob.contains("bob may not push branch main"), "{bob}");
-    assert!(bob.contains("only alice, ci"), "{bob}");
-    let ci = refusal(&rules, "ci", "refs/heads/main", Action::Push).unwrap();
-    assert!(ci.contains("protection rule *"), "{ci}");
-    // An empty list lets nobody.
+    // main: force pushes are nobody's, whoever the other rule lets.
     let force = refusal(&rules, "alice", "refs/heads/main", Action::ForcePush).unwrap();
-    assert!(force.contains("nobody may"), "{force}");
-    assert!(refusal(&rules, "alice", "refs/heads/main", Action::Delete).is_some());
+    assert!(force.contains("alice may not force-push branch main: nobody may"), "{force}");
+    assert!(force.contains("protection rule main"), "{force}");
+    let delete = refusal(&rules, "alice", "refs/heads/main", Action::Delete).unwrap();
+    assert!(delete.contains("only admin"), "{delete}");
+    assert!(delete.contains("protection rule ma*"), "{delete}");
     assert_eq!(refusal(&rules, "admin", "refs/heads/main", Action::Delete), None);
-    // `*` does not reach into `release/…`, whose rule lets anyone do anything.
-    for action in [Action::Push, Action::ForcePush, Action::Delete] {
+    assert_eq!(refusal(&rules, "bob", "refs/heads/mast", Action::ForcePush), None);
+    // The release rule lets anyone do anything.
+    for action in [Action::ForcePush, Action::Delete] {
         assert_eq!(refusal(&rules, "eve", "refs/heads/release/1.0", action), None);
     }
     // Tags and other refs are not protected; no rules protect nothing.
     assert_eq!(refusal(&rules, "eve", "refs/tags/main", Action::Delete), None);
-    assert_eq!(refusal(&rules, "eve", "refs/notes/commits", Action::Push), None);
+    assert_eq!(refusal(&rules, "eve", "refs/notes/commits", Action::ForcePush), None);
     assert_eq!(refusal(&[], "eve", "refs/heads/main", Action::Delete), None);
+}
+
+/// Rules of two repositories: `web`'s main only alice and ci may push (nobody may rewrite or
+/// delete it), its release branches nobody; `api`'s keep only alice may delete.
+fn example_rules() -> BTreeMap<String, Vec<BranchRule>> {
+    BTreeMap::from([
+        (
+            "web".to_owned(),
+            vec![
+                rule("main", Some(&["alice", "ci"]), Some(&[]), Some(&[])),
+                rule("release/**", Some(&[]), None, None),
+            ],
+        ),
+        ("api".to_owned(), vec![rule("keep", None, None, Some(&["alice"]))]),
+    ])
+}
+
+#[test]
+fn rules_become_one_deny_statement_per_rule_and_list() {
+    let document = policy_document("us-east-1", "000000000000", &example_rules()).unwrap();
+    insta::assert_snapshot!(document);
+    // It is a valid identity policy; no rules, no policy.
+    iam::policy::Policy::parse_identity(&document).unwrap();
+    assert_eq!(policy_document("us-east-1", "000000000000", &BTreeMap::new()), None);
+    let only_force =
+        BTreeMap::from([("web".to_owned(), vec![rule("main", None, Some(&[]), None)])]);
+    assert_eq!(policy_document("us-east-1", "000000000000", &only_force), None);
+}
+
+/// Whether `user` may perform `action` on `repo` moving `references`, under the generated
+/// policy and an allow of everything (as AdministratorAccess).
+fn allowed(user: &str, action: &str, repo: &str, references: &[&str]) -> bool {
+    use iam::policy::{Context as Keys, Decision, Policy, Principal, Request, evaluate};
+    let protection = policy_document("us-east-1", "000000000000", &example_rules()).unwrap();
+    let protection = Policy::parse_identity(&protection).unwrap();
+    let admin =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let admin = Policy::parse_identity(admin).unwrap();
+    let principal = Principal {
+        arn: format!("arn:aws:iam::000000000000:user/{user}"),
+        account: "000000000000".to_owned(),
+        user_name: Some(user.to_owned()),
+        user_id: "AIDA".to_owned(),
+    };
+    let mut keys = Keys::new();
+    if !references.is_empty() {
+        keys.set("codecommit:References", references.iter().map(|it| (*it).to_owned()).collect());
+    }
+    let resource = format!("arn:aws:codecommit:us-east-1:000000000000:{repo}");
+    let request = Request { principal: &principal, action, resource: &resource, context: &keys };
+    let evaluation = evaluate(&[("admin", &admin), ("protection", &protection)], &request);
+    match evaluation.decision {
+        Decision::Allowed => true,
+        Decision::ExplicitDeny => {
+            let message = evaluation.refusal(&request).unwrap();
+            assert!(message.contains("with an explicit deny"), "{message}");
+            false
+        }
+        Decision::ImplicitDeny => panic!("the admin policy allows everything"),
+    }
+}
+
+#[test]
+fn the_generated_policy_decides_pushes_merges_and_deletes() {
+    let main = ["refs/heads/main"];
+    // A push, a commit, a merge into main: alice and ci only.
+    for action in [
+        "codecommit:GitPush",
+        "codecommit:PutFile",
+        "codecommit:CreateCommit",
+        "codecommit:MergePullRequestBySquash",
+        "codecommit:MergeBranchesByFastForward",
+    ] {
+        assert!(allowed("alice", action, "web", &main), "{action}");
+        assert!(allowed("ci", action, "web", &main), "{action}");
+        assert!(!allowed("bob", action, "web", &main), "{action}");
+        // Elsewhere, and in another repository, anyone.
+        assert!(allowed("bob", action, "web", &["refs/heads/topic"]), "{action}");
+        assert!(allowed("bob", action, "api", &main), "{action}");
+    }
+    // A push moving main among other refs is refused whole.
+    assert!(!allowed("bob", "codecommit:GitPush", "web", &["refs/heads/topic", "refs/heads/main"]));
+    // A push that names no ref (the advertisement before it) is not a branch's.
+    assert!(allowed("bob", "codecommit:GitPush", "web", &[]));
+    // Release branches, at any depth: nobody, alice included.
+    let release = ["refs/heads/release/1.0/hotfix"];
+    assert!(!allowed("alice", "codecommit:CreateBranch", "web", &release));
+    assert!(!allowed("alice", "codecommit:GitPush", "web", &release));
+    // DeleteBranch: main nobody's; api's keep alice's only; pushing keep is anyone's.
+    assert!(!allowed("alice", "codecommit:DeleteBranch", "web", &main));
+    assert!(allowed("alice", "codecommit:DeleteBranch", "api", &["refs/heads/keep"]));
+    assert!(!allowed("admin", "codecommit:DeleteBranch", "api", &["refs/heads/keep"]));
+    assert!(allowed("admin", "codecommit:GitPush", "api", &["refs/heads/keep"]));
+    // Reading is never denied.
+    assert!(allowed("bob", "codecommit:GitPull", "web", &[]));
+    assert!(allowed("bob", "codecommit:GetBranch", "web", &main));
 }
 
 #[test]
@@ -114,8 +208,10 @@ fn the_policy_lists_what_this_user_may_not_do_to_each_pushed_ref() {
         [("refs/heads/main", "force-push"), ("refs/heads/main", "delete")],
         "{alice}"
     );
+    // Whether bob may push at all is the policy's: the hook only tells force pushes and
+    // deletes.
     let bob = policy_lines(&rules, "bob", Some(&commands));
-    assert_eq!(bob.lines().count(), 3, "{bob}");
+    assert_eq!(bob, alice.replace("alice", "bob"), "{bob}");
     assert!(bob.lines().all(|line| line.split('\t').count() == 3), "{bob}");
     assert!(policy_lines(&rules, "bob", Some(&[])).is_empty());
     assert!(policy_lines(&rules, "bob", None).starts_with("*\t*\t"));
@@ -199,4 +295,114 @@ async fn the_hook_tells_fast_forwards_from_force_pushes_and_fails_closed() {
     let (ok, stderr) =
         run_hook(&dir, Some(&dir.join("missing")), &format!("{one} {two} refs/heads/x\n"));
     assert!(!ok && stderr.contains("could not be checked"), "{stderr}");
+}
+
+/// The statements of the account-level policy as stored (none when there is no policy).
+async fn stored_statements(ctx: &Context) -> Vec<Value> {
+    let Some(document) = ctx.store.get(POLICY, BRANCH_PROTECTION_POLICY).await.unwrap() else {
+        return Vec::new();
+    };
+    assert_eq!(document.body["path"], "/slipway/");
+    let record: iam::policies::PolicyRecord = serde_json::from_value(document.body).unwrap();
+    let policy: Value = serde_json::from_str(record.default_document().unwrap()).unwrap();
+    policy["Statement"].as_array().unwrap().clone()
+}
+
+fn resources(statements: &[Value]) -> Vec<&str> {
+    statements.iter().map(|it| it["Resource"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn every_rule_change_rewrites_the_policy_and_repositories_take_theirs_along() {
+    let (ctx, _dir) = crate::test_context("us-east-1").await;
+    let caller =
+        awsapi::Caller { user: "admin".to_owned(), access_key_id: String::new(), host: "h".into() };
+    for name in ["web", "api"] {
+        let input = crate::api::CreateRepositoryInput {
+            repository_name: Some(name.to_owned()),
+            ..Default::default()
+        };
+        crate::api::create_repository(&ctx, &caller, input, 0).await.unwrap();
+    }
+    let alice = Document {
+        kind: USER.to_owned(),
+        key: "alice".to_owned(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body: json!({}),
+    };
+    ctx.store.apply(vec![Write::Insert(alice)]).await.unwrap();
+    let arn = |repo: &str| format!("arn:aws:codecommit:us-east-1:000000000000:{repo}");
+
+    set_rule(&ctx, "web", rule("main", Some(&["alice"]), None, None)).await.unwrap();
+    set_rule(&ctx, "api", rule("keep", None, Some(&[]), Some(&[]))).await.unwrap();
+    let statements = stored_statements(&ctx).await;
+    assert_eq!(resources(&statements), [arn("api"), arn("web")]);
+    assert_eq!(statements[0]["Action"], json!(["codecommit:DeleteBranch"]));
+    assert_eq!(shown_statements(&ctx, "web").await.unwrap(), statements[1..]);
+    // Setting the same rule again writes no new version.
+    let version = |ctx: &Context| {
+        let ctx = ctx.clone();
+        async move {
+            let document = ctx.store.get(POLICY, BRANCH_PROTECTION_POLICY).await.unwrap();
+            document.unwrap().body["defaultVersionId"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(version(&ctx).await, "v2");
+    set_rule(&ctx, "web", rule("main", Some(&["alice"]), None, None)).await.unwrap();
+    assert_eq!(version(&ctx).await, "v2");
+
+    // A renamed repository's statements name its new ARN; a deleted one's go.
+    let rename = crate::api::UpdateRepositoryNameInput {
+        old_name: Some("web".to_owned()),
+        new_name: Some("site".to_owned()),
+    };
+    crate::api::update_repository_name(&ctx, rename).await.unwrap();
+    assert_eq!(resources(&stored_statements(&ctx).await), [arn("api"), arn("site")]);
+    let delete = crate::api::DeleteRepositoryInput { repository_name: Some("api".to_owned()) };
+    crate::api::delete_repository(&ctx, delete).await.unwrap();
+    assert_eq!(resources(&stored_statements(&ctx).await), [arn("site")]);
+    // The last rule gone, so is the policy.
+    assert!(remove_rule(&ctx, "site", "main").await.unwrap());
+    assert!(ctx.store.get(POLICY, BRANCH_PROTECTION_POLICY).await.unwrap().is_none());
+    assert!(shown_statements(&ctx, "site").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn rules_stored_before_they_were_policy_are_written_as_policy_once() {
+    let (ctx, _dir) = crate::test_context("us-east-1").await;
+    let document = |kind: &str, key: &str, body: Value| Document {
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body,
+    };
+    // What an older installation has: its installation document and rules, no policy.
+    let old_rules = json!({ "rules": [ { "branch": "main", "push": ["alice"] } ] });
+    let writes = vec![
+        Write::Insert(document(INSTALLATION, "key", json!({ "fingerprint": "f" }))),
+        Write::Insert(document(BRANCH_PROTECTION, "web", old_rules)),
+    ];
+    ctx.store.apply(writes).await.unwrap();
+    assert!(stored_statements(&ctx).await.is_empty());
+    assert!(convert_rules_to_policy(&ctx, "key").await.unwrap());
+    let statements = stored_statements(&ctx).await;
+    assert_eq!(resources(&statements), ["arn:aws:codecommit:us-east-1:000000000000:web"]);
+    let marker = ctx.store.get(INSTALLATION, "key").await.unwrap().unwrap();
+    assert!(marker.body[CONVERTED_MARKER].is_i64(), "{}", marker.body);
+    assert_eq!(marker.body["fingerprint"], "f");
+    // Once: a policy removed since is not written again; no installation, nothing done.
+    ctx.store
+        .apply(vec![Write::Delete {
+            kind: POLICY.to_owned(),
+            key: BRANCH_PROTECTION_POLICY.into(),
+        }])
+        .await
+        .unwrap();
+    assert!(!convert_rules_to_policy(&ctx, "key").await.unwrap());
+    assert!(stored_statements(&ctx).await.is_empty());
+    assert!(!convert_rules_to_policy(&ctx, "other").await.unwrap());
 }

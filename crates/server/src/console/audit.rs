@@ -8,7 +8,7 @@ use cloudtrail::event::Event;
 use cloudtrail::lookup::{Search, find};
 use serde::Deserialize;
 
-use super::{ConsoleError, Frame, Page, SignedIn, display_time, principal, render};
+use super::{ConsoleError, Frame, Page, SignedIn, display_time, frame, principal, render};
 use crate::AppState;
 use crate::audit::FLUSH_WAIT;
 
@@ -74,7 +74,8 @@ pub(super) async fn page(
         }
     })?;
     let events = found.events.iter().map(row).collect();
-    let page = AuditPage { frame: Some((&session).into()), user, event, events, next: found.next };
+    let frame = Some(frame(&state, &session).await);
+    let page = AuditPage { frame, user, event, events, next: found.next };
     render(StatusCode::OK, &page)
 }
 

@@ -1,4 +1,5 @@
-//! Tests of the console's helpers: where signing in may lead, how times are shown.
+//! Tests of the console's helpers: where signing in may lead, how times are shown; and its
+//! pages as a limited user: only what they may read, only the forms they may use.
 
 use super::*;
 
@@ -86,4 +87,129 @@ async fn failed_sign_ins_are_counted_for_the_address_they_come_from() {
     assert_eq!(state.sign_ins.failures(from, "admin", now), 1);
     let elsewhere: std::net::IpAddr = "127.0.0.1".parse().unwrap();
     assert_eq!(state.sign_ins.failures(elsewhere, "admin", now), 0);
+}
+
+/// A user whose only permissions are `statements` (an inline policy), signed in to the
+/// console: the cookie header their browser sends.
+async fn signed_in_with(
+    state: &crate::AppState,
+    user: &str,
+    statements: serde_json::Value,
+) -> String {
+    state.identity.create_user(user, engine::clock::now_ms()).await.unwrap();
+    let document = serde_json::json!({ "Version": "2012-10-17", "Statement": statements });
+    let put = iam::policies::PutUserPolicyRequest {
+        user_name: user.into(),
+        policy_name: "console".into(),
+        policy_document: document.to_string(),
+    };
+    iam::policies::put_user_policy(&state.identity, put).await.unwrap();
+    let (_, token) =
+        super::session::create(&state.store, user, engine::clock::now_ms()).await.unwrap();
+    super::session::set_cookie(&token).split(';').next().unwrap().to_owned()
+}
+
+/// The page at `path` as the browser with `cookie` gets it: its status and HTML.
+async fn page(endpoint: &str, cookie: &str, path: &str) -> (u16, String) {
+    let client = reqwest::Client::new();
+    let response =
+        client.get(format!("{endpoint}{path}")).header("cookie", cookie).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_limited_user_sees_only_what_they_may_read_and_the_forms_they_may_use() {
+    use serde_json::json;
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let admin = crate::aws::Caller {
+        user: "admin".to_owned(),
+        access_key_id: String::new(),
+        host: String::new(),
+    };
+    // Two projects with a build each, two repositories.
+    for project in ["allowed", "hidden"] {
+        let input = json!({
+            "name": project,
+            "source": { "type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n" },
+            "artifacts": { "type": "NO_ARTIFACTS" },
+            "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+            "serviceRole": "r",
+        });
+        crate::aws::codebuild::call(&state, &admin, "CreateProject", input).await.unwrap();
+        let input = json!({ "projectName": project });
+        crate::aws::codebuild::call(&state, &admin, "StartBuild", input).await.unwrap();
+    }
+    for repository in ["open", "closed"] {
+        let input = json!({ "repositoryName": repository });
+        crate::aws::codecommit::call(&state, &admin, "CreateRepository", input).await.unwrap();
+    }
+    let project = "arn:aws:codebuild:us-east-1:000000000000:project/allowed";
+    let cookie = signed_in_with(
+        &state,
+        "carol",
+        json!([
+            { "Effect": "Allow", "Action": ["codebuild:ListBuilds", "codecommit:ListRepositories"], "Resource": "*" },
+            { "Effect": "Allow", "Action": "codebuild:BatchGetBuilds", "Resource": project },
+            { "Effect": "Allow", "Action": "codecommit:GetRepository", "Resource": "arn:aws:codecommit:us-east-1:000000000000:open" },
+            {
+                "Effect": "Allow",
+                "Action": ["iam:ListServiceSpecificCredentials", "iam:UpdateServiceSpecificCredential"],
+                "Resource": "arn:aws:iam::000000000000:user/${aws:username}"
+            },
+        ]),
+    )
+    .await;
+    let (endpoint, serving) = crate::serve_for_test(state.clone()).await;
+
+    // The builds page lists the allowed project's build, not the other's (it used to fail
+    // whole); the menu has no audit trail.
+    let (status, html) = page(&endpoint, &cookie, "/console/builds").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("data-build=\"allowed:"), "{html}");
+    assert!(!html.contains("hidden:"), "{html}");
+    assert!(html.contains("href=\"/console/builds\""), "{html}");
+    assert!(html.contains("href=\"/console/security\""), "{html}");
+    assert!(!html.contains("href=\"/console/audit\""), "{html}");
+    // The repositories she may open, only.
+    let (status, html) = page(&endpoint, &cookie, "/console/").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("/console/repositories/open"), "{html}");
+    assert!(!html.contains("/console/repositories/closed"), "{html}");
+    // No button to generate git credentials, nor a password form; revoking is allowed.
+    state.identity.create_git_credentials("carol", engine::clock::now_ms()).await.unwrap();
+    let (status, html) = page(&endpoint, &cookie, "/console/security").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(!html.contains("action=\"/console/security/git-credentials\""), "{html}");
+    assert!(!html.contains("action=\"/console/security/password\""), "{html}");
+    assert!(html.contains("/revoke\""), "{html}");
+    // The admin sees every form and link.
+    let admin_cookie = {
+        let (_, token) =
+            super::session::create(&state.store, "admin", engine::clock::now_ms()).await.unwrap();
+        super::session::set_cookie(&token).split(';').next().unwrap().to_owned()
+    };
+    let (_, html) = page(&endpoint, &admin_cookie, "/console/security").await;
+    assert!(html.contains("action=\"/console/security/git-credentials\""), "{html}");
+    assert!(html.contains("action=\"/console/security/password\""), "{html}");
+    assert!(html.contains("href=\"/console/audit\""), "{html}");
+    let (_, html) = page(&endpoint, &admin_cookie, "/console/builds").await;
+    assert!(
+        html.contains("data-build=\"allowed:") && html.contains("data-build=\"hidden:"),
+        "{html}"
+    );
+    // A form posted anyway is still refused by the operation.
+    let html = page(&endpoint, &cookie, "/console/security").await.1;
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let csrf = html[start..].split('"').next().unwrap().to_owned();
+    let refused = reqwest::Client::new()
+        .post(format!("{endpoint}/console/security/git-credentials"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    serving.abort();
 }

@@ -205,6 +205,43 @@ fn receive_pack_reports_are_read_with_and_without_side_band() {
     assert_eq!(parse_report(b"0000", false), None);
 }
 
+/// The body of a response, whole.
+async fn body_bytes(response: Response) -> Vec<u8> {
+    axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()
+}
+
+#[tokio::test]
+async fn a_refused_push_is_answered_as_git_reports_refused_refs() {
+    let commands = [command("0", "a", "refs/heads/main"), command("a", "b", "refs/heads/topic/é")];
+    let reason = "User: arn:aws:iam::000000000000:user/bob is not authorized\nto push";
+    let refused = vec![
+        RefStatus { name: "refs/heads/main".to_owned(), ok: false },
+        RefStatus { name: "refs/heads/topic/é".to_owned(), ok: false },
+    ];
+    let capabilities = |names: &[&str]| names.iter().map(|it| (*it).to_owned()).collect::<Vec<_>>();
+    for (asked, sideband) in [
+        (capabilities(&["report-status"]), false),
+        (capabilities(&["report-status-v2", "side-band-64k"]), true),
+        (capabilities(&["report-status", "side-band"]), true),
+    ] {
+        let response = refused_push(&commands, &asked, reason);
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/x-git-receive-pack-result"
+        );
+        let body = body_bytes(response).await;
+        assert_eq!(parse_report(&body, sideband), Some(refused.clone()), "{asked:?}");
+        // The reason is on the refs' lines, as one line.
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("ng refs/heads/main User: arn:"), "{text}");
+        assert!(text.contains("authorized to push"), "{text}");
+    }
+    // A client that asked for no report gets the reason with a 403.
+    let response = refused_push(&commands, &[], reason);
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
 #[test]
 fn the_credential_helper_password_is_the_one_awscli_computes() {
     // Computed once with awscli 1.45.11's own `CodeCommitGetCommand.sign_request`, given

@@ -1,6 +1,8 @@
 //! Branch protection against `slipway server`: rules set with `slipway branch-protection`
-//! decide who may push, force-push or delete a branch; a refused push shows git's
-//! `[remote rejected]` line and the reason, and leaves the ref where it was.
+//! decide who may push, force-push or delete a branch, as the account-level IAM policy they
+//! are written as (`show`) and, for what a policy cannot tell, the repository's hook; a
+//! refused push shows git's `[remote rejected]` line and the reason (AWS's explicit deny
+//! message), and leaves the ref where it was.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -152,6 +154,32 @@ fn protected_branches_refuse_pushes_force_pushes_and_deletes_by_the_wrong_users(
         ] })
     );
 
+    // The rules are the account-level policy's statements: a Deny per rule and list.
+    let run = setup.slipway(&["branch-protection", "show", repo]);
+    run.expect_code(0);
+    let shown: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        shown["policyArn"], "arn:aws:iam::000000000000:policy/slipway/SlipwayBranchProtection",
+        "{shown}"
+    );
+    let statements = shown["statements"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{shown}");
+    assert_eq!(statements[0]["Effect"], "Deny");
+    assert_eq!(statements[0]["Action"][0], "codecommit:GitPush");
+    assert_eq!(
+        statements[0]["Condition"]["StringNotEquals"]["aws:username"],
+        json!(["alice"]),
+        "{shown}"
+    );
+    assert_eq!(statements[1]["Action"], json!(["codecommit:DeleteBranch"]), "{shown}");
+    let policy = setup.server.json(&[
+        "iam",
+        "get-policy",
+        "--policy-arn",
+        "arn:aws:iam::000000000000:policy/slipway/SlipwayBranchProtection",
+    ]);
+    assert_eq!(policy["Policy"]["Path"], "/slipway/", "{policy}");
+
     // Alice may push main.
     setup.git_ok("a", &["init", "-q"]);
     std::fs::write(setup.scratch.join("a/file"), "one\n").unwrap();
@@ -165,7 +193,12 @@ fn protected_branches_refuse_pushes_force_pushes_and_deletes_by_the_wrong_users(
     setup.git_ok(".", &["clone", "-q", &bob, "b"]);
     std::fs::write(setup.scratch.join("b/file"), "bob\n").unwrap();
     setup.git_ok("b", &["commit", "-q", "-am", "bob"]);
-    setup.refused("b", &["push", &bob, "HEAD:main"], "bob may not push branch main");
+    setup.refused(
+        "b",
+        &["push", &bob, "HEAD:main"],
+        "user/bob is not authorized to perform: codecommit:GitPush on resource: \
+         arn:aws:codecommit:us-east-1:000000000000:guarded with an explicit deny",
+    );
     assert_eq!(setup.remote(&alice, "main"), one);
 
     // Alice may not rewrite main, nor delete it.
@@ -350,8 +383,13 @@ fn branch_protection_holds_on_every_codecommit_operation_that_moves_a_ref() {
         .expect_code(0);
 
     // The admin may move none of them through the API, and nothing moves.
-    let reason = "admin may not push branch main: only alice, ci may (protection rule main)";
-    denied(&put(&admin, "main", "other.txt", &main), reason);
+    let refused = |operation: &str| {
+        format!(
+            "user/admin is not authorized to perform: codecommit:{operation} on resource: \
+             arn:aws:codecommit:us-east-1:000000000000:web with an explicit deny"
+        )
+    };
+    denied(&put(&admin, "main", "other.txt", &main), &refused("PutFile"));
     let files = r#"[{"filePath": "other.txt", "fileContent": "other\n"}]"#;
     let commit_args = [
         "create-commit",
@@ -364,22 +402,21 @@ fn branch_protection_holds_on_every_codecommit_operation_that_moves_a_ref() {
         "--put-files",
         files,
     ];
-    denied(&codecommit(server, &admin, &commit_args), reason);
+    denied(&codecommit(server, &admin, &commit_args), &refused("CreateCommit"));
     let merges = [
         "merge-pull-request-by-fast-forward",
         "merge-pull-request-by-squash",
         "merge-pull-request-by-three-way",
     ];
-    for (merge, id) in merges.iter().zip(&pulls) {
+    let operations =
+        ["MergePullRequestByFastForward", "MergePullRequestBySquash", "MergePullRequestByThreeWay"];
+    for ((merge, id), operation) in merges.iter().zip(&pulls).zip(operations) {
         let args = [*merge, "--pull-request-id", id, "--repository-name", repo];
-        denied(&codecommit(server, &admin, &args), reason);
+        denied(&codecommit(server, &admin, &args), &refused(operation));
     }
     assert_eq!(api_branch(server, repo, "main"), main);
     let delete = ["delete-branch", "--repository-name", repo, "--branch-name", "keep"];
-    denied(
-        &codecommit(server, &admin, &delete),
-        "admin may not delete branch keep: only alice may",
-    );
+    denied(&codecommit(server, &admin, &delete), &refused("DeleteBranch"));
     assert_eq!(api_branch(server, repo, "keep"), main);
     let create = [
         "create-branch",
@@ -390,7 +427,7 @@ fn branch_protection_holds_on_every_codecommit_operation_that_moves_a_ref() {
         "--commit-id",
         &main,
     ];
-    denied(&codecommit(server, &admin, &create), "admin may not push branch release/1");
+    denied(&codecommit(server, &admin, &create), &refused("CreateBranch"));
     assert_eq!(api_branch(server, repo, "release/1"), "");
 
     // Alice may do each of them.

@@ -1,7 +1,8 @@
 //! The web console in a real browser (headless Chromium): signing in with the admin's console
 //! password, the repositories list, HTTPS git credentials generated and revoked on the
-//! Security credentials page and used by the real `git`, changing the password; and, over
-//! raw HTTP, that forms posted without the session's anti-forgery token change nothing.
+//! Security credentials page and used by the real `git`, changing the password, and a
+//! read-only user's console without what they may not do; and, over raw HTTP, that forms
+//! posted without the session's anti-forgery token change nothing.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -113,6 +114,34 @@ fn git_credentials_are_generated_and_revoked_in_the_console() {
     assert_eq!(browser.text("role=alert"), "The user name or password is not correct.");
     sign_in(&mut browser, "admin", "a new console password");
     assert_eq!(browser.url(), format!("{}/console/security", server.endpoint));
+
+    // A user with AWSCodeCommitReadOnly sees what it lets them do: the repositories and their
+    // own credentials in the menu, not the builds nor the audit trail; no button to generate
+    // git credentials, no password form.
+    let data = server.data_dir.to_str().unwrap();
+    sandbox.slipway(&["user", "create", "reader", "--data-dir", data]).status().unwrap();
+    let attach = ["user", "attach-policy", "reader", "AWSCodeCommitReadOnly", "--data-dir", data];
+    sandbox.slipway(&attach).status().unwrap();
+    let mut child = sandbox
+        .slipway(&["user", "set-password", "reader", "--data-dir", data])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "the reader's password").unwrap();
+    Run::from(child.wait_with_output().unwrap()).expect_code(0);
+    browser.click("role=button[name=\"Sign out\"]");
+    sign_in(&mut browser, "reader", "the reader's password");
+    assert_eq!(browser.text("#signed-in-user"), "reader");
+    assert_eq!(browser.count("nav a[href=\"/console/\"]"), 1);
+    assert_eq!(browser.count("nav a[href=\"/console/security\"]"), 1);
+    assert_eq!(browser.count("nav a[href=\"/console/builds\"]"), 0);
+    assert_eq!(browser.count("nav a[href=\"/console/audit\"]"), 0);
+    assert_eq!(browser.text("td.name"), "demo");
+    browser.click("nav a[href=\"/console/security\"]");
+    assert_eq!(browser.count("role=button[name=\"Generate credentials\"]"), 0);
+    assert_eq!(browser.count("role=button[name=\"Change password\"]"), 0);
 }
 
 #[test]

@@ -311,7 +311,11 @@ fn ssh_refuses_another_key_an_inactive_key_and_commands_other_than_git() {
     let protected = git_ssh(&clone, &key, &["push", "origin", "HEAD:main"]);
     assert_ne!(protected.code, Some(0), "{protected:?}");
     assert!(protected.stderr.contains("[remote rejected]"), "{protected:?}");
-    assert!(protected.stderr.contains("ada may not push branch main"), "{protected:?}");
+    assert!(
+        protected.stderr.contains("user/ada is not authorized to perform: codecommit:GitPush"),
+        "{protected:?}"
+    );
+    assert!(protected.stderr.contains("with an explicit deny"), "{protected:?}");
     git_ssh(&clone, &key, &["push", "-q", "origin", "HEAD:feature"]).expect_code(0);
     server
         .aws(&[

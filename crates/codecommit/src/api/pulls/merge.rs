@@ -237,15 +237,6 @@ async fn merge(
     let repo = repository.key.as_str();
     let source_ref = target["sourceReference"].as_str().unwrap_or_default();
     let destination_ref = target["destinationReference"].as_str().unwrap_or_default();
-    // Every strategy makes a descendant of the destination's tip: a push to it.
-    let operation = match strategy {
-        Strategy::FastForward => "MergePullRequestByFastForward",
-        Strategy::Squash => "MergePullRequestBySquash",
-        Strategy::ThreeWay => "MergePullRequestByThreeWay",
-    };
-    let push = crate::protection::Action::Push;
-    crate::protection::check_api_move(ctx, &caller.user, operation, repo, destination_ref, push)
-        .await?;
     let missing =
         |name: &str| error("ReferenceDoesNotExistException", format!("{name} does not exist"));
     if reference_commit(ctx, repo, source_ref).await?.is_none() {
