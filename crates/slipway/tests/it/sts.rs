@@ -1,15 +1,15 @@
 //! STS with the real `aws sts` CLI: a user assumes a role whose trust policy names them and
 //! works with the role's permissions through the three `AWS_*` environment variables (and
 //! only those: what the role does not allow is refused, and the session is its own
-//! principal), a user the trust policy does not name is refused, and GetSessionToken's
-//! credentials act as the user.
+//! principal; git clones with them through the credential helper), a user the trust policy
+//! does not name is refused, and GetSessionToken's credentials act as the user.
 
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 use crate::server::RunningServer;
-use crate::support::text;
+use crate::support::{git_command, text};
 use crate::{Run, Sandbox};
 
 /// `aws <args>` with temporary credentials in `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`
@@ -119,6 +119,24 @@ fn assumed_roles_and_session_tokens_with_the_aws_cli() {
     assert_eq!(text(&who["Arn"]), session_arn, "{who}");
     assert!(text(&who["UserId"]).starts_with("AROA"), "{who}");
     assert!(text(&who["UserId"]).ends_with(":dana-ci"), "{who}");
+    // git over HTTPS takes them through the credential helper, as CodeCommit does.
+    let clones = sandbox.path("clones");
+    std::fs::create_dir_all(&clones).unwrap();
+    let url = format!("{}/v1/repos/app", server.endpoint);
+    let helper = "credential.helper=!aws codecommit credential-helper --ignore-host-check $@";
+    let clone = git_command(
+        &clones,
+        &["-c", helper, "-c", "credential.UseHttpPath=true", "clone", "-q", &url, "app"],
+    )
+    .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    .env("AWS_CONFIG_FILE", "/dev/null")
+    .env("AWS_DEFAULT_REGION", "us-east-1")
+    .env("AWS_ACCESS_KEY_ID", text(&credentials["AccessKeyId"]))
+    .env("AWS_SECRET_ACCESS_KEY", text(&credentials["SecretAccessKey"]))
+    .env("AWS_SESSION_TOKEN", text(&credentials["SessionToken"]))
+    .output()
+    .unwrap();
+    Run::from(clone).expect_code(0);
     // The session's key without its token is no key at all.
     let mut tokenless = credentials.clone();
     tokenless["SessionToken"] = Value::String("not-the-token".into());
