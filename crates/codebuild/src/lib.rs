@@ -4,12 +4,12 @@
 //! [`projects`] (CreateProject … ListProjects), [`builds`] (StartBuild planning, the build
 //! document, BatchGetBuilds, stop, retry, delete, the queued-timeout expiry), [`reports`]
 //! (report groups, reports, test cases), [`webhooks`] (the webhook operations and the loop
-//! body that starts builds for pushes) and [`queue`] (leasing a job with its build token,
+//! body that starts builds for pushes), [`queue`] (leasing a job with its build token,
 //! recording an agent's event batch, finishing, lease expiry, the queue report) and
 //! [`service_role`] (what a build may do as its project's service role: the parameters and
-//! secrets it may read, the repositories its git token may reach). Every
-//! function takes a [`Context`] and the time (`now`, read once at the edge: the crate never
-//! reads the clock).
+//! secrets it may read, the S3 objects its artifacts may be written to, the repositories its
+//! git token may reach). Every function takes a [`Context`] and the time (`now`, read once at
+//! the edge: the crate never reads the clock).
 //!
 //! **Boundary:** no HTTP edge: this crate never depends on axum, askama, hyper or `server`
 //! (the tidy test `dependency_rules_hold` checks it). The server maps [`awsapi::ApiError`]s

@@ -94,9 +94,9 @@ pub fn token_hash(token: &str) -> String {
 /// A token for one build's git commands (`git-credential-helper: yes`): it acts as the
 /// build's service role (the repositories it may reach are those the role allows; git
 /// records the user who started the build as the pusher), only while the build runs on the
-/// agent it was leased to (and never past its timeout). Only its hash is kept: the token, and the write that stores it, which
-/// goes into the lease's transaction. The transaction that ends the build deletes it
-/// ([`end_build_tokens`]).
+/// agent it was leased to (and never past its timeout). Only its hash is kept: the token,
+/// and the write that stores it, which goes into the lease's transaction. The transaction
+/// that ends the build deletes it ([`end_build_tokens`]).
 fn build_token(job: &BuildJob, agent_id: &str, now: i64) -> (String, Write) {
     let token =
         format!("slb_{}", iam::crypto::random_string(40, b"abcdefghijklmnopqrstuvwxyz0123456789"));

@@ -3,8 +3,8 @@
 //!
 //! [`authenticate`] turns a request's parts and the kind of route it reached into a
 //! [`Principal`] — a user (with how they signed in), an agent, or a build's git token acting
-//! as its project's service role — or an [`AuthError`]. No other code decides who a caller is: the
-//! credential stores (access keys and git credentials in `iam`'s `Identity`, agent and
+//! as its project's service role — or an [`AuthError`]. No other code decides who a caller
+//! is: the credential stores (access keys and git credentials in `iam`'s `Identity`, agent and
 //! build tokens in `agent_api`, console sessions in `console::session`) only look credentials
 //! up. [`authorize`] then decides whether that principal may do what a request asks — its
 //! [`RequestFacts`] ([`facts`]): AWS's action, every resource it names, its condition keys;

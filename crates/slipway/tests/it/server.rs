@@ -1323,6 +1323,8 @@ fn the_artifact_is_named_as_codebuild_names_it() {
     let server = RunningServer::start(&sandbox.path("data"));
     let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - VERSION=2.$CODEBUILD_BUILD_NUMBER\n      - echo ok > out.txt\nartifacts:\n  files: [out.txt]\n  name: app-$VERSION.zip\n";
     let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    // Artifacts of type S3 are written as the project's service role, which must allow it.
+    server.create_service_role("r", &["AmazonS3FullAccess"], None);
     for (project, overrides) in [("named", "true"), ("fixed", "false")] {
         let artifacts =
             format!("type=S3,location=bucket,name=project.zip,overrideArtifactName={overrides}");
