@@ -7,6 +7,7 @@
 //! `aws:PrincipalAccount`) are read from the [`Principal`] itself unless the context sets them.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use super::pattern::Variable;
 
@@ -29,6 +30,17 @@ pub struct Principal {
 pub struct Context {
     /// Lower-cased key to its values.
     values: HashMap<String, Vec<String>>,
+    /// The request's time ([`Context::set_time`]): `aws:CurrentTime` and `aws:EpochTime` are
+    /// written out from it only when a condition or variable reads them, not for every request.
+    time: Option<RequestTime>,
+}
+
+/// A request's time and, once read, its two keys' values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct RequestTime {
+    unix_seconds: i64,
+    current_time: OnceLock<Vec<String>>,
+    epoch_time: OnceLock<Vec<String>>,
 }
 
 impl Context {
@@ -94,8 +106,10 @@ impl Context {
     /// Sets `aws:CurrentTime` (ISO 8601, UTC, seconds) and `aws:EpochTime` to the given time;
     /// the caller reads the clock.
     pub fn set_time(&mut self, unix_seconds: i64) -> &mut Context {
-        self.set(super::time::CURRENT_TIME, vec![super::time::iso8601(unix_seconds)]);
-        self.set(super::time::EPOCH_TIME, vec![unix_seconds.to_string()])
+        self.set(super::time::CURRENT_TIME, Vec::new());
+        self.set(super::time::EPOCH_TIME, Vec::new());
+        self.time = Some(RequestTime { unix_seconds, ..RequestTime::default() });
+        self
     }
 
     /// The values of `key` (any case), if it has any.
@@ -105,7 +119,18 @@ impl Context {
 
     /// The values of a lower-cased key.
     fn lookup(&self, key: &str) -> Option<&[String]> {
-        self.values.get(key).map(Vec::as_slice).filter(|values| !values.is_empty())
+        if let Some(values) = self.values.get(key).filter(|values| !values.is_empty()) {
+            return Some(values);
+        }
+        let time = self.time.as_ref()?;
+        let seconds = time.unix_seconds;
+        if key.eq_ignore_ascii_case(super::time::CURRENT_TIME) {
+            Some(time.current_time.get_or_init(|| vec![super::time::iso8601(seconds)]))
+        } else if key.eq_ignore_ascii_case(super::time::EPOCH_TIME) {
+            Some(time.epoch_time.get_or_init(|| vec![seconds.to_string()]))
+        } else {
+            None
+        }
     }
 }
 
