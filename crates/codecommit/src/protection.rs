@@ -145,9 +145,11 @@ fn iam_pattern(pattern: &str) -> String {
     out
 }
 
-/// The `codecommit:References` pattern of a rule's branch pattern: `refs/heads/release/*`.
+/// The `codecommit:References` pattern of a rule's branch pattern: `refs/heads/release/*`. A
+/// `$` (git allows it in branch names) is written `${$}`, so that the policy never reads a
+/// branch name as a policy variable.
 pub fn reference_pattern(branch: &str) -> String {
-    format!("refs/heads/{}", iam_pattern(branch))
+    format!("refs/heads/{}", iam_pattern(branch).replace('$', "${$}"))
 }
 
 /// The actions a rule's `push` list guards: every one that moves a branch (git's push, and

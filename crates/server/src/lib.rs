@@ -455,7 +455,8 @@ impl Server {
     /// Protects the branches `branch` (a name or a glob such as `release/*`) matches in the
     /// repository `repo` (`slipway branch-protection set`): each list names the only users
     /// who may push, force-push or delete, `None` lets anyone. Replaces the rule for the
-    /// same `branch`; returns the repository's rules as JSON.
+    /// same `branch`, and rewrites the account-level branch protection policy in the same
+    /// transaction; returns the repository's rules as JSON.
     pub async fn set_branch_protection(
         &self,
         repo: &str,

@@ -44,6 +44,7 @@ fn globs_match_as_iam_string_like_does() {
     assert!(glob_matches("feat-*-done", "feat-abc-done"));
     assert!(glob_matches("feat-*-done", "feat--done"));
     assert_eq!(reference_pattern("release/**"), "refs/heads/release/*");
+    assert_eq!(reference_pattern("x${aws:username}"), "refs/heads/x${$}{aws:username}");
 }
 
 #[test]
@@ -163,6 +164,30 @@ fn the_generated_policy_decides_pushes_merges_and_deletes() {
     assert!(allowed("alice", "codecommit:DeleteBranch", "api", &["refs/heads/keep"]));
     assert!(!allowed("admin", "codecommit:DeleteBranch", "api", &["refs/heads/keep"]));
     assert!(allowed("admin", "codecommit:GitPush", "api", &["refs/heads/keep"]));
+    // A branch named like a policy variable is only that branch.
+    let odd =
+        BTreeMap::from([("web".to_owned(), vec![rule("${aws:username}", Some(&[]), None, None)])]);
+    let document = policy_document("us-east-1", "000000000000", &odd).unwrap();
+    let policy = iam::policy::Policy::parse_identity(&document).unwrap();
+    let principal = iam::policy::Principal {
+        arn: "arn:aws:iam::000000000000:user/bob".to_owned(),
+        account: "000000000000".to_owned(),
+        user_name: Some("bob".to_owned()),
+        user_id: "AIDA".to_owned(),
+    };
+    let decide = |reference: &str| {
+        let mut keys = iam::policy::Context::new();
+        keys.set("codecommit:References", vec![reference.to_owned()]);
+        let request = iam::policy::Request {
+            principal: &principal,
+            action: "codecommit:GitPush",
+            resource: "arn:aws:codecommit:us-east-1:000000000000:web",
+            context: &keys,
+        };
+        iam::policy::evaluate(&[("protection", &policy)], &request).decision
+    };
+    assert_eq!(decide("refs/heads/${aws:username}"), iam::policy::Decision::ExplicitDeny);
+    assert_ne!(decide("refs/heads/bob"), iam::policy::Decision::ExplicitDeny);
     // Reading is never denied.
     assert!(allowed("bob", "codecommit:GitPull", "web", &[]));
     assert!(allowed("bob", "codecommit:GetBranch", "web", &main));
