@@ -358,7 +358,7 @@ impl russh::server::Handler for Connection {
                     let (status, refused) =
                         run_git(&state, &principal, request, &dir, protocol, reader, &writer).await;
                     let error = match refused {
-                        Some(message) => Some(("AccessDenied", message)),
+                        Some(error) => Some(error),
                         None if status != 0 => Some(("GitFailed", format!("git exited {status}"))),
                         None => None,
                     };
@@ -485,7 +485,9 @@ async fn finish(writer: &Writer, status: u32) {
     let _ = writer.close().await;
 }
 
-/// Runs the git service between the channel (`reader`, `writer`) and git; its exit status.
+/// Runs the git service between the channel (`reader`, `writer`) and git; its exit status,
+/// and the error its event carries when it was refused (by policy before git had it, or a
+/// ref update by git, [`git::push_refusal`]).
 async fn run_git(
     state: &AppState,
     principal: &Principal,
@@ -494,7 +496,7 @@ async fn run_git(
     protocol: Option<String>,
     reader: ChannelReadHalf,
     writer: &Arc<Writer>,
-) -> (u32, Option<String>) {
+) -> (u32, Option<(&'static str, String)>) {
     let service = request.service;
     let name = request.repository;
     let user = principal.acting_user();
@@ -673,13 +675,15 @@ async fn run_git(
     let read = parsed.try_recv().ok();
     if let Some(Err(denied)) = read {
         // Refused (or unreadable) before git had it: the client was told why.
-        return (1, denied);
+        return (1, denied.map(|message| ("AccessDenied", message)));
     }
     if code != 0 {
         tracing::warn!(repository = %name, ?status, "ssh: git {} failed", service.command());
+        (code, None)
     } else if push {
         // git read the whole command list, so the feeder has read and authorized it.
-        git::record_push(state, &name, &user, read.and_then(Result::ok), kept).await;
+        (code, git::record_push(state, &name, &user, read.and_then(Result::ok), kept).await)
+    } else {
+        (code, None)
     }
-    (code, None)
 }

@@ -185,8 +185,12 @@ fn receive_pack_reports_are_read_with_and_without_side_band() {
     report.extend(pkt(b"option refname refs/heads/main\n"));
     report.extend(b"0000");
     let expected = vec![
-        RefStatus { name: "refs/heads/main".to_owned(), ok: true },
-        RefStatus { name: "refs/heads/x".to_owned(), ok: false },
+        RefStatus { name: "refs/heads/main".to_owned(), ok: true, reason: String::new() },
+        RefStatus {
+            name: "refs/heads/x".to_owned(),
+            ok: false,
+            reason: "non-fast-forward".to_owned(),
+        },
     ];
     assert_eq!(parse_report(&report, false), Some(expected.clone()));
 
@@ -610,4 +614,79 @@ async fn a_bundle_holds_every_ref_and_the_commit_asked_for() {
     assert_eq!(get(&side, HeaderMap::new()).await.status(), StatusCode::UNAUTHORIZED);
     let unknown = get(&"0".repeat(40), headers).await;
     assert!(axum::body::to_bytes(unknown.into_body(), usize::MAX).await.is_err());
+}
+
+#[test]
+fn a_push_s_refused_updates_are_its_error() {
+    let status = |name: &str, reason: &str| RefStatus {
+        name: name.to_owned(),
+        ok: reason.is_empty(),
+        reason: reason.to_owned(),
+    };
+    assert_eq!(push_refusal(&[status("refs/heads/main", "")]), None);
+    assert_eq!(push_refusal(&[]), None);
+    let hook = status("refs/heads/main", "pre-receive hook declined");
+    let other = status("refs/heads/x", "non-fast-forward");
+    assert_eq!(
+        push_refusal(&[status("refs/heads/a", ""), hook.clone()]),
+        Some(("AccessDenied", "ng refs/heads/main pre-receive hook declined".to_owned()))
+    );
+    assert_eq!(
+        push_refusal(&[hook, other]),
+        Some((
+            "RefUpdateFailed",
+            "ng refs/heads/main pre-receive hook declined; ng refs/heads/x non-fast-forward"
+                .to_owned()
+        ))
+    );
+}
+
+/// The GitPush events of the audit trail, newest first.
+async fn git_pushes(harness: &Harness) -> Vec<serde_json::Value> {
+    assert!(harness.state.audit.flush(crate::audit::FLUSH_WAIT).await);
+    let attribute = cloudtrail::lookup::LookupAttribute {
+        attribute_key: Some("EventName".to_owned()),
+        attribute_value: Some("GitPush".to_owned()),
+    };
+    let input = cloudtrail::lookup::LookupEventsInput {
+        lookup_attributes: Some(vec![attribute]),
+        ..Default::default()
+    };
+    let found = cloudtrail::lookup::lookup_events(&harness.state.store, input).await.unwrap();
+    found.events.iter().map(|it| serde_json::from_str(&it.cloud_trail_event).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_the_pre_receive_hook_refuses_is_recorded_as_refused() {
+    let harness = Harness::start().await;
+    tokio::spawn(harness.state.audit_flusher.clone().run());
+    harness.create_repository("demo").await;
+    for user in ["alice", "bob"] {
+        harness.state.identity.create_user(user, 0).await.unwrap();
+        harness.state.identity.attach_policy_to_user(user, "AWSCodeCommitPowerUser").await.unwrap();
+    }
+    let (user, password) = harness.state.identity.create_git_credentials("alice", 0).await.unwrap();
+    let url = harness.url("demo", &user, &password);
+    harness.git_ok("", &["init", "-q", "work"]);
+    commit(&harness, "work", "a.txt", "one");
+    harness.git_ok("work", &["push", "-q", &url, "main"]);
+    // Only bob may push to main now: alice's next push passes authorization, and the hook
+    // refuses it.
+    let rule = codecommit::protection::BranchRule {
+        branch: "main".to_owned(),
+        push: Some(vec!["bob".to_owned()]),
+        force_push: None,
+        delete: None,
+    };
+    codecommit::protection::set_rule(harness.state.codecommit(), "demo", rule).await.unwrap();
+    commit(&harness, "work", "a.txt", "two");
+    let (ok, text) = harness.git("work", &["push", &url, "main"]);
+    assert!(!ok && text.contains("pre-receive hook declined"), "{text}");
+
+    let pushes = git_pushes(&harness).await;
+    assert_eq!(pushes.len(), 2, "{pushes:?}");
+    assert_eq!(pushes[0]["errorCode"], "AccessDenied", "{}", pushes[0]);
+    assert_eq!(pushes[0]["errorMessage"], "ng refs/heads/main pre-receive hook declined");
+    assert_eq!(pushes[0]["userIdentity"]["userName"], "alice");
+    assert!(pushes[1].get("errorCode").is_none(), "{}", pushes[1]);
 }
