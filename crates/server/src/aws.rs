@@ -75,7 +75,7 @@ pub(crate) async fn handle(
     }
     let mut call = audit::ApiCall::default();
     let result = match body {
-        Ok(body) => dispatch(&state, &method, &uri, &headers, &body, &mut call).await,
+        Ok(body) => dispatch(&state, &method, &uri, &headers, &body, &origin, &mut call).await,
         Err(rejection) => Err(body_rejected(&headers, &rejection)),
     };
     call.record(&state, &headers, &origin, &request_id, result.as_ref().err());
@@ -101,6 +101,7 @@ async fn dispatch(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    origin: &audit::Origin,
     call: &mut audit::ApiCall,
 ) -> Result<String, ApiError> {
     let target = headers.get("x-amz-target").and_then(|it| it.to_str().ok()).unwrap_or_default();
@@ -127,7 +128,8 @@ async fn dispatch(
     call.identity = Some(audit::identity(state, &principal));
     let input = awsapi::json::input(body)?;
     call.parameters = Some(input.clone());
-    authorize(state, &principal, service.signing_name(), operation, &input).await?;
+    let arrival = origin.arrival();
+    authorize_from(state, &principal, service.signing_name(), operation, &input, arrival).await?;
     tracing::debug!(user = %caller.user, %target, "API call");
     let output = match service {
         Service::CodeBuild => return codebuild::call(state, &caller, operation, input).await,
@@ -207,6 +209,24 @@ pub(crate) async fn authorize(
         return Ok(());
     };
     auth::authorize(state, principal, &facts)
+        .await
+        .map_err(|denied| ApiError::client("AccessDeniedException", denied.message))
+}
+
+/// [`authorize`] for a request that arrived by `connection`: with its `aws:SourceIp` and
+/// `aws:SecureTransport` (the console's calls do not know theirs yet).
+pub(crate) async fn authorize_from(
+    state: &AppState,
+    principal: &Principal,
+    signing_name: &str,
+    operation: &str,
+    input: &Value,
+    arrival: auth::facts::Arrival<'_>,
+) -> Result<(), ApiError> {
+    let Some(facts) = request_facts(state, signing_name, operation, input).await? else {
+        return Ok(());
+    };
+    auth::authorize(state, principal, &facts.arrived(arrival))
         .await
         .map_err(|denied| ApiError::client("AccessDeniedException", denied.message))
 }

@@ -187,9 +187,11 @@ pub(crate) async fn authorize_git(
     service: Service,
     name: &str,
     references: &[&str],
+    arrival: crate::auth::facts::Arrival<'_>,
 ) -> Result<Option<crate::auth::Denied>, crate::auth::facts::FactsError> {
     let place = crate::auth::place(state);
     let facts = crate::auth::facts::git_request(place, service.name(), name, references)?;
+    let facts = facts.arrived(arrival);
     Ok(crate::auth::authorize(state, principal, &facts).await.err())
 }
 
@@ -202,7 +204,8 @@ async fn refusal(
     references: &[&str],
     origin: &Origin,
 ) -> Option<Response> {
-    let denied = match authorize_git(state, principal, service, name, references).await {
+    let arrival = origin.arrival();
+    let denied = match authorize_git(state, principal, service, name, references, arrival).await {
         Ok(denied) => denied?,
         Err(err) => return Some(internal("telling what the request asks", err)),
     };

@@ -45,6 +45,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::audit::{Origin, record_git};
 use crate::auth::Principal;
+use crate::auth::facts::Arrival;
 use crate::git::pkt::CommandParser;
 use crate::git::{self, MAX_REPORT_BYTES, Service};
 use crate::{AppState, ServerError};
@@ -355,8 +356,10 @@ impl russh::server::Handler for Connection {
                 Ok((request, dir)) => {
                     let (name, push) =
                         (request.repository.clone(), request.service == Service::ReceivePack);
-                    let (status, refused) =
-                        run_git(&state, &principal, request, &dir, protocol, reader, &writer).await;
+                    let (status, refused) = run_git(
+                        &state, &principal, &origin, request, &dir, protocol, reader, &writer,
+                    )
+                    .await;
                     let error = match refused {
                         Some(error) => Some(error),
                         None if status != 0 => Some(("GitFailed", format!("git exited {status}"))),
@@ -460,7 +463,8 @@ async fn prepare(
         }
     };
     // A fetch, and the advertisement before a push; a push's refs once its commands are read.
-    match git::authorize_git(state, principal, request.service, name, &[]).await {
+    let arrival = ssh_arrival(origin);
+    match git::authorize_git(state, principal, request.service, name, &[], arrival).await {
         Ok(None) => Ok((request, dir)),
         Ok(Some(denied)) => {
             let push = request.service == Service::ReceivePack;
@@ -473,6 +477,12 @@ async fn prepare(
             Err("authorizing the request failed\n".to_owned())
         }
     }
+}
+
+/// How a git command over SSH arrived, for its condition keys: from the client's address,
+/// encrypted (`aws:SecureTransport` is true).
+fn ssh_arrival(origin: &Origin) -> Arrival<'_> {
+    Arrival { source_ip: &origin.source_ip, secure_transport: true }
 }
 
 /// What writes to a channel.
@@ -488,9 +498,11 @@ async fn finish(writer: &Writer, status: u32) {
 /// Runs the git service between the channel (`reader`, `writer`) and git; its exit status,
 /// and the error its event carries when it was refused (by policy before git had it, or a
 /// ref update by git, [`git::push_refusal`]).
+#[allow(clippy::too_many_arguments)]
 async fn run_git(
     state: &AppState,
     principal: &Principal,
+    origin: &Origin,
     request: GitRequest,
     dir: &Path,
     protocol: Option<String>,
@@ -541,6 +553,7 @@ async fn run_git(
     let feeder = {
         let (state, principal, name, writer) =
             (state.clone(), principal.clone(), name.clone(), writer.clone());
+        let source_ip = origin.source_ip.clone();
         tokio::spawn(async move {
             use tokio::io::AsyncWriteExt;
             let mut reader = reader;
@@ -575,12 +588,14 @@ async fn run_git(
                     return;
                 };
                 let references: Vec<&str> = commands.iter().map(|it| it.name.as_str()).collect();
+                let arrival = Arrival { source_ip: &source_ip, secure_transport: true };
                 let (refused, denied) = match git::authorize_git(
                     &state,
                     &principal,
                     Service::ReceivePack,
                     &name,
                     &references,
+                    arrival,
                 )
                 .await
                 {

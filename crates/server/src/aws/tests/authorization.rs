@@ -909,3 +909,80 @@ async fn a_references_condition_refuses_writes_to_main_and_allows_them_elsewhere
     let branch = admin_json(&harness, "codecommit", "GetBranch", input).await;
     assert_eq!(branch["branch"]["commitId"], main.as_str());
 }
+
+/// An allow of `actions` on everything when `condition` holds.
+fn allow_when(actions: &str, condition: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":{actions},"Resource":"*","Condition":{condition}}}]}}"#
+    )
+}
+
+#[tokio::test]
+async fn source_ip_and_secure_transport_are_how_the_request_arrived() {
+    let harness = Harness::start().await;
+    let actions = r#"["codecommit:ListRepositories","iam:ListUsers"]"#;
+    let loopback = allow_when(actions, r#"{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}"#);
+    let elsewhere = allow_when(actions, r#"{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#);
+    let local = user(&harness, "local", &[], Some(&loopback)).await;
+    let remote = user(&harness, "remote", &[], Some(&elsewhere)).await;
+    // Requests over plain HTTP are refused by a deny of insecure transport.
+    let insecure = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+    let careful = user(&harness, "careful", &[], Some(insecure)).await;
+    for (service, operation) in [("codecommit", "ListRepositories"), ("iam", "ListUsers")] {
+        let answer = send(&harness, &local, service, operation, "").await;
+        assert_eq!(answer.status, 200, "{operation} from 127.0.0.1: {}", answer.text);
+        let answer = send(&harness, &remote, service, operation, "").await;
+        assert!(is_refusal(service, &answer), "{operation}: {}", answer.text);
+        let answer = send(&harness, &careful, service, operation, "").await;
+        assert!(is_refusal(service, &answer), "{operation}: {}", answer.text);
+        assert!(answer.text.contains("with an explicit deny"), "{}", answer.text);
+    }
+}
+
+#[tokio::test]
+async fn a_resource_tag_condition_reads_the_resource_s_tags() {
+    let harness = Harness::start().await;
+    for (name, tags) in [("ours", json!({ "team": "a" })), ("theirs", json!({ "team": "b" }))] {
+        let input = json!({ "repositoryName": name, "tags": tags });
+        admin_json(&harness, "codecommit", "CreateRepository", input).await;
+    }
+    admin_json(&harness, "codecommit", "CreateRepository", json!({ "repositoryName": "bare" }))
+        .await;
+    admin(
+        &harness,
+        "iam",
+        "CreateUser",
+        "UserName=teammate&Tags.member.1.Key=team&Tags.member.1.Value=a",
+    )
+    .await;
+    admin(&harness, "iam", "CreateUser", "UserName=stranger").await;
+    let account = &harness.state.account;
+    admin(&harness, "iam", "CreateRole", &format!("RoleName=ci&AssumeRolePolicyDocument={TRUST}"))
+        .await;
+    let input = json!({
+        "name": "build", "source": { "type": "NO_SOURCE", "buildspec": "version: 0.2" },
+        "artifacts": { "type": "NO_ARTIFACTS" },
+        "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+        "serviceRole": format!("arn:aws:iam::{account}:role/ci"),
+        "tags": [{ "key": "team", "value": "a" }],
+    });
+    admin_json(&harness, "codebuild", "CreateProject", input).await;
+    let actions = r#"["codecommit:GetRepository","iam:GetUser","codebuild:BatchGetProjects"]"#;
+    let team = allow_when(actions, r#"{"StringEquals":{"aws:ResourceTag/team":"a"}}"#);
+    let member = user(&harness, "member", &[], Some(&team)).await;
+
+    let get = |name: &str| json!({ "repositoryName": name }).to_string();
+    let answer = send(&harness, &member, "codecommit", "GetRepository", &get("ours")).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    for name in ["theirs", "bare", "missing"] {
+        let answer = send(&harness, &member, "codecommit", "GetRepository", &get(name)).await;
+        assert!(is_refusal("codecommit", &answer), "{name}: {}", answer.text);
+    }
+    let answer = send(&harness, &member, "iam", "GetUser", "UserName=teammate").await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let answer = send(&harness, &member, "iam", "GetUser", "UserName=stranger").await;
+    assert!(is_refusal("iam", &answer), "{}", answer.text);
+    let input = r#"{"names":["build"]}"#;
+    let answer = send(&harness, &member, "codebuild", "BatchGetProjects", input).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+}
