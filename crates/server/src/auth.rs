@@ -494,7 +494,7 @@ const RESOURCE_TAG: &str = "aws:ResourceTag/";
 /// repository's (kept apart from its metadata), a CodeBuild project's, an IAM user's or role's
 /// — one read of its document. None for other resources, `*`, or one that does not exist (a
 /// store error is logged and gives none: a condition on a tag then does not hold).
-pub(crate) async fn resource_tags(state: &AppState, arn: &str) -> Vec<(String, String)> {
+async fn resource_tags(state: &AppState, arn: &str) -> Vec<(String, String)> {
     let Some((kind, key)) = tagged_document(state, arn) else {
         return Vec::new();
     };

@@ -360,11 +360,9 @@ impl russh::server::Handler for Connection {
                         &state, &principal, &origin, request, &dir, protocol, reader, &writer,
                     )
                     .await;
-                    let error = match refused {
-                        Some(error) => Some(error),
-                        None if status != 0 => Some(("GitFailed", format!("git exited {status}"))),
-                        None => None,
-                    };
+                    let error = refused.or_else(|| {
+                        (status != 0).then(|| ("GitFailed", format!("git exited {status}")))
+                    });
                     record_git(&state, &principal, &origin, &name, push, error);
                     status
                 }
