@@ -1,6 +1,7 @@
 //! Unit tests of git hosting: the pkt-line readers, the credential-helper password, the
 //! protocol header, and the routes driven by the real `git` (and `aws` credential helper)
-//! against a server on loopback.
+//! against a server on loopback, with their audit events (a `codecommit:References` deny, a
+//! push the `pre-receive` hook refuses).
 
 // The tests start git and aws themselves.
 #![allow(clippy::disallowed_methods)]
@@ -689,4 +690,44 @@ async fn a_push_the_pre_receive_hook_refuses_is_recorded_as_refused() {
     assert_eq!(pushes[0]["errorMessage"], "ng refs/heads/main pre-receive hook declined");
     assert_eq!(pushes[0]["userIdentity"]["userName"], "alice");
     assert!(pushes[1].get("errorCode").is_none(), "{}", pushes[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_references_deny_refuses_a_push_to_main_over_http_and_not_one_to_a_feature() {
+    let harness = Harness::start().await;
+    tokio::spawn(harness.state.audit_flusher.clone().run());
+    harness.create_repository("demo").await;
+    harness.state.identity.create_user("alice", 0).await.unwrap();
+    harness.state.identity.attach_policy_to_user("alice", "AWSCodeCommitPowerUser").await.unwrap();
+    let deny = iam::policies::PutUserPolicyRequest {
+        user_name: "alice".into(),
+        policy_name: "protect-main".into(),
+        policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"codecommit:GitPush","Resource":"*","Condition":{"StringEqualsIfExists":{"codecommit:References":["refs/heads/main"]},"Null":{"codecommit:References":"false"}}}]}"#.into(),
+    };
+    iam::policies::put_user_policy(&harness.state.identity, deny).await.unwrap();
+    let (user, password) = harness.state.identity.create_git_credentials("alice", 0).await.unwrap();
+    let url = harness.url("demo", &user, &password);
+    harness.git_ok("", &["init", "-q", "work"]);
+    let pushed = commit(&harness, "work", "a.txt", "one");
+    // main alone, and main among other refs: refused whole, nothing moves.
+    for refs in [&["main"][..], &["main", "main:refs/heads/feature"]] {
+        let mut args = vec!["push", url.as_str()];
+        args.extend_from_slice(refs);
+        let (ok, text) = harness.git("work", &args);
+        // git shows no more than the status of a refused request.
+        assert!(!ok && text.contains("403"), "{refs:?}: {text}");
+    }
+    assert!(harness.events("demo").await.is_empty());
+    let refused = git_pushes(&harness).await;
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    for event in &refused {
+        assert_eq!(event["errorCode"], "AccessDenied", "{event}");
+        let message = event["errorMessage"].as_str().unwrap();
+        assert!(message.contains("with an explicit deny"), "{message}");
+    }
+    harness.git_ok("work", &["push", "-q", &url, "main:refs/heads/feature"]);
+    let events = harness.events("demo").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["ref"], "refs/heads/feature");
+    assert_eq!(events[0]["newCommit"], pushed.as_str());
 }
