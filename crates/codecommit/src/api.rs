@@ -146,6 +146,9 @@ async fn existing_named(ctx: &Context, name: Option<&str>) -> Result<Document, A
 /// SSH it is the address it would have on SSH's own port, as CodeCommit always returns one.
 fn metadata(ctx: &Context, repository: &Document, caller: &Caller) -> Value {
     let mut body = repository.body.clone();
+    if let Some(object) = body.as_object_mut() {
+        object.remove(SLIPWAY);
+    }
     let name = repository.key.as_str();
     body["cloneUrlHttp"] = json!(format!("http://{}/v1/repos/{name}", caller.host));
     let host = ssh_host(&caller.host);
@@ -170,12 +173,15 @@ fn ssh_host(host: &str) -> &str {
     }
 }
 
-/// `CreateRepository`'s input (the members Slipway reads: tags and KMS keys are not kept).
+/// `CreateRepository`'s input (the members Slipway reads: KMS keys are not kept). The tags are
+/// kept in the repository's document (`_slipway.tags`), for policies' `aws:ResourceTag/<key>`;
+/// the metadata the API answers does not show them, as CodeCommit's does not.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateRepositoryInput {
     pub repository_name: Option<String>,
     pub repository_description: Option<String>,
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `CreateRepository`'s and `GetRepository`'s output: the stored `RepositoryMetadata` as it is
@@ -225,6 +231,9 @@ pub async fn create_repository(
     if let Some(description) = description {
         body["repositoryDescription"] = json!(description);
     }
+    if let Some(tags) = input.tags.filter(|it| !it.is_empty()) {
+        body[SLIPWAY] = json!({ "tags": tags });
+    }
     // The git directory first: a repository document never points at nothing. A crash in
     // between leaves an unused directory, which a later CreateRepository reuses.
     let path = ctx.repo_path(&name);
@@ -251,6 +260,10 @@ pub async fn create_repository(
         Err(err) => Err(err.into()),
     }
 }
+
+/// The member of a repository's document that holds what CodeCommit's metadata does not show
+/// (its tags).
+pub const SLIPWAY: &str = "_slipway";
 
 /// Held while a repository is created (see `create_repository`).
 static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -305,6 +305,14 @@ impl Policy {
     pub fn statement_count(&self) -> usize {
         self.statements.len()
     }
+
+    /// Whether a condition of the document tests a key starting with `prefix` (any case):
+    /// `aws:ResourceTag/` says whether a request must have its resource's tags read.
+    pub fn tests_key_with_prefix(&self, prefix: &str) -> bool {
+        self.statements.iter().flat_map(|it| &it.conditions).any(|it| {
+            it.key().get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        })
+    }
 }
 
 impl Statement {

@@ -43,6 +43,11 @@ pub(crate) struct Origin {
 pub(crate) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
 impl Origin {
+    /// How the request arrived, for its condition keys: from this address, over plain HTTP.
+    pub(crate) fn arrival(&self) -> crate::auth::facts::Arrival<'_> {
+        crate::auth::facts::Arrival { source_ip: &self.source_ip, secure_transport: false }
+    }
+
     pub(crate) fn of(headers: &HeaderMap, peer: &Peer) -> Origin {
         let source_ip = match peer {
             Some(Extension(ConnectInfo(address))) => address.ip().to_string(),

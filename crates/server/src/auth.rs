@@ -521,12 +521,15 @@ pub(crate) fn authorize_agent_api(
 }
 
 /// [`authorize`]'s decision for an action on several resources (every one must be allowed) with
-/// the request's own context keys (`codecommit:References`, `aws:SourceIp`, …) besides those
-/// every request has: for a user, their identity policies (their own and their groups',
+/// the request's own context keys (`codecommit:References`, and `aws:SourceIp` and
+/// `aws:SecureTransport` from how it arrived, `facts::Arrival`) besides those every
+/// request has: for a user, their identity policies (their own and their groups',
 /// `iam::effective`, cached) evaluated with `aws:username`, `aws:userid`, `aws:PrincipalArn`,
 /// `aws:PrincipalAccount`, `aws:CurrentTime`, `aws:EpochTime`, `aws:SecureTransport`
-/// (`false`: the server itself speaks plain HTTP) and `aws:MultiFactorAuthPresent` (`false`);
-/// the refusal is AWS's message; a request that moves a branch (it sets
+/// (`false` unless the request says otherwise: the server itself speaks plain HTTP),
+/// `aws:MultiFactorAuthPresent` (`false`) and, only when one of the policies tests an
+/// `aws:ResourceTag/<key>` (so that no other request reads more of the store), each
+/// resource's tags ([`resource_tags`]); the refusal is AWS's message; a request that moves a branch (it sets
 /// `codecommit:References`) meets the branch protection policy read afresh
 /// ([`fresh_branch_protection`]). Agents: [`fixed_rules`], on each resource. Build tokens:
 /// [`fixed_rules`], then their service role's policies with the same keys
@@ -613,8 +616,19 @@ pub(crate) async fn authorize_request(
         named.retain(|(id, _)| *id != arn);
         named.extend(protection.as_ref().map(|it| (it.id.as_str(), &*it.policy)));
     }
+    let tags_tested = named.iter().any(|(_, policy)| policy.tests_key_with_prefix(RESOURCE_TAG));
     for resource in resources {
-        let request = iam::policy::Request { principal: acting, action, resource, context: &keys };
+        let tagged;
+        let context = if tags_tested {
+            let mut with_tags = keys.clone();
+            let tags = resource_tags(state, resource).await;
+            with_tags.set_resource_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            tagged = with_tags;
+            &tagged
+        } else {
+            &keys
+        };
+        let request = iam::policy::Request { principal: acting, action, resource, context };
         let evaluation = iam::policy::evaluate(&named, &request);
         if let Some(message) = evaluation.refusal(&request) {
             return Err(Denied { message });
@@ -664,6 +678,72 @@ async fn authorize_build(
         }
     }
     Ok(())
+}
+
+/// The prefix of the condition keys of a resource's tags.
+const RESOURCE_TAG: &str = "aws:ResourceTag/";
+
+/// The tags of the resource `arn` names, for `aws:ResourceTag/<key>`: a CodeCommit
+/// repository's (kept apart from its metadata), a CodeBuild project's, an IAM user's or role's
+/// — one read of its document. None for other resources, `*`, or one that does not exist (a
+/// store error is logged and gives none: a condition on a tag then does not hold).
+async fn resource_tags(state: &AppState, arn: &str) -> Vec<(String, String)> {
+    let Some((kind, key)) = tagged_document(state, arn) else {
+        return Vec::new();
+    };
+    let body = match state.store.get(kind, key).await {
+        Ok(Some(document)) => document.body,
+        Ok(None) => return Vec::new(),
+        Err(err) => {
+            tracing::error!(%err, %arn, "reading a resource's tags");
+            return Vec::new();
+        }
+    };
+    let tags = if kind == engine::kinds::REPOSITORY {
+        &body[codecommit::api::SLIPWAY]["tags"]
+    } else {
+        &body["tags"]
+    };
+    let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
+    match tags {
+        // A repository's: a map.
+        serde_json::Value::Object(map) => {
+            map.iter().filter_map(|(key, value)| Some((key.clone(), text(value)?))).collect()
+        }
+        // A project's `{key, value}`s, an IAM entity's `{Key, Value}`s.
+        serde_json::Value::Array(items) => items
+            .iter()
+            .filter_map(|item| {
+                let key = text(&item["key"]).or_else(|| text(&item["Key"]))?;
+                let value = text(&item["value"]).or_else(|| text(&item["Value"]))?;
+                Some((key, value))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The kind and key of the document that holds the tags of the resource `arn`, when it is
+/// one of this server's that has tags.
+fn tagged_document<'a>(state: &AppState, arn: &'a str) -> Option<(&'static str, &'a str)> {
+    if let Some(name) = repository_name(arn) {
+        return Some((engine::kinds::REPOSITORY, name));
+    }
+    let mut parts = arn.splitn(6, ':');
+    let (_arn, _partition, service, _region, account, resource) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if account != state.account {
+        return None;
+    }
+    let (kind, path) = match (service, resource.split_once('/')?) {
+        ("codebuild", ("project", name)) => (engine::kinds::PROJECT, name),
+        ("iam", ("user", path)) => (engine::kinds::USER, path),
+        ("iam", ("role", path)) => (engine::kinds::ROLE, path),
+        _ => return None,
+    };
+    // An IAM entity's ARN has its path before its name.
+    let name = path.rsplit('/').next()?;
+    (!name.is_empty() && name != "*").then_some((kind, name))
 }
 
 /// Whether a request moves a branch: it names the refs it moves (`codecommit:References`),

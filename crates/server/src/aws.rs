@@ -75,7 +75,7 @@ pub(crate) async fn handle(
     }
     let mut call = audit::ApiCall::default();
     let result = match body {
-        Ok(body) => dispatch(&state, &method, &uri, &headers, &body, &mut call).await,
+        Ok(body) => dispatch(&state, &method, &uri, &headers, &body, &origin, &mut call).await,
         Err(rejection) => Err(body_rejected(&headers, &rejection)),
     };
     call.record(&state, &headers, &origin, &request_id, result.as_ref().err());
@@ -101,6 +101,7 @@ async fn dispatch(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    origin: &audit::Origin,
     call: &mut audit::ApiCall,
 ) -> Result<String, ApiError> {
     let target = headers.get("x-amz-target").and_then(|it| it.to_str().ok()).unwrap_or_default();
@@ -130,7 +131,7 @@ async fn dispatch(
     if let Some(facts) = request_facts(state, service.signing_name(), operation, &input).await? {
         // The resources the event names are those authorization asked for.
         call.resources.clone_from(&facts.resources);
-        authorize_facts(state, &principal, &facts).await?;
+        authorize_facts(state, &principal, &facts.arrived(origin.arrival())).await?;
     }
     tracing::debug!(user = %caller.user, %target, "API call");
     let output = match service {

@@ -31,7 +31,9 @@
 //! (`codecommit::protection`) is policy, decided there; what policy cannot tell, a force push
 //! or a delete, the repository's `pre-receive` hook refuses before any ref moves, checking
 //! each update against the verdicts the server wrote for this user from the push's commands
-//! before git started.
+//! before git started. A push is in the audit trail as a `GitPush` event; one whose ref
+//! updates git refused (the hook's `ng <ref> pre-receive hook declined`) carries those report
+//! lines as its error ([`push_refusal`]).
 
 pub(crate) mod auth;
 pub(crate) mod pkt;
@@ -188,9 +190,11 @@ pub(crate) async fn authorize_git(
     service: Service,
     name: &str,
     references: &[&str],
+    arrival: crate::auth::facts::Arrival<'_>,
 ) -> Result<Option<crate::auth::Denied>, crate::auth::facts::FactsError> {
     let place = crate::auth::place(state);
     let facts = crate::auth::facts::git_request(place, service.name(), name, references)?;
+    let facts = facts.arrived(arrival);
     Ok(crate::auth::authorize(state, principal, &facts).await.err())
 }
 
@@ -220,7 +224,8 @@ async fn denial(
     references: &[&str],
     origin: &Origin,
 ) -> Result<Option<crate::auth::Denied>, Response> {
-    let denied = match authorize_git(state, principal, service, name, references).await {
+    let arrival = origin.arrival();
+    let denied = match authorize_git(state, principal, service, name, references, arrival).await {
         Ok(Some(denied)) => denied,
         Ok(None) => return Ok(None),
         Err(err) => return Err(internal("telling what the request asks", err)),
@@ -482,11 +487,17 @@ async fn rpc(
                 service.command()
             );
         }
-        if let (Ok(()), true, Some(parsed)) = (fed, succeeded, parsed) {
-            record_push(&state, &name, &user, Some(parsed), output).await;
-        }
-        let failed =
-            (!succeeded).then(|| ("GitFailed", format!("git {} failed", service.command())));
+        let refused = match (fed, succeeded, parsed) {
+            (Ok(()), true, Some(parsed)) => {
+                record_push(&state, &name, &user, Some(parsed), output).await
+            }
+            _ => None,
+        };
+        let failed = if succeeded {
+            refused
+        } else {
+            Some(("GitFailed", format!("git {} failed", service.command())))
+        };
         record_git(&state, &principal, &origin, &name, service == Service::ReceivePack, failed);
         // Only now does the response end, so that a client whose push returned can see its
         // events.
@@ -804,29 +815,55 @@ async fn read_capped(mut reader: impl AsyncRead + Unpin, limit: usize) -> Vec<u8
 
 /// Records the ref events of a push git has finished: what git reported, read from its
 /// output, and the crate records what was applied. Git over SSH records its pushes here too.
+/// The answer is the push's outcome for the audit trail when git refused a ref update
+/// ([`push_refusal`]).
 pub(crate) async fn record_push(
     state: &AppState,
     repo: &str,
     user: &str,
     parsed: Option<(Vec<RefCommand>, Vec<String>)>,
     output: Option<Vec<u8>>,
-) {
+) -> Option<(&'static str, String)> {
     let Some((commands, capabilities)) = parsed else {
         tracing::warn!(repository = %repo, "a push's commands could not be read: no ref events");
-        return;
+        return None;
     };
     if commands.is_empty() {
-        return;
+        return None;
     }
     let has = |name: &str| capabilities.iter().any(|it| it == name);
     let sideband = has("side-band-64k") || has("side-band");
-    let reported: Option<Vec<String>> = (has("report-status") || has("report-status-v2"))
+    let statuses = (has("report-status") || has("report-status-v2"))
         .then(|| output.and_then(|it| pkt::parse_report(&it, sideband)))
-        .flatten()
+        .flatten();
+    let refusal = statuses.as_deref().and_then(push_refusal);
+    let reported: Option<Vec<String>> = statuses
         .map(|statuses| statuses.into_iter().filter(|it| it.ok).map(|it| it.name).collect());
     let ctx = state.codecommit();
     codecommit::refs::record_push(ctx, repo, user, &commands, reported.as_deref()).await;
+    refusal
 }
+
+/// The error a push's event carries when receive-pack refused any of its ref updates: its
+/// `ng <ref> <reason>` report lines, as `AccessDenied` when the `pre-receive` hook (branch
+/// protection) refused them all, `RefUpdateFailed` otherwise. `None` when every update was
+/// done.
+pub(crate) fn push_refusal(statuses: &[pkt::RefStatus]) -> Option<(&'static str, String)> {
+    let refused: Vec<&pkt::RefStatus> = statuses.iter().filter(|it| !it.ok).collect();
+    if refused.is_empty() {
+        return None;
+    }
+    let by_hook = refused.iter().all(|it| it.reason == HOOK_DECLINED);
+    let code = if by_hook { "AccessDenied" } else { "RefUpdateFailed" };
+    let lines: Vec<String> = refused
+        .iter()
+        .map(|it| format!("ng {} {}", it.name, it.reason).trim_end().to_owned())
+        .collect();
+    Some((code, lines.join("; ")))
+}
+
+/// receive-pack's reason for the updates its `pre-receive` hook refused.
+const HOOK_DECLINED: &str = "pre-receive hook declined";
 
 #[cfg(test)]
 mod tests;

@@ -46,7 +46,12 @@ fn unauthorized() -> Response {
 
 /// Authenticates `Authorization: Basic base64(access-key-id:secret)` (through `crate::auth`)
 /// and authorizes reading the log of build `id`; the refusal otherwise.
-async fn authorized(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(), Response> {
+async fn authorized(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: &crate::audit::Peer,
+    id: &str,
+) -> Result<(), Response> {
     let request = crate::auth::RequestParts::headers(headers);
     let principal = match crate::auth::authenticate(state, crate::auth::Route::Logs, &request).await
     {
@@ -66,7 +71,8 @@ async fn authorized(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(
                 tracing::error!(%err, "logs: the facts of reading a build");
                 (StatusCode::INTERNAL_SERVER_ERROR, "authorizing failed\n").into_response()
             })?;
-    crate::auth::authorize(state, &principal, &facts)
+    let origin = crate::audit::Origin::of(headers, peer);
+    crate::auth::authorize(state, &principal, &facts.arrived(origin.arrival()))
         .await
         .map_err(|denied| (StatusCode::FORBIDDEN, format!("{denied}\n")).into_response())
 }
@@ -97,10 +103,11 @@ fn chunks(
 
 pub(crate) async fn download(
     State(state): State<AppState>,
+    peer: crate::audit::Peer,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = authorized(&state, &headers, &id).await {
+    if let Err(refused) = authorized(&state, &headers, &peer, &id).await {
         return refused;
     }
     match state.store.get(BUILD, &id).await {
@@ -180,10 +187,11 @@ struct Tail {
 
 pub(crate) async fn live(
     State(state): State<AppState>,
+    peer: crate::audit::Peer,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = authorized(&state, &headers, &id).await {
+    if let Err(refused) = authorized(&state, &headers, &peer, &id).await {
         return refused;
     }
     match state.store.get(BUILD, &id).await {

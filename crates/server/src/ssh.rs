@@ -45,6 +45,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::audit::{Origin, record_git};
 use crate::auth::Principal;
+use crate::auth::facts::Arrival;
 use crate::git::pkt::CommandParser;
 use crate::git::{self, MAX_REPORT_BYTES, Service};
 use crate::{AppState, ServerError};
@@ -355,13 +356,13 @@ impl russh::server::Handler for Connection {
                 Ok((request, dir)) => {
                     let (name, push) =
                         (request.repository.clone(), request.service == Service::ReceivePack);
-                    let (status, refused) =
-                        run_git(&state, &principal, request, &dir, protocol, reader, &writer).await;
-                    let error = match refused {
-                        Some(message) => Some(("AccessDenied", message)),
-                        None if status != 0 => Some(("GitFailed", format!("git exited {status}"))),
-                        None => None,
-                    };
+                    let (status, refused) = run_git(
+                        &state, &principal, &origin, request, &dir, protocol, reader, &writer,
+                    )
+                    .await;
+                    let error = refused.or_else(|| {
+                        (status != 0).then(|| ("GitFailed", format!("git exited {status}")))
+                    });
                     record_git(&state, &principal, &origin, &name, push, error);
                     status
                 }
@@ -460,7 +461,8 @@ async fn prepare(
         }
     };
     // A fetch, and the advertisement before a push; a push's refs once its commands are read.
-    match git::authorize_git(state, principal, request.service, name, &[]).await {
+    let arrival = ssh_arrival(origin);
+    match git::authorize_git(state, principal, request.service, name, &[], arrival).await {
         Ok(None) => Ok((request, dir)),
         Ok(Some(denied)) => {
             let push = request.service == Service::ReceivePack;
@@ -475,6 +477,12 @@ async fn prepare(
     }
 }
 
+/// How a git command over SSH arrived, for its condition keys: from the client's address,
+/// encrypted (`aws:SecureTransport` is true).
+fn ssh_arrival(origin: &Origin) -> Arrival<'_> {
+    Arrival { source_ip: &origin.source_ip, secure_transport: true }
+}
+
 /// What writes to a channel.
 type Writer = ChannelWriteHalf<Msg>;
 
@@ -485,16 +493,20 @@ async fn finish(writer: &Writer, status: u32) {
     let _ = writer.close().await;
 }
 
-/// Runs the git service between the channel (`reader`, `writer`) and git; its exit status.
+/// Runs the git service between the channel (`reader`, `writer`) and git; its exit status,
+/// and the error its event carries when it was refused (by policy before git had it, or a
+/// ref update by git, [`git::push_refusal`]).
+#[allow(clippy::too_many_arguments)]
 async fn run_git(
     state: &AppState,
     principal: &Principal,
+    origin: &Origin,
     request: GitRequest,
     dir: &Path,
     protocol: Option<String>,
     reader: ChannelReadHalf,
     writer: &Arc<Writer>,
-) -> (u32, Option<String>) {
+) -> (u32, Option<(&'static str, String)>) {
     let service = request.service;
     let name = request.repository;
     let user = principal.acting_user();
@@ -539,6 +551,7 @@ async fn run_git(
     let feeder = {
         let (state, principal, name, writer) =
             (state.clone(), principal.clone(), name.clone(), writer.clone());
+        let source_ip = origin.source_ip.clone();
         tokio::spawn(async move {
             use tokio::io::AsyncWriteExt;
             let mut reader = reader;
@@ -573,12 +586,14 @@ async fn run_git(
                     return;
                 };
                 let references: Vec<&str> = commands.iter().map(|it| it.name.as_str()).collect();
+                let arrival = Arrival { source_ip: &source_ip, secure_transport: true };
                 let (refused, denied) = match git::authorize_git(
                     &state,
                     &principal,
                     Service::ReceivePack,
                     &name,
                     &references,
+                    arrival,
                 )
                 .await
                 {
@@ -679,13 +694,15 @@ async fn run_git(
     let read = parsed.try_recv().ok();
     if let Some(Err(denied)) = read {
         // Refused (or unreadable) before git had it: the client was told why.
-        return (1, denied);
+        return (1, denied.map(|message| ("AccessDenied", message)));
     }
     if code != 0 {
         tracing::warn!(repository = %name, ?status, "ssh: git {} failed", service.command());
+        (code, None)
     } else if push {
         // git read the whole command list, so the feeder has read and authorized it.
-        git::record_push(state, &name, &user, read.and_then(Result::ok), kept).await;
+        (code, git::record_push(state, &name, &user, read.and_then(Result::ok), kept).await)
+    } else {
+        (code, None)
     }
-    (code, None)
 }

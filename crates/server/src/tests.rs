@@ -105,6 +105,10 @@ async fn the_users_of_an_older_installation_keep_what_they_could_do() {
 /// facts the server builds for each), for users with AdministratorAccess and for a build
 /// token acting for one, and an older installation's rules become that policy on its first
 /// start.
+/// How the branch protection test's requests arrive: from nowhere known, over plain HTTP.
+const ARRIVAL: crate::auth::facts::Arrival<'static> =
+    crate::auth::facts::Arrival { source_ip: "", secure_transport: false };
+
 #[tokio::test]
 async fn branch_protection_is_the_policy_every_user_and_build_token_is_under() {
     use crate::auth::{Principal, SignIn};
@@ -140,9 +144,16 @@ async fn branch_protection_is_the_policy_every_user_and_build_token_is_under() {
     let git = |principal: Principal| {
         let state = state.clone();
         async move {
-            crate::git::authorize_git(&state, &principal, push, "web", &["refs/heads/main"])
-                .await
-                .unwrap()
+            crate::git::authorize_git(
+                &state,
+                &principal,
+                push,
+                "web",
+                &["refs/heads/main"],
+                ARRIVAL,
+            )
+            .await
+            .unwrap()
         }
     };
     // Bob may push main; his policies are cached now.
@@ -254,6 +265,7 @@ async fn branch_protection_is_the_policy_every_user_and_build_token_is_under() {
     let shown = server.branch_protection_statements("web").await.unwrap();
     assert_eq!(shown["statements"].as_array().unwrap().len(), 2, "{shown}");
     let bob = user("bob");
-    let refused = crate::git::authorize_git(&server.state, &bob, push, "web", &["refs/heads/main"]);
+    let refused =
+        crate::git::authorize_git(&server.state, &bob, push, "web", &["refs/heads/main"], ARRIVAL);
     assert!(refused.await.unwrap().is_some());
 }

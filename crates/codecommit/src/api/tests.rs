@@ -128,3 +128,17 @@ async fn metadata_has_an_ssh_clone_url_and_no_description_unless_given() {
     let v6 = super::get_repository(&ctx, &self::caller("[::1]:8080"), get()).await.unwrap();
     assert_eq!(v6.repository_metadata["cloneUrlSsh"], "ssh://[::1]:2222/v1/repos/a");
 }
+
+#[tokio::test]
+async fn a_repository_keeps_its_tags_and_its_metadata_does_not_show_them() {
+    let (ctx, _dir) = crate::test_context("us-east-1").await;
+    let caller = caller("git.example.com");
+    let input = awsapi::json::typed(json!({ "repositoryName": "t", "tags": { "team": "a" } }));
+    let created = super::create_repository(&ctx, &caller, input.unwrap(), 0).await.unwrap();
+    assert!(created.repository_metadata.get(super::SLIPWAY).is_none());
+    let stored = ctx.store.get(engine::kinds::REPOSITORY, "t").await.unwrap().unwrap();
+    assert_eq!(stored.body[super::SLIPWAY]["tags"], json!({ "team": "a" }));
+    let input = super::GetRepositoryInput { repository_name: Some("t".to_owned()) };
+    let got = super::get_repository(&ctx, &caller, input).await.unwrap().repository_metadata;
+    assert!(got.get(super::SLIPWAY).is_none(), "{got}");
+}

@@ -211,6 +211,11 @@ fn family(name: &str) -> Option<(bool, Family)> {
 }
 
 impl Condition {
+    /// The key tested, lower-cased.
+    pub(super) fn key(&self) -> &str {
+        &self.key
+    }
+
     /// Compiles one `operator: {key: values}` entry's key. `values` are the policy's values
     /// as text (JSON numbers and booleans as written). `variables` is false for documents
     /// older than 2012-10-17.

@@ -1393,3 +1393,20 @@ fn refusal_messages_are_awss() {
     .unwrap();
     assert_eq!(evaluate(&[("p", &allow)], &request).refusal(&request), None);
 }
+
+#[test]
+fn a_policy_says_whether_it_tests_keys_of_a_prefix() {
+    let tagged = document(
+        r#"{"Effect": "Allow", "Action": "*", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:resourcetag/team": "a"}}}"#,
+    );
+    let plain = document(
+        r#"{"Effect": "Allow", "Action": "*", "Resource": "*",
+            "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}"#,
+    );
+    let tagged = Policy::parse_identity(&tagged).unwrap();
+    let plain = Policy::parse_identity(&plain).unwrap();
+    assert!(tagged.tests_key_with_prefix("aws:ResourceTag/"));
+    assert!(!plain.tests_key_with_prefix("aws:ResourceTag/"));
+    assert!(plain.tests_key_with_prefix("aws:sourceip"));
+}

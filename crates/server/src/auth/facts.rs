@@ -41,6 +41,39 @@ impl RequestFacts {
     }
 }
 
+/// How a request reached the server, for the global keys every request has:
+/// `aws:SourceIp` (the peer's address, as the audit trail records it as `sourceIPAddress`;
+/// the server trusts no proxy, so no forwarding header is read) and `aws:SecureTransport`
+/// (whether the connection was encrypted: git over SSH is; the server speaks plain HTTP and
+/// knows of no TLS-terminating proxy it could trust, so an HTTP request is not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Arrival<'a> {
+    /// Empty when not known (in-process tests have no socket).
+    pub(crate) source_ip: &'a str,
+    pub(crate) secure_transport: bool,
+}
+
+impl RequestFacts {
+    /// These facts with the keys of how the request arrived (`aws:SourceIp` when the
+    /// address is known, `aws:SecureTransport`), the context kept sorted by key.
+    pub(crate) fn arrived(mut self, arrival: Arrival<'_>) -> RequestFacts {
+        let mut set = |key: &str, value: String| {
+            self.context.retain(|(known, _)| !known.eq_ignore_ascii_case(key));
+            self.context.push((key.to_owned(), vec![value]));
+        };
+        if !arrival.source_ip.is_empty() {
+            set(SOURCE_IP, arrival.source_ip.to_owned());
+        }
+        set(SECURE_TRANSPORT, arrival.secure_transport.to_string());
+        self.context.sort_by(|a, b| a.0.cmp(&b.0));
+        self
+    }
+}
+
+/// The global condition keys of how a request arrived.
+pub(crate) const SOURCE_IP: &str = "aws:SourceIp";
+pub(crate) const SECURE_TRANSPORT: &str = "aws:SecureTransport";
+
 /// Where this server's resources are: the region and account of every ARN it builds.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Place<'a> {

@@ -105,6 +105,7 @@ pub(crate) async fn call(
     action: &str,
     form: &[(String, String)],
     request_id: &str,
+    arrival: auth::facts::Arrival<'_>,
 ) -> Result<String, ApiError> {
     if !ACTIONS.contains(&action) {
         return Err(ApiError::client(
@@ -122,7 +123,7 @@ pub(crate) async fn call(
         resources: vec![resource],
         context: Vec::new(),
     };
-    auth::authorize(state, principal, &facts)
+    auth::authorize(state, principal, &facts.arrived(arrival))
         .await
         .map_err(|denied| ApiError::new(ErrorKind::Forbidden, "AccessDenied", denied.message))?;
     tracing::debug!(user = %caller.user, %action, "IAM call");

@@ -34,7 +34,7 @@ pub(super) async fn handle(
 ) -> Response {
     let service = super::scope_service(headers, uri).unwrap_or("sts").to_owned();
     let result = match &body {
-        Ok(body) => dispatch(state, &service, method, uri, headers, body, request_id).await,
+        Ok(body) => dispatch(state, &service, method, uri, headers, body, request_id, origin).await,
         Err(rejection) => Err(ApiError::new(
             body_kind(rejection.status()),
             "MalformedQueryString",
@@ -57,6 +57,7 @@ pub(super) async fn handle(
     xml_response(status, xml, request_id)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn dispatch(
     state: &AppState,
     service: &str,
@@ -65,6 +66,7 @@ async fn dispatch(
     headers: &HeaderMap,
     body: &[u8],
     request_id: &str,
+    origin: &crate::audit::Origin,
 ) -> Result<String, ApiError> {
     let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -83,7 +85,8 @@ async fn dispatch(
         "iam" => {
             let (principal, caller) =
                 super::authenticate(state, "iam", method, uri, headers, body).await?;
-            super::iam::call(state, &principal, &caller, action, &form, request_id).await
+            let arrival = origin.arrival();
+            super::iam::call(state, &principal, &caller, action, &form, request_id, arrival).await
         }
         other => Err(ApiError::client(
             "InvalidAction",

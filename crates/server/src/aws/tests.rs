@@ -7,10 +7,14 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use awsapi::sigv4::{SignedRequest, format_amz_date, sign};
 
+mod authorization;
+
 struct Harness {
     state: AppState,
     endpoint: String,
     key: (String, String),
+    /// One client for every request (its connections are reused).
+    client: reqwest::Client,
     _dir: tempfile::TempDir,
     _serving: tokio::task::JoinHandle<()>,
 }
@@ -26,6 +30,8 @@ struct Call<'a> {
     sent_body: Option<&'a [u8]>,
     /// Headers added after signing, as an attacker would.
     unsigned: Vec<(&'a str, String)>,
+    /// The access key that signs, instead of the admin's.
+    key: Option<&'a (String, String)>,
 }
 
 impl<'a> Call<'a> {
@@ -45,6 +51,7 @@ impl<'a> Call<'a> {
             body,
             sent_body: None,
             unsigned: Vec::new(),
+            key: None,
         }
     }
 
@@ -57,6 +64,7 @@ impl<'a> Call<'a> {
             body,
             sent_body: None,
             unsigned: Vec::new(),
+            key: None,
         }
     }
 }
@@ -90,6 +98,7 @@ impl Harness {
             state,
             endpoint,
             key: (keys.access_key_id, keys.secret_access_key),
+            client: reqwest::Client::new(),
             _dir: dir,
             _serving: serving,
         }
@@ -115,14 +124,13 @@ impl Harness {
         }
         let lent: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (&**k, &**v)).collect();
         let request = SignedRequest { method, path, query: "", headers: &lent, body: call.body };
-        let authorization =
-            sign(&request, &self.key.0, &self.key.1, call.region, call.service, &amz_date);
+        let (key, secret) = call.key.unwrap_or(&self.key);
+        let authorization = sign(&request, key, secret, call.region, call.service, &amz_date);
         headers.push(("authorization".to_owned(), authorization));
         for (name, value) in call.unsigned {
             headers.push((name.to_owned(), value));
         }
-        let client = reqwest::Client::new();
-        let mut builder = client.request(
+        let mut builder = self.client.request(
             reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
             format!("{}{path}", self.endpoint),
         );

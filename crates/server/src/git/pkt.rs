@@ -171,6 +171,8 @@ impl CommandParser {
 pub(crate) struct RefStatus {
     pub(crate) name: String,
     pub(crate) ok: bool,
+    /// Why an update was refused (`pre-receive hook declined`); empty when it was done.
+    pub(crate) reason: String,
 }
 
 /// The per-ref statuses of receive-pack's report (`report-status` or `report-status-v2`),
@@ -212,10 +214,12 @@ pub(crate) fn parse_report(output: &[u8], sideband: bool) -> Option<Vec<RefStatu
                 if line.starts_with("unpack ") {
                     unpack_seen = true;
                 } else if let Some(name) = line.strip_prefix("ok ") {
-                    statuses.push(RefStatus { name: name.to_owned(), ok: true });
+                    let reason = String::new();
+                    statuses.push(RefStatus { name: name.to_owned(), ok: true, reason });
                 } else if let Some(rest) = line.strip_prefix("ng ") {
-                    let name = rest.split(' ').next().unwrap_or(rest);
-                    statuses.push(RefStatus { name: name.to_owned(), ok: false });
+                    let (name, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+                    let (name, reason) = (name.to_owned(), reason.to_owned());
+                    statuses.push(RefStatus { name, ok: false, reason });
                 }
                 // `option …` lines (report-status-v2) refine the `ok` before them; the ref
                 // they name is the one pushed, so they change nothing here.

@@ -1,6 +1,7 @@
 //! Unit tests of git hosting: the pkt-line readers, the credential-helper password, the
 //! protocol header, and the routes driven by the real `git` (and `aws` credential helper)
-//! against a server on loopback.
+//! against a server on loopback, with their audit events (a `codecommit:References` deny, a
+//! push the `pre-receive` hook refuses).
 
 // The tests start git and aws themselves.
 #![allow(clippy::disallowed_methods)]
@@ -185,8 +186,12 @@ fn receive_pack_reports_are_read_with_and_without_side_band() {
     report.extend(pkt(b"option refname refs/heads/main\n"));
     report.extend(b"0000");
     let expected = vec![
-        RefStatus { name: "refs/heads/main".to_owned(), ok: true },
-        RefStatus { name: "refs/heads/x".to_owned(), ok: false },
+        RefStatus { name: "refs/heads/main".to_owned(), ok: true, reason: String::new() },
+        RefStatus {
+            name: "refs/heads/x".to_owned(),
+            ok: false,
+            reason: "non-fast-forward".to_owned(),
+        },
     ];
     assert_eq!(parse_report(&report, false), Some(expected.clone()));
 
@@ -215,8 +220,16 @@ async fn a_refused_push_is_answered_as_git_reports_refused_refs() {
     let commands = [command("0", "a", "refs/heads/main"), command("a", "b", "refs/heads/topic/é")];
     let reason = "User: arn:aws:iam::000000000000:user/bob is not authorized\nto push";
     let refused = vec![
-        RefStatus { name: "refs/heads/main".to_owned(), ok: false },
-        RefStatus { name: "refs/heads/topic/é".to_owned(), ok: false },
+        RefStatus {
+            name: "refs/heads/main".to_owned(),
+            ok: false,
+            reason: reason.replace('\n', " "),
+        },
+        RefStatus {
+            name: "refs/heads/topic/é".to_owned(),
+            ok: false,
+            reason: reason.replace('\n', " "),
+        },
     ];
     let capabilities = |names: &[&str]| names.iter().map(|it| (*it).to_owned()).collect::<Vec<_>>();
     for (asked, sideband) in [
@@ -654,4 +667,120 @@ async fn a_bundle_holds_every_ref_and_the_commit_asked_for() {
     assert_eq!(get(&side, HeaderMap::new()).await.status(), StatusCode::UNAUTHORIZED);
     let unknown = get(&"0".repeat(40), headers).await;
     assert!(axum::body::to_bytes(unknown.into_body(), usize::MAX).await.is_err());
+}
+
+#[test]
+fn a_push_s_refused_updates_are_its_error() {
+    let status = |name: &str, reason: &str| RefStatus {
+        name: name.to_owned(),
+        ok: reason.is_empty(),
+        reason: reason.to_owned(),
+    };
+    assert_eq!(push_refusal(&[status("refs/heads/main", "")]), None);
+    assert_eq!(push_refusal(&[]), None);
+    let hook = status("refs/heads/main", "pre-receive hook declined");
+    let other = status("refs/heads/x", "non-fast-forward");
+    assert_eq!(
+        push_refusal(&[status("refs/heads/a", ""), hook.clone()]),
+        Some(("AccessDenied", "ng refs/heads/main pre-receive hook declined".to_owned()))
+    );
+    assert_eq!(
+        push_refusal(&[hook, other]),
+        Some((
+            "RefUpdateFailed",
+            "ng refs/heads/main pre-receive hook declined; ng refs/heads/x non-fast-forward"
+                .to_owned()
+        ))
+    );
+}
+
+/// The GitPush events of the audit trail, newest first.
+async fn git_pushes(harness: &Harness) -> Vec<serde_json::Value> {
+    assert!(harness.state.audit.flush(crate::audit::FLUSH_WAIT).await);
+    let attribute = cloudtrail::lookup::LookupAttribute {
+        attribute_key: Some("EventName".to_owned()),
+        attribute_value: Some("GitPush".to_owned()),
+    };
+    let input = cloudtrail::lookup::LookupEventsInput {
+        lookup_attributes: Some(vec![attribute]),
+        ..Default::default()
+    };
+    let found = cloudtrail::lookup::lookup_events(&harness.state.store, input).await.unwrap();
+    found.events.iter().map(|it| serde_json::from_str(&it.cloud_trail_event).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_the_pre_receive_hook_refuses_is_recorded_as_refused() {
+    let harness = Harness::start().await;
+    tokio::spawn(harness.state.audit_flusher.clone().run());
+    harness.create_repository("demo").await;
+    for user in ["alice", "bob"] {
+        harness.state.identity.create_user(user, 0).await.unwrap();
+        harness.state.identity.attach_policy_to_user(user, "AWSCodeCommitPowerUser").await.unwrap();
+    }
+    let (user, password) = harness.state.identity.create_git_credentials("alice", 0).await.unwrap();
+    let url = harness.url("demo", &user, &password);
+    harness.git_ok("", &["init", "-q", "work"]);
+    commit(&harness, "work", "a.txt", "one");
+    harness.git_ok("work", &["push", "-q", &url, "main"]);
+    // Only bob may force-push to main now: alice's rewrite passes authorization (a policy
+    // cannot tell a force push), and the hook refuses it.
+    let rule = codecommit::protection::BranchRule {
+        branch: "main".to_owned(),
+        push: None,
+        force_push: Some(vec!["bob".to_owned()]),
+        delete: None,
+    };
+    codecommit::protection::set_rule(harness.state.codecommit(), "demo", rule).await.unwrap();
+    harness.git_ok("work", &["commit", "-q", "--amend", "-m", "rewritten"]);
+    let (ok, text) = harness.git("work", &["push", "--force", &url, "main"]);
+    assert!(!ok && text.contains("pre-receive hook declined"), "{text}");
+
+    let pushes = git_pushes(&harness).await;
+    assert_eq!(pushes.len(), 2, "{pushes:?}");
+    assert_eq!(pushes[0]["errorCode"], "AccessDenied", "{}", pushes[0]);
+    assert_eq!(pushes[0]["errorMessage"], "ng refs/heads/main pre-receive hook declined");
+    assert_eq!(pushes[0]["userIdentity"]["userName"], "alice");
+    assert!(pushes[1].get("errorCode").is_none(), "{}", pushes[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_references_deny_refuses_a_push_to_main_over_http_and_not_one_to_a_feature() {
+    let harness = Harness::start().await;
+    tokio::spawn(harness.state.audit_flusher.clone().run());
+    harness.create_repository("demo").await;
+    harness.state.identity.create_user("alice", 0).await.unwrap();
+    harness.state.identity.attach_policy_to_user("alice", "AWSCodeCommitPowerUser").await.unwrap();
+    let deny = iam::policies::PutUserPolicyRequest {
+        user_name: "alice".into(),
+        policy_name: "protect-main".into(),
+        policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"codecommit:GitPush","Resource":"*","Condition":{"StringEqualsIfExists":{"codecommit:References":["refs/heads/main"]},"Null":{"codecommit:References":"false"}}}]}"#.into(),
+    };
+    iam::policies::put_user_policy(&harness.state.identity, deny).await.unwrap();
+    let (user, password) = harness.state.identity.create_git_credentials("alice", 0).await.unwrap();
+    let url = harness.url("demo", &user, &password);
+    harness.git_ok("", &["init", "-q", "work"]);
+    let pushed = commit(&harness, "work", "a.txt", "one");
+    // main alone, and main among other refs: refused whole, nothing moves.
+    for refs in [&["main"][..], &["main", "main:refs/heads/feature"]] {
+        let mut args = vec!["push", url.as_str()];
+        args.extend_from_slice(refs);
+        let (ok, text) = harness.git("work", &args);
+        // git shows the refusal on the refs' lines (the request is refused whole).
+        assert!(!ok && text.contains("[remote rejected]"), "{refs:?}: {text}");
+        assert!(text.contains("with an explicit deny"), "{refs:?}: {text}");
+    }
+    assert!(harness.events("demo").await.is_empty());
+    let refused = git_pushes(&harness).await;
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    for event in &refused {
+        assert_eq!(event["errorCode"], "AccessDenied", "{event}");
+        let message = event["errorMessage"].as_str().unwrap();
+        assert!(message.contains("with an explicit deny"), "{message}");
+    }
+    harness.git_ok("work", &["push", "-q", &url, "main:refs/heads/feature"]);
+    let events = harness.events("demo").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["ref"], "refs/heads/feature");
+    assert_eq!(events[0]["newCommit"], pushed.as_str());
 }

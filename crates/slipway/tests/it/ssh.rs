@@ -1,7 +1,9 @@
 //! Git over SSH (`slipway server --ssh-listen`) with the real `ssh`, `ssh-keygen`, `git` and
 //! `aws iam upload-ssh-public-key`: a clone and a push that starts a webhook build as the
 //! key's user, `cloneUrlSsh`, and the refusals (a key that is not the id's, an Inactive key,
-//! a command that is not git's).
+//! a command that is not git's); and issue 10's scenario end to end (a developer given
+//! AWSCodeCommitPowerUser through a group, refused on `main` by a deny policy, all of it
+//! found with `aws cloudtrail lookup-events`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -332,4 +334,145 @@ fn ssh_refuses_another_key_an_inactive_key_and_commands_other_than_git() {
     let inactive = git_ssh(&clone, &key, &["fetch", "origin"]);
     assert_ne!(inactive.code, Some(0));
     assert!(inactive.stderr.contains(denied), "{inactive:?}");
+}
+
+/// The records of `aws cloudtrail lookup-events` for the events named `name`, newest first.
+fn trail(server: &RunningServer, name: &str) -> Vec<serde_json::Value> {
+    let attribute = format!("AttributeKey=EventName,AttributeValue={name}");
+    let events = server.json(&["cloudtrail", "lookup-events", "--lookup-attributes", &attribute]);
+    events["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| serde_json::from_str(it["CloudTrailEvent"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_developer_in_a_group_pushes_a_feature_over_ssh_is_refused_main_and_it_is_all_in_the_trail() {
+    let sandbox = Sandbox::new();
+    let (server, address) = ssh_server(&sandbox);
+    server.json(&["codecommit", "create-repository", "--repository-name", "shop"]);
+    // A user, a group with AWSCodeCommitPowerUser, the user in it; a deny of writes to main.
+    server.aws(&["iam", "create-user", "--user-name", "dev"]).expect_code(0);
+    server.aws(&["iam", "create-group", "--group-name", "developers"]).expect_code(0);
+    let power_user = "arn:aws:iam::aws:policy/AWSCodeCommitPowerUser";
+    server
+        .aws(&[
+            "iam",
+            "attach-group-policy",
+            "--group-name",
+            "developers",
+            "--policy-arn",
+            power_user,
+        ])
+        .expect_code(0);
+    server
+        .aws(&["iam", "add-user-to-group", "--group-name", "developers", "--user-name", "dev"])
+        .expect_code(0);
+    let protect_main = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny",
+            "Action": ["codecommit:GitPush", "codecommit:PutFile", "codecommit:DeleteBranch"],
+            "Resource": "*",
+            "Condition": {
+                "StringEqualsIfExists": { "codecommit:References": ["refs/heads/main"] },
+                "Null": { "codecommit:References": "false" }
+            }
+        }]
+    })
+    .to_string();
+    let policy = server.json(&[
+        "iam",
+        "create-policy",
+        "--policy-name",
+        "protect-main",
+        "--policy-document",
+        &protect_main,
+    ]);
+    let policy_arn = text(&policy["Policy"]["Arn"]);
+    server
+        .aws(&[
+            "iam",
+            "attach-group-policy",
+            "--group-name",
+            "developers",
+            "--policy-arn",
+            &policy_arn,
+        ])
+        .expect_code(0);
+    // The developer's own access key says who they are (STS), and their SSH key signs them in.
+    let key = server.json(&["iam", "create-access-key", "--user-name", "dev"]);
+    let credentials = sandbox.path("dev-credentials");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            text(&key["AccessKey"]["AccessKeyId"]),
+            text(&key["AccessKey"]["SecretAccessKey"])
+        ),
+    )
+    .unwrap();
+    let who = server.aws_with(&credentials, &["sts", "get-caller-identity"]);
+    who.expect_code(0);
+    assert!(who.stdout.contains("arn:aws:iam::000000000000:user/dev"), "{who:?}");
+    let (ssh_key, public) = key_pair(&sandbox, "dev_key");
+    let id = upload(&server, "dev", &public);
+
+    // Clone over SSH, a feature branch is accepted, main is refused and does not move.
+    let work = sandbox.path("work");
+    git_ssh(
+        sandbox.dir.path(),
+        &ssh_key,
+        &["clone", "-q", &url(&address, &id, "shop"), work.to_str().unwrap()],
+    )
+    .expect_code(0);
+    git_ok(&work, &["checkout", "-q", "-b", "feature"]);
+    let feature = commit(&work, "README", "a feature\n", "feature");
+    git_ssh(&work, &ssh_key, &["push", "-q", "origin", "feature"]).expect_code(0);
+    let refused = git_ssh(&work, &ssh_key, &["push", "-q", "origin", "feature:main"]);
+    assert_ne!(refused.code, Some(0), "{refused:?}");
+    assert!(refused.stderr.contains("with an explicit deny"), "{}", refused.stderr);
+    let get = |branch: &str| {
+        let args =
+            ["codecommit", "get-branch", "--repository-name", "shop", "--branch-name", branch];
+        server.aws(&args)
+    };
+    let pushed: serde_json::Value = serde_json::from_str(&get("feature").stdout).unwrap();
+    assert_eq!(pushed["branch"]["commitId"], feature.as_str());
+    let main = get("main");
+    assert!(main.stderr.contains("BranchDoesNotExistException"), "main never moved: {main:?}");
+
+    // All of it is in the audit trail.
+    for (name, user) in
+        [("CreateUser", "admin"), ("CreateGroup", "admin"), ("AddUserToGroup", "admin")]
+    {
+        let records = trail(&server, name);
+        assert_eq!(records.len(), 1, "{name}: {records:?}");
+        assert_eq!(records[0]["userIdentity"]["userName"], user, "{}", records[0]);
+        assert!(records[0]["errorCode"].is_null(), "{}", records[0]);
+    }
+    let added = &trail(&server, "AddUserToGroup")[0];
+    assert_eq!(added["requestParameters"]["GroupName"], "developers", "{added}");
+    let pulls = trail(&server, "GitPull");
+    assert!(
+        pulls.iter().any(|it| it["userIdentity"]["userName"] == "dev" && it["errorCode"].is_null()),
+        "{pulls:?}"
+    );
+    let pushes: Vec<serde_json::Value> = trail(&server, "GitPush")
+        .into_iter()
+        .filter(|it| it["userIdentity"]["userName"] == "dev")
+        .collect();
+    assert_eq!(pushes.len(), 2, "{pushes:?}");
+    // Newest first: the refusal, then the feature branch.
+    assert_eq!(pushes[0]["errorCode"], "AccessDenied", "{}", pushes[0]);
+    let message = pushes[0]["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("codecommit:GitPush") && message.contains("with an explicit deny"),
+        "{message}"
+    );
+    assert_eq!(pushes[0]["sourceIPAddress"], "127.0.0.1");
+    assert!(pushes[1]["errorCode"].is_null(), "{}", pushes[1]);
+    assert_eq!(pushes[1]["requestParameters"]["repositoryName"], "shop");
 }

@@ -346,3 +346,25 @@ fn own_identity_operations_act_on_the_user() {
     assert_eq!(facts.action, "iam:ChangePassword");
     assert_eq!(facts.resources, ["arn:aws:iam::000000000000:user/alice"]);
 }
+
+#[test]
+fn how_a_request_arrived_is_in_its_context() {
+    let facts = git_request(PLACE, "git-receive-pack", "app", &["refs/heads/main"]).unwrap();
+    let arrived = facts.clone().arrived(Arrival { source_ip: "10.1.2.3", secure_transport: true });
+    assert_eq!(arrived.context_values(SOURCE_IP), Some(&["10.1.2.3".to_owned()][..]));
+    assert_eq!(arrived.context_values(SECURE_TRANSPORT), Some(&["true".to_owned()][..]));
+    assert_eq!(
+        arrived.context_values("codecommit:References"),
+        facts.context_values("codecommit:References")
+    );
+    let keys: Vec<&str> = arrived.context.iter().map(|(key, _)| key.as_str()).collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(keys, sorted);
+    // No address known: no aws:SourceIp; a second arrival replaces the first.
+    let plain = arrived.arrived(Arrival { source_ip: "", secure_transport: false });
+    assert_eq!(plain.context_values(SOURCE_IP), Some(&["10.1.2.3".to_owned()][..]));
+    assert_eq!(plain.context_values(SECURE_TRANSPORT), Some(&["false".to_owned()][..]));
+    let unknown = facts.arrived(Arrival { source_ip: "", secure_transport: false });
+    assert_eq!(unknown.context_values(SOURCE_IP), None);
+}
