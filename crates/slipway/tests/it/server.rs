@@ -910,8 +910,10 @@ fn the_aws_cli_learns_who_it_is_which_region_is_served_and_what_is_not_here_yet(
     let identity = server.json(&["sts", "get-caller-identity"]);
     assert_eq!(identity["Account"], "000000000000", "{identity}");
     assert_eq!(identity["Arn"], "arn:aws:iam::000000000000:user/admin", "{identity}");
-    let credentials = std::fs::read_to_string(server.credentials()).unwrap();
-    assert!(credentials.contains(identity["UserId"].as_str().unwrap()), "{identity}");
+    // The user's unique id, as IAM's GetUser names it (not the signing key).
+    let user = server.json(&["iam", "get-user", "--user-name", "admin"]);
+    assert_eq!(identity["UserId"], user["User"]["UserId"], "{identity} {user}");
+    assert!(identity["UserId"].as_str().unwrap().starts_with("AIDA"), "{identity}");
 
     // The server serves us-east-1 only: a client set up for eu-west-1 learns it.
     let run =
