@@ -35,13 +35,22 @@ pub struct Context {
     time: Option<RequestTime>,
 }
 
-/// A request's time and, once read, its two keys' values.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A request's time and, once read, its two keys' values (which follow from the time, so two
+/// are equal when their times are, read or not).
+#[derive(Debug, Clone, Default)]
 struct RequestTime {
     unix_seconds: i64,
     current_time: OnceLock<Vec<String>>,
     epoch_time: OnceLock<Vec<String>>,
 }
+
+impl PartialEq for RequestTime {
+    fn eq(&self, other: &RequestTime) -> bool {
+        self.unix_seconds == other.unix_seconds
+    }
+}
+
+impl Eq for RequestTime {}
 
 impl Context {
     /// A context without keys.

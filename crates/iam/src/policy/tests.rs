@@ -521,6 +521,15 @@ fn times_are_read_and_written_as_iso_8601() {
     context.set_time(1_796_292_930);
     assert_eq!(context.get("aws:currenttime"), Some(&["2026-12-03T10:15:30Z".to_owned()][..]));
     assert_eq!(context.get("AWS:EpochTime"), Some(&["1796292930".to_owned()][..]));
+    // The keys are written out when read: a context read and one not are the same context.
+    let mut unread = Context::new();
+    unread.set_time(1_796_292_930);
+    assert_eq!(context, unread);
+    // A time set explicitly wins; setting the request's time again replaces it.
+    context.set("aws:CurrentTime", vec!["2020-01-01T00:00:00Z".to_owned()]);
+    assert_eq!(context.get("aws:CurrentTime"), Some(&["2020-01-01T00:00:00Z".to_owned()][..]));
+    context.set_time(0);
+    assert_eq!(context.get("aws:CurrentTime"), Some(&["1970-01-01T00:00:00Z".to_owned()][..]));
 }
 
 #[test]
