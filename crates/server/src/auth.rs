@@ -26,7 +26,7 @@ pub(crate) mod facts;
 pub(crate) use facts::RequestFacts;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// Who made a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -782,6 +782,10 @@ async fn branch_protection(
     resources: &[String],
     context: &[(String, Vec<String>)],
 ) -> Result<(), Denied> {
+    // Only what moves a branch meets it: a build's fetches read nothing more.
+    if !moves_a_branch(context) {
+        return Ok(());
+    }
     let now_ms = engine::clock::now_ms();
     let policies = match state.identity.user_policies(initiator, now_ms).await {
         Ok(Some(policies)) => policies,
@@ -792,9 +796,6 @@ async fn branch_protection(
             return Err(Denied { message });
         }
     };
-    if !moves_a_branch(context) {
-        return Ok(());
-    }
     let Some(protection) = fresh_branch_protection(state, initiator).await? else {
         return Ok(());
     };

@@ -222,22 +222,8 @@ async fn branch_protection_is_the_policy_every_user_and_build_token_is_under() {
     assert!(git(user("bob")).await.unwrap().message.contains("explicit deny"));
     assert!(git(user("alice")).await.is_none());
     // The build's service role may push anywhere: branch protection is what refuses bob's.
-    let create = iam::roles::CreateRoleRequest {
-        path: None,
-        role_name: "ci".into(),
-        assume_role_policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#.into(),
-        description: None,
-        max_session_duration: None,
-        permissions_boundary: None,
-        tags: Vec::new(),
-    };
-    iam::roles::create_role(&state.identity, create, 0).await.unwrap();
-    let put = iam::policies::PutRolePolicyRequest {
-        role_name: "ci".into(),
-        policy_name: "git".into(),
-        policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"codecommit:Git*","Resource":"*"}]}"#.into(),
-    };
-    iam::policies::put_role_policy(&state.identity, put).await.unwrap();
+    let may_push = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"codecommit:Git*","Resource":"*"}]}"#;
+    crate::auth::tests::role(&state, "ci", crate::auth::tests::TRUST_CODEBUILD, may_push).await;
     let token = |initiator: &str| Principal::Build {
         build_id: "p:1".to_owned(),
         initiator: initiator.to_owned(),

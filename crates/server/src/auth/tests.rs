@@ -299,10 +299,10 @@ async fn ask(
 }
 
 /// CodeBuild's trust policy for a project's service role.
-const TRUST_CODEBUILD: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+pub(crate) const TRUST_CODEBUILD: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 /// A role `name` with the trust policy `trust` and the inline policy `policy`.
-async fn role(state: &AppState, name: &str, trust: &str, policy: &str) {
+pub(crate) async fn role(state: &AppState, name: &str, trust: &str, policy: &str) {
     let create = iam::roles::CreateRoleRequest {
         path: None,
         role_name: name.into(),
