@@ -3,10 +3,12 @@
 //! An event becomes its stored JSON text where it is recorded, on the request's own thread, so
 //! the flusher only binds texts (one allocation per event crosses threads, not its tree).
 //!
-//! A flush happens when [`MAX_BATCH`] events have gathered or [`FLUSH_INTERVAL`] after the
-//! first event of a batch arrived, whichever comes first, and on demand ([`Recorder::flush`],
-//! which `LookupEvents` and the console's audit page call so that they see what this process
-//! recorded before them). When the buffer is full a read-only event is dropped, counted
+//! A flush happens [`FLUSH_INTERVAL`] after the first event of a batch arrived, and at once on
+//! demand ([`Recorder::flush`], which `LookupEvents` and the console's audit page call so that
+//! they see what this process recorded before them); it writes every event waiting then, in
+//! transactions of at most [`MAX_BATCH`]. Between flushes the flusher sleeps on its timer, not
+//! on the buffer: a request's event wakes no task (under load, one wake-up per interval
+//! instead of one per request, which cost every request's thread its caches). When the buffer is full a read-only event is dropped, counted
 //! ([`Recorder::dropped`]) and logged: a request never blocks on the trail. An event that
 //! changes something (`readOnly` false) is never dropped: it goes by a queue of its own,
 //! without a bound (those requests each wait for their own store transaction, so they cannot
@@ -19,14 +21,14 @@ use std::time::Duration;
 
 use engine::kinds;
 use engine::store::{Document, RawDocument, Store, Write};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use crate::event::Event;
 
-/// How long a batch waits for more events after its first one.
+/// How long a batch gathers events after its first one.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The most events one flush writes (one store transaction).
+/// The most events one store transaction writes.
 pub const MAX_BATCH: usize = 1000;
 
 /// How many events the buffer holds before new ones are dropped: several flush intervals at
@@ -48,6 +50,8 @@ pub struct Recorder {
     /// Events that change something: never dropped.
     changes: mpsc::UnboundedSender<Box<RawDocument>>,
     dropped: Arc<AtomicU64>,
+    /// Ends the flusher's wait for a batch to gather: someone waits for a flush.
+    flush_wanted: Arc<Notify>,
 }
 
 /// The background side: [`Flusher::run`] is the loop that writes the buffer to the store. It
@@ -56,6 +60,7 @@ pub struct Recorder {
 pub struct Flusher {
     store: Store,
     receivers: Arc<Mutex<Receivers>>,
+    flush_wanted: Arc<Notify>,
 }
 
 /// The flusher's ends of the two queues.
@@ -71,6 +76,18 @@ impl Receivers {
             messages.push(Message::Event(event));
         }
     }
+
+    /// The buffer's messages waiting now, into `messages` until it holds [`MAX_BATCH`];
+    /// whether some were left.
+    fn take_messages(&mut self, messages: &mut Vec<Message>) -> bool {
+        while messages.len() < MAX_BATCH {
+            match self.messages.try_recv() {
+                Ok(message) => messages.push(message),
+                Err(_) => return false,
+            }
+        }
+        !self.messages.is_empty()
+    }
 }
 
 impl Recorder {
@@ -79,9 +96,15 @@ impl Recorder {
     pub fn new(store: Store, capacity: usize) -> (Recorder, Flusher) {
         let (sender, messages) = mpsc::channel(capacity.max(1));
         let (changes, changes_receiver) = mpsc::unbounded_channel();
-        let recorder = Recorder { sender, changes, dropped: Arc::default() };
+        let flush_wanted = Arc::new(Notify::new());
+        let recorder = Recorder {
+            sender,
+            changes,
+            dropped: Arc::default(),
+            flush_wanted: flush_wanted.clone(),
+        };
         let receivers = Receivers { messages, changes: changes_receiver };
-        let flusher = Flusher { store, receivers: Arc::new(Mutex::new(receivers)) };
+        let flusher = Flusher { store, receivers: Arc::new(Mutex::new(receivers)), flush_wanted };
         (recorder, flusher)
     }
 
@@ -125,8 +148,15 @@ impl Recorder {
     /// at most `timeout` (the flusher may be restarting), and returns whether it was done.
     pub async fn flush(&self, timeout: Duration) -> bool {
         let (done, wait) = oneshot::channel();
-        let flushed =
-            async { self.sender.send(Message::Flush(done)).await.is_ok() && wait.await.is_ok() };
+        let flushed = async {
+            if self.sender.send(Message::Flush(done)).await.is_err() {
+                return false;
+            }
+            // The flusher may be letting a batch gather: it stops waiting (or, if it is
+            // writing, does not wait next time).
+            self.flush_wanted.notify_one();
+            wait.await.is_ok()
+        };
         tokio::time::timeout(timeout, flushed).await.unwrap_or(false)
     }
 }
@@ -139,6 +169,7 @@ impl Flusher {
         let mut messages = Vec::with_capacity(MAX_BATCH);
         loop {
             messages.clear();
+            // Idle until a batch's first event (or flush) arrives.
             tokio::select! {
                 got = receivers.messages.recv_many(&mut messages, MAX_BATCH) => {
                     if got == 0 {
@@ -147,27 +178,20 @@ impl Flusher {
                 }
                 Some(event) = receivers.changes.recv() => messages.push(Message::Event(event)),
             }
-            let deadline = tokio::time::Instant::now() + FLUSH_INTERVAL;
-            while messages.len() < MAX_BATCH && !has_flush(&messages) {
+            // Let the batch gather on the timer alone, unless a flush is wanted.
+            if !has_flush(&messages) {
+                let _ = tokio::time::timeout(FLUSH_INTERVAL, self.flush_wanted.notified()).await;
+            }
+            // Everything waiting now, a transaction per MAX_BATCH. A flush answers for every
+            // change recorded before it, wherever it waited.
+            loop {
+                let more = receivers.take_messages(&mut messages);
                 receivers.take_changes(&mut messages);
-                let room = MAX_BATCH.saturating_sub(messages.len()).max(1);
-                let more = async {
-                    tokio::select! {
-                        got = receivers.messages.recv_many(&mut messages, room) => got,
-                        Some(event) = receivers.changes.recv() => {
-                            messages.push(Message::Event(event));
-                            1
-                        }
-                    }
-                };
-                match tokio::time::timeout_at(deadline, more).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+                self.write(&mut messages).await;
+                if !more {
+                    break;
                 }
             }
-            // A flush answers for every change recorded before it, wherever it waited.
-            receivers.take_changes(&mut messages);
-            self.write(&mut messages).await;
         }
     }
 

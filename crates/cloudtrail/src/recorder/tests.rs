@@ -1,11 +1,12 @@
 //! Tests of the recorder: events reach the store in order through the flush; a full buffer
-//! drops and counts read-only events instead of waiting, and never drops a change.
+//! drops and counts read-only events instead of waiting, and never drops a change; a flush
+//! writes everything waiting, in batches.
 
 use std::time::Duration;
 
 use engine::kinds;
 
-use crate::recorder::Recorder;
+use crate::recorder::{MAX_BATCH, Recorder};
 use crate::testing::{call, test_store};
 
 /// Long enough for any machine: only a broken flusher makes a test wait this long.
@@ -31,6 +32,29 @@ async fn recorded_events_reach_the_store_in_order_on_flush() {
     assert_eq!(recorder.dropped(), 0);
     drop(recorder);
     // Every recorder gone: the flusher ends.
+    tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap();
+}
+
+/// More events than one transaction writes wait when the flush is asked for: they are all
+/// written, in as many transactions as it takes, in order, before the flush answers.
+#[tokio::test]
+async fn a_flush_writes_everything_waiting_in_batches() {
+    let (store, _dir) = test_store().await;
+    let (recorder, flusher) = Recorder::new(store.clone(), 10 * MAX_BATCH);
+    let count = 2 * MAX_BATCH + 7;
+    // Recorded before the flusher runs: all of it waits in the buffer at once.
+    for index in 0..count {
+        recorder.record(call(1000, &format!("Op{index}"), "alice", "web"));
+    }
+    let task = tokio::spawn(flusher.run());
+    assert!(recorder.flush(PATIENCE).await);
+    let stored = store.list_all(kinds::CLOUDTRAIL_EVENT, None).await.unwrap();
+    assert_eq!(stored.len(), count);
+    let in_order = stored.iter().enumerate().all(|(index, it)| {
+        it.sort == index as i64 + 1 && it.body["eventName"] == format!("Op{index}").as_str()
+    });
+    assert!(in_order);
+    drop(recorder);
     tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap();
 }
 
