@@ -149,8 +149,13 @@ impl PgStore {
 // than catching the unique violation: an error would abort the transaction, and a concurrent
 // insert of the same key waits for the other transaction and then reports the conflict
 // cleanly.
-/// How a bound body is cast in a multi-row insert (`shared::insert_rows`).
-const BODY_CAST: &str = "::json";
+/// One row of a multi-row insert (`shared::insert_rows`), its five parameters after the
+/// statement's first `at`, the body cast to `json`.
+fn push_values_row(sql: &mut String, at: usize) {
+    use std::fmt::Write as _;
+    let _ =
+        write!(sql, "(${}, ${}, ${}, ${}, 1, ${}::json)", at + 1, at + 2, at + 3, at + 4, at + 5);
+}
 /// The most documents one multi-row insert takes (5 parameters each, well under either
 /// database's limit on parameters).
 const INSERT_BATCH_ROWS: usize = 100;

@@ -221,18 +221,10 @@ macro_rules! apply_one {
                 "INSERT INTO documents (kind, key, parent, sort, version, body) VALUES ",
             );
             for index in 0..rows.len() {
-                let at = index * 5;
                 if index > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, 1, ${}{BODY_CAST})",
-                    at + 1,
-                    at + 2,
-                    at + 3,
-                    at + 4,
-                    at + 5
-                ));
+                push_values_row(&mut sql, index * 5);
             }
             sql.push_str(" ON CONFLICT (kind, key) DO NOTHING");
             let mut query = sqlx::query(AssertSqlSafe(sql));
