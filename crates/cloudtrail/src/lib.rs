@@ -5,10 +5,12 @@
 //!   `userIdentity`, `requestParameters` with secret values removed, `errorCode`, …), and
 //!   how the edge describes one request to make it.
 //! - [`recorder`]: the bounded in-memory buffer that requests hand their events to, and the
-//!   background flush that writes them to the store in batches, in order
-//!   (`Write::InsertNumberedBatch`, so the order holds across replicas).
+//!   background flush that writes them to the store in batches, in order.
+//! - [`chunk`]: how a batch is stored: one document of deflated events with a summary a
+//!   search reads to skip it, numbered so that the order holds across replicas.
 //! - [`lookup`]: `LookupEvents` (one lookup attribute, a time range, pages, newest first).
-//! - [`retention`]: deleting the events older than the retention time, in batches.
+//! - [`retention`]: deleting the events older than the retention time, in batches; and the
+//!   upgrade of a store from before chunks.
 //!
 //! **What a crash can lose:** the events recorded since the last flush (at most one flush
 //! interval, [`recorder::FLUSH_INTERVAL`]), and any read-only events a full buffer dropped
@@ -23,6 +25,7 @@
 //! service, so it depends on none of them (and never on the HTTP edge: the server hands it
 //! what it knows of a request).
 
+pub mod chunk;
 pub mod event;
 pub mod lookup;
 pub mod recorder;

@@ -2,17 +2,21 @@
 //! first, in pages of at most 50; and [`find`], the same search with several attributes at
 //! once, for the console's audit page.
 //!
-//! Events are numbered in the order they were recorded, which is the order of their times to
-//! within a flush interval across replicas; a search walks them from the newest down, skips
-//! those newer than the end of the range and stops a minute ([`ORDER_SLACK_MS`]) past its
-//! start. One call reads at most [`SCAN_LIMIT`] events: a rare attribute over a long history
-//! answers a short page with a `NextToken`, as CloudTrail does, rather than one slow answer.
+//! Events are kept in chunks (`crate::chunk`) numbered in the order they were written, which
+//! is the order of their times to within a flush interval across replicas; a search walks
+//! them from the newest down, skips a chunk unread when its summary says none of its events
+//! can match (its times are outside the range, or the user name or access key id searched for
+//! is not among its events'), and stops a minute ([`ORDER_SLACK_MS`]) past the range's start.
+//! One call reads at most [`SCAN_LIMIT`] events and [`CHUNK_LIMIT`] chunks: a rare attribute
+//! over a long history answers a short page with a `NextToken`, as CloudTrail does, rather
+//! than one slow answer.
 
 use awsapi::ApiError;
 use engine::kinds;
 use engine::store::{ListQuery, Store, cursor_after};
 use serde::{Deserialize, Serialize};
 
+use crate::chunk::Chunk;
 use crate::event::Event;
 
 /// The most events one page holds, and the default.
@@ -25,8 +29,11 @@ pub const SCAN_LIMIT: usize = 10_000;
 /// their time order (different replicas flush at different moments).
 pub const ORDER_SLACK_MS: i64 = 60_000;
 
-/// How many stored events one read of the store brings.
-const STORE_PAGE: i64 = 500;
+/// The most chunks one call reads.
+pub const CHUNK_LIMIT: usize = 100;
+
+/// How many chunks one read of the store brings (each up to ~100 KB).
+const STORE_PAGE: i64 = 4;
 
 /// The attribute keys `LookupAttributes` takes (the model's `LookupAttributeKey`).
 pub const ATTRIBUTE_KEYS: &[&str] = &[
@@ -187,45 +194,95 @@ pub async fn find(
     limit: usize,
 ) -> Result<Found, ApiError> {
     let fingerprint = fingerprint(search);
-    let mut after = match token {
-        Some(token) => Some(read_token(token, fingerprint)?),
-        None => None,
-    };
+    // Where the search goes on: the chunks older than `after`, and first, when the token points
+    // inside a chunk, that chunk's events older than its index.
+    let mut after: Option<(i64, String)> = None;
+    let mut inside: Option<(String, usize)> = None;
+    if let Some(token) = token {
+        let (sort, key, index) = read_token(token, fingerprint)?;
+        if index > 0 {
+            inside = Some((key.clone(), index));
+        }
+        after = Some((sort, key));
+    }
     let stop_below = search.start_ms.map(|start| start.saturating_sub(ORDER_SLACK_MS));
-    // Events are stored with their user name as the parent: a search by user reads only theirs.
-    let user = search.attributes.iter().find(|(key, _)| key == "Username").map(|(_, it)| it);
+    let attribute = |name: &str| {
+        search.attributes.iter().find(|(key, _)| key == name).map(|(_, it)| it.as_str())
+    };
+    let (user, access_key) = (attribute("Username"), attribute("AccessKeyId"));
     let mut events = Vec::new();
-    let mut scanned = 0;
+    let (mut scanned, mut chunks_read) = (0, 0);
     loop {
-        let query = ListQuery {
-            kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
-            parent: user.cloned(),
-            descending: true,
-            after: after.as_ref().map(|(sort, key)| cursor_after(*sort, key)),
-            limit: STORE_PAGE,
+        let (page, exhausted, mut top) = match inside.take() {
+            Some((key, index)) => {
+                let chunk = store.get(kinds::CLOUDTRAIL_CHUNK, &key).await?;
+                (chunk.into_iter().collect(), false, Some(index))
+            }
+            None => {
+                let query = ListQuery {
+                    kind: kinds::CLOUDTRAIL_CHUNK.to_owned(),
+                    parent: None,
+                    descending: true,
+                    after: after.as_ref().map(|(sort, key)| cursor_after(*sort, key)),
+                    limit: STORE_PAGE,
+                };
+                let page = store.list(&query).await?;
+                let exhausted = page.next.is_none();
+                (page.documents, exhausted, None)
+            }
         };
-        let page = store.list(&query).await?;
-        let exhausted = page.next.is_none();
-        for document in page.documents {
-            scanned += 1;
-            after = Some((document.sort, document.key.clone()));
-            let event: Event = match serde_json::from_value(document.body) {
-                Ok(event) => event,
+        for document in page {
+            let (sort, key) = (document.sort, document.key);
+            after = Some((sort, key.clone()));
+            chunks_read += 1;
+            let at = top.take();
+            let chunk = match Chunk::from_body(document.body) {
+                Ok(chunk) => chunk,
                 Err(err) => {
-                    tracing::warn!(key = %document.key, %err, "an unreadable CloudTrail event");
+                    tracing::warn!(%key, %err, "an unreadable CloudTrail chunk");
                     continue;
                 }
             };
-            let time = event.time_ms();
-            if stop_below.is_some_and(|stop| time < stop) {
+            if stop_below.is_some_and(|stop| chunk.last_time < stop) {
                 return Ok(Found { events, next: None });
             }
-            if matches(search, &event, time) {
-                events.push(event);
+            let wanted = search.end_ms.is_none_or(|end| chunk.first_time <= end)
+                && search.start_ms.is_none_or(|start| chunk.last_time >= start)
+                && user.is_none_or(|it| chunk.may_have_user(it))
+                && access_key.is_none_or(|it| chunk.may_have_access_key(it));
+            let texts = if wanted {
+                chunk.texts().unwrap_or_else(|err| {
+                    tracing::warn!(%key, %err, "an unreadable CloudTrail chunk");
+                    Vec::new()
+                })
+            } else {
+                Vec::new()
+            };
+            let top = at.unwrap_or(texts.len()).min(texts.len());
+            for index in (0..top).rev() {
+                scanned += 1;
+                let event: Event = match serde_json::from_str(&texts[index]) {
+                    Ok(event) => event,
+                    Err(err) => {
+                        tracing::warn!(%key, index, %err, "an unreadable CloudTrail event");
+                        continue;
+                    }
+                };
+                let time = event.time_ms();
+                if stop_below.is_some_and(|stop| time < stop) {
+                    return Ok(Found { events, next: None });
+                }
+                if matches(search, &event, time) {
+                    events.push(event);
+                }
+                if events.len() >= limit || scanned >= SCAN_LIMIT {
+                    let next = write_token(sort, &key, index, fingerprint);
+                    return Ok(Found { events, next: Some(next) });
+                }
             }
-            if events.len() >= limit || scanned >= SCAN_LIMIT {
-                let next = after.as_ref().map(|(sort, key)| write_token(*sort, key, fingerprint));
-                return Ok(Found { events, next });
+            if chunks_read >= CHUNK_LIMIT {
+                let next = write_token(sort, &key, 0, fingerprint);
+                return Ok(Found { events, next: Some(next) });
             }
         }
         if exhausted {
@@ -307,11 +364,13 @@ fn fingerprint(search: &Search) -> u64 {
     })
 }
 
-fn write_token(sort: i64, key: &str, fingerprint: u64) -> String {
-    hex::encode(format!("{fingerprint:016x}:{sort}:{key}"))
+/// A token that goes on with the chunk `(sort, key)`'s events older than `index` (or, when
+/// `index` is 0, with the chunks older than it).
+fn write_token(sort: i64, key: &str, index: usize, fingerprint: u64) -> String {
+    hex::encode(format!("{fingerprint:016x}:{sort}:{index}:{key}"))
 }
 
-fn read_token(token: &str, fingerprint: u64) -> Result<(i64, String), ApiError> {
+fn read_token(token: &str, fingerprint: u64) -> Result<(i64, String, usize), ApiError> {
     let invalid = || {
         ApiError::client(
             "InvalidNextTokenException",
@@ -320,15 +379,18 @@ fn read_token(token: &str, fingerprint: u64) -> Result<(i64, String), ApiError> 
     };
     let plain = hex::decode(token).ok().and_then(|bytes| String::from_utf8(bytes).ok());
     let plain = plain.ok_or_else(invalid)?;
-    let mut parts = plain.splitn(3, ':');
-    let (Some(hash), Some(sort), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+    let mut parts = plain.splitn(4, ':');
+    let (Some(hash), Some(sort), Some(index), Some(key)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(invalid());
     };
     if hash != format!("{fingerprint:016x}") {
         return Err(invalid());
     }
     let sort = sort.parse().map_err(|_| invalid())?;
-    Ok((sort, key.to_owned()))
+    let index = index.parse().map_err(|_| invalid())?;
+    Ok((sort, key.to_owned(), index))
 }
 
 #[cfg(test)]

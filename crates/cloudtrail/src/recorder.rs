@@ -1,12 +1,13 @@
 //! The recorder: requests hand their events to a bounded in-memory buffer (never waiting), and
 //! one background task flushes the buffer to the store in batches, one `Store::apply` each.
-//! An event becomes its stored JSON text where it is recorded, on the request's own thread, so
-//! the flusher only binds texts (one allocation per event crosses threads, not its tree).
+//! An event becomes its JSON text where it is recorded, on the request's own thread; the
+//! flusher makes each batch one chunk (`crate::chunk`: one document, deflated, made on a
+//! blocking thread) and writes it in one transaction.
 //!
 //! A flush happens [`FLUSH_INTERVAL`] after the first event of a batch arrived, and at once on
 //! demand ([`Recorder::flush`], which `LookupEvents` and the console's audit page call so that
 //! they see what this process recorded before them); it writes every event waiting then, in
-//! transactions of at most [`MAX_BATCH`]. Between flushes the flusher sleeps on its timer, not
+//! chunks of at most [`MAX_BATCH`], a transaction each. Between flushes the flusher sleeps on its timer, not
 //! on the buffer: a request's event wakes no task (under load, one wake-up per interval
 //! instead of one per request, which cost every request's thread its caches). When the buffer is full a read-only event is dropped, counted
 //! ([`Recorder::dropped`]) and logged: a request never blocks on the trail. An event that
@@ -19,16 +20,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use engine::kinds;
-use engine::store::{Document, RawDocument, Store, Write};
+use engine::store::Store;
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
+use crate::chunk::{Chunk, Recorded};
 use crate::event::Event;
 
 /// How long a batch gathers events after its first one.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The most events one store transaction writes.
+/// The most events one chunk (one store transaction) holds.
 pub const MAX_BATCH: usize = 1000;
 
 /// How many events the buffer holds before new ones are dropped: several flush intervals at
@@ -38,7 +39,7 @@ pub const BUFFER: usize = 20_000;
 /// What travels through the buffer.
 #[derive(Debug)]
 enum Message {
-    Event(Box<RawDocument>),
+    Event(Box<Recorded>),
     /// Write everything sent before this, then answer.
     Flush(oneshot::Sender<()>),
 }
@@ -48,7 +49,7 @@ enum Message {
 pub struct Recorder {
     sender: mpsc::Sender<Message>,
     /// Events that change something: never dropped.
-    changes: mpsc::UnboundedSender<Box<RawDocument>>,
+    changes: mpsc::UnboundedSender<Box<Recorded>>,
     dropped: Arc<AtomicU64>,
     /// Ends the flusher's wait for a batch to gather: someone waits for a flush.
     flush_wanted: Arc<Notify>,
@@ -66,27 +67,26 @@ pub struct Flusher {
 /// The flusher's ends of the two queues.
 struct Receivers {
     messages: mpsc::Receiver<Message>,
-    changes: mpsc::UnboundedReceiver<Box<RawDocument>>,
+    changes: mpsc::UnboundedReceiver<Box<Recorded>>,
 }
 
 impl Receivers {
-    /// Every event that changes something and is waiting now, into `messages`.
-    fn take_changes(&mut self, messages: &mut Vec<Message>) {
-        while let Ok(event) = self.changes.try_recv() {
-            messages.push(Message::Event(event));
+    /// What is waiting now, into `messages` until it holds [`MAX_BATCH`] events (changes
+    /// first: their queue has no bound); whether something was left.
+    fn take(&mut self, messages: &mut Vec<Message>) -> bool {
+        while messages.len() < MAX_BATCH {
+            match self.changes.try_recv() {
+                Ok(event) => messages.push(Message::Event(event)),
+                Err(_) => break,
+            }
         }
-    }
-
-    /// The buffer's messages waiting now, into `messages` until it holds [`MAX_BATCH`];
-    /// whether some were left.
-    fn take_messages(&mut self, messages: &mut Vec<Message>) -> bool {
         while messages.len() < MAX_BATCH {
             match self.messages.try_recv() {
                 Ok(message) => messages.push(message),
-                Err(_) => return false,
+                Err(_) => break,
             }
         }
-        !self.messages.is_empty()
+        !self.changes.is_empty() || !self.messages.is_empty()
     }
 }
 
@@ -111,7 +111,7 @@ impl Recorder {
     /// Hands `event` to the buffer without waiting; drops a read-only one (counted and
     /// logged) if the buffer is full, and any if the flusher is gone.
     pub fn record(&self, event: Event) {
-        let document = match raw_event_document(&event) {
+        let document = match Recorded::of(&event) {
             Ok(document) => Box::new(document),
             Err(err) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -182,77 +182,52 @@ impl Flusher {
             if !has_flush(&messages) {
                 let _ = tokio::time::timeout(FLUSH_INTERVAL, self.flush_wanted.notified()).await;
             }
-            // Everything waiting now, a transaction per MAX_BATCH. A flush answers for every
-            // change recorded before it, wherever it waited.
+            // Everything waiting now, a chunk per MAX_BATCH. A flush answers once all of it is
+            // written: for every change recorded before it, wherever it waited.
+            let mut flushes = Vec::new();
             loop {
-                let more = receivers.take_messages(&mut messages);
-                receivers.take_changes(&mut messages);
-                self.write(&mut messages).await;
+                let more = receivers.take(&mut messages);
+                self.write(&mut messages, &mut flushes).await;
                 if !more {
                     break;
                 }
             }
+            for done in flushes {
+                // The caller may have stopped waiting.
+                let _ = done.send(());
+            }
         }
     }
 
-    /// Writes the events among `messages` in one transaction, then answers the flushes.
-    async fn write(&self, messages: &mut Vec<Message>) {
-        let mut documents = Vec::new();
-        let mut flushes = Vec::new();
+    /// Writes the events among `messages` as one chunk in one transaction; the flushes among
+    /// them into `flushes`.
+    async fn write(&self, messages: &mut Vec<Message>, flushes: &mut Vec<oneshot::Sender<()>>) {
+        let mut events = Vec::new();
         for message in messages.drain(..) {
             match message {
-                Message::Event(document) => documents.push(*document),
+                Message::Event(event) => events.push(*event),
                 Message::Flush(done) => flushes.push(done),
             }
         }
-        if !documents.is_empty() {
-            let count = documents.len();
-            let counter = kinds::CLOUDTRAIL_EVENT_COUNTER.to_owned();
-            let batch = Write::InsertNumberedBatch { counter, documents };
-            if let Err(err) = self.store.apply(vec![batch]).await {
+        if !events.is_empty() {
+            let count = events.len();
+            // Deflating a chunk takes a few milliseconds: not on a request's thread.
+            let written = match tokio::task::spawn_blocking(move || Chunk::of(&events)).await {
+                Ok(chunk) => match chunk.write() {
+                    Ok(write) => self.store.apply(vec![write]).await.map_err(|err| err.to_string()),
+                    Err(err) => Err(err.to_string()),
+                },
+                Err(err) => Err(err.to_string()),
+            };
+            if let Err(err) = written {
                 tracing::error!(%err, count, "CloudTrail events were lost: the store refused them");
             }
-        }
-        for done in flushes {
-            // The caller may have stopped waiting.
-            let _ = done.send(());
         }
     }
 }
 
 fn has_flush(messages: &[Message]) -> bool {
     messages.iter().any(|message| matches!(message, Message::Flush(_)))
-}
-
-/// The store write of one event: the next number of the events' counter, with the user name
-/// as the parent (so that a lookup by `Username` reads only that user's events).
-pub fn event_write(event: &Event) -> Result<Write, serde_json::Error> {
-    let counter = kinds::CLOUDTRAIL_EVENT_COUNTER.to_owned();
-    Ok(Write::InsertNumbered { counter, document: event_document(event)? })
-}
-
-/// The document of one event, numbered when it is written, with its body as JSON text.
-fn raw_event_document(event: &Event) -> Result<RawDocument, serde_json::Error> {
-    Ok(RawDocument {
-        kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
-        key: String::new(),
-        parent: event.user_identity.user_name.clone(),
-        sort: 0,
-        version: 0,
-        body: serde_json::value::to_raw_value(event)?,
-    })
-}
-
-/// The document of one event, numbered when it is written.
-fn event_document(event: &Event) -> Result<Document, serde_json::Error> {
-    Ok(Document {
-        kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
-        key: String::new(),
-        parent: event.user_identity.user_name.clone(),
-        sort: 0,
-        version: 0,
-        body: serde_json::to_value(event)?,
-    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Retention: the events older than the retention time (90 days by default, as CloudTrail's
-//! event history keeps them) are deleted, oldest first, in batches of one transaction each.
+//! event history keeps them) are deleted, oldest first, a chunk (`crate::chunk`) once its
+//! latest event is older, in batches of one transaction each. And the upgrade of a store from
+//! before chunks: [`chunk_single_events`].
 
 use std::time::Duration;
 
@@ -7,13 +9,14 @@ use awsapi::ApiError;
 use engine::kinds;
 use engine::store::{ListQuery, Store, Write};
 
+use crate::chunk::{Chunk, Recorded};
 use crate::event::Event;
 
 /// CloudTrail's event history keeps 90 days.
 pub const DEFAULT_RETENTION_DAYS: u32 = 90;
 
-/// How many events one deletion transaction removes at most.
-pub const BATCH: i64 = 500;
+/// How many chunks one deletion transaction removes at most.
+pub const BATCH: i64 = 20;
 
 /// How often the retention loop looks for old events.
 pub const INTERVAL: Duration = Duration::from_secs(600);
@@ -23,16 +26,17 @@ pub fn days_ms(days: u32) -> i64 {
     i64::from(days) * 24 * 60 * 60 * 1000
 }
 
-/// Deletes up to `batch` of the oldest events whose time is before `cutoff_ms`, in one
-/// transaction; returns how many it deleted (fewer than `batch` says none are left). Events
-/// are read in the order they were recorded; the first one that is not older ends the batch.
+/// Deletes up to `batch` of the oldest chunks whose latest event is before `cutoff_ms`, in one
+/// transaction; returns how many chunks it deleted (fewer than `batch` says none are left) and
+/// how many events they held. Chunks are read in the order they were written; the first one
+/// that is not older ends the batch.
 pub async fn delete_older_than(
     store: &Store,
     cutoff_ms: i64,
     batch: i64,
-) -> Result<usize, ApiError> {
+) -> Result<(usize, usize), ApiError> {
     let query = ListQuery {
-        kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
+        kind: kinds::CLOUDTRAIL_CHUNK.to_owned(),
         parent: None,
         descending: false,
         after: None,
@@ -40,31 +44,79 @@ pub async fn delete_older_than(
     };
     let page = store.list(&query).await?;
     let mut writes = Vec::new();
+    let mut events = 0;
     for document in page.documents {
-        let time = serde_json::from_value::<Event>(document.body).map_or(0, |it| it.time_ms());
+        // An unreadable chunk is as old as its neighbours: it goes with them.
+        let (time, count) =
+            Chunk::from_body(document.body).map_or((0, 0), |it| (it.last_time, it.count));
         if time >= cutoff_ms {
             break;
         }
-        writes.push(Write::Delete { kind: kinds::CLOUDTRAIL_EVENT.to_owned(), key: document.key });
+        events += count;
+        writes.push(Write::Delete { kind: kinds::CLOUDTRAIL_CHUNK.to_owned(), key: document.key });
     }
     let deleted = writes.len();
     if deleted > 0 {
         store.apply(writes).await?;
     }
-    Ok(deleted)
+    Ok((deleted, events))
 }
 
 /// One pass of the retention loop at `now`: deletes every event older than `retention_days`,
-/// batch by batch; returns how many it deleted.
+/// batch by batch; returns how many events it deleted.
 pub async fn expire(store: &Store, now: i64, retention_days: u32) -> Result<usize, ApiError> {
     let cutoff = now.saturating_sub(days_ms(retention_days));
     let mut total = 0;
     loop {
-        let deleted = delete_older_than(store, cutoff, BATCH).await?;
-        total += deleted;
-        if deleted < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+        let (chunks, events) = delete_older_than(store, cutoff, BATCH).await?;
+        total += events;
+        if chunks < usize::try_from(BATCH).unwrap_or(usize::MAX) {
             return Ok(total);
         }
+    }
+}
+
+/// How many single events one upgrade transaction makes a chunk of.
+const UPGRADE_BATCH: i64 = 1000;
+
+/// Makes the events a store from before chunks kept one document each
+/// ([`kinds::CLOUDTRAIL_EVENT`]) chunks, oldest first, each chunk written and its events'
+/// documents deleted in one transaction (a crash in between leaves every event once, in one
+/// form or the other); returns how many events it moved. The server runs it when it starts,
+/// before its first flush, so the moved events are numbered before any new one.
+pub async fn chunk_single_events(store: &Store) -> Result<usize, ApiError> {
+    let mut moved = 0;
+    loop {
+        let query = ListQuery {
+            kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
+            parent: None,
+            descending: false,
+            after: None,
+            limit: UPGRADE_BATCH,
+        };
+        let page = store.list(&query).await?;
+        if page.documents.is_empty() {
+            return Ok(moved);
+        }
+        let mut events = Vec::with_capacity(page.documents.len());
+        let mut writes = Vec::with_capacity(page.documents.len() + 1);
+        for document in page.documents {
+            let event = serde_json::from_value::<Event>(document.body.clone()).ok();
+            events.push(Recorded {
+                text: document.body.to_string(),
+                time_ms: event.as_ref().map_or(0, Event::time_ms),
+                user_name: event.as_ref().and_then(|it| it.user_identity.user_name.clone()),
+                access_key_id: event.and_then(|it| it.user_identity.access_key_id),
+            });
+            writes.push(Write::Delete {
+                kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
+                key: document.key,
+            });
+        }
+        moved += events.len();
+        let chunk = Chunk::of(&events).write().map_err(ApiError::internal)?;
+        writes.insert(0, chunk);
+        store.apply(writes).await?;
     }
 }
 

@@ -4,6 +4,7 @@
 use engine::store::Store;
 use serde_json::json;
 
+use crate::chunk::{Chunk, Recorded};
 use crate::event::{Event, Request, Resource, UserIdentity};
 
 pub(crate) const REGION: &str = "us-east-1";
@@ -35,8 +36,21 @@ pub(crate) fn call(time_ms: i64, name: &str, user: &str, project: &str) -> Event
     Event::new(REGION, ACCOUNT, request)
 }
 
-/// Writes `events` to the store in one transaction, in order.
+/// Writes `events` to the store as one chunk, in order.
 pub(crate) async fn store_events(store: &Store, events: &[Event]) {
-    let writes = events.iter().map(|it| crate::recorder::event_write(it).unwrap()).collect();
-    store.apply(writes).await.unwrap();
+    let recorded: Vec<Recorded> = events.iter().map(|it| Recorded::of(it).unwrap()).collect();
+    store.apply(vec![Chunk::of(&recorded).write().unwrap()]).await.unwrap();
+}
+
+/// The events the store's chunks hold, in the order they were written, with each chunk's
+/// number beside its events.
+pub(crate) async fn stored_events(store: &Store) -> Vec<(i64, Event)> {
+    let chunks = store.list_all(engine::kinds::CLOUDTRAIL_CHUNK, None).await.unwrap();
+    let mut events = Vec::new();
+    for document in chunks {
+        for text in Chunk::from_body(document.body).unwrap().texts().unwrap() {
+            events.push((document.sort, serde_json::from_str(&text).unwrap()));
+        }
+    }
+    events
 }

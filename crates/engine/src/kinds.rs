@@ -81,12 +81,15 @@ pub const PARAMETER: &str = "parameter";
 pub const SECRET: &str = "secret";
 
 // CloudTrail.
-/// A CloudTrail event (the record as CloudTrail writes it), numbered in the order it was
-/// recorded by the counter [`CLOUDTRAIL_EVENT_COUNTER`]; the key is that number, the parent
-/// the user name (`userIdentity.userName`), when there is one.
+/// The CloudTrail events of one flush (`cloudtrail::chunk`), numbered in the order they were
+/// written by the counter [`CLOUDTRAIL_CHUNK_COUNTER`]; the key is that number.
+pub const CLOUDTRAIL_CHUNK: &str = "cloudtrail-chunk";
+/// The counter that numbers [`CLOUDTRAIL_CHUNK`]s.
+pub const CLOUDTRAIL_CHUNK_COUNTER: &str = "cloudtrail-chunk";
+/// One CloudTrail event a document each, as versions before chunks kept them (key: its
+/// number, parent: its user name); the server makes them chunks when it starts
+/// (`cloudtrail::retention::chunk_single_events`).
 pub const CLOUDTRAIL_EVENT: &str = "cloudtrail-event";
-/// The counter that numbers [`CLOUDTRAIL_EVENT`]s.
-pub const CLOUDTRAIL_EVENT_COUNTER: &str = "cloudtrail-event";
 
 // The server itself.
 /// A console session; the key is the SHA-256 of the cookie's token.

@@ -98,6 +98,9 @@ pub enum ServerError {
     /// An IAM operation refused (`slipway user attach-policy`): its code and message.
     #[error("{code}: {message}")]
     Iam { code: String, message: String },
+    /// The audit trail's upgrade failed (`cloudtrail::retention::chunk_single_events`).
+    #[error("audit trail: {0}")]
+    AuditTrail(String),
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
 }
@@ -266,6 +269,13 @@ impl Server {
                 "branch protection is now the account-level policy {}",
                 iam::policies::branch_protection_policy_arn(&account)
             );
+        }
+        // Audit events stored one a document, before chunks, become chunks, once.
+        let moved = cloudtrail::retention::chunk_single_events(&store)
+            .await
+            .map_err(|err| ServerError::AuditTrail(err.message))?;
+        if moved > 0 {
+            tracing::info!(events = moved, "the audit trail's events are now kept in chunks");
         }
         let codebuild_context = codebuild::Context {
             store: store.clone(),

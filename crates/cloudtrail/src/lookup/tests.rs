@@ -154,6 +154,65 @@ async fn pages_follow_next_tokens_and_a_token_is_bound_to_its_search() {
     assert_eq!(lookup(&store, made_up).await.unwrap_err(), "InvalidNextTokenException");
 }
 
+/// Pages cross chunks and stop inside them; a chunk without the user searched for is skipped
+/// unread, and a chunk that cannot be read is passed over.
+#[tokio::test]
+async fn pages_cross_chunks_and_skip_those_that_cannot_match() {
+    let (store, _dir) = test_store().await;
+    // Three chunks of four events; bob made every third, except in the middle chunk, which
+    // is all alice's.
+    for range in [1..=4, 5..=8, 9..=12] {
+        let events: Vec<_> = range
+            .map(|index| {
+                let bob = index % 3 == 0 && !(5..=8).contains(&index);
+                let who = if bob { "bob" } else { "alice" };
+                call(index * 1000, &format!("Op{index}"), who, "web")
+            })
+            .collect();
+        store_events(&store, &events).await;
+    }
+    let broken = engine::store::Write::Insert(engine::store::Document {
+        kind: engine::kinds::CLOUDTRAIL_CHUNK.to_owned(),
+        key: "zz-broken".to_owned(),
+        parent: None,
+        sort: 99,
+        version: 0,
+        body: json!({ "count": "many" }),
+    });
+    store.apply(vec![broken]).await.unwrap();
+    let all_pages = |search: Value| {
+        let store = store.clone();
+        async move {
+            let (mut seen, mut token) = (Vec::new(), None::<String>);
+            loop {
+                let mut input = search.clone();
+                input["MaxResults"] = json!(3);
+                if let Some(token) = &token {
+                    input["NextToken"] = json!(token);
+                }
+                let output = lookup(&store, input).await.unwrap();
+                seen.extend(output.events.iter().map(|it| it.event_name.clone()));
+                match output.next_token {
+                    Some(next) => token = Some(next),
+                    None => return seen,
+                }
+            }
+        }
+    };
+    let expected: Vec<String> = (1..=12).rev().map(|index| format!("Op{index}")).collect();
+    assert_eq!(all_pages(json!({})).await, expected);
+    let bob =
+        json!({ "LookupAttributes": [{ "AttributeKey": "Username", "AttributeValue": "bob" }] });
+    assert_eq!(all_pages(bob).await, ["Op12", "Op9", "Op3"]);
+    // A time range inside the middle chunk.
+    let range = json!({ "StartTime": 6.0, "EndTime": 7.0 });
+    assert_eq!(all_pages(range).await, ["Op7", "Op6"]);
+    // The same search through `find`, five at a time.
+    let page = find(&store, &Search::default(), None, 5).await.unwrap();
+    let names: Vec<&str> = page.events.iter().map(|it| it.event_name.as_str()).collect();
+    assert_eq!(names, ["Op12", "Op11", "Op10", "Op9", "Op8"]);
+}
+
 #[tokio::test]
 async fn invalid_inputs_answer_the_models_errors() {
     let (store, _dir) = test_store().await;

@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
-use engine::kinds;
-
 use crate::recorder::{MAX_BATCH, Recorder};
-use crate::testing::{call, test_store};
+use crate::testing::{call, stored_events, test_store};
 
 /// Long enough for any machine: only a broken flusher makes a test wait this long.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -21,14 +19,12 @@ async fn recorded_events_reach_the_store_in_order_on_flush() {
         recorder.record(call(1000 + index, &format!("Op{index}"), "alice", "web"));
     }
     assert!(recorder.flush(PATIENCE).await);
-    let stored = store.list_all(kinds::CLOUDTRAIL_EVENT, None).await.unwrap();
-    let names: Vec<&str> = stored.iter().map(|it| it.body["eventName"].as_str().unwrap()).collect();
+    let stored = stored_events(&store).await;
+    let names: Vec<&str> = stored.iter().map(|(_, it)| it.event_name.as_str()).collect();
     let expected: Vec<String> = (0..10).map(|index| format!("Op{index}")).collect();
     assert_eq!(names, expected);
-    // Numbered in order.
-    let sorts: Vec<i64> = stored.iter().map(|it| it.sort).collect();
-    assert_eq!(sorts, (1..=10).collect::<Vec<i64>>());
-    assert!(stored.iter().all(|it| it.parent.as_deref() == Some("alice")));
+    // One chunk, the first.
+    assert!(stored.iter().all(|(chunk, _)| *chunk == 1));
     assert_eq!(recorder.dropped(), 0);
     drop(recorder);
     // Every recorder gone: the flusher ends.
@@ -48,12 +44,17 @@ async fn a_flush_writes_everything_waiting_in_batches() {
     }
     let task = tokio::spawn(flusher.run());
     assert!(recorder.flush(PATIENCE).await);
-    let stored = store.list_all(kinds::CLOUDTRAIL_EVENT, None).await.unwrap();
+    let stored = stored_events(&store).await;
     assert_eq!(stored.len(), count);
-    let in_order = stored.iter().enumerate().all(|(index, it)| {
-        it.sort == index as i64 + 1 && it.body["eventName"] == format!("Op{index}").as_str()
-    });
-    assert!(in_order);
+    // In order, in chunks of at most MAX_BATCH, numbered in order.
+    let names: Vec<&str> = stored.iter().map(|(_, it)| it.event_name.as_str()).collect();
+    let expected: Vec<String> = (0..count).map(|index| format!("Op{index}")).collect();
+    assert_eq!(names, expected);
+    let sizes: Vec<(i64, usize)> =
+        stored.chunk_by(|a, b| a.0 == b.0).map(|it| (it[0].0, it.len())).collect();
+    assert!(sizes.len() >= 3, "{sizes:?}");
+    let numbered = sizes.iter().enumerate().all(|(index, (chunk, _))| *chunk == index as i64 + 1);
+    assert!(numbered && sizes.iter().all(|(_, size)| *size <= MAX_BATCH), "{sizes:?}");
     drop(recorder);
     tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap();
 }
@@ -75,8 +76,8 @@ async fn a_full_buffer_drops_reads_without_waiting_and_never_a_change() {
     // What was kept is written once a flusher runs.
     tokio::spawn(flusher.run());
     assert!(recorder.flush(PATIENCE).await);
-    let stored = store.list_all(kinds::CLOUDTRAIL_EVENT, None).await.unwrap();
-    let names: Vec<&str> = stored.iter().map(|it| it.body["eventName"].as_str().unwrap()).collect();
+    let stored = stored_events(&store).await;
+    let names: Vec<&str> = stored.iter().map(|(_, it)| it.event_name.as_str()).collect();
     assert_eq!(names.iter().filter(|name| **name == "BatchGetBuilds").count(), 3, "{names:?}");
     assert_eq!(names.iter().filter(|name| **name == "StartBuild").count(), 5, "{names:?}");
 }
@@ -93,7 +94,7 @@ async fn a_flusher_that_is_restarted_keeps_the_buffer() {
     recorder.record(call(2, "StopBuild", "alice", "web"));
     tokio::spawn(flusher.run());
     assert!(recorder.flush(PATIENCE).await);
-    assert_eq!(store.list_all(kinds::CLOUDTRAIL_EVENT, None).await.unwrap().len(), 2);
+    assert_eq!(stored_events(&store).await.len(), 2);
 }
 
 #[tokio::test]

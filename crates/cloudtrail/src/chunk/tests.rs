@@ -1,0 +1,45 @@
+//! Tests of chunks: events come back as they went in, in order, and the summary names each
+//! user and access key once.
+
+use crate::chunk::{Chunk, ChunkError, Recorded};
+use crate::testing::call;
+
+#[test]
+fn a_chunk_gives_back_its_events_in_order_with_a_summary() {
+    let events: Vec<Recorded> = [(3000, "alice"), (1000, "bob"), (2000, "alice")]
+        .iter()
+        .map(|(time, user)| {
+            let mut event = call(*time, &format!("Op{time}"), user, "web");
+            // A line break in a value stays inside its line.
+            event.user_agent = "agent\nwith a line break".to_owned();
+            Recorded::of(&event).unwrap()
+        })
+        .collect();
+    let chunk = Chunk::of(&events);
+    assert_eq!(chunk.count, 3);
+    assert_eq!((chunk.first_time, chunk.last_time), (1000, 3000));
+    assert_eq!(chunk.user_names, ["alice", "bob"]);
+    assert_eq!(chunk.access_key_ids, ["AKIAEXAMPLE"]);
+    assert!(chunk.may_have_user("bob") && !chunk.may_have_user("carol"));
+    assert!(chunk.may_have_access_key("AKIAEXAMPLE") && !chunk.may_have_access_key("AKIAOTHER"));
+    let texts: Vec<String> = events.iter().map(|it| it.text.clone()).collect();
+    assert_eq!(chunk.texts().unwrap(), texts);
+    // Through the store's JSON body and back.
+    let body = serde_json::to_value(&chunk).unwrap();
+    let again = Chunk::from_body(body).unwrap();
+    assert_eq!(again, chunk);
+    // Deflated: far smaller than the texts.
+    let size: usize = texts.iter().map(String::len).sum();
+    assert!(chunk.events.len() < size, "{} of {size}", chunk.events.len());
+}
+
+#[test]
+fn a_broken_chunk_is_an_error_not_a_panic() {
+    let chunk = Chunk::of(&[Recorded::of(&call(1, "Op", "alice", "web")).unwrap()]);
+    let not_base64 = Chunk { events: "***".to_owned(), ..chunk.clone() };
+    assert!(matches!(not_base64.texts(), Err(ChunkError::Base64)));
+    let not_deflate = Chunk { events: awsapi::base64::encode(b"plain"), ..chunk };
+    assert!(matches!(not_deflate.texts(), Err(ChunkError::Inflate(_))));
+    let body = serde_json::json!({ "count": "many" });
+    assert!(matches!(Chunk::from_body(body), Err(ChunkError::Body(_))));
+}
