@@ -37,7 +37,11 @@ pub const GRANTED_MARKER: &str = "existingUsersGrantedAdministratorAccess";
 
 /// The account-level customer-managed policy branch protection is written as
 /// (`codecommit::protection`): it applies to every user besides their own policies, and
-/// [`account_policy_write`] replaces it whenever the rules change.
+/// [`account_policy_write`] replaces it whenever the rules change. It is that function's
+/// alone: the IAM API reads it (GetPolicy, GetPolicyVersion, ListPolicyVersions,
+/// ListEntitiesForPolicy, simulation) but refuses, for every caller, what would change or
+/// remove it or its attachments, and the creation of another policy of its name
+/// ([`protected_policy`]), since either would silently undo branch protection.
 pub const BRANCH_PROTECTION_POLICY: &str = "SlipwayBranchProtection";
 
 /// The path of the policies Slipway itself writes.
@@ -460,6 +464,26 @@ fn aws_managed_refused(arn: &str) -> ApiError {
     api::invalid_input(&format!("Policy {arn} is an AWS managed policy and cannot be changed."))
 }
 
+/// `UnmodifiableEntity` for a change through the IAM API of [`BRANCH_PROTECTION_POLICY`]
+/// (`arn`), as IAM refuses a change to a protected entity that only its service may make.
+fn protected_policy(arn: &str) -> ApiError {
+    ApiError::client(
+        "UnmodifiableEntity",
+        format!(
+            "Cannot perform the operation on the protected policy {arn}: Slipway writes it from \
+             the branch protection rules. Change them with `slipway branch-protection`."
+        ),
+    )
+}
+
+/// Refuses a change of `arn` when it is [`BRANCH_PROTECTION_POLICY`]'s.
+fn check_modifiable(identity: &Identity, arn: &str) -> Result<(), ApiError> {
+    if arn == branch_protection_policy_arn(&identity.account) {
+        return Err(protected_policy(arn));
+    }
+    Ok(())
+}
+
 /// Parses an identity policy document as IAM checks it.
 fn check_document(document: &str) -> Result<(), ApiError> {
     PolicyDocument::parse_identity(document).map(drop).map_err(|err| api::malformed(&err))
@@ -470,12 +494,13 @@ fn check_policy_name(name: &str) -> Result<(), ApiError> {
     api::check_name(name, "policyName", 128)
 }
 
-/// The customer-managed policy `arn`, with its document; `NoSuchEntity` when there is none,
-/// refused for an AWS-managed one.
+/// The customer-managed policy `arn`, with its document, to change; `NoSuchEntity` when
+/// there is none, refused for an AWS-managed one and for [`BRANCH_PROTECTION_POLICY`].
 async fn local_policy(
     identity: &Identity,
     arn: &str,
 ) -> Result<(PolicyRecord, Document), ApiError> {
+    check_modifiable(identity, arn)?;
     match identity.managed_policy(arn).await? {
         Some(Managed::Local(record, document)) => Ok((*record, document)),
         Some(Managed::Aws(_)) => Err(aws_managed_refused(arn)),
@@ -610,6 +635,11 @@ pub async fn create_policy(
     check_policy_name(&name)?;
     let path = input.path.unwrap_or_else(|| "/".to_owned());
     api::check_path(&path, "path")?;
+    if name == BRANCH_PROTECTION_POLICY {
+        // Its name is branch protection's (policy names are unique in an account, whatever
+        // their path): another policy of that name would stand in its place.
+        return Err(protected_policy(&branch_protection_policy_arn(&identity.account)));
+    }
     check_size(&input.policy_document)?;
     check_document(&input.policy_document)?;
     let mut tags = Vec::new();
@@ -917,6 +947,7 @@ pub async fn change_attachment(
     arn: &str,
     attach: bool,
 ) -> Result<(), ApiError> {
+    check_modifiable(identity, arn)?;
     let mut entity = identity.entity_document(kind, name).await?;
     let managed = identity.managed_policy(arn).await?.ok_or_else(|| no_such_policy(arn))?;
     let mut policies = EntityPolicies::from_body(&entity.body);

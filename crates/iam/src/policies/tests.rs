@@ -468,3 +468,75 @@ async fn slipway_user_attach_policy_takes_a_name_or_an_arn() {
         "NoSuchEntity"
     );
 }
+
+#[tokio::test]
+async fn the_branch_protection_policy_is_read_but_never_changed_through_iam() {
+    let (identity, store, _dir) = identity().await;
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"codecommit:GitPush","Resource":"*"}]}"#;
+    let write = account_policy_write(ACCOUNT, None, Some(deny), 1).unwrap().unwrap();
+    store.apply(vec![write]).await.unwrap();
+    let protection = branch_protection_policy_arn(ACCOUNT);
+    create_policy(&identity, create("read", READ_REPOS), 0).await.unwrap();
+    let before = snapshot(&store).await;
+    let message = format!(
+        "Cannot perform the operation on the protected policy {protection}: Slipway writes it \
+         from the branch protection rules. Change them with `slipway branch-protection`."
+    );
+    let refused = |result: Result<(), ApiError>| {
+        let err = result.unwrap_err();
+        assert_eq!((err.code.as_str(), err.message.as_str()), ("UnmodifiableEntity", &*message));
+        assert_eq!(err.kind, awsapi::ErrorKind::Client);
+    };
+    let version = CreatePolicyVersionRequest {
+        policy_arn: protection.clone(),
+        policy_document: ALLOW_ALL.into(),
+        set_as_default: true,
+    };
+    refused(create_policy_version(&identity, version, 2).await.map(drop));
+    let v1 = || PolicyVersionRequest { policy_arn: protection.clone(), version_id: "v1".into() };
+    refused(set_default_policy_version(&identity, v1(), 2).await);
+    refused(delete_policy_version(&identity, v1()).await);
+    refused(delete_policy(&identity, PolicyArnRequest { policy_arn: protection.clone() }).await);
+    refused(attach_user_policy(&identity, attach_user(&protection)).await);
+    refused(detach_user_policy(&identity, attach_user(&protection)).await);
+    let group =
+        || AttachGroupPolicyRequest { group_name: "devs".into(), policy_arn: protection.clone() };
+    refused(attach_group_policy(&identity, group()).await);
+    refused(detach_group_policy(&identity, group()).await);
+    let role = AttachRolePolicyRequest { role_name: "ci".into(), policy_arn: protection.clone() };
+    refused(detach_role_policy(&identity, role).await);
+    refused(identity.attach_policy_to_user("alice", &protection).await.map(drop));
+    // Nor is another policy of its name made, at its path or another.
+    let mut same = create(BRANCH_PROTECTION_POLICY, ALLOW_ALL);
+    same.path = Some(SLIPWAY_POLICY_PATH.into());
+    refused(create_policy(&identity, same, 2).await.map(drop));
+    refused(
+        create_policy(&identity, create(BRANCH_PROTECTION_POLICY, ALLOW_ALL), 2).await.map(drop),
+    );
+    assert_eq!(snapshot(&store).await, before);
+
+    // It is read as any policy is.
+    let got = get_policy(&identity, PolicyArnRequest { policy_arn: protection.clone() });
+    assert_eq!(got.await.unwrap().policy.path, SLIPWAY_POLICY_PATH);
+    let document = get_policy_version(&identity, v1()).await.unwrap().policy_version.document;
+    assert_eq!(document.as_deref(), Some(api::url_encode(deny).as_str()));
+    let list =
+        ListPolicyVersionsRequest { policy_arn: protection.clone(), marker: None, max_items: None };
+    assert_eq!(list_policy_versions(&identity, list).await.unwrap().versions.len(), 1);
+    let entities = ListEntitiesForPolicyRequest {
+        policy_arn: protection.clone(),
+        entity_filter: None,
+        path_prefix: None,
+        marker: None,
+        max_items: None,
+    };
+    assert!(list_entities_for_policy(&identity, entities).await.unwrap().policy_users.is_empty());
+    // Other policies change as before.
+    let read = CreatePolicyVersionRequest {
+        policy_arn: arn("read"),
+        policy_document: ALLOW_ALL.into(),
+        set_as_default: true,
+    };
+    create_policy_version(&identity, read, 3).await.unwrap();
+    attach_user_policy(&identity, attach_user(&arn("read"))).await.unwrap();
+}
