@@ -60,7 +60,16 @@ const MAX_VERSIONS: usize = 5;
 /// The most managed policies attached to one user, group or role (IAM's default quota).
 const MAX_ATTACHED: usize = 10;
 /// The longest managed policy document (IAM's quota, in characters without white space).
+/// The generated [`BRANCH_PROTECTION_POLICY`] is exempt ([`account_policy_write`]).
 const MAX_MANAGED_POLICY_SIZE: usize = 6_144;
+/// The longest trust policy of a role (IAM's quota `ACLSizePerRole`, counted so too).
+pub(crate) const MAX_TRUST_POLICY_SIZE: usize = 2_048;
+
+/// A policy document's size as IAM's quotas count it: its characters, white space not
+/// counted.
+pub(crate) fn policy_size(document: &str) -> usize {
+    document.chars().filter(|c| !c.is_whitespace()).count()
+}
 
 /// What a managed policy is attached to, or an inline policy embedded in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,6 +99,16 @@ impl EntityKind {
 
     fn not_found(self, name: &str) -> ApiError {
         api::no_such_entity(&format!("The {} with name {name} cannot be found.", self.label()))
+    }
+
+    /// IAM's quota of the inline policies of one of these, all together, in characters
+    /// without white space ([`policy_size`]).
+    fn inline_quota(self) -> usize {
+        match self {
+            EntityKind::User => 2_048,
+            EntityKind::Group => 5_120,
+            EntityKind::Role => 10_240,
+        }
     }
 
     /// IAM's quota name for the managed policies attached to one of these.
@@ -526,9 +545,11 @@ async fn write_policy(
 /// The write that makes `document` the default version of the account-level policy
 /// [`BRANCH_PROTECTION_POLICY`] (creating it), or deletes the policy when `document` is
 /// `None`; `existing` is its store document as read, whose version checks the write. `None`
-/// when nothing changes. The document is generated, so IAM's size quota is not applied; the
-/// oldest versions beyond IAM's five are dropped. A customer-managed policy of that name
-/// that is not Slipway's (another path) is left alone: an error.
+/// when nothing changes. The document is generated, so IAM's size quota (6,144 characters,
+/// [`MAX_MANAGED_POLICY_SIZE`]) is not applied: a deny per rule soon outgrows it, and many
+/// rules must still hold. The oldest versions beyond IAM's five are dropped. A
+/// customer-managed policy of that name that is not Slipway's (another path) is left alone:
+/// an error.
 pub fn account_policy_write(
     account: &str,
     existing: Option<&Document>,
@@ -683,8 +704,7 @@ pub async fn create_policy(
 
 /// IAM's size quota of a managed policy document (white space not counted).
 fn check_size(document: &str) -> Result<(), ApiError> {
-    let size = document.chars().filter(|c| !c.is_whitespace()).count();
-    if size > MAX_MANAGED_POLICY_SIZE {
+    if policy_size(document) > MAX_MANAGED_POLICY_SIZE {
         return Err(api::limit_exceeded(&format!(
             "Cannot exceed quota for PolicySize: {MAX_MANAGED_POLICY_SIZE}"
         )));
@@ -1029,7 +1049,8 @@ pub struct ListInlinePoliciesResponse {
     pub marker: Option<String>,
 }
 
-/// Embeds (or replaces) the inline policy `policy` in the user, group or role `name`.
+/// Embeds (or replaces) the inline policy `policy` in the user, group or role `name`, within
+/// IAM's quota of all its inline policies together ([`EntityKind::inline_quota`]).
 async fn put_inline(
     identity: &Identity,
     kind: EntityKind,
@@ -1042,6 +1063,13 @@ async fn put_inline(
     let mut entity = identity.entity_document(kind, name).await?;
     let mut policies = EntityPolicies::from_body(&entity.body);
     policies.inline.insert(policy, document_text);
+    let quota = kind.inline_quota();
+    if policies.inline.values().map(|it| policy_size(it)).sum::<usize>() > quota {
+        return Err(api::limit_exceeded(&format!(
+            "Maximum policy size of {quota} bytes exceeded for {} {name}",
+            kind.label()
+        )));
+    }
     let version = entity.version;
     policies.write_into(&mut entity.body);
     identity

@@ -540,3 +540,109 @@ async fn the_branch_protection_policy_is_read_but_never_changed_through_iam() {
     create_policy_version(&identity, read, 3).await.unwrap();
     attach_user_policy(&identity, attach_user(&arn("read"))).await.unwrap();
 }
+
+/// An identity policy of `size` characters besides white space, `padding` spaces more.
+fn sized_policy(size: usize, padding: usize) -> String {
+    let head = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::"#;
+    let tail = r#""}]}"#;
+    let bucket = "b".repeat(size - head.len() - tail.len());
+    format!("{head}{bucket}{tail}{}", " ".repeat(padding))
+}
+
+#[tokio::test]
+async fn policy_sizes_are_within_iams_quotas_white_space_not_counted() {
+    let (identity, store, _dir) = identity().await;
+    crate::roles::create_role(
+        &identity,
+        crate::roles::CreateRoleRequest {
+            path: None,
+            role_name: "ci".into(),
+            assume_role_policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#.into(),
+            description: None,
+            max_session_duration: None,
+            permissions_boundary: None,
+            tags: Vec::new(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(policy_size(&sized_policy(300, 40)), 300);
+
+    // A managed policy: 6,144, each version so.
+    create_policy(&identity, create("widest", &sized_policy(6_144, 1_000)), 0).await.unwrap();
+    let before = snapshot(&store).await;
+    let err = create_policy(&identity, create("wider", &sized_policy(6_145, 0)), 0).await;
+    let err = err.unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.message.as_str()),
+        ("LimitExceeded", "Cannot exceed quota for PolicySize: 6144")
+    );
+    let version = CreatePolicyVersionRequest {
+        policy_arn: arn("widest"),
+        policy_document: sized_policy(6_145, 0),
+        set_as_default: false,
+    };
+    let err = create_policy_version(&identity, version, 1).await.unwrap_err();
+    assert_eq!(err.message, "Cannot exceed quota for PolicySize: 6144");
+    assert_eq!(snapshot(&store).await, before);
+
+    // Inline policies: all of an entity's together, 2,048 for a user, 5,120 for a group,
+    // 10,240 for a role.
+    let user = |name: &str, document: String| PutUserPolicyRequest {
+        user_name: "alice".into(),
+        policy_name: name.into(),
+        policy_document: document,
+    };
+    put_user_policy(&identity, user("one", sized_policy(800, 300))).await.unwrap();
+    put_user_policy(&identity, user("two", sized_policy(1_048, 300))).await.unwrap();
+    let before = snapshot(&store).await;
+    let err = put_user_policy(&identity, user("three", sized_policy(201, 0))).await.unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.message.as_str()),
+        ("LimitExceeded", "Maximum policy size of 2048 bytes exceeded for user alice")
+    );
+    // Replacing one counts the new document instead of the old.
+    let err = put_user_policy(&identity, user("two", sized_policy(1_249, 0))).await.unwrap_err();
+    assert_eq!(err.code, "LimitExceeded");
+    assert_eq!(snapshot(&store).await, before);
+    put_user_policy(&identity, user("two", sized_policy(1_248, 0))).await.unwrap();
+    put_user_policy(&identity, user("two", sized_policy(500, 0))).await.unwrap();
+    put_user_policy(&identity, user("three", sized_policy(748, 0))).await.unwrap();
+
+    let group = |name: &str, size: usize| PutGroupPolicyRequest {
+        group_name: "devs".into(),
+        policy_name: name.into(),
+        policy_document: sized_policy(size, 100),
+    };
+    put_group_policy(&identity, group("one", 4_900)).await.unwrap();
+    let err = put_group_policy(&identity, group("two", 221)).await.unwrap_err();
+    assert_eq!(err.message, "Maximum policy size of 5120 bytes exceeded for group devs");
+    put_group_policy(&identity, group("two", 220)).await.unwrap();
+
+    let role = |name: &str, size: usize| PutRolePolicyRequest {
+        role_name: "ci".into(),
+        policy_name: name.into(),
+        policy_document: sized_policy(size, 100),
+    };
+    put_role_policy(&identity, role("one", 10_000)).await.unwrap();
+    let err = put_role_policy(&identity, role("two", 241)).await.unwrap_err();
+    assert_eq!(err.message, "Maximum policy size of 10240 bytes exceeded for role ci");
+    put_role_policy(&identity, role("two", 240)).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_branch_protection_policy_may_outgrow_the_managed_policy_quota() {
+    let (identity, store, _dir) = identity().await;
+    let big = sized_policy(20_000, 0);
+    let write = account_policy_write(ACCOUNT, None, Some(&big), 1).unwrap().unwrap();
+    store.apply(vec![write]).await.unwrap();
+    let arn = branch_protection_policy_arn(ACCOUNT);
+    let version = PolicyVersionRequest { policy_arn: arn.clone(), version_id: "v1".into() };
+    let document = get_policy_version(&identity, version).await.unwrap().policy_version.document;
+    assert_eq!(document.as_deref(), Some(api::url_encode(&big).as_str()));
+    // It applies as written.
+    let policy = identity.branch_protection_policy().await.unwrap().unwrap();
+    assert_eq!(policy.id, arn);
+    assert_eq!(*policy.policy, PolicyDocument::parse_identity(&big).unwrap());
+}
