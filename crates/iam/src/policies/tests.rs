@@ -646,3 +646,40 @@ async fn the_branch_protection_policy_may_outgrow_the_managed_policy_quota() {
     assert_eq!(policy.id, arn);
     assert_eq!(*policy.policy, PolicyDocument::parse_identity(&big).unwrap());
 }
+
+#[tokio::test]
+async fn groups_and_roles_have_ten_managed_policies_at_most() {
+    let (identity, store, _dir) = identity().await;
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = crate::roles::CreateRoleRequest {
+        path: None,
+        role_name: "ci".into(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    };
+    crate::roles::create_role(&identity, role, 0).await.unwrap();
+    let group = |arn: &str| AttachGroupPolicyRequest {
+        group_name: "devs".into(),
+        policy_arn: arn.to_owned(),
+    };
+    let role =
+        |arn: &str| AttachRolePolicyRequest { role_name: "ci".into(), policy_arn: arn.to_owned() };
+    for index in 0..10 {
+        let name = format!("p{index}");
+        create_policy(&identity, create(&name, READ_REPOS), 0).await.unwrap();
+        attach_group_policy(&identity, group(&arn(&name))).await.unwrap();
+        attach_role_policy(&identity, role(&arn(&name))).await.unwrap();
+    }
+    let before = snapshot(&store).await;
+    let full = attach_group_policy(&identity, group(ADMIN)).await.unwrap_err();
+    assert_eq!(
+        (full.code.as_str(), full.message.as_str()),
+        ("LimitExceeded", "Cannot exceed quota for PoliciesPerGroup: 10")
+    );
+    let full = attach_role_policy(&identity, role(ADMIN)).await.unwrap_err();
+    assert_eq!(full.message, "Cannot exceed quota for PoliciesPerRole: 10");
+    assert_eq!(snapshot(&store).await, before);
+}
