@@ -4,6 +4,10 @@
 //! principal's ARN and id. A user is also under the account-level branch protection policy
 //! (`policies::BRANCH_PROTECTION_POLICY`, written by `codecommit::protection`) when it exists.
 //!
+//! A role session's session policies ([`Identity::session_policies`]: its inline policy and
+//! the managed session policies AssumeRole named, their default versions as they are now) are
+//! cached beside them, by the session's access key, on the same terms.
+//!
 //! They are cached as access keys are ([`crate::identity`]): an entry is used only while no
 //! batch of this process has written a user, group, role or managed policy since it was read
 //! (the store's change counters of those kinds, read before the store is), and for at most
@@ -19,6 +23,7 @@ use engine::store::{Changes, Store};
 use crate::identity::Identity;
 use crate::policies::{EntityKind, EntityPolicies, Managed};
 use crate::policy::{self, Context, Evaluation, Policy, Principal, Request};
+use crate::sessions::{INLINE_SESSION_POLICY, Session, SessionPolicies};
 use crate::users::UserRecord;
 
 /// How long cached policies are trusted without reading them again.
@@ -88,7 +93,15 @@ impl EffectivePolicies {
 /// The principals' policies read recently.
 pub(crate) struct PolicyCache {
     entries: RwLock<HashMap<(EntityKind, String), Cached>>,
+    /// Role sessions' session policies, by the session's access key id.
+    sessions: RwLock<HashMap<String, CachedSession>>,
     changes: [Changes; 4],
+}
+
+struct CachedSession {
+    value: Arc<SessionPolicies>,
+    read_at_ms: i64,
+    changes: [u64; 4],
 }
 
 struct Cached {
@@ -101,6 +114,7 @@ impl PolicyCache {
     pub(crate) fn new(store: &Store) -> PolicyCache {
         PolicyCache {
             entries: RwLock::default(),
+            sessions: RwLock::default(),
             changes: [
                 store.watch(USER),
                 store.watch(GROUP),
@@ -133,6 +147,22 @@ impl PolicyCache {
         }
         entries.insert(key, entry);
     }
+
+    fn get_session(&self, access_key_id: &str, now_ms: i64) -> Option<Arc<SessionPolicies>> {
+        let sessions = self.sessions.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = sessions.get(access_key_id)?;
+        let fresh = (0..POLICY_CACHE_MS).contains(&(now_ms - entry.read_at_ms))
+            && entry.changes == self.changes();
+        fresh.then(|| entry.value.clone())
+    }
+
+    fn put_session(&self, access_key_id: &str, entry: CachedSession) {
+        let mut sessions = self.sessions.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if sessions.len() >= POLICY_CACHE_ENTRIES && !sessions.contains_key(access_key_id) {
+            sessions.clear();
+        }
+        sessions.insert(access_key_id.to_owned(), entry);
+    }
 }
 
 impl Identity {
@@ -153,6 +183,47 @@ impl Identity {
         now_ms: i64,
     ) -> Result<Option<Arc<EffectivePolicies>>, awsapi::ApiError> {
         self.cached_policies(EntityKind::Role, name, now_ms).await
+    }
+
+    /// The session policies of `session` as of at most [`POLICY_CACHE_MS`] before `now_ms`:
+    /// its inline policy and its managed session policies' default versions (a managed one
+    /// deleted since is left out, allowing nothing); `None` when it has none (it then has its
+    /// principal's policies alone). A session with an inline policy alone reads nothing.
+    pub async fn session_policies(
+        &self,
+        session: &Session,
+        now_ms: i64,
+    ) -> Result<Option<Arc<SessionPolicies>>, awsapi::ApiError> {
+        if session.policy_arns.is_empty() {
+            return Ok(session.inline_only.clone());
+        }
+        let key = session.access_key_id.as_str();
+        if let Some(found) = self.policy_cache.get_session(key, now_ms) {
+            return Ok(Some(found));
+        }
+        // The counts before the reads: a write committed while they run makes the entry stale.
+        let changes = self.policy_cache.changes();
+        let mut policies = Vec::new();
+        if let Some(inline) = &session.session_policy {
+            policies.push((INLINE_SESSION_POLICY.to_owned(), inline.clone()));
+        }
+        for arn in &session.policy_arns {
+            let text = match self.managed_policy(arn).await? {
+                Some(Managed::Aws(managed)) => managed.document.clone(),
+                Some(Managed::Local(record, _)) => match record.default_document() {
+                    Some(text) => text.to_owned(),
+                    None => continue,
+                },
+                None => continue,
+            };
+            if let Some(policy) = parse_stored(arn, &text) {
+                policies.push((arn.clone(), policy));
+            }
+        }
+        let value = Arc::new(SessionPolicies::new(policies));
+        let entry = CachedSession { value: value.clone(), read_at_ms: now_ms, changes };
+        self.policy_cache.put_session(key, entry);
+        Ok(Some(value))
     }
 
     async fn cached_policies(

@@ -37,7 +37,11 @@ pub const GRANTED_MARKER: &str = "existingUsersGrantedAdministratorAccess";
 
 /// The account-level customer-managed policy branch protection is written as
 /// (`codecommit::protection`): it applies to every user besides their own policies, and
-/// [`account_policy_write`] replaces it whenever the rules change.
+/// [`account_policy_write`] replaces it whenever the rules change. It is that function's
+/// alone: the IAM API reads it (GetPolicy, GetPolicyVersion, ListPolicyVersions,
+/// ListEntitiesForPolicy, simulation) but refuses, for every caller, what would change or
+/// remove it or its attachments, and the creation of another policy of its name
+/// ([`protected_policy`]), since either would silently undo branch protection.
 pub const BRANCH_PROTECTION_POLICY: &str = "SlipwayBranchProtection";
 
 /// The path of the policies Slipway itself writes.
@@ -56,7 +60,16 @@ const MAX_VERSIONS: usize = 5;
 /// The most managed policies attached to one user, group or role (IAM's default quota).
 const MAX_ATTACHED: usize = 10;
 /// The longest managed policy document (IAM's quota, in characters without white space).
+/// The generated [`BRANCH_PROTECTION_POLICY`] is exempt ([`account_policy_write`]).
 const MAX_MANAGED_POLICY_SIZE: usize = 6_144;
+/// The longest trust policy of a role (IAM's quota `ACLSizePerRole`, counted so too).
+pub(crate) const MAX_TRUST_POLICY_SIZE: usize = 2_048;
+
+/// A policy document's size as IAM's quotas count it: its characters, white space not
+/// counted.
+pub(crate) fn policy_size(document: &str) -> usize {
+    document.chars().filter(|c| !c.is_whitespace()).count()
+}
 
 /// What a managed policy is attached to, or an inline policy embedded in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,6 +99,16 @@ impl EntityKind {
 
     fn not_found(self, name: &str) -> ApiError {
         api::no_such_entity(&format!("The {} with name {name} cannot be found.", self.label()))
+    }
+
+    /// IAM's quota of the inline policies of one of these, all together, in characters
+    /// without white space ([`policy_size`]).
+    fn inline_quota(self) -> usize {
+        match self {
+            EntityKind::User => 2_048,
+            EntityKind::Group => 5_120,
+            EntityKind::Role => 10_240,
+        }
     }
 
     /// IAM's quota name for the managed policies attached to one of these.
@@ -460,6 +483,26 @@ fn aws_managed_refused(arn: &str) -> ApiError {
     api::invalid_input(&format!("Policy {arn} is an AWS managed policy and cannot be changed."))
 }
 
+/// `UnmodifiableEntity` for a change through the IAM API of [`BRANCH_PROTECTION_POLICY`]
+/// (`arn`), as IAM refuses a change to a protected entity that only its service may make.
+fn protected_policy(arn: &str) -> ApiError {
+    ApiError::client(
+        "UnmodifiableEntity",
+        format!(
+            "Cannot perform the operation on the protected policy {arn}: Slipway writes it from \
+             the branch protection rules. Change them with `slipway branch-protection`."
+        ),
+    )
+}
+
+/// Refuses a change of `arn` when it is [`BRANCH_PROTECTION_POLICY`]'s.
+fn check_modifiable(identity: &Identity, arn: &str) -> Result<(), ApiError> {
+    if arn == branch_protection_policy_arn(&identity.account) {
+        return Err(protected_policy(arn));
+    }
+    Ok(())
+}
+
 /// Parses an identity policy document as IAM checks it.
 fn check_document(document: &str) -> Result<(), ApiError> {
     PolicyDocument::parse_identity(document).map(drop).map_err(|err| api::malformed(&err))
@@ -470,12 +513,13 @@ fn check_policy_name(name: &str) -> Result<(), ApiError> {
     api::check_name(name, "policyName", 128)
 }
 
-/// The customer-managed policy `arn`, with its document; `NoSuchEntity` when there is none,
-/// refused for an AWS-managed one.
+/// The customer-managed policy `arn`, with its document, to change; `NoSuchEntity` when
+/// there is none, refused for an AWS-managed one and for [`BRANCH_PROTECTION_POLICY`].
 async fn local_policy(
     identity: &Identity,
     arn: &str,
 ) -> Result<(PolicyRecord, Document), ApiError> {
+    check_modifiable(identity, arn)?;
     match identity.managed_policy(arn).await? {
         Some(Managed::Local(record, document)) => Ok((*record, document)),
         Some(Managed::Aws(_)) => Err(aws_managed_refused(arn)),
@@ -501,9 +545,11 @@ async fn write_policy(
 /// The write that makes `document` the default version of the account-level policy
 /// [`BRANCH_PROTECTION_POLICY`] (creating it), or deletes the policy when `document` is
 /// `None`; `existing` is its store document as read, whose version checks the write. `None`
-/// when nothing changes. The document is generated, so IAM's size quota is not applied; the
-/// oldest versions beyond IAM's five are dropped. A customer-managed policy of that name
-/// that is not Slipway's (another path) is left alone: an error.
+/// when nothing changes. The document is generated, so IAM's size quota (6,144 characters,
+/// [`MAX_MANAGED_POLICY_SIZE`]) is not applied: a deny per rule soon outgrows it, and many
+/// rules must still hold. The oldest versions beyond IAM's five are dropped. A
+/// customer-managed policy of that name that is not Slipway's (another path) is left alone:
+/// an error.
 pub fn account_policy_write(
     account: &str,
     existing: Option<&Document>,
@@ -610,6 +656,11 @@ pub async fn create_policy(
     check_policy_name(&name)?;
     let path = input.path.unwrap_or_else(|| "/".to_owned());
     api::check_path(&path, "path")?;
+    if name == BRANCH_PROTECTION_POLICY {
+        // Its name is branch protection's (policy names are unique in an account, whatever
+        // their path): another policy of that name would stand in its place.
+        return Err(protected_policy(&branch_protection_policy_arn(&identity.account)));
+    }
     check_size(&input.policy_document)?;
     check_document(&input.policy_document)?;
     let mut tags = Vec::new();
@@ -653,8 +704,7 @@ pub async fn create_policy(
 
 /// IAM's size quota of a managed policy document (white space not counted).
 fn check_size(document: &str) -> Result<(), ApiError> {
-    let size = document.chars().filter(|c| !c.is_whitespace()).count();
-    if size > MAX_MANAGED_POLICY_SIZE {
+    if policy_size(document) > MAX_MANAGED_POLICY_SIZE {
         return Err(api::limit_exceeded(&format!(
             "Cannot exceed quota for PolicySize: {MAX_MANAGED_POLICY_SIZE}"
         )));
@@ -917,6 +967,7 @@ pub async fn change_attachment(
     arn: &str,
     attach: bool,
 ) -> Result<(), ApiError> {
+    check_modifiable(identity, arn)?;
     let mut entity = identity.entity_document(kind, name).await?;
     let managed = identity.managed_policy(arn).await?.ok_or_else(|| no_such_policy(arn))?;
     let mut policies = EntityPolicies::from_body(&entity.body);
@@ -998,7 +1049,8 @@ pub struct ListInlinePoliciesResponse {
     pub marker: Option<String>,
 }
 
-/// Embeds (or replaces) the inline policy `policy` in the user, group or role `name`.
+/// Embeds (or replaces) the inline policy `policy` in the user, group or role `name`, within
+/// IAM's quota of all its inline policies together ([`EntityKind::inline_quota`]).
 async fn put_inline(
     identity: &Identity,
     kind: EntityKind,
@@ -1011,6 +1063,13 @@ async fn put_inline(
     let mut entity = identity.entity_document(kind, name).await?;
     let mut policies = EntityPolicies::from_body(&entity.body);
     policies.inline.insert(policy, document_text);
+    let quota = kind.inline_quota();
+    if policies.inline.values().map(|it| policy_size(it)).sum::<usize>() > quota {
+        return Err(api::limit_exceeded(&format!(
+            "Maximum policy size of {quota} bytes exceeded for {} {name}",
+            kind.label()
+        )));
+    }
     let version = entity.version;
     policies.write_into(&mut entity.body);
     identity

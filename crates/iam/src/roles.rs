@@ -116,8 +116,15 @@ impl Identity {
     }
 }
 
-/// Checks a trust policy as IAM does: `MalformedPolicyDocument` with its message.
+/// Checks a trust policy as IAM does: within the quota `ACLSizePerRole` (white space not
+/// counted), else `LimitExceeded`; then `MalformedPolicyDocument` with its message.
 fn check_trust(document: &str) -> Result<(), ApiError> {
+    let quota = crate::policies::MAX_TRUST_POLICY_SIZE;
+    if crate::policies::policy_size(document) > quota {
+        return Err(api::limit_exceeded(&format!(
+            "Cannot exceed quota for ACLSizePerRole: {quota}"
+        )));
+    }
     PolicyDocument::parse_trust(document).map(drop).map_err(|err| api::malformed(&err))
 }
 

@@ -7,8 +7,11 @@
 //! compared in constant time) and an expiry, in a document of kind `sts-session` keyed by the
 //! access key id. A role's session acts as `arn:aws:sts::<account>:assumed-role/<role>/<name>`
 //! with `aws:userid` `AROA…:<name>` and no `aws:username`, with the role's policies (and, when
-//! AssumeRole was given one, only what its session `Policy` allows too); a user's session acts
-//! as the user. Sessions are read as access keys are, cached for at most [`SESSION_CACHE_MS`]
+//! AssumeRole was given session policies — an inline `Policy`, managed `PolicyArns` — only
+//! what they allow too, [`SessionPolicies`]); a user's session acts as the user. The managed
+//! session policies are kept as ARNs and their documents read when the session's policies
+//! are resolved (`Identity::session_policies`, cached in [`crate::effective`]), so a new
+//! default version applies to the sessions that name it, as on AWS. Sessions are read as access keys are, cached for at most [`SESSION_CACHE_MS`]
 //! and until this process writes a session; expired ones authorize nothing, and go when the
 //! same role or user asks for a new one and in the server's `sts-sessions` loop
 //! ([`expire_sessions`]).
@@ -41,8 +44,12 @@ const ASSUME_ROLE_MAX_SECONDS: u32 = 43_200;
 pub const SESSION_TOKEN_SECONDS: std::ops::RangeInclusive<u32> = 900..=129_600;
 pub const SESSION_TOKEN_DEFAULT_SECONDS: u32 = 43_200;
 
-/// The longest session policy, in characters, AWS's packed limit stands for.
+/// The most characters of session policy (the inline policy and the managed policies' ARNs
+/// together) AWS's packed limit stands for.
 const MAX_SESSION_POLICY: usize = 2_048;
+
+/// The most managed session policies (`PolicyArns`) AssumeRole takes.
+pub const MAX_POLICY_ARNS: usize = 10;
 
 /// How long a cached session is trusted without reading it again.
 pub const SESSION_CACHE_MS: i64 = 1_000;
@@ -77,9 +84,12 @@ pub struct Session {
     /// A role session's principal (its assumed-role ARN and `AROA…:<name>` id); `None` for a
     /// user's session, which is the user.
     pub principal: Option<Principal>,
-    /// AssumeRole's inline session policy, parsed: the session may do only what it allows
-    /// too.
+    /// AssumeRole's inline session policy, parsed.
     pub session_policy: Option<Arc<Policy>>,
+    /// AssumeRole's managed session policies (`PolicyArns`), in the order given.
+    pub policy_arns: Vec<String>,
+    /// The session policies when they are the inline one alone (they never change then).
+    pub(crate) inline_only: Option<Arc<SessionPolicies>>,
 }
 
 /// Sessions are the same session when their access key is.
@@ -143,6 +153,15 @@ impl Session {
             },
             None => None,
         };
+        let policy_arns: Vec<String> =
+            serde_json::from_value(body["policyArns"].clone()).unwrap_or_default();
+        let inline_only = match (&session_policy, policy_arns.is_empty()) {
+            (Some(policy), true) => Some(Arc::new(SessionPolicies::new(vec![(
+                INLINE_SESSION_POLICY.to_owned(),
+                policy.clone(),
+            )]))),
+            _ => None,
+        };
         Some(Session {
             access_key_id: document.key.clone(),
             secret: secret.into(),
@@ -152,7 +171,42 @@ impl Session {
             acts_as,
             principal,
             session_policy,
+            policy_arns,
+            inline_only,
         })
+    }
+}
+
+/// What an inline session policy's matched statements report.
+pub(crate) const INLINE_SESSION_POLICY: &str = "session policy";
+
+/// A role session's session policies, parsed: its inline policy (named
+/// [`INLINE_SESSION_POLICY`]) and its managed session policies (by ARN) as they are now. The
+/// session may do only what they allow (any of them, as AWS evaluates session policies
+/// together) and an explicit deny in one refuses; a managed one deleted since allows nothing.
+#[derive(Debug)]
+pub struct SessionPolicies {
+    pub policies: Vec<(String, Arc<Policy>)>,
+}
+
+impl SessionPolicies {
+    pub(crate) fn new(policies: Vec<(String, Arc<Policy>)>) -> SessionPolicies {
+        SessionPolicies { policies }
+    }
+
+    /// Whether they let `request` through: `None` when they do, else AWS's refusal, naming
+    /// the session policy.
+    pub fn refusal(&self, request: &Request<'_>) -> Option<String> {
+        let decision = match self.policies.as_slice() {
+            // The usual case, an inline policy alone, without a list to build.
+            [(id, policy)] => policy::evaluate(&[(id.as_str(), &**policy)], request).decision,
+            policies => {
+                let named: Vec<(&str, &Policy)> =
+                    policies.iter().map(|(id, policy)| (id.as_str(), &**policy)).collect();
+                policy::evaluate(&named, request).decision
+            }
+        };
+        session_refusal(decision, request)
     }
 }
 
@@ -370,14 +424,28 @@ pub fn check_assume_role(input: &AssumeRoleRequest) -> Result<(), ApiError> {
     if let Some(external_id) = &input.external_id {
         check_length(external_id, "externalId", 2..=1224)?;
     }
-    if !input.policy_arns.is_empty() {
-        return Err(ApiError::client(
-            "InvalidParameterValue",
-            "Managed session policies (PolicyArns) are not supported on this server; pass the \
-             session policy inline as Policy.",
-        ));
+    if input.policy_arns.len() > MAX_POLICY_ARNS {
+        let arns: Vec<&str> =
+            input.policy_arns.iter().map(|it| it.arn.as_deref().unwrap_or("null")).collect();
+        let rule = format!("have length less than or equal to {MAX_POLICY_ARNS}");
+        return Err(validation(&format!("[{}]", arns.join(", ")), "policyArns", &rule));
+    }
+    for (index, descriptor) in input.policy_arns.iter().enumerate() {
+        let member = format!("policyArns.member.{}.arn", index + 1);
+        let Some(arn) = &descriptor.arn else {
+            return Err(validation("null", &member, "not be null"));
+        };
+        check_length(arn, &member, 20..=2048)?;
     }
     Ok(())
+}
+
+/// STS's refusal of a managed session policy that does not exist (in this account or AWS's).
+fn no_such_session_policy(arn: &str) -> ApiError {
+    ApiError::client(
+        "InvalidParameterValue",
+        format!("Policy {arn} does not exist or is not attachable."),
+    )
 }
 
 /// AWS's refusal of an AssumeRole the trust policy does not permit (or of a role that does
@@ -443,23 +511,18 @@ pub async fn assume_role(
              role chaining.",
         ));
     }
-    let packed_policy_size = match &input.policy {
-        Some(text) => {
-            Policy::parse_identity(text)
-                .map_err(|err| ApiError::client("MalformedPolicyDocument", err.to_string()))?;
-            let percent = text.len() * 100 / MAX_SESSION_POLICY;
-            if percent > 100 {
-                return Err(ApiError::client(
-                    "PackedPolicyTooLarge",
-                    format!(
-                        "Packed policy consumes {percent}% of allotted space, please use smaller policy."
-                    ),
-                ));
-            }
-            Some(u32::try_from(percent).unwrap_or(100))
+    if let Some(text) = &input.policy {
+        Policy::parse_identity(text)
+            .map_err(|err| ApiError::client("MalformedPolicyDocument", err.to_string()))?;
+    }
+    let policy_arns: Vec<String> =
+        input.policy_arns.iter().filter_map(|it| it.arn.clone()).collect();
+    for arn in &policy_arns {
+        if identity.managed_policy(arn).await?.is_none() {
+            return Err(no_such_session_policy(arn));
         }
-        None => None,
-    };
+    }
+    let packed_policy_size = packed_size(input.policy.as_deref(), &policy_arns)?;
     let session_name = input.role_session_name;
     let mut body = json!({
         "type": ROLE_SESSION,
@@ -472,6 +535,9 @@ pub async fn assume_role(
     if let Some(text) = &input.policy {
         body["policy"] = json!(text);
     }
+    if !policy_arns.is_empty() {
+        body["policyArns"] = json!(policy_arns);
+    }
     let expiration = now_ms + i64::from(seconds) * 1000;
     let parent = format!("role/{}", role.role_name);
     let credentials = identity.new_session(parent, body, now_ms, expiration).await?;
@@ -483,6 +549,27 @@ pub async fn assume_role(
         },
         packed_policy_size,
     })
+}
+
+/// `PackedPolicySize`: how much of AWS's packed limit the inline session policy and the
+/// managed session policies' ARNs take, in percent (`None` when there are none), or
+/// `PackedPolicyTooLarge` beyond it. The plaintext stands for the packed form: the inline
+/// policy's characters and the ARNs' together, within [`MAX_SESSION_POLICY`].
+fn packed_size(policy: Option<&str>, policy_arns: &[String]) -> Result<Option<u32>, ApiError> {
+    if policy.is_none() && policy_arns.is_empty() {
+        return Ok(None);
+    }
+    let plaintext = policy.map_or(0, str::len) + policy_arns.iter().map(String::len).sum::<usize>();
+    let percent = plaintext * 100 / MAX_SESSION_POLICY;
+    if percent > 100 {
+        return Err(ApiError::client(
+            "PackedPolicyTooLarge",
+            format!(
+                "Packed policy consumes {percent}% of allotted space, please use smaller policy."
+            ),
+        ));
+    }
+    Ok(Some(u32::try_from(percent).unwrap_or(100)))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -536,12 +623,10 @@ pub async fn get_session_token(
     Ok(GetSessionTokenResponse { credentials })
 }
 
-/// Whether a session's own policy lets `request` through (a session may do only what both
-/// its principal's policies and its session policy allow): `None` when it does, else AWS's
-/// refusal, naming the session policy.
-pub fn session_policy_refusal(session_policy: &Policy, request: &Request<'_>) -> Option<String> {
-    let evaluation = policy::evaluate(&[("session policy", session_policy)], request);
-    let why = match evaluation.decision {
+/// AWS's refusal of `request` by a session's session policies deciding `decision`; `None`
+/// when they allow it.
+fn session_refusal(decision: Decision, request: &Request<'_>) -> Option<String> {
+    let why = match decision {
         Decision::Allowed => return None,
         Decision::ImplicitDeny => {
             format!("because no session policy allows the {} action", request.action)

@@ -595,7 +595,17 @@ pub(crate) async fn authorize_request(
         return Err(refused(first));
     }
     let acting = session_principal.unwrap_or(&policies.principal);
-    let session_policy = session.and_then(|it| it.session_policy.as_deref());
+    // Its session policies (inline and managed), from the policy cache.
+    let session_policies = match session {
+        Some(session) => match state.identity.session_policies(session, now_ms).await {
+            Ok(found) => found,
+            Err(err) => {
+                tracing::error!(user = %name, err = %err.message, "reading a session's policies");
+                return Err(refused(first));
+            }
+        },
+        None => None,
+    };
     let mut keys = request_keys(now_ms, context);
     // A role's session is known to policies by its role's ARN (AWS's aws:PrincipalArn),
     // unless the request's own keys say otherwise.
@@ -633,8 +643,8 @@ pub(crate) async fn authorize_request(
         if let Some(message) = evaluation.refusal(&request) {
             return Err(Denied { message });
         }
-        if let Some(limit) = session_policy
-            && let Some(message) = iam::sessions::session_policy_refusal(limit, &request)
+        if let Some(limit) = &session_policies
+            && let Some(message) = limit.refusal(&request)
         {
             return Err(Denied { message });
         }

@@ -431,3 +431,39 @@ async fn rules_stored_before_they_were_policy_are_written_as_policy_once() {
     assert!(stored_statements(&ctx).await.is_empty());
     assert!(!convert_rules_to_policy(&ctx, "other").await.unwrap());
 }
+
+#[tokio::test]
+async fn many_rules_are_written_beyond_the_managed_policy_size_quota() {
+    let (ctx, _dir) = crate::test_context("us-east-1").await;
+    let caller =
+        awsapi::Caller { user: "admin".to_owned(), access_key_id: String::new(), host: "h".into() };
+    let input = crate::api::CreateRepositoryInput {
+        repository_name: Some("web".to_owned()),
+        ..Default::default()
+    };
+    crate::api::create_repository(&ctx, &caller, input, 0).await.unwrap();
+    let alice = Document {
+        kind: USER.to_owned(),
+        key: "alice".to_owned(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body: json!({}),
+    };
+    ctx.store.apply(vec![Write::Insert(alice)]).await.unwrap();
+    // Forty rules: far more than IAM's 6,144 characters of a managed policy.
+    for index in 0..40 {
+        let branch = format!("release/{index}/*");
+        set_rule(&ctx, "web", rule(&branch, Some(&["alice"]), Some(&[]), Some(&[]))).await.unwrap();
+    }
+    let document = ctx.store.get(POLICY, BRANCH_PROTECTION_POLICY).await.unwrap().unwrap();
+    let record: iam::policies::PolicyRecord = serde_json::from_value(document.body).unwrap();
+    let text = record.default_document().unwrap();
+    let size = text.chars().filter(|c| !c.is_whitespace()).count();
+    assert!(size > 6_144, "{size}");
+    // Every rule is in it, the last one set included.
+    let statements = stored_statements(&ctx).await;
+    assert_eq!(statements.len(), 80);
+    let last = serde_json::to_string(&statements).unwrap();
+    assert!(last.contains("refs/heads/release/39/*"), "{last}");
+}

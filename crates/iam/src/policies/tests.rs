@@ -468,3 +468,218 @@ async fn slipway_user_attach_policy_takes_a_name_or_an_arn() {
         "NoSuchEntity"
     );
 }
+
+#[tokio::test]
+async fn the_branch_protection_policy_is_read_but_never_changed_through_iam() {
+    let (identity, store, _dir) = identity().await;
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"codecommit:GitPush","Resource":"*"}]}"#;
+    let write = account_policy_write(ACCOUNT, None, Some(deny), 1).unwrap().unwrap();
+    store.apply(vec![write]).await.unwrap();
+    let protection = branch_protection_policy_arn(ACCOUNT);
+    create_policy(&identity, create("read", READ_REPOS), 0).await.unwrap();
+    let before = snapshot(&store).await;
+    let message = format!(
+        "Cannot perform the operation on the protected policy {protection}: Slipway writes it \
+         from the branch protection rules. Change them with `slipway branch-protection`."
+    );
+    let refused = |result: Result<(), ApiError>| {
+        let err = result.unwrap_err();
+        assert_eq!((err.code.as_str(), err.message.as_str()), ("UnmodifiableEntity", &*message));
+        assert_eq!(err.kind, awsapi::ErrorKind::Client);
+    };
+    let version = CreatePolicyVersionRequest {
+        policy_arn: protection.clone(),
+        policy_document: ALLOW_ALL.into(),
+        set_as_default: true,
+    };
+    refused(create_policy_version(&identity, version, 2).await.map(drop));
+    let v1 = || PolicyVersionRequest { policy_arn: protection.clone(), version_id: "v1".into() };
+    refused(set_default_policy_version(&identity, v1(), 2).await);
+    refused(delete_policy_version(&identity, v1()).await);
+    refused(delete_policy(&identity, PolicyArnRequest { policy_arn: protection.clone() }).await);
+    refused(attach_user_policy(&identity, attach_user(&protection)).await);
+    refused(detach_user_policy(&identity, attach_user(&protection)).await);
+    let group =
+        || AttachGroupPolicyRequest { group_name: "devs".into(), policy_arn: protection.clone() };
+    refused(attach_group_policy(&identity, group()).await);
+    refused(detach_group_policy(&identity, group()).await);
+    let role = AttachRolePolicyRequest { role_name: "ci".into(), policy_arn: protection.clone() };
+    refused(detach_role_policy(&identity, role).await);
+    refused(identity.attach_policy_to_user("alice", &protection).await.map(drop));
+    // Nor is another policy of its name made, at its path or another.
+    let mut same = create(BRANCH_PROTECTION_POLICY, ALLOW_ALL);
+    same.path = Some(SLIPWAY_POLICY_PATH.into());
+    refused(create_policy(&identity, same, 2).await.map(drop));
+    refused(
+        create_policy(&identity, create(BRANCH_PROTECTION_POLICY, ALLOW_ALL), 2).await.map(drop),
+    );
+    assert_eq!(snapshot(&store).await, before);
+
+    // It is read as any policy is.
+    let got = get_policy(&identity, PolicyArnRequest { policy_arn: protection.clone() });
+    assert_eq!(got.await.unwrap().policy.path, SLIPWAY_POLICY_PATH);
+    let document = get_policy_version(&identity, v1()).await.unwrap().policy_version.document;
+    assert_eq!(document.as_deref(), Some(api::url_encode(deny).as_str()));
+    let list =
+        ListPolicyVersionsRequest { policy_arn: protection.clone(), marker: None, max_items: None };
+    assert_eq!(list_policy_versions(&identity, list).await.unwrap().versions.len(), 1);
+    let entities = ListEntitiesForPolicyRequest {
+        policy_arn: protection.clone(),
+        entity_filter: None,
+        path_prefix: None,
+        marker: None,
+        max_items: None,
+    };
+    assert!(list_entities_for_policy(&identity, entities).await.unwrap().policy_users.is_empty());
+    // Other policies change as before.
+    let read = CreatePolicyVersionRequest {
+        policy_arn: arn("read"),
+        policy_document: ALLOW_ALL.into(),
+        set_as_default: true,
+    };
+    create_policy_version(&identity, read, 3).await.unwrap();
+    attach_user_policy(&identity, attach_user(&arn("read"))).await.unwrap();
+}
+
+/// An identity policy of `size` characters besides white space, `padding` spaces more.
+fn sized_policy(size: usize, padding: usize) -> String {
+    let head = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::"#;
+    let tail = r#""}]}"#;
+    let bucket = "b".repeat(size - head.len() - tail.len());
+    format!("{head}{bucket}{tail}{}", " ".repeat(padding))
+}
+
+#[tokio::test]
+async fn policy_sizes_are_within_iams_quotas_white_space_not_counted() {
+    let (identity, store, _dir) = identity().await;
+    crate::roles::create_role(
+        &identity,
+        crate::roles::CreateRoleRequest {
+            path: None,
+            role_name: "ci".into(),
+            assume_role_policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#.into(),
+            description: None,
+            max_session_duration: None,
+            permissions_boundary: None,
+            tags: Vec::new(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(policy_size(&sized_policy(300, 40)), 300);
+
+    // A managed policy: 6,144, each version so.
+    create_policy(&identity, create("widest", &sized_policy(6_144, 1_000)), 0).await.unwrap();
+    let before = snapshot(&store).await;
+    let err = create_policy(&identity, create("wider", &sized_policy(6_145, 0)), 0).await;
+    let err = err.unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.message.as_str()),
+        ("LimitExceeded", "Cannot exceed quota for PolicySize: 6144")
+    );
+    let version = CreatePolicyVersionRequest {
+        policy_arn: arn("widest"),
+        policy_document: sized_policy(6_145, 0),
+        set_as_default: false,
+    };
+    let err = create_policy_version(&identity, version, 1).await.unwrap_err();
+    assert_eq!(err.message, "Cannot exceed quota for PolicySize: 6144");
+    assert_eq!(snapshot(&store).await, before);
+
+    // Inline policies: all of an entity's together, 2,048 for a user, 5,120 for a group,
+    // 10,240 for a role.
+    let user = |name: &str, document: String| PutUserPolicyRequest {
+        user_name: "alice".into(),
+        policy_name: name.into(),
+        policy_document: document,
+    };
+    put_user_policy(&identity, user("one", sized_policy(800, 300))).await.unwrap();
+    put_user_policy(&identity, user("two", sized_policy(1_048, 300))).await.unwrap();
+    let before = snapshot(&store).await;
+    let err = put_user_policy(&identity, user("three", sized_policy(201, 0))).await.unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.message.as_str()),
+        ("LimitExceeded", "Maximum policy size of 2048 bytes exceeded for user alice")
+    );
+    // Replacing one counts the new document instead of the old.
+    let err = put_user_policy(&identity, user("two", sized_policy(1_249, 0))).await.unwrap_err();
+    assert_eq!(err.code, "LimitExceeded");
+    assert_eq!(snapshot(&store).await, before);
+    put_user_policy(&identity, user("two", sized_policy(1_248, 0))).await.unwrap();
+    put_user_policy(&identity, user("two", sized_policy(500, 0))).await.unwrap();
+    put_user_policy(&identity, user("three", sized_policy(748, 0))).await.unwrap();
+
+    let group = |name: &str, size: usize| PutGroupPolicyRequest {
+        group_name: "devs".into(),
+        policy_name: name.into(),
+        policy_document: sized_policy(size, 100),
+    };
+    put_group_policy(&identity, group("one", 4_900)).await.unwrap();
+    let err = put_group_policy(&identity, group("two", 221)).await.unwrap_err();
+    assert_eq!(err.message, "Maximum policy size of 5120 bytes exceeded for group devs");
+    put_group_policy(&identity, group("two", 220)).await.unwrap();
+
+    let role = |name: &str, size: usize| PutRolePolicyRequest {
+        role_name: "ci".into(),
+        policy_name: name.into(),
+        policy_document: sized_policy(size, 100),
+    };
+    put_role_policy(&identity, role("one", 10_000)).await.unwrap();
+    let err = put_role_policy(&identity, role("two", 241)).await.unwrap_err();
+    assert_eq!(err.message, "Maximum policy size of 10240 bytes exceeded for role ci");
+    put_role_policy(&identity, role("two", 240)).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_branch_protection_policy_may_outgrow_the_managed_policy_quota() {
+    let (identity, store, _dir) = identity().await;
+    let big = sized_policy(20_000, 0);
+    let write = account_policy_write(ACCOUNT, None, Some(&big), 1).unwrap().unwrap();
+    store.apply(vec![write]).await.unwrap();
+    let arn = branch_protection_policy_arn(ACCOUNT);
+    let version = PolicyVersionRequest { policy_arn: arn.clone(), version_id: "v1".into() };
+    let document = get_policy_version(&identity, version).await.unwrap().policy_version.document;
+    assert_eq!(document.as_deref(), Some(api::url_encode(&big).as_str()));
+    // It applies as written.
+    let policy = identity.branch_protection_policy().await.unwrap().unwrap();
+    assert_eq!(policy.id, arn);
+    assert_eq!(*policy.policy, PolicyDocument::parse_identity(&big).unwrap());
+}
+
+#[tokio::test]
+async fn groups_and_roles_have_ten_managed_policies_at_most() {
+    let (identity, store, _dir) = identity().await;
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = crate::roles::CreateRoleRequest {
+        path: None,
+        role_name: "ci".into(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    };
+    crate::roles::create_role(&identity, role, 0).await.unwrap();
+    let group = |arn: &str| AttachGroupPolicyRequest {
+        group_name: "devs".into(),
+        policy_arn: arn.to_owned(),
+    };
+    let role =
+        |arn: &str| AttachRolePolicyRequest { role_name: "ci".into(), policy_arn: arn.to_owned() };
+    for index in 0..10 {
+        let name = format!("p{index}");
+        create_policy(&identity, create(&name, READ_REPOS), 0).await.unwrap();
+        attach_group_policy(&identity, group(&arn(&name))).await.unwrap();
+        attach_role_policy(&identity, role(&arn(&name))).await.unwrap();
+    }
+    let before = snapshot(&store).await;
+    let full = attach_group_policy(&identity, group(ADMIN)).await.unwrap_err();
+    assert_eq!(
+        (full.code.as_str(), full.message.as_str()),
+        ("LimitExceeded", "Cannot exceed quota for PoliciesPerGroup: 10")
+    );
+    let full = attach_role_policy(&identity, role(ADMIN)).await.unwrap_err();
+    assert_eq!(full.message, "Cannot exceed quota for PoliciesPerRole: 10");
+    assert_eq!(snapshot(&store).await, before);
+}

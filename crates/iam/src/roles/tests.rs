@@ -133,3 +133,30 @@ async fn a_role_is_deleted_once_its_policies_are_gone() {
     assert_eq!(changes(&before, &snapshot(&store).await), ["document role build removed"]);
     assert_eq!(delete_role(&identity, name("build")).await.unwrap_err().code, "NoSuchEntity");
 }
+
+#[tokio::test]
+async fn a_trust_policy_is_within_iams_quota_white_space_not_counted() {
+    let (identity, store, _dir) = identity().await;
+    // A trust policy of `size` characters besides white space (`padding` spaces more).
+    let trust = |size: usize, padding: usize| {
+        let head = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/"#;
+        let tail = r#""},"Action":"sts:AssumeRole"}]}"#;
+        let name = "a".repeat(size - head.len() - tail.len());
+        format!("{head}{name}{tail}{}", " ".repeat(padding))
+    };
+    create_role(&identity, create("widest", &trust(2_048, 500)), 0).await.unwrap();
+    let before = snapshot(&store).await;
+    let err = create_role(&identity, create("wider", &trust(2_049, 0)), 0).await.unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.message.as_str()),
+        ("LimitExceeded", "Cannot exceed quota for ACLSizePerRole: 2048")
+    );
+    let update = |document: String| UpdateAssumeRolePolicyRequest {
+        role_name: "widest".into(),
+        policy_document: document,
+    };
+    let err = update_assume_role_policy(&identity, update(trust(2_049, 0))).await.unwrap_err();
+    assert_eq!(err.code, "LimitExceeded");
+    assert_eq!(snapshot(&store).await, before);
+    update_assume_role_policy(&identity, update(trust(2_000, 0))).await.unwrap();
+}

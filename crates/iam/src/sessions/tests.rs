@@ -213,13 +213,32 @@ fn session_names_and_arns_are_checked_as_sts_does() {
     assert!(check(&"x".repeat(65)).unwrap_err().1.contains("less than or equal to 64"));
     let short = AssumeRoleRequest { role_arn: "arn:aws:iam".into(), ..assume("r", "s1") };
     assert!(check_assume_role(&short).unwrap_err().message.contains("'roleArn'"));
-    let managed = AssumeRoleRequest {
-        policy_arns: vec![PolicyDescriptor {
-            arn: Some("arn:aws:iam::aws:policy/ReadOnlyAccess".into()),
-        }],
+    let with_arns = |arns: Vec<Option<&str>>| AssumeRoleRequest {
+        policy_arns: arns
+            .into_iter()
+            .map(|arn| PolicyDescriptor { arn: arn.map(str::to_owned) })
+            .collect(),
         ..assume("r", "s1")
     };
-    assert_eq!(check_assume_role(&managed).unwrap_err().code, "InvalidParameterValue");
+    let read_only = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    assert!(check_assume_role(&with_arns(vec![Some(read_only); 10])).is_ok());
+    let eleven = check_assume_role(&with_arns(vec![Some(read_only); 11])).unwrap_err();
+    assert_eq!(eleven.code, "ValidationError");
+    assert!(
+        eleven.message.contains(
+            "at 'policyArns' failed to satisfy constraint: Member must have \
+             length less than or equal to 10"
+        ),
+        "{}",
+        eleven.message
+    );
+    assert_eq!(
+        check_assume_role(&with_arns(vec![Some(read_only), None])).unwrap_err().message,
+        "1 validation error detected: Value 'null' at 'policyArns.member.2.arn' failed to \
+         satisfy constraint: Member must not be null"
+    );
+    let short = check_assume_role(&with_arns(vec![Some("arn:aws:iam")])).unwrap_err();
+    assert!(short.message.contains("'policyArns.member.1.arn'"), "{}", short.message);
 }
 
 #[tokio::test]
@@ -232,13 +251,13 @@ async fn a_session_policy_is_kept_and_limits_the_session() {
     let answer = assume_role(&identity, &user("alice"), false, &context, input, 0).await.unwrap();
     assert!(answer.packed_policy_size.is_some_and(|it| it <= 100));
     let session = identity.session(&answer.credentials.access_key_id, 1).await.unwrap().unwrap();
-    let limit = session.session_policy.clone().unwrap();
+    let limit = identity.session_policies(&session, 1).await.unwrap().unwrap();
     let principal = session.principal.clone().unwrap();
     let request =
         |action| Request { principal: &principal, action, resource: "*", context: &context };
-    assert_eq!(session_policy_refusal(&limit, &request("codecommit:GetRepository")), None);
+    assert_eq!(limit.refusal(&request("codecommit:GetRepository")), None);
     assert_eq!(
-        session_policy_refusal(&limit, &request("codecommit:DeleteRepository")).unwrap(),
+        limit.refusal(&request("codecommit:DeleteRepository")).unwrap(),
         format!(
             "User: arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ss is not authorized to perform: \
              codecommit:DeleteRepository on resource: * because no session policy allows the \
@@ -256,6 +275,136 @@ async fn a_session_policy_is_kept_and_limits_the_session() {
     let big = AssumeRoleRequest { policy: Some(big), ..assume("deployer", "ss") };
     let err = assume_role(&identity, &user("alice"), false, &context, big, 0).await;
     assert_eq!(err.unwrap_err().code, "PackedPolicyTooLarge");
+}
+
+#[tokio::test]
+async fn managed_session_policies_limit_the_session_as_they_are_now() {
+    use crate::policies::{
+        CreatePolicyRequest, CreatePolicyVersionRequest, create_policy, create_policy_version,
+    };
+    let (identity, store, _dir) = identity().await;
+    role(&identity, "deployer", &trusting(ACCOUNT), None).await;
+    let context = Context::new();
+    let allow = |action: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}"#
+        )
+    };
+    let created = CreatePolicyRequest {
+        policy_name: "get-only".into(),
+        path: None,
+        policy_document: allow("codecommit:Get*"),
+        description: None,
+        tags: Vec::new(),
+    };
+    let arn = create_policy(&identity, created, 0).await.unwrap().policy.arn;
+    let with_arns = |arns: &[&str], policy: Option<String>| AssumeRoleRequest {
+        policy,
+        policy_arns: arns
+            .iter()
+            .map(|arn| PolicyDescriptor { arn: Some((*arn).to_owned()) })
+            .collect(),
+        ..assume("deployer", "ms")
+    };
+
+    // A policy that does not exist is refused, and no session begins.
+    let before = snapshot(&store).await;
+    let missing = format!("arn:aws:iam::{ACCOUNT}:policy/nope");
+    let err =
+        assume_role(&identity, &user("alice"), false, &context, with_arns(&[&missing], None), 0)
+            .await
+            .unwrap_err();
+    assert_eq!(
+        code_and_message(err),
+        (
+            "InvalidParameterValue".to_owned(),
+            format!("Policy {missing} does not exist or is not attachable.")
+        )
+    );
+    let other_account = "arn:aws:iam::111111111111:policy/get-only";
+    let request = with_arns(&[other_account], None);
+    let err = assume_role(&identity, &user("alice"), false, &context, request, 0).await;
+    assert_eq!(err.unwrap_err().code, "InvalidParameterValue");
+    assert!(changes(&before, &snapshot(&store).await).is_empty());
+
+    // The session may do what the managed policies (with the inline one) allow, no more.
+    let input = with_arns(&[&arn], Some(allow("codebuild:ListProjects")));
+    let answer = assume_role(&identity, &user("alice"), false, &context, input, 0).await.unwrap();
+    // The ARN counts toward the packed size as the inline policy does.
+    let inline_only = assume_role(
+        &identity,
+        &user("alice"),
+        false,
+        &context,
+        with_arns(&[], Some(allow("codebuild:ListProjects"))),
+        0,
+    )
+    .await
+    .unwrap();
+    assert!(answer.packed_policy_size > inline_only.packed_policy_size);
+    let key = &answer.credentials.access_key_id;
+    let session = identity.session(key, 1).await.unwrap().unwrap();
+    assert_eq!(session.policy_arns, std::slice::from_ref(&arn));
+    let principal = session.principal.clone().unwrap();
+    let request =
+        |action| Request { principal: &principal, action, resource: "*", context: &context };
+    let limit = identity.session_policies(&session, 1).await.unwrap().unwrap();
+    assert_eq!(limit.refusal(&request("codecommit:GetRepository")), None);
+    assert_eq!(limit.refusal(&request("codebuild:ListProjects")), None);
+    assert!(
+        limit
+            .refusal(&request("codecommit:DeleteRepository"))
+            .unwrap()
+            .ends_with("because no session policy allows the codecommit:DeleteRepository action")
+    );
+
+    // A new default version applies to the session at once.
+    let version = CreatePolicyVersionRequest {
+        policy_arn: arn.clone(),
+        policy_document: allow("codecommit:List*"),
+        set_as_default: true,
+    };
+    create_policy_version(&identity, version, 2).await.unwrap();
+    let limit = identity.session_policies(&session, 3).await.unwrap().unwrap();
+    assert!(limit.refusal(&request("codecommit:GetRepository")).is_some());
+    assert_eq!(limit.refusal(&request("codecommit:ListRepositories")), None);
+
+    // An AWS-managed policy serves as well; managed policies alone limit the session.
+    let read_only = "arn:aws:iam::aws:policy/AWSCodeCommitReadOnly";
+    let input = with_arns(&[read_only], None);
+    let answer = assume_role(&identity, &user("alice"), false, &context, input, 0).await.unwrap();
+    assert!(answer.packed_policy_size.is_some());
+    let session = identity.session(&answer.credentials.access_key_id, 4).await.unwrap().unwrap();
+    let principal = session.principal.clone().unwrap();
+    let request =
+        |action| Request { principal: &principal, action, resource: "*", context: &context };
+    let limit = identity.session_policies(&session, 4).await.unwrap().unwrap();
+    assert_eq!(limit.refusal(&request("codecommit:GetRepository")), None);
+    assert!(limit.refusal(&request("codecommit:DeleteRepository")).is_some());
+
+    // Too much policy in all: the inline policy's characters and the ARNs' together.
+    let padded = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"codecommit:Get*","Resource":"arn:aws:codecommit:::{}"}}]}}"#,
+        "x".repeat(1_900)
+    );
+    let alone = with_arns(&[], Some(padded.clone()));
+    assume_role(&identity, &user("alice"), false, &context, alone, 0).await.unwrap();
+    let together = with_arns(&[&arn, read_only], Some(padded));
+    let err = assume_role(&identity, &user("alice"), false, &context, together, 0).await;
+    assert_eq!(err.unwrap_err().code, "PackedPolicyTooLarge");
+}
+
+#[tokio::test]
+async fn a_session_without_session_policies_has_none() {
+    let (identity, _store, _dir) = identity().await;
+    role(&identity, "deployer", &trusting(ACCOUNT), None).await;
+    let answer =
+        assume_role(&identity, &user("alice"), false, &Context::new(), assume("deployer", "np"), 0)
+            .await
+            .unwrap();
+    assert_eq!(answer.packed_policy_size, None);
+    let session = identity.session(&answer.credentials.access_key_id, 1).await.unwrap().unwrap();
+    assert!(identity.session_policies(&session, 1).await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! works with the role's permissions through the three `AWS_*` environment variables (and
 //! only those: what the role does not allow is refused, and the session is its own
 //! principal; git clones with them through the credential helper), a user the trust policy
-//! does not name is refused, and GetSessionToken's credentials act as the user.
+//! does not name is refused, and GetSessionToken's credentials act as the user; managed
+//! session policies (`--policy-arns`) narrow a session, their new default version at once.
 
 use std::process::{Command, Stdio};
 
@@ -199,4 +200,119 @@ fn assumed_roles_and_session_tokens_with_the_aws_cli() {
     assert_eq!(identity["arn"], session_arn, "{identity}");
     assert_eq!(identity["sessionContext"]["sessionIssuer"]["arn"], role_arn.as_str(), "{identity}");
     assert!(text(&identity["accessKeyId"]).starts_with("ASIA"), "{identity}");
+}
+
+#[test]
+fn managed_session_policies_narrow_a_session_with_the_aws_cli() {
+    let sandbox = Sandbox::new();
+    let server =
+        RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &["--no-local-agent"]);
+    let dana = user_credentials(&server, &sandbox, "dana");
+    let may_assume = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    server
+        .aws(&[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "dana",
+            "--policy-name",
+            "assume",
+            "--policy-document",
+            may_assume,
+        ])
+        .expect_code(0);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/dana"},"Action":"sts:AssumeRole"}]}"#;
+    let role = server.json(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "reader",
+        "--assume-role-policy-document",
+        trust,
+    ]);
+    let role_arn = text(&role["Role"]["Arn"]).to_owned();
+    let read_only = "arn:aws:iam::aws:policy/AWSCodeCommitReadOnly";
+    server
+        .aws(&["iam", "attach-role-policy", "--role-name", "reader", "--policy-arn", read_only])
+        .expect_code(0);
+    server.json(&["codecommit", "create-repository", "--repository-name", "app"]);
+    let allow = |action: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":{action},"Resource":"*"}}]}}"#
+        )
+    };
+    let list_only = server.json(&[
+        "iam",
+        "create-policy",
+        "--policy-name",
+        "list-only",
+        "--policy-document",
+        &allow(r#""codecommit:ListRepositories""#),
+    ]);
+    let list_only = text(&list_only["Policy"]["Arn"]).to_owned();
+
+    // A managed session policy that does not exist is refused.
+    let assume = |arn: &str| {
+        let policy_arns = format!("arn={arn}");
+        server.aws_with(
+            &dana,
+            &[
+                "sts",
+                "assume-role",
+                "--role-arn",
+                &role_arn,
+                "--role-session-name",
+                "narrow",
+                "--policy-arns",
+                &policy_arns,
+            ],
+        )
+    };
+    let missing = "arn:aws:iam::000000000000:policy/nope";
+    let refused = assume(missing);
+    assert!(refused.stderr.contains("(InvalidParameterValue)"), "{refused:?}");
+    assert!(refused.stderr.contains(&format!("Policy {missing} does not exist")), "{refused:?}");
+
+    // The session may list (the role and the session policy allow it) but not read a
+    // repository (the role allows it, the session policy does not).
+    let assumed = json(&assume(&list_only));
+    assert!(assumed["PackedPolicySize"].as_u64().is_some(), "{assumed}");
+    let credentials = &assumed["Credentials"];
+    let listed =
+        json(&aws_with_session(&server, credentials, &["codecommit", "list-repositories"]));
+    assert_eq!(listed["repositories"][0]["repositoryName"], "app", "{listed}");
+    let get = ["codecommit", "get-repository", "--repository-name", "app"];
+    let refused = aws_with_session(&server, credentials, &get);
+    assert!(refused.stderr.contains("(AccessDeniedException)"), "{refused:?}");
+    assert!(
+        refused.stderr.contains(
+            "User: arn:aws:sts::000000000000:assumed-role/reader/narrow is not authorized to \
+             perform: codecommit:GetRepository on resource: \
+             arn:aws:codecommit:us-east-1:000000000000:app because no session policy allows \
+             the codecommit:GetRepository action"
+        ),
+        "{refused:?}"
+    );
+
+    // A new default version of the managed policy applies to the session at once.
+    server
+        .aws(&[
+            "iam",
+            "create-policy-version",
+            "--policy-arn",
+            &list_only,
+            "--set-as-default",
+            "--policy-document",
+            &allow(r#"["codecommit:ListRepositories","codecommit:GetRepository"]"#),
+        ])
+        .expect_code(0);
+    let got = json(&aws_with_session(&server, credentials, &get));
+    assert_eq!(got["repositoryMetadata"]["repositoryName"], "app", "{got}");
+    // What the role does not allow stays refused whatever the session policy says.
+    let refused = aws_with_session(
+        &server,
+        credentials,
+        &["codecommit", "create-repository", "--repository-name", "other"],
+    );
+    assert!(refused.stderr.contains("because no identity-based policy allows"), "{refused:?}");
 }
