@@ -200,8 +200,9 @@ fn has_flush(messages: &[Message]) -> bool {
     messages.iter().any(|message| matches!(message, Message::Flush(_)))
 }
 
-/// The store write of one event: the next number of the events' counter, with the user name
-/// as the parent (so that a lookup by `Username` reads only that user's events).
+/// The store write of one event: the next number of the events' counter, with the name a
+/// lookup by `Username` matches (`UserIdentity::lookup_name`) as the parent (so that such a
+/// lookup reads only that user's events).
 pub fn event_write(event: &Event) -> Result<Write, serde_json::Error> {
     let counter = kinds::CLOUDTRAIL_EVENT_COUNTER.to_owned();
     Ok(Write::InsertNumbered { counter, document: event_document(event)? })
@@ -212,7 +213,7 @@ fn raw_event_document(event: &Event) -> Result<RawDocument, serde_json::Error> {
     Ok(RawDocument {
         kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
         key: String::new(),
-        parent: event.user_identity.user_name.clone(),
+        parent: event.user_identity.lookup_name().map(str::to_owned),
         sort: 0,
         version: 0,
         body: serde_json::value::to_raw_value(event)?,
@@ -224,7 +225,7 @@ fn event_document(event: &Event) -> Result<Document, serde_json::Error> {
     Ok(Document {
         kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
         key: String::new(),
-        parent: event.user_identity.user_name.clone(),
+        parent: event.user_identity.lookup_name().map(str::to_owned),
         sort: 0,
         version: 0,
         body: serde_json::to_value(event)?,

@@ -191,11 +191,16 @@ fn assumed_roles_and_session_tokens_with_the_aws_cli() {
         .iter()
         .map(|event| serde_json::from_str(&text(&event["CloudTrailEvent"])).unwrap())
         .collect();
-    let session = records
+    let at = records
         .iter()
-        .find(|record| record["userIdentity"]["type"] == "AssumedRole")
+        .position(|record| record["userIdentity"]["type"] == "AssumedRole")
         .unwrap_or_else(|| panic!("no AssumedRole event: {records:?}"));
+    let (session, summary) = (&records[at], &events["Events"][at]);
+    // LookupEvents names a role's session by its session name, as CloudTrail does.
+    assert_eq!(summary["Username"], "dana-ci", "{summary}");
     let identity = &session["userIdentity"];
+    assert!(text(&identity["principalId"]).starts_with("AROA"), "{identity}");
+    assert!(text(&identity["principalId"]).ends_with(":dana-ci"), "{identity}");
     assert_eq!(identity["arn"], session_arn, "{identity}");
     assert_eq!(identity["sessionContext"]["sessionIssuer"]["arn"], role_arn.as_str(), "{identity}");
     assert!(text(&identity["accessKeyId"]).starts_with("ASIA"), "{identity}");
