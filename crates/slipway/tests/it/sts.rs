@@ -119,6 +119,13 @@ fn assumed_roles_and_session_tokens_with_the_aws_cli() {
     assert_eq!(text(&who["Arn"]), session_arn, "{who}");
     assert!(text(&who["UserId"]).starts_with("AROA"), "{who}");
     assert!(text(&who["UserId"]).ends_with(":dana-ci"), "{who}");
+    // A role's session is no user: `aws iam get-user` needs the name, as on AWS.
+    let get_user = aws_with_session(&server, credentials, &["iam", "get-user"]);
+    assert!(get_user.stderr.contains("(ValidationError)"), "{get_user:?}");
+    assert!(
+        get_user.stderr.contains("Must specify userName when calling with non-User credentials"),
+        "{get_user:?}"
+    );
     // git over HTTPS takes them through the credential helper, as CodeCommit does.
     let clones = sandbox.path("clones");
     std::fs::create_dir_all(&clones).unwrap();
