@@ -285,9 +285,7 @@ impl Identity {
             }
         }
     }
-}
 
-impl Identity {
     /// The unique id (`AIDA…`) of the user `name`, from their cached policies (which the
     /// request's authorization reads next: no read of its own once they are cached); empty
     /// when there is no such user or they could not be read.
