@@ -10,7 +10,8 @@
 //!   services, so that a test can check that every operation maps to an action. Written only
 //!   when `python3` can import botocore (`pip install awscli` brings it); otherwise the
 //!   committed file stays as it is.
-//! - `managed-policies.json`: the AWS-managed policies of issue 10 ([`MANAGED_POLICIES`]),
+//! - `managed-policies.json`: the AWS-managed policies of issue 10 and IAM's own
+//!   ([`MANAGED_POLICIES`]),
 //!   from the `iann0036/iam-dataset` repository (`aws/managedpolicies/<name>.json`), with each
 //!   document's statements trimmed to the actions of [`SERVICES`]. The repository is not on a
 //!   package registry, so the xtask cannot fetch it: give it a git clone of it with
@@ -54,7 +55,7 @@ pub(crate) const SERVICES: &[&str] = &[
     "sts",
 ];
 
-/// The AWS-managed policies issue 10 names.
+/// The AWS-managed policies issue 10 names, and IAM's own the authorization table uses.
 pub(crate) const MANAGED_POLICIES: &[&str] = &[
     "AdministratorAccess",
     "ReadOnlyAccess",
@@ -75,6 +76,12 @@ pub(crate) const MANAGED_POLICIES: &[&str] = &[
     "AmazonS3ReadOnlyAccess",
     "AmazonSSMReadOnlyAccess",
     "SecretsManagerReadWrite",
+    // IAM's own, for the authorization table's IAM rows (narrower than AdministratorAccess
+    // and ReadOnlyAccess, whose `*`s would pass a wrong action name too).
+    "IAMFullAccess",
+    "IAMReadOnlyAccess",
+    "IAMUserSSHKeys",
+    "IAMSelfManageServiceSpecificCredentials",
 ];
 
 /// The repository the managed policies come from, and its folder of them.

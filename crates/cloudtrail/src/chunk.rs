@@ -25,6 +25,7 @@ pub struct Recorded {
     /// The event as JSON text, on one line (serde_json's compact form escapes line breaks).
     pub text: String,
     pub time_ms: i64,
+    /// The name a lookup by `Username` matches (`UserIdentity::lookup_name`).
     pub user_name: Option<String>,
     pub access_key_id: Option<String>,
 }
@@ -34,7 +35,7 @@ impl Recorded {
         Ok(Recorded {
             text: serde_json::to_string(event)?,
             time_ms: event.time_ms(),
-            user_name: event.user_identity.user_name.clone(),
+            user_name: event.user_identity.lookup_name().map(str::to_owned),
             access_key_id: event.user_identity.access_key_id.clone(),
         })
     }
@@ -49,7 +50,7 @@ pub struct Chunk {
     /// The earliest and the latest of its events' times (milliseconds).
     pub first_time: i64,
     pub last_time: i64,
-    /// Every `userIdentity.userName` among its events, once each, sorted.
+    /// Every name a lookup by `Username` matches among its events, once each, sorted.
     pub user_names: Vec<String>,
     /// Every `userIdentity.accessKeyId` among its events, once each, sorted.
     pub access_key_ids: Vec<String>,

@@ -104,18 +104,33 @@ pub struct UserIdentity {
 }
 
 impl UserIdentity {
-    /// An IAM user of `account`, signing with `access_key_id` (empty when none, as for a
-    /// console session or git credentials).
-    pub fn iam_user(account: &str, user: &str, access_key_id: &str) -> UserIdentity {
+    /// An IAM user of `account` by name and unique id (`AIDA…`, CloudTrail's `principalId`;
+    /// none is written when it is empty), signing with `access_key_id` (empty when none, as
+    /// for a console session or git credentials).
+    pub fn iam_user(account: &str, user: &str, user_id: &str, access_key_id: &str) -> UserIdentity {
         UserIdentity {
             identity_type: "IAMUser".to_owned(),
-            principal_id: Some(user.to_owned()),
+            principal_id: (!user_id.is_empty()).then(|| user_id.to_owned()),
             arn: Some(awsapi::arn::iam_user(account, user)),
             account_id: Some(account.to_owned()),
             access_key_id: (!access_key_id.is_empty()).then(|| access_key_id.to_owned()),
             user_name: Some(user.to_owned()),
             session_context: None,
         }
+    }
+
+    /// The name `LookupEvents` shows as an event's `Username` and matches the `Username`
+    /// attribute against, as CloudTrail does: a role's session's session name (the last part
+    /// of its assumed-role ARN), an IAM user's name (or the name a caller refused before
+    /// authentication claimed).
+    pub fn lookup_name(&self) -> Option<&str> {
+        if self.identity_type == "AssumedRole"
+            && let Some(arn) = &self.arn
+            && let Some((_, session)) = arn.rsplit_once('/')
+        {
+            return Some(session);
+        }
+        self.user_name.as_deref()
     }
 
     /// A caller whose identity is not known (a request refused before it was

@@ -307,7 +307,7 @@ fn attribute_matches(event: &Event, key: &str, value: &str) -> bool {
         "EventId" => event.event_id == value,
         "EventName" => event.event_name == value,
         "ReadOnly" => event.read_only.to_string() == value,
-        "Username" => identity.user_name.as_deref() == Some(value),
+        "Username" => identity.lookup_name() == Some(value),
         "AccessKeyId" => identity.access_key_id.as_deref() == Some(value),
         "EventSource" => event.event_source == value,
         "ResourceType" => event.resources.iter().any(|it| it.resource_type == value),
@@ -325,7 +325,7 @@ pub fn summary(event: &Event) -> EventSummary {
         access_key_id: event.user_identity.access_key_id.clone(),
         event_time: engine::clock::aws_timestamp(event.time_ms()),
         event_source: event.event_source.clone(),
-        username: event.user_identity.user_name.clone(),
+        username: event.user_identity.lookup_name().map(str::to_owned),
         resources: event
             .resources
             .iter()

@@ -105,7 +105,9 @@ pub async fn chunk_single_events(store: &Store) -> Result<usize, ApiError> {
             events.push(Recorded {
                 text: document.body.to_string(),
                 time_ms: event.as_ref().map_or(0, Event::time_ms),
-                user_name: event.as_ref().and_then(|it| it.user_identity.user_name.clone()),
+                user_name: event
+                    .as_ref()
+                    .and_then(|it| it.user_identity.lookup_name().map(str::to_owned)),
                 access_key_id: event.and_then(|it| it.user_identity.access_key_id),
             });
             writes.push(Write::Delete {

@@ -24,7 +24,7 @@ pub(crate) fn call(time_ms: i64, name: &str, user: &str, project: &str) -> Event
         time_ms,
         "codebuild.amazonaws.com",
         name,
-        UserIdentity::iam_user(ACCOUNT, user, "AKIAEXAMPLE"),
+        UserIdentity::iam_user(ACCOUNT, user, "AIDAEXAMPLEUSERID0000", "AKIAEXAMPLE"),
     );
     request.parameters = Some(json!({ "name": project }));
     request.resources =

@@ -71,7 +71,7 @@ pub async fn create_access_key(
     input: CreateAccessKeyRequest,
     now: i64,
 ) -> Result<CreateAccessKeyResponse, ApiError> {
-    let user = user_or_caller(input.user_name, caller);
+    let user = user_or_caller(input.user_name, caller)?;
     let Some(user_document) = identity.store.get(USER, &user).await.map_err(store_error)? else {
         return Err(api::no_such_user(&user));
     };
@@ -148,7 +148,7 @@ pub async fn list_access_keys(
     caller: &Caller,
     input: ListAccessKeysRequest,
 ) -> Result<ListAccessKeysResponse, ApiError> {
-    let user = user_or_caller(input.user_name, caller);
+    let user = user_or_caller(input.user_name, caller)?;
     let keys = identity.access_keys(&user).await?;
     let (access_key_metadata, is_truncated, marker) =
         api::page(keys, input.marker.as_deref(), input.max_items)?;
@@ -184,7 +184,7 @@ pub async fn update_access_key(
     caller: &Caller,
     input: UpdateAccessKeyRequest,
 ) -> Result<(), ApiError> {
-    let user = user_or_caller(input.user_name, caller);
+    let user = user_or_caller(input.user_name, caller)?;
     let document = identity.key_of(&user, &input.access_key_id).await?;
     api::set_status(&identity.store, document, input.status.as_str()).await.map_err(store_error)
 }
@@ -201,7 +201,7 @@ pub async fn delete_access_key(
     caller: &Caller,
     input: DeleteAccessKeyRequest,
 ) -> Result<(), ApiError> {
-    let user = user_or_caller(input.user_name, caller);
+    let user = user_or_caller(input.user_name, caller)?;
     let document = identity.key_of(&user, &input.access_key_id).await?;
     let version = document.version;
     identity

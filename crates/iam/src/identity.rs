@@ -70,10 +70,13 @@ pub struct Identity {
     pub(crate) sessions: Arc<crate::sessions::SessionCache>,
 }
 
-/// An active access key: whose it is, and its secret.
+/// An active access key: whose it is (the user's name, and their unique id `AIDA…` as
+/// GetUser names it: what the audit trail records), and its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveKey {
     pub user: Arc<str>,
+    /// The user's id; empty when their policies could not be read.
+    pub user_id: Arc<str>,
     pub secret: Arc<str>,
 }
 
@@ -270,7 +273,8 @@ impl Identity {
         let sealed = document.body["sealedSecret"].as_str().unwrap_or_default();
         match self.secrets.open(sealed) {
             Ok(secret) => {
-                let key = ActiveKey { user: user.into(), secret: secret.into() };
+                let user_id = self.user_id(user, now_ms).await;
+                let key = ActiveKey { user: user.into(), user_id, secret: secret.into() };
                 let entry = CachedKey { key: key.clone(), read_at_ms: now_ms, changes };
                 self.keys.put(access_key_id, entry);
                 Ok(Some(key))
@@ -278,6 +282,20 @@ impl Identity {
             Err(err) => {
                 tracing::error!(%access_key_id, %err, "cannot open an access key's secret");
                 Ok(None)
+            }
+        }
+    }
+
+    /// The unique id (`AIDA…`) of the user `name`, from their cached policies (which the
+    /// request's authorization reads next: no read of its own once they are cached); empty
+    /// when there is no such user or they could not be read.
+    pub async fn user_id(&self, name: &str, now_ms: i64) -> Arc<str> {
+        match self.user_policies(name, now_ms).await {
+            Ok(Some(policies)) => policies.principal.user_id.as_str().into(),
+            Ok(None) => "".into(),
+            Err(err) => {
+                tracing::error!(user = %name, err = %err.message, "reading a user's id");
+                "".into()
             }
         }
     }

@@ -78,7 +78,7 @@ pub async fn create_login_profile(
     input: CreateLoginProfileRequest,
     now: i64,
 ) -> Result<LoginProfileResponse, ApiError> {
-    let user = user_or_caller(input.user_name, caller);
+    let user = user_or_caller(input.user_name, caller)?;
     let hashed = hash(input.password.as_deref()).await?;
     let mut document = identity.user_document(&user).await?;
     if document.body[PASSWORD_HASH].is_string() {
@@ -107,7 +107,7 @@ pub async fn get_login_profile(
     caller: &Caller,
     input: GetLoginProfileRequest,
 ) -> Result<LoginProfileResponse, ApiError> {
-    let user = user_or_caller(input.user_name, caller);
+    let user = user_or_caller(input.user_name, caller)?;
     let document = identity.user_document(&user).await?;
     if !document.body[PASSWORD_HASH].is_string() {
         return Err(no_profile(&user));
@@ -160,7 +160,7 @@ pub async fn delete_login_profile(
     caller: &Caller,
     input: DeleteLoginProfileRequest,
 ) -> Result<(), ApiError> {
-    let user = user_or_caller(input.user_name, caller);
+    let user = user_or_caller(input.user_name, caller)?;
     let mut document = identity.user_document(&user).await?;
     let Some(body) = document.body.as_object_mut() else { return Err(no_profile(&user)) };
     if body.remove(PASSWORD_HASH).is_none() {

@@ -187,7 +187,7 @@ pub async fn list_service_specific_credentials(
         all.sort_by(|a, b| (a.sort, &a.key).cmp(&(b.sort, &b.key)));
         all
     } else {
-        identity.credentials_of(&user_or_caller(input.user_name, caller)).await?
+        identity.credentials_of(&user_or_caller(input.user_name, caller)?).await?
     };
     let credentials: Vec<_> = documents.iter().map(metadata).collect();
     let (service_specific_credentials, is_truncated, marker) =
@@ -212,7 +212,7 @@ pub async fn reset_service_specific_credential(
     caller: &Caller,
     input: ResetServiceSpecificCredentialRequest,
 ) -> Result<ServiceSpecificCredentialResponse, ApiError> {
-    let user = user_or_caller(input.user_name, caller);
+    let user = user_or_caller(input.user_name, caller)?;
     let document = identity.credential_of(&user, &input.service_specific_credential_id).await?;
     let version = document.version;
     let (mut document, password) = Identity::new_password(document);
@@ -241,7 +241,7 @@ pub async fn update_service_specific_credential(
     caller: &Caller,
     input: UpdateServiceSpecificCredentialRequest,
 ) -> Result<(), ApiError> {
-    let user = user_or_caller(input.user_name, caller);
+    let user = user_or_caller(input.user_name, caller)?;
     let mut document = identity.credential_of(&user, &input.service_specific_credential_id).await?;
     document.body["credentialId"] = json!(credential_id(&document));
     api::set_status(&identity.store, document, input.status.as_str()).await.map_err(store_error)
@@ -259,7 +259,7 @@ pub async fn delete_service_specific_credential(
     caller: &Caller,
     input: DeleteServiceSpecificCredentialRequest,
 ) -> Result<(), ApiError> {
-    let user = user_or_caller(input.user_name, caller);
+    let user = user_or_caller(input.user_name, caller)?;
     let document = identity.credential_of(&user, &input.service_specific_credential_id).await?;
     let version = document.version;
     let key = document.key.clone();

@@ -67,8 +67,9 @@ const TOKEN_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 pub enum ActsAs {
     /// A session of the role `role_name` (its id and ARN as when it was assumed).
     Role { role_name: String, role_id: String, role_arn: String, session_name: String },
-    /// The user who called GetSessionToken.
-    User { user_name: String },
+    /// The user who called GetSessionToken, and their id (`AIDA…`; empty in a session begun
+    /// before sessions recorded it).
+    User { user_name: String, user_id: String },
 }
 
 /// A session, as the SigV4 path and authorization read it.
@@ -139,7 +140,7 @@ impl Session {
             let role_arn = text("roleArn");
             (ActsAs::Role { role_name, role_id, role_arn, session_name }, Some(principal))
         } else {
-            (ActsAs::User { user_name: text("userName") }, None)
+            (ActsAs::User { user_name: text("userName"), user_id: text("userId") }, None)
         };
         let session_policy = match body["policy"].as_str() {
             Some(text) => match Policy::parse_identity(text) {
@@ -612,11 +613,14 @@ pub async fn get_session_token(
     now_ms: i64,
 ) -> Result<GetSessionTokenResponse, ApiError> {
     check_get_session_token(&input)?;
-    if identity.store.get(engine::kinds::USER, user_name).await.map_err(store_error)?.is_none() {
+    let Some(user) =
+        identity.store.get(engine::kinds::USER, user_name).await.map_err(store_error)?
+    else {
         return Err(api::no_such_user(user_name));
-    }
+    };
+    let user_id = crate::users::UserRecord::from_document(&user).user_id;
     let seconds = input.duration_seconds.unwrap_or(SESSION_TOKEN_DEFAULT_SECONDS);
-    let body = json!({ "type": USER_SESSION, "userName": user_name });
+    let body = json!({ "type": USER_SESSION, "userName": user_name, "userId": user_id });
     let expiration = now_ms + i64::from(seconds) * 1000;
     let parent = format!("user/{user_name}");
     let credentials = identity.new_session(parent, body, now_ms, expiration).await?;

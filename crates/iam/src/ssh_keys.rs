@@ -233,7 +233,7 @@ pub async fn list_ssh_public_keys(
     caller: &Caller,
     input: ListSSHPublicKeysRequest,
 ) -> Result<ListSSHPublicKeysResponse, ApiError> {
-    let user = user_or_caller(input.user_name, caller);
+    let user = user_or_caller(input.user_name, caller)?;
     let keys: Vec<SSHPublicKeyMetadata> = identity
         .ssh_keys_of(&user)
         .await?

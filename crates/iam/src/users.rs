@@ -178,9 +178,30 @@ impl Identity {
     }
 }
 
-/// The user an operation names, or the caller when it names none (as IAM does).
-pub(crate) fn user_or_caller(name: Option<String>, caller: &Caller) -> String {
-    name.filter(|it| !it.is_empty()).unwrap_or_else(|| caller.user.clone())
+/// The user an operation names, or the caller when it names none (as IAM does); a role's
+/// session, which is no user, must name one (IAM's `ValidationError`,
+/// [`non_user_credentials`]).
+pub fn user_or_caller(name: Option<String>, caller: &Caller) -> Result<String, ApiError> {
+    match name.filter(|it| !it.is_empty()) {
+        Some(name) => Ok(name),
+        None if is_role_session(caller) => Err(non_user_credentials()),
+        None => Ok(caller.user.clone()),
+    }
+}
+
+/// Whether `caller` acts as a role's session: the server names such a caller
+/// `<role>/<session>`, which no user's name can be (IAM's names have no `/`).
+pub fn is_role_session(caller: &Caller) -> bool {
+    caller.user.contains('/')
+}
+
+/// IAM's answer to an operation that defaults to the calling user, called without a user name
+/// by a role's session.
+pub fn non_user_credentials() -> ApiError {
+    ApiError::client(
+        "ValidationError",
+        "Must specify userName when calling with non-User credentials",
+    )
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -233,7 +254,7 @@ pub async fn get_user(
     caller: &Caller,
     input: GetUserRequest,
 ) -> Result<GetUserResponse, ApiError> {
-    let name = user_or_caller(input.user_name, caller);
+    let name = user_or_caller(input.user_name, caller)?;
     let (record, _) = identity.existing_user(&name).await?;
     Ok(GetUserResponse { user: record.to_user(&identity.account, true) })
 }

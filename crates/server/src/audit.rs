@@ -63,14 +63,16 @@ impl Origin {
     }
 }
 
-/// The `userIdentity` of a principal.
-pub(crate) fn identity(state: &AppState, principal: &Principal) -> UserIdentity {
+/// The `userIdentity` of a principal, as CloudTrail writes it: an IAM user by their unique
+/// id (`AIDA…`, which authentication found), a role's session as `AssumedRole`, a build's git
+/// token as its project's service role's CodeBuild session ([`build_identity`]).
+pub(crate) async fn identity(state: &AppState, principal: &Principal) -> UserIdentity {
     let account = &state.account;
     match principal {
         Principal::User { via: SignIn::Session { access_key_id, session }, .. } => {
             session_identity(account, access_key_id, session)
         }
-        Principal::User { name, via } => {
+        Principal::User { name, user_id, via } => {
             let key = match via {
                 SignIn::SigV4 { access_key_id }
                 | SignIn::GitHelper { access_key_id }
@@ -80,18 +82,11 @@ pub(crate) fn identity(state: &AppState, principal: &Principal) -> UserIdentity 
                 | SignIn::ConsoleSession { .. }
                 | SignIn::Ssh { .. } => "",
             };
-            UserIdentity::iam_user(account, name, key)
+            UserIdentity::iam_user(account, name, user_id, key)
         }
-        // A build's git token acts for the user who started the build.
-        Principal::Build { build_id, initiator, .. } => UserIdentity {
-            identity_type: "AssumedRole".to_owned(),
-            principal_id: Some(format!("{initiator}:{build_id}")),
-            arn: Some(format!("arn:aws:sts::{account}:assumed-role/codebuild/{build_id}")),
-            account_id: Some(account.clone()),
-            access_key_id: None,
-            user_name: Some(initiator.clone()),
-            session_context: None,
-        },
+        Principal::Build { build_id, service_role, .. } => {
+            build_identity(state, build_id, service_role).await
+        }
         Principal::Agent { name, .. } => UserIdentity {
             identity_type: "AWSService".to_owned(),
             principal_id: Some(format!("agent:{name}")),
@@ -117,11 +112,11 @@ fn session_identity(
         "mfaAuthenticated": "false",
     });
     let iam::sessions::ActsAs::Role { role_name, role_id, role_arn, .. } = &session.acts_as else {
-        let user = match &session.acts_as {
-            iam::sessions::ActsAs::User { user_name } => user_name.as_str(),
-            iam::sessions::ActsAs::Role { .. } => "",
+        let (user, user_id) = match &session.acts_as {
+            iam::sessions::ActsAs::User { user_name, user_id } => (user_name.as_str(), user_id),
+            iam::sessions::ActsAs::Role { .. } => ("", &String::new()),
         };
-        let mut identity = UserIdentity::iam_user(account, user, access_key_id);
+        let mut identity = UserIdentity::iam_user(account, user, user_id, access_key_id);
         identity.session_context = Some(json!({ "attributes": attributes }));
         return identity;
     };
@@ -142,6 +137,54 @@ fn session_identity(
                 "userName": role_name,
             },
             "attributes": attributes,
+        })),
+    }
+}
+
+/// The session name CodeBuild gives a build's session of its project's service role:
+/// `AWSCodeBuild-<build uuid>` (the build id is `<project>:<uuid>`).
+pub(crate) fn build_session_name(build_id: &str) -> String {
+    let uuid = build_id.rsplit_once(':').map_or(build_id, |(_, uuid)| uuid);
+    format!("AWSCodeBuild-{uuid}")
+}
+
+/// The `userIdentity` of a build's git token, as CloudTrail writes the calls of a build with
+/// its project's service role (`setting`, a role name or ARN): the role's session
+/// `AWSCodeBuild-<build uuid>`, `principalId` `<role id>:<session>`, the role as the
+/// session's issuer. The role's id and ARN come from its cached policies (which authorizing
+/// the token's request has just read); a role that does not exist is named by the setting,
+/// without an id.
+async fn build_identity(state: &AppState, build_id: &str, setting: &str) -> UserIdentity {
+    let account = &state.account;
+    let role_name = iam::service_roles::role_name(setting);
+    let session_name = build_session_name(build_id);
+    let role = match state.identity.role_policies(role_name, engine::clock::now_ms()).await {
+        Ok(found) => found.map(|policies| policies.principal.clone()),
+        Err(err) => {
+            tracing::error!(role = %role_name, err = %err.message, "reading a build's role");
+            None
+        }
+    };
+    let (role_id, role_arn) = match role {
+        Some(role) => (Some(role.user_id), role.arn),
+        None => (None, iam::service_roles::role_arn(setting, account)),
+    };
+    UserIdentity {
+        identity_type: "AssumedRole".to_owned(),
+        principal_id: role_id.as_ref().map(|id| format!("{id}:{session_name}")),
+        arn: Some(format!("arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}")),
+        account_id: Some(account.clone()),
+        access_key_id: None,
+        user_name: None,
+        session_context: Some(json!({
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": role_id,
+                "arn": role_arn,
+                "accountId": account,
+                "userName": role_name,
+            },
+            "attributes": { "mfaAuthenticated": "false" },
         })),
     }
 }
@@ -233,7 +276,7 @@ pub(crate) async fn record_query(
     };
     let identity = match crate::aws::authenticate(state, service, method, uri, headers, body).await
     {
-        Ok((principal, _)) => identity(state, &principal),
+        Ok((principal, _)) => identity(state, &principal).await,
         Err(_) => unknown(state, headers),
     };
     let parameters: serde_json::Map<String, Value> = form
@@ -249,7 +292,7 @@ pub(crate) async fn record_query(
 
 /// Records a git fetch (`GitPull`) or push (`GitPush`) of `repository`; `error` is the
 /// refusal or failure.
-pub(crate) fn record_git(
+pub(crate) async fn record_git(
     state: &AppState,
     principal: &Principal,
     origin: &Origin,
@@ -260,7 +303,7 @@ pub(crate) fn record_git(
     let name = if push { "GitPush" } else { "GitPull" };
     let now = engine::clock::now_ms();
     let mut facts =
-        Facts::api_call(now, &event_source("codecommit"), name, identity(state, principal));
+        Facts::api_call(now, &event_source("codecommit"), name, identity(state, principal).await);
     facts.parameters = Some(json!({ "repositoryName": repository }));
     let arn = format!("arn:aws:codecommit:{}:{}:{repository}", state.region, state.account);
     facts.resources = Resource::from_arn(&arn).into_iter().collect();
@@ -277,7 +320,8 @@ pub(crate) fn record_git(
 pub(crate) async fn record_sign_in(state: &AppState, origin: &Origin, user: &str, succeeded: bool) {
     let now = engine::clock::now_ms();
     let identity = if succeeded {
-        UserIdentity::iam_user(&state.account, user, "")
+        let user_id = state.identity.user_id(user, now).await;
+        UserIdentity::iam_user(&state.account, user, &user_id, "")
     } else {
         let known = matches!(state.store.get(engine::kinds::USER, user).await, Ok(Some(_)));
         let shown = if known { user } else { cloudtrail::event::HIDDEN };
@@ -333,7 +377,7 @@ pub(crate) async fn console_actions(
     let route = crate::auth::Route::Console;
     let parts = crate::auth::RequestParts::headers(request.headers());
     let identity = match crate::auth::authenticate(&state, route, &parts).await {
-        Ok(principal) => identity(&state, &principal),
+        Ok(principal) => identity(&state, &principal).await,
         Err(_) => UserIdentity::unknown(&state.account, None),
     };
     let response = next.run(request).await;

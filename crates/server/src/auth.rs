@@ -31,8 +31,11 @@ pub(crate) mod tests;
 /// Who made a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Principal {
-    /// A user of this installation, and how they signed in.
-    User { name: String, via: SignIn },
+    /// A user of this installation, and how they signed in. `user_id` is the user's unique id
+    /// (`AIDA…`, as GetUser names it) as authentication found it (from the access key cache or
+    /// the user's cached policies: what the audit trail records as `principalId`); a role's
+    /// session's name is `<role>/<session>` and its id empty (the session has its own).
+    User { name: String, user_id: Arc<str>, via: SignIn },
     /// An agent, by its token's name; the token's hash binds it to the agents it registered.
     Agent { name: String, token_hash: String },
     /// A build's own git token (`git-credential-helper: yes`), acting as the build's service
@@ -210,11 +213,13 @@ async fn sigv4_user(
         None => None,
     };
     let user = found.as_ref().map(|key| key.user.to_string()).unwrap_or_default();
+    let user_id = found.as_ref().map(|key| key.user_id.clone()).unwrap_or_else(|| "".into());
     let signer = sigv4::verify(&signed, service, &state.region, now_ms / 1000, |_| {
         found.map(|key| key.secret)
     })
     .map_err(AuthError::Signature)?;
-    Ok(Principal::User { name: user, via: SignIn::SigV4 { access_key_id: signer.access_key_id } })
+    let via = SignIn::SigV4 { access_key_id: signer.access_key_id };
+    Ok(Principal::User { name: user, user_id, via })
 }
 
 /// How STS's temporary access key ids begin.
@@ -249,8 +254,18 @@ async fn session_user(
     }
     Ok(Principal::User {
         name: session_name(&session),
+        user_id: session_user_id(&session),
         via: SignIn::Session { access_key_id: signer.access_key_id, session },
     })
+}
+
+/// The user id of a session's principal: a user's session's user's (`AIDA…`); none for a
+/// role's (its own id is `AROA…:<session>`, in the session).
+fn session_user_id(session: &Session) -> Arc<str> {
+    match &session.acts_as {
+        ActsAs::User { user_id, .. } => user_id.as_str().into(),
+        ActsAs::Role { .. } => "".into(),
+    }
 }
 
 /// The name a session's principal acts under: `<role>/<session>` for a role's, the user's
@@ -258,7 +273,7 @@ async fn session_user(
 fn session_name(session: &Session) -> String {
     match &session.acts_as {
         ActsAs::Role { role_name, session_name, .. } => format!("{role_name}/{session_name}"),
-        ActsAs::User { user_name } => user_name.clone(),
+        ActsAs::User { user_name, .. } => user_name.clone(),
     }
 }
 
@@ -338,6 +353,7 @@ async fn git_principal(
             Some(session) => {
                 let key = iam::identity::ActiveKey {
                     user: session_name(session).into(),
+                    user_id: session_user_id(session),
                     secret: session.secret.clone(),
                 };
                 (session.access_key_id.clone(), key)
@@ -372,7 +388,7 @@ async fn git_principal(
             Some(session) => SignIn::Session { access_key_id, session },
             None => SignIn::GitHelper { access_key_id },
         };
-        return Ok(Principal::User { name, via });
+        return Ok(Principal::User { name, user_id: key.user_id, via });
     }
     let user = state
         .identity
@@ -380,7 +396,9 @@ async fn git_principal(
         .await
         .map_err(internal)?
         .ok_or(AuthError::Invalid("unknown or wrong git credentials"))?;
-    Ok(Principal::User { name: user, via: SignIn::GitCredentials { git_user_name: user_name } })
+    let user_id = state.identity.user_id(&user, engine::clock::now_ms()).await;
+    let via = SignIn::GitCredentials { git_user_name: user_name };
+    Ok(Principal::User { name: user, user_id, via })
 }
 
 /// Git over SSH's sign-in: the SSH user name is the id of an IAM SSH public key, and the key
@@ -395,7 +413,9 @@ pub(crate) async fn ssh_user(
     let key = state.identity.ssh_key(ssh_public_key_id).await.map_err(internal)?;
     match key {
         Some(key) if ssh_key_admits(&key, offered) => {
-            Ok(Principal::User { name: key.user, via: SignIn::Ssh { ssh_public_key_id: key.id } })
+            let user_id = state.identity.user_id(&key.user, engine::clock::now_ms()).await;
+            let via = SignIn::Ssh { ssh_public_key_id: key.id };
+            Ok(Principal::User { name: key.user, user_id, via })
         }
         _ => Err(AuthError::Invalid("unknown, inactive or other SSH public key")),
     }
@@ -436,6 +456,7 @@ async fn logs_user(state: &AppState, headers: &HeaderMap) -> Result<Principal, A
     }
     Ok(Principal::User {
         name: found.user.to_string(),
+        user_id: found.user_id,
         via: SignIn::LogsAccessKey { access_key_id: key.to_owned() },
     })
 }
@@ -446,7 +467,9 @@ async fn console_user(state: &AppState, headers: &HeaderMap) -> Result<Principal
             .await
             .map_err(internal)?
             .ok_or(AuthError::Missing)?;
-    Ok(Principal::User { name: session.user, via: SignIn::ConsoleSession { csrf: session.csrf } })
+    let user_id = state.identity.user_id(&session.user, engine::clock::now_ms()).await;
+    let via = SignIn::ConsoleSession { csrf: session.csrf };
+    Ok(Principal::User { name: session.user, user_id, via })
 }
 
 /// Git's actions, as IAM names them (what [`facts::git_request`] takes from the catalog;
@@ -542,7 +565,7 @@ pub(crate) async fn authorize_request(
     resources: &[String],
     context: &[(String, Vec<String>)],
 ) -> Result<(), Denied> {
-    let Principal::User { name, via } = principal else {
+    let Principal::User { name, via, .. } = principal else {
         for resource in resources {
             fixed_rules(principal, action, &Resource::Arn(resource))?;
         }
@@ -577,7 +600,9 @@ pub(crate) async fn authorize_request(
         Some(ActsAs::Role { role_name, .. }) => {
             state.identity.role_policies(role_name, now_ms).await
         }
-        Some(ActsAs::User { user_name }) => state.identity.user_policies(user_name, now_ms).await,
+        Some(ActsAs::User { user_name, .. }) => {
+            state.identity.user_policies(user_name, now_ms).await
+        }
         None => state.identity.user_policies(name, now_ms).await,
     };
     let policies = match read {
@@ -880,13 +905,13 @@ pub(crate) async fn policy_principal(
     state: &AppState,
     principal: &Principal,
 ) -> Option<iam::policy::Principal> {
-    let Principal::User { name, via } = principal else {
+    let Principal::User { name, via, .. } = principal else {
         return None;
     };
     let name = match via {
         SignIn::Session { session, .. } => match &session.acts_as {
             ActsAs::Role { .. } => return session.principal.clone(),
-            ActsAs::User { user_name } => user_name,
+            ActsAs::User { user_name, .. } => user_name,
         },
         _ => name,
     };

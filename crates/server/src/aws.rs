@@ -125,7 +125,7 @@ async fn dispatch(
     (call.signing_name, call.operation) = (service.signing_name(), operation.to_owned());
     let (principal, caller) =
         authenticate(state, service.signing_name(), method, uri, headers, body).await?;
-    call.identity = Some(audit::identity(state, &principal));
+    call.identity = Some(audit::identity(state, &principal).await);
     let input = awsapi::json::input(body)?;
     call.parameters = Some(input.clone());
     if let Some(facts) = request_facts(state, service.signing_name(), operation, &input).await? {
@@ -200,19 +200,21 @@ pub(crate) async fn authenticate(
     Ok((principal, caller))
 }
 
-/// The one authorization call of an AWS operation: what it asks ([`request_facts`]),
-/// decided by [`auth::authorize`]; a refusal is AWS's `AccessDeniedException`. An operation
-/// the Service Authorization Reference does not know is no operation of the service: nothing
-/// is authorized, and the service answers it as unknown.
+/// The one authorization call of an AWS operation: what it asks ([`request_facts`]), with the
+/// keys of how the request arrived (`aws:SourceIp`, `aws:SecureTransport`), decided by
+/// [`auth::authorize`]; a refusal is AWS's `AccessDeniedException`. An operation the Service
+/// Authorization Reference does not know is no operation of the service: nothing is
+/// authorized, and the service answers it as unknown.
 pub(crate) async fn authorize(
     state: &AppState,
     principal: &Principal,
     signing_name: &str,
     operation: &str,
     input: &Value,
+    arrival: auth::facts::Arrival<'_>,
 ) -> Result<(), ApiError> {
     match request_facts(state, signing_name, operation, input).await? {
-        Some(facts) => authorize_facts(state, principal, &facts).await,
+        Some(facts) => authorize_facts(state, principal, &facts.arrived(arrival)).await,
         None => Ok(()),
     }
 }

@@ -118,7 +118,10 @@ async fn may(
     operation: &str,
     input: &Value,
 ) -> bool {
-    crate::aws::authorize(state, &principal(session), service, operation, input).await.is_ok()
+    let principal = principal(session);
+    crate::aws::authorize(state, &principal, service, operation, input, arrival(session))
+        .await
+        .is_ok()
 }
 
 /// Whether the signed-in user may perform the IAM operation `operation` on their own user
@@ -345,7 +348,15 @@ impl FromRequestParts<AppState> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<SignedIn, Response> {
         let request = crate::auth::RequestParts::headers(&parts.headers);
         match crate::auth::authenticate(state, crate::auth::Route::Console, &request).await {
-            Ok(principal) => Ok(SignedIn(signed_in(principal))),
+            Ok(principal) => {
+                let mut session = signed_in(principal);
+                session.source_ip = parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(address)| address.ip().to_string())
+                    .unwrap_or_default();
+                Ok(SignedIn(session))
+            }
             Err(crate::auth::AuthError::Internal(err)) => {
                 tracing::error!(%err, "console: the store failed");
                 Err(ConsoleError(
@@ -370,10 +381,12 @@ impl FromRequestParts<AppState> for SignedIn {
 /// The session of a principal the console route authenticated (always a user with a session).
 fn signed_in(principal: Principal) -> Session {
     match principal {
-        Principal::User { name, via: SignIn::ConsoleSession { csrf } } => {
-            Session { user: name, csrf }
+        Principal::User { name, via: SignIn::ConsoleSession { csrf }, .. } => {
+            Session { user: name, csrf, source_ip: String::new() }
         }
-        other => Session { user: other.acting_user(), csrf: String::new() },
+        other => {
+            Session { user: other.acting_user(), csrf: String::new(), source_ip: String::new() }
+        }
     }
 }
 
@@ -388,15 +401,24 @@ async fn authorize_own(
     let place = crate::auth::place(state);
     let facts = crate::auth::facts::own_user_request(place, operation, &session.user)
         .map_err(|err| ConsoleError(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))?;
-    crate::auth::authorize(state, &principal(session), &facts)
+    crate::auth::authorize(state, &principal(session), &facts.arrived(arrival(session)))
         .await
         .map_err(|denied| ConsoleError(StatusCode::FORBIDDEN, denied.message))
+}
+
+/// How a signed-in request arrived, for its condition keys (`aws:SourceIp`,
+/// `aws:SecureTransport`): from the session's address, over plain HTTP (the console is
+/// served as the API is, `audit::Origin::arrival`).
+fn arrival(session: &Session) -> crate::auth::facts::Arrival<'_> {
+    crate::auth::facts::Arrival { source_ip: &session.source_ip, secure_transport: false }
 }
 
 /// The principal behind a session, for [`crate::auth::authorize`].
 fn principal(session: &Session) -> Principal {
     Principal::User {
         name: session.user.clone(),
+        // Authorization reads the user's policies by name; the id is the audit trail's.
+        user_id: "".into(),
         via: SignIn::ConsoleSession { csrf: session.csrf.clone() },
     }
 }
@@ -542,7 +564,9 @@ async fn logout(
 async fn repositories(api: Api) -> Page {
     let principal = principal(&api.session);
     let (state, input) = (&api.state, json!({}));
-    crate::aws::authorize(state, &principal, "codecommit", "ListRepositories", &input).await?;
+    let arrival = arrival(&api.session);
+    crate::aws::authorize(state, &principal, "codecommit", "ListRepositories", &input, arrival)
+        .await?;
     let mut readable = Vec::new();
     // Only the repositories the user may open (GetRepository on each).
     for metadata in codecommit::api::all_metadata(api.state.codecommit(), &api.caller).await? {
@@ -753,7 +777,9 @@ impl Api {
     ) -> Result<codecommit::Context, ConsoleError> {
         let principal = principal(&self.session);
         let input = json!({ "repositoryName": repository });
-        crate::aws::authorize(&self.state, &principal, "codecommit", operation, &input).await?;
+        let arrival = arrival(&self.session);
+        crate::aws::authorize(&self.state, &principal, "codecommit", operation, &input, arrival)
+            .await?;
         Ok(self.state.codecommit().clone())
     }
 
@@ -761,7 +787,9 @@ impl Api {
     async fn list_builds(&self) -> Result<codebuild::builds::ListBuildsOutput, ConsoleError> {
         let input = json!({ "sortOrder": "DESCENDING" });
         let principal = principal(&self.session);
-        crate::aws::authorize(&self.state, &principal, "codebuild", "ListBuilds", &input).await?;
+        let arrival = arrival(&self.session);
+        crate::aws::authorize(&self.state, &principal, "codebuild", "ListBuilds", &input, arrival)
+            .await?;
         let input = codebuild::builds::ListBuildsInput {
             sort_order: Some("DESCENDING".to_owned()),
             next_token: None,
@@ -774,7 +802,9 @@ impl Api {
         let principal = principal(&self.session);
         let input = json!({ "ids": ids });
         let (state, service) = (&self.state, "codebuild");
-        crate::aws::authorize(state, &principal, service, "BatchGetBuilds", &input).await?;
+        let arrival = arrival(&self.session);
+        crate::aws::authorize(state, &principal, service, "BatchGetBuilds", &input, arrival)
+            .await?;
         let input = codebuild::builds::BatchGetBuildsInput { ids: Some(ids) };
         let now = engine::clock::now_ms();
         let found = codebuild::builds::batch_get_builds(self.state.codebuild(), input, now).await?;

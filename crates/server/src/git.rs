@@ -231,7 +231,7 @@ async fn denial(
         Err(err) => return Err(internal("telling what the request asks", err)),
     };
     let refused = Some(("AccessDenied", denied.message.clone()));
-    record_git(state, principal, origin, name, service == Service::ReceivePack, refused);
+    record_git(state, principal, origin, name, service == Service::ReceivePack, refused).await;
     Ok(Some(denied))
 }
 
@@ -498,7 +498,8 @@ async fn rpc(
         } else {
             Some(("GitFailed", format!("git {} failed", service.command())))
         };
-        record_git(&state, &principal, &origin, &name, service == Service::ReceivePack, failed);
+        record_git(&state, &principal, &origin, &name, service == Service::ReceivePack, failed)
+            .await;
         // Only now does the response end, so that a client whose push returned can see its
         // events.
         drop(sender);
@@ -529,7 +530,7 @@ async fn bundle(
     {
         return refused;
     }
-    record_git(&state, &principal, &origin, &name, false, None);
+    record_git(&state, &principal, &origin, &name, false, None).await;
     let commit = query.iter().find(|(k, _)| k == "commit").map(|(_, v)| v.as_str());
     let Some(commit) = commit.filter(|it| is_object_id(it)) else {
         return (StatusCode::BAD_REQUEST, "commit must be a full object id\n").into_response();

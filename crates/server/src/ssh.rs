@@ -363,7 +363,7 @@ impl russh::server::Handler for Connection {
                     let error = refused.or_else(|| {
                         (status != 0).then(|| ("GitFailed", format!("git exited {status}")))
                     });
-                    record_git(&state, &principal, &origin, &name, push, error);
+                    record_git(&state, &principal, &origin, &name, push, error).await;
                     status
                 }
                 Err(message) => {
@@ -467,7 +467,7 @@ async fn prepare(
         Ok(Some(denied)) => {
             let push = request.service == Service::ReceivePack;
             let refused = Some(("AccessDenied", denied.message.clone()));
-            record_git(state, principal, origin, name, push, refused);
+            record_git(state, principal, origin, name, push, refused).await;
             Err(format!("{denied}\n"))
         }
         Err(err) => {

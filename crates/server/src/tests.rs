@@ -138,6 +138,7 @@ async fn branch_protection_is_the_policy_every_user_and_build_token_is_under() {
     }
     let user = |name: &str| Principal::User {
         name: name.to_owned(),
+        user_id: "".into(),
         via: SignIn::SigV4 { access_key_id: "AKIA".to_owned() },
     };
     let push = crate::git::Service::ReceivePack;
@@ -188,16 +189,18 @@ async fn branch_protection_is_the_policy_every_user_and_build_token_is_under() {
             json!({ "repositoryName": "web", "sourceCommitSpecifier": "x", "destinationCommitSpecifier": "y", "targetBranch": "main" }),
         ),
     ];
+    let arrival = crate::auth::facts::Arrival { source_ip: "", secure_transport: false };
     for (operation, input) in &moves {
-        let refused = crate::aws::authorize(&state, &user("bob"), "codecommit", operation, input)
-            .await
-            .unwrap_err();
+        let refused =
+            crate::aws::authorize(&state, &user("bob"), "codecommit", operation, input, arrival)
+                .await
+                .unwrap_err();
         assert!(
             refused.message.ends_with("with an explicit deny in an identity-based policy"),
             "{operation}: {}",
             refused.message
         );
-        crate::aws::authorize(&state, &user("alice"), "codecommit", operation, input)
+        crate::aws::authorize(&state, &user("alice"), "codecommit", operation, input, arrival)
             .await
             .unwrap_or_else(|err| panic!("{operation}: {}", err.message));
         // Another branch is anyone's.
@@ -207,16 +210,23 @@ async fn branch_protection_is_the_policy_every_user_and_build_token_is_under() {
                 elsewhere[field] = json!("topic");
             }
         }
-        crate::aws::authorize(&state, &user("bob"), "codecommit", operation, &elsewhere)
+        crate::aws::authorize(&state, &user("bob"), "codecommit", operation, &elsewhere, arrival)
             .await
             .unwrap_or_else(|err| panic!("{operation} elsewhere: {}", err.message));
     }
     // Nobody may delete main through the API.
     let delete = main(json!({}));
     assert!(
-        crate::aws::authorize(&state, &user("alice"), "codecommit", "DeleteBranch", &delete)
-            .await
-            .is_err()
+        crate::aws::authorize(
+            &state,
+            &user("alice"),
+            "codecommit",
+            "DeleteBranch",
+            &delete,
+            arrival
+        )
+        .await
+        .is_err()
     );
     // A push: bob's, or a build token's acting for him, is refused before git starts.
     assert!(git(user("bob")).await.unwrap().message.contains("explicit deny"));

@@ -23,7 +23,7 @@ fn an_event_from_a_request_has_cloudtrails_fields() {
         record["userIdentity"],
         json!({
             "type": "IAMUser",
-            "principalId": "alice",
+            "principalId": "AIDAEXAMPLEUSERID0000",
             "arn": "arn:aws:iam::000000000000:user/alice",
             "accountId": ACCOUNT,
             "accessKeyId": "AKIAEXAMPLE",
@@ -58,7 +58,7 @@ fn a_refused_request_keeps_its_error() {
         0,
         &event_source("codecommit"),
         "DeleteRepository",
-        UserIdentity::iam_user(ACCOUNT, "bob", ""),
+        UserIdentity::iam_user(ACCOUNT, "bob", "AIDAEXAMPLEBOB000000", ""),
     );
     request.error = Some(("AccessDeniedException".to_owned(), "not allowed".to_owned()));
     request.request_id = "req-1".to_owned();

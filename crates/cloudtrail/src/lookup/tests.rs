@@ -265,3 +265,38 @@ async fn a_search_with_several_attributes_needs_them_all() {
     assert_eq!(found.events[0].event_id, events[0].event_id);
     assert_eq!(found.next, None);
 }
+
+/// CloudTrail's `Username` of a role's session is the session's name (as the CLI's
+/// `lookup-events` example shows, `"Username": "my-session-name"`), and a lookup by that name
+/// finds its events; an IAM user's is the user's name.
+#[tokio::test]
+async fn a_role_sessions_username_is_its_session_name() {
+    let (store, _dir) = test_store().await;
+    let mut session = call(1_000_000, "StartBuild", "ignored", "web");
+    session.user_identity = crate::event::UserIdentity {
+        identity_type: "AssumedRole".to_owned(),
+        principal_id: Some("AROAEXAMPLEROLEID0000:deploy-1".to_owned()),
+        arn: Some("arn:aws:sts::000000000000:assumed-role/deployer/deploy-1".to_owned()),
+        account_id: Some("000000000000".to_owned()),
+        access_key_id: Some("ASIAEXAMPLE".to_owned()),
+        user_name: None,
+        session_context: None,
+    };
+    let user = call(2_000_000, "CreateProject", "alice", "web");
+    store_events(&store, &[session, user]).await;
+    let output = lookup(&store, json!({})).await.unwrap();
+    let usernames: Vec<Option<&str>> =
+        output.events.iter().map(|it| it.username.as_deref()).collect();
+    assert_eq!(usernames, [Some("alice"), Some("deploy-1")]);
+    for (name, expected) in [("deploy-1", "StartBuild"), ("alice", "CreateProject")] {
+        let by_name = json!({
+            "LookupAttributes": [{ "AttributeKey": "Username", "AttributeValue": name }],
+        });
+        assert_eq!(names(&lookup(&store, by_name).await.unwrap()), [expected], "{name}");
+    }
+    // The role's name is no user name of the trail.
+    let by_role = json!({
+        "LookupAttributes": [{ "AttributeKey": "Username", "AttributeValue": "deployer" }],
+    });
+    assert!(lookup(&store, by_role).await.unwrap().events.is_empty());
+}

@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// The AWS-managed policies issue 10 names.
+/// The AWS-managed policies issue 10 names, then IAM's own that the authorization table uses.
 const ISSUE_10_POLICIES: &[&str] = &[
     "AdministratorAccess",
     "ReadOnlyAccess",
@@ -23,6 +23,10 @@ const ISSUE_10_POLICIES: &[&str] = &[
     "AmazonS3ReadOnlyAccess",
     "AmazonSSMReadOnlyAccess",
     "SecretsManagerReadWrite",
+    "IAMFullAccess",
+    "IAMReadOnlyAccess",
+    "IAMUserSSHKeys",
+    "IAMSelfManageServiceSpecificCredentials",
 ];
 
 #[test]

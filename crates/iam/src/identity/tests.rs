@@ -54,6 +54,10 @@ async fn a_key_read_once_is_answered_from_the_cache() {
     let now = 1_000_000;
     let found = identity.secret(&key.access_key_id, now).await.unwrap().unwrap();
     assert_eq!((&*found.user, &*found.secret), ("bob", key.secret_access_key.as_str()));
+    // With the user's id, as GetUser names it.
+    let (user, _) = identity.user("bob").await.unwrap().unwrap();
+    assert!(user.user_id.starts_with("AIDA"), "{}", user.user_id);
+    assert_eq!(&*found.user_id, user.user_id.as_str());
     // Cached: the same answer, even while the store cannot be read.
     identity.store.close().await;
     assert_eq!(identity.secret(&key.access_key_id, now + 1).await.unwrap(), Some(found));

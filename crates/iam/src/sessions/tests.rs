@@ -196,7 +196,11 @@ async fn durations_are_checked_as_sts_does() {
     let err = get_session_token(&identity, "alice", get(Some(10)), 0).await.unwrap_err();
     assert_eq!(err.code, "ValidationError");
     let session = identity.session(&default.credentials.access_key_id, 1).await.unwrap().unwrap();
-    assert_eq!(session.acts_as, ActsAs::User { user_name: "alice".into() });
+    // The session knows its user's id, as GetUser names it (the audit trail's principalId).
+    let user_id = identity.user_id("alice", 1).await;
+    assert!(user_id.starts_with("AIDA"), "{user_id}");
+    let user_id = user_id.to_string();
+    assert_eq!(session.acts_as, ActsAs::User { user_name: "alice".into(), user_id });
     assert_eq!(session.principal, None);
 }
 

@@ -341,3 +341,18 @@ async fn tags_merge_untag_and_list() {
     assert_eq!(err.code, "LimitExceeded");
     assert_eq!(tags().await.unwrap().tags.len(), 2);
 }
+
+#[test]
+fn an_operation_defaults_to_the_calling_user_but_not_to_a_role_session() {
+    assert_eq!(user_or_caller(None, &caller("alice")).unwrap(), "alice");
+    assert_eq!(user_or_caller(Some(String::new()), &caller("alice")).unwrap(), "alice");
+    assert_eq!(user_or_caller(Some("bob".into()), &caller("alice")).unwrap(), "bob");
+    // A role's session (`<role>/<session>`) is no user.
+    assert_eq!(user_or_caller(Some("bob".into()), &caller("deployer/ci")).unwrap(), "bob");
+    let err = user_or_caller(None, &caller("deployer/ci")).unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.message.as_str()),
+        ("ValidationError", "Must specify userName when calling with non-User credentials")
+    );
+    assert_eq!(err.kind, ErrorKind::Client);
+}

@@ -67,6 +67,13 @@ impl Harness {
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
+    /// The admin's unique id (`AIDA…`).
+    async fn admin_id(&self) -> String {
+        let (user, _) = self.state.identity.user("admin").await.unwrap().unwrap();
+        assert!(user.user_id.starts_with("AIDA"), "{}", user.user_id);
+        user.user_id
+    }
+
     async fn lookup(&self, input: Value) -> Value {
         let target = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents";
         let (status, text) = self.call("cloudtrail", Some(target), &input.to_string()).await;
@@ -114,6 +121,8 @@ async fn api_calls_are_recorded_with_their_outcome_and_origin() {
     assert_eq!(record["readOnly"], false);
     assert_eq!(record["userIdentity"]["type"], "IAMUser");
     assert_eq!(record["userIdentity"]["userName"], "admin");
+    // The user's unique id, as GetUser names it, not their name.
+    assert_eq!(record["userIdentity"]["principalId"], harness.admin_id().await.as_str());
     assert_eq!(record["userIdentity"]["accessKeyId"], harness.key.0.as_str());
     assert_eq!(record["requestParameters"]["Name"], "db");
     assert_eq!(record["requestParameters"]["Value"], cloudtrail::event::HIDDEN);
@@ -229,6 +238,8 @@ async fn console_sign_ins_and_actions_are_recorded() {
     assert_eq!(sign_ins[0]["responseElements"]["ConsoleLogin"], "Success");
     assert_eq!(sign_ins[0]["eventType"], "AwsConsoleSignIn");
     assert_eq!(sign_ins[0]["userIdentity"]["type"], "IAMUser");
+    let admin_id = harness.admin_id().await;
+    assert_eq!(sign_ins[0]["userIdentity"]["principalId"], admin_id.as_str());
     assert_eq!(sign_ins[0]["sourceIPAddress"], "127.0.0.1");
     assert_eq!(sign_ins[1]["userIdentity"]["userName"], cloudtrail::event::HIDDEN);
     assert!(!sign_ins[1].to_string().contains("my-password-by-mistake"));
@@ -250,6 +261,7 @@ async fn console_sign_ins_and_actions_are_recorded() {
     assert_eq!(actions[0]["eventType"], "AwsConsoleAction");
     assert_eq!(actions[0]["eventSource"], "iam.amazonaws.com");
     assert_eq!(actions[0]["userIdentity"]["userName"], "admin");
+    assert_eq!(actions[0]["userIdentity"]["principalId"], admin_id.as_str());
     assert!(actions[0].get("errorCode").is_none());
 
     // The audit page lists them, and filters.
@@ -263,4 +275,58 @@ async fn console_sign_ins_and_actions_are_recorded() {
     assert!(!filtered.contains("CreateServiceSpecificCredential"));
     let nobody = get(format!("{audit}?user=nobody")).await.unwrap().text().await.unwrap();
     assert!(nobody.contains("No events."));
+}
+
+/// A build's git token is its project's service role's CodeBuild session, as CloudTrail
+/// writes a build's calls: `AssumedRole`, `<role id>:AWSCodeBuild-<build uuid>`, the role as
+/// the session's issuer; its `Username` in LookupEvents is the session's name.
+#[tokio::test]
+async fn a_build_token_is_its_service_roles_codebuild_session() {
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"codecommit:GitPull","Resource":"*"}]}"#;
+    crate::auth::tests::role(&state, "ci", crate::auth::tests::TRUST_CODEBUILD, policy).await;
+    let (role, _) = state.identity.role("ci").await.unwrap().unwrap();
+    let uuid = "6f1c1d6e-8a4a-4f7e-9b1e-0c2d3e4f5a6b";
+    let token = crate::auth::Principal::Build {
+        build_id: format!("web:{uuid}"),
+        initiator: "alice".to_owned(),
+        service_role: "ci".to_owned(),
+    };
+    let identity = super::identity(&state, &token).await;
+    let session = format!("AWSCodeBuild-{uuid}");
+    assert_eq!(
+        serde_json::to_value(&identity).unwrap(),
+        json!({
+            "type": "AssumedRole",
+            "principalId": format!("{}:{session}", role.role_id),
+            "arn": format!("arn:aws:sts::000000000000:assumed-role/ci/{session}"),
+            "accountId": "000000000000",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": role.role_id,
+                    "arn": "arn:aws:iam::000000000000:role/ci",
+                    "accountId": "000000000000",
+                    "userName": "ci",
+                },
+                "attributes": { "mfaAuthenticated": "false" },
+            },
+        })
+    );
+    assert!(role.role_id.starts_with("AROA"), "{}", role.role_id);
+    assert_eq!(identity.lookup_name(), Some(session.as_str()));
+    // A role that does not exist is named by the project's setting, without an id.
+    let gone = crate::auth::Principal::Build {
+        build_id: format!("web:{uuid}"),
+        initiator: "alice".to_owned(),
+        service_role: "arn:aws:iam::000000000000:role/team/missing".to_owned(),
+    };
+    let identity = super::identity(&state, &gone).await;
+    assert_eq!(identity.principal_id, None);
+    assert_eq!(
+        identity.arn.as_deref(),
+        Some(format!("arn:aws:sts::000000000000:assumed-role/missing/{session}").as_str())
+    );
+    let issuer = &identity.session_context.unwrap()["sessionIssuer"];
+    assert_eq!(issuer["arn"], "arn:aws:iam::000000000000:role/team/missing");
 }

@@ -29,6 +29,13 @@ async fn state() -> (AppState, tempfile::TempDir, (String, String)) {
     (state, dir, (keys.access_key_id, keys.secret_access_key))
 }
 
+/// The admin's unique id (`AIDA…`), which authentication carries for the audit trail.
+async fn admin_id(state: &AppState) -> Arc<str> {
+    let id = state.identity.user_id("admin", engine::clock::now_ms()).await;
+    assert!(id.starts_with("AIDA"), "{id}");
+    id
+}
+
 async fn via(state: &AppState, route: Route<'_>, map: &HeaderMap) -> Result<Principal, AuthError> {
     authenticate(state, route, &RequestParts::headers(map)).await
 }
@@ -62,7 +69,11 @@ async fn sigv4_signs_in_a_user_and_refuses_wrong_expired_and_missing_signatures(
     let good = signed_post(&key, &secret, "codebuild", 0, body);
     assert_eq!(
         sigv4(&state, &good, body).await.unwrap(),
-        Principal::User { name: "admin".into(), via: SignIn::SigV4 { access_key_id: key.clone() } }
+        Principal::User {
+            name: "admin".into(),
+            user_id: admin_id(&state).await,
+            via: SignIn::SigV4 { access_key_id: key.clone() }
+        }
     );
     // Another body than the one signed, a wrong secret, an old signature, another service.
     let replayed = sigv4(&state, &good, b"{\"x\":1}").await;
@@ -119,6 +130,7 @@ async fn git_takes_the_helper_password_and_git_credentials_and_refuses_wrong_one
         via(&state, git, &helper).await.unwrap(),
         Principal::User {
             name: "admin".into(),
+            user_id: admin_id(&state).await,
             via: SignIn::GitHelper { access_key_id: key.clone() }
         }
     );
@@ -135,6 +147,7 @@ async fn git_takes_the_helper_password_and_git_credentials_and_refuses_wrong_one
         via(&state, git, &with(&name, &password)).await.unwrap(),
         Principal::User {
             name: "admin".into(),
+            user_id: admin_id(&state).await,
             via: SignIn::GitCredentials { git_user_name: name.clone() }
         }
     );
@@ -238,6 +251,7 @@ async fn logs_take_an_access_key_as_basic_credentials() {
         via(&state, Route::Logs, &with(&secret)).await.unwrap(),
         Principal::User {
             name: "admin".into(),
+            user_id: admin_id(&state).await,
             via: SignIn::LogsAccessKey { access_key_id: key.clone() }
         }
     );
@@ -260,6 +274,7 @@ async fn the_console_takes_a_live_session_cookie() {
         via(&state, Route::Console, &cookie(&token)).await.unwrap(),
         Principal::User {
             name: "admin".into(),
+            user_id: admin_id(&state).await,
             via: SignIn::ConsoleSession { csrf: session.csrf }
         }
     );
@@ -338,7 +353,7 @@ async fn authorize_allows_what_each_principal_may_do() {
     let (state, _dir, _) = state().await;
     state.identity.create_user("alice", 0).await.unwrap();
     state.identity.attach_policy_to_user("alice", "AdministratorAccess").await.unwrap();
-    let user = |via| Principal::User { name: "alice".into(), via };
+    let user = |via| Principal::User { name: "alice".into(), user_id: "".into(), via };
     let sigv4 = user(SignIn::SigV4 { access_key_id: "AKIA1".into() });
     let console = user(SignIn::ConsoleSession { csrf: "c".into() });
     let git_user = user(SignIn::GitCredentials { git_user_name: "alice-at-1".into() });
@@ -487,6 +502,7 @@ async fn users_are_authorized_by_their_policies() {
     identity.create_user("bob", 0).await.unwrap();
     let bob = Principal::User {
         name: "bob".into(),
+        user_id: "".into(),
         via: SignIn::SigV4 { access_key_id: "AKIA1".into() },
     };
     let project = "arn:aws:codebuild:us-east-1:000000000000:project/p";
@@ -543,11 +559,13 @@ async fn users_are_authorized_by_their_policies() {
     // A user that does not exist may do nothing; nor may a user the agent API.
     let ghost = Principal::User {
         name: "ghost".into(),
+        user_id: "".into(),
         via: SignIn::SigV4 { access_key_id: "AKIA2".into() },
     };
     assert!(ask(&state, &ghost, "codebuild:ListProjects", &list).await.is_err());
     let admin = Principal::User {
         name: "admin".into(),
+        user_id: "".into(),
         via: SignIn::SigV4 { access_key_id: "AKIA3".into() },
     };
     ask(&state, &admin, "codebuild:ListProjects", &list).await.unwrap();
@@ -578,6 +596,7 @@ async fn ssh_takes_an_active_key_by_its_id_and_refuses_every_other_pair_alike() 
         principal,
         Principal::User {
             name: "admin".into(),
+            user_id: admin_id(&state).await,
             via: SignIn::Ssh { ssh_public_key_id: id.clone() }
         }
     );
@@ -673,7 +692,7 @@ async fn sigv4_takes_a_session_key_with_its_token_only() {
     let (key, secret) = (&session.access_key_id, &session.secret_access_key);
     let good = session_post(key, secret, Some(&session.session_token), body);
     let principal = sigv4(&state, &good, body).await.unwrap();
-    let Principal::User { name, via: SignIn::Session { access_key_id, session: found } } =
+    let Principal::User { name, via: SignIn::Session { access_key_id, session: found }, .. } =
         &principal
     else {
         panic!("not a session: {principal:?}");
@@ -795,7 +814,8 @@ async fn git_takes_the_helper_password_of_temporary_credentials() {
     let password = helper_password(&session.secret_access_key, "app", 0);
     let user = format!("{}%{}", session.access_key_id, session.session_token);
     let principal = via(&state, git, &with(&user, &password)).await.unwrap();
-    let Principal::User { name, via: SignIn::Session { access_key_id, .. } } = &principal else {
+    let Principal::User { name, via: SignIn::Session { access_key_id, .. }, .. } = &principal
+    else {
         panic!("not a session: {principal:?}");
     };
     assert_eq!((name.as_str(), access_key_id), ("reader/ci", &session.access_key_id));

@@ -117,7 +117,7 @@ pub(crate) async fn call(
     let Some(authorized_as) = ::iam::catalog::action_for_operation("iam", action) else {
         return Err(ApiError::internal(format!("the catalog has no IAM action for {action}")));
     };
-    let resource = resource(state, caller, action, form).await;
+    let resource = resource(state, caller, action, form).await?;
     let facts = auth::facts::RequestFacts {
         action: authorized_as.full_name(),
         resources: vec![resource],
@@ -368,15 +368,15 @@ async fn resource(
     caller: &Caller,
     action: &str,
     form: &[(String, String)],
-) -> String {
+) -> Result<String, ApiError> {
     let field = |name: &str| {
         form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|it| !it.is_empty())
     };
     let account = &state.account;
     if let Some(resource) = policy_resource(state, action, form).await {
-        return resource;
+        return Ok(resource);
     }
-    match action {
+    Ok(match action {
         "CreateUser" => {
             let path = field("Path").unwrap_or("/");
             format!("arn:aws:iam::{account}:user{path}{}", field("UserName").unwrap_or_default())
@@ -402,13 +402,27 @@ async fn resource(
         }
         "ListUsers" | "ListGroups" | "GetAccessKeyLastUsed" => "*".to_owned(),
         _ => {
-            let name = field("UserName").unwrap_or(&caller.user);
+            let name = match field("UserName") {
+                Some(name) => name,
+                // A role's session is no user: an operation that defaults to the caller needs
+                // the name, as IAM answers before it authorizes (there is no user to authorize
+                // on); one over every user does not.
+                None if ::iam::users::is_role_session(caller) => {
+                    if action == "ListServiceSpecificCredentials"
+                        && field("AllUsers") == Some("true")
+                    {
+                        return Ok("*".to_owned());
+                    }
+                    return Err(::iam::users::non_user_credentials());
+                }
+                None => &caller.user,
+            };
             match state.identity.user(name).await {
                 Ok(Some((user, _))) => user.arn(account),
                 _ => format!("arn:aws:iam::{account}:user/{name}"),
             }
         }
-    }
+    })
 }
 
 /// The resource of the policy, role and simulator actions, as IAM names it: the policy

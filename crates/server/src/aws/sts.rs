@@ -60,7 +60,7 @@ pub(crate) async fn call(
         "GetSessionToken" => {
             let request: sessions::GetSessionTokenRequest = input(form)?;
             sessions::check_get_session_token(&request)?;
-            let Principal::User { name, via: SignIn::SigV4 { .. } } = principal else {
+            let Principal::User { name, via: SignIn::SigV4 { .. }, .. } = principal else {
                 return Err(sessions::session_token_from_session());
             };
             explicitly_denied(state, name, now).await?;

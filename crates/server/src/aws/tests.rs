@@ -475,6 +475,79 @@ async fn sts_assume_role_and_get_session_token_answer_their_xml() {
     assert!(unknown.text.contains("<Code>InvalidAction</Code>"), "{}", unknown.text);
 }
 
+/// The text of the first `<tag>` of an XML answer.
+fn xml_text<'a>(xml: &'a str, tag: &str) -> &'a str {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open).unwrap_or_else(|| panic!("no {tag} in {xml}")) + open.len();
+    let end = xml[start..].find(&format!("</{tag}>")).unwrap() + start;
+    &xml[start..end]
+}
+
+/// With a role's session (`aws iam get-user` with assumed-role credentials), the IAM
+/// operations that default to the calling user need a user name: IAM's `ValidationError`,
+/// whatever the role may do; named, they answer as for anyone.
+#[tokio::test]
+async fn a_role_session_must_name_the_user_of_operations_that_default_to_the_caller() {
+    let harness = Harness::start().await;
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/admin"},"Action":"sts:AssumeRole"}]}"#;
+    let create = format!(
+        "Action=CreateRole&Version=2010-05-08&RoleName=auditor&AssumeRolePolicyDocument={}",
+        urlencoding(trust)
+    );
+    assert_eq!(harness.send(Call::query("iam", create.as_bytes())).await.status, 200);
+    let all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#;
+    let put = format!(
+        "Action=PutRolePolicy&Version=2010-05-08&RoleName=auditor&PolicyName=iam&PolicyDocument={}",
+        urlencoding(all)
+    );
+    assert_eq!(harness.send(Call::query("iam", put.as_bytes())).await.status, 200);
+    let assume = "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fauditor&RoleSessionName=look";
+    let assumed = harness.send(Call::query("sts", assume.as_bytes())).await;
+    assert_eq!(assumed.status, 200, "{}", assumed.text);
+    let key = (
+        xml_text(&assumed.text, "AccessKeyId").to_owned(),
+        xml_text(&assumed.text, "SecretAccessKey").to_owned(),
+    );
+    let token = xml_text(&assumed.text, "SessionToken").to_owned();
+    let as_role = |body: String| {
+        let (harness, key, token) = (&harness, &key, token.clone());
+        async move {
+            let mut call = Call::query("iam", body.as_bytes());
+            call.key = Some(key);
+            call.unsigned = vec![("x-amz-security-token", token)];
+            harness.send(call).await
+        }
+    };
+    for action in [
+        "GetUser",
+        "ListAccessKeys",
+        "CreateAccessKey",
+        "ListSSHPublicKeys",
+        "ListServiceSpecificCredentials",
+        "GetLoginProfile",
+    ] {
+        let refused = as_role(format!("Action={action}&Version=2010-05-08")).await;
+        assert_eq!(refused.status, 400, "{action}: {}", refused.text);
+        assert!(refused.text.contains("<Code>ValidationError</Code>"), "{}", refused.text);
+        assert!(
+            refused.text.contains(
+                "<Message>Must specify userName when calling with non-User credentials</Message>"
+            ),
+            "{action}: {}",
+            refused.text
+        );
+    }
+    let named = as_role("Action=GetUser&Version=2010-05-08&UserName=admin".to_owned()).await;
+    assert_eq!(named.status, 200, "{}", named.text);
+    assert!(named.text.contains("<UserName>admin</UserName>"), "{}", named.text);
+    let every = "Action=ListServiceSpecificCredentials&Version=2010-05-08&AllUsers=true";
+    let every = as_role(every.to_owned()).await;
+    assert_eq!(every.status, 200, "{}", every.text);
+    // A user's own call still defaults to them.
+    let own = harness.send(Call::query("iam", b"Action=GetUser&Version=2010-05-08")).await;
+    assert!(own.text.contains("<UserName>admin</UserName>"), "{}", own.text);
+}
+
 /// `text` percent-encoded for a form.
 fn urlencoding(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()

@@ -8,7 +8,7 @@ use cloudtrail::event::Event;
 use cloudtrail::lookup::{Search, find};
 use serde::Deserialize;
 
-use super::{ConsoleError, Frame, Page, SignedIn, display_time, frame, principal, render};
+use super::{ConsoleError, Frame, Page, SignedIn, arrival, display_time, frame, principal, render};
 use crate::AppState;
 use crate::audit::FLUSH_WAIT;
 
@@ -51,7 +51,9 @@ pub(super) async fn page(
     Query(query): Query<AuditQuery>,
 ) -> Page {
     let input = serde_json::json!({});
-    crate::aws::authorize(&state, &principal(&session), "cloudtrail", "LookupEvents", &input)
+    let principal = principal(&session);
+    let arrival = arrival(&session);
+    crate::aws::authorize(&state, &principal, "cloudtrail", "LookupEvents", &input, arrival)
         .await?;
     let (user, event) = (query.user.trim().to_owned(), query.event.trim().to_owned());
     let mut search = Search::default();
@@ -84,7 +86,9 @@ fn row(event: &Event) -> EventRow {
     EventRow {
         id: event.event_id.clone(),
         time: display_time(event.time_ms()),
-        user: identity.user_name.clone().unwrap_or_else(|| identity.identity_type.clone()),
+        // As LookupEvents' `Username` (a role's session by its session name), which the
+        // page's user filter matches.
+        user: identity.lookup_name().map_or_else(|| identity.identity_type.clone(), str::to_owned),
         name: event.event_name.clone(),
         source: event.event_source.clone(),
         source_ip: event.source_ip_address.clone(),

@@ -31,6 +31,9 @@ pub(crate) struct Session {
     pub(crate) user: String,
     /// The anti-forgery token the session's forms carry.
     pub(crate) csrf: String,
+    /// Where the request the session came with was sent from (the peer's address: its
+    /// `aws:SourceIp` when the console authorizes it); empty when not known. Not stored.
+    pub(crate) source_ip: String,
 }
 
 impl Session {
@@ -49,7 +52,8 @@ pub(crate) async fn create(
 ) -> Result<(Session, String), StoreError> {
     end_sessions(store, user, |document| expires(document) <= now_ms).await?;
     let token = random_string(43, TOKEN_ALPHABET);
-    let session = Session { user: user.to_owned(), csrf: random_string(43, TOKEN_ALPHABET) };
+    let csrf = random_string(43, TOKEN_ALPHABET);
+    let session = Session { user: user.to_owned(), csrf, source_ip: String::new() };
     let document = Document {
         kind: CONSOLE_SESSION.to_owned(),
         key: token_key(&token),
@@ -88,7 +92,7 @@ pub(crate) async fn from_request(
         return Ok(None);
     }
     let field = |name: &str| document.body[name].as_str().unwrap_or_default().to_owned();
-    Ok(Some(Session { user: field("userName"), csrf: field("csrf") }))
+    Ok(Some(Session { user: field("userName"), csrf: field("csrf"), source_ip: String::new() }))
 }
 
 /// Ends every session of `user` but the one the request's cookie names (after a password

@@ -213,3 +213,83 @@ async fn a_limited_user_sees_only_what_they_may_read_and_the_forms_they_may_use(
     assert_eq!(refused.status(), 403);
     serving.abort();
 }
+
+/// The console authorizes with the request's condition keys, as the API does: a deny from
+/// outside a network, or over plain HTTP, refuses its pages and its forms (and hides what it
+/// would refuse); an allow from the network the browser is in lets them through.
+#[tokio::test]
+async fn the_console_is_authorized_with_the_requests_address_and_transport() {
+    use serde_json::json;
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let own = "arn:aws:iam::000000000000:user/${aws:username}";
+    let everything = json!({ "Effect": "Allow", "Action": "*", "Resource": "*" });
+    // Denied from the loopback network, where the browser is (127.0.0.1).
+    let outside = signed_in_with(
+        &state,
+        "outside",
+        json!([everything, {
+            "Effect": "Deny", "Action": "*", "Resource": "*",
+            "Condition": { "IpAddress": { "aws:SourceIp": "127.0.0.0/8" } },
+        }]),
+    )
+    .await;
+    // Denied over plain HTTP.
+    let insecure = signed_in_with(
+        &state,
+        "insecure",
+        json!([everything, {
+            "Effect": "Deny", "Action": "*", "Resource": "*",
+            "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+        }]),
+    )
+    .await;
+    // Allowed from the loopback network only.
+    let loopback = signed_in_with(
+        &state,
+        "loopback",
+        json!([{
+            "Effect": "Allow",
+            "Action": ["codecommit:ListRepositories", "iam:ListServiceSpecificCredentials", "iam:CreateServiceSpecificCredential"],
+            "Resource": ["*", own],
+            "Condition": { "IpAddress": { "aws:SourceIp": "127.0.0.0/8" } },
+        }]),
+    )
+    .await;
+    let (endpoint, serving) = crate::serve_for_test(state.clone()).await;
+    // Creating git credentials, with the session's token (its pages may be refused).
+    let post = |cookie: String| {
+        let (endpoint, store) = (endpoint.clone(), state.store.clone());
+        async move {
+            let mut headers = HeaderMap::new();
+            headers.insert("cookie", HeaderValue::from_str(&cookie).unwrap());
+            let now = engine::clock::now_ms();
+            let session = super::session::from_request(&store, &headers, now).await.unwrap();
+            let csrf = session.unwrap().csrf;
+            reqwest::Client::new()
+                .post(format!("{endpoint}/console/security/git-credentials"))
+                .header("cookie", &cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("csrf={csrf}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for (who, cookie) in [("outside", &outside), ("insecure", &insecure)] {
+        // The API's refusal (AccessDeniedException, a client error), and the console's own
+        // (403) for the user's own IAM identity.
+        let (status, html) = page(&endpoint, cookie, "/console/").await;
+        assert_eq!(status, 400, "{who}: {html}");
+        assert!(html.contains("with an explicit deny"), "{who}: {html}");
+        let (status, html) = page(&endpoint, cookie, "/console/security").await;
+        assert_eq!(status, 403, "{who}: {html}");
+        assert!(html.contains("with an explicit deny"), "{who}: {html}");
+        assert_eq!(post(cookie.clone()).await, 403, "{who}");
+    }
+    let (status, html) = page(&endpoint, &loopback, "/console/").await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(post(loopback.clone()).await, 200);
+    serving.abort();
+}

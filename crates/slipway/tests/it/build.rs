@@ -571,13 +571,25 @@ fn a_build_tokens_push_is_refused_when_its_role_does_not_allow_git_push() {
         "--lookup-attributes",
         "AttributeKey=EventName,AttributeValue=GitPush",
     ]);
-    let refused = events["Events"]
+    let (summary, refused) = events["Events"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|it| it["CloudTrailEvent"].as_str().unwrap_or_default().to_owned())
-        .find(|it| it.contains("AccessDenied"))
+        .map(|it| (it, it["CloudTrailEvent"].as_str().unwrap_or_default().to_owned()))
+        .find(|(_, it)| it.contains("AccessDenied"))
         .unwrap_or_else(|| panic!("no refused GitPush in {events}"));
+    // By the role's CodeBuild session, as CloudTrail writes a build's calls.
+    let uuid = id.rsplit_once(':').unwrap().1;
+    let session = format!("AWSCodeBuild-{uuid}");
+    assert_eq!(summary["Username"], session.as_str(), "{summary}");
+    let record: serde_json::Value = serde_json::from_str(&refused).unwrap();
+    let identity = &record["userIdentity"];
+    assert_eq!(identity["type"], "AssumedRole", "{identity}");
+    let arn = format!("arn:aws:sts::000000000000:assumed-role/reader/{session}");
+    assert_eq!(identity["arn"], arn.as_str(), "{identity}");
+    assert!(identity["principalId"].as_str().unwrap().starts_with("AROA"), "{identity}");
+    let issuer = &identity["sessionContext"]["sessionIssuer"];
+    assert_eq!(issuer["arn"], "arn:aws:iam::000000000000:role/reader", "{identity}");
     assert!(
         refused.contains(
             "arn:aws:iam::000000000000:role/reader is not authorized to perform: codecommit:GitPush"

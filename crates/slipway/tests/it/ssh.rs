@@ -460,6 +460,10 @@ fn a_developer_in_a_group_pushes_a_feature_over_ssh_is_refused_main_and_it_is_al
         pulls.iter().any(|it| it["userIdentity"]["userName"] == "dev" && it["errorCode"].is_null()),
         "{pulls:?}"
     );
+    // By the user's unique id, as GetUser names it.
+    let dev = server.json(&["iam", "get-user", "--user-name", "dev"]);
+    let pull = pulls.iter().find(|it| it["userIdentity"]["userName"] == "dev").unwrap();
+    assert_eq!(pull["userIdentity"]["principalId"], dev["User"]["UserId"], "{pull}");
     let pushes: Vec<serde_json::Value> = trail(&server, "GitPush")
         .into_iter()
         .filter(|it| it["userIdentity"]["userName"] == "dev")

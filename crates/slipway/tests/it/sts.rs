@@ -120,6 +120,13 @@ fn assumed_roles_and_session_tokens_with_the_aws_cli() {
     assert_eq!(text(&who["Arn"]), session_arn, "{who}");
     assert!(text(&who["UserId"]).starts_with("AROA"), "{who}");
     assert!(text(&who["UserId"]).ends_with(":dana-ci"), "{who}");
+    // A role's session is no user: `aws iam get-user` needs the name, as on AWS.
+    let get_user = aws_with_session(&server, credentials, &["iam", "get-user"]);
+    assert!(get_user.stderr.contains("(ValidationError)"), "{get_user:?}");
+    assert!(
+        get_user.stderr.contains("Must specify userName when calling with non-User credentials"),
+        "{get_user:?}"
+    );
     // git over HTTPS takes them through the credential helper, as CodeCommit does.
     let clones = sandbox.path("clones");
     std::fs::create_dir_all(&clones).unwrap();
@@ -192,11 +199,16 @@ fn assumed_roles_and_session_tokens_with_the_aws_cli() {
         .iter()
         .map(|event| serde_json::from_str(&text(&event["CloudTrailEvent"])).unwrap())
         .collect();
-    let session = records
+    let at = records
         .iter()
-        .find(|record| record["userIdentity"]["type"] == "AssumedRole")
+        .position(|record| record["userIdentity"]["type"] == "AssumedRole")
         .unwrap_or_else(|| panic!("no AssumedRole event: {records:?}"));
+    let (session, summary) = (&records[at], &events["Events"][at]);
+    // LookupEvents names a role's session by its session name, as CloudTrail does.
+    assert_eq!(summary["Username"], "dana-ci", "{summary}");
     let identity = &session["userIdentity"];
+    assert!(text(&identity["principalId"]).starts_with("AROA"), "{identity}");
+    assert!(text(&identity["principalId"]).ends_with(":dana-ci"), "{identity}");
     assert_eq!(identity["arn"], session_arn, "{identity}");
     assert_eq!(identity["sessionContext"]["sessionIssuer"]["arn"], role_arn.as_str(), "{identity}");
     assert!(text(&identity["accessKeyId"]).starts_with("ASIA"), "{identity}");

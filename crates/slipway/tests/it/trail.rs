@@ -73,6 +73,9 @@ fn the_audit_trail_records_api_calls_git_and_the_console() {
     assert!(record["userAgent"].as_str().unwrap().starts_with("aws-cli/"), "{record}");
     assert_eq!(record["userIdentity"]["type"], "IAMUser");
     assert_eq!(record["userIdentity"]["arn"], "arn:aws:iam::000000000000:user/admin");
+    // The user's unique id, as GetUser names it.
+    let admin: Value = server.json(&["iam", "get-user", "--user-name", "admin"]);
+    assert_eq!(record["userIdentity"]["principalId"], admin["User"]["UserId"], "{record}");
     assert_eq!(record["requestParameters"]["repositoryName"], "web");
     assert!(record.get("errorCode").is_none());
 

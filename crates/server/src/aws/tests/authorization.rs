@@ -4,7 +4,11 @@
 //! protocol's shape (JSON `AccessDeniedException`, Query `AccessDenied`) and the store is
 //! unchanged; a user with the AWS-managed policy that allows it plus an explicit deny of
 //! everything is refused the same way ("explicit deny"); a user with only that managed policy
-//! succeeds. Which operations the server answers is asked of the server itself: every
+//! succeeds (IAM's rows by IAM's own managed policies, not AdministratorAccess or
+//! ReadOnlyAccess). And since a managed policy's wildcards would pass a wrong action name
+//! too, each row names its action (`action`), and a user allowed exactly that action and
+//! denied exactly it is refused by the deny, and once allowed only it, is authorized. Which
+//! operations the server answers is asked of the server itself: every
 //! operation of botocore's model of each service that has no row here must answer as unknown,
 //! so a new operation without a row fails the test.
 //!
@@ -42,6 +46,11 @@ struct Row {
     service: &'static str,
     operation: &'static str,
     policy: &'static str,
+    /// The IAM action the operation is authorized as, written here by hand from the Service
+    /// Authorization Reference: a user allowed exactly this action (on `*`) may call it, and
+    /// one also denied exactly this action may not, so a wrong action name in the catalog
+    /// fails the table even where the managed policy's wildcards would pass it.
+    action: &'static str,
     input: &'static str,
 }
 
@@ -49,9 +58,10 @@ const fn row(
     service: &'static str,
     operation: &'static str,
     policy: &'static str,
+    action: &'static str,
     input: &'static str,
 ) -> Row {
-    Row { service, operation, policy, input }
+    Row { service, operation, policy, action, input }
 }
 
 const CC_READ: &str = "AWSCodeCommitReadOnly";
@@ -65,423 +75,919 @@ const SECRETS: &str = "SecretsManagerReadWrite";
 const POWER: &str = "PowerUserAccess";
 const READ: &str = "ReadOnlyAccess";
 const ADMIN: &str = "AdministratorAccess";
+const IAM_FULL: &str = "IAMFullAccess";
+const IAM_READ: &str = "IAMReadOnlyAccess";
+const SSH_KEYS: &str = "IAMUserSSHKeys";
+const OWN_CREDENTIALS: &str = "IAMSelfManageServiceSpecificCredentials";
 const NONE: &str = "";
 
 /// Every operation, in the order they run (what a row deletes, no later row needs).
 const ROWS: &[Row] = &[
     // CodeCommit.
-    row("codecommit", "CreateRepository", CC_POWER, r#"{"repositoryName":"repo-new"}"#),
-    row("codecommit", "GetRepository", CC_READ, r#"{"repositoryName":"app"}"#),
-    row("codecommit", "BatchGetRepositories", CC_READ, r#"{"repositoryNames":["app"]}"#),
-    row("codecommit", "ListRepositories", CC_READ, r#"{}"#),
+    row(
+        "codecommit",
+        "CreateRepository",
+        CC_POWER,
+        "codecommit:CreateRepository",
+        r#"{"repositoryName":"repo-new"}"#,
+    ),
+    row(
+        "codecommit",
+        "GetRepository",
+        CC_READ,
+        "codecommit:GetRepository",
+        r#"{"repositoryName":"app"}"#,
+    ),
+    row(
+        "codecommit",
+        "BatchGetRepositories",
+        CC_READ,
+        "codecommit:BatchGetRepositories",
+        r#"{"repositoryNames":["app"]}"#,
+    ),
+    row("codecommit", "ListRepositories", CC_READ, "codecommit:ListRepositories", r#"{}"#),
     row(
         "codecommit",
         "UpdateRepositoryDescription",
         CC_POWER,
+        "codecommit:UpdateRepositoryDescription",
         r#"{"repositoryName":"app","repositoryDescription":"d"}"#,
     ),
-    row("codecommit", "UpdateRepositoryName", CC_POWER, r#"{"oldName":"old","newName":"renamed"}"#),
+    row(
+        "codecommit",
+        "UpdateRepositoryName",
+        CC_POWER,
+        "codecommit:UpdateRepositoryName",
+        r#"{"oldName":"old","newName":"renamed"}"#,
+    ),
     row(
         "codecommit",
         "UpdateDefaultBranch",
         CC_POWER,
+        "codecommit:UpdateDefaultBranch",
         r#"{"repositoryName":"app","defaultBranchName":"main"}"#,
     ),
     row(
         "codecommit",
         "CreateBranch",
         CC_POWER,
+        "codecommit:CreateBranch",
         r#"{"repositoryName":"app","branchName":"b-new","commitId":"<c1>"}"#,
     ),
-    row("codecommit", "GetBranch", CC_READ, r#"{"repositoryName":"app","branchName":"main"}"#),
-    row("codecommit", "ListBranches", CC_READ, r#"{"repositoryName":"app"}"#),
-    row("codecommit", "GetCommit", CC_READ, r#"{"repositoryName":"app","commitId":"<c1>"}"#),
-    row("codecommit", "GetFile", CC_READ, r#"{"repositoryName":"app","filePath":"README.md"}"#),
-    row("codecommit", "GetBlob", CC_READ, r#"{"repositoryName":"app","blobId":"<blob>"}"#),
-    row("codecommit", "GetFolder", CC_READ, r#"{"repositoryName":"app","folderPath":"/"}"#),
+    row(
+        "codecommit",
+        "GetBranch",
+        CC_READ,
+        "codecommit:GetBranch",
+        r#"{"repositoryName":"app","branchName":"main"}"#,
+    ),
+    row(
+        "codecommit",
+        "ListBranches",
+        CC_READ,
+        "codecommit:ListBranches",
+        r#"{"repositoryName":"app"}"#,
+    ),
+    row(
+        "codecommit",
+        "GetCommit",
+        CC_READ,
+        "codecommit:GetCommit",
+        r#"{"repositoryName":"app","commitId":"<c1>"}"#,
+    ),
+    row(
+        "codecommit",
+        "GetFile",
+        CC_READ,
+        "codecommit:GetFile",
+        r#"{"repositoryName":"app","filePath":"README.md"}"#,
+    ),
+    row(
+        "codecommit",
+        "GetBlob",
+        CC_READ,
+        "codecommit:GetBlob",
+        r#"{"repositoryName":"app","blobId":"<blob>"}"#,
+    ),
+    row(
+        "codecommit",
+        "GetFolder",
+        CC_READ,
+        "codecommit:GetFolder",
+        r#"{"repositoryName":"app","folderPath":"/"}"#,
+    ),
     row(
         "codecommit",
         "BatchGetCommits",
         CC_READ,
+        "codecommit:BatchGetCommits",
         r#"{"repositoryName":"app","commitIds":["<c1>"]}"#,
     ),
     row(
         "codecommit",
         "GetDifferences",
         CC_READ,
+        "codecommit:GetDifferences",
         r#"{"repositoryName":"app","beforeCommitSpecifier":"<c1>","afterCommitSpecifier":"<c2>"}"#,
     ),
     row(
         "codecommit",
         "PutFile",
         CC_POWER,
+        "codecommit:PutFile",
         r#"{"repositoryName":"app","branchName":"put","filePath":"p.txt","fileContent":"aGk=","parentCommitId":"<put>"}"#,
     ),
     row(
         "codecommit",
         "CreateCommit",
         CC_POWER,
+        "codecommit:CreateCommit",
         r#"{"repositoryName":"app","branchName":"commit","parentCommitId":"<commit>","putFiles":[{"filePath":"c.txt","fileContent":"aGk="}]}"#,
     ),
     row(
         "codecommit",
         "PutRepositoryTriggers",
         CC_POWER,
+        "codecommit:PutRepositoryTriggers",
         r#"{"repositoryName":"app","triggers":[{"name":"t","destinationArn":"http://127.0.0.1:1/hook","events":["all"],"branches":[]}]}"#,
     ),
-    row("codecommit", "GetRepositoryTriggers", CC_READ, r#"{"repositoryName":"app"}"#),
+    row(
+        "codecommit",
+        "GetRepositoryTriggers",
+        CC_READ,
+        "codecommit:GetRepositoryTriggers",
+        r#"{"repositoryName":"app"}"#,
+    ),
     row(
         "codecommit",
         "TestRepositoryTriggers",
         CC_POWER,
+        "codecommit:TestRepositoryTriggers",
         r#"{"repositoryName":"app","triggers":[{"name":"t","destinationArn":"http://127.0.0.1:1/hook","events":["all"],"branches":[]}]}"#,
     ),
     row(
         "codecommit",
         "CreateApprovalRuleTemplate",
         CC_POWER,
+        "codecommit:CreateApprovalRuleTemplate",
         r#"{"approvalRuleTemplateName":"tmpl-new","approvalRuleTemplateContent":"<template>"}"#,
     ),
-    row("codecommit", "GetApprovalRuleTemplate", CC_READ, r#"{"approvalRuleTemplateName":"tmpl"}"#),
-    row("codecommit", "ListApprovalRuleTemplates", CC_READ, r#"{}"#),
+    row(
+        "codecommit",
+        "GetApprovalRuleTemplate",
+        CC_READ,
+        "codecommit:GetApprovalRuleTemplate",
+        r#"{"approvalRuleTemplateName":"tmpl"}"#,
+    ),
+    row(
+        "codecommit",
+        "ListApprovalRuleTemplates",
+        CC_READ,
+        "codecommit:ListApprovalRuleTemplates",
+        r#"{}"#,
+    ),
     row(
         "codecommit",
         "UpdateApprovalRuleTemplateDescription",
         CC_POWER,
+        "codecommit:UpdateApprovalRuleTemplateDescription",
         r#"{"approvalRuleTemplateName":"tmpl","approvalRuleTemplateDescription":"d"}"#,
     ),
     row(
         "codecommit",
         "UpdateApprovalRuleTemplateContent",
         CC_POWER,
+        "codecommit:UpdateApprovalRuleTemplateContent",
         r#"{"approvalRuleTemplateName":"tmpl","newRuleContent":"<template>"}"#,
     ),
     row(
         "codecommit",
         "AssociateApprovalRuleTemplateWithRepository",
         CC_POWER,
+        "codecommit:AssociateApprovalRuleTemplateWithRepository",
         r#"{"approvalRuleTemplateName":"tmpl","repositoryName":"app"}"#,
     ),
     row(
         "codecommit",
         "ListAssociatedApprovalRuleTemplatesForRepository",
         CC_READ,
+        "codecommit:ListAssociatedApprovalRuleTemplatesForRepository",
         r#"{"repositoryName":"app"}"#,
     ),
     row(
         "codecommit",
         "ListRepositoriesForApprovalRuleTemplate",
         CC_READ,
+        "codecommit:ListRepositoriesForApprovalRuleTemplate",
         r#"{"approvalRuleTemplateName":"tmpl"}"#,
     ),
     row(
         "codecommit",
         "DisassociateApprovalRuleTemplateFromRepository",
         CC_POWER,
+        "codecommit:DisassociateApprovalRuleTemplateFromRepository",
         r#"{"approvalRuleTemplateName":"tmpl","repositoryName":"app"}"#,
     ),
     row(
         "codecommit",
         "BatchAssociateApprovalRuleTemplateWithRepositories",
         CC_POWER,
+        "codecommit:BatchAssociateApprovalRuleTemplateWithRepositories",
         r#"{"approvalRuleTemplateName":"tmpl","repositoryNames":["app"]}"#,
     ),
     row(
         "codecommit",
         "BatchDisassociateApprovalRuleTemplateFromRepositories",
         CC_POWER,
+        "codecommit:BatchDisassociateApprovalRuleTemplateFromRepositories",
         r#"{"approvalRuleTemplateName":"tmpl","repositoryNames":["app"]}"#,
     ),
     row(
         "codecommit",
         "UpdateApprovalRuleTemplateName",
         CC_POWER,
+        "codecommit:UpdateApprovalRuleTemplateName",
         r#"{"oldApprovalRuleTemplateName":"tmpl-new","newApprovalRuleTemplateName":"tmpl-renamed"}"#,
     ),
     row(
         "codecommit",
         "DeleteApprovalRuleTemplate",
         CC_FULL,
+        "codecommit:DeleteApprovalRuleTemplate",
         r#"{"approvalRuleTemplateName":"tmpl-renamed"}"#,
     ),
     row(
         "codecommit",
         "CreatePullRequest",
         CC_POWER,
+        "codecommit:CreatePullRequest",
         r#"{"title":"t","targets":[{"repositoryName":"app","sourceReference":"pr-new","destinationReference":"main"}]}"#,
     ),
-    row("codecommit", "GetPullRequest", CC_READ, r#"{"pullRequestId":"<pr>"}"#),
-    row("codecommit", "ListPullRequests", CC_READ, r#"{"repositoryName":"app"}"#),
+    row(
+        "codecommit",
+        "GetPullRequest",
+        CC_READ,
+        "codecommit:GetPullRequest",
+        r#"{"pullRequestId":"<pr>"}"#,
+    ),
+    row(
+        "codecommit",
+        "ListPullRequests",
+        CC_READ,
+        "codecommit:ListPullRequests",
+        r#"{"repositoryName":"app"}"#,
+    ),
     row(
         "codecommit",
         "UpdatePullRequestTitle",
         CC_POWER,
+        "codecommit:UpdatePullRequestTitle",
         r#"{"pullRequestId":"<pr>","title":"t2"}"#,
     ),
     row(
         "codecommit",
         "UpdatePullRequestDescription",
         CC_POWER,
+        "codecommit:UpdatePullRequestDescription",
         r#"{"pullRequestId":"<pr>","description":"d"}"#,
     ),
-    row("codecommit", "DescribePullRequestEvents", CC_READ, r#"{"pullRequestId":"<pr>"}"#),
+    row(
+        "codecommit",
+        "DescribePullRequestEvents",
+        CC_READ,
+        "codecommit:DescribePullRequestEvents",
+        r#"{"pullRequestId":"<pr>"}"#,
+    ),
     row(
         "codecommit",
         "CreatePullRequestApprovalRule",
         CC_POWER,
+        "codecommit:CreatePullRequestApprovalRule",
         r#"{"pullRequestId":"<pr>","approvalRuleName":"rule-new","approvalRuleContent":"<rule>"}"#,
     ),
     row(
         "codecommit",
         "UpdatePullRequestApprovalRuleContent",
         CC_POWER,
+        "codecommit:UpdatePullRequestApprovalRuleContent",
         r#"{"pullRequestId":"<pr>","approvalRuleName":"rule","newRuleContent":"<rule>"}"#,
     ),
     row(
         "codecommit",
         "UpdatePullRequestApprovalState",
         CC_POWER,
+        "codecommit:UpdatePullRequestApprovalState",
         r#"{"pullRequestId":"<pr>","revisionId":"<revision>","approvalState":"APPROVE"}"#,
     ),
     row(
         "codecommit",
         "GetPullRequestApprovalStates",
         CC_READ,
+        "codecommit:GetPullRequestApprovalStates",
         r#"{"pullRequestId":"<pr>","revisionId":"<revision>"}"#,
     ),
     row(
         "codecommit",
         "EvaluatePullRequestApprovalRules",
         CC_READ,
+        "codecommit:EvaluatePullRequestApprovalRules",
         r#"{"pullRequestId":"<pr>","revisionId":"<revision>"}"#,
     ),
     row(
         "codecommit",
         "OverridePullRequestApprovalRules",
         CC_POWER,
+        "codecommit:OverridePullRequestApprovalRules",
         r#"{"pullRequestId":"<pr>","revisionId":"<revision>","overrideStatus":"OVERRIDE"}"#,
     ),
     row(
         "codecommit",
         "GetPullRequestOverrideState",
         CC_READ,
+        "codecommit:GetPullRequestOverrideState",
         r#"{"pullRequestId":"<pr>","revisionId":"<revision>"}"#,
     ),
     row(
         "codecommit",
         "PostCommentForPullRequest",
         CC_POWER,
+        "codecommit:PostCommentForPullRequest",
         r#"{"pullRequestId":"<pr>","repositoryName":"app","beforeCommitId":"<c1>","afterCommitId":"<c2>","content":"hi"}"#,
     ),
-    row("codecommit", "GetCommentsForPullRequest", CC_READ, r#"{"pullRequestId":"<pr>"}"#),
+    row(
+        "codecommit",
+        "GetCommentsForPullRequest",
+        CC_READ,
+        "codecommit:GetCommentsForPullRequest",
+        r#"{"pullRequestId":"<pr>"}"#,
+    ),
     row(
         "codecommit",
         "DeletePullRequestApprovalRule",
         CC_FULL,
+        "codecommit:DeletePullRequestApprovalRule",
         r#"{"pullRequestId":"<pr>","approvalRuleName":"rule-new"}"#,
     ),
     row(
         "codecommit",
         "MergePullRequestByFastForward",
         CC_POWER,
+        "codecommit:MergePullRequestByFastForward",
         r#"{"pullRequestId":"<pr-ff>","repositoryName":"app"}"#,
     ),
     row(
         "codecommit",
         "MergePullRequestBySquash",
         CC_POWER,
+        "codecommit:MergePullRequestBySquash",
         r#"{"pullRequestId":"<pr-squash>","repositoryName":"app"}"#,
     ),
     row(
         "codecommit",
         "MergePullRequestByThreeWay",
         CC_POWER,
+        "codecommit:MergePullRequestByThreeWay",
         r#"{"pullRequestId":"<pr-three-way>","repositoryName":"app"}"#,
     ),
     row(
         "codecommit",
         "UpdatePullRequestStatus",
         CC_POWER,
+        "codecommit:UpdatePullRequestStatus",
         r#"{"pullRequestId":"<pr>","pullRequestStatus":"CLOSED"}"#,
     ),
-    row("codecommit", "DeleteBranch", CC_POWER, r#"{"repositoryName":"app","branchName":"b-new"}"#),
-    row("codecommit", "DeleteRepository", CC_FULL, r#"{"repositoryName":"doomed"}"#),
+    row(
+        "codecommit",
+        "DeleteBranch",
+        CC_POWER,
+        "codecommit:DeleteBranch",
+        r#"{"repositoryName":"app","branchName":"b-new"}"#,
+    ),
+    row(
+        "codecommit",
+        "DeleteRepository",
+        CC_FULL,
+        "codecommit:DeleteRepository",
+        r#"{"repositoryName":"doomed"}"#,
+    ),
     // CodeBuild.
     row(
         "codebuild",
         "CreateProject",
         CB_ADMIN,
+        "codebuild:CreateProject",
         r#"{"name":"proj-new","source":{"type":"NO_SOURCE","buildspec":"version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"},"artifacts":{"type":"NO_ARTIFACTS"},"environment":{"type":"LINUX_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL"},"serviceRole":"<role-arn>"}"#,
     ),
-    row("codebuild", "BatchGetProjects", CB_READ, r#"{"names":["proj"]}"#),
-    row("codebuild", "ListProjects", CB_READ, r#"{}"#),
-    row("codebuild", "UpdateProject", CB_ADMIN, r#"{"name":"proj","description":"d"}"#),
-    row("codebuild", "StartBuild", CB_DEV, r#"{"projectName":"proj"}"#),
-    row("codebuild", "BatchGetBuilds", CB_READ, r#"{"ids":["<build>"]}"#),
-    row("codebuild", "ListBuilds", CB_READ, r#"{}"#),
-    row("codebuild", "ListBuildsForProject", CB_READ, r#"{"projectName":"proj"}"#),
-    row("codebuild", "StopBuild", CB_DEV, r#"{"id":"<build>"}"#),
-    row("codebuild", "RetryBuild", CB_DEV, r#"{"id":"<build>"}"#),
-    row("codebuild", "BatchDeleteBuilds", CB_ADMIN, r#"{"ids":["<build>"]}"#),
-    row("codebuild", "CreateWebhook", CB_ADMIN, r#"{"projectName":"proj"}"#),
-    row("codebuild", "UpdateWebhook", CB_ADMIN, r#"{"projectName":"proj","buildType":"BUILD"}"#),
-    row("codebuild", "DeleteWebhook", CB_ADMIN, r#"{"projectName":"proj"}"#),
+    row(
+        "codebuild",
+        "BatchGetProjects",
+        CB_READ,
+        "codebuild:BatchGetProjects",
+        r#"{"names":["proj"]}"#,
+    ),
+    row("codebuild", "ListProjects", CB_READ, "codebuild:ListProjects", r#"{}"#),
+    row(
+        "codebuild",
+        "UpdateProject",
+        CB_ADMIN,
+        "codebuild:UpdateProject",
+        r#"{"name":"proj","description":"d"}"#,
+    ),
+    row("codebuild", "StartBuild", CB_DEV, "codebuild:StartBuild", r#"{"projectName":"proj"}"#),
+    row(
+        "codebuild",
+        "BatchGetBuilds",
+        CB_READ,
+        "codebuild:BatchGetBuilds",
+        r#"{"ids":["<build>"]}"#,
+    ),
+    row("codebuild", "ListBuilds", CB_READ, "codebuild:ListBuilds", r#"{}"#),
+    row(
+        "codebuild",
+        "ListBuildsForProject",
+        CB_READ,
+        "codebuild:ListBuildsForProject",
+        r#"{"projectName":"proj"}"#,
+    ),
+    row("codebuild", "StopBuild", CB_DEV, "codebuild:StopBuild", r#"{"id":"<build>"}"#),
+    row("codebuild", "RetryBuild", CB_DEV, "codebuild:RetryBuild", r#"{"id":"<build>"}"#),
+    row(
+        "codebuild",
+        "BatchDeleteBuilds",
+        CB_ADMIN,
+        "codebuild:BatchDeleteBuilds",
+        r#"{"ids":["<build>"]}"#,
+    ),
+    row(
+        "codebuild",
+        "CreateWebhook",
+        CB_ADMIN,
+        "codebuild:CreateWebhook",
+        r#"{"projectName":"proj"}"#,
+    ),
+    row(
+        "codebuild",
+        "UpdateWebhook",
+        CB_ADMIN,
+        "codebuild:UpdateWebhook",
+        r#"{"projectName":"proj","buildType":"BUILD"}"#,
+    ),
+    row(
+        "codebuild",
+        "DeleteWebhook",
+        CB_ADMIN,
+        "codebuild:DeleteWebhook",
+        r#"{"projectName":"proj"}"#,
+    ),
     row(
         "codebuild",
         "CreateReportGroup",
         CB_ADMIN,
+        "codebuild:CreateReportGroup",
         r#"{"name":"rg-new","type":"TEST","exportConfig":{"exportConfigType":"NO_EXPORT"}}"#,
     ),
-    row("codebuild", "BatchGetReportGroups", CB_READ, r#"{"reportGroupArns":["<rg-arn>"]}"#),
-    row("codebuild", "ListReportGroups", CB_READ, r#"{}"#),
-    row("codebuild", "ListReportsForReportGroup", CB_READ, r#"{"reportGroupArn":"<rg-arn>"}"#),
-    row("codebuild", "BatchGetReports", CB_READ, r#"{"reportArns":["<report-arn>"]}"#),
-    row("codebuild", "DescribeTestCases", CB_READ, r#"{"reportArn":"<report-arn>"}"#),
-    row("codebuild", "DeleteProject", CB_ADMIN, r#"{"name":"proj-new"}"#),
+    row(
+        "codebuild",
+        "BatchGetReportGroups",
+        CB_READ,
+        "codebuild:BatchGetReportGroups",
+        r#"{"reportGroupArns":["<rg-arn>"]}"#,
+    ),
+    row("codebuild", "ListReportGroups", CB_READ, "codebuild:ListReportGroups", r#"{}"#),
+    row(
+        "codebuild",
+        "ListReportsForReportGroup",
+        CB_READ,
+        "codebuild:ListReportsForReportGroup",
+        r#"{"reportGroupArn":"<rg-arn>"}"#,
+    ),
+    row(
+        "codebuild",
+        "BatchGetReports",
+        CB_READ,
+        "codebuild:BatchGetReports",
+        r#"{"reportArns":["<report-arn>"]}"#,
+    ),
+    row(
+        "codebuild",
+        "DescribeTestCases",
+        CB_READ,
+        "codebuild:DescribeTestCases",
+        r#"{"reportArn":"<report-arn>"}"#,
+    ),
+    row(
+        "codebuild",
+        "DeleteProject",
+        CB_ADMIN,
+        "codebuild:DeleteProject",
+        r#"{"name":"proj-new"}"#,
+    ),
     // SSM: AWSCodeBuildAdminAccess writes parameters under /CodeBuild/ only.
-    row("ssm", "PutParameter", CB_ADMIN, r#"{"Name":"/CodeBuild/new","Value":"v"}"#),
-    row("ssm", "GetParameter", SSM_READ, r#"{"Name":"/app/db"}"#),
-    row("ssm", "DeleteParameter", POWER, r#"{"Name":"/app/db"}"#),
+    row(
+        "ssm",
+        "PutParameter",
+        CB_ADMIN,
+        "ssm:PutParameter",
+        r#"{"Name":"/CodeBuild/new","Value":"v"}"#,
+    ),
+    row("ssm", "GetParameter", SSM_READ, "ssm:GetParameter", r#"{"Name":"/app/db"}"#),
+    row("ssm", "DeleteParameter", POWER, "ssm:DeleteParameter", r#"{"Name":"/app/db"}"#),
     // Secrets Manager.
-    row("secretsmanager", "CreateSecret", SECRETS, r#"{"Name":"new","SecretString":"v"}"#),
-    row("secretsmanager", "PutSecretValue", SECRETS, r#"{"SecretId":"app","SecretString":"v2"}"#),
-    row("secretsmanager", "GetSecretValue", SECRETS, r#"{"SecretId":"app"}"#),
-    row("secretsmanager", "DeleteSecret", SECRETS, r#"{"SecretId":"new"}"#),
+    row(
+        "secretsmanager",
+        "CreateSecret",
+        SECRETS,
+        "secretsmanager:CreateSecret",
+        r#"{"Name":"new","SecretString":"v"}"#,
+    ),
+    row(
+        "secretsmanager",
+        "PutSecretValue",
+        SECRETS,
+        "secretsmanager:PutSecretValue",
+        r#"{"SecretId":"app","SecretString":"v2"}"#,
+    ),
+    row(
+        "secretsmanager",
+        "GetSecretValue",
+        SECRETS,
+        "secretsmanager:GetSecretValue",
+        r#"{"SecretId":"app"}"#,
+    ),
+    row(
+        "secretsmanager",
+        "DeleteSecret",
+        SECRETS,
+        "secretsmanager:DeleteSecret",
+        r#"{"SecretId":"new"}"#,
+    ),
     // CloudTrail.
-    row("cloudtrail", "LookupEvents", READ, r#"{}"#),
+    row("cloudtrail", "LookupEvents", READ, "cloudtrail:LookupEvents", r#"{}"#),
     // STS: who am I needs no permission, as on AWS.
-    row("sts", "GetCallerIdentity", NONE, ""),
+    row("sts", "GetCallerIdentity", NONE, "sts:GetCallerIdentity", ""),
     // A user's own session needs no permission either (only an explicit deny refuses it).
-    row("sts", "GetSessionToken", NONE, ""),
-    row("sts", "AssumeRole", ADMIN, "RoleArn=<assumable-arn>&RoleSessionName=table"),
+    row("sts", "GetSessionToken", NONE, "sts:GetSessionToken", ""),
+    row(
+        "sts",
+        "AssumeRole",
+        ADMIN,
+        "sts:AssumeRole",
+        "RoleArn=<assumable-arn>&RoleSessionName=table",
+    ),
     // IAM: users and their keys.
-    row("iam", "CreateUser", ADMIN, "UserName=user-new"),
-    row("iam", "GetUser", READ, "UserName=target"),
-    row("iam", "ListUsers", READ, ""),
-    row("iam", "UpdateUser", ADMIN, "UserName=user-new&NewPath=/moved/"),
-    row("iam", "TagUser", ADMIN, "UserName=target&Tags.member.1.Key=team&Tags.member.1.Value=a"),
-    row("iam", "ListUserTags", READ, "UserName=target"),
-    row("iam", "UntagUser", ADMIN, "UserName=target&TagKeys.member.1=team"),
-    row("iam", "CreateAccessKey", ADMIN, "UserName=target"),
-    row("iam", "ListAccessKeys", READ, "UserName=target"),
-    row("iam", "GetAccessKeyLastUsed", READ, "AccessKeyId=<target-key>"),
+    row("iam", "CreateUser", IAM_FULL, "iam:CreateUser", "UserName=user-new"),
+    row("iam", "GetUser", IAM_READ, "iam:GetUser", "UserName=target"),
+    row("iam", "ListUsers", IAM_READ, "iam:ListUsers", ""),
+    row("iam", "UpdateUser", IAM_FULL, "iam:UpdateUser", "UserName=user-new&NewPath=/moved/"),
+    row(
+        "iam",
+        "TagUser",
+        IAM_FULL,
+        "iam:TagUser",
+        "UserName=target&Tags.member.1.Key=team&Tags.member.1.Value=a",
+    ),
+    row("iam", "ListUserTags", IAM_READ, "iam:ListUserTags", "UserName=target"),
+    row("iam", "UntagUser", IAM_FULL, "iam:UntagUser", "UserName=target&TagKeys.member.1=team"),
+    row("iam", "CreateAccessKey", IAM_FULL, "iam:CreateAccessKey", "UserName=target"),
+    row("iam", "ListAccessKeys", IAM_READ, "iam:ListAccessKeys", "UserName=target"),
+    row(
+        "iam",
+        "GetAccessKeyLastUsed",
+        IAM_READ,
+        "iam:GetAccessKeyLastUsed",
+        "AccessKeyId=<target-key>",
+    ),
     row(
         "iam",
         "UpdateAccessKey",
-        ADMIN,
+        IAM_FULL,
+        "iam:UpdateAccessKey",
         "UserName=target&AccessKeyId=<target-key>&Status=Inactive",
     ),
-    row("iam", "DeleteAccessKey", ADMIN, "UserName=target&AccessKeyId=<target-key>"),
-    row("iam", "CreateLoginProfile", ADMIN, "UserName=target&Password=Str0ng-Passw0rd-1"),
-    row("iam", "GetLoginProfile", READ, "UserName=target"),
-    row("iam", "UpdateLoginProfile", ADMIN, "UserName=target&Password=Str0ng-Passw0rd-2"),
-    row("iam", "DeleteLoginProfile", ADMIN, "UserName=target"),
+    row(
+        "iam",
+        "DeleteAccessKey",
+        IAM_FULL,
+        "iam:DeleteAccessKey",
+        "UserName=target&AccessKeyId=<target-key>",
+    ),
+    row(
+        "iam",
+        "CreateLoginProfile",
+        IAM_FULL,
+        "iam:CreateLoginProfile",
+        "UserName=target&Password=Str0ng-Passw0rd-1",
+    ),
+    row("iam", "GetLoginProfile", IAM_READ, "iam:GetLoginProfile", "UserName=target"),
+    row(
+        "iam",
+        "UpdateLoginProfile",
+        IAM_FULL,
+        "iam:UpdateLoginProfile",
+        "UserName=target&Password=Str0ng-Passw0rd-2",
+    ),
+    row("iam", "DeleteLoginProfile", IAM_FULL, "iam:DeleteLoginProfile", "UserName=target"),
     // Groups.
-    row("iam", "CreateGroup", ADMIN, "GroupName=group-new"),
-    row("iam", "GetGroup", READ, "GroupName=team"),
-    row("iam", "ListGroups", READ, ""),
-    row("iam", "AddUserToGroup", ADMIN, "GroupName=team&UserName=target"),
-    row("iam", "ListGroupsForUser", READ, "UserName=target"),
-    row("iam", "RemoveUserFromGroup", ADMIN, "GroupName=team&UserName=target"),
-    row("iam", "DeleteGroup", ADMIN, "GroupName=group-new"),
-    // SSH keys and git credentials.
-    row("iam", "UploadSSHPublicKey", ADMIN, "UserName=target&SSHPublicKeyBody=<ssh-key>"),
-    row("iam", "ListSSHPublicKeys", READ, "UserName=target"),
-    row("iam", "GetSSHPublicKey", READ, "UserName=target&SSHPublicKeyId=<ssh-id>&Encoding=SSH"),
+    row("iam", "CreateGroup", IAM_FULL, "iam:CreateGroup", "GroupName=group-new"),
+    row("iam", "GetGroup", IAM_READ, "iam:GetGroup", "GroupName=team"),
+    row("iam", "ListGroups", IAM_READ, "iam:ListGroups", ""),
+    row("iam", "AddUserToGroup", IAM_FULL, "iam:AddUserToGroup", "GroupName=team&UserName=target"),
+    row("iam", "ListGroupsForUser", IAM_READ, "iam:ListGroupsForUser", "UserName=target"),
+    row(
+        "iam",
+        "RemoveUserFromGroup",
+        IAM_FULL,
+        "iam:RemoveUserFromGroup",
+        "GroupName=team&UserName=target",
+    ),
+    row("iam", "DeleteGroup", IAM_FULL, "iam:DeleteGroup", "GroupName=group-new"),
+    // SSH keys and git credentials: each user manages their own (as IAM's own policies for
+    // them allow), here the user named after the policy.
+    row(
+        "iam",
+        "UploadSSHPublicKey",
+        SSH_KEYS,
+        "iam:UploadSSHPublicKey",
+        "UserName=IAMUserSSHKeys&SSHPublicKeyBody=<ssh-key>",
+    ),
+    row("iam", "ListSSHPublicKeys", SSH_KEYS, "iam:ListSSHPublicKeys", "UserName=IAMUserSSHKeys"),
+    row(
+        "iam",
+        "GetSSHPublicKey",
+        SSH_KEYS,
+        "iam:GetSSHPublicKey",
+        "UserName=IAMUserSSHKeys&SSHPublicKeyId=<own-ssh-id>&Encoding=SSH",
+    ),
     row(
         "iam",
         "UpdateSSHPublicKey",
-        ADMIN,
-        "UserName=target&SSHPublicKeyId=<ssh-id>&Status=Inactive",
+        SSH_KEYS,
+        "iam:UpdateSSHPublicKey",
+        "UserName=IAMUserSSHKeys&SSHPublicKeyId=<own-ssh-id>&Status=Inactive",
     ),
-    row("iam", "DeleteSSHPublicKey", ADMIN, "UserName=target&SSHPublicKeyId=<ssh-id>"),
+    row(
+        "iam",
+        "DeleteSSHPublicKey",
+        SSH_KEYS,
+        "iam:DeleteSSHPublicKey",
+        "UserName=IAMUserSSHKeys&SSHPublicKeyId=<own-ssh-id>",
+    ),
     row(
         "iam",
         "CreateServiceSpecificCredential",
-        ADMIN,
-        "UserName=target&ServiceName=codecommit.amazonaws.com",
+        OWN_CREDENTIALS,
+        "iam:CreateServiceSpecificCredential",
+        "UserName=IAMSelfManageServiceSpecificCredentials&ServiceName=codecommit.amazonaws.com",
     ),
-    row("iam", "ListServiceSpecificCredentials", READ, "UserName=target"),
+    row(
+        "iam",
+        "ListServiceSpecificCredentials",
+        OWN_CREDENTIALS,
+        "iam:ListServiceSpecificCredentials",
+        "UserName=IAMSelfManageServiceSpecificCredentials",
+    ),
     row(
         "iam",
         "ResetServiceSpecificCredential",
-        ADMIN,
-        "UserName=target&ServiceSpecificCredentialId=<credential-id>",
+        OWN_CREDENTIALS,
+        "iam:ResetServiceSpecificCredential",
+        "UserName=IAMSelfManageServiceSpecificCredentials&ServiceSpecificCredentialId=<own-credential-id>",
     ),
     row(
         "iam",
         "UpdateServiceSpecificCredential",
-        ADMIN,
-        "UserName=target&ServiceSpecificCredentialId=<credential-id>&Status=Inactive",
+        OWN_CREDENTIALS,
+        "iam:UpdateServiceSpecificCredential",
+        "UserName=IAMSelfManageServiceSpecificCredentials&ServiceSpecificCredentialId=<own-credential-id>&Status=Inactive",
     ),
     row(
         "iam",
         "DeleteServiceSpecificCredential",
-        ADMIN,
-        "UserName=target&ServiceSpecificCredentialId=<credential-id>",
+        OWN_CREDENTIALS,
+        "iam:DeleteServiceSpecificCredential",
+        "UserName=IAMSelfManageServiceSpecificCredentials&ServiceSpecificCredentialId=<own-credential-id>",
     ),
     // Managed policies.
-    row("iam", "CreatePolicy", ADMIN, "PolicyName=policy-new&PolicyDocument=<allow>"),
-    row("iam", "GetPolicy", READ, "PolicyArn=<policy-arn>"),
-    row("iam", "ListPolicies", READ, "Scope=Local"),
+    row(
+        "iam",
+        "CreatePolicy",
+        IAM_FULL,
+        "iam:CreatePolicy",
+        "PolicyName=policy-new&PolicyDocument=<allow>",
+    ),
+    row("iam", "GetPolicy", IAM_READ, "iam:GetPolicy", "PolicyArn=<policy-arn>"),
+    row("iam", "ListPolicies", IAM_READ, "iam:ListPolicies", "Scope=Local"),
     row(
         "iam",
         "CreatePolicyVersion",
-        ADMIN,
+        IAM_FULL,
+        "iam:CreatePolicyVersion",
         "PolicyArn=<policy-arn>&PolicyDocument=<allow>&SetAsDefault=false",
     ),
-    row("iam", "GetPolicyVersion", READ, "PolicyArn=<policy-arn>&VersionId=v1"),
-    row("iam", "ListPolicyVersions", READ, "PolicyArn=<policy-arn>"),
-    row("iam", "SetDefaultPolicyVersion", ADMIN, "PolicyArn=<policy-arn>&VersionId=v2"),
-    row("iam", "DeletePolicyVersion", ADMIN, "PolicyArn=<policy-arn>&VersionId=v1"),
-    row("iam", "AttachUserPolicy", ADMIN, "UserName=target&PolicyArn=<policy-arn>"),
-    row("iam", "ListAttachedUserPolicies", READ, "UserName=target"),
-    row("iam", "DetachUserPolicy", ADMIN, "UserName=target&PolicyArn=<policy-arn>"),
-    row("iam", "AttachGroupPolicy", ADMIN, "GroupName=team&PolicyArn=<policy-arn>"),
-    row("iam", "ListAttachedGroupPolicies", READ, "GroupName=team"),
-    row("iam", "ListEntitiesForPolicy", READ, "PolicyArn=<policy-arn>"),
-    row("iam", "DetachGroupPolicy", ADMIN, "GroupName=team&PolicyArn=<policy-arn>"),
-    row("iam", "AttachRolePolicy", ADMIN, "RoleName=builder&PolicyArn=<policy-arn>"),
-    row("iam", "ListAttachedRolePolicies", READ, "RoleName=builder"),
-    row("iam", "DetachRolePolicy", ADMIN, "RoleName=builder&PolicyArn=<policy-arn>"),
-    row("iam", "DeletePolicy", ADMIN, "PolicyArn=<new-policy-arn>"),
+    row(
+        "iam",
+        "GetPolicyVersion",
+        IAM_READ,
+        "iam:GetPolicyVersion",
+        "PolicyArn=<policy-arn>&VersionId=v1",
+    ),
+    row("iam", "ListPolicyVersions", IAM_READ, "iam:ListPolicyVersions", "PolicyArn=<policy-arn>"),
+    row(
+        "iam",
+        "SetDefaultPolicyVersion",
+        IAM_FULL,
+        "iam:SetDefaultPolicyVersion",
+        "PolicyArn=<policy-arn>&VersionId=v2",
+    ),
+    row(
+        "iam",
+        "DeletePolicyVersion",
+        IAM_FULL,
+        "iam:DeletePolicyVersion",
+        "PolicyArn=<policy-arn>&VersionId=v1",
+    ),
+    row(
+        "iam",
+        "AttachUserPolicy",
+        IAM_FULL,
+        "iam:AttachUserPolicy",
+        "UserName=target&PolicyArn=<policy-arn>",
+    ),
+    row(
+        "iam",
+        "ListAttachedUserPolicies",
+        IAM_READ,
+        "iam:ListAttachedUserPolicies",
+        "UserName=target",
+    ),
+    row(
+        "iam",
+        "DetachUserPolicy",
+        IAM_FULL,
+        "iam:DetachUserPolicy",
+        "UserName=target&PolicyArn=<policy-arn>",
+    ),
+    row(
+        "iam",
+        "AttachGroupPolicy",
+        IAM_FULL,
+        "iam:AttachGroupPolicy",
+        "GroupName=team&PolicyArn=<policy-arn>",
+    ),
+    row(
+        "iam",
+        "ListAttachedGroupPolicies",
+        IAM_READ,
+        "iam:ListAttachedGroupPolicies",
+        "GroupName=team",
+    ),
+    row(
+        "iam",
+        "ListEntitiesForPolicy",
+        IAM_READ,
+        "iam:ListEntitiesForPolicy",
+        "PolicyArn=<policy-arn>",
+    ),
+    row(
+        "iam",
+        "DetachGroupPolicy",
+        IAM_FULL,
+        "iam:DetachGroupPolicy",
+        "GroupName=team&PolicyArn=<policy-arn>",
+    ),
+    row(
+        "iam",
+        "AttachRolePolicy",
+        IAM_FULL,
+        "iam:AttachRolePolicy",
+        "RoleName=builder&PolicyArn=<policy-arn>",
+    ),
+    row(
+        "iam",
+        "ListAttachedRolePolicies",
+        IAM_READ,
+        "iam:ListAttachedRolePolicies",
+        "RoleName=builder",
+    ),
+    row(
+        "iam",
+        "DetachRolePolicy",
+        IAM_FULL,
+        "iam:DetachRolePolicy",
+        "RoleName=builder&PolicyArn=<policy-arn>",
+    ),
+    row("iam", "DeletePolicy", IAM_FULL, "iam:DeletePolicy", "PolicyArn=<new-policy-arn>"),
     // Inline policies.
-    row("iam", "PutUserPolicy", ADMIN, "UserName=target&PolicyName=inline&PolicyDocument=<allow>"),
-    row("iam", "GetUserPolicy", READ, "UserName=target&PolicyName=inline"),
-    row("iam", "ListUserPolicies", READ, "UserName=target"),
-    row("iam", "DeleteUserPolicy", ADMIN, "UserName=target&PolicyName=inline"),
-    row("iam", "PutGroupPolicy", ADMIN, "GroupName=team&PolicyName=inline&PolicyDocument=<allow>"),
-    row("iam", "GetGroupPolicy", READ, "GroupName=team&PolicyName=inline"),
-    row("iam", "ListGroupPolicies", READ, "GroupName=team"),
-    row("iam", "DeleteGroupPolicy", ADMIN, "GroupName=team&PolicyName=inline"),
-    row("iam", "PutRolePolicy", ADMIN, "RoleName=builder&PolicyName=inline&PolicyDocument=<allow>"),
-    row("iam", "GetRolePolicy", READ, "RoleName=builder&PolicyName=inline"),
-    row("iam", "ListRolePolicies", READ, "RoleName=builder"),
-    row("iam", "DeleteRolePolicy", ADMIN, "RoleName=builder&PolicyName=inline"),
+    row(
+        "iam",
+        "PutUserPolicy",
+        IAM_FULL,
+        "iam:PutUserPolicy",
+        "UserName=target&PolicyName=inline&PolicyDocument=<allow>",
+    ),
+    row("iam", "GetUserPolicy", IAM_READ, "iam:GetUserPolicy", "UserName=target&PolicyName=inline"),
+    row("iam", "ListUserPolicies", IAM_READ, "iam:ListUserPolicies", "UserName=target"),
+    row(
+        "iam",
+        "DeleteUserPolicy",
+        IAM_FULL,
+        "iam:DeleteUserPolicy",
+        "UserName=target&PolicyName=inline",
+    ),
+    row(
+        "iam",
+        "PutGroupPolicy",
+        IAM_FULL,
+        "iam:PutGroupPolicy",
+        "GroupName=team&PolicyName=inline&PolicyDocument=<allow>",
+    ),
+    row(
+        "iam",
+        "GetGroupPolicy",
+        IAM_READ,
+        "iam:GetGroupPolicy",
+        "GroupName=team&PolicyName=inline",
+    ),
+    row("iam", "ListGroupPolicies", IAM_READ, "iam:ListGroupPolicies", "GroupName=team"),
+    row(
+        "iam",
+        "DeleteGroupPolicy",
+        IAM_FULL,
+        "iam:DeleteGroupPolicy",
+        "GroupName=team&PolicyName=inline",
+    ),
+    row(
+        "iam",
+        "PutRolePolicy",
+        IAM_FULL,
+        "iam:PutRolePolicy",
+        "RoleName=builder&PolicyName=inline&PolicyDocument=<allow>",
+    ),
+    row(
+        "iam",
+        "GetRolePolicy",
+        IAM_READ,
+        "iam:GetRolePolicy",
+        "RoleName=builder&PolicyName=inline",
+    ),
+    row("iam", "ListRolePolicies", IAM_READ, "iam:ListRolePolicies", "RoleName=builder"),
+    row(
+        "iam",
+        "DeleteRolePolicy",
+        IAM_FULL,
+        "iam:DeleteRolePolicy",
+        "RoleName=builder&PolicyName=inline",
+    ),
     // Roles.
-    row("iam", "CreateRole", ADMIN, "RoleName=role-new&AssumeRolePolicyDocument=<trust>"),
-    row("iam", "GetRole", READ, "RoleName=builder"),
-    row("iam", "ListRoles", READ, ""),
-    row("iam", "UpdateAssumeRolePolicy", ADMIN, "RoleName=builder&PolicyDocument=<trust>"),
-    row("iam", "TagRole", ADMIN, "RoleName=builder&Tags.member.1.Key=team&Tags.member.1.Value=a"),
-    row("iam", "ListRoleTags", READ, "RoleName=builder"),
-    row("iam", "UntagRole", ADMIN, "RoleName=builder&TagKeys.member.1=team"),
-    row("iam", "DeleteRole", ADMIN, "RoleName=role-new"),
+    row(
+        "iam",
+        "CreateRole",
+        IAM_FULL,
+        "iam:CreateRole",
+        "RoleName=role-new&AssumeRolePolicyDocument=<trust>",
+    ),
+    row("iam", "GetRole", IAM_READ, "iam:GetRole", "RoleName=builder"),
+    row("iam", "ListRoles", IAM_READ, "iam:ListRoles", ""),
+    row(
+        "iam",
+        "UpdateAssumeRolePolicy",
+        IAM_FULL,
+        "iam:UpdateAssumeRolePolicy",
+        "RoleName=builder&PolicyDocument=<trust>",
+    ),
+    row(
+        "iam",
+        "TagRole",
+        IAM_FULL,
+        "iam:TagRole",
+        "RoleName=builder&Tags.member.1.Key=team&Tags.member.1.Value=a",
+    ),
+    row("iam", "ListRoleTags", IAM_READ, "iam:ListRoleTags", "RoleName=builder"),
+    row("iam", "UntagRole", IAM_FULL, "iam:UntagRole", "RoleName=builder&TagKeys.member.1=team"),
+    row("iam", "DeleteRole", IAM_FULL, "iam:DeleteRole", "RoleName=role-new"),
     // What people ask to learn why they are refused.
-    row("iam", "GetAccountAuthorizationDetails", READ, ""),
+    row(
+        "iam",
+        "GetAccountAuthorizationDetails",
+        IAM_READ,
+        "iam:GetAccountAuthorizationDetails",
+        "",
+    ),
     row(
         "iam",
         "SimulatePrincipalPolicy",
-        READ,
+        IAM_READ,
+        "iam:SimulatePrincipalPolicy",
         "PolicySourceArn=arn:aws:iam::000000000000:user/target&ActionNames.member.1=codecommit:GetRepository",
     ),
     row(
         "iam",
         "SimulateCustomPolicy",
-        READ,
+        IAM_READ,
+        "iam:SimulateCustomPolicy",
         "PolicyInputList.member.1=<allow>&ActionNames.member.1=codecommit:GetRepository",
     ),
-    row("iam", "DeleteUser", ADMIN, "UserName=user-new"),
+    row("iam", "DeleteUser", IAM_FULL, "iam:DeleteUser", "UserName=user-new"),
 ];
 
 /// The rows whose allowed request is refused for another reason than permission, with the
@@ -745,6 +1251,22 @@ async fn user(
     (keys.access_key_id, keys.secret_access_key)
 }
 
+/// Sets the inline policy of the user `exact`: an allow of exactly `action` on everything, and
+/// with `denied`, a deny of exactly it too.
+async fn exactly(harness: &Harness, action: &str, denied: bool) {
+    let mut statements = vec![json!({ "Effect": "Allow", "Action": action, "Resource": "*" })];
+    if denied {
+        statements.push(json!({ "Effect": "Deny", "Action": action, "Resource": "*" }));
+    }
+    let document = json!({ "Version": "2012-10-17", "Statement": statements });
+    let put = iam::policies::PutUserPolicyRequest {
+        user_name: "exact".into(),
+        policy_name: "exact".into(),
+        policy_document: document.to_string(),
+    };
+    iam::policies::put_user_policy(&harness.state.identity, put).await.unwrap();
+}
+
 /// Whether `answer` is the protocol's refusal: JSON `AccessDeniedException` (400), Query
 /// `AccessDenied` (403).
 fn is_refusal(service: &str, answer: &Answer) -> bool {
@@ -793,7 +1315,7 @@ async fn every_operation_is_refused_without_permission_and_allowed_by_its_manage
         }
     }
 
-    let fixtures = fixtures(&harness).await;
+    let mut fixtures = fixtures(&harness).await;
     let nobody = user(&harness, "nobody", &[], None).await;
     let mut allowed = Vec::new();
     let mut denied = Vec::new();
@@ -805,6 +1327,16 @@ async fn every_operation_is_refused_without_permission_and_allowed_by_its_manage
         let name = format!("{policy}-denied");
         denied.push((policy, user(&harness, &name, &[policy], Some(DENY_ALL)).await));
     }
+    // What the users of IAM's policies for one's own SSH keys and git credentials act on.
+    let input = format!("UserName={SSH_KEYS}&SSHPublicKeyBody={SSH_KEY}");
+    let ssh = admin(&harness, "iam", "UploadSSHPublicKey", &input).await;
+    fixtures.set("own-ssh-id", xml_field(&ssh.text, "SSHPublicKeyId"));
+    let input = format!("UserName={OWN_CREDENTIALS}&ServiceName=codecommit.amazonaws.com");
+    let credential = admin(&harness, "iam", "CreateServiceSpecificCredential", &input).await;
+    fixtures.set("own-credential-id", xml_field(&credential.text, "ServiceSpecificCredentialId"));
+    // The user whose only policy names the row's action exactly (its inline policy is set
+    // for each row).
+    let exact = user(&harness, "exact", &[], None).await;
     let key_of = |keys: &[(&str, (String, String))], policy: &str| {
         keys.iter().find(|(name, _)| *name == policy).map(|(_, key)| key.clone()).unwrap()
     };
@@ -822,6 +1354,7 @@ async fn every_operation_is_refused_without_permission_and_allowed_by_its_manage
             }
             continue;
         }
+        exactly(&harness, row.action, true).await;
         let before = snapshot(&harness.state.store, &[]).await;
         let answer = send(&harness, &nobody, row.service, row.operation, &input).await;
         if !is_refusal(row.service, &answer) {
@@ -839,6 +1372,14 @@ async fn every_operation_is_refused_without_permission_and_allowed_by_its_manage
         } else if !answer.text.contains("with an explicit deny") {
             problems.push(format!("{what} with a deny, not AWS's message: {}", answer.text));
         }
+        // Allowed and denied exactly the row's action: the deny is what refuses it.
+        let answer = send(&harness, &exact, row.service, row.operation, &input).await;
+        if !is_refusal(row.service, &answer) || !answer.text.contains("with an explicit deny") {
+            problems.push(format!(
+                "{what} allowed and denied exactly {}: {} {}",
+                row.action, answer.status, answer.text
+            ));
+        }
         let after = snapshot(&harness.state.store, &[]).await;
         let changed = changes(&before, &after, &[]);
         if !changed.is_empty() {
@@ -852,6 +1393,21 @@ async fn every_operation_is_refused_without_permission_and_allowed_by_its_manage
             .map(|(_, code)| (*code).to_owned());
         if is_refusal(row.service, &answer) || error_code(&answer) != expected {
             problems.push(format!("{what} with {}: {} {}", row.policy, answer.status, answer.text));
+        }
+        // Allowed exactly the row's action, on everything: authorized. (The request has just
+        // succeeded once: a second one may fail for its own reasons, as a repeated create
+        // does, but never as refused; one that only reads succeeds again.)
+        exactly(&harness, row.action, false).await;
+        let answer = send(&harness, &exact, row.service, row.operation, &input).await;
+        let repeatable = cloudtrail::event::is_read_only(row.operation);
+        if is_refusal(row.service, &answer)
+            || (repeatable && error_code(&answer) != expected)
+            || answer.status >= 500
+        {
+            problems.push(format!(
+                "{what} allowed exactly {}: {} {}",
+                row.action, answer.status, answer.text
+            ));
         }
     }
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));

@@ -23,7 +23,8 @@ fn the_session_cookie_is_found_among_others() {
 
 #[test]
 fn a_form_token_must_be_the_sessions() {
-    let session = Session { user: "admin".to_owned(), csrf: "token".to_owned() };
+    let session =
+        Session { user: "admin".to_owned(), csrf: "token".to_owned(), source_ip: String::new() };
     assert!(session.accepts("token"));
     assert!(!session.accepts("toke"));
     assert!(!session.accepts(""));
