@@ -18,26 +18,80 @@ use flate2::write::DeflateEncoder;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// One recorded event as a chunk takes it: its JSON text and what the chunk's summary says
-/// of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
-    /// The event as JSON text, on one line (serde_json's compact form escapes line breaks).
-    pub text: String,
-    pub time_ms: i64,
-    /// The name a lookup by `Username` matches (`UserIdentity::lookup_name`).
-    pub user_name: Option<String>,
-    pub access_key_id: Option<String>,
+/// A chunk being gathered: its events' JSON texts, a line each, and its summary so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gathering {
+    lines: Vec<u8>,
+    count: usize,
+    first_time: i64,
+    last_time: i64,
+    user_names: Vec<String>,
+    access_key_ids: Vec<String>,
 }
 
-impl Recorded {
-    pub fn of(event: &crate::event::Event) -> Result<Recorded, serde_json::Error> {
-        Ok(Recorded {
-            text: serde_json::to_string(event)?,
-            time_ms: event.time_ms(),
-            user_name: event.user_identity.lookup_name().map(str::to_owned),
-            access_key_id: event.user_identity.access_key_id.clone(),
-        })
+impl Gathering {
+    /// Adds one event: its JSON text (on one line: serde_json's compact form escapes line
+    /// breaks), its time, the name a lookup by `Username` matches
+    /// (`UserIdentity::lookup_name`) and its access key id.
+    pub fn push(
+        &mut self,
+        text: &[u8],
+        time_ms: i64,
+        user_name: Option<&str>,
+        access_key_id: Option<&str>,
+    ) {
+        self.lines.extend_from_slice(text);
+        self.lines.push(b'\n');
+        if self.count == 0 {
+            (self.first_time, self.last_time) = (time_ms, time_ms);
+        }
+        self.first_time = self.first_time.min(time_ms);
+        self.last_time = self.last_time.max(time_ms);
+        self.count += 1;
+        for (name, names) in
+            [(user_name, &mut self.user_names), (access_key_id, &mut self.access_key_ids)]
+        {
+            if let Some(name) = name
+                && let Err(at) = names.binary_search_by(|it| it.as_str().cmp(name))
+            {
+                names.insert(at, name.to_owned());
+            }
+        }
+    }
+
+    /// Adds `event`.
+    pub fn push_event(&mut self, event: &crate::event::Event) -> Result<(), serde_json::Error> {
+        let text = serde_json::to_vec(event)?;
+        let identity = &event.user_identity;
+        let key = identity.access_key_id.as_deref();
+        self.push(&text, event.time_ms(), identity.lookup_name(), key);
+        Ok(())
+    }
+
+    /// How many events it holds.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The chunk of its events (deflated: a few milliseconds for a thousand events).
+    pub fn chunk(&self) -> Chunk {
+        let mut encoder =
+            DeflateEncoder::new(Vec::with_capacity(self.lines.len() / 8), Compression::fast());
+        // Writing to a Vec cannot fail.
+        let _ = encoder.write_all(&self.lines);
+        let deflated = encoder.finish().unwrap_or_default();
+        Chunk {
+            count: self.count,
+            first_time: self.first_time,
+            last_time: self.last_time,
+            user_names: self.user_names.clone(),
+            access_key_ids: self.access_key_ids.clone(),
+            events: awsapi::base64::encode(&deflated),
+        }
     }
 }
 
@@ -71,34 +125,6 @@ pub enum ChunkError {
 }
 
 impl Chunk {
-    /// The chunk of `events` (at least one), in their order.
-    pub fn of(events: &[Recorded]) -> Chunk {
-        let mut user_names: Vec<String> =
-            events.iter().filter_map(|it| it.user_name.clone()).collect();
-        user_names.sort_unstable();
-        user_names.dedup();
-        let mut access_key_ids: Vec<String> =
-            events.iter().filter_map(|it| it.access_key_id.clone()).collect();
-        access_key_ids.sort_unstable();
-        access_key_ids.dedup();
-        let size = events.iter().map(|it| it.text.len() + 1).sum::<usize>();
-        let mut encoder = DeflateEncoder::new(Vec::with_capacity(size / 8), Compression::fast());
-        for event in events {
-            // Writing to a Vec cannot fail.
-            let _ = encoder.write_all(event.text.as_bytes());
-            let _ = encoder.write_all(b"\n");
-        }
-        let deflated = encoder.finish().unwrap_or_default();
-        Chunk {
-            count: events.len(),
-            first_time: events.iter().map(|it| it.time_ms).min().unwrap_or(0),
-            last_time: events.iter().map(|it| it.time_ms).max().unwrap_or(0),
-            user_names,
-            access_key_ids,
-            events: awsapi::base64::encode(&deflated),
-        }
-    }
-
     pub fn from_body(body: Value) -> Result<Chunk, ChunkError> {
         Ok(serde_json::from_value(body)?)
     }

@@ -9,7 +9,7 @@ use awsapi::ApiError;
 use engine::kinds;
 use engine::store::{ListQuery, Store, Write};
 
-use crate::chunk::{Chunk, Recorded};
+use crate::chunk::{Chunk, Gathering};
 use crate::event::Event;
 
 /// CloudTrail's event history keeps 90 days.
@@ -98,26 +98,25 @@ pub async fn chunk_single_events(store: &Store) -> Result<usize, ApiError> {
         if page.documents.is_empty() {
             return Ok(moved);
         }
-        let mut events = Vec::with_capacity(page.documents.len());
+        let mut chunk = Gathering::default();
         let mut writes = Vec::with_capacity(page.documents.len() + 1);
         for document in page.documents {
-            let event = serde_json::from_value::<Event>(document.body.clone()).ok();
-            events.push(Recorded {
-                text: document.body.to_string(),
-                time_ms: event.as_ref().map_or(0, Event::time_ms),
-                user_name: event
-                    .as_ref()
-                    .and_then(|it| it.user_identity.lookup_name().map(str::to_owned)),
-                access_key_id: event.and_then(|it| it.user_identity.access_key_id),
-            });
+            let text = document.body.to_string();
+            let event = serde_json::from_value::<Event>(document.body).ok();
+            let identity = event.as_ref().map(|it| &it.user_identity);
+            chunk.push(
+                text.as_bytes(),
+                event.as_ref().map_or(0, Event::time_ms),
+                identity.and_then(|it| it.lookup_name()),
+                identity.and_then(|it| it.access_key_id.as_deref()),
+            );
             writes.push(Write::Delete {
                 kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
                 key: document.key,
             });
         }
-        moved += events.len();
-        let chunk = Chunk::of(&events).write().map_err(ApiError::internal)?;
-        writes.insert(0, chunk);
+        moved += chunk.len();
+        writes.insert(0, chunk.chunk().write().map_err(ApiError::internal)?);
         store.apply(writes).await?;
     }
 }

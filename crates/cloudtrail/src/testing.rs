@@ -4,7 +4,7 @@
 use engine::store::Store;
 use serde_json::json;
 
-use crate::chunk::{Chunk, Recorded};
+use crate::chunk::{Chunk, Gathering};
 use crate::event::{Event, Request, Resource, UserIdentity};
 
 pub(crate) const REGION: &str = "us-east-1";
@@ -38,8 +38,11 @@ pub(crate) fn call(time_ms: i64, name: &str, user: &str, project: &str) -> Event
 
 /// Writes `events` to the store as one chunk, in order.
 pub(crate) async fn store_events(store: &Store, events: &[Event]) {
-    let recorded: Vec<Recorded> = events.iter().map(|it| Recorded::of(it).unwrap()).collect();
-    store.apply(vec![Chunk::of(&recorded).write().unwrap()]).await.unwrap();
+    let mut chunk = Gathering::default();
+    for event in events {
+        chunk.push_event(event).unwrap();
+    }
+    store.apply(vec![chunk.chunk().write().unwrap()]).await.unwrap();
 }
 
 /// The events the store's chunks hold, in the order they were written, with each chunk's

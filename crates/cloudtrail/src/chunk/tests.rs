@@ -1,28 +1,28 @@
 //! Tests of chunks: events come back as they went in, in order, and the summary names each
 //! user and access key once.
 
-use crate::chunk::{Chunk, ChunkError, Recorded};
+use crate::chunk::{Chunk, ChunkError, Gathering};
 use crate::testing::call;
 
 #[test]
 fn a_chunk_gives_back_its_events_in_order_with_a_summary() {
-    let events: Vec<Recorded> = [(3000, "alice"), (1000, "bob"), (2000, "alice")]
-        .iter()
-        .map(|(time, user)| {
-            let mut event = call(*time, &format!("Op{time}"), user, "web");
-            // A line break in a value stays inside its line.
-            event.user_agent = "agent\nwith a line break".to_owned();
-            Recorded::of(&event).unwrap()
-        })
-        .collect();
-    let chunk = Chunk::of(&events);
+    let mut gathering = Gathering::default();
+    let mut texts = Vec::new();
+    for (time, user) in [(3000, "alice"), (1000, "bob"), (2000, "alice")] {
+        let mut event = call(time, &format!("Op{time}"), user, "web");
+        // A line break in a value stays inside its line.
+        event.user_agent = "agent\nwith a line break".to_owned();
+        gathering.push_event(&event).unwrap();
+        texts.push(serde_json::to_string(&event).unwrap());
+    }
+    assert_eq!(gathering.len(), 3);
+    let chunk = gathering.chunk();
     assert_eq!(chunk.count, 3);
     assert_eq!((chunk.first_time, chunk.last_time), (1000, 3000));
     assert_eq!(chunk.user_names, ["alice", "bob"]);
     assert_eq!(chunk.access_key_ids, ["AKIAEXAMPLE"]);
     assert!(chunk.may_have_user("bob") && !chunk.may_have_user("carol"));
     assert!(chunk.may_have_access_key("AKIAEXAMPLE") && !chunk.may_have_access_key("AKIAOTHER"));
-    let texts: Vec<String> = events.iter().map(|it| it.text.clone()).collect();
     assert_eq!(chunk.texts().unwrap(), texts);
     // Through the store's JSON body and back.
     let body = serde_json::to_value(&chunk).unwrap();
@@ -35,7 +35,9 @@ fn a_chunk_gives_back_its_events_in_order_with_a_summary() {
 
 #[test]
 fn a_broken_chunk_is_an_error_not_a_panic() {
-    let chunk = Chunk::of(&[Recorded::of(&call(1, "Op", "alice", "web")).unwrap()]);
+    let mut gathering = Gathering::default();
+    gathering.push_event(&call(1, "Op", "alice", "web")).unwrap();
+    let chunk = gathering.chunk();
     let not_base64 = Chunk { events: "***".to_owned(), ..chunk.clone() };
     assert!(matches!(not_base64.texts(), Err(ChunkError::Base64)));
     let not_deflate = Chunk { events: awsapi::base64::encode(b"plain"), ..chunk };
