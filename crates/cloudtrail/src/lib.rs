@@ -17,9 +17,9 @@
 //! (counted and logged; an event that changes something is never dropped). That is the trade
 //! for not slowing the API: one store transaction per request would cost every request a
 //! database write, where one transaction per batch costs little per request. A request never
-//! waits for the trail. Measured (bench/RESULTS.md, P8): at 9,000 BatchGetBuilds a second the
-//! flush does not keep up and read-only events are dropped; the trail costs P8 about a third
-//! of its throughput.
+//! waits for the trail. Measured (bench/RESULTS.md, P8): at 15,000-18,000 BatchGetBuilds a
+//! second the flush keeps up (one chunk of ~1,500 events per 100 ms, a store write of ~100 KB)
+//! and nothing is dropped; the trail costs P8 about a tenth of its throughput.
 //!
 //! **Boundary:** this crate depends on `engine` and `awsapi` only: it records every other
 //! service, so it depends on none of them (and never on the HTTP edge: the server hands it
