@@ -74,6 +74,17 @@ pub enum SignatureError {
          Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
     )]
     Mismatch,
+    /// A presigned URL past its `X-Amz-Expires`.
+    #[error("Request has expired")]
+    PresignExpired,
+    /// A presigned URL's query parameters are missing or malformed (S3's
+    /// `AuthorizationQueryParametersError`).
+    #[error("{0}")]
+    MalformedQuery(String),
+    /// An S3 request signed in its headers without `x-amz-content-sha256`, or with a value S3
+    /// does not take.
+    #[error("{0}")]
+    BadContentSha256(String),
 }
 
 impl SignatureError {
@@ -89,7 +100,30 @@ impl SignatureError {
             | SignatureError::WrongService(_)
             | SignatureError::WrongRegion { .. }
             | SignatureError::UnsignedPayload(_)
-            | SignatureError::Mismatch => "InvalidSignatureException",
+            | SignatureError::Mismatch
+            | SignatureError::PresignExpired
+            | SignatureError::MalformedQuery(_)
+            | SignatureError::BadContentSha256(_) => "InvalidSignatureException",
+        }
+    }
+
+    /// The code S3 answers with (its XML error's `Code`).
+    pub fn s3_code(&self) -> &'static str {
+        match self {
+            SignatureError::Missing | SignatureError::PresignExpired => "AccessDenied",
+            SignatureError::Incomplete(_)
+            | SignatureError::WrongService(_)
+            | SignatureError::WrongRegion { .. } => "AuthorizationHeaderMalformed",
+            SignatureError::UnknownKey => "InvalidAccessKeyId",
+            SignatureError::ExpiredToken => "ExpiredToken",
+            SignatureError::Expired { .. } | SignatureError::NotYetCurrent { .. } => {
+                "RequestTimeTooSkewed"
+            }
+            SignatureError::UnsignedPayload(_) | SignatureError::BadContentSha256(_) => {
+                "InvalidRequest"
+            }
+            SignatureError::Mismatch => "SignatureDoesNotMatch",
+            SignatureError::MalformedQuery(_) => "AuthorizationQueryParametersError",
         }
     }
 }
@@ -119,9 +153,63 @@ pub fn verify<S: AsRef<str>>(
                 .to_owned(),
         )
     })?;
+    check_time_and_scope(amz_date, now, None, &auth, service, region)?;
+    if !auth.signed_headers.contains(&"host") {
+        return Err(SignatureError::Incomplete(
+            "'Host' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
+        ));
+    }
+    let secret = secret(auth.access_key).ok_or(SignatureError::UnknownKey)?;
+
+    let canonical_headers = canonical_headers(request.headers, &auth.signed_headers)?;
+    let canonical_query = canonical_query(request.query, None);
+    let payload_hash = hex::encode(Sha256::digest(request.body));
+    if let Some(claimed) = header("x-amz-content-sha256").first() {
+        if claimed.starts_with("UNSIGNED-PAYLOAD") || claimed.starts_with("STREAMING-") {
+            return Err(SignatureError::UnsignedPayload((*claimed).to_owned()));
+        }
+        if !claimed.eq_ignore_ascii_case(&payload_hash) {
+            return Err(SignatureError::Mismatch);
+        }
+    }
+    // Services other than S3 encode the (already encoded) path once more.
+    let canonical_path = uri_encode(request.path, true);
+    let canonical = format!(
+        "{}\n{canonical_path}\n{canonical_query}\n{canonical_headers}\n{}\n{payload_hash}",
+        request.method,
+        auth.signed_headers.join(";")
+    );
+    let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let key = signing_key(secret.as_ref(), auth.date, auth.region, auth.service);
+    let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
+    if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
+        return Err(SignatureError::Mismatch);
+    }
+    Ok(Signer { access_key_id: auth.access_key.to_owned(), region: auth.region.to_owned() })
+}
+
+/// The request's time (`amz_date`) within [`MAX_SKEW_SECONDS`] of `now` (or, for a presigned
+/// URL, at most its `X-Amz-Expires` seconds before `now`), and its credential scope of that
+/// day, for `service` in `region`.
+fn check_time_and_scope(
+    amz_date: &str,
+    now: i64,
+    expires: Option<i64>,
+    auth: &Authorization<'_>,
+    service: &str,
+    region: &str,
+) -> Result<i64, SignatureError> {
     let request_time = parse_amz_date(amz_date)
         .ok_or_else(|| SignatureError::Incomplete(format!("Invalid X-Amz-Date '{amz_date}'")))?;
-    if now - request_time > MAX_SKEW_SECONDS {
+    if let Some(expires) = expires {
+        if now > request_time.saturating_add(expires) {
+            return Err(SignatureError::PresignExpired);
+        }
+    } else if now - request_time > MAX_SKEW_SECONDS {
         return Err(SignatureError::Expired {
             request: amz_date.to_owned(),
             earliest: format_amz_date(now - MAX_SKEW_SECONDS),
@@ -151,74 +239,50 @@ pub fn verify<S: AsRef<str>>(
             served: region.to_owned(),
         });
     }
-    if !auth.signed_headers.contains(&"host") {
-        return Err(SignatureError::Incomplete(
-            "'Host' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
-        ));
-    }
-    let secret = secret(auth.access_key).ok_or(SignatureError::UnknownKey)?;
+    Ok(request_time)
+}
 
-    // `name:value,value\n` per signed header, each value's runs of spaces made one.
-    let mut canonical_headers = String::with_capacity(256);
-    for name in &auth.signed_headers {
-        let mut values = request.headers.iter().filter(|(k, _)| k == name).map(|(_, v)| *v);
+/// `name:value,value\n` for each of `signed` (lower-cased names) from `headers`, each value's
+/// runs of spaces made one; a signed header that is missing is a mismatch.
+fn canonical_headers(headers: &[(&str, &str)], signed: &[&str]) -> Result<String, SignatureError> {
+    let mut canonical = String::with_capacity(256);
+    for name in signed {
+        let mut values = headers.iter().filter(|(k, _)| k == name).map(|(_, v)| *v);
         let Some(first) = values.next() else {
             return Err(SignatureError::Mismatch);
         };
-        canonical_headers.push_str(name);
-        canonical_headers.push(':');
+        canonical.push_str(name);
+        canonical.push(':');
         for (i, value) in std::iter::once(first).chain(values).enumerate() {
             if i > 0 {
-                canonical_headers.push(',');
+                canonical.push(',');
             }
             for (j, word) in value.split_whitespace().enumerate() {
                 if j > 0 {
-                    canonical_headers.push(' ');
+                    canonical.push(' ');
                 }
-                canonical_headers.push_str(word);
+                canonical.push_str(word);
             }
         }
-        canonical_headers.push('\n');
+        canonical.push('\n');
     }
-    let mut query: Vec<(String, String)> = request
-        .query
+    Ok(canonical)
+}
+
+/// The query's pairs decoded, encoded canonically and sorted, `k=v&…`, without the pair named
+/// `leave_out` (a presigned URL's own signature).
+fn canonical_query(query: &str, leave_out: Option<&str>) -> String {
+    let mut pairs: Vec<(String, String)> = query
         .split('&')
         .filter(|it| !it.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .filter(|(key, _)| leave_out.is_none_or(|name| percent_decode(key) != name))
+        .map(|(k, v)| {
             (uri_encode(&percent_decode(k), false), uri_encode(&percent_decode(v), false))
         })
         .collect();
-    query.sort();
-    let canonical_query =
-        query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-    let payload_hash = hex::encode(Sha256::digest(request.body));
-    if let Some(claimed) = header("x-amz-content-sha256").first() {
-        if claimed.starts_with("UNSIGNED-PAYLOAD") || claimed.starts_with("STREAMING-") {
-            return Err(SignatureError::UnsignedPayload((*claimed).to_owned()));
-        }
-        if !claimed.eq_ignore_ascii_case(&payload_hash) {
-            return Err(SignatureError::Mismatch);
-        }
-    }
-    // Services other than S3 encode the (already encoded) path once more.
-    let canonical_path = uri_encode(request.path, true);
-    let canonical = format!(
-        "{}\n{canonical_path}\n{canonical_query}\n{canonical_headers}\n{}\n{payload_hash}",
-        request.method,
-        auth.signed_headers.join(";")
-    );
-    let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
-    let key = signing_key(secret.as_ref(), auth.date, auth.region, auth.service);
-    let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
-    if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
-        return Err(SignatureError::Mismatch);
-    }
-    Ok(Signer { access_key_id: auth.access_key.to_owned(), region: auth.region.to_owned() })
+    pairs.sort();
+    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
 
 /// Signs a request the way the AWS SDKs do; the tests use it to make requests to verify.
@@ -391,6 +455,8 @@ pub fn scope_service<'a>(
     parts.truncate(4);
     parts.pop()
 }
+
+pub mod s3;
 
 #[cfg(test)]
 mod tests;
