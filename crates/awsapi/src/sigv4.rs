@@ -456,6 +456,7 @@ pub fn scope_service<'a>(
     parts.pop()
 }
 
+pub mod chunked;
 pub mod s3;
 
 #[cfg(test)]
