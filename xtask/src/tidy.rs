@@ -89,6 +89,21 @@ const DEPENDENCY_RULES: &[DependencyRule] = &[
     // CloudTrail records every other service's calls, so it must depend on none of them: the
     // server hands it events; it reaches only the engine (the store) and awsapi.
     DependencyRule {
+        krate: "s3",
+        never_reaches: &[
+            "axum",
+            "askama",
+            "server",
+            "agent",
+            "slipway",
+            "iam",
+            "codecommit",
+            "codebuild",
+            "cloudtrail",
+        ],
+        nor_any_of_ours: false,
+    },
+    DependencyRule {
         krate: "cloudtrail",
         never_reaches: &[
             "axum",

@@ -1,0 +1,16 @@
+//! S3: the S3 API over the blob store (issue 11), built here piece by piece. So far the rules
+//! every operation shares, pure and tested against S3's documented behaviour:
+//!
+//! - [`bucket`]: which bucket names S3 takes (`InvalidBucketName` otherwise).
+//! - [`object`]: object keys, ETags as S3 computes them (the MD5 of the body; for a multipart
+//!   upload the MD5 of its parts' MD5s with `-N`), the `Range` header, and the conditional
+//!   headers (`If-Match`, `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since`).
+//!
+//! SigV4 as S3 signs (signed headers, presigned URLs, aws-chunked bodies) is in
+//! `awsapi::sigv4::s3` and `awsapi::sigv4::chunked`; S3's XML errors in `awsapi::query`.
+//!
+//! **Boundary:** this crate depends on `awsapi` only, like every service crate never on the
+//! HTTP edge.
+
+pub mod bucket;
+pub mod object;
