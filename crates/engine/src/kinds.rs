@@ -91,6 +91,13 @@ pub const CLOUDTRAIL_CHUNK_COUNTER: &str = "cloudtrail-chunk";
 /// (`cloudtrail::retention::chunk_single_events`).
 pub const CLOUDTRAIL_EVENT: &str = "cloudtrail-event";
 
+// S3.
+/// An S3 bucket; the key is its name.
+pub const S3_BUCKET: &str = "s3-bucket";
+/// An S3 object's metadata (its bytes are in the blob store); the key is `<bucket>/<key>`, the
+/// parent its bucket.
+pub const S3_OBJECT: &str = "s3-object";
+
 // The server itself.
 /// A console session; the key is the SHA-256 of the cookie's token.
 pub const CONSOLE_SESSION: &str = "console-session";
