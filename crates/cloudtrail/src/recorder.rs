@@ -87,6 +87,9 @@ struct Batch {
     flush_wanted: bool,
 }
 
+/// The most of its capacity a thread's event buffer keeps between events.
+const KEPT_TEXT_CAPACITY: usize = 64 * 1024;
+
 thread_local! {
     /// A request thread's buffer for an event's JSON text, reused from event to event.
     static TEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -116,41 +119,50 @@ impl Recorder {
     /// Adds `event` to the batch without waiting; drops a read-only one (counted and logged)
     /// if the batch is full.
     pub fn record(&self, event: Event) {
-        let shared = self.shared();
         TEXT.with_borrow_mut(|text| {
             text.clear();
-            if let Err(err) = serde_json::to_writer(&mut *text, &event) {
-                shared.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(%err, "a CloudTrail event could not be written");
-                return;
-            }
-            let identity = &event.user_identity;
-            let (user, key) = (identity.lookup_name(), identity.access_key_id.as_deref());
-            let time_ms = event.time_ms();
-            let first = {
-                let mut batch = shared.batch.lock().unwrap_or_else(PoisonError::into_inner);
-                if event.read_only && batch.events >= shared.capacity {
-                    drop(batch);
-                    let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                    // Once per thousand drops, so that a flood of drops does not flood the log.
-                    if dropped % 1000 == 1 {
-                        tracing::warn!(dropped, "CloudTrail events dropped: the buffer is full");
-                    }
-                    return;
-                }
-                if batch.chunks.last().is_none_or(|it| it.len() >= MAX_BATCH) {
-                    batch.chunks.push(Gathering::default());
-                }
-                if let Some(chunk) = batch.chunks.last_mut() {
-                    chunk.push(text, time_ms, user, key);
-                }
-                batch.events += 1;
-                batch.events == 1
-            };
-            if first {
-                shared.first_event.notify_one();
+            self.add(&event, text);
+            // A large event (a PutFile's content, say) does not keep its buffer's memory.
+            if text.capacity() > KEPT_TEXT_CAPACITY {
+                *text = Vec::new();
             }
         });
+    }
+
+    /// [`Recorder::record`] with `text`, an empty buffer to write the event's JSON in.
+    fn add(&self, event: &Event, text: &mut Vec<u8>) {
+        let shared = self.shared();
+        if let Err(err) = serde_json::to_writer(&mut *text, event) {
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%err, "a CloudTrail event could not be written");
+            return;
+        }
+        let identity = &event.user_identity;
+        let (user, key) = (identity.lookup_name(), identity.access_key_id.as_deref());
+        let time_ms = event.time_ms();
+        let first = {
+            let mut batch = shared.batch.lock().unwrap_or_else(PoisonError::into_inner);
+            if event.read_only && batch.events >= shared.capacity {
+                drop(batch);
+                let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                // Once per thousand drops, so that a flood of drops does not flood the log.
+                if dropped % 1000 == 1 {
+                    tracing::warn!(dropped, "CloudTrail events dropped: the buffer is full");
+                }
+                return;
+            }
+            if batch.chunks.last().is_none_or(|it| it.len() >= MAX_BATCH) {
+                batch.chunks.push(Gathering::default());
+            }
+            if let Some(chunk) = batch.chunks.last_mut() {
+                chunk.push(text, time_ms, user, key);
+            }
+            batch.events += 1;
+            batch.events == 1
+        };
+        if first {
+            shared.first_event.notify_one();
+        }
     }
 
     /// How many events were dropped since the recorder was made.
