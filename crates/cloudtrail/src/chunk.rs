@@ -18,7 +18,41 @@ use flate2::write::DeflateEncoder;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// A chunk being gathered: its events' JSON texts, a line each, and its summary so far.
+/// What a chunk's summary, and the access keys' last use, take of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facts<'a> {
+    pub time_ms: i64,
+    /// The name a lookup by `Username` matches (`UserIdentity::lookup_name`).
+    pub user_name: Option<&'a str>,
+    pub access_key_id: Option<&'a str>,
+    pub event_source: &'a str,
+    pub region: &'a str,
+}
+
+impl<'a> Facts<'a> {
+    pub fn of(event: &'a crate::event::Event) -> Facts<'a> {
+        Facts {
+            time_ms: event.time_ms(),
+            user_name: event.user_identity.lookup_name(),
+            access_key_id: event.user_identity.access_key_id.as_deref(),
+            event_source: &event.event_source,
+            region: &event.aws_region,
+        }
+    }
+}
+
+/// The newest use of an access key among a chunk's events (GetAccessKeyLastUsed's answer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastUsed {
+    pub time_ms: i64,
+    /// `codebuild.amazonaws.com`, …
+    pub event_source: String,
+    pub region: String,
+}
+
+/// A chunk being gathered: its events' JSON texts, a line each, its summary so far, and the
+/// newest use of each access key among them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Gathering {
     lines: Vec<u8>,
@@ -27,34 +61,40 @@ pub struct Gathering {
     last_time: i64,
     user_names: Vec<String>,
     access_key_ids: Vec<String>,
+    /// Beside `access_key_ids`, index for index.
+    last_used: Vec<LastUsed>,
 }
 
 impl Gathering {
     /// Adds one event: its JSON text (on one line: serde_json's compact form escapes line
-    /// breaks), its time, the name a lookup by `Username` matches
-    /// (`UserIdentity::lookup_name`) and its access key id.
-    pub fn push(
-        &mut self,
-        text: &[u8],
-        time_ms: i64,
-        user_name: Option<&str>,
-        access_key_id: Option<&str>,
-    ) {
+    /// breaks) and its facts.
+    pub fn push(&mut self, text: &[u8], facts: Facts<'_>) {
         self.lines.extend_from_slice(text);
         self.lines.push(b'\n');
+        let time_ms = facts.time_ms;
         if self.count == 0 {
             (self.first_time, self.last_time) = (time_ms, time_ms);
         }
         self.first_time = self.first_time.min(time_ms);
         self.last_time = self.last_time.max(time_ms);
         self.count += 1;
-        for (name, names) in
-            [(user_name, &mut self.user_names), (access_key_id, &mut self.access_key_ids)]
+        if let Some(name) = facts.user_name
+            && let Err(at) = self.user_names.binary_search_by(|it| it.as_str().cmp(name))
         {
-            if let Some(name) = name
-                && let Err(at) = names.binary_search_by(|it| it.as_str().cmp(name))
-            {
-                names.insert(at, name.to_owned());
+            self.user_names.insert(at, name.to_owned());
+        }
+        let Some(key) = facts.access_key_id else { return };
+        let used = LastUsed {
+            time_ms,
+            event_source: facts.event_source.to_owned(),
+            region: facts.region.to_owned(),
+        };
+        match self.access_key_ids.binary_search_by(|it| it.as_str().cmp(key)) {
+            Ok(at) if self.last_used[at].time_ms <= time_ms => self.last_used[at] = used,
+            Ok(_) => {}
+            Err(at) => {
+                self.access_key_ids.insert(at, key.to_owned());
+                self.last_used.insert(at, used);
             }
         }
     }
@@ -62,10 +102,25 @@ impl Gathering {
     /// Adds `event`.
     pub fn push_event(&mut self, event: &crate::event::Event) -> Result<(), serde_json::Error> {
         let text = serde_json::to_vec(event)?;
-        let identity = &event.user_identity;
-        let key = identity.access_key_id.as_deref();
-        self.push(&text, event.time_ms(), identity.lookup_name(), key);
+        self.push(&text, Facts::of(event));
         Ok(())
+    }
+
+    /// The store writes of the chunk (deflated: a few milliseconds for a thousand events) and
+    /// of its access keys' last use, for one transaction.
+    pub fn writes(&self) -> Result<Vec<Write>, serde_json::Error> {
+        let mut writes = vec![self.chunk().write()?];
+        for (key, used) in self.access_key_ids.iter().zip(&self.last_used) {
+            writes.push(Write::Put(Document {
+                kind: kinds::ACCESS_KEY_LAST_USED.to_owned(),
+                key: key.clone(),
+                parent: None,
+                sort: used.time_ms,
+                version: 0,
+                body: serde_json::to_value(used)?,
+            }));
+        }
+        Ok(writes)
     }
 
     /// How many events it holds.

@@ -16,7 +16,7 @@ use engine::kinds;
 use engine::store::{ListQuery, Store, cursor_after};
 use serde::{Deserialize, Serialize};
 
-use crate::chunk::Chunk;
+use crate::chunk::{Chunk, LastUsed};
 use crate::event::Event;
 
 /// The most events one page holds, and the default.
@@ -289,6 +289,18 @@ pub async fn find(
             return Ok(Found { events, next: None });
         }
     }
+}
+
+/// The newest use the trail recorded of the access key `access_key_id`
+/// (GetAccessKeyLastUsed), written with the chunk that held it: none if the trail has none.
+pub async fn access_key_last_used(
+    store: &Store,
+    access_key_id: &str,
+) -> Result<Option<LastUsed>, ApiError> {
+    let Some(document) = store.get(kinds::ACCESS_KEY_LAST_USED, access_key_id).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_value(document.body).ok())
 }
 
 /// Whether `event` (of time `time`) is one `search` asks for.

@@ -137,9 +137,7 @@ impl Recorder {
             tracing::error!(%err, "a CloudTrail event could not be written");
             return;
         }
-        let identity = &event.user_identity;
-        let (user, key) = (identity.lookup_name(), identity.access_key_id.as_deref());
-        let time_ms = event.time_ms();
+        let facts = crate::chunk::Facts::of(event);
         let first = {
             let mut batch = shared.batch.lock().unwrap_or_else(PoisonError::into_inner);
             if event.read_only && batch.events >= shared.capacity {
@@ -155,7 +153,7 @@ impl Recorder {
                 batch.chunks.push(Gathering::default());
             }
             if let Some(chunk) = batch.chunks.last_mut() {
-                chunk.push(text, time_ms, user, key);
+                chunk.push(text, facts);
             }
             batch.events += 1;
             batch.events == 1
@@ -228,18 +226,16 @@ impl Flusher {
         }
     }
 
-    /// Writes one chunk in one transaction.
+    /// Writes one chunk, and its access keys' last use, in one transaction.
     async fn write(&self, gathered: Gathering) {
         if gathered.is_empty() {
             return;
         }
         let count = gathered.len();
         // Deflating a chunk takes a few milliseconds: not on a request's thread.
-        let written = match tokio::task::spawn_blocking(move || gathered.chunk()).await {
-            Ok(chunk) => match chunk.write() {
-                Ok(write) => self.store.apply(vec![write]).await.map_err(|err| err.to_string()),
-                Err(err) => Err(err.to_string()),
-            },
+        let written = match tokio::task::spawn_blocking(move || gathered.writes()).await {
+            Ok(Ok(writes)) => self.store.apply(writes).await.map_err(|err| err.to_string()),
+            Ok(Err(err)) => Err(err.to_string()),
             Err(err) => Err(err.to_string()),
         };
         if let Err(err) = written {

@@ -9,7 +9,7 @@ use awsapi::ApiError;
 use engine::kinds;
 use engine::store::{ListQuery, Store, Write};
 
-use crate::chunk::{Chunk, Gathering};
+use crate::chunk::{Chunk, Facts, Gathering};
 use crate::event::Event;
 
 /// CloudTrail's event history keeps 90 days.
@@ -102,21 +102,29 @@ pub async fn chunk_single_events(store: &Store) -> Result<usize, ApiError> {
         let mut writes = Vec::with_capacity(page.documents.len() + 1);
         for document in page.documents {
             let text = document.body.to_string();
-            let event = serde_json::from_value::<Event>(document.body).ok();
-            let identity = event.as_ref().map(|it| &it.user_identity);
-            chunk.push(
-                text.as_bytes(),
-                event.as_ref().map_or(0, Event::time_ms),
-                identity.and_then(|it| it.lookup_name()),
-                identity.and_then(|it| it.access_key_id.as_deref()),
-            );
+            match serde_json::from_value::<Event>(document.body) {
+                Ok(event) => chunk.push(text.as_bytes(), Facts::of(&event)),
+                // Kept as it is, found by no attribute but the time 0.
+                Err(_) => chunk.push(
+                    text.as_bytes(),
+                    Facts {
+                        time_ms: 0,
+                        user_name: None,
+                        access_key_id: None,
+                        event_source: "",
+                        region: "",
+                    },
+                ),
+            }
             writes.push(Write::Delete {
                 kind: kinds::CLOUDTRAIL_EVENT.to_owned(),
                 key: document.key,
             });
         }
         moved += chunk.len();
-        writes.insert(0, chunk.chunk().write().map_err(ApiError::internal)?);
+        let mut chunk_writes = chunk.writes().map_err(ApiError::internal)?;
+        chunk_writes.extend(writes);
+        let writes = chunk_writes;
         store.apply(writes).await?;
     }
 }

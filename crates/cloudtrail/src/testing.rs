@@ -42,7 +42,7 @@ pub(crate) async fn store_events(store: &Store, events: &[Event]) {
     for event in events {
         chunk.push_event(event).unwrap();
     }
-    store.apply(vec![chunk.chunk().write().unwrap()]).await.unwrap();
+    store.apply(chunk.writes().unwrap()).await.unwrap();
 }
 
 /// The events the store's chunks hold, in the order they were written, with each chunk's

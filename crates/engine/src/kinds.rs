@@ -86,6 +86,10 @@ pub const SECRET: &str = "secret";
 pub const CLOUDTRAIL_CHUNK: &str = "cloudtrail-chunk";
 /// The counter that numbers [`CLOUDTRAIL_CHUNK`]s.
 pub const CLOUDTRAIL_CHUNK_COUNTER: &str = "cloudtrail-chunk";
+/// The newest use of an access key the audit trail recorded (`cloudtrail::chunk::LastUsed`:
+/// time, service, region), written with the chunk that holds it; the key is the access key
+/// id. What GetAccessKeyLastUsed answers.
+pub const ACCESS_KEY_LAST_USED: &str = "access-key-last-used";
 /// One CloudTrail event a document each, as versions before chunks kept them (key: its
 /// number, parent: its user name); the server makes them chunks when it starts
 /// (`cloudtrail::retention::chunk_single_events`).

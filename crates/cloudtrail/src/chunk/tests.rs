@@ -1,7 +1,10 @@
 //! Tests of chunks: events come back as they went in, in order, and the summary names each
 //! user and access key once.
 
-use crate::chunk::{Chunk, ChunkError, Gathering};
+use engine::kinds;
+use engine::store::Write;
+
+use crate::chunk::{Chunk, ChunkError, Gathering, LastUsed};
 use crate::testing::call;
 
 #[test]
@@ -44,4 +47,29 @@ fn a_broken_chunk_is_an_error_not_a_panic() {
     assert!(matches!(not_deflate.texts(), Err(ChunkError::Inflate(_))));
     let body = serde_json::json!({ "count": "many" });
     assert!(matches!(Chunk::from_body(body), Err(ChunkError::Body(_))));
+}
+
+/// The chunk's writes: the chunk, then each access key's newest use among its events.
+#[test]
+fn a_chunk_writes_each_access_key_s_newest_use() {
+    let mut gathering = Gathering::default();
+    let mut late = call(3000, "StartBuild", "alice", "web");
+    late.event_source = "codecommit.amazonaws.com".to_owned();
+    gathering.push_event(&late).unwrap();
+    // An older event recorded after it does not take its place.
+    gathering.push_event(&call(1000, "StopBuild", "alice", "web")).unwrap();
+    let writes = gathering.writes().unwrap();
+    assert_eq!(writes.len(), 2);
+    let Write::Put(document) = &writes[1] else { panic!("{:?}", writes[1]) };
+    assert_eq!(
+        (document.kind.as_str(), document.key.as_str()),
+        (kinds::ACCESS_KEY_LAST_USED, "AKIAEXAMPLE")
+    );
+    let used: LastUsed = serde_json::from_value(document.body.clone()).unwrap();
+    let expected = LastUsed {
+        time_ms: 3000,
+        event_source: "codecommit.amazonaws.com".to_owned(),
+        region: "us-east-1".to_owned(),
+    };
+    assert_eq!(used, expected);
 }

@@ -67,6 +67,10 @@ async fn single_events_of_an_older_store_become_chunks_in_order() {
     let found = find(&store, &search, None, 2).await.unwrap();
     let names: Vec<&str> = found.events.iter().map(|it| it.event_name.as_str()).collect();
     assert_eq!(names, ["Op1499", "Op1497"]);
+    // The keys' last use came with them: the newest event's time (2,499 ms, kept to the
+    // second as eventTime writes it).
+    let used = crate::lookup::access_key_last_used(&store, "AKIAEXAMPLE").await.unwrap().unwrap();
+    assert_eq!(used.time_ms, 2000);
     // Again: nothing left to move.
     assert_eq!(chunk_single_events(&store).await.unwrap(), 0);
 }

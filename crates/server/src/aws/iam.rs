@@ -156,8 +156,9 @@ pub(crate) async fn call(
             let request: access_keys::GetAccessKeyLastUsedRequest = input(form)?;
             let key = request.access_key_id.clone();
             let mut result = access_keys::get_access_key_last_used(identity, request).await?;
-            if let Some(user) = &result.user_name {
-                result.access_key_last_used = last_used(state, user, &key).await?;
+            // Only a key that is a user's (GetAccessKeyLastUsed found it) has a last use.
+            if result.user_name.is_some() {
+                result.access_key_last_used = last_used(state, &key).await?;
             }
             answer.with(result)
         }
@@ -310,37 +311,28 @@ pub(crate) async fn call(
     }
 }
 
-/// When, where and with which service the access key `key` of `user` was last used: the
-/// newest event of the audit trail it signed (the trail records every use, so nothing is
-/// written on the request path for this); IAM's `N/A` when it has none.
+/// When, where and with which service the access key `key` was last used: what the
+/// audit trail wrote with the chunk of the key's newest event (the trail records every use,
+/// so nothing is written on the request path for this); IAM's `N/A` when it has none.
 async fn last_used(
     state: &AppState,
-    user: &str,
     key: &str,
 ) -> Result<access_keys::AccessKeyLastUsed, ApiError> {
-    let search = cloudtrail::lookup::Search {
-        attributes: vec![
-            ("Username".to_owned(), user.to_owned()),
-            ("AccessKeyId".to_owned(), key.to_owned()),
-        ],
-        start_ms: None,
-        end_ms: None,
-    };
-    // What the trail has written: an event still in this process's recorder counts from
-    // its next flush (AWS's own last-use information lags too).
-    let found = cloudtrail::lookup::find(&state.store, &search, None, 1).await?;
-    let Some(event) = found.events.first() else {
+    // What the trail has written: an event still in this process's recorder counts from its
+    // next flush (AWS's own last-use information lags too).
+    let Some(used) = cloudtrail::lookup::access_key_last_used(&state.store, key).await? else {
         return Ok(access_keys::AccessKeyLastUsed {
             last_used_date: None,
             service_name: "N/A".to_owned(),
             region: "N/A".to_owned(),
         });
     };
-    let service = event.event_source.strip_suffix(".amazonaws.com").unwrap_or(&event.event_source);
+    let source = &used.event_source;
+    let service = source.strip_suffix(".amazonaws.com").unwrap_or(source);
     Ok(access_keys::AccessKeyLastUsed {
-        last_used_date: Some(awsapi::query::Timestamp(event.time_ms())),
+        last_used_date: Some(awsapi::query::Timestamp(used.time_ms)),
         service_name: service.to_owned(),
-        region: event.aws_region.clone(),
+        region: used.region,
     })
 }
 
