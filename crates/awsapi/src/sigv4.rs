@@ -172,23 +172,15 @@ pub fn verify<S: AsRef<str>>(
             return Err(SignatureError::Mismatch);
         }
     }
-    // Services other than S3 encode the (already encoded) path once more.
-    let canonical_path = uri_encode(request.path, true);
-    let canonical = format!(
-        "{}\n{canonical_path}\n{canonical_query}\n{canonical_headers}\n{}\n{payload_hash}",
-        request.method,
-        auth.signed_headers.join(";")
-    );
-    let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
-    let key = signing_key(secret.as_ref(), auth.date, auth.region, auth.service);
-    let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
-    if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
-        return Err(SignatureError::Mismatch);
-    }
+    let canonical = Canonical {
+        method: request.method,
+        // Services other than S3 encode the (already encoded) path once more.
+        path: &uri_encode(request.path, true),
+        query: &canonical_query,
+        headers: &canonical_headers,
+        payload_hash: &payload_hash,
+    };
+    check_signature(&canonical, &auth, amz_date, secret.as_ref())?;
     Ok(Signer { access_key_id: auth.access_key.to_owned(), region: auth.region.to_owned() })
 }
 
@@ -240,6 +232,45 @@ fn check_time_and_scope(
         });
     }
     Ok(request_time)
+}
+
+/// A request's canonical form, but for its signed header names (SigV4's canonical request).
+struct Canonical<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    headers: &'a str,
+    payload_hash: &'a str,
+}
+
+/// Compares the request's signature with the one computed from its canonical form with
+/// `secret`; the signing key and the scope, for the chunks of an S3 streaming body.
+fn check_signature(
+    canonical: &Canonical<'_>,
+    auth: &Authorization<'_>,
+    amz_date: &str,
+    secret: &str,
+) -> Result<(Vec<u8>, String), SignatureError> {
+    let text = format!(
+        "{}\n{}\n{}\n{}\n{}\n{}",
+        canonical.method,
+        canonical.path,
+        canonical.query,
+        canonical.headers,
+        auth.signed_headers.join(";"),
+        canonical.payload_hash
+    );
+    let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(text.as_bytes()))
+    );
+    let key = signing_key(secret, auth.date, auth.region, auth.service);
+    let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
+    if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
+        return Err(SignatureError::Mismatch);
+    }
+    Ok((key, scope))
 }
 
 /// `name:value,value\n` for each of `signed` (lower-cased names) from `headers`, each value's

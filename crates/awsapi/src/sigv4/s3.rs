@@ -6,12 +6,9 @@
 //! Unlike the other services, S3 signs the path as it was sent (encoded once, not twice), and
 //! the body is not read here: the caller streams it and checks it against [`Payload`].
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-
 use super::{
-    Authorization, SignatureError, Signer, canonical_headers, canonical_query,
-    check_time_and_scope, hmac, parse_authorization, percent_decode, signing_key, uri_encode,
+    Authorization, Canonical, SignatureError, Signer, canonical_headers, canonical_query,
+    check_time_and_scope, parse_authorization, percent_decode, uri_encode,
 };
 
 /// The longest a presigned URL may be valid: seven days.
@@ -270,8 +267,8 @@ fn require_host(auth: &Authorization<'_>) -> Result<(), SignatureError> {
     ))
 }
 
-/// Compares the request's signature with the one computed from its canonical form; the
-/// signing key and the scope, for the chunks of a streaming body.
+/// [`super::check_signature`] of an S3 request: its path signed as the client encoded it,
+/// once.
 fn check_signature(
     request: &S3Request<'_>,
     auth: &Authorization<'_>,
@@ -281,24 +278,14 @@ fn check_signature(
     payload_hash: &str,
     secret: &str,
 ) -> Result<(Vec<u8>, String), SignatureError> {
-    // S3 signs the path as the client encoded it: once.
-    let canonical_path = uri_encode(&percent_decode(request.path), true);
-    let canonical = format!(
-        "{}\n{canonical_path}\n{canonical_query}\n{canonical_headers}\n{}\n{payload_hash}",
-        request.method,
-        auth.signed_headers.join(";")
-    );
-    let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
-    let key = signing_key(secret, auth.date, auth.region, auth.service);
-    let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
-    if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
-        return Err(SignatureError::Mismatch);
-    }
-    Ok((key, scope))
+    let canonical = Canonical {
+        method: request.method,
+        path: &uri_encode(&percent_decode(request.path), true),
+        query: canonical_query,
+        headers: canonical_headers,
+        payload_hash,
+    };
+    super::check_signature(&canonical, auth, amz_date, secret)
 }
 
 #[cfg(test)]
