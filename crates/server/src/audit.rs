@@ -121,12 +121,29 @@ fn session_identity(
         return identity;
     };
     let principal = session.principal.as_ref();
+    let mut identity =
+        assumed_role(account, Some(role_id.as_str()), role_arn, role_name, attributes);
+    identity.principal_id = principal.map(|it| it.user_id.clone());
+    identity.arn = principal.map(|it| it.arn.clone());
+    identity.access_key_id = Some(access_key_id.to_owned());
+    identity
+}
+
+/// An `AssumedRole` `userIdentity` whose session's issuer is the role (`role_id`, `role_arn`,
+/// `role_name`) with the session's `attributes`; the caller sets who and which key.
+fn assumed_role(
+    account: &str,
+    role_id: Option<&str>,
+    role_arn: &str,
+    role_name: &str,
+    attributes: serde_json::Value,
+) -> UserIdentity {
     UserIdentity {
         identity_type: "AssumedRole".to_owned(),
-        principal_id: principal.map(|it| it.user_id.clone()),
-        arn: principal.map(|it| it.arn.clone()),
+        principal_id: None,
+        arn: None,
         account_id: Some(account.to_owned()),
-        access_key_id: Some(access_key_id.to_owned()),
+        access_key_id: None,
         user_name: None,
         session_context: Some(json!({
             "sessionIssuer": {
@@ -169,24 +186,11 @@ async fn build_identity(state: &AppState, build_id: &str, setting: &str) -> User
         Some(role) => (Some(role.user_id), role.arn),
         None => (None, iam::service_roles::role_arn(setting, account)),
     };
-    UserIdentity {
-        identity_type: "AssumedRole".to_owned(),
-        principal_id: role_id.as_ref().map(|id| format!("{id}:{session_name}")),
-        arn: Some(format!("arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}")),
-        account_id: Some(account.clone()),
-        access_key_id: None,
-        user_name: None,
-        session_context: Some(json!({
-            "sessionIssuer": {
-                "type": "Role",
-                "principalId": role_id,
-                "arn": role_arn,
-                "accountId": account,
-                "userName": role_name,
-            },
-            "attributes": { "mfaAuthenticated": "false" },
-        })),
-    }
+    let attributes = json!({ "mfaAuthenticated": "false" });
+    let mut identity = assumed_role(account, role_id.as_deref(), &role_arn, role_name, attributes);
+    identity.principal_id = role_id.map(|id| format!("{id}:{session_name}"));
+    identity.arn = Some(format!("arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}"));
+    identity
 }
 
 /// The `Credential=<access key>/…` of a request's SigV4 `Authorization` header, for the
