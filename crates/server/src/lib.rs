@@ -758,21 +758,27 @@ pub fn generate_password() -> String {
     crate::crypto::random_string(20, b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
 }
 
-/// A server's state on a fresh temporary directory (SQLite, local blobs), for unit tests; the
-/// directory lives as long as the returned guard.
+/// The configuration of a unit test's server: its data in `dir`'s `data`, SQLite and local
+/// blobs, created on first open, the default audit retention.
 #[cfg(test)]
-pub(crate) async fn test_state(region: &str) -> (AppState, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        data_dir: dir.path().join("data"),
+pub(crate) fn test_config(dir: &std::path::Path, region: &str) -> ServerConfig {
+    ServerConfig {
+        data_dir: dir.join("data"),
         database_url: None,
         blob_url: None,
         region: region.to_owned(),
         master_key_file: None,
         create: true,
         audit_retention_days: cloudtrail::retention::DEFAULT_RETENTION_DAYS,
-    };
-    let server = Server::open(&config).await.unwrap();
+    }
+}
+
+/// A server's state on a fresh temporary directory (SQLite, local blobs), for unit tests; the
+/// directory lives as long as the returned guard.
+#[cfg(test)]
+pub(crate) async fn test_state(region: &str) -> (AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::open(&test_config(dir.path(), region)).await.unwrap();
     // The audit trail's events are written as a served server writes them.
     tokio::spawn(server.state.audit_flusher.clone().run());
     (server.state, dir)

@@ -61,15 +61,7 @@ async fn healthz_names_a_background_loop_that_is_down() {
 #[tokio::test]
 async fn the_users_of_an_older_installation_keep_what_they_could_do() {
     let dir = tempfile::tempdir().unwrap();
-    let config = super::ServerConfig {
-        data_dir: dir.path().join("data"),
-        database_url: None,
-        blob_url: None,
-        region: "us-east-1".to_owned(),
-        master_key_file: None,
-        create: true,
-        audit_retention_days: 90,
-    };
+    let config = super::test_config(dir.path(), "us-east-1");
     let server = super::Server::open(&config).await.unwrap();
     let store = server.state.store.clone();
     // As an older server left it: a user without policies, no marker.
@@ -100,29 +92,21 @@ async fn the_users_of_an_older_installation_keep_what_they_could_do() {
     assert!(iam::policies::EntityPolicies::from_body(&document.body).attached.is_empty());
 }
 
+/// How the branch protection test's requests arrive: from nowhere known, over plain HTTP.
+const ARRIVAL: crate::auth::facts::Arrival<'static> =
+    crate::auth::facts::Arrival { source_ip: "", secure_transport: false };
+
 /// Branch protection through the server's one authorization path: the rules written as the
 /// account-level policy refuse every operation that moves a protected branch (with the
 /// facts the server builds for each), for users with AdministratorAccess and for a build
 /// token acting for one, and an older installation's rules become that policy on its first
 /// start.
-/// How the branch protection test's requests arrive: from nowhere known, over plain HTTP.
-const ARRIVAL: crate::auth::facts::Arrival<'static> =
-    crate::auth::facts::Arrival { source_ip: "", secure_transport: false };
-
 #[tokio::test]
 async fn branch_protection_is_the_policy_every_user_and_build_token_is_under() {
     use crate::auth::{Principal, SignIn};
     use serde_json::json;
     let dir = tempfile::tempdir().unwrap();
-    let config = super::ServerConfig {
-        data_dir: dir.path().join("data"),
-        database_url: None,
-        blob_url: None,
-        region: "us-east-1".to_owned(),
-        master_key_file: None,
-        create: true,
-        audit_retention_days: 90,
-    };
+    let config = super::test_config(dir.path(), "us-east-1");
     let server = super::Server::open(&config).await.unwrap();
     let state = server.state.clone();
     let admin = crate::aws::Caller {

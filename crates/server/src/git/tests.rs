@@ -355,15 +355,7 @@ struct Harness {
 impl Harness {
     async fn start() -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let config = crate::ServerConfig {
-            data_dir: dir.path().join("data"),
-            database_url: None,
-            blob_url: None,
-            region: "eu-west-3".to_owned(),
-            master_key_file: None,
-            create: true,
-            audit_retention_days: 90,
-        };
+        let config = crate::test_config(dir.path(), "eu-west-3");
         let server = crate::Server::open(&config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
