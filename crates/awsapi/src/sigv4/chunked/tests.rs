@@ -96,3 +96,13 @@ fn trailers_unsigned_and_signed() {
     let forged = signed.replace("NhCmhg==", "AAAAAA==");
     assert_eq!(decode(mode, forged.as_bytes(), 5).unwrap_err(), ChunkedError::Signature);
 }
+
+/// A header line without end, or a size past 64 bits, is refused, never buffered or wrapped.
+#[test]
+fn an_endless_header_or_an_impossible_size_is_refused() {
+    let mode = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+    let endless = vec![b'f'; 5000];
+    assert!(matches!(decode(mode, &endless, 100), Err(ChunkedError::Malformed(_))));
+    let huge = b"ffffffffffffffffff\r\n";
+    assert!(matches!(decode(mode, huge, 100), Err(ChunkedError::Malformed(_))));
+}
