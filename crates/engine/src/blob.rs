@@ -29,15 +29,22 @@
 //! creates its directory; [`BlobStore::s3`] and [`BlobStore::from_url`] do no IO, so a wrong
 //! endpoint or missing bucket shows up at the first operation.
 //!
-//! **Atomicity.** [`BlobStore::put`] and [`BlobStore::put_file`] publish all-or-nothing:
-//! readers see the old object or the new one, never a prefix of either. Locally the bytes go
-//! to a temporary file under `<root>/.tmp/`, which is fsynced and renamed into place (and the
-//! directory fsynced), so a crash leaves at worst an orphaned temporary file that no listing
-//! shows. On S3 a single `PUT` or a completed multipart upload is atomic by itself; a failed
-//! multipart upload is aborted, but one whose future is dropped mid-way leaves its parts
-//! behind until the bucket's `AbortIncompleteMultipartUpload` lifecycle rule removes them.
-//! Dropping a local write's future does not stop the write (it runs on tokio's blocking
-//! pool), so a cancelled local `put` may still publish, whole.
+//! **Atomicity.** [`BlobStore::put`], [`BlobStore::put_file`], [`BlobStore::copy`] and
+//! [`BlobWriter::finish`] publish all-or-nothing: readers see the old object or the new one,
+//! never a prefix of either. Locally the bytes go to a temporary file under `<root>/.tmp/`,
+//! which is fsynced and renamed into place (and the directory fsynced), so a crash leaves at
+//! worst an orphaned temporary file that no listing shows. On S3 a single `PUT`, a
+//! `CopyObject` or a completed multipart upload is atomic by itself; a failed multipart
+//! upload is aborted, and one whose future is dropped mid-way is aborted in the background,
+//! best effort: if that fails (or no tokio runtime is left to send it), its parts stay until
+//! the bucket's `AbortIncompleteMultipartUpload` lifecycle rule removes them. Dropping a
+//! local write's future does not stop the write (it runs on tokio's blocking pool), so a
+//! cancelled local `put`, `copy` or `finish` may still publish, whole.
+//! A [`BlobWriter`] (from [`BlobStore::writer`]) streams an object of unknown size: nothing
+//! is visible until `finish`, and [`BlobWriter::abort`], a failed write or dropping the
+//! writer publishes nothing and removes the temporary file, or aborts the multipart upload.
+//! A [`BlobStream`] (from [`BlobStore::get_stream`]) reads one version of the object, in
+//! chunks of at most 256 KiB, only as fast as it is pulled.
 //! [`BlobStore::get_to_file`] writes its destination in place and removes it on failure.
 //!
 //! **Concurrency.** Every method may be called from many tasks, and from many processes
@@ -47,9 +54,13 @@
 //! prefix after it has listed them.
 //!
 //! **Errors.** [`BlobError::NotFound`] comes only from the reads of one object (`get`,
-//! `get_range`, `get_to_file`); [`BlobStore::head`] says `None` instead, and deleting what is
-//! not there succeeds. Local IO failures are [`BlobError::Io`] with the path involved; S3
-//! failures are [`BlobError::ObjectStore`], after `object_store`'s own retries.
+//! `get_range`, `get_stream`, `get_to_file`, and `copy` of a missing source), before any byte
+//! is read; [`BlobStore::head`] says `None` instead, and deleting what is not there succeeds.
+//! [`BlobError::InvalidRange`] comes from `get_range` and `get_stream` alike. Local IO
+//! failures are [`BlobError::Io`] with the path involved; S3 failures are
+//! [`BlobError::ObjectStore`], after `object_store`'s own retries, and may also end a
+//! `BlobStream` midway. A [`BlobWriter`] whose write failed answers every later call with
+//! [`BlobError::WriterFailed`].
 
 mod local;
 mod s3;
@@ -62,16 +73,24 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use self::local::Local;
-use self::s3::S3;
+use bytes::Bytes;
+use futures::Stream;
+use futures::stream::BoxStream;
+
+use self::local::{Local, LocalWriter};
+use self::s3::{S3, S3Writer};
 
 /// The longest key S3 accepts, applied to both backends so that they agree.
 const MAX_KEY_BYTES: usize = 1024;
 
 /// The first key segment reserved for the local backend's temporary files.
 const RESERVED_SEGMENT: &str = ".tmp";
+
+/// The largest chunk a [`BlobStream`] yields.
+const STREAM_CHUNK: usize = 256 * 1024;
 
 /// A place to keep large objects by key: a local directory or an S3 bucket.
 ///
@@ -150,8 +169,8 @@ pub enum BlobError {
         /// Which rule it breaks.
         reason: &'static str,
     },
-    /// [`BlobStore::get_range`] was asked for an empty or reversed range, or one that starts
-    /// at or past the end of the object.
+    /// [`BlobStore::get_range`] or [`BlobStore::get_stream`] was asked for an empty or
+    /// reversed range, or one that starts at or past the end of the object.
     #[error("invalid range {}..{} of blob `{key}`: {reason}", range.start, range.end)]
     InvalidRange {
         /// The key asked for.
@@ -178,6 +197,12 @@ pub enum BlobError {
     /// [`BlobStore::s3`] was given settings that cannot work.
     #[error("bad S3 settings: {0}")]
     BadSettings(String),
+    /// A [`BlobWriter`] was used again after one of its writes failed; it publishes nothing.
+    #[error("an earlier write of blob `{key}` failed, so it cannot be finished")]
+    WriterFailed {
+        /// The key being written.
+        key: String,
+    },
 }
 
 impl BlobStore {
@@ -270,6 +295,66 @@ impl BlobStore {
         }
     }
 
+    /// Starts writing a new object under `key`; nothing is visible until
+    /// [`BlobWriter::finish`], and [`BlobWriter::abort`] or dropping the writer leaves no
+    /// trace.
+    ///
+    /// The bytes go straight to where they will stay: a temporary file under `<root>/.tmp/`
+    /// locally, or on S3 the parts of a multipart upload (8 MiB each, at most 10 000, so an
+    /// object written this way stops at 80 GiB), sent as they fill, two at a time. An
+    /// object no larger than one part goes up in a single `PUT` at the finish.
+    pub async fn writer(&self, key: &str) -> Result<BlobWriter, BlobError> {
+        check_key(key)?;
+        let backend = match &self.backend {
+            Backend::Local(local) => WriterBackend::Local(local.writer(key).await?),
+            Backend::S3(s3) => WriterBackend::S3(s3.writer(key)?),
+        };
+        Ok(BlobWriter { key: key.to_owned(), backend, written: 0, failed: false })
+    }
+
+    /// The bytes `range` of the object under `key` (all of them when `None`), as a stream of
+    /// chunks of at most 256 KiB read as the consumer pulls them.
+    ///
+    /// The range follows [`BlobStore::get_range`]: reaching past the end is cut short at
+    /// the end, and an empty or reversed range, or one starting at or past the end, is
+    /// [`BlobError::InvalidRange`]. A missing object is [`BlobError::NotFound`], before the
+    /// stream starts. The stream reads one version of the object even if it is replaced
+    /// meanwhile (locally, by holding the file open; on S3, as one `GET`).
+    pub async fn get_stream(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<BlobStream, BlobError> {
+        check_key(key)?;
+        if let Some(range) = &range
+            && range.start >= range.end
+        {
+            return Err(BlobError::InvalidRange {
+                key: key.to_owned(),
+                range: range.clone(),
+                reason: "the range is empty or reversed",
+            });
+        }
+        match &self.backend {
+            Backend::Local(local) => local.get_stream(key, range).await,
+            Backend::S3(s3) => s3.get_stream(key, range).await,
+        }
+    }
+
+    /// Copies the object under `from` to `to`, replacing any object there atomically, and
+    /// returns its size. A missing `from` is [`BlobError::NotFound`].
+    ///
+    /// Locally the copy goes through a temporary file like [`BlobStore::put_file`]; on S3
+    /// it is one server-side `CopyObject`, which S3 limits to objects of 5 GiB.
+    pub async fn copy(&self, from: &str, to: &str) -> Result<u64, BlobError> {
+        check_key(from)?;
+        check_key(to)?;
+        match &self.backend {
+            Backend::Local(local) => local.copy(from, to).await,
+            Backend::S3(s3) => s3.copy(from, to).await,
+        }
+    }
+
     /// The size and modification time of the object under `key`, or `None` if there is none.
     pub async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError> {
         check_key(key)?;
@@ -332,6 +417,147 @@ impl fmt::Debug for BlobStore {
                 .finish(),
         }
     }
+}
+
+/// An object being written, from [`BlobStore::writer`].
+///
+/// Nothing is visible under the key until [`BlobWriter::finish`] publishes the whole object.
+/// [`BlobWriter::abort`] or dropping the writer publishes nothing and removes what was
+/// written (dropping removes the local temporary file at once, and aborts an S3 multipart
+/// upload in the background when a tokio runtime is there to run it). After a failed write
+/// the writer only refuses: later writes and `finish` are [`BlobError::WriterFailed`], and
+/// `finish` then tidies up as `abort` would.
+pub struct BlobWriter {
+    key: String,
+    backend: WriterBackend,
+    written: u64,
+    failed: bool,
+}
+
+enum WriterBackend {
+    Local(LocalWriter),
+    S3(S3Writer),
+}
+
+impl BlobWriter {
+    /// Appends `bytes` to the object. About two megabytes (locally) or three 8 MiB parts
+    /// (S3) may be held in memory before it waits for the medium to take them.
+    pub async fn write(&mut self, bytes: Bytes) -> Result<(), BlobError> {
+        if self.failed {
+            return Err(BlobError::WriterFailed { key: self.key.clone() });
+        }
+        let len = bytes.len() as u64;
+        let written = match &mut self.backend {
+            WriterBackend::Local(local) => local.write(bytes).await,
+            WriterBackend::S3(s3) => s3.write(bytes).await,
+        };
+        match written {
+            Ok(()) => {
+                self.written += len;
+                Ok(())
+            }
+            Err(error) => {
+                self.failed = true;
+                Err(error)
+            }
+        }
+    }
+
+    /// How many bytes were written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Publishes the object atomically, replacing any object under its key, and returns its
+    /// size. On failure nothing is published and what was written is removed.
+    ///
+    /// Locally the file is fsynced, renamed into place and its directory fsynced; on S3 the
+    /// multipart upload is completed (or the object sent in one `PUT`).
+    pub async fn finish(self) -> Result<u64, BlobError> {
+        if self.failed {
+            let key = self.key.clone();
+            // The failed write's error was the one that mattered; this is only tidying up.
+            let _ = self.abort().await;
+            return Err(BlobError::WriterFailed { key });
+        }
+        let written = self.written;
+        match self.backend {
+            WriterBackend::Local(local) => local.finish().await?,
+            WriterBackend::S3(s3) => s3.finish().await?,
+        }
+        Ok(written)
+    }
+
+    /// Abandons the object: nothing is published, and the temporary file or multipart upload
+    /// is removed.
+    pub async fn abort(self) -> Result<(), BlobError> {
+        match self.backend {
+            WriterBackend::Local(local) => local.abort().await,
+            WriterBackend::S3(s3) => s3.abort().await,
+        }
+    }
+}
+
+impl fmt::Debug for BlobWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobWriter")
+            .field("key", &self.key)
+            .field("written", &self.written)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An object's bytes, from [`BlobStore::get_stream`]: a stream of chunks of at most 256 KiB,
+/// each read when the consumer asks for it.
+pub struct BlobStream {
+    chunks: BoxStream<'static, Result<Bytes, BlobError>>,
+    len: u64,
+    object_size: u64,
+}
+
+impl BlobStream {
+    /// How many bytes the stream yields in all: the range's length, cut at the object's end.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the stream yields no bytes at all (an empty object read whole).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The size of the whole object.
+    pub fn object_size(&self) -> u64 {
+        self.object_size
+    }
+}
+
+impl Stream for BlobStream {
+    type Item = Result<Bytes, BlobError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.chunks.as_mut().poll_next(cx)
+    }
+}
+
+impl fmt::Debug for BlobStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobStream")
+            .field("len", &self.len)
+            .field("object_size", &self.object_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits `chunk` into pieces of at most [`STREAM_CHUNK`] bytes, without copying.
+fn split_chunk(mut chunk: Bytes) -> impl Iterator<Item = Bytes> {
+    std::iter::from_fn(move || {
+        if chunk.is_empty() {
+            return None;
+        }
+        Some(chunk.split_to(chunk.len().min(STREAM_CHUNK)))
+    })
 }
 
 /// Checks `key` against the key rules of the module documentation.

@@ -101,6 +101,11 @@ pub const S3_BUCKET: &str = "s3-bucket";
 /// An S3 object's metadata (its bytes are in the blob store); the key is `<bucket>/<key>`, the
 /// parent its bucket.
 pub const S3_OBJECT: &str = "s3-object";
+/// An S3 multipart upload in progress; the key is its upload id, the parent its bucket.
+pub const S3_UPLOAD: &str = "s3-upload";
+/// A part of an S3 multipart upload (its bytes are in the blob store); the key is
+/// `<upload id>/<part number, 5 digits>`, the parent the upload id, the sort the part number.
+pub const S3_PART: &str = "s3-part";
 
 // The server itself.
 /// A console session; the key is the SHA-256 of the cookie's token.

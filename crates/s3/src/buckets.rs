@@ -5,7 +5,7 @@
 //! `BucketAlreadyOwnedByYou` elsewhere.
 
 use awsapi::ApiError;
-use engine::kinds::{S3_BUCKET, S3_OBJECT};
+use engine::kinds::{S3_BUCKET, S3_OBJECT, S3_PART, S3_UPLOAD};
 use engine::store::{Document, ListQuery, StoreError, Write};
 use serde_json::json;
 
@@ -97,7 +97,8 @@ pub async fn get_bucket_location(ctx: &Context, name: &str) -> Result<Option<Str
     Ok((region != US_EAST_1).then_some(region))
 }
 
-/// DeleteBucket: refused while it holds an object (`BucketNotEmpty`).
+/// DeleteBucket: refused while it holds an object (`BucketNotEmpty`); its multipart uploads in
+/// progress are aborted with it.
 pub async fn delete_bucket(ctx: &Context, name: &str) -> Result<(), ApiError> {
     let document = existing(ctx, name).await?;
     let query = ListQuery {
@@ -115,13 +116,26 @@ pub async fn delete_bucket(ctx: &Context, name: &str) -> Result<(), ApiError> {
     }
     // Version-checked, so that an object written into the bucket since (its write updates the
     // bucket's document in its own transaction) keeps the bucket.
+    // Uploads in progress go with the bucket, their parts' blobs after the commit.
+    let uploads = ctx.store.list_all(S3_UPLOAD, Some(name)).await?;
+    let mut blobs = Vec::new();
     let expected_version = document.version;
-    let writes = vec![
+    let mut writes = vec![
         Write::Update { document, expected_version },
         Write::Delete { kind: S3_BUCKET.to_owned(), key: name.to_owned() },
+        Write::DeleteChildren { kind: S3_UPLOAD.to_owned(), parent: name.to_owned() },
     ];
+    for upload in &uploads {
+        for part in ctx.store.list_all(S3_PART, Some(&upload.key)).await? {
+            blobs.extend(part.body["blob"].as_str().map(str::to_owned));
+        }
+        writes.push(Write::DeleteChildren { kind: S3_PART.to_owned(), parent: upload.key.clone() });
+    }
     match ctx.store.apply(writes).await {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            crate::objects::delete_blobs(&ctx.blobs, &blobs).await;
+            Ok(())
+        }
         Err(StoreError::NotFound { .. } | StoreError::Conflict { .. }) => Err(no_such_bucket(name)),
         Err(err) => Err(err.into()),
     }

@@ -14,16 +14,24 @@
 //! **Boundary:** this crate depends on `awsapi` and `engine` only; like every service crate,
 //! never on the HTTP edge.
 
+use engine::blob::BlobStore;
 use engine::store::Store;
 
 pub mod bucket;
 pub mod buckets;
+pub mod checksum;
+pub mod multipart;
 pub mod object;
+pub mod objects;
+pub mod request;
+pub mod xml;
 
 /// What the S3 operations work with.
 #[derive(Clone)]
 pub struct Context {
     pub store: Store,
+    /// Where objects' bytes are kept, under `s3/<bucket>/`.
+    pub blobs: BlobStore,
     /// The region this server serves (S3's location constraint is checked against it).
     pub region: String,
 }

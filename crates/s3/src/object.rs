@@ -140,6 +140,18 @@ fn matches_any(tags: &str, etag: &str) -> bool {
     tags.split(',').any(|tag| tag.trim() == "*" || bare(tag) == etag)
 }
 
+/// `ms` since the epoch as an HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`), as S3 writes
+/// `Last-Modified`.
+pub fn http_date(ms: i64) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .format(&format)
+        .unwrap_or_default()
+}
+
 /// An HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`) as seconds since the epoch.
 pub fn parse_http_date(text: &str) -> Option<i64> {
     OffsetDateTime::parse(text.trim(), &Rfc2822).ok().map(OffsetDateTime::unix_timestamp)

@@ -222,6 +222,75 @@ async fn sigv4_user(
     Ok(Principal::User { name: user, user_id, via })
 }
 
+/// An S3 request's principal (`aws::s3`, the S3 API), and what its signature says of the
+/// body, which the caller streams and checks: signed in the `Authorization` header or
+/// presigned in the query, by an access key or by a session's temporary key (its token in
+/// `X-Amz-Security-Token`, a header or the presigned URL's parameter).
+pub(crate) async fn s3_user(
+    state: &AppState,
+    request: &RequestParts<'_>,
+) -> Result<(Principal, sigv4::s3::S3Signed), AuthError> {
+    let pairs: Vec<(&str, &str)> = request
+        .headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let s3_request = sigv4::s3::S3Request {
+        method: request.method,
+        path: request.path,
+        query: request.query,
+        headers: &pairs,
+    };
+    let now_ms = engine::clock::now_ms();
+    let key_id =
+        sigv4_key_id(&pairs).map(str::to_owned).or_else(|| presigned_key_id(request.query));
+    let Some(key_id) = key_id else {
+        // No key to look up: the verifier says what is missing or malformed.
+        let refused =
+            sigv4::s3::verify(&s3_request, &state.region, now_ms / 1000, |_| None::<String>)
+                .err()
+                .unwrap_or(SignatureError::UnknownKey);
+        return Err(AuthError::Signature(refused));
+    };
+    if key_id.starts_with(SESSION_KEY_PREFIX) {
+        let session = state.identity.session(&key_id, now_ms).await.map_err(internal)?;
+        let secret = session.as_ref().map(|session| session.secret.clone());
+        let signed = sigv4::s3::verify(&s3_request, &state.region, now_ms / 1000, |_| secret)
+            .map_err(AuthError::Signature)?;
+        let token = signed.security_token.as_deref();
+        let Some(session) =
+            session.filter(|session| token.is_some_and(|token| session.token_matches(token)))
+        else {
+            return Err(AuthError::Signature(SignatureError::UnknownKey));
+        };
+        if session.expired(now_ms) {
+            return Err(AuthError::Signature(SignatureError::ExpiredToken));
+        }
+        let principal = Principal::User {
+            name: session_name(&session),
+            user_id: session_user_id(&session),
+            via: SignIn::Session { access_key_id: signed.signer.access_key_id.clone(), session },
+        };
+        return Ok((principal, signed));
+    }
+    let found = state.identity.secret(&key_id, now_ms).await.map_err(internal)?;
+    let user = found.as_ref().map(|key| key.user.to_string()).unwrap_or_default();
+    let user_id = found.as_ref().map(|key| key.user_id.clone()).unwrap_or_else(|| "".into());
+    let signed = sigv4::s3::verify(&s3_request, &state.region, now_ms / 1000, |_| {
+        found.map(|key| key.secret)
+    })
+    .map_err(AuthError::Signature)?;
+    let via = SignIn::SigV4 { access_key_id: signed.signer.access_key_id.clone() };
+    Ok((Principal::User { name: user, user_id, via }, signed))
+}
+
+/// The access key id a presigned URL's `X-Amz-Credential` names.
+fn presigned_key_id(query: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == "X-Amz-Credential")
+        .and_then(|(_, value)| value.split('/').next().map(str::to_owned))
+}
+
 /// How STS's temporary access key ids begin.
 const SESSION_KEY_PREFIX: &str = "ASIA";
 

@@ -269,8 +269,8 @@ pub(crate) mod codebuild;
 pub(crate) mod codecommit;
 mod iam;
 mod query;
+pub(crate) mod s3;
 mod sts;
-pub(crate) use query::s3_not_available;
 
 #[cfg(test)]
 mod tests;

@@ -160,6 +160,15 @@ impl AppState {
         &self.codebuild_context
     }
 
+    /// What the S3 API's functions work over: the store, the blob store and the region.
+    pub(crate) fn s3(&self) -> s3::Context {
+        s3::Context {
+            store: self.store.clone(),
+            blobs: self.blobs.clone(),
+            region: self.region.clone(),
+        }
+    }
+
     /// What CodeCommit's functions work over, from this state.
     pub(crate) fn codecommit(&self) -> &codecommit::Context {
         &self.codecommit_context
@@ -596,8 +605,8 @@ fn app(state: AppState) -> Router {
             console::routes()
                 .layer(axum::middleware::from_fn_with_state(state.clone(), audit::console_actions)),
         )
-        .with_state(state);
-    edge_layers(router)
+        .with_state(state.clone());
+    edge_layers(router.layer(axum::middleware::from_fn_with_state(state, aws::s3::edge)))
 }
 
 /// The router as a service that gives each request its peer's address (the sign-in throttle
@@ -609,11 +618,9 @@ fn make_service(
 }
 
 /// What every request passes through first: a handler panic answers 500 (see
-/// [`handler_panicked`]), and S3 requests get S3's error.
+/// [`handler_panicked`]).
 fn edge_layers(router: Router) -> Router {
-    router
-        .layer(axum::middleware::from_fn(aws::s3_not_available))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(handler_panicked))
+    router.layer(tower_http::catch_panic::CatchPanicLayer::custom(handler_panicked))
 }
 
 /// A panic's message, for the log.

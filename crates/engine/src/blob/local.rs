@@ -1,22 +1,28 @@
 //! The local backend: one file per object under a root directory.
 //!
-//! Every operation is a short sequence of blocking `std::fs` calls run on tokio's blocking
-//! pool, rather than `tokio::fs`, which would hop to that pool once per call and per buffer.
-//! `std::io::copy` between files also lets Linux copy in the kernel (`copy_file_range`).
+//! Every one-shot operation is a short sequence of blocking `std::fs` calls run on tokio's
+//! blocking pool, rather than `tokio::fs`, which would hop to that pool once per call and per
+//! buffer. `std::io::copy` between files also lets Linux copy in the kernel
+//! (`copy_file_range`). The streaming ones live as long as their caller feeds or drains
+//! them: a [`LocalWriter`] hops to the pool once per megabyte gathered, and
+//! [`Local::get_stream`] reads through a `tokio::fs::File`, one hop per 256 KiB chunk.
 //! Keys reach this module already checked, so joining their segments onto the root cannot
 //! leave it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use tokio::io::AsyncReadExt;
+use tokio::task::JoinHandle;
 
-use super::{BlobError, BlobMeta, RESERVED_SEGMENT, check_key};
+use super::{BlobError, BlobMeta, BlobStream, RESERVED_SEGMENT, STREAM_CHUNK, check_key};
 
 /// How often publishing retries when a concurrent delete pruned the directory it had just
 /// created (see [`publish`]).
@@ -25,6 +31,13 @@ const PUBLISH_ATTEMPTS: usize = 4;
 /// How many names a temporary file tries before giving up; a clash needs a stale file from
 /// an earlier process with the same pid, so the second name practically always works.
 const TEMP_NAME_ATTEMPTS: usize = 16;
+
+/// How much a [`LocalWriter`] gathers before writing it: network bodies arrive in small
+/// pieces, and each write of the file is a blocking-pool round trip.
+const WRITE_BATCH: usize = 1024 * 1024;
+
+/// Writes smaller than this are copied together rather than written piece by piece.
+const COPY_BELOW: usize = 64 * 1024;
 
 /// Distinguishes the temporary files of one process; the pid distinguishes processes.
 static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
@@ -66,18 +79,85 @@ impl Local {
         let source = source.to_owned();
         self.blocking(move |inner| {
             let mut from = File::open(&source).map_err(io_at(&source))?;
-            inner.write_atomically(&key, |file, path| {
-                // io::copy does not say which side failed: a full disk is the temporary
-                // file's doing, anything else most likely the caller's source file's.
-                io::copy(&mut from, file).map_err(|error| BlobError::Io {
-                    path: if error.kind() == ErrorKind::StorageFull {
-                        path.to_owned()
-                    } else {
-                        source.clone()
-                    },
-                    source: error,
-                })
+            inner.write_atomically(&key, |file, temp| copy_file(&mut from, &source, file, temp))
+        })
+        .await
+    }
+
+    pub(super) async fn writer(&self, key: &str) -> Result<LocalWriter, BlobError> {
+        let (file, temp) = self.blocking(Inner::create_temp).await?;
+        Ok(LocalWriter {
+            local: self.clone(),
+            key: key.to_owned(),
+            temp: Some(temp),
+            file: Some(file),
+            in_flight: None,
+            batch: Vec::new(),
+            batch_len: 0,
+            small: BytesMut::new(),
+        })
+    }
+
+    pub(super) async fn get_stream(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<BlobStream, BlobError> {
+        let key = key.to_owned();
+        let (file, path, object_size, range) = self
+            .blocking(move |inner| {
+                // The open handle pins one version of the object, as in get_range.
+                let (mut file, path) = inner.open_object(&key)?;
+                let size = file.metadata().map_err(io_at(&path))?.len();
+                let start = match &range {
+                    Some(range) if range.start >= size => {
+                        return Err(BlobError::InvalidRange {
+                            key,
+                            range: range.clone(),
+                            reason: "the range starts at or past the end of the object",
+                        });
+                    }
+                    Some(range) => range.start,
+                    None => 0,
+                };
+                if start > 0 {
+                    file.seek(SeekFrom::Start(start)).map_err(io_at(&path))?;
+                }
+                let end = range.map_or(size, |range| range.end.min(size));
+                Ok((file, path, size, start..end))
             })
+            .await?;
+        let len = range.end - range.start;
+        let file = tokio::fs::File::from_std(file);
+        let chunks =
+            futures::stream::try_unfold((file, path, len), |(mut file, path, left)| async move {
+                if left == 0 {
+                    return Ok(None);
+                }
+                // Bounded by `left`, so each chunk is at most STREAM_CHUNK.
+                let want = left.min(STREAM_CHUNK as u64);
+                let mut chunk = BytesMut::with_capacity(want as usize);
+                let read =
+                    (&mut file).take(want).read_buf(&mut chunk).await.map_err(io_at(&path))?;
+                if read == 0 {
+                    // Objects are replaced by renames, never truncated, so only a foreign
+                    // writer can cut a file short under an open handle.
+                    return Err(BlobError::Io {
+                        path,
+                        source: io::Error::new(ErrorKind::UnexpectedEof, "the file ended early"),
+                    });
+                }
+                Ok(Some((chunk.freeze(), (file, path, left - read as u64))))
+            });
+        Ok(BlobStream { chunks: chunks.boxed(), len, object_size })
+    }
+
+    pub(super) async fn copy(&self, from: &str, to: &str) -> Result<u64, BlobError> {
+        let from = from.to_owned();
+        let to = to.to_owned();
+        self.blocking(move |inner| {
+            let (mut source, path) = inner.open_object(&from)?;
+            inner.write_atomically(&to, |file, temp| copy_file(&mut source, &path, file, temp))
         })
         .await
     }
@@ -356,6 +436,159 @@ impl Inner {
             dir = current.parent();
         }
     }
+}
+
+/// An object being written locally: a temporary file, renamed into place by `finish`.
+///
+/// Writes gather into a batch of about [`WRITE_BATCH`] bytes, which a blocking-pool task
+/// writes with `writev` while the next batch gathers, so the bytes are copied only by the
+/// kernel (small writes excepted, which are copied together first).
+pub(super) struct LocalWriter {
+    local: Local,
+    key: String,
+    /// The temporary file while it is this writer's to remove; `None` once published or
+    /// removed.
+    temp: Option<PathBuf>,
+    /// The file, while no batch is being written to it.
+    file: Option<File>,
+    /// The batch being written, whose task hands the file back.
+    in_flight: Option<JoinHandle<(File, io::Result<()>)>>,
+    /// The next batch, [`LocalWriter::small`] not included.
+    batch: Vec<Bytes>,
+    batch_len: usize,
+    /// Small writes since the last large one, copied together.
+    small: BytesMut,
+}
+
+impl LocalWriter {
+    pub(super) async fn write(&mut self, bytes: Bytes) -> Result<(), BlobError> {
+        self.batch_len += bytes.len();
+        if bytes.len() < COPY_BELOW {
+            self.small.extend_from_slice(&bytes);
+        } else {
+            self.end_small();
+            self.batch.push(bytes);
+        }
+        if self.batch_len >= WRITE_BATCH { self.send().await } else { Ok(()) }
+    }
+
+    pub(super) async fn finish(mut self) -> Result<(), BlobError> {
+        self.send().await?;
+        let file = self.take_file().await?;
+        let Some(temp) = self.temp.take() else {
+            return Err(BlobError::WriterFailed { key: self.key.clone() });
+        };
+        // From here the blocking task owns the temporary file: if this future is dropped,
+        // the rename still happens (or the file is removed), as for a cancelled put.
+        let key = std::mem::take(&mut self.key);
+        self.local
+            .blocking(move |inner| {
+                let published = file.sync_all().map_err(io_at(&temp)).and_then(|()| {
+                    drop(file);
+                    inner.publish(&temp, &inner.path_of(&key))
+                });
+                if published.is_err() {
+                    let _ = fs::remove_file(&temp);
+                }
+                published
+            })
+            .await
+    }
+
+    pub(super) async fn abort(mut self) -> Result<(), BlobError> {
+        // A batch still being written lands in the unlinked file, which goes with its handle.
+        self.in_flight = None;
+        self.file = None;
+        let Some(temp) = self.temp.take() else { return Ok(()) };
+        match tokio::fs::remove_file(&temp).await {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(BlobError::Io { path: temp, source: error }),
+        }
+    }
+
+    /// Closes the run of small writes, so that a large write can follow it in the batch.
+    fn end_small(&mut self) {
+        if !self.small.is_empty() {
+            self.batch.push(self.small.split().freeze());
+        }
+    }
+
+    /// Starts writing the batch, once the one before it is written.
+    async fn send(&mut self) -> Result<(), BlobError> {
+        self.end_small();
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_len = 0;
+        let mut file = self.take_file().await?;
+        self.in_flight = Some(tokio::task::spawn_blocking(move || {
+            let written = write_batch(&mut file, &batch);
+            (file, written)
+        }));
+        Ok(())
+    }
+
+    /// The file, once the batch in flight (if any) is written.
+    async fn take_file(&mut self) -> Result<File, BlobError> {
+        let temp = self.temp.clone().unwrap_or_default();
+        let Some(in_flight) = self.in_flight.take() else {
+            return self
+                .file
+                .take()
+                .ok_or_else(|| BlobError::WriterFailed { key: self.key.clone() });
+        };
+        match in_flight.await {
+            Ok((file, Ok(()))) => Ok(file),
+            Ok((_, Err(error))) => Err(BlobError::Io { path: temp, source: error }),
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => Err(BlobError::Io {
+                path: temp,
+                source: io::Error::other("the runtime shut down during a blob write"),
+            }),
+        }
+    }
+}
+
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            // Unlinking does not wait for a batch still being written; it lands in the
+            // unlinked file, which goes with its handle.
+            let _ = fs::remove_file(&temp);
+        }
+    }
+}
+
+/// Writes every piece of `batch` to `file`, in order, in as few `writev` calls as it takes.
+fn write_batch(file: &mut File, batch: &[Bytes]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|piece| IoSlice::new(piece)).collect();
+    let mut left = &mut slices[..];
+    // Bounded: every turn writes at least one byte or fails.
+    while !left.is_empty() {
+        match file.write_vectored(left) {
+            Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero)),
+            Ok(written) => IoSlice::advance_slices(&mut left, written),
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Copies `from` (at `source`) into the temporary file `to` (at `temp`).
+fn copy_file(from: &mut File, source: &Path, to: &mut File, temp: &Path) -> Result<u64, BlobError> {
+    // io::copy does not say which side failed: a full disk is the temporary file's doing,
+    // anything else most likely the source file's.
+    io::copy(from, to).map_err(|error| BlobError::Io {
+        path: if error.kind() == ErrorKind::StorageFull {
+            temp.to_owned()
+        } else {
+            source.to_owned()
+        },
+        source: error,
+    })
 }
 
 /// Builds the metadata of an object from its file's.

@@ -11,10 +11,14 @@ use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use object_store::{
+    GetOptions, GetRange, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload,
+    PutPayloadMut,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::task::JoinSet;
 
-use super::{BlobError, BlobMeta, S3Settings, check_key};
+use super::{BlobError, BlobMeta, BlobStream, S3Settings, check_key, split_chunk};
 
 /// The size of a multipart upload's parts; files no larger go up in one `PUT`.
 const PART_SIZE: u64 = 8 * 1024 * 1024;
@@ -25,6 +29,13 @@ const MAX_PARTS: u64 = 10_000;
 /// How many parts upload at once; with the one being read, this bounds the memory an upload
 /// holds to three parts.
 const PARTS_IN_FLIGHT: usize = 2;
+
+/// [`PART_SIZE`] as a length in memory.
+const PART_LEN: usize = PART_SIZE as usize;
+
+/// Writes smaller than this are copied into a [`S3Writer`]'s part rather than kept as they
+/// come, so that a body arriving in tiny pieces does not make a part of a million pieces.
+const COPY_BELOW: usize = 64 * 1024;
 
 /// The write buffer of [`S3::get_to_file`]: downloads arrive in small pieces, and writing
 /// each on its own costs a blocking-pool round trip.
@@ -93,33 +104,19 @@ impl S3 {
     }
 
     pub(super) async fn put_file(&self, key: &str, source: &FsPath) -> Result<u64, BlobError> {
-        let location = self.path(key)?;
+        let mut writer = self.writer(key)?;
         let io_error = |error| BlobError::Io { path: source.to_owned(), source: error };
-        let mut file = tokio::fs::File::open(source).await.map_err(io_error)?;
+        let file = tokio::fs::File::open(source).await.map_err(io_error)?;
         let size = file.metadata().await.map_err(io_error)?.len();
-        if size <= PART_SIZE {
-            // One request instead of three; the file is at most one part, so this holds no
-            // more memory than a multipart upload would.
-            // (A file growing meanwhile is cut at one part rather than read without bound.)
-            let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            (&mut file).take(PART_SIZE).read_to_end(&mut data).await.map_err(io_error)?;
-            let read = data.len() as u64;
-            self.store.put(&location, PutPayload::from(data)).await?;
-            return Ok(read);
-        }
-        let part_size = PART_SIZE.max(size.div_ceil(MAX_PARTS));
         // Only a 32-bit machine with a file above 40 TiB could overflow, and S3 stops at 5 TiB.
-        let part_len = usize::try_from(part_size).unwrap_or(usize::MAX);
-        let upload = self.store.put_multipart(&location).await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, part_len);
-        let mut total = 0u64;
+        writer.part_len =
+            usize::try_from(PART_SIZE.max(size.div_ceil(MAX_PARTS))).unwrap_or(usize::MAX);
+        // A file of at most one part goes up in one request; one growing meanwhile is cut at
+        // that part rather than read without bound.
+        let mut file = file.take(if size <= PART_SIZE { PART_SIZE } else { u64::MAX });
         // Bounded by the file: every turn reads a whole part or reaches its end.
         loop {
-            if let Err(error) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
-                let _ = writer.abort().await;
-                return Err(error.into());
-            }
-            let part = match read_part(&mut file, part_len).await {
+            let part = match read_part(&mut file, writer.part_len).await {
                 Ok(part) => part,
                 Err(error) => {
                     let _ = writer.abort().await;
@@ -129,12 +126,67 @@ impl S3 {
             if part.is_empty() {
                 break;
             }
-            total += part.len() as u64;
-            writer.put(part);
+            if let Err(error) = writer.write(part).await {
+                let _ = writer.abort().await;
+                return Err(error);
+            }
         }
+        let size = writer.written;
         // finish() aborts the upload itself when it fails.
         writer.finish().await?;
-        Ok(total)
+        Ok(size)
+    }
+
+    pub(super) fn writer(&self, key: &str) -> Result<S3Writer, BlobError> {
+        Ok(S3Writer {
+            store: Arc::clone(&self.store),
+            location: self.path(key)?,
+            part_len: PART_LEN,
+            written: 0,
+            part: new_part(),
+            upload: None,
+            parts: JoinSet::new(),
+        })
+    }
+
+    pub(super) async fn get_stream(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<BlobStream, BlobError> {
+        let location = self.path(key)?;
+        let options =
+            GetOptions { range: range.clone().map(GetRange::Bounded), ..GetOptions::default() };
+        let result = match (self.store.get_opts(&location, options).await, range) {
+            (Ok(result), _) => result,
+            (Err(error), Some(range)) => {
+                return Err(self.range_error(&location, key, range, error).await);
+            }
+            (Err(error), None) => return Err(not_found(error, key)),
+        };
+        let len = result.range.end - result.range.start;
+        let object_size = result.meta.size;
+        let key = key.to_owned();
+        let chunks = result
+            .into_stream()
+            .map_err(move |error| not_found(error, &key))
+            .map_ok(|chunk| futures::stream::iter(split_chunk(chunk).map(Ok)))
+            .try_flatten()
+            .boxed();
+        Ok(BlobStream { chunks, len, object_size })
+    }
+
+    pub(super) async fn copy(&self, from: &str, to: &str) -> Result<u64, BlobError> {
+        let source = self.path(from)?;
+        let target = self.path(to)?;
+        // CopyObject does not say how much it copied; the size read first is the source's
+        // unless a writer replaces it in between.
+        let size = match self.store.head(&source).await {
+            Ok(meta) => meta.size,
+            Err(error) => return Err(not_found(error, from)),
+        };
+        self.store.copy(&source, &target).await.map_err(|error| not_found(error, from))?;
+        Ok(size)
     }
 
     pub(super) async fn get(&self, key: &str) -> Result<Bytes, BlobError> {
@@ -175,25 +227,34 @@ impl S3 {
         let location = self.path(key)?;
         match self.store.get_range(&location, range.clone()).await {
             Ok(data) => Ok(data),
+            Err(error) => Err(self.range_error(&location, key, range, error).await),
+        }
+    }
+
+    /// What a failed ranged read of `key` means for the caller.
+    async fn range_error(
+        &self,
+        location: &Path,
+        key: &str,
+        range: Range<u64>,
+        error: object_store::Error,
+    ) -> BlobError {
+        if matches!(error, object_store::Error::NotFound { .. }) {
+            return BlobError::NotFound { key: key.to_owned() };
+        }
+        // S3 answers a range past the end with a bare 416, which object_store passes on as a
+        // generic error. Only then is the size worth a second request, to tell the caller's
+        // mistake from a failure of the store.
+        match self.store.head(location).await {
+            Ok(meta) if range.start >= meta.size => BlobError::InvalidRange {
+                key: key.to_owned(),
+                range,
+                reason: "the range starts at or past the end of the object",
+            },
             Err(object_store::Error::NotFound { .. }) => {
-                Err(BlobError::NotFound { key: key.to_owned() })
+                BlobError::NotFound { key: key.to_owned() }
             }
-            Err(error) => {
-                // S3 answers a range past the end with a bare 416, which object_store passes on
-                // as a generic error. Only then is the size worth a second request, to tell
-                // the caller's mistake from a failure of the store.
-                match self.store.head(&location).await {
-                    Ok(meta) if range.start >= meta.size => Err(BlobError::InvalidRange {
-                        key: key.to_owned(),
-                        range,
-                        reason: "the range starts at or past the end of the object",
-                    }),
-                    Err(object_store::Error::NotFound { .. }) => {
-                        Err(BlobError::NotFound { key: key.to_owned() })
-                    }
-                    _ => Err(error.into()),
-                }
-            }
+            _ => error.into(),
         }
     }
 
@@ -286,8 +347,123 @@ impl S3 {
     }
 }
 
+/// An object being written to S3: a part filling in memory, sent as a multipart upload's
+/// part once full, or in one `PUT` if the object ends first.
+pub(super) struct S3Writer {
+    store: Arc<dyn ObjectStore>,
+    location: Path,
+    /// The size of every part but the last: [`PART_LEN`] unless the object's size is known
+    /// to need more.
+    part_len: usize,
+    /// How many bytes were written.
+    written: u64,
+    /// The part being filled, less than `part_len` between writes.
+    part: PutPayloadMut,
+    /// The multipart upload, started when the first part is full; `None` again once it is
+    /// completed or aborted.
+    upload: Option<Box<dyn MultipartUpload>>,
+    /// The parts being sent, at most [`PARTS_IN_FLIGHT`].
+    parts: JoinSet<Result<(), object_store::Error>>,
+}
+
+impl S3Writer {
+    pub(super) async fn write(&mut self, mut bytes: Bytes) -> Result<(), BlobError> {
+        self.written += bytes.len() as u64;
+        // Bounded: every turn but the last sends a whole part.
+        loop {
+            let room = self.part_len - self.part.content_length();
+            if bytes.len() < room {
+                self.add(bytes);
+                return Ok(());
+            }
+            self.add(bytes.split_to(room));
+            self.send_part().await?;
+        }
+    }
+
+    pub(super) async fn finish(mut self) -> Result<(), BlobError> {
+        let Some(mut upload) = self.upload.take() else {
+            // At most one part: one request, as for put_file.
+            let part = std::mem::replace(&mut self.part, new_part()).freeze();
+            self.store.put(&self.location, part).await?;
+            return Ok(());
+        };
+        if self.part.content_length() > 0 {
+            let part = std::mem::replace(&mut self.part, new_part()).freeze();
+            self.parts.spawn(upload.put_part(part));
+        }
+        let completed: Result<(), object_store::Error> = async {
+            while let Some(sent) = self.parts.join_next().await {
+                sent??;
+            }
+            upload.complete().await.map(|_| ())
+        }
+        .await;
+        if let Err(error) = completed {
+            self.parts.shutdown().await;
+            // The failure to report is the upload's, not its clean-up's.
+            let _ = upload.abort().await;
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    pub(super) async fn abort(mut self) -> Result<(), BlobError> {
+        self.parts.shutdown().await;
+        if let Some(mut upload) = self.upload.take() {
+            upload.abort().await?;
+        }
+        Ok(())
+    }
+
+    /// Adds `bytes` to the part being filled.
+    fn add(&mut self, bytes: Bytes) {
+        if bytes.len() < COPY_BELOW {
+            self.part.extend_from_slice(&bytes);
+        } else {
+            self.part.push(bytes);
+        }
+    }
+
+    /// Sends the full part, once fewer than [`PARTS_IN_FLIGHT`] others are on their way.
+    async fn send_part(&mut self) -> Result<(), BlobError> {
+        if self.upload.is_none() {
+            self.upload = Some(self.store.put_multipart(&self.location).await?);
+        }
+        while self.parts.len() >= PARTS_IN_FLIGHT {
+            if let Some(sent) = self.parts.join_next().await {
+                sent.map_err(object_store::Error::from)??;
+            }
+        }
+        let part = std::mem::replace(&mut self.part, new_part()).freeze();
+        if let Some(upload) = &mut self.upload {
+            self.parts.spawn(upload.put_part(part));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for S3Writer {
+    fn drop(&mut self) {
+        // Dropping the JoinSet cancels the parts in flight; the upload itself needs a
+        // request, which can only be sent from a runtime.
+        if let Some(mut upload) = self.upload.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = upload.abort().await;
+            });
+        }
+    }
+}
+
+/// An empty part, growing in 256 KiB blocks as small writes are copied in.
+fn new_part() -> PutPayloadMut {
+    PutPayloadMut::new().with_block_size(256 * 1024)
+}
+
 /// Reads up to `len` bytes, stopping short only at the end of the file.
-async fn read_part(file: &mut tokio::fs::File, len: usize) -> std::io::Result<Bytes> {
+async fn read_part(file: &mut (impl AsyncRead + Unpin), len: usize) -> std::io::Result<Bytes> {
     let mut part = BytesMut::with_capacity(len);
     // Bounded: every turn adds at least one byte or ends the loop.
     while part.len() < len {

@@ -14,7 +14,8 @@ async fn context(region: &str) -> (Context, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store =
         Store::connect(&format!("sqlite:{}", dir.path().join("state.db").display())).await.unwrap();
-    (Context { store, region: region.to_owned() }, dir)
+    let blobs = engine::blob::BlobStore::local(&dir.path().join("blobs")).unwrap();
+    (Context { store, blobs, region: region.to_owned() }, dir)
 }
 
 #[tokio::test]

@@ -217,6 +217,42 @@ pub(crate) fn git_request(
     Ok(RequestFacts { action: action.full_name(), resources: vec![arn], context: context.done() })
 }
 
+/// The facts of the S3 operation `operation` (botocore's name: `ListObjectsV2` is
+/// `s3:ListBucket`, `HeadObject` is `s3:GetObject`) on `bucket` and, for an object's
+/// operation, `key`: the object's ARN `arn:aws:s3:::<bucket>/<key>` or the bucket's, none for
+/// ListBuckets. `keys` are the S3 condition keys the request sets (`s3:prefix`,
+/// `s3:delimiter`, `s3:max-keys`, `s3:x-amz-copy-source`, …), kept when the reference lists
+/// them for the action.
+pub(crate) fn s3_request(
+    place: Place<'_>,
+    operation: &str,
+    bucket: Option<&str>,
+    key: Option<&str>,
+    keys: &[(&str, String)],
+) -> Result<RequestFacts, FactsError> {
+    let action = catalog::action_for_operation("s3", operation).ok_or_else(|| {
+        FactsError::UnknownOperation { service: "s3".to_owned(), operation: operation.to_owned() }
+    })?;
+    let resources = match (bucket, key) {
+        (Some(bucket), Some(key)) => {
+            vec![catalog::arn("s3", "object", place.region, place.account, &[bucket, key])?]
+        }
+        (Some(bucket), None) => {
+            vec![catalog::arn("s3", "bucket", place.region, place.account, &[bucket])?]
+        }
+        _ => Vec::new(),
+    };
+    let mut context = Context::new(action);
+    for (key, value) in keys {
+        context.set(key, vec![value.clone()]);
+    }
+    Ok(RequestFacts {
+        action: action.full_name(),
+        resources: or_any(resources),
+        context: context.done(),
+    })
+}
+
 /// The facts of an IAM operation a user performs on their own identity (the console's
 /// `ChangePassword`, `CreateServiceSpecificCredential`, …): the action on the user's ARN.
 pub(crate) fn own_user_request(

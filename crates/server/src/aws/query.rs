@@ -6,12 +6,10 @@
 //! other Query action and S3 answer an error in their own XML shape that says they are not
 //! available on this server yet, so the CLI prints it instead of "invalid XML received".
 
-use awsapi::query::{IAM_NAMESPACE, STS_NAMESPACE, document, error_xml, query_code, s3_error_xml};
+use awsapi::query::{IAM_NAMESPACE, STS_NAMESPACE, document, error_xml, query_code};
 use axum::body::Bytes;
-use axum::extract::Request;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
@@ -103,23 +101,5 @@ fn xml_response(status: StatusCode, xml: String, request_id: &str) -> Response {
         headers.insert("x-amzn-requestid", value.clone());
         headers.insert("x-amz-request-id", value);
     }
-    response
-}
-
-/// Middleware: a request signed for S3 (on any path) answers S3's XML error saying S3 is not
-/// available yet; every other request goes on.
-pub(crate) async fn s3_not_available(request: Request, next: Next) -> Response {
-    if super::scope_service(request.headers(), request.uri()) != Some("s3") {
-        return next.run(request).await;
-    }
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let xml = s3_error_xml(
-        "NotImplemented",
-        "S3 is not available on this server yet.",
-        request.uri().path(),
-        &request_id,
-    );
-    let mut response = xml_response(StatusCode::NOT_IMPLEMENTED, xml, &request_id);
-    response.headers_mut().insert("content-type", HeaderValue::from_static("application/xml"));
     response
 }
