@@ -153,7 +153,8 @@ impl UserIdentity {
 pub struct Resource {
     #[serde(rename = "ARN")]
     pub arn: String,
-    #[serde(rename = "accountId")]
+    /// Empty for an S3 object, whose ARN names no account (CloudTrail leaves it out).
+    #[serde(rename = "accountId", skip_serializing_if = "String::is_empty", default)]
     pub account_id: String,
     /// `AWS::CodeBuild::Project`, `AWS::CodeCommit::Repository`, …
     #[serde(rename = "type")]
@@ -170,7 +171,10 @@ impl Resource {
         else {
             return None;
         };
-        let (kind, name) = rest.split_once(['/', ':']).unwrap_or(("", rest));
+        let (kind, name) = match service {
+            "s3" => ("", rest),
+            _ => rest.split_once(['/', ':']).unwrap_or(("", rest)),
+        };
         let resource_type = match (service, kind) {
             ("codecommit", "") => "AWS::CodeCommit::Repository",
             ("codebuild", "project") => "AWS::CodeBuild::Project",
@@ -183,6 +187,9 @@ impl Resource {
             ("iam", "policy") => "AWS::IAM::Policy",
             ("ssm", "parameter") => "AWS::SSM::Parameter",
             ("secretsmanager", "secret") => "AWS::SecretsManager::Secret",
+            // S3's ARNs have no region or account: `arn:aws:s3:::bucket[/key]`.
+            ("s3", _) if account.is_empty() && rest.contains('/') => "AWS::S3::Object",
+            ("s3", _) if account.is_empty() => "AWS::S3::Bucket",
             _ => return None,
         };
         (!name.is_empty() && name != "*").then(|| Resource {
@@ -229,6 +236,9 @@ pub struct Request {
     pub read_only: Option<bool>,
     pub response_elements: Option<Value>,
     pub additional_event_data: Option<Value>,
+    /// A data event (an S3 object's operations), not a management event: CloudTrail's
+    /// `eventCategory` `Data`, `managementEvent` false.
+    pub data_event: bool,
 }
 
 impl Request {
@@ -249,6 +259,7 @@ impl Request {
             read_only: None,
             response_elements: None,
             additional_event_data: None,
+            data_event: false,
         }
     }
 }
@@ -287,9 +298,9 @@ impl Event {
             read_only,
             resources: request.resources,
             event_type: request.event_type,
-            management_event: true,
+            management_event: !request.data_event,
             recipient_account_id: account.to_owned(),
-            event_category: "Management".to_owned(),
+            event_category: if request.data_event { "Data" } else { "Management" }.to_owned(),
         }
     }
 
@@ -304,10 +315,12 @@ pub fn event_source(signing_name: &str) -> String {
     format!("{signing_name}.amazonaws.com")
 }
 
-/// Whether an operation only reads: `Get*`, `List*`, `Describe*`, `BatchGet*`, `Lookup*` and
+/// Whether an operation only reads: `Get*`, `List*`, `Describe*`, `BatchGet*`, `Lookup*`, `Head*` and
 /// git fetches (`GitPull`) do.
 pub fn is_read_only(name: &str) -> bool {
-    ["Get", "List", "Describe", "BatchGet", "Lookup"].iter().any(|prefix| name.starts_with(prefix))
+    ["Get", "List", "Describe", "BatchGet", "Lookup", "Head"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
         || name == "GitPull"
 }
 

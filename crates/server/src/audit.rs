@@ -213,6 +213,8 @@ pub(crate) struct ApiCall {
     pub(crate) parameters: Option<Value>,
     /// The ARNs authorization asked about (none when the call ended before it).
     pub(crate) resources: Vec<String>,
+    /// Whether the call is a data event (an S3 object's operation).
+    pub(crate) data_event: bool,
 }
 
 impl ApiCall {
@@ -235,6 +237,7 @@ impl ApiCall {
         // The resources the request named, as authorization asked for them.
         facts.resources = self.resources.iter().filter_map(|arn| Resource::from_arn(arn)).collect();
         facts.parameters = self.parameters;
+        facts.data_event = self.data_event;
         finish(state, facts, origin, request_id, error);
     }
 }

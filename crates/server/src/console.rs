@@ -64,6 +64,7 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/console/builds", get(builds))
         .route("/console/builds/{id}", get(build))
         .route("/console/builds/{id}/log", get(build_log))
+        .route("/console/builds/{id}/artifacts/{index}", get(build_artifact))
         .route("/console/audit", get(audit::page))
         .route("/console/console.css", get(stylesheet))
         .route("/console/login", get(login_page).post(login))
@@ -232,8 +233,27 @@ struct BuildPage {
     build: BuildRow,
     complete: bool,
     phases: Vec<PhaseRow>,
+    artifacts: Vec<ArtifactRow>,
+    reports: Vec<ReportRow>,
     log: String,
     log_truncated: bool,
+}
+
+/// One artifact of a build: the primary or a secondary (by its identifier), where it is, and
+/// the console's link that downloads it.
+struct ArtifactRow {
+    label: String,
+    location: String,
+    link: String,
+}
+
+/// One test report of a build, with its totals.
+struct ReportRow {
+    name: String,
+    status: String,
+    total: i64,
+    passed: i64,
+    failed: i64,
 }
 
 struct PhaseRow {
@@ -900,15 +920,155 @@ async fn build(api: Api, Path(id): Path<String>) -> Page {
         })
         .collect();
     let (log, log_truncated) = crate::logs::log_head(&api.state, &id, LOG_SHOWN).await?;
+    let artifacts = build_artifacts(build)
+        .into_iter()
+        .enumerate()
+        .map(|(index, (label, location))| ArtifactRow {
+            label,
+            location,
+            link: format!("/console/builds/{}/artifacts/{index}", urlencode_segment(&id)),
+        })
+        .collect();
+    let reports = build_reports(&api, build).await?;
     let page = BuildPage {
         frame: api.frame().await,
         complete: build["buildComplete"] == true,
         build: build_row(build),
         phases,
+        artifacts,
+        reports,
         log: String::from_utf8_lossy(&log).into_owned(),
         log_truncated,
     };
     render(StatusCode::OK, &page)
+}
+
+/// A build's artifacts that were uploaded (a location), in the console's order: the primary,
+/// then the secondaries; each with its label (`primary`, or its identifier) and location.
+fn build_artifacts(build: &Value) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let primary = text(&build["artifacts"], "location");
+    if !primary.is_empty() {
+        found.push(("primary".to_owned(), primary));
+    }
+    for secondary in build["secondaryArtifacts"].as_array().into_iter().flatten() {
+        let location = text(secondary, "location");
+        if !location.is_empty() {
+            found.push((text(secondary, "artifactIdentifier"), location));
+        }
+    }
+    found
+}
+
+/// The totals of a build's test reports the user may read (`codebuild:BatchGetReports`).
+async fn build_reports(api: &Api, build: &Value) -> Result<Vec<ReportRow>, ConsoleError> {
+    let arns: Vec<String> = build["reportArns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|it| it.as_str().map(str::to_owned))
+        .collect();
+    if arns.is_empty()
+        || !api.may("codebuild", "BatchGetReports", &json!({ "reportArns": arns })).await
+    {
+        return Ok(Vec::new());
+    }
+    let input = codebuild::reports::BatchGetReportsInput { report_arns: Some(arns) };
+    let found = codebuild::reports::batch_get_reports(api.state.codebuild(), input).await?;
+    Ok(found
+        .reports
+        .iter()
+        .map(|report| {
+            let summary = &report["testSummary"];
+            let count = |status: &str| summary["statusCounts"][status].as_i64().unwrap_or(0);
+            let arn = text(report, "arn");
+            ReportRow {
+                name: arn.rsplit_once(":report/").map_or(arn.as_str(), |(_, name)| name).to_owned(),
+                status: text(report, "status"),
+                total: summary["total"].as_i64().unwrap_or(0),
+                passed: count("SUCCEEDED"),
+                failed: count("FAILED") + count("ERROR"),
+            }
+        })
+        .collect())
+}
+
+/// How long a download link the console hands out stays valid.
+const ARTIFACT_LINK_SECONDS: i64 = 300;
+
+/// A build's artifact `index` (in [`build_artifacts`]' order). One in an S3 bucket (its
+/// location `arn:aws:s3:::bucket/key`) is authorized as `s3:GetObject` on it, then the browser
+/// is sent to a URL presigned for 5 minutes with a 15-minute session of the user's own (so
+/// the S3 API checks the same policies again); one kept with the build in the blob store is
+/// streamed from there to whoever may read the build.
+async fn build_artifact(
+    api: Api,
+    headers: axum::http::HeaderMap,
+    Path((id, index)): Path<(String, usize)>,
+) -> Page {
+    let found = api.batch_get_builds(vec![id.clone()]).await?;
+    let not_found =
+        || ConsoleError(StatusCode::NOT_FOUND, format!("Build {id} has no artifact {index}."));
+    let build = found.first().ok_or_else(not_found)?;
+    let (label, location) = build_artifacts(build).into_iter().nth(index).ok_or_else(not_found)?;
+    if let Some(object) = location.strip_prefix("arn:aws:s3:::") {
+        let (bucket, key) = object.split_once('/').ok_or_else(not_found)?;
+        let place = crate::auth::place(&api.state);
+        let facts =
+            crate::auth::facts::s3_request(place, "GetObject", Some(bucket), Some(key), &[])
+                .map_err(|err| ConsoleError::from(crate::error::ApiError::internal(err)))?
+                .arrived(arrival(&api.session));
+        crate::auth::authorize(&api.state, &principal(&api.session), &facts)
+            .await
+            .map_err(|denied| ConsoleError(StatusCode::FORBIDDEN, denied.message))?;
+        let now = engine::clock::now_ms();
+        let request = iam::sessions::GetSessionTokenRequest {
+            duration_seconds: Some(900),
+            serial_number: None,
+            token_code: None,
+        };
+        let session =
+            iam::sessions::get_session_token(&api.state.identity, &api.session.user, request, now)
+                .await?;
+        let credentials = session.credentials;
+        let host = headers.get("host").and_then(|it| it.to_str().ok()).unwrap_or("127.0.0.1");
+        let url = awsapi::sigv4::s3::presign(&awsapi::sigv4::s3::Presign {
+            method: "GET",
+            host,
+            path: &format!("/{bucket}/{key}"),
+            access_key_id: &credentials.access_key_id,
+            secret: &credentials.secret_access_key,
+            session_token: Some(&credentials.session_token),
+            region: &api.state.region,
+            now: now / 1000,
+            expires: ARTIFACT_LINK_SECONDS,
+        });
+        return Ok((StatusCode::SEE_OTHER, [("location", url)]).into_response());
+    }
+    // Kept with the build: whoever may read the build may read its artifacts.
+    let stream = api.state.blobs.get_stream(&location, None).await.map_err(|err| match err {
+        engine::blob::BlobError::NotFound { .. } => not_found(),
+        other => ConsoleError::from(crate::error::ApiError::internal(other)),
+    })?;
+    let file = location.rsplit('/').next().unwrap_or(&label).to_owned();
+    let disposition = format!("attachment; filename=\"{}\"", file.replace(['"', '\\'], "_"));
+    let length = stream.len().to_string();
+    let body = axum::body::Body::from_stream(stream);
+    Ok((
+        StatusCode::OK,
+        [
+            ("content-type", "application/octet-stream".to_owned()),
+            ("content-length", length),
+            ("content-disposition", disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// A path segment percent-encoded (a build id holds `:`).
+fn urlencode_segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// A build's whole log, as plain text.

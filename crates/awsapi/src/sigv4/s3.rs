@@ -6,6 +6,8 @@
 //! Unlike the other services, S3 signs the path as it was sent (encoded once, not twice), and
 //! the body is not read here: the caller streams it and checks it against [`Payload`].
 
+use sha2::{Digest, Sha256};
+
 use super::{
     Authorization, Canonical, SignatureError, Signer, canonical_headers, canonical_query,
     check_time_and_scope, parse_authorization, percent_decode, uri_encode,
@@ -232,6 +234,58 @@ fn verify_presigned<S: AsRef<str>>(
         security_token: param("X-Amz-Security-Token").map(str::to_owned),
         presigned: true,
     })
+}
+
+/// What a presigned URL lets its holder do: `method` on `path` (`/bucket/key`, not encoded)
+/// at `host`, signed by `access_key_id` (with `session_token` for temporary credentials) for
+/// `region`, from `now` (seconds since the epoch) for `expires` seconds.
+pub struct Presign<'a> {
+    pub method: &'a str,
+    pub host: &'a str,
+    pub path: &'a str,
+    pub access_key_id: &'a str,
+    pub secret: &'a str,
+    pub session_token: Option<&'a str>,
+    pub region: &'a str,
+    pub now: i64,
+    pub expires: i64,
+}
+
+/// The path and query (`/bucket/key?X-Amz-Algorithm=…&X-Amz-Signature=…`) of a URL presigned
+/// as the SDKs presign S3's: the host the one signed header, the payload unsigned.
+pub fn presign(request: &Presign<'_>) -> String {
+    let amz_date = super::format_amz_date(request.now);
+    let date = &amz_date[..8];
+    let scope = format!("{date}/{}/s3/aws4_request", request.region);
+    let credential = format!("{}/{scope}", request.access_key_id);
+    let mut query = vec![
+        ("X-Amz-Algorithm", "AWS4-HMAC-SHA256".to_owned()),
+        ("X-Amz-Credential", credential),
+        ("X-Amz-Date", amz_date.clone()),
+        ("X-Amz-Expires", request.expires.to_string()),
+        ("X-Amz-SignedHeaders", "host".to_owned()),
+    ];
+    if let Some(token) = request.session_token {
+        query.push(("X-Amz-Security-Token", token.to_owned()));
+    }
+    query.sort();
+    let query = query
+        .iter()
+        .map(|(key, value)| format!("{key}={}", uri_encode(value, false)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let path = uri_encode(request.path, true);
+    let canonical = format!(
+        "{}\n{path}\n{query}\nhost:{}\n\nhost\nUNSIGNED-PAYLOAD",
+        request.method, request.host
+    );
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let key = super::signing_key(request.secret, date, request.region, "s3");
+    let signature = hex::encode(super::hmac(&key, string_to_sign.as_bytes()));
+    format!("{path}?{query}&X-Amz-Signature={signature}")
 }
 
 enum PayloadKind {

@@ -168,5 +168,14 @@ fn resources_from_arns() {
     assert_eq!(build.account_id, ACCOUNT);
     assert_eq!(Resource::from_arn("*"), None);
     assert_eq!(Resource::from_arn("arn:aws:codebuild:us-east-1:000000000000:project/*"), None);
-    assert_eq!(Resource::from_arn("arn:aws:s3:::bucket"), None);
+    // S3's ARNs name no region nor account.
+    let bucket = Resource::from_arn("arn:aws:s3:::bucket").unwrap();
+    assert_eq!(
+        (bucket.resource_type.as_str(), bucket.account_id.as_str()),
+        ("AWS::S3::Bucket", "")
+    );
+    let object = Resource::from_arn("arn:aws:s3:::bucket/dir/key.zip").unwrap();
+    assert_eq!(object.resource_type, "AWS::S3::Object");
+    assert_eq!(object.name(), "arn:aws:s3:::bucket/dir/key.zip");
+    assert!(!serde_json::to_string(&object).unwrap().contains("accountId"));
 }

@@ -46,6 +46,19 @@ const MAX_XML_BODY: usize = 2 * 1024 * 1024;
 /// answered here; every other request goes on.
 pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let signed_for_s3 = super::scope_service(request.headers(), request.uri()) == Some("s3");
+    if !signed_for_s3 && signed_with_v2(&request) {
+        let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+        let refused = ApiError::client(
+            "InvalidRequest",
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+        );
+        return error_response(
+            &refused,
+            request.uri().path(),
+            &request_id,
+            request.method() == Method::HEAD,
+        );
+    }
     let unsigned_bucket = (!signed_for_s3 && !request.headers().contains_key("authorization"))
         .then(|| bucket_segment(request.uri().path()))
         .flatten();
@@ -57,6 +70,20 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
         return next.run(request).await;
     }
     handle(&state, request).await
+}
+
+/// Whether a request is signed with S3's older Signature Version 2 (`Authorization: AWS
+/// <key>:<signature>`, or a URL presigned with `AWSAccessKeyId` and `Signature`), which S3
+/// refuses wherever only SigV4 is taken, as here.
+fn signed_with_v2(request: &Request) -> bool {
+    let header = request.headers().get("authorization").and_then(|it| it.to_str().ok());
+    if header.is_some_and(|it| it.starts_with("AWS ")) {
+        return true;
+    }
+    let query = request.uri().query().unwrap_or_default();
+    let names: Vec<&str> =
+        query.split('&').map(|pair| pair.split_once('=').map_or(pair, |(name, _)| name)).collect();
+    names.contains(&"AWSAccessKeyId") && names.contains(&"Signature")
 }
 
 /// The first segment of an unsigned request's path, when it could be a bucket's name (and is
@@ -166,6 +193,11 @@ async fn serve(
     call.parameters = Some(parameters(&operation, headers));
     let facts = facts(state, &operation, headers, &signed)?;
     call.resources.clone_from(&facts.resources);
+    call.data_event = is_data_event(&operation);
+    if let (Some(bucket), Some(_)) = (operation.bucket(), operation.key()) {
+        // CloudTrail names an object's bucket beside it.
+        call.resources.push(format!("arn:aws:s3:::{bucket}"));
+    }
     authorize(state, &principal, facts, origin).await?;
     if let Some(source) = copy_source(&operation) {
         // A copy also reads its source: s3:GetObject on it.
@@ -445,6 +477,19 @@ async fn serve(
             xml_response(xml::list_parts_result(&bucket, &key, &upload_id, &params, &page, &owner))
         }
     }
+}
+
+/// Whether CloudTrail records an operation as a data event: what reads or writes objects
+/// (bucket-level operations are management events).
+fn is_data_event(operation: &Operation) -> bool {
+    !matches!(
+        operation,
+        Operation::ListBuckets
+            | Operation::CreateBucket { .. }
+            | Operation::DeleteBucket { .. }
+            | Operation::HeadBucket { .. }
+            | Operation::GetBucketLocation { .. }
+    )
 }
 
 /// The copy source an operation reads, if it copies.

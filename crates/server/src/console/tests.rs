@@ -293,3 +293,117 @@ async fn the_console_is_authorized_with_the_requests_address_and_transport() {
     assert_eq!(post(loopback.clone()).await, 200);
     serving.abort();
 }
+
+/// A build's page lists its artifacts and test reports; an artifact kept with the build is
+/// downloaded from the console, one in an S3 bucket through a short-lived presigned URL made
+/// with the user's own session, and only for a user whose policies allow `s3:GetObject` on it.
+#[tokio::test]
+async fn a_builds_artifacts_are_downloaded_through_the_console() {
+    use futures::stream::StreamExt;
+    use serde_json::json;
+    let (state, _dir) = crate::test_state("us-east-1").await;
+    let admin = crate::aws::Caller {
+        user: "admin".to_owned(),
+        access_key_id: String::new(),
+        host: String::new(),
+    };
+    let input = json!({
+        "name": "web",
+        "source": { "type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n" },
+        "artifacts": { "type": "NO_ARTIFACTS" },
+        "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+        "serviceRole": "r",
+    });
+    crate::aws::codebuild::call(&state, &admin, "CreateProject", input).await.unwrap();
+    let started =
+        crate::aws::codebuild::call(&state, &admin, "StartBuild", json!({ "projectName": "web" }))
+            .await
+            .unwrap();
+    let started: serde_json::Value = serde_json::from_str(&started).unwrap();
+    let id = started["build"]["id"].as_str().unwrap().to_owned();
+    // What a finished build would record: a zip kept with the build, and one in a bucket.
+    let blob_key = format!("builds/{}/artifacts.zip", id.replace(':', "/"));
+    state
+        .blobs
+        .put(&blob_key, bytes::Bytes::from_static(b"zip kept with the build"))
+        .await
+        .unwrap();
+    let ctx = state.s3();
+    s3::buckets::create_bucket(&ctx, "releases", None, 0).await.unwrap();
+    let put = s3::objects::PutObject {
+        bucket: "releases".to_owned(),
+        key: "web/1/site.zip".to_owned(),
+        ..Default::default()
+    };
+    let body = futures::stream::iter([Ok(s3::objects::Chunk::Data(bytes::Bytes::from_static(
+        b"zip in a bucket",
+    )))]);
+    s3::objects::put_object(&ctx, put, body.boxed(), 0).await.unwrap();
+    let mut document = state.store.get(engine::kinds::BUILD, &id).await.unwrap().unwrap();
+    document.body["artifacts"] = json!({ "location": blob_key });
+    document.body["secondaryArtifacts"] = json!([{ "artifactIdentifier": "site", "location": "arn:aws:s3:::releases/web/1/site.zip" }]);
+    state.store.apply(vec![engine::store::Write::Put(document)]).await.unwrap();
+
+    let admin_cookie = {
+        let (_, token) =
+            super::session::create(&state.store, "admin", engine::clock::now_ms()).await.unwrap();
+        super::session::set_cookie(&token).split(';').next().unwrap().to_owned()
+    };
+    let (endpoint, serving) = crate::serve_for_test(state.clone()).await;
+    let encoded = urlencode_segment(&id);
+    let (status, html) =
+        page(&endpoint, &admin_cookie, &format!("/console/builds/{encoded}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("data-artifact=\"primary\"") && html.contains("data-artifact=\"site\""),
+        "{html}"
+    );
+    assert!(html.contains("arn:aws:s3:::releases/web/1/site.zip"), "{html}");
+
+    let client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let download = |cookie: String, index: usize| {
+        let (client, endpoint, encoded) = (client.clone(), endpoint.clone(), encoded.clone());
+        async move {
+            client
+                .get(format!("{endpoint}/console/builds/{encoded}/artifacts/{index}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let kept = download(admin_cookie.clone(), 0).await;
+    assert_eq!(kept.status(), 200);
+    assert!(kept.headers()["content-disposition"].to_str().unwrap().contains("artifacts.zip"));
+    assert_eq!(kept.bytes().await.unwrap(), "zip kept with the build");
+    let redirected = download(admin_cookie.clone(), 1).await;
+    assert_eq!(redirected.status(), 303);
+    let location = redirected.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/releases/web/1/site.zip?X-Amz-Algorithm="), "{location}");
+    assert!(
+        location.contains("X-Amz-Expires=300") && location.contains("X-Amz-Security-Token="),
+        "{location}"
+    );
+    let fetched = reqwest::get(format!("{endpoint}{location}")).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.unwrap(), "zip in a bucket");
+    // Tampered with, it is refused.
+    let tampered = reqwest::get(format!("{endpoint}{}", location.replace("site.zip", "other.zip")))
+        .await
+        .unwrap();
+    assert_eq!(tampered.status(), 403);
+    assert_eq!(download(admin_cookie, 2).await.status(), 404);
+
+    // A user who may read the build but not the object gets the kept one, not the other.
+    let project = "arn:aws:codebuild:us-east-1:000000000000:project/web";
+    let cookie = signed_in_with(
+        &state,
+        "dora",
+        json!([{ "Effect": "Allow", "Action": "codebuild:BatchGetBuilds", "Resource": project }]),
+    )
+    .await;
+    assert_eq!(download(cookie.clone(), 0).await.status(), 200);
+    assert_eq!(download(cookie, 1).await.status(), 403);
+    serving.abort();
+}

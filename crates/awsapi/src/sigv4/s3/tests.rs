@@ -5,7 +5,7 @@
 //! reference); the PUT ones were computed with the same formula outside this code.
 
 use crate::sigv4::SignatureError;
-use crate::sigv4::s3::{Payload, S3Request, S3Signed, verify};
+use crate::sigv4::s3::{Payload, Presign, S3Request, S3Signed, verify};
 
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -156,4 +156,37 @@ fn unsigned_and_streaming_payloads_and_a_key_signed_as_it_was_sent() {
             Payload::Sha256(_) => panic!("{mode} is no hash"),
         }
     }
+}
+
+#[test]
+fn a_url_presigned_here_is_aws_s_own_and_verifies() {
+    let presign = Presign {
+        method: "GET",
+        host: "examplebucket.s3.amazonaws.com",
+        path: "/test.txt",
+        access_key_id: KEY,
+        secret: SECRET,
+        session_token: None,
+        region: "us-east-1",
+        now: at("20130524T000000Z"),
+        expires: 86_400,
+    };
+    let url = crate::sigv4::s3::presign(&presign);
+    // The signature of S3's documentation for this request.
+    assert!(url.ends_with(&format!("X-Amz-Signature={DOCS_PRESIGNED_SIGNATURE}")), "{url}");
+    let (path, query) = url.split_once('?').unwrap();
+    let host = [("host", "examplebucket.s3.amazonaws.com")];
+    check("GET", path, query, &host, presign.now).unwrap();
+
+    // A key with characters to encode, and a session's token, verify too.
+    let with_token = Presign {
+        path: "/bucket/dir/a b+c%é.zip",
+        session_token: Some("token/with+chars=="),
+        ..presign
+    };
+    let url = crate::sigv4::s3::presign(&with_token);
+    let (path, query) = url.split_once('?').unwrap();
+    assert!(path.starts_with("/bucket/dir/a%20b%2Bc%25%C3%A9.zip"), "{path}");
+    let signed = check("GET", path, query, &host, with_token.now).unwrap();
+    assert_eq!(signed.security_token.as_deref(), Some("token/with+chars=="));
 }

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# P10 (BENCHMARKS.md): the S3 API, PUT and GET of one SIZE_MB object through `aws s3 cp`.
+#
+# A file of SIZE_MB x 2^20 pseudo-random bytes is written to the temporary directory. Then, in
+# the same run and on the same disk:
+#   - the floor: `cp` of the file to another file followed by `sync` (the server makes an
+#     upload durable before it answers), median of RUNS, MB/s;
+#   - `slipway server` (SQLite, its blob directory in the data directory, on the same disk):
+#     `aws s3 cp` of the file into a bucket (the CLI's multipart upload: 8 MiB parts, 10 threads)
+#     and back into a new file (ranged GETs, 10 threads), median of RUNS each, MB/s; the bytes
+#     read back are compared with the file; the server's VmRSS, sampled every 0.1 s, its
+#     maximum during the transfers against its value before them;
+#   - moto's S3 server (`moto_server`, as the tests run it), the same two commands, MB/s.
+#
+# Usage: bench/p10-s3.sh        (from any directory; about a minute for 512 MB, and about 6 x
+#                                SIZE_MB of free space in $TMPDIR)
+#   SIZE_MB=512         the object's size in MiB, 1..4096
+#   RUNS=3              transfers of each kind; the median is printed
+#   MOTO=1              also measure moto (0: skip it)
+#   CARGO_TARGET_DIR    where the release binary is, as for cargo; NO_BUILD=1 uses it as it is
+# Prints one line per figure, `name: value unit (floor: value, ratio: x)`.
+
+BENCH=p10
+source "$(dirname "$0")/lib/server.sh"
+
+SIZE_MB=${SIZE_MB:-512}
+if ! [[ $SIZE_MB =~ ^[0-9]+$ ]] || ((SIZE_MB < 1 || SIZE_MB > 4096)); then
+    die "SIZE_MB must be a whole number from 1 to 4096, not '$SIZE_MB'"
+fi
+RUNS=${RUNS:-3}
+MOTO=${MOTO:-1}
+command -v aws >/dev/null || die "needs the aws CLI (pip install awscli)"
+
+header "P10 S3 PUT and GET of $SIZE_MB MiB through aws s3 cp"
+bytes=$((SIZE_MB * 1024 * 1024))
+head -c "$bytes" /dev/urandom >"$work/object.bin"
+mb=$(python3 -c "print($bytes / 1e6)")
+
+# seconds CMD...: runs CMD, prints how long it took in seconds.
+seconds() {
+    local start end
+    start=${EPOCHREALTIME/[.,]/}
+    "$@" >/dev/null
+    end=${EPOCHREALTIME/[.,]/}
+    python3 -c "print(($end - $start) / 1e6)"
+}
+
+median() { python3 -c 'import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+rate() { python3 -c "print(round($mb / $1, 1))"; }
+
+copy_and_sync() {
+    cp "$work/object.bin" "$work/copy.bin"
+    sync "$work/copy.bin"
+}
+cp_times=()
+for ((i = 0; i < RUNS; i++)); do
+    rm -f "$work/copy.bin"
+    cp_times+=("$(seconds copy_and_sync)")
+done
+rm -f "$work/copy.bin"
+floor=$(rate "$(median "${cp_times[@]}")")
+
+# s3_cp ENDPOINT SRC DST: `aws s3 cp` with the credentials in $work/credentials.
+s3_cp() {
+    AWS_SHARED_CREDENTIALS_FILE=$work/credentials AWS_CONFIG_FILE=/dev/null \
+        aws s3 cp --no-progress --endpoint-url "$1" --region us-east-1 "$2" "$3"
+}
+
+# transfer NAME ENDPOINT: RUNS uploads and downloads; sets PUT_RATE and GET_RATE.
+transfer() {
+    local name=$1 endpoint=$2 put=() get=() i
+    AWS_SHARED_CREDENTIALS_FILE=$work/credentials AWS_CONFIG_FILE=/dev/null \
+        aws s3 mb "s3://p10-$name" --endpoint-url "$endpoint" --region us-east-1 >/dev/null
+    for ((i = 0; i < RUNS; i++)); do
+        put+=("$(seconds s3_cp "$endpoint" "$work/object.bin" "s3://p10-$name/object.bin")")
+        rm -f "$work/back.bin"
+        get+=("$(seconds s3_cp "$endpoint" "s3://p10-$name/object.bin" "$work/back.bin")")
+        cmp -s "$work/object.bin" "$work/back.bin" || die "$name: the object read back differs from the file"
+    done
+    rm -f "$work/back.bin"
+    PUT_RATE=$(rate "$(median "${put[@]}")")
+    GET_RATE=$(rate "$(median "${get[@]}")")
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+start_server server "$work/data" --no-local-agent
+cp "$work/data/admin-credentials" "$work/credentials"
+# A first small transfer, so that idle is measured after the server's first S3 request.
+head -c 1024 /dev/urandom >"$work/small.bin"
+AWS_SHARED_CREDENTIALS_FILE=$work/credentials AWS_CONFIG_FILE=/dev/null \
+    aws s3 mb s3://p10-warm --endpoint-url "$SERVER_URL" --region us-east-1 >/dev/null
+s3_cp "$SERVER_URL" "$work/small.bin" s3://p10-warm/small.bin >/dev/null
+idle=$(rss_kb "$SERVER_PID")
+(
+    peak=0
+    while kill -0 "$SERVER_PID" 2>/dev/null; do
+        now=$(rss_kb "$SERVER_PID" 2>/dev/null || echo 0)
+        ((now > peak)) && peak=$now && echo "$peak" >"$work/peak"
+        sleep 0.1
+    done
+) &
+sampler=$!
+on_exit "kill $sampler 2>/dev/null"
+transfer slipway "$SERVER_URL"
+kill "$sampler" 2>/dev/null || true
+peak=$(cat "$work/peak" 2>/dev/null || echo "$idle")
+slipway_put=$PUT_RATE
+slipway_get=$GET_RATE
+figure p10.put "$slipway_put" MB/s "$floor"
+figure p10.get "$slipway_get" MB/s "$floor"
+figure p10.server_rss_peak "$((peak / 1024))" MB "$((idle / 1024))"
+problems=$(server_problems server)
+[[ -z $problems ]] || echo "# the server logged: $problems"
+stop server
+
+if [[ $MOTO == 1 ]]; then
+    python3 -c 'import moto, flask' 2>/dev/null || die "MOTO=1 needs moto[server] (pip install 'moto[server]'), or MOTO=0"
+    port=$(free_port)
+    spawn moto python3 -m moto.server -H 127.0.0.1 -p "$port"
+    for ((i = 0; i < 300; i++)); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+        sleep 0.1
+    done
+    transfer moto "http://127.0.0.1:$port"
+    figure p10.put_vs_moto "$slipway_put" MB/s "$PUT_RATE"
+    figure p10.get_vs_moto "$slipway_get" MB/s "$GET_RATE"
+    stop moto
+fi
