@@ -59,14 +59,14 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
             request.method() == Method::HEAD,
         );
     }
-    let unsigned_bucket = (!signed_for_s3 && !request.headers().contains_key("authorization"))
-        .then(|| bucket_segment(request.uri().path()))
-        .flatten();
+    let unsigned = !signed_for_s3 && !request.headers().contains_key("authorization");
+    let unsigned_bucket = unsigned.then(|| bucket_segment(request.uri().path())).flatten();
     let on_bucket = match unsigned_bucket {
         Some(bucket) => bucket_exists(&state, &bucket).await,
         None => false,
     };
-    if !signed_for_s3 && !on_bucket {
+    let anonymous_sdk = unsigned && unsigned_sdk_request(&request);
+    if !(signed_for_s3 || on_bucket || anonymous_sdk) {
         return next.run(request).await;
     }
     handle(&state, request).await
@@ -84,6 +84,19 @@ fn signed_with_v2(request: &Request) -> bool {
     let names: Vec<&str> =
         query.split('&').map(|pair| pair.split_once('=').map_or(pair, |(name, _)| name)).collect();
     names.contains(&"AWSAccessKeyId") && names.contains(&"Signature")
+}
+
+/// Whether an unsigned request comes from an AWS SDK or CLI (they send
+/// `amz-sdk-invocation-id` with every request) and is none of the other AWS protocols'
+/// (a JSON target, a Query form): an S3 call made without credentials (`--no-sign-request`),
+/// refused as S3 refuses anonymous requests rather than answered by the console.
+fn unsigned_sdk_request(request: &Request) -> bool {
+    let headers = request.headers();
+    let form = headers
+        .get("content-type")
+        .and_then(|it| it.to_str().ok())
+        .is_some_and(|it| it.starts_with("application/x-www-form-urlencoded"));
+    headers.contains_key("amz-sdk-invocation-id") && !headers.contains_key("x-amz-target") && !form
 }
 
 /// The first segment of an unsigned request's path, when it could be a bucket's name (and is
@@ -178,18 +191,25 @@ async fn serve(
     call: &mut audit::ApiCall,
 ) -> Result<Response, ApiError> {
     let headers = &parts.headers;
+    // Which operation it is comes first (it is pure), so that even a refused request is
+    // recorded under its name; a request that is no operation is not recorded, as CloudTrail
+    // records no call of no operation.
+    let classified = request::classify(
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query().unwrap_or_default(),
+        header(headers, "x-amz-copy-source"),
+    );
+    match &classified {
+        Ok(operation) => call.operation = operation.name().to_owned(),
+        Err(_) => call.signing_name = "",
+    }
     let request = RequestParts::new(&parts.method, &parts.uri, headers, &[]);
     let (principal, signed) = auth::s3_user(state, &request).await.map_err(auth_error)?;
     let identity = audit::identity(state, &principal).await;
     let initiator = identity.arn.clone().unwrap_or_default();
     call.identity = Some(identity);
-    let operation = request::classify(
-        parts.method.as_str(),
-        parts.uri.path(),
-        parts.uri.query().unwrap_or_default(),
-        header(headers, "x-amz-copy-source"),
-    )?;
-    call.operation = operation.name().to_owned();
+    let operation = classified?;
     call.parameters = Some(parameters(&operation, headers));
     let facts = facts(state, &operation, headers, &signed)?;
     call.resources.clone_from(&facts.resources);
