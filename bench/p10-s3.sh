@@ -10,6 +10,11 @@
 #     and back into a new file (ranged GETs, 10 threads), median of RUNS each, MB/s; the bytes
 #     read back are compared with the file; the server's VmRSS, sampled every 0.1 s, its
 #     maximum during the transfers against its value before them;
+#   - the same server, with `curl` as the client: a PUT and a GET of the file through URLs
+#     presigned for SigV4 with botocore (an unsigned payload, so the server hashes the body
+#     for its ETag only), median of RUNS, MB/s. `aws s3 cp` is Python: on a 2-core machine the
+#     CLI's own hashing and copying take about as much CPU as the server, so this says what the
+#     server itself sustains; the server's CPU seconds per transfer are printed for both;
 #   - moto's S3 server (`moto_server`, as the tests run it), the same two commands, MB/s.
 #
 # Usage: bench/p10-s3.sh        (from any directory; about a minute for 512 MB, and about 6 x
@@ -83,6 +88,24 @@ transfer() {
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# cpu_seconds PID: the process's user + system time so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$1/stat"; }
+
+# presign METHOD BUCKET KEY: a URL for METHOD of the object, presigned for SigV4, 1 hour.
+presign() {
+    AWS_SHARED_CREDENTIALS_FILE=$work/credentials python3 - "$SERVER_URL" "$@" <<'PY'
+import sys
+import boto3
+from botocore.config import Config
+endpoint, method, bucket, key = sys.argv[1:]
+client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      config=Config(signature_version="s3v4"))
+operation = {"PUT": "put_object", "GET": "get_object"}[method]
+print(client.generate_presigned_url(operation, Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600))
+PY
+}
+curl_put() { curl -sf -o /dev/null -T "$work/object.bin" "$1"; }
+curl_get() { curl -sf -o "$work/back.bin" "$1"; }
 
 start_server server "$work/data" --no-local-agent
 cp "$work/data/admin-credentials" "$work/credentials"
@@ -102,13 +125,31 @@ idle=$(rss_kb "$SERVER_PID")
 ) &
 sampler=$!
 on_exit "kill $sampler 2>/dev/null"
+cpu_before=$(cpu_seconds "$SERVER_PID")
 transfer slipway "$SERVER_URL"
-kill "$sampler" 2>/dev/null || true
-peak=$(cat "$work/peak" 2>/dev/null || echo "$idle")
+cpu_cli=$(python3 -c "print(round(($(cpu_seconds "$SERVER_PID") - $cpu_before) / $RUNS, 2))")
 slipway_put=$PUT_RATE
 slipway_get=$GET_RATE
+put_url=$(presign PUT p10-slipway curl.bin)
+get_url=$(presign GET p10-slipway curl.bin)
+put=() get=()
+cpu_before=$(cpu_seconds "$SERVER_PID")
+for ((i = 0; i < RUNS; i++)); do
+    put+=("$(seconds curl_put "$put_url")")
+    rm -f "$work/back.bin"
+    get+=("$(seconds curl_get "$get_url")")
+    cmp -s "$work/object.bin" "$work/back.bin" || die "curl: the object read back differs from the file"
+done
+rm -f "$work/back.bin"
+cpu_curl=$(python3 -c "print(round(($(cpu_seconds "$SERVER_PID") - $cpu_before) / $RUNS, 2))")
+kill "$sampler" 2>/dev/null || true
+peak=$(cat "$work/peak" 2>/dev/null || echo "$idle")
 figure p10.put "$slipway_put" MB/s "$floor"
 figure p10.get "$slipway_get" MB/s "$floor"
+figure p10.put_curl_presigned "$(rate "$(median "${put[@]}")")" MB/s "$floor"
+figure p10.get_curl_presigned "$(rate "$(median "${get[@]}")")" MB/s "$floor"
+echo "p10.server_cpu_per_put_and_get_aws_cli: $cpu_cli s"
+echo "p10.server_cpu_per_put_and_get_curl: $cpu_curl s"
 figure p10.server_rss_peak "$((peak / 1024))" MB "$((idle / 1024))"
 problems=$(server_problems server)
 [[ -z $problems ]] || echo "# the server logged: $problems"

@@ -121,18 +121,13 @@ where
     B: Stream<Item = Result<Chunk, ApiError>> + Send + Unpin,
 {
     let mut writer = blobs.writer(blob).await.map_err(ApiError::internal)?;
-    let mut md5 = BodyMd5::default();
-    let mut running =
-        checks.checksum.as_ref().map(|(algorithm, _)| checksum::Running::new(*algorithm));
+    let mut digests = Digests::start(checks.checksum.as_ref().map(|(algorithm, _)| *algorithm))?;
     let mut trailers = Vec::new();
     let streamed: Result<(), ApiError> = async {
         while let Some(chunk) = body.next().await {
             match chunk? {
                 Chunk::Data(bytes) => {
-                    md5.update(&bytes);
-                    if let Some(running) = &mut running {
-                        running.update(&bytes);
-                    }
+                    digests.update(bytes.clone()).await?;
                     writer.write(bytes).await.map_err(ApiError::internal)?;
                 }
                 Chunk::Trailers(more) => trailers.extend(more),
@@ -145,7 +140,13 @@ where
         abort(writer).await;
         return Err(err);
     }
-    let md5 = md5.finish();
+    let (md5, checksum) = match digests.finish().await {
+        Ok(done) => done,
+        Err(err) => {
+            abort(writer).await;
+            return Err(err);
+        }
+    };
     if checks.content_md5.is_some_and(|expected| expected != md5) {
         abort(writer).await;
         return Err(ApiError::client(
@@ -153,7 +154,6 @@ where
             "The Content-MD5 you specified did not match what we received.",
         ));
     }
-    let checksum = running.map(checksum::Running::finish);
     if let (Some(computed), Some((algorithm, sent))) = (&checksum, &checks.checksum) {
         let from_trailer = trailers
             .iter()
@@ -168,6 +168,50 @@ where
     }
     let size = writer.finish().await.map_err(ApiError::internal)?;
     Ok(Received { size, md5, checksum })
+}
+
+/// How many chunks of a body may wait for [`Digests`]' thread.
+const DIGEST_QUEUE: usize = 16;
+
+/// The digests of a body — its MD5 for the ETag and the checksum its request names —
+/// computed on a thread of their own as the body arrives, so that hashing one chunk overlaps
+/// with writing the next (MD5 is the slowest step of an upload, and one body's bytes can only
+/// be hashed in order).
+struct Digests {
+    chunks: futures::channel::mpsc::Sender<Bytes>,
+    result: futures::channel::oneshot::Receiver<([u8; 16], Option<Checksum>)>,
+}
+
+impl Digests {
+    fn start(algorithm: Option<Algorithm>) -> Result<Digests, ApiError> {
+        let (chunks, mut queue) = futures::channel::mpsc::channel::<Bytes>(DIGEST_QUEUE);
+        let (done, result) = futures::channel::oneshot::channel();
+        std::thread::Builder::new()
+            .name("s3-digests".to_owned())
+            .spawn(move || {
+                let mut md5 = BodyMd5::default();
+                let mut running = algorithm.map(checksum::Running::new);
+                while let Some(bytes) = futures::executor::block_on(queue.next()) {
+                    md5.update(&bytes);
+                    if let Some(running) = &mut running {
+                        running.update(&bytes);
+                    }
+                }
+                let _ = done.send((md5.finish(), running.map(checksum::Running::finish)));
+            })
+            .map_err(ApiError::internal)?;
+        Ok(Digests { chunks, result })
+    }
+
+    async fn update(&mut self, bytes: Bytes) -> Result<(), ApiError> {
+        futures::SinkExt::send(&mut self.chunks, bytes).await.map_err(ApiError::internal)
+    }
+
+    /// The MD5 and the checksum, once every chunk is hashed.
+    async fn finish(self) -> Result<([u8; 16], Option<Checksum>), ApiError> {
+        drop(self.chunks);
+        self.result.await.map_err(ApiError::internal)
+    }
 }
 
 async fn abort(writer: engine::blob::BlobWriter) {

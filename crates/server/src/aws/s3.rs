@@ -218,7 +218,11 @@ async fn serve(
         // CloudTrail names an object's bucket beside it.
         call.resources.push(format!("arn:aws:s3:::{bucket}"));
     }
-    authorize(state, &principal, facts, origin).await?;
+    // DeleteObjects is authorized key by key (`s3:DeleteObject` on each object), as S3 does:
+    // a user who may delete only some keys gets an answer for each.
+    if !matches!(operation, Operation::DeleteObjects { .. }) {
+        authorize(state, &principal, facts, origin).await?;
+    }
     if let Some(source) = copy_source(&operation) {
         // A copy also reads its source: s3:GetObject on it.
         let place = auth::place(state);
