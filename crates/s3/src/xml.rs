@@ -672,7 +672,7 @@ pub fn status_of(code: &str) -> u16 {
         | "OperationAborted" => 409,
         "MissingContentLength" => 411,
         "PreconditionFailed" => 412,
-        "InvalidRange" => 416,
+        "InvalidRange" | "InvalidPartNumber" => 416,
         "InternalError" | "InternalFailure" => 500,
         "NotImplemented" => 501,
         "ServiceUnavailable" | "SlowDown" => 503,

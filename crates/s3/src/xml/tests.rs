@@ -592,7 +592,7 @@ fn statuses() {
         ),
         (411, &["MissingContentLength"]),
         (412, &["PreconditionFailed"]),
-        (416, &["InvalidRange"]),
+        (416, &["InvalidRange", "InvalidPartNumber"]),
         (500, &["InternalError", "InternalFailure"]),
         (501, &["NotImplemented"]),
         (503, &["SlowDown"]),

@@ -20,6 +20,7 @@ mod mirrors;
 mod pull_requests;
 mod readme;
 mod replicas;
+mod s3;
 mod s3_sdk;
 mod server;
 mod ssh;

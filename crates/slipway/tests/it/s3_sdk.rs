@@ -1,7 +1,8 @@
 //! S3 bodies as the SDKs send them, with boto3 against a real server: an aws-chunked upload
 //! with its checksum in the trailer (what botocore sends over TLS, made here over plain HTTP),
 //! a wrong trailer checksum and a body changed after it was signed leave no object, and a URL
-//! presigned with Signature Version 2 is refused as S3 refuses it.
+//! presigned with Signature Version 2 is refused as S3 refuses it; and `aws deploy push`'s
+//! upload.
 
 use std::process::{Command, Stdio};
 
@@ -116,4 +117,44 @@ except urllib.error.HTTPError as err:
     assert!(run.stdout.contains("damaged XAmzContentSHA256Mismatch"), "{}", run.stdout);
     assert!(run.stdout.contains("keys ['chunked.bin']"), "{}", run.stdout);
     assert!(run.stdout.contains("v2 400 True"), "{}", run.stdout);
+}
+
+/// `aws deploy push` zips a folder and uploads it with S3's PutObject before it registers the
+/// revision: with `AWS_ENDPOINT_URL` naming the server, the upload lands in the bucket as a zip
+/// holding the folder (the registration is CodeDeploy's, which this server does not have yet).
+#[test]
+fn aws_deploy_push_uploads_its_bundle_to_the_bucket() {
+    let sandbox = Sandbox::new();
+    let server =
+        RunningServer::start_with(&sandbox.path("data"), "127.0.0.1:0", &["--no-local-agent"]);
+    server.aws(&["s3", "mb", "s3://deploys"]).expect_code(0);
+    sandbox.write("app/appspec.yml", "version: 0.0\nos: linux\n");
+    sandbox.write("app/index.html", "<h1>hello</h1>\n");
+    let output = Command::new("aws")
+        .args(["deploy", "push", "--application-name", "web", "--s3-location"])
+        .args(["s3://deploys/web.zip", "--source"])
+        .arg(sandbox.path("app"))
+        .args(["--region", "us-east-1"])
+        .env("AWS_ENDPOINT_URL", &server.endpoint)
+        .env("AWS_SHARED_CREDENTIALS_FILE", server.credentials())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let pushed = Run::from(output);
+    assert!(pushed.stderr.contains("RegisterApplicationRevision"), "{}", pushed.stderr);
+    let zip = sandbox.path("web.zip");
+    server.aws(&["s3", "cp", "s3://deploys/web.zip", zip.to_str().unwrap()]).expect_code(0);
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    let mut names: Vec<String> =
+        archive.file_names().map(|name| name.unwrap().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["appspec.yml", "index.html"]);
+    let mut appspec = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("appspec.yml").unwrap(), &mut appspec)
+        .unwrap();
+    assert_eq!(appspec, "version: 0.0\nos: linux\n");
 }

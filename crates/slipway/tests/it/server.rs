@@ -90,11 +90,22 @@ impl RunningServer {
 
     /// `aws <args>` signed for `region`.
     pub(crate) fn aws_in_region(&self, region: &str, credentials: &Path, args: &[&str]) -> Run {
+        self.aws_configured(region, credentials, Path::new("/dev/null"), args)
+    }
+
+    /// `aws <args>` signed for `region`, with `config` as the CLI's config file.
+    pub(crate) fn aws_configured(
+        &self,
+        region: &str,
+        credentials: &Path,
+        config: &Path,
+        args: &[&str],
+    ) -> Run {
         let output = Command::new("aws")
             .args(args)
             .args(["--endpoint-url", &self.endpoint, "--region", region, "--output", "json"])
             .env("AWS_SHARED_CREDENTIALS_FILE", credentials)
-            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_CONFIG_FILE", config)
             .env("AWS_PAGER", "")
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
