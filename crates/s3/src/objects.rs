@@ -170,46 +170,65 @@ where
     Ok(Received { size, md5, checksum })
 }
 
-/// How many chunks of a body may wait for [`Digests`]' thread.
-const DIGEST_QUEUE: usize = 16;
+/// How many bytes of a body [`Digests`] hands its thread at a time (fewer, larger handoffs:
+/// waking the thread for every small chunk the connection delivers costs more than it saves).
+const DIGEST_BATCH: usize = 256 * 1024;
+
+/// How many batches may wait for [`Digests`]' thread: at most 2 MiB of a body in flight.
+const DIGEST_QUEUE: usize = 8;
 
 /// The digests of a body — its MD5 for the ETag and the checksum its request names —
-/// computed on a thread of their own as the body arrives, so that hashing one chunk overlaps
-/// with writing the next (MD5 is the slowest step of an upload, and one body's bytes can only
-/// be hashed in order).
+/// computed on a thread of their own as the body arrives, so that hashing one part of it
+/// overlaps with writing the next (MD5 is the slowest step of an upload, and one body's bytes
+/// can only be hashed in order).
 struct Digests {
-    chunks: futures::channel::mpsc::Sender<Bytes>,
+    batches: futures::channel::mpsc::Sender<Vec<Bytes>>,
+    batch: Vec<Bytes>,
+    batched: usize,
     result: futures::channel::oneshot::Receiver<([u8; 16], Option<Checksum>)>,
 }
 
 impl Digests {
     fn start(algorithm: Option<Algorithm>) -> Result<Digests, ApiError> {
-        let (chunks, mut queue) = futures::channel::mpsc::channel::<Bytes>(DIGEST_QUEUE);
+        let (batches, mut queue) = futures::channel::mpsc::channel::<Vec<Bytes>>(DIGEST_QUEUE);
         let (done, result) = futures::channel::oneshot::channel();
         std::thread::Builder::new()
             .name("s3-digests".to_owned())
             .spawn(move || {
                 let mut md5 = BodyMd5::default();
                 let mut running = algorithm.map(checksum::Running::new);
-                while let Some(bytes) = futures::executor::block_on(queue.next()) {
-                    md5.update(&bytes);
-                    if let Some(running) = &mut running {
-                        running.update(&bytes);
+                while let Some(batch) = futures::executor::block_on(queue.next()) {
+                    for bytes in batch {
+                        md5.update(&bytes);
+                        if let Some(running) = &mut running {
+                            running.update(&bytes);
+                        }
                     }
                 }
                 let _ = done.send((md5.finish(), running.map(checksum::Running::finish)));
             })
             .map_err(ApiError::internal)?;
-        Ok(Digests { chunks, result })
+        Ok(Digests { batches, batch: Vec::new(), batched: 0, result })
     }
 
     async fn update(&mut self, bytes: Bytes) -> Result<(), ApiError> {
-        futures::SinkExt::send(&mut self.chunks, bytes).await.map_err(ApiError::internal)
+        self.batched += bytes.len();
+        self.batch.push(bytes);
+        if self.batched < DIGEST_BATCH {
+            return Ok(());
+        }
+        self.batched = 0;
+        let batch = std::mem::take(&mut self.batch);
+        futures::SinkExt::send(&mut self.batches, batch).await.map_err(ApiError::internal)
     }
 
-    /// The MD5 and the checksum, once every chunk is hashed.
-    async fn finish(self) -> Result<([u8; 16], Option<Checksum>), ApiError> {
-        drop(self.chunks);
+    /// The MD5 and the checksum, once every byte is hashed.
+    async fn finish(mut self) -> Result<([u8; 16], Option<Checksum>), ApiError> {
+        if !self.batch.is_empty() {
+            let batch = std::mem::take(&mut self.batch);
+            futures::SinkExt::send(&mut self.batches, batch).await.map_err(ApiError::internal)?;
+        }
+        drop(self.batches);
         self.result.await.map_err(ApiError::internal)
     }
 }
