@@ -342,7 +342,29 @@ async fn a_builds_artifacts_are_downloaded_through_the_console() {
     let mut document = state.store.get(engine::kinds::BUILD, &id).await.unwrap().unwrap();
     document.body["artifacts"] = json!({ "location": blob_key });
     document.body["secondaryArtifacts"] = json!([{ "artifactIdentifier": "site", "location": "arn:aws:s3:::releases/web/1/site.zip" }]);
-    state.store.apply(vec![engine::store::Write::Put(document)]).await.unwrap();
+    // And a test report with its totals.
+    let report_arn = format!(
+        "arn:aws:codebuild:us-east-1:000000000000:report/web-tests:{}",
+        id.split(':').nth(1).unwrap()
+    );
+    document.body["reportArns"] = json!([report_arn]);
+    let report = engine::store::Document {
+        kind: engine::kinds::REPORT.to_owned(),
+        key: report_arn.clone(),
+        parent: None,
+        sort: 0,
+        version: 0,
+        body: json!({
+            "arn": report_arn,
+            "status": "FAILED",
+            "testSummary": { "total": 12, "statusCounts": { "SUCCEEDED": 9, "FAILED": 2, "ERROR": 1 } },
+        }),
+    };
+    state
+        .store
+        .apply(vec![engine::store::Write::Put(document), engine::store::Write::Put(report)])
+        .await
+        .unwrap();
 
     let admin_cookie = {
         let (_, token) =
@@ -359,6 +381,10 @@ async fn a_builds_artifacts_are_downloaded_through_the_console() {
         "{html}"
     );
     assert!(html.contains("arn:aws:s3:::releases/web/1/site.zip"), "{html}");
+    let row = html.split("data-report=\"web-tests:").nth(1).expect("the report's row");
+    let cells: Vec<&str> =
+        row.split("<td>").skip(3).map(|cell| cell.split('<').next().unwrap()).collect();
+    assert_eq!(cells, ["12", "9", "3"], "{row}");
 
     let client =
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
