@@ -100,6 +100,23 @@ pub async fn get_bucket_location(ctx: &Context, name: &str) -> Result<Option<Str
 /// DeleteBucket: refused while it holds an object (`BucketNotEmpty`); its multipart uploads in
 /// progress are aborted with it.
 pub async fn delete_bucket(ctx: &Context, name: &str) -> Result<(), ApiError> {
+    // Decided again when something was written into the bucket between the look and the
+    // delete: it may not be empty any more.
+    for _ in 0..DELETE_ATTEMPTS {
+        match delete_once(ctx, name).await? {
+            Some(()) => return Ok(()),
+            None => continue,
+        }
+    }
+    Err(crate::objects::operation_aborted())
+}
+
+/// How many times DeleteBucket looks again when the bucket changed under it.
+const DELETE_ATTEMPTS: usize = 20;
+
+/// One attempt of [`delete_bucket`]: `None` when the bucket changed before the delete
+/// committed.
+async fn delete_once(ctx: &Context, name: &str) -> Result<Option<()>, ApiError> {
     let document = existing(ctx, name).await?;
     let query = ListQuery {
         kind: S3_OBJECT.to_owned(),
@@ -134,9 +151,10 @@ pub async fn delete_bucket(ctx: &Context, name: &str) -> Result<(), ApiError> {
     match ctx.store.apply(writes).await {
         Ok(()) => {
             crate::objects::delete_blobs(&ctx.blobs, &blobs).await;
-            Ok(())
+            Ok(Some(()))
         }
-        Err(StoreError::NotFound { .. } | StoreError::Conflict { .. }) => Err(no_such_bucket(name)),
+        Err(StoreError::Conflict { .. }) => Ok(None),
+        Err(StoreError::NotFound { .. }) => Err(no_such_bucket(name)),
         Err(err) => Err(err.into()),
     }
 }

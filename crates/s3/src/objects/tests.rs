@@ -354,3 +354,56 @@ async fn delete_objects_answers_each_key() {
     assert!(matches!(&results[2], Deleted::Failed { code, .. } if code == "KeyTooLongError"));
     delete_bucket(&ctx, "many").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_to_one_bucket_all_commit_and_keep_one_version_each() {
+    let (ctx, _dir) = context().await;
+    create_bucket(&ctx, "busy", None, 0).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let ctx = ctx.clone();
+        tasks.push(tokio::spawn(async move {
+            // Ten keys, each written twice at once.
+            let key = format!("k{}", i % 10);
+            put_object(&ctx, put("busy", &key), body(&[format!("v{i}").as_bytes()]), i).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let listed = list_objects(&ctx, "busy", &ListInput { max_keys: 1000, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(listed.objects.len(), 10);
+    // The losing version of each key left no blob behind.
+    assert_eq!(blobs(&ctx).await.len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_deleted_while_an_object_is_written_keeps_neither_half() {
+    for round in 0..10 {
+        let (ctx, _dir) = context().await;
+        create_bucket(&ctx, "racing", None, 0).await.unwrap();
+        let writer = {
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                put_object(&ctx, put("racing", "k"), body(&[b"bytes"]), round).await
+            })
+        };
+        let deleted = delete_bucket(&ctx, "racing").await;
+        let written = writer.await.unwrap();
+        match (&deleted, &written) {
+            // The object was written first: the bucket stays, with it.
+            (Err(err), Ok(_)) => {
+                assert_eq!(err.code, "BucketNotEmpty");
+                assert_eq!(blobs(&ctx).await.len(), 1);
+            }
+            // The bucket went first: the write was refused and left no blob.
+            (Ok(()), Err(err)) => {
+                assert_eq!(err.code, "NoSuchBucket");
+                assert!(blobs(&ctx).await.is_empty(), "round {round}");
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+}
