@@ -14,8 +14,11 @@
 //! **Boundary:** no HTTP edge: this crate never depends on axum, askama, hyper or `server`
 //! (the tidy test `dependency_rules_hold` checks it). The server maps [`awsapi::ApiError`]s
 //! and [`queue::AgentError`]s to its responses, runs the loops and answers the agent API's
-//! long polls. Hosted repositories are reached only through the [`Repositories`] trait.
+//! long polls. Hosted repositories are reached only through the [`Repositories`] trait, S3
+//! buckets only through [`Buckets`] ([`artifacts`] decides where each artifact goes).
 
+pub mod artifacts;
+pub mod buckets;
 pub mod builds;
 pub mod projects;
 pub mod queue;
@@ -32,6 +35,7 @@ use engine::store::Store;
 use iam::identity::Identity;
 use iam::secrets_store::SecretsStore;
 
+pub use buckets::Buckets;
 pub use repositories::{FileAt, Repositories, RepositoryError, RepositoryFuture};
 
 /// What every CodeBuild function works with; cheap to clone (handles and a few strings).
@@ -51,6 +55,8 @@ pub struct Context {
     pub temp_dir: PathBuf,
     /// The hosted repositories builds and webhooks read.
     pub repositories: Arc<dyn Repositories>,
+    /// The S3 buckets builds read their source zips from and write their artifacts to.
+    pub buckets: Arc<dyn Buckets>,
     /// Woken when a job is enqueued, so that waiting lease requests look at once.
     pub jobs: Arc<tokio::sync::Notify>,
     /// Woken when a build's log or state changes, for live tails.

@@ -13,6 +13,8 @@
 //!    the answer says whether the build must stop. An agent with nothing to report calls
 //!    `POST jobs/<job>/heartbeat` (body `{}`) → [`JobControl`] instead, at least every
 //!    `heartbeat_interval_ms`.
+//!    A build of source type `S3` first downloads its source zip: `GET jobs/<job>/source`
+//!    (streamed; its service role must allow `s3:GetObject` on the object).
 //! 4. `PUT jobs/<job>/artifacts/<file>`: a packaged artifact, the zip as the body; and
 //!    `PUT jobs/<job>/reports/<index>`: the test cases of the build's report `<index>`, one
 //!    JSON [`TestCase`](crate::TestCase) a line. Both are streamed, without a size limit.
@@ -134,6 +136,27 @@ pub struct BuildJob {
     /// Where the build's source comes from; `None` for `NO_SOURCE` builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<GitSource>,
+    /// The zip in an S3 bucket a build of source type `S3` unzips as its source (downloaded
+    /// with `GET jobs/<job>/source`); `None` for the other source types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_source: Option<S3Source>,
+}
+
+/// A zip in a bucket the server serves, the source of a build of type `S3`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Source {
+    /// The bucket.
+    pub bucket: String,
+    /// The zip's key.
+    pub key: String,
+    /// What was asked for (`sourceVersion`, an object version): `CODEBUILD_SOURCE_VERSION`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why the build's service role may not read the zip (`s3:GetObject`), if it may not:
+    /// the build ends FAULT in DOWNLOAD_SOURCE with that message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// A commit of a repository the server hosts, fetched over git smart HTTP with the agent's

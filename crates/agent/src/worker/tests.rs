@@ -372,6 +372,7 @@ fn job(id: &str, buildspec: &str) -> JobOffer {
             platform_variables: Vec::new(),
             git_token: None,
             source: None,
+            s3_source: None,
         },
     }
 }
