@@ -519,6 +519,11 @@ async fn run_job(
             return;
         }
     }
+    // A cache of type S3: its entries, downloaded into the job's own cache directory.
+    let s3_cache = match &job.s3_cache {
+        Some(_) => Some(restore_s3_cache(&shared, &job_label, &job_id, &dirs).await),
+        None => None,
+    };
     // At most this much of the build's output waits in the agent for the server: a build that
     // prints faster than the server takes it in is slowed down instead of filling memory.
     let budget = Arc::new(crate::executor::OutputBudget::new(OUTPUT_BUDGET));
@@ -534,7 +539,10 @@ async fn run_job(
         source_dir: dirs.source.clone(),
         work_dir: dirs.work.clone(),
         artifacts_dir: dirs.artifacts.clone(),
-        cache_dir: shared.config.cache_dir.clone(),
+        cache_dir: match &s3_cache {
+            Some((dir, _)) => Some(dir.clone()),
+            None => shared.config.cache_dir.clone(),
+        },
         timeout: Duration::from_secs(job.timeout_in_minutes.saturating_mul(60)),
         base_env: shared.config.base_env.clone(),
         env_overrides: job.variables.clone(),
@@ -602,6 +610,11 @@ async fn run_job(
             shared.log(format!("{job_label}: {err}; the build ends FAULT"));
             build.build_status = BuildStatus::Fault;
         }
+    }
+    if let Some((dir, restored)) = &s3_cache
+        && !abandoned.load(Ordering::SeqCst)
+    {
+        save_s3_cache(&shared, &job_label, &job_id, dir, restored, &abandoned).await;
     }
     // Test cases go up as files of their own, so that the finish request stays small
     // whatever the number of cases.
@@ -955,6 +968,73 @@ async fn run_git(mut command: tokio::process::Command) -> Result<(), String> {
         Ok(())
     } else {
         Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+    }
+}
+
+/// The size and modification time of each cache entry file in `dir`.
+fn cache_files(dir: &Path) -> BTreeMap<String, (u64, Option<std::time::SystemTime>)> {
+    let Ok(listing) = std::fs::read_dir(dir) else { return BTreeMap::new() };
+    listing
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let metadata = entry.metadata().ok()?;
+            (metadata.is_file() && name.ends_with(".zip") && !name.starts_with('.'))
+                .then(|| (name, (metadata.len(), metadata.modified().ok())))
+        })
+        .collect()
+}
+
+/// Downloads the entries of a build's S3 cache into a cache directory of the job's own;
+/// the directory, and what was in it then. A cache that cannot be read is an empty one (the
+/// failure is logged): as in CodeBuild, it never fails the build.
+async fn restore_s3_cache(
+    shared: &Shared,
+    job_label: &str,
+    job_id: &str,
+    dirs: &JobDirs,
+) -> (PathBuf, BTreeMap<String, (u64, Option<std::time::SystemTime>)>) {
+    let dir = dirs.root.path().join("cache");
+    if let Err(err) = tokio::fs::create_dir_all(&dir).await {
+        shared.log(format!("{job_label}: cannot create its cache directory: {err}"));
+        return (dir, BTreeMap::new());
+    }
+    match shared.client.cache_entries(job_id).await {
+        Ok(listed) => {
+            for file in listed.entries {
+                let to = dir.join(&file);
+                if let Err(err) = shared.client.cache_entry(job_id, &file, &to).await {
+                    shared.log(format!("{job_label}: cannot download cache entry {file}: {err}"));
+                    let _ = tokio::fs::remove_file(&to).await;
+                }
+            }
+        }
+        Err(err) => shared.log(format!("{job_label}: cannot list its S3 cache: {err}")),
+    }
+    let restored = cache_files(&dir);
+    (dir, restored)
+}
+
+/// Uploads the cache entries the build wrote (new ones, and the unkeyed entry rewritten)
+/// to its S3 cache; a failure is logged, never the build's.
+async fn save_s3_cache(
+    shared: &Shared,
+    job_label: &str,
+    job_id: &str,
+    dir: &Path,
+    restored: &BTreeMap<String, (u64, Option<std::time::SystemTime>)>,
+    abandoned: &AtomicBool,
+) {
+    for (file, state) in cache_files(dir) {
+        if restored.get(&file) == Some(&state) {
+            continue;
+        }
+        let route = ["cache", file.as_str()];
+        if let Err(err) =
+            upload(shared, job_label, job_id, &route, &dir.join(&file), abandoned).await
+        {
+            shared.log(format!("{job_label}: cannot save cache entry {file}: {err}"));
+        }
     }
 }
 

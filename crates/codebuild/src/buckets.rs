@@ -64,6 +64,9 @@ pub trait Buckets: Send + Sync {
         key: &'a str,
     ) -> BucketFuture<'a, (ObjectInfo, ObjectBody)>;
 
+    /// The keys of `bucket` that start with `prefix`, in order: at most the first 1,000.
+    fn list_keys<'a>(&'a self, bucket: &'a str, prefix: &'a str) -> BucketFuture<'a, Vec<String>>;
+
     /// Writes the file `from` as the object `key` of `bucket` (replacing any object of that
     /// key), with the content type `content_type`.
     fn write_object<'a>(

@@ -458,6 +458,10 @@ pub async fn plan_build(
             body["source"]["location"] = json!(location);
         }
     }
+    if let Some(cache) = crate::cache::s3_cache(&project["cache"]) {
+        // The cache the agent lists, downloads and uploads (`cache::leased_cache`).
+        body[INTERNAL]["s3Cache"] = json!(cache);
+    }
     // What names the build's artifacts when it ends (see `place_artifacts`).
     body[INTERNAL]["artifacts"] =
         json!({ "primary": project["artifacts"], "secondary": project["secondaryArtifacts"] });
@@ -542,6 +546,7 @@ pub async fn plan_build(
                 git_token: None,
                 source: source.clone(),
                 s3_source: s3_source.clone(),
+                s3_cache: crate::cache::s3_cache(&project["cache"]),
             };
             writes.push(Write::Insert(document.clone()));
             writes.push(Write::Enqueue(QueuedJob {

@@ -5,7 +5,9 @@
 //! document, BatchGetBuilds, stop, retry, delete, the queued-timeout expiry), [`reports`]
 //! (report groups, reports, test cases), [`webhooks`] (the webhook operations and the loop
 //! body that starts builds for pushes), [`queue`] (leasing a job with its build token,
-//! recording an agent's event batch, finishing, lease expiry, the queue report) and
+//! recording an agent's event batch, finishing, lease expiry, the queue report), [`artifacts`]
+//! (where each artifact goes: the blob store, or an S3 bucket), [`cache`] (caches of type
+//! S3) and
 //! [`service_role`] (what a build may do as its project's service role: the parameters and
 //! secrets it may read, the S3 objects its artifacts may be written to, the repositories its
 //! git token may reach). Every function takes a [`Context`] and the time (`now`, read once at
@@ -20,6 +22,7 @@
 pub mod artifacts;
 pub mod buckets;
 pub mod builds;
+pub mod cache;
 pub mod projects;
 pub mod queue;
 pub mod reports;

@@ -312,6 +312,11 @@ fn check_project(project: &Value, account: &str) -> Result<(), ApiError> {
             check_s3_artifacts(artifact)?;
         }
     }
+    if let Some(cache) = project.get("cache").filter(|it| it["type"] == "S3")
+        && crate::cache::s3_cache(cache).is_none()
+    {
+        return Err(invalid("A cache of type S3 needs a location: <bucket> or <bucket>/<prefix>"));
+    }
     let environment =
         project.get("environment").ok_or_else(|| invalid("environment is required"))?;
     check_enum(environment, "type", ENVIRONMENT_TYPES)?;

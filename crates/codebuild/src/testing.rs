@@ -86,6 +86,15 @@ impl Buckets for MemoryBuckets {
         })
     }
 
+    fn list_keys<'a>(&'a self, bucket: &'a str, prefix: &'a str) -> BucketFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            if !self.buckets.lock().unwrap().contains(bucket) {
+                return Err(BucketError::NoSuchBucket(bucket.to_owned()));
+            }
+            Ok(self.keys(bucket).into_iter().filter(|it| it.starts_with(prefix)).collect())
+        })
+    }
+
     fn write_object<'a>(
         &'a self,
         bucket: &'a str,

@@ -14,7 +14,10 @@
 //!    `POST jobs/<job>/heartbeat` (body `{}`) → [`JobControl`] instead, at least every
 //!    `heartbeat_interval_ms`.
 //!    A build of source type `S3` first downloads its source zip: `GET jobs/<job>/source`
-//!    (streamed; its service role must allow `s3:GetObject` on the object).
+//!    (streamed; its service role must allow `s3:GetObject` on the object). A build whose
+//!    cache is of type `S3` lists and downloads its cache's entries (`GET jobs/<job>/cache`,
+//!    `GET jobs/<job>/cache/<file>`) and uploads new ones after the build
+//!    (`PUT jobs/<job>/cache/<file>`).
 //! 4. `PUT jobs/<job>/artifacts/<file>`: a packaged artifact, the zip as the body; and
 //!    `PUT jobs/<job>/reports/<index>`: the test cases of the build's report `<index>`, one
 //!    JSON [`TestCase`](crate::TestCase) a line. Both are streamed, without a size limit.
@@ -140,6 +143,31 @@ pub struct BuildJob {
     /// with `GET jobs/<job>/source`); `None` for the other source types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3_source: Option<S3Source>,
+    /// Where the build's cache lives when the project's cache is of type `S3`: its entries
+    /// are downloaded before the build (`GET jobs/<job>/cache`, then `GET
+    /// jobs/<job>/cache/<file>`) and the new ones uploaded after it (`PUT
+    /// jobs/<job>/cache/<file>`). `None`: the agent's own cache directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_cache: Option<S3Cache>,
+}
+
+/// A build cache kept in a bucket the server serves: one object per cache entry, named
+/// `<prefix>/<entry file>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Cache {
+    /// The bucket.
+    pub bucket: String,
+    /// The prefix of the entries' keys (without a trailing `/`; may be empty).
+    pub prefix: String,
+}
+
+/// The answer to `GET jobs/<job>/cache`: the cache's entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheEntries {
+    /// The entries' file names (`default.zip`, `k-<key>.zip`, …).
+    pub entries: Vec<String>,
 }
 
 /// A zip in a bucket the server serves, the source of a build of type `S3`.

@@ -5,7 +5,7 @@
 //! on jobs leased to that agent (secrets go only to the lease holder). Here: the routes'
 //! handlers, their body limits, authentication (through `crate::auth`), registration and agent
 //! tokens, the lease's long poll, the uploads streamed to the blob store or an S3 bucket, and
-//! an S3 source's zip streamed to the agent. The state
+//! an S3 source's zip and S3 cache entries streamed between the agent and their bucket. The state
 //! transitions (leasing, events, heartbeats, finishing, lease expiry) are
 //! `codebuild::queue`'s; its errors answer as the protocol's `{"code","message"}`.
 
@@ -20,13 +20,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use codebuild::artifacts;
 use codebuild::buckets::BucketError;
+use codebuild::cache::{self, CacheAccess};
 use codebuild::queue::{self, HEARTBEAT_MS, LEASE_MS, token_hash};
 use engine::kinds::{AGENT, AGENT_TOKEN};
 use engine::store::{Document, StoreError, Write};
 use futures::StreamExt;
 use protocol::agent::{
-    AgentApiError, EventBatch, FinishRequest, JobControl, LeaseRequest, LeaseResponse,
-    PROTOCOL_VERSION, RegisterRequest, RegisterResponse,
+    AgentApiError, CacheEntries, EventBatch, FinishRequest, JobControl, LeaseRequest,
+    LeaseResponse, PROTOCOL_VERSION, RegisterRequest, RegisterResponse,
 };
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -39,6 +40,8 @@ mod tests;
 
 /// The action of downloading a build's S3 source (`GET jobs/<job>/source`).
 const AGENT_DOWNLOAD_SOURCE: &str = "slipway-agent:DownloadSource";
+/// The action of listing, downloading and uploading a build's S3 cache entries.
+const AGENT_CACHE: &str = "slipway-agent:Cache";
 
 /// The longest a lease request is held open.
 const MAX_WAIT_MS: u64 = 30_000;
@@ -446,12 +449,94 @@ pub(crate) async fn download_source(
         missing => bad(format!("The build's source cannot be read: {missing}")),
     })?;
     queue::renew(ctx, &job_id, &agent_id, now).await?;
+    Ok(zip_response(object.size, body))
+}
+
+/// `GET jobs/<job>/cache`: the entries of a build's S3 cache, when its service role may
+/// list them (`s3:ListBucket`).
+pub(crate) async fn list_cache(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(job_id): Path<String>,
+) -> Result<Json<CacheEntries>, AgentError> {
+    let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id, AGENT_CACHE).await?;
+    let ctx = state.codebuild();
+    let now = engine::clock::now_ms();
+    let cache = cache::leased_cache(ctx, &job_id, &agent_id, CacheAccess::List, now).await?;
+    let prefix = cache::entry_key(&cache, "");
+    let keys = ctx.buckets.list_keys(&cache.bucket, &prefix).await.map_err(bucket_refusal)?;
+    queue::renew(ctx, &job_id, &agent_id, now).await?;
+    Ok(Json(CacheEntries { entries: cache::entries(&cache, &keys) }))
+}
+
+/// `GET jobs/<job>/cache/<file>`: one entry of a build's S3 cache, streamed from its
+/// bucket, when its service role may read it (`s3:GetObject`).
+pub(crate) async fn download_cache(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((job_id, file)): Path<(String, String)>,
+) -> Result<Response, AgentError> {
+    let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id, AGENT_CACHE).await?;
+    let ctx = state.codebuild();
+    let now = engine::clock::now_ms();
+    let access = CacheAccess::Read(&file);
+    let cache = cache::leased_cache(ctx, &job_id, &agent_id, access, now).await?;
+    let key = cache::entry_key(&cache, &file);
+    let (object, body) =
+        ctx.buckets.read_object(&cache.bucket, &key).await.map_err(bucket_refusal)?;
+    queue::renew(ctx, &job_id, &agent_id, now).await?;
+    Ok(zip_response(object.size, body))
+}
+
+/// `PUT jobs/<job>/cache/<file>`: a new entry of a build's S3 cache, streamed into its
+/// bucket, when its service role may write it (`s3:PutObject`).
+pub(crate) async fn upload_cache(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((job_id, file)): Path<(String, String)>,
+    body: Body,
+) -> Result<StatusCode, AgentError> {
+    let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id, AGENT_CACHE).await?;
+    let ctx = state.codebuild();
+    let now = engine::clock::now_ms();
+    let access = CacheAccess::Write(&file);
+    let cache = cache::leased_cache(ctx, &job_id, &agent_id, access, now).await?;
+    let key = cache::entry_key(&cache, &file);
+    let path = receive_upload(&state, body, "cache entry").await?;
+    let written = ctx.buckets.write_object(&cache.bucket, &key, &path, "application/zip").await;
+    let _ = std::fs::remove_file(&path);
+    written.map_err(bucket_refusal)?;
+    queue::renew(ctx, &job_id, &agent_id, engine::clock::now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A bucket's answer as the agent API's error: a missing bucket or object is the agent's
+/// `BadRequest`, with S3's reason; anything else is internal.
+fn bucket_refusal(err: BucketError) -> AgentError {
+    match err {
+        BucketError::Failed(err) => {
+            tracing::error!(%err, "agent API: reading or writing a bucket");
+            AgentError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal",
+                "cannot reach the bucket".to_owned(),
+            )
+        }
+        missing => bad(missing.to_string()),
+    }
+}
+
+/// A zip of `size` bytes streamed as the answer.
+fn zip_response(size: u64, body: codebuild::buckets::ObjectBody) -> Response {
     let body = Body::from_stream(body.map(|chunk| chunk.map_err(std::io::Error::other)));
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/zip"));
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(object.size));
-    Ok(response)
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
+    response
 }
 
 /// `PUT jobs/<job>/reports/<index>`: the test cases of the build's report `<index>`, one

@@ -66,6 +66,21 @@ impl Buckets for ServedBuckets {
         })
     }
 
+    fn list_keys<'a>(&'a self, bucket: &'a str, prefix: &'a str) -> BucketFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let input = objects::ListInput {
+                prefix: prefix.to_owned(),
+                delimiter: None,
+                after: None,
+                max_keys: objects::MAX_KEYS,
+            };
+            let listing = objects::list_objects(&self.s3, bucket, &input)
+                .await
+                .map_err(|err| bucket_error(err, bucket, prefix))?;
+            Ok(listing.objects.into_iter().map(|it| it.key).collect())
+        })
+    }
+
     fn write_object<'a>(
         &'a self,
         bucket: &'a str,

@@ -586,6 +586,8 @@ fn app(state: AppState) -> Router {
         .route("/agent/v1/jobs/{job}/heartbeat", post(agent_api::heartbeat))
         .route("/agent/v1/jobs/{job}/finish", post(agent_api::finish))
         .route("/agent/v1/jobs/{job}/source", get(agent_api::download_source))
+        .route("/agent/v1/jobs/{job}/cache", get(agent_api::list_cache))
+        .route("/agent/v1/jobs/{job}/cache/{file}", get(agent_api::download_cache))
         .layer(DefaultBodyLimit::max(agent_api::BODY_LIMIT));
     let agent_uploads = Router::new()
         .route("/agent/v1/jobs/{job}/artifacts/{file}", put(agent_api::upload_artifact))
@@ -594,6 +596,7 @@ fn app(state: AppState) -> Router {
             put(agent_api::upload_named_artifact),
         )
         .route("/agent/v1/jobs/{job}/reports/{index}", put(agent_api::upload_report))
+        .route("/agent/v1/jobs/{job}/cache/{file}", put(agent_api::upload_cache))
         .layer(DefaultBodyLimit::disable());
     let router = Router::new()
         .route("/healthz", get(healthz))

@@ -14,7 +14,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use protocol::agent::{
-    AgentApiError, JobControl, LeaseRequest, LeaseResponse, RegisterRequest, RegisterResponse,
+    AgentApiError, CacheEntries, JobControl, LeaseRequest, LeaseResponse, RegisterRequest,
+    RegisterResponse,
 };
 use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
@@ -216,10 +217,41 @@ impl Client {
     /// `GET jobs/<job>/source`: an S3 source's zip, streamed into the file `to`, within a
     /// day (the zip may be large, as a repository may).
     pub(super) async fn source_zip(&self, job: &str, to: &Path) -> Result<(), CallError> {
+        self.download(&["jobs", job, "source"], to, "the source zip").await
+    }
+
+    /// `GET jobs/<job>/cache`: the entries of the job's S3 cache.
+    pub(super) async fn cache_entries(&self, job: &str) -> Result<CacheEntries, CallError> {
+        let request = self.request(Method::GET, &["jobs", job, "cache"], CALL_TIMEOUT)?;
+        let bytes = send(request)
+            .await?
+            .bytes()
+            .await
+            .map_err(|err| CallError::Transport(format!("reading the answer failed: {err}")))?;
+        serde_json::from_slice(&bytes).map_err(|err| {
+            CallError::Transport(format!(
+                "the server's cache entries are not the protocol's: {err}"
+            ))
+        })
+    }
+
+    /// `GET jobs/<job>/cache/<file>`: one entry of the job's S3 cache, into the file `to`.
+    pub(super) async fn cache_entry(
+        &self,
+        job: &str,
+        file: &str,
+        to: &Path,
+    ) -> Result<(), CallError> {
+        self.download(&["jobs", job, "cache", file], to, "the cache entry").await
+    }
+
+    /// `GET <segments>` of the agent API, its body streamed into the file `to` within a day
+    /// (a zip may be large, as a repository may).
+    async fn download(&self, segments: &[&str], to: &Path, what: &str) -> Result<(), CallError> {
         let timeout = Duration::from_secs(24 * 3600);
-        let request = self.request(Method::GET, &["jobs", job, "source"], timeout)?;
+        let request = self.request(Method::GET, segments, timeout)?;
         let response = send(request).await?;
-        save(response, to, "the source zip").await
+        save(response, to, what).await
     }
 
     /// `GET <repository>/bundle?commit=<commit>` (a git route, `repository` being its path

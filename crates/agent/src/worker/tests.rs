@@ -373,6 +373,7 @@ fn job(id: &str, buildspec: &str) -> JobOffer {
             git_token: None,
             source: None,
             s3_source: None,
+            s3_cache: None,
         },
     }
 }

@@ -595,3 +595,75 @@ async fn an_s3_source_is_streamed_to_its_agent_and_artifacts_go_to_the_bucket() 
     let document = state.store.get(BUILD, &build_id).await.unwrap().unwrap();
     assert_eq!(document.body["artifacts"]["location"], format!("arn:aws:s3:::out/{key}"));
 }
+
+/// A build's S3 cache through `jobs/<job>/cache`: listed, uploaded and downloaded as
+/// objects under the cache's prefix, as the agent the job is leased to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_cache_is_listed_uploaded_and_downloaded_under_its_prefix() {
+    let harness = Harness::start().await;
+    let state = &harness.state;
+    let s3 = state.s3();
+    s3::buckets::create_bucket(&s3, "caches", None, 0).await.unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = iam::roles::CreateRoleRequest {
+        path: None,
+        role_name: "builder".into(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    };
+    iam::roles::create_role(&state.identity, role, 0).await.unwrap();
+    let inline = iam::policies::PutRolePolicyRequest {
+        role_name: "builder".into(),
+        policy_name: "s3".into(),
+        policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#.into(),
+    };
+    iam::policies::put_role_policy(&state.identity, inline).await.unwrap();
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\ncache:\n  paths: ['deps/**/*']\n";
+    harness
+        .codebuild(
+            "CreateProject",
+            json!({
+                "name": "cached",
+                "source": { "type": "NO_SOURCE", "buildspec": buildspec },
+                "artifacts": { "type": "NO_ARTIFACTS" },
+                "cache": { "type": "S3", "location": "caches/app/" },
+                "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+                "serviceRole": "builder",
+            }),
+        )
+        .await;
+    let started = harness.codebuild("StartBuild", json!({ "projectName": "cached" })).await;
+    let build_id = started["build"]["id"].as_str().unwrap().to_owned();
+    let a = harness.register("agent-a").await;
+    let (status, text) = harness.lease(&a.token, &a.id).await;
+    assert_eq!(status, 200, "{text}");
+    let offer: LeaseResponse = serde_json::from_str(&text).unwrap();
+    let cache = offer.job.unwrap().build.s3_cache.expect("an S3 cache");
+    assert_eq!((cache.bucket.as_str(), cache.prefix.as_str()), ("caches", "app"));
+
+    let path = |rest: &str| format!("/agent/v1/jobs/{build_id}/cache{rest}");
+    let (get, put) = (reqwest::Method::GET, reqwest::Method::PUT);
+    let (status, text) = harness.call(get.clone(), &path(""), &a.token, &a.id, Vec::new()).await;
+    assert_eq!((status, text.as_str()), (200, r#"{"entries":[]}"#));
+    let entry = b"cache zip".to_vec();
+    let (status, text) =
+        harness.call(put.clone(), &path("/default.zip"), &a.token, &a.id, entry.clone()).await;
+    assert_eq!(status, 204, "{text}");
+    let read = s3::objects::Read::default();
+    let object = s3::objects::head_object(&s3, "caches", "app/default.zip", &read).await;
+    assert_eq!(object.unwrap().object.size, entry.len() as u64);
+    let (status, text) = harness.call(get.clone(), &path(""), &a.token, &a.id, Vec::new()).await;
+    assert_eq!((status, text.as_str()), (200, r#"{"entries":["default.zip"]}"#));
+    let (status, text) =
+        harness.call(get.clone(), &path("/default.zip"), &a.token, &a.id, Vec::new()).await;
+    assert_eq!((status, text.into_bytes()), (200, entry));
+    let (status, text) = harness.call(put, &path("/notes.txt"), &a.token, &a.id, Vec::new()).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("invalid cache entry name notes.txt"), "{text}");
+    let (status, text) = harness.call(get, &path("/k-gone.zip"), &a.token, &a.id, Vec::new()).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("the object s3://caches/app/k-gone.zip does not exist"), "{text}");
+}

@@ -1,14 +1,14 @@
 //! CodeBuild over the server's S3: a source zip put with `aws s3 cp`, artifacts written as
 //! real objects (a zip, and a secondary artifact as its files) that `aws s3 cp` and `aws s3
-//! ls` read back, and the refusals that end a build FAULT in DOWNLOAD_SOURCE or
-//! UPLOAD_ARTIFACTS.
+//! ls` read back, the refusals that end a build FAULT in DOWNLOAD_SOURCE or
+//! UPLOAD_ARTIFACTS, and a cache kept in a bucket.
 
 use std::io::Write;
 
 use serde_json::{Value, json};
 
 use crate::Sandbox;
-use crate::server::{RunningServer, start, wait_for_build};
+use crate::server::{RunningServer, log, start, wait_for_build};
 
 const BUILDSPEC: &str = "version: 0.2
 phases:
@@ -153,6 +153,40 @@ fn a_build_reads_its_source_from_s3_and_writes_its_artifacts_there() {
         "Bucket site does not exist, so the build may not write object arn:aws:s3:::site/docs/latest",
         "{build}"
     );
+}
+
+/// A cache of type S3 is an object under its prefix: the first build saves it, the next one
+/// restores it.
+#[test]
+fn the_cache_of_type_s3_is_kept_in_its_bucket() {
+    let sandbox = Sandbox::new();
+    let server = RunningServer::start(&sandbox.path("data"));
+    server.aws(&["s3", "mb", "s3://caches"]).expect_code(0);
+    server.create_service_role("builder", &["AmazonS3FullAccess"], None);
+    let buildspec = "version: 0.2
+phases:
+  build:
+    commands:
+      - if [ -f deps/stamp ]; then echo \"restored $(cat deps/stamp)\"; else mkdir -p deps && echo \"build $CODEBUILD_BUILD_NUMBER\" > deps/stamp; fi
+cache:
+  paths: ['deps/**/*']
+";
+    let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
+    let cache = json!({ "type": "S3", "location": "caches/app" }).to_string();
+    server.create_project_with(
+        "cached",
+        &source,
+        &["--service-role", "builder", "--cache", &cache],
+    );
+    let first = start(&server, "cached", &[]);
+    assert_eq!(wait_for_build(&server, &first)["buildStatus"], "SUCCEEDED");
+    let listed = server.aws(&["s3", "ls", "s3://caches/app/"]);
+    listed.expect_code(0);
+    assert!(listed.stdout.contains("default.zip"), "{}", listed.stdout);
+    let second = start(&server, "cached", &[]);
+    assert_eq!(wait_for_build(&server, &second)["buildStatus"], "SUCCEEDED");
+    let text = log(&server, &second);
+    assert!(text.contains("\nrestored build 1\n"), "{text}");
 }
 
 /// May write any object, read none.
