@@ -116,7 +116,8 @@ pub fn git_refusal(role: &ServiceRole, refused: Refusal, action: &str, resource:
 /// packages, when the project's artifact of that identifier (`artifacts`: the build's
 /// `{"primary", "secondary"}` settings) says `S3`. A `namespaceType` of `BUILD_ID` puts the
 /// build's id (its uuid) between path and name; without a `name`, the zip's own
-/// (`artifacts.zip`, `<identifier>.zip`). The name is the project's even when
+/// (`artifacts.zip`, `<identifier>.zip`); see [`crate::artifacts::s3_object`] (with packaging
+/// `NONE` the ARN is the folder's the files go into). The name is the project's even when
 /// `overrideArtifactName` lets the buildspec name the zip: that name is known only when the
 /// build ends, and this is decided when it is leased.
 pub fn artifact_objects(artifacts: &Value, plan: &BuildPlan, build_id: &str) -> Vec<String> {

@@ -34,8 +34,11 @@ fn info(object: &objects::Object) -> ObjectInfo {
 impl Buckets for ServedBuckets {
     fn bucket_exists<'a>(&'a self, bucket: &'a str) -> BucketFuture<'a, bool> {
         Box::pin(async move {
-            let found = self.s3.store.get(engine::kinds::S3_BUCKET, bucket).await;
-            found.map(|it| it.is_some()).map_err(|err| BucketError::Failed(err.to_string()))
+            match s3::buckets::head_bucket(&self.s3, bucket).await {
+                Ok(_) => Ok(true),
+                Err(err) if err.code == "NoSuchBucket" => Ok(false),
+                Err(err) => Err(BucketError::Failed(format!("bucket {bucket}: {}", err.message))),
+            }
         })
     }
 
