@@ -366,13 +366,22 @@ pub async fn plan_build(
                 .as_deref()
                 .or_else(|| project["sourceVersion"].as_str())
                 .filter(|it| !it.is_empty());
+            // The server reads the zip as the build's role would: a role that may not (or a
+            // zip that is not there) ends the build FAULT in DOWNLOAD_SOURCE, on the agent,
+            // before anything runs, and the zip is not read here.
+            let role = project["serviceRole"].as_str().unwrap_or_default();
+            let refused = crate::service_role::gate_source(ctx, role, bucket, key, now_ms)
+                .await
+                .map_err(|err| ApiError::internal(err.message))?;
             let source = S3Source {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
                 version: version.map(str::to_owned),
-                refused: None,
+                refused,
             };
-            let buildspec = if is_inline(&buildspec_setting) {
+            let buildspec = if source.refused.is_some() {
+                Ok(NEVER_RUN.to_owned())
+            } else if is_inline(&buildspec_setting) {
                 Ok(buildspec_setting)
             } else {
                 let path = if buildspec_setting.trim().is_empty() {
@@ -768,6 +777,9 @@ async fn read_at(
         ))),
     }
 }
+
+/// The plan of a build that ends before it runs anything (its S3 source may not be read).
+const NEVER_RUN: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - exit 1\n";
 
 /// The file `path` of an S3 source's zip (downloaded for the moment into the context's
 /// temporary directory), if the zip holds it.

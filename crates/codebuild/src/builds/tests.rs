@@ -244,8 +244,8 @@ fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
 }
 
 /// A build of an S3 source compiles the buildspec in its zip and hands the agent the zip's
-/// bucket and key; a zip without one fails the build in DOWNLOAD_SOURCE, a missing zip is
-/// refused.
+/// bucket and key; a zip without one fails the build in DOWNLOAD_SOURCE; a missing zip, or
+/// one the build's role may not read, is not read and the agent is told why.
 #[tokio::test]
 async fn an_s3_source_build_reads_its_buildspec_from_the_zip() {
     let buckets = std::sync::Arc::new(crate::testing::MemoryBuckets::with_bucket("src"));
@@ -258,19 +258,43 @@ async fn an_s3_source_build_reads_its_buildspec_from_the_zip() {
         "source": { "type": "S3", "location": "arn:aws:s3:::src/app.zip" },
         "artifacts": { "type": "NO_ARTIFACTS" },
         "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
-        "serviceRole": "r",
+        "serviceRole": "reader",
     });
     codebuild(&state, "CreateProject", project).await;
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::src/*"}]}"#;
+    let create = iam::roles::CreateRoleRequest {
+        path: None,
+        role_name: "reader".into(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    };
+    iam::roles::create_role(&state.identity, create, 0).await.unwrap();
+    let put = iam::policies::PutRolePolicyRequest {
+        role_name: "reader".into(),
+        policy_name: "read".into(),
+        policy_document: policy.into(),
+    };
+    iam::policies::put_role_policy(&state.identity, put).await.unwrap();
     let started =
         codebuild(&state, "StartBuild", json!({ "projectName": "s3app", "sourceVersion": "v1" }))
             .await;
     assert_eq!(started["build"]["buildStatus"], "IN_PROGRESS", "{started}");
     assert_eq!(started["build"]["sourceVersion"], "v1");
-    let id = started["build"]["id"].as_str().unwrap();
-    let jobs = state.store.queued_jobs().await.unwrap();
-    let job = jobs.into_iter().find(|it| it.id == id).unwrap();
-    let job: protocol::agent::BuildJob = serde_json::from_value(job.payload).unwrap();
+    let queued = |id: String| {
+        let state = state.clone();
+        async move {
+            let jobs = state.store.queued_jobs().await.unwrap();
+            let job = jobs.into_iter().find(|it| it.id == id).unwrap();
+            serde_json::from_value::<protocol::agent::BuildJob>(job.payload).unwrap()
+        }
+    };
+    let job = queued(started["build"]["id"].as_str().unwrap().to_owned()).await;
     let source = job.s3_source.unwrap();
+    assert_eq!(source.refused, None);
     assert_eq!((source.bucket.as_str(), source.key.as_str()), ("src", "app.zip"));
     assert_eq!(source.version.as_deref(), Some("v1"));
     assert_eq!(job.plan.phases[0].commands, ["echo from-zip"]);
@@ -285,10 +309,19 @@ async fn an_s3_source_build_reads_its_buildspec_from_the_zip() {
         download["contexts"][0]["message"],
         "buildspec.yml does not exist in s3://src/empty.zip"
     );
-    let missing = crate::testing::call(&state, "StartBuild", override_to("src/gone.zip")).await;
-    let missing = missing.unwrap_err();
-    assert_eq!(
-        missing.message,
-        "The build's source cannot be read: the object s3://src/gone.zip does not exist"
-    );
+    for (location, why) in [
+        (
+            "src/gone.zip",
+            "The build's source cannot be read: the object s3://src/gone.zip does not exist",
+        ),
+        (
+            "other/app.zip",
+            "Role arn:aws:iam::000000000000:role/reader may not read object arn:aws:s3:::other/app.zip (s3:GetObject)",
+        ),
+    ] {
+        let started = codebuild(&state, "StartBuild", override_to(location)).await;
+        assert_eq!(started["build"]["buildStatus"], "IN_PROGRESS", "{started}");
+        let job = queued(started["build"]["id"].as_str().unwrap().to_owned()).await;
+        assert_eq!(job.s3_source.unwrap().refused.as_deref(), Some(why));
+    }
 }
