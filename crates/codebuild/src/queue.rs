@@ -246,7 +246,8 @@ pub async fn try_lease(
         job.secrets = gated.values;
         job.refused_secrets = gated.refused;
         job.refused_artifacts = gated.refused_artifacts;
-        if let Some(source) = &mut job.s3_source {
+        // A refusal decided when the build started stands: its plan is no buildspec's.
+        if let Some(source) = job.s3_source.as_mut().filter(|it| it.refused.is_none()) {
             source.refused =
                 crate::service_role::gate_source(ctx, role, &source.bucket, &source.key, now)
                     .await?;

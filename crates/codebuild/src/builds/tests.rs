@@ -325,3 +325,47 @@ async fn an_s3_source_build_reads_its_buildspec_from_the_zip() {
         assert_eq!(job.s3_source.unwrap().refused.as_deref(), Some(why));
     }
 }
+
+/// A build whose role could not read its S3 source when it started never runs, even if the
+/// role may read it by the time an agent leases the build: its plan is no buildspec's.
+#[tokio::test]
+async fn an_s3_source_refused_at_start_stays_refused_at_lease() {
+    let buckets = std::sync::Arc::new(crate::testing::MemoryBuckets::with_bucket("src"));
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo from-zip\n";
+    buckets.put("src", "app.zip", &zip_of(&[("buildspec.yml", buildspec)]));
+    let (state, _dir) = crate::testing::test_context_with(buckets).await;
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let create = iam::roles::CreateRoleRequest {
+        path: None,
+        role_name: "late".into(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    };
+    iam::roles::create_role(&state.identity, create, 0).await.unwrap();
+    let project = json!({
+        "name": "late",
+        "source": { "type": "S3", "location": "src/app.zip" },
+        "artifacts": { "type": "NO_ARTIFACTS" },
+        "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+        "serviceRole": "late",
+    });
+    codebuild(&state, "CreateProject", project).await;
+    codebuild(&state, "StartBuild", json!({ "projectName": "late" })).await;
+    let put = iam::policies::PutRolePolicyRequest {
+        role_name: "late".into(),
+        policy_name: "read".into(),
+        policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#.into(),
+    };
+    iam::policies::put_role_policy(&state.identity, put).await.unwrap();
+    let now = engine::clock::now_ms();
+    let labels = std::collections::BTreeMap::new();
+    let offer = crate::queue::try_lease(&state, "agent-1", &labels, now).await.unwrap().unwrap();
+    let refused = offer.build.s3_source.unwrap().refused.unwrap();
+    assert!(
+        refused.contains("role/late may not read object arn:aws:s3:::src/app.zip"),
+        "{refused}"
+    );
+}
