@@ -151,7 +151,8 @@ pub struct Gated {
     pub values: BTreeMap<String, String>,
     /// Reference → why the role may not read it.
     pub refused: BTreeMap<String, String>,
-    /// Why the role may not write the first artifact object it may not write, if any.
+    /// Why the role may not write the first artifact object it may not write, or why the
+    /// first bucket that does not exist cannot be written, if any.
     pub refused_artifacts: Option<String>,
 }
 

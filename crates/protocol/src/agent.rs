@@ -122,8 +122,9 @@ pub struct BuildJob {
     /// role). The build fails in PROVISIONING with that message.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refused_secrets: BTreeMap<String, String>,
-    /// Why the build's service role may not write its artifacts (to the S3 object it names),
-    /// if it may not: the build ends FAULT in UPLOAD_ARTIFACTS with that message.
+    /// Why the build may not write its artifacts (its service role may not write the S3
+    /// object it names, or the bucket does not exist), if it may not: the build ends FAULT in
+    /// UPLOAD_ARTIFACTS with that message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused_artifacts: Option<String>,
     /// Run the build's commands inside bubblewrap (read-only host, writable workspace).
