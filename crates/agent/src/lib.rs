@@ -15,6 +15,7 @@ pub mod executor;
 mod process;
 pub use process::check_sandbox;
 pub mod secrets;
+pub mod source_zip;
 pub mod worker;
 mod workspace;
 

@@ -3,7 +3,8 @@
 //!
 //! **Lifecycle.** [`run_agent`] registers (`POST register`), then leases jobs (`POST lease`,
 //! a 20-second long poll) while fewer than `concurrency` jobs run. Each job runs in its own
-//! task: a fresh directory under `work_root`, [`run_build`] on the job's plan, its events
+//! task: a fresh directory under `work_root` (with the source: a git clone, or an S3 source's
+//! zip from `GET jobs/<job>/source` unpacked), [`run_build`] on the job's plan, its events
 //! streamed in batches (`POST jobs/<job>/events`), heartbeats when there is nothing to report
 //! (`POST jobs/<job>/heartbeat`), then each packaged artifact uploaded (`PUT
 //! jobs/<job>/artifacts/<file>`), the last events flushed, and the build record sent (`POST
@@ -496,6 +497,33 @@ async fn run_job(
         }
         return;
     }
+    if let Some(source) = &job.s3_source {
+        let fetched = match &source.refused {
+            Some(why) => Err(why.clone()),
+            None => fetch_s3_source(&shared, &job_id, &dirs).await,
+        };
+        if let Err(message) = fetched {
+            shared.log(format!("{job_label}: {message}"));
+            let build = fault_build_in(&job, PhaseType::DownloadSource, message);
+            let agent_id = registration.agent_id.clone();
+            let request = FinishRequest {
+                agent_id,
+                build,
+                uploaded_reports: Vec::new(),
+                artifact_names: Default::default(),
+            };
+            finish(&shared, &job_label, &job_id, request).await;
+            if let Err(err) = dirs.remove().await {
+                shared.log(format!("{job_label}: cannot remove its directory: {err}"));
+            }
+            return;
+        }
+    }
+    // A cache of type S3: its entries, downloaded into the job's own cache directory.
+    let s3_cache = match &job.s3_cache {
+        Some(_) => Some(restore_s3_cache(&shared, &job_label, &job_id, &dirs).await),
+        None => None,
+    };
     // At most this much of the build's output waits in the agent for the server: a build that
     // prints faster than the server takes it in is slowed down instead of filling memory.
     let budget = Arc::new(crate::executor::OutputBudget::new(OUTPUT_BUDGET));
@@ -511,7 +539,10 @@ async fn run_job(
         source_dir: dirs.source.clone(),
         work_dir: dirs.work.clone(),
         artifacts_dir: dirs.artifacts.clone(),
-        cache_dir: shared.config.cache_dir.clone(),
+        cache_dir: match &s3_cache {
+            Some((dir, _)) => Some(dir.clone()),
+            None => shared.config.cache_dir.clone(),
+        },
         timeout: Duration::from_secs(job.timeout_in_minutes.saturating_mul(60)),
         base_env: shared.config.base_env.clone(),
         env_overrides: job.variables.clone(),
@@ -521,7 +552,11 @@ async fn run_job(
         output_budget: Some(Arc::clone(&budget)),
         git_credentials: job.git_token.clone().map(|token| (shared.config.server.clone(), token)),
         platform_variables: job.platform_variables.clone(),
-        source_version: job.source.as_ref().map(|it| it.version.clone()),
+        source_version: job
+            .source
+            .as_ref()
+            .map(|it| it.version.clone())
+            .or_else(|| job.s3_source.as_ref().and_then(|it| it.version.clone())),
         source_repo_url: job
             .source
             .as_ref()
@@ -575,6 +610,11 @@ async fn run_job(
             shared.log(format!("{job_label}: {err}; the build ends FAULT"));
             build.build_status = BuildStatus::Fault;
         }
+    }
+    if let Some((dir, restored)) = &s3_cache
+        && !abandoned.load(Ordering::SeqCst)
+    {
+        save_s3_cache(&shared, &job_label, &job_id, dir, restored, &abandoned).await;
     }
     // Test cases go up as files of their own, so that the finish request stays small
     // whatever the number of cases.
@@ -931,8 +971,119 @@ async fn run_git(mut command: tokio::process::Command) -> Result<(), String> {
     }
 }
 
+/// The size and modification time of each cache entry file in `dir`.
+fn cache_files(dir: &Path) -> BTreeMap<String, (u64, Option<std::time::SystemTime>)> {
+    let Ok(listing) = std::fs::read_dir(dir) else { return BTreeMap::new() };
+    listing
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let metadata = entry.metadata().ok()?;
+            (metadata.is_file() && name.ends_with(".zip") && !name.starts_with('.'))
+                .then(|| (name, (metadata.len(), metadata.modified().ok())))
+        })
+        .collect()
+}
+
+/// Downloads the entries of a build's S3 cache into a cache directory of the job's own;
+/// the directory, and what was in it then. A cache that cannot be read is an empty one (the
+/// failure is logged): as in CodeBuild, it never fails the build.
+async fn restore_s3_cache(
+    shared: &Shared,
+    job_label: &str,
+    job_id: &str,
+    dirs: &JobDirs,
+) -> (PathBuf, BTreeMap<String, (u64, Option<std::time::SystemTime>)>) {
+    let dir = dirs.root.path().join("cache");
+    if let Err(err) = tokio::fs::create_dir_all(&dir).await {
+        shared.log(format!("{job_label}: cannot create its cache directory: {err}"));
+        return (dir, BTreeMap::new());
+    }
+    match shared.client.cache_entries(job_id).await {
+        Ok(listed) => {
+            for file in listed.entries {
+                let to = dir.join(&file);
+                if let Err(err) = shared.client.cache_entry(job_id, &file, &to).await {
+                    shared.log(format!("{job_label}: cannot download cache entry {file}: {err}"));
+                    let _ = tokio::fs::remove_file(&to).await;
+                }
+            }
+        }
+        Err(err) => shared.log(format!("{job_label}: cannot list its S3 cache: {err}")),
+    }
+    let restored = cache_files(&dir);
+    (dir, restored)
+}
+
+/// Uploads the cache entries the build wrote (new ones, and the unkeyed entry rewritten)
+/// to its S3 cache; a failure is logged, never the build's.
+async fn save_s3_cache(
+    shared: &Shared,
+    job_label: &str,
+    job_id: &str,
+    dir: &Path,
+    restored: &BTreeMap<String, (u64, Option<std::time::SystemTime>)>,
+    abandoned: &AtomicBool,
+) {
+    for (file, state) in cache_files(dir) {
+        if restored.get(&file) == Some(&state) {
+            continue;
+        }
+        let route = ["cache", file.as_str()];
+        if let Err(err) =
+            upload(shared, job_label, job_id, &route, &dir.join(&file), abandoned).await
+        {
+            shared.log(format!("{job_label}: cannot save cache entry {file}: {err}"));
+        }
+    }
+}
+
+/// Downloads a build's S3 source zip (`GET jobs/<job>/source`, retried for
+/// [`REPORT_PATIENCE`] while the failure may pass) and unpacks it as the source directory.
+async fn fetch_s3_source(shared: &Shared, job_id: &str, dirs: &JobDirs) -> Result<(), String> {
+    let zip = dirs.root.path().join("source.zip");
+    let deadline = clock::instant() + REPORT_PATIENCE;
+    let mut backoff = Backoff::default();
+    loop {
+        match shared.client.source_zip(job_id, &zip).await {
+            Ok(()) => break,
+            Err(err) => {
+                let delay = backoff.next();
+                if !err.retryable() || clock::instant() + delay > deadline {
+                    let _ = tokio::fs::remove_file(&zip).await;
+                    let message = match err {
+                        CallError::Status { message, .. } if !message.is_empty() => message,
+                        other => other.to_string(),
+                    };
+                    return Err(format!("downloading the source failed: {message}"));
+                }
+                shared.log(format!(
+                    "downloading the source of {job_id} failed ({err}); retrying in {delay:?}"
+                ));
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+    let into = dirs.source.clone();
+    let unzipped = {
+        let zip = zip.clone();
+        tokio::task::spawn_blocking(move || crate::source_zip::unzip_source(&zip, &into))
+            .await
+            .map_err(|err| err.to_string())
+            .and_then(std::convert::identity)
+    };
+    let _ = tokio::fs::remove_file(&zip).await;
+    unzipped.map(drop)
+}
+
 /// The record of a build that could not even start on this agent: FAULT in PROVISIONING.
 fn fault_build(job: &BuildJob, message: String) -> Build {
+    fault_build_in(job, PhaseType::Provisioning, message)
+}
+
+/// The record of a build that ended on this agent before it ran anything: FAULT in `failed`
+/// (PROVISIONING, or DOWNLOAD_SOURCE after it), with `message`.
+fn fault_build_in(job: &BuildJob, failed: PhaseType, message: String) -> Build {
     let now = clock::now();
     let phase = |phase_type, status, contexts| BuildPhase {
         phase_type,
@@ -953,14 +1104,16 @@ fn fault_build(job: &BuildJob, message: String) -> Build {
         build_status: BuildStatus::Fault,
         resolved_source_version: None,
         build_complete: true,
-        phases: vec![
-            phase(
-                PhaseType::Provisioning,
-                Some(BuildStatus::Fault),
-                Some(vec![PhaseContext { status_code: "FAULT".to_owned(), message }]),
-            ),
-            phase(PhaseType::Completed, None, None),
-        ],
+        phases: {
+            let mut phases = Vec::new();
+            if failed != PhaseType::Provisioning {
+                phases.push(phase(PhaseType::Provisioning, Some(BuildStatus::Succeeded), None));
+            }
+            let context = PhaseContext { status_code: "FAULT".to_owned(), message };
+            phases.push(phase(failed, Some(BuildStatus::Fault), Some(vec![context])));
+            phases.push(phase(PhaseType::Completed, None, None));
+            phases
+        },
         exported_environment_variables: Vec::new(),
         artifacts: None,
         secondary_artifacts: Vec::new(),

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use engine::store::{Document, ListQuery, QueuedJob, StoreError, Write};
-use protocol::agent::{BuildJob, GitSource};
+use protocol::agent::{BuildJob, GitSource, S3Source};
 use protocol::{Build, BuildStatus, EnvVariable, PhaseContext, PhaseType};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -17,6 +17,7 @@ use awsapi::{ApiError, Caller};
 use engine::kinds::{BUILD, BUILD_JOB, IDEMPOTENCY, PROJECT, REPOSITORY};
 use serde::{Deserialize, Serialize};
 
+use crate::buckets::{BucketError, object_location};
 use crate::{Context, FileAt, invalid, not_found};
 
 /// The key of the server's bookkeeping inside a build document.
@@ -54,51 +55,8 @@ fn build_field_absent(build: &Build, key: &str) -> bool {
     }
 }
 
-/// The blob key of a build's artifact, which `BatchGetBuilds` shows as its `location`:
-/// `builds/<project>/<uuid>/<name>` for the primary artifact and
-/// `builds/<project>/<uuid>/<identifier>/<name>` for a secondary one. The name is the
-/// buildspec's `artifacts.name` as the build's shell evaluated it (`buildspec_name`) when the
-/// project's `overrideArtifactName` is true, else the project's artifact `name`; without
-/// either (or with one that is no usable key) the zip keeps the agent's file name
-/// (`artifacts.zip`, `<identifier>.zip`).
-pub fn artifact_key(
-    document: &Document,
-    job_id: &str,
-    identifier: Option<&str>,
-    file: &str,
-    buildspec_name: Option<&str>,
-) -> (String, bool) {
-    let dir = format!("builds/{}", job_id.replace(':', "/"));
-    let settings = &document.body[INTERNAL]["artifacts"];
-    let project = match identifier {
-        None => &settings["primary"],
-        Some(id) => settings["secondary"]
-            .as_array()
-            .and_then(|all| all.iter().find(|it| it["artifactIdentifier"] == id))
-            .unwrap_or(&Value::Null),
-    };
-    let overrides = project["overrideArtifactName"] == true;
-    let usable = |name: &&str| {
-        !name.is_empty()
-            && name.len() <= 512
-            && !name.contains('\\')
-            && !name.chars().any(char::is_control)
-            && name.split('/').all(|it| !matches!(it, "" | "." | ".."))
-    };
-    let name = buildspec_name
-        .filter(|_| overrides)
-        .filter(usable)
-        .or_else(|| project["name"].as_str().filter(usable));
-    let key = match (identifier, name) {
-        (None, Some(name)) => format!("{dir}/{name}"),
-        (Some(id), Some(name)) => format!("{dir}/{id}/{name}"),
-        (_, None) => format!("{dir}/{file}"),
-    };
-    (key, overrides)
-}
-
-/// Gives each artifact an agent reported its `location` in the blob store (see
-/// [`artifact_key`]) and the project's `overrideArtifactName`.
+/// Gives each artifact an agent reported its `location` (the blob key or the S3 object's
+/// ARN, see [`crate::artifacts::destination`]) and the project's `overrideArtifactName`.
 pub fn place_artifacts(
     document: &Document,
     job_id: &str,
@@ -113,8 +71,9 @@ pub fn place_artifacts(
         let identifier = artifact.artifact_identifier.as_deref();
         let buildspec_name =
             buildspec_names.get(identifier.unwrap_or_default()).map(String::as_str);
-        let (key, overrides) = artifact_key(document, job_id, identifier, &file, buildspec_name);
-        artifact.location = key;
+        let (destination, overrides) =
+            crate::artifacts::destination(document, job_id, identifier, &file, buildspec_name);
+        artifact.location = destination.location();
         artifact.override_artifact_name = Some(overrides);
     }
 }
@@ -351,14 +310,14 @@ pub async fn plan_build(
         .or_else(|| project["source"]["buildspec"].as_str())
         .unwrap_or_default()
         .to_owned();
-    let (source, buildspec) = match source_type {
+    let (source, s3_source, buildspec) = match source_type {
         "NO_SOURCE" => {
             if buildspec_setting.trim().is_empty() || !is_inline(&buildspec_setting) {
                 return Err(invalid(
                     "A NO_SOURCE build needs an inline buildspec (source.buildspec or buildspecOverride)",
                 ));
             }
-            (None, Ok(buildspec_setting))
+            (None, None, Ok(buildspec_setting))
         }
         "CODECOMMIT" => {
             let location = input
@@ -392,11 +351,53 @@ pub async fn plan_build(
                     format!("{path} does not exist in {} at {}", location, source.commit)
                 })
             };
-            (Some(source), buildspec)
+            (Some(source), None, buildspec)
+        }
+        "S3" => {
+            let location = input
+                .source_location_override
+                .as_deref()
+                .or_else(|| project["source"]["location"].as_str())
+                .unwrap_or_default();
+            let (bucket, key) = object_location(location)
+                .ok_or_else(|| invalid(crate::projects::s3_source_refusal(location)))?;
+            let version = input
+                .source_version
+                .as_deref()
+                .or_else(|| project["sourceVersion"].as_str())
+                .filter(|it| !it.is_empty());
+            // The server reads the zip as the build's role would: a role that may not (or a
+            // zip that is not there) ends the build FAULT in DOWNLOAD_SOURCE, on the agent,
+            // before anything runs, and the zip is not read here.
+            let role = project["serviceRole"].as_str().unwrap_or_default();
+            let refused = crate::service_role::gate_source(ctx, role, bucket, key, now_ms)
+                .await
+                .map_err(|err| ApiError::internal(err.message))?;
+            let source = S3Source {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                version: version.map(str::to_owned),
+                refused,
+            };
+            let buildspec = if source.refused.is_some() {
+                Ok(NEVER_RUN.to_owned())
+            } else if is_inline(&buildspec_setting) {
+                Ok(buildspec_setting)
+            } else {
+                let path = if buildspec_setting.trim().is_empty() {
+                    "buildspec.yml"
+                } else {
+                    buildspec_setting.trim()
+                };
+                read_in_zip(ctx, &source, path)
+                    .await?
+                    .ok_or_else(|| format!("{path} does not exist in s3://{bucket}/{key}"))
+            };
+            (None, Some(source), buildspec)
         }
         other => {
             return Err(invalid(format!(
-                "Source type {other} is not supported by this Slipway server; use CODECOMMIT (a hosted repository) or NO_SOURCE"
+                "Source type {other} is not supported by this Slipway server; use CODECOMMIT (a hosted repository), S3 (a zip in a bucket) or NO_SOURCE"
             )));
         }
     };
@@ -458,6 +459,17 @@ pub async fn plan_build(
         if !value.is_null() {
             body[key] = value.clone();
         }
+    }
+    if let Some(s3) = &s3_source {
+        // The zip the agent downloads (`queue::leased_s3_source`).
+        body[INTERNAL]["s3Source"] = json!({ "bucket": s3.bucket, "key": s3.key });
+        if let Some(location) = &input.source_location_override {
+            body["source"]["location"] = json!(location);
+        }
+    }
+    if let Some(cache) = crate::cache::s3_cache(&project["cache"]) {
+        // The cache the agent lists, downloads and uploads (`cache::leased_cache`).
+        body[INTERNAL]["s3Cache"] = json!(cache);
     }
     // What names the build's artifacts when it ends (see `place_artifacts`).
     body[INTERNAL]["artifacts"] =
@@ -542,6 +554,8 @@ pub async fn plan_build(
                     .unwrap_or_default(),
                 git_token: None,
                 source: source.clone(),
+                s3_source: s3_source.clone(),
+                s3_cache: crate::cache::s3_cache(&project["cache"]),
             };
             writes.push(Write::Insert(document.clone()));
             writes.push(Write::Enqueue(QueuedJob {
@@ -762,6 +776,74 @@ async fn read_at(
             MAX_BUILDSPEC / 1024
         ))),
     }
+}
+
+/// The plan of a build that ends before it runs anything (its S3 source may not be read).
+const NEVER_RUN: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - exit 1\n";
+
+/// The file `path` of an S3 source's zip (downloaded for the moment into the context's
+/// temporary directory), if the zip holds it.
+async fn read_in_zip(
+    ctx: &Context,
+    source: &S3Source,
+    path: &str,
+) -> Result<Option<String>, ApiError> {
+    let (bucket, key) = (&source.bucket, &source.key);
+    tokio::fs::create_dir_all(&ctx.temp_dir).await.map_err(ApiError::internal)?;
+    let zip = ctx.temp_dir.join(format!("source-{}.zip", uuid::Uuid::new_v4().simple()));
+    let downloaded = crate::buckets::download(ctx.buckets.as_ref(), bucket, key, &zip).await;
+    let read = match downloaded {
+        Ok(_) => {
+            let (zip, path) = (zip.clone(), path.trim_start_matches("./").to_owned());
+            tokio::task::spawn_blocking(move || zip_entry(&zip, &path, MAX_BUILDSPEC))
+                .await
+                .map_err(ApiError::internal)
+                .and_then(|it| it.map_err(|err| invalid(format!("s3://{bucket}/{key}: {err}"))))
+        }
+        Err(err @ (BucketError::NoSuchBucket(_) | BucketError::NoSuchKey { .. })) => {
+            Err(invalid(format!("The build's source cannot be read: {err}")))
+        }
+        Err(err) => Err(ApiError::internal(err)),
+    };
+    let _ = tokio::fs::remove_file(&zip).await;
+    match read? {
+        FileAt::Found(text) => Ok(Some(text)),
+        FileAt::Missing => Ok(None),
+        FileAt::TooLarge => Err(invalid(format!(
+            "The buildspec {path} in s3://{bucket}/{key} is larger than {} KiB, the largest buildspec this server reads",
+            MAX_BUILDSPEC / 1024
+        ))),
+    }
+}
+
+/// The file `name` of the zip `zip`, if it holds it and it is at most `max_bytes` long.
+pub(crate) fn zip_entry(
+    zip: &std::path::Path,
+    name: &str,
+    max_bytes: usize,
+) -> Result<FileAt, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(zip).map_err(|err| err.to_string())?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|err| format!("not a zip: {err}"))?;
+    let mut entry = match archive.by_name(name) {
+        Ok(entry) => entry,
+        Err(zip::result::ZipError::FileNotFound) => return Ok(FileAt::Missing),
+        Err(err) => return Err(format!("cannot read {name}: {err}")),
+    };
+    if entry.size() > max_bytes as u64 {
+        return Ok(FileAt::TooLarge);
+    }
+    let mut bytes = Vec::new();
+    entry
+        .by_ref()
+        .take(max_bytes as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| format!("cannot read {name}: {err}"))?;
+    if bytes.len() > max_bytes {
+        return Ok(FileAt::TooLarge);
+    }
+    Ok(FileAt::Found(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// The longest `NAME=value` of one environment variable: Linux's limit on one string

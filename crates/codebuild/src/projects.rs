@@ -221,7 +221,15 @@ const ENVIRONMENT_TYPES: &[&str] = &[
 const VARIABLE_TYPES: &[&str] = &["PLAINTEXT", "PARAMETER_STORE", "SECRETS_MANAGER"];
 
 /// The source types this server builds (StartBuild refuses the others).
-const BUILT_SOURCE_TYPES: &[&str] = &["CODECOMMIT", "NO_SOURCE"];
+const BUILT_SOURCE_TYPES: &[&str] = &["CODECOMMIT", "S3", "NO_SOURCE"];
+
+/// Why an S3 source `location` names no zip: it must be `<bucket>/<key>` (or the object's
+/// ARN).
+pub(crate) fn s3_source_refusal(location: &str) -> String {
+    format!(
+        "Invalid source location {location:?}: a source of type S3 is the zip <bucket>/<key> (or arn:aws:s3:::<bucket>/<key>), with a key"
+    )
+}
 
 /// A service role as CodeBuild takes it: a role name (IAM's `[\w+=,.@-]{1,64}`), or the ARN
 /// of a role in this account (`arn:aws:iam::<account>:role/<path/>name`).
@@ -255,6 +263,23 @@ fn check_service_role(role: &str, account: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Artifacts of type S3 name their bucket (`location`) and a packaging CodeBuild knows.
+fn check_s3_artifacts(artifacts: &Value) -> Result<(), ApiError> {
+    if artifacts["type"] != "S3" {
+        return Ok(());
+    }
+    if artifacts["location"].as_str().is_none_or(str::is_empty) {
+        return Err(invalid("Artifacts of type S3 need a location: the name of their bucket"));
+    }
+    if artifacts.get("packaging").is_some() {
+        check_enum(artifacts, "packaging", &["NONE", "ZIP"])?;
+    }
+    if artifacts.get("namespaceType").is_some() {
+        check_enum(artifacts, "namespaceType", &["NONE", "BUILD_ID"])?;
+    }
+    Ok(())
+}
+
 /// Checks a whole project (after an update is merged in), as CreateProject would.
 fn check_project(project: &Value, account: &str) -> Result<(), ApiError> {
     check_name(required_str(project, "name")?)?;
@@ -264,8 +289,14 @@ fn check_project(project: &Value, account: &str) -> Result<(), ApiError> {
     // What StartBuild would refuse later is refused now.
     if !BUILT_SOURCE_TYPES.contains(&source_type) {
         return Err(invalid(format!(
-            "Source type {source_type} is not supported by this Slipway server; use CODECOMMIT (a hosted repository) or NO_SOURCE"
+            "Source type {source_type} is not supported by this Slipway server; use CODECOMMIT (a hosted repository), S3 (a zip in a bucket) or NO_SOURCE"
         )));
+    }
+    if source_type == "S3" {
+        let location = source.get("location").and_then(Value::as_str).unwrap_or_default();
+        if crate::buckets::object_location(location).is_none() {
+            return Err(invalid(s3_source_refusal(location)));
+        }
     }
     if source_type == "NO_SOURCE"
         && source.get("buildspec").and_then(Value::as_str).is_none_or(str::is_empty)
@@ -274,10 +305,17 @@ fn check_project(project: &Value, account: &str) -> Result<(), ApiError> {
     }
     let artifacts = project.get("artifacts").ok_or_else(|| invalid("artifacts is required"))?;
     check_enum(artifacts, "type", ARTIFACT_TYPES)?;
+    check_s3_artifacts(artifacts)?;
     if let Some(secondary) = project.get("secondaryArtifacts").and_then(Value::as_array) {
         for artifact in secondary {
             check_enum(artifact, "type", &ARTIFACT_TYPES[1..])?;
+            check_s3_artifacts(artifact)?;
         }
+    }
+    if let Some(cache) = project.get("cache").filter(|it| it["type"] == "S3")
+        && crate::cache::s3_cache(cache).is_none()
+    {
+        return Err(invalid("A cache of type S3 needs a location: <bucket> or <bucket>/<prefix>"));
     }
     let environment =
         project.get("environment").ok_or_else(|| invalid("environment is required"))?;

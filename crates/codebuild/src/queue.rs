@@ -246,6 +246,12 @@ pub async fn try_lease(
         job.secrets = gated.values;
         job.refused_secrets = gated.refused;
         job.refused_artifacts = gated.refused_artifacts;
+        // A refusal decided when the build started stands: its plan is no buildspec's.
+        if let Some(source) = job.s3_source.as_mut().filter(|it| it.refused.is_none()) {
+            source.refused =
+                crate::service_role::gate_source(ctx, role, &source.bucket, &source.key, now)
+                    .await?;
+        }
         if job.plan.git_credential_helper {
             let (token, write) = build_token(&job, agent_id, now);
             job.git_token = Some(token);
@@ -281,6 +287,28 @@ pub async fn leased_build(
         return Err(not_leased(job_id));
     }
     Ok(document)
+}
+
+/// The zip a build of source type `S3` leased to `agent_id` as `job_id` downloads: its bucket
+/// and key, when the build's service role may read it at `now` (see
+/// [`crate::service_role::gate_source`]); `BadRequest` with the refusal otherwise, or for a
+/// build of another source type.
+pub async fn leased_s3_source(
+    ctx: &Context,
+    job_id: &str,
+    agent_id: &str,
+    now: i64,
+) -> Result<(String, String), AgentError> {
+    let document = leased_build(ctx, job_id, agent_id).await?;
+    let source = &document.body[INTERNAL]["s3Source"];
+    let (Some(bucket), Some(key)) = (source["bucket"].as_str(), source["key"].as_str()) else {
+        return Err(bad(format!("build {job_id} has no source of type S3")));
+    };
+    let role = document.body["serviceRole"].as_str().unwrap_or_default();
+    match crate::service_role::gate_source(ctx, role, bucket, key, now).await? {
+        Some(refused) => Err(bad(refused)),
+        None => Ok((bucket.to_owned(), key.to_owned())),
+    }
 }
 
 /// Renews `agent_id`'s lease on `job_id` until `now` + [`LEASE_MS`], or says it is not theirs.

@@ -1,9 +1,10 @@
 //! What a build may do as its project's service role (`serviceRole`, a role name or ARN):
 //! the parameters (`ssm:GetParameters`) and secrets (`secretsmanager:GetSecretValue`) it may
-//! resolve and the S3 objects its artifacts of type `S3` would be written to (`s3:PutObject`),
-//! all decided when the build is leased ([`gate_job`]); and the repositories its git token
-//! may reach (`codecommit:GitPull` / `codecommit:GitPush`, decided by the server's `auth`
-//! with [`git_refusal`]). (The artifacts still go to the blob store: S3 is not served yet.)
+//! resolve, the S3 objects its artifacts of type `S3` are written to (`s3:PutObject`, into a
+//! bucket that must exist) and the zip its source of type `S3` is read from (`s3:GetObject`,
+//! [`gate_source`]), all decided when the build is leased ([`gate_job`]); and the repositories
+//! its git token may reach (`codecommit:GitPull` / `codecommit:GitPush`, decided by the
+//! server's `auth` with [`git_refusal`]).
 //!
 //! As in AWS, the build acts as the role only when the role exists and trusts CodeBuild's
 //! service principal (`iam::service_roles`); otherwise what the role gates is refused (the
@@ -19,6 +20,8 @@ use iam::service_roles::{CODEBUILD, Refusal, ServiceRole};
 use protocol::BuildPlan;
 
 use crate::Context;
+use crate::artifacts::Destination;
+use crate::buckets::BucketError;
 use crate::queue::AgentError;
 
 /// The action a build's parameters are read with.
@@ -27,6 +30,8 @@ pub const GET_PARAMETERS: &str = "ssm:GetParameters";
 pub const GET_SECRET_VALUE: &str = "secretsmanager:GetSecretValue";
 /// The action a build's artifacts are written to S3 with.
 pub const PUT_OBJECT: &str = "s3:PutObject";
+/// The action a build's S3 source zip is read with.
+pub const GET_OBJECT: &str = "s3:GetObject";
 
 /// The role a build acts as, from the build's (or project's) `serviceRole`, at `now_ms`.
 pub async fn build_role(
@@ -111,40 +116,32 @@ pub fn git_refusal(role: &ServiceRole, refused: Refusal, action: &str, resource:
 /// packages, when the project's artifact of that identifier (`artifacts`: the build's
 /// `{"primary", "secondary"}` settings) says `S3`. A `namespaceType` of `BUILD_ID` puts the
 /// build's id (its uuid) between path and name; without a `name`, the zip's own
-/// (`artifacts.zip`, `<identifier>.zip`). The name is the project's even when
+/// (`artifacts.zip`, `<identifier>.zip`); see [`crate::artifacts::s3_object`] (with packaging
+/// `NONE` the ARN is the folder's the files go into). The name is the project's even when
 /// `overrideArtifactName` lets the buildspec name the zip: that name is known only when the
 /// build ends, and this is decided when it is leased.
 pub fn artifact_objects(artifacts: &Value, plan: &BuildPlan, build_id: &str) -> Vec<String> {
-    let mut wanted: Vec<(Option<&str>, &Value)> = Vec::new();
+    artifact_destinations(artifacts, plan, build_id).iter().map(Destination::location).collect()
+}
+
+/// The S3 destinations of [`artifact_objects`].
+fn artifact_destinations(artifacts: &Value, plan: &BuildPlan, build_id: &str) -> Vec<Destination> {
+    let mut wanted: Vec<Option<&str>> = Vec::new();
     if plan.artifacts.is_some() {
-        wanted.push((None, &artifacts["primary"]));
+        wanted.push(None);
     }
-    for (identifier, _) in &plan.secondary_artifacts {
-        let setting = artifacts["secondary"]
-            .as_array()
-            .and_then(|all| all.iter().find(|it| it["artifactIdentifier"] == identifier.as_str()));
-        if let Some(setting) = setting {
-            wanted.push((Some(identifier), setting));
-        }
-    }
+    wanted.extend(plan.secondary_artifacts.iter().map(|(identifier, _)| Some(identifier.as_str())));
     let uuid = build_id.split_once(':').map_or(build_id, |(_, uuid)| uuid);
-    let mut objects = Vec::new();
-    for (identifier, setting) in wanted {
-        let Some(bucket) = setting["location"].as_str().filter(|_| setting["type"] == "S3") else {
-            continue;
-        };
-        let file = identifier.map_or_else(|| "artifacts.zip".to_owned(), |id| format!("{id}.zip"));
-        let name = setting["name"].as_str().filter(|it| !it.is_empty()).unwrap_or(&file);
-        let mut parts = vec![bucket];
-        parts.extend(setting["path"].as_str().filter(|it| !it.is_empty()));
-        if setting["namespaceType"] == "BUILD_ID" {
-            parts.push(uuid);
-        }
-        parts.push(name);
-        let key = parts.iter().map(|it| it.trim_matches('/')).collect::<Vec<_>>().join("/");
-        objects.push(format!("arn:aws:s3:::{key}"));
-    }
-    objects
+    wanted
+        .into_iter()
+        .filter_map(|identifier| {
+            let setting = crate::artifacts::setting(artifacts, identifier);
+            let file =
+                identifier.map_or_else(|| "artifacts.zip".to_owned(), |id| format!("{id}.zip"));
+            let (name, _) = crate::artifacts::name(setting, None);
+            crate::artifacts::s3_object(setting, uuid, &file, name)
+        })
+        .collect()
 }
 
 /// What a leased job may read and write as its role.
@@ -154,7 +151,8 @@ pub struct Gated {
     pub values: BTreeMap<String, String>,
     /// Reference → why the role may not read it.
     pub refused: BTreeMap<String, String>,
-    /// Why the role may not write the first artifact object it may not write, if any.
+    /// Why the role may not write the first artifact object it may not write, or why the
+    /// first bucket that does not exist cannot be written, if any.
     pub refused_artifacts: Option<String>,
 }
 
@@ -174,7 +172,8 @@ pub async fn gate_job(
     now_ms: i64,
 ) -> Result<Gated, AgentError> {
     let mut out = Gated::default();
-    let objects = artifact_objects(artifacts, plan, build_id);
+    let destinations = artifact_destinations(artifacts, plan, build_id);
+    let objects: Vec<String> = destinations.iter().map(Destination::location).collect();
     if plan.parameter_store.is_empty() && plan.secrets_manager.is_empty() && objects.is_empty() {
         return Ok(out);
     }
@@ -202,7 +201,60 @@ pub async fn gate_job(
     out.refused_artifacts = objects
         .iter()
         .find_map(|arn| gate(&role, &keys, PUT_OBJECT, arn, &format!("write object {arn}")).err());
+    if out.refused_artifacts.is_none() {
+        out.refused_artifacts = missing_bucket(ctx, &destinations).await?;
+    }
     Ok(out)
+}
+
+/// Why the first of `destinations` whose bucket does not exist cannot be written, naming
+/// the bucket; `None` when every bucket exists.
+async fn missing_bucket(
+    ctx: &Context,
+    destinations: &[Destination],
+) -> Result<Option<String>, AgentError> {
+    for destination in destinations {
+        let Destination::S3 { bucket, .. } = destination else { continue };
+        let exists = ctx.buckets.bucket_exists(bucket).await.map_err(|err| {
+            tracing::error!(%bucket, %err, "looking up an artifacts' bucket");
+            crate::queue::internal()
+        })?;
+        if !exists {
+            let arn = destination.location();
+            return Ok(Some(format!(
+                "Bucket {bucket} does not exist, so the build may not write object {arn}"
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether a build acting as `role_setting` may read its S3 source, the zip `key` of
+/// `bucket` (`s3:GetObject`, and the object must exist): `Some` with why not, naming the role
+/// or the object. The executor ends the build FAULT in DOWNLOAD_SOURCE with it.
+pub async fn gate_source(
+    ctx: &Context,
+    role_setting: &str,
+    bucket: &str,
+    key: &str,
+    now_ms: i64,
+) -> Result<Option<String>, AgentError> {
+    let role = build_role(ctx, role_setting, now_ms).await?;
+    let arn = crate::buckets::object_arn(bucket, key);
+    let what = format!("read object {arn}");
+    if let Err(why) = gate(&role, &request_keys(now_ms), GET_OBJECT, &arn, &what) {
+        return Ok(Some(why));
+    }
+    match ctx.buckets.head_object(bucket, key).await {
+        Ok(_) => Ok(None),
+        Err(err @ (BucketError::NoSuchBucket(_) | BucketError::NoSuchKey { .. })) => {
+            Ok(Some(format!("The build's source cannot be read: {err}")))
+        }
+        Err(err) => {
+            tracing::error!(%bucket, %key, %err, "looking up a build's source zip");
+            Err(crate::queue::internal())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,117 @@
 //! What the crate's unit tests share: a context on a fresh temporary directory, a caller, and
 //! the operations by name (as the server's operation table calls them).
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use awsapi::json::typed;
 use awsapi::{ApiError, Caller};
 use engine::store::{Document, Store};
 use serde_json::Value;
 
+use crate::buckets::{BucketError, BucketFuture, Buckets, ObjectBody, ObjectInfo};
 use crate::{Context, FileAt, Repositories, RepositoryFuture, builds, projects, reports};
+
+/// Buckets in memory: the names that exist and their objects' bytes.
+#[derive(Default)]
+pub(crate) struct MemoryBuckets {
+    buckets: Mutex<BTreeSet<String>>,
+    objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+}
+
+impl MemoryBuckets {
+    /// Buckets in memory with one, empty.
+    pub(crate) fn with_bucket(bucket: &str) -> MemoryBuckets {
+        let buckets = MemoryBuckets::default();
+        buckets.create(bucket);
+        buckets
+    }
+
+    /// Creates the bucket `bucket`.
+    pub(crate) fn create(&self, bucket: &str) {
+        self.buckets.lock().unwrap().insert(bucket.to_owned());
+    }
+
+    /// Puts an object (into a bucket that need not exist: the tests make what they need).
+    pub(crate) fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
+        self.objects.lock().unwrap().insert((bucket.to_owned(), key.to_owned()), bytes.to_vec());
+    }
+
+    /// The keys of `bucket`'s objects, in order.
+    pub(crate) fn keys(&self, bucket: &str) -> Vec<String> {
+        let objects = self.objects.lock().unwrap();
+        objects.keys().filter(|(b, _)| b == bucket).map(|(_, key)| key.clone()).collect()
+    }
+
+    /// The bytes of an object.
+    pub(crate) fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.objects.lock().unwrap().get(&(bucket.to_owned(), key.to_owned())).cloned()
+    }
+
+    fn lookup(&self, bucket: &str, key: &str) -> Result<Vec<u8>, BucketError> {
+        if !self.buckets.lock().unwrap().contains(bucket) {
+            return Err(BucketError::NoSuchBucket(bucket.to_owned()));
+        }
+        self.get(bucket, key).ok_or_else(|| BucketError::NoSuchKey {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        })
+    }
+}
+
+fn info(bytes: &[u8]) -> ObjectInfo {
+    ObjectInfo { size: bytes.len() as u64, etag: format!("\"{}\"", bytes.len()) }
+}
+
+impl Buckets for MemoryBuckets {
+    fn bucket_exists<'a>(&'a self, bucket: &'a str) -> BucketFuture<'a, bool> {
+        Box::pin(async move { Ok(self.buckets.lock().unwrap().contains(bucket)) })
+    }
+
+    fn head_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> BucketFuture<'a, ObjectInfo> {
+        Box::pin(async move { self.lookup(bucket, key).map(|it| info(&it)) })
+    }
+
+    fn read_object<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BucketFuture<'a, (ObjectInfo, ObjectBody)> {
+        Box::pin(async move {
+            let bytes = self.lookup(bucket, key)?;
+            let body: ObjectBody =
+                Box::pin(futures::stream::iter([Ok(bytes::Bytes::from(bytes.clone()))]));
+            Ok((info(&bytes), body))
+        })
+    }
+
+    fn list_keys<'a>(&'a self, bucket: &'a str, prefix: &'a str) -> BucketFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            if !self.buckets.lock().unwrap().contains(bucket) {
+                return Err(BucketError::NoSuchBucket(bucket.to_owned()));
+            }
+            Ok(self.keys(bucket).into_iter().filter(|it| it.starts_with(prefix)).collect())
+        })
+    }
+
+    fn write_object<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        from: &'a Path,
+        _: &'a str,
+    ) -> BucketFuture<'a, ObjectInfo> {
+        Box::pin(async move {
+            if !self.buckets.lock().unwrap().contains(bucket) {
+                return Err(BucketError::NoSuchBucket(bucket.to_owned()));
+            }
+            let bytes = std::fs::read(from).map_err(|err| BucketError::Failed(err.to_string()))?;
+            self.put(bucket, key, &bytes);
+            Ok(info(&bytes))
+        })
+    }
+}
 
 /// No hosted repository has any commit, file or event.
 pub(crate) struct NoRepositories;
@@ -58,6 +161,11 @@ impl Repositories for NoRepositories {
 /// A context on a fresh temporary directory (SQLite, local blobs, a new sealing key), in
 /// `us-east-1` and account `000000000000`; the directory lives as long as the returned guard.
 pub(crate) async fn test_context() -> (Context, tempfile::TempDir) {
+    test_context_with(Arc::new(MemoryBuckets::default())).await
+}
+
+/// [`test_context`] with these buckets.
+pub(crate) async fn test_context_with(buckets: Arc<MemoryBuckets>) -> (Context, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store =
         Store::connect(&format!("sqlite:{}", dir.path().join("state.db").display())).await.unwrap();
@@ -72,6 +180,7 @@ pub(crate) async fn test_context() -> (Context, tempfile::TempDir) {
         account: "000000000000".to_owned(),
         temp_dir: dir.path().join("tmp"),
         repositories: Arc::new(NoRepositories),
+        buckets,
         jobs: Arc::new(tokio::sync::Notify::new()),
         logs: Arc::new(tokio::sync::Notify::new()),
     };

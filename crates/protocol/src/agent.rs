@@ -13,6 +13,11 @@
 //!    the answer says whether the build must stop. An agent with nothing to report calls
 //!    `POST jobs/<job>/heartbeat` (body `{}`) → [`JobControl`] instead, at least every
 //!    `heartbeat_interval_ms`.
+//!    A build of source type `S3` first downloads its source zip: `GET jobs/<job>/source`
+//!    (streamed; its service role must allow `s3:GetObject` on the object). A build whose
+//!    cache is of type `S3` lists and downloads its cache's entries (`GET jobs/<job>/cache`,
+//!    `GET jobs/<job>/cache/<file>`) and uploads new ones after the build
+//!    (`PUT jobs/<job>/cache/<file>`).
 //! 4. `PUT jobs/<job>/artifacts/<file>`: a packaged artifact, the zip as the body; and
 //!    `PUT jobs/<job>/reports/<index>`: the test cases of the build's report `<index>`, one
 //!    JSON [`TestCase`](crate::TestCase) a line. Both are streamed, without a size limit.
@@ -117,8 +122,9 @@ pub struct BuildJob {
     /// role). The build fails in PROVISIONING with that message.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refused_secrets: BTreeMap<String, String>,
-    /// Why the build's service role may not write its artifacts (to the S3 object it names),
-    /// if it may not: the build ends FAULT in UPLOAD_ARTIFACTS with that message.
+    /// Why the build may not write its artifacts (its service role may not write the S3
+    /// object it names, or the bucket does not exist), if it may not: the build ends FAULT in
+    /// UPLOAD_ARTIFACTS with that message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused_artifacts: Option<String>,
     /// Run the build's commands inside bubblewrap (read-only host, writable workspace).
@@ -134,6 +140,52 @@ pub struct BuildJob {
     /// Where the build's source comes from; `None` for `NO_SOURCE` builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<GitSource>,
+    /// The zip in an S3 bucket a build of source type `S3` unzips as its source (downloaded
+    /// with `GET jobs/<job>/source`); `None` for the other source types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_source: Option<S3Source>,
+    /// Where the build's cache lives when the project's cache is of type `S3`: its entries
+    /// are downloaded before the build (`GET jobs/<job>/cache`, then `GET
+    /// jobs/<job>/cache/<file>`) and the new ones uploaded after it (`PUT
+    /// jobs/<job>/cache/<file>`). `None`: the agent's own cache directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_cache: Option<S3Cache>,
+}
+
+/// A build cache kept in a bucket the server serves: one object per cache entry, named
+/// `<prefix>/<entry file>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Cache {
+    /// The bucket.
+    pub bucket: String,
+    /// The prefix of the entries' keys (without a trailing `/`; may be empty).
+    pub prefix: String,
+}
+
+/// The answer to `GET jobs/<job>/cache`: the cache's entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheEntries {
+    /// The entries' file names (`default.zip`, `k-<key>.zip`, …).
+    pub entries: Vec<String>,
+}
+
+/// A zip in a bucket the server serves, the source of a build of type `S3`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Source {
+    /// The bucket.
+    pub bucket: String,
+    /// The zip's key.
+    pub key: String,
+    /// What was asked for (`sourceVersion`, an object version): `CODEBUILD_SOURCE_VERSION`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why the build's service role may not read the zip (`s3:GetObject`), if it may not:
+    /// the build ends FAULT in DOWNLOAD_SOURCE with that message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// A commit of a repository the server hosts, fetched over git smart HTTP with the agent's

@@ -4,7 +4,8 @@
 //! to the token that registered it: every later call must come with that token, and acts only
 //! on jobs leased to that agent (secrets go only to the lease holder). Here: the routes'
 //! handlers, their body limits, authentication (through `crate::auth`), registration and agent
-//! tokens, the lease's long poll and the uploads streamed to the blob store. The state
+//! tokens, the lease's long poll, the uploads streamed to the blob store or an S3 bucket, and
+//! an S3 source's zip and S3 cache entries streamed between the agent and their bucket. The state
 //! transitions (leasing, events, heartbeats, finishing, lease expiry) are
 //! `codebuild::queue`'s; its errors answer as the protocol's `{"code","message"}`.
 
@@ -14,15 +15,19 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use codebuild::artifacts;
+use codebuild::buckets::BucketError;
+use codebuild::cache::{self, CacheAccess};
 use codebuild::queue::{self, HEARTBEAT_MS, LEASE_MS, token_hash};
 use engine::kinds::{AGENT, AGENT_TOKEN};
 use engine::store::{Document, StoreError, Write};
 use futures::StreamExt;
 use protocol::agent::{
-    AgentApiError, EventBatch, FinishRequest, JobControl, LeaseRequest, LeaseResponse,
-    PROTOCOL_VERSION, RegisterRequest, RegisterResponse,
+    AgentApiError, CacheEntries, EventBatch, FinishRequest, JobControl, LeaseRequest,
+    LeaseResponse, PROTOCOL_VERSION, RegisterRequest, RegisterResponse,
 };
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -32,6 +37,11 @@ use crate::auth::{self, AuthError, Principal, RequestParts};
 
 #[cfg(test)]
 mod tests;
+
+/// The action of downloading a build's S3 source (`GET jobs/<job>/source`).
+const AGENT_DOWNLOAD_SOURCE: &str = "slipway-agent:DownloadSource";
+/// The action of listing, downloading and uploading a build's S3 cache entries.
+const AGENT_CACHE: &str = "slipway-agent:Cache";
 
 /// The longest a lease request is held open.
 const MAX_WAIT_MS: u64 = 30_000;
@@ -362,7 +372,8 @@ pub(crate) async fn upload_artifact(
 }
 
 /// `PUT jobs/<job>/artifacts/<file>/<name>`: an artifact whose buildspec names it `<name>`
-/// (evaluated by the build's shell), stored where [`codebuild::builds::artifact_key`] puts it.
+/// (evaluated by the build's shell), stored where [`codebuild::artifacts::destination`] puts
+/// it: the blob store, or (artifacts of type S3) the project's bucket.
 pub(crate) async fn upload_named_artifact(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -389,11 +400,143 @@ async fn store_artifact(
     }
     // The agent names its zips `artifacts.zip` and `<identifier>.zip`.
     let identifier = file.strip_suffix(".zip").filter(|it| *it != "artifacts");
-    let (key, _) =
-        codebuild::builds::artifact_key(&document, &job_id, identifier, &file, name.as_deref());
-    store_upload(&state, &key, body, "artifact").await?;
+    let (destination, _) =
+        artifacts::destination(&document, &job_id, identifier, &file, name.as_deref());
+    let path = receive_upload(&state, body, "artifact").await?;
+    let stored = artifacts::store(ctx, &destination, &path).await;
+    let _ = std::fs::remove_file(&path);
+    stored.map_err(|err| match err {
+        // The bucket went between the lease (which checked it) and the upload: the agent
+        // ends the build FAULT with this message.
+        BucketError::NoSuchBucket(_) | BucketError::NoSuchKey { .. } => {
+            bad(format!("cannot store the artifact at {}: {err}", destination.location()))
+        }
+        BucketError::Failed(err) => {
+            tracing::error!(%err, "storing an artifact");
+            AgentError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal",
+                "cannot store the artifact".to_owned(),
+            )
+        }
+    })?;
     queue::renew(ctx, &job_id, &agent_id, engine::clock::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET jobs/<job>/source`: the zip of a build of source type `S3`, streamed from its bucket
+/// to the agent the job is leased to, when the build's service role may read it
+/// (`s3:GetObject`; `BadRequest` with the refusal otherwise).
+pub(crate) async fn download_source(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(job_id): Path<String>,
+) -> Result<Response, AgentError> {
+    let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id, AGENT_DOWNLOAD_SOURCE).await?;
+    let ctx = state.codebuild();
+    let now = engine::clock::now_ms();
+    let (bucket, key) = queue::leased_s3_source(ctx, &job_id, &agent_id, now).await?;
+    let (object, body) = ctx.buckets.read_object(&bucket, &key).await.map_err(|err| match err {
+        BucketError::Failed(err) => {
+            tracing::error!(%err, "reading a build's source zip");
+            AgentError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal",
+                "cannot read the source".to_owned(),
+            )
+        }
+        missing => bad(format!("The build's source cannot be read: {missing}")),
+    })?;
+    queue::renew(ctx, &job_id, &agent_id, now).await?;
+    Ok(zip_response(object.size, body))
+}
+
+/// `GET jobs/<job>/cache`: the entries of a build's S3 cache, when its service role may
+/// list them (`s3:ListBucket`).
+pub(crate) async fn list_cache(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(job_id): Path<String>,
+) -> Result<Json<CacheEntries>, AgentError> {
+    let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id, AGENT_CACHE).await?;
+    let ctx = state.codebuild();
+    let now = engine::clock::now_ms();
+    let cache = cache::leased_cache(ctx, &job_id, &agent_id, CacheAccess::List, now).await?;
+    let prefix = cache::entry_key(&cache, "");
+    let keys = ctx.buckets.list_keys(&cache.bucket, &prefix).await.map_err(bucket_refusal)?;
+    queue::renew(ctx, &job_id, &agent_id, now).await?;
+    Ok(Json(CacheEntries { entries: cache::entries(&cache, &keys) }))
+}
+
+/// `GET jobs/<job>/cache/<file>`: one entry of a build's S3 cache, streamed from its
+/// bucket, when its service role may read it (`s3:GetObject`).
+pub(crate) async fn download_cache(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((job_id, file)): Path<(String, String)>,
+) -> Result<Response, AgentError> {
+    let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id, AGENT_CACHE).await?;
+    let ctx = state.codebuild();
+    let now = engine::clock::now_ms();
+    let access = CacheAccess::Read(&file);
+    let cache = cache::leased_cache(ctx, &job_id, &agent_id, access, now).await?;
+    let key = cache::entry_key(&cache, &file);
+    let (object, body) =
+        ctx.buckets.read_object(&cache.bucket, &key).await.map_err(bucket_refusal)?;
+    queue::renew(ctx, &job_id, &agent_id, now).await?;
+    Ok(zip_response(object.size, body))
+}
+
+/// `PUT jobs/<job>/cache/<file>`: a new entry of a build's S3 cache, streamed into its
+/// bucket, when its service role may write it (`s3:PutObject`).
+pub(crate) async fn upload_cache(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((job_id, file)): Path<(String, String)>,
+    body: Body,
+) -> Result<StatusCode, AgentError> {
+    let agent_id = agent_header(&headers);
+    authorize_agent(&state, &headers, &agent_id, AGENT_CACHE).await?;
+    let ctx = state.codebuild();
+    let now = engine::clock::now_ms();
+    let access = CacheAccess::Write(&file);
+    let cache = cache::leased_cache(ctx, &job_id, &agent_id, access, now).await?;
+    let key = cache::entry_key(&cache, &file);
+    let path = receive_upload(&state, body, "cache entry").await?;
+    let written = ctx.buckets.write_object(&cache.bucket, &key, &path, "application/zip").await;
+    let _ = std::fs::remove_file(&path);
+    written.map_err(bucket_refusal)?;
+    queue::renew(ctx, &job_id, &agent_id, engine::clock::now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A bucket's answer as the agent API's error: a missing bucket or object is the agent's
+/// `BadRequest`, with S3's reason; anything else is internal.
+fn bucket_refusal(err: BucketError) -> AgentError {
+    match err {
+        BucketError::Failed(err) => {
+            tracing::error!(%err, "agent API: reading or writing a bucket");
+            AgentError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal",
+                "cannot reach the bucket".to_owned(),
+            )
+        }
+        missing => bad(missing.to_string()),
+    }
+}
+
+/// A zip of `size` bytes streamed as the answer.
+fn zip_response(size: u64, body: codebuild::buckets::ObjectBody) -> Response {
+    let body = Body::from_stream(body.map(|chunk| chunk.map_err(std::io::Error::other)));
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
+    response
 }
 
 /// `PUT jobs/<job>/reports/<index>`: the test cases of the build's report `<index>`, one
@@ -424,6 +567,25 @@ async fn store_upload(
     body: Body,
     what: &str,
 ) -> Result<(), AgentError> {
+    let path = receive_upload(state, body, what).await?;
+    let stored = state.blobs.put_file(key, &path).await;
+    let _ = std::fs::remove_file(&path);
+    stored.map(drop).map_err(|err| {
+        tracing::error!(%err, "storing an upload");
+        AgentError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal",
+            format!("cannot store the {what}"),
+        )
+    })
+}
+
+/// Streams an upload to a new temporary file (the caller removes it), never whole in memory.
+async fn receive_upload(
+    state: &AppState,
+    body: Body,
+    what: &str,
+) -> Result<std::path::PathBuf, AgentError> {
     let temp = state.data_dir.join("tmp");
     std::fs::create_dir_all(&temp).map_err(|err| bad(err.to_string()))?;
     let path = temp.join(format!("upload-{}", uuid::Uuid::new_v4()));
@@ -442,16 +604,7 @@ async fn store_upload(
         let _ = std::fs::remove_file(&path);
         return Err(bad(format!("{what} upload broke off: {err}")));
     }
-    let stored = state.blobs.put_file(key, &path).await;
-    let _ = std::fs::remove_file(&path);
-    stored.map(drop).map_err(|err| {
-        tracing::error!(%err, "storing an upload");
-        AgentError(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal",
-            format!("cannot store the {what}"),
-        )
-    })
+    Ok(path)
 }
 
 pub(crate) async fn finish(

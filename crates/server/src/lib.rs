@@ -18,6 +18,7 @@ mod audit;
 mod auth;
 mod aws;
 mod base64_codec;
+mod codebuild_buckets;
 mod codebuild_repositories;
 mod console;
 mod error;
@@ -296,6 +297,13 @@ impl Server {
             temp_dir: data_dir.join("tmp"),
             repositories: Arc::new(codebuild_repositories::HostedRepositories {
                 codecommit: codecommit_context.clone(),
+            }),
+            buckets: Arc::new(codebuild_buckets::ServedBuckets {
+                s3: s3::Context {
+                    store: store.clone(),
+                    blobs: blobs.clone(),
+                    region: region.clone(),
+                },
             }),
             jobs: jobs.clone(),
             logs: logs.clone(),
@@ -577,6 +585,9 @@ fn app(state: AppState) -> Router {
         .route("/agent/v1/jobs/{job}/events", post(agent_api::events))
         .route("/agent/v1/jobs/{job}/heartbeat", post(agent_api::heartbeat))
         .route("/agent/v1/jobs/{job}/finish", post(agent_api::finish))
+        .route("/agent/v1/jobs/{job}/source", get(agent_api::download_source))
+        .route("/agent/v1/jobs/{job}/cache", get(agent_api::list_cache))
+        .route("/agent/v1/jobs/{job}/cache/{file}", get(agent_api::download_cache))
         .layer(DefaultBodyLimit::max(agent_api::BODY_LIMIT));
     let agent_uploads = Router::new()
         .route("/agent/v1/jobs/{job}/artifacts/{file}", put(agent_api::upload_artifact))
@@ -585,6 +596,7 @@ fn app(state: AppState) -> Router {
             put(agent_api::upload_named_artifact),
         )
         .route("/agent/v1/jobs/{job}/reports/{index}", put(agent_api::upload_report))
+        .route("/agent/v1/jobs/{job}/cache/{file}", put(agent_api::upload_cache))
         .layer(DefaultBodyLimit::disable());
     let router = Router::new()
         .route("/healthz", get(healthz))

@@ -14,7 +14,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use protocol::agent::{
-    AgentApiError, JobControl, LeaseRequest, LeaseResponse, RegisterRequest, RegisterResponse,
+    AgentApiError, CacheEntries, JobControl, LeaseRequest, LeaseResponse, RegisterRequest,
+    RegisterResponse,
 };
 use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
@@ -213,6 +214,46 @@ impl Client {
         send(request).await.map(drop)
     }
 
+    /// `GET jobs/<job>/source`: an S3 source's zip, streamed into the file `to`, within a
+    /// day (the zip may be large, as a repository may).
+    pub(super) async fn source_zip(&self, job: &str, to: &Path) -> Result<(), CallError> {
+        self.download(&["jobs", job, "source"], to, "the source zip").await
+    }
+
+    /// `GET jobs/<job>/cache`: the entries of the job's S3 cache.
+    pub(super) async fn cache_entries(&self, job: &str) -> Result<CacheEntries, CallError> {
+        let request = self.request(Method::GET, &["jobs", job, "cache"], CALL_TIMEOUT)?;
+        let bytes = send(request)
+            .await?
+            .bytes()
+            .await
+            .map_err(|err| CallError::Transport(format!("reading the answer failed: {err}")))?;
+        serde_json::from_slice(&bytes).map_err(|err| {
+            CallError::Transport(format!(
+                "the server's cache entries are not the protocol's: {err}"
+            ))
+        })
+    }
+
+    /// `GET jobs/<job>/cache/<file>`: one entry of the job's S3 cache, into the file `to`.
+    pub(super) async fn cache_entry(
+        &self,
+        job: &str,
+        file: &str,
+        to: &Path,
+    ) -> Result<(), CallError> {
+        self.download(&["jobs", job, "cache", file], to, "the cache entry").await
+    }
+
+    /// `GET <segments>` of the agent API, its body streamed into the file `to` within a day
+    /// (a zip may be large, as a repository may).
+    async fn download(&self, segments: &[&str], to: &Path, what: &str) -> Result<(), CallError> {
+        let timeout = Duration::from_secs(24 * 3600);
+        let request = self.request(Method::GET, segments, timeout)?;
+        let response = send(request).await?;
+        save(response, to, what).await
+    }
+
     /// `GET <repository>/bundle?commit=<commit>` (a git route, `repository` being its path
     /// on the server, e.g. `/v1/repos/web`): a git bundle of the repository's refs and the
     /// commit, streamed into the file `to`. No time limit, as for a clone: the repository may
@@ -231,22 +272,8 @@ impl Client {
             .push("bundle");
         url.query_pairs_mut().append_pair("commit", commit);
         let request = self.http.get(url).header(AUTHORIZATION, self.authorization.clone());
-        let mut response = send(request).await?;
-        let mut file = tokio::fs::File::create(to).await.map_err(|err| {
-            CallError::Transport(format!("cannot create {}: {err}", to.display()))
-        })?;
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|err| CallError::Transport(format!("reading the bundle failed: {err}")))?
-        {
-            file.write_all(&chunk).await.map_err(|err| {
-                CallError::Transport(format!("cannot write {}: {err}", to.display()))
-            })?;
-        }
-        file.flush()
-            .await
-            .map_err(|err| CallError::Transport(format!("cannot write {}: {err}", to.display())))
+        let response = send(request).await?;
+        save(response, to, "the bundle").await
     }
 
     async fn post<T: DeserializeOwned>(
@@ -301,6 +328,25 @@ impl Client {
             agent_id.clone_into(&mut it);
         }
     }
+}
+
+/// Streams a response's body (`what`, for messages) into the file `to`.
+async fn save(mut response: reqwest::Response, to: &Path, what: &str) -> Result<(), CallError> {
+    let mut file = tokio::fs::File::create(to)
+        .await
+        .map_err(|err| CallError::Transport(format!("cannot create {}: {err}", to.display())))?;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| CallError::Transport(format!("reading {what} failed: {err}")))?
+    {
+        file.write_all(&chunk)
+            .await
+            .map_err(|err| CallError::Transport(format!("cannot write {}: {err}", to.display())))?;
+    }
+    file.flush()
+        .await
+        .map_err(|err| CallError::Transport(format!("cannot write {}: {err}", to.display())))
 }
 
 fn json(value: &impl Serialize) -> Result<Vec<u8>, CallError> {

@@ -61,6 +61,8 @@ struct FakeState {
     fail_next_events: bool,
     /// Refuse the next finish request with a 400, as a server that cannot take it would.
     refuse_next_finish: bool,
+    /// The zip `GET jobs/<job>/source` answers (404 without one).
+    source_zip: Option<Vec<u8>>,
 }
 
 /// The server at the process edge.
@@ -264,6 +266,21 @@ async fn finish(
     })
 }
 
+async fn source(
+    State(fake): State<Arc<Fake>>,
+    extract::Path(id): extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = refused(&headers) {
+        return refused;
+    }
+    fake.with(|state| match (state.jobs.get(&id), &state.source_zip) {
+        (Some(_), Some(zip)) => zip.clone().into_response(),
+        (Some(_), None) => error(StatusCode::BAD_REQUEST, "BadRequest", "no such object"),
+        (None, _) => not_leased(),
+    })
+}
+
 /// Serves `fake` on a loopback port; returns its base URL.
 async fn serve(fake: Arc<Fake>) -> String {
     let app = Router::new()
@@ -275,6 +292,7 @@ async fn serve(fake: Arc<Fake>) -> String {
         // A report's test cases are kept as an artifact named by the report's index.
         .route("/agent/v1/jobs/{job}/reports/{name}", put(artifact))
         .route("/agent/v1/jobs/{job}/finish", post(finish))
+        .route("/agent/v1/jobs/{job}/source", axum::routing::get(source))
         .with_state(fake);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -372,6 +390,8 @@ fn job(id: &str, buildspec: &str) -> JobOffer {
             platform_variables: Vec::new(),
             git_token: None,
             source: None,
+            s3_source: None,
+            s3_cache: None,
         },
     }
 }
@@ -487,6 +507,66 @@ phases:
     );
     assert!(!everything.contains("tok-5ecret-1") && !everything.contains("pa55-db-word"));
     agent.stop(Duration::from_secs(5)).await.unwrap();
+}
+
+/// A zip of `entries` (name, content).
+fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, text) in entries {
+        zip.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fn s3_job(id: &str, refused: Option<&str>) -> JobOffer {
+    let mut offer =
+        job(id, "version: 0.2\nphases:\n  build:\n    commands:\n      - cat hello.txt\n");
+    offer.build.s3_source = Some(protocol::agent::S3Source {
+        bucket: "src".to_owned(),
+        key: "app.zip".to_owned(),
+        version: None,
+        refused: refused.map(str::to_owned),
+    });
+    offer
+}
+
+/// An S3 source's zip is downloaded and unpacked as the source; a zip the role may not read,
+/// one that cannot be downloaded, or one with an entry outside the source directory ends the
+/// build FAULT in DOWNLOAD_SOURCE with why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_source_is_downloaded_and_unpacked_or_the_build_faults_in_download_source() {
+    let fake = Fake::new();
+    fake.with(|state| state.source_zip = Some(zip_of(&[("hello.txt", "hello from the zip\n")])));
+    fake.enqueue(s3_job("s1", None));
+    let agent = Agent::start(&fake, 1).await;
+    let finish = agent.wait_finished("s1").await;
+    assert_eq!(finish.build.build_status, BuildStatus::Succeeded);
+    let events = fake.job("s1", |job| job.events.clone()).unwrap();
+    assert!(output(&events).contains("hello from the zip\n"), "{}", output(&events));
+
+    let fault = |finish: &FinishRequest| {
+        assert_eq!(finish.build.build_status, BuildStatus::Fault);
+        let phases = &finish.build.phases;
+        assert_eq!(phases[0].phase_type, PhaseType::Provisioning);
+        assert_eq!(phases[1].phase_type, PhaseType::DownloadSource);
+        assert_eq!(phases[1].phase_status, Some(BuildStatus::Fault));
+        phases[1].contexts.as_ref().unwrap()[0].message.clone()
+    };
+    fake.enqueue(s3_job("s2", Some("Role r may not read object arn:aws:s3:::src/app.zip")));
+    let message = fault(&agent.wait_finished("s2").await);
+    assert_eq!(message, "Role r may not read object arn:aws:s3:::src/app.zip");
+
+    fake.with(|state| state.source_zip = None);
+    fake.enqueue(s3_job("s3", None));
+    let message = fault(&agent.wait_finished("s3").await);
+    assert_eq!(message, "downloading the source failed: no such object");
+
+    fake.with(|state| state.source_zip = Some(zip_of(&[("../evil.txt", "evil")])));
+    fake.enqueue(s3_job("s4", None));
+    let message = fault(&agent.wait_finished("s4").await);
+    assert!(message.contains("would leave the source directory"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,5 @@
 //! Builds that wait in the queue longer than `queuedTimeoutInMinutes` end `TIMED_OUT`;
-//! StartBuild's limits and idempotency; artifact keys. (StartBuild over hosted repositories and
+//! StartBuild's limits and idempotency; S3 sources. (StartBuild over hosted repositories and
 //! the whole-state snapshots are tested in the server, `aws/codebuild/tests.rs`.)
 
 use serde_json::{Value, json};
@@ -199,39 +199,6 @@ async fn typed_inputs_name_a_wrong_member_and_retry_repeats_the_whole_request() 
     assert_eq!(variables, &json!([{ "name": "GREETING", "value": "hi", "type": "PLAINTEXT" }]));
 }
 
-/// Secondary artifacts are named by their own project settings, under their identifier; a
-/// name that is no usable key (`..`, empty) leaves the agent's file name.
-#[test]
-fn artifact_keys_follow_the_project_settings_of_each_artifact() {
-    let document = engine::store::Document {
-        kind: super::BUILD.to_owned(),
-        key: "app:u".to_owned(),
-        parent: None,
-        sort: 0,
-        version: 0,
-        body: json!({ super::INTERNAL: { "artifacts": {
-            "primary": { "type": "S3", "name": "p.zip" },
-            "secondary": [
-                { "type": "S3", "artifactIdentifier": "docs", "name": "d.zip", "overrideArtifactName": true },
-                { "type": "S3", "artifactIdentifier": "bad", "name": "../x", "overrideArtifactName": true },
-            ],
-        } } }),
-    };
-    let key =
-        |identifier, file, name| super::artifact_key(&document, "app:u", identifier, file, name);
-    assert_eq!(key(None, "artifacts.zip", Some("b.zip")), ("builds/app/u/p.zip".to_owned(), false));
-    assert_eq!(
-        key(Some("docs"), "docs.zip", Some("v/1.zip")),
-        ("builds/app/u/docs/v/1.zip".to_owned(), true)
-    );
-    assert_eq!(key(Some("docs"), "docs.zip", None), ("builds/app/u/docs/d.zip".to_owned(), true));
-    assert_eq!(key(Some("bad"), "bad.zip", Some("..")), ("builds/app/u/bad.zip".to_owned(), true));
-    assert_eq!(
-        key(Some("none"), "none.zip", Some("n")),
-        ("builds/app/u/none.zip".to_owned(), false)
-    );
-}
-
 /// BatchGetBuilds answers a build that is not queued with its stored text (top-level members
 /// parsed, the bookkeeping dropped) and a queued one through the parsed path: both are what
 /// `public` gives, and the queued one says why it waits.
@@ -264,4 +231,141 @@ async fn batch_get_builds_answers_stored_text_as_the_parsed_path_would() {
     let phase = build["phases"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(phase["contexts"][0]["statusCode"], "WAITING", "{build}");
     assert!(!answer.builds[1].get().contains(super::INTERNAL));
+}
+
+fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, text) in entries {
+        zip.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// A build of an S3 source compiles the buildspec in its zip and hands the agent the zip's
+/// bucket and key; a zip without one fails the build in DOWNLOAD_SOURCE; a missing zip, or
+/// one the build's role may not read, is not read and the agent is told why.
+#[tokio::test]
+async fn an_s3_source_build_reads_its_buildspec_from_the_zip() {
+    let buckets = std::sync::Arc::new(crate::testing::MemoryBuckets::with_bucket("src"));
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo from-zip\n";
+    buckets.put("src", "app.zip", &zip_of(&[("buildspec.yml", buildspec), ("a.txt", "a")]));
+    buckets.put("src", "empty.zip", &zip_of(&[("a.txt", "a")]));
+    let (state, _dir) = crate::testing::test_context_with(buckets).await;
+    let project = json!({
+        "name": "s3app",
+        "source": { "type": "S3", "location": "arn:aws:s3:::src/app.zip" },
+        "artifacts": { "type": "NO_ARTIFACTS" },
+        "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+        "serviceRole": "reader",
+    });
+    codebuild(&state, "CreateProject", project).await;
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::src/*"}]}"#;
+    let create = iam::roles::CreateRoleRequest {
+        path: None,
+        role_name: "reader".into(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    };
+    iam::roles::create_role(&state.identity, create, 0).await.unwrap();
+    let put = iam::policies::PutRolePolicyRequest {
+        role_name: "reader".into(),
+        policy_name: "read".into(),
+        policy_document: policy.into(),
+    };
+    iam::policies::put_role_policy(&state.identity, put).await.unwrap();
+    let started =
+        codebuild(&state, "StartBuild", json!({ "projectName": "s3app", "sourceVersion": "v1" }))
+            .await;
+    assert_eq!(started["build"]["buildStatus"], "IN_PROGRESS", "{started}");
+    assert_eq!(started["build"]["sourceVersion"], "v1");
+    let queued = |id: String| {
+        let state = state.clone();
+        async move {
+            let jobs = state.store.queued_jobs().await.unwrap();
+            let job = jobs.into_iter().find(|it| it.id == id).unwrap();
+            serde_json::from_value::<protocol::agent::BuildJob>(job.payload).unwrap()
+        }
+    };
+    let job = queued(started["build"]["id"].as_str().unwrap().to_owned()).await;
+    let source = job.s3_source.unwrap();
+    assert_eq!(source.refused, None);
+    assert_eq!((source.bucket.as_str(), source.key.as_str()), ("src", "app.zip"));
+    assert_eq!(source.version.as_deref(), Some("v1"));
+    assert_eq!(job.plan.phases[0].commands, ["echo from-zip"]);
+
+    let override_to =
+        |location: &str| json!({ "projectName": "s3app", "sourceLocationOverride": location });
+    let failed = codebuild(&state, "StartBuild", override_to("src/empty.zip")).await;
+    assert_eq!(failed["build"]["buildStatus"], "FAILED", "{failed}");
+    let phases = failed["build"]["phases"].as_array().unwrap();
+    let download = phases.iter().find(|it| it["phaseType"] == "DOWNLOAD_SOURCE").unwrap();
+    assert_eq!(
+        download["contexts"][0]["message"],
+        "buildspec.yml does not exist in s3://src/empty.zip"
+    );
+    for (location, why) in [
+        (
+            "src/gone.zip",
+            "The build's source cannot be read: the object s3://src/gone.zip does not exist",
+        ),
+        (
+            "other/app.zip",
+            "Role arn:aws:iam::000000000000:role/reader may not read object arn:aws:s3:::other/app.zip (s3:GetObject)",
+        ),
+    ] {
+        let started = codebuild(&state, "StartBuild", override_to(location)).await;
+        assert_eq!(started["build"]["buildStatus"], "IN_PROGRESS", "{started}");
+        let job = queued(started["build"]["id"].as_str().unwrap().to_owned()).await;
+        assert_eq!(job.s3_source.unwrap().refused.as_deref(), Some(why));
+    }
+}
+
+/// A build whose role could not read its S3 source when it started never runs, even if the
+/// role may read it by the time an agent leases the build: its plan is no buildspec's.
+#[tokio::test]
+async fn an_s3_source_refused_at_start_stays_refused_at_lease() {
+    let buckets = std::sync::Arc::new(crate::testing::MemoryBuckets::with_bucket("src"));
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo from-zip\n";
+    buckets.put("src", "app.zip", &zip_of(&[("buildspec.yml", buildspec)]));
+    let (state, _dir) = crate::testing::test_context_with(buckets).await;
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let create = iam::roles::CreateRoleRequest {
+        path: None,
+        role_name: "late".into(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    };
+    iam::roles::create_role(&state.identity, create, 0).await.unwrap();
+    let project = json!({
+        "name": "late",
+        "source": { "type": "S3", "location": "src/app.zip" },
+        "artifacts": { "type": "NO_ARTIFACTS" },
+        "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+        "serviceRole": "late",
+    });
+    codebuild(&state, "CreateProject", project).await;
+    codebuild(&state, "StartBuild", json!({ "projectName": "late" })).await;
+    let put = iam::policies::PutRolePolicyRequest {
+        role_name: "late".into(),
+        policy_name: "read".into(),
+        policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#.into(),
+    };
+    iam::policies::put_role_policy(&state.identity, put).await.unwrap();
+    let now = engine::clock::now_ms();
+    let labels = std::collections::BTreeMap::new();
+    let offer = crate::queue::try_lease(&state, "agent-1", &labels, now).await.unwrap().unwrap();
+    let refused = offer.build.s3_source.unwrap().refused.unwrap();
+    assert!(
+        refused.contains("role/late may not read object arn:aws:s3:::src/app.zip"),
+        "{refused}"
+    );
 }

@@ -58,6 +58,40 @@ async fn projects_that_could_not_build_are_refused_at_creation() {
     codebuild(&state, "UpdateProject", update).await.unwrap();
 }
 
+/// S3 sources are zips (`bucket/key`); S3 artifacts name their bucket and CodeBuild's
+/// packagings and namespaces.
+#[tokio::test]
+async fn s3_sources_and_artifacts_are_checked_at_creation() {
+    let (state, _dir) = crate::testing::test_context().await;
+    let create = |input| codebuild(&state, "CreateProject", input);
+    let with = |source: Value, artifacts: Value| {
+        let mut project = project("S3", "r");
+        project["source"] = source;
+        project["artifacts"] = artifacts;
+        project
+    };
+    let none = json!({ "type": "NO_ARTIFACTS" });
+    for location in ["src", "src/", "arn:aws:s3:::src", ""] {
+        let source = json!({ "type": "S3", "location": location });
+        refused(
+            create(with(source, none.clone())).await,
+            "a source of type S3 is the zip <bucket>/<key>",
+        );
+    }
+    let source = json!({ "type": "S3", "location": "src/app.zip" });
+    let artifacts = json!({ "type": "S3", "name": "a.zip" });
+    refused(create(with(source.clone(), artifacts)).await, "need a location");
+    let artifacts = json!({ "type": "S3", "location": "out", "packaging": "TAR" });
+    refused(create(with(source.clone(), artifacts)).await, "Invalid packaging: TAR");
+    let artifacts = json!({ "type": "S3", "location": "out", "namespaceType": "UUID" });
+    refused(create(with(source.clone(), artifacts)).await, "Invalid namespaceType: UUID");
+    let artifacts = json!({ "type": "S3", "location": "out", "packaging": "ZIP", "namespaceType": "BUILD_ID", "name": "a.zip" });
+    let created =
+        create(with(json!({ "type": "S3", "location": "arn:aws:s3:::src/app.zip" }), artifacts))
+            .await;
+    assert_eq!(created.unwrap()["project"]["source"]["location"], "arn:aws:s3:::src/app.zip");
+}
+
 #[tokio::test]
 async fn malformed_build_ids_are_invalid_input() {
     let (state, _dir) = crate::testing::test_context().await;

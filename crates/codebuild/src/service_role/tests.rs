@@ -186,8 +186,9 @@ fn s3_artifacts_are_written_to_location_path_and_name() {
 }
 
 #[tokio::test]
-async fn s3_artifacts_need_put_object_on_their_object() {
-    let (ctx, _dir) = test_context().await;
+async fn s3_artifacts_need_put_object_on_their_object_in_a_bucket_that_exists() {
+    let buckets = std::sync::Arc::new(crate::testing::MemoryBuckets::with_bucket("bucket"));
+    let (ctx, _dir) = crate::testing::test_context_with(buckets).await;
     let write_out = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::bucket/out/*"}]}"#;
     role(&ctx, "ci", TRUST_CODEBUILD, write_out).await;
     let plan = BuildPlan { artifacts: Some(ArtifactSpec::default()), ..BuildPlan::default() };
@@ -203,4 +204,38 @@ async fn s3_artifacts_need_put_object_on_their_object() {
     );
     let missing = gate_job(&ctx, &plan, &settings("out"), "p:1", "gone", 0).await.unwrap();
     assert!(missing.refused_artifacts.unwrap().contains("role/gone does not exist"));
+    // A role that may write, into a bucket that is not there.
+    let write_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}"#;
+    role(&ctx, "writer", TRUST_CODEBUILD, write_all).await;
+    let elsewhere =
+        json!({ "primary": { "type": "S3", "location": "nowhere", "name": "app.zip" } });
+    let refused = gate_job(&ctx, &plan, &elsewhere, "p:1", "writer", 0).await.unwrap();
+    assert_eq!(
+        refused.refused_artifacts.as_deref(),
+        Some(
+            "Bucket nowhere does not exist, so the build may not write object arn:aws:s3:::nowhere/app.zip"
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_s3_source_needs_get_object_on_a_zip_that_exists() {
+    let buckets = std::sync::Arc::new(crate::testing::MemoryBuckets::with_bucket("src"));
+    buckets.put("src", "app/source.zip", b"zip");
+    let (ctx, _dir) = crate::testing::test_context_with(buckets).await;
+    let read_app = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::src/app/*"}]}"#;
+    role(&ctx, "ci", TRUST_CODEBUILD, read_app).await;
+    assert_eq!(gate_source(&ctx, "ci", "src", "app/source.zip", 0).await.unwrap(), None);
+    assert_eq!(
+        gate_source(&ctx, "ci", "src", "other.zip", 0).await.unwrap().as_deref(),
+        Some(
+            "Role arn:aws:iam::000000000000:role/ci may not read object arn:aws:s3:::src/other.zip (s3:GetObject)"
+        )
+    );
+    assert_eq!(
+        gate_source(&ctx, "ci", "src", "app/gone.zip", 0).await.unwrap().as_deref(),
+        Some("The build's source cannot be read: the object s3://src/app/gone.zip does not exist")
+    );
+    let missing = gate_source(&ctx, "gone", "src", "app/source.zip", 0).await.unwrap();
+    assert!(missing.unwrap().contains("role/gone does not exist"), "the role is asked first");
 }

@@ -471,3 +471,199 @@ async fn a_build_retried_after_its_agent_was_lost_takes_the_old_token_away() {
     );
     assert_eq!(after[&format!("job {build_id}")]["lease"], json!(null));
 }
+
+/// A build of an S3 source downloads its zip through `GET jobs/<job>/source`, only as the
+/// agent it is leased to and only as far as its service role may read it; its artifacts of
+/// type S3 go into the project's bucket as real objects, and the record names them by ARN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_source_is_streamed_to_its_agent_and_artifacts_go_to_the_bucket() {
+    let harness = Harness::start().await;
+    let state = &harness.state;
+    let s3 = state.s3();
+    for bucket in ["src", "out"] {
+        s3::buckets::create_bucket(&s3, bucket, None, 0).await.unwrap();
+    }
+    let zip = {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zip.start_file("buildspec.yml", zip::write::SimpleFileOptions::default()).unwrap();
+        let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\nartifacts:\n  files: [a.txt]\n";
+        zip.write_all(buildspec.as_bytes()).unwrap();
+        zip.finish().unwrap().into_inner()
+    };
+    let put = s3::objects::PutObject {
+        bucket: "src".to_owned(),
+        key: "app.zip".to_owned(),
+        attributes: Default::default(),
+        checks: Default::default(),
+        if_none_match: None,
+        if_match: None,
+    };
+    let body = futures::stream::iter([Ok(s3::objects::Chunk::Data(zip.clone().into()))]);
+    s3::objects::put_object(&s3, put, body, 0).await.unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"*"}]}"#;
+    let role = iam::roles::CreateRoleRequest {
+        path: None,
+        role_name: "builder".into(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    };
+    iam::roles::create_role(&state.identity, role, 0).await.unwrap();
+    let inline = iam::policies::PutRolePolicyRequest {
+        role_name: "builder".into(),
+        policy_name: "s3".into(),
+        policy_document: policy.into(),
+    };
+    iam::policies::put_role_policy(&state.identity, inline).await.unwrap();
+    harness
+        .codebuild(
+            "CreateProject",
+            json!({
+                "name": "s3app",
+                "source": { "type": "S3", "location": "src/app.zip" },
+                "artifacts": { "type": "S3", "location": "out", "name": "app.zip", "packaging": "ZIP", "namespaceType": "BUILD_ID" },
+                "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+                "serviceRole": "builder",
+            }),
+        )
+        .await;
+    let started = harness.codebuild("StartBuild", json!({ "projectName": "s3app" })).await;
+    let build_id = started["build"]["id"].as_str().unwrap().to_owned();
+    let a = harness.register("agent-a").await;
+    let b = harness.register("agent-b").await;
+    let (status, text) = harness.lease(&a.token, &a.id).await;
+    assert_eq!(status, 200, "{text}");
+    let offer: LeaseResponse = serde_json::from_str(&text).unwrap();
+    let source = offer.job.unwrap().build.s3_source.expect("an S3 source");
+    assert_eq!(
+        (source.bucket.as_str(), source.key.as_str(), source.refused),
+        ("src", "app.zip", None)
+    );
+
+    let path = format!("/agent/v1/jobs/{build_id}/source");
+    let get = reqwest::Method::GET;
+    let (status, text) = harness.call(get.clone(), &path, &b.token, &a.id, Vec::new()).await;
+    assert_eq!(status, 403, "another agent's token: {text}");
+    let (status, text) = harness.call(get.clone(), &path, &b.token, &b.id, Vec::new()).await;
+    assert_eq!(status, 409, "not B's job: {text}");
+    let response = harness
+        .client
+        .get(format!("{}{path}", harness.endpoint))
+        .bearer_auth(&a.token)
+        .header("x-slipway-agent", &a.id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap(), zip);
+
+    // The artifact, uploaded as the agent does, is the object the record names.
+    let artifact = format!("/agent/v1/jobs/{build_id}/artifacts/artifacts.zip");
+    let put = reqwest::Method::PUT;
+    let (status, text) = harness.call(put, &artifact, &a.token, &a.id, b"zip bytes".to_vec()).await;
+    assert_eq!(status, 204, "{text}");
+    let uuid = build_id.split_once(':').unwrap().1;
+    let key = format!("{uuid}/app.zip");
+    let read = s3::objects::Read::default();
+    let object = s3::objects::head_object(&s3, "out", &key, &read).await.unwrap().object;
+    assert_eq!(object.size, 9);
+    let document = state.store.get(BUILD, &build_id).await.unwrap().unwrap();
+    let mut build = core(&document).unwrap();
+    build.build_status = BuildStatus::Succeeded;
+    build.build_complete = true;
+    build.artifacts = Some(protocol::BuildArtifacts {
+        location: "artifacts.zip".to_owned(),
+        sha256sum: String::new(),
+        artifact_identifier: None,
+        override_artifact_name: None,
+    });
+    let finish = serde_json::to_vec(&FinishRequest {
+        agent_id: a.id.clone(),
+        build,
+        uploaded_reports: Vec::new(),
+        artifact_names: Default::default(),
+    })
+    .unwrap();
+    let finish_path = format!("/agent/v1/jobs/{build_id}/finish");
+    let (status, text) =
+        harness.call(reqwest::Method::POST, &finish_path, &a.token, &a.id, finish).await;
+    assert_eq!(status, 204, "{text}");
+    let document = state.store.get(BUILD, &build_id).await.unwrap().unwrap();
+    assert_eq!(document.body["artifacts"]["location"], format!("arn:aws:s3:::out/{key}"));
+}
+
+/// A build's S3 cache through `jobs/<job>/cache`: listed, uploaded and downloaded as
+/// objects under the cache's prefix, as the agent the job is leased to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_cache_is_listed_uploaded_and_downloaded_under_its_prefix() {
+    let harness = Harness::start().await;
+    let state = &harness.state;
+    let s3 = state.s3();
+    s3::buckets::create_bucket(&s3, "caches", None, 0).await.unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = iam::roles::CreateRoleRequest {
+        path: None,
+        role_name: "builder".into(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    };
+    iam::roles::create_role(&state.identity, role, 0).await.unwrap();
+    let inline = iam::policies::PutRolePolicyRequest {
+        role_name: "builder".into(),
+        policy_name: "s3".into(),
+        policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#.into(),
+    };
+    iam::policies::put_role_policy(&state.identity, inline).await.unwrap();
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\ncache:\n  paths: ['deps/**/*']\n";
+    harness
+        .codebuild(
+            "CreateProject",
+            json!({
+                "name": "cached",
+                "source": { "type": "NO_SOURCE", "buildspec": buildspec },
+                "artifacts": { "type": "NO_ARTIFACTS" },
+                "cache": { "type": "S3", "location": "caches/app/" },
+                "environment": { "type": "LINUX_CONTAINER", "image": "i", "computeType": "BUILD_GENERAL1_SMALL" },
+                "serviceRole": "builder",
+            }),
+        )
+        .await;
+    let started = harness.codebuild("StartBuild", json!({ "projectName": "cached" })).await;
+    let build_id = started["build"]["id"].as_str().unwrap().to_owned();
+    let a = harness.register("agent-a").await;
+    let (status, text) = harness.lease(&a.token, &a.id).await;
+    assert_eq!(status, 200, "{text}");
+    let offer: LeaseResponse = serde_json::from_str(&text).unwrap();
+    let cache = offer.job.unwrap().build.s3_cache.expect("an S3 cache");
+    assert_eq!((cache.bucket.as_str(), cache.prefix.as_str()), ("caches", "app"));
+
+    let path = |rest: &str| format!("/agent/v1/jobs/{build_id}/cache{rest}");
+    let (get, put) = (reqwest::Method::GET, reqwest::Method::PUT);
+    let (status, text) = harness.call(get.clone(), &path(""), &a.token, &a.id, Vec::new()).await;
+    assert_eq!((status, text.as_str()), (200, r#"{"entries":[]}"#));
+    let entry = b"cache zip".to_vec();
+    let (status, text) =
+        harness.call(put.clone(), &path("/default.zip"), &a.token, &a.id, entry.clone()).await;
+    assert_eq!(status, 204, "{text}");
+    let read = s3::objects::Read::default();
+    let object = s3::objects::head_object(&s3, "caches", "app/default.zip", &read).await;
+    assert_eq!(object.unwrap().object.size, entry.len() as u64);
+    let (status, text) = harness.call(get.clone(), &path(""), &a.token, &a.id, Vec::new()).await;
+    assert_eq!((status, text.as_str()), (200, r#"{"entries":["default.zip"]}"#));
+    let (status, text) =
+        harness.call(get.clone(), &path("/default.zip"), &a.token, &a.id, Vec::new()).await;
+    assert_eq!((status, text.into_bytes()), (200, entry));
+    let (status, text) = harness.call(put, &path("/notes.txt"), &a.token, &a.id, Vec::new()).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("invalid cache entry name notes.txt"), "{text}");
+    let (status, text) = harness.call(get, &path("/k-gone.zip"), &a.token, &a.id, Vec::new()).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("the object s3://caches/app/k-gone.zip does not exist"), "{text}");
+}

@@ -10,6 +10,7 @@ mod approval_templates;
 mod branch_protection;
 mod browser;
 mod build;
+mod build_s3;
 mod codecommit;
 mod codecommit_files;
 mod console;
