@@ -958,9 +958,9 @@ fn the_aws_cli_learns_who_it_is_which_region_is_served_and_what_is_not_here_yet(
         "{}",
         run.stderr
     );
-    let run = server.aws(&["s3api", "list-buckets"]);
-    run.expect_code(255);
-    assert!(run.stderr.contains("S3 is not available on this server yet"), "{}", run.stderr);
+    // S3 is served: a new installation has no buckets.
+    let buckets = server.json(&["s3api", "list-buckets"]);
+    assert_eq!(buckets["Buckets"], json!([]), "{buckets}");
 }
 
 /// The server's peak resident memory so far (`VmHWM`), in kB.
@@ -1329,7 +1329,7 @@ fn replicas_share_the_installation_key_and_refuse_another() {
 /// The artifact's name as CodeBuild gives it: the buildspec's `artifacts.name`, evaluated by
 /// the build's shell, when the project's `overrideArtifactName` is true; the project's
 /// artifact name otherwise. `BatchGetBuilds` shows it at the end of `artifacts.location`, the
-/// zip's key in the blob store, read back with the real `aws` CLI.
+/// zip's S3 object, read back with the real `aws` CLI.
 #[test]
 fn the_artifact_is_named_as_codebuild_names_it() {
     let sandbox = Sandbox::new();
@@ -1338,9 +1338,11 @@ fn the_artifact_is_named_as_codebuild_names_it() {
     let source = json!({ "type": "NO_SOURCE", "buildspec": buildspec }).to_string();
     // Artifacts of type S3 are written as the project's service role, which must allow it.
     server.create_service_role("r", &["AmazonS3FullAccess"], None);
+    server.aws(&["s3", "mb", "s3://bucket"]).expect_code(0);
     for (project, overrides) in [("named", "true"), ("fixed", "false")] {
-        let artifacts =
-            format!("type=S3,location=bucket,name=project.zip,overrideArtifactName={overrides}");
+        let artifacts = format!(
+            "type=S3,location=bucket,name=project.zip,packaging=ZIP,overrideArtifactName={overrides}"
+        );
         server
             .aws(&[
                 "codebuild",
@@ -1364,12 +1366,11 @@ fn the_artifact_is_named_as_codebuild_names_it() {
         let id = start(&server, project, &[]);
         let build = wait_for_build(&server, &id);
         assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
-        let uuid = id.split_once(':').unwrap().1;
         let artifacts = &build["artifacts"];
-        assert_eq!(artifacts["location"], format!("builds/{project}/{uuid}/{name}"), "{build}");
+        assert_eq!(artifacts["location"], format!("arn:aws:s3:::bucket/{name}"), "{build}");
         assert_eq!(artifacts["overrideArtifactName"], overrides, "{build}");
         // The location is where the zip is.
-        let zip = sandbox.path("data/blobs").join(artifacts["location"].as_str().unwrap());
-        assert!(zip.is_file(), "{} is missing", zip.display());
+        let head = server.json(&["s3api", "head-object", "--bucket", "bucket", "--key", name]);
+        assert!(head["ContentLength"].as_u64().unwrap() > 0, "{head}");
     }
 }
