@@ -14,7 +14,9 @@
 #     presigned for SigV4 with botocore (an unsigned payload, so the server hashes the body
 #     for its ETag only), median of RUNS, MB/s. `aws s3 cp` is Python: on a 2-core machine the
 #     CLI's own hashing and copying take about as much CPU as the server, so this says what the
-#     server itself sustains; the server's CPU seconds per transfer are printed for both;
+#     server itself sustains; and a multipart upload of the same bytes in 8 MiB parts through
+#     presigned UploadPart URLs on CURL_STREAMS curls at once, then its completion; the
+#     server's CPU seconds per transfer are printed for the CLI's and curl's;
 #   - moto's S3 server (`moto_server`, as the tests run it), the same two commands, MB/s.
 #
 # Usage: bench/p10-s3.sh        (from any directory; about a minute for 512 MB, and about 6 x
@@ -22,6 +24,7 @@
 #   SIZE_MB=512         the object's size in MiB, 1..4096
 #   RUNS=3              transfers of each kind; the median is printed
 #   MOTO=1              also measure moto (0: skip it)
+#   CURL_STREAMS=4      curls at once for the multipart upload through presigned URLs
 #   CARGO_TARGET_DIR    where the release binary is, as for cargo; NO_BUILD=1 uses it as it is
 # Prints one line per figure, `name: value unit (floor: value, ratio: x)`.
 
@@ -34,6 +37,7 @@ if ! [[ $SIZE_MB =~ ^[0-9]+$ ]] || ((SIZE_MB < 1 || SIZE_MB > 4096)); then
 fi
 RUNS=${RUNS:-3}
 MOTO=${MOTO:-1}
+CURL_STREAMS=${CURL_STREAMS:-4}
 command -v aws >/dev/null || die "needs the aws CLI (pip install awscli)"
 
 header "P10 S3 PUT and GET of $SIZE_MB MiB through aws s3 cp"
@@ -105,6 +109,44 @@ print(client.generate_presigned_url(operation, Params={"Bucket": bucket, "Key": 
 PY
 }
 curl_put() { curl -sf -o /dev/null -T "$work/object.bin" "$1"; }
+
+# multipart_urls KEY: creates a multipart upload of KEY in p10-slipway and prints, one a line,
+# the presigned URL of each part's UploadPart (8 MiB parts of the file, as split below), then
+# the presigned URL of its CompleteMultipartUpload.
+multipart_urls() {
+    AWS_SHARED_CREDENTIALS_FILE=$work/credentials python3 - "$SERVER_URL" "$1" "$PARTS" <<'PY'
+import sys
+import boto3
+from botocore.config import Config
+endpoint, key, parts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      config=Config(signature_version="s3v4"))
+upload = client.create_multipart_upload(Bucket="p10-slipway", Key=key)["UploadId"]
+for number in range(1, parts + 1):
+    print(client.generate_presigned_url("upload_part", ExpiresIn=3600, Params={
+        "Bucket": "p10-slipway", "Key": key, "UploadId": upload, "PartNumber": number}))
+print(client.generate_presigned_url("complete_multipart_upload", ExpiresIn=3600, Params={
+    "Bucket": "p10-slipway", "Key": key, "UploadId": upload}))
+PY
+}
+
+# curl_multipart URLS_FILE: the parts on CURL_STREAMS curls at once, then the completion.
+curl_multipart() {
+    local urls=$1 number=0 url
+    head -n "$PARTS" "$urls" | while read -r url; do
+        number=$((number + 1))
+        printf '%s %s %s\n' "$number" "$work/parts/p$(printf %04d $((number - 1)))" "$url"
+    done | xargs -P "$CURL_STREAMS" -L 1 sh -c \
+        'curl -sf -o /dev/null -T "$1" -w "$0 %header{etag}\n" "$2"' >"$work/etags"
+    {
+        echo "<CompleteMultipartUpload>"
+        sort -n "$work/etags" | while read -r number etag; do
+            echo "<Part><PartNumber>$number</PartNumber><ETag>$etag</ETag></Part>"
+        done
+        echo "</CompleteMultipartUpload>"
+    } >"$work/complete.xml"
+    curl -sf -o /dev/null -X POST --data-binary "@$work/complete.xml" "$(tail -n 1 "$urls")"
+}
 curl_get() { curl -sf -o "$work/back.bin" "$1"; }
 
 start_server server "$work/data" --no-local-agent
@@ -141,6 +183,17 @@ for ((i = 0; i < RUNS; i++)); do
     cmp -s "$work/object.bin" "$work/back.bin" || die "curl: the object read back differs from the file"
 done
 rm -f "$work/back.bin"
+# The same bytes as a multipart upload of 8 MiB parts on CURL_STREAMS curls at once, as the
+# CLI sends them, but without Python in the way.
+mkdir "$work/parts"
+split -b 8M -d -a 4 "$work/object.bin" "$work/parts/p"
+PARTS=$(find "$work/parts" -type f | wc -l)
+multipart=()
+for ((i = 0; i < RUNS; i++)); do
+    multipart_urls "multipart.bin" >"$work/urls"
+    multipart+=("$(seconds curl_multipart "$work/urls")")
+done
+rm -rf "$work/parts"
 cpu_curl=$(python3 -c "print(round(($(cpu_seconds "$SERVER_PID") - $cpu_before) / $RUNS, 2))")
 kill "$sampler" 2>/dev/null || true
 peak=$(cat "$work/peak" 2>/dev/null || echo "$idle")
@@ -148,6 +201,7 @@ figure p10.put "$slipway_put" MB/s "$floor"
 figure p10.get "$slipway_get" MB/s "$floor"
 figure p10.put_curl_presigned "$(rate "$(median "${put[@]}")")" MB/s "$floor"
 figure p10.get_curl_presigned "$(rate "$(median "${get[@]}")")" MB/s "$floor"
+figure "p10.put_curl_multipart_${CURL_STREAMS}_streams" "$(rate "$(median "${multipart[@]}")")" MB/s "$floor"
 echo "p10.server_cpu_per_put_and_get_aws_cli: $cpu_cli s"
 echo "p10.server_cpu_per_put_and_get_curl: $cpu_curl s"
 figure p10.server_rss_peak "$((peak / 1024))" MB "$((idle / 1024))"
