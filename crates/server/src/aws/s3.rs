@@ -350,18 +350,10 @@ async fn serve(
             let replace = header(headers, "x-amz-metadata-directive")
                 .is_some_and(|it| it.eq_ignore_ascii_case("REPLACE"));
             let input = objects::CopyObject {
-                source_bucket: source.bucket.clone(),
-                source_key: source.key.clone(),
                 bucket,
                 key,
                 replace_attributes: replace.then(|| attributes(headers)),
-                if_match: header(headers, "x-amz-copy-source-if-match").map(str::to_owned),
-                if_none_match: header(headers, "x-amz-copy-source-if-none-match")
-                    .map(str::to_owned),
-                if_modified_since: header(headers, "x-amz-copy-source-if-modified-since")
-                    .map(str::to_owned),
-                if_unmodified_since: header(headers, "x-amz-copy-source-if-unmodified-since")
-                    .map(str::to_owned),
+                ..copy_from(&source, headers)
             };
             let object = objects::copy_object(&ctx, input, now_ms).await?;
             xml_response(xml::copy_object_result(object.last_modified_ms, &object.etag))
@@ -424,18 +416,7 @@ async fn serve(
                 Some(range) => Some(s3::multipart::copy_source_range(range)?),
                 None => None,
             };
-            let copy = objects::CopyObject {
-                source_bucket: source.bucket.clone(),
-                source_key: source.key.clone(),
-                if_match: header(headers, "x-amz-copy-source-if-match").map(str::to_owned),
-                if_none_match: header(headers, "x-amz-copy-source-if-none-match")
-                    .map(str::to_owned),
-                if_modified_since: header(headers, "x-amz-copy-source-if-modified-since")
-                    .map(str::to_owned),
-                if_unmodified_since: header(headers, "x-amz-copy-source-if-unmodified-since")
-                    .map(str::to_owned),
-                ..Default::default()
-            };
+            let copy = copy_from(&source, headers);
             let part = s3::multipart::upload_part_copy(
                 &ctx,
                 (&bucket, &key, &upload_id),
@@ -514,6 +495,21 @@ fn is_data_event(operation: &Operation) -> bool {
             | Operation::HeadBucket { .. }
             | Operation::GetBucketLocation { .. }
     )
+}
+
+/// A copy of `source` with the request's `x-amz-copy-source-if-*` conditions (CopyObject
+/// sets where it goes; UploadPartCopy names its upload apart).
+fn copy_from(source: &request::CopySource, headers: &HeaderMap) -> objects::CopyObject {
+    let condition = |name: &str| header(headers, name).map(str::to_owned);
+    objects::CopyObject {
+        source_bucket: source.bucket.clone(),
+        source_key: source.key.clone(),
+        if_match: condition("x-amz-copy-source-if-match"),
+        if_none_match: condition("x-amz-copy-source-if-none-match"),
+        if_modified_since: condition("x-amz-copy-source-if-modified-since"),
+        if_unmodified_since: condition("x-amz-copy-source-if-unmodified-since"),
+        ..Default::default()
+    }
 }
 
 /// The copy source an operation reads, if it copies.
