@@ -468,14 +468,7 @@ async fn run_job(
             );
             shared.log(format!("{job_label}: {message}"));
             let build = fault_build(&job, message);
-            let agent_id = registration.agent_id.clone();
-            let request = FinishRequest {
-                agent_id,
-                build,
-                uploaded_reports: Vec::new(),
-                artifact_names: Default::default(),
-            };
-            finish(&shared, &job_label, &job_id, request).await;
+            end_before_running(&shared, &registration, &job_label, &job_id, build, None).await;
             return;
         }
     };
@@ -484,17 +477,7 @@ async fn run_job(
     {
         shared.log(format!("{job_label}: {message}"));
         let build = fault_build(&job, message);
-        let agent_id = registration.agent_id.clone();
-        let request = FinishRequest {
-            agent_id,
-            build,
-            uploaded_reports: Vec::new(),
-            artifact_names: Default::default(),
-        };
-        finish(&shared, &job_label, &job_id, request).await;
-        if let Err(err) = dirs.remove().await {
-            shared.log(format!("{job_label}: cannot remove its directory: {err}"));
-        }
+        end_before_running(&shared, &registration, &job_label, &job_id, build, Some(dirs)).await;
         return;
     }
     if let Some(source) = &job.s3_source {
@@ -505,17 +488,8 @@ async fn run_job(
         if let Err(message) = fetched {
             shared.log(format!("{job_label}: {message}"));
             let build = fault_build_in(&job, PhaseType::DownloadSource, message);
-            let agent_id = registration.agent_id.clone();
-            let request = FinishRequest {
-                agent_id,
-                build,
-                uploaded_reports: Vec::new(),
-                artifact_names: Default::default(),
-            };
-            finish(&shared, &job_label, &job_id, request).await;
-            if let Err(err) = dirs.remove().await {
-                shared.log(format!("{job_label}: cannot remove its directory: {err}"));
-            }
+            let dirs = Some(dirs);
+            end_before_running(&shared, &registration, &job_label, &job_id, build, dirs).await;
             return;
         }
     }
@@ -1074,6 +1048,30 @@ async fn fetch_s3_source(shared: &Shared, job_id: &str, dirs: &JobDirs) -> Resul
     };
     let _ = tokio::fs::remove_file(&zip).await;
     unzipped.map(drop)
+}
+
+/// Ends a job that failed before its build ran: sends `build` (a fault record) as its result,
+/// and removes its directories when it has them.
+async fn end_before_running(
+    shared: &Shared,
+    registration: &Registration,
+    job_label: &str,
+    job_id: &str,
+    build: Build,
+    dirs: Option<JobDirs>,
+) {
+    let request = FinishRequest {
+        agent_id: registration.agent_id.clone(),
+        build,
+        uploaded_reports: Vec::new(),
+        artifact_names: Default::default(),
+    };
+    finish(shared, job_label, job_id, request).await;
+    if let Some(dirs) = dirs
+        && let Err(err) = dirs.remove().await
+    {
+        shared.log(format!("{job_label}: cannot remove its directory: {err}"));
+    }
 }
 
 /// The record of a build that could not even start on this agent: FAULT in PROVISIONING.
