@@ -221,3 +221,36 @@ pub(crate) async fn call(ctx: &Context, operation: &str, input: Value) -> Result
 fn answer(output: impl serde::Serialize) -> Result<Value, ApiError> {
     Ok(serde_json::to_value(output).unwrap())
 }
+
+/// A trust policy that lets CodeBuild assume a role: what a project's service role has.
+pub(crate) const TRUST_CODEBUILD: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// Creates the role `name` trusted by `trust`, with no policies.
+pub(crate) async fn create_role(ctx: &Context, name: &str, trust: &str) {
+    let create = iam::roles::CreateRoleRequest {
+        path: None,
+        role_name: name.into(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    };
+    iam::roles::create_role(&ctx.identity, create, 0).await.unwrap();
+}
+
+/// Gives the role `name` the inline policy `policy`.
+pub(crate) async fn put_role_policy(ctx: &Context, name: &str, policy: &str) {
+    let put = iam::policies::PutRolePolicyRequest {
+        role_name: name.into(),
+        policy_name: "test".into(),
+        policy_document: policy.into(),
+    };
+    iam::policies::put_role_policy(&ctx.identity, put).await.unwrap();
+}
+
+/// The role `name` trusted by `trust`, with the inline policy `policy`.
+pub(crate) async fn role(ctx: &Context, name: &str, trust: &str, policy: &str) {
+    create_role(ctx, name, trust).await;
+    put_role_policy(ctx, name, policy).await;
+}

@@ -261,24 +261,8 @@ async fn an_s3_source_build_reads_its_buildspec_from_the_zip() {
         "serviceRole": "reader",
     });
     codebuild(&state, "CreateProject", project).await;
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::src/*"}]}"#;
-    let create = iam::roles::CreateRoleRequest {
-        path: None,
-        role_name: "reader".into(),
-        assume_role_policy_document: trust.into(),
-        description: None,
-        max_session_duration: None,
-        permissions_boundary: None,
-        tags: Vec::new(),
-    };
-    iam::roles::create_role(&state.identity, create, 0).await.unwrap();
-    let put = iam::policies::PutRolePolicyRequest {
-        role_name: "reader".into(),
-        policy_name: "read".into(),
-        policy_document: policy.into(),
-    };
-    iam::policies::put_role_policy(&state.identity, put).await.unwrap();
+    crate::testing::role(&state, "reader", crate::testing::TRUST_CODEBUILD, policy).await;
     let started =
         codebuild(&state, "StartBuild", json!({ "projectName": "s3app", "sourceVersion": "v1" }))
             .await;
@@ -334,17 +318,7 @@ async fn an_s3_source_refused_at_start_stays_refused_at_lease() {
     let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo from-zip\n";
     buckets.put("src", "app.zip", &zip_of(&[("buildspec.yml", buildspec)]));
     let (state, _dir) = crate::testing::test_context_with(buckets).await;
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    let create = iam::roles::CreateRoleRequest {
-        path: None,
-        role_name: "late".into(),
-        assume_role_policy_document: trust.into(),
-        description: None,
-        max_session_duration: None,
-        permissions_boundary: None,
-        tags: Vec::new(),
-    };
-    iam::roles::create_role(&state.identity, create, 0).await.unwrap();
+    crate::testing::create_role(&state, "late", crate::testing::TRUST_CODEBUILD).await;
     let project = json!({
         "name": "late",
         "source": { "type": "S3", "location": "src/app.zip" },
@@ -354,12 +328,8 @@ async fn an_s3_source_refused_at_start_stays_refused_at_lease() {
     });
     codebuild(&state, "CreateProject", project).await;
     codebuild(&state, "StartBuild", json!({ "projectName": "late" })).await;
-    let put = iam::policies::PutRolePolicyRequest {
-        role_name: "late".into(),
-        policy_name: "read".into(),
-        policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#.into(),
-    };
-    iam::policies::put_role_policy(&state.identity, put).await.unwrap();
+    let read = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    crate::testing::put_role_policy(&state, "late", read).await;
     let now = engine::clock::now_ms();
     let labels = std::collections::BTreeMap::new();
     let offer = crate::queue::try_lease(&state, "agent-1", &labels, now).await.unwrap().unwrap();

@@ -32,24 +32,8 @@ fn a_cache_location_is_a_bucket_and_a_prefix() {
 async fn each_access_to_the_cache_is_the_roles_to_allow() {
     let buckets = Arc::new(crate::testing::MemoryBuckets::with_bucket("caches"));
     let (ctx, _dir) = crate::testing::test_context_with(buckets).await;
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListBucket","s3:GetObject"],"Resource":["arn:aws:s3:::caches","arn:aws:s3:::caches/app/*"]}]}"#;
-    let create = iam::roles::CreateRoleRequest {
-        path: None,
-        role_name: "reader".into(),
-        assume_role_policy_document: trust.into(),
-        description: None,
-        max_session_duration: None,
-        permissions_boundary: None,
-        tags: Vec::new(),
-    };
-    iam::roles::create_role(&ctx.identity, create, 0).await.unwrap();
-    let put = iam::policies::PutRolePolicyRequest {
-        role_name: "reader".into(),
-        policy_name: "cache".into(),
-        policy_document: policy.into(),
-    };
-    iam::policies::put_role_policy(&ctx.identity, put).await.unwrap();
+    crate::testing::role(&ctx, "reader", crate::testing::TRUST_CODEBUILD, policy).await;
     let document = engine::store::Document {
         kind: engine::kinds::BUILD.to_owned(),
         key: "app:u".to_owned(),

@@ -2,36 +2,14 @@
 //! wording, and a plan's parameters, secrets and S3 artifacts gated as the role allows (allowed,
 //! refused, the role missing, the role not trusting CodeBuild).
 
-use iam::policies::{self, PutRolePolicyRequest};
-use iam::roles::{self, CreateRoleRequest};
 use protocol::{ArtifactSpec, SecretReference};
 use serde_json::json;
 
 use super::*;
-use crate::testing::test_context;
+use crate::testing::{TRUST_CODEBUILD, role, test_context};
 
-const TRUST_CODEBUILD: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 const TRUST_PIPELINE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 const READ_DEV: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:GetParameters","Resource":"arn:aws:ssm:us-east-1:000000000000:parameter/dev/*"},{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:us-east-1:000000000000:secret:dev/*"},{"Effect":"Deny","Action":"ssm:GetParameters","Resource":"arn:aws:ssm:us-east-1:000000000000:parameter/dev/locked"}]}"#;
-
-async fn role(ctx: &Context, name: &str, trust: &str, policy: &str) {
-    let create = CreateRoleRequest {
-        path: None,
-        role_name: name.into(),
-        assume_role_policy_document: trust.into(),
-        description: None,
-        max_session_duration: None,
-        permissions_boundary: None,
-        tags: Vec::new(),
-    };
-    roles::create_role(&ctx.identity, create, 0).await.unwrap();
-    let put = PutRolePolicyRequest {
-        role_name: name.into(),
-        policy_name: "read-dev".into(),
-        policy_document: policy.into(),
-    };
-    policies::put_role_policy(&ctx.identity, put).await.unwrap();
-}
 
 fn plan(parameters: &[&str], secrets: &[&str]) -> BuildPlan {
     let reference = |(index, it): (usize, &&str)| SecretReference {
