@@ -190,11 +190,7 @@ async fn sigv4_user(
     service: &str,
     request: &RequestParts<'_>,
 ) -> Result<Principal, AuthError> {
-    let pairs: Vec<(&str, &str)> = request
-        .headers
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-        .collect();
+    let pairs = header_pairs(request.headers);
     let signed = SignedRequest {
         method: request.method,
         path: request.path,
@@ -206,35 +202,35 @@ async fn sigv4_user(
     let now_ms = engine::clock::now_ms();
     let key_id = sigv4_key_id(&pairs);
     if let Some(id) = key_id.filter(|id| id.starts_with(SESSION_KEY_PREFIX)) {
-        return session_user(state, service, &signed, id, now_ms).await;
+        let session = token_session(state, id, &pairs, request.query, now_ms).await?;
+        let secret = session.as_ref().map(|session| session.secret.clone());
+        let signer = sigv4::verify(&signed, service, &state.region, now_ms / 1000, |_| secret)
+            .map_err(AuthError::Signature)?;
+        return session_principal(session, signer.access_key_id, now_ms);
     }
     let found = match key_id {
         Some(id) => state.identity.secret(id, now_ms).await.map_err(internal)?,
         None => None,
     };
-    let user = found.as_ref().map(|key| key.user.to_string()).unwrap_or_default();
-    let user_id = found.as_ref().map(|key| key.user_id.clone()).unwrap_or_else(|| "".into());
+    let (name, user_id) = key_user(found.as_ref());
     let signer = sigv4::verify(&signed, service, &state.region, now_ms / 1000, |_| {
         found.map(|key| key.secret)
     })
     .map_err(AuthError::Signature)?;
     let via = SignIn::SigV4 { access_key_id: signer.access_key_id };
-    Ok(Principal::User { name: user, user_id, via })
+    Ok(Principal::User { name, user_id, via })
 }
 
 /// An S3 request's principal (`aws::s3`, the S3 API), and what its signature says of the
 /// body, which the caller streams and checks: signed in the `Authorization` header or
 /// presigned in the query, by an access key or by a session's temporary key (its token in
-/// `X-Amz-Security-Token`, a header or the presigned URL's parameter).
+/// `X-Amz-Security-Token`, a header or the presigned URL's parameter), as [`sigv4_user`]
+/// takes them.
 pub(crate) async fn s3_user(
     state: &AppState,
     request: &RequestParts<'_>,
 ) -> Result<(Principal, sigv4::s3::S3Signed), AuthError> {
-    let pairs: Vec<(&str, &str)> = request
-        .headers
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-        .collect();
+    let pairs = header_pairs(request.headers);
     let s3_request = sigv4::s3::S3Request {
         method: request.method,
         path: request.path,
@@ -253,35 +249,35 @@ pub(crate) async fn s3_user(
         return Err(AuthError::Signature(refused));
     };
     if key_id.starts_with(SESSION_KEY_PREFIX) {
-        let session = state.identity.session(&key_id, now_ms).await.map_err(internal)?;
+        let session = token_session(state, &key_id, &pairs, request.query, now_ms).await?;
         let secret = session.as_ref().map(|session| session.secret.clone());
         let signed = sigv4::s3::verify(&s3_request, &state.region, now_ms / 1000, |_| secret)
             .map_err(AuthError::Signature)?;
-        let token = signed.security_token.as_deref();
-        let Some(session) =
-            session.filter(|session| token.is_some_and(|token| session.token_matches(token)))
-        else {
-            return Err(AuthError::Signature(SignatureError::UnknownKey));
-        };
-        if session.expired(now_ms) {
-            return Err(AuthError::Signature(SignatureError::ExpiredToken));
-        }
-        let principal = Principal::User {
-            name: session_name(&session),
-            user_id: session_user_id(&session),
-            via: SignIn::Session { access_key_id: signed.signer.access_key_id.clone(), session },
-        };
+        let principal = session_principal(session, signed.signer.access_key_id.clone(), now_ms)?;
         return Ok((principal, signed));
     }
     let found = state.identity.secret(&key_id, now_ms).await.map_err(internal)?;
-    let user = found.as_ref().map(|key| key.user.to_string()).unwrap_or_default();
-    let user_id = found.as_ref().map(|key| key.user_id.clone()).unwrap_or_else(|| "".into());
+    let (name, user_id) = key_user(found.as_ref());
     let signed = sigv4::s3::verify(&s3_request, &state.region, now_ms / 1000, |_| {
         found.map(|key| key.secret)
     })
     .map_err(AuthError::Signature)?;
     let via = SignIn::SigV4 { access_key_id: signed.signer.access_key_id.clone() };
-    Ok((Principal::User { name: user, user_id, via }, signed))
+    Ok((Principal::User { name, user_id, via }, signed))
+}
+
+/// A request's headers as the verifiers take them: names lower-case, values that are text.
+fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
+    headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))).collect()
+}
+
+/// The user an access key found for a signature belongs to, by name and unique id; both
+/// empty when no key was found (the verifier then refuses the request).
+fn key_user(found: Option<&iam::identity::ActiveKey>) -> (String, Arc<str>) {
+    match found {
+        Some(key) => (key.user.to_string(), key.user_id.clone()),
+        None => (String::new(), "".into()),
+    }
 }
 
 /// The access key id a presigned URL's `X-Amz-Credential` names.
@@ -294,27 +290,33 @@ fn presigned_key_id(query: &str) -> Option<String> {
 /// How STS's temporary access key ids begin.
 const SESSION_KEY_PREFIX: &str = "ASIA";
 
-/// A request signed with a session's access key `id`: it must carry the session's token
-/// (`X-Amz-Security-Token`, a header or a presigned URL's parameter), or the key is unknown
-/// (`UnrecognizedClientException`); a session that has ended is refused with
-/// `ExpiredTokenException` once the signature holds.
-async fn session_user(
+/// The session of the temporary access key `id`, if the request carries its token
+/// (`X-Amz-Security-Token`, a header or a presigned URL's parameter): without it the key is
+/// unknown, and the verifier, given no secret, refuses the request
+/// (`UnrecognizedClientException`, S3's `InvalidAccessKeyId`).
+async fn token_session(
     state: &AppState,
-    service: &str,
-    signed: &SignedRequest<'_>,
     id: &str,
+    headers: &[(&str, &str)],
+    query: &str,
     now_ms: i64,
-) -> Result<Principal, AuthError> {
-    let token = security_token(signed);
-    let session = state
+) -> Result<Option<Arc<Session>>, AuthError> {
+    let token = security_token(headers, query);
+    Ok(state
         .identity
         .session(id, now_ms)
         .await
         .map_err(internal)?
-        .filter(|session| token.as_deref().is_some_and(|token| session.token_matches(token)));
-    let secret = session.as_ref().map(|session| session.secret.clone());
-    let signer = sigv4::verify(signed, service, &state.region, now_ms / 1000, |_| secret)
-        .map_err(AuthError::Signature)?;
+        .filter(|session| token.as_deref().is_some_and(|token| session.token_matches(token))))
+}
+
+/// The principal of a request whose signature held with `session`'s secret; a session that
+/// has ended is refused with `ExpiredToken` once the signature holds.
+fn session_principal(
+    session: Option<Arc<Session>>,
+    access_key_id: String,
+    now_ms: i64,
+) -> Result<Principal, AuthError> {
     let Some(session) = session else {
         return Err(AuthError::Signature(SignatureError::UnknownKey));
     };
@@ -324,7 +326,7 @@ async fn session_user(
     Ok(Principal::User {
         name: session_name(&session),
         user_id: session_user_id(&session),
-        via: SignIn::Session { access_key_id: signer.access_key_id, session },
+        via: SignIn::Session { access_key_id, session },
     })
 }
 
@@ -348,11 +350,11 @@ fn session_name(session: &Session) -> String {
 
 /// The session token a request carries: the `X-Amz-Security-Token` header, or the query
 /// parameter of that name (presigned URLs).
-fn security_token(signed: &SignedRequest<'_>) -> Option<String> {
-    if let Some((_, value)) = signed.headers.iter().find(|(k, _)| *k == "x-amz-security-token") {
+fn security_token(headers: &[(&str, &str)], query: &str) -> Option<String> {
+    if let Some((_, value)) = headers.iter().find(|(k, _)| *k == "x-amz-security-token") {
         return Some((*value).to_owned());
     }
-    form_urlencoded::parse(signed.query.as_bytes())
+    form_urlencoded::parse(query.as_bytes())
         .find(|(key, _)| key == "X-Amz-Security-Token")
         .map(|(_, value)| value.into_owned())
 }
