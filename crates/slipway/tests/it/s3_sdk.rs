@@ -1,8 +1,9 @@
 //! S3 bodies as the SDKs send them, with boto3 against a real server: an aws-chunked upload
 //! with its checksum in the trailer (what botocore sends over TLS, made here over plain HTTP),
 //! a wrong trailer checksum and a body changed after it was signed leave no object, and a URL
-//! presigned with Signature Version 2 is refused as S3 refuses it; and `aws deploy push`'s
-//! upload.
+//! presigned with Signature Version 2 is refused as S3 refuses it; temporary credentials sign
+//! S3 requests and a forged session token is refused; an XML body past S3's limit is refused;
+//! and `aws deploy push`'s upload.
 
 use std::process::{Command, Stdio};
 
@@ -98,8 +99,30 @@ plain.meta.events.register("before-send.s3.PutObject", damage)
 print("damaged", code(lambda: plain.put_object(Bucket="bodies", Key="damaged.bin", Body=b"signed bytes")))
 print("keys", sorted(keys("bodies")))
 
-# A URL presigned with Signature Version 2, as the aws CLI version 1 makes by default.
+# Temporary credentials (GetSessionToken) sign S3 requests with their token; a forged token
+# is refused as an unknown key, header-signed or presigned.
+creds = boto3.client("sts", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1").get_session_token()["Credentials"]
+def with_token(token, **config):
+    return boto3.client("s3", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+                        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=token, config=Config(**config))
+print("session", sorted(keys("bodies")) == sorted(k["Key"] for k in with_token(creds["SessionToken"]).list_objects_v2(Bucket="bodies")["Contents"]))
+print("forged", code(lambda: with_token(creds["SessionToken"][:-4] + "AAAA").list_objects_v2(Bucket="bodies")))
 import urllib.request, urllib.error
+def fetch(url):
+    try:
+        return urllib.request.urlopen(url).status
+    except urllib.error.HTTPError as err:
+        return err.code
+token = creds["SessionToken"]
+presigned = with_token(token, signature_version="s3v4").generate_presigned_url("get_object", Params={{"Bucket": "bodies", "Key": "chunked.bin"}})
+print("presigned session", fetch(presigned), fetch(presigned.replace(urllib.parse.quote(token, safe=""), urllib.parse.quote(token[:-4] + "AAAA", safe=""))))
+
+# A request body past what S3 takes for XML: refused before it is parsed.
+many = [{{"Key": "k" * 1000 + str(i)}} for i in range(3000)]
+print("huge", code(lambda: s3.delete_objects(Bucket="bodies", Delete={{"Objects": many}})))
+
+# A URL presigned with Signature Version 2, as the aws CLI version 1 makes by default.
 v2 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
                   config=Config(signature_version="s3"))
 url = v2.generate_presigned_url("get_object", Params={{"Bucket": "bodies", "Key": "chunked.bin"}})
@@ -117,6 +140,10 @@ except urllib.error.HTTPError as err:
     assert!(run.stdout.contains("damaged XAmzContentSHA256Mismatch"), "{}", run.stdout);
     assert!(run.stdout.contains("keys ['chunked.bin']"), "{}", run.stdout);
     assert!(run.stdout.contains("v2 400 True"), "{}", run.stdout);
+    assert!(run.stdout.contains("session True"), "{}", run.stdout);
+    assert!(run.stdout.contains("forged InvalidAccessKeyId"), "{}", run.stdout);
+    assert!(run.stdout.contains("presigned session 200 403"), "{}", run.stdout);
+    assert!(run.stdout.contains("huge MaxMessageLengthExceeded"), "{}", run.stdout);
 }
 
 /// `aws deploy push` zips a folder and uploads it with S3's PutObject before it registers the
