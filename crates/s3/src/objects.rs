@@ -147,12 +147,9 @@ where
             return Err(err);
         }
     };
-    if checks.content_md5.is_some_and(|expected| expected != md5) {
+    if let Err(err) = check_content_md5(checks.content_md5, &md5) {
         abort(writer).await;
-        return Err(ApiError::client(
-            "BadDigest",
-            "The Content-MD5 you specified did not match what we received.",
-        ));
+        return Err(err);
     }
     if let (Some(computed), Some((algorithm, sent))) = (&checksum, &checks.checksum) {
         let from_trailer = trailers
@@ -168,6 +165,18 @@ where
     }
     let size = writer.finish().await.map_err(ApiError::internal)?;
     Ok(Received { size, md5, checksum })
+}
+
+/// The `Content-MD5` check: S3's `BadDigest` when the request sent one that is not the
+/// body's.
+pub fn check_content_md5(sent: Option<[u8; 16]>, md5: &[u8; 16]) -> Result<(), ApiError> {
+    if sent.is_some_and(|sent| sent != *md5) {
+        return Err(ApiError::client(
+            "BadDigest",
+            "The Content-MD5 you specified did not match what we received.",
+        ));
+    }
+    Ok(())
 }
 
 /// How many bytes of a body [`Digests`] hands its thread at a time (fewer, larger handoffs:

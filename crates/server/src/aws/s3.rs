@@ -1031,11 +1031,6 @@ async fn read_xml_body(
             bytes.extend_from_slice(&data);
         }
     }
-    if checks.content_md5.is_some_and(|expected| expected != md5.finish()) {
-        return Err(ApiError::client(
-            "BadDigest",
-            "The Content-MD5 you specified did not match what we received.",
-        ));
-    }
+    objects::check_content_md5(checks.content_md5, &md5.finish())?;
     Ok(bytes)
 }
