@@ -241,14 +241,15 @@ where
     Ok(part)
 }
 
-/// UploadPartCopy: part `part_number` of the upload `(bucket, key, upload id)` is the bytes `range` (first and last,
-/// included; all when `None`) of the source object.
+/// UploadPartCopy: part `part_number` of the upload `(bucket, key, upload id)` is the bytes of
+/// the source object its `x-amz-copy-source-range` header `range` names (all of them when
+/// `None`).
 pub async fn upload_part_copy(
     ctx: &Context,
     upload: (&str, &str, &str),
     part_number: u32,
     source: &CopyObject,
-    range: Option<(u64, u64)>,
+    range: Option<&str>,
     now_ms: i64,
 ) -> Result<Part, ApiError> {
     let (bucket, key, upload_id) = upload;
@@ -257,12 +258,9 @@ pub async fn upload_part_copy(
     let object = existing(ctx, &source.source_bucket, &source.source_key).await?;
     objects::check_copy_conditions(source, &object)?;
     let (first, length) = match range {
-        Some((first, last)) if last < object.size && first <= last => (first, last - first + 1),
-        Some(_) => {
-            return Err(ApiError::client(
-                "InvalidArgument",
-                "Range specified is not valid for source object",
-            ));
+        Some(header) => {
+            let (first, last) = crate::request::copy_source_range(header, object.size)?;
+            (first, last - first + 1)
         }
         None => (0, object.size),
     };
@@ -551,25 +549,6 @@ pub async fn list_multipart_uploads(
         }
     }
     Ok(page)
-}
-
-/// The object a copy's `x-amz-copy-source-range` may name: `bytes=first-last`, inside the
-/// source; parsed here so UploadPartCopy's errors are S3's.
-pub fn copy_source_range(header: &str) -> Result<(u64, u64), ApiError> {
-    let invalid = || {
-        ApiError::client(
-            "InvalidArgument",
-            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
-        )
-    };
-    let spec = header.trim().strip_prefix("bytes=").ok_or_else(invalid)?;
-    let (first, last) = spec.split_once('-').ok_or_else(invalid)?;
-    let first: u64 = first.trim().parse().map_err(|_| invalid())?;
-    let last: u64 = last.trim().parse().map_err(|_| invalid())?;
-    if first > last {
-        return Err(invalid());
-    }
-    Ok((first, last))
 }
 
 #[cfg(test)]

@@ -256,15 +256,21 @@ async fn a_part_is_copied_from_a_range_of_an_object() {
         ..Default::default()
     };
     let copied =
-        upload_part_copy(&ctx, ("ups", "dst", &upload.upload_id), 1, &source, Some((2, 5)), 0)
+        upload_part_copy(&ctx, ("ups", "dst", &upload.upload_id), 1, &source, Some("bytes=2-5"), 0)
             .await
             .unwrap();
     assert_eq!(copied.size, 4);
     assert_eq!(copied.etag, format!("\"{}\"", hex::encode(Md5::digest(b"2345"))));
-    let err =
-        upload_part_copy(&ctx, ("ups", "dst", &upload.upload_id), 2, &source, Some((5, 10)), 0)
-            .await
-            .unwrap_err();
+    let err = upload_part_copy(
+        &ctx,
+        ("ups", "dst", &upload.upload_id),
+        2,
+        &source,
+        Some("bytes=5-10"),
+        0,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code, "InvalidArgument");
     let parts = completed(&[&copied]);
     complete_multipart_upload(&ctx, "ups", "dst", &upload.upload_id, &parts, 0).await.unwrap();

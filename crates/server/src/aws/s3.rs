@@ -412,10 +412,7 @@ async fn serve(
             Ok(response)
         }
         Operation::UploadPartCopy { bucket, key, upload_id, part_number, source } => {
-            let range = match header(headers, "x-amz-copy-source-range") {
-                Some(range) => Some(s3::multipart::copy_source_range(range)?),
-                None => None,
-            };
+            let range = header(headers, "x-amz-copy-source-range");
             let copy = copy_from(&source, headers);
             let part = s3::multipart::upload_part_copy(
                 &ctx,
