@@ -25,9 +25,6 @@ use crate::objects::{
 /// The smallest a part may be, but for the last: 5 MiB.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
-/// The highest part number.
-pub const MAX_PART_NUMBER: u32 = 10_000;
-
 /// How many times a part's commit retries when another change to its upload came between.
 const COMMIT_ATTEMPTS: usize = 100;
 
@@ -199,7 +196,7 @@ async fn commit_part(
 }
 
 fn check_part_number(part_number: u32) -> Result<(), ApiError> {
-    if (1..=MAX_PART_NUMBER).contains(&part_number) {
+    if (1..=crate::request::MAX_PART_NUMBER).contains(&part_number) {
         return Ok(());
     }
     Err(ApiError::client(

@@ -734,8 +734,8 @@ pub struct Listing {
     pub last: Option<String>,
 }
 
-/// The most keys one listing answers, whatever `max-keys` asks.
-pub const MAX_KEYS: usize = 1000;
+/// The most keys one listing answers, whatever `max-keys` asks: a page of S3's.
+pub const MAX_KEYS: usize = crate::request::MAX_PAGE as usize;
 
 /// ListObjects and ListObjectsV2: the keys of `bucket` under the prefix, after the marker, in
 /// UTF-8 binary order, with keys that contain the delimiter after the prefix rolled up into
