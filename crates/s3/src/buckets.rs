@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::Context;
 use crate::bucket::check_name;
+use crate::objects::no_such_bucket;
 
 /// The region whose endpoint takes buckets without a `LocationConstraint`, and answers a
 /// bucket's location with none.
@@ -76,13 +77,7 @@ fn check_location(region: &str, constraint: Option<&str>) -> Result<(), ApiError
 
 /// The bucket `name`'s document, or S3's `NoSuchBucket`.
 async fn existing(ctx: &Context, name: &str) -> Result<Document, ApiError> {
-    ctx.store.get(S3_BUCKET, name).await?.ok_or_else(|| no_such_bucket(name))
-}
-
-fn no_such_bucket(name: &str) -> ApiError {
-    // S3's XML error names the bucket in `BucketName`; the edge adds it from the request.
-    let _ = name;
-    ApiError::client("NoSuchBucket", "The specified bucket does not exist")
+    ctx.store.get(S3_BUCKET, name).await?.ok_or_else(no_such_bucket)
 }
 
 /// HeadBucket: the bucket's region, or `NoSuchBucket`.
@@ -154,7 +149,7 @@ async fn delete_once(ctx: &Context, name: &str) -> Result<Option<()>, ApiError> 
             Ok(Some(()))
         }
         Err(StoreError::Conflict { .. }) => Ok(None),
-        Err(StoreError::NotFound { .. }) => Err(no_such_bucket(name)),
+        Err(StoreError::NotFound { .. }) => Err(no_such_bucket()),
         Err(err) => Err(err.into()),
     }
 }
