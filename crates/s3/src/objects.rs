@@ -437,18 +437,21 @@ where
     Ok(object)
 }
 
+/// S3's answer (412) to a request whose conditions do not hold.
+fn precondition_failed() -> ApiError {
+    ApiError::client(
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold",
+    )
+}
+
 /// S3's conditional writes: `If-None-Match: *` and `If-Match: <etag>`.
 pub(crate) fn check_put_conditions(
     if_match: Option<&str>,
     if_none_match: Option<&str>,
     current: &Option<(Object, i64)>,
 ) -> Result<(), ApiError> {
-    let failed = || {
-        ApiError::client(
-            "PreconditionFailed",
-            "At least one of the pre-conditions you specified did not hold",
-        )
-    };
+    let failed = precondition_failed;
     if if_none_match.is_some_and(|it| it.trim() == "*") && current.is_some() {
         return Err(failed());
     }
@@ -512,12 +515,7 @@ fn decide_read(object: Object, read: &Read<'_>) -> Result<Answer, ApiError> {
         Precondition::NotModified => {
             return Err(ApiError::client("NotModified", "Not Modified"));
         }
-        Precondition::Failed => {
-            return Err(ApiError::client(
-                "PreconditionFailed",
-                "At least one of the pre-conditions you specified did not hold",
-            ));
-        }
+        Precondition::Failed => return Err(precondition_failed()),
     }
     let range = match read.part_number {
         Some(number) => Some(part_range(&object, number)?),
@@ -707,10 +705,7 @@ pub(crate) fn check_copy_conditions(input: &CopyObject, source: &Object) -> Resu
     };
     match conditions.evaluate(&source.etag, source.last_modified_ms.div_euclid(1000)) {
         Precondition::Proceed => Ok(()),
-        Precondition::NotModified | Precondition::Failed => Err(ApiError::client(
-            "PreconditionFailed",
-            "At least one of the pre-conditions you specified did not hold",
-        )),
+        Precondition::NotModified | Precondition::Failed => Err(precondition_failed()),
     }
 }
 
