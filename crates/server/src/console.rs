@@ -239,12 +239,11 @@ struct BuildPage {
     log_truncated: bool,
 }
 
-/// One artifact of a build: the primary or a secondary (by its identifier), where it is, and
-/// the console's link that downloads it.
+/// One artifact of a build: the primary or a secondary (by its identifier), and where it is;
+/// the page links `/console/builds/<id>/artifacts/<index>` to download it.
 struct ArtifactRow {
     label: String,
     location: String,
-    link: String,
 }
 
 /// One test report of a build, with its totals.
@@ -922,12 +921,7 @@ async fn build(api: Api, Path(id): Path<String>) -> Page {
     let (log, log_truncated) = crate::logs::log_head(&api.state, &id, LOG_SHOWN).await?;
     let artifacts = build_artifacts(build)
         .into_iter()
-        .enumerate()
-        .map(|(index, (label, location))| ArtifactRow {
-            label,
-            location,
-            link: format!("/console/builds/{}/artifacts/{index}", urlencode_segment(&id)),
-        })
+        .map(|(label, location)| ArtifactRow { label, location })
         .collect();
     let reports = build_reports(&api, build).await?;
     let page = BuildPage {
@@ -1064,11 +1058,6 @@ async fn build_artifact(
         body,
     )
         .into_response())
-}
-
-/// A path segment percent-encoded (a build id holds `:`).
-fn urlencode_segment(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// A build's whole log, as plain text.

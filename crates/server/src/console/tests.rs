@@ -372,7 +372,8 @@ async fn a_builds_artifacts_are_downloaded_through_the_console() {
         super::session::set_cookie(&token).split(';').next().unwrap().to_owned()
     };
     let (endpoint, serving) = crate::serve_for_test(state.clone()).await;
-    let encoded = urlencode_segment(&id);
+    let encoded =
+        percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC).to_string();
     let (status, html) =
         page(&endpoint, &admin_cookie, &format!("/console/builds/{encoded}")).await;
     assert_eq!(status, 200, "{html}");
@@ -381,6 +382,8 @@ async fn a_builds_artifacts_are_downloaded_through_the_console() {
         "{html}"
     );
     assert!(html.contains("arn:aws:s3:::releases/web/1/site.zip"), "{html}");
+    let link = format!("/console/builds/{}/artifacts/1\">Download", id.replace(':', "%3A"));
+    assert!(html.contains(&link), "{html}");
     let row = html.split("data-report=\"web-tests:").nth(1).expect("the report's row");
     let cells: Vec<&str> =
         row.split("<td>").skip(3).map(|cell| cell.split('<').next().unwrap()).collect();
